@@ -1,0 +1,28 @@
+"""cpool: fast, PyTorch-exact 2-D pooling for NumPy arrays on CPUs.
+
+Pooling runs over the last two axes of any (..., H, W) array, in typed Cython kernels that
+release the GIL and use OpenMP threads. See the README for the semantics and dtype policy.
+"""
+from cpool._api import (
+    avg_pool2d,
+    global_avg_pool2d,
+    global_max_pool2d,
+    global_sum_pool2d,
+    max_pool2d,
+    sum_pool2d,
+)
+from cpool._threads import get_num_threads, openmp_enabled, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "avg_pool2d",
+    "get_num_threads",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "global_sum_pool2d",
+    "max_pool2d",
+    "openmp_enabled",
+    "set_num_threads",
+    "sum_pool2d",
+]

@@ -1,0 +1,369 @@
+"""Public pooling functions.
+
+Every function has the same three steps: validate and allocate (``cpool._validation``), make
+one kernel call that releases the GIL (``cpool._kernels``), return ``plan.finish()``.
+"""
+import numpy as np
+
+from cpool import _validation as _v
+from cpool._kernels import _global, _window
+
+# Placeholders for kernel arguments an op does not use (sum has no divisors, a global max
+# without return_indices no index output).
+_UNUSED_INT64 = np.empty(0, np.int64)
+
+
+def _bounds(plan):
+    g = plan.geometry
+    return (g.h.lo, g.h.count, g.dilation[0], g.w.lo, g.w.count, g.dilation[1])
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, out=None, num_threads=None):
+    """2-D max pooling over the last two axes, with PyTorch's semantics.
+
+    Parameters
+    ----------
+    x : (..., H, W) array_like
+        Input; every leading axis is a batch axis (NCHW, CHW, HW, ...). Real floating or integer
+        dtype, or bool (max is logical OR). Any memory layout; never modified.
+    kernel_size : int or (int, int)
+        Window size (kH, kW).
+    stride : int or (int, int), default=None
+        Window step; None means ``kernel_size``.
+    padding : int, (int, int), 'valid' or 'same', default=0
+        Implicit -inf padding on both sides, at most half the effective kernel size.
+        'valid' is 0; 'same' is TensorFlow's rule: output ``ceil(in / stride)``, an odd extra
+        padding cell going to the bottom/right.
+    dilation : int or (int, int), default=1
+        Spacing between window taps.
+    ceil_mode : bool, default=False
+        Use ceil instead of floor for the output size; a window may then run past the input
+        but never starts in the right padding.
+    return_indices : bool, default=False
+        Also return int64 flat indices ``h * W + w`` of each maximum in its input plane.
+    out : ndarray or (ndarray, ndarray), optional
+        C-contiguous array(s) of the result shape and dtype to fill (values, or (values,
+        indices) with ``return_indices``).
+    num_threads : int, optional
+        Threads to use; None means :func:`cpool.get_num_threads`.
+
+    Returns
+    -------
+    out : (..., H_out, W_out) ndarray
+        Same dtype as ``x``. Per axis ``H_out = floor((H + 2*p - d*(k-1) - 1 [+ s-1 if
+        ceil_mode]) / s) + 1``.
+    indices : (..., H_out, W_out) ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 dimensions, empty H or W, non-positive kernel/stride/dilation, padding
+        negative or over half the effective kernel, an empty output, a bad ``out`` shape,
+        ``num_threads < 1``.
+    TypeError
+        Unsupported dtype (complex, object, strings), non-integer sizes, wrong ``out`` dtype.
+
+    See Also
+    --------
+    avg_pool2d, sum_pool2d, global_max_pool2d
+
+    Notes
+    -----
+    Padding is never read (it acts as -inf). Windows are scanned row-major; ties keep the first
+    element; NaN propagates, and its index is the last NaN in scan order (PyTorch's
+    ``val > max or isnan(val)``). Integers pool exactly. Results are bitwise identical for any
+    ``num_threads``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2, 3, 1, 4], [1, 7, 0, 2], [9, 6, 3, 4], [2, 8, 1, 7]], dtype=np.float32)
+    >>> cpool.max_pool2d(x, 2)
+    array([[7., 4.],
+           [9., 7.]], dtype=float32)
+    >>> values, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    >>> idx
+    array([[ 5,  3],
+           [ 8, 15]])
+    """
+    plan = _v.prepare_window("max_pool2d", "max", x, kernel_size, stride, padding, dilation,
+                             ceil_mode, return_indices, out, num_threads)
+    if plan.indices is None:
+        _window.max_pool2d(plan.x, plan.out, *_bounds(plan), plan.num_threads)
+    else:
+        _window.max_pool2d_with_indices(plan.x, plan.out, plan.indices, *_bounds(plan),
+                                        plan.num_threads)
+    return plan.finish()
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, *, out=None, num_threads=None):
+    """2-D average pooling over the last two axes, with PyTorch's semantics.
+
+    Parameters
+    ----------
+    x : (..., H, W) array_like
+        Input; leading axes are batch axes. Real floating or integer dtype; never modified.
+    kernel_size : int or (int, int)
+        Window size (kH, kW).
+    stride : int or (int, int), default=None
+        Window step; None means ``kernel_size``.
+    padding : int, (int, int), 'valid' or 'same', default=0
+        Implicit zero padding on both sides, at most half the kernel ('same': see
+        :func:`max_pool2d`).
+    ceil_mode : bool, default=False
+        Use ceil instead of floor for the output size.
+    count_include_pad : bool, default=True
+        Count padding cells in the divisor. The ceil-mode overhang past the padding never counts.
+    divisor_override : int, optional
+        Divide every window sum by this instead (non-zero).
+    out : ndarray, optional
+        C-contiguous array of the result shape and dtype to fill.
+    num_threads : int, optional
+        Threads to use; None means :func:`cpool.get_num_threads`.
+
+    Returns
+    -------
+    (..., H_out, W_out) ndarray
+        float32/float64 keep their dtype, float16 is computed in float32 and returned as
+        float16, integers give float64. Output size as in :func:`max_pool2d` with dilation 1.
+
+    Raises
+    ------
+    ValueError
+        As :func:`max_pool2d`, and ``divisor_override=0``.
+    TypeError
+        Unsupported dtype (complex, object, strings, bool), non-integer sizes, wrong ``out``
+        dtype.
+
+    See Also
+    --------
+    sum_pool2d, max_pool2d, global_avg_pool2d
+
+    Notes
+    -----
+    The divisor of each window is ``divisor_override`` if given; else, with
+    ``count_include_pad``, the window clipped to the padded input; else the number of real
+    cells. Float32 sums accumulate in float32, as PyTorch's do, so values agree with PyTorch to
+    a few units in the last place.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2, 3, 1, 4], [1, 7, 0, 2], [9, 6, 3, 4], [2, 8, 1, 7]])
+    >>> cpool.avg_pool2d(x, 2)
+    array([[3.25, 1.75],
+           [6.25, 3.75]])
+    >>> cpool.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)[0]
+    array([3.25      , 2.33333333, 2.83333333, 1.75      ])
+    """
+    fn = "avg_pool2d"
+    plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, 1, ceil_mode, False,
+                             out, num_threads)
+    h_div, w_div = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
+    _window.window_sum(plan.x, plan.out, *_bounds(plan), h_div, w_div, True, plan.num_threads)
+    return plan.finish()
+
+
+def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, out=None,
+               num_threads=None):
+    """2-D sum pooling over the last two axes: the sum of the real cells in each window.
+
+    Equivalent to ``torch.nn.functional.avg_pool2d(x, ..., divisor_override=1)``, plus dilation.
+
+    Parameters
+    ----------
+    x : (..., H, W) array_like
+        Input; leading axes are batch axes. Real floating or integer dtype; never modified.
+    kernel_size : int or (int, int)
+        Window size (kH, kW).
+    stride : int or (int, int), default=None
+        Window step; None means ``kernel_size``.
+    padding : int, (int, int), 'valid' or 'same', default=0
+        Implicit zero padding, at most half the effective kernel size.
+    dilation : int or (int, int), default=1
+        Spacing between window taps.
+    ceil_mode : bool, default=False
+        Use ceil instead of floor for the output size.
+    out : ndarray, optional
+        C-contiguous array of the result shape and dtype to fill.
+    num_threads : int, optional
+        Threads to use; None means :func:`cpool.get_num_threads`.
+
+    Returns
+    -------
+    (..., H_out, W_out) ndarray
+        float32/float64 keep their dtype (float16 is computed in float32), signed integers give
+        int64 and unsigned integers uint64, so uint8 images never overflow. Output size as in
+        :func:`max_pool2d`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`max_pool2d`.
+    TypeError
+        Unsupported dtype (complex, object, strings, bool), non-integer sizes, wrong ``out``
+        dtype.
+
+    See Also
+    --------
+    avg_pool2d, global_sum_pool2d
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2, 3, 1, 4], [1, 7, 0, 2], [9, 6, 3, 4], [2, 8, 1, 7]], dtype=np.uint8)
+    >>> cpool.sum_pool2d(x, 3, stride=1)
+    array([[32, 30],
+           [37, 38]], dtype=uint64)
+    """
+    plan = _v.prepare_window("sum_pool2d", "sum", x, kernel_size, stride, padding, dilation,
+                             ceil_mode, False, out, num_threads)
+    _window.window_sum(plan.x, plan.out, *_bounds(plan), _UNUSED_INT64, _UNUSED_INT64, False,
+                       plan.num_threads)
+    return plan.finish()
+
+
+def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_threads=None):
+    """Maximum of each (H, W) plane, with PyTorch's NaN and index rules.
+
+    Parameters
+    ----------
+    x : (..., H, W) array_like
+        Input; leading axes are batch axes. Real floating, integer or bool dtype.
+    keepdims : bool, default=False
+        Keep the pooled axes as size 1, giving (..., 1, 1).
+    return_indices : bool, default=False
+        Also return int64 flat indices ``h * W + w`` of each maximum (as
+        ``torch.nn.functional.adaptive_max_pool2d(x, 1, return_indices=True)``).
+    out : ndarray or (ndarray, ndarray), optional
+        C-contiguous array(s) of the result shape and dtype to fill.
+    num_threads : int, optional
+        Threads to use; None means :func:`cpool.get_num_threads`.
+
+    Returns
+    -------
+    out : (...) or (..., 1, 1) ndarray
+        Same dtype as ``x``.
+    indices : ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 dimensions, empty H or W, bad ``out`` shape, ``num_threads < 1``.
+    TypeError
+        Unsupported dtype, wrong ``out`` dtype.
+
+    See Also
+    --------
+    max_pool2d, global_avg_pool2d
+
+    Notes
+    -----
+    Ties keep the first maximum in row-major order; NaN propagates and its index is the last
+    NaN. Results are bitwise identical for any ``num_threads``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2, 3, 1, 4], [1, 7, 0, 2], [9, 6, 3, 4], [2, 8, 1, 7]])
+    >>> cpool.global_max_pool2d(x, return_indices=True)
+    (array(9), array(8))
+    >>> cpool.global_max_pool2d(np.stack([x, 10 - x]), keepdims=True).shape
+    (2, 1, 1)
+    """
+    plan = _v.prepare_global("global_max_pool2d", "max", x, keepdims, return_indices, out,
+                             num_threads)
+    with_indices = plan.indices is not None
+    indices = plan.indices if with_indices else _UNUSED_INT64
+    _global.global_max(plan.x, plan.out, indices, with_indices, plan.band_rows, plan.num_threads)
+    return plan.finish()
+
+
+def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
+    """Mean of each (H, W) plane, accumulated in float64.
+
+    Parameters
+    ----------
+    x : (..., H, W) array_like
+        Input; leading axes are batch axes. Real floating or integer dtype.
+    keepdims : bool, default=False
+        Keep the pooled axes as size 1, giving (..., 1, 1).
+    out : ndarray, optional
+        C-contiguous array of the result shape and dtype to fill.
+    num_threads : int, optional
+        Threads to use; None means :func:`cpool.get_num_threads`.
+
+    Returns
+    -------
+    (...) or (..., 1, 1) ndarray
+        float32/float64 keep their dtype (float16 too), integers give float64. Float32 planes are
+        summed in float64, so the result is correctly rounded for all practical sizes.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 dimensions, empty H or W, bad ``out`` shape, ``num_threads < 1``.
+    TypeError
+        Unsupported dtype (complex, object, strings, bool), wrong ``out`` dtype.
+
+    See Also
+    --------
+    avg_pool2d, global_sum_pool2d
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2, 3, 1, 4], [1, 7, 0, 2], [9, 6, 3, 4], [2, 8, 1, 7]])
+    >>> cpool.global_avg_pool2d(x)
+    array(3.75)
+    """
+    plan = _v.prepare_global("global_avg_pool2d", "avg", x, keepdims, False, out, num_threads)
+    _global.global_sum(plan.x, plan.out, True, plan.band_rows, plan.num_threads)
+    return plan.finish()
+
+
+def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
+    """Sum of each (H, W) plane.
+
+    Parameters
+    ----------
+    x : (..., H, W) array_like
+        Input; leading axes are batch axes. Real floating or integer dtype.
+    keepdims : bool, default=False
+        Keep the pooled axes as size 1, giving (..., 1, 1).
+    out : ndarray, optional
+        C-contiguous array of the result shape and dtype to fill.
+    num_threads : int, optional
+        Threads to use; None means :func:`cpool.get_num_threads`.
+
+    Returns
+    -------
+    (...) or (..., 1, 1) ndarray
+        float32/float64 keep their dtype (summed in float64), signed integers give int64,
+        unsigned integers uint64.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 dimensions, empty H or W, bad ``out`` shape, ``num_threads < 1``.
+    TypeError
+        Unsupported dtype (complex, object, strings, bool), wrong ``out`` dtype.
+
+    See Also
+    --------
+    sum_pool2d, global_avg_pool2d
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2, 3, 1, 4], [1, 7, 0, 2], [9, 6, 3, 4], [2, 8, 1, 7]])
+    >>> cpool.global_sum_pool2d(x)
+    array(60)
+    """
+    plan = _v.prepare_global("global_sum_pool2d", "sum", x, keepdims, False, out, num_threads)
+    _global.global_sum(plan.x, plan.out, False, plan.band_rows, plan.num_threads)
+    return plan.finish()

@@ -1,0 +1,1 @@
+"""Compiled kernels. Private: call the public functions in :mod:`cpool` instead."""

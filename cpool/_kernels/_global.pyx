@@ -1,0 +1,233 @@
+"""Whole-plane reductions: global max (with and without indices), global sum and global mean.
+
+Design
+------
+* Inputs are 4-D ``(B0, B1, H, W)`` views with a contiguous last axis (see ``_window.pyx``);
+  outputs are C-contiguous ``(B0 * B1,)`` vectors the caller reshapes.
+* A plane is cut into bands of ``band_rows`` rows, a number fixed by the caller from the shape
+  alone. Tasks are (plane, band) pairs, so a few huge planes still use every thread; each band's
+  partial result is combined with the others in band order. The split never depends on the
+  thread count, so results are bitwise identical for any ``num_threads``.
+* Sums of floats accumulate in float64 (float32 planes of millions of pixels stay accurate to
+  ~1e-12); sums of integers accumulate in 64-bit two's complement, exact while the sum fits.
+* Max uses PyTorch's scan rule ``v > m or v != v`` in row-major order: the first maximum wins
+  ties and the last NaN wins. Combining band results in order with the same rule gives the same
+  value and index as one scan over the plane.
+"""
+from cython cimport view
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+from libc.stdint cimport (INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN,
+                          int8_t, int16_t, int32_t, int64_t,
+                          uint8_t, uint16_t, uint32_t, uint64_t)
+from libc.stdlib cimport malloc, free
+
+from cpool._kernels._types cimport numeric, sum_out
+
+
+cdef inline numeric _lowest(const numeric* tag) noexcept nogil:
+    if numeric is float or numeric is double:
+        return -INFINITY
+    elif numeric is int8_t:
+        return INT8_MIN
+    elif numeric is int16_t:
+        return INT16_MIN
+    elif numeric is int32_t:
+        return INT32_MIN
+    elif numeric is int64_t:
+        return INT64_MIN
+    else:
+        return 0
+
+
+cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                                 Py_ssize_t n_rows, Py_ssize_t W, int64_t* index) noexcept nogil:
+    """Max of rows ``y0 .. y0+n_rows-1`` of a plane, in scan order; its flat index into ``index``."""
+    cdef numeric m = _lowest(<numeric*>NULL)
+    cdef numeric v
+    cdef int64_t mi = y0 * W
+    cdef Py_ssize_t y, j
+    cdef const numeric* row
+    for y in range(y0, y0 + n_rows):
+        row = base + y * row_stride
+        for j in range(W):
+            v = row[j]
+            if v > m or v != v:
+                m = v
+                mi = y * W + j
+    index[0] = mi
+    return m
+
+
+cdef inline numeric _band_max(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                              Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
+    """Max of rows ``y0 .. y0+n_rows-1`` of a plane; any NaN makes it NaN."""
+    cdef numeric m = _lowest(<numeric*>NULL)
+    cdef numeric v
+    cdef Py_ssize_t y, j, n
+    cdef const numeric* row
+    if row_stride == W:        # contiguous rows: one long run vectorises better than short rows
+        row = base + y0 * W
+        n = n_rows * W
+        for j in range(n):
+            v = row[j]
+            if v > m or v != v:
+                m = v
+        return m
+    for y in range(y0, y0 + n_rows):
+        row = base + y * row_stride
+        for j in range(W):
+            v = row[j]
+            if v > m or v != v:
+                m = v
+    return m
+
+
+cdef inline double _band_sum_real(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                                  Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
+    """Sum of a band of a float plane, accumulated in float64."""
+    cdef double s = 0
+    cdef Py_ssize_t y, j
+    cdef const numeric* row
+    for y in range(y0, y0 + n_rows):
+        row = base + y * row_stride
+        for j in range(W):
+            s += <double>row[j]
+    return s
+
+
+cdef inline uint64_t _band_sum_bits(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                                    Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
+    """Sum of a band of an integer plane in 64-bit two's complement (unsigned, so wrap is defined)."""
+    cdef uint64_t s = 0
+    cdef Py_ssize_t y, j
+    cdef const numeric* row
+    for y in range(y0, y0 + n_rows):
+        row = base + y * row_stride
+        for j in range(W):
+            s += <uint64_t>row[j]
+    return s
+
+
+cdef inline void _store_sum(sum_out* dst, double total, uint64_t bits, bint is_real,
+                           bint is_signed, bint mean, Py_ssize_t count) noexcept nogil:
+    """Write one plane's sum (or mean) from its float64 or 64-bit integer accumulator."""
+    if not is_real:
+        total = <double>(<int64_t>bits) if is_signed else <double>bits
+    if mean:
+        dst[0] = <sum_out>(total / <double>count)
+    elif is_real:
+        dst[0] = <sum_out>total
+    else:
+        dst[0] = <sum_out>bits
+
+
+def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
+               numeric[::1] out,                                                                 # OUT
+               int64_t[::1] indices,                                                             # OUT
+               bint with_indices, Py_ssize_t band_rows, int num_threads):
+    """Kernel of :func:`cpool.global_max_pool2d`; ``indices`` is ignored unless ``with_indices``."""
+    cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t P = out.shape[0]
+    cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
+    cdef Py_ssize_t row_stride = x.strides[2] // sizeof(numeric)
+    cdef Py_ssize_t task, p, b, y0, nb
+    cdef numeric v, m
+    cdef int64_t mi
+    cdef const numeric* base
+    cdef numeric* part = &out[0] if P > 0 else NULL
+    cdef int64_t* part_i = &indices[0] if with_indices and P > 0 else NULL
+    if P == 0:
+        return
+    if n_bands > 1:             # band partials; a single-band plane writes its result directly
+        part = <numeric*>malloc(P * n_bands * sizeof(numeric))
+        part_i = <int64_t*>malloc(P * n_bands * sizeof(int64_t))
+    try:
+        if part == NULL or (with_indices and part_i == NULL):
+            raise MemoryError("cpool: could not allocate the partial results")
+        with nogil:
+            for task in prange(P * n_bands, schedule='static', num_threads=num_threads):
+                p = task // n_bands
+                b = task - p * n_bands
+                y0 = b * band_rows
+                nb = min(band_rows, H - y0)
+                base = &x[p // B1, p % B1, 0, 0]
+                if with_indices:
+                    part[task] = _band_argmax(base, row_stride, y0, nb, W, &part_i[task])
+                else:
+                    part[task] = _band_max(base, row_stride, y0, nb, W)
+            if n_bands > 1:
+                for p in prange(P, schedule='static', num_threads=num_threads):
+                    m = part[p * n_bands]
+                    mi = part_i[p * n_bands] if with_indices else 0
+                    for b in range(1, n_bands):
+                        v = part[p * n_bands + b]
+                        if v > m or v != v:
+                            m = v
+                            if with_indices:
+                                mi = part_i[p * n_bands + b]
+                    out[p] = m
+                    if with_indices:
+                        indices[p] = mi
+    finally:
+        if n_bands > 1:
+            free(part)
+            free(part_i)
+
+
+def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
+               sum_out[::1] out,                                                                 # OUT
+               bint mean, Py_ssize_t band_rows, int num_threads):
+    """Kernel of :func:`cpool.global_sum_pool2d` and, with ``mean``, :func:`cpool.global_avg_pool2d`."""
+    cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t P = out.shape[0]
+    cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
+    cdef Py_ssize_t row_stride = x.strides[2] // sizeof(numeric)
+    cdef Py_ssize_t task, p, b, y0, nb
+    cdef double total = 0
+    cdef uint64_t bits = 0
+    cdef const numeric* base
+    cdef bint is_real = numeric is float or numeric is double
+    cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
+                           or numeric is int64_t)
+    # Band partials (float64 for floats, 64-bit integers otherwise: one buffer viewed as either);
+    # a single-band plane is finished directly.
+    cdef double* part = NULL
+    cdef uint64_t* part_bits
+    if P == 0:
+        return
+    if n_bands > 1:
+        part = <double*>malloc(P * n_bands * sizeof(double))
+        if part == NULL:
+            raise MemoryError("cpool: could not allocate the partial results")
+    part_bits = <uint64_t*>part
+    try:
+        with nogil:
+            for task in prange(P * n_bands, schedule='static', num_threads=num_threads):
+                p = task // n_bands
+                b = task - p * n_bands
+                y0 = b * band_rows
+                nb = min(band_rows, H - y0)
+                base = &x[p // B1, p % B1, 0, 0]
+                if is_real:
+                    total = _band_sum_real(base, row_stride, y0, nb, W)
+                else:
+                    bits = _band_sum_bits(base, row_stride, y0, nb, W)
+                if n_bands == 1:
+                    _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
+                elif is_real:
+                    part[task] = total
+                else:
+                    part_bits[task] = bits
+            if n_bands > 1:
+                for p in prange(P, schedule='static', num_threads=num_threads):
+                    total = 0
+                    bits = 0
+                    for b in range(n_bands):
+                        if is_real:
+                            total = total + part[p * n_bands + b]
+                        else:
+                            bits = bits + part_bits[p * n_bands + b]
+                    _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
+    finally:
+        free(part)
