@@ -78,6 +78,7 @@ class BuildExtWithOpenMP(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = opt + ([flag] if use_openmp else [])
             ext.extra_link_args = [flag] if use_openmp and not msvc else []
+        self.parallel = self.parallel or os.cpu_count() or 1  # compile the modules concurrently
         super().build_extensions()
 
 
@@ -86,6 +87,6 @@ extensions = [
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES),
+    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, nthreads=os.cpu_count() or 1),
     cmdclass={"build_ext": BuildExtWithOpenMP},
 )

@@ -3,6 +3,14 @@
 Pooling runs over the last two axes of any (..., H, W) array, in typed Cython kernels that
 release the GIL and use OpenMP threads. See the README for the semantics and dtype policy.
 """
+try:
+    from cpool._kernels import _global, _openmp, _window  # noqa: F401
+except ImportError as exc:  # pragma: no cover - only in an unbuilt source checkout
+    raise ImportError(
+        "cpool's compiled kernels are missing: this looks like an unbuilt source checkout. "
+        "Build in place with `pip install -e .` (or run from outside the source directory)."
+    ) from exc
+
 from cpool._api import (
     avg_pool2d,
     global_avg_pool2d,

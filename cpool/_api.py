@@ -32,7 +32,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     stride : int or (int, int), default=None
         Window step; None means ``kernel_size``.
     padding : int, (int, int), 'valid' or 'same', default=0
-        Implicit -inf padding on both sides, at most half the effective kernel size.
+        Implicit -inf padding on both sides, at most ``kernel_size // 2`` (PyTorch's bound).
         'valid' is 0; 'same' is TensorFlow's rule: output ``ceil(in / stride)``, an odd extra
         padding cell going to the bottom/right.
     dilation : int or (int, int), default=1
@@ -60,7 +60,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     ------
     ValueError
         Fewer than 2 dimensions, empty H or W, non-positive kernel/stride/dilation, padding
-        negative or over half the effective kernel, an empty output, a bad ``out`` shape,
+        negative or over ``kernel_size // 2``, an empty output, a bad ``out`` shape,
         ``num_threads < 1``.
     TypeError
         Unsupported dtype (complex, object, strings), non-integer sizes, wrong ``out`` dtype.
@@ -182,7 +182,7 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     stride : int or (int, int), default=None
         Window step; None means ``kernel_size``.
     padding : int, (int, int), 'valid' or 'same', default=0
-        Implicit zero padding, at most half the effective kernel size.
+        Implicit zero padding on both sides, at most ``kernel_size // 2``.
     dilation : int or (int, int), default=1
         Spacing between window taps.
     ceil_mode : bool, default=False

@@ -177,7 +177,6 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
     if min(dilation) < 1:
         raise ValueError(f"{fn}: `dilation` must be positive, got {dilation}")
     H, W = shape[-2], shape[-1]
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     if isinstance(padding, str):
         if padding == "valid":
             pads = ((0, 0), (0, 0))
@@ -194,10 +193,10 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
         ph, pw = _pair("padding", padding, fn)
         if min(ph, pw) < 0:
             raise ValueError(f"{fn}: `padding` must be non-negative, got {(ph, pw)}")
-        if ph > spans[0] // 2 or pw > spans[1] // 2:
+        # PyTorch (2.x CPU) bounds padding by half the kernel size, dilation not counted.
+        if ph > kernel[0] // 2 or pw > kernel[1] // 2:
             raise ValueError(
-                f"{fn}: `padding` must be at most half the effective kernel size "
-                f"(dilation*(kernel_size-1)+1 = {spans}), got {(ph, pw)}"
+                f"{fn}: `padding` must be at most half of `kernel_size` {kernel}, got {(ph, pw)}"
             )
         pads = ((ph, ph), (pw, pw))
     axes = [window_bounds(n, k, s, d, pb, pa, ceil_mode)

@@ -16,28 +16,13 @@ Design
 """
 from cython cimport view
 from cython.parallel cimport prange
-from libc.math cimport INFINITY
-from libc.stdint cimport (INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN,
-                          int8_t, int16_t, int32_t, int64_t,
-                          uint8_t, uint16_t, uint32_t, uint64_t)
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport malloc, free
 
-from cpool._kernels._types cimport numeric, sum_out
+from cpool._kernels._types cimport _lowest, _take_max, numeric, sum_out
 
-
-cdef inline numeric _lowest(const numeric* tag) noexcept nogil:
-    if numeric is float or numeric is double:
-        return -INFINITY
-    elif numeric is int8_t:
-        return INT8_MIN
-    elif numeric is int16_t:
-        return INT16_MIN
-    elif numeric is int32_t:
-        return INT32_MIN
-    elif numeric is int64_t:
-        return INT64_MIN
-    else:
-        return 0
+cdef enum:
+    LANES = 16  # independent accumulators in value-only reductions (a multiple of any SIMD width)
 
 
 cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
@@ -52,7 +37,7 @@ cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_
         row = base + y * row_stride
         for j in range(W):
             v = row[j]
-            if v > m or v != v:
+            if v > m or v != v:   # keeps PyTorch's scan order for the index
                 m = v
                 mi = y * W + j
     index[0] = mi
@@ -61,25 +46,29 @@ cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_
 
 cdef inline numeric _band_max(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
                               Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
-    """Max of rows ``y0 .. y0+n_rows-1`` of a plane; any NaN makes it NaN."""
+    """Max of rows ``y0 .. y0+n_rows-1`` of a plane; any NaN makes it NaN.
+
+    Values only, so the order is free: LANES independent running maxima turn the reduction
+    into element-wise selects the compiler vectorises, combined at the end.
+    """
+    cdef numeric lanes[LANES]
     cdef numeric m = _lowest(<numeric*>NULL)
-    cdef numeric v
-    cdef Py_ssize_t y, j, n
+    cdef Py_ssize_t y, j, l, n, n_full, block
     cdef const numeric* row
-    if row_stride == W:        # contiguous rows: one long run vectorises better than short rows
-        row = base + y0 * W
-        n = n_rows * W
-        for j in range(n):
-            v = row[j]
-            if v > m or v != v:
-                m = v
-        return m
-    for y in range(y0, y0 + n_rows):
-        row = base + y * row_stride
-        for j in range(W):
-            v = row[j]
-            if v > m or v != v:
-                m = v
+    for l in range(LANES):
+        lanes[l] = m
+    # Contiguous rows are one long run; otherwise reduce row by row.
+    n = n_rows * W if row_stride == W else W
+    n_full = n - n % LANES
+    for y in range(1 if row_stride == W else n_rows):
+        row = base + (y0 + y) * row_stride
+        for block in range(n_full // LANES):
+            for l in range(LANES):
+                lanes[l] = _take_max(lanes[l], row[block * LANES + l])
+        for j in range(n_full, n):
+            m = _take_max(m, row[j])
+    for l in range(LANES):
+        m = _take_max(m, lanes[l])
     return m
 
 

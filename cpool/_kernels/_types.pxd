@@ -1,5 +1,7 @@
 # Fused dtype vocabulary shared by every kernel module. Defined once, here.
-from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t,
+from libc.math cimport INFINITY
+from libc.stdint cimport (INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN,
+                          int8_t, int16_t, int32_t, int64_t,
                           uint8_t, uint16_t, uint32_t, uint64_t)
 
 # Every dtype a kernel reads natively. float16 and bool are converted by the validation layer.
@@ -22,3 +24,31 @@ ctypedef fused sum_out:
     double
     int64_t
     uint64_t
+
+
+cdef inline numeric _take_max(numeric m, numeric v) noexcept nogil:
+    """PyTorch's max update ``v > m or isnan(v)`` as a select, not a branch.
+
+    Written as an unconditional select so the compiler can vectorise loops over it; with
+    integers the ``v != v`` test folds away. Keeps ``m`` on ties, and any NaN wins.
+    """
+    return v if (v > m or v != v) else m
+
+
+cdef inline numeric _lowest(const numeric* tag) noexcept nogil:
+    """The identity of max for this dtype: -inf for floats, the minimum for integers.
+
+    ``tag`` only selects the specialization; pass ``<numeric*>NULL``.
+    """
+    if numeric is float or numeric is double:
+        return -INFINITY
+    elif numeric is int8_t:
+        return INT8_MIN
+    elif numeric is int16_t:
+        return INT16_MIN
+    elif numeric is int32_t:
+        return INT32_MIN
+    elif numeric is int64_t:
+        return INT64_MIN
+    else:
+        return 0

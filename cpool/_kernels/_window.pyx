@@ -19,30 +19,11 @@ Design
 """
 from cython cimport view
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY
-from libc.stdint cimport (INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN,
-                          int8_t, int16_t, int32_t, int64_t,
-                          uint8_t, uint16_t, uint32_t, uint64_t)
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
-from cpool._kernels._types cimport numeric, sum_out
-
-
-cdef inline numeric _lowest(const numeric* tag) noexcept nogil:
-    """The identity of max for this dtype: -inf for floats, the minimum for integers."""
-    if numeric is float or numeric is double:
-        return -INFINITY
-    elif numeric is int8_t:
-        return INT8_MIN
-    elif numeric is int16_t:
-        return INT16_MIN
-    elif numeric is int32_t:
-        return INT32_MIN
-    elif numeric is int64_t:
-        return INT64_MIN
-    else:
-        return 0
+from cpool._kernels._types cimport _lowest, _take_max, numeric, sum_out
 
 
 cdef inline void* _scratch(Py_ssize_t num_threads, Py_ssize_t width, size_t itemsize) except NULL:
@@ -64,7 +45,7 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t r, p, oh, ow, t, j, u, y0, nh, lo
     cdef numeric lowest = _lowest(<numeric*>NULL)
-    cdef numeric v, m
+    cdef numeric m
     cdef numeric* buf
     cdef numeric* orow
     cdef const numeric* row
@@ -90,17 +71,13 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                     for t in range(1, nh):
                         row = &x[p // B1, p % B1, y0 + t * dh, 0]
                         for j in range(W):
-                            v = row[j]
-                            if v > buf[j] or v != v:
-                                buf[j] = v
+                            buf[j] = _take_max(buf[j], row[j])
                 # Horizontal pass over each output's columns.
                 for ow in range(OW):
                     m = lowest
                     lo = w_lo[ow]
                     for u in range(w_n[ow]):
-                        v = buf[lo + u * dw]
-                        if v > m or v != v:
-                            m = v
+                        m = _take_max(m, buf[lo + u * dw])
                     orow[ow] = m
     finally:
         free(scratch)

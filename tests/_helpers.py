@@ -1,0 +1,84 @@
+"""Test data and the registry of public ops shared by the test files."""
+import itertools
+
+import numpy as np
+
+import cpool
+
+FLOAT_DTYPES = [np.float32, np.float64]
+INT_DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+ALL_DTYPES = FLOAT_DTYPES + INT_DTYPES
+
+
+def random_array(rng, shape, dtype):
+    """Random data that exercises sign, magnitude and ties (never only zeros or ones)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return (rng.standard_normal(shape) * 10).astype(dtype)
+    info = np.iinfo(dtype)
+    lo, hi = max(info.min, -10**6), min(info.max, 10**6)
+    return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+
+
+def tolerance(dtype, ref):
+    """(rtol, atol) for float results; atol scales with the data so cancellation is fair."""
+    finite = np.abs(ref[np.isfinite(ref)])
+    scale = float(finite.max()) if finite.size else 1.0
+    if np.dtype(dtype) == np.float32:
+        return 2e-6, 2e-6 * scale
+    return 1e-12, 1e-12 * scale
+
+
+def window_grid(max_cases=None):
+    """(kernel, stride, padding, dilation, ceil_mode) combos PyTorch accepts."""
+    kernels = [1, 2, 3, 4, (2, 3), (3, 1), (1, 4)]
+    strides = [None, 1, 2, 3, (1, 2)]
+    paddings = [0, 1, 2, (0, 1)]
+    dilations = [1, 2, (1, 2)]
+    cases = []
+    for k, s, p, d, c in itertools.product(kernels, strides, paddings, dilations, [False, True]):
+        kk = (k, k) if np.isscalar(k) else k
+        pp = (p, p) if np.isscalar(p) else p
+        if any(pi > ki // 2 for pi, ki in zip(pp, kk)):  # PyTorch's padding bound
+            continue
+        cases.append((k, s, p, d, c))
+    return cases
+
+
+def fits(shape, k, s, p, d, c):
+    """Whether the geometry gives a non-empty output for `shape` (skip the rest)."""
+    from _reference import out_size
+
+    kk = (k, k) if np.isscalar(k) else k
+    ss = kk if s is None else ((s, s) if np.isscalar(s) else s)
+    pp = (p, p) if np.isscalar(p) else p
+    dd = (d, d) if np.isscalar(d) else d
+    return all(out_size(n, ki, si, pi, pi, di, c) >= 1
+               for n, ki, si, pi, di in zip(shape[-2:], kk, ss, pp, dd))
+
+
+# Every public op with a representative call, for the contract tests (layouts, out=, threads).
+OPS = {
+    "max_pool2d": lambda x, **kw: cpool.max_pool2d(x, 3, stride=2, padding=1, **kw),
+    "max_pool2d_indices": lambda x, **kw: cpool.max_pool2d(x, (2, 3), stride=(2, 1), dilation=(1, 2),
+                                                           ceil_mode=True, return_indices=True, **kw),
+    "avg_pool2d": lambda x, **kw: cpool.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True,
+                                                   count_include_pad=False, **kw),
+    "sum_pool2d": lambda x, **kw: cpool.sum_pool2d(x, 2, stride=1, padding=1, dilation=2, **kw),
+    "global_max_pool2d": lambda x, **kw: cpool.global_max_pool2d(x, return_indices=True, **kw),
+    "global_avg_pool2d": lambda x, **kw: cpool.global_avg_pool2d(x, **kw),
+    "global_sum_pool2d": lambda x, **kw: cpool.global_sum_pool2d(x, **kw),
+}
+
+
+def assert_identical(a, b):
+    """Bitwise equality of results (arrays or (values, indices) tuples), dtype included."""
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b)
+        for u, v in zip(a, b):
+            assert_identical(u, v)
+        return
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, a.shape, b.dtype, b.shape)
+    np.testing.assert_array_equal(a.view(np.uint8) if a.dtype.kind == "b" else a, b)
+    if a.dtype.kind == "f":  # same NaN positions and same signs of zero
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))

@@ -1,0 +1,165 @@
+"""Slow, obviously-right NumPy references for every cpool op.
+
+Written from PyTorch's kernels (aten/src/ATen/native/Pool.h, cpu/MaxPoolKernel.cpp,
+cpu/AvgPoolKernel.cpp), one output position at a time and vectorised only over the batch
+planes. Nothing here is shared with cpool, so a geometry bug in cpool cannot hide in both.
+"""
+import numpy as np
+
+
+def out_size(n, k, s, pad_before, pad_after, d, ceil_mode):
+    """PyTorch's pooling_output_shape, generalised to asymmetric padding."""
+    num = n + pad_before + pad_after - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = num // s + 1  # Python's // rounds toward -inf, like div_rtn
+    if ceil_mode and (out - 1) * s >= n + pad_before:
+        out -= 1
+    return out
+
+
+def same_pads(n, k, s, d):
+    """TensorFlow's 'same' padding: (before, after), the odd cell after."""
+    out = -(-n // s)
+    need = max(0, (out - 1) * s + d * (k - 1) + 1 - n)
+    return need // 2, need - need // 2
+
+
+def _pairs(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+def _pads(padding, H, W, k, s, d):
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        return same_pads(H, k[0], s[0], d[0]), same_pads(W, k[1], s[1], d[1])
+    ph, pw = _pairs(padding)
+    return (ph, ph), (pw, pw)
+
+
+def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
+    H, W = x.shape[-2:]
+    k = _pairs(kernel_size)
+    s = k if stride is None else _pairs(stride)
+    d = _pairs(dilation)
+    (pt, pb), (pl, pr) = _pads(padding, H, W, k, s, d)
+    OH = out_size(H, k[0], s[0], pt, pb, d[0], ceil_mode)
+    OW = out_size(W, k[1], s[1], pl, pr, d[1], ceil_mode)
+    return k, s, d, (pt, pb), (pl, pr), OH, OW
+
+
+def _taps(o, n, k, s, pad, d):
+    """In-bounds input positions of window o, in scan order, and PyTorch's adjusted start."""
+    start = o * s - pad
+    taps = [start + i * d for i in range(k) if 0 <= start + i * d < n]
+    adjusted = start
+    while adjusted < 0:
+        adjusted += d
+    return taps, adjusted
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    k, s, d, (pt, _), (pl, _), OH, OW = _geometry(x, kernel_size, stride, padding, dilation,
+                                                  ceil_mode)
+    lead = x.shape[:-2]
+    planes = x.reshape(-1, H, W)
+    out = np.empty((planes.shape[0], OH, OW), x.dtype)
+    idx = np.empty((planes.shape[0], OH, OW), np.int64)
+    for oh in range(OH):
+        ys, y0 = _taps(oh, H, k[0], s[0], pt, d[0])
+        for ow in range(OW):
+            xs, x0 = _taps(ow, W, k[1], s[1], pl, d[1])
+            m = np.full(planes.shape[0], _lowest(x.dtype), x.dtype)
+            mi = np.full(planes.shape[0], y0 * W + x0, np.int64)
+            for y in ys:  # row-major scan, PyTorch's update rule
+                for xx in xs:
+                    v = planes[:, y, xx]
+                    take = (v > m) | np.isnan(v) if x.dtype.kind == "f" else v > m
+                    m = np.where(take, v, m)
+                    mi = np.where(take, y * W + xx, mi)
+            out[:, oh, ow] = m
+            idx[:, oh, ow] = mi
+    out = out.reshape(lead + (OH, OW))
+    if return_indices:
+        return out, idx.reshape(lead + (OH, OW))
+    return out
+
+
+def _window_sums(x, k, s, d, pads_h, pads_w, OH, OW, acc_dtype):
+    H, W = x.shape[-2:]
+    planes = x.reshape(-1, H, W).astype(acc_dtype)
+    sums = np.zeros((planes.shape[0], OH, OW), acc_dtype)
+    for oh in range(OH):
+        ys, _ = _taps(oh, H, k[0], s[0], pads_h[0], d[0])
+        for ow in range(OW):
+            xs, _ = _taps(ow, W, k[1], s[1], pads_w[0], d[1])
+            for y in ys:
+                for xx in xs:
+                    sums[:, oh, ow] += planes[:, y, xx]
+    return sums
+
+
+def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Sum of the real cells of each window, computed in float64 (floats) or 64-bit integers."""
+    x = np.asarray(x)
+    k, s, d, ph, pw, OH, OW = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
+    acc = np.float64 if x.dtype.kind == "f" else (np.int64 if x.dtype.kind == "i" else np.uint64)
+    sums = _window_sums(x, k, s, d, ph, pw, OH, OW, acc)
+    return sums.reshape(x.shape[:-2] + (OH, OW))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """PyTorch's average, computed in float64."""
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    k, s, d, ph, pw, OH, OW = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
+    sums = _window_sums(x, k, s, d, ph, pw, OH, OW, np.float64)
+    div = np.empty((OH, OW), np.float64)
+    for oh in range(OH):
+        h0 = oh * s[0] - ph[0]
+        h1 = min(h0 + k[0], H + ph[1])
+        for ow in range(OW):
+            w0 = ow * s[1] - pw[0]
+            w1 = min(w0 + k[1], W + pw[1])
+            pool_size = (h1 - h0) * (w1 - w0)
+            real = (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0))
+            if divisor_override is not None:
+                div[oh, ow] = divisor_override
+            else:
+                div[oh, ow] = pool_size if count_include_pad else real
+    return (sums / div).reshape(x.shape[:-2] + (OH, OW))
+
+
+def global_max_pool2d(x, keepdims=False, return_indices=False):
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    flat = x.reshape(-1, H * W)
+    m = np.full(flat.shape[0], _lowest(x.dtype), x.dtype)
+    mi = np.zeros(flat.shape[0], np.int64)
+    for i in range(H * W):
+        v = flat[:, i]
+        take = (v > m) | np.isnan(v) if x.dtype.kind == "f" else v > m
+        m = np.where(take, v, m)
+        mi = np.where(take, i, mi)
+    shape = x.shape[:-2] + ((1, 1) if keepdims else ())
+    if return_indices:
+        return m.reshape(shape), mi.reshape(shape)
+    return m.reshape(shape)
+
+
+def global_sum_pool2d(x, keepdims=False):
+    x = np.asarray(x)
+    acc = np.float64 if x.dtype.kind == "f" else (np.int64 if x.dtype.kind == "i" else np.uint64)
+    return x.astype(acc).sum(axis=(-2, -1), keepdims=keepdims)
+
+
+def global_avg_pool2d(x, keepdims=False):
+    x = np.asarray(x)
+    return x.astype(np.float64).mean(axis=(-2, -1), keepdims=keepdims)

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+
+import _reference as ref
+import cpool
+from _helpers import FLOAT_DTYPES, INT_DTYPES, fits, random_array, tolerance, window_grid
+
+# avg_pool2d has no dilation: keep the grid's dilation-1 cases.
+GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1]
+SHAPES = [(2, 3, 9, 11), (1, 2, 8, 8), (5, 7)]
+
+
+def check(x, *args, **kwargs):
+    got = cpool.avg_pool2d(x, *args, **kwargs)
+    exp = ref.avg_pool2d(x, *args, **kwargs)
+    out_dtype = x.dtype if x.dtype.kind == "f" else np.float64
+    assert got.dtype == out_dtype and got.shape == exp.shape
+    rtol, atol = tolerance(got.dtype, exp)
+    np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol)
+    return got
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,c", GRID)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_matches_reference(rng, dtype, k, s, p, c, count_include_pad):
+    for shape in SHAPES:
+        if fits(shape, k, s, p, 1, c):
+            check(random_array(rng, shape, dtype), k, s, p, c, count_include_pad)
+
+
+@pytest.mark.parametrize("divisor_override", [1, 3, -2, 7])
+@pytest.mark.parametrize("k,s,p,c", GRID[::7])
+def test_divisor_override(rng, divisor_override, k, s, p, c):
+    shape = (2, 3, 9, 11)
+    if fits(shape, k, s, p, 1, c):
+        check(random_array(rng, shape, np.float64), k, s, p, c, True, divisor_override)
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_integers_average_in_float64(rng, dtype):
+    x = random_array(rng, (2, 3, 10, 9), dtype)
+    got = check(x, 3, 2, 1, True, False)
+    assert got.dtype == np.float64
+
+
+def test_ceil_mode_overhang_is_not_counted():
+    # PyTorch: AvgPool2d(2, stride=3, ceil_mode=True) on arange(49) as 7x7 gives corner 48.
+    x = np.arange(49, dtype=np.float32).reshape(7, 7)
+    got = cpool.avg_pool2d(x, 2, 3, ceil_mode=True)
+    assert got.shape == (3, 3) and got[2, 2] == 48.0
+    one_d = np.array([[1, 2, 3, 4, 5]], np.float64)
+    np.testing.assert_array_equal(cpool.avg_pool2d(one_d, (1, 2), ceil_mode=True), [[1.5, 3.5, 5.0]])
+
+
+def test_same_padding_excluding_pad_matches_tensorflow():
+    # TensorFlow AveragePooling2D(2, 2, 'same') on [[1..9]] gives [[3, 4.5], [7.5, 9]].
+    x = np.arange(1, 10, dtype=np.float32).reshape(3, 3)
+    got = cpool.avg_pool2d(x, 2, padding="same", count_include_pad=False)
+    np.testing.assert_array_equal(got, [[3, 4.5], [7.5, 9]])
+
+
+def test_float16_in_float32(rng):
+    x = random_array(rng, (2, 8, 8), np.float16)
+    got = cpool.avg_pool2d(x, 2)
+    assert got.dtype == np.float16
+    exp = ref.avg_pool2d(x.astype(np.float32), 2)
+    np.testing.assert_allclose(got, exp.astype(np.float16), rtol=1e-3)
+
+
+def test_float32_accuracy_with_offset(rng):
+    x = (1e4 + rng.random((1, 64, 64))).astype(np.float32)
+    check(x, 4, 2, 1)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,c", GRID[::4])
+@pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 2)])
+def test_torch_parity(rng, dtype, k, s, p, c, count_include_pad, divisor_override):
+    torch = pytest.importorskip("torch")
+    shape = (2, 3, 11, 10)
+    if not fits(shape, k, s, p, 1, c):
+        pytest.skip("empty output")
+    x = random_array(rng, shape, dtype)
+    exp = torch.nn.functional.avg_pool2d(torch.from_numpy(x), k, s, p, c, count_include_pad,
+                                         divisor_override).numpy()
+    got = cpool.avg_pool2d(x, k, s, p, c, count_include_pad, divisor_override)
+    # PyTorch sums float32 in float32 in row-major order; cpool sums columns first: a few ulps.
+    rtol, atol = tolerance(dtype, exp)
+    np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol)

@@ -1,0 +1,151 @@
+"""Contracts every public op keeps: layouts, leading axes, out=, threads, input untouched."""
+import concurrent.futures
+
+import numpy as np
+import pytest
+
+import cpool
+from _helpers import OPS, assert_identical, random_array
+
+OP_NAMES = sorted(OPS)
+
+
+def _layouts(base):
+    """The same logical array in many memory layouts (each equal to `base`)."""
+    swapped = base.astype(base.dtype.newbyteorder()) if base.dtype.itemsize > 1 else base.copy()
+    readonly = base.copy()
+    readonly.flags.writeable = False
+    wide = np.zeros(base.shape[:-1] + (base.shape[-1] * 2,), base.dtype)
+    wide[..., ::2] = base
+    padded_batch = np.zeros((base.shape[0] * 2,) + base.shape[1:], base.dtype)
+    padded_batch[::2] = base
+    return {
+        "fortran": np.asfortranarray(base),
+        "byteswapped": swapped,
+        "readonly": readonly,
+        "strided_last_axis": wide[..., ::2],
+        "sliced_batch": padded_batch[::2],
+        "transposed_batch": np.ascontiguousarray(base.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3),
+        "negative_strides": np.ascontiguousarray(base[:, :, ::-1, ::-1])[:, :, ::-1, ::-1],
+        "hw_transposed": np.ascontiguousarray(base.swapaxes(-1, -2)).swapaxes(-1, -2),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int32])
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_every_layout_gives_identical_results(rng, name, dtype):
+    op = OPS[name]
+    base = random_array(rng, (3, 4, 9, 10), dtype)
+    expected = op(base)
+    for layout, x in _layouts(base).items():
+        snapshot = np.array(x, copy=True)
+        got = op(x)
+        assert_identical(got, expected)
+        np.testing.assert_array_equal(np.asarray(x), snapshot, err_msg=f"{layout} input modified")
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_nested_lists(rng, name):
+    base = random_array(rng, (2, 3, 9, 10), np.int64)
+    assert_identical(OPS[name](base.tolist()), OPS[name](base))
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_broadcast_input(rng, name):
+    op = OPS[name]
+    plane = random_array(rng, (1, 1, 9, 10), np.float32)
+    x = np.broadcast_to(plane, (4, 3, 9, 10))
+    assert_identical(op(x), op(np.ascontiguousarray(x)))
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_leading_axes(rng, name):
+    op = OPS[name]
+    x5 = random_array(rng, (2, 3, 4, 9, 10), np.float64)
+    full = op(x5)
+    per_image = [op(x5[i]) for i in range(2)]
+    for i in range(2):
+        assert_identical(tuple(r[i] for r in full) if isinstance(full, tuple) else full[i], per_image[i])
+    hw = op(x5[0, 0, 0])
+    chw = op(x5[0, 0, :1])
+    assert_identical(tuple(r[0] for r in chw) if isinstance(chw, tuple) else chw[0], hw)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_empty_batch(rng, name):
+    op = OPS[name]
+    x = random_array(rng, (0, 3, 9, 10), np.float32)
+    res = op(x)
+    for r in res if isinstance(res, tuple) else (res,):
+        assert r.shape[:2] == (0, 3) and r.size == 0
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_out_is_filled_and_returned(rng, name):
+    op = OPS[name]
+    x = random_array(rng, (2, 3, 9, 10), np.float32)
+    expected = op(x)
+    if isinstance(expected, tuple):
+        out = (np.empty_like(expected[0]), np.empty_like(expected[1]))
+        res = op(x, out=out)
+        assert res[0] is out[0] and res[1] is out[1]
+    else:
+        out = np.empty_like(expected)
+        res = op(x, out=out)
+        assert res is out
+    assert_identical(res, expected)
+
+
+def test_out_overlapping_input_is_handled(rng):
+    x = random_array(rng, (3, 6, 6), np.float64)
+    expected = cpool.sum_pool2d(x, 3, 1, 1)
+    res = cpool.sum_pool2d(x, 3, 1, 1, out=x)
+    assert res is x
+    np.testing.assert_array_equal(x, expected)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_thread_counts_bitwise_identical(rng, name):
+    op = OPS[name]
+    x = random_array(rng, (4, 16, 130, 70), np.float32)  # enough work to use several threads
+    x[1, 2, 5, 5] = np.nan
+    one = op(x, num_threads=1)
+    for n in (2, 3, 8):
+        assert_identical(op(x, num_threads=n), one)
+    assert_identical(op(x), one)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_few_large_planes_thread_invariant(rng, name):
+    # One image, 3 channels: work is split inside planes (rows, bands), results must not change.
+    op = OPS[name]
+    x = random_array(rng, (1, 3, 513, 200), np.float32)
+    assert_identical(op(x, num_threads=4), op(x, num_threads=1))
+
+
+def test_concurrent_python_threads(rng):
+    inputs = [random_array(rng, (2, 8, 64, 64), np.float32) for _ in range(8)]
+    expected = [[OPS[n](x, num_threads=1) for n in OP_NAMES] for x in inputs]
+
+    def work(i):
+        return [OPS[n](inputs[i], num_threads=2) for n in OP_NAMES]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, list(range(len(inputs))) * 3))
+    for k, res in enumerate(results):
+        for got, exp in zip(res, expected[k % len(inputs)]):
+            assert_identical(got, exp)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a,
+    lambda a: a[::2],                      # sliced batch
+    lambda a: a.transpose(1, 0, 2, 3),     # batch axes swapped
+    lambda a: a[:, :, ::-1],               # rows reversed
+    lambda a: np.broadcast_to(a[:1], a.shape),
+])
+def test_readable_layouts_are_not_copied(make):
+    from cpool._validation import _kernel_view
+
+    x = make(np.zeros((4, 3, 9, 10), np.float32))
+    assert np.shares_memory(_kernel_view(x, x.dtype), x)

@@ -1,0 +1,25 @@
+"""`python -m cpool` runs the documented demo and its timing table."""
+import subprocess
+import sys
+
+
+def test_demo_prints_the_documented_results():
+    proc = subprocess.run(
+        [sys.executable, "-m", "cpool", "--shape", "2", "3", "20", "20", "--repeat", "1"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    out = " ".join(proc.stdout.split())  # whitespace-insensitive
+    assert "max_pool2d(x, 2) [[7., 4.], [9., 7.]]" in out
+    assert "avg_pool2d(x, 2) [[3.25, 1.75], [6.25, 3.75]]" in out
+    assert "sum_pool2d(x, 3, stride=1) [[32., 30.], [37., 38.]]" in out
+    assert "global_max_pool2d(x) 9." in out
+    assert "global_avg_pool2d(x) 3.75" in out
+    assert "global_sum_pool2d(x) 60." in out
+    assert "speed-up" in out and " NO" not in proc.stdout
+    for label in ("max 2x2 s2", "max 3x3 s2 p1", "avg 3x3 s1 p1", "sum 2x2 s2", "global avg"):
+        assert label in out
+
+
+def test_demo_rejects_bad_shape():
+    proc = subprocess.run([sys.executable, "-m", "cpool", "--shape", "4"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--shape" in proc.stderr

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+import _reference as ref
+import cpool
+from _helpers import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, random_array, tolerance
+
+SHAPES = [(3, 4, 7, 7), (2, 5, 1, 9), (6, 1), (2, 2, 300, 257)]  # the last spans several bands
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_max_exact(rng, dtype, shape, keepdims):
+    x = random_array(rng, shape, dtype)
+    got, gi = cpool.global_max_pool2d(x, keepdims, return_indices=True)
+    exp, ei = ref.global_max_pool2d(x, keepdims, return_indices=True)
+    assert got.dtype == x.dtype and got.shape == exp.shape
+    np.testing.assert_array_equal(got, exp)
+    np.testing.assert_array_equal(gi, ei)
+    np.testing.assert_array_equal(cpool.global_max_pool2d(x, keepdims), exp)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_global_sum_and_avg(rng, dtype, shape):
+    x = random_array(rng, shape, dtype)
+    s, a = cpool.global_sum_pool2d(x), cpool.global_avg_pool2d(x, keepdims=True)
+    es, ea = ref.global_sum_pool2d(x), ref.global_avg_pool2d(x, keepdims=True)
+    if np.dtype(dtype).kind == "f":
+        assert s.dtype == dtype and a.dtype == dtype
+        np.testing.assert_allclose(s, es, *tolerance(dtype, es))
+        np.testing.assert_allclose(a, ea, *tolerance(dtype, ea))
+    else:
+        assert s.dtype == es.dtype and a.dtype == np.float64
+        np.testing.assert_array_equal(s, es)
+        np.testing.assert_allclose(a, ea, rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_nan_and_ties(dtype):
+    x = np.array([[1, 5, 5], [np.nan, 5, np.nan], [7, 7, 0]], dtype)
+    v, i = cpool.global_max_pool2d(x, return_indices=True)
+    assert np.isnan(v) and i == 5  # last NaN
+    x[1, [0, 2]] = 2
+    v, i = cpool.global_max_pool2d(x, return_indices=True)
+    assert v == 7 and i == 6  # first maximum
+    big = np.zeros((1, 400, 300), dtype)
+    big[0, 399, 1] = np.nan
+    big[0, 3, 3] = np.nan
+    v, i = cpool.global_max_pool2d(big, return_indices=True)
+    assert np.isnan(v[0]) and i[0] == 399 * 300 + 1
+    assert np.isnan(cpool.global_sum_pool2d(big)[0]) and np.isnan(cpool.global_avg_pool2d(big)[0])
+    allneg = np.full((2, 3), -np.inf, dtype)
+    assert cpool.global_max_pool2d(allneg, return_indices=True) == (-np.inf, 0)
+
+
+def test_float32_mean_accurate_on_large_offset_plane(rng):
+    x = (1000.0 + rng.random((2048, 2048))).astype(np.float32)
+    exact = x.astype(np.float64).mean()
+    got = cpool.global_avg_pool2d(x)
+    assert got.dtype == np.float32
+    assert abs(float(got) - exact) <= 1e-6 * abs(exact)
+    assert abs(float(cpool.global_sum_pool2d(x)) - x.astype(np.float64).sum()) <= 1e-6 * abs(exact) * x.size
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_integer_sum_exact_and_widened(dtype):
+    info = np.iinfo(dtype)
+    x = np.full((2, 64, 64), info.max, dtype)
+    x[1] = info.min
+    got = cpool.global_sum_pool2d(x)
+    assert got.dtype == (np.int64 if info.min < 0 else np.uint64)
+    if info.bits < 64:
+        np.testing.assert_array_equal(got, [int(info.max) * 4096, int(info.min) * 4096])
+
+
+def test_float16(rng):
+    x = random_array(rng, (3, 5, 5), np.float16)
+    assert cpool.global_avg_pool2d(x).dtype == np.float16
+    np.testing.assert_array_equal(cpool.global_max_pool2d(x), x.max(axis=(-2, -1)))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_torch_parity(rng, dtype):
+    torch = pytest.importorskip("torch")
+    x = random_array(rng, (4, 3, 9, 13), dtype)
+    x[1, 2, 4, 4] = np.nan
+    t = torch.from_numpy(x)
+    tv, ti = torch.nn.functional.adaptive_max_pool2d(t, 1, return_indices=True)
+    v, i = cpool.global_max_pool2d(x, keepdims=True, return_indices=True)
+    np.testing.assert_array_equal(v, tv.numpy())
+    np.testing.assert_array_equal(i, ti.numpy())
+    np.testing.assert_array_equal(cpool.global_max_pool2d(x), t.amax((-2, -1)).numpy())
+    mean = t.mean((-2, -1)).numpy()
+    np.testing.assert_allclose(cpool.global_avg_pool2d(x), mean, *tolerance(dtype, mean))
+    tsum = t.sum((-2, -1)).numpy()
+    np.testing.assert_allclose(cpool.global_sum_pool2d(x), tsum, *tolerance(dtype, tsum))

@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+
+import _reference as ref
+import cpool
+from _helpers import ALL_DTYPES, FLOAT_DTYPES, fits, random_array, window_grid
+
+GRID = window_grid()
+SHAPES = [(2, 3, 9, 11), (1, 2, 8, 8), (5, 7)]
+
+
+@pytest.mark.parametrize("k,s,p,d,c", GRID)
+def test_matches_reference_float32(rng, k, s, p, d, c):
+    for shape in SHAPES:
+        if not fits(shape, k, s, p, d, c):
+            continue
+        x = random_array(rng, shape, np.float32)
+        got, gi = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        exp, ei = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        np.testing.assert_array_equal(got, exp)
+        np.testing.assert_array_equal(gi, ei)
+        np.testing.assert_array_equal(cpool.max_pool2d(x, k, s, p, d, c), exp)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+@pytest.mark.parametrize("k,s,p,d,c", [(2, None, 0, 1, False), (3, 2, 1, 1, True), ((2, 3), 1, (1, 0), 2, False),
+                                       (4, 3, 2, 1, True)])
+def test_dtypes_exact(rng, dtype, k, s, p, d, c):
+    x = random_array(rng, (3, 2, 10, 13), dtype)
+    got, gi = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+    exp, ei = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(got, exp)
+    np.testing.assert_array_equal(gi, ei)
+    np.testing.assert_array_equal(cpool.max_pool2d(x, k, s, p, d, c), exp)
+
+
+def test_integer_extremes_and_padding():
+    # Padding is never read: a window of all-minimum integers returns the minimum.
+    x = np.full((1, 5, 5), np.iinfo(np.int16).min, np.int16)
+    x[0, 4, 4] = np.iinfo(np.int16).max
+    got, idx = cpool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(got, [[[-32768] * 3] * 2 + [[-32768, -32768, 32767]]])
+    assert idx[0, 0, 0] == 0 and idx[0, 2, 2] == 24
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_nan_propagates_last_nan_index(dtype):
+    x = np.arange(16, dtype=dtype).reshape(4, 4)
+    x[0, 1] = np.nan
+    x[1, 0] = np.nan
+    v, i = cpool.max_pool2d(x, 2, return_indices=True)
+    assert np.isnan(v[0, 0]) and i[0, 0] == 4  # last NaN in row-major scan order
+    assert v[1, 1] == 15 and i[1, 1] == 15
+    assert np.isnan(cpool.max_pool2d(x, 2)[0, 0])
+    # Window (1, 1) covers rows and columns 1..3, which hold no NaN.
+    np.testing.assert_array_equal(cpool.max_pool2d(x, 4, 2, 1), [[np.nan, np.nan], [np.nan, 15]])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_inf_and_ties(dtype):
+    x = np.array([[5, 5, 1], [5, -np.inf, np.inf], [-np.inf, -np.inf, 2]], dtype)
+    v, i = cpool.max_pool2d(x, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(v, [[5, np.inf], [5, np.inf]])
+    np.testing.assert_array_equal(i, [[0, 5], [3, 5]])  # ties keep the first in scan order
+    allneg = np.full((3, 3), -np.inf, dtype)
+    v, i = cpool.max_pool2d(allneg, 2, 1, padding=1, return_indices=True)
+    assert np.all(v == -np.inf)
+    np.testing.assert_array_equal(i, ref.max_pool2d(allneg, 2, 1, 1, return_indices=True)[1])
+
+
+def test_empty_dilated_window_gives_lowest():
+    # PyTorch issue #114216: H=2, k=2, d=3, p=1 gives one window with no in-bounds tap.
+    x = np.ones((1, 2, 2), np.float32)
+    v, i = cpool.max_pool2d(x, 2, 1, padding=1, dilation=3, return_indices=True)
+    ev, ei = ref.max_pool2d(x, 2, 1, 1, 3, return_indices=True)
+    np.testing.assert_array_equal(v, ev)
+    np.testing.assert_array_equal(i, ei)
+    assert np.all(v == -np.inf)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (6, 7), (4, 9)])
+@pytest.mark.parametrize("k,s,d", [(2, 2, 1), (3, 2, 1), (3, 1, 2), ((1, 3), (2, 3), 1)])
+def test_same_and_valid_padding(rng, shape, k, s, d):
+    x = random_array(rng, (2,) + shape, np.float64)
+    for padding in ("same", "valid"):
+        if padding == "valid" and not fits(shape, k, s, 0, d, False):
+            continue
+        got, gi = cpool.max_pool2d(x, k, s, padding, d, return_indices=True)
+        exp, ei = ref.max_pool2d(x, k, s, padding, d, return_indices=True)
+        np.testing.assert_array_equal(got, exp)
+        np.testing.assert_array_equal(gi, ei)
+    sh = np.atleast_1d(s) if not isinstance(s, tuple) else s
+    same = cpool.max_pool2d(x, k, s, "same", d)
+    assert same.shape[-2:] == tuple(-(-n // st) for n, st in zip(shape, np.broadcast_to(sh, 2)))
+
+
+def test_same_padding_puts_extra_cell_after():
+    # in=5, k=2, s=2: TensorFlow pads (0, 1): windows [0,1], [2,3], [4, pad].
+    x = np.arange(5.0).reshape(1, 5)
+    np.testing.assert_array_equal(cpool.max_pool2d(np.repeat(x, 2, 0), (1, 2), padding="same"),
+                                  [[1, 3, 4]] * 2)
+
+
+def test_bool_is_logical_or():
+    x = np.zeros((4, 4), bool)
+    x[0, 1] = x[3, 3] = True
+    got = cpool.max_pool2d(x, 2)
+    assert got.dtype == bool
+    np.testing.assert_array_equal(got, [[True, False], [False, True]])
+
+
+def test_float16_computed_exactly(rng):
+    x = random_array(rng, (2, 3, 8, 8), np.float16)
+    got = cpool.max_pool2d(x, 3, 2, 1)
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, ref.max_pool2d(x, 3, 2, 1))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,d,c", GRID[::3])
+def test_torch_parity_bitwise(rng, dtype, k, s, p, d, c):
+    torch = pytest.importorskip("torch")
+    shape = (2, 3, 11, 10)
+    if not fits(shape, k, s, p, d, c):
+        pytest.skip("empty output")
+    x = random_array(rng, shape, dtype)
+    x[0, 0, 1, 1] = np.nan
+    tv, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s if s is not None else None, p, d,
+                                            ceil_mode=c, return_indices=True)
+    v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+    np.testing.assert_array_equal(v, tv.numpy())
+    np.testing.assert_array_equal(i, ti.numpy())
