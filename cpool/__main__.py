@@ -84,8 +84,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all)")
     parser.add_argument("--repeat", type=int, default=5, help="timing repeats (default: 5)")
     args = parser.parse_args(argv)
-    if len(args.shape) < 2 or min(args.shape) < 3:
-        parser.error("--shape needs at least 2 sizes, each >= 3")
+    if len(args.shape) < 2 or min(args.shape) < 1 or min(args.shape[-2:]) < 3:
+        parser.error("--shape needs at least 2 sizes: positive, with H and W >= 3")
     threads = args.threads or cpool.get_num_threads()
     demo_example()
     return demo_timing(tuple(args.shape), threads, max(1, args.repeat))
