@@ -76,10 +76,17 @@ def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dt
 # ---------------------------------------------------------------------------------------------
 # scalar and pair arguments
 # ---------------------------------------------------------------------------------------------
+# Like PyTorch, sizes must fit in a C int; this also keeps all geometry arithmetic exact in int64.
+_INT_MAX = 2**31 - 1
+
+
 def _int(name: str, value, fn: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{fn}: `{name}` must be an int or a pair of ints, got {value!r}")
-    return operator.index(value)
+    v = operator.index(value)
+    if not -_INT_MAX <= v <= _INT_MAX:
+        raise ValueError(f"{fn}: `{name}` is out of range (|value| <= {_INT_MAX}), got {v}")
+    return v
 
 
 def _pair(name: str, value, fn: str) -> Tuple[int, int]:

@@ -53,6 +53,9 @@ def test_bool_rejected_for_sums(name):
     ({"kernel_size": True}, TypeError, r"`kernel_size` must be an int .* got True"),
     ({"kernel_size": (1, 2, 3)}, ValueError, r"`kernel_size` must be an int or a pair of ints, got \(1, 2, 3\)"),
     ({"kernel_size": None}, TypeError, r"`kernel_size` .* got None"),
+    ({"kernel_size": 2**40}, ValueError, r"`kernel_size` is out of range \(\|value\| <= 2147483647\), got 1099511627776"),
+    ({"kernel_size": 2, "stride": 10**20}, ValueError, r"`stride` is out of range .*got 100000000000000000000"),
+    ({"kernel_size": 2, "padding": (0, -2**33)}, ValueError, r"`padding` is out of range"),
     ({"kernel_size": 2, "stride": 0}, ValueError, r"`stride` must be positive, got \(0, 0\)"),
     ({"kernel_size": 2, "stride": (1, -2)}, ValueError, r"`stride` must be positive, got \(1, -2\)"),
     ({"kernel_size": 2, "stride": 1.5}, TypeError, r"`stride` must be an int or a pair of ints, got 1.5"),
@@ -80,11 +83,15 @@ def test_bad_dilation(name):
         WINDOW_OPS[name](X, 2, dilation=1.0)
     with pytest.raises(ValueError, match=r"output size would be empty"):
         WINDOW_OPS[name](X, 3, dilation=4)
+    with pytest.raises(ValueError, match=r"`dilation` is out of range"):
+        WINDOW_OPS[name](X, 3, dilation=2**40)
 
 
 def test_avg_specific_errors():
     with pytest.raises(ValueError, match=r"^avg_pool2d: `divisor_override` must not be zero, got 0"):
         cpool.avg_pool2d(X, 2, divisor_override=0)
+    with pytest.raises(ValueError, match=r"`divisor_override` is out of range .*got 10000000000"):
+        cpool.avg_pool2d(X, 2, divisor_override=10**10)
     with pytest.raises(TypeError, match=r"`divisor_override` must be an int .*got 1.5"):
         cpool.avg_pool2d(X, 2, divisor_override=1.5)
     with pytest.raises(TypeError, match=r"`count_include_pad` must be True or False, got 'yes'"):
