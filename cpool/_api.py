@@ -6,6 +6,7 @@ one kernel call that releases the GIL (``cpool._kernels``), return ``plan.finish
 import numpy as np
 
 from cpool import _validation as _v
+from cpool._docs import fill_doc
 from cpool._kernels import _global, _window
 
 # Placeholders for kernel arguments an op does not use (sum has no divisors, a global max
@@ -18,35 +19,28 @@ def _bounds(plan):
     return (g.h.lo, g.h.count, g.dilation[0], g.w.lo, g.w.count, g.dilation[1])
 
 
+@fill_doc
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False, *, out=None, num_threads=None):
     """2-D max pooling over the last two axes, with PyTorch's semantics.
 
     Parameters
     ----------
-    x : (..., H, W) array_like
-        Input; every leading axis is a batch axis (NCHW, CHW, HW, ...). Real floating or integer
-        dtype, or bool (max is logical OR). Any memory layout; never modified.
-    kernel_size : int or (int, int)
-        Window size (kH, kW).
-    stride : int or (int, int), default=None
-        Window step; None means ``kernel_size``.
+    %(x_window)s
+    %(kernel_size)s
+    %(stride)s
     padding : int, (int, int), 'valid' or 'same', default=0
         Implicit -inf padding on both sides, at most ``kernel_size // 2`` (PyTorch's bound).
         'valid' is 0; 'same' is TensorFlow's rule: output ``ceil(in / stride)``, an odd extra
         padding cell going to the bottom/right.
-    dilation : int or (int, int), default=1
-        Spacing between window taps.
-    ceil_mode : bool, default=False
-        Use ceil instead of floor for the output size; a window may then run past the input
-        but never starts in the right padding.
+    %(dilation)s
+    %(ceil_mode)s
     return_indices : bool, default=False
         Also return int64 flat indices ``h * W + w`` of each maximum in its input plane.
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result shape and dtype to fill (values, or (values,
         indices) with ``return_indices``).
-    num_threads : int, optional
-        Threads to use; None means :func:`cpool.get_num_threads`.
+    %(num_threads)s
 
     Returns
     -------
@@ -58,10 +52,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Raises
     ------
-    ValueError
-        Fewer than 2 dimensions, empty H or W, non-positive kernel/stride/dilation, padding
-        negative or over ``kernel_size // 2``, an empty output, a bad ``out`` shape,
-        ``num_threads < 1``.
+    %(raises_window)s
     TypeError
         Unsupported dtype (complex, object, strings), non-integer sizes, wrong ``out`` dtype.
 
@@ -71,7 +62,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Notes
     -----
-    Padding is never read (it acts as -inf). Windows are scanned row-major; ties keep the first
+    Padding is never read (it acts as -inf). Boolean input gives the logical OR of each
+    window. Windows are scanned row-major; ties keep the first
     element; NaN propagates, and its index is the last NaN in scan order (PyTorch's
     ``val > max or isnan(val)``). Integers pool exactly. Results are bitwise identical for any
     ``num_threads``.
@@ -98,31 +90,26 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return plan.finish()
 
 
+@fill_doc
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None, *, out=None, num_threads=None):
     """2-D average pooling over the last two axes, with PyTorch's semantics.
 
     Parameters
     ----------
-    x : (..., H, W) array_like
-        Input; leading axes are batch axes. Real floating or integer dtype; never modified.
-    kernel_size : int or (int, int)
-        Window size (kH, kW).
-    stride : int or (int, int), default=None
-        Window step; None means ``kernel_size``.
+    %(x_window)s
+    %(kernel_size)s
+    %(stride)s
     padding : int, (int, int), 'valid' or 'same', default=0
         Implicit zero padding on both sides, at most half the kernel ('same': see
         :func:`max_pool2d`).
-    ceil_mode : bool, default=False
-        Use ceil instead of floor for the output size.
+    %(ceil_mode)s
     count_include_pad : bool, default=True
         Count padding cells in the divisor. The ceil-mode overhang past the padding never counts.
     divisor_override : int, optional
         Divide every window sum by this instead (non-zero).
-    out : ndarray, optional
-        C-contiguous array of the result shape and dtype to fill.
-    num_threads : int, optional
-        Threads to use; None means :func:`cpool.get_num_threads`.
+    %(out)s
+    %(num_threads)s
 
     Returns
     -------
@@ -132,8 +119,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
     Raises
     ------
+    %(raises_window)s
     ValueError
-        As :func:`max_pool2d`, and ``divisor_override=0``.
+        ``divisor_override=0``.
     TypeError
         Unsupported dtype (complex, object, strings, bool), non-integer sizes, wrong ``out``
         dtype.
@@ -167,6 +155,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return plan.finish()
 
 
+@fill_doc
 def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, out=None,
                num_threads=None):
     """2-D sum pooling over the last two axes: the sum of the real cells in each window.
@@ -175,22 +164,15 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Parameters
     ----------
-    x : (..., H, W) array_like
-        Input; leading axes are batch axes. Real floating or integer dtype; never modified.
-    kernel_size : int or (int, int)
-        Window size (kH, kW).
-    stride : int or (int, int), default=None
-        Window step; None means ``kernel_size``.
+    %(x_window)s
+    %(kernel_size)s
+    %(stride)s
     padding : int, (int, int), 'valid' or 'same', default=0
         Implicit zero padding on both sides, at most ``kernel_size // 2``.
-    dilation : int or (int, int), default=1
-        Spacing between window taps.
-    ceil_mode : bool, default=False
-        Use ceil instead of floor for the output size.
-    out : ndarray, optional
-        C-contiguous array of the result shape and dtype to fill.
-    num_threads : int, optional
-        Threads to use; None means :func:`cpool.get_num_threads`.
+    %(dilation)s
+    %(ceil_mode)s
+    %(out)s
+    %(num_threads)s
 
     Returns
     -------
@@ -201,8 +183,7 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Raises
     ------
-    ValueError
-        As :func:`max_pool2d`.
+    %(raises_window)s
     TypeError
         Unsupported dtype (complex, object, strings, bool), non-integer sizes, wrong ``out``
         dtype.
@@ -226,22 +207,20 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return plan.finish()
 
 
+@fill_doc
 def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_threads=None):
     """Maximum of each (H, W) plane, with PyTorch's NaN and index rules.
 
     Parameters
     ----------
-    x : (..., H, W) array_like
-        Input; leading axes are batch axes. Real floating, integer or bool dtype.
-    keepdims : bool, default=False
-        Keep the pooled axes as size 1, giving (..., 1, 1).
+    %(x_global)s
+    %(keepdims)s
     return_indices : bool, default=False
         Also return int64 flat indices ``h * W + w`` of each maximum (as
         ``torch.nn.functional.adaptive_max_pool2d(x, 1, return_indices=True)``).
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result shape and dtype to fill.
-    num_threads : int, optional
-        Threads to use; None means :func:`cpool.get_num_threads`.
+    %(num_threads)s
 
     Returns
     -------
@@ -252,8 +231,7 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_
 
     Raises
     ------
-    ValueError
-        Fewer than 2 dimensions, empty H or W, bad ``out`` shape, ``num_threads < 1``.
+    %(raises_global)s
     TypeError
         Unsupported dtype, wrong ``out`` dtype.
 
@@ -283,19 +261,16 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_
     return plan.finish()
 
 
+@fill_doc
 def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     """Mean of each (H, W) plane, accumulated in float64.
 
     Parameters
     ----------
-    x : (..., H, W) array_like
-        Input; leading axes are batch axes. Real floating or integer dtype.
-    keepdims : bool, default=False
-        Keep the pooled axes as size 1, giving (..., 1, 1).
-    out : ndarray, optional
-        C-contiguous array of the result shape and dtype to fill.
-    num_threads : int, optional
-        Threads to use; None means :func:`cpool.get_num_threads`.
+    %(x_global)s
+    %(keepdims)s
+    %(out)s
+    %(num_threads)s
 
     Returns
     -------
@@ -305,8 +280,7 @@ def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
 
     Raises
     ------
-    ValueError
-        Fewer than 2 dimensions, empty H or W, bad ``out`` shape, ``num_threads < 1``.
+    %(raises_global)s
     TypeError
         Unsupported dtype (complex, object, strings, bool), wrong ``out`` dtype.
 
@@ -326,19 +300,16 @@ def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     return plan.finish()
 
 
+@fill_doc
 def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     """Sum of each (H, W) plane.
 
     Parameters
     ----------
-    x : (..., H, W) array_like
-        Input; leading axes are batch axes. Real floating or integer dtype.
-    keepdims : bool, default=False
-        Keep the pooled axes as size 1, giving (..., 1, 1).
-    out : ndarray, optional
-        C-contiguous array of the result shape and dtype to fill.
-    num_threads : int, optional
-        Threads to use; None means :func:`cpool.get_num_threads`.
+    %(x_global)s
+    %(keepdims)s
+    %(out)s
+    %(num_threads)s
 
     Returns
     -------
@@ -348,8 +319,7 @@ def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
 
     Raises
     ------
-    ValueError
-        Fewer than 2 dimensions, empty H or W, bad ``out`` shape, ``num_threads < 1``.
+    %(raises_global)s
     TypeError
         Unsupported dtype (complex, object, strings, bool), wrong ``out`` dtype.
 

@@ -219,13 +219,17 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
 # ---------------------------------------------------------------------------------------------
 # arrays: input layout, outputs, threads
 # ---------------------------------------------------------------------------------------------
-def _as_array(x, fn: str) -> np.ndarray:
+def _input(x, op: str, fn: str):
+    """``x`` as an array with non-empty (H, W) axes, and its dtypes for ``op`` (see _compute_dtype)."""
     x = np.asarray(x)
     if x.ndim < 2:
         raise ValueError(
             f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {x.shape}"
         )
-    return x
+    dtypes = _compute_dtype(x.dtype, op, fn)
+    if x.shape[-2] < 1 or x.shape[-1] < 1:
+        raise ValueError(f"{fn}: the pooled axes (H, W) must be non-empty, got shape {x.shape}")
+    return (x,) + dtypes
 
 
 def _kernel_view(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -333,11 +337,7 @@ def _buffers(x_in: np.ndarray, out, shape, kernel_dtype, result_dtype, with_indi
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
                    return_indices: bool, out, num_threads) -> Plan:
     """Validate a windowed op (``op`` in 'max', 'sum', 'avg') and allocate its output."""
-    x_in = _as_array(x, fn)
-    in_dtype, kernel_dtype, result_dtype = _compute_dtype(x_in.dtype, op, fn)
-    H, W = x_in.shape[-2:]
-    if H < 1 or W < 1:
-        raise ValueError(f"{fn}: the pooled axes (H, W) must be non-empty, got shape {x_in.shape}")
+    x_in, in_dtype, kernel_dtype, result_dtype = _input(x, op, fn)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, kernel_size, stride, padding, dilation, ceil_mode)
     xk = _kernel_view(x_in, in_dtype)
@@ -367,11 +367,8 @@ def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: 
 
 def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads) -> Plan:
     """Validate a global op (``op`` in 'max', 'sum', 'avg') and allocate its output."""
-    x_in = _as_array(x, fn)
-    in_dtype, kernel_dtype, result_dtype = _compute_dtype(x_in.dtype, op, fn)
+    x_in, in_dtype, kernel_dtype, result_dtype = _input(x, op, fn)
     H, W = x_in.shape[-2:]
-    if H < 1 or W < 1:
-        raise ValueError(f"{fn}: the pooled axes (H, W) must be non-empty, got shape {x_in.shape}")
     keepdims = _flag("keepdims", keepdims, fn)
     return_indices = _flag("return_indices", return_indices, fn)
     xk = _kernel_view(x_in, in_dtype)

@@ -72,29 +72,21 @@ cdef inline numeric _band_max(const numeric* base, Py_ssize_t row_stride, Py_ssi
     return m
 
 
-cdef inline double _band_sum_real(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
-                                  Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
-    """Sum of a band of a float plane, accumulated in float64."""
-    cdef double s = 0
+ctypedef fused band_acc:
+    double      # floats
+    uint64_t    # integers, in two's complement (unsigned, so wrap-around is defined)
+
+
+cdef inline band_acc _band_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                               Py_ssize_t n_rows, Py_ssize_t W, band_acc zero) noexcept nogil:
+    """Sum of rows ``y0 .. y0+n_rows-1`` of a plane, accumulated in ``band_acc``."""
+    cdef band_acc s = zero
     cdef Py_ssize_t y, j
     cdef const numeric* row
     for y in range(y0, y0 + n_rows):
         row = base + y * row_stride
         for j in range(W):
-            s += <double>row[j]
-    return s
-
-
-cdef inline uint64_t _band_sum_bits(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
-                                    Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
-    """Sum of a band of an integer plane in 64-bit two's complement (unsigned, so wrap is defined)."""
-    cdef uint64_t s = 0
-    cdef Py_ssize_t y, j
-    cdef const numeric* row
-    for y in range(y0, y0 + n_rows):
-        row = base + y * row_stride
-        for j in range(W):
-            s += <uint64_t>row[j]
+            s += <band_acc>row[j]
     return s
 
 
@@ -199,9 +191,9 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                 nb = min(band_rows, H - y0)
                 base = &x[p // B1, p % B1, 0, 0]
                 if is_real:
-                    total = _band_sum_real(base, row_stride, y0, nb, W)
+                    total = _band_sum(base, row_stride, y0, nb, W, <double>0)
                 else:
-                    bits = _band_sum_bits(base, row_stride, y0, nb, W)
+                    bits = _band_sum(base, row_stride, y0, nb, W, <uint64_t>0)
                 if n_bands == 1:
                     _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
                 elif is_real:
