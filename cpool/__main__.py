@@ -3,6 +3,7 @@
 Usage::
 
     python -m cpool [--shape N C H W] [--threads T] [--repeat R]
+    python -m cpool bench [--threads N ...] [--ops KEY ...] [--json FILE] [--repeat R]
 """
 import argparse
 import sys
@@ -77,8 +78,33 @@ def demo_timing(shape, threads, repeat):
     return 0
 
 
+def bench_main(argv):
+    from cpool import _bench
+
+    parser = argparse.ArgumentParser(
+        prog="python -m cpool bench",
+        description="Time cpool against PyTorch, NumPy and np.copyto, side by side, and compare "
+                    "with the speed targets.")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="thread counts to measure (default: 1)")
+    parser.add_argument("--ops", nargs="+", default=None,
+                        help="cases to run, by key: " + " ".join(c.key for c in _bench.CASES))
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--repeat", type=int, default=5, help="timing rounds per measurement (default: 5)")
+    parser.add_argument("--no-numpy", action="store_true", help="skip the (slow) NumPy baselines")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+    if args.threads and min(args.threads) < 1:
+        parser.error("--threads must be >= 1")
+    return _bench.main(args)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cpool", description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return bench_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m cpool", description=__doc__.splitlines()[0],
+                                     epilog="Run `python -m cpool bench -h` for the benchmark.")
     parser.add_argument("--shape", type=int, nargs="+", default=[32, 64, 112, 112],
                         help="shape of the timed batch (default: 32 64 112 112)")
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all)")

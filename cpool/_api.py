@@ -9,14 +9,15 @@ from cpool import _validation as _v
 from cpool._docs import fill_doc
 from cpool._kernels import _global, _window
 
-# Placeholders for kernel arguments an op does not use (sum has no divisors, a global max
-# without return_indices no index output).
+# Placeholder for the index output of a global max without return_indices.
 _UNUSED_INT64 = np.empty(0, np.int64)
 
 
-def _bounds(plan):
+def _separable_args(plan):
+    """Vertical bounds per output row, then the horizontal window over the padded row."""
     g = plan.geometry
-    return (g.h.lo, g.h.count, g.dilation[0], g.w.lo, g.w.count, g.dilation[1])
+    return (g.h.lo, g.h.count, g.dilation[0], g.kernel[1], g.stride[1], g.dilation[1],
+            g.w.pad_before)
 
 
 @fill_doc
@@ -82,10 +83,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """
     plan = _v.prepare_window("max_pool2d", "max", x, kernel_size, stride, padding, dilation,
                              ceil_mode, return_indices, out, num_threads)
+    g = plan.geometry
     if plan.indices is None:
-        _window.max_pool2d(plan.x, plan.out, *_bounds(plan), plan.num_threads)
+        _window.max_pool2d(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
     else:
-        _window.max_pool2d_with_indices(plan.x, plan.out, plan.indices, *_bounds(plan),
+        _window.max_pool2d_with_indices(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
+                                        g.dilation[0], g.w.lo, g.w.count, g.dilation[1],
                                         plan.num_threads)
     return plan.finish()
 
@@ -150,8 +153,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     fn = "avg_pool2d"
     plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, 1, ceil_mode, False,
                              out, num_threads)
-    h_div, w_div = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
-    _window.window_sum(plan.x, plan.out, *_bounds(plan), h_div, w_div, True, plan.num_threads)
+    divisors = _v.avg_divisors(plan, count_include_pad, divisor_override, fn)
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), divisors, True, plan.num_threads)
     return plan.finish()
 
 
@@ -202,7 +205,8 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """
     plan = _v.prepare_window("sum_pool2d", "sum", x, kernel_size, stride, padding, dilation,
                              ceil_mode, False, out, num_threads)
-    _window.window_sum(plan.x, plan.out, *_bounds(plan), _UNUSED_INT64, _UNUSED_INT64, False,
+    no_divisors = np.empty((0, 0), plan.out.dtype)
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), no_divisors, False,
                        plan.num_threads)
     return plan.finish()
 

@@ -352,17 +352,26 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
                 result_idx, geom, 0, nt)
 
 
-def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: str):
-    """Per-row and per-column factors whose product is each output's average divisor."""
+def avg_divisors(plan: Plan, count_include_pad: bool, divisor_override, fn: str) -> np.ndarray:
+    """The (OH, OW) table of average divisors, in the kernel's output dtype.
+
+    ``divisor_override`` if given; else, with ``count_include_pad``, the window clipped to the
+    padded input; else the number of real cells. Products of window sizes below 2**24 are exact
+    in float32, so dividing by the table is dividing by PyTorch's integer divisor.
+    """
+    geom = plan.geometry
     count_include_pad = _flag("count_include_pad", count_include_pad, fn)
+    dtype = plan.out.dtype
     if divisor_override is not None:
         d = _int("divisor_override", divisor_override, fn)
         if d == 0:
             raise ValueError(f"{fn}: `divisor_override` must not be zero, got {divisor_override!r}")
-        return np.full(geom.h.out_size, d, np.int64), np.ones(geom.w.out_size, np.int64)
+        return np.full((geom.h.out_size, geom.w.out_size), d, dtype)
     if count_include_pad:
-        return geom.h.padded_count, geom.w.padded_count
-    return geom.h.count.astype(np.int64), geom.w.count.astype(np.int64)
+        h, w = geom.h.padded_count, geom.w.padded_count
+    else:
+        h, w = geom.h.count, geom.w.count
+    return np.multiply.outer(h, w).astype(dtype)
 
 
 def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads) -> Plan:

@@ -17,12 +17,10 @@ Design
 from cython cimport view
 from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
 from cpool._kernels._types cimport _lowest, _take_max, numeric, sum_out
-
-cdef enum:
-    LANES = 16  # independent accumulators in value-only reductions (a multiple of any SIMD width)
 
 
 cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
@@ -44,49 +42,85 @@ cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_
     return m
 
 
-cdef inline numeric _band_max(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
-                              Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
-    """Max of rows ``y0 .. y0+n_rows-1`` of a plane; any NaN makes it NaN.
-
-    Values only, so the order is free: LANES independent running maxima turn the reduction
-    into element-wise selects the compiler vectorises, combined at the end.
-    """
-    cdef numeric lanes[LANES]
-    cdef numeric m = _lowest(<numeric*>NULL)
-    cdef Py_ssize_t y, j, l, n, n_full, block
-    cdef const numeric* row
-    for l in range(LANES):
-        lanes[l] = m
-    # Contiguous rows are one long run; otherwise reduce row by row.
-    n = n_rows * W if row_stride == W else W
-    n_full = n - n % LANES
-    for y in range(1 if row_stride == W else n_rows):
-        row = base + (y0 + y) * row_stride
-        for block in range(n_full // LANES):
-            for l in range(LANES):
-                lanes[l] = _take_max(lanes[l], row[block * LANES + l])
-        for j in range(n_full, n):
-            m = _take_max(m, row[j])
-    for l in range(LANES):
-        m = _take_max(m, lanes[l])
-    return m
-
-
 ctypedef fused band_acc:
     double      # floats
     uint64_t    # integers, in two's complement (unsigned, so wrap-around is defined)
+
+
+cdef enum:
+    TASK_CHUNK = 16  # (plane, band) tasks per parallel iteration: one division per chunk
+    LANES = 8  # independent accumulators per run: breaks the add/select dependency chain
+
+
+cdef inline numeric _run_max(const numeric* row, Py_ssize_t n, numeric m) noexcept nogil:
+    """max(m, row[0:n]) with any NaN winning; LANES running maxima, combined in a fixed order.
+
+    For floats, NaN is tracked by a separate flag so the maxima use the plain ``v > m`` select
+    (the ``maxss`` pattern, branch-free and vectorisable): folding ``isnan`` into the select
+    made the compiler branch, and random data mispredicted that branch every other element.
+    """
+    cdef numeric lanes[LANES]
+    cdef numeric v
+    cdef bint nan_seen = m != m
+    cdef Py_ssize_t l, block, j, n_full = n - n % LANES
+    for l in range(LANES):
+        lanes[l] = m
+    for block in range(n_full // LANES):
+        for l in range(LANES):
+            v = row[block * LANES + l]
+            lanes[l] = v if v > lanes[l] else lanes[l]
+            if numeric is float or numeric is double:
+                nan_seen = nan_seen | (v != v)
+    for j in range(n_full, n):
+        v = row[j]
+        m = v if v > m else m
+        if numeric is float or numeric is double:
+            nan_seen = nan_seen | (v != v)
+    for l in range(LANES):
+        m = lanes[l] if lanes[l] > m else m
+    if numeric is float or numeric is double:
+        if nan_seen:
+            return NAN
+    return m
+
+
+cdef inline band_acc _run_sum(const numeric* row, Py_ssize_t n, band_acc zero) noexcept nogil:
+    """sum(row[0:n]) in ``band_acc``: LANES partial sums combined in a fixed (pairwise) order."""
+    cdef band_acc lanes[LANES]
+    cdef band_acc tail = zero
+    cdef Py_ssize_t l, block, j, n_full = n - n % LANES
+    for l in range(LANES):
+        lanes[l] = zero
+    for block in range(n_full // LANES):
+        for l in range(LANES):
+            lanes[l] = lanes[l] + <band_acc>row[block * LANES + l]
+    for j in range(n_full, n):
+        tail = tail + <band_acc>row[j]
+    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + tail
+
+
+cdef inline numeric _band_max(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                              Py_ssize_t n_rows, Py_ssize_t W) noexcept nogil:
+    """Max of rows ``y0 .. y0+n_rows-1`` of a plane; any NaN makes it NaN."""
+    cdef numeric m = _lowest(<numeric*>NULL)
+    cdef Py_ssize_t y
+    if row_stride == W:  # contiguous rows: one run
+        return _run_max(base + y0 * W, n_rows * W, m)
+    for y in range(y0, y0 + n_rows):
+        m = _run_max(base + y * row_stride, W, m)
+    return m
 
 
 cdef inline band_acc _band_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
                                Py_ssize_t n_rows, Py_ssize_t W, band_acc zero) noexcept nogil:
     """Sum of rows ``y0 .. y0+n_rows-1`` of a plane, accumulated in ``band_acc``."""
     cdef band_acc s = zero
-    cdef Py_ssize_t y, j
-    cdef const numeric* row
+    cdef Py_ssize_t y
+    if row_stride == W:  # contiguous rows: one run
+        return _run_sum(base + y0 * W, n_rows * W, zero)
     for y in range(y0, y0 + n_rows):
-        row = base + y * row_stride
-        for j in range(W):
-            s += <band_acc>row[j]
+        s = s + _run_sum(base + y * row_stride, W, zero)
     return s
 
 
@@ -112,7 +146,8 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t P = out.shape[0]
     cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
     cdef Py_ssize_t row_stride = x.strides[2] // sizeof(numeric)
-    cdef Py_ssize_t task, p, b, y0, nb
+    cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
+    cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
     cdef numeric v, m
     cdef int64_t mi
     cdef const numeric* base
@@ -127,16 +162,27 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
         if part == NULL or (with_indices and part_i == NULL):
             raise MemoryError("cpool: could not allocate the partial results")
         with nogil:
-            for task in prange(P * n_bands, schedule='static', num_threads=num_threads):
-                p = task // n_bands
-                b = task - p * n_bands
-                y0 = b * band_rows
-                nb = min(band_rows, H - y0)
-                base = &x[p // B1, p % B1, 0, 0]
-                if with_indices:
-                    part[task] = _band_argmax(base, row_stride, y0, nb, W, &part_i[task])
-                else:
-                    part[task] = _band_max(base, row_stride, y0, nb, W)
+            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+                # One division per chunk of (plane, band) tasks, counters within it.
+                p = c * TASK_CHUNK // n_bands
+                b = c * TASK_CHUNK - p * n_bands
+                b0 = p // B1
+                b1 = p - b0 * B1
+                for task in range(c * TASK_CHUNK, min(c * TASK_CHUNK + TASK_CHUNK, P * n_bands)):
+                    y0 = b * band_rows
+                    nb = min(band_rows, H - y0)
+                    base = &x[b0, b1, 0, 0]
+                    if with_indices:
+                        part[task] = _band_argmax(base, row_stride, y0, nb, W, &part_i[task])
+                    else:
+                        part[task] = _band_max(base, row_stride, y0, nb, W)
+                    b = b + 1
+                    if b == n_bands:
+                        b = 0
+                        b1 = b1 + 1
+                        if b1 == B1:
+                            b1 = 0
+                            b0 = b0 + 1
             if n_bands > 1:
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     m = part[p * n_bands]
@@ -164,7 +210,8 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t P = out.shape[0]
     cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
     cdef Py_ssize_t row_stride = x.strides[2] // sizeof(numeric)
-    cdef Py_ssize_t task, p, b, y0, nb
+    cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
+    cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
     cdef double total = 0
     cdef uint64_t bits = 0
     cdef const numeric* base
@@ -184,22 +231,32 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     part_bits = <uint64_t*>part
     try:
         with nogil:
-            for task in prange(P * n_bands, schedule='static', num_threads=num_threads):
-                p = task // n_bands
-                b = task - p * n_bands
-                y0 = b * band_rows
-                nb = min(band_rows, H - y0)
-                base = &x[p // B1, p % B1, 0, 0]
-                if is_real:
-                    total = _band_sum(base, row_stride, y0, nb, W, <double>0)
-                else:
-                    bits = _band_sum(base, row_stride, y0, nb, W, <uint64_t>0)
-                if n_bands == 1:
-                    _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
-                elif is_real:
-                    part[task] = total
-                else:
-                    part_bits[task] = bits
+            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+                p = c * TASK_CHUNK // n_bands
+                b = c * TASK_CHUNK - p * n_bands
+                b0 = p // B1
+                b1 = p - b0 * B1
+                for task in range(c * TASK_CHUNK, min(c * TASK_CHUNK + TASK_CHUNK, P * n_bands)):
+                    y0 = b * band_rows
+                    nb = min(band_rows, H - y0)
+                    base = &x[b0, b1, 0, 0]
+                    if is_real:
+                        total = _band_sum(base, row_stride, y0, nb, W, <double>0)
+                    else:
+                        bits = _band_sum(base, row_stride, y0, nb, W, <uint64_t>0)
+                    if n_bands == 1:
+                        _store_sum(&out[task], total, bits, is_real, is_signed, mean, H * W)
+                    elif is_real:
+                        part[task] = total
+                    else:
+                        part_bits[task] = bits
+                    b = b + 1
+                    if b == n_bands:
+                        b = 0
+                        b1 = b1 + 1
+                        if b1 == B1:
+                            b1 = 0
+                            b0 = b0 + 1
             if n_bands > 1:
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     total = 0

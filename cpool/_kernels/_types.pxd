@@ -17,6 +17,20 @@ ctypedef fused numeric:
     int64_t
     uint64_t
 
+# The same list again, for a second type that varies independently of `numeric` within one
+# function (an accumulator or buffer dtype next to the input dtype).
+ctypedef fused numeric_acc:
+    float
+    double
+    int8_t
+    uint8_t
+    int16_t
+    uint16_t
+    int32_t
+    uint32_t
+    int64_t
+    uint64_t
+
 # Output/accumulator dtypes of the summing kernels (sum and average, windowed and global):
 # float32 -> float32, float64 -> float64, signed -> int64, unsigned -> uint64, average of ints -> float64.
 ctypedef fused sum_out:
@@ -29,10 +43,13 @@ ctypedef fused sum_out:
 cdef inline numeric _take_max(numeric m, numeric v) noexcept nogil:
     """PyTorch's max update ``v > m or isnan(v)`` as a select, not a branch.
 
-    Written as an unconditional select so the compiler can vectorise loops over it; with
-    integers the ``v != v`` test folds away. Keeps ``m`` on ties, and any NaN wins.
+    Written as an unconditional select so the compiler can vectorise loops over it. Keeps ``m``
+    on ties, and any NaN wins.
     """
-    return v if (v > m or v != v) else m
+    if numeric is float or numeric is double:
+        # `|`, not `or`: a short-circuit `||` compiles to a branch that random data mispredicts.
+        return v if ((v > m) | (v != v)) else m
+    return v if v > m else m
 
 
 cdef inline numeric _lowest(const numeric* tag) noexcept nogil:

@@ -5,25 +5,95 @@ Design
 * Inputs arrive as 4-D ``(B0, B1, H, W)`` views whose last axis is contiguous; the two leading
   axes are whatever the caller's batch axes collapse to, so sliced and broadcast batches need no
   copy. Outputs are C-contiguous ``(B0, B1, OH, OW)``. The validation layer guarantees all of it.
-* Geometry is not derived here. For each axis the caller passes, per output position ``o``, the
-  first in-bounds tap ``lo[o]`` and the number of in-bounds taps ``n[o]`` (taps are ``dilation``
-  apart). Padding and ceil-mode overhang are therefore never read, which is PyTorch's rule.
+* Geometry is not derived here: the caller passes the vertical bounds of every output row (first
+  in-bounds row ``h_lo[oh]`` and row count ``h_n[oh]``, rows ``dh`` apart) and the horizontal
+  window parameters with the left padding, all from ``cpool._validation.window_bounds``.
 * Work is split over output rows (all planes x all output rows), so one image with three channels
   still uses every thread. Each output element is written by exactly one thread with a fixed
   operation order, so results are bitwise identical for any thread count.
-* Max and sum run row-separably: the window's input rows are first reduced vertically into a
-  per-thread row buffer (a contiguous, vectorisable loop), then each output takes the horizontal
-  reduction of its columns in that buffer. Cost per output row is ``kh*W + kw*OW``, not ``kh*kw*OW``.
+* Max and sum run row-separably. The window's input rows are first reduced vertically into a
+  per-thread row buffer (contiguous loops the compiler vectorises). That buffer is padded with the
+  reduction's identity (-inf or the integer minimum for max, 0 for sum) on both sides, so every
+  output reduces the uniform columns ``buf[ow*sw + u*dw]``, u < kw, without bounds checks.
+  Padding cells are never read from the input, which is PyTorch's rule. Common (kw, sw) pairs get
+  loops with compile-time constants, which vectorise with even/odd shuffles. Cost per output row:
+  ``kh*W + kw*OW``, not ``kh*kw*OW``.
+* One code path serves max and sum: the inline helpers take ``is_max`` as a literal, and the
+  compiler drops the branch after inlining.
 * Max with indices scans each window in PyTorch's row-major order with PyTorch's update rule
   ``v > m or v != v``: ties keep the first element and the last NaN wins, so the indices match.
 """
 from cython cimport view
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, memset
 
-from cpool._kernels._types cimport _lowest, _take_max, numeric, sum_out
+from cpool._kernels._types cimport _lowest, _take_max, numeric, numeric_acc, sum_out
+
+cdef enum:
+    ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
+
+
+cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noexcept nogil:
+    if is_max:
+        return _take_max(a, b)
+    return a + b
+
+
+cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,
+                           numeric_acc* buf, numeric_acc identity, bint is_max) noexcept nogil:
+    """buf[j] = reduction over rows row0 + t*step (t < n_rows) of column j."""
+    cdef Py_ssize_t t, j
+    cdef const numeric* r0 = row0
+    cdef const numeric* r1 = row0 + step
+    cdef const numeric* r2 = row0 + 2 * step
+    if n_rows == 0:
+        for j in range(W):
+            buf[j] = identity
+    elif n_rows == 1:
+        for j in range(W):
+            buf[j] = <numeric_acc>r0[j]
+    elif n_rows == 2:
+        for j in range(W):
+            buf[j] = _combine(<numeric_acc>r0[j], <numeric_acc>r1[j], is_max)
+    else:  # three rows in one sweep, then any further rows
+        for j in range(W):
+            buf[j] = _combine(_combine(<numeric_acc>r0[j], <numeric_acc>r1[j], is_max),
+                              <numeric_acc>r2[j], is_max)
+        for t in range(3, n_rows):
+            r0 = row0 + t * step
+            for j in range(W):
+                buf[j] = _combine(buf[j], <numeric_acc>r0[j], is_max)
+
+
+cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_t OW, Py_ssize_t kw,
+                             Py_ssize_t sw, Py_ssize_t dw, bint is_max) noexcept nogil:
+    """out[i] = reduction over u < kw of buf[i*sw + u*dw] (buf is padded: no bounds to check)."""
+    cdef Py_ssize_t i, u
+    if dw == 1 and sw == 2 and kw == 2:
+        for i in range(OW):
+            out[i] = _combine(buf[2 * i], buf[2 * i + 1], is_max)
+    elif dw == 1 and sw == 2 and kw == 3:
+        for i in range(OW):
+            out[i] = _combine(_combine(buf[2 * i], buf[2 * i + 1], is_max), buf[2 * i + 2], is_max)
+    elif dw == 1 and sw == 1 and kw == 3:
+        for i in range(OW):
+            out[i] = _combine(_combine(buf[i], buf[i + 1], is_max), buf[i + 2], is_max)
+    elif dw == 1 and sw == 1 and kw == 2:
+        for i in range(OW):
+            out[i] = _combine(buf[i], buf[i + 1], is_max)
+    elif sw == 1:
+        for i in range(OW):
+            out[i] = buf[i]
+        for u in range(1, kw):
+            for i in range(OW):
+                out[i] = _combine(out[i], buf[i + u * dw], is_max)
+    else:
+        for i in range(OW):
+            out[i] = buf[i * sw]
+        for u in range(1, kw):
+            for i in range(OW):
+                out[i] = _combine(out[i], buf[i * sw + u * dw], is_max)
 
 
 cdef inline void* _scratch(Py_ssize_t num_threads, Py_ssize_t width, size_t itemsize) except NULL:
@@ -34,53 +104,81 @@ cdef inline void* _scratch(Py_ssize_t num_threads, Py_ssize_t width, size_t item
     return buf
 
 
-def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
-               numeric[:, :, :, ::1] out,                                                        # OUT
-               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
-               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, Py_ssize_t dw,
-               int num_threads):
-    """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
+cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
+                    numeric_acc[:, :, :, ::1] out,
+                    const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+                    Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                    const numeric_acc[:, ::1] divisors, bint divide, bint is_max,
+                    int num_threads) except -1:
+    """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
-    cdef Py_ssize_t r, p, oh, ow, t, j, u, y0, nh, lo
-    cdef numeric lowest = _lowest(<numeric*>NULL)
-    cdef numeric m
-    cdef numeric* buf
-    cdef numeric* orow
-    cdef const numeric* row
+    # The padded row: pad_w identity cells, W values, then identity up to the last tap.
+    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
+    cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
+    cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
+    cdef Py_ssize_t c, r, p, b0, b1, oh, i
+    cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
+    cdef numeric_acc* buf
+    cdef numeric_acc* orow
     if n_rows == 0:
-        return
-    cdef numeric* scratch = <numeric*>_scratch(num_threads, W, sizeof(numeric))
+        return 0
+    cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, width, sizeof(numeric_acc))
     try:
         with nogil:
-            for r in prange(n_rows, schedule='static', num_threads=num_threads):
-                p = r // OH
-                oh = r - p * OH
-                orow = &out[p // B1, p % B1, oh, 0]
-                nh = h_n[oh]
-                y0 = h_lo[oh]
-                buf = scratch + threadid() * W
-                # Vertical pass: buf[j] = max over the window's rows of x[y, j].
-                if nh == 0:
-                    for j in range(W):
-                        buf[j] = lowest
-                else:
-                    row = &x[p // B1, p % B1, y0, 0]
-                    memcpy(buf, row, W * sizeof(numeric))
-                    for t in range(1, nh):
-                        row = &x[p // B1, p % B1, y0 + t * dh, 0]
-                        for j in range(W):
-                            buf[j] = _take_max(buf[j], row[j])
-                # Horizontal pass over each output's columns.
-                for ow in range(OW):
-                    m = lowest
-                    lo = w_lo[ow]
-                    for u in range(w_n[ow]):
-                        m = _take_max(m, buf[lo + u * dw])
-                    orow[ow] = m
+            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+                # One division per chunk of rows; counters after that (divisions cost more
+                # than the work on a short row).
+                p = c * ROW_CHUNK // OH
+                oh = c * ROW_CHUNK - p * OH
+                b0 = p // B1
+                b1 = p - b0 * B1
+                buf = scratch + threadid() * width
+                for i in range(pad_w):
+                    buf[i] = identity
+                for i in range(pad_w + W, width):
+                    buf[i] = identity
+                for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
+                    orow = &out[b0, b1, oh, 0]
+                    _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
+                              dh * row_step, h_n[oh], W, buf + pad_w, identity, is_max)
+                    _horizontal(buf, orow, OW, kw, sw, dw, is_max)
+                    if divide:
+                        for i in range(OW):
+                            orow[i] = orow[i] / divisors[oh, i]
+                    oh = oh + 1
+                    if oh == OH:
+                        oh = 0
+                        b1 = b1 + 1
+                        if b1 == B1:
+                            b1 = 0
+                            b0 = b0 + 1
     finally:
         free(scratch)
+    return 0
+
+
+def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
+               numeric[:, :, :, ::1] out,                                                        # OUT
+               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+               Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w, int num_threads):
+    """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
+    cdef const numeric[:, ::1] no_divisors = None
+    _separable(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, no_divisors, False, True, num_threads)
+
+
+def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
+               sum_out[:, :, :, ::1] out,                                                        # OUT
+               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+               Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+               const sum_out[:, ::1] divisors, bint divide, int num_threads):
+    """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
+
+    Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
+    With ``divide`` each output is divided by ``divisors[oh, ow]``.
+    """
+    _separable(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, divisors, divide, False, num_threads)
 
 
 def max_pool2d_with_indices(
@@ -130,53 +228,3 @@ def max_pool2d_with_indices(
                             mi = y * W + col
                     orow[ow] = m
                     irow[ow] = mi
-
-
-def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
-               sum_out[:, :, :, ::1] out,                                                        # OUT
-               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
-               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, Py_ssize_t dw,
-               const int64_t[::1] h_div, const int64_t[::1] w_div, bint divide,
-               int num_threads):
-    """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
-
-    Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
-    With ``divide`` each output is divided by ``h_div[oh] * w_div[ow]``.
-    """
-    cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
-    cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
-    cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
-    cdef Py_ssize_t r, p, oh, ow, t, j, u, y0, nh, lo
-    cdef sum_out s
-    cdef sum_out* buf
-    cdef sum_out* orow
-    cdef const numeric* row
-    if n_rows == 0:
-        return
-    cdef sum_out* scratch = <sum_out*>_scratch(num_threads, W, sizeof(sum_out))
-    try:
-        with nogil:
-            for r in prange(n_rows, schedule='static', num_threads=num_threads):
-                p = r // OH
-                oh = r - p * OH
-                orow = &out[p // B1, p % B1, oh, 0]
-                nh = h_n[oh]
-                y0 = h_lo[oh]
-                buf = scratch + threadid() * W
-                # Vertical pass: column sums of the window's rows.
-                memset(buf, 0, W * sizeof(sum_out))
-                for t in range(nh):
-                    row = &x[p // B1, p % B1, y0 + t * dh, 0]
-                    for j in range(W):
-                        buf[j] += <sum_out>row[j]
-                # Horizontal pass, then the divisor (PyTorch divides the sum once per output).
-                for ow in range(OW):
-                    s = 0
-                    lo = w_lo[ow]
-                    for u in range(w_n[ow]):
-                        s += buf[lo + u * dw]
-                    if divide:
-                        s = s / <sum_out>(h_div[oh] * w_div[ow])
-                    orow[ow] = s
-    finally:
-        free(scratch)

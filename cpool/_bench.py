@@ -1,0 +1,220 @@
+"""``python -m cpool bench``: cpool against PyTorch, NumPy and a memory copy, side by side.
+
+For each case and thread count it times, in one run on one machine:
+
+* cpool;
+* PyTorch's CPU kernel on the same contiguous NCHW tensor (when torch is installed);
+* the plain-NumPy baseline from :mod:`cpool._baselines`;
+* ``np.copyto`` of an array of the input's size, the bandwidth ceiling.
+
+It reports ``speed-up = torch time / cpool time`` and ``of copy = cpool's (input + output
+bytes)/time divided by copy's (2 x input bytes)/time``, with the targets of the speed issue.
+Times are the minimum over repeats of the mean over a calibrated number of calls.
+"""
+import json
+import platform
+import sys
+import time
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+import cpool
+from cpool import _baselines
+
+
+class Case(NamedTuple):
+    key: str
+    label: str
+    shape: tuple
+    dtype: str
+    ours: Callable            # (x, threads) -> result
+    torch: Optional[Callable]  # (F, t) -> result, F = torch.nn.functional
+    numpy: Optional[Callable]  # (x) -> result
+    speedup_target: Optional[float]  # at one thread
+    copy_target: Optional[float]
+
+
+def _t_mean(F, t):
+    return t.mean((-2, -1))
+
+
+def _t_amax(F, t):
+    return t.amax((-2, -1))
+
+
+CASES = [
+    Case("max2", "max 2x2 s2", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 10, 0.6),
+    Case("max3", "max 3x3 s2 p1", (32, 64, 112, 112), "float32",
+         lambda x, n: cpool.max_pool2d(x, 3, 2, 1, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 3, 2, 1), lambda x: _baselines.max_pool2d(x, 3, 2, 1), 10, 0.4),
+    Case("avg2", "avg 2x2 s2", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.avg_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.avg_pool2d(t, 2), lambda x: _baselines.avg_pool2d(x, 2, 2), 4, 0.6),
+    Case("avg3", "avg 3x3 s1 p1", (32, 128, 28, 28), "float32",
+         lambda x, n: cpool.avg_pool2d(x, 3, 1, 1, num_threads=n),
+         lambda F, t: F.avg_pool2d(t, 3, 1, 1), lambda x: _baselines.avg_pool2d(x, 3, 1, 1), 5, 0.3),
+    Case("sum2", "sum 2x2 s2", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.sum_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.avg_pool2d(t, 2, divisor_override=1), lambda x: _baselines.sum_pool2d(x, 2, 2),
+         4, 0.6),
+    Case("max2big", "max 2x2 s2, few planes", (8, 3, 1024, 1024), "float32",
+         lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 10, 0.6),
+    Case("gavg", "global avg", (256, 2048, 7, 7), "float32",
+         lambda x, n: cpool.global_avg_pool2d(x, num_threads=n), _t_mean, _baselines.global_avg_pool2d,
+         1, 0.5),
+    Case("gmax", "global max", (256, 2048, 7, 7), "float32",
+         lambda x, n: cpool.global_max_pool2d(x, num_threads=n), _t_amax, _baselines.global_max_pool2d,
+         1, 0.5),
+    Case("tiny", "max 2x2, tiny", (1, 16, 32, 32), "float32",
+         lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 1, None),
+    Case("max2f64", "max 2x2 s2 float64", (16, 256, 56, 56), "float64",
+         lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 8, 0.6),
+]
+
+# Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.
+MANY_THREADS_TARGETS = (5, 0.5)
+
+
+def _time(fn, repeat, min_time=0.02):
+    """Minimum over `repeat` rounds of the mean time of a calibrated number of calls."""
+    fn()  # warm-up (page faults, thread pool start)
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_time or number >= 1 << 16:
+            break
+        number *= 2 if elapsed * 8 > min_time else 8
+    best = elapsed / number
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+def _nbytes(a):
+    return sum(np.asarray(r).nbytes for r in a) if isinstance(a, tuple) else np.asarray(a).nbytes
+
+
+def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        torch = F = None
+    rows = []
+    total = len(cases) * len(threads)
+    rng = np.random.default_rng(0)
+    inputs = {}
+    for i, (case, n) in enumerate(((c, n) for n in threads for c in cases), 1):
+        if case.key not in inputs:
+            inputs.clear()  # keep one large input alive at a time
+            inputs[case.key] = rng.standard_normal(case.shape, dtype=np.float32).astype(case.dtype)
+        x = inputs[case.key]
+        if progress:
+            print(f"[{i}/{total}] {case.label} {case.shape} on {n} thread(s) ...", file=progress, flush=True)
+        ours = case.ours(x, n)
+        t_ours = _time(lambda: case.ours(x, n), repeat)
+        dst = np.empty_like(x)
+        np.copyto(dst, x)
+        t_copy = _time(lambda: np.copyto(dst, x), repeat)
+        del dst
+        t_torch = t_numpy = None
+        if torch is not None and case.torch is not None:
+            torch.set_num_threads(n)
+            tx = torch.from_numpy(x)
+            t_torch = _time(lambda: case.torch(F, tx), repeat)
+        if with_numpy and case.numpy is not None:
+            t_numpy = _time(lambda: case.numpy(x), 1 if x.size > 1 << 22 else repeat)
+        moved = x.nbytes + _nbytes(ours)
+        rows.append({
+            "case": case.label, "key": case.key, "shape": list(case.shape), "dtype": case.dtype,
+            "threads": n, "cpool_ms": t_ours * 1e3,
+            "torch_ms": None if t_torch is None else t_torch * 1e3,
+            "numpy_ms": None if t_numpy is None else t_numpy * 1e3,
+            "copy_ms": t_copy * 1e3,
+            "cpool_GBps": moved / t_ours / 1e9,
+            "copy_GBps": 2 * x.nbytes / t_copy / 1e9,
+            "speedup_vs_torch": None if t_torch is None else t_torch / t_ours,
+            "of_copy": (moved / t_ours) / (2 * x.nbytes / t_copy),
+            "speedup_target": case.speedup_target if n == 1 else MANY_THREADS_TARGETS[0],
+            "copy_target": case.copy_target if n == 1 else MANY_THREADS_TARGETS[1],
+        })
+        if case.key == "tiny" and n > 1:
+            rows[-1]["speedup_target"] = rows[-1]["copy_target"] = None
+    return rows
+
+
+def _fmt(v, spec):
+    return "—" if v is None else format(v, spec)
+
+
+def _verdict(row):
+    checks = []
+    if row["speedup_target"] is not None and row["speedup_vs_torch"] is not None:
+        checks.append(row["speedup_vs_torch"] >= row["speedup_target"])
+    if row["copy_target"] is not None:
+        checks.append(row["of_copy"] >= row["copy_target"])
+    return "—" if not checks else ("met" if all(checks) else "MISSED")
+
+
+def table(rows):
+    head = (f"| case | shape | threads | cpool ms | torch ms | NumPy ms | copy ms | speed-up | of copy "
+            f"| target (speed-up / of copy) | |")
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        target = (f"{_fmt(r['speedup_target'], '>.0f')}x / {_fmt(r['copy_target'], '.1f')}")
+        lines.append(
+            f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
+            f"{r['threads']} | {r['cpool_ms']:.3f} | {_fmt(r['torch_ms'], '.3f')} | "
+            f"{_fmt(r['numpy_ms'], '.1f')} | {r['copy_ms']:.3f} | "
+            f"{_fmt(r['speedup_vs_torch'], '.1f')}x | {r['of_copy']:.2f} | {target} | {_verdict(r)} |"
+        )
+    return "\n".join(lines)
+
+
+def machine():
+    import os
+
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__, "torch": torch_version,
+            "cpool": cpool.__version__, "openmp": cpool.openmp_enabled(),
+            "python": platform.python_version()}
+
+
+def main(args):
+    cases = [c for c in CASES if not args.ops or any(o in (c.key, c.label) for o in args.ops)]
+    if not cases:
+        raise SystemExit(f"no case matches --ops {args.ops}; choose from {[c.key for c in CASES]}")
+    threads = args.threads or [1]
+    rows = run(cases, threads, args.repeat, not args.no_numpy)
+    info = machine()
+    print(f"\ncpool {info['cpool']} | {info['cpu']} ({info['cores']} cores) | NumPy {info['numpy']} | "
+          f"PyTorch {info['torch'] or 'not installed'} | OpenMP {info['openmp']}")
+    print("speed-up = PyTorch NCHW time / cpool time; of copy = cpool (in+out) GB/s / np.copyto GB/s\n")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "rows": rows}, f, indent=1)
+        print(f"\nwrote {args.json}")
+    return 0 if all(_verdict(r) != "MISSED" for r in rows) or not args.check else 1
