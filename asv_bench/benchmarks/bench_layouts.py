@@ -1,0 +1,40 @@
+"""Integer dtypes and non-contiguous inputs: cpool should not slow down on them.
+
+Same op on uint8/int32 images and on a sliced batch (read in place, no copy).
+"""
+import os
+
+import numpy as np
+
+import cpool
+
+SMALL = os.environ.get("CPOOL_ASV_SMALL", "0") not in ("", "0")
+SHAPE = (4, 64, 56, 56) if SMALL else (32, 256, 56, 56)
+
+
+class IntegerImages:
+    params = (["uint8", "int32"], ["max", "sum", "avg"])
+    param_names = ["dtype", "op"]
+
+    def setup(self, dtype, op):
+        rng = np.random.default_rng(0)
+        self.x = rng.integers(0, 255, SHAPE).astype(dtype)
+        self.f = {"max": cpool.max_pool2d, "sum": cpool.sum_pool2d, "avg": cpool.avg_pool2d}[op]
+
+    def time_2x2(self, dtype, op):
+        self.f(self.x, 2)
+
+    def peakmem_2x2(self, dtype, op):
+        self.f(self.x, 2)
+
+
+class SlicedBatch:
+    def setup(self):
+        rng = np.random.default_rng(0)
+        self.x = rng.standard_normal((2 * SHAPE[0],) + SHAPE[1:], dtype=np.float32)[::2]
+
+    def time_max_2x2(self):
+        cpool.max_pool2d(self.x, 2)
+
+    def peakmem_max_2x2(self):
+        cpool.max_pool2d(self.x, 2)

@@ -1,0 +1,99 @@
+"""asv benchmarks for every cpool op, beside a NumPy-reference twin.
+
+Run from asv_bench/:
+    asv continuous main HEAD --factor 1.1 --split      # flags regressions > 10 %
+    asv run -E existing:same --quick --dry-run         # smoke test in the current env
+
+``Pool`` times cpool (``time_cpool``) and measures its peak memory (``peakmem_cpool``);
+``PoolNumPyReference`` does the same for the plain-NumPy baseline on the same input, so the
+ratio is visible in one report. Set CPOOL_ASV_SMALL=1 for small shapes (CI smoke runs).
+"""
+import os
+
+import numpy as np
+
+import cpool
+
+try:
+    from cpool import _baselines
+except ImportError:  # older commits
+    _baselines = None
+
+SMALL = os.environ.get("CPOOL_ASV_SMALL", "0") not in ("", "0")
+ALL = os.cpu_count() or 1
+THREADS = sorted({1, min(2, ALL), ALL})
+
+
+def _shape(shape):
+    if not SMALL:
+        return shape
+    return tuple(max(1, n // 8) for n in shape[:-2]) + tuple(max(8, n // 4) for n in shape[-2:])
+
+
+# op key -> (shape, cpool call, NumPy baseline); shapes are those of the speed targets.
+OPS = {
+    "max_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
+                   lambda x: _baselines.max_pool2d(x, 2, 2)),
+    "max_3x3_s2_p1": ((32, 64, 112, 112), lambda x, t: cpool.max_pool2d(x, 3, 2, 1, num_threads=t),
+                      lambda x: _baselines.max_pool2d(x, 3, 2, 1)),
+    "max_2x2_s2_indices": ((32, 256, 56, 56),
+                           lambda x, t: cpool.max_pool2d(x, 2, return_indices=True, num_threads=t),
+                           lambda x: _baselines.max_pool2d(x, 2, 2)),
+    "max_2x2_s2_few_planes": ((8, 3, 1024, 1024), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
+                              lambda x: _baselines.max_pool2d(x, 2, 2)),
+    "max_2x2_tiny": ((1, 16, 32, 32), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
+                     lambda x: _baselines.max_pool2d(x, 2, 2)),
+    "avg_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.avg_pool2d(x, 2, num_threads=t),
+                   lambda x: _baselines.avg_pool2d(x, 2, 2)),
+    "avg_3x3_s1_p1": ((32, 128, 28, 28), lambda x, t: cpool.avg_pool2d(x, 3, 1, 1, num_threads=t),
+                      lambda x: _baselines.avg_pool2d(x, 3, 1, 1)),
+    "sum_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.sum_pool2d(x, 2, num_threads=t),
+                   lambda x: _baselines.sum_pool2d(x, 2, 2)),
+    "global_max": ((256, 2048, 7, 7), lambda x, t: cpool.global_max_pool2d(x, num_threads=t),
+                   lambda x: _baselines.global_max_pool2d(x)),
+    "global_avg": ((256, 2048, 7, 7), lambda x, t: cpool.global_avg_pool2d(x, num_threads=t),
+                   lambda x: _baselines.global_avg_pool2d(x)),
+    "global_sum": ((256, 2048, 7, 7), lambda x, t: cpool.global_sum_pool2d(x, num_threads=t),
+                   lambda x: _baselines.global_sum_pool2d(x)),
+}
+
+
+def _input(op, dtype):
+    rng = np.random.default_rng(0)
+    # Filled in setup, so timing never pays for lazily faulted pages.
+    return rng.standard_normal(_shape(OPS[op][0]), dtype=np.float32).astype(dtype)
+
+
+class Pool:
+    params = (list(OPS), ["float32", "float64"], THREADS)
+    param_names = ["op", "dtype", "threads"]
+    timeout = 300
+
+    def setup(self, op, dtype, threads):
+        self.ours = OPS[op][1]
+        self.x = _input(op, dtype)
+        self.ours(self.x, threads)  # warm up the thread pool
+
+    def time_cpool(self, op, dtype, threads):
+        self.ours(self.x, threads)
+
+    def peakmem_cpool(self, op, dtype, threads):
+        self.ours(self.x, threads)
+
+
+class PoolNumPyReference:
+    """The NumPy baseline of each Pool case (single-threaded), for the speed ratio."""
+
+    params = (list(OPS), ["float32", "float64"])
+    param_names = ["op", "dtype"]
+    timeout = 300
+
+    def setup(self, op, dtype):
+        self.numpy = OPS[op][2]
+        self.x = _input(op, dtype)
+
+    def time_numpy(self, op, dtype):
+        self.numpy(self.x)
+
+    def peakmem_numpy(self, op, dtype):
+        self.numpy(self.x)
