@@ -177,13 +177,20 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
     stride = kernel if stride is None else _pair("stride", stride, fn)
     dilation = _pair("dilation", dilation, fn)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
+    if not isinstance(padding, str):
+        padding = _pair("padding", padding, fn)
+    return _checked_geometry(fn, shape[-2], shape[-1], kernel, stride, padding, dilation, ceil_mode)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode) -> Geometry:
+    """Value checks and window bounds for normalised (hashable) arguments; cached per call site."""
     if min(kernel) < 1:
         raise ValueError(f"{fn}: `kernel_size` must be positive, got {kernel}")
     if min(stride) < 1:
         raise ValueError(f"{fn}: `stride` must be positive, got {stride}")
     if min(dilation) < 1:
         raise ValueError(f"{fn}: `dilation` must be positive, got {dilation}")
-    H, W = shape[-2], shape[-1]
     if isinstance(padding, str):
         if padding == "valid":
             pads = ((0, 0), (0, 0))
@@ -197,7 +204,7 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
                 f"{fn}: `padding` must be an int, a pair of ints, 'valid' or 'same', got {padding!r}"
             )
     else:
-        ph, pw = _pair("padding", padding, fn)
+        ph, pw = padding
         if min(ph, pw) < 0:
             raise ValueError(f"{fn}: `padding` must be non-negative, got {(ph, pw)}")
         # PyTorch (2.x CPU) bounds padding by half the kernel size, dilation not counted.
@@ -244,6 +251,8 @@ def _kernel_view(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     elif x.dtype != dtype:  # float16 -> float32, byte-swapped -> native order
         x = x.astype(dtype)
     H, W = x.shape[-2:]
+    if x.flags.c_contiguous:  # the common case, and the cheapest view to make
+        return x.reshape((1, x.size // (H * W) if x.size else 0, H, W))
     item = x.itemsize
     if W > 1 and x.strides[-1] != item:
         x = np.ascontiguousarray(x)
