@@ -23,3 +23,26 @@ def test_demo_prints_the_documented_results():
 def test_demo_rejects_bad_shape():
     proc = subprocess.run([sys.executable, "-m", "cpool", "--shape", "4"], capture_output=True, text=True)
     assert proc.returncode == 2 and "--shape" in proc.stderr
+
+
+def test_bench_command_runs_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cpool", "bench", "--ops", "tiny", "gavg",
+         "--threads", "1", "2", "--repeat", "1", "--no-numpy", "--json", str(out)],
+        capture_output=True, text=True, check=True, timeout=300,
+    )
+    assert "| max 2x2, tiny | (1, 16, 32, 32) | 1 |" in proc.stdout
+    assert "| global avg |" in proc.stdout and "speed-up" in proc.stdout
+    assert "[1/4]" in proc.stderr  # progress
+    import json
+
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["key"], r["threads"]) for r in rows} == {("tiny", 1), ("tiny", 2), ("gavg", 1), ("gavg", 2)}
+    assert all(r["cpool_ms"] > 0 and r["of_copy"] > 0 for r in rows)
+
+
+def test_bench_rejects_unknown_case():
+    proc = subprocess.run([sys.executable, "-m", "cpool", "bench", "--ops", "nope"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "no case matches" in proc.stderr
