@@ -20,7 +20,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
-from cpool._kernels._types cimport _lowest, _take_max, numeric, sum_out
+from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, sum_out
 
 
 cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
@@ -35,7 +35,7 @@ cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_
         row = base + y * row_stride
         for j in range(W):
             v = row[j]
-            if v > m or v != v:   # keeps PyTorch's scan order for the index
+            if _replaces(m, v):   # in scan order, so the index is PyTorch's
                 m = v
                 mi = y * W + j
     index[0] = mi
@@ -61,8 +61,10 @@ cdef inline numeric _run_max(const numeric* row, Py_ssize_t n, numeric m) noexce
     """
     cdef numeric lanes[LANES]
     cdef numeric v
-    cdef bint nan_seen = m != m
+    cdef bint nan_seen = False
     cdef Py_ssize_t l, block, j, n_full = n - n % LANES
+    if numeric is float or numeric is double:
+        nan_seen = m != m  # a NaN carried in from earlier rows
     for l in range(LANES):
         lanes[l] = m
     for block in range(n_full // LANES):
@@ -189,7 +191,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                     mi = part_i[p * n_bands] if with_indices else 0
                     for b in range(1, n_bands):
                         v = part[p * n_bands + b]
-                        if v > m or v != v:
+                        if _replaces(m, v):
                             m = v
                             if with_indices:
                                 mi = part_i[p * n_bands + b]

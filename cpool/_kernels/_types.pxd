@@ -40,16 +40,20 @@ ctypedef fused sum_out:
     uint64_t
 
 
-cdef inline numeric _take_max(numeric m, numeric v) noexcept nogil:
-    """PyTorch's max update ``v > m or isnan(v)`` as a select, not a branch.
+cdef inline bint _replaces(numeric m, numeric v) noexcept nogil:
+    """PyTorch's max update rule: ``v`` replaces the running max ``m`` if ``v > m or isnan(v)``.
 
-    Written as an unconditional select so the compiler can vectorise loops over it. Keeps ``m``
-    on ties, and any NaN wins.
+    Ties keep ``m`` (the first maximum wins) and any NaN wins (the last NaN wins). ``|`` rather
+    than ``or``: a short-circuit ``||`` compiles to a branch that random data mispredicts.
     """
     if numeric is float or numeric is double:
-        # `|`, not `or`: a short-circuit `||` compiles to a branch that random data mispredicts.
-        return v if ((v > m) | (v != v)) else m
-    return v if v > m else m
+        return (v > m) | (v != v)
+    return v > m
+
+
+cdef inline numeric _take_max(numeric m, numeric v) noexcept nogil:
+    """The running max after seeing ``v``, as a select the compiler can vectorise."""
+    return v if _replaces(m, v) else m
 
 
 cdef inline numeric _lowest(const numeric* tag) noexcept nogil:

@@ -28,7 +28,7 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 
-from cpool._kernels._types cimport _lowest, _take_max, numeric, numeric_acc, sum_out
+from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -230,7 +230,7 @@ def max_pool2d_with_indices(
                     for u in range(w_n[ow]):
                         col = lo + u * dw
                         v = row[col]
-                        if v > m or v != v:
+                        if _replaces(m, v):
                             m = v
                             mi = y * W + col
                     orow[ow] = m
