@@ -96,3 +96,15 @@ def test_torch_parity(rng, dtype):
     np.testing.assert_allclose(cpool.global_avg_pool2d(x), mean, *tolerance(dtype, mean))
     tsum = t.sum((-2, -1)).numpy()
     np.testing.assert_allclose(cpool.global_sum_pool2d(x), tsum, *tolerance(dtype, tsum))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_nan_carried_across_rows_of_strided_planes(dtype):
+    # Rows read one at a time (row stride != W): a NaN in an early row must survive later rows.
+    x = np.arange(2 * 40 * 64, dtype=dtype).reshape(2, 40, 64)
+    x[0, 2, 5] = np.nan
+    view = x[:, ::2]  # every other row
+    assert np.isnan(cpool.global_max_pool2d(view)[0]) and cpool.global_max_pool2d(view)[1] == x[1, 38, 63]
+    v, i = cpool.global_max_pool2d(view, return_indices=True)
+    assert np.isnan(v[0]) and i[0] == 1 * 64 + 5
+    assert np.isnan(cpool.global_sum_pool2d(view)[0])
