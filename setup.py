@@ -18,7 +18,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp", "_window", "_global"]
+KERNELS = ["_openmp", "_window", "_global", "_stochastic"]
 
 DEBUG = os.environ.get("CPOOL_CYTHON_DEBUG", "0") not in ("", "0")
 DIRECTIVES = {

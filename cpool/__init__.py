@@ -4,7 +4,7 @@ Pooling runs over the last two axes of any (..., H, W) array, in typed Cython ke
 release the GIL and use OpenMP threads. See the README for the semantics and dtype policy.
 """
 try:
-    from cpool._kernels import _global, _openmp, _window  # noqa: F401
+    from cpool._kernels import _global, _openmp, _stochastic, _window  # noqa: F401
 except ImportError as exc:  # pragma: no cover - only in an unbuilt source checkout
     raise ImportError(
         "cpool's compiled kernels are missing: this looks like an unbuilt source checkout. "
@@ -17,6 +17,7 @@ from cpool._api import (
     global_max_pool2d,
     global_sum_pool2d,
     max_pool2d,
+    stochastic_pool2d,
     sum_pool2d,
 )
 from cpool._threads import get_num_threads, openmp_enabled, set_num_threads
@@ -32,5 +33,6 @@ __all__ = [
     "max_pool2d",
     "openmp_enabled",
     "set_num_threads",
+    "stochastic_pool2d",
     "sum_pool2d",
 ]

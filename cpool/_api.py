@@ -7,7 +7,7 @@ import numpy as np
 
 from cpool import _validation as _v
 from cpool._docs import fill_doc
-from cpool._kernels import _global, _window
+from cpool._kernels import _global, _stochastic, _window
 
 # Placeholder for the index output of a global max without return_indices.
 _UNUSED_INT64 = np.empty(0, np.int64)
@@ -341,3 +341,101 @@ def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     plan = _v.prepare_global("global_sum_pool2d", "sum", x, keepdims, False, out, num_threads)
     _global.global_sum(plan.x, plan.out, False, plan.band_rows, plan.num_threads)
     return plan.finish()
+
+
+@fill_doc
+def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, seed=None,
+                      return_indices=False, out=None, num_threads=None, ceil_mode=False):
+    """Stochastic pooling (Zeiler & Fergus, 2013): sample one activation per window.
+
+    Parameters
+    ----------
+    x : (..., H, W) array_like
+        Non-negative activations (ReLU outputs); every leading axis is a batch axis. float32 or
+        float64 (float16 is computed in float32), in any memory layout; never modified.
+    %(kernel_size)s
+    %(stride)s
+    padding : int, (int, int), 'valid' or 'same', default=0
+        Implicit padding, at most ``kernel_size // 2``. Padding cells count as 0: never sampled.
+    training : bool, default=True
+        True: in each window with values ``a_i`` output ``a_l``, ``l`` drawn with probability
+        ``a_i / sum(a)`` (0 for an all-zero window). False: the probability-weighted average
+        ``sum(a_i**2) / sum(a)`` (0 for an all-zero window), deterministic.
+    seed : None, int or numpy.random.Generator, default=None
+        None draws fresh entropy; an int gives a reproducible result; a Generator supplies the
+        key (and advances, so consecutive calls differ).
+    return_indices : bool, default=False
+        Also return int64 flat indices ``h * W + w`` of the sampled activations in their input
+        plane (training only), for :func:`max_unpool2d`-style routing of gradients.
+    out : ndarray or (ndarray, ndarray), optional
+        C-contiguous array(s) of the result's shape and dtype to fill and return.
+    %(num_threads)s
+    %(ceil_mode)s
+
+    Returns
+    -------
+    out : (..., H_out, W_out) ndarray
+        Same dtype as ``x``; output size as in :func:`avg_pool2d`.
+    indices : (..., H_out, W_out) ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    %(raises_window)s
+    ValueError
+        A negative value inside a window (detected while pooling; ``out`` is then
+        unspecified), ``return_indices=True`` with ``training=False``, a negative ``seed``.
+    TypeError
+        Integer, bool, complex or other non-floating dtypes; a ``seed`` of another type.
+
+    See Also
+    --------
+    max_pool2d, avg_pool2d
+
+    Notes
+    -----
+    The draw is the inverse CDF: the first window cell, in row-major order, whose running sum
+    exceeds ``u * sum(a)``. Each output's ``u`` comes from a counter-based generator (the
+    SplitMix64 finaliser) applied to (key, flat output index), not from a shared sequential
+    stream, so the same seed and input give the same result for any ``num_threads``.
+    A NaN in a window gives NaN (its index is the first NaN).
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1, 0, 2, 2], [0, 3, 2, 2], [0, 0, 5, 0], [0, 0, 0, 0]], dtype=np.float32)
+    >>> y, idx = cpool.stochastic_pool2d(x, 2, seed=0, return_indices=True)
+    >>> bool(np.all(np.take(x, idx) == y))   # each sample is a value of its window
+    True
+    >>> float(y[1, 0])                       # an all-zero window gives 0
+    0.0
+    >>> cpool.stochastic_pool2d(x, 2, training=False)
+    array([[2.5, 2. ],
+           [0. , 5. ]], dtype=float32)
+    """
+    fn = "stochastic_pool2d"
+    training = _v._flag("training", training, fn)
+    return_indices = _v._flag("return_indices", return_indices, fn)
+    if return_indices and not training:
+        raise ValueError(f"{fn}: `return_indices=True` needs `training=True` (eval mode samples nothing)")
+    key = _v.stochastic_key(seed, fn) if training else 0
+    # Training always writes indices (the draw's position); without return_indices they are a
+    # scratch output, and a caller's `out` holds the values only.
+    if training and not return_indices and out is not None:
+        out = (out, None)
+    plan = _v.prepare_window(fn, "stochastic", x, kernel_size, stride, padding, 1, ceil_mode,
+                             training, out, num_threads)
+    g = plan.geometry
+    if training:
+        smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
+                                                 g.w.lo, g.w.count, key, plan.num_threads)
+    else:
+        smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.kernel[1],
+                                                g.stride[1], g.w.pad_before, plan.num_threads)
+    if smallest < 0:
+        raise ValueError(
+            f"{fn}: `x` must be non-negative (stochastic pooling samples ReLU outputs); "
+            f"found {smallest!r} in a pooled window"
+        )
+    result = plan.finish()
+    return result[0] if training and not return_indices else result

@@ -47,3 +47,11 @@ def global_avg_pool2d(x):
 
 def global_sum_pool2d(x):
     return x.sum(axis=(-2, -1), dtype=x.dtype)
+
+
+def stochastic_eval(x, k, s, p=0):
+    """Stochastic pooling's eval output sum(a^2)/sum(a) from two NumPy window sums."""
+    sums = sum_pool2d(x, k, s, p)
+    squares = sum_pool2d(x * x, k, s, p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sums == 0, 0, squares / sums).astype(x.dtype)

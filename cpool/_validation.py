@@ -45,9 +45,11 @@ _MIN_WORK_PER_THREAD = 1 << 16
 def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dtype, np.dtype]:
     """Return (kernel input dtype, kernel output dtype, result dtype) for ``op`` on ``dtype``.
 
-    ``op`` is ``'max'``, ``'sum'`` or ``'avg'``.
+    ``op`` is ``'max'``, ``'sum'``, ``'avg'`` or ``'stochastic'``.
     """
     kind = dtype.kind
+    if dtype == _BOOL and op == "stochastic":
+        raise TypeError(f"{name}: stochastic pooling needs floating activations, got dtype bool")
     if dtype == _BOOL:
         if op == "max":  # max of booleans is logical OR; computed on the uint8 view
             return _UINT8, _UINT8, _BOOL
@@ -58,6 +60,11 @@ def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dt
     if dtype == _FLOAT16:  # float16: compute in float32, return float16
         return _FLOAT32, _FLOAT32, _FLOAT16
     base = dtype.newbyteorder("=")
+    if op == "stochastic" and kind != "f":
+        raise TypeError(
+            f"{name}: stochastic pooling needs floating activations, got dtype {dtype}; "
+            f"cast first (x.astype(np.float32))"
+        )
     if base not in _NATIVE:
         raise TypeError(
             f"{name}: unsupported dtype {dtype}; expected a real floating or integer dtype "
@@ -381,6 +388,26 @@ def avg_divisors(plan: Plan, count_include_pad: bool, divisor_override, fn: str)
     else:
         h, w = geom.h.count, geom.w.count
     return np.multiply.outer(h, w).astype(dtype)
+
+
+def stochastic_key(seed, fn: str) -> int:
+    """The 64-bit key of the counter-based generator, from ``seed``.
+
+    None: fresh OS entropy. A non-negative int: a key derived by NumPy's SeedSequence (so nearby
+    seeds give unrelated keys). A ``numpy.random.Generator``: one draw from it, so it advances
+    and consecutive calls differ.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**64, dtype=np.uint64))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"{fn}: `seed` must be None, an int or a numpy.random.Generator, got {seed!r}"
+        )
+    if seed < 0:
+        raise ValueError(f"{fn}: `seed` must be non-negative, got {seed}")
+    return int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint64)[0])
 
 
 def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads) -> Plan:

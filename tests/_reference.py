@@ -163,3 +163,58 @@ def global_sum_pool2d(x, keepdims=False):
 def global_avg_pool2d(x, keepdims=False):
     x = np.asarray(x)
     return x.astype(np.float64).mean(axis=(-2, -1), keepdims=keepdims)
+
+
+def stochastic_key(seed):
+    """The documented key derivation for an int seed (NumPy's SeedSequence)."""
+    return np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+
+
+def splitmix_uniform(key, counter):
+    """The documented per-output uniform: SplitMix64's finaliser of key + (counter+1)*phi."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(key) + (np.uint64(counter) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(12)) / 2.0**52  # the top 52 bits, as a double in [0, 1)
+
+
+def stochastic_pool2d(x, kernel_size, stride=None, padding=0, training=True, key=0, ceil_mode=False):
+    """Zeiler & Fergus stochastic pooling with the documented generator, one window at a time.
+
+    Training returns (values, indices); eval returns sum(a^2)/sum(a) in float64.
+    """
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    k, s, d, ph, pw, OH, OW = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
+    planes = x.reshape(-1, H, W)
+    vals = np.zeros((planes.shape[0], OH, OW), np.float64 if not training else x.dtype)
+    idx = np.zeros((planes.shape[0], OH, OW), np.int64)
+    for p in range(planes.shape[0]):
+        for oh in range(OH):
+            ys, y0 = _taps(oh, H, k[0], s[0], ph[0], 1)
+            for ow in range(OW):
+                xs, x0 = _taps(ow, W, k[1], s[1], pw[0], 1)
+                cells = [(y, xx) for y in ys for xx in xs]  # row-major scan order
+                a = [float(planes[p, y, xx]) for y, xx in cells]
+                total = sum(a)
+                if not training:
+                    vals[p, oh, ow] = 0.0 if total == 0 else sum(v * v for v in a) / total
+                    continue
+                if total == 0:
+                    vals[p, oh, ow], idx[p, oh, ow] = 0, y0 * W + x0
+                    continue
+                u = splitmix_uniform(key, (p * OH + oh) * OW + ow)
+                run, pick = 0.0, None
+                for (y, xx), v in zip(cells, a):  # the first cell whose running sum exceeds u*total
+                    run += v
+                    if run > u * total:
+                        pick = (y, xx)
+                        break
+                vals[p, oh, ow] = planes[p, pick[0], pick[1]]
+                idx[p, oh, ow] = pick[0] * W + pick[1]
+    shape = x.shape[:-2] + (OH, OW)
+    if training:
+        return vals.reshape(shape), idx.reshape(shape)
+    return vals.reshape(shape)

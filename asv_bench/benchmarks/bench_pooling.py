@@ -49,6 +49,14 @@ OPS = {
                       lambda x: _baselines.avg_pool2d(x, 3, 1, 1)),
     "sum_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.sum_pool2d(x, 2, num_threads=t),
                    lambda x: _baselines.sum_pool2d(x, 2, 2)),
+    "stochastic_train_2x2_s2": ((32, 256, 56, 56),
+                                lambda x, t: cpool.stochastic_pool2d(x, 2, seed=0, num_threads=t), None),
+    "stochastic_train_3x3_s2_p1": ((32, 64, 112, 112),
+                                   lambda x, t: cpool.stochastic_pool2d(x, 3, 2, 1, seed=0, num_threads=t),
+                                   None),
+    "stochastic_eval_2x2_s2": ((32, 256, 56, 56),
+                               lambda x, t: cpool.stochastic_pool2d(x, 2, training=False, num_threads=t),
+                               lambda x: _baselines.stochastic_eval(x, 2, 2)),
     "global_max": ((256, 2048, 7, 7), lambda x, t: cpool.global_max_pool2d(x, num_threads=t),
                    lambda x: _baselines.global_max_pool2d(x)),
     "global_avg": ((256, 2048, 7, 7), lambda x, t: cpool.global_avg_pool2d(x, num_threads=t),
@@ -61,7 +69,8 @@ OPS = {
 def _input(op, dtype):
     rng = np.random.default_rng(0)
     # Filled in setup, so timing never pays for lazily faulted pages.
-    return rng.standard_normal(_shape(OPS[op][0]), dtype=np.float32).astype(dtype)
+    x = rng.standard_normal(_shape(OPS[op][0]), dtype=np.float32).astype(dtype)
+    return np.abs(x) if op.startswith("stochastic") else x  # stochastic pooling: activations >= 0
 
 
 class Pool:
@@ -90,6 +99,8 @@ class PoolNumPyReference:
 
     def setup(self, op, dtype):
         self.numpy = OPS[op][2]
+        if self.numpy is None:
+            raise NotImplementedError(f"{op} has no NumPy baseline")
         self.x = _input(op, dtype)
 
     def time_numpy(self, op, dtype):

@@ -1,0 +1,85 @@
+# Row-separable building blocks shared by the windowed kernels (_window.pyx, _stochastic.pyx).
+#
+# A window reduction runs in two passes over a per-thread row buffer: _vertical reduces the
+# window's input rows column by column into the buffer, _horizontal reduces each output's columns
+# of the buffer. The buffer is padded with the reduction's identity, so _horizontal needs no
+# bounds. `is_max` is passed as a literal; after inlining the compiler drops the other branch.
+from libc.stdlib cimport malloc
+
+from cpool._kernels._types cimport _take_max, numeric, numeric_acc
+
+
+cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noexcept nogil:
+    if is_max:
+        return _take_max(a, b)
+    return a + b
+
+
+cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,
+                           numeric_acc* buf, numeric_acc identity, bint is_max) noexcept nogil:
+    """buf[j] = reduction over rows row0 + t*step (t < n_rows) of column j."""
+    cdef Py_ssize_t t, j
+    cdef const numeric* r0 = row0
+    cdef const numeric* r1 = row0 + step
+    cdef const numeric* r2 = row0 + 2 * step
+    if n_rows == 0:
+        for j in range(W):
+            buf[j] = identity
+    elif n_rows == 1:
+        for j in range(W):
+            buf[j] = <numeric_acc>r0[j]
+    elif n_rows == 2:
+        for j in range(W):
+            buf[j] = _combine(<numeric_acc>r0[j], <numeric_acc>r1[j], is_max)
+    else:  # three rows in one sweep, then any further rows
+        for j in range(W):
+            buf[j] = _combine(_combine(<numeric_acc>r0[j], <numeric_acc>r1[j], is_max),
+                              <numeric_acc>r2[j], is_max)
+        for t in range(3, n_rows):
+            r0 = row0 + t * step
+            for j in range(W):
+                buf[j] = _combine(buf[j], <numeric_acc>r0[j], is_max)
+
+
+cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_t OW, Py_ssize_t kw,
+                             Py_ssize_t sw, Py_ssize_t dw, bint is_max) noexcept nogil:
+    """out[i] = reduction over u < kw of buf[i*sw + u*dw] (buf is padded: no bounds to check)."""
+    cdef Py_ssize_t i, u
+    if dw == 1 and sw == 2 and kw == 2:
+        for i in range(OW):
+            out[i] = _combine(buf[2 * i], buf[2 * i + 1], is_max)
+    elif dw == 1 and sw == 2 and kw == 3:
+        for i in range(OW):
+            out[i] = _combine(_combine(buf[2 * i], buf[2 * i + 1], is_max), buf[2 * i + 2], is_max)
+    elif dw == 1 and sw == 1 and kw == 3:
+        for i in range(OW):
+            out[i] = _combine(_combine(buf[i], buf[i + 1], is_max), buf[i + 2], is_max)
+    elif dw == 1 and sw == 1 and kw == 2:
+        for i in range(OW):
+            out[i] = _combine(buf[i], buf[i + 1], is_max)
+    elif sw == 1:
+        for i in range(OW):
+            out[i] = buf[i]
+        for u in range(1, kw):
+            for i in range(OW):
+                out[i] = _combine(out[i], buf[i + u * dw], is_max)
+    else:
+        for i in range(OW):
+            out[i] = buf[i * sw]
+        for u in range(1, kw):
+            for i in range(OW):
+                out[i] = _combine(out[i], buf[i * sw + u * dw], is_max)
+
+
+cdef inline Py_ssize_t _buffer_stride(Py_ssize_t width, size_t itemsize) noexcept nogil:
+    """Elements between two threads' row buffers: whole cache lines plus one spare line, so
+    threads writing short rows never share a line (false sharing made 2 threads slower than 1)."""
+    return ((width * <Py_ssize_t>itemsize + 63) // 64 + 1) * 64 // <Py_ssize_t>itemsize
+
+
+cdef inline void* _scratch(Py_ssize_t num_threads, Py_ssize_t stride, size_t itemsize) except NULL:
+    """One row buffer per thread, allocated with the GIL held so failure raises MemoryError."""
+    cdef void* buf = malloc(<size_t>(num_threads * stride) * itemsize)
+    if buf == NULL:
+        raise MemoryError("cpool: could not allocate the per-thread row buffers")
+    return buf

@@ -1,0 +1,175 @@
+import numpy as np
+import pytest
+
+import _reference as ref
+import cpool
+from _helpers import FLOAT_DTYPES, assert_identical, fits, tolerance, window_grid
+
+GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::3]
+
+
+def relu_data(rng, shape, dtype, zeros=0.3):
+    """ReLU-like activations: non-negative, with exact zeros (and some all-zero windows)."""
+    x = rng.standard_normal(shape) * 3
+    x[rng.random(shape) < zeros] = 0
+    return np.maximum(x, 0).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,c", GRID)
+def test_training_matches_reference_generator(rng, dtype, k, s, p, c):
+    shape = (2, 3, 9, 11)
+    if not fits(shape, k, s, p, 1, c):
+        pytest.skip("empty output")
+    x = relu_data(rng, shape, dtype)
+    got, gi = cpool.stochastic_pool2d(x, k, s, p, seed=7, return_indices=True, ceil_mode=c)
+    exp, ei = ref.stochastic_pool2d(x, k, s, p, True, ref.stochastic_key(7), c)
+    np.testing.assert_array_equal(got, exp)
+    np.testing.assert_array_equal(gi, ei)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,c", GRID)
+def test_eval_matches_reference(rng, dtype, k, s, p, c):
+    shape = (2, 3, 9, 11)
+    if not fits(shape, k, s, p, 1, c):
+        pytest.skip("empty output")
+    x = relu_data(rng, shape, dtype)
+    got = cpool.stochastic_pool2d(x, k, s, p, training=False, ceil_mode=c)
+    exp = ref.stochastic_pool2d(x, k, s, p, training=False, ceil_mode=c)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, exp, *tolerance(dtype, exp))
+
+
+def test_frequencies_follow_the_activations():
+    # 10,000 identical windows [[1, 2], [3, 4]]: values drawn with probability 0.1/0.2/0.3/0.4.
+    x = np.tile(np.array([[1, 2], [3, 4]], np.float32), (100, 100))
+    y = cpool.stochastic_pool2d(x, 2, seed=2013)
+    counts = np.array([(y == v).sum() for v in (1, 2, 3, 4)])
+    assert counts.sum() == y.size == 10_000
+    expected = y.size * np.array([0.1, 0.2, 0.3, 0.4])
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 16.27, (counts, chi2)  # chi-square, 3 degrees of freedom, p = 0.001
+
+
+def test_samples_are_members_and_indices_point_at_them(rng):
+    x = relu_data(rng, (4, 5, 17, 19), np.float64)
+    y, idx = cpool.stochastic_pool2d(x, 3, 2, 1, seed=1, return_indices=True)
+    planes = x.reshape(20, -1)
+    np.testing.assert_array_equal(np.take_along_axis(planes, idx.reshape(20, -1), 1), y.reshape(20, -1))
+    hmax = cpool.max_pool2d(x, 3, 2, 1)
+    assert np.all(y <= hmax)  # a member of its window is at most the window's max
+    rows, cols = np.divmod(idx, 19)
+    oh = np.arange(y.shape[-2])[:, None]
+    ow = np.arange(y.shape[-1])[None, :]
+    assert np.all((rows >= oh * 2 - 1) & (rows <= oh * 2 + 1) & (cols >= ow * 2 - 1) & (cols <= ow * 2 + 1))
+    sampled_zero = (y == 0) & (hmax > 0)
+    assert not sampled_zero.any()  # a zero is drawn only from an all-zero window
+
+
+def test_zero_windows_give_zero():
+    x = np.zeros((3, 4, 4), np.float32)
+    x[0, 0, 0] = 5
+    y, idx = cpool.stochastic_pool2d(x, 2, seed=0, return_indices=True)
+    assert y[0, 0, 0] == 5 and idx[0, 0, 0] == 0
+    assert np.all(y.ravel()[1:] == 0)
+    np.testing.assert_array_equal(idx[1], [[0, 2], [8, 10]])  # the first tap of each window
+    assert np.all(cpool.stochastic_pool2d(x[1:], 2, training=False) == 0)
+
+
+def test_mean_of_draws_approaches_eval(rng):
+    # E[a_l] = sum(a_i * a_i / sum(a)) = the eval output.
+    x = relu_data(rng, (2, 6, 6), np.float64, zeros=0.2)
+    gen = np.random.default_rng(5)
+    draws = np.mean([cpool.stochastic_pool2d(x, 3, 3, seed=gen) for _ in range(4000)], axis=0)
+    np.testing.assert_allclose(draws, cpool.stochastic_pool2d(x, 3, 3, training=False), rtol=0.05, atol=0.05)
+
+
+def test_padding_is_never_sampled(rng):
+    x = relu_data(rng, (2, 7, 7), np.float32, zeros=0)
+    for seed in range(20):
+        y, idx = cpool.stochastic_pool2d(x, 3, 2, 1, seed=seed, return_indices=True)
+        assert np.all((idx >= 0) & (idx < 49)) and np.all(y > 0)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_thread_count_independent(rng, training):
+    x = relu_data(rng, (4, 16, 130, 70), np.float32)
+    one = cpool.stochastic_pool2d(x, 3, 2, 1, training=training, seed=11, num_threads=1)
+    for n in (2, 3, 8):
+        assert_identical(cpool.stochastic_pool2d(x, 3, 2, 1, training=training, seed=11, num_threads=n), one)
+
+
+def test_seeds():
+    rng = np.random.default_rng(0)
+    x = relu_data(rng, (8, 32, 32), np.float32, zeros=0)
+    a = cpool.stochastic_pool2d(x, 2, seed=1)
+    np.testing.assert_array_equal(a, cpool.stochastic_pool2d(x, 2, seed=1))
+    assert not np.array_equal(a, cpool.stochastic_pool2d(x, 2, seed=2))
+    gen = np.random.default_rng(3)
+    first, second = cpool.stochastic_pool2d(x, 2, seed=gen), cpool.stochastic_pool2d(x, 2, seed=gen)
+    assert not np.array_equal(first, second)  # the Generator advanced
+    np.testing.assert_array_equal(first, cpool.stochastic_pool2d(x, 2, seed=np.random.default_rng(3)))
+    assert not np.array_equal(cpool.stochastic_pool2d(x, 2), cpool.stochastic_pool2d(x, 2))  # fresh entropy
+
+
+def test_nan_gives_nan_and_eval_is_deterministic():
+    x = np.ones((4, 4), np.float64)
+    x[1, 1] = np.nan
+    y, idx = cpool.stochastic_pool2d(x, 2, seed=0, return_indices=True)
+    assert np.isnan(y[0, 0]) and idx[0, 0] == 5 and np.all(y.ravel()[1:] == 1)
+    e = cpool.stochastic_pool2d(x, 2, training=False)
+    assert np.isnan(e[0, 0]) and np.all(e.ravel()[1:] == 1)
+
+
+def test_layouts_and_out(rng):
+    base = relu_data(rng, (3, 4, 9, 10), np.float32)
+    expected = cpool.stochastic_pool2d(base, 3, 2, 1, seed=4, return_indices=True)
+    for x in (np.asfortranarray(base), base.astype(">f4"), base[:, :, ::-1][:, :, ::-1]):
+        assert_identical(cpool.stochastic_pool2d(x, 3, 2, 1, seed=4, return_indices=True), expected)
+    out = np.empty_like(expected[0])
+    assert cpool.stochastic_pool2d(base, 3, 2, 1, seed=4, out=out) is out
+    np.testing.assert_array_equal(out, expected[0])
+    pair = (np.empty_like(expected[0]), np.empty_like(expected[1]))
+    res = cpool.stochastic_pool2d(base, 3, 2, 1, seed=4, out=pair, return_indices=True)
+    assert res[0] is pair[0] and res[1] is pair[1]
+    half = cpool.stochastic_pool2d(base.astype(np.float16), 2, seed=4)
+    assert half.dtype == np.float16
+
+
+def test_errors():
+    x = np.ones((2, 6, 6), np.float32)
+    neg = x.copy()
+    neg[1, 3, 3] = -1
+    with pytest.raises(ValueError, match=r"^stochastic_pool2d: `x` must be non-negative .*found -1.0 in a pooled window"):
+        cpool.stochastic_pool2d(neg, 2, seed=0)
+    with pytest.raises(ValueError, match=r"`x` must be non-negative"):
+        cpool.stochastic_pool2d(neg, 2, training=False)
+    with pytest.raises(ValueError, match=r"`return_indices=True` needs `training=True`"):
+        cpool.stochastic_pool2d(x, 2, training=False, return_indices=True)
+    with pytest.raises(TypeError, match=r"needs floating activations, got dtype int32"):
+        cpool.stochastic_pool2d(x.astype(np.int32), 2)
+    with pytest.raises(TypeError, match=r"needs floating activations, got dtype bool"):
+        cpool.stochastic_pool2d(x.astype(bool), 2)
+    with pytest.raises(TypeError, match=r"`seed` must be None, an int or a numpy.random.Generator, got 'a'"):
+        cpool.stochastic_pool2d(x, 2, seed="a")
+    with pytest.raises(ValueError, match=r"`seed` must be non-negative, got -1"):
+        cpool.stochastic_pool2d(x, 2, seed=-1)
+    with pytest.raises(TypeError, match=r"`training` must be True or False, got 1"):
+        cpool.stochastic_pool2d(x, 2, training=1)
+    with pytest.raises(ValueError, match=r"`padding` must be at most half"):
+        cpool.stochastic_pool2d(x, 2, padding=2)
+
+
+def test_leading_axes_and_empty_batch(rng):
+    x5 = relu_data(rng, (2, 3, 4, 9, 10), np.float64)
+    y = cpool.stochastic_pool2d(x5, 2, seed=9)
+    assert y.shape == (2, 3, 4, 4, 5)
+    # The flat output index drives the draw, so one image pooled alone draws differently:
+    # check membership per image instead, and the eval output exactly.
+    e = cpool.stochastic_pool2d(x5, 2, training=False)
+    for i in range(2):
+        np.testing.assert_array_equal(cpool.stochastic_pool2d(x5[i], 2, training=False), e[i])
+    assert cpool.stochastic_pool2d(x5[0, 0, 0], 2, seed=1).shape == (4, 5)
+    empty = cpool.stochastic_pool2d(np.zeros((0, 3, 8, 8), np.float32), 2, seed=1, return_indices=True)
+    assert empty[0].shape == (0, 3, 4, 4) and empty[1].shape == (0, 3, 4, 4)
