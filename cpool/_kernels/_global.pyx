@@ -20,6 +20,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
+from cpool._kernels._rows cimport _locate, _step
 from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, sum_out
 
 
@@ -166,10 +167,10 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of (plane, band) tasks, counters within it.
-                p = c * TASK_CHUNK // n_bands
-                b = c * TASK_CHUNK - p * n_bands
-                b0 = p // B1
-                b1 = p - b0 * B1
+                # Assigned here so Cython makes them thread-private: it does not count the
+                # writes through pointers below, and shared counters would race.
+                b0 = b1 = b = 0
+                _locate(c * TASK_CHUNK, n_bands, B1, &b0, &b1, &b)
                 for task in range(c * TASK_CHUNK, min(c * TASK_CHUNK + TASK_CHUNK, P * n_bands)):
                     y0 = b * band_rows
                     nb = min(band_rows, H - y0)
@@ -178,13 +179,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                         part[task] = _band_argmax(base, row_stride, y0, nb, W, &part_i[task])
                     else:
                         part[task] = _band_max(base, row_stride, y0, nb, W)
-                    b = b + 1
-                    if b == n_bands:
-                        b = 0
-                        b1 = b1 + 1
-                        if b1 == B1:
-                            b1 = 0
-                            b0 = b0 + 1
+                    _step(n_bands, B1, &b0, &b1, &b)
             if n_bands > 1:
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     m = part[p * n_bands]
@@ -234,10 +229,10 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     try:
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
-                p = c * TASK_CHUNK // n_bands
-                b = c * TASK_CHUNK - p * n_bands
-                b0 = p // B1
-                b1 = p - b0 * B1
+                # Assigned here so Cython makes them thread-private: it does not count the
+                # writes through pointers below, and shared counters would race.
+                b0 = b1 = b = 0
+                _locate(c * TASK_CHUNK, n_bands, B1, &b0, &b1, &b)
                 for task in range(c * TASK_CHUNK, min(c * TASK_CHUNK + TASK_CHUNK, P * n_bands)):
                     y0 = b * band_rows
                     nb = min(band_rows, H - y0)
@@ -252,13 +247,7 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                         part[task] = total
                     else:
                         part_bits[task] = bits
-                    b = b + 1
-                    if b == n_bands:
-                        b = 0
-                        b1 = b1 + 1
-                        if b1 == B1:
-                            b1 = 0
-                            b0 = b0 + 1
+                    _step(n_bands, B1, &b0, &b1, &b)
             if n_bands > 1:
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     total = 0

@@ -83,3 +83,27 @@ cdef inline void* _scratch(Py_ssize_t num_threads, Py_ssize_t stride, size_t ite
     if buf == NULL:
         raise MemoryError("cpool: could not allocate the per-thread row buffers")
     return buf
+
+
+# Parallel loops run over chunks of consecutive items of a (B0, B1, n_inner) iteration space
+# (planes x output rows, or planes x bands). One division locates a chunk's first item; plain
+# counters step through the rest (a division per item costs more than a short row's work).
+cdef inline void _locate(Py_ssize_t item, Py_ssize_t n_inner, Py_ssize_t B1, Py_ssize_t* b0,
+                         Py_ssize_t* b1, Py_ssize_t* inner) noexcept nogil:
+    """(b0, b1, inner) of flat item ``item``."""
+    cdef Py_ssize_t plane = item // n_inner
+    inner[0] = item - plane * n_inner
+    b0[0] = plane // B1
+    b1[0] = plane - b0[0] * B1
+
+
+cdef inline void _step(Py_ssize_t n_inner, Py_ssize_t B1, Py_ssize_t* b0, Py_ssize_t* b1,
+                       Py_ssize_t* inner) noexcept nogil:
+    """Advance (b0, b1, inner) to the next flat item."""
+    inner[0] += 1
+    if inner[0] == n_inner:
+        inner[0] = 0
+        b1[0] += 1
+        if b1[0] == B1:
+            b1[0] = 0
+            b0[0] += 1

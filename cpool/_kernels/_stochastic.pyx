@@ -26,7 +26,7 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from cpool._kernels._rows cimport _buffer_stride, _horizontal, _scratch
+from cpool._kernels._rows cimport _buffer_stride, _horizontal, _locate, _scratch, _step
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -118,7 +118,7 @@ def stochastic_train(
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(floating)
-    cdef Py_ssize_t c, r, p, b0, b1, oh, ow
+    cdef Py_ssize_t c, r, b0, b1, oh, ow
     cdef double smallest = INFINITY, window_min
     cdef const floating* plane
     cdef floating* orow
@@ -127,10 +127,10 @@ def stochastic_train(
         return 0.0
     with nogil:
         for c in prange(n_chunks, schedule='static', num_threads=num_threads):
-            p = c * ROW_CHUNK // OH
-            oh = c * ROW_CHUNK - p * OH
-            b0 = p // B1
-            b1 = p - b0 * B1
+            # Assigned here so Cython makes them thread-private: it does not count the
+            # writes through pointers below, and shared counters would race.
+            b0 = b1 = oh = 0
+            _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
             for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                 plane = &x[b0, b1, 0, 0]
                 orow = &out[b0, b1, oh, 0]
@@ -141,13 +141,7 @@ def stochastic_train(
                                        key, <uint64_t>(r * OW + ow), &orow[ow], &irow[ow])
                     if window_min < 0:
                         smallest = min(smallest, window_min)  # a reduction: read after the loop
-                oh = oh + 1
-                if oh == OH:
-                    oh = 0
-                    b1 = b1 + 1
-                    if b1 == B1:
-                        b1 = 0
-                        b0 = b0 + 1
+                _step(OH, B1, &b0, &b1, &oh)
     return smallest
 
 
@@ -168,7 +162,7 @@ def stochastic_eval(
     cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))
     cdef Py_ssize_t min_stride = _buffer_stride(W, sizeof(floating))
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
-    cdef Py_ssize_t c, r, p, b0, b1, oh, i, t, j
+    cdef Py_ssize_t c, r, b0, b1, oh, i, t, j
     cdef double smallest = INFINITY
     cdef floating v, sa, q, row_min
     cdef floating* sums
@@ -184,10 +178,10 @@ def stochastic_eval(
     try:
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
-                p = c * ROW_CHUNK // OH
-                oh = c * ROW_CHUNK - p * OH
-                b0 = p // B1
-                b1 = p - b0 * B1
+                # Assigned here so Cython makes them thread-private: it does not count the
+                # writes through pointers below, and shared counters would race.
+                b0 = b1 = oh = 0
+                _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 sums = scratch + threadid() * thread_stride
                 squares = sums + buf_stride
                 row_sums = squares + buf_stride
@@ -231,13 +225,7 @@ def stochastic_eval(
                         # all-zero window: 0 / 1 = 0; an infinite sum: inf, not inf/inf
                         q = row_squares[i] / (sa if sa != 0 else 1)
                         orow[i] = sa if sa == INFINITY else q
-                    oh = oh + 1
-                    if oh == OH:
-                        oh = 0
-                        b1 = b1 + 1
-                        if b1 == B1:
-                            b1 = 0
-                            b0 = b0 + 1
+                    _step(OH, B1, &b0, &b1, &oh)
                 row_min = INFINITY
                 for j in range(W):
                     row_min = minima[j] if minima[j] < row_min else row_min

@@ -28,7 +28,7 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport _buffer_stride, _horizontal, _scratch, _vertical
+from cpool._kernels._rows cimport _buffer_stride, _horizontal, _locate, _scratch, _step, _vertical
 from cpool._kernels._types cimport _lowest, _replaces, numeric, numeric_acc, sum_out
 
 cdef enum:
@@ -49,7 +49,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
-    cdef Py_ssize_t c, r, p, b0, b1, oh, i
+    cdef Py_ssize_t c, r, b0, b1, oh, i
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
@@ -62,10 +62,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of rows; counters after that (divisions cost more
                 # than the work on a short row).
-                p = c * ROW_CHUNK // OH
-                oh = c * ROW_CHUNK - p * OH
-                b0 = p // B1
-                b1 = p - b0 * B1
+                # Assigned here so Cython makes them thread-private: it does not count the
+                # writes through pointers below, and shared counters would race.
+                b0 = b1 = oh = 0
+                _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 buf = scratch + threadid() * stride
                 for i in range(pad_w):
                     buf[i] = identity
@@ -79,13 +79,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     if divide:
                         for i in range(OW):
                             orow[i] = orow[i] / divisors[oh, i]
-                    oh = oh + 1
-                    if oh == OH:
-                        oh = 0
-                        b1 = b1 + 1
-                        if b1 == B1:
-                            b1 = 0
-                            b0 = b0 + 1
+                    _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(scratch)
     return 0
