@@ -18,7 +18,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp", "_window", "_global", "_stochastic"]
+KERNELS = ["_openmp", "_window", "_global", "_stochastic", "_backward"]
 
 DEBUG = os.environ.get("CPOOL_CYTHON_DEBUG", "0") not in ("", "0")
 DIRECTIVES = {

@@ -153,7 +153,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     fn = "avg_pool2d"
     plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, 1, ceil_mode, False,
                              out, num_threads)
-    divisors = _v.avg_divisors(plan, count_include_pad, divisor_override, fn)
+    divisors = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn,
+                               plan.out.dtype)
     _window.window_sum(plan.x, plan.out, *_separable_args(plan), divisors, True, plan.num_threads)
     return plan.finish()
 

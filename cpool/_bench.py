@@ -98,6 +98,64 @@ CASES += [
          lambda x: _baselines.stochastic_eval(x, 3, 1, 1), None, None, "avg3", 1.5, True),
 ]
 
+
+
+def _backward(prepare, backward):
+    """A timed call of ``backward(prepared, threads)``; ``prepare(x)`` (the forward outputs it
+    needs) runs once per input, outside the timing."""
+    cache = {}
+
+    def call(x, n):
+        if cache.get("x") is not x:
+            cache.clear()
+            cache["x"], cache["args"] = x, prepare(x)
+        return backward(cache["args"], n)
+
+    return call
+
+
+def _with_indices(*args):
+    return lambda x: (x.shape, *cpool.max_pool2d(x, *args, return_indices=True))
+
+
+def _grad_of(forward):
+    return lambda x: (x.shape, forward(x))
+
+
+# Gradients are held to their forward op on the same input: each backward within 2x.
+CASES += [
+    Case("max2b", "max 2x2 s2 backward", (32, 256, 56, 56), "float32",
+         _backward(_with_indices(2), lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
+         None, None, None, None, "max2", 2.0),
+    Case("max3b", "max 3x3 s2 p1 backward", (32, 64, 112, 112), "float32",
+         _backward(_with_indices(3, 2, 1),
+                   lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
+         None, None, None, None, "max3", 2.0),
+    Case("avg2b", "avg 2x2 s2 backward", (32, 256, 56, 56), "float32",
+         _backward(_grad_of(lambda x: cpool.avg_pool2d(x, 2)),
+                   lambda a, n: cpool.avg_pool2d_backward(a[1], a[0], 2, num_threads=n)),
+         None, None, None, None, "avg2", 2.0),
+    Case("avg3b", "avg 3x3 s1 p1 backward", (32, 128, 28, 28), "float32",
+         _backward(_grad_of(lambda x: cpool.avg_pool2d(x, 3, 1, 1)),
+                   lambda a, n: cpool.avg_pool2d_backward(a[1], a[0], 3, 1, 1, num_threads=n)),
+         None, None, None, None, "avg3", 2.0),
+    Case("sum2b", "sum 2x2 s2 backward", (32, 256, 56, 56), "float32",
+         _backward(_grad_of(lambda x: cpool.sum_pool2d(x, 2)),
+                   lambda a, n: cpool.sum_pool2d_backward(a[1], a[0], 2, num_threads=n)),
+         None, None, None, None, "sum2", 2.0),
+    Case("gavgb", "global avg backward", (256, 2048, 7, 7), "float32",
+         _backward(_grad_of(cpool.global_avg_pool2d),
+                   lambda a, n: cpool.global_avg_pool2d_backward(a[1], a[0], num_threads=n)),
+         None, None, None, None, "gavg", 2.0),
+    Case("gmaxb", "global max backward", (256, 2048, 7, 7), "float32",
+         _backward(lambda x: (x.shape, *cpool.global_max_pool2d(x, return_indices=True)),
+                   lambda a, n: cpool.global_max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
+         None, None, None, None, "gmax", 2.0),
+    Case("unpool2", "max_unpool2d 2x2", (32, 256, 56, 56), "float32",
+         _backward(_with_indices(2), lambda a, n: cpool.max_unpool2d(a[1], a[2], 2, num_threads=n)),
+         None, None, None, None, "max2", 2.0),
+]
+
 # Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.
 MANY_THREADS_TARGETS = (5, 0.5)
 
@@ -269,7 +327,8 @@ def main(args):
     print(table(rows))
     rel = relative_table(rows)
     if rel:
-        print("\nStochastic pooling against cpool's own max/avg pooling on the same input (same run):\n")
+        print("\nStochastic pooling and gradients against cpool's own forward ops on the same input "
+              "(same run):\n")
         print(rel)
     if args.json:
         with open(args.json, "w") as f:

@@ -368,16 +368,15 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
                 result_idx, geom, 0, nt)
 
 
-def avg_divisors(plan: Plan, count_include_pad: bool, divisor_override, fn: str) -> np.ndarray:
+def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: str,
+                 dtype: np.dtype) -> np.ndarray:
     """The (OH, OW) table of average divisors, in the kernel's output dtype.
 
     ``divisor_override`` if given; else, with ``count_include_pad``, the window clipped to the
     padded input; else the number of real cells. Products of window sizes below 2**24 are exact
     in float32, so dividing by the table is dividing by PyTorch's integer divisor.
     """
-    geom = plan.geometry
     count_include_pad = _flag("count_include_pad", count_include_pad, fn)
-    dtype = plan.out.dtype
     if divisor_override is not None:
         d = _int("divisor_override", divisor_override, fn)
         if d == 0:
@@ -426,3 +425,120 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
     nt = _threads_for(num_threads, xk.size, tasks, fn)
     return Plan(xk, kout.reshape(planes), None if kidx is None else kidx.reshape(planes), result,
                 result_idx, None, band_rows, nt)
+
+
+# ---------------------------------------------------------------------------------------------
+# gradients and max_unpool2d
+# ---------------------------------------------------------------------------------------------
+def input_shape_arg(input_shape, fn: str) -> Tuple[int, ...]:
+    """Check ``input_shape``: a sequence of at least 2 non-negative ints with H, W >= 1."""
+    if isinstance(input_shape, np.ndarray):
+        input_shape = input_shape.tolist()
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"{fn}: `input_shape` must be a tuple of ints, got {input_shape!r}")
+    shape = tuple(_int("input_shape", d, fn) for d in input_shape)
+    if len(shape) < 2 or min(shape) < 0 or min(shape[-2:]) < 1:
+        raise ValueError(
+            f"{fn}: `input_shape` must have at least 2 dimensions, none negative and (H, W) "
+            f"non-empty, got {shape}"
+        )
+    return shape
+
+
+def _grad_dtypes(dtype: np.dtype, name: str, fn: str):
+    """(kernel dtype, result dtype) of a gradient: float32/64 natively, float16 via float32."""
+    if dtype == _FLOAT16:
+        return _FLOAT32, _FLOAT16
+    base = dtype.newbyteorder("=")
+    if base not in (_FLOAT32, _FLOAT64) or dtype == _BOOL:
+        raise TypeError(f"{fn}: `{name}` must have a floating dtype (float16/32/64), got {dtype}")
+    return base, base
+
+
+class GradPlan(NamedTuple):
+    grad: np.ndarray       # C-contiguous, kernel dtype, the caller's shape
+    out: np.ndarray        # kernel output, C-contiguous, `result`'s shape
+    result: np.ndarray     # what the caller gets back
+    num_threads: int
+
+    def finish(self):
+        if self.result is not self.out:
+            np.copyto(self.result, self.out, casting="unsafe")
+        return self.result
+
+
+def prepare_scatter(fn: str, values, indices, result_shape, out, num_threads,
+                    values_name: str = "grad_output") -> Tuple[GradPlan, np.ndarray]:
+    """Validate values/indices for a scatter into ``result_shape`` (max/stochastic backward,
+    global max backward, max_unpool2d); returns the plan and C-contiguous int64 indices."""
+    v = np.asarray(values)
+    kernel_dtype, result_dtype = _grad_dtypes(v.dtype, values_name, fn)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: `indices` must have an integer dtype, got {idx.dtype}")
+    if idx.shape != v.shape:
+        raise ValueError(
+            f"{fn}: `indices` must have the shape of `{values_name}` {v.shape}, got {idx.shape}"
+        )
+    plan = _grad_plan(fn, v, kernel_dtype, result_dtype, result_shape, out, num_threads)
+    return plan, np.ascontiguousarray(idx, dtype=_INT64)
+
+
+def prepare_backward(fn: str, grad_output, result_shape, expected_shapes, out, num_threads) -> GradPlan:
+    """Validate a gradient whose shape must be one of ``expected_shapes``."""
+    g = np.asarray(grad_output)
+    kernel_dtype, result_dtype = _grad_dtypes(g.dtype, "grad_output", fn)
+    if g.shape not in expected_shapes:
+        want = " or ".join(str(s) for s in expected_shapes)
+        raise ValueError(f"{fn}: `grad_output` must have shape {want}, got {g.shape}")
+    return _grad_plan(fn, g, kernel_dtype, result_dtype, result_shape, out, num_threads)
+
+
+def _grad_plan(fn, g, kernel_dtype, result_dtype, result_shape, out, num_threads) -> GradPlan:
+    result = _output(out, result_shape, result_dtype, g, fn)
+    g = np.ascontiguousarray(g, dtype=kernel_dtype)
+    direct = result_dtype == kernel_dtype and not (out is not None and np.may_share_memory(result, g))
+    kernel_out = result if direct else np.empty(result_shape, kernel_dtype)
+    planes = math.prod(result_shape[:-2])
+    nt = _threads_for(num_threads, g.size + kernel_out.size, planes, fn)
+    return GradPlan(g, kernel_out, result, nt)
+
+
+def window_backward_geometry(fn, input_shape, kernel_size, stride, padding, dilation, ceil_mode):
+    """Geometry of the forward window op and the grad_output shape it implies."""
+    shape = input_shape_arg(input_shape, fn)
+    geom = _geometry(fn, shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return shape, geom, shape[:-2] + (geom.h.out_size, geom.w.out_size)
+
+
+def unpool_output_shape(fn, x_shape, kernel_size, stride, padding, output_size):
+    """max_unpool2d's output (H, W): ``(in-1)*stride - 2*padding + kernel`` per axis, or
+    ``output_size`` (the last two entries) within ``stride`` of it, as PyTorch requires."""
+    kernel = _pair("kernel_size", kernel_size, fn)
+    stride = kernel if stride is None else _pair("stride", stride, fn)
+    pad = _pair("padding", padding, fn)
+    if min(kernel) < 1 or min(stride) < 1 or min(pad) < 0:
+        raise ValueError(
+            f"{fn}: `kernel_size` and `stride` must be positive and `padding` non-negative, got "
+            f"{kernel}, {stride}, {pad}"
+        )
+    default = tuple((n - 1) * s - 2 * p + k for n, k, s, p in zip(x_shape[-2:], kernel, stride, pad))
+    if output_size is None:
+        size = default
+    else:
+        if isinstance(output_size, np.ndarray):
+            output_size = output_size.tolist()
+        if not isinstance(output_size, (tuple, list)) or len(output_size) not in (2, len(x_shape)):
+            raise ValueError(
+                f"{fn}: `output_size` must be (H, W) or the full output shape, got {output_size!r}"
+            )
+        size = tuple(_int("output_size", d, fn) for d in output_size[-2:])
+        for n, d, s in zip(size, default, stride):
+            if not d - s < n < d + s:
+                raise ValueError(
+                    f"{fn}: `output_size` {size} must lie within `stride` {stride} of the default "
+                    f"size {default} (exclusive)"
+                )
+    if min(size) < 1:
+        raise ValueError(f"{fn}: the output size {size} would be empty")
+    return size

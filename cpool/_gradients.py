@@ -1,0 +1,414 @@
+"""Gradients of every pooling op, and max_unpool2d.
+
+Each returns the gradient with respect to the forward op's input: an array of ``input_shape``
+in ``grad_output``'s dtype, equal to what PyTorch's autograd gives for the matching
+``torch.nn.functional`` call. Same three steps as the forward ops: validate
+(``cpool._validation``), one kernel call that releases the GIL (``cpool._kernels._backward``),
+return.
+"""
+import math
+
+import numpy as np
+
+from cpool import _validation as _v
+from cpool._docs import fill_doc
+from cpool._kernels import _backward
+
+
+def _scatter(fn, grad_output, indices, input_shape, out, num_threads, accumulate=True,
+             values_name="grad_output", result_shape=None):
+    shape = result_shape or _v.input_shape_arg(input_shape, fn)
+    plan, idx = _v.prepare_scatter(fn, grad_output, indices, shape, out, num_threads, values_name)
+    if result_shape is None and (plan.grad.ndim != len(shape) or plan.grad.shape[:-2] != shape[:-2]):
+        raise ValueError(
+            f"{fn}: `{values_name}` {plan.grad.shape} does not match `input_shape` {shape}: "
+            f"the leading (batch) axes must be equal"
+        )
+    P, n = math.prod(shape[:-2]), plan.grad.shape[-2] * plan.grad.shape[-1]
+    bad = _backward.scatter(plan.grad.reshape(P, n), idx.reshape(P, n),
+                            plan.out.reshape(P, shape[-2] * shape[-1]), accumulate, plan.num_threads)
+    if bad:
+        raise ValueError(
+            f"{fn}: `indices` must lie in [0, H*W) = [0, {shape[-2] * shape[-1]}); "
+            f"{bad} do not"
+        )
+    return plan.finish()
+
+
+@fill_doc
+def max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_threads=None):
+    """Gradient of :func:`max_pool2d`: each output's gradient added at its maximum's index.
+
+    Parameters
+    ----------
+    grad_output : (..., H_out, W_out) array_like
+        Gradient of the loss with respect to the pooled output; float16/32/64.
+    indices : (..., H_out, W_out) array_like of int
+        The ``return_indices`` output of the forward call (flat ``h * W + w``).
+    input_shape : tuple of int
+        Shape of the forward input, ``(..., H, W)``.
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        ``input_shape``, ``grad_output``'s dtype. Overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside ``[0, H*W)`` (nothing is written out of
+        bounds), a bad ``out``, ``num_threads < 1``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2.], [4., 3., 0.], [2., 2., 9.]])
+    >>> y, idx = cpool.max_pool2d(x, 2, stride=1, return_indices=True)
+    >>> cpool.max_pool2d_backward(np.ones_like(y), idx, x.shape)
+    array([[0., 2., 0.],
+           [1., 0., 0.],
+           [0., 0., 1.]])
+    """
+    return _scatter("max_pool2d_backward", grad_output, indices, input_shape, out, num_threads)
+
+
+@fill_doc
+def stochastic_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_threads=None):
+    """Gradient of :func:`stochastic_pool2d` in training mode: routed to the sampled cells.
+
+    Parameters
+    ----------
+    grad_output : (..., H_out, W_out) array_like
+        Gradient of the loss with respect to the pooled output; float16/32/64.
+    indices : (..., H_out, W_out) array_like of int
+        The ``return_indices`` output of the forward call.
+    input_shape : tuple of int
+        Shape of the forward input, ``(..., H, W)``.
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        As :func:`max_pool2d_backward`.
+    TypeError
+        As :func:`max_pool2d_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[0., 2.], [0., 0.]])
+    >>> y, idx = cpool.stochastic_pool2d(x, 2, seed=0, return_indices=True)
+    >>> cpool.stochastic_pool2d_backward(np.ones_like(y), idx, x.shape)
+    array([[0., 1.],
+           [0., 0.]])
+    """
+    return _scatter("stochastic_pool2d_backward", grad_output, indices, input_shape, out,
+                    num_threads)
+
+
+@fill_doc
+def global_max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_threads=None):
+    """Gradient of :func:`global_max_pool2d`: each plane's gradient at its maximum.
+
+    Parameters
+    ----------
+    grad_output : (...) or (..., 1, 1) array_like
+        Gradient with respect to the global max (``keepdims`` either way); float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of the forward call, shaped like ``grad_output``.
+    input_shape : tuple of int
+        Shape of the forward input, ``(..., H, W)``.
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        ``input_shape``, ``grad_output``'s dtype (as ``amax``'s gradient with PyTorch's index).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside ``[0, H*W)``, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5.], [4., 3.]])
+    >>> m, idx = cpool.global_max_pool2d(x, return_indices=True)
+    >>> cpool.global_max_pool2d_backward(np.float64(2.0), idx, x.shape)
+    array([[0., 2.],
+           [0., 0.]])
+    """
+    fn = "global_max_pool2d_backward"
+    shape = _v.input_shape_arg(input_shape, fn)
+    g = np.asarray(grad_output)
+    if g.shape not in (shape[:-2], shape[:-2] + (1, 1)):
+        raise ValueError(
+            f"{fn}: `grad_output` must have shape {shape[:-2]} or {shape[:-2] + (1, 1)}, got {g.shape}"
+        )
+    idx = np.asarray(indices)
+    if idx.shape != g.shape:
+        raise ValueError(f"{fn}: `indices` must have the shape of `grad_output` {g.shape}, got {idx.shape}")
+    flat = shape[:-2] + (1, 1)  # one index per plane
+    return _scatter(fn, g.reshape(flat), idx.reshape(flat), shape, out, num_threads)
+
+
+def _global_fill(fn, grad_output, input_shape, mean, out, num_threads):
+    shape = _v.input_shape_arg(input_shape, fn)
+    plan = _v.prepare_backward(fn, grad_output, shape, (shape[:-2], shape[:-2] + (1, 1)), out,
+                               num_threads)
+    P, HW = math.prod(shape[:-2]), shape[-2] * shape[-1]
+    _backward.fill_planes(plan.grad.reshape(P), plan.out.reshape(P, HW), 1.0 / HW if mean else 1.0,
+                          plan.num_threads)
+    return plan.finish()
+
+
+@fill_doc
+def global_avg_pool2d_backward(grad_output, input_shape, *, out=None, num_threads=None):
+    """Gradient of :func:`global_avg_pool2d`: each plane gets its gradient over ``H*W``.
+
+    Parameters
+    ----------
+    grad_output : (...) or (..., 1, 1) array_like
+        Gradient with respect to the global average; float16/32/64.
+    input_shape : tuple of int
+        Shape of the forward input, ``(..., H, W)``.
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        A ``grad_output`` shape that does not match, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_avg_pool2d_backward(np.array([4.0, 8.0]), (2, 2, 2))
+    array([[[1., 1.],
+            [1., 1.]],
+    <BLANKLINE>
+           [[2., 2.],
+            [2., 2.]]])
+    """
+    return _global_fill("global_avg_pool2d_backward", grad_output, input_shape, True, out,
+                        num_threads)
+
+
+@fill_doc
+def global_sum_pool2d_backward(grad_output, input_shape, *, out=None, num_threads=None):
+    """Gradient of :func:`global_sum_pool2d`: each plane gets its gradient everywhere.
+
+    Parameters
+    ----------
+    grad_output : (...) or (..., 1, 1) array_like
+        Gradient with respect to the global sum; float16/32/64.
+    input_shape : tuple of int
+        Shape of the forward input, ``(..., H, W)``.
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        A ``grad_output`` shape that does not match, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_sum_pool2d_backward(np.float32(3), (2, 3))
+    array([[3., 3., 3.],
+           [3., 3., 3.]], dtype=float32)
+    """
+    return _global_fill("global_sum_pool2d_backward", grad_output, input_shape, False, out,
+                        num_threads)
+
+
+def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding, dilation,
+                     ceil_mode, out, num_threads, avg=None):
+    shape, geom, grad_shape = _v.window_backward_geometry(fn, input_shape, kernel_size, stride,
+                                                          padding, dilation, ceil_mode)
+    plan = _v.prepare_backward(fn, grad_output, shape, (grad_shape,), out, num_threads)
+    P = math.prod(shape[:-2])
+    if avg is None:
+        divisors, divide = np.empty((0, 0), plan.grad.dtype), False
+    else:
+        divisors, divide = _v.avg_divisors(geom, avg[0], avg[1], fn, plan.grad.dtype), True
+    _backward.window_sum_backward(plan.grad.reshape(P, geom.h.out_size, geom.w.out_size),
+                                  plan.out.reshape(P, shape[-2], shape[-1]), geom.h.lo,
+                                  geom.h.count, geom.dilation[0], geom.kernel[1], geom.stride[1],
+                                  geom.dilation[1], geom.w.pad_before, divisors, divide,
+                                  plan.num_threads)
+    return plan.finish()
+
+
+@fill_doc
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
+                        out=None, num_threads=None):
+    """Gradient of :func:`avg_pool2d`: each output's gradient over its divisor, spread over
+    the real cells of its window.
+
+    Parameters
+    ----------
+    grad_output : (..., H_out, W_out) array_like
+        Gradient with respect to the pooled output; float16/32/64, shape as the forward output.
+    input_shape : tuple of int
+        Shape of the forward input, ``(..., H, W)``.
+    %(kernel_size)s
+    %(stride)s
+    padding, ceil_mode, count_include_pad, divisor_override
+        As in the forward call (:func:`avg_pool2d`).
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        ``input_shape``, ``grad_output``'s dtype. Overlapping windows accumulate.
+
+    Raises
+    ------
+    %(raises_window)s
+    ValueError
+        A ``grad_output`` whose shape is not the forward output's for this geometry.
+    TypeError
+        Non-floating ``grad_output``, non-integer sizes.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> # the ceil-mode window over the last column divides by 2, not 4
+    >>> cpool.avg_pool2d_backward(np.array([[4.0, 4.0]]), (2, 3), 2, ceil_mode=True)
+    array([[1., 1., 2.],
+           [1., 1., 2.]])
+    """
+    fn = "avg_pool2d_backward"
+    return _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding, 1,
+                            ceil_mode, out, num_threads,
+                            avg=(count_include_pad, divisor_override))
+
+
+@fill_doc
+def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, *, out=None, num_threads=None):
+    """Gradient of :func:`sum_pool2d`: each output's gradient added to every real cell of its
+    window.
+
+    Parameters
+    ----------
+    grad_output : (..., H_out, W_out) array_like
+        Gradient with respect to the pooled output; float16/32/64, shape as the forward output.
+    input_shape : tuple of int
+        Shape of the forward input, ``(..., H, W)``.
+    %(kernel_size)s
+    %(stride)s
+    padding, dilation, ceil_mode
+        As in the forward call (:func:`sum_pool2d`).
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_window)s
+    ValueError
+        A ``grad_output`` whose shape is not the forward output's for this geometry.
+    TypeError
+        Non-floating ``grad_output``, non-integer sizes.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.sum_pool2d_backward(np.ones((2, 2)), (3, 3), 2, stride=1)
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    return _window_backward("sum_pool2d_backward", grad_output, input_shape, kernel_size, stride,
+                            padding, dilation, ceil_mode, out, num_threads)
+
+
+@fill_doc
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *, out=None,
+                 num_threads=None):
+    """Partial inverse of :func:`max_pool2d`: each value placed at its index, zeros elsewhere.
+
+    Matches ``torch.nn.functional.max_unpool2d``.
+
+    Parameters
+    ----------
+    x : (..., H_in, W_in) array_like
+        Pooled values; float16/32/64.
+    indices : (..., H_in, W_in) array_like of int
+        The ``return_indices`` output of :func:`max_pool2d`.
+    %(kernel_size)s
+    %(stride)s
+    padding : int or (int, int), default=0
+        The forward call's padding.
+    output_size : (int, int) or tuple of int, optional
+        Output (H, W), or the full output shape; within ``stride`` of the default size
+        ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    (..., H, W) ndarray
+        Same dtype as ``x``. With duplicate indices the last value in row-major order wins.
+
+    Raises
+    ------
+    ValueError
+        Shape mismatch, an index outside ``[0, H*W)``, an ``output_size`` out of range, bad
+        sizes or ``out``.
+    TypeError
+        Non-floating ``x``, non-integer ``indices`` or sizes.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2., 0.], [4., 3., 0., 7.]])
+    >>> y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    >>> cpool.max_unpool2d(y, idx, 2)
+    array([[0., 5., 0., 0.],
+           [0., 0., 0., 7.]])
+    """
+    fn = "max_unpool2d"
+    xs = np.asarray(x)
+    if xs.ndim < 2:
+        raise ValueError(f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {xs.shape}")
+    size = _v.unpool_output_shape(fn, xs.shape, kernel_size, stride, padding, output_size)
+    return _scatter(fn, xs, indices, None, out, num_threads, accumulate=False, values_name="x",
+                    result_shape=xs.shape[:-2] + size)

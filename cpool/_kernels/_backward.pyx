@@ -1,0 +1,153 @@
+"""Gradient kernels (and max_unpool2d): scatters into zero-filled input-shaped planes.
+
+Design
+------
+* Arrays arrive C-contiguous and flattened to planes: gradients and indices as ``(P, n)``, the
+  input-shaped result as ``(P, H*W)`` (or ``(P, H, W)`` for window sums). The validation layer
+  guarantees shapes and dtypes.
+* Parallel over planes: every write of a plane comes from that plane's outputs, so no two threads
+  ever write one input cell, and each plane's additions run in a fixed order (outputs in
+  row-major order): results are bitwise identical for any thread count.
+* Indices are checked before each write; an out-of-range index is skipped and counted, and the
+  caller raises. Nothing is written out of bounds.
+* Window sums (sum and average backward) are the transpose of the forward's row-separable pass:
+  each output row's gradients are spread horizontally into a padded row buffer, which is then
+  added to the window's input rows.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free
+from libc.string cimport memset
+
+from cpool._kernels._rows cimport _buffer_stride, _scratch
+
+
+def scatter(const floating[:, ::1] values,   # IN  (P, n)
+            const int64_t[:, ::1] indices,   # IN  (P, n), flat h*W + w
+            floating[:, ::1] out,            # OUT (P, H*W), zero-filled here
+            bint accumulate, int num_threads):
+    """out[p, indices[p, i]] += values[p, i] (``accumulate``, max/stochastic backward) or
+    = values[p, i] (max_unpool2d: the last write wins). Returns the number of bad indices."""
+    cdef Py_ssize_t P = out.shape[0], HW = out.shape[1], n = values.shape[1]
+    cdef Py_ssize_t p, i
+    cdef int64_t k
+    cdef Py_ssize_t bad = 0
+    cdef floating* plane
+    if P == 0 or HW == 0:
+        return 0
+    with nogil:
+        for p in prange(P, schedule='static', num_threads=num_threads):
+            plane = &out[p, 0]
+            memset(plane, 0, HW * sizeof(floating))
+            for i in range(n):
+                k = indices[p, i]
+                if k < 0 or k >= HW:
+                    bad += 1
+                elif accumulate:
+                    plane[k] = plane[k] + values[p, i]
+                else:
+                    plane[k] = values[p, i]
+    return bad
+
+
+def fill_planes(const floating[::1] values,  # IN  (P,)
+                floating[:, ::1] out,         # OUT (P, H*W)
+                double scale, int num_threads):
+    """out[p, :] = values[p] * scale: global sum (scale 1) and average (1/(H*W)) backward."""
+    cdef Py_ssize_t P = out.shape[0], HW = out.shape[1]
+    cdef Py_ssize_t p, j
+    cdef floating v
+    with nogil:
+        for p in prange(P, schedule='static', num_threads=num_threads):
+            v = <floating>(values[p] * scale) if scale != 1 else values[p]
+            for j in range(HW):
+                out[p, j] = v
+
+
+def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
+                        floating[:, :, ::1] out,          # OUT (P, H, W), every cell written
+                        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+                        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                        const floating[:, ::1] divisors, bint divide, int num_threads):
+    """Gradient of :func:`cpool.sum_pool2d` (and, with ``divide``, :func:`cpool.avg_pool2d`).
+
+    Per output row: its gradients (over their divisors) are spread horizontally into a padded
+    row buffer, then added to each input row of the window. Without dilation, windows move down
+    monotonically, so an input row is assigned on its first touch and added to afterwards, and
+    only rows no window covers are zeroed: no memset-then-add pass over the whole plane.
+    """
+    cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
+    cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
+    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
+    cdef Py_ssize_t stride = _buffer_stride(width, sizeof(floating))
+    cdef Py_ssize_t row_grads_stride = _buffer_stride(OW, sizeof(floating))
+    cdef Py_ssize_t p, oh, ow, u, t, j, y, y0, written
+    cdef floating* buf
+    cdef floating* g
+    cdef floating* row
+    cdef const floating* src
+    if P == 0:
+        return
+    cdef floating* scratch = <floating*>_scratch(num_threads, stride + row_grads_stride,
+                                                 sizeof(floating))
+    try:
+        with nogil:
+            for p in prange(P, schedule='static', num_threads=num_threads):
+                buf = scratch + threadid() * (stride + row_grads_stride)
+                g = buf + stride
+                written = 0  # input rows [0, written) hold values (dh == 1 path)
+                if dh != 1:
+                    memset(&out[p, 0, 0], 0, H * W * sizeof(floating))
+                for oh in range(OH):
+                    src = &grad[p, oh, 0]
+                    if divide:  # one vectorisable pass, not a divide inside the scatter
+                        for ow in range(OW):
+                            g[ow] = src[ow] / divisors[oh, ow]
+                    else:
+                        for ow in range(OW):
+                            g[ow] = src[ow]
+                    # Horizontal scatter into the padded row (padding cells are dropped).
+                    if dw == 1 and sw == kw:  # non-overlapping windows tile the row: assign
+                        for j in range(OW * kw, width):
+                            buf[j] = 0
+                        if kw == 2:
+                            for ow in range(OW):
+                                buf[2 * ow] = g[ow]
+                                buf[2 * ow + 1] = g[ow]
+                        else:
+                            for ow in range(OW):
+                                for u in range(kw):
+                                    buf[ow * kw + u] = g[ow]
+                    else:
+                        for j in range(width):
+                            buf[j] = 0
+                        for u in range(kw):
+                            for ow in range(OW):
+                                buf[ow * sw + u * dw] = buf[ow * sw + u * dw] + g[ow]
+                    # Vertical scatter into the window's input rows.
+                    y0 = h_lo[oh]
+                    if dh == 1:
+                        for y in range(written, y0):  # rows no window covers
+                            memset(&out[p, y, 0], 0, W * sizeof(floating))
+                        for t in range(h_n[oh]):
+                            y = y0 + t
+                            row = &out[p, y, 0]
+                            if y < written:
+                                for j in range(W):
+                                    row[j] = row[j] + buf[pad_w + j]
+                            else:
+                                for j in range(W):
+                                    row[j] = buf[pad_w + j]
+                        if h_n[oh] > 0:
+                            written = max(written, y0 + h_n[oh])
+                    else:
+                        for t in range(h_n[oh]):
+                            row = &out[p, y0 + t * dh, 0]
+                            for j in range(W):
+                                row[j] = row[j] + buf[pad_w + j]
+                if dh == 1:
+                    for y in range(written, H):
+                        memset(&out[p, y, 0], 0, W * sizeof(floating))
+    finally:
+        free(scratch)

@@ -1,0 +1,266 @@
+"""Gradients: against PyTorch autograd when installed, and always against finite differences."""
+import numpy as np
+import pytest
+
+import cpool
+from _helpers import FLOAT_DTYPES, assert_identical, fits, random_array, tolerance, window_grid
+
+GRID = [(k, s, p, d, c) for k, s, p, d, c in window_grid()][::9]
+AVG_GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::5]
+
+
+def numeric_grad(f, x, w, eps=1e-6):
+    """d/dx of sum(w * f(x)) by central differences (float64)."""
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + eps
+        up = np.sum(w * f(x))
+        flat[i] = keep - eps
+        down = np.sum(w * f(x))
+        flat[i] = keep
+        gflat[i] = (up - down) / (2 * eps)
+    return g
+
+
+def distinct(rng, shape):
+    """float64 values far apart (no ties within 1e-3), so max pooling is differentiable."""
+    return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.37 + rng.random(shape) * 1e-3
+
+
+# ----------------------------------------------------------------------------------- finite diffs
+@pytest.mark.parametrize("k,s,p,d,c", GRID)
+def test_max_backward_finite_differences(rng, k, s, p, d, c):
+    shape = (2, 5, 6)
+    if not fits(shape, k, s, p, d, c):
+        pytest.skip("empty output")
+    x = distinct(rng, shape)
+    y, idx = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+    if not np.all(np.isfinite(y)):
+        pytest.skip("empty dilated windows have no gradient")
+    w = rng.standard_normal(y.shape)
+    got = cpool.max_pool2d_backward(w, idx, x.shape)
+    np.testing.assert_allclose(got, numeric_grad(lambda z: cpool.max_pool2d(z, k, s, p, d, c), x, w),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("k,s,p,c", AVG_GRID)
+@pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 3)])
+def test_avg_backward_finite_differences(rng, k, s, p, c, count_include_pad, divisor_override):
+    shape = (2, 5, 6)
+    if not fits(shape, k, s, p, 1, c):
+        pytest.skip("empty output")
+    x = rng.standard_normal(shape)
+    f = lambda z: cpool.avg_pool2d(z, k, s, p, c, count_include_pad, divisor_override)  # noqa: E731
+    w = rng.standard_normal(f(x).shape)
+    got = cpool.avg_pool2d_backward(w, x.shape, k, s, p, c, count_include_pad, divisor_override)
+    np.testing.assert_allclose(got, numeric_grad(f, x, w), atol=1e-7)
+
+
+@pytest.mark.parametrize("k,s,p,d,c", GRID)
+def test_sum_backward_finite_differences(rng, k, s, p, d, c):
+    shape = (2, 5, 6)
+    if not fits(shape, k, s, p, d, c):
+        pytest.skip("empty output")
+    x = rng.standard_normal(shape)
+    f = lambda z: cpool.sum_pool2d(z, k, s, p, d, c)  # noqa: E731
+    w = rng.standard_normal(f(x).shape)
+    np.testing.assert_allclose(cpool.sum_pool2d_backward(w, x.shape, k, s, p, d, c),
+                               numeric_grad(f, x, w), atol=1e-7)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_backward_finite_differences(rng, keepdims):
+    x = distinct(rng, (2, 3, 4, 5))
+    m, idx = cpool.global_max_pool2d(x, keepdims, return_indices=True)
+    w = rng.standard_normal(m.shape)
+    np.testing.assert_allclose(cpool.global_max_pool2d_backward(w, idx, x.shape),
+                               numeric_grad(lambda z: cpool.global_max_pool2d(z, keepdims), x, w), atol=1e-6)
+    np.testing.assert_allclose(cpool.global_avg_pool2d_backward(w, x.shape),
+                               numeric_grad(lambda z: cpool.global_avg_pool2d(z, keepdims), x, w), atol=1e-7)
+    np.testing.assert_allclose(cpool.global_sum_pool2d_backward(w, x.shape),
+                               numeric_grad(lambda z: cpool.global_sum_pool2d(z, keepdims), x, w), atol=1e-6)
+
+
+def test_two_layer_chain(rng):
+    # loss = sum(w * avg_pool(max_pool(x, 2, 1), 2, 1, padding 1)), gradient by the chain rule.
+    x = distinct(rng, (1, 2, 6, 6))
+
+    def forward(z):
+        return cpool.avg_pool2d(cpool.max_pool2d(z, 2, 1), 2, 1, 1, count_include_pad=False)
+
+    h, idx = cpool.max_pool2d(x, 2, 1, return_indices=True)
+    w = rng.standard_normal(forward(x).shape)
+    g_h = cpool.avg_pool2d_backward(w, h.shape, 2, 1, 1, count_include_pad=False)
+    g_x = cpool.max_pool2d_backward(g_h, idx, x.shape)
+    np.testing.assert_allclose(g_x, numeric_grad(forward, x, w), atol=1e-6)
+
+
+def test_stochastic_backward_routes_to_samples(rng):
+    x = np.abs(rng.standard_normal((2, 3, 8, 8)))
+    y, idx = cpool.stochastic_pool2d(x, 2, seed=3, return_indices=True)
+    w = rng.standard_normal(y.shape)
+    got = cpool.stochastic_pool2d_backward(w, idx, x.shape)
+    # y is x gathered at idx, so d sum(w*y)/dx scatters w to idx.
+    expected = np.zeros((6, 64))
+    np.add.at(expected, (np.arange(6)[:, None], idx.reshape(6, -1)), w.reshape(6, -1))
+    np.testing.assert_array_equal(got, expected.reshape(x.shape))
+    assert_identical(got, cpool.max_pool2d_backward(w, idx, x.shape))
+
+
+# -------------------------------------------------------------------------------------- PyTorch
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,d,c", GRID)
+def test_max_backward_matches_torch(rng, dtype, k, s, p, d, c):
+    torch = pytest.importorskip("torch")
+    shape = (2, 3, 9, 11)
+    if not fits(shape, k, s, p, d, c):
+        pytest.skip("empty output")
+    x = random_array(rng, shape, dtype)
+    t = torch.from_numpy(x).requires_grad_()
+    y, ti = torch.nn.functional.max_pool2d(t, k, s, p, d, ceil_mode=c, return_indices=True)
+    if not torch.isfinite(y).all():
+        pytest.skip("empty dilated windows")
+    g = random_array(rng, tuple(y.shape), dtype)
+    y.backward(torch.from_numpy(g))
+    _, idx = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+    np.testing.assert_array_equal(cpool.max_pool2d_backward(g, idx, x.shape), t.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,c", AVG_GRID)
+@pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 2)])
+def test_avg_backward_matches_torch(rng, dtype, k, s, p, c, count_include_pad, divisor_override):
+    torch = pytest.importorskip("torch")
+    shape = (2, 3, 9, 11)
+    if not fits(shape, k, s, p, 1, c):
+        pytest.skip("empty output")
+    t = torch.from_numpy(random_array(rng, shape, dtype)).requires_grad_()
+    y = torch.nn.functional.avg_pool2d(t, k, s, p, c, count_include_pad, divisor_override)
+    g = random_array(rng, tuple(y.shape), dtype)
+    y.backward(torch.from_numpy(g))
+    got = cpool.avg_pool2d_backward(g, shape, k, s, p, c, count_include_pad, divisor_override)
+    exp = t.grad.numpy()
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, exp, *tolerance(dtype, exp))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_sum_and_global_backward_match_torch(rng, dtype):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = random_array(rng, (2, 3, 9, 11), dtype)
+    t = torch.from_numpy(x).requires_grad_()
+    y = F.avg_pool2d(t, 3, 2, 1, True, True, 1)
+    g = random_array(rng, tuple(y.shape), dtype)
+    y.backward(torch.from_numpy(g))
+    got = cpool.sum_pool2d_backward(g, x.shape, 3, 2, 1, ceil_mode=True)
+    np.testing.assert_allclose(got, t.grad.numpy(), *tolerance(dtype, t.grad.numpy()))
+    for ours, theirs in ((cpool.global_avg_pool2d_backward, lambda z: z.mean((-2, -1))),
+                         (cpool.global_sum_pool2d_backward, lambda z: z.sum((-2, -1)))):
+        t.grad = None
+        out = theirs(t)
+        gg = random_array(rng, tuple(out.shape), dtype)
+        out.backward(torch.from_numpy(gg))
+        np.testing.assert_allclose(ours(gg, x.shape), t.grad.numpy(), *tolerance(dtype, t.grad.numpy()))
+    t.grad = None
+    m, ti = F.adaptive_max_pool2d(t, 1, return_indices=True)
+    gg = random_array(rng, tuple(m.shape), dtype)
+    m.backward(torch.from_numpy(gg))
+    _, idx = cpool.global_max_pool2d(x, keepdims=True, return_indices=True)
+    np.testing.assert_array_equal(cpool.global_max_pool2d_backward(gg, idx, x.shape), t.grad.numpy())
+
+
+@pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, 2, 1), ((2, 3), (2, 1), (1, 0))])
+@pytest.mark.parametrize("size", ["default", "input"])
+def test_max_unpool_matches_torch(rng, k, s, p, size):
+    torch = pytest.importorskip("torch")
+    x = random_array(rng, (2, 3, 9, 10), np.float32)
+    y, idx = cpool.max_pool2d(x, k, s, p, return_indices=True)
+    output_size = None if size == "default" else x.shape[-2:]
+    try:
+        exp = torch.nn.functional.max_unpool2d(torch.from_numpy(y), torch.from_numpy(idx), k, s, p,
+                                               output_size).numpy()
+    except RuntimeError:  # the default size can be smaller than the pooled input: both refuse
+        with pytest.raises(ValueError, match=r"^max_unpool2d: `indices` must lie in"):
+            cpool.max_unpool2d(y, idx, k, s, p, output_size)
+        return
+    got = cpool.max_unpool2d(y, idx, k, s, p, output_size)
+    assert got.shape == exp.shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got, exp)
+
+
+# ------------------------------------------------------------------------------------ contracts
+@pytest.mark.parametrize("name", ["max", "avg", "sum", "global_max", "global_avg", "unpool"])
+def test_backward_thread_invariant_and_out(rng, name):
+    x = random_array(rng, (4, 16, 66, 70), np.float32)
+    y, idx = cpool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    m, midx = cpool.global_max_pool2d(x, return_indices=True)
+    calls = {
+        "max": lambda **kw: cpool.max_pool2d_backward(y, idx, x.shape, **kw),
+        "avg": lambda **kw: cpool.avg_pool2d_backward(y, x.shape, 3, 2, 1, **kw),
+        "sum": lambda **kw: cpool.sum_pool2d_backward(y, x.shape, 3, 2, 1, **kw),
+        "global_max": lambda **kw: cpool.global_max_pool2d_backward(m, midx, x.shape, **kw),
+        "global_avg": lambda **kw: cpool.global_avg_pool2d_backward(m, x.shape, **kw),
+        "unpool": lambda **kw: cpool.max_unpool2d(y, idx, 3, 2, 1, output_size=x.shape[-2:], **kw),
+    }
+    call = calls[name]
+    one = call(num_threads=1)
+    assert one.shape == x.shape and one.dtype == np.float32
+    for n in (2, 3, 8):
+        assert_identical(call(num_threads=n), one)
+    out = np.full(x.shape, 7, np.float32)
+    assert call(out=out) is out
+    assert_identical(out, one)
+
+
+def test_float16_and_layouts(rng):
+    x = random_array(rng, (2, 3, 8, 8), np.float64)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    base = cpool.max_pool2d_backward(y, idx, x.shape)
+    assert_identical(cpool.max_pool2d_backward(np.asfortranarray(y), idx[..., ::1], list(x.shape)), base)
+    assert_identical(cpool.max_pool2d_backward(y.astype(">f8"), idx.astype(np.int32), x.shape), base)
+    half = cpool.avg_pool2d_backward(y.astype(np.float16), x.shape, 2)
+    assert half.dtype == np.float16
+    empty = cpool.max_pool2d_backward(np.zeros((0, 3, 4, 4)), np.zeros((0, 3, 4, 4), np.int64), (0, 3, 8, 8))
+    assert empty.shape == (0, 3, 8, 8)
+
+
+def test_errors(rng):
+    x = random_array(rng, (2, 3, 8, 8), np.float32)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    with pytest.raises(ValueError, match=r"^max_pool2d_backward: `indices` must have the shape of `grad_output`"):
+        cpool.max_pool2d_backward(y, idx[..., :2], x.shape)
+    with pytest.raises(ValueError, match=r"`indices` must lie in \[0, H\*W\) = \[0, 64\); 1 do not"):
+        bad = idx.copy()
+        bad[1, 2, 3, 3] = 64
+        cpool.max_pool2d_backward(y, bad, x.shape)
+    with pytest.raises(ValueError, match=r"`indices` must lie in"):
+        bad = idx.copy()
+        bad[0, 0, 0, 0] = -1
+        cpool.max_unpool2d(y, bad, 2)
+    with pytest.raises(ValueError, match=r"the leading \(batch\) axes must be equal"):
+        cpool.max_pool2d_backward(y, idx, (3, 3, 8, 8))
+    with pytest.raises(TypeError, match=r"`indices` must have an integer dtype, got float32"):
+        cpool.max_pool2d_backward(y, idx.astype(np.float32), x.shape)
+    with pytest.raises(TypeError, match=r"`grad_output` must have a floating dtype \(float16/32/64\), got int64"):
+        cpool.max_pool2d_backward(idx, idx, x.shape)
+    with pytest.raises(ValueError, match=r"^avg_pool2d_backward: `grad_output` must have shape \(2, 3, 4, 4\), got \(2, 3, 5, 4\)"):
+        cpool.avg_pool2d_backward(np.zeros((2, 3, 5, 4)), x.shape, 2)
+    with pytest.raises(ValueError, match=r"^sum_pool2d_backward: `grad_output` must have shape \(2, 3, 7, 7\)"):
+        cpool.sum_pool2d_backward(y, x.shape, 2, stride=1)
+    with pytest.raises(ValueError, match=r"`input_shape` must have at least 2 dimensions"):
+        cpool.avg_pool2d_backward(y, (8,), 2)
+    with pytest.raises(TypeError, match=r"`input_shape` must be a tuple of ints, got 8"):
+        cpool.global_avg_pool2d_backward(y, 8)
+    with pytest.raises(ValueError, match=r"^global_sum_pool2d_backward: `grad_output` must have shape \(2, 3\) or \(2, 3, 1, 1\)"):
+        cpool.global_sum_pool2d_backward(y, x.shape)
+    with pytest.raises(ValueError, match=r"`output_size` \(12, 8\) must lie within `stride` \(2, 2\) of the default size \(8, 8\)"):
+        cpool.max_unpool2d(y, idx, 2, output_size=(12, 8))
+    with pytest.raises(ValueError, match=r"`output_size` must be \(H, W\) or the full output shape"):
+        cpool.max_unpool2d(y, idx, 2, output_size=(8,))
+    with pytest.raises(ValueError, match=r"`divisor_override` must not be zero"):
+        cpool.avg_pool2d_backward(y, x.shape, 2, divisor_override=0)
+    with pytest.raises(ValueError, match=r"`out` must have shape \(2, 3, 8, 8\)"):
+        cpool.max_pool2d_backward(y, idx, x.shape, out=np.empty((2, 3, 8, 7), np.float32))
