@@ -16,7 +16,7 @@ Design
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
@@ -31,23 +31,34 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n)
     = values[p, i] (max_unpool2d: the last write wins). Returns the number of bad indices."""
     cdef Py_ssize_t P = out.shape[0], HW = out.shape[1], n = values.shape[1]
     cdef Py_ssize_t p, i
-    cdef int64_t k
+    cdef uint64_t k
     cdef Py_ssize_t bad = 0
     cdef floating* plane
+    cdef const floating* vals
+    cdef const int64_t* idx
     if P == 0 or HW == 0:
         return 0
     with nogil:
         for p in prange(P, schedule='static', num_threads=num_threads):
             plane = &out[p, 0]
+            vals = &values[p, 0] if n > 0 else NULL
+            idx = &indices[p, 0] if n > 0 else NULL
             memset(plane, 0, HW * sizeof(floating))
-            for i in range(n):
-                k = indices[p, i]
-                if k < 0 or k >= HW:
-                    bad += 1
-                elif accumulate:
-                    plane[k] = plane[k] + values[p, i]
-                else:
-                    plane[k] = values[p, i]
+            # One loop per mode (the branch hoisted); one unsigned compare checks 0 <= k < HW.
+            if accumulate:
+                for i in range(n):
+                    k = <uint64_t>idx[i]
+                    if k < <uint64_t>HW:
+                        plane[k] = plane[k] + vals[i]
+                    else:
+                        bad += 1
+            else:
+                for i in range(n):
+                    k = <uint64_t>idx[i]
+                    if k < <uint64_t>HW:
+                        plane[k] = vals[i]
+                    else:
+                        bad += 1
     return bad
 
 
