@@ -278,8 +278,8 @@ def _verdict(row):
 
 
 def table(rows):
-    head = (f"| case | shape | threads | cpool ms | torch ms | NumPy ms | copy ms | speed-up | of copy "
-            f"| target (speed-up / of copy) | |")
+    head = ("| case | shape | threads | cpool ms | torch ms | NumPy ms | copy ms | speed-up | of copy "
+            "| target (speed-up / of copy) | |")
     lines = [head, "|" + "---|" * 11]
     for r in rows:
         if r.get("relative_to"):

@@ -352,7 +352,7 @@ def _buffers(x_in: np.ndarray, out, shape, kernel_dtype, result_dtype, with_indi
 
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
                    return_indices: bool, out, num_threads) -> Plan:
-    """Validate a windowed op (``op`` in 'max', 'sum', 'avg') and allocate its output."""
+    """Validate a windowed op (``op``: 'max', 'sum', 'avg', 'stochastic') and allocate its output."""
     x_in, in_dtype, kernel_dtype, result_dtype = _input(x, op, fn)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, kernel_size, stride, padding, dilation, ceil_mode)

@@ -21,7 +21,7 @@ from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
 from cpool._kernels._rows cimport _locate, _step
-from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, sum_out
+from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out
 
 
 cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
