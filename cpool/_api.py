@@ -396,9 +396,9 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     Notes
     -----
     The draw is the inverse CDF: the first window cell, in row-major order, whose running sum
-    exceeds ``u * sum(a)``. Each output's ``u`` comes from a counter-based generator (the
-    SplitMix64 finaliser) applied to (key, flat output index), not from a shared sequential
-    stream, so the same seed and input give the same result for any ``num_threads``.
+    (in ``x``'s dtype) exceeds ``u * sum(a)``. Each output's ``u`` comes from a counter-based
+    generator (the SplitMix64 finaliser) applied to (key, flat output index), not from a shared
+    sequential stream, so the same seed and input give the same result for any ``num_threads``.
     A NaN in a window gives NaN (its index is the first NaN).
 
     Examples
@@ -429,7 +429,8 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     g = plan.geometry
     if training:
         smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
-                                                 g.w.lo, g.w.count, key, plan.num_threads)
+                                                 g.w.lo, g.w.count, g.kernel[0], g.kernel[1],
+                                                 g.stride[1], g.w.pad_before, key, plan.num_threads)
     else:
         smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.kernel[1],
                                                 g.stride[1], g.w.pad_before, plan.num_threads)

@@ -205,13 +205,20 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, training=True, key
                 if total == 0:
                     vals[p, oh, ow], idx[p, oh, ow] = 0, y0 * W + x0
                     continue
-                u = splitmix_uniform(key, (p * OH + oh) * OW + ow)
-                run, pick = 0.0, None
-                for (y, xx), v in zip(cells, a):  # the first cell whose running sum exceeds u*total
-                    run += v
-                    if run > u * total:
+                # Sums in the input's dtype, cell by cell in row-major order, as documented.
+                dt = x.dtype.type
+                total = dt(0)
+                for v in a:
+                    total = dt(total + dt(v))
+                threshold = dt(splitmix_uniform(key, (p * OH + oh) * OW + ow) * float(total))
+                run, pick = dt(0), None
+                for (y, xx), v in zip(cells, a):  # the first cell whose running sum exceeds it
+                    run = dt(run + dt(v))
+                    if run > threshold:
                         pick = (y, xx)
                         break
+                if pick is None:  # rounding put the threshold at the sum: the last positive cell
+                    pick = [c for c, v in zip(cells, a) if v > 0][-1]
                 vals[p, oh, ow] = planes[p, pick[0], pick[1]]
                 idx[p, oh, ow] = pick[0] * W + pick[1]
     shape = x.shape[:-2] + (OH, OW)

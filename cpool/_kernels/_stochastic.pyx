@@ -7,7 +7,7 @@ Design
   (dilation 1). Padding and ceil-mode overhang are never read, so they count as 0.
 * Training: in a window with activations ``a_i >= 0`` and ``s = sum(a)``, output ``a_l`` where
   ``l`` is the first tap, in row-major order, whose running sum exceeds ``u * s``, i.e. a draw
-  from ``p_i = a_i / s``. Zero cells can never be drawn. ``s == 0`` gives 0 (and the window's first
+  from ``p_i = a_i / s`` (sums in the input dtype, tap by tap in row-major order). Zero cells can never be drawn. ``s == 0`` gives 0 (and the window's first
   tap as index), a NaN gives NaN (the first NaN), an infinite ``s`` the first infinity.
 * Reproducible for any thread count: ``u`` is not taken from a shared stream but computed from
   (key, flat output index) by a counter-based generator (the SplitMix64 finaliser, a bijective
@@ -110,38 +110,142 @@ def stochastic_train(
         int64_t[:, :, :, ::1] indices,                                                     # OUT
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
+        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w,
         uint64_t key, int num_threads):
     """Kernel of :func:`cpool.stochastic_pool2d` in training mode. Returns the smallest value
-    read in a window (the caller raises when it is negative)."""
+    read (the caller raises when it is negative).
+
+    Vectorised across each output row. The window's input rows are copied into zero-padded row
+    buffers; then, tap by tap in row-major window order, one loop over the row's outputs adds
+    the tap to their sums, and a second, after the thresholds u*sum, adds it to their running
+    sums and counts the taps whose running sum is still <= u*sum: that count is the drawn tap's
+    number (running sums never decrease). Pure arithmetic, no branches or selects, so the
+    compiler vectorises it; strides 1 and 2 get literal-stride loops. Sums are in the input
+    dtype, in that order; padding taps add exactly 0, and a zero can never be the first to cross.
+    """
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(floating)
-    cdef Py_ssize_t c, r, b0, b1, oh, ow
-    cdef double smallest = INFINITY, window_min
+    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + kw)
+    cdef Py_ssize_t row_stride = _buffer_stride(width, sizeof(floating))
+    cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))
+    # Per thread: kh padded rows; sums, thresholds, running sums, counts; per-column minima.
+    cdef Py_ssize_t thread_stride = kh * row_stride + 4 * out_stride + _buffer_stride(W, sizeof(floating))
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, t, u, j, y0, nh, k, n_taps
+    cdef double smallest = INFINITY, chunk_min
+    cdef floating v
+    cdef floating* rows
+    cdef floating* sums
+    cdef floating* thresholds
+    cdef floating* running
+    cdef floating* counts
+    cdef floating* minima
+    cdef floating* tap
+    cdef const floating* src
     cdef const floating* plane
     cdef floating* orow
     cdef int64_t* irow
     if n_rows == 0:
         return 0.0
-    with nogil:
-        for c in prange(n_chunks, schedule='static', num_threads=num_threads):
-            # Assigned here so Cython makes them thread-private: it does not count the
-            # writes through pointers below, and shared counters would race.
-            b0 = b1 = oh = 0
-            _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
-            for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
-                plane = &x[b0, b1, 0, 0]
-                orow = &out[b0, b1, oh, 0]
-                irow = &indices[b0, b1, oh, 0]
-                for ow in range(OW):
-                    # r = flat row index (p*OH + oh): r*OW + ow is the flat output index.
-                    window_min = _draw(plane, row_step, W, h_lo[oh], h_n[oh], w_lo[ow], w_n[ow],
-                                       key, <uint64_t>(r * OW + ow), &orow[ow], &irow[ow])
-                    if window_min < 0:
-                        smallest = min(smallest, window_min)  # a reduction: read after the loop
-                _step(OH, B1, &b0, &b1, &oh)
+    cdef floating* scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
+    cdef Py_ssize_t* tap_row = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
+    for k in range(kh * kw):
+        tap_row[k] = k // kw
+    try:
+        with nogil:
+            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+                # Assigned here so Cython makes them thread-private: it does not count the
+                # writes through pointers below, and shared counters would race.
+                b0 = b1 = oh = 0
+                _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
+                rows = scratch + threadid() * thread_stride
+                sums = rows + kh * row_stride
+                thresholds = sums + out_stride
+                running = thresholds + out_stride
+                counts = running + out_stride
+                minima = counts + out_stride
+                for j in range(kh * row_stride):  # padding cells stay 0 for the whole chunk
+                    rows[j] = 0
+                for j in range(W):
+                    minima[j] = INFINITY
+                for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
+                    plane = &x[b0, b1, 0, 0]
+                    orow = &out[b0, b1, oh, 0]
+                    irow = &indices[b0, b1, oh, 0]
+                    y0 = h_lo[oh]
+                    nh = h_n[oh]
+                    for t in range(nh):  # the window rows, zero-padded; per-column minima
+                        src = plane + (y0 + t) * row_step
+                        tap = rows + t * row_stride + pad_w
+                        for j in range(W):
+                            v = src[j]
+                            tap[j] = v
+                            minima[j] = v if v < minima[j] else minima[j]
+                    for ow in range(OW):
+                        sums[ow] = 0
+                        running[ow] = 0
+                        counts[ow] = 0
+                    for t in range(nh):  # sweep 1: sums, tap by tap in row-major order
+                        for u in range(kw):
+                            tap = rows + t * row_stride + u
+                            if sw == 2:
+                                for ow in range(OW):
+                                    sums[ow] = sums[ow] + tap[2 * ow]
+                            elif sw == 1:
+                                for ow in range(OW):
+                                    sums[ow] = sums[ow] + tap[ow]
+                            else:
+                                for ow in range(OW):
+                                    sums[ow] = sums[ow] + tap[ow * sw]
+                    for ow in range(OW):  # u from (key, flat output index r*OW + ow)
+                        thresholds[ow] = <floating>(_uniform(key, <uint64_t>(r * OW + ow))
+                                                    * <double>sums[ow])
+                    for t in range(nh):  # sweep 2: count taps whose running sum <= u*sum
+                        for u in range(kw):
+                            tap = rows + t * row_stride + u
+                            if sw == 2:
+                                for ow in range(OW):
+                                    running[ow] = running[ow] + tap[2 * ow]
+                                    counts[ow] = counts[ow] + (running[ow] <= thresholds[ow])
+                            elif sw == 1:
+                                for ow in range(OW):
+                                    running[ow] = running[ow] + tap[ow]
+                                    counts[ow] = counts[ow] + (running[ow] <= thresholds[ow])
+                            else:
+                                for ow in range(OW):
+                                    running[ow] = running[ow] + tap[ow * sw]
+                                    counts[ow] = counts[ow] + (running[ow] <= thresholds[ow])
+                    n_taps = nh * kw
+                    for ow in range(OW):
+                        if sums[ow] > 0 and sums[ow] < INFINITY:
+                            k = <Py_ssize_t>counts[ow]
+                            if k >= n_taps:  # rounding put u*sum at the sum: the last positive tap
+                                k = n_taps - 1
+                                while rows[tap_row[k] * row_stride + ow * sw + k - tap_row[k] * kw] <= 0:
+                                    k = k - 1
+                            # Tap number -> (row, column) by table: which tap is drawn is
+                            # random, so a loop or branch here would mispredict.
+                            t = tap_row[k]
+                            u = k - t * kw
+                            orow[ow] = rows[t * row_stride + ow * sw + u]
+                            irow[ow] = (y0 + t) * W + ow * sw + u - pad_w
+                        elif sums[ow] == 0:  # all-zero window: 0, index of its first tap
+                            orow[ow] = 0
+                            irow[ow] = y0 * W + w_lo[ow]
+                        else:  # NaN or infinite sum: the rare scalar path
+                            _draw(plane, row_step, W, y0, nh, w_lo[ow], w_n[ow], key,
+                                  <uint64_t>(r * OW + ow), &orow[ow], &irow[ow])
+                    _step(OH, B1, &b0, &b1, &oh)
+                chunk_min = INFINITY
+                for j in range(W):
+                    chunk_min = minima[j] if minima[j] < chunk_min else chunk_min
+                if chunk_min < 0:
+                    smallest = min(smallest, chunk_min)
+    finally:
+        free(scratch)
+        free(tap_row)
     return smallest
 
 
