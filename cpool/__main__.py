@@ -33,7 +33,7 @@ TIMED = [
 
 def _show(title, value):
     text = np.array2string(np.asarray(value), separator=", ", floatmode="maxprec")
-    print(f"  {title:<34} {text.replace(chr(10), chr(10) + ' ' * 37)}")
+    print(f"  {title:<36} {text.replace(chr(10), chr(10) + ' ' * 39)}")
 
 
 def demo_example():
