@@ -51,9 +51,11 @@ cdef inline double _uniform(uint64_t key, uint64_t counter) noexcept nogil:
 cdef inline double _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W, Py_ssize_t y0,
                          Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw, uint64_t key,
                          uint64_t counter, floating* value, int64_t* index) noexcept nogil:
-    """Draw one window's sample into value/index; return the window's smallest value.
+    """Draw one window's sample into value/index, one window at a time; return its smallest value.
 
-    An all-zero window (or one without in-bounds taps) gives 0 and its first tap's index.
+    The scalar path of :func:`stochastic_train`, used for the rare windows whose sum is NaN or
+    infinite (the first NaN, or the first infinity, is drawn). An all-zero window (or one without
+    in-bounds taps) gives 0 and its first tap's index.
     """
     cdef Py_ssize_t t, u, k
     cdef double s = 0, smallest = INFINITY, threshold, run = 0
