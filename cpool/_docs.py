@@ -41,6 +41,17 @@ ValueError
     Fewer than 2 dimensions, empty H or W, a non-positive kernel/stride/dilation, padding
     negative or over ``kernel_size // 2``, sizes beyond 2**31-1, an empty output, a bad
     ``out`` shape or layout, ``num_threads < 1``.""",
+    "input_shape": """\
+input_shape : tuple of int
+    Shape of the forward input, ``(..., H, W)``.""",
+    "grad_global": """\
+grad_output : (...) or (..., 1, 1) array_like
+    Gradient with respect to the global op's output (``keepdims`` either way); float16/32/64.""",
+    "raises_grad_global": """\
+ValueError
+    A ``grad_output`` shape that does not match ``input_shape``, a bad ``out``.
+TypeError
+    Non-floating ``grad_output``.""",
     "raises_global": """\
 ValueError
     Fewer than 2 dimensions, empty H or W, a bad ``out`` shape or layout, ``num_threads < 1``.""",

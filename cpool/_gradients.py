@@ -45,8 +45,7 @@ def max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_thre
         Gradient of the loss with respect to the pooled output; float16/32/64.
     indices : (..., H_out, W_out) array_like of int
         The ``return_indices`` output of the forward call (flat ``h * W + w``).
-    input_shape : tuple of int
-        Shape of the forward input, ``(..., H, W)``.
+    %(input_shape)s
     %(out)s
     %(num_threads)s
 
@@ -86,8 +85,7 @@ def stochastic_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
         Gradient of the loss with respect to the pooled output; float16/32/64.
     indices : (..., H_out, W_out) array_like of int
         The ``return_indices`` output of the forward call.
-    input_shape : tuple of int
-        Shape of the forward input, ``(..., H, W)``.
+    %(input_shape)s
     %(out)s
     %(num_threads)s
 
@@ -122,12 +120,10 @@ def global_max_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
 
     Parameters
     ----------
-    grad_output : (...) or (..., 1, 1) array_like
-        Gradient with respect to the global max (``keepdims`` either way); float16/32/64.
+    %(grad_global)s
     indices : array_like of int
         The ``return_indices`` output of the forward call, shaped like ``grad_output``.
-    input_shape : tuple of int
-        Shape of the forward input, ``(..., H, W)``.
+    %(input_shape)s
     %(out)s
     %(num_threads)s
 
@@ -182,10 +178,8 @@ def global_avg_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
 
     Parameters
     ----------
-    grad_output : (...) or (..., 1, 1) array_like
-        Gradient with respect to the global average; float16/32/64.
-    input_shape : tuple of int
-        Shape of the forward input, ``(..., H, W)``.
+    %(grad_global)s
+    %(input_shape)s
     %(out)s
     %(num_threads)s
 
@@ -196,10 +190,7 @@ def global_avg_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
 
     Raises
     ------
-    ValueError
-        A ``grad_output`` shape that does not match, a bad ``out``.
-    TypeError
-        Non-floating ``grad_output``.
+    %(raises_grad_global)s
 
     Examples
     --------
@@ -221,10 +212,8 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
 
     Parameters
     ----------
-    grad_output : (...) or (..., 1, 1) array_like
-        Gradient with respect to the global sum; float16/32/64.
-    input_shape : tuple of int
-        Shape of the forward input, ``(..., H, W)``.
+    %(grad_global)s
+    %(input_shape)s
     %(out)s
     %(num_threads)s
 
@@ -235,10 +224,7 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
 
     Raises
     ------
-    ValueError
-        A ``grad_output`` shape that does not match, a bad ``out``.
-    TypeError
-        Non-floating ``grad_output``.
+    %(raises_grad_global)s
 
     Examples
     --------
@@ -280,8 +266,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     ----------
     grad_output : (..., H_out, W_out) array_like
         Gradient with respect to the pooled output; float16/32/64, shape as the forward output.
-    input_shape : tuple of int
-        Shape of the forward input, ``(..., H, W)``.
+    %(input_shape)s
     %(kernel_size)s
     %(stride)s
     padding, ceil_mode, count_include_pad, divisor_override
@@ -326,8 +311,7 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     ----------
     grad_output : (..., H_out, W_out) array_like
         Gradient with respect to the pooled output; float16/32/64, shape as the forward output.
-    input_shape : tuple of int
-        Shape of the forward input, ``(..., H, W)``.
+    %(input_shape)s
     %(kernel_size)s
     %(stride)s
     padding, dilation, ceil_mode
