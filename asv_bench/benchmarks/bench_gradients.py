@@ -3,21 +3,13 @@
 Run from asv_bench/:  asv continuous main HEAD --factor 1.1 --split
 Each backward should stay within 2x of its forward (``time_forward`` in the same class).
 """
-import os
-
 import numpy as np
 
 import cpool
 
-SMALL = os.environ.get("CPOOL_ASV_SMALL", "0") not in ("", "0")
-ALL = os.cpu_count() or 1
-THREADS = sorted({1, ALL})
+from .common import ALL_THREADS, scaled
 
-
-def _shape(shape):
-    if not SMALL:
-        return shape
-    return tuple(max(1, n // 8) for n in shape[:-2]) + tuple(max(8, n // 4) for n in shape[-2:])
+THREADS = sorted({1, ALL_THREADS})
 
 
 # op -> (shape, forward(x, t), prepare(x) -> args, backward(args, t))
@@ -60,7 +52,7 @@ class Gradients:
     def setup(self, op, dtype, threads):
         shape, self.forward, prepare, self.backward = OPS[op]
         rng = np.random.default_rng(0)
-        x = rng.standard_normal(_shape(shape), dtype=np.float32).astype(dtype)
+        x = rng.standard_normal(scaled(shape), dtype=np.float32).astype(dtype)
         self.x = np.abs(x) if op.startswith("stochastic") else x
         self.args = prepare(self.x)
 

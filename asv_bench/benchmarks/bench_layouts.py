@@ -2,14 +2,13 @@
 
 Same op on uint8/int32 images and on a sliced batch (read in place, no copy).
 """
-import os
-
 import numpy as np
 
 import cpool
 
-SMALL = os.environ.get("CPOOL_ASV_SMALL", "0") not in ("", "0")
-SHAPE = (4, 64, 56, 56) if SMALL else (32, 256, 56, 56)
+from .common import scaled
+
+SHAPE = scaled((32, 256, 56, 56))
 
 
 class IntegerImages:

@@ -8,26 +8,18 @@ Run from asv_bench/:
 ``PoolNumPyReference`` does the same for the plain-NumPy baseline on the same input, so the
 ratio is visible in one report. Set CPOOL_ASV_SMALL=1 for small shapes (CI smoke runs).
 """
-import os
-
 import numpy as np
 
 import cpool
+
+from .common import ALL_THREADS, scaled
 
 try:
     from cpool import _baselines
 except ImportError:  # older commits
     _baselines = None
 
-SMALL = os.environ.get("CPOOL_ASV_SMALL", "0") not in ("", "0")
-ALL = os.cpu_count() or 1
-THREADS = sorted({1, min(2, ALL), ALL})
-
-
-def _shape(shape):
-    if not SMALL:
-        return shape
-    return tuple(max(1, n // 8) for n in shape[:-2]) + tuple(max(8, n // 4) for n in shape[-2:])
+THREADS = sorted({1, min(2, ALL_THREADS), ALL_THREADS})
 
 
 # op key -> (shape, cpool call, NumPy baseline); shapes are those of the speed targets.
@@ -69,7 +61,7 @@ OPS = {
 def _input(op, dtype):
     rng = np.random.default_rng(0)
     # Filled in setup, so timing never pays for lazily faulted pages.
-    x = rng.standard_normal(_shape(OPS[op][0]), dtype=np.float32).astype(dtype)
+    x = rng.standard_normal(scaled(OPS[op][0]), dtype=np.float32).astype(dtype)
     return np.abs(x) if op.startswith("stochastic") else x  # stochastic pooling: activations >= 0
 
 
