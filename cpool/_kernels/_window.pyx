@@ -118,7 +118,8 @@ def max_pool2d_with_indices(
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
-    cdef Py_ssize_t r, p, oh, ow, t, u, y, y0, nh, lo, col
+    cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, t, u, y, y0, nh, lo, col
     cdef int64_t mi
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef numeric v, m
@@ -128,29 +129,33 @@ def max_pool2d_with_indices(
     if n_rows == 0:
         return
     with nogil:
-        for r in prange(n_rows, schedule='static', num_threads=num_threads):
-            p = r // OH
-            oh = r - p * OH
-            orow = &out[p // B1, p % B1, oh, 0]
-            irow = &indices[p // B1, p % B1, oh, 0]
-            nh = h_n[oh]
-            y0 = h_lo[oh]
-            # PyTorch starts each window at -inf with the index of its first (adjusted) tap.
-            for ow in range(OW):
-                orow[ow] = lowest
-                irow[ow] = y0 * W + w_lo[ow]
-            for t in range(nh):
-                y = y0 + t * dh
-                row = &x[p // B1, p % B1, y, 0]
+        for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+            # Assigned here so Cython makes them thread-private: it does not count the
+            # writes through pointers below, and shared counters would race.
+            b0 = b1 = oh = 0
+            _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
+            for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
+                orow = &out[b0, b1, oh, 0]
+                irow = &indices[b0, b1, oh, 0]
+                nh = h_n[oh]
+                y0 = h_lo[oh]
+                # PyTorch starts each window at -inf with the index of its first (adjusted) tap.
                 for ow in range(OW):
-                    m = orow[ow]
-                    mi = irow[ow]
-                    lo = w_lo[ow]
-                    for u in range(w_n[ow]):
-                        col = lo + u * dw
-                        v = row[col]
-                        if _replaces(m, v):
-                            m = v
-                            mi = y * W + col
-                    orow[ow] = m
-                    irow[ow] = mi
+                    orow[ow] = lowest
+                    irow[ow] = y0 * W + w_lo[ow]
+                for t in range(nh):
+                    y = y0 + t * dh
+                    row = &x[b0, b1, y, 0]
+                    for ow in range(OW):
+                        m = orow[ow]
+                        mi = irow[ow]
+                        lo = w_lo[ow]
+                        for u in range(w_n[ow]):
+                            col = lo + u * dw
+                            v = row[col]
+                            if _replaces(m, v):
+                                m = v
+                                mi = y * W + col
+                        orow[ow] = m
+                        irow[ow] = mi
+                _step(OH, B1, &b0, &b1, &oh)
