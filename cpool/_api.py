@@ -87,9 +87,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     if plan.indices is None:
         _window.max_pool2d(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
     else:
-        _window.max_pool2d_with_indices(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
-                                        g.dilation[0], g.w.lo, g.w.count, g.dilation[1],
-                                        plan.num_threads)
+        _window.max_pool2d_with_indices(plan.x, plan.out, plan.indices, *_separable_args(plan),
+                                        g.w.lo, g.w.count, plan.num_threads)
     return plan.finish()
 
 

@@ -22,6 +22,31 @@ def test_matches_reference_float32(rng, k, s, p, d, c):
         np.testing.assert_array_equal(cpool.max_pool2d(x, k, s, p, d, c), exp)
 
 
+TIE_VALUES = [-np.inf, -1.0, 0.0, 2.0, np.inf, np.nan]
+
+
+def _tie_heavy(rng, shape, dtype):
+    if np.dtype(dtype).kind == "f":
+        return rng.choice(TIE_VALUES, size=shape, p=[0.15, 0.2, 0.2, 0.2, 0.15, 0.1]).astype(dtype)
+    return rng.integers(0, 3, size=shape).astype(dtype)
+
+
+@pytest.mark.parametrize("k,s,p,d,c", GRID)
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_indices_with_ties_nan_and_inf(rng, dtype, k, s, p, d, c):
+    # The kernel reduces columns first, then combines them; PyTorch scans rows first. Data with
+    # few distinct values (ties across rows and columns, several NaNs and infinities per window)
+    # is where the two orders could disagree on the index.
+    for shape in SHAPES:
+        if not fits(shape, k, s, p, d, c):
+            continue
+        x = _tie_heavy(rng, shape, dtype)
+        got, gi = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        exp, ei = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        np.testing.assert_array_equal(got, exp)
+        np.testing.assert_array_equal(gi, ei)
+
+
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
 @pytest.mark.parametrize("k,s,p,d,c", [(2, None, 0, 1, False), (3, 2, 1, 1, True), ((2, 3), 1, (1, 0), 2, False),
                                        (4, 3, 2, 1, True)])
@@ -126,6 +151,23 @@ def test_torch_parity_bitwise(rng, dtype, k, s, p, d, c):
         pytest.skip("empty output")
     x = random_array(rng, shape, dtype)
     x[0, 0, 1, 1] = np.nan
+    tv, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s if s is not None else None, p, d,
+                                            ceil_mode=c, return_indices=True)
+    v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+    np.testing.assert_array_equal(v, tv.numpy())
+    np.testing.assert_array_equal(i, ti.numpy())
+
+
+# The dtypes PyTorch's CPU max_pool2d has (it lacks uint16/32/64).
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint8, np.int16, np.int32,
+                                   np.int64])
+@pytest.mark.parametrize("k,s,p,d,c", GRID[::5])
+def test_torch_parity_ties_bitwise(rng, dtype, k, s, p, d, c):
+    torch = pytest.importorskip("torch")
+    shape = (2, 3, 11, 10)
+    if not fits(shape, k, s, p, d, c):
+        pytest.skip("empty output")
+    x = _tie_heavy(rng, shape, dtype)
     tv, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s if s is not None else None, p, d,
                                             ceil_mode=c, return_indices=True)
     v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)

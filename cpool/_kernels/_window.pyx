@@ -20,16 +20,17 @@ Design
   ``kh*W + kw*OW``, not ``kh*kw*OW``.
 * One code path serves max and sum: the inline helpers take ``is_max`` as a literal, and the
   compiler drops the branch after inlining.
-* Max with indices scans each window in PyTorch's row-major order with PyTorch's update rule
-  ``v > m or v != v``: ties keep the first element and the last NaN wins, so the indices match.
+* Max with indices is row-separable too: the vertical pass keeps each column's max and its row
+  by PyTorch's update rule ``v > m or v != v``; windows then combine their columns so that the
+  result is PyTorch's row-major scan exactly (ties keep the first element, the last NaN wins).
 """
 from cython cimport view
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int64_t
+from libc.stdint cimport INT32_MAX, int32_t, int64_t
 from libc.stdlib cimport free
 
 from cpool._kernels._rows cimport _buffer_stride, _horizontal, _locate, _scratch, _step, _vertical
-from cpool._kernels._types cimport _lowest, _replaces, numeric, numeric_acc, sum_out
+from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -107,55 +108,161 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     _separable(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, divisors, divide, False, num_threads)
 
 
+cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
+    """``a if c else b`` as bit arithmetic (Cython's conditional expression becomes a branch)."""
+    return b ^ ((a ^ b) & -(<int32_t>c))
+
+
+cdef inline bint _right_replaces(numeric m, int32_t m_row, numeric v, int32_t v_row) noexcept nogil:
+    """Whether a column's candidate (``v`` in row ``v_row``) replaces the running candidate
+    (``m`` in row ``m_row``) of a column to its LEFT, in a window's column-by-column combine.
+
+    Each column was reduced over its rows by PyTorch's rule, so the combine must reproduce
+    PyTorch's row-major scan of the whole window: without NaN, the maximum at the smallest flat
+    index (an equal value to the right wins only from a higher row); with NaN, the NaN at the
+    largest flat index (a NaN to the right wins unless the current one is in a lower row).
+    Branch-free (``|``/``&``) so that it vectorises.
+    """
+    cdef bint tie_wins = (v == m) & (v_row < m_row)
+    if numeric is float or numeric is double:
+        return (v > m) | tie_wins | ((v != v) & ((m == m) | (v_row >= m_row)))
+    return (v > m) | tie_wins
+
+
+cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
+                               Py_ssize_t W, Py_ssize_t y0, Py_ssize_t dh,
+                               numeric* vmax, int32_t* vrow) noexcept nogil:
+    """Per column j: the max over the window's rows by PyTorch's rule, and the row it is in.
+
+    Rows are int32 (H <= INT_MAX is validated): the masks then match float32's width and the
+    loop vectorises with plain SSE2.
+    """
+    cdef Py_ssize_t t, j
+    cdef int32_t y = <int32_t>y0
+    cdef const numeric* r = row0 + step
+    cdef numeric m, v
+    cdef int32_t mr
+    cdef bint take
+    # Every loop loads into locals, selects, then stores unconditionally: GCC vectorises that
+    # (for every dtype width); a select that reads its own destination becomes a conditional
+    # store, which it does not.
+    if n_rows == 1:
+        for j in range(W):
+            vmax[j] = row0[j]
+            vrow[j] = y
+        return
+    for j in range(W):  # rows 0 and 1
+        m = row0[j]
+        v = r[j]
+        take = _replaces(m, v)
+        vrow[j] = <int32_t>(y0 + dh) if take else y
+        vmax[j] = v if take else m
+    for t in range(2, n_rows):
+        r = row0 + t * step
+        y = <int32_t>(y0 + t * dh)
+        for j in range(W):
+            m = vmax[j]
+            mr = vrow[j]
+            v = r[j]
+            take = _replaces(m, v)
+            vrow[j] = y if take else mr
+            vmax[j] = v if take else m
+
+
 def max_pool2d_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
         int64_t[:, :, :, ::1] indices,                                                    # OUT
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
-        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, Py_ssize_t dw,
-        int num_threads):
-    """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``)."""
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
+    """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``).
+
+    Row-separable like the other kernels: the vertical pass keeps each column's max and its row
+    in padded row buffers, then each window combines its columns left to right with
+    :func:`_right_replaces`, which gives exactly the value and index of PyTorch's row-major scan
+    (ties: first; NaN: last). Padding cells hold the lowest value in row INT32_MAX: they lose
+    every tie, so they never win while the window has a real cell. ``w_lo``/``w_n`` are only
+    needed for dilated windows with no real cell, which PyTorch answers with -inf at the first tap.
+    """
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, t, u, y, y0, nh, lo, col
-    cdef int64_t mi
+    cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
+    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, u, i, y0
     cdef numeric lowest = _lowest(<numeric*>NULL)
-    cdef numeric v, m
+    cdef bint take
     cdef numeric* orow
     cdef int64_t* irow
-    cdef const numeric* row
+    cdef numeric* vmax
+    cdef int32_t* vrow
+    cdef int32_t* hrow
+    cdef int32_t* hcol
     if n_rows == 0:
         return
-    with nogil:
-        for c in prange(n_chunks, schedule='static', num_threads=num_threads):
-            # Assigned here so Cython makes them thread-private: it does not count the
-            # writes through pointers below, and shared counters would race.
-            b0 = b1 = oh = 0
-            _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
-            for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
-                orow = &out[b0, b1, oh, 0]
-                irow = &indices[b0, b1, oh, 0]
-                nh = h_n[oh]
-                y0 = h_lo[oh]
-                # PyTorch starts each window at -inf with the index of its first (adjusted) tap.
-                for ow in range(OW):
-                    orow[ow] = lowest
-                    irow[ow] = y0 * W + w_lo[ow]
-                for t in range(nh):
-                    y = y0 + t * dh
-                    row = &x[b0, b1, y, 0]
+    cdef bint any_empty = False
+    for ow in range(OW):
+        any_empty = any_empty or w_n[ow] == 0
+    cdef Py_ssize_t vstride = _buffer_stride(width, sizeof(numeric))
+    cdef Py_ssize_t istride = _buffer_stride(width + 2 * OW, sizeof(int32_t))
+    cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
+    cdef int32_t* ints = NULL
+    try:
+        ints = <int32_t*>_scratch(num_threads, istride, sizeof(int32_t))
+        with nogil:
+            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+                # Assigned here so Cython makes them thread-private: it does not count the
+                # writes through pointers below, and shared counters would race.
+                b0 = b1 = oh = 0
+                _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
+                vmax = values + threadid() * vstride
+                vrow = ints + threadid() * istride
+                hrow = vrow + width   # per output: row and padded column of the running winner
+                hcol = hrow + OW
+                for i in range(pad_w):
+                    vmax[i] = lowest
+                    vrow[i] = INT32_MAX
+                for i in range(pad_w + W, width):
+                    vmax[i] = lowest
+                    vrow[i] = INT32_MAX
+                for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
+                    orow = &out[b0, b1, oh, 0]
+                    irow = &indices[b0, b1, oh, 0]
+                    y0 = h_lo[oh]
+                    if h_n[oh] == 0:
+                        # An empty (dilated) window: PyTorch's -inf at its first tap's index.
+                        for ow in range(OW):
+                            orow[ow] = lowest
+                            irow[ow] = y0 * W + w_lo[ow]
+                        _step(OH, B1, &b0, &b1, &oh)
+                        continue
+                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, y0, dh,
+                                  vmax + pad_w, vrow + pad_w)
+                    # Columns u = 0..kw-1 of every window, one sweep each (vectorises).
                     for ow in range(OW):
-                        m = orow[ow]
-                        mi = irow[ow]
-                        lo = w_lo[ow]
-                        for u in range(w_n[ow]):
-                            col = lo + u * dw
-                            v = row[col]
-                            if _replaces(m, v):
-                                m = v
-                                mi = y * W + col
-                        orow[ow] = m
-                        irow[ow] = mi
-                _step(OH, B1, &b0, &b1, &oh)
+                        orow[ow] = vmax[ow * sw]
+                        hrow[ow] = vrow[ow * sw]
+                        hcol[ow] = <int32_t>(ow * sw)
+                    for u in range(1, kw):
+                        for ow in range(OW):
+                            # Strided gathers do not vectorise; bit-mask selects at least
+                            # keep this loop free of branches that random data mispredicts.
+                            i = ow * sw + u * dw
+                            take = _right_replaces(orow[ow], hrow[ow], vmax[i], vrow[i])
+                            # Equal values are interchangeable: the value is the plain max.
+                            orow[ow] = _take_max(orow[ow], vmax[i])
+                            hrow[ow] = _pick(take, vrow[i], hrow[ow])
+                            hcol[ow] = _pick(take, <int32_t>i, hcol[ow])
+                    for ow in range(OW):
+                        irow[ow] = <int64_t>hrow[ow] * W + (hcol[ow] - pad_w)
+                    if any_empty:
+                        for ow in range(OW):
+                            if w_n[ow] == 0:
+                                orow[ow] = lowest
+                                irow[ow] = y0 * W + w_lo[ow]
+                    _step(OH, B1, &b0, &b1, &oh)
+    finally:
+        free(values)
+        free(ints)
