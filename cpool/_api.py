@@ -195,6 +195,12 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     --------
     avg_pool2d, global_sum_pool2d
 
+    Notes
+    -----
+    Padding cells count as 0 and cells that dilation skips are not read. Integer sums are exact
+    (64-bit); float32 windows are summed in float32 in a different order from PyTorch, so values
+    agree to rounding. Results are bitwise identical for any ``num_threads``.
+
     Examples
     --------
     >>> import numpy as np, cpool
@@ -292,6 +298,12 @@ def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     --------
     avg_pool2d, global_sum_pool2d
 
+    Notes
+    -----
+    ``x.mean((-2, -1))``, or ``torch.nn.functional.adaptive_avg_pool2d(x, 1)`` without the
+    trailing axes. Planes are split into bands of rows that depend only on the shape, so results
+    are bitwise identical for any ``num_threads``.
+
     Examples
     --------
     >>> import numpy as np, cpool
@@ -330,6 +342,11 @@ def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     See Also
     --------
     sum_pool2d, global_avg_pool2d
+
+    Notes
+    -----
+    ``x.sum((-2, -1))`` with NumPy's integer promotion to 64 bits. Float planes are summed in
+    float64 and rounded once; results are bitwise identical for any ``num_threads``.
 
     Examples
     --------

@@ -62,6 +62,19 @@ def max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_thre
     TypeError
         Non-floating ``grad_output``, non-integer ``indices``.
 
+    See Also
+    --------
+    max_pool2d : The forward op (``return_indices=True`` gives ``indices``).
+    max_unpool2d : Places values at the indices instead of adding them.
+
+    Notes
+    -----
+    PyTorch autograd's gradient of ``F.max_pool2d``: ``grad_input[p, indices[p, i]] +=
+    grad_output[p, i]`` for every output ``i`` of plane ``p``, in row-major output order, so
+    overlapping windows (kernel > stride) that share a maximum add up at it. Planes run in
+    parallel; each plane's additions keep that order, so the result is bitwise identical for any
+    ``num_threads``.
+
     Examples
     --------
     >>> import numpy as np, cpool
@@ -101,6 +114,18 @@ def stochastic_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
     TypeError
         As :func:`max_pool2d_backward`.
 
+    See Also
+    --------
+    stochastic_pool2d : The forward op (``training=True, return_indices=True``).
+    max_pool2d_backward : The same scatter-add, for max pooling's indices.
+
+    Notes
+    -----
+    The sampled cell is the output's value, so the gradient flows to it alone, exactly like max
+    pooling's: ``grad_input[p, indices[p, i]] += grad_output[p, i]``. Windows whose sum is 0
+    output 0 and route their gradient to their first cell. The evaluation mode
+    (``training=False``) is a smooth function of the whole window and has no backward here.
+
     Examples
     --------
     >>> import numpy as np, cpool
@@ -138,6 +163,17 @@ def global_max_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
         Shapes that do not match, an index outside ``[0, H*W)``, a bad ``out``.
     TypeError
         Non-floating ``grad_output``, non-integer ``indices``.
+
+    See Also
+    --------
+    global_max_pool2d : The forward op (``return_indices=True`` gives ``indices``).
+    max_pool2d_backward : The windowed version.
+
+    Notes
+    -----
+    ``grad_output`` may have the forward's shape with or without ``keepdims``. Like PyTorch's
+    gradient of ``adaptive_max_pool2d(x, 1)``, the whole gradient goes to the one index the
+    forward returned (the first maximum, or the last NaN), not split among ties.
 
     Examples
     --------
@@ -192,6 +228,17 @@ def global_avg_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
     ------
     %(raises_grad_global)s
 
+    See Also
+    --------
+    global_avg_pool2d : The forward op.
+    global_sum_pool2d_backward : The same without the division.
+
+    Notes
+    -----
+    ``grad_input[..., h, w] = grad_output[...] / (H * W)`` for every cell: PyTorch's gradient of
+    ``x.mean((-2, -1))``. ``grad_output`` may have the forward's shape with or without
+    ``keepdims``.
+
     Examples
     --------
     >>> import numpy as np, cpool
@@ -226,6 +273,17 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
     ------
     %(raises_grad_global)s
 
+    See Also
+    --------
+    global_sum_pool2d : The forward op.
+    global_avg_pool2d_backward : The same divided by ``H * W``.
+
+    Notes
+    -----
+    ``grad_input[..., h, w] = grad_output[...]`` for every cell: PyTorch's gradient of
+    ``x.sum((-2, -1))``. ``grad_output`` may have the forward's shape with or without
+    ``keepdims``.
+
     Examples
     --------
     >>> import numpy as np, cpool
@@ -259,8 +317,7 @@ def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding,
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None, *,
                         out=None, num_threads=None):
-    """Gradient of :func:`avg_pool2d`: each output's gradient over its divisor, spread over
-    the real cells of its window.
+    """Gradient of :func:`avg_pool2d`: each output's gradient over its divisor, on its window.
 
     Parameters
     ----------
@@ -269,8 +326,13 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     %(input_shape)s
     %(kernel_size)s
     %(stride)s
-    padding, ceil_mode, count_include_pad, divisor_override
+    padding : int, (int, int), 'valid' or 'same', default=0
         As in the forward call (:func:`avg_pool2d`).
+    %(ceil_mode)s
+    count_include_pad : bool, default=True
+        As in the forward call: whether padding cells count in the divisor.
+    divisor_override : int, optional
+        As in the forward call: a fixed divisor for every window.
     %(out)s
     %(num_threads)s
 
@@ -286,6 +348,19 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
         A ``grad_output`` whose shape is not the forward output's for this geometry.
     TypeError
         Non-floating ``grad_output``, non-integer sizes.
+
+    See Also
+    --------
+    avg_pool2d : The forward op.
+    sum_pool2d_backward : The same without divisors (and with ``dilation``).
+
+    Notes
+    -----
+    ``grad_input[..., h, w] = sum over the windows that hold (h, w) of grad_output / divisor``,
+    with the forward's divisor rule (``divisor_override``, else the window clipped to the padded
+    input with ``count_include_pad``, else its real cells); padding cells receive nothing. This is
+    PyTorch autograd's gradient of ``F.avg_pool2d``, including the ceil-mode windows that hang
+    over the edge. Computed as the transpose of the forward's row-separable pass.
 
     Examples
     --------
@@ -304,8 +379,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 @fill_doc
 def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, *, out=None, num_threads=None):
-    """Gradient of :func:`sum_pool2d`: each output's gradient added to every real cell of its
-    window.
+    """Gradient of :func:`sum_pool2d`: each output's gradient added to its window's cells.
 
     Parameters
     ----------
@@ -314,8 +388,10 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     %(input_shape)s
     %(kernel_size)s
     %(stride)s
-    padding, dilation, ceil_mode
+    padding : int, (int, int), 'valid' or 'same', default=0
         As in the forward call (:func:`sum_pool2d`).
+    %(dilation)s
+    %(ceil_mode)s
     %(out)s
     %(num_threads)s
 
@@ -331,6 +407,18 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
         A ``grad_output`` whose shape is not the forward output's for this geometry.
     TypeError
         Non-floating ``grad_output``, non-integer sizes.
+
+    See Also
+    --------
+    sum_pool2d : The forward op.
+    avg_pool2d_backward : The same with average divisors.
+
+    Notes
+    -----
+    ``grad_input[..., h, w] = sum of grad_output over the windows that hold (h, w)``; padding
+    cells and the cells dilation skips receive nothing. Equal to PyTorch's gradient of
+    ``F.avg_pool2d(x, ..., divisor_override=1)`` (for ``dilation=1``; PyTorch's average pooling has
+    no dilation).
 
     Examples
     --------
@@ -379,6 +467,17 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
         sizes or ``out``.
     TypeError
         Non-floating ``x``, non-integer ``indices`` or sizes.
+
+    See Also
+    --------
+    max_pool2d : Produces ``x`` and ``indices``.
+    max_pool2d_backward : Adds values at the indices instead (the gradient).
+
+    Notes
+    -----
+    ``out[p, indices[p, i]] = x[p, i]`` on a zero-filled output, for each plane ``p``, like
+    ``torch.nn.functional.max_unpool2d``. ``kernel_size``, ``stride`` and ``padding`` only set the
+    default output size; the indices say where values go.
 
     Examples
     --------

@@ -21,6 +21,16 @@ def openmp_enabled():
     bool
         False for a serial build (the compiler had no OpenMP); every op then runs on one thread.
 
+    See Also
+    --------
+    get_num_threads, set_num_threads
+
+    Notes
+    -----
+    ``setup.py`` compiles a small OpenMP test program first and falls back to a serial build,
+    with a warning, when that fails; ``CPOOL_FAIL_NO_OPENMP=1`` turns the fallback into an
+    error, and ``CPOOL_NO_OPENMP=1`` asks for a serial build.
+
     Examples
     --------
     >>> import cpool
@@ -38,6 +48,17 @@ def get_num_threads():
     int
         The value set by :func:`set_num_threads`, or else OpenMP's maximum for the calling
         thread (``OMP_NUM_THREADS``, threadpoolctl limits), or 1 in a serial build.
+
+    See Also
+    --------
+    set_num_threads : Set the default.
+    openmp_enabled : Whether more than one thread is possible at all.
+
+    Notes
+    -----
+    Read at each call, so ``threadpoolctl.threadpool_limits(n, user_api="openmp")`` and
+    ``OMP_NUM_THREADS`` apply without a restart. An op may still use fewer threads than this
+    when its input is too small for more to pay off; results do not depend on the count.
 
     Examples
     --------
@@ -64,6 +85,15 @@ def set_num_threads(n):
         If ``n < 1``.
     TypeError
         If ``n`` is not an int or None.
+
+    See Also
+    --------
+    get_num_threads : The current default.
+
+    Notes
+    -----
+    The setting is process-wide and takes precedence over ``OMP_NUM_THREADS`` and threadpoolctl;
+    an op's own ``num_threads=`` takes precedence over it.
 
     Examples
     --------

@@ -1,0 +1,39 @@
+"""Sphinx configuration: ``sphinx-build -W -b html docs docs/_build/html`` (``pip install -e ".[docs]"``).
+
+Pages are Markdown (MyST); the API reference comes from the numpydoc docstrings. Code blocks with
+``>>>`` in the pages run as doctests under pytest (``--doctest-glob=*.md``), so the examples here
+cannot go stale.
+"""
+import cpool
+
+project = "cpool"
+author = "the cpool developers"
+copyright = "2026, the cpool developers"
+version = release = cpool.__version__
+
+extensions = [
+    "myst_parser",
+    "numpydoc",
+    "sphinx.ext.autodoc",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "README.md"]
+myst_enable_extensions = ["colon_fence", "dollarmath"]
+myst_heading_anchors = 3
+
+# numpydoc: every check on every public docstring, and -W makes a failed one an error. Left
+# out: ES01 (extended summary: the one-line summaries are complete sentences), SA04 (a description
+# for each See Also entry) and RT04 (return descriptions often start with a dtype or shape).
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = {"all", "ES01", "SA04", "RT04"}
+
+autodoc_typehints = "none"
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"cpool {release}"
+html_static_path = ["_static"]
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
