@@ -20,7 +20,7 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-from cpool._kernels._rows cimport _buffer_stride, _scratch
+from cpool._kernels._rows cimport _buffer_stride, _padded_width, _scratch
 
 
 def scatter(const floating[:, ::1] values,   # IN  (P, n)
@@ -90,7 +90,7 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     """
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
-    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
+    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(floating))
     cdef Py_ssize_t row_grads_stride = _buffer_stride(OW, sizeof(floating))
     cdef Py_ssize_t p, oh, ow, u, t, j, y, y0, written

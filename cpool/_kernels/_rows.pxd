@@ -71,6 +71,23 @@ cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_
                 out[i] = _combine(out[i], buf[i * sw + u * dw], is_max)
 
 
+cdef inline Py_ssize_t _padded_width(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
+                                     Py_ssize_t dw, Py_ssize_t pad_w) noexcept nogil:
+    """Length of the padded row buffer: ``pad_w`` left padding cells, the ``W`` values, then
+    padding up to the last window's last tap (ceil-mode windows may reach past the right padding)."""
+    return max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
+
+
+cdef inline void _pad_edges(numeric_acc* buf, Py_ssize_t pad_w, Py_ssize_t W, Py_ssize_t width,
+                            numeric_acc value) noexcept nogil:
+    """Fill the padding cells of a padded row buffer (all but ``buf[pad_w:pad_w + W]``)."""
+    cdef Py_ssize_t i
+    for i in range(pad_w):
+        buf[i] = value
+    for i in range(pad_w + W, width):
+        buf[i] = value
+
+
 cdef inline Py_ssize_t _buffer_stride(Py_ssize_t width, size_t itemsize) noexcept nogil:
     """Elements between two threads' row buffers: whole cache lines plus one spare line, so
     threads writing short rows never share a line (false sharing made 2 threads slower than 1)."""

@@ -26,7 +26,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from cpool._kernels._rows cimport _buffer_stride, _horizontal, _locate, _scratch, _step
+from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _padded_width, _scratch,
+                                  _step)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -130,7 +131,7 @@ def stochastic_train(
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(floating)
-    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + kw)
+    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, 1, pad_w)  # no dilation
     cdef Py_ssize_t row_stride = _buffer_stride(width, sizeof(floating))
     cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))
     # Per thread: kh padded rows; sums, thresholds, running sums, counts; per-column minima.
@@ -262,7 +263,7 @@ def stochastic_eval(
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
-    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + kw)
+    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, 1, pad_w)  # no dilation
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(floating)
     cdef Py_ssize_t buf_stride = _buffer_stride(width, sizeof(floating))
     cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))

@@ -29,7 +29,8 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport INT32_MAX, int32_t, int64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport _buffer_stride, _horizontal, _locate, _scratch, _step, _vertical
+from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _pad_edges, _padded_width,
+                                  _scratch, _step, _vertical)
 from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
 
 cdef enum:
@@ -47,7 +48,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     # The padded row: pad_w identity cells, W values, then identity up to the last tap.
-    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
+    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t c, r, b0, b1, oh, i
@@ -68,10 +69,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 b0 = b1 = oh = 0
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 buf = scratch + threadid() * stride
-                for i in range(pad_w):
-                    buf[i] = identity
-                for i in range(pad_w + W, width):
-                    buf[i] = identity
+                _pad_edges(buf, pad_w, W, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
@@ -190,7 +188,7 @@ def max_pool2d_with_indices(
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
-    cdef Py_ssize_t width = max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
+    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t c, r, b0, b1, oh, ow, u, i, y0
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef bint take
@@ -221,12 +219,8 @@ def max_pool2d_with_indices(
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and padded column of the running winner
                 hcol = hrow + OW
-                for i in range(pad_w):
-                    vmax[i] = lowest
-                    vrow[i] = INT32_MAX
-                for i in range(pad_w + W, width):
-                    vmax[i] = lowest
-                    vrow[i] = INT32_MAX
+                _pad_edges(vmax, pad_w, W, width, lowest)
+                _pad_edges(vrow, pad_w, W, width, <int32_t>INT32_MAX)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
@@ -240,7 +234,7 @@ def max_pool2d_with_indices(
                         continue
                     _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, y0, dh,
                                   vmax + pad_w, vrow + pad_w)
-                    # Columns u = 0..kw-1 of every window, one sweep each (vectorises).
+                    # Column u of every window, one sweep per u (u = 0 starts each window).
                     for ow in range(OW):
                         orow[ow] = vmax[ow * sw]
                         hrow[ow] = vrow[ow * sw]
