@@ -413,8 +413,9 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     -----
     The draw is the inverse CDF: the first window cell, in row-major order, whose running sum
     (in ``x``'s dtype) exceeds ``u * sum(a)``. Each output's ``u`` comes from a counter-based
-    generator (the SplitMix64 finaliser) applied to (key, flat output index), not from a shared
-    sequential stream, so the same seed and input give the same result for any ``num_threads``.
+    generator applied to (key, output position): a SplitMix64 key per output row, a lowbias32
+    hash per column (see the semantics page). There is no shared sequential stream, so the same
+    seed and input give the same result for any ``num_threads``.
     A NaN in a window gives NaN (its index is the first NaN).
 
     Examples
@@ -436,12 +437,8 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     if return_indices and not training:
         raise ValueError(f"{fn}: `return_indices=True` needs `training=True` (eval mode samples nothing)")
     key = _v.stochastic_key(seed, fn) if training else 0
-    # Training always writes indices (the draw's position); without return_indices they are a
-    # scratch output, and a caller's `out` holds the values only.
-    if training and not return_indices and out is not None:
-        out = (out, None)
     plan = _v.prepare_window(fn, "stochastic", x, kernel_size, stride, padding, 1, ceil_mode,
-                             training, out, num_threads)
+                             return_indices, out, num_threads)
     g = plan.geometry
     if training:
         smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
@@ -455,5 +452,4 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
             f"{fn}: `x` must be non-negative (stochastic pooling samples ReLU outputs); "
             f"found {smallest!r} in a pooled window"
         )
-    result = plan.finish()
-    return result[0] if training and not return_indices else result
+    return plan.finish()

@@ -170,14 +170,21 @@ def stochastic_key(seed):
     return np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
 
 
-def splitmix_uniform(key, counter):
-    """The documented per-output uniform: SplitMix64's finaliser of key + (counter+1)*phi."""
-    with np.errstate(over="ignore"):
-        z = np.uint64(key) + (np.uint64(counter) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return float(z >> np.uint64(12)) / 2.0**52  # the top 52 bits, as a double in [0, 1)
+def stochastic_threshold(key, row, column, total, dtype):
+    """The documented threshold u * total for output (row, column), row flat over planes and
+    output rows: a SplitMix64 row key, a lowbias32 hash per column, u exact in the dtype."""
+    m64, m32 = 2**64 - 1, 2**32 - 1
+    z = (int(key) + (row + 1) * 0x9E3779B97F4A7C15) & m64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m64
+    z = z ^ (z >> 31)
+    h = ((z & m32) + column * ((z >> 32) | 1)) & m32
+    h = ((h ^ (h >> 16)) * 0x7FEB352D) & m32
+    h = ((h ^ (h >> 15)) * 0x846CA68B) & m32
+    h = h ^ (h >> 16)
+    if np.dtype(dtype) == np.float32:
+        return np.float32(h >> 8) * np.float32(2.0**-24) * np.float32(total)  # exact u, one rounding
+    return np.float64(h) * 2.0**-32 * np.float64(total)
 
 
 def stochastic_pool2d(x, kernel_size, stride=None, padding=0, training=True, key=0, ceil_mode=False):
@@ -210,7 +217,7 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, training=True, key
                 total = dt(0)
                 for v in a:
                     total = dt(total + dt(v))
-                threshold = dt(splitmix_uniform(key, (p * OH + oh) * OW + ow) * float(total))
+                threshold = stochastic_threshold(key, p * OH + oh, ow, total, x.dtype)
                 run, pick = dt(0), None
                 for (y, xx), v in zip(cells, a):  # the first cell whose running sum exceeds it
                     run = dt(run + dt(v))

@@ -41,6 +41,62 @@ def test_eval_matches_reference(rng, dtype, k, s, p, c):
     np.testing.assert_allclose(got, exp, *tolerance(dtype, exp))
 
 
+# The kernel's literal-geometry fast paths (2x2 and 3x3, stride 1 or 2), each with windows read
+# in place (no padding), from padded row buffers, and with ceil-mode overhang, plus a general one.
+FAST_PATHS = [(k, s, p, c) for k, s in [(2, 2), (3, 2), (3, 1), (2, 1), ((2, 3), 2), (4, 3)]
+              for p, c in [(0, False), (1, False), (0, True)]]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,c", FAST_PATHS)
+def test_fast_paths_match_reference(rng, dtype, k, s, p, c):
+    x = relu_data(rng, (2, 3, 13, 17), dtype)
+    got, gi = cpool.stochastic_pool2d(x, k, s, p, seed=5, return_indices=True, ceil_mode=c)
+    exp, ei = ref.stochastic_pool2d(x, k, s, p, True, ref.stochastic_key(5), c)
+    np.testing.assert_array_equal(got, exp)
+    np.testing.assert_array_equal(gi, ei)
+    # Without indices the kernel skips the tap numbers: the values must not change.
+    np.testing.assert_array_equal(cpool.stochastic_pool2d(x, k, s, p, seed=5, ceil_mode=c), exp)
+
+
+def test_window_of_more_taps_than_float32_counts_exactly():
+    # 4097**2 > 2**24 taps: tap numbers past 2**24 are not exact in float32 (odd ones round), so
+    # the kernel finds the drawn tap by a scalar scan. The mass sits at odd taps of the last row,
+    # past 2**24. The check: NumPy's float32 cumsum is the same sequential running sum.
+    k = 4097
+    x = np.zeros((1, 1, k, k), np.float32)
+    x[0, 0, -1, 1::2] = np.arange(1, k // 2 + 1, dtype=np.float32) % 13 + 1
+    for seed in range(3):
+        y, idx = cpool.stochastic_pool2d(x, k, seed=seed, return_indices=True)
+        running = np.cumsum(x.ravel(), dtype=np.float32)
+        threshold = ref.stochastic_threshold(ref.stochastic_key(seed), 0, 0, running[-1], np.float32)
+        expected = int(np.argmax(running > threshold))
+        assert expected > 2**24 and expected % 2 == 1
+        assert idx.ravel()[0] == expected and y.ravel()[0] == x.ravel()[expected]
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("where", [(0, 0, 0, 0), (15, 63, 63, 63), (7, 5, 30, 3)])
+def test_negative_found_in_any_thread_share(rng, training, where):
+    # Each thread's share of the rows is searched: a negative in the first thread's share
+    # used to be lost when another thread ran the last rows.
+    x = relu_data(rng, (16, 64, 64, 64), np.float32)
+    x[where] = -2
+    for n in (1, 2, 4):
+        with pytest.raises(ValueError, match=r"found -2.0 in a pooled window"):
+            cpool.stochastic_pool2d(x, 2, seed=0, training=training, num_threads=n)
+
+
+def test_infinite_and_overflowing_sums():
+    x = np.ones((2, 4, 4), np.float32)
+    x[0, 1, 1] = np.inf            # an infinite cell is drawn (the first one)
+    x[1, :2, :2] = 3e38            # finite cells whose float32 sum overflows: drawn in float64
+    y, idx = cpool.stochastic_pool2d(x, 2, seed=0, return_indices=True)
+    assert y[0, 0, 0] == np.inf and idx[0, 0, 0] == 5
+    assert y[1, 0, 0] == np.float32(3e38) and idx[1, 0, 0] in (0, 1, 4, 5)
+    assert np.all(y[:, 1:, :] == 1) and np.all(y[:, :, 1:] == 1)
+
+
 def test_frequencies_follow_the_activations():
     # 10,000 identical windows [[1, 2], [3, 4]]: values drawn with probability 0.1/0.2/0.3/0.4.
     x = np.tile(np.array([[1, 2], [3, 4]], np.float32), (100, 100))

@@ -7,24 +7,29 @@ Design
   (dilation 1). Padding and ceil-mode overhang are never read, so they count as 0.
 * Training: in a window with activations ``a_i >= 0`` and ``s = sum(a)``, output ``a_l`` where
   ``l`` is the first tap, in row-major order, whose running sum exceeds ``u * s``, i.e. a draw
-  from ``p_i = a_i / s`` (sums in the input dtype, tap by tap in row-major order). Zero cells can never be drawn. ``s == 0`` gives 0 (and the window's first
-  tap as index), a NaN gives NaN (the first NaN), an infinite ``s`` the first infinity.
+  from ``p_i = a_i / s`` (sums in the input dtype, tap by tap in row-major order). Zero cells
+  can never be drawn. ``s == 0`` gives 0 (and the window's first tap as index), a NaN gives NaN
+  (the first NaN), an infinite ``s`` the first infinity.
 * Reproducible for any thread count: ``u`` is not taken from a shared stream but computed from
-  (key, flat output index) by a counter-based generator (the SplitMix64 finaliser, a bijective
-  64-bit mixer, of ``key + (index + 1) * 0x9E3779B97F4A7C15``; ``u`` is its top 52 bits over
-  2**52), so each output's draw depends only on the key and its position.
+  (key, output position) by a counter-based generator, so each output's draw depends only on
+  the key and its position. Output row ``r`` (flat over planes and output rows) gets a 64-bit
+  row key, the SplitMix64 finaliser of ``key + (r + 1) * 0x9E3779B97F4A7C15``; column ``c`` of
+  that row gets 32 bits, the lowbias32 hash of ``lo + c * (hi | 1)`` (mod 2**32, ``lo``/``hi``
+  the row key's halves: an odd multiplier, so distinct columns never collide and each row walks
+  its own sequence). ``u`` is those bits' top 24 over 2**24 for float32, all 32 over 2**32 for
+  float64: exact in the dtype, so ``u * s`` is rounded once. The 32-bit hash vectorises on
+  SSE2, where a 64-bit hash per output cost a third of the kernel's time.
 * Eval: ``sum(a^2) / sum(a)`` (0 for an all-zero window), row-separable like ``_window.pyx``:
   column sums of ``a`` and ``a^2`` into two row buffers, then window sums of each. Sums are in
   the input dtype, as average pooling's are (float32 squares overflow above ~1.8e19).
-* Negative inputs are found inside the kernels (a min-reduction over the pass that reads the
-  values anyway); the caller raises. No extra pass over the data.
+* Negative inputs are found inside the kernels (a count or a min-reduction over the pass that
+  reads the values anyway); the caller raises. No extra pass over the data.
 """
 from cython cimport floating, view
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free
-from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _padded_width, _scratch,
                                   _step)
@@ -33,43 +38,70 @@ cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
 
 
-cdef inline double _uniform(uint64_t key, uint64_t counter) noexcept nogil:
-    """A uniform double in [0, 1) from (key, counter): SplitMix64's finaliser of key + (counter+1)*phi.
+cdef inline double* _lows(Py_ssize_t num_threads) except NULL:
+    """Per-thread smallest values read, all +inf. A variable assigned inside ``prange`` is
+    lastprivate in Cython (only the last iteration's thread's value survives), so a minimum
+    over all threads goes through these slots, one per ``threadid()``."""
+    cdef double* lows = <double*>_scratch(num_threads, 1, sizeof(double))
+    cdef Py_ssize_t i
+    for i in range(num_threads):
+        lows[i] = INFINITY
+    return lows
 
-    The top 52 bits become the mantissa of a double in [1, 2), minus 1: exactly k / 2**52, and
-    vectorisable (a uint64 -> double conversion is not, before AVX-512).
-    """
-    cdef uint64_t z = key + (counter + 1) * <uint64_t>0x9E3779B97F4A7C15ULL
-    cdef double d
+
+cdef inline double _lowest_of(const double* lows, Py_ssize_t num_threads) noexcept nogil:
+    cdef double low = INFINITY
+    cdef Py_ssize_t i
+    for i in range(num_threads):
+        low = min(low, lows[i])
+    return low
+
+
+cdef inline uint64_t _row_key(uint64_t key, uint64_t row) noexcept nogil:
+    """The 64-bit key of output row ``row``: SplitMix64's finaliser of key + (row + 1) * phi."""
+    cdef uint64_t z = key + (row + 1) * <uint64_t>0x9E3779B97F4A7C15ULL
     z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9ULL
     z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EBULL
-    z = z ^ (z >> 31)
-    z = (z >> 12) | <uint64_t>0x3FF0000000000000ULL
-    memcpy(&d, &z, sizeof(double))
-    return d - 1.0
+    return z ^ (z >> 31)
 
 
-cdef inline double _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W, Py_ssize_t y0,
-                         Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw, uint64_t key,
-                         uint64_t counter, floating* value, int64_t* index) noexcept nogil:
-    """Draw one window's sample into value/index, one window at a time; return its smallest value.
+cdef inline uint32_t _column_bits(uint64_t row_key, uint32_t column) noexcept nogil:
+    """32 random bits for one output of a row: lowbias32 (Wellons' two-multiply integer hash) of
+    lo + column * (hi | 1), in 32-bit arithmetic."""
+    cdef uint32_t h = <uint32_t>row_key + column * (<uint32_t>(row_key >> 32) | 1)
+    h = (h ^ (h >> 16)) * <uint32_t>0x7FEB352D
+    h = (h ^ (h >> 15)) * <uint32_t>0x846CA68B
+    return h ^ (h >> 16)
 
-    The scalar path of :func:`stochastic_train`, used for the rare windows whose sum is NaN or
-    infinite (the first NaN, or the first infinity, is drawn). An all-zero window (or one without
-    in-bounds taps) gives 0 and its first tap's index.
+
+cdef inline floating _threshold(uint32_t bits, floating total) noexcept nogil:
+    """u * total, u from the bits: their top 24 over 2**24 in float32, all 32 over 2**32 in
+    float64. u is exact in the dtype, so the product is rounded once."""
+    if floating is float:
+        return (<float><int32_t>(bits >> 8) * <float>(1.0 / 16777216.0)) * total
+    else:
+        return (<double>bits * (1.0 / 4294967296.0)) * total
+
+
+cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W, Py_ssize_t y0,
+                       Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw, uint32_t bits,
+                       floating* value, int64_t* index) noexcept nogil:
+    """Draw one window's sample into value/index, one window at a time, summing in float64.
+
+    The scalar path of :func:`stochastic_train`, used for the rare windows whose sum in the
+    input dtype is NaN or infinite: a NaN gives the first NaN, an infinity the first infinity,
+    and float32 values whose sum only overflows float32 are drawn with float64 sums.
     """
     cdef Py_ssize_t t, u, k
-    cdef double s = 0, smallest = INFINITY, threshold, run = 0
+    cdef double s = 0, threshold, run = 0
     cdef floating v
     cdef const floating* row
     cdef bint found = False
-    # Pass 1: the window's sum in float64 and its minimum (the caller rejects negatives).
+    # Pass 1: the window's sum in float64.
     for t in range(nh):
         row = plane + (y0 + t) * row_step + x0
         for u in range(nw):
-            v = row[u]
-            s = s + v
-            smallest = v if v < smallest else smallest
+            s = s + row[u]
     value[0] = 0
     index[0] = y0 * W + x0
     if s > 0 and s < INFINITY:
@@ -77,7 +109,7 @@ cdef inline double _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t 
         # Running sums never decrease, so its number is the count of taps whose running sum
         # stays at or below u*s: branch-free (which tap wins is random, so branches would
         # mispredict), and a zero cell can never be the first to cross.
-        threshold = _uniform(key, counter) * s
+        threshold = _threshold(bits, s)
         k = 0
         for t in range(nh):
             row = plane + (y0 + t) * row_step + x0
@@ -104,28 +136,140 @@ cdef inline double _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t 
                     value[0] = v
                     index[0] = (y0 + t) * W + x0 + u
                     found = True
-    return smallest
+
+
+cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
+                            Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, floating* orow,
+                            floating* taken, bint with_taps) noexcept nogil:
+    """One output row of training draws, in one loop over the outputs.
+
+    ``src`` is the window's first row (rows ``stride`` apart, columns contiguous, no bounds to
+    check). Tap by tap in row-major window order: the sum, then the threshold u*sum, then a
+    second walk with a running sum, taking a tap while the running sum before it is <= u*sum and
+    the tap is positive. The last tap taken is the first whose running sum exceeds u*sum
+    (running sums never decrease) or, when rounding kept every running sum at or below u*sum,
+    the last positive tap. ``orow`` gets its value (0 if none: an all-zero window). ``taken``
+    gets its tap number if ``with_taps`` (-1 if none), and -2 for a window the caller must look
+    at again: a negative tap, or a NaN or infinite sum.
+
+    The take is a select, not a branch (which tap wins is random). Two stores and no
+    reductions across outputs (a count of double comparisons defeats GCC's vectoriser, and each
+    further output array adds alias checks until it gives up), so the compiler vectorises
+    across outputs; called with literal kh, kw, sw and ``with_taps`` the tap loops unroll and
+    run from registers.
+    """
+    cdef floating total, threshold, run, value, tap_number, v
+    cdef bint take, fine
+    cdef Py_ssize_t ow, t, u
+    for ow in range(OW):
+        total = 0
+        fine = True
+        for t in range(kh):
+            for u in range(kw):
+                v = src[t * stride + ow * sw + u]
+                total = total + v
+                fine = fine & (v >= 0)
+        fine = fine & (total < INFINITY)
+        threshold = _threshold(_column_bits(row_key, <uint32_t>ow), total)
+        run = 0
+        value = 0
+        tap_number = -1
+        for t in range(kh):
+            for u in range(kw):
+                v = src[t * stride + ow * sw + u]
+                take = (run <= threshold) & (v > 0)
+                value = v if take else value
+                if with_taps:
+                    tap_number = <floating>(t * kw + u) if take else tap_number
+                run = run + v
+        orow[ow] = value
+        taken[ow] = tap_number if fine else -2
+
+
+cdef inline floating _count_flagged(const floating* taken, Py_ssize_t OW) noexcept nogil:
+    """How many outputs :func:`_take_taps` flagged (-2); counted in ``floating``, the form
+    GCC vectorises for double comparisons too."""
+    cdef floating n = 0
+    cdef Py_ssize_t ow
+    for ow in range(OW):
+        n = n + (<floating>1 if taken[ow] < -1 else <floating>0)
+    return n
+
+
+cdef inline void _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
+                           Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, floating* orow,
+                           floating* taken, bint with_taps) noexcept nogil:
+    """:func:`_take_taps`, with literal geometry for 2x2 and 3x3 windows at stride 1 or 2."""
+    if kh == 2 and kw == 2 and sw == 2:
+        _take_taps(src, stride, OW, 2, 2, 2, row_key, orow, taken, with_taps)
+    elif kh == 3 and kw == 3 and sw == 2:
+        _take_taps(src, stride, OW, 3, 3, 2, row_key, orow, taken, with_taps)
+    elif kh == 3 and kw == 3 and sw == 1:
+        _take_taps(src, stride, OW, 3, 3, 1, row_key, orow, taken, with_taps)
+    elif kh == 2 and kw == 2 and sw == 1:
+        _take_taps(src, stride, OW, 2, 2, 1, row_key, orow, taken, with_taps)
+    else:
+        _take_taps(src, stride, OW, kh, kw, sw, row_key, orow, taken, with_taps)
+
+
+cdef inline floating _window_total(const floating* src, Py_ssize_t stride, Py_ssize_t col,
+                                   Py_ssize_t nh, Py_ssize_t kw) noexcept nogil:
+    """The sum :func:`_take_taps` forms for the window whose first column is ``col``."""
+    cdef floating total = 0
+    cdef Py_ssize_t t, u
+    for t in range(nh):
+        for u in range(kw):
+            total = total + src[t * stride + col + u]
+    return total
+
+
+cdef inline floating _window_min(const floating* src, Py_ssize_t stride, Py_ssize_t col,
+                                 Py_ssize_t nh, Py_ssize_t kw) noexcept nogil:
+    """The smallest tap of the window whose first column is ``col`` (for the error message)."""
+    cdef floating low = INFINITY
+    cdef Py_ssize_t t, u
+    for t in range(nh):
+        for u in range(kw):
+            low = min(low, src[t * stride + col + u])
+    return low
+
+
+cdef inline Py_ssize_t _crossing(const floating* src, Py_ssize_t stride, Py_ssize_t col,
+                                 Py_ssize_t nh, Py_ssize_t kw, uint32_t bits) noexcept nogil:
+    """The tap number :func:`_take_taps` takes for the window whose first column is ``col``,
+    found by a scalar scan with the same sums in the same order (-1 if none). Used where a tap
+    number is not exact in ``floating`` (float32 windows of over 2**24 taps)."""
+    cdef floating total = _window_total(src, stride, col, nh, kw), run = 0, a
+    cdef floating threshold = _threshold(bits, total)
+    cdef Py_ssize_t t, u, k = -1
+    for t in range(nh):
+        for u in range(kw):
+            a = src[t * stride + col + u]
+            if run <= threshold and a > 0:
+                k = t * kw + u
+            run = run + a
+    return k
 
 
 def stochastic_train(
         const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         floating[:, :, :, ::1] out,                                                        # OUT
-        int64_t[:, :, :, ::1] indices,                                                     # OUT
+        int64_t[:, :, :, ::1] indices,                                                     # OUT or None
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w,
         uint64_t key, int num_threads):
-    """Kernel of :func:`cpool.stochastic_pool2d` in training mode. Returns the smallest value
-    read (the caller raises when it is negative).
+    """Kernel of :func:`cpool.stochastic_pool2d` in training mode; ``indices`` may be None (not
+    requested: nothing is written for them). Returns the smallest value read (the caller raises
+    when it is negative).
 
-    Vectorised across each output row. The window's input rows are copied into zero-padded row
-    buffers; then, tap by tap in row-major window order, one loop over the row's outputs adds
-    the tap to their sums, and a second, after the thresholds u*sum, adds it to their running
-    sums and counts the taps whose running sum is still <= u*sum: that count is the drawn tap's
-    number (running sums never decrease). Pure arithmetic, no branches or selects, so the
-    compiler vectorises it; strides 1 and 2 get literal-stride loops. Sums are in the input
-    dtype, in that order; padding taps add exactly 0, and a zero can never be the first to cross.
+    One output row at a time, vectorised across its outputs by :func:`_take_taps`. A window's
+    rows are read in place when the window lies inside the input, else from zero-padded row
+    buffers (padding taps add exactly 0 and are never taken). Sums are in the input dtype, tap
+    by tap in row-major order. NaN or infinite sums (rare) are redrawn by the scalar
+    :func:`_draw`.
     """
+    cdef bint with_indices = indices is not None
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
@@ -134,28 +278,31 @@ def stochastic_train(
     cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, 1, pad_w)  # no dilation
     cdef Py_ssize_t row_stride = _buffer_stride(width, sizeof(floating))
     cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))
-    # Per thread: kh padded rows; sums, thresholds, running sums, counts; per-column minima.
-    cdef Py_ssize_t thread_stride = kh * row_stride + 4 * out_stride + _buffer_stride(W, sizeof(floating))
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, t, u, j, y0, nh, k, n_taps
-    cdef double smallest = INFINITY, chunk_min
-    cdef floating v
+    # Per thread: kh padded rows and the taken tap numbers.
+    cdef Py_ssize_t thread_stride = kh * row_stride + out_stride
+    # Tap numbers are carried as `floating` (so the select has one width); exact below 2**24.
+    cdef bint exact_taps = not (floating is float and kh * kw > (1 << 24))
+    # Every window's columns lie inside the input: rows whose windows do too are read in place.
+    cdef bint columns_inside = pad_w == 0 and (OW - 1) * sw + kw <= W
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, t, j, y0, nh, k, src_stride
+    cdef floating low
+    cdef uint64_t row_key
+    cdef double smallest = INFINITY
     cdef floating* rows
-    cdef floating* sums
-    cdef floating* thresholds
-    cdef floating* running
-    cdef floating* counts
-    cdef floating* minima
-    cdef floating* tap
+    cdef floating* taken
     cdef const floating* src
     cdef const floating* plane
     cdef floating* orow
-    cdef int64_t* irow
+    cdef int64_t* irow = NULL
+    cdef int64_t unwanted  # where the scalar path writes an index nobody asked for
     if n_rows == 0:
         return 0.0
     cdef floating* scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
-    cdef Py_ssize_t* tap_row = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
+    cdef double* lows = _lows(num_threads)
+    # Offset of tap k from its window's first tap, within the plane: (k // kw) * W + k % kw.
+    cdef Py_ssize_t* tap_offset = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
     for k in range(kh * kw):
-        tap_row[k] = k // kw
+        tap_offset[k] = (k // kw) * W + k % kw
     try:
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
@@ -163,92 +310,61 @@ def stochastic_train(
                 # writes through pointers below, and shared counters would race.
                 b0 = b1 = oh = 0
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
+                unwanted = 0
                 rows = scratch + threadid() * thread_stride
-                sums = rows + kh * row_stride
-                thresholds = sums + out_stride
-                running = thresholds + out_stride
-                counts = running + out_stride
-                minima = counts + out_stride
+                taken = rows + kh * row_stride
                 for j in range(kh * row_stride):  # padding cells stay 0 for the whole chunk
                     rows[j] = 0
-                for j in range(W):
-                    minima[j] = INFINITY
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     plane = &x[b0, b1, 0, 0]
                     orow = &out[b0, b1, oh, 0]
-                    irow = &indices[b0, b1, oh, 0]
                     y0 = h_lo[oh]
                     nh = h_n[oh]
-                    for t in range(nh):  # the window rows, zero-padded; per-column minima
-                        src = plane + (y0 + t) * row_step
-                        tap = rows + t * row_stride + pad_w
-                        for j in range(W):
-                            v = src[j]
-                            tap[j] = v
-                            minima[j] = v if v < minima[j] else minima[j]
-                    for ow in range(OW):
-                        sums[ow] = 0
-                        running[ow] = 0
-                        counts[ow] = 0
-                    for t in range(nh):  # sweep 1: sums, tap by tap in row-major order
-                        for u in range(kw):
-                            tap = rows + t * row_stride + u
-                            if sw == 2:
-                                for ow in range(OW):
-                                    sums[ow] = sums[ow] + tap[2 * ow]
-                            elif sw == 1:
-                                for ow in range(OW):
-                                    sums[ow] = sums[ow] + tap[ow]
-                            else:
-                                for ow in range(OW):
-                                    sums[ow] = sums[ow] + tap[ow * sw]
-                    for ow in range(OW):  # u from (key, flat output index r*OW + ow)
-                        thresholds[ow] = <floating>(_uniform(key, <uint64_t>(r * OW + ow))
-                                                    * <double>sums[ow])
-                    for t in range(nh):  # sweep 2: count taps whose running sum <= u*sum
-                        for u in range(kw):
-                            tap = rows + t * row_stride + u
-                            if sw == 2:
-                                for ow in range(OW):
-                                    running[ow] = running[ow] + tap[2 * ow]
-                                    counts[ow] = counts[ow] + (running[ow] <= thresholds[ow])
-                            elif sw == 1:
-                                for ow in range(OW):
-                                    running[ow] = running[ow] + tap[ow]
-                                    counts[ow] = counts[ow] + (running[ow] <= thresholds[ow])
-                            else:
-                                for ow in range(OW):
-                                    running[ow] = running[ow] + tap[ow * sw]
-                                    counts[ow] = counts[ow] + (running[ow] <= thresholds[ow])
-                    n_taps = nh * kw
-                    for ow in range(OW):
-                        if sums[ow] > 0 and sums[ow] < INFINITY:
-                            k = <Py_ssize_t>counts[ow]
-                            if k >= n_taps:  # rounding put u*sum at the sum: the last positive tap
-                                k = n_taps - 1
-                                while rows[tap_row[k] * row_stride + ow * sw + k - tap_row[k] * kw] <= 0:
-                                    k = k - 1
-                            # Tap number -> (row, column) by table: which tap is drawn is
-                            # random, so a loop or branch here would mispredict.
-                            t = tap_row[k]
-                            u = k - t * kw
-                            orow[ow] = rows[t * row_stride + ow * sw + u]
-                            irow[ow] = (y0 + t) * W + ow * sw + u - pad_w
-                        elif sums[ow] == 0:  # all-zero window: 0, index of its first tap
-                            orow[ow] = 0
-                            irow[ow] = y0 * W + w_lo[ow]
-                        else:  # NaN or infinite sum: the rare scalar path
-                            _draw(plane, row_step, W, y0, nh, w_lo[ow], w_n[ow], key,
-                                  <uint64_t>(r * OW + ow), &orow[ow], &irow[ow])
+                    if nh == kh and columns_inside:
+                        src = plane + y0 * row_step
+                        src_stride = row_step
+                    else:  # the window rows into the zero-padded buffers; missing rows are 0
+                        for t in range(kh):
+                            for j in range(W):
+                                rows[t * row_stride + pad_w + j] = (
+                                    plane[(y0 + t) * row_step + j] if t < nh else 0)
+                        src = rows
+                        src_stride = row_stride
+                    row_key = _row_key(key, <uint64_t>r)
+                    # Tap numbers only where indices are wanted: a literal flag, so the
+                    # values-only call carries no tap-number select.
+                    if with_indices:
+                        _take_row(src, src_stride, OW, kh, kw, sw, row_key, orow, taken, True)
+                    else:
+                        _take_row(src, src_stride, OW, kh, kw, sw, row_key, orow, taken, False)
+                    if with_indices:
+                        irow = &indices[b0, b1, oh, 0]
+                        for ow in range(OW):
+                            k = <Py_ssize_t>taken[ow]
+                            if k >= 0 and not exact_taps:
+                                k = _crossing(src, src_stride, ow * sw, kh, kw,
+                                              _column_bits(row_key, <uint32_t>ow))
+                            if k >= 0:
+                                irow[ow] = y0 * W - pad_w + ow * sw + tap_offset[k]
+                            else:  # no tap taken (all zero), or flagged: its first tap
+                                irow[ow] = y0 * W + w_lo[ow]
+                    if _count_flagged(taken, OW) > 0:  # rare: look at the flagged windows again
+                        for ow in range(OW):
+                            if taken[ow] < -1:
+                                low = _window_min(src, src_stride, ow * sw, kh, kw)
+                                if low < 0:  # the caller raises
+                                    lows[threadid()] = min(lows[threadid()], <double>low)
+                                elif not (_window_total(src, src_stride, ow * sw, kh, kw) < INFINITY):
+                                    # NaN or infinite sum: the scalar path draws it
+                                    _draw(plane, row_step, W, y0, nh, w_lo[ow], w_n[ow],
+                                          _column_bits(row_key, <uint32_t>ow), &orow[ow],
+                                          &irow[ow] if with_indices else &unwanted)
                     _step(OH, B1, &b0, &b1, &oh)
-                chunk_min = INFINITY
-                for j in range(W):
-                    chunk_min = minima[j] if minima[j] < chunk_min else chunk_min
-                if chunk_min < 0:
-                    smallest = min(smallest, chunk_min)
     finally:
+        smallest = _lowest_of(lows, num_threads)
         free(scratch)
-        free(tap_row)
+        free(lows)
+        free(tap_offset)
     return smallest
 
 
@@ -282,6 +398,7 @@ def stochastic_eval(
     if n_rows == 0:
         return 0.0
     cdef floating* scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
+    cdef double* lows = _lows(num_threads)
     try:
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
@@ -337,7 +454,9 @@ def stochastic_eval(
                 for j in range(W):
                     row_min = minima[j] if minima[j] < row_min else row_min
                 if row_min < 0:
-                    smallest = min(smallest, row_min)
+                    lows[threadid()] = min(lows[threadid()], <double>row_min)
     finally:
+        smallest = _lowest_of(lows, num_threads)
         free(scratch)
+        free(lows)
     return smallest
