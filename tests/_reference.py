@@ -178,7 +178,7 @@ def stochastic_threshold(key, row, column, total, dtype):
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m64
     z = z ^ (z >> 31)
-    h = ((z & m32) + column * ((z >> 32) | 1)) & m32
+    h = (((z & m32) + column) & m32) ^ (z >> 32)
     h = ((h ^ (h >> 16)) * 0x7FEB352D) & m32
     h = ((h ^ (h >> 15)) * 0x846CA68B) & m32
     h = h ^ (h >> 16)

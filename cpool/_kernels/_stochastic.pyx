@@ -14,9 +14,8 @@ Design
   (key, output position) by a counter-based generator, so each output's draw depends only on
   the key and its position. Output row ``r`` (flat over planes and output rows) gets a 64-bit
   row key, the SplitMix64 finaliser of ``key + (r + 1) * 0x9E3779B97F4A7C15``; column ``c`` of
-  that row gets 32 bits, the lowbias32 hash of ``lo + c * (hi | 1)`` (mod 2**32, ``lo``/``hi``
-  the row key's halves: an odd multiplier, so distinct columns never collide and each row walks
-  its own sequence). ``u`` is those bits' top 24 over 2**24 for float32, all 32 over 2**32 for
+  that row gets 32 bits, the lowbias32 hash of ``(lo + c) ^ hi`` (mod 2**32, ``lo``/``hi`` the
+  row key's halves: distinct columns never collide). ``u`` is those bits' top 24 over 2**24 for float32, all 32 over 2**32 for
   float64: exact in the dtype, so ``u * s`` is rounded once. The 32-bit hash vectorises on
   SSE2, where a 64-bit hash per output cost a third of the kernel's time.
 * Eval: ``sum(a^2) / sum(a)`` (0 for an all-zero window), row-separable like ``_window.pyx``:
@@ -67,8 +66,10 @@ cdef inline uint64_t _row_key(uint64_t key, uint64_t row) noexcept nogil:
 
 cdef inline uint32_t _column_bits(uint64_t row_key, uint32_t column) noexcept nogil:
     """32 random bits for one output of a row: lowbias32 (Wellons' two-multiply integer hash) of
-    lo + column * (hi | 1), in 32-bit arithmetic."""
-    cdef uint32_t h = <uint32_t>row_key + column * (<uint32_t>(row_key >> 32) | 1)
+    (lo + column) ^ hi, in 32-bit arithmetic. Distinct columns of a row give distinct inputs;
+    rows whose ``lo`` happen to be close differ by their ``hi`` (an add and an xor per output,
+    where a per-row multiplier cost an emulated 32-bit multiply on SSE2)."""
+    cdef uint32_t h = (<uint32_t>row_key + column) ^ <uint32_t>(row_key >> 32)
     h = (h ^ (h >> 16)) * <uint32_t>0x7FEB352D
     h = (h ^ (h >> 15)) * <uint32_t>0x846CA68B
     return h ^ (h >> 16)
@@ -139,12 +140,13 @@ cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
 
 
 cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
-                            Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, floating* orow,
-                            floating* taken, bint with_taps) noexcept nogil:
-    """One output row of training draws, in one loop over the outputs.
+                            Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, Py_ssize_t first,
+                            floating* orow, floating* taken, bint with_taps) noexcept nogil:
+    """Training draws for ``OW`` outputs of a row, starting at output column ``first``, in one
+    loop over the outputs.
 
-    ``src`` is the window's first row (rows ``stride`` apart, columns contiguous, no bounds to
-    check). Tap by tap in row-major window order: the sum, then the threshold u*sum, then a
+    ``src`` is the first window's first row (rows ``stride`` apart, columns contiguous, no
+    bounds to check). Tap by tap in row-major window order: the sum, then the threshold u*sum, then a
     second walk with a running sum, taking a tap while the running sum before it is <= u*sum and
     the tap is positive. The last tap taken is the first whose running sum exceeds u*sum
     (running sums never decrease) or, when rounding kept every running sum at or below u*sum,
@@ -170,7 +172,7 @@ cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t O
                 total = total + v
                 fine = fine & (v >= 0)
         fine = fine & (total < INFINITY)
-        threshold = _threshold(_column_bits(row_key, <uint32_t>ow), total)
+        threshold = _threshold(_column_bits(row_key, <uint32_t>(first + ow)), total)
         run = 0
         value = 0
         tap_number = -1
@@ -186,69 +188,115 @@ cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t O
         taken[ow] = tap_number if fine else -2
 
 
-cdef inline floating _count_flagged(const floating* taken, Py_ssize_t OW) noexcept nogil:
-    """How many outputs :func:`_take_taps` flagged (-2); counted in ``floating``, the form
-    GCC vectorises for double comparisons too."""
-    cdef floating n = 0
+cdef inline bint _any_flagged(const floating* taken, Py_ssize_t OW) noexcept nogil:
+    """Whether :func:`_take_taps` flagged an output (-2). A plain early-exit scan: a count would
+    be a float-add chain (not reassociated, so not vectorised) or, for double comparisons, an
+    integer count GCC does not vectorise either."""
     cdef Py_ssize_t ow
     for ow in range(OW):
-        n = n + (<floating>1 if taken[ow] < -1 else <floating>0)
-    return n
+        if taken[ow] < -1:
+            return True
+    return False
 
 
 cdef inline void _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
-                           Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, floating* orow,
-                           floating* taken, bint with_taps) noexcept nogil:
+                           Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, Py_ssize_t first,
+                           floating* orow, floating* taken, bint with_taps) noexcept nogil:
     """:func:`_take_taps`, with literal geometry for 2x2 and 3x3 windows at stride 1 or 2."""
     if kh == 2 and kw == 2 and sw == 2:
-        _take_taps(src, stride, OW, 2, 2, 2, row_key, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 2, 2, 2, row_key, first, orow, taken, with_taps)
     elif kh == 3 and kw == 3 and sw == 2:
-        _take_taps(src, stride, OW, 3, 3, 2, row_key, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 3, 3, 2, row_key, first, orow, taken, with_taps)
     elif kh == 3 and kw == 3 and sw == 1:
-        _take_taps(src, stride, OW, 3, 3, 1, row_key, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 3, 3, 1, row_key, first, orow, taken, with_taps)
     elif kh == 2 and kw == 2 and sw == 1:
-        _take_taps(src, stride, OW, 2, 2, 1, row_key, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 2, 2, 1, row_key, first, orow, taken, with_taps)
     else:
-        _take_taps(src, stride, OW, kh, kw, sw, row_key, orow, taken, with_taps)
+        _take_taps(src, stride, OW, kh, kw, sw, row_key, first, orow, taken, with_taps)
 
 
-cdef inline floating _window_total(const floating* src, Py_ssize_t stride, Py_ssize_t col,
-                                   Py_ssize_t nh, Py_ssize_t kw) noexcept nogil:
-    """The sum :func:`_take_taps` forms for the window whose first column is ``col``."""
+cdef inline void _take_padded(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
+                              Py_ssize_t y0, Py_ssize_t nh, Py_ssize_t kh, Py_ssize_t kw,
+                              Py_ssize_t sw, Py_ssize_t pad_w, Py_ssize_t ow0, Py_ssize_t ow1,
+                              floating* buf, Py_ssize_t buf_stride, uint64_t row_key,
+                              floating* orow, floating* taken, bint with_taps) noexcept nogil:
+    """:func:`_take_row` for outputs ``ow0 .. ow1-1`` of a row whose windows reach into the
+    padding: their padded columns are copied into ``buf`` first, zeros outside the input
+    (rows past ``nh`` too). Used for the few edge outputs of a row, or a whole top or bottom
+    row; the rest of the row is read in place."""
+    cdef Py_ssize_t t, i, j, col0 = ow0 * sw - pad_w, n_cols = (ow1 - ow0 - 1) * sw + kw
+    if ow1 <= ow0:
+        return
+    for t in range(kh):
+        for i in range(n_cols):
+            j = col0 + i
+            buf[t * buf_stride + i] = (plane[(y0 + t) * row_step + j]
+                                       if t < nh and 0 <= j < W else 0)
+    _take_row(buf, buf_stride, ow1 - ow0, kh, kw, sw, row_key, ow0, orow + ow0, taken + ow0,
+              with_taps)
+
+
+cdef inline void _take_output_row(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
+                                  Py_ssize_t y0, Py_ssize_t nh, Py_ssize_t kh, Py_ssize_t kw,
+                                  Py_ssize_t sw, Py_ssize_t pad_w, Py_ssize_t OW,
+                                  Py_ssize_t ow_lo, Py_ssize_t ow_hi, floating* buf,
+                                  Py_ssize_t buf_stride, uint64_t row_key, floating* orow,
+                                  floating* taken, bint with_taps) noexcept nogil:
+    """All training draws of one output row. Outputs ``ow_lo .. ow_hi-1`` (every window column
+    inside the input) are read in place when the windows have all ``kh`` rows; the edges, or
+    the whole of a top or bottom row, go through :func:`_take_padded`."""
+    if nh < kh:
+        _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, 0, OW, buf, buf_stride,
+                     row_key, orow, taken, with_taps)
+        return
+    _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, 0, ow_lo, buf, buf_stride,
+                 row_key, orow, taken, with_taps)
+    _take_row(plane + y0 * row_step + ow_lo * sw - pad_w, row_step, ow_hi - ow_lo, kh, kw, sw,
+              row_key, ow_lo, orow + ow_lo, taken + ow_lo, with_taps)
+    _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, ow_hi, OW, buf, buf_stride,
+                 row_key, orow, taken, with_taps)
+
+
+cdef inline floating _window_total(const floating* plane, Py_ssize_t row_step, Py_ssize_t y0,
+                                   Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw) noexcept nogil:
+    """The sum :func:`_take_taps` forms for a window (its in-bounds cells ``nh`` x ``nw`` from
+    (y0, x0), row-major: the padding's zeros add nothing)."""
     cdef floating total = 0
     cdef Py_ssize_t t, u
     for t in range(nh):
-        for u in range(kw):
-            total = total + src[t * stride + col + u]
+        for u in range(nw):
+            total = total + plane[(y0 + t) * row_step + x0 + u]
     return total
 
 
-cdef inline floating _window_min(const floating* src, Py_ssize_t stride, Py_ssize_t col,
-                                 Py_ssize_t nh, Py_ssize_t kw) noexcept nogil:
-    """The smallest tap of the window whose first column is ``col`` (for the error message)."""
+cdef inline floating _window_min(const floating* plane, Py_ssize_t row_step, Py_ssize_t y0,
+                                 Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw) noexcept nogil:
+    """The smallest cell of a window (for the error message on negative input)."""
     cdef floating low = INFINITY
     cdef Py_ssize_t t, u
     for t in range(nh):
-        for u in range(kw):
-            low = min(low, src[t * stride + col + u])
+        for u in range(nw):
+            low = min(low, plane[(y0 + t) * row_step + x0 + u])
     return low
 
 
-cdef inline Py_ssize_t _crossing(const floating* src, Py_ssize_t stride, Py_ssize_t col,
-                                 Py_ssize_t nh, Py_ssize_t kw, uint32_t bits) noexcept nogil:
-    """The tap number :func:`_take_taps` takes for the window whose first column is ``col``,
-    found by a scalar scan with the same sums in the same order (-1 if none). Used where a tap
-    number is not exact in ``floating`` (float32 windows of over 2**24 taps)."""
-    cdef floating total = _window_total(src, stride, col, nh, kw), run = 0, a
+cdef inline int64_t _crossing(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
+                              Py_ssize_t y0, Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw,
+                              uint32_t bits) noexcept nogil:
+    """The plane index of the cell :func:`_take_taps` takes in a window, found by a scalar scan
+    with the same sums in the same order (-1 if none). Used where a tap number is not exact in
+    ``floating`` (float32 windows of over 2**24 taps)."""
+    cdef floating total = _window_total(plane, row_step, y0, nh, x0, nw), run = 0, a
     cdef floating threshold = _threshold(bits, total)
-    cdef Py_ssize_t t, u, k = -1
+    cdef Py_ssize_t t, u
+    cdef int64_t index = -1
     for t in range(nh):
-        for u in range(kw):
-            a = src[t * stride + col + u]
+        for u in range(nw):
+            a = plane[(y0 + t) * row_step + x0 + u]
             if run <= threshold and a > 0:
-                k = t * kw + u
+                index = (y0 + t) * W + x0 + u
             run = run + a
-    return k
+    return index
 
 
 def stochastic_train(
@@ -263,9 +311,10 @@ def stochastic_train(
     requested: nothing is written for them). Returns the smallest value read (the caller raises
     when it is negative).
 
-    One output row at a time, vectorised across its outputs by :func:`_take_taps`. A window's
-    rows are read in place when the window lies inside the input, else from zero-padded row
-    buffers (padding taps add exactly 0 and are never taken). Sums are in the input dtype, tap
+    One output row at a time, vectorised across its outputs by :func:`_take_taps`. The outputs
+    whose windows lie inside the input are read in place; the few edge outputs of a row (and
+    whole top and bottom rows) read zero-padded copies (padding taps add exactly 0 and are
+    never taken). Sums are in the input dtype, tap
     by tap in row-major order. NaN or infinite sums (rare) are redrawn by the scalar
     :func:`_draw`.
     """
@@ -282,9 +331,12 @@ def stochastic_train(
     cdef Py_ssize_t thread_stride = kh * row_stride + out_stride
     # Tap numbers are carried as `floating` (so the select has one width); exact below 2**24.
     cdef bint exact_taps = not (floating is float and kh * kw > (1 << 24))
-    # Every window's columns lie inside the input: rows whose windows do too are read in place.
-    cdef bint columns_inside = pad_w == 0 and (OW - 1) * sw + kw <= W
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, t, j, y0, nh, k, src_stride
+    # Outputs ow_lo .. ow_hi-1 have every window column inside the input: in rows whose
+    # windows have all kh rows, they are read in place; the edges go through the row buffers.
+    cdef Py_ssize_t ow_lo = min(OW, (pad_w + sw - 1) // sw)
+    cdef Py_ssize_t ow_hi = (ow_lo if W + pad_w < kw
+                             else max(ow_lo, min(OW, (W + pad_w - kw) // sw + 1)))
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, y0, nh, k
     cdef floating low
     cdef uint64_t row_key
     cdef double smallest = INFINITY
@@ -313,48 +365,41 @@ def stochastic_train(
                 unwanted = 0
                 rows = scratch + threadid() * thread_stride
                 taken = rows + kh * row_stride
-                for j in range(kh * row_stride):  # padding cells stay 0 for the whole chunk
-                    rows[j] = 0
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     plane = &x[b0, b1, 0, 0]
                     orow = &out[b0, b1, oh, 0]
                     y0 = h_lo[oh]
                     nh = h_n[oh]
-                    if nh == kh and columns_inside:
-                        src = plane + y0 * row_step
-                        src_stride = row_step
-                    else:  # the window rows into the zero-padded buffers; missing rows are 0
-                        for t in range(kh):
-                            for j in range(W):
-                                rows[t * row_stride + pad_w + j] = (
-                                    plane[(y0 + t) * row_step + j] if t < nh else 0)
-                        src = rows
-                        src_stride = row_stride
                     row_key = _row_key(key, <uint64_t>r)
                     # Tap numbers only where indices are wanted: a literal flag, so the
                     # values-only call carries no tap-number select.
                     if with_indices:
-                        _take_row(src, src_stride, OW, kh, kw, sw, row_key, orow, taken, True)
+                        _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, OW,
+                                         ow_lo, ow_hi, rows, row_stride, row_key, orow, taken,
+                                         True)
                     else:
-                        _take_row(src, src_stride, OW, kh, kw, sw, row_key, orow, taken, False)
+                        _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, OW,
+                                         ow_lo, ow_hi, rows, row_stride, row_key, orow, taken,
+                                         False)
                     if with_indices:
                         irow = &indices[b0, b1, oh, 0]
                         for ow in range(OW):
                             k = <Py_ssize_t>taken[ow]
-                            if k >= 0 and not exact_taps:
-                                k = _crossing(src, src_stride, ow * sw, kh, kw,
-                                              _column_bits(row_key, <uint32_t>ow))
-                            if k >= 0:
+                            if k >= 0 and exact_taps:
                                 irow[ow] = y0 * W - pad_w + ow * sw + tap_offset[k]
+                            elif k >= 0:
+                                irow[ow] = _crossing(plane, row_step, W, y0, nh, w_lo[ow], w_n[ow],
+                                                     _column_bits(row_key, <uint32_t>ow))
                             else:  # no tap taken (all zero), or flagged: its first tap
                                 irow[ow] = y0 * W + w_lo[ow]
-                    if _count_flagged(taken, OW) > 0:  # rare: look at the flagged windows again
+                    if _any_flagged(taken, OW):  # rare: look at the flagged windows again
                         for ow in range(OW):
                             if taken[ow] < -1:
-                                low = _window_min(src, src_stride, ow * sw, kh, kw)
+                                low = _window_min(plane, row_step, y0, nh, w_lo[ow], w_n[ow])
                                 if low < 0:  # the caller raises
                                     lows[threadid()] = min(lows[threadid()], <double>low)
-                                elif not (_window_total(src, src_stride, ow * sw, kh, kw) < INFINITY):
+                                elif not (_window_total(plane, row_step, y0, nh, w_lo[ow],
+                                                        w_n[ow]) < INFINITY):
                                     # NaN or infinite sum: the scalar path draws it
                                     _draw(plane, row_step, W, y0, nh, w_lo[ow], w_n[ow],
                                           _column_bits(row_key, <uint32_t>ow), &orow[ow],
