@@ -342,20 +342,22 @@ def stochastic_train(
     cdef double smallest = INFINITY
     cdef floating* rows
     cdef floating* taken
-    cdef const floating* src
     cdef const floating* plane
     cdef floating* orow
     cdef int64_t* irow = NULL
     cdef int64_t unwanted  # where the scalar path writes an index nobody asked for
+    cdef floating* scratch = NULL
+    cdef double* lows = NULL
+    cdef Py_ssize_t* tap_offset = NULL
     if n_rows == 0:
         return 0.0
-    cdef floating* scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
-    cdef double* lows = _lows(num_threads)
-    # Offset of tap k from its window's first tap, within the plane: (k // kw) * W + k % kw.
-    cdef Py_ssize_t* tap_offset = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
-    for k in range(kh * kw):
-        tap_offset[k] = (k // kw) * W + k % kw
-    try:
+    try:  # allocated inside, so a failed allocation frees the ones before it
+        scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
+        lows = _lows(num_threads)
+        # Offset of tap k from its window's first tap, within the plane: (k // kw) * W + k % kw.
+        tap_offset = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
+        for k in range(kh * kw):
+            tap_offset[k] = (k // kw) * W + k % kw
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
@@ -406,7 +408,8 @@ def stochastic_train(
                                           &irow[ow] if with_indices else &unwanted)
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
-        smallest = _lowest_of(lows, num_threads)
+        if lows != NULL:
+            smallest = _lowest_of(lows, num_threads)
         free(scratch)
         free(lows)
         free(tap_offset)
@@ -440,11 +443,13 @@ def stochastic_eval(
     cdef floating* minima
     cdef const floating* row
     cdef floating* orow
+    cdef floating* scratch = NULL
+    cdef double* lows = NULL
     if n_rows == 0:
         return 0.0
-    cdef floating* scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
-    cdef double* lows = _lows(num_threads)
-    try:
+    try:  # allocated inside, so a failed allocation frees the one before it
+        scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
+        lows = _lows(num_threads)
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
@@ -466,9 +471,7 @@ def stochastic_eval(
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     # Vertical pass, one sweep per input row: column sums of a and of a^2, and
-                    # the smallest value (the caller rejects negatives).
-                    # (Per-column minima, reduced once per row: a running scalar minimum is a
-                    # reduction the compiler will not vectorise for floats.)
+                    # the per-column minima (the caller rejects negatives).
                     if h_n[oh] == 0:
                         for j in range(W):
                             sums[pad_w + j] = 0
@@ -501,7 +504,8 @@ def stochastic_eval(
                 if row_min < 0:
                     lows[threadid()] = min(lows[threadid()], <double>row_min)
     finally:
-        smallest = _lowest_of(lows, num_threads)
+        if lows != NULL:
+            smallest = _lowest_of(lows, num_threads)
         free(scratch)
         free(lows)
     return smallest
