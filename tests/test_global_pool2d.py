@@ -108,3 +108,16 @@ def test_nan_carried_across_rows_of_strided_planes(dtype):
     v, i = cpool.global_max_pool2d(view, return_indices=True)
     assert np.isnan(v[0]) and i[0] == 1 * 64 + 5
     assert np.isnan(cpool.global_sum_pool2d(view)[0])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 8, 9, 15, 16, 17, 49])
+def test_max_nan_and_inf_at_every_position(rng, dtype, n):
+    # The vectorised run (blocks of 8 or 4) and its scalar tail must both see a NaN or an
+    # extreme value wherever it sits: plane i holds the special value at position i.
+    for special in (np.nan, np.inf, -np.inf, 0.0):
+        x = random_array(rng, (n, 1, n), dtype) - 0.5
+        x[np.arange(n), 0, np.arange(n)] = special
+        exp = ref.global_max_pool2d(x, False, return_indices=False)
+        np.testing.assert_array_equal(cpool.global_max_pool2d(x), exp)
+        np.testing.assert_array_equal(cpool.global_max_pool2d(x[:, :, ::-1]), exp)
