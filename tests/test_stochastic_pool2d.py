@@ -59,6 +59,23 @@ def test_fast_paths_match_reference(rng, dtype, k, s, p, c):
     np.testing.assert_array_equal(cpool.stochastic_pool2d(x, k, s, p, seed=5, ceil_mode=c), exp)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (4, 3, 0)])
+def test_threshold_rounded_up_to_the_sum_takes_the_last_positive_tap(rng, dtype, k, s, p):
+    # A window of one subnormal among zeros: u*sum rounds to the sum itself for about half
+    # the draws, so no running sum exceeds it and the rule is "the last positive tap". The
+    # kernel flags these outputs (its fast loop would take a trailing zero) and redraws them.
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = np.zeros((2, 3, 13, 17), dtype)
+    mask = rng.random(x.shape) < 0.2
+    x[mask] = tiny * rng.integers(1, 3, mask.sum())  # one or two units in the last place
+    got, gi = cpool.stochastic_pool2d(x, k, s, p, seed=3, return_indices=True)
+    exp, ei = ref.stochastic_pool2d(x, k, s, p, True, ref.stochastic_key(3))
+    np.testing.assert_array_equal(got, exp)
+    np.testing.assert_array_equal(gi, ei)
+    np.testing.assert_array_equal(cpool.stochastic_pool2d(x, k, s, p, seed=3), exp)
+
+
 def test_window_of_more_taps_than_float32_counts_exactly():
     # 4097**2 > 2**24 taps: tap numbers past 2**24 are not exact in float32 (odd ones round), so
     # the kernel finds the drawn tap by a scalar scan. The mass sits at odd taps of the last row,

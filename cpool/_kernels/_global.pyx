@@ -21,76 +21,8 @@ from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
 from cpool._kernels._rows cimport _locate, _step
+from cpool._kernels._simd cimport CPOOL_SSE2, cpool_run_max_f32, cpool_run_max_f64
 from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out
-
-
-# Float maxima of a contiguous run with explicit SSE2 (every x86-64 CPU has it). GCC will not
-# vectorise a max over a run by itself without -ffast-math (a float max reduction is not
-# associative for it), and that flag would break NaN propagation; the scalar `maxss` loop ran at
-# about half the speed of the float64-accumulating sum. `_mm_max_ps(v, a)` is `v > a ? v : a`,
-# PyTorch's `v > m` select, so ties and signed zeros resolve as in the scalar loop; NaN is tracked
-# apart in an unordered-compare mask. Elsewhere (other architectures, MSVC on 32-bit x86) the
-# macro is 0 and the portable scalar loop below is used.
-cdef extern from *:
-    """
-    #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
-    #include <emmintrin.h>
-    #define CPOOL_SSE2 1
-    /* max(m, p[0:n]) for float32; *nan_seen |= any NaN in p[0:n]. */
-    static inline float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) {
-        __m128 a0 = _mm_set1_ps(m), a1 = a0, u = _mm_setzero_ps(), v0, v1;
-        float lanes[4], v;
-        Py_ssize_t j = 0;
-        for (; j + 8 <= n; j += 8) {
-            v0 = _mm_loadu_ps(p + j);
-            v1 = _mm_loadu_ps(p + j + 4);
-            a0 = _mm_max_ps(v0, a0);
-            a1 = _mm_max_ps(v1, a1);
-            u = _mm_or_ps(u, _mm_cmpunord_ps(v0, v1));
-        }
-        _mm_storeu_ps(lanes, _mm_max_ps(a1, a0));
-        for (; j < n; j++) {
-            v = p[j];
-            m = v > m ? v : m;
-            *nan_seen |= v != v;
-        }
-        for (j = 0; j < 4; j++)
-            m = lanes[j] > m ? lanes[j] : m;
-        *nan_seen |= _mm_movemask_ps(u) != 0;
-        return m;
-    }
-    /* The same for float64. */
-    static inline double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) {
-        __m128d a0 = _mm_set1_pd(m), a1 = a0, u = _mm_setzero_pd(), v0, v1;
-        double lanes[2], v;
-        Py_ssize_t j = 0;
-        for (; j + 4 <= n; j += 4) {
-            v0 = _mm_loadu_pd(p + j);
-            v1 = _mm_loadu_pd(p + j + 2);
-            a0 = _mm_max_pd(v0, a0);
-            a1 = _mm_max_pd(v1, a1);
-            u = _mm_or_pd(u, _mm_cmpunord_pd(v0, v1));
-        }
-        _mm_storeu_pd(lanes, _mm_max_pd(a1, a0));
-        for (; j < n; j++) {
-            v = p[j];
-            m = v > m ? v : m;
-            *nan_seen |= v != v;
-        }
-        for (j = 0; j < 2; j++)
-            m = lanes[j] > m ? lanes[j] : m;
-        *nan_seen |= _mm_movemask_pd(u) != 0;
-        return m;
-    }
-    #else
-    #define CPOOL_SSE2 0
-    static inline float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) { return m; }
-    static inline double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) { return m; }
-    #endif
-    """
-    bint CPOOL_SSE2
-    float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) noexcept nogil
-    double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
 
 
 cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,

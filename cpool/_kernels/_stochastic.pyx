@@ -32,6 +32,7 @@ from libc.stdlib cimport free
 
 from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _padded_width, _scratch,
                                   _step)
+from cpool._kernels._simd cimport cpool_any_below_f32, cpool_any_below_f64
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -139,6 +140,22 @@ cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
                     found = True
 
 
+cdef inline void _last_positive(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
+                                Py_ssize_t y0, Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw,
+                                floating* value, int64_t* index) noexcept nogil:
+    """The window's last positive tap in row-major order into value/index: the draw when
+    rounding made u*sum >= sum, so that no running sum exceeds it (the window has one, as its
+    sum is positive)."""
+    cdef Py_ssize_t t, u
+    cdef floating v
+    for t in range(nh):
+        for u in range(nw):
+            v = plane[(y0 + t) * row_step + x0 + u]
+            if v > 0:
+                value[0] = v
+                index[0] = (y0 + t) * W + x0 + u
+
+
 cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
                             Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, Py_ssize_t first,
                             floating* orow, floating* taken, bint with_taps) noexcept nogil:
@@ -146,13 +163,17 @@ cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t O
     loop over the outputs.
 
     ``src`` is the first window's first row (rows ``stride`` apart, columns contiguous, no
-    bounds to check). Tap by tap in row-major window order: the sum, then the threshold u*sum, then a
-    second walk with a running sum, taking a tap while the running sum before it is <= u*sum and
-    the tap is positive. The last tap taken is the first whose running sum exceeds u*sum
-    (running sums never decrease) or, when rounding kept every running sum at or below u*sum,
-    the last positive tap. ``orow`` gets its value (0 if none: an all-zero window). ``taken``
-    gets its tap number if ``with_taps`` (-1 if none), and -2 for a window the caller must look
-    at again: a negative tap, or a NaN or infinite sum.
+    bounds to check). Tap by tap in row-major window order: the sum (and the smallest tap),
+    then the threshold u*sum, then a second walk with a running sum, taking each tap whose
+    running sum before it is <= u*sum. Running sums never decrease, so the last tap taken is
+    the first whose running sum exceeds u*sum. Only when rounding made u*sum >= sum is that
+    tap a trailing zero (a zero before the crossing is followed by a positive tap with the
+    same running sum, which is taken after it): such an output is flagged for the exact
+    "last positive tap" rule, which keeps the zero test off the per-tap path.
+
+    ``orow`` gets the value (0 for an all-zero window). ``taken`` gets the tap number if
+    ``with_taps`` (-1 for an all-zero window), and -2 for an output the caller must look at
+    again: a negative tap, a NaN or infinite sum, or the rounding case above.
 
     The take is a select, not a branch (which tap wins is random). Two stores and no
     reductions across outputs (a count of double comparisons defeats GCC's vectoriser, and each
@@ -160,43 +181,46 @@ cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t O
     across outputs; called with literal kh, kw, sw and ``with_taps`` the tap loops unroll and
     run from registers.
     """
-    cdef floating total, threshold, run, value, tap_number, v
-    cdef bint take, fine
+    cdef floating total, threshold, run, value, tap_number, v, low
+    cdef bint flagged
     cdef Py_ssize_t ow, t, u
     for ow in range(OW):
         total = 0
-        fine = True
+        low = 0
         for t in range(kh):
             for u in range(kw):
                 v = src[t * stride + ow * sw + u]
                 total = total + v
-                fine = fine & (v >= 0)
-        fine = fine & (total < INFINITY)
+                low = v if v < low else low  # one min per tap; NaN taps show in the sum
         threshold = _threshold(_column_bits(row_key, <uint32_t>(first + ow)), total)
-        run = 0
-        value = 0
-        tap_number = -1
+        # Tap 0 is always taken (its running sum before is 0 <= u*sum unless the output is
+        # flagged anyway), so the walk starts at tap 1.
+        run = src[ow * sw]
+        value = run
+        tap_number = 0
         for t in range(kh):
             for u in range(kw):
-                v = src[t * stride + ow * sw + u]
-                take = (run <= threshold) & (v > 0)
-                value = v if take else value
-                if with_taps:
-                    tap_number = <floating>(t * kw + u) if take else tap_number
-                run = run + v
+                if t > 0 or u > 0:
+                    v = src[t * stride + ow * sw + u]
+                    value = v if run <= threshold else value
+                    if with_taps:
+                        tap_number = <floating>(t * kw + u) if run <= threshold else tap_number
+                    run = run + v
+        flagged = (low < 0) | (not (total < INFINITY)) | ((value == 0) & (total > 0))
         orow[ow] = value
-        taken[ow] = tap_number if fine else -2
+        if with_taps:
+            taken[ow] = -2 if flagged else (tap_number if total > 0 else -1)
+        else:
+            taken[ow] = -2 if flagged else -1
 
 
 cdef inline bint _any_flagged(const floating* taken, Py_ssize_t OW) noexcept nogil:
-    """Whether :func:`_take_taps` flagged an output (-2). A plain early-exit scan: a count would
-    be a float-add chain (not reassociated, so not vectorised) or, for double comparisons, an
-    integer count GCC does not vectorise either."""
-    cdef Py_ssize_t ow
-    for ow in range(OW):
-        if taken[ow] < -1:
-            return True
-    return False
+    """Whether :func:`_take_taps` flagged an output (-2): an explicit SSE2 scan (GCC leaves
+    an "any" over float compares scalar; as a plain loop it cost 8% of the 2x2 kernel)."""
+    if floating is float:
+        return cpool_any_below_f32(taken, OW, -1.5)
+    else:
+        return cpool_any_below_f64(taken, OW, -1.5)
 
 
 cdef inline void _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
@@ -406,6 +430,10 @@ def stochastic_train(
                                     _draw(plane, row_step, W, y0, nh, w_lo[ow], w_n[ow],
                                           _column_bits(row_key, <uint32_t>ow), &orow[ow],
                                           &irow[ow] if with_indices else &unwanted)
+                                else:  # u*sum rounded up to the sum: the last positive tap
+                                    _last_positive(plane, row_step, W, y0, nh, w_lo[ow],
+                                                   w_n[ow], &orow[ow],
+                                                   &irow[ow] if with_indices else &unwanted)
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         if lows != NULL:
