@@ -1,14 +1,19 @@
 """Build the Cython kernels, with OpenMP when the compiler supports it.
 
 All package metadata lives in pyproject.toml; this file only configures the extensions:
-Cython directives (set here, once, for every kernel) and OpenMP detection.
+Cython directives (set here, once, for every kernel), OpenMP detection, and on x86-64 a second
+build of the kernel modules with AVX2 (``<module>_avx2``), which cpool picks at import on CPUs
+that have it (cpool/_kernels/__init__.py). The default flags stay portable: the baseline build
+runs on any x86-64 CPU.
 
 Environment switches:
   CPOOL_NO_OPENMP=1        build serial kernels even when OpenMP works
   CPOOL_FAIL_NO_OPENMP=1   fail the build instead of falling back to serial
   CPOOL_CYTHON_DEBUG=1     turn bounds/wraparound/initialised checks back on (debug builds)
+  CPOOL_NO_AVX2=1          skip the AVX2 build of the kernels (baseline only; halves build time)
 """
 import os
+import platform
 import sys
 import tempfile
 import textwrap
@@ -19,6 +24,11 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_openmp", "_window", "_global", "_stochastic", "_backward"]
+# Built a second time as <name>_avx2 (a .pyx that includes <name>.pyx). Only -mavx2: no -mfma,
+# since contracting a*b + c into an FMA would round differently, and both builds must give
+# bitwise identical results (the same C code, and GCC does not reassociate float operations).
+SIMD_KERNELS = ["_window", "_global", "_stochastic", "_backward"]
+AVX2_FLAG = "-mavx2"
 
 DEBUG = os.environ.get("CPOOL_CYTHON_DEBUG", "0") not in ("", "0")
 DIRECTIVES = {
@@ -75,15 +85,23 @@ class BuildExtWithOpenMP(build_ext):
         # Portable flags only: no -march=native (wheels would SIGILL elsewhere), no -ffast-math
         # (it folds the `v != v` NaN test away and breaks NaN propagation).
         opt = ["/O2"] if msvc else ["-O3"]
+        # The AVX2 variants: GCC/Clang on x86-64 only (the import-time CPU check uses
+        # __builtin_cpu_supports, which MSVC lacks), and not when asked to skip them.
+        avx2 = (not msvc and platform.machine().lower() in ("x86_64", "amd64")
+                and os.environ.get("CPOOL_NO_AVX2", "0") in ("", "0"))
+        if not avx2:
+            self.extensions = [ext for ext in self.extensions if not ext.name.endswith("_avx2")]
         for ext in self.extensions:
-            ext.extra_compile_args = opt + ([flag] if use_openmp else [])
+            simd = [AVX2_FLAG] if ext.name.endswith("_avx2") else []
+            ext.extra_compile_args = opt + simd + ([flag] if use_openmp else [])
             ext.extra_link_args = [flag] if use_openmp and not msvc else []
         self.parallel = self.parallel or os.cpu_count() or 1  # compile the modules concurrently
         super().build_extensions()
 
 
 extensions = [
-    Extension(f"cpool._kernels.{name}", [f"cpool/_kernels/{name}.pyx"]) for name in KERNELS
+    Extension(f"cpool._kernels.{name}", [f"cpool/_kernels/{name}.pyx"])
+    for name in KERNELS + [f"{k}_avx2" for k in SIMD_KERNELS]
 ]
 
 setup(

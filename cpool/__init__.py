@@ -4,7 +4,7 @@ Pooling runs over the last two axes of any (..., H, W) array, in typed Cython ke
 release the GIL and use OpenMP threads. See the README for the semantics and dtype policy.
 """
 try:
-    from cpool._kernels import _backward, _global, _openmp, _stochastic, _window  # noqa: F401
+    from cpool._kernels import backward, global_pool, stochastic, window  # noqa: F401
 except ImportError as exc:  # pragma: no cover - only in an unbuilt source checkout
     raise ImportError(
         "cpool's compiled kernels are missing: this looks like an unbuilt source checkout. "

@@ -7,7 +7,9 @@ import numpy as np
 
 from cpool import _validation as _v
 from cpool._docs import fill_doc
-from cpool._kernels import _global, _stochastic, _window
+from cpool._kernels import global_pool as _global
+from cpool._kernels import stochastic as _stochastic
+from cpool._kernels import window as _window
 
 # Placeholder for the index output of a global max without return_indices.
 _UNUSED_INT64 = np.empty(0, np.int64)

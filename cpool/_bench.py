@@ -21,6 +21,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 import cpool
+import cpool._kernels
 from cpool import _baselines
 
 
@@ -348,7 +349,7 @@ def machine():
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__, "torch": torch_version,
             "cpool": cpool.__version__, "openmp": cpool.openmp_enabled(),
-            "python": platform.python_version()}
+            "kernels": cpool._kernels.SIMD, "python": platform.python_version()}
 
 
 def main(args):
@@ -359,7 +360,8 @@ def main(args):
     rows = run(cases, threads, args.repeat, not args.no_numpy)
     info = machine()
     print(f"\ncpool {info['cpool']} | {info['cpu']} ({info['cores']} cores) | NumPy {info['numpy']} | "
-          f"PyTorch {info['torch'] or 'not installed'} | OpenMP {info['openmp']}")
+          f"PyTorch {info['torch'] or 'not installed'} | OpenMP {info['openmp']} | "
+          f"kernels {info['kernels']}")
     print("speed-up = PyTorch NCHW time / cpool time; of copy = cpool (in+out) GB/s / copy GB/s "
           "(np.copyto at 1 thread, torch copy_ at more)\n")
     print(table(rows))

@@ -12,7 +12,7 @@ import numpy as np
 
 from cpool import _validation as _v
 from cpool._docs import fill_doc
-from cpool._kernels import _backward
+from cpool._kernels import backward as _backward
 
 
 def _scatter(fn, grad_output, indices, input_shape, out, num_threads, accumulate=True,

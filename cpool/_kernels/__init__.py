@@ -1,1 +1,52 @@
-"""Compiled kernels. Private: call the public functions in :mod:`cpool` instead."""
+"""Compiled kernels. Private: call the public functions in :mod:`cpool` instead.
+
+On x86-64 every kernel module is built twice (setup.py): for the portable baseline (SSE2, any
+x86-64 CPU) and with AVX2 (``<module>_avx2``). One set is chosen once, at import, and bound to
+the names below, which the rest of cpool calls:
+
+* ``"avx2"`` when the CPU and OS support AVX2 and the variant was built, else ``"baseline"``;
+* ``CPOOL_KERNELS=baseline`` or ``CPOOL_KERNELS=avx2`` in the environment forces a choice (for
+  comparisons); asking for AVX2 where it cannot run warns and uses the baseline.
+
+Both sets compute bitwise identical results (the same C code, compiled without FMA contraction
+or float reassociation); only speed differs. ``SIMD`` names the set in use.
+"""
+import importlib
+import os
+import warnings
+
+from cpool._kernels import _openmp
+
+_CHOICES = ("auto", "baseline", "avx2")
+
+
+def _avx2_built():
+    try:
+        importlib.import_module("cpool._kernels._window_avx2")
+    except ImportError:
+        return False
+    return True
+
+
+def _choose():
+    want = os.environ.get("CPOOL_KERNELS", "auto").strip().lower() or "auto"
+    if want not in _CHOICES:
+        warnings.warn(f"CPOOL_KERNELS={want!r} is not one of {_CHOICES}; using 'auto'",
+                      RuntimeWarning, stacklevel=3)
+        want = "auto"
+    if want == "baseline":
+        return "baseline"
+    usable = _openmp.cpu_has_avx2() and _avx2_built()
+    if want == "avx2" and not usable:
+        warnings.warn("CPOOL_KERNELS='avx2' but the AVX2 kernels "
+                      + ("were not built" if _openmp.cpu_has_avx2() else "cannot run on this CPU")
+                      + "; using the baseline kernels", RuntimeWarning, stacklevel=3)
+    return "avx2" if usable else "baseline"
+
+
+SIMD = _choose()
+_suffix = "_avx2" if SIMD == "avx2" else ""
+window = importlib.import_module(f"cpool._kernels._window{_suffix}")
+global_pool = importlib.import_module(f"cpool._kernels._global{_suffix}")
+stochastic = importlib.import_module(f"cpool._kernels._stochastic{_suffix}")
+backward = importlib.import_module(f"cpool._kernels._backward{_suffix}")

@@ -1,0 +1,78 @@
+"""Every op over a grid of geometries and dtypes, saved to an .npz: run once per kernel build
+(``CPOOL_KERNELS=baseline`` / ``avx2``) by test_kernel_builds.py, which compares the files.
+
+Usage: python _kernel_battery.py OUT.npz
+"""
+import sys
+
+import numpy as np
+
+import cpool
+from _helpers import ALL_DTYPES, FLOAT_DTYPES, fits, random_array, window_grid
+
+# Odd widths and heights, so vector loops of every width end in a scalar tail.
+SHAPE = (2, 3, 23, 37)
+
+
+def battery():
+    rng = np.random.default_rng(2024)
+    results = {}
+
+    def keep(name, value):
+        for i, v in enumerate(value if isinstance(value, tuple) else (value,)):
+            results[f"{name}#{i}"] = np.asarray(v)
+
+    for dtype in ALL_DTYPES:
+        x = random_array(rng, SHAPE, dtype)
+        if np.dtype(dtype).kind == "f":
+            x[0, 1, 5, 7] = np.nan
+            x[1, 2, 20, 30] = np.inf
+        for g, (k, s, p, d, c) in enumerate(window_grid()[::7]):
+            if not fits(SHAPE, k, s, p, d, c):
+                continue
+            tag = f"{np.dtype(dtype).name}/{g}"
+            keep(f"max/{tag}", cpool.max_pool2d(x, k, s, p, d, c, return_indices=True))
+            keep(f"maxv/{tag}", cpool.max_pool2d(x, k, s, p, d, c))
+            keep(f"sum/{tag}", cpool.sum_pool2d(x, k, s, p, d, c))
+            if d == 1:
+                keep(f"avg/{tag}", cpool.avg_pool2d(x, k, s, p, c, count_include_pad=bool(g % 2)))
+        for keepdims in (False, True):
+            keep(f"gmax/{dtype}/{keepdims}", cpool.global_max_pool2d(x, keepdims, return_indices=True))
+            keep(f"gmaxv/{dtype}/{keepdims}", cpool.global_max_pool2d(x, keepdims))
+            keep(f"gsum/{dtype}/{keepdims}", cpool.global_sum_pool2d(x, keepdims))
+            keep(f"gavg/{dtype}/{keepdims}", cpool.global_avg_pool2d(x, keepdims))
+
+    for dtype in FLOAT_DTYPES:
+        a = np.maximum(random_array(rng, SHAPE, dtype), 0)
+        a[rng.random(SHAPE) < 0.3] = 0
+        for g, (k, s, p, d, c) in enumerate(window_grid()[::5]):
+            if d != 1 or not fits(SHAPE, k, s, p, d, c):
+                continue
+            tag = f"{np.dtype(dtype).name}/{g}"
+            y, idx = cpool.stochastic_pool2d(a, k, s, p, seed=9, return_indices=True, ceil_mode=c)
+            keep(f"stoch/{tag}", (y, idx))
+            keep(f"stochv/{tag}", cpool.stochastic_pool2d(a, k, s, p, seed=9, ceil_mode=c))
+            keep(f"stocheval/{tag}", cpool.stochastic_pool2d(a, k, s, p, training=False, ceil_mode=c))
+            keep(f"stochb/{tag}", cpool.stochastic_pool2d_backward(y, idx, SHAPE))
+            m, mi = cpool.max_pool2d(a, k, s, p, 1, c, return_indices=True)
+            grad = random_array(rng, m.shape, dtype)
+            keep(f"maxb/{tag}", cpool.max_pool2d_backward(grad, mi, SHAPE))
+            keep(f"avgb/{tag}", cpool.avg_pool2d_backward(grad, SHAPE, k, s, p, c, bool(g % 2)))
+            keep(f"sumb/{tag}", cpool.sum_pool2d_backward(grad, SHAPE, k, s, p, 1, c))
+        for k in (2, 3):  # unpooling inverts a pooling whose windows tile the plane
+            tile = a[..., : SHAPE[2] // k * k, : SHAPE[3] // k * k]
+            m, mi = cpool.max_pool2d(tile, k, return_indices=True)
+            keep(f"unpool/{np.dtype(dtype).name}/{k}", cpool.max_unpool2d(m, mi, k))
+        gm, gi = cpool.global_max_pool2d(a, return_indices=True)
+        keep(f"gmaxb/{dtype}", cpool.global_max_pool2d_backward(gm, gi, SHAPE))
+        keep(f"gavgb/{dtype}", cpool.global_avg_pool2d_backward(gm, SHAPE))
+        keep(f"gsumb/{dtype}", cpool.global_sum_pool2d_backward(gm, SHAPE))
+    return results
+
+
+if __name__ == "__main__":
+    import cpool._kernels
+
+    out = battery()
+    out["__simd__"] = np.array(cpool._kernels.SIMD)
+    np.savez(sys.argv[1], **out)

@@ -1,0 +1,53 @@
+"""The baseline and AVX2 kernel builds (see cpool/_kernels/__init__.py) give bitwise identical
+results: every op over a grid of geometries and dtypes, run once per build in a subprocess."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cpool._kernels
+from cpool._kernels import _openmp
+
+HERE = os.path.dirname(__file__)
+
+
+def run_battery(kernels, path):
+    env = dict(os.environ, CPOOL_KERNELS=kernels)
+    subprocess.run([sys.executable, os.path.join(HERE, "_kernel_battery.py"), str(path)],
+                   env=env, cwd=HERE, check=True)
+    return np.load(path)
+
+
+@pytest.mark.skipif(not (_openmp.cpu_has_avx2() and cpool._kernels._avx2_built()),
+                    reason="the AVX2 kernels are not built or cannot run on this CPU")
+def test_avx2_build_matches_baseline_bitwise(tmp_path):
+    base = run_battery("baseline", tmp_path / "baseline.npz")
+    avx2 = run_battery("avx2", tmp_path / "avx2.npz")
+    assert str(base["__simd__"]) == "baseline" and str(avx2["__simd__"]) == "avx2"
+    assert sorted(base.files) == sorted(avx2.files) and len(base.files) > 500
+    for name in base.files:
+        if name == "__simd__":
+            continue
+        a, b = base[name], avx2[name]
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        if a.dtype.kind == "f":  # NaN where NaN, and the same bits (signs of zero included)
+            np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"), err_msg=name)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_choice_can_be_forced_and_bad_values_warn():
+    code = "import cpool._kernels as k; print(k.SIMD, k.window.__name__)"
+    for want in ("baseline", "bogus"):
+        env = dict(os.environ, CPOOL_KERNELS=want)
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              check=True)
+        simd, module = done.stdout.split()
+        if want == "baseline":
+            assert simd == "baseline" and module == "cpool._kernels._window"
+        else:
+            assert "CPOOL_KERNELS='bogus'" in done.stderr
+            assert simd in ("baseline", "avx2")
+            assert module == "cpool._kernels._window" + ("_avx2" if simd == "avx2" else "")
