@@ -84,7 +84,11 @@ class BuildExtWithOpenMP(build_ext):
             warnings.warn(message)
         # Portable flags only: no -march=native (wheels would SIGILL elsewhere), no -ffast-math
         # (it folds the `v != v` NaN test away and breaks NaN propagation).
-        opt = ["/O2"] if msvc else ["-O3"]
+        # -fno-trapping-math: no code here reads FP exception flags, and without it GCC will not
+        # if-convert a select fed by a division it could otherwise skip (it keeps the branch so
+        # as not to raise a flag the C code would not have), which left such loops scalar. It
+        # changes no result: rounding and NaN/inf/signed-zero semantics stay IEEE.
+        opt = ["/O2"] if msvc else ["-O3", "-fno-trapping-math"]
         # The AVX2 variants: GCC/Clang on x86-64 only (the import-time CPU check uses
         # __builtin_cpu_supports, which MSVC lacks), and not when asked to skip them.
         avx2 = (not msvc and platform.machine().lower() in ("x86_64", "amd64")

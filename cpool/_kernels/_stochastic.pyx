@@ -444,6 +444,59 @@ def stochastic_train(
     return smallest
 
 
+cdef inline floating _ratio(floating sa, floating sq) noexcept nogil:
+    """sum(a^2) / sum(a) from the window sums: 0 / 1 = 0 for an all-zero window, and inf (not
+    inf / inf) for an infinite sum. Branch-free, so the loops calling it vectorise."""
+    sq = sq / (sa if sa != 0 else 1)
+    return sa if sa == INFINITY else sq
+
+
+cdef inline void _ratio_row(const floating* sums, const floating* squares, floating* orow,
+                            Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
+                            floating* row_sums, floating* row_squares) noexcept nogil:
+    """orow[i] = _ratio of the window sums of ``sums`` and ``squares`` (padded column sums):
+    the evaluation's horizontal pass and ratio. 3-wide stride-1 and 2-wide stride-2 windows in
+    one loop each, written out (GCC does not unroll a tap loop before vectorising here); other
+    windows go through :func:`_horizontal` into ``row_sums``/``row_squares`` first. The same
+    additions in the same order either way."""
+    cdef Py_ssize_t i
+    if kw == 3 and sw == 1:
+        for i in range(OW):
+            orow[i] = _ratio((sums[i] + sums[i + 1]) + sums[i + 2],
+                             (squares[i] + squares[i + 1]) + squares[i + 2])
+    elif kw == 2 and sw == 2:
+        for i in range(OW):
+            orow[i] = _ratio(sums[2 * i] + sums[2 * i + 1], squares[2 * i] + squares[2 * i + 1])
+    else:
+        _horizontal(sums, row_sums, OW, kw, sw, 1, False)
+        _horizontal(squares, row_squares, OW, kw, sw, 1, False)
+        for i in range(OW):
+            orow[i] = _ratio(row_sums[i], row_squares[i])
+
+
+cdef inline void _eval_rows3(const floating* r0, Py_ssize_t step, Py_ssize_t W, floating* sums,
+                             floating* squares, floating* minima) noexcept nogil:
+    """The evaluation's vertical pass for a 3-row window in one sweep: column sums of a and
+    a^2 and the running column minima, with the same operations in the same order as the
+    row-by-row sweep (so the same bits), but one read-modify-write of each buffer, not three."""
+    cdef const floating* r1 = r0 + step
+    cdef const floating* r2 = r1 + step
+    cdef floating v0, v1, v2, low
+    cdef Py_ssize_t j
+    # Two loops, not one: with three output arrays the alias checks exceed what GCC will
+    # version a loop for, and the fused loop stayed scalar.
+    for j in range(W):
+        v0 = r0[j]
+        v1 = r1[j]
+        v2 = r2[j]
+        sums[j] = (v0 + v1) + v2
+        squares[j] = (v0 * v0 + v1 * v1) + v2 * v2
+    for j in range(W):
+        low = r0[j] if r0[j] < minima[j] else minima[j]
+        low = r1[j] if r1[j] < low else low
+        minima[j] = r2[j] if r2[j] < low else low
+
+
 def stochastic_eval(
         const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         floating[:, :, :, ::1] out,                                                        # OUT
@@ -463,7 +516,7 @@ def stochastic_eval(
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
     cdef Py_ssize_t c, r, b0, b1, oh, i, t, j
     cdef double smallest = INFINITY
-    cdef floating v, sa, q, row_min
+    cdef floating v, row_min
     cdef floating* sums
     cdef floating* squares
     cdef floating* row_sums
@@ -504,27 +557,25 @@ def stochastic_eval(
                         for j in range(W):
                             sums[pad_w + j] = 0
                             squares[pad_w + j] = 0
-                    for t in range(h_n[oh]):
-                        row = &x[b0, b1, h_lo[oh] + t, 0]
-                        if t == 0:
-                            for j in range(W):
-                                v = row[j]
-                                sums[pad_w + j] = v
-                                squares[pad_w + j] = v * v
-                                minima[j] = v if v < minima[j] else minima[j]
-                        else:
-                            for j in range(W):
-                                v = row[j]
-                                sums[pad_w + j] = sums[pad_w + j] + v
-                                squares[pad_w + j] = squares[pad_w + j] + v * v
-                                minima[j] = v if v < minima[j] else minima[j]
-                    _horizontal(sums, row_sums, OW, kw, sw, 1, False)
-                    _horizontal(squares, row_squares, OW, kw, sw, 1, False)
-                    for i in range(OW):  # branch-free, so it vectorises
-                        sa = row_sums[i]
-                        # all-zero window: 0 / 1 = 0; an infinite sum: inf, not inf/inf
-                        q = row_squares[i] / (sa if sa != 0 else 1)
-                        orow[i] = sa if sa == INFINITY else q
+                    elif h_n[oh] == 3:  # one sweep over all three rows
+                        _eval_rows3(&x[b0, b1, h_lo[oh], 0], row_step, W, sums + pad_w,
+                                    squares + pad_w, minima)
+                    else:
+                        for t in range(h_n[oh]):
+                            row = &x[b0, b1, h_lo[oh] + t, 0]
+                            if t == 0:
+                                for j in range(W):
+                                    v = row[j]
+                                    sums[pad_w + j] = v
+                                    squares[pad_w + j] = v * v
+                                    minima[j] = v if v < minima[j] else minima[j]
+                            else:
+                                for j in range(W):
+                                    v = row[j]
+                                    sums[pad_w + j] = sums[pad_w + j] + v
+                                    squares[pad_w + j] = squares[pad_w + j] + v * v
+                                    minima[j] = v if v < minima[j] else minima[j]
+                    _ratio_row(sums, squares, orow, OW, kw, sw, row_sums, row_squares)
                     _step(OH, B1, &b0, &b1, &oh)
                 row_min = INFINITY
                 for j in range(W):
