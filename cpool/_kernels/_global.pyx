@@ -147,6 +147,15 @@ cdef inline void _store_sum(sum_out* dst, double total, uint64_t bits, bint is_r
         dst[0] = <sum_out>bits
 
 
+cdef inline bint _flat(const Py_ssize_t* strides, Py_ssize_t B1, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t itemsize, Py_ssize_t n_bands) noexcept nogil:
+    """Whether the planes are one C-contiguous block, each a single band: then a plain loop
+    over planes at ``p * H * W`` replaces the (plane, band) task counters, whose per-task
+    bookkeeping cost a fifth of the time on planes as small as 7x7."""
+    return (n_bands == 1 and strides[2] == W * itemsize and strides[1] == H * W * itemsize
+            and strides[0] == B1 * H * W * itemsize)
+
+
 def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                numeric[::1] out,                                                                 # OUT
                int64_t[::1] indices,                                                             # OUT
@@ -163,6 +172,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef const numeric* base
     cdef numeric* part = &out[0] if P > 0 else NULL
     cdef int64_t* part_i = &indices[0] if with_indices and P > 0 else NULL
+    cdef bint flat = _flat(&x.strides[0], B1, H, W, sizeof(numeric), n_bands)
     if P == 0:
         return
     if n_bands > 1:             # band partials; a single-band plane writes its result directly
@@ -172,7 +182,14 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
         if part == NULL or (with_indices and part_i == NULL):
             raise MemoryError("cpool: could not allocate the partial results")
         with nogil:
-            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+            if flat:
+                for p in prange(P, schedule='static', num_threads=num_threads):
+                    base = &x[0, 0, 0, 0] + p * H * W
+                    if with_indices:
+                        out[p] = _band_argmax(base, W, 0, H, W, &indices[p])
+                    else:
+                        out[p] = _run_max(base, H * W, _lowest(<numeric*>NULL))
+            for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of (plane, band) tasks, counters within it.
                 # Assigned here so Cython makes them thread-private: it does not count the
                 # writes through pointers below, and shared counters would race.
@@ -226,6 +243,7 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     # a single-band plane is finished directly.
     cdef double* part = NULL
     cdef uint64_t* part_bits
+    cdef bint flat = _flat(&x.strides[0], B1, H, W, sizeof(numeric), n_bands)
     if P == 0:
         return
     if n_bands > 1:
@@ -235,7 +253,15 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     part_bits = <uint64_t*>part
     try:
         with nogil:
-            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+            if flat:
+                for p in prange(P, schedule='static', num_threads=num_threads):
+                    base = &x[0, 0, 0, 0] + p * H * W
+                    if is_real:
+                        total = _run_sum(base, H * W, <double>0)
+                    else:
+                        bits = _run_sum(base, H * W, <uint64_t>0)
+                    _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
+            for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
                 # writes through pointers below, and shared counters would race.
                 b0 = b1 = b = 0
