@@ -188,7 +188,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                     if with_indices:
                         out[p] = _band_argmax(base, W, 0, H, W, &indices[p])
                     else:
-                        out[p] = _run_max(base, H * W, _lowest(<numeric*>NULL))
+                        out[p] = _band_max(base, W, 0, H, W)
             for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of (plane, band) tasks, counters within it.
                 # Assigned here so Cython makes them thread-private: it does not count the
@@ -257,9 +257,9 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     base = &x[0, 0, 0, 0] + p * H * W
                     if is_real:
-                        total = _run_sum(base, H * W, <double>0)
+                        total = _band_sum(base, W, 0, H, W, <double>0)
                     else:
-                        bits = _run_sum(base, H * W, <uint64_t>0)
+                        bits = _band_sum(base, W, 0, H, W, <uint64_t>0)
                     _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
             for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
