@@ -446,7 +446,8 @@ def stochastic_train(
 
 cdef inline floating _ratio(floating sa, floating sq) noexcept nogil:
     """sum(a^2) / sum(a) from the window sums: 0 / 1 = 0 for an all-zero window, and inf (not
-    inf / inf) for an infinite sum. Branch-free, so the loops calling it vectorise."""
+    inf / inf) for an infinite sum. Branch-free, so the loops calling it vectorise (given
+    -fno-trapping-math, see setup.py: otherwise GCC keeps the division behind a branch)."""
     sq = sq / (sa if sa != 0 else 1)
     return sa if sa == INFINITY else sq
 
@@ -456,9 +457,8 @@ cdef inline void _ratio_row(const floating* sums, const floating* squares, float
                             floating* row_sums, floating* row_squares) noexcept nogil:
     """orow[i] = _ratio of the window sums of ``sums`` and ``squares`` (padded column sums):
     the evaluation's horizontal pass and ratio. 3-wide stride-1 and 2-wide stride-2 windows in
-    one loop each, written out (GCC does not unroll a tap loop before vectorising here); other
-    windows go through :func:`_horizontal` into ``row_sums``/``row_squares`` first. The same
-    additions in the same order either way."""
+    one loop each, taps written out; other windows go through :func:`_horizontal` into
+    ``row_sums``/``row_squares`` first. The same additions in the same order either way."""
     cdef Py_ssize_t i
     if kw == 3 and sw == 1:
         for i in range(OW):
