@@ -232,3 +232,17 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, training=True, key
     if training:
         return vals.reshape(shape), idx.reshape(shape)
     return vals.reshape(shape)
+
+
+def scatter(values, indices, shape, accumulate=True):
+    """Each plane's values placed at their flat indices in a zero plane of ``shape``, in order:
+    added (max/stochastic backward) or assigned, the last write winning (max_unpool2d)."""
+    values, indices = np.asarray(values), np.asarray(indices)
+    H, W = shape[-2:]
+    out = np.zeros((int(np.prod(shape[:-2], dtype=np.int64)), H * W), values.dtype)
+    vals = values.reshape(out.shape[0], -1)
+    idx = indices.reshape(out.shape[0], -1)
+    for p in range(out.shape[0]):
+        for v, k in zip(vals[p], idx[p]):
+            out[p, k] = out[p, k] + v if accumulate else v
+    return out.reshape(shape)

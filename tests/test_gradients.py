@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import _reference
 import cpool
 from _helpers import FLOAT_DTYPES, assert_identical, fits, random_array, tolerance, window_grid
 
@@ -189,6 +190,55 @@ def test_max_unpool_matches_torch(rng, k, s, p, size):
     got = cpool.max_unpool2d(y, idx, k, s, p, output_size)
     assert got.shape == exp.shape and got.dtype == np.float32
     np.testing.assert_array_equal(got, exp)
+
+
+# ------------------------------------------------------------------------------------ scatters
+def tile_indices(rng, P, OH, OW, H, W):
+    """Per output, a random cell of its 2x2 tile (rows 2oh.., columns 2ow.., clipped): what
+    max_pool2d(2, 2) gives, in floor or ceil mode."""
+    oh, ow = np.meshgrid(np.arange(OH), np.arange(OW), indexing="ij")
+    h = np.minimum(2 * oh + rng.integers(0, 2, (P, OH, OW)), H - 1)
+    w = np.minimum(2 * ow + rng.integers(0, 2, (P, OH, OW)), W - 1)
+    return (h * W + w).astype(np.int64)
+
+
+TILE_SHAPES = [(H, W, OH, OW) for H, W in [(1, 1), (2, 2), (5, 5), (6, 7), (7, 6), (8, 9)]
+               for OH in sorted({H // 2, (H + 1) // 2} - {0})
+               for OW in sorted({W // 2, (W + 1) // 2} - {0})]
+
+
+@pytest.mark.parametrize("H,W,OH,OW", TILE_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["in_tiles", "one_outside", "last_row_outside", "shared_cell"])
+def test_scatter_matches_reference(rng, H, W, OH, OW, dtype, case):
+    """max_pool2d_backward adds and max_unpool2d assigns, in output order, bit for bit as the
+    reference: indices inside their 2x2 windows or not, two outputs on one cell (added, or the
+    last wins), signed zeros (0 + -0.0 is +0.0 when added) and NaN."""
+    P = 6
+    vals = random_array(rng, (P, OH, OW), dtype)
+    vals.reshape(-1)[::5] = -0.0
+    vals.reshape(-1)[3::7] = np.nan
+    idx = tile_indices(rng, P, OH, OW, H, W)
+    if case == "one_outside":  # an in-range index in another window, in planes 1 and 4
+        idx[1, 0, 0] = idx[4, 0, 0] = H * W - 1
+    elif case == "last_row_outside":
+        idx[2, -1, -1] = idx[5, -1, -1] = 0
+    elif case == "shared_cell":
+        idx[3, -1, :] = idx[3, 0, 0]
+    shape = (2, 3, H, W)
+    g, i = vals.reshape(2, 3, OH, OW), idx.reshape(2, 3, OH, OW)
+    assert_identical(cpool.max_pool2d_backward(g, i, shape),
+                     _reference.scatter(g, i, shape, accumulate=True))
+    assert_identical(cpool.max_unpool2d(g, i, 2, output_size=(H, W)),
+                     _reference.scatter(g, i, shape, accumulate=False))
+
+
+def test_scatter_rejects_indices_out_of_range(rng):
+    y, idx = cpool.max_pool2d(random_array(rng, (2, 3, 8, 8), np.float32), 2, return_indices=True)
+    idx[1, 2, 3, 3] = 64
+    idx[0, 0, 0, 0] = -1
+    with pytest.raises(ValueError, match=r"`indices` must lie in \[0, H\*W\) = \[0, 64\); 2 do not"):
+        cpool.max_pool2d_backward(y, idx, (2, 3, 8, 8))
 
 
 # ------------------------------------------------------------------------------------ contracts
