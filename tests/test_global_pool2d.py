@@ -3,7 +3,7 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, random_array, tolerance
+from _helpers import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, assert_identical, random_array, tolerance
 
 SHAPES = [(3, 4, 7, 7), (2, 5, 1, 9), (6, 1), (2, 2, 300, 257)]  # the last spans several bands
 
@@ -121,3 +121,21 @@ def test_max_nan_and_inf_at_every_position(rng, dtype, n):
         exp = ref.global_max_pool2d(x, False, return_indices=False)
         np.testing.assert_array_equal(cpool.global_max_pool2d(x), exp)
         np.testing.assert_array_equal(cpool.global_max_pool2d(x[:, :, ::-1]), exp)
+        for view in (x, x[:, :, ::-1]):  # the index search sees it too
+            assert_identical(cpool.global_max_pool2d(view, return_indices=True),
+                             ref.global_max_pool2d(view, False, return_indices=True))
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+@pytest.mark.parametrize("shape", [(40, 3, 5), (6, 7, 7), (3, 300, 257)])
+@pytest.mark.parametrize("layout", ["C", "rows_strided", "reversed"])
+def test_max_indices_with_many_ties(rng, dtype, shape, layout):
+    # Few distinct values: every plane has tied maxima, and PyTorch's index is the first one
+    # in scan order; with signed zeros the first zero's sign is the value's.
+    x = rng.integers(-3, 1, size=shape).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        x[rng.random(shape) < 0.5] *= -1  # zeros of both signs, small positives
+        x[x > 0] = 0.0
+    view = {"C": x, "rows_strided": x[:, ::2], "reversed": x[:, ::-1, ::-1]}[layout]
+    assert_identical(cpool.global_max_pool2d(view, return_indices=True),
+                     ref.global_max_pool2d(view, False, return_indices=True))

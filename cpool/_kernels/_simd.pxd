@@ -8,6 +8,7 @@
 #   scalar ``v > m`` select, so ties and signed zeros resolve as in the scalar loop; NaN is
 #   tracked apart in an unordered-compare mask (*nan_seen |= any NaN).
 # cpool_any_below_*: whether any of p[0:n] < bound.
+# cpool_first_equal_*: the first j with p[j] == v (or n): global max's index search.
 cdef extern from *:
     """
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
@@ -50,19 +51,35 @@ cdef extern from *:
             m = lanes[j] > m ? lanes[j] : m; \\
         *nan_seen |= _mm_movemask_##S(u) != 0; \\
         return m; \\
+    } \\
+    /* The first j with p[j] == v, or n if none. */ \\
+    static inline Py_ssize_t cpool_first_equal_##NAME(const T* p, Py_ssize_t n, T v) { \\
+        V b = _mm_set1_##S(v); \\
+        Py_ssize_t j = 0; \\
+        int mask; \\
+        for (; j + N <= n; j += N) { \\
+            mask = _mm_movemask_##S(_mm_cmpeq_##S(_mm_loadu_##S(p + j), b)); \\
+            if (mask) { \\
+                while (!(mask & 1)) { mask >>= 1; j++; } \\
+                return j; \\
+            } \\
+        } \\
+        for (; j < n && p[j] != v; j++) {} \\
+        return j; \\
     }
     CPOOL_SIMD_HELPERS(f32, float, __m128, ps, 4)
     CPOOL_SIMD_HELPERS(f64, double, __m128d, pd, 2)
     #else
     #define CPOOL_SSE2 0
-    /* Portable any_below; run_max stubs only keep the names defined (callers use their own loop). */
+    /* Portable any_below; run_max and first_equal stubs only keep the names defined (callers use their own loop). */
     #define CPOOL_SIMD_HELPERS(NAME, T) \\
     static inline int cpool_any_below_##NAME(const T* p, Py_ssize_t n, T bound) { \\
         int any = 0; \\
         for (Py_ssize_t j = 0; j < n; j++) any |= p[j] < bound; \\
         return any; \\
     } \\
-    static inline T cpool_run_max_##NAME(const T* p, Py_ssize_t n, T m, int* nan_seen) { return m; }
+    static inline T cpool_run_max_##NAME(const T* p, Py_ssize_t n, T m, int* nan_seen) { return m; } \\
+    static inline Py_ssize_t cpool_first_equal_##NAME(const T* p, Py_ssize_t n, T v) { return n; }
     CPOOL_SIMD_HELPERS(f32, float)
     CPOOL_SIMD_HELPERS(f64, double)
     #endif
@@ -72,3 +89,5 @@ cdef extern from *:
     double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
     bint cpool_any_below_f32(const float* p, Py_ssize_t n, float bound) noexcept nogil
     bint cpool_any_below_f64(const double* p, Py_ssize_t n, double bound) noexcept nogil
+    Py_ssize_t cpool_first_equal_f32(const float* p, Py_ssize_t n, float v) noexcept nogil
+    Py_ssize_t cpool_first_equal_f64(const double* p, Py_ssize_t n, double v) noexcept nogil
