@@ -88,6 +88,9 @@ CASES = [
     Case("max3i", "max 3x3 s2 p1 with indices", (32, 64, 112, 112), "float32",
          lambda x, n: cpool.max_pool2d(x, 3, 2, 1, return_indices=True, num_threads=n),
          lambda F, t: F.max_pool2d(t, 3, 2, 1, return_indices=True), None, None, None),
+    Case("gmaxi", "global max with indices", (256, 2048, 7, 7), "float32",
+         lambda x, n: cpool.global_max_pool2d(x, return_indices=True, num_threads=n),
+         lambda F, t: t.flatten(-2).max(-1), None, None, None),  # faster than adaptive_max_pool2d
 ]
 
 # Stochastic pooling has no PyTorch or NumPy counterpart: it is held to cpool's own max and
