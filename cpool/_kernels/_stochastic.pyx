@@ -119,9 +119,8 @@ cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
                 run = run + row[u]
                 k += run <= threshold
         if k == nh * nw:  # only if rounding kept every running sum at or below u*s
-            k = k - 1
-            while plane[(y0 + k // nw) * row_step + x0 + k % nw] <= 0:
-                k = k - 1  # the last positive tap (s > 0, so one exists)
+            _last_positive(plane, row_step, W, y0, nh, x0, nw, value, index)
+            return
         t = 0
         while k >= nw:  # tap number -> (row, column) in the window; windows are small
             k = k - nw
