@@ -114,13 +114,8 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return sums.reshape(x.shape[:-2] + (OH, OW))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    """PyTorch's average, computed in float64."""
-    x = np.asarray(x)
-    H, W = x.shape[-2:]
-    k, s, d, ph, pw, OH, OW = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
-    sums = _window_sums(x, k, s, d, ph, pw, OH, OW, np.float64)
+def _avg_divisors(H, W, k, s, ph, pw, OH, OW, count_include_pad, divisor_override):
+    """PyTorch's divisor of each output window (AvgPoolKernel.cpp), in float64."""
     div = np.empty((OH, OW), np.float64)
     for oh in range(OH):
         h0 = oh * s[0] - ph[0]
@@ -134,7 +129,42 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                 div[oh, ow] = divisor_override
             else:
                 div[oh, ow] = pool_size if count_include_pad else real
+    return div
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """PyTorch's average, computed in float64."""
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    k, s, d, ph, pw, OH, OW = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
+    sums = _window_sums(x, k, s, d, ph, pw, OH, OW, np.float64)
+    div = _avg_divisors(H, W, k, s, ph, pw, OH, OW, count_include_pad, divisor_override)
     return (sums / div).reshape(x.shape[:-2] + (OH, OW))
+
+
+def window_sum_backward(grad, input_shape, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, avg=None):
+    """Gradient of sum pooling (``avg=None``) or of average pooling (``avg=(count_include_pad,
+    divisor_override)``): each output's gradient (over its divisor, divided in the gradient's
+    dtype) added to every real cell of its window, outputs in row-major order."""
+    grad = np.asarray(grad)
+    H, W = input_shape[-2:]
+    k, s, d, ph, pw, OH, OW = _geometry(np.empty(input_shape[-2:]), kernel_size, stride,
+                                        padding, dilation, ceil_mode)
+    assert grad.shape[-2:] == (OH, OW)
+    g = grad.reshape(-1, OH, OW)
+    if avg is not None:
+        g = g / _avg_divisors(H, W, k, s, ph, pw, OH, OW, *avg).astype(grad.dtype)
+    out = np.zeros((g.shape[0], H, W), grad.dtype)
+    for oh in range(OH):
+        ys, _ = _taps(oh, H, k[0], s[0], ph[0], d[0])
+        for ow in range(OW):
+            xs, _ = _taps(ow, W, k[1], s[1], pw[0], d[1])
+            for y in ys:
+                for xx in xs:
+                    out[:, y, xx] += g[:, oh, ow]
+    return out.reshape(tuple(input_shape))
 
 
 def global_max_pool2d(x, keepdims=False, return_indices=False):

@@ -241,6 +241,39 @@ def test_scatter_rejects_indices_out_of_range(rng):
         cpool.max_pool2d_backward(y, idx, (2, 3, 8, 8))
 
 
+# ------------------------------------------------------------------------------ window sums
+# 2x2 stride-2 tilings (floor and ceil, even and odd sizes) take the one-pass fast path; the rest
+# of the grid (padding, dilation, overlap, partial windows) the row-buffer kernel.
+WINDOW_SUM_SHAPES = [(2, 3, 1, 1), (2, 3, 2, 2), (3, 1, 5, 5), (2, 2, 6, 7), (2, 2, 7, 6),
+                     (1, 2, 8, 9)]
+WINDOW_SUM_CASES = [
+    (shape, k, s, p, d, c, op)
+    for k, s, p, d, c in ([(2, 2, 0, 1, False), (2, 2, 0, 1, True), (2, None, 0, 1, False)]
+                          + window_grid()[::7])
+    for shape in WINDOW_SUM_SHAPES if fits(shape, k, s, p, d, c)
+    for op in (["sum", "avg", "avg_no_pad", "avg_override"] if d == 1 else ["sum"])]
+
+
+@pytest.mark.parametrize("shape,k,s,p,d,c,op", WINDOW_SUM_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_window_backward_matches_reference(rng, shape, k, s, p, d, c, op, dtype):
+    avg = {"sum": None, "avg": (True, None), "avg_no_pad": (False, None), "avg_override": (True, 3)}[op]
+    gshape = _reference.sum_pool2d(np.zeros(shape), k, s, p, d, c).shape
+    grad = random_array(rng, gshape, dtype)
+    want = _reference.window_sum_backward(grad, shape, k, s, p, d, c, avg)
+    out = np.full(shape, np.nan, dtype)  # every cell must be written, uncovered ones with 0
+    if avg is None:
+        got = cpool.sum_pool2d_backward(grad, shape, k, s, p, d, c, out=out)
+    else:
+        got = cpool.avg_pool2d_backward(grad, shape, k, s, p, c, *avg, out=out)
+    assert got is out
+    kk, ss, dd = np.broadcast_to(k, 2), np.broadcast_to(k if s is None else s, 2), np.broadcast_to(d, 2)
+    if np.all(ss >= (kk - 1) * dd + 1):  # windows do not overlap: one write per cell, exact
+        assert_identical(got, want)
+    else:  # overlapping windows add in another order
+        np.testing.assert_allclose(got, want, *tolerance(dtype, want))
+
+
 # ------------------------------------------------------------------------------------ contracts
 @pytest.mark.parametrize("name", ["max", "avg", "sum", "global_max", "global_avg", "unpool"])
 def test_backward_thread_invariant_and_out(rng, name):

@@ -76,6 +76,31 @@ def fill_planes(const floating[::1] values,  # IN  (P,)
                 out[p, j] = v
 
 
+cdef inline void _spread_2x2(const floating* src, const floating* div, bint divide,
+                             floating* r0, floating* r1, Py_ssize_t OW, Py_ssize_t W) noexcept nogil:
+    """Rows r0 and r1 of a 2x2 stride-2 tiling: each gradient (over its divisor) on its four
+    cells, columns no window covers zeroed. One pass, every cell written once."""
+    cdef Py_ssize_t ow, j
+    cdef floating v
+    if divide:
+        for ow in range(OW):
+            v = src[ow] / div[ow]
+            r0[2 * ow] = v
+            r0[2 * ow + 1] = v
+            r1[2 * ow] = v
+            r1[2 * ow + 1] = v
+    else:
+        for ow in range(OW):
+            v = src[ow]
+            r0[2 * ow] = v
+            r0[2 * ow + 1] = v
+            r1[2 * ow] = v
+            r1[2 * ow + 1] = v
+    for j in range(2 * OW, W):
+        r0[j] = 0
+        r1[j] = 0
+
+
 def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         floating[:, :, ::1] out,          # OUT (P, H, W), every cell written
                         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
@@ -99,6 +124,21 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     cdef floating* row
     cdef const floating* src
     if P == 0:
+        return
+    # 2x2 stride-2 windows that tile the plane (no padding, dilation or partial windows), the
+    # common case: one pass writes each input cell once, with no row buffer.
+    cdef bint tile_2x2 = (kw == 2 and sw == 2 and dw == 1 and pad_w == 0 and dh == 1
+                          and 2 * OW <= W)
+    for oh in range(OH):
+        tile_2x2 = tile_2x2 and h_lo[oh] == 2 * oh and h_n[oh] == 2
+    if tile_2x2:
+        with nogil:
+            for p in prange(P, schedule='static', num_threads=num_threads):
+                for oh in range(OH):
+                    _spread_2x2(&grad[p, oh, 0], &divisors[oh, 0] if divide else NULL, divide,
+                                &out[p, 2 * oh, 0], &out[p, 2 * oh + 1, 0], OW, W)
+                if 2 * OH < H:
+                    memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
         return
     cdef floating* scratch = <floating*>_scratch(num_threads, stride + row_grads_stride,
                                                  sizeof(floating))
