@@ -49,8 +49,11 @@ def fits(shape, k, s, p, d, c):
     """Whether the geometry gives a non-empty output for `shape` (skip the rest)."""
     from _reference import out_size
 
+    if p == "same":  # ceil(n / s) outputs
+        return all(n >= 1 for n in shape[-2:])
     kk = (k, k) if np.isscalar(k) else k
     ss = kk if s is None else ((s, s) if np.isscalar(s) else s)
+    p = 0 if p == "valid" else p
     pp = (p, p) if np.isscalar(p) else p
     dd = (d, d) if np.isscalar(d) else d
     return all(out_size(n, ki, si, pi, pi, di, c) >= 1

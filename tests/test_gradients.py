@@ -242,13 +242,17 @@ def test_scatter_rejects_indices_out_of_range(rng):
 
 
 # ------------------------------------------------------------------------------ window sums
-# 2x2 stride-2 tilings (floor and ceil, even and odd sizes) take the one-pass fast path; the rest
-# of the grid (padding, dilation, overlap, partial windows) the row-buffer kernel.
+# 2x2 stride-2 tilings (floor and ceil, even and odd sizes) take the one-pass tiling path,
+# stride-1 windows (with padding, 'same' included) the gather path, the rest of the grid
+# (dilation, strides above 1, partial windows) the row-buffer kernel.
 WINDOW_SUM_SHAPES = [(2, 3, 1, 1), (2, 3, 2, 2), (3, 1, 5, 5), (2, 2, 6, 7), (2, 2, 7, 6),
                      (1, 2, 8, 9)]
 WINDOW_SUM_CASES = [
     (shape, k, s, p, d, c, op)
     for k, s, p, d, c in ([(2, 2, 0, 1, False), (2, 2, 0, 1, True), (2, None, 0, 1, False)]
+                          + [(3, 1, 1, 1, False), (4, 1, 2, 1, True), ((3, 2), 1, (1, 0), 1, False),
+                             (2, 1, "same", 1, False), (4, 1, "same", 1, False),
+                             ((2, 5), 1, "same", 1, False), (3, 1, "valid", 1, False)]
                           + window_grid()[::7])
     for shape in WINDOW_SUM_SHAPES if fits(shape, k, s, p, d, c)
     for op in (["sum", "avg", "avg_no_pad", "avg_override"] if d == 1 else ["sum"])]

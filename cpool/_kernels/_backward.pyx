@@ -20,7 +20,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-from cpool._kernels._rows cimport _buffer_stride, _padded_width, _scratch
+from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _padded_width, _scratch,
+                                   _vertical)
 
 
 def scatter(const floating[:, ::1] values,   # IN  (P, n)
@@ -103,7 +104,8 @@ cdef inline void _spread_2x2(const floating* src, const floating* div, bint divi
 
 def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         floating[:, :, ::1] out,          # OUT (P, H, W), every cell written
-                        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+                        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
+                        Py_ssize_t sh, Py_ssize_t dh,
                         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                         const floating[:, ::1] divisors, bint divide, int num_threads):
     """Gradient of :func:`cpool.sum_pool2d` (and, with ``divide``, :func:`cpool.avg_pool2d`).
@@ -112,6 +114,9 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     row buffer, then added to each input row of the window. Without dilation, windows move down
     monotonically, so an input row is assigned on its first touch and added to afterwards, and
     only rows no window covers are zeroed: no memset-then-add pass over the whole plane.
+
+    Two layouts take their own path: 2x2 stride-2 tilings (each cell written once from one
+    gradient), and stride-1 windows, gathered rather than scattered (below).
     """
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
@@ -139,6 +144,9 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                                 &out[p, 2 * oh, 0], &out[p, 2 * oh + 1, 0], OW, W)
                 if 2 * OH < H:
                     memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
+        return
+    if sh == 1 and dh == 1 and sw == 1 and dw == 1:
+        _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, divisors, divide, num_threads)
         return
     cdef floating* scratch = <floating*>_scratch(num_threads, stride + row_grads_stride,
                                                  sizeof(floating))
@@ -199,6 +207,68 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                                 row[j] = row[j] + buf[pad_w + j]
                 if dh == 1:
                     for y in range(written, H):
+                        memset(&out[p, y, 0], 0, W * sizeof(floating))
+    finally:
+        free(scratch)
+
+
+cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] out,
+                          const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
+                          Py_ssize_t kw, Py_ssize_t pad_w, const floating[:, ::1] divisors,
+                          bint divide, int num_threads) except *:
+    """Stride-1 window sums' gradient as a gather: input cell (y, x) receives the gradients of the
+    windows covering it, rows oh in [a, b) and columns ow in [x + pad_w - kw + 1, x + pad_w].
+    That is a box filter over the gradients (over their divisors), built from the forward's own
+    passes: the covering rows summed into a row buffer (_vertical), then kw columns of it summed
+    into each input cell (_horizontal). Each input row is written once, with no read-modify-write
+    of the result (a scatter adds into every input row kh times).
+
+    Per thread, the divided gradient rows live in a ring of kh slots stored twice over (slots
+    s and s + kh), so the covering rows a..b-1 are always consecutive slots with one stride."""
+    cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
+    cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
+    cdef Py_ssize_t ring_stride = _buffer_stride(OW, sizeof(floating))
+    # Row buffer: kw - 1 zeros, the OW column sums, kw - 1 zeros.
+    cdef Py_ssize_t per_thread = 2 * kh * ring_stride + _buffer_stride(OW + 2 * (kw - 1),
+                                                                       sizeof(floating))
+    cdef Py_ssize_t p, y, a, b, ow, j
+    cdef floating* ring
+    cdef floating* buf
+    cdef floating* slot
+    cdef const floating* src
+    cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
+    try:
+        with nogil:
+            for p in prange(P, schedule='static', num_threads=num_threads):
+                ring = scratch + threadid() * per_thread
+                buf = ring + 2 * kh * ring_stride
+                for j in range(kw - 1):
+                    buf[j] = 0
+                    buf[OW + kw - 1 + j] = 0
+                a = 0  # first window row still covering y (window ends are monotone)
+                b = 0  # one past the last window row starting at or above y
+                for y in range(H):
+                    while a < b and h_lo[a] + h_n[a] <= y:
+                        a = a + 1
+                    while b < OH and h_lo[b] <= y:
+                        # Row b enters the ring; the row it replaces (b - kh) ended above y.
+                        slot = ring + (b % kh) * ring_stride
+                        src = &grad[p, b, 0]
+                        if divide:
+                            for ow in range(OW):
+                                slot[ow] = src[ow] / divisors[b, ow]
+                        else:
+                            for ow in range(OW):
+                                slot[ow] = src[ow]
+                        for ow in range(OW):
+                            slot[kh * ring_stride + ow] = slot[ow]
+                        b = b + 1
+                    if b > a:
+                        _vertical(<const floating*>(ring + (a % kh) * ring_stride), ring_stride,
+                                  b - a, OW, buf + kw - 1, 0, False)
+                        _horizontal(<const floating*>(buf + pad_w), &out[p, y, 0], W, kw, 1, 1,
+                                    False)
+                    else:
                         memset(&out[p, y, 0], 0, W * sizeof(floating))
     finally:
         free(scratch)
