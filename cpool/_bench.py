@@ -134,15 +134,18 @@ def _grad_of(forward):
     return lambda x: (x.shape, forward(x))
 
 
-# Gradients are held to their forward op on the same input: each backward within 2x.
+# Gradients are held to their forward op on the same input: each backward within 2x. A max
+# pooling gradient's forward is the call that made its indices (return_indices=True), as in
+# PyTorch's autograd, which always runs max_pool2d_with_indices when it records a backward;
+# max_unpool2d, which consumes the same indices, is held to it too.
 CASES += [
     Case("max2b", "max 2x2 s2 backward", (32, 256, 56, 56), "float32",
          _backward(_with_indices(2), lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
-         None, None, None, None, "max2", 2.0),
+         None, None, None, None, "max2i", 2.0),
     Case("max3b", "max 3x3 s2 p1 backward", (32, 64, 112, 112), "float32",
          _backward(_with_indices(3, 2, 1),
                    lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
-         None, None, None, None, "max3", 2.0),
+         None, None, None, None, "max3i", 2.0),
     Case("avg2b", "avg 2x2 s2 backward", (32, 256, 56, 56), "float32",
          _backward(_grad_of(lambda x: cpool.avg_pool2d(x, 2)),
                    lambda a, n: cpool.avg_pool2d_backward(a[1], a[0], 2, num_threads=n)),
@@ -162,10 +165,14 @@ CASES += [
     Case("gmaxb", "global max backward", (256, 2048, 7, 7), "float32",
          _backward(lambda x: (x.shape, *cpool.global_max_pool2d(x, return_indices=True)),
                    lambda a, n: cpool.global_max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
-         None, None, None, None, "gmax", 2.0),
+         None, None, None, None, "gmaxi", 2.0),
+    Case("stochb2", "stochastic 2x2 s2 backward", (32, 256, 56, 56), "float32",
+         _backward(lambda x: (x.shape, *cpool.stochastic_pool2d(x, 2, seed=0, return_indices=True)),
+                   lambda a, n: cpool.stochastic_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
+         None, None, None, None, "stoch2", 2.0, True),
     Case("unpool2", "max_unpool2d 2x2", (32, 256, 56, 56), "float32",
          _backward(_with_indices(2), lambda a, n: cpool.max_unpool2d(a[1], a[2], 2, num_threads=n)),
-         None, None, None, None, "max2", 2.0),
+         None, None, None, None, "max2i", 2.0),
 ]
 
 # Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.

@@ -1,7 +1,9 @@
 """asv benchmarks for the gradients and max_unpool2d, beside their forward op on the same input.
 
 Run from asv_bench/:  asv continuous main HEAD --factor 1.1 --split
-Each backward should stay within 2x of its forward (``time_forward`` in the same class).
+Each backward should stay within 2x of its forward (``time_forward`` in the same class). For
+the max family (and max_unpool2d) the forward is the call that makes the indices they consume,
+``return_indices=True``, as PyTorch's autograd records max_pool2d_with_indices.
 """
 import numpy as np
 
@@ -14,10 +16,11 @@ THREADS = sorted({1, ALL_THREADS})
 
 # op -> (shape, forward(x, t), prepare(x) -> args, backward(args, t))
 OPS = {
-    "max_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
+    "max_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.max_pool2d(x, 2, return_indices=True, num_threads=t),
                    lambda x: cpool.max_pool2d(x, 2, return_indices=True),
                    lambda x, a, t: cpool.max_pool2d_backward(a[0], a[1], x.shape, num_threads=t)),
-    "max_3x3_s2_p1": ((32, 64, 112, 112), lambda x, t: cpool.max_pool2d(x, 3, 2, 1, num_threads=t),
+    "max_3x3_s2_p1": ((32, 64, 112, 112),
+                      lambda x, t: cpool.max_pool2d(x, 3, 2, 1, return_indices=True, num_threads=t),
                       lambda x: cpool.max_pool2d(x, 3, 2, 1, return_indices=True),
                       lambda x, a, t: cpool.max_pool2d_backward(a[0], a[1], x.shape, num_threads=t)),
     "avg_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.avg_pool2d(x, 2, num_threads=t),
@@ -32,13 +35,15 @@ OPS = {
     "global_avg": ((256, 2048, 7, 7), lambda x, t: cpool.global_avg_pool2d(x, num_threads=t),
                    lambda x: cpool.global_avg_pool2d(x),
                    lambda x, a, t: cpool.global_avg_pool2d_backward(a, x.shape, num_threads=t)),
-    "global_max": ((256, 2048, 7, 7), lambda x, t: cpool.global_max_pool2d(x, num_threads=t),
+    "global_max": ((256, 2048, 7, 7),
+                   lambda x, t: cpool.global_max_pool2d(x, return_indices=True, num_threads=t),
                    lambda x: cpool.global_max_pool2d(x, return_indices=True),
                    lambda x, a, t: cpool.global_max_pool2d_backward(a[0], a[1], x.shape, num_threads=t)),
     "stochastic_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.stochastic_pool2d(x, 2, seed=0, num_threads=t),
                           lambda x: cpool.stochastic_pool2d(x, 2, seed=0, return_indices=True),
                           lambda x, a, t: cpool.stochastic_pool2d_backward(a[0], a[1], x.shape, num_threads=t)),
-    "max_unpool_2x2": ((32, 256, 56, 56), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
+    "max_unpool_2x2": ((32, 256, 56, 56),
+                       lambda x, t: cpool.max_pool2d(x, 2, return_indices=True, num_threads=t),
                        lambda x: cpool.max_pool2d(x, 2, return_indices=True),
                        lambda x, a, t: cpool.max_unpool2d(a[0], a[1], 2, num_threads=t)),
 }
