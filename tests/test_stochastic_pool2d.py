@@ -59,6 +59,21 @@ def test_fast_paths_match_reference(rng, dtype, k, s, p, c):
     np.testing.assert_array_equal(cpool.stochastic_pool2d(x, k, s, p, seed=5, ceil_mode=c), exp)
 
 
+# 3x3 stride-2 rows are split into even and odd columns and rounded up to whole vectors of
+# outputs: every width's remainder (1 to 8 outputs past the last whole vector), with padding
+# and ceil-mode overhang at both edges.
+@pytest.mark.parametrize("W", range(1, 40, 2))
+@pytest.mark.parametrize("p,c", [(0, False), (1, False), (0, True), (1, True)])
+def test_split_rows_every_width(rng, W, p, c):
+    x = relu_data(rng, (2, 2, 7, W + 1), np.float32)
+    if not fits(x.shape, 3, 2, p, 1, c):
+        pytest.skip("empty output")
+    got, gi = cpool.stochastic_pool2d(x, 3, 2, p, seed=3, return_indices=True, ceil_mode=c)
+    exp, ei = ref.stochastic_pool2d(x, 3, 2, p, True, ref.stochastic_key(3), c)
+    np.testing.assert_array_equal(got, exp)
+    np.testing.assert_array_equal(gi, ei)
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (4, 3, 0)])
 def test_threshold_rounded_up_to_the_sum_takes_the_last_positive_tap(rng, dtype, k, s, p):

@@ -36,6 +36,7 @@ from cpool._kernels._simd cimport cpool_any_below_f32, cpool_any_below_f64
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
+    SPLIT_LANES = 8  # outputs per vector, rounded up to (a multiple of every build's lanes)
 
 
 cdef inline double* _lows(Py_ssize_t num_threads) except NULL:
@@ -155,9 +156,52 @@ cdef inline void _last_positive(const floating* plane, Py_ssize_t row_step, Py_s
                 index[0] = (y0 + t) * W + x0 + u
 
 
+cdef inline floating _tap(const floating* src, Py_ssize_t stride, Py_ssize_t half, Py_ssize_t t,
+                          Py_ssize_t u, Py_ssize_t ow, Py_ssize_t sw, bint split) noexcept nogil:
+    """Tap (t, u) of output ``ow``'s window. With ``split`` (stride 2), each row holds its even
+    columns and, ``half`` further on, its odd ones (:func:`_split_rows`): every tap is then a
+    contiguous load across outputs, where in place it is a strided gather (two loads and two
+    permutes per vector)."""
+    if split:
+        return src[t * stride + (u % 2) * half + ow + u // 2]
+    return src[t * stride + ow * sw + u]
+
+
+cdef inline floating _cell(const floating* row, Py_ssize_t c, Py_ssize_t W) noexcept nogil:
+    return row[c] if 0 <= c < W else 0
+
+
+cdef inline void _split_rows(const floating* row0, Py_ssize_t row_step, Py_ssize_t W,
+                             Py_ssize_t n_rows, Py_ssize_t c0, Py_ssize_t n_pairs, floating* buf,
+                             Py_ssize_t buf_stride, Py_ssize_t half) noexcept nogil:
+    """For rows t < n_rows from ``row0``: the even columns c0, c0 + 2, ... (n_pairs + 1 of them)
+    to ``buf[t * buf_stride + j]``, the odd ones (n_pairs) to ``buf[t * buf_stride + half + j]``;
+    columns outside [0, W) (padding, ceil-mode overhang, the rounding up to whole vectors) are
+    zeros. Nothing outside the input is read."""
+    cdef Py_ssize_t t, j
+    # Pairs j in [lo, hi) have both columns inside the input (c0 <= 0 < W: no negative floor).
+    cdef Py_ssize_t lo = min(n_pairs, (1 - c0) // 2), hi = min(n_pairs, (W - c0) // 2)
+    cdef const floating* r
+    cdef floating* b
+    for t in range(n_rows):
+        r = row0 + t * row_step
+        b = buf + t * buf_stride
+        for j in range(lo):
+            b[j] = _cell(r, c0 + 2 * j, W)
+            b[half + j] = _cell(r, c0 + 2 * j + 1, W)
+        for j in range(lo, hi):
+            b[j] = r[c0 + 2 * j]
+            b[half + j] = r[c0 + 2 * j + 1]
+        for j in range(max(lo, hi), n_pairs):
+            b[j] = _cell(r, c0 + 2 * j, W)
+            b[half + j] = _cell(r, c0 + 2 * j + 1, W)
+        b[n_pairs] = _cell(r, c0 + 2 * n_pairs, W)
+
+
 cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
                             Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, Py_ssize_t first,
-                            floating* orow, floating* taken, bint with_taps) noexcept nogil:
+                            floating* orow, floating* taken, bint with_taps, Py_ssize_t half,
+                            bint split) noexcept nogil:
     """Training draws for ``OW`` outputs of a row, starting at output column ``first``, in one
     loop over the outputs.
 
@@ -188,19 +232,19 @@ cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t O
         low = 0
         for t in range(kh):
             for u in range(kw):
-                v = src[t * stride + ow * sw + u]
+                v = _tap(src, stride, half, t, u, ow, sw, split)
                 total = total + v
                 low = v if v < low else low  # one min per tap; NaN taps show in the sum
         threshold = _threshold(_column_bits(row_key, <uint32_t>(first + ow)), total)
         # Tap 0 is always taken (its running sum before is 0 <= u*sum unless the output is
         # flagged anyway), so the walk starts at tap 1.
-        run = src[ow * sw]
+        run = _tap(src, stride, half, 0, 0, ow, sw, split)
         value = run
         tap_number = 0
         for t in range(kh):
             for u in range(kw):
                 if t > 0 or u > 0:
-                    v = src[t * stride + ow * sw + u]
+                    v = _tap(src, stride, half, t, u, ow, sw, split)
                     value = v if run <= threshold else value
                     if with_taps:
                         tap_number = <floating>(t * kw + u) if run <= threshold else tap_number
@@ -227,15 +271,15 @@ cdef inline void _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW
                            floating* orow, floating* taken, bint with_taps) noexcept nogil:
     """:func:`_take_taps`, with literal geometry for 2x2 and 3x3 windows at stride 1 or 2."""
     if kh == 2 and kw == 2 and sw == 2:
-        _take_taps(src, stride, OW, 2, 2, 2, row_key, first, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 2, 2, 2, row_key, first, orow, taken, with_taps, 0, False)
     elif kh == 3 and kw == 3 and sw == 2:
-        _take_taps(src, stride, OW, 3, 3, 2, row_key, first, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 3, 3, 2, row_key, first, orow, taken, with_taps, 0, False)
     elif kh == 3 and kw == 3 and sw == 1:
-        _take_taps(src, stride, OW, 3, 3, 1, row_key, first, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 3, 3, 1, row_key, first, orow, taken, with_taps, 0, False)
     elif kh == 2 and kw == 2 and sw == 1:
-        _take_taps(src, stride, OW, 2, 2, 1, row_key, first, orow, taken, with_taps)
+        _take_taps(src, stride, OW, 2, 2, 1, row_key, first, orow, taken, with_taps, 0, False)
     else:
-        _take_taps(src, stride, OW, kh, kw, sw, row_key, first, orow, taken, with_taps)
+        _take_taps(src, stride, OW, kh, kw, sw, row_key, first, orow, taken, with_taps, 0, False)
 
 
 cdef inline void _take_padded(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
@@ -264,10 +308,30 @@ cdef inline void _take_output_row(const floating* plane, Py_ssize_t row_step, Py
                                   Py_ssize_t sw, Py_ssize_t pad_w, Py_ssize_t OW,
                                   Py_ssize_t ow_lo, Py_ssize_t ow_hi, floating* buf,
                                   Py_ssize_t buf_stride, uint64_t row_key, floating* orow,
-                                  floating* taken, bint with_taps) noexcept nogil:
+                                  floating* taken, floating* vals, bint with_taps) noexcept nogil:
     """All training draws of one output row. Outputs ``ow_lo .. ow_hi-1`` (every window column
     inside the input) are read in place when the windows have all ``kh`` rows; the edges, or
-    the whole of a top or bottom row, go through :func:`_take_padded`."""
+    the whole of a top or bottom row, go through :func:`_take_padded`.
+
+    3x3 stride-2 windows with all three rows take one path for the whole row instead: the rows
+    are split into even and odd columns (zeros outside the input), so the nine taps are
+    contiguous loads rather than strided gathers, and the row is rounded up to whole vectors
+    (SPLIT_LANES outputs) into ``vals``, so no output runs through a scalar tail or edge call.
+    The same taps are summed in the same order: the results are identical."""
+    cdef Py_ssize_t n, half, ow, block, i
+    # One vector of outputs at a time into arrays of the stack, which nothing else can point
+    # into: GCC vectorises the loop without versioning it for aliasing (with the stores going
+    # to the row buffers, the checks for the six tap rows exceeded its limit and it stayed scalar).
+    cdef floating block_vals[SPLIT_LANES]
+    cdef floating block_taken[SPLIT_LANES]
+    if kh == 3 and kw == 3 and sw == 2 and nh == 3:
+        n = (OW + SPLIT_LANES - 1) // SPLIT_LANES * SPLIT_LANES
+        half = n + SPLIT_LANES
+        _split_rows(plane + y0 * row_step, row_step, W, 3, -pad_w, n, buf, buf_stride, half)
+        _take_taps(buf, buf_stride, n, 3, 3, 2, row_key, 0, vals, taken, with_taps, half, True)
+        for ow in range(OW):
+            orow[ow] = vals[ow]
+        return
     if nh < kh:
         _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, 0, OW, buf, buf_stride,
                      row_key, orow, taken, with_taps)
@@ -348,10 +412,13 @@ def stochastic_train(
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(floating)
     cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, 1, pad_w)  # no dilation
-    cdef Py_ssize_t row_stride = _buffer_stride(width, sizeof(floating))
-    cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))
-    # Per thread: kh padded rows and the taken tap numbers.
-    cdef Py_ssize_t thread_stride = kh * row_stride + out_stride
+    # Rows hold a padded row, or a split one (_take_output_row): n + 1 even columns from 0 and
+    # n odd ones from n + SPLIT_LANES, n = OW rounded up to SPLIT_LANES.
+    cdef Py_ssize_t row_stride = _buffer_stride(max(width, 2 * OW + 4 * SPLIT_LANES),
+                                                sizeof(floating))
+    cdef Py_ssize_t out_stride = _buffer_stride(OW + SPLIT_LANES, sizeof(floating))
+    # Per thread: kh row buffers, the taken tap numbers and a row of values.
+    cdef Py_ssize_t thread_stride = kh * row_stride + 2 * out_stride
     # Tap numbers are carried as `floating` (so the select has one width); exact below 2**24.
     cdef bint exact_taps = not (floating is float and kh * kw > (1 << 24))
     # Outputs ow_lo .. ow_hi-1 have every window column inside the input: in rows whose
@@ -365,6 +432,7 @@ def stochastic_train(
     cdef double smallest = INFINITY
     cdef floating* rows
     cdef floating* taken
+    cdef floating* vals
     cdef const floating* plane
     cdef floating* orow
     cdef int64_t* irow = NULL
@@ -390,6 +458,7 @@ def stochastic_train(
                 unwanted = 0
                 rows = scratch + threadid() * thread_stride
                 taken = rows + kh * row_stride
+                vals = taken + out_stride
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     plane = &x[b0, b1, 0, 0]
                     orow = &out[b0, b1, oh, 0]
@@ -401,11 +470,11 @@ def stochastic_train(
                     if with_indices:
                         _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, OW,
                                          ow_lo, ow_hi, rows, row_stride, row_key, orow, taken,
-                                         True)
+                                         vals, True)
                     else:
                         _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, OW,
                                          ow_lo, ow_hi, rows, row_stride, row_key, orow, taken,
-                                         False)
+                                         vals, False)
                     if with_indices:
                         irow = &indices[b0, b1, oh, 0]
                         for ow in range(OW):
