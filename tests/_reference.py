@@ -91,17 +91,24 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return out
 
 
-def _window_sums(x, k, s, d, pads_h, pads_w, OH, OW, acc_dtype):
-    H, W = x.shape[-2:]
-    planes = x.reshape(-1, H, W).astype(acc_dtype)
-    sums = np.zeros((planes.shape[0], OH, OW), acc_dtype)
+def _window_cells(H, W, k, s, d, pads_h, pads_w, OH, OW):
+    """Every (oh, ow, y, x): a cell (y, x) of the input inside output (oh, ow)'s window, outputs
+    in row-major order, each window's cells in scan order."""
     for oh in range(OH):
         ys, _ = _taps(oh, H, k[0], s[0], pads_h[0], d[0])
         for ow in range(OW):
             xs, _ = _taps(ow, W, k[1], s[1], pads_w[0], d[1])
             for y in ys:
                 for xx in xs:
-                    sums[:, oh, ow] += planes[:, y, xx]
+                    yield oh, ow, y, xx
+
+
+def _window_sums(x, k, s, d, pads_h, pads_w, OH, OW, acc_dtype):
+    H, W = x.shape[-2:]
+    planes = x.reshape(-1, H, W).astype(acc_dtype)
+    sums = np.zeros((planes.shape[0], OH, OW), acc_dtype)
+    for oh, ow, y, xx in _window_cells(H, W, k, s, d, pads_h, pads_w, OH, OW):
+        sums[:, oh, ow] += planes[:, y, xx]
     return sums
 
 
@@ -157,13 +164,8 @@ def window_sum_backward(grad, input_shape, kernel_size, stride=None, padding=0, 
     if avg is not None:
         g = g / _avg_divisors(H, W, k, s, ph, pw, OH, OW, *avg).astype(grad.dtype)
     out = np.zeros((g.shape[0], H, W), grad.dtype)
-    for oh in range(OH):
-        ys, _ = _taps(oh, H, k[0], s[0], ph[0], d[0])
-        for ow in range(OW):
-            xs, _ = _taps(ow, W, k[1], s[1], pw[0], d[1])
-            for y in ys:
-                for xx in xs:
-                    out[:, y, xx] += g[:, oh, ow]
+    for oh, ow, y, xx in _window_cells(H, W, k, s, d, ph, pw, OH, OW):
+        out[:, y, xx] += g[:, oh, ow]
     return out.reshape(tuple(input_shape))
 
 
