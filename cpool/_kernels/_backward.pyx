@@ -102,6 +102,19 @@ cdef inline void _spread_2x2(const floating* src, const floating* div, bint divi
         r1[j] = 0
 
 
+cdef inline void _divided_row(const floating* src, const floating* div, bint divide,
+                              floating* dst, Py_ssize_t n) noexcept nogil:
+    """dst = src / div (``divide``, average pooling) or a copy of src (sum pooling): a row of
+    gradients over their divisors, one vectorisable pass rather than a divide in the scatter."""
+    cdef Py_ssize_t i
+    if divide:
+        for i in range(n):
+            dst[i] = src[i] / div[i]
+    else:
+        for i in range(n):
+            dst[i] = src[i]
+
+
 def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         floating[:, :, ::1] out,          # OUT (P, H, W), every cell written
                         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
@@ -127,7 +140,6 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     cdef floating* buf
     cdef floating* g
     cdef floating* row
-    cdef const floating* src
     if P == 0:
         return
     # 2x2 stride-2 windows that tile the plane (no padding, dilation or partial windows), the
@@ -159,13 +171,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                 if dh != 1:
                     memset(&out[p, 0, 0], 0, H * W * sizeof(floating))
                 for oh in range(OH):
-                    src = &grad[p, oh, 0]
-                    if divide:  # one vectorisable pass, not a divide inside the scatter
-                        for ow in range(OW):
-                            g[ow] = src[ow] / divisors[oh, ow]
-                    else:
-                        for ow in range(OW):
-                            g[ow] = src[ow]
+                    _divided_row(&grad[p, oh, 0], &divisors[oh, 0] if divide else NULL,
+                                 divide, g, OW)
                     # Horizontal scatter into the padded row (padding cells are dropped).
                     if dw == 1 and sw == kw:  # non-overlapping windows tile the row: assign
                         for j in range(OW * kw, width):
@@ -235,7 +242,6 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
     cdef floating* ring
     cdef floating* buf
     cdef floating* slot
-    cdef const floating* src
     cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     try:
         with nogil:
@@ -253,13 +259,8 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                     while b < OH and h_lo[b] <= y:
                         # Row b enters the ring; the row it replaces (b - kh) ended above y.
                         slot = ring + (b % kh) * ring_stride
-                        src = &grad[p, b, 0]
-                        if divide:
-                            for ow in range(OW):
-                                slot[ow] = src[ow] / divisors[b, ow]
-                        else:
-                            for ow in range(OW):
-                                slot[ow] = src[ow]
+                        _divided_row(&grad[p, b, 0], &divisors[b, 0] if divide else NULL,
+                                     divide, slot, OW)
                         for ow in range(OW):
                             slot[kh * ring_stride + ow] = slot[ow]
                         b = b + 1

@@ -318,12 +318,7 @@ cdef inline void _take_output_row(const floating* plane, Py_ssize_t row_step, Py
     contiguous loads rather than strided gathers, and the row is rounded up to whole vectors
     (SPLIT_LANES outputs) into ``vals``, so no output runs through a scalar tail or edge call.
     The same taps are summed in the same order: the results are identical."""
-    cdef Py_ssize_t n, half, ow, block, i
-    # One vector of outputs at a time into arrays of the stack, which nothing else can point
-    # into: GCC vectorises the loop without versioning it for aliasing (with the stores going
-    # to the row buffers, the checks for the six tap rows exceeded its limit and it stayed scalar).
-    cdef floating block_vals[SPLIT_LANES]
-    cdef floating block_taken[SPLIT_LANES]
+    cdef Py_ssize_t n, half, ow
     if kh == 3 and kw == 3 and sw == 2 and nh == 3:
         n = (OW + SPLIT_LANES - 1) // SPLIT_LANES * SPLIT_LANES
         half = n + SPLIT_LANES
