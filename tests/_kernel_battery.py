@@ -46,7 +46,8 @@ def battery():
         a = np.maximum(random_array(rng, SHAPE, dtype), 0)
         a[rng.random(SHAPE) < 0.3] = 0
         # 2x2 stride-2 first: the gradients' one-pass tiling path.
-        for g, (k, s, p, d, c) in enumerate([(2, 2, 0, 1, False), (2, 2, 0, 1, True)] + window_grid()[::5]):
+        grid = [(2, 2, 0, 1, False), (2, 2, 0, 1, True)] + window_grid()[::5]
+        for g, (k, s, p, d, c) in enumerate(grid):
             if d != 1 or not fits(SHAPE, k, s, p, d, c):
                 continue
             tag = f"{np.dtype(dtype).name}/{g}"
