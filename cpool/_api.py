@@ -16,10 +16,11 @@ _UNUSED_INT64 = np.empty(0, np.int64)
 
 
 def _separable_args(plan):
-    """Vertical bounds per output row, then the horizontal window over the padded row."""
+    """Vertical bounds per output row (and the stride, for the kernels' prefetch), then the
+    horizontal window over the padded row."""
     g = plan.geometry
-    return (g.h.lo, g.h.count, g.dilation[0], g.kernel[1], g.stride[1], g.dilation[1],
-            g.w.pad_before)
+    return (g.h.lo, g.h.count, g.stride[0], g.dilation[0], g.kernel[1], g.stride[1],
+            g.dilation[1], g.w.pad_before)
 
 
 @fill_doc
@@ -444,10 +445,11 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     g = plan.geometry
     if training:
         smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
-                                                 g.w.lo, g.w.count, g.kernel[0], g.kernel[1],
+                                                 g.stride[0], g.w.lo, g.w.count, g.kernel[0], g.kernel[1],
                                                  g.stride[1], g.w.pad_before, key, plan.num_threads)
     else:
-        smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.kernel[1],
+        smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.stride[0],
+                                                g.kernel[1],
                                                 g.stride[1], g.w.pad_before, plan.num_threads)
     if smallest < 0:
         raise ValueError(

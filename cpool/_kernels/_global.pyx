@@ -20,7 +20,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
-from cpool._kernels._rows cimport _locate, _step
+from cpool._kernels._rows cimport _locate, _prefetch_ahead, _step
 from cpool._kernels._simd cimport (CPOOL_SSE2, cpool_first_equal_f32, cpool_first_equal_f64,
                                    cpool_run_max_f32, cpool_run_max_f64)
 from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out
@@ -205,6 +205,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
             if flat:
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     base = &x[0, 0, 0, 0] + p * H * W
+                    _prefetch_ahead(base, H * W * sizeof(numeric))
                     if with_indices:
                         out[p] = _band_argmax(base, W, 0, H, W, &indices[p])
                     else:
@@ -276,6 +277,7 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
             if flat:
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     base = &x[0, 0, 0, 0] + p * H * W
+                    _prefetch_ahead(base, H * W * sizeof(numeric))
                     if is_real:
                         total = _band_sum(base, W, 0, H, W, <double>0)
                     else:

@@ -6,13 +6,55 @@
 # bounds. `is_max` is passed as a literal; after inlining the compiler drops the other branch.
 from libc.stdlib cimport malloc
 
+from cpool._kernels._simd cimport cpool_prefetch
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
+
+cdef enum:
+    PREFETCH_BYTES = 2048  # how far ahead of the bytes being read the kernels prefetch
 
 
 cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noexcept nogil:
     if is_max:
         return _take_max(a, b)
     return a + b
+
+
+cdef inline void _prefetch_ahead(const void* start, Py_ssize_t nbytes) noexcept nogil:
+    """Hint the cache lines PREFETCH_BYTES past the ``nbytes`` at ``start``.
+
+    Kernels reading short runs (a small plane, a short row) do per-run work (a lane combine, a
+    horizontal pass) between the runs, which leaves gaps in the read stream that one core's
+    hardware prefetcher does not cover; the hint keeps the next lines in flight (about 25% on
+    global pooling of (256, 2048, 7, 7) at one thread). A prefetch never faults, so hints past
+    the end of the input are harmless.
+    """
+    cdef const char* p = <const char*>start + PREFETCH_BYTES
+    cdef Py_ssize_t off
+    for off in range(0, nbytes, 64):
+        cpool_prefetch(p + off)
+
+
+
+cdef inline void _prefetch_rows(const numeric* last_row, Py_ssize_t step, Py_ssize_t n_rows,
+                                Py_ssize_t sh, Py_ssize_t W) noexcept nogil:
+    """_prefetch_ahead for the input rows that a window of ``n_rows`` rows (``step`` elements
+    apart, ending at ``last_row``) adds to the sweep: its last ``sh`` rows.
+
+    Output rows sweep the plane top to bottom, each window's last row advancing by the vertical
+    stride ``sh``, so hinting a window's last ``sh`` rows hints every input row once. The hints
+    go in ascending address order: issued the other way round they ran slower than none (the
+    hardware prefetcher seems to train on them). Skipped for:
+
+    * ``sh == 1``: each row is then read ``kh`` times, once per window, so the reading is slow
+      enough for the hardware prefetcher; hints measured 1-5% faster on inputs in memory and
+      4-8% slower on inputs in cache.
+    * rows longer than the prefetch distance: one long sequential run, which the hardware
+      prefetcher streams on its own.
+    """
+    cdef Py_ssize_t t, n = min(sh, n_rows)
+    if sh > 1 and W * <Py_ssize_t>sizeof(numeric) <= PREFETCH_BYTES:
+        for t in range(n - 1, -1, -1):
+            _prefetch_ahead(last_row - t * step, W * sizeof(numeric))
 
 
 cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,

@@ -11,6 +11,20 @@
 # cpool_first_equal_*: the first j with p[j] == v (or n): global max's index search.
 cdef extern from *:
     """
+    /* A read-prefetch hint into all cache levels; a no-op where the compiler has none. On x86
+       with GCC or Clang it is an asm statement rather than __builtin_prefetch: GCC 12 deleted
+       loops made only of the builtin (it counts them as free of side effects) wherever the
+       loop's guard was not a constant, so the hints vanished from most kernels. */
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    #define cpool_prefetch(p) __asm__ __volatile__("prefetcht0 %0" : : "m"(*(const char*)(p)))
+    #elif defined(__GNUC__) || defined(__clang__)
+    #define cpool_prefetch(p) __builtin_prefetch((const void*)(p), 0, 3)
+    #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    #include <xmmintrin.h>
+    #define cpool_prefetch(p) _mm_prefetch((const char*)(p), _MM_HINT_T0)
+    #else
+    #define cpool_prefetch(p) ((void)0)
+    #endif
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
     #include <emmintrin.h>
     #define CPOOL_SSE2 1
@@ -85,6 +99,7 @@ cdef extern from *:
     #endif
     """
     bint CPOOL_SSE2
+    void cpool_prefetch(const void* p) noexcept nogil
     float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) noexcept nogil
     double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
     bint cpool_any_below_f32(const float* p, Py_ssize_t n, float bound) noexcept nogil

@@ -30,8 +30,8 @@ from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _padded_width, _scratch,
-                                  _step)
+from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _padded_width,
+                                  _prefetch_rows, _scratch, _step)
 from cpool._kernels._simd cimport cpool_any_below_f32, cpool_any_below_f64
 
 cdef enum:
@@ -385,7 +385,7 @@ def stochastic_train(
         const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         floating[:, :, :, ::1] out,                                                        # OUT
         int64_t[:, :, :, ::1] indices,                                                     # OUT or None
-        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n,
+        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w,
         uint64_t key, int num_threads):
@@ -460,6 +460,8 @@ def stochastic_train(
                     y0 = h_lo[oh]
                     nh = h_n[oh]
                     row_key = _row_key(key, <uint64_t>r)
+                    if nh > 0:
+                        _prefetch_rows(&x[b0, b1, y0 + nh - 1, 0], row_step, nh, sh, W)
                     # Tap numbers only where indices are wanted: a literal flag, so the
                     # values-only call carries no tap-number select.
                     if with_indices:
@@ -563,7 +565,7 @@ cdef inline void _eval_rows3(const floating* r0, Py_ssize_t step, Py_ssize_t W, 
 def stochastic_eval(
         const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         floating[:, :, :, ::1] out,                                                        # OUT
-        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n,
+        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w, int num_threads):
     """Kernel of :func:`cpool.stochastic_pool2d` with ``training=False``: sum(a^2) / sum(a).
     Returns the smallest value read (the caller raises when it is negative)."""
@@ -616,6 +618,9 @@ def stochastic_eval(
                     orow = &out[b0, b1, oh, 0]
                     # Vertical pass, one sweep per input row: column sums of a and of a^2, and
                     # the per-column minima (the caller rejects negatives).
+                    if h_n[oh] > 0:
+                        _prefetch_rows(&x[b0, b1, h_lo[oh] + h_n[oh] - 1, 0], row_step,
+                                       h_n[oh], sh, W)
                     if h_n[oh] == 0:
                         for j in range(W):
                             sums[pad_w + j] = 0

@@ -30,7 +30,7 @@ from libc.stdint cimport INT32_MAX, int32_t, int64_t
 from libc.stdlib cimport free
 
 from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _pad_edges, _padded_width,
-                                  _scratch, _step, _vertical)
+                                  _prefetch_rows, _scratch, _step, _vertical)
 from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
 
 cdef enum:
@@ -39,7 +39,7 @@ cdef enum:
 
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                     numeric_acc[:, :, :, ::1] out,
-                    const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+                    const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                     const numeric_acc[:, ::1] divisors, bint divide, bint is_max,
                     int num_threads) except -1:
@@ -72,6 +72,9 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 _pad_edges(buf, pad_w, W, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
+                    if h_n[oh] > 0:
+                        _prefetch_rows(&x[b0, b1, h_lo[oh] + (h_n[oh] - 1) * dh, 0],
+                                       dh * row_step, h_n[oh], sh, W)
                     _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
                               dh * row_step, h_n[oh], W, buf + pad_w, identity, is_max)
                     _horizontal(buf, orow, OW, kw, sw, dw, is_max)
@@ -86,16 +89,16 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
 
 def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                numeric[:, :, :, ::1] out,                                                        # OUT
-               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
     cdef const numeric[:, ::1] no_divisors = None
-    _separable(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, no_divisors, False, True, num_threads)
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, no_divisors, False, True, num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                sum_out[:, :, :, ::1] out,                                                        # OUT
-               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const sum_out[:, ::1] divisors, bint divide, int num_threads):
     """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
@@ -103,7 +106,7 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``divisors[oh, ow]``.
     """
-    _separable(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, divisors, divide, False, num_threads)
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, divisors, divide, False, num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -171,7 +174,7 @@ def max_pool2d_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
         int64_t[:, :, :, ::1] indices,                                                    # OUT
-        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``).
@@ -232,6 +235,8 @@ def max_pool2d_with_indices(
                             irow[ow] = y0 * W + w_lo[ow]
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
+                    _prefetch_rows(&x[b0, b1, y0 + (h_n[oh] - 1) * dh, 0], dh * row_step,
+                                   h_n[oh], sh, W)
                     _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, y0, dh,
                                   vmax + pad_w, vrow + pad_w)
                     # Column u of every window, one sweep per u (u = 0 starts each window).
