@@ -6,7 +6,8 @@ Design
   axes are whatever the caller's batch axes collapse to, so sliced and broadcast batches need no
   copy. Outputs are C-contiguous ``(B0, B1, OH, OW)``. The validation layer guarantees all of it.
 * Geometry is not derived here: the caller passes the vertical bounds of every output row (first
-  in-bounds row ``h_lo[oh]`` and row count ``h_n[oh]``, rows ``dh`` apart) and the horizontal
+  in-bounds row ``h_lo[oh]`` and row count ``h_n[oh]``, rows ``dh`` apart; the vertical stride
+  ``sh`` only to aim the prefetch hints, see ``_rows._prefetch_rows``) and the horizontal
   window parameters with the left padding, all from ``cpool._validation.window_bounds``.
 * Work is split over output rows (all planes x all output rows), so one image with three channels
   still uses every thread. Each output element is written by exactly one thread with a fixed
