@@ -445,12 +445,13 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     g = plan.geometry
     if training:
         smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
-                                                 g.stride[0], g.w.lo, g.w.count, g.kernel[0], g.kernel[1],
-                                                 g.stride[1], g.w.pad_before, key, plan.num_threads)
+                                                 g.stride[0], g.w.lo, g.w.count, g.kernel[0],
+                                                 g.kernel[1], g.stride[1], g.w.pad_before, key,
+                                                 plan.num_threads)
     else:
         smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.stride[0],
-                                                g.kernel[1],
-                                                g.stride[1], g.w.pad_before, plan.num_threads)
+                                                g.kernel[1], g.stride[1], g.w.pad_before,
+                                                plan.num_threads)
     if smallest < 0:
         raise ValueError(
             f"{fn}: `x` must be non-negative (stochastic pooling samples ReLU outputs); "

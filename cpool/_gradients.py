@@ -308,9 +308,8 @@ def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding,
     _backward.window_sum_backward(plan.grad.reshape(P, geom.h.out_size, geom.w.out_size),
                                   plan.out.reshape(P, shape[-2], shape[-1]), geom.h.lo,
                                   geom.h.count, geom.kernel[0], geom.stride[0], geom.dilation[0],
-                                  geom.kernel[1], geom.stride[1],
-                                  geom.dilation[1], geom.w.pad_before, divisors, divide,
-                                  plan.num_threads)
+                                  geom.kernel[1], geom.stride[1], geom.dilation[1],
+                                  geom.w.pad_before, divisors, divide, plan.num_threads)
     return plan.finish()
 
 

@@ -34,7 +34,6 @@ cdef inline void _prefetch_ahead(const void* start, Py_ssize_t nbytes) noexcept 
         cpool_prefetch(p + off)
 
 
-
 cdef inline void _prefetch_rows(const numeric* last_row, Py_ssize_t step, Py_ssize_t n_rows,
                                 Py_ssize_t sh, Py_ssize_t W) noexcept nogil:
     """_prefetch_ahead for the input rows that a window of ``n_rows`` rows (``step`` elements
