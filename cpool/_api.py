@@ -43,7 +43,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         Also return int64 flat indices ``h * W + w`` of each maximum in its input plane.
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result shape and dtype to fill (values, or (values,
-        indices) with ``return_indices``).
+        indices) with ``return_indices``). They may share memory with ``x`` (the result is what
+        fresh arrays would hold) but not with each other (ValueError).
     %(num_threads)s
 
     Returns
@@ -232,7 +233,7 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_
         Also return int64 flat indices ``h * W + w`` of each maximum (as
         ``torch.nn.functional.adaptive_max_pool2d(x, 1, return_indices=True)``).
     out : ndarray or (ndarray, ndarray), optional
-        C-contiguous array(s) of the result shape and dtype to fill.
+        C-contiguous array(s) of the result shape and dtype to fill; as in :func:`max_pool2d`.
     %(num_threads)s
 
     Returns
@@ -388,7 +389,8 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
         Also return int64 flat indices ``h * W + w`` of the sampled activations in their input
         plane (training only), for :func:`max_unpool2d`-style routing of gradients.
     out : ndarray or (ndarray, ndarray), optional
-        C-contiguous array(s) of the result's shape and dtype to fill and return.
+        C-contiguous array(s) of the result's shape and dtype to fill and return; as in
+        :func:`max_pool2d`.
     %(num_threads)s
     %(ceil_mode)s
 

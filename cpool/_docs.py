@@ -32,7 +32,8 @@ keepdims : bool, default=False
     Keep the pooled axes as size 1, giving (..., 1, 1).""",
     "out": """\
 out : ndarray, optional
-    C-contiguous array of the result's shape and dtype to fill and return.""",
+    C-contiguous array of the result's shape and dtype to fill and return. It may share memory
+    with an input: the result is then what a fresh array would hold (NumPy's rule for ``out``).""",
     "num_threads": """\
 num_threads : int, optional
     Threads to use; None means :func:`cpool.get_num_threads`. Results do not depend on it.""",

@@ -18,14 +18,14 @@ from cpool._kernels import backward as _backward
 def _scatter(fn, grad_output, indices, input_shape, out, num_threads, accumulate=True,
              values_name="grad_output", result_shape=None):
     shape = result_shape or _v.input_shape_arg(input_shape, fn)
-    plan, idx = _v.prepare_scatter(fn, grad_output, indices, shape, out, num_threads, values_name)
+    plan = _v.prepare_scatter(fn, grad_output, indices, shape, out, num_threads, values_name)
     if result_shape is None and (plan.grad.ndim != len(shape) or plan.grad.shape[:-2] != shape[:-2]):
         raise ValueError(
             f"{fn}: `{values_name}` {plan.grad.shape} does not match `input_shape` {shape}: "
             f"the leading (batch) axes must be equal"
         )
     P, n = math.prod(shape[:-2]), plan.grad.shape[-2] * plan.grad.shape[-1]
-    bad = _backward.scatter(plan.grad.reshape(P, n), idx.reshape(P, n),
+    bad = _backward.scatter(plan.grad.reshape(P, n), plan.indices.reshape(P, n),
                             plan.out.reshape(P, shape[-2] * shape[-1]), accumulate, plan.num_threads)
     if bad:
         raise ValueError(
@@ -186,12 +186,12 @@ def global_max_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
     """
     fn = "global_max_pool2d_backward"
     shape = _v.input_shape_arg(input_shape, fn)
-    g = np.asarray(grad_output)
+    g = _v.as_array(grad_output, "grad_output", fn)
     if g.shape not in (shape[:-2], shape[:-2] + (1, 1)):
         raise ValueError(
             f"{fn}: `grad_output` must have shape {shape[:-2]} or {shape[:-2] + (1, 1)}, got {g.shape}"
         )
-    idx = np.asarray(indices)
+    idx = _v.as_array(indices, "indices", fn)
     if idx.shape != g.shape:
         raise ValueError(f"{fn}: `indices` must have the shape of `grad_output` {g.shape}, got {idx.shape}")
     flat = shape[:-2] + (1, 1)  # one index per plane
@@ -489,7 +489,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
            [0., 0., 0., 7.]])
     """
     fn = "max_unpool2d"
-    xs = np.asarray(x)
+    xs = _v.as_array(x, "x", fn)
     if xs.ndim < 2:
         raise ValueError(f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {xs.shape}")
     size = _v.unpool_output_shape(fn, xs.shape, kernel_size, stride, padding, output_size)

@@ -48,6 +48,8 @@ def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dt
     ``op`` is ``'max'``, ``'sum'``, ``'avg'`` or ``'stochastic'``.
     """
     kind = dtype.kind
+    if kind in "biuf":  # judge the values, not their byte order: '>f2' is float16 too
+        dtype = dtype.newbyteorder("=")
     if dtype == _BOOL and op == "stochastic":
         raise TypeError(f"{name}: stochastic pooling needs floating activations, got dtype bool")
     if dtype == _BOOL:
@@ -59,25 +61,23 @@ def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dt
         )
     if dtype == _FLOAT16:  # float16: compute in float32, return float16
         return _FLOAT32, _FLOAT32, _FLOAT16
-    base = dtype.newbyteorder("=")
     if op == "stochastic" and kind != "f":
         raise TypeError(
             f"{name}: stochastic pooling needs floating activations, got dtype {dtype}; "
             f"cast first (x.astype(np.float32))"
         )
-    if base not in _NATIVE:
+    if dtype not in _NATIVE:
         raise TypeError(
             f"{name}: unsupported dtype {dtype}; expected a real floating or integer dtype "
             f"(float16/32/64, int8..int64, uint8..uint64) or bool for max"
         )
-    if op == "max":
-        return base, base, base
-    if kind == "f":
-        return base, base, base
+    if op == "max" or kind == "f":
+        return dtype, dtype, dtype
     if op == "avg":
-        return base, _FLOAT64, _FLOAT64
-    acc = _INT64 if kind == "i" else _UINT64  # sum of integers: 64 bits, never overflows uint8
-    return base, acc, acc
+        return dtype, _FLOAT64, _FLOAT64
+    # Sums of integers in 64 bits: exact for 8- to 32-bit inputs; 64-bit ones wrap as NumPy's do.
+    acc = _INT64 if kind == "i" else _UINT64
+    return dtype, acc, acc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,28 +87,37 @@ def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dt
 _INT_MAX = 2**31 - 1
 
 
-def _int(name: str, value, fn: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: `{name}` must be an int or a pair of ints, got {value!r}")
+_AN_INT_OR_PAIR = "an int or a pair of ints"
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _int(name: str, value, fn: str, expected: str = "an int") -> int:
+    """``value`` as a Python int within +-INT_MAX; the error says what ``name`` must be."""
+    if not _is_int(value):
+        raise TypeError(f"{fn}: `{name}` must be {expected}, got {value!r}")
     v = operator.index(value)
     if not -_INT_MAX <= v <= _INT_MAX:
         raise ValueError(f"{fn}: `{name}` is out of range (|value| <= {_INT_MAX}), got {v}")
     return v
 
 
-def _pair(name: str, value, fn: str) -> Tuple[int, int]:
-    """Expand an int or an (H, W) pair, checking types and length."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(
-                f"{fn}: `{name}` must be an int or a pair of ints, got {value!r} "
-                f"(length {len(value)})"
-            )
-        return _int(name, value[0], fn), _int(name, value[1], fn)
+def _pair(name: str, value, fn: str, expected: str = _AN_INT_OR_PAIR) -> Tuple[int, int]:
+    """Expand an int or an (H, W) pair, checking types and length; errors show the whole value."""
     if isinstance(value, np.ndarray) and value.ndim == 1:
-        return _pair(name, value.tolist(), fn)
-    v = _int(name, value, fn)
-    return v, v
+        items = value.tolist()
+    elif isinstance(value, (tuple, list)):
+        items = list(value)
+    else:
+        v = _int(name, value, fn, expected)
+        return v, v
+    if len(items) != 2:
+        raise ValueError(f"{fn}: `{name}` must be {expected}, got {value!r} (length {len(items)})")
+    if not all(_is_int(v) for v in items):
+        raise TypeError(f"{fn}: `{name}` must be {expected}, got {value!r}")
+    return _int(name, items[0], fn, expected), _int(name, items[1], fn, expected)
 
 
 def _flag(name: str, value, fn: str) -> bool:
@@ -185,7 +194,7 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
     dilation = _pair("dilation", dilation, fn)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
     if not isinstance(padding, str):
-        padding = _pair("padding", padding, fn)
+        padding = _pair("padding", padding, fn, "an int, a pair of ints, 'valid' or 'same'")
     return _checked_geometry(fn, shape[-2], shape[-1], kernel, stride, padding, dilation, ceil_mode)
 
 
@@ -233,9 +242,20 @@ def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode) ->
 # ---------------------------------------------------------------------------------------------
 # arrays: input layout, outputs, threads
 # ---------------------------------------------------------------------------------------------
+def as_array(value, name: str, fn: str) -> np.ndarray:
+    """``np.asarray(value)``; NumPy's conversion errors (a ragged nested list, ...) are re-raised
+    naming the function and the argument."""
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{fn}: `{name}` could not be converted to an array: {exc}") from None
+
+
 def _input(x, op: str, fn: str):
     """``x`` as an array with non-empty (H, W) axes, and its dtypes for ``op`` (see _compute_dtype)."""
-    x = np.asarray(x)
+    x = as_array(x, "x", fn)
     if x.ndim < 2:
         raise ValueError(
             f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {x.shape}"
@@ -246,17 +266,34 @@ def _input(x, op: str, fn: str):
     return (x,) + dtypes
 
 
+def _aligned(a: np.ndarray) -> bool:
+    """Whether a kernel may address ``a`` through a typed pointer: its data pointer and the
+    stride of every axis longer than 1 are multiples of the item size. A record field
+    (``s["b"]`` of a packed structured array) or a hand-made byte stride is not; the kernels
+    step rows in whole items, and a misaligned typed access is undefined behaviour in C."""
+    item = a.itemsize
+    return a.flags.aligned and all(st % item == 0 for n, st in zip(a.shape, a.strides) if n > 1)
+
+
+def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` in ``dtype``, C-contiguous and aligned: ``a`` itself when it already is, else a copy."""
+    return np.require(a, dtype, ("C_CONTIGUOUS", "ALIGNED"))
+
+
 def _kernel_view(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A (B0, B1, H, W) view of ``x`` in ``dtype`` whose last axis is contiguous.
 
     The leading axes are merged into two where their strides allow it (so sliced, transposed
     and broadcast batches need no copy). A copy is made only when the kernel cannot read the
-    layout: another dtype or byte order, a strided last axis, or batch axes that do not merge.
+    layout: another dtype or byte order, a strided last axis, batch axes that do not merge, or
+    a layout that is not aligned to the item size (see :func:`_aligned`).
     """
     if x.dtype == _BOOL:  # max of bool runs on the uint8 view of the same bytes
         x = x.view(_UINT8)
     elif x.dtype != dtype:  # float16 -> float32, byte-swapped -> native order
         x = x.astype(dtype)
+    if not _aligned(x):  # one aligned C-contiguous copy
+        x = np.array(x, order="C")
     H, W = x.shape[-2:]
     if x.flags.c_contiguous:  # the common case, and the cheapest view to make
         return x.reshape((1, x.size // (H * W) if x.size else 0, H, W))
@@ -264,13 +301,13 @@ def _kernel_view(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if W > 1 and x.strides[-1] != item:
         x = np.ascontiguousarray(x)
     groups = []  # (size, stride) of the batch axes after merging
-    for n, s in zip(x.shape[:-2], x.strides[:-2]):
+    for n, st in zip(x.shape[:-2], x.strides[:-2]):
         if n == 1:
             continue
-        if groups and groups[-1][1] == n * s:
-            groups[-1] = (groups[-1][0] * n, s)
+        if groups and groups[-1][1] == n * st:
+            groups[-1] = (groups[-1][0] * n, st)
         else:
-            groups.append((n, s))
+            groups.append((n, st))
     if len(groups) > 2:
         x = np.ascontiguousarray(x)
         groups = [(math.prod(x.shape[:-2]), x.strides[-3])]
@@ -282,7 +319,7 @@ def _kernel_view(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
-def _output(out, shape, dtype: np.dtype, x: np.ndarray, fn: str, name: str = "out") -> np.ndarray:
+def _result(out, shape, dtype: np.dtype, fn: str, name: str = "out") -> np.ndarray:
     """Check a caller's ``out=`` array, or allocate one."""
     if out is None:
         return np.empty(shape, dtype)
@@ -299,6 +336,35 @@ def _output(out, shape, dtype: np.dtype, x: np.ndarray, fn: str, name: str = "ou
     return out
 
 
+def _kernel_targets(fn: str, results, given, kernel_dtypes, inputs):
+    """The arrays the kernel writes, one per result: the result itself, or a temporary that
+    ``finish()`` copies into it when the kernel cannot write it directly: another dtype
+    (float16, bool), a caller's ``out`` that is misaligned or may share memory with an array the
+    kernel reads (NumPy's rule for ``out=``: the answer is as if computed into a fresh array).
+
+    Two of the caller's outputs sharing memory have no answer (one would overwrite the other):
+    that is an error. Outputs are C-contiguous, so ``may_share_memory`` is exact for them.
+    """
+    mine = [r for r, g in zip(results, given) if g]
+    for i, a in enumerate(mine):
+        if any(np.may_share_memory(a, b) for b in mine[i + 1:]):
+            raise ValueError(f"{fn}: the arrays in `out` overlap in memory; pass separate arrays")
+    targets = []
+    for r, g, dtype in zip(results, given, kernel_dtypes):
+        direct = r.dtype == dtype and not (
+            g and (not _aligned(r) or any(np.may_share_memory(r, a) for a in inputs)))
+        targets.append(r if direct else np.empty(r.shape, dtype))
+    return tuple(targets)
+
+
+def _finish(results, targets):
+    """Copy temporaries into the results (see :func:`_kernel_targets`); return the result(s)."""
+    for r, t in zip(results, targets):
+        if t is not r:
+            np.copyto(r, t, casting="unsafe")
+    return results[0] if len(results) == 1 else results
+
+
 def _threads_for(num_threads, work: int, tasks: int, fn: str) -> int:
     """Resolve ``num_threads`` and cap it so each thread gets enough work to pay for itself."""
     n = _threads.resolve(num_threads, fn)
@@ -311,43 +377,39 @@ class Plan(NamedTuple):
     x: np.ndarray                 # (B0, B1, H, W) kernel input view
     out: np.ndarray               # kernel output, 4-D (windowed) or 1-D (global), C-contiguous
     indices: Optional[np.ndarray]  # int64 kernel index output, same layout as `out`, or None
-    result: np.ndarray            # what the caller gets back (may be `out` itself)
-    result_indices: Optional[np.ndarray]
+    results: tuple                # what the caller gets back: (values,) or (values, indices)
+    targets: tuple                # what the kernel writes, each a result or a temporary
     geometry: Optional[Geometry]  # windowed ops
     band_rows: int                # global ops: rows per band of a plane
     num_threads: int
 
     def finish(self):
-        if self.result is not self.out and self.result.base is not self.out:
-            # float16/bool results or an `out=` overlapping the input: copy into place.
-            np.copyto(self.result, self.out.reshape(self.result.shape), casting="unsafe")
-        if self.result_indices is not None:
-            if self.result_indices is not self.indices and self.result_indices.base is not self.indices:
-                np.copyto(self.result_indices, self.indices.reshape(self.result_indices.shape))
-            return self.result, self.result_indices
-        return self.result
+        return _finish(self.results, self.targets)
 
 
-def _buffers(x_in: np.ndarray, out, shape, kernel_dtype, result_dtype, with_indices: bool, fn: str):
-    """Allocate or check outputs; return (kernel out, kernel indices, result, result indices)."""
+def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool, inputs):
+    """Check or allocate the results; return (results, kernel targets)."""
     out_values, out_indices = out, None
     if with_indices and out is not None:
-        if not (isinstance(out, tuple) and len(out) == 2):
+        if not isinstance(out, tuple):
             raise TypeError(
                 f"{fn}: with return_indices=True, `out` must be a tuple (values, indices), "
                 f"got {type(out).__name__}"
             )
+        if len(out) != 2:
+            raise ValueError(
+                f"{fn}: with return_indices=True, `out` must be a tuple (values, indices), "
+                f"got a tuple of length {len(out)}"
+            )
         out_values, out_indices = out
-    result = _output(out_values, shape, result_dtype, x_in, fn)
-    result_idx = _output(out_indices, shape, _INT64, x_in, fn, "out[1]") if with_indices else None
-    # The kernel writes straight into the result unless dtypes differ (float16, bool) or the
-    # caller's out overlaps the input; then it writes to a temporary that finish() copies over.
-    direct = result_dtype == kernel_dtype and not (out is not None and np.may_share_memory(result, x_in))
-    kernel_out = result if direct else np.empty(shape, kernel_dtype)
-    kernel_idx = result_idx
-    if with_indices and out_indices is not None and np.may_share_memory(result_idx, x_in):
-        kernel_idx = np.empty(shape, _INT64)
-    return kernel_out, kernel_idx, result, result_idx
+    results = (_result(out_values, shape, result_dtype, fn),)
+    given = (out_values is not None,)
+    kernel_dtypes = (kernel_dtype,)
+    if with_indices:
+        results += (_result(out_indices, shape, _INT64, fn, "out[1]"),)
+        given += (out_indices is not None,)
+        kernel_dtypes += (_INT64,)
+    return results, _kernel_targets(fn, results, given, kernel_dtypes, inputs)
 
 
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
@@ -358,14 +420,13 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
     geom = _geometry(fn, x_in.shape, kernel_size, stride, padding, dilation, ceil_mode)
     xk = _kernel_view(x_in, in_dtype)
     shape = x_in.shape[:-2] + (geom.h.out_size, geom.w.out_size)
-    kout, kidx, result, result_idx = _buffers(x_in, out, shape, kernel_dtype, result_dtype,
-                                              return_indices, fn)
+    results, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype, return_indices, [xk])
     k4 = (xk.shape[0], xk.shape[1], geom.h.out_size, geom.w.out_size)
     rows = k4[0] * k4[1] * k4[2]
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
-    return Plan(xk, kout.reshape(k4), None if kidx is None else kidx.reshape(k4), result,
-                result_idx, geom, 0, nt)
+    return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
+                results, targets, geom, 0, nt)
 
 
 def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: str,
@@ -417,14 +478,14 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
     return_indices = _flag("return_indices", return_indices, fn)
     xk = _kernel_view(x_in, in_dtype)
     shape = x_in.shape[:-2] + ((1, 1) if keepdims else ())
-    kout, kidx, result, result_idx = _buffers(x_in, out, shape, kernel_dtype, result_dtype,
-                                              return_indices, fn)
+    results, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype, return_indices, [xk])
     planes = xk.shape[0] * xk.shape[1]
     band_rows = max(1, _BAND_ELEMENTS // W)
     tasks = planes * -(-H // band_rows)
     nt = _threads_for(num_threads, xk.size, tasks, fn)
-    return Plan(xk, kout.reshape(planes), None if kidx is None else kidx.reshape(planes), result,
-                result_idx, None, band_rows, nt)
+    return Plan(xk, targets[0].reshape(planes),
+                targets[1].reshape(planes) if return_indices else None, results, targets, None,
+                band_rows, nt)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,9 +495,9 @@ def input_shape_arg(input_shape, fn: str) -> Tuple[int, ...]:
     """Check ``input_shape``: a sequence of at least 2 non-negative ints with H, W >= 1."""
     if isinstance(input_shape, np.ndarray):
         input_shape = input_shape.tolist()
-    if not isinstance(input_shape, (tuple, list)):
+    if not isinstance(input_shape, (tuple, list)) or not all(_is_int(d) for d in input_shape):
         raise TypeError(f"{fn}: `input_shape` must be a tuple of ints, got {input_shape!r}")
-    shape = tuple(_int("input_shape", d, fn) for d in input_shape)
+    shape = tuple(operator.index(d) for d in input_shape)
     if len(shape) < 2 or min(shape) < 0 or min(shape[-2:]) < 1:
         raise ValueError(
             f"{fn}: `input_shape` must have at least 2 dimensions, none negative and (H, W) "
@@ -446,62 +507,62 @@ def input_shape_arg(input_shape, fn: str) -> Tuple[int, ...]:
 
 
 def _grad_dtypes(dtype: np.dtype, name: str, fn: str):
-    """(kernel dtype, result dtype) of a gradient: float32/64 natively, float16 via float32."""
-    if dtype == _FLOAT16:
+    """(kernel dtype, result dtype) of a gradient: float32/64 natively, float16 via float32
+    (either byte order)."""
+    base = dtype.newbyteorder("=") if dtype.kind == "f" else dtype
+    if base == _FLOAT16:
         return _FLOAT32, _FLOAT16
-    base = dtype.newbyteorder("=")
-    if base not in (_FLOAT32, _FLOAT64) or dtype == _BOOL:
+    if base not in (_FLOAT32, _FLOAT64):
         raise TypeError(f"{fn}: `{name}` must have a floating dtype (float16/32/64), got {dtype}")
     return base, base
 
 
 class GradPlan(NamedTuple):
-    grad: np.ndarray       # C-contiguous, kernel dtype, the caller's shape
+    grad: np.ndarray       # C-contiguous, aligned, kernel dtype, the caller's shape
+    indices: Optional[np.ndarray]  # scatters: C-contiguous, aligned int64, the caller's shape
     out: np.ndarray        # kernel output, C-contiguous, `result`'s shape
     result: np.ndarray     # what the caller gets back
     num_threads: int
 
     def finish(self):
-        if self.result is not self.out:
-            np.copyto(self.result, self.out, casting="unsafe")
-        return self.result
+        return _finish((self.result,), (self.out,))
 
 
 def prepare_scatter(fn: str, values, indices, result_shape, out, num_threads,
-                    values_name: str = "grad_output") -> Tuple[GradPlan, np.ndarray]:
+                    values_name: str = "grad_output") -> GradPlan:
     """Validate values/indices for a scatter into ``result_shape`` (max/stochastic backward,
-    global max backward, max_unpool2d); returns the plan and C-contiguous int64 indices."""
-    v = np.asarray(values)
+    global max backward, max_unpool2d)."""
+    v = as_array(values, values_name, fn)
     kernel_dtype, result_dtype = _grad_dtypes(v.dtype, values_name, fn)
-    idx = np.asarray(indices)
+    idx = as_array(indices, "indices", fn)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{fn}: `indices` must have an integer dtype, got {idx.dtype}")
     if idx.shape != v.shape:
         raise ValueError(
             f"{fn}: `indices` must have the shape of `{values_name}` {v.shape}, got {idx.shape}"
         )
-    plan = _grad_plan(fn, v, kernel_dtype, result_dtype, result_shape, out, num_threads)
-    return plan, np.ascontiguousarray(idx, dtype=_INT64)
+    return _grad_plan(fn, v, contiguous(idx, _INT64), kernel_dtype, result_dtype, result_shape,
+                      out, num_threads)
 
 
 def prepare_backward(fn: str, grad_output, result_shape, expected_shapes, out, num_threads) -> GradPlan:
     """Validate a gradient whose shape must be one of ``expected_shapes``."""
-    g = np.asarray(grad_output)
+    g = as_array(grad_output, "grad_output", fn)
     kernel_dtype, result_dtype = _grad_dtypes(g.dtype, "grad_output", fn)
     if g.shape not in expected_shapes:
         want = " or ".join(str(s) for s in expected_shapes)
         raise ValueError(f"{fn}: `grad_output` must have shape {want}, got {g.shape}")
-    return _grad_plan(fn, g, kernel_dtype, result_dtype, result_shape, out, num_threads)
+    return _grad_plan(fn, g, None, kernel_dtype, result_dtype, result_shape, out, num_threads)
 
 
-def _grad_plan(fn, g, kernel_dtype, result_dtype, result_shape, out, num_threads) -> GradPlan:
-    result = _output(out, result_shape, result_dtype, g, fn)
-    g = np.ascontiguousarray(g, dtype=kernel_dtype)
-    direct = result_dtype == kernel_dtype and not (out is not None and np.may_share_memory(result, g))
-    kernel_out = result if direct else np.empty(result_shape, kernel_dtype)
+def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, out, num_threads) -> GradPlan:
+    result = _result(out, result_shape, result_dtype, fn)
+    g = contiguous(g, kernel_dtype)
+    inputs = [g] if idx is None else [g, idx]
+    kernel_out, = _kernel_targets(fn, (result,), (out is not None,), (kernel_dtype,), inputs)
     planes = math.prod(result_shape[:-2])
     nt = _threads_for(num_threads, g.size + kernel_out.size, planes, fn)
-    return GradPlan(g, kernel_out, result, nt)
+    return GradPlan(g, idx, kernel_out, result, nt)
 
 
 def window_backward_geometry(fn, input_shape, kernel_size, stride, padding, dilation, ceil_mode):
@@ -532,7 +593,9 @@ def unpool_output_shape(fn, x_shape, kernel_size, stride, padding, output_size):
             raise ValueError(
                 f"{fn}: `output_size` must be (H, W) or the full output shape, got {output_size!r}"
             )
-        size = tuple(_int("output_size", d, fn) for d in output_size[-2:])
+        if not all(_is_int(d) for d in output_size):
+            raise TypeError(f"{fn}: `output_size` must be a tuple of ints, got {output_size!r}")
+        size = tuple(operator.index(d) for d in output_size[-2:])
         for n, d, s in zip(size, default, stride):
             if not d - s < n < d + s:
                 raise ValueError(

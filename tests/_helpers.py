@@ -85,3 +85,50 @@ def assert_identical(a, b):
     np.testing.assert_array_equal(a.view(np.uint8) if a.dtype.kind == "b" else a, b)
     if a.dtype.kind == "f":  # same NaN positions and same signs of zero
         np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+
+
+def byte_strided(base, offset=1, extra=1, last=None):
+    """``base``'s values in an array the kernels cannot address in whole items: its data pointer
+    ``offset`` bytes into a byte buffer, each axis' stride ``extra`` bytes more than C order's
+    (not a multiple of the item size), and the last axis' stride ``last`` (default: the item)."""
+    base = np.asarray(base)
+    item = base.itemsize
+    strides, step = [], item if last is None else last
+    for n in reversed(base.shape):
+        strides.append(step)
+        step = step * max(n, 1) + extra
+    strides = tuple(reversed(strides))
+    span = sum((n - 1) * s for n, s in zip(base.shape, strides) if n > 0) + item
+    buf = np.zeros(offset + max(span, item) + 64, np.uint8)
+    a = np.ndarray(base.shape, base.dtype, buffer=buf, offset=offset, strides=strides)
+    a[...] = base
+    return a
+
+
+def record_field(base):
+    """``base``'s values as field ``v`` of a packed record array: one byte before each value, so
+    the field's data pointer and strides are off the item size (``s["v"]``)."""
+    base = np.asarray(base)
+    rec = np.zeros(base.shape, [("pad", "u1"), ("v", base.dtype)])
+    rec["v"] = base
+    return rec["v"]
+
+
+def misaligned_copy(base):
+    """``base``'s values, C-contiguous, at a data pointer one byte off the item size."""
+    base = np.asarray(base)
+    buf = np.zeros(base.nbytes + 1, np.uint8)
+    a = np.ndarray(base.shape, base.dtype, buffer=buf, offset=1)
+    a[...] = base
+    return a
+
+
+def odd_layouts(base):
+    """The same logical array in layouts that are not aligned to the item size."""
+    return {
+        "record_field": record_field(base),
+        "odd_row_stride": byte_strided(base, offset=0, extra=1),
+        "odd_strides_misaligned": byte_strided(base, offset=3, extra=5),
+        "odd_last_axis_stride": byte_strided(base, offset=1, extra=0, last=base.itemsize + 1),
+        "misaligned_contiguous": misaligned_copy(base),
+    }

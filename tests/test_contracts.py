@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import cpool
-from _helpers import OPS, assert_identical, random_array
+from _helpers import OPS, assert_identical, misaligned_copy, odd_layouts, random_array
 
 OP_NAMES = sorted(OPS)
 
@@ -42,6 +42,33 @@ def test_every_layout_gives_identical_results(rng, name, dtype):
         got = op(x)
         assert_identical(got, expected)
         np.testing.assert_array_equal(np.asarray(x), snapshot, err_msg=f"{layout} input modified")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint64])
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_layouts_off_the_item_size_give_identical_results(rng, name, dtype):
+    # Record fields and hand-made byte strides: the kernels step rows in whole items, so such a
+    # layout is read through one aligned copy (it used to be read at the wrong rows).
+    op = OPS[name]
+    base = random_array(rng, (3, 4, 9, 10), dtype)
+    expected = op(base)
+    for layout, x in odd_layouts(base).items():
+        snapshot = x.copy()
+        assert_identical(op(x), expected)
+        np.testing.assert_array_equal(x, snapshot, err_msg=f"{layout} input modified")
+
+
+def test_record_field_reproducer():
+    # The review's case: rows 5 bytes apart, a step of 5 // 4 = 1 item read the wrong rows.
+    s = np.zeros((5, 1), [("a", "u1"), ("b", "<f4")])
+    s["b"][:, 0] = [1, 2, 3, 4, 5]
+    assert cpool.global_sum_pool2d(s["b"]) == 15
+    np.testing.assert_array_equal(cpool.max_pool2d(s["b"], (2, 1)), [[2], [4]])
+    np.testing.assert_array_equal(cpool.avg_pool2d(s["b"], (2, 1)), [[1.5], [3.5]])
+    x = np.ndarray((3, 3), np.float32, buffer=np.zeros(64, np.uint8), strides=(13, 4))
+    x[...] = np.arange(9).reshape(3, 3)
+    assert cpool.global_sum_pool2d(x) == 36
+    np.testing.assert_array_equal(cpool.max_pool2d(x, 2, 1), [[4, 5], [7, 8]])
 
 
 @pytest.mark.parametrize("name", OP_NAMES)
@@ -102,6 +129,68 @@ def test_out_overlapping_input_is_handled(rng):
     res = cpool.sum_pool2d(x, 3, 1, 1, out=x)
     assert res is x
     np.testing.assert_array_equal(x, expected)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_out_sharing_memory_with_the_input_gives_the_fresh_answer(rng, name):
+    # NumPy's rule for out=: the result is as if computed into a fresh array, whatever part of
+    # the input the output covers (the kernel then writes a temporary that is copied over).
+    op = OPS[name]
+    x = random_array(rng, (2, 3, 9, 10), np.float64)
+    expected = op(x)
+    first = expected[0] if isinstance(expected, tuple) else expected
+    if first.dtype == x.dtype:
+        for start in (0, 7, x.size // 2, x.size - 1):
+            buf = np.concatenate([x.ravel(), np.zeros(first.size)])  # the input, then room
+            values = buf[start:start + first.size].reshape(first.shape)
+            out = (values, np.empty_like(expected[1])) if isinstance(expected, tuple) else values
+            res = op(buf[:x.size].reshape(x.shape), out=out)
+            assert_identical(res, expected)
+    if isinstance(expected, tuple):  # the indices output sharing the input's memory
+        buf = x.view(np.int64).copy()
+        idx = buf.reshape(-1)[:first.size].reshape(first.shape)
+        assert_identical(op(buf.view(np.float64), out=(np.empty_like(first), idx)), expected)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d_indices", "global_max_pool2d", "stochastic"])
+def test_out_values_overlapping_out_indices_is_an_error(rng, name):
+    op = OPS.get(name) or (lambda x, **kw: cpool.stochastic_pool2d(x, 2, seed=1, return_indices=True, **kw))
+    x = np.abs(random_array(rng, (2, 3, 9, 10), np.float64))
+    values, indices = op(x)
+    buf = np.zeros(2 * values.size, np.int64)
+    v = buf[:values.size].view(np.float64).reshape(values.shape)
+    for i in (buf[:values.size], buf[values.size // 2:][:values.size], buf[values.size - 1:][:values.size]):
+        with pytest.raises(ValueError, match=r": the arrays in `out` overlap in memory"):
+            op(x, out=(v, i.reshape(values.shape)))
+    with pytest.raises(ValueError, match=r"`out` overlap"):
+        op(x, out=(v, v.view(np.int64)))
+    # Adjacent, not overlapping: fine.
+    i = buf[values.size:].reshape(values.shape)
+    assert_identical(op(x, out=(v, i)), (values, indices))
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_misaligned_out_is_filled(rng, name):
+    op = OPS[name]
+    x = random_array(rng, (2, 3, 9, 10), np.float32)
+    expected = op(x)
+    if isinstance(expected, tuple):
+        out = (misaligned_copy(np.zeros_like(expected[0])), misaligned_copy(np.zeros_like(expected[1])))
+        res = op(x, out=out)
+        assert res[0] is out[0] and res[1] is out[1]
+    else:
+        out = misaligned_copy(np.zeros_like(expected))
+        res = op(x, out=out)
+        assert res is out
+    assert_identical(res, expected)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_big_endian_float16(rng, name):
+    # '>f2' is float16 in the other byte order: accepted like '>f4' (it used to be rejected).
+    op = OPS[name]
+    x = random_array(rng, (2, 3, 9, 10), np.float16)
+    assert_identical(op(x.astype(">f2")), op(x))
 
 
 @pytest.mark.parametrize("name", OP_NAMES)

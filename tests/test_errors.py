@@ -62,7 +62,7 @@ def test_bool_rejected_for_sums(name):
     ({"kernel_size": 2, "padding": -1}, ValueError, r"`padding` must be non-negative, got \(-1, -1\)"),
     ({"kernel_size": 3, "padding": 2}, ValueError, r"`padding` must be at most half of `kernel_size` \(3, 3\), got \(2, 2\)"),
     ({"kernel_size": 2, "padding": "full"}, ValueError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got 'full'"),
-    ({"kernel_size": 2, "padding": 0.5}, TypeError, r"`padding` must be an int or a pair of ints, got 0.5"),
+    ({"kernel_size": 2, "padding": 0.5}, TypeError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got 0.5"),
     ({"kernel_size": 2, "padding": "same", "ceil_mode": True}, ValueError, r"`ceil_mode=True` cannot be combined with padding='same'"),
     ({"kernel_size": 9}, ValueError, r"output size would be empty for input size \(H, W\) = \(8, 8\)"),
     ({"kernel_size": 2, "ceil_mode": 1}, TypeError, r"`ceil_mode` must be True or False, got 1"),
@@ -92,7 +92,7 @@ def test_avg_specific_errors():
         cpool.avg_pool2d(X, 2, divisor_override=0)
     with pytest.raises(ValueError, match=r"`divisor_override` is out of range .*got 10000000000"):
         cpool.avg_pool2d(X, 2, divisor_override=10**10)
-    with pytest.raises(TypeError, match=r"`divisor_override` must be an int .*got 1.5"):
+    with pytest.raises(TypeError, match=r"`divisor_override` must be an int, got 1.5"):
         cpool.avg_pool2d(X, 2, divisor_override=1.5)
     with pytest.raises(TypeError, match=r"`count_include_pad` must be True or False, got 'yes'"):
         cpool.avg_pool2d(X, 2, count_include_pad="yes")
@@ -127,6 +127,10 @@ def test_out_with_indices_must_be_a_pair():
     v, i = cpool.max_pool2d(X, 2, return_indices=True)
     with pytest.raises(TypeError, match=r"with return_indices=True, `out` must be a tuple \(values, indices\)"):
         cpool.max_pool2d(X, 2, return_indices=True, out=v)
+    with pytest.raises(ValueError, match=r"`out` must be a tuple \(values, indices\), got a tuple of length 3"):
+        cpool.max_pool2d(X, 2, return_indices=True, out=(v, i, i))
+    with pytest.raises(ValueError, match=r"^global_max_pool2d: .*got a tuple of length 1"):
+        cpool.global_max_pool2d(X, return_indices=True, out=(v,))
     with pytest.raises(TypeError, match=r"`out\[1\]` must have dtype int64, got int32"):
         cpool.max_pool2d(X, 2, return_indices=True, out=(v, i.astype(np.int32)))
 
@@ -137,3 +141,28 @@ def test_errors_leave_input_untouched():
     with pytest.raises(ValueError):
         cpool.max_pool2d(x, 2, out=x)
     np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPS))
+def test_ragged_list_names_the_function_and_x(name):
+    with pytest.raises(ValueError, match=rf"^{name}: `x` could not be converted to an array: "
+                                         r"setting an array element with a sequence"):
+        _call(name, [[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("name", sorted(WINDOW_OPS))
+@pytest.mark.parametrize("kwargs,exc,match", [
+    # The whole argument is shown, and what it may be (a padding may also be 'valid'/'same').
+    ({"padding": None}, TypeError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got None"),
+    ({"padding": (1, None)}, TypeError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got \(1, None\)"),
+    ({"stride": (1, 1.5)}, TypeError, r"`stride` must be an int or a pair of ints, got \(1, 1.5\)"),
+    ({"stride": [2, 2, 2]}, ValueError, r"`stride` must be an int or a pair of ints, got \[2, 2, 2\] \(length 3\)"),
+])
+def test_messages_show_the_whole_argument(name, kwargs, exc, match):
+    with pytest.raises(exc, match=rf"^{name}: {match}$"):
+        WINDOW_OPS[name](X, 2, **kwargs)
+
+
+def test_divisor_override_is_one_int():
+    with pytest.raises(TypeError, match=r"^avg_pool2d: `divisor_override` must be an int, got \(2, 2\)$"):
+        cpool.avg_pool2d(X, 2, divisor_override=(2, 2))

@@ -4,7 +4,8 @@ import pytest
 
 import _reference
 import cpool
-from _helpers import FLOAT_DTYPES, assert_identical, fits, random_array, tolerance, window_grid
+from _helpers import (FLOAT_DTYPES, assert_identical, fits, misaligned_copy, odd_layouts, random_array,
+                      tolerance, window_grid)
 
 GRID = [(k, s, p, d, c) for k, s, p, d, c in window_grid()][::9]
 AVG_GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::5]
@@ -302,6 +303,64 @@ def test_backward_thread_invariant_and_out(rng, name):
     assert_identical(out, one)
 
 
+def _backward_calls(x):
+    """Every gradient op (and max_unpool2d) on x's forward results, as f(grad, idx, **kw)."""
+    return {
+        "max": lambda g, i, **kw: cpool.max_pool2d_backward(g, i, x.shape, **kw),
+        "stochastic": lambda g, i, **kw: cpool.stochastic_pool2d_backward(g, i, x.shape, **kw),
+        "unpool": lambda g, i, **kw: cpool.max_unpool2d(g, i, 2, output_size=x.shape, **kw),
+        "avg": lambda g, i, **kw: cpool.avg_pool2d_backward(g, x.shape, 2, **kw),
+        "sum": lambda g, i, **kw: cpool.sum_pool2d_backward(g, x.shape, 2, **kw),
+    }
+
+
+@pytest.mark.parametrize("name", ["max", "stochastic", "unpool", "avg", "sum"])
+def test_inputs_off_the_item_size(rng, name):
+    x = random_array(rng, (2, 3, 8, 8), np.float64)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    call = _backward_calls(x)[name]
+    expected = call(y, idx)
+    for layout in odd_layouts(y).values():
+        assert_identical(call(layout, idx), expected)
+    for layout in odd_layouts(idx).values():
+        assert_identical(call(y, layout), expected)
+    out = misaligned_copy(np.full(x.shape, 7.0))
+    assert call(y, idx, out=out) is out
+    assert_identical(out, expected)
+
+
+@pytest.mark.parametrize("name", ["max", "stochastic", "unpool", "avg", "sum"])
+def test_out_sharing_memory_with_an_input_gives_the_fresh_answer(rng, name):
+    # The kernel writes a temporary when `out` may share memory with `grad_output` or
+    # `indices`; it used to scatter into the indices it was reading.
+    x = random_array(rng, (2, 3, 8, 8), np.float64)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    call = _backward_calls(x)[name]
+    expected = call(y, idx)
+    n = y.size
+    for start in (0, n // 2, n):  # out over the indices, straddling them, right after them
+        buf = np.zeros(5 * n, np.int64)
+        buf[start:start + n] = idx.ravel()
+        i = buf[start:start + n].reshape(idx.shape)
+        out = buf[:4 * n].view(np.float64).reshape(x.shape)
+        res = call(y, i, out=out)
+        assert res is out
+        assert_identical(res, expected)
+        gbuf = np.zeros(5 * n)
+        gbuf[start:start + n] = y.ravel()
+        out = gbuf[:4 * n].reshape(x.shape)
+        assert_identical(call(gbuf[start:start + n].reshape(y.shape), idx, out=out), expected)
+
+
+def test_big_endian_float16_gradients(rng):
+    x = random_array(rng, (2, 3, 8, 8), np.float16)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    for call in _backward_calls(x).values():
+        assert_identical(call(y.astype(">f2"), idx), call(y, idx))
+    assert_identical(cpool.global_avg_pool2d_backward(y[..., 0, 0].astype(">f2"), x.shape),
+                     cpool.global_avg_pool2d_backward(y[..., 0, 0], x.shape))
+
+
 def test_float16_and_layouts(rng):
     x = random_array(rng, (2, 3, 8, 8), np.float64)
     y, idx = cpool.max_pool2d(x, 2, return_indices=True)
@@ -341,6 +400,15 @@ def test_errors(rng):
         cpool.avg_pool2d_backward(y, (8,), 2)
     with pytest.raises(TypeError, match=r"`input_shape` must be a tuple of ints, got 8"):
         cpool.global_avg_pool2d_backward(y, 8)
+    with pytest.raises(TypeError, match=r"^max_pool2d_backward: `input_shape` must be a tuple of ints, got \[1, 1.0\]"):
+        cpool.max_pool2d_backward(np.zeros((1, 1)), np.zeros((1, 1), int), [1, 1.0])
+    with pytest.raises(TypeError, match=r"`output_size` must be a tuple of ints, got \(8, 8.0\)"):
+        cpool.max_unpool2d(y, idx, 2, output_size=(8, 8.0))
+    with pytest.raises(ValueError, match=r"^max_pool2d_backward: `grad_output` could not be converted to an array: "
+                                         r"setting an array element with a sequence"):
+        cpool.max_pool2d_backward([[1.0, 2.0], [3.0]], idx, x.shape)
+    with pytest.raises(ValueError, match=r"^max_unpool2d: `indices` could not be converted to an array"):
+        cpool.max_unpool2d(y[0, 0, :1, :2], [[1], [2, 3]], 2)
     with pytest.raises(ValueError, match=r"^global_sum_pool2d_backward: `grad_output` must have shape \(2, 3\) or \(2, 3, 1, 1\)"):
         cpool.global_sum_pool2d_backward(y, x.shape)
     with pytest.raises(ValueError, match=r"`output_size` \(12, 8\) must lie within `stride` \(2, 2\) of the default size \(8, 8\)"):

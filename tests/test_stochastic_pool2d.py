@@ -261,3 +261,15 @@ def test_leading_axes_and_empty_batch(rng):
     assert cpool.stochastic_pool2d(x5[0, 0, 0], 2, seed=1).shape == (4, 5)
     empty = cpool.stochastic_pool2d(np.zeros((0, 3, 8, 8), np.float32), 2, seed=1, return_indices=True)
     assert empty[0].shape == (0, 3, 4, 4) and empty[1].shape == (0, 3, 4, 4)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_layouts_off_the_item_size(rng, dtype):
+    from _helpers import odd_layouts
+
+    x = relu_data(rng, (2, 3, 9, 11), dtype)
+    train = cpool.stochastic_pool2d(x, 3, 2, 1, seed=4, return_indices=True)
+    evaluation = cpool.stochastic_pool2d(x, 2, training=False)
+    for x_odd in odd_layouts(x).values():
+        assert_identical(cpool.stochastic_pool2d(x_odd, 3, 2, 1, seed=4, return_indices=True), train)
+        assert_identical(cpool.stochastic_pool2d(x_odd, 2, training=False), evaluation)
