@@ -203,8 +203,7 @@ def _global_fill(fn, grad_output, input_shape, mean, out, num_threads):
     plan = _v.prepare_backward(fn, grad_output, shape, (shape[:-2], shape[:-2] + (1, 1)), out,
                                num_threads)
     P, HW = math.prod(shape[:-2]), shape[-2] * shape[-1]
-    _backward.fill_planes(plan.grad.reshape(P), plan.out.reshape(P, HW), 1.0 / HW if mean else 1.0,
-                          plan.num_threads)
+    _backward.fill_planes(plan.grad.reshape(P), plan.out.reshape(P, HW), mean, plan.num_threads)
     return plan.finish()
 
 

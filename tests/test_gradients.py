@@ -174,6 +174,23 @@ def test_sum_and_global_backward_match_torch(rng, dtype):
     np.testing.assert_array_equal(cpool.global_max_pool2d_backward(gg, idx, x.shape), t.grad.numpy())
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("hw", [(1, 1), (3, 5), (7, 7), (13, 11), (6, 10)])
+def test_global_avg_backward_divides_like_autograd(rng, dtype, hw):
+    # autograd's mean backward is grad / numel in the gradient's dtype; multiplying by a
+    # rounded 1/(H*W) was 1 ulp off it (3x5 and 6x10 among others).
+    g = random_array(rng, (64,), dtype)
+    shape = (64,) + hw
+    got = cpool.global_avg_pool2d_backward(g, shape)
+    np.testing.assert_array_equal(got, np.broadcast_to((g / dtype(hw[0] * hw[1]))[:, None, None], shape))
+    assert_identical(cpool.global_sum_pool2d_backward(g, shape),
+                     np.ascontiguousarray(np.broadcast_to(g[:, None, None], shape)))
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(shape, dtype=torch.from_numpy(g).dtype, requires_grad=True)
+    t.mean((-2, -1)).backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(got, t.grad.numpy())
+
+
 @pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, 2, 1), ((2, 3), (2, 1), (1, 0))])
 @pytest.mark.parametrize("size", ["default", "input"])
 def test_max_unpool_matches_torch(rng, k, s, p, size):

@@ -65,14 +65,18 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n)
 
 def fill_planes(const floating[::1] values,  # IN  (P,)
                 floating[:, ::1] out,         # OUT (P, H*W)
-                double scale, int num_threads):
-    """out[p, :] = values[p] * scale: global sum (scale 1) and average (1/(H*W)) backward."""
+                bint mean, int num_threads):
+    """out[p, :] = values[p], divided by H*W with ``mean``: global sum and average backward.
+
+    The division is in the gradient's dtype by H*W in that dtype, as autograd's ``grad /
+    numel`` (multiplying by a rounded 1/(H*W) was 1 ulp off it for some sizes)."""
     cdef Py_ssize_t P = out.shape[0], HW = out.shape[1]
     cdef Py_ssize_t p, j
     cdef floating v
+    cdef floating count = <floating>HW
     with nogil:
         for p in prange(P, schedule='static', num_threads=num_threads):
-            v = <floating>(values[p] * scale) if scale != 1 else values[p]
+            v = values[p] / count if mean else values[p]
             for j in range(HW):
                 out[p, j] = v
 
