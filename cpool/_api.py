@@ -16,11 +16,11 @@ _UNUSED_INT64 = np.empty(0, np.int64)
 
 
 def _separable_args(plan):
-    """Vertical bounds per output row (and the stride, for the kernels' prefetch), then the
-    horizontal window over the padded row."""
+    """Vertical bounds per output row (and the stride, for the kernels' prefetch), the
+    horizontal window over the padded row, then the horizontal bounds per output column."""
     g = plan.geometry
     return (g.h.lo, g.h.count, g.stride[0], g.dilation[0], g.kernel[1], g.stride[1],
-            g.dilation[1], g.w.pad_before)
+            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count)
 
 
 @fill_doc
@@ -87,12 +87,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """
     plan = _v.prepare_window("max_pool2d", "max", x, kernel_size, stride, padding, dilation,
                              ceil_mode, return_indices, out, num_threads)
-    g = plan.geometry
     if plan.indices is None:
         _window.max_pool2d(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
     else:
         _window.max_pool2d_with_indices(plan.x, plan.out, plan.indices, *_separable_args(plan),
-                                        g.w.lo, g.w.count, plan.num_threads)
+                                        plan.num_threads)
     return plan.finish()
 
 

@@ -139,3 +139,32 @@ def test_max_indices_with_many_ties(rng, dtype, shape, layout):
     view = {"C": x, "rows_strided": x[:, ::2], "reversed": x[:, ::-1, ::-1]}[layout]
     assert_identical(cpool.global_max_pool2d(view, return_indices=True),
                      ref.global_max_pool2d(view, False, return_indices=True))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("shape", [(40, 2, 2), (6, 7, 7), (3, 300, 257), (5, 1, 33)])
+@pytest.mark.parametrize("layout", ["C", "rows_strided", "reversed"])
+def test_signed_zeros_and_nan_payloads_bitwise(rng, dtype, shape, layout):
+    # The value is the scan's own cell, bit for bit, with and without indices: the first zero's
+    # sign, the last NaN's payload (the vectorised maximum alone returns either zero, any NaN).
+    from test_max_pool2d import _bits, signed_zeros_and_payloads
+
+    x = signed_zeros_and_payloads(rng, shape, dtype)
+    view = {"C": x, "rows_strided": x[:, ::2], "reversed": x[:, ::-1, ::-1]}[layout]
+    ev, ei = ref.global_max_pool2d(view, False, return_indices=True)
+    v, i = cpool.global_max_pool2d(view, return_indices=True)
+    np.testing.assert_array_equal(_bits(v), _bits(ev))
+    np.testing.assert_array_equal(i, ei)
+    np.testing.assert_array_equal(_bits(cpool.global_max_pool2d(view)), _bits(ev))
+
+
+def test_global_max_nan_bits_reproducer():
+    x = np.array([[1, np.nan, 2]])
+    x.view(np.uint64)[0, 1] |= 0x123  # a NaN with a payload
+    with_idx, i = cpool.global_max_pool2d(x, return_indices=True)
+    assert i == 1
+    assert with_idx.view(np.uint64) == x.view(np.uint64)[0, 1]
+    assert cpool.global_max_pool2d(x).view(np.uint64) == x.view(np.uint64)[0, 1]
+    z = np.array([[-1, 0], [-0.0, -1]], np.float32)
+    assert not np.signbit(cpool.global_max_pool2d(z))
+    assert np.signbit(cpool.global_max_pool2d(np.array([[-0.0, 0.0]], np.float32)))

@@ -168,3 +168,77 @@ def test_torch_parity_bitwise(rng, dtype, k, s, p, d, c):
 @pytest.mark.parametrize("k,s,p,d,c", [g for g in GRID[::5] if fits(TORCH_SHAPE, *g)])
 def test_torch_parity_ties_bitwise(rng, dtype, k, s, p, d, c):
     _assert_torch_parity(_tie_heavy(rng, TORCH_SHAPE, dtype), k, s, p, d, c)
+
+
+# Signed zeros and NaNs with different payloads: the value must be the scan's own cell, bit
+# for bit (the first zero in row-major order, the last NaN), with and without indices.
+def _bits(a):
+    a = np.asarray(a)
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
+
+
+def signed_zeros_and_payloads(rng, shape, dtype):
+    dtype = np.dtype(dtype)
+    uint = {4: np.uint32, 8: np.uint64}[dtype.itemsize]
+    quiet = np.array(np.nan, dtype).view(uint)
+    nans = [(quiet | uint(p)).view(dtype) for p in (1, 2, 3)]
+    nans.append((quiet | uint(5) | (uint(1) << uint(8 * dtype.itemsize - 1))).view(dtype))  # -NaN
+    values = np.array([-0.0, 0.0, -1.0, -0.0, 0.0] + nans, dtype)
+    p = np.array([0.25, 0.25, 0.3, 0, 0, 0.05, 0.05, 0.05, 0.05])
+    return values[rng.choice(len(values), size=shape, p=p / p.sum())]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,d,c", GRID[::2])
+def test_signed_zeros_and_nan_payloads_bitwise(rng, dtype, k, s, p, d, c):
+    for shape in SHAPES:
+        if not fits(shape, k, s, p, d, c):
+            continue
+        x = signed_zeros_and_payloads(rng, shape, dtype)
+        ev, ei = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        np.testing.assert_array_equal(_bits(v), _bits(ev))
+        np.testing.assert_array_equal(i, ei)
+        np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, k, s, p, d, c)), _bits(ev))
+
+
+def test_max_of_signed_zeros_reproducer():
+    x = np.array([[-1, 0], [-0.0, -1]], np.float32)
+    v, i = cpool.max_pool2d(x, 2, return_indices=True)
+    assert i[0, 0] == 1 and not np.signbit(v[0, 0])  # +0.0, the cell at index 1
+    assert not np.signbit(cpool.max_pool2d(x, 2)[0, 0])
+    y = np.array([[-0.0, 0.0]], np.float32)
+    v, i = cpool.max_pool2d(y, (1, 2), return_indices=True)
+    assert i[0, 0] == 0 and np.signbit(v[0, 0]) and np.signbit(cpool.max_pool2d(y, (1, 2))[0, 0])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_signed_zeros_torch_parity_bitwise(rng, dtype):
+    torch = pytest.importorskip("torch")
+    x = signed_zeros_and_payloads(rng, TORCH_SHAPE, dtype)
+    x[np.isnan(x)] = -0.0  # NaN payloads: PyTorch copies them too, but compare zeros here
+    for k, s, p, d, c in [g for g in GRID[::4] if fits(TORCH_SHAPE, *g)]:
+        tv, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil_mode=c,
+                                                return_indices=True)
+        v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        np.testing.assert_array_equal(_bits(v), _bits(tv.numpy()))
+        np.testing.assert_array_equal(i, ti.numpy())
+        np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, k, s, p, d, c)), _bits(tv.numpy()))
+
+
+# Indices past 2**31 - 1: rows were int32 in the kernel, and the index wrapped negative.
+@pytest.mark.parametrize("H", [2**31 - 1, 2**31 + 5])
+def test_indices_past_int32_rows(H):
+    x = np.broadcast_to(np.float32(1), (H, 1))  # no memory: every row is the same cell
+    v, i = cpool.max_pool2d(x, 1, stride=2**30, return_indices=True)
+    rows = np.arange(0, H, 2**30)
+    np.testing.assert_array_equal(i[:, 0], rows)
+    np.testing.assert_array_equal(v, 1)
+    # Three columns, two-row windows of tied values: the first row, each window's first column.
+    x3 = np.broadcast_to(np.array([0.0, 2.0, 2.0], np.float32), (H, 3))
+    v, i = cpool.max_pool2d(x3, (2, 2), stride=(2**30, 1), return_indices=True)
+    rows = np.arange(0, H - 1, 2**30)
+    np.testing.assert_array_equal(i, rows[:, None] * 3 + [1, 1])
+    assert (i >= 0).all()
+    ev = cpool.max_pool2d(x3, (2, 2), stride=(2**30, 1))
+    np.testing.assert_array_equal(ev, v)

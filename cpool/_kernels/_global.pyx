@@ -11,8 +11,9 @@ Design
 * Sums of floats accumulate in float64 (float32 planes of millions of pixels stay accurate to
   ~1e-12); sums of integers accumulate in 64-bit two's complement, exact while the sum fits.
 * Max uses PyTorch's scan rule ``v > m or v != v`` in row-major order: the first maximum wins
-  ties and the last NaN wins. Combining band results in order with the same rule gives the same
-  value and index as one scan over the plane.
+  ties and the last NaN wins, with its own bits (sign of zero, NaN payload), with or without
+  indices. Combining band results in order with the same rule gives the same value and index
+  as one scan over the plane.
 """
 from cython cimport view
 from cython.parallel cimport prange
@@ -116,13 +117,27 @@ cdef inline band_acc _band_sum(const numeric* base, Py_ssize_t row_stride, Py_ss
     return s
 
 
-cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+cdef inline numeric _band_max_at(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
                                  Py_ssize_t n_rows, Py_ssize_t W, int64_t* index) noexcept nogil:
-    """Max of rows ``y0 .. y0+n_rows-1`` of a plane and, into ``index``, its flat index under
-    PyTorch's scan rule (:func:`_replaces`): the first element equal to the maximum, or the last
-    NaN if there is one. Found as the (vectorised) maximum, then a search of the band, which
-    is in cache by then; a scan with the rule's data-dependent update ran 5x slower."""
+    """Max of rows ``y0 .. y0+n_rows-1`` of a plane with the bits of PyTorch's row-major scan
+    (:func:`_replaces`): the first element equal to the maximum, or the last NaN if there is
+    one; its flat index into ``index`` unless that is NULL.
+
+    Found as the (vectorised) maximum, then a search of the band, which is in cache by then; a
+    scan with the rule's data-dependent update ran 5x slower. Without an index the search runs
+    only when the bits are in question (a zero: which sign is first; a NaN: which payload is
+    last): every other float maximum, and every integer one, has a single bit pattern."""
     cdef numeric m = _band_max(base, row_stride, y0, n_rows, W)
+    if index == NULL and not ((numeric is float or numeric is double) and (m == 0 or m != m)):
+        return m
+    return _band_search(base, row_stride, y0, n_rows, W, m, index)
+
+
+cdef numeric _band_search(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                          Py_ssize_t n_rows, Py_ssize_t W, numeric m,
+                          int64_t* index) noexcept nogil:
+    """The scan's cell of maximum ``m`` in the band (see :func:`_band_max_at`): its value and,
+    unless ``index`` is NULL, its flat index. Not inlined: it is off the values-only path."""
     cdef Py_ssize_t y, j, run = W
     cdef Py_ssize_t rows = n_rows
     cdef const numeric* row
@@ -141,16 +156,19 @@ cdef inline numeric _band_argmax(const numeric* base, Py_ssize_t row_stride, Py_
                 while j < run and row[j] != m:
                     j += 1
             if j < run:
-                index[0] = y * W + j
+                if index != NULL:
+                    index[0] = y * W + j
                 return row[j]  # its own sign of zero, as the scan keeps the first
     else:  # the last NaN
         for y in range(y0 + n_rows - 1, y0 - 1, -1):
             row = base + y * row_stride
             for j in range(W - 1, -1, -1):
                 if row[j] != row[j]:
-                    index[0] = y * W + j
-                    return row[j]
-    index[0] = y0 * W  # not reached: the maximum is an element of the band
+                    if index != NULL:
+                        index[0] = y * W + j
+                    return row[j]  # its own payload, as the scan keeps the last
+    if index != NULL:
+        index[0] = y0 * W  # not reached: the maximum is an element of the band
     return m
 
 
@@ -206,10 +224,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     base = &x[0, 0, 0, 0] + p * H * W
                     _prefetch_ahead(base, H * W * sizeof(numeric))
-                    if with_indices:
-                        out[p] = _band_argmax(base, W, 0, H, W, &indices[p])
-                    else:
-                        out[p] = _band_max(base, W, 0, H, W)
+                    out[p] = _band_max_at(base, W, 0, H, W, &indices[p] if with_indices else NULL)
             for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of (plane, band) tasks, counters within it.
                 # Assigned here so Cython makes them thread-private: it does not count the
@@ -220,10 +235,8 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                     y0 = b * band_rows
                     nb = min(band_rows, H - y0)
                     base = &x[b0, b1, 0, 0]
-                    if with_indices:
-                        part[task] = _band_argmax(base, row_stride, y0, nb, W, &part_i[task])
-                    else:
-                        part[task] = _band_max(base, row_stride, y0, nb, W)
+                    part[task] = _band_max_at(base, row_stride, y0, nb, W,
+                                              &part_i[task] if with_indices else NULL)
                     _step(n_bands, B1, &b0, &b1, &b)
             if n_bands > 1:
                 for p in prange(P, schedule='static', num_threads=num_threads):

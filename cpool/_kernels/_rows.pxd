@@ -6,7 +6,8 @@
 # bounds. `is_max` is passed as a literal; after inlining the compiler drops the other branch.
 from libc.stdlib cimport malloc
 
-from cpool._kernels._simd cimport cpool_prefetch
+from cpool._kernels._simd cimport (cpool_any_negzero_or_nan_f32, cpool_any_negzero_or_nan_f64,
+                                   cpool_prefetch)
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
 
 cdef enum:
@@ -17,6 +18,16 @@ cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noex
     if is_max:
         return _take_max(a, b)
     return a + b
+
+
+cdef inline bint _any_negzero_or_nan(const numeric* p, Py_ssize_t n) noexcept nogil:
+    """Whether any of p[0:n] is -0 or NaN: the cells whose bits a max may have to choose
+    between (a +0 tie, a NaN payload). Never, for integers."""
+    if numeric is float:
+        return cpool_any_negzero_or_nan_f32(p, n)
+    elif numeric is double:
+        return cpool_any_negzero_or_nan_f64(p, n)
+    return False
 
 
 cdef inline void _prefetch_ahead(const void* start, Py_ssize_t nbytes) noexcept nogil:

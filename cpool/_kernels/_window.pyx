@@ -27,24 +27,54 @@ Design
 """
 from cython cimport view
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport INT32_MAX, int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _pad_edges, _padded_width,
-                                  _prefetch_rows, _scratch, _step, _vertical)
+from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _horizontal, _locate,
+                                  _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
+                                  _vertical)
 from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
 
 
+cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
+                                 const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
+                                 numeric* orow, Py_ssize_t OW) noexcept nogil:
+    """Give each output that is +-0 or NaN the bits of PyTorch's row-major scan.
+
+    The row-separable max combines each column's rows before the columns, so among equal
+    values it keeps the leftmost column's first cell where the scan keeps the topmost row's
+    first: another sign of zero, or another NaN's payload, when the window holds a -0 or a
+    NaN (the caller checks the column maxima for one). Such outputs are scanned again, in
+    order, with the scan's rule; every other maximum has one bit pattern."""
+    cdef Py_ssize_t ow, t, u
+    cdef numeric m, v
+    cdef const numeric* r
+    if not (numeric is float or numeric is double):
+        return
+    for ow in range(OW):
+        m = orow[ow]
+        if m == 0 or m != m:
+            m = _lowest(<numeric*>NULL)
+            for t in range(n_rows):
+                r = row0 + t * step + w_lo[ow]
+                for u in range(w_n[ow]):
+                    v = r[u * dw]
+                    m = v if _replaces(m, v) else m
+            orow[ow] = m
+
+
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                     numeric_acc[:, :, :, ::1] out,
                     const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                    const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
                     const numeric_acc[:, ::1] divisors, bint divide, bint is_max,
                     int num_threads) except -1:
-    """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass."""
+    """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass.
+    Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`)."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
@@ -79,6 +109,12 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
                               dh * row_step, h_n[oh], W, buf + pad_w, identity, is_max)
                     _horizontal(buf, orow, OW, kw, sw, dw, is_max)
+                    # Equal maxima have one bit pattern unless a column's max is -0 or NaN;
+                    # the column maxima are scanned for one (5% of a 2x2 pooling with AVX).
+                    if numeric is numeric_acc and is_max and h_n[oh] > 0:
+                        if _any_negzero_or_nan(buf + pad_w, W):
+                            _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh],
+                                            &w_lo[0], &w_n[0], dw, orow, OW)
                     if divide:
                         for i in range(OW):
                             orow[i] = orow[i] / divisors[oh, i]
@@ -91,23 +127,27 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
 def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                numeric[:, :, :, ::1] out,                                                        # OUT
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
-               Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w, int num_threads):
+               Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
     cdef const numeric[:, ::1] no_divisors = None
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, no_divisors, False, True, num_threads)
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, no_divisors, False, True,
+               num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                sum_out[:, :, :, ::1] out,                                                        # OUT
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
                const sum_out[:, ::1] divisors, bint divide, int num_threads):
     """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
 
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``divisors[oh, ow]``.
     """
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, divisors, divide, False, num_threads)
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, divisors, divide, False,
+               num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -132,15 +172,16 @@ cdef inline bint _right_replaces(numeric m, int32_t m_row, numeric v, int32_t v_
 
 
 cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
-                               Py_ssize_t W, Py_ssize_t y0, Py_ssize_t dh,
-                               numeric* vmax, int32_t* vrow) noexcept nogil:
-    """Per column j: the max over the window's rows by PyTorch's rule, and the row it is in.
+                               Py_ssize_t W, numeric* vmax, int32_t* vrow) noexcept nogil:
+    """Per column j: the max over the window's rows by PyTorch's rule, and its row number in
+    the window (0 .. n_rows-1).
 
-    Rows are int32 (H <= INT_MAX is validated): the masks then match float32's width and the
-    loop vectorises with plain SSE2.
+    Window-relative rows fit int32 for any H (the window has at most kh <= INT_MAX rows), so
+    planes past 2**31 rows index exactly; int32 masks match float32's width and the loop
+    vectorises with plain SSE2.
     """
     cdef Py_ssize_t t, j
-    cdef int32_t y = <int32_t>y0
+    cdef int32_t y
     cdef const numeric* r = row0 + step
     cdef numeric m, v
     cdef int32_t mr
@@ -151,17 +192,17 @@ cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t step, Py_ssize_t 
     if n_rows == 1:
         for j in range(W):
             vmax[j] = row0[j]
-            vrow[j] = y
+            vrow[j] = 0
         return
     for j in range(W):  # rows 0 and 1
         m = row0[j]
         v = r[j]
         take = _replaces(m, v)
-        vrow[j] = <int32_t>(y0 + dh) if take else y
+        vrow[j] = 1 if take else 0
         vmax[j] = v if take else m
     for t in range(2, n_rows):
         r = row0 + t * step
-        y = <int32_t>(y0 + t * dh)
+        y = <int32_t>t
         for j in range(W):
             m = vmax[j]
             mr = vrow[j]
@@ -182,10 +223,13 @@ def max_pool2d_with_indices(
 
     Row-separable like the other kernels: the vertical pass keeps each column's max and its row
     in padded row buffers, then each window combines its columns left to right with
-    :func:`_right_replaces`, which gives exactly the value and index of PyTorch's row-major scan
-    (ties: first; NaN: last). Padding cells hold the lowest value in row INT32_MAX: they lose
-    every tie, so they never win while the window has a real cell. ``w_lo``/``w_n`` are only
-    needed for dilated windows with no real cell, which PyTorch answers with -inf at the first tap.
+    :func:`_right_replaces`, which gives exactly the cell of PyTorch's row-major scan (ties:
+    first; NaN: last). The value is then read from that cell's column, so it has the scan's
+    bits (its sign of zero, its NaN payload). Rows and columns are kept as tap numbers within
+    the window (int32 for any plane size); the flat index is formed in 64 bits. Padding cells
+    hold the lowest value in a row past every real row: they lose every tie, so they never win
+    while the window has a real cell. ``w_n`` marks dilated windows with no real cell, which PyTorch
+    answers with -inf at the first tap (``w_lo``).
     """
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
@@ -193,7 +237,8 @@ def max_pool2d_with_indices(
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, dw, pad_w)
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, u, i, y0
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, u, i, y0, base
+    cdef Py_ssize_t row_w = dh * W  # flat-index step of one window row
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef bint take
     cdef numeric* orow
@@ -205,8 +250,11 @@ def max_pool2d_with_indices(
     if n_rows == 0:
         return
     cdef bint any_empty = False
+    cdef Py_ssize_t past_rows = 0  # a row number past every window's real rows
     for ow in range(OW):
         any_empty = any_empty or w_n[ow] == 0
+    for oh in range(OH):
+        past_rows = max(past_rows, h_n[oh])
     cdef Py_ssize_t vstride = _buffer_stride(width, sizeof(numeric))
     cdef Py_ssize_t istride = _buffer_stride(width + 2 * OW, sizeof(int32_t))
     cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
@@ -221,14 +269,15 @@ def max_pool2d_with_indices(
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 vmax = values + threadid() * vstride
                 vrow = ints + threadid() * istride
-                hrow = vrow + width   # per output: row and padded column of the running winner
+                hrow = vrow + width   # per output: row and column (tap numbers) of the winner
                 hcol = hrow + OW
                 _pad_edges(vmax, pad_w, W, width, lowest)
-                _pad_edges(vrow, pad_w, W, width, <int32_t>INT32_MAX)
+                _pad_edges(vrow, pad_w, W, width, <int32_t>past_rows)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
                     y0 = h_lo[oh]
+                    base = y0 * W - pad_w
                     if h_n[oh] == 0:
                         # An empty (dilated) window: PyTorch's -inf at its first tap's index.
                         for ow in range(OW):
@@ -238,26 +287,30 @@ def max_pool2d_with_indices(
                         continue
                     _prefetch_rows(&x[b0, b1, y0 + (h_n[oh] - 1) * dh, 0], dh * row_step,
                                    h_n[oh], sh, W)
-                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, y0, dh,
-                                  vmax + pad_w, vrow + pad_w)
+                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, vmax + pad_w,
+                                  vrow + pad_w)
                     # Column u of every window, one sweep per u (u = 0 starts each window).
                     for ow in range(OW):
                         orow[ow] = vmax[ow * sw]
                         hrow[ow] = vrow[ow * sw]
-                        hcol[ow] = <int32_t>(ow * sw)
+                        hcol[ow] = 0
                     for u in range(1, kw):
                         for ow in range(OW):
                             # Strided gathers do not vectorise; bit-mask selects at least
                             # keep this loop free of branches that random data mispredicts.
                             i = ow * sw + u * dw
                             take = _right_replaces(orow[ow], hrow[ow], vmax[i], vrow[i])
-                            # Equal values are interchangeable: the value is the plain max.
-                            orow[ow] = _take_max(orow[ow], vmax[i])
+                            # The winner's own value (its sign of zero, its NaN payload).
+                            orow[ow] = vmax[i] if take else orow[ow]
                             hrow[ow] = _pick(take, vrow[i], hrow[ow])
-                            hcol[ow] = _pick(take, <int32_t>i, hcol[ow])
-                    for ow in range(OW):
-                        irow[ow] = <int64_t>hrow[ow] * W + (hcol[ow] - pad_w)
-                    if any_empty:
+                            hcol[ow] = _pick(take, <int32_t>u, hcol[ow])
+                    if dw == 1:  # the common case: one 64-bit multiply per index
+                        for ow in range(OW):
+                            irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow])
+                    else:
+                        for ow in range(OW):
+                            irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow] * dw)
+                    if any_empty:  # no real column: PyTorch's -inf at the first tap
                         for ow in range(OW):
                             if w_n[ow] == 0:
                                 orow[ow] = lowest
