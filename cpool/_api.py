@@ -120,7 +120,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     -------
     (..., H_out, W_out) ndarray
         float32/float64 keep their dtype, float16 is computed in float32 and returned as
-        float16, integers give float64. Output size as in :func:`max_pool2d` with dilation 1.
+        float16, integers give float64 (summed in float64: nothing wraps). Output size as in
+        :func:`max_pool2d` with dilation 1.
 
     Raises
     ------
@@ -184,7 +185,8 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     -------
     (..., H_out, W_out) ndarray
         float32/float64 keep their dtype (float16 is computed in float32), signed integers give
-        int64 and unsigned integers uint64, so uint8 images never overflow. Output size as in
+        int64 and unsigned integers uint64, as NumPy's ``sum``: sums of 8- to 32-bit integers
+        are exact, int64/uint64 sums wrap modulo 2**64 as NumPy's do. Output size as in
         :func:`max_pool2d`.
 
     Raises
@@ -200,9 +202,10 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Notes
     -----
-    Padding cells count as 0 and cells that dilation skips are not read. Integer sums are exact
-    (64-bit); float32 windows are summed in float32 in a different order from PyTorch, so values
-    agree to rounding. Results are bitwise identical for any ``num_threads``.
+    Padding cells count as 0 and cells that dilation skips are not read. Integer sums are
+    64-bit (exact for 8- to 32-bit inputs in windows under 2**32 cells); float32 windows are
+    summed in float32 in a different order from PyTorch, so values agree to rounding. Results
+    are bitwise identical for any ``num_threads``.
 
     Examples
     --------
@@ -289,7 +292,9 @@ def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     -------
     (...) or (..., 1, 1) ndarray
         float32/float64 keep their dtype (float16 too), integers give float64. Float32 planes are
-        summed in float64, so the result is correctly rounded for all practical sizes.
+        summed in float64, so the result is correctly rounded for all practical sizes; 8- to
+        32-bit integers are summed exactly, int64/uint64 in float64 (as ``np.mean``): a mean
+        never wraps.
 
     Raises
     ------
@@ -334,7 +339,8 @@ def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     -------
     (...) or (..., 1, 1) ndarray
         float32/float64 keep their dtype (summed in float64), signed integers give int64,
-        unsigned integers uint64.
+        unsigned integers uint64: exact for 8- to 32-bit inputs (planes under 2**32 cells),
+        wrapping modulo 2**64 for int64/uint64 as NumPy's ``sum`` does.
 
     Raises
     ------

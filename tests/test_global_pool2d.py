@@ -168,3 +168,41 @@ def test_global_max_nan_bits_reproducer():
     z = np.array([[-1, 0], [-0.0, -1]], np.float32)
     assert not np.signbit(cpool.global_max_pool2d(z))
     assert np.signbit(cpool.global_max_pool2d(np.array([[-0.0, 0.0]], np.float32)))
+
+
+@pytest.mark.parametrize("dtype,value", [(np.int64, 2**62), (np.int64, -2**63), (np.uint64, 2**63),
+                                         (np.uint64, 2**64 - 1), (np.int64, 2**63 - 1)])
+@pytest.mark.parametrize("shape", [(2, 2), (3, 7, 7), (1, 300, 257)])  # one band, flat, many bands
+def test_mean_of_64_bit_integers_never_wraps(dtype, value, shape):
+    x = np.full(shape, value, dtype)
+    expected = np.full(shape[:-2], float(value))
+    np.testing.assert_array_equal(cpool.global_avg_pool2d(x), expected)
+    np.testing.assert_array_equal(cpool.avg_pool2d(x, shape[-2:])[..., 0, 0], expected)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_mean_of_64_bit_integers_matches_numpy(rng, dtype):
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, size=(4, 300, 257), dtype=dtype, endpoint=True)
+    np.testing.assert_allclose(cpool.global_avg_pool2d(x), x.mean(axis=(-2, -1)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_sums_of_64_bit_integers_wrap_as_numpy(rng, dtype):
+    # NumPy's sum of int64/uint64 wraps modulo 2**64; so do cpool's (documented).
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, size=(3, 300, 257), dtype=dtype, endpoint=True)
+    np.testing.assert_array_equal(cpool.global_sum_pool2d(x), x.sum(axis=(-2, -1)))
+    big = np.full((2, 2), 2**62, dtype)
+    assert cpool.global_sum_pool2d(big) == big.sum() == 0
+    assert cpool.sum_pool2d(big, 2)[0, 0] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32])
+def test_sums_of_narrow_integers_are_exact_at_the_extremes(dtype):
+    info = np.iinfo(dtype)
+    for value in (info.min, info.max):
+        x = np.full((2, 300, 257), value, dtype)  # several bands per plane
+        np.testing.assert_array_equal(cpool.global_sum_pool2d(x), [int(value) * 300 * 257] * 2)
+        assert cpool.global_avg_pool2d(x)[0] == value
+        np.testing.assert_array_equal(cpool.sum_pool2d(x, 5)[0, 0, 0], int(value) * 25)

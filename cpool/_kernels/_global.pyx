@@ -9,7 +9,9 @@ Design
   partial result is combined with the others in band order. The split never depends on the
   thread count, so results are bitwise identical for any ``num_threads``.
 * Sums of floats accumulate in float64 (float32 planes of millions of pixels stay accurate to
-  ~1e-12); sums of integers accumulate in 64-bit two's complement, exact while the sum fits.
+  ~1e-12); sums of integers accumulate in 64-bit two's complement: exact for 8- to 32-bit
+  inputs, wrapping for 64-bit ones as NumPy's sums do. Means of 64-bit integers accumulate in
+  float64 instead (as NumPy's mean), so they never wrap.
 * Max uses PyTorch's scan rule ``v > m or v != v`` in row-major order: the first maximum wins
   ties and the last NaN wins, with its own bits (sign of zero, NaN payload), with or without
   indices. Combining band results in order with the same rule gives the same value and index
@@ -172,14 +174,15 @@ cdef numeric _band_search(const numeric* base, Py_ssize_t row_stride, Py_ssize_t
     return m
 
 
-cdef inline void _store_sum(sum_out* dst, double total, uint64_t bits, bint is_real,
+cdef inline void _store_sum(sum_out* dst, double total, uint64_t bits, bint in_double,
                            bint is_signed, bint mean, Py_ssize_t count) noexcept nogil:
-    """Write one plane's sum (or mean) from its float64 or 64-bit integer accumulator."""
-    if not is_real:
+    """Write one plane's sum (or mean) from its float64 (``in_double``) or 64-bit integer
+    accumulator."""
+    if not in_double:
         total = <double>(<int64_t>bits) if is_signed else <double>bits
     if mean:
         dst[0] = <sum_out>(total / <double>count)
-    elif is_real:
+    elif in_double:
         dst[0] = <sum_out>total
     else:
         dst[0] = <sum_out>bits
@@ -270,11 +273,15 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef double total = 0
     cdef uint64_t bits = 0
     cdef const numeric* base
-    cdef bint is_real = numeric is float or numeric is double
     cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
                            or numeric is int64_t)
-    # Band partials (float64 for floats, 64-bit integers otherwise: one buffer viewed as either);
-    # a single-band plane is finished directly.
+    # Floats sum in float64. Integers sum in 64-bit two's complement: exact for 8- to 32-bit
+    # inputs (planes under 2**32 cells), and wrapping for 64-bit ones, as NumPy's sums do. A
+    # mean must not wrap: the mean of 64-bit integers sums in float64, as NumPy's mean does.
+    cdef bint in_double = (numeric is float or numeric is double
+                           or (mean and (numeric is int64_t or numeric is uint64_t)))
+    # Band partials (float64 or 64-bit integers: one buffer viewed as either); a single-band
+    # plane is finished directly.
     cdef double* part = NULL
     cdef uint64_t* part_bits
     cdef bint flat = _flat(&x.strides[0], B1, H, W, sizeof(numeric), n_bands)
@@ -291,11 +298,11 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     base = &x[0, 0, 0, 0] + p * H * W
                     _prefetch_ahead(base, H * W * sizeof(numeric))
-                    if is_real:
+                    if in_double:
                         total = _band_sum(base, W, 0, H, W, <double>0)
                     else:
                         bits = _band_sum(base, W, 0, H, W, <uint64_t>0)
-                    _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
+                    _store_sum(&out[p], total, bits, in_double, is_signed, mean, H * W)
             for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
                 # writes through pointers below, and shared counters would race.
@@ -305,13 +312,13 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                     y0 = b * band_rows
                     nb = min(band_rows, H - y0)
                     base = &x[b0, b1, 0, 0]
-                    if is_real:
+                    if in_double:
                         total = _band_sum(base, row_stride, y0, nb, W, <double>0)
                     else:
                         bits = _band_sum(base, row_stride, y0, nb, W, <uint64_t>0)
                     if n_bands == 1:
-                        _store_sum(&out[task], total, bits, is_real, is_signed, mean, H * W)
-                    elif is_real:
+                        _store_sum(&out[task], total, bits, in_double, is_signed, mean, H * W)
+                    elif in_double:
                         part[task] = total
                     else:
                         part_bits[task] = bits
@@ -321,10 +328,10 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                     total = 0
                     bits = 0
                     for b in range(n_bands):
-                        if is_real:
+                        if in_double:
                             total = total + part[p * n_bands + b]
                         else:
                             bits = bits + part_bits[p * n_bands + b]
-                    _store_sum(&out[p], total, bits, is_real, is_signed, mean, H * W)
+                    _store_sum(&out[p], total, bits, in_double, is_signed, mean, H * W)
     finally:
         free(part)
