@@ -458,7 +458,7 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     else:
         smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.stride[0],
                                                 g.kernel[1], g.stride[1], g.w.pad_before,
-                                                plan.num_threads)
+                                                g.w.lo, g.w.count, plan.num_threads)
     if smallest < 0:
         raise ValueError(
             f"{fn}: `x` must be non-negative (stochastic pooling samples ReLU outputs); "

@@ -4,6 +4,8 @@ Written from PyTorch's kernels (aten/src/ATen/native/Pool.h, cpu/MaxPoolKernel.c
 cpu/AvgPoolKernel.cpp), one output position at a time and vectorised only over the batch
 planes. Nothing here is shared with cpool, so a geometry bug in cpool cannot hide in both.
 """
+import math
+
 import numpy as np
 
 
@@ -237,22 +239,47 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, training=True, key
                 xs, x0 = _taps(ow, W, k[1], s[1], pw[0], 1)
                 cells = [(y, xx) for y in ys for xx in xs]  # row-major scan order
                 a = [float(planes[p, y, xx]) for y, xx in cells]
-                total = sum(a)
+                finite = all(math.isfinite(v) for v in a)
                 if not training:
-                    vals[p, oh, ow] = 0.0 if total == 0 else sum(v * v for v in a) / total
+                    largest = max(a, default=0.0)
+                    if not finite:
+                        vals[p, oh, ow] = sum(v * v for v in a) / sum(a)
+                    elif largest > 0:  # scaled by the largest: no square overflows
+                        scaled = [v / largest for v in a]
+                        vals[p, oh, ow] = largest * (sum(v * v for v in scaled) / sum(scaled))
                     continue
-                if total == 0:
+                if not finite:  # the first NaN if any, else the first infinity
+                    bad = [c for c, v in zip(cells, a) if math.isnan(v)] or \
+                          [c for c, v in zip(cells, a) if math.isinf(v)]
+                    vals[p, oh, ow] = planes[p, bad[0][0], bad[0][1]]
+                    idx[p, oh, ow] = bad[0][0] * W + bad[0][1]
+                    continue
+                if sum(a) == 0:
                     vals[p, oh, ow], idx[p, oh, ow] = 0, y0 * W + x0
                     continue
-                # Sums in the input's dtype, cell by cell in row-major order, as documented.
-                dt = x.dtype.type
+                # Sums in the input's dtype, cell by cell in row-major order, as documented;
+                # a sum that overflows the dtype: in float64, on values scaled by 2**-e
+                # (2**e just above the largest) where float64 overflows too.
+                dt, row = x.dtype.type, p * OH + oh
                 total = dt(0)
-                for v in a:
-                    total = dt(total + dt(v))
-                threshold = stochastic_threshold(key, p * OH + oh, ow, total, x.dtype)
+                with np.errstate(over="ignore"):
+                    for v in a:
+                        total = dt(total + dt(v))
+                scale = 1.0
+                if not math.isfinite(total):
+                    dt = np.float64
+                    total = 0.0
+                    for v in a:
+                        total += v
+                    if not math.isfinite(total):
+                        scale = 2.0 ** -math.frexp(max(a))[1]
+                        total = 0.0
+                        for v in a:
+                            total += v * scale
+                threshold = stochastic_threshold(key, row, ow, total, np.dtype(dt))
                 run, pick = dt(0), None
                 for (y, xx), v in zip(cells, a):  # the first cell whose running sum exceeds it
-                    run = dt(run + dt(v))
+                    run = dt(run + dt(v * scale))
                     if run > threshold:
                         pick = (y, xx)
                         break

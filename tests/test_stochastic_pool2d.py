@@ -273,3 +273,54 @@ def test_layouts_off_the_item_size(rng, dtype):
     for x_odd in odd_layouts(x).values():
         assert_identical(cpool.stochastic_pool2d(x_odd, 3, 2, 1, seed=4, return_indices=True), train)
         assert_identical(cpool.stochastic_pool2d(x_odd, 2, training=False), evaluation)
+
+
+@pytest.mark.parametrize("dtype,big", [(np.float64, 1e308), (np.float64, 3e307), (np.float32, 3e38),
+                                       (np.float32, 1e38)])
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (4, 3, 0)])
+def test_sums_that_overflow_draw_a_window_value(rng, dtype, big, k, s, p):
+    # Finite values whose sum overflows the dtype are drawn in float64, scaled by a power of two
+    # where float64 overflows too: the same probabilities. 1e308 windows gave (0.0, 0).
+    x = relu_data(rng, (2, 3, 13, 17), dtype)
+    mask = rng.random(x.shape) < 0.4
+    x[mask] = (big * rng.uniform(0.5, 1.0, mask.sum())).astype(dtype)
+    for seed in (0, 1, 2):
+        got, gi = cpool.stochastic_pool2d(x, k, s, p, seed=seed, return_indices=True)
+        exp, ei = ref.stochastic_pool2d(x, k, s, p, True, ref.stochastic_key(seed))
+        np.testing.assert_array_equal(got, exp)
+        np.testing.assert_array_equal(gi, ei)
+        planes = x.reshape(6, -1)
+        np.testing.assert_array_equal(np.take_along_axis(planes, gi.reshape(6, -1), 1), got.reshape(6, -1))
+    evaluation = cpool.stochastic_pool2d(x, k, s, p, training=False)
+    expected = ref.stochastic_pool2d(x, k, s, p, training=False)
+    assert np.all(np.isfinite(evaluation))
+    np.testing.assert_allclose(evaluation, expected, *tolerance(dtype, expected))
+    # A weighted average of the window: at most its max (to rounding: v*v/v may be an ulp off).
+    assert np.all(evaluation <= cpool.max_pool2d(x, k, s, p) * (1 + 4 * np.finfo(dtype).eps))
+
+
+def test_overflow_reproducers():
+    y, i = cpool.stochastic_pool2d(np.full((2, 2), 1e308), 2, seed=0, return_indices=True)
+    assert y[0, 0] == 1e308 and 0 <= i[0, 0] < 4
+    assert cpool.stochastic_pool2d(np.full((2, 2), 1e308), 2, training=False)[0, 0] == 1e308
+    assert cpool.stochastic_pool2d(np.full((3, 3), 1e25, np.float32), 3, training=False)[0, 0] == np.float32(1e25)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_negative_values_outside_every_window_are_not_read(training):
+    # Only cells inside windows count: between strided windows, past the last window (floor
+    # mode), and rows no window covers. Eval mode used to reject them.
+    kw = {"seed": 0} if training else {}
+    cases = [
+        (np.array([[1.0, -1.0, 1.0]]), dict(kernel_size=1, stride=2), [[1.0, 1.0]]),
+        (np.array([[1.0, 2.0, -5.0]]), dict(kernel_size=(1, 2)), None),
+        (np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]]), dict(kernel_size=2), [[1.0]]),
+    ]
+    for x, geometry, expected in cases:
+        got = cpool.stochastic_pool2d(x, training=training, **geometry, **kw)
+        if expected is not None:
+            np.testing.assert_array_equal(got, expected)
+        inside = x.copy()
+        inside[0, 0] = -1.0  # inside the first window: rejected
+        with pytest.raises(ValueError, match=r"found -1.0 in a pooled window"):
+            cpool.stochastic_pool2d(inside, training=training, **geometry, **kw)

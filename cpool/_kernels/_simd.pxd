@@ -9,7 +9,9 @@
 #   tracked apart in an unordered-compare mask (*nan_seen |= any NaN).
 # cpool_any_below_*: whether any of p[0:n] < bound.
 # cpool_any_negzero_or_nan_*: whether any of p[0:n] is -0 or NaN (the cells whose bits a max
-#   chooses between by scan order: a zero's sign, a NaN's payload); 256 bits wide in AVX builds.
+#   chooses between by scan order: a zero's sign, a NaN's payload).
+# cpool_any_nonfinite_*: whether any of p[0:n] is infinite or NaN.
+# In AVX builds the last two are 256 bits wide.
 # cpool_first_equal_*: the first j with p[j] == v (or n): global max's index search.
 cdef extern from *:
     """
@@ -61,6 +63,21 @@ cdef extern from *:
             any |= ((p[j] == 0) & (signbit(p[j]) != 0)) | (p[j] != p[j]); \\
         return any; \\
     } \\
+    /* Whether any of p[0:n] is infinite or NaN: v - v is then NaN, else 0. */ \\
+    static inline int cpool_any_nonfinite_##NAME(const T* p, Py_ssize_t n) { \\
+        V m = _mm_setzero_##S(), d; \\
+        Py_ssize_t j = 0; \\
+        int any; \\
+        for (; j + N <= n; j += N) { \\
+            d = _mm_loadu_##S(p + j); \\
+            d = _mm_sub_##S(d, d); \\
+            m = _mm_or_##S(m, _mm_cmpunord_##S(d, d)); \\
+        } \\
+        any = _mm_movemask_##S(m) != 0; \\
+        for (; j < n; j++) \\
+            any |= (p[j] - p[j]) != 0; \\
+        return any; \\
+    } \\
     /* max(m, p[0:n]), two vectors of running maxima; *nan_seen |= any NaN in p[0:n]. */ \\
     static inline T cpool_run_max_##NAME(const T* p, Py_ssize_t n, T m, int* nan_seen) { \\
         V a0 = _mm_set1_##S(m), a1 = a0, u = _mm_setzero_##S(), v0, v1; \\
@@ -103,8 +120,9 @@ cdef extern from *:
     CPOOL_SIMD_HELPERS(f64, double, __m128d, pd, 2)
     #if defined(__AVX__)
     #include <immintrin.h>
-    /* The AVX builds scan for -0 and NaN a whole 256-bit register at a time: the scan runs on
-       every output row of a max, where the SSE2 one cost 10% of a 2x2 pooling. */
+    /* The AVX builds scan a whole 256-bit register at a time: these scans run on every output
+       row of a max (for -0 and NaN) or chunk of a stochastic evaluation (for overflow), where
+       the SSE2 ones cost 10-15% of a 2x2 pooling. */
     #define CPOOL_AVX_NEGZERO(NAME, T, V, S, N) \\
     static inline int cpool_any_negzero_or_nan_avx_##NAME(const T* p, Py_ssize_t n) { \\
         V z = _mm256_setzero_##S(), m = z, v; \\
@@ -120,6 +138,21 @@ cdef extern from *:
     CPOOL_AVX_NEGZERO(f64, double, __m256d, pd, 4)
     #define cpool_any_negzero_or_nan_f32 cpool_any_negzero_or_nan_avx_f32
     #define cpool_any_negzero_or_nan_f64 cpool_any_negzero_or_nan_avx_f64
+    #define CPOOL_AVX_NONFINITE(NAME, T, V, S, N) \\
+    static inline int cpool_any_nonfinite_avx_##NAME(const T* p, Py_ssize_t n) { \\
+        V m = _mm256_setzero_##S(), d; \\
+        Py_ssize_t j = 0; \\
+        for (; j + N <= n; j += N) { \\
+            d = _mm256_loadu_##S(p + j); \\
+            d = _mm256_sub_##S(d, d); \\
+            m = _mm256_or_##S(m, _mm256_cmp_##S(d, d, _CMP_UNORD_Q)); \\
+        } \\
+        return (_mm256_movemask_##S(m) != 0) | cpool_any_nonfinite_##NAME(p + j, n - j); \\
+    }
+    CPOOL_AVX_NONFINITE(f32, float, __m256, ps, 8)
+    CPOOL_AVX_NONFINITE(f64, double, __m256d, pd, 4)
+    #define cpool_any_nonfinite_f32 cpool_any_nonfinite_avx_f32
+    #define cpool_any_nonfinite_f64 cpool_any_nonfinite_avx_f64
     #endif
     #else
     #define CPOOL_SSE2 0
@@ -136,6 +169,11 @@ cdef extern from *:
             any |= ((p[j] == 0) & (signbit(p[j]) != 0)) | (p[j] != p[j]); \\
         return any; \\
     } \\
+    static inline int cpool_any_nonfinite_##NAME(const T* p, Py_ssize_t n) { \\
+        int any = 0; \\
+        for (Py_ssize_t j = 0; j < n; j++) any |= (p[j] - p[j]) != 0; \\
+        return any; \\
+    } \\
     static inline T cpool_run_max_##NAME(const T* p, Py_ssize_t n, T m, int* nan_seen) { return m; } \\
     static inline Py_ssize_t cpool_first_equal_##NAME(const T* p, Py_ssize_t n, T v) { return n; }
     CPOOL_SIMD_HELPERS(f32, float)
@@ -148,6 +186,8 @@ cdef extern from *:
     double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
     bint cpool_any_below_f32(const float* p, Py_ssize_t n, float bound) noexcept nogil
     bint cpool_any_below_f64(const double* p, Py_ssize_t n, double bound) noexcept nogil
+    bint cpool_any_nonfinite_f32(const float* p, Py_ssize_t n) noexcept nogil
+    bint cpool_any_nonfinite_f64(const double* p, Py_ssize_t n) noexcept nogil
     bint cpool_any_negzero_or_nan_f32(const float* p, Py_ssize_t n) noexcept nogil
     bint cpool_any_negzero_or_nan_f64(const double* p, Py_ssize_t n) noexcept nogil
     Py_ssize_t cpool_first_equal_f32(const float* p, Py_ssize_t n, float v) noexcept nogil

@@ -9,7 +9,8 @@ Design
   ``l`` is the first tap, in row-major order, whose running sum exceeds ``u * s``, i.e. a draw
   from ``p_i = a_i / s`` (sums in the input dtype, tap by tap in row-major order). Zero cells
   can never be drawn. ``s == 0`` gives 0 (and the window's first tap as index), a NaN gives NaN
-  (the first NaN), an infinite ``s`` the first infinity.
+  (the first NaN), an infinity the first infinity. Finite values whose sum overflows the dtype
+  are drawn from float64 sums, scaled by a power of two where float64 overflows too.
 * Reproducible for any thread count: ``u`` is not taken from a shared stream but computed from
   (key, output position) by a counter-based generator, so each output's draw depends only on
   the key and its position. Output row ``r`` (flat over planes and output rows) gets a 64-bit
@@ -20,19 +21,22 @@ Design
   SSE2, where a 64-bit hash per output cost a third of the kernel's time.
 * Eval: ``sum(a^2) / sum(a)`` (0 for an all-zero window), row-separable like ``_window.pyx``:
   column sums of ``a`` and ``a^2`` into two row buffers, then window sums of each. Sums are in
-  the input dtype, as average pooling's are (float32 squares overflow above ~1.8e19).
-* Negative inputs are found inside the kernels (a count or a min-reduction over the pass that
-  reads the values anyway); the caller raises. No extra pass over the data.
+  the input dtype, as average pooling's are; the rare output that overflows (float32 squares
+  above ~1.8e19) is computed again from scaled float64 sums.
+* Negative inputs inside windows are found by the kernels (a count or a min-reduction over the
+  pass that reads the values anyway); the caller raises. No extra pass over the data. Cells no
+  window covers are never looked at, in either mode.
 """
 from cython cimport floating, view
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, ilogb, ldexp
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
 from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _padded_width,
                                   _prefetch_rows, _scratch, _step)
-from cpool._kernels._simd cimport cpool_any_below_f32, cpool_any_below_f64
+from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
+                                   cpool_any_nonfinite_f32, cpool_any_nonfinite_f64)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -92,19 +96,29 @@ cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
     """Draw one window's sample into value/index, one window at a time, summing in float64.
 
     The scalar path of :func:`stochastic_train`, used for the rare windows whose sum in the
-    input dtype is NaN or infinite: a NaN gives the first NaN, an infinity the first infinity,
-    and float32 values whose sum only overflows float32 are drawn with float64 sums.
+    input dtype is NaN or infinite: a NaN gives the first NaN, an infinity the first infinity.
+    Finite values whose sum overflows the dtype are drawn from their float64 sums; where even
+    those overflow (float64 values near the largest double), from the values scaled by
+    2**-e, 2**e above the largest: exact, the same probabilities, and no overflow.
     """
     cdef Py_ssize_t t, u, k
-    cdef double s = 0, threshold, run = 0
+    cdef double s = 0, threshold, run = 0, scale = 1, largest = 0
     cdef floating v
     cdef const floating* row
     cdef bint found = False
-    # Pass 1: the window's sum in float64.
+    # Pass 1: the window's sum in float64, and its largest value.
     for t in range(nh):
         row = plane + (y0 + t) * row_step + x0
         for u in range(nw):
             s = s + row[u]
+            largest = max(largest, <double>row[u])
+    if s == INFINITY and largest < INFINITY:  # finite values, an overflowing float64 sum
+        scale = ldexp(1.0, -ilogb(largest) - 1)
+        s = 0
+        for t in range(nh):
+            row = plane + (y0 + t) * row_step + x0
+            for u in range(nw):
+                s = s + row[u] * scale
     value[0] = 0
     index[0] = y0 * W + x0
     if s > 0 and s < INFINITY:
@@ -117,7 +131,7 @@ cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
         for t in range(nh):
             row = plane + (y0 + t) * row_step + x0
             for u in range(nw):
-                run = run + row[u]
+                run = run + row[u] * scale
                 k += run <= threshold
         if k == nh * nw:  # only if rounding kept every running sum at or below u*s
             _last_positive(plane, row_step, W, y0, nh, x0, nw, value, index)
@@ -562,13 +576,52 @@ cdef inline void _eval_rows3(const floating* r0, Py_ssize_t step, Py_ssize_t W, 
         minima[j] = r2[j] if r2[j] < low else low
 
 
+cdef inline bint _any_nonfinite(const floating* p, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return cpool_any_nonfinite_f32(p, n)
+    else:
+        return cpool_any_nonfinite_f64(p, n)
+
+
+cdef floating _eval_window(const floating* plane, Py_ssize_t row_step, Py_ssize_t y0,
+                           Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw,
+                           floating fast) noexcept nogil:
+    """sum(a^2) / sum(a) over a window whose evaluation in the dtype was not finite: from
+    float64 sums of the values scaled by 2**-e (2**e above the largest, so no square or sum
+    overflows; the scale cancels in the ratio). A window holding an infinity or a NaN keeps
+    the dtype's answer ``fast`` (infinity, or NaN)."""
+    cdef Py_ssize_t t, u
+    cdef double largest = 0, scale, a, sa = 0, sq = 0
+    for t in range(nh):
+        for u in range(nw):
+            a = plane[(y0 + t) * row_step + x0 + u]
+            if not (a - a == 0):
+                return fast
+            largest = max(largest, a)
+    if largest == 0:
+        return 0
+    scale = ldexp(1.0, -ilogb(largest) - 1)
+    for t in range(nh):
+        for u in range(nw):
+            a = plane[(y0 + t) * row_step + x0 + u] * scale
+            sa = sa + a
+            sq = sq + a * a
+    return <floating>(sq / sa / scale)
+
+
 def stochastic_eval(
         const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         floating[:, :, :, ::1] out,                                                        # OUT
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
-        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w, int num_threads):
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w,
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
     """Kernel of :func:`cpool.stochastic_pool2d` with ``training=False``: sum(a^2) / sum(a).
-    Returns the smallest value read (the caller raises when it is negative)."""
+    Returns the smallest value inside a window (the caller raises when it is negative); cells
+    no window covers (between strided windows, past the last one) are not counted.
+
+    Sums are in the input dtype. An output that comes out infinite or NaN from finite values
+    (squares or sums past the dtype's range) is computed again from float64 sums of the values
+    scaled by a power of two (:func:`_eval_window`), so it is the weighted average it must be."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
@@ -579,7 +632,7 @@ def stochastic_eval(
     cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))
     cdef Py_ssize_t min_stride = _buffer_stride(W, sizeof(floating))
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
-    cdef Py_ssize_t c, r, b0, b1, oh, i, t, j
+    cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done
     cdef double smallest = INFINITY
     cdef floating v, row_min
     cdef floating* sums
@@ -593,6 +646,10 @@ def stochastic_eval(
     cdef double* lows = NULL
     if n_rows == 0:
         return 0.0
+    # Cells no window covers are not looked at; usually the covered columns are one run.
+    cdef bint gapless = True
+    for i in range(OW - 1):
+        gapless = gapless and w_lo[i + 1] <= w_lo[i] + w_n[i]
     try:  # allocated inside, so a failed allocation frees the one before it
         scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
         lows = _lows(num_threads)
@@ -645,9 +702,30 @@ def stochastic_eval(
                                     minima[j] = v if v < minima[j] else minima[j]
                     _ratio_row(sums, squares, orow, OW, kw, sw, row_sums, row_squares)
                     _step(OH, B1, &b0, &b1, &oh)
+                # The chunk's output rows are one C-contiguous block: one scan for an overflow
+                # (or a NaN) in it, and the rare rows with one are looked at again.
+                r = min(c * ROW_CHUNK + ROW_CHUNK, n_rows) - c * ROW_CHUNK
+                if _any_nonfinite(&out[0, 0, 0, 0] + c * ROW_CHUNK * OW, r * OW):
+                    _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
+                    for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
+                        orow = &out[b0, b1, oh, 0]
+                        for i in range(OW if h_n[oh] > 0 else 0):
+                            if not (orow[i] - orow[i] == 0):
+                                orow[i] = _eval_window(&x[b0, b1, 0, 0], row_step, h_lo[oh],
+                                                       h_n[oh], w_lo[i], w_n[i], orow[i])
+                        _step(OH, B1, &b0, &b1, &oh)
+                # The smallest value in the covered columns (windows are ordered, so each
+                # column is looked at once).
                 row_min = INFINITY
-                for j in range(W):
-                    row_min = minima[j] if minima[j] < row_min else row_min
+                if gapless:  # the windows cover one run of columns (stride <= kernel)
+                    for j in range(w_lo[0], w_lo[OW - 1] + w_n[OW - 1]):
+                        row_min = minima[j] if minima[j] < row_min else row_min
+                else:
+                    done = 0
+                    for i in range(OW):
+                        for j in range(max(done, w_lo[i]), w_lo[i] + w_n[i]):
+                            row_min = minima[j] if minima[j] < row_min else row_min
+                        done = max(done, w_lo[i] + w_n[i])
                 if row_min < 0:
                     lows[threadid()] = min(lows[threadid()], <double>row_min)
     finally:
