@@ -11,8 +11,10 @@ from cpool._kernels import global_pool as _global
 from cpool._kernels import stochastic as _stochastic
 from cpool._kernels import window as _window
 
-# Placeholder for the index output of a global max without return_indices.
+# Placeholders: the index output of a global max without return_indices, and the divisor
+# counts of a sum (which divides by nothing).
 _UNUSED_INT64 = np.empty(0, np.int64)
+_NO_COUNTS = np.empty(0, np.int64)
 
 
 def _separable_args(plan):
@@ -156,9 +158,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     fn = "avg_pool2d"
     plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, 1, ceil_mode, False,
                              out, num_threads)
-    divisors = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn,
-                               plan.out.dtype)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), divisors, True, plan.num_threads)
+    count_h, count_w = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), count_h, count_w, True,
+                       plan.num_threads)
     return plan.finish()
 
 
@@ -217,8 +219,7 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """
     plan = _v.prepare_window("sum_pool2d", "sum", x, kernel_size, stride, padding, dilation,
                              ceil_mode, False, out, num_threads)
-    no_divisors = np.empty((0, 0), plan.out.dtype)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), no_divisors, False,
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _NO_COUNTS, _NO_COUNTS, False,
                        plan.num_threads)
     return plan.finish()
 

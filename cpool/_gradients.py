@@ -14,6 +14,8 @@ from cpool import _validation as _v
 from cpool._docs import fill_doc
 from cpool._kernels import backward as _backward
 
+_NO_COUNTS = np.empty(0, np.int64)  # the divisor counts of a sum (which divides by nothing)
+
 
 def _scatter(fn, grad_output, indices, input_shape, out, num_threads, accumulate=True,
              values_name="grad_output", result_shape=None):
@@ -301,14 +303,15 @@ def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding,
     plan = _v.prepare_backward(fn, grad_output, shape, (grad_shape,), out, num_threads)
     P = math.prod(shape[:-2])
     if avg is None:
-        divisors, divide = np.empty((0, 0), plan.grad.dtype), False
+        count_h = count_w = _NO_COUNTS
     else:
-        divisors, divide = _v.avg_divisors(geom, avg[0], avg[1], fn, plan.grad.dtype), True
+        count_h, count_w = _v.avg_divisors(geom, avg[0], avg[1], fn)
     _backward.window_sum_backward(plan.grad.reshape(P, geom.h.out_size, geom.w.out_size),
                                   plan.out.reshape(P, shape[-2], shape[-1]), geom.h.lo,
                                   geom.h.count, geom.kernel[0], geom.stride[0], geom.dilation[0],
                                   geom.kernel[1], geom.stride[1], geom.dilation[1],
-                                  geom.w.pad_before, divisors, divide, plan.num_threads)
+                                  geom.w.pad_before, count_h, count_w, avg is not None,
+                                  plan.num_threads)
     return plan.finish()
 
 

@@ -429,25 +429,24 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
                 results, targets, geom, 0, nt)
 
 
-def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: str,
-                 dtype: np.dtype) -> np.ndarray:
-    """The (OH, OW) table of average divisors, in the kernel's output dtype.
+def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: str):
+    """The average divisors as two int64 count vectors (OH,) and (OW,): the divisor of output
+    (oh, ow) is ``count_h[oh] * count_w[ow]``.
 
-    ``divisor_override`` if given; else, with ``count_include_pad``, the window clipped to the
-    padded input; else the number of real cells. Products of window sizes below 2**24 are exact
-    in float32, so dividing by the table is dividing by PyTorch's integer divisor.
+    ``divisor_override`` if given (as ``(d, ..., d)`` and ones); else, with
+    ``count_include_pad``, the window clipped to the padded input; else the number of real
+    cells. The kernels form each product exactly in int64 and round it once to the dtype, so
+    they divide by PyTorch's integer divisor.
     """
     count_include_pad = _flag("count_include_pad", count_include_pad, fn)
     if divisor_override is not None:
         d = _int("divisor_override", divisor_override, fn)
         if d == 0:
             raise ValueError(f"{fn}: `divisor_override` must not be zero, got {divisor_override!r}")
-        return np.full((geom.h.out_size, geom.w.out_size), d, dtype)
+        return np.full(geom.h.out_size, d, np.int64), np.ones(geom.w.out_size, np.int64)
     if count_include_pad:
-        h, w = geom.h.padded_count, geom.w.padded_count
-    else:
-        h, w = geom.h.count, geom.w.count
-    return np.multiply.outer(h, w).astype(dtype)
+        return geom.h.padded_count, geom.w.padded_count
+    return np.asarray(geom.h.count, np.int64), np.asarray(geom.w.count, np.int64)
 
 
 def stochastic_key(seed, fn: str) -> int:

@@ -20,8 +20,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _padded_width, _scratch,
-                                   _vertical)
+from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _horizontal, _padded_width,
+                                   _scratch, _vertical)
 
 
 def scatter(const floating[:, ::1] values,   # IN  (P, n)
@@ -124,7 +124,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
                         Py_ssize_t sh, Py_ssize_t dh,
                         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-                        const floating[:, ::1] divisors, bint divide, int num_threads):
+                        const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
+                        int num_threads):
     """Gradient of :func:`cpool.sum_pool2d` (and, with ``divide``, :func:`cpool.avg_pool2d`).
 
     Per output row: its gradients (over their divisors) are spread horizontally into a padded
@@ -133,7 +134,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     only rows no window covers are zeroed: no memset-then-add pass over the whole plane.
 
     Two layouts take their own path: 2x2 stride-2 tilings (each cell written once from one
-    gradient), and stride-1 windows, gathered rather than scattered (below).
+    gradient), and stride-1 windows, gathered rather than scattered (below). With ``divide``,
+    gradients are divided by ``count_h[oh] * count_w[ow]`` (each thread builds a row of them).
     """
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
@@ -144,6 +146,9 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     cdef floating* buf
     cdef floating* g
     cdef floating* row
+    cdef floating* drow  # the divisors of the current output row
+    cdef int64_t drow_h
+    cdef floating* divs
     if P == 0:
         return
     # 2x2 stride-2 windows that tile the plane (no padding, dilation or partial windows), the
@@ -152,31 +157,37 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                           and 2 * OW <= W)
     for oh in range(OH):
         tile_2x2 = tile_2x2 and h_lo[oh] == 2 * oh and h_n[oh] == 2
-    if tile_2x2:
-        with nogil:
-            for p in prange(P, schedule='static', num_threads=num_threads):
-                for oh in range(OH):
-                    _spread_2x2(&grad[p, oh, 0], &divisors[oh, 0] if divide else NULL, divide,
-                                &out[p, 2 * oh, 0], &out[p, 2 * oh + 1, 0], OW, W)
-                if 2 * OH < H:
-                    memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
-        return
     if sh == 1 and dh == 1 and sw == 1 and dw == 1:
-        _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, divisors, divide, num_threads)
+        _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, count_h, count_w, divide,
+                        num_threads)
         return
-    cdef floating* scratch = <floating*>_scratch(num_threads, stride + row_grads_stride,
+    cdef floating* scratch = <floating*>_scratch(num_threads, stride + 2 * row_grads_stride,
                                                  sizeof(floating))
     try:
         with nogil:
-            for p in prange(P, schedule='static', num_threads=num_threads):
-                buf = scratch + threadid() * (stride + row_grads_stride)
+            if tile_2x2:
+                for p in prange(P, schedule='static', num_threads=num_threads):
+                    drow = scratch + threadid() * (stride + 2 * row_grads_stride)
+                    drow_h = -1
+                    for oh in range(OH):
+                        divs = (_divisor_row(drow, &drow_h, count_h[oh], &count_w[0], OW)
+                                if divide else NULL)
+                        _spread_2x2(&grad[p, oh, 0], divs, divide, &out[p, 2 * oh, 0],
+                                    &out[p, 2 * oh + 1, 0], OW, W)
+                    if 2 * OH < H:
+                        memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
+            for p in prange(0 if tile_2x2 else P, schedule='static', num_threads=num_threads):
+                buf = scratch + threadid() * (stride + 2 * row_grads_stride)
                 g = buf + stride
+                drow = g + row_grads_stride
+                drow_h = -1
                 written = 0  # input rows [0, written) hold values (dh == 1 path)
                 if dh != 1:
                     memset(&out[p, 0, 0], 0, H * W * sizeof(floating))
                 for oh in range(OH):
-                    _divided_row(&grad[p, oh, 0], &divisors[oh, 0] if divide else NULL,
-                                 divide, g, OW)
+                    divs = (_divisor_row(drow, &drow_h, count_h[oh], &count_w[0], OW)
+                            if divide else NULL)
+                    _divided_row(&grad[p, oh, 0], divs, divide, g, OW)
                     # Horizontal scatter into the padded row (padding cells are dropped).
                     if dw == 1 and sw == kw:  # non-overlapping windows tile the row: assign
                         for j in range(OW * kw, width):
@@ -225,8 +236,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
 
 cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] out,
                           const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
-                          Py_ssize_t kw, Py_ssize_t pad_w, const floating[:, ::1] divisors,
-                          bint divide, int num_threads) except *:
+                          Py_ssize_t kw, Py_ssize_t pad_w, const int64_t[::1] count_h,
+                          const int64_t[::1] count_w, bint divide, int num_threads) except *:
     """Stride-1 window sums' gradient as a gather: input cell (y, x) receives the gradients of the
     windows covering it, rows oh in [a, b) and columns ow in [x + pad_w - kw + 1, x + pad_w].
     That is a box filter over the gradients (over their divisors), built from the forward's own
@@ -234,24 +245,30 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
     into each input cell (_horizontal). Each input row is written once, with no read-modify-write
     of the result (a scatter adds into every input row kh times).
 
-    Per thread, the divided gradient rows live in a ring of kh slots stored twice over (slots
-    s and s + kh), so the covering rows a..b-1 are always consecutive slots with one stride."""
+    Per thread, the divided gradient rows live in a ring of R = min(kh, OH) slots stored twice
+    over (slots s and s + R), so the covering rows a..b-1 (never more than R) are always
+    consecutive slots with one stride."""
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
+    cdef Py_ssize_t R = min(kh, OH)
     cdef Py_ssize_t ring_stride = _buffer_stride(OW, sizeof(floating))
-    # Row buffer: kw - 1 zeros, the OW column sums, kw - 1 zeros.
-    cdef Py_ssize_t per_thread = 2 * kh * ring_stride + _buffer_stride(OW + 2 * (kw - 1),
-                                                                       sizeof(floating))
+    # Row buffer: kw - 1 zeros, the OW column sums, kw - 1 zeros; then a row of divisors.
+    cdef Py_ssize_t buf_stride = _buffer_stride(OW + 2 * (kw - 1), sizeof(floating))
+    cdef Py_ssize_t per_thread = 2 * R * ring_stride + buf_stride + ring_stride
     cdef Py_ssize_t p, y, a, b, ow, j
     cdef floating* ring
     cdef floating* buf
     cdef floating* slot
+    cdef floating* drow
+    cdef int64_t drow_h
     cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     try:
         with nogil:
             for p in prange(P, schedule='static', num_threads=num_threads):
                 ring = scratch + threadid() * per_thread
-                buf = ring + 2 * kh * ring_stride
+                buf = ring + 2 * R * ring_stride
+                drow = buf + buf_stride
+                drow_h = -1
                 for j in range(kw - 1):
                     buf[j] = 0
                     buf[OW + kw - 1 + j] = 0
@@ -261,15 +278,16 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                     while a < b and h_lo[a] + h_n[a] <= y:
                         a = a + 1
                     while b < OH and h_lo[b] <= y:
-                        # Row b enters the ring; the row it replaces (b - kh) ended above y.
-                        slot = ring + (b % kh) * ring_stride
-                        _divided_row(&grad[p, b, 0], &divisors[b, 0] if divide else NULL,
-                                     divide, slot, OW)
+                        # Row b enters the ring; the row it replaces (b - R) ended above y.
+                        slot = ring + (b % R) * ring_stride
+                        _divided_row(&grad[p, b, 0],
+                                     _divisor_row(drow, &drow_h, count_h[b], &count_w[0], OW)
+                                     if divide else NULL, divide, slot, OW)
                         for ow in range(OW):
-                            slot[kh * ring_stride + ow] = slot[ow]
+                            slot[R * ring_stride + ow] = slot[ow]
                         b = b + 1
                     if b > a:
-                        _vertical(<const floating*>(ring + (a % kh) * ring_stride), ring_stride,
+                        _vertical(<const floating*>(ring + (a % R) * ring_stride), ring_stride,
                                   b - a, OW, buf + kw - 1, 0, False)
                         _horizontal(<const floating*>(buf + pad_w), &out[p, y, 0], W, kw, 1, 1,
                                     False)

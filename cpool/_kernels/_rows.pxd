@@ -4,6 +4,7 @@
 # window's input rows column by column into the buffer, _horizontal reduces each output's columns
 # of the buffer. The buffer is padded with the reduction's identity, so _horizontal needs no
 # bounds. `is_max` is passed as a literal; after inlining the compiler drops the other branch.
+from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc
 
 from cpool._kernels._simd cimport (cpool_any_negzero_or_nan_f32, cpool_any_negzero_or_nan_f64,
@@ -121,6 +122,22 @@ cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_
         for u in range(1, kw):
             for i in range(OW):
                 out[i] = _combine(out[i], buf[i * sw + u * dw], is_max)
+
+
+cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int64_t count_h,
+                                      const int64_t* count_w, Py_ssize_t n) noexcept nogil:
+    """The average divisors of one output row into ``drow``: ``count_h * count_w[i]``, exact in
+    int64 and rounded once to the dtype, as PyTorch's integer divisor is. Returns ``drow``.
+
+    Divisors are separable (a window's count is its height's count times its width's), so two
+    count vectors of O(OH + OW) replace an (OH, OW) table. The row is rebuilt only when
+    ``count_h`` differs from ``built_for[0]`` (start it at -1), which interior rows never do."""
+    cdef Py_ssize_t i
+    if count_h != built_for[0]:
+        built_for[0] = count_h
+        for i in range(n):
+            drow[i] = <numeric_acc>(count_h * count_w[i])
+    return drow
 
 
 cdef inline Py_ssize_t _padded_width(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,

@@ -30,9 +30,9 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _horizontal, _locate,
-                                  _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
-                                  _vertical)
+from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _divisor_row, _horizontal,
+                                  _locate, _pad_edges, _padded_width, _prefetch_rows, _scratch,
+                                  _step, _vertical)
 from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
 
 cdef enum:
@@ -71,8 +71,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                     const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
-                    const numeric_acc[:, ::1] divisors, bint divide, bint is_max,
-                    int num_threads) except -1:
+                    const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
+                    bint is_max, int num_threads) except -1:
     """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`)."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
@@ -86,10 +86,14 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
+    cdef numeric_acc* drow  # the divisors of the current output row (average pooling)
+    cdef int64_t drow_h
     if n_rows == 0:
         return 0
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
-    cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride, sizeof(numeric_acc))
+    cdef Py_ssize_t drow_stride = _buffer_stride(OW, sizeof(numeric_acc)) if divide else 0
+    cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + drow_stride,
+                                                       sizeof(numeric_acc))
     try:
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
@@ -99,7 +103,9 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 # writes through pointers below, and shared counters would race.
                 b0 = b1 = oh = 0
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
-                buf = scratch + threadid() * stride
+                buf = scratch + threadid() * (stride + drow_stride)
+                drow = buf + stride
+                drow_h = -1  # no row of divisors built yet
                 _pad_edges(buf, pad_w, W, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
@@ -116,8 +122,9 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh],
                                             &w_lo[0], &w_n[0], dw, orow, OW)
                     if divide:
+                        _divisor_row(drow, &drow_h, count_h[oh], &count_w[0], OW)
                         for i in range(OW):
-                            orow[i] = orow[i] / divisors[oh, i]
+                            orow[i] = orow[i] / drow[i]
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(scratch)
@@ -130,9 +137,9 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
-    cdef const numeric[:, ::1] no_divisors = None
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, no_divisors, False, True,
-               num_threads)
+    cdef const int64_t[::1] no_counts = None
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, no_counts, no_counts,
+               False, True, num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -140,14 +147,15 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
-               const sum_out[:, ::1] divisors, bint divide, int num_threads):
+               const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
+               int num_threads):
     """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
 
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
-    With ``divide`` each output is divided by ``divisors[oh, ow]``.
+    With ``divide`` each output is divided by ``count_h[oh] * count_w[ow]``.
     """
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, divisors, divide, False,
-               num_threads)
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w, divide,
+               False, num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
