@@ -19,10 +19,11 @@ _NO_COUNTS = np.empty(0, np.int64)
 
 def _separable_args(plan):
     """Vertical bounds per output row (and the stride, for the kernels' prefetch), the
-    horizontal window over the padded row, then the horizontal bounds per output column."""
+    horizontal window over the padded row, the horizontal bounds per output column, and whether
+    the kernel takes its general (clipped) path."""
     g = plan.geometry
     return (g.h.lo, g.h.count, g.stride[0], g.dilation[0], g.kernel[1], g.stride[1],
-            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count)
+            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count, g.clipped)
 
 
 @fill_doc
@@ -455,11 +456,12 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
         smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
                                                  g.stride[0], g.w.lo, g.w.count, g.kernel[0],
                                                  g.kernel[1], g.stride[1], g.w.pad_before, key,
+                                                 _v.stochastic_general(g, plan.x.shape[2]),
                                                  plan.num_threads)
     else:
         smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.stride[0],
                                                 g.kernel[1], g.stride[1], g.w.pad_before,
-                                                g.w.lo, g.w.count, plan.num_threads)
+                                                g.w.lo, g.w.count, g.clipped, plan.num_threads)
     if smallest < 0:
         raise ValueError(
             f"{fn}: `x` must be non-negative (stochastic pooling samples ReLU outputs); "

@@ -310,8 +310,8 @@ def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding,
                                   plan.out.reshape(P, shape[-2], shape[-1]), geom.h.lo,
                                   geom.h.count, geom.kernel[0], geom.stride[0], geom.dilation[0],
                                   geom.kernel[1], geom.stride[1], geom.dilation[1],
-                                  geom.w.pad_before, count_h, count_w, avg is not None,
-                                  plan.num_threads)
+                                  geom.w.pad_before, geom.w.lo, geom.w.count, geom.clipped,
+                                  count_h, count_w, avg is not None, plan.num_threads)
     return plan.finish()
 
 

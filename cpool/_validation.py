@@ -8,10 +8,11 @@ Kernels never see Python objects, ``None`` or unchecked sizes.
 Window geometry (output sizes, padding, the first in-bounds tap and the tap count of every window,
 average divisors) is computed only by :func:`window_bounds`. No op derives it again.
 """
-import functools
+import collections
 import math
 import numbers
 import operator
+import threading
 from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -145,14 +146,61 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@functools.lru_cache(maxsize=1024)
+class _BoundedCache:
+    """A least-recently-used map that holds at most ``max_bytes`` of arrays.
+
+    Window bounds are cached because recomputing them costs a small call more than pooling
+    does; but their size follows the output's width, so an entry-count bound (lru_cache) let
+    40 calls on 2,000,000-wide rows keep 2.8 GB. An entry over an eighth of the budget is
+    not kept at all: computing it costs little next to pooling that many outputs.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._entries = collections.OrderedDict()  # key -> (value, nbytes)
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key, value, nbytes: int):
+        if nbytes > self.max_bytes // 8:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (value, nbytes)
+            self.nbytes += nbytes
+            while self.nbytes > self.max_bytes:
+                _, (_, old) = self._entries.popitem(last=False)
+                self.nbytes -= old
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+            self.nbytes = 0
+
+
+_WINDOWS = _BoundedCache(4 << 20)
+_NO_WINDOWS = np.empty(0, np.intp)
+_NO_WINDOWS.flags.writeable = False
+
+
 def window_bounds(size: int, kernel: int, stride: int, dilation: int, pad_before: int,
-                  pad_after: int, ceil_mode: bool) -> Optional[AxisWindows]:
+                  pad_after: int, ceil_mode: bool, arrays: bool = True) -> Optional[AxisWindows]:
     """Output size and per-window tap bounds along one axis, with PyTorch's rules.
 
     ``out = floor((size + pad_before + pad_after - dilation*(kernel-1) - 1 [+ stride-1 if
     ceil_mode]) / stride) + 1``; in ceil mode a last window that would start in the right padding
-    is dropped (``(out-1)*stride >= size + pad_before``). Returns None when ``out < 1``.
+    is dropped (``(out-1)*stride >= size + pad_before``). Returns None when ``out < 1``. With
+    ``arrays=False`` (an empty batch: nothing will be read) the arrays are left empty, so the
+    cost does not follow the output's size.
     """
     span = dilation * (kernel - 1) + 1
     out = (size + pad_before + pad_after - span + (stride - 1 if ceil_mode else 0)) // stride + 1
@@ -160,6 +208,12 @@ def window_bounds(size: int, kernel: int, stride: int, dilation: int, pad_before
         out -= 1
     if out < 1:
         return None
+    if not arrays:
+        return AxisWindows(out, pad_before, pad_after, _NO_WINDOWS, _NO_WINDOWS, _NO_WINDOWS)
+    key = (size, kernel, stride, dilation, pad_before, pad_after, ceil_mode)
+    cached = _WINDOWS.get(key)
+    if cached is not None:
+        return cached
     start = np.arange(out, dtype=np.intp) * stride - pad_before
     # First tap at or after 0 on the dilation grid; last tap before `size`.
     first_tap = np.where(start < 0, (-start + dilation - 1) // dilation, 0)
@@ -169,8 +223,10 @@ def window_bounds(size: int, kernel: int, stride: int, dilation: int, pad_before
     # Divisor rule of avg_pool2d with count_include_pad: clip the window to [-pad_before,
     # size + pad_after). The ceil-mode overhang past the padding never counts.
     padded_count = np.minimum(start + kernel, size + pad_after) - start
-    return AxisWindows(out, pad_before, pad_after, _frozen(lo), _frozen(count.astype(np.intp)),
-                       _frozen(padded_count.astype(np.int64)))
+    windows = AxisWindows(out, pad_before, pad_after, _frozen(lo), _frozen(count.astype(np.intp)),
+                          _frozen(padded_count.astype(np.int64)))
+    _WINDOWS.put(key, windows, lo.nbytes + count.nbytes + padded_count.nbytes)
+    return windows
 
 
 def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> Tuple[int, int]:
@@ -186,6 +242,22 @@ class Geometry(NamedTuple):
     kernel: Tuple[int, int]
     stride: Tuple[int, int]
     dilation: Tuple[int, int]
+    clipped: bool  # kernels take their general path: see _clipped
+
+
+# The kernels' fast path pads a row buffer with the reduction's identity so that every window
+# reads its kW taps with no bounds to check. A kernel or padding much wider than the row would
+# make that buffer (and the taps read) mostly padding: past 2*W + this many cells, kernels take
+# their general path instead, over the row alone and each window's in-bounds taps, so that
+# memory and work follow the data and not the arguments (kernel_size=2**26 on a 1x1 input
+# allocated 512 MB per thread).
+_PADDED_ROW_SLACK = 64
+
+
+def _clipped(W: int, out_w: int, kernel: int, stride: int, dilation: int, pad_before: int) -> bool:
+    """Whether the padded row of the fast path would be wider than ``2*W + _PADDED_ROW_SLACK``."""
+    width = max(pad_before + W, (out_w - 1) * stride + (kernel - 1) * dilation + 1)
+    return width > 2 * W + _PADDED_ROW_SLACK
 
 
 def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
@@ -195,12 +267,27 @@ def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
     if not isinstance(padding, str):
         padding = _pair("padding", padding, fn, "an int, a pair of ints, 'valid' or 'same'")
-    return _checked_geometry(fn, shape[-2], shape[-1], kernel, stride, padding, dilation, ceil_mode)
+    arrays = all(n > 0 for n in shape[:-2])  # an empty batch reads nothing
+    return _checked_geometry(fn, shape[-2], shape[-1], kernel, stride, padding, dilation,
+                             ceil_mode, arrays)
 
 
-@functools.lru_cache(maxsize=256)
-def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode) -> Geometry:
-    """Value checks and window bounds for normalised (hashable) arguments; cached per call site."""
+# Stochastic training's fast path holds kH padded rows per thread and a table of kH*kW tap
+# offsets, and draws every window tap by tap: past this many taps per window a window is drawn
+# on its own (the general path: the same rules, the same results).
+_STOCHASTIC_FAST_TAPS = 1024
+
+
+def stochastic_general(geom: Geometry, H: int) -> bool:
+    """Whether stochastic training takes its general path: clipped rows, windows of more than
+    _STOCHASTIC_FAST_TAPS taps, or kH rows (buffered per thread) far past the input's H."""
+    kh, kw = geom.kernel
+    return (geom.clipped or kh * kw > _STOCHASTIC_FAST_TAPS
+            or kh > 2 * H + _PADDED_ROW_SLACK)
+
+
+def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode, arrays) -> Geometry:
+    """Value checks and window bounds for normalised arguments."""
     if min(kernel) < 1:
         raise ValueError(f"{fn}: `kernel_size` must be positive, got {kernel}")
     if min(stride) < 1:
@@ -229,14 +316,15 @@ def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode) ->
                 f"{fn}: `padding` must be at most half of `kernel_size` {kernel}, got {(ph, pw)}"
             )
         pads = ((ph, ph), (pw, pw))
-    axes = [window_bounds(n, k, s, d, pb, pa, ceil_mode)
+    axes = [window_bounds(n, k, s, d, pb, pa, ceil_mode, arrays)
             for n, k, s, d, (pb, pa) in zip((H, W), kernel, stride, dilation, pads)]
     if axes[0] is None or axes[1] is None:
         raise ValueError(
             f"{fn}: output size would be empty for input size (H, W) = {(H, W)} with "
             f"kernel_size={kernel}, stride={stride}, padding={padding!r}, dilation={dilation}"
         )
-    return Geometry(axes[0], axes[1], kernel, stride, dilation)
+    clipped = _clipped(W, axes[1].out_size, kernel[1], stride[1], dilation[1], axes[1].pad_before)
+    return Geometry(axes[0], axes[1], kernel, stride, dilation, clipped)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Test data and the registry of public ops shared by the test files."""
+import contextlib
 import itertools
 
 import numpy as np
@@ -132,3 +133,18 @@ def odd_layouts(base):
         "odd_last_axis_stride": byte_strided(base, offset=1, extra=0, last=base.itemsize + 1),
         "misaligned_contiguous": misaligned_copy(base),
     }
+
+
+@contextlib.contextmanager
+def general_path():
+    """Every windowed kernel takes its general path (each window's in-bounds taps over an
+    unpadded row: the path of kernels much wider than the input), so that grids of ordinary
+    geometries can check it against the fast paths."""
+    from cpool import _validation
+
+    saved = _validation._PADDED_ROW_SLACK, _validation._STOCHASTIC_FAST_TAPS
+    _validation._PADDED_ROW_SLACK, _validation._STOCHASTIC_FAST_TAPS = -(2**62), 0
+    try:
+        yield
+    finally:
+        _validation._PADDED_ROW_SLACK, _validation._STOCHASTIC_FAST_TAPS = saved

@@ -19,3 +19,4 @@ except ImportError:  # hypothesis is in the `test` extra; property tests skip wi
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+

@@ -3,7 +3,8 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import FLOAT_DTYPES, INT_DTYPES, fits, random_array, tolerance, window_grid
+from _helpers import (FLOAT_DTYPES, INT_DTYPES, assert_identical, fits, general_path, random_array,
+                      tolerance, window_grid)
 
 # avg_pool2d has no dilation: keep the grid's dilation-1 cases.
 GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1]
@@ -88,3 +89,18 @@ def test_torch_parity(rng, dtype, k, s, p, c, count_include_pad, divisor_overrid
     # PyTorch sums float32 in float32 in row-major order; cpool sums columns first: a few ulps.
     rtol, atol = tolerance(dtype, exp)
     np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("k,s,p,c", GRID[::2])
+@pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 3)])
+def test_general_path_is_identical(rng, k, s, p, c, count_include_pad, divisor_override):
+    # The general path (kernels much wider than the input) sums the same taps in the same order.
+    for shape in SHAPES:
+        if not fits(shape, k, s, p, 1, c):
+            continue
+        for dtype in (np.float32, np.int32):
+            x = random_array(rng, shape, dtype)
+            fast = cpool.avg_pool2d(x, k, s, p, c, count_include_pad, divisor_override)
+            with general_path():
+                general = cpool.avg_pool2d(x, k, s, p, c, count_include_pad, divisor_override)
+            assert_identical(general, fast)

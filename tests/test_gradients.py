@@ -4,8 +4,8 @@ import pytest
 
 import _reference
 import cpool
-from _helpers import (FLOAT_DTYPES, assert_identical, fits, misaligned_copy, odd_layouts, random_array,
-                      tolerance, window_grid)
+from _helpers import (FLOAT_DTYPES, assert_identical, fits, general_path, misaligned_copy, odd_layouts,
+                      random_array, tolerance, window_grid)
 
 GRID = [(k, s, p, d, c) for k, s, p, d, c in window_grid()][::9]
 AVG_GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::5]
@@ -436,3 +436,32 @@ def test_errors(rng):
         cpool.avg_pool2d_backward(y, x.shape, 2, divisor_override=0)
     with pytest.raises(ValueError, match=r"`out` must have shape \(2, 3, 8, 8\)"):
         cpool.max_pool2d_backward(y, idx, x.shape, out=np.empty((2, 3, 8, 7), np.float32))
+
+
+@pytest.mark.parametrize("op,k,s,p,d,c", [(op,) + g for g in window_grid()[::5]
+                                            for op in ("sum", "avg", "avg_no_pad")
+                                            if op == "sum" or g[3] == 1])
+def test_window_backward_general_path(rng, op, k, s, p, d, c):
+    # The general path (kernels much wider than the input) spreads each gradient over its
+    # window's in-bounds columns: against the reference, and the fast path where windows do not
+    # overlap (one write per cell, so the same bits).
+    shape = (2, 3, 9, 11)
+    if not fits(shape, k, s, p, d, c):
+        pytest.skip("empty output")
+    avg = None if op == "sum" else (op == "avg", None)
+    kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=c)
+    fn = cpool.sum_pool2d_backward if avg is None else cpool.avg_pool2d_backward
+    if avg is None:
+        kw["dilation"] = d
+    else:
+        kw["count_include_pad"] = avg[0]
+    grad = random_array(rng, _reference.sum_pool2d(np.zeros(shape), k, s, p, d, c).shape, np.float64)
+    fast = fn(grad, shape, **kw)
+    with general_path():
+        got = fn(grad, shape, **kw)
+    want = _reference.window_sum_backward(grad, shape, k, s, p, d, c, avg)
+    np.testing.assert_allclose(got, want, *tolerance(np.float64, want))
+    kk = np.broadcast_to(k, 2)
+    ss = kk if s is None else np.broadcast_to(s, 2)
+    if np.all(ss >= (kk - 1) * np.broadcast_to(d, 2) + 1):
+        assert_identical(got, fast)

@@ -3,7 +3,7 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import ALL_DTYPES, FLOAT_DTYPES, fits, random_array, window_grid
+from _helpers import ALL_DTYPES, FLOAT_DTYPES, assert_identical, fits, general_path, random_array, window_grid
 
 GRID = window_grid()
 SHAPES = [(2, 3, 9, 11), (1, 2, 8, 8), (5, 7)]
@@ -242,3 +242,18 @@ def test_indices_past_int32_rows(H):
     assert (i >= 0).all()
     ev = cpool.max_pool2d(x3, (2, 2), stride=(2**30, 1))
     np.testing.assert_array_equal(ev, v)
+
+
+@pytest.mark.parametrize("k,s,p,d,c", GRID[::2])
+def test_general_path_is_identical(rng, k, s, p, d, c):
+    # The general path (kernels much wider than the input) against the fast path, bit for bit,
+    # on data with ties, infinities and NaNs.
+    for shape in SHAPES:
+        if not fits(shape, k, s, p, d, c):
+            continue
+        x = _tie_heavy(rng, shape, np.float32)
+        fast = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True), cpool.max_pool2d(x, k, s, p, d, c)
+        with general_path():
+            general = (cpool.max_pool2d(x, k, s, p, d, c, return_indices=True),
+                       cpool.max_pool2d(x, k, s, p, d, c))
+        assert_identical(general, fast)

@@ -1,13 +1,19 @@
-"""No hidden copies: on a C-contiguous input, a call allocates its output and little else.
+"""Memory follows the data: no hidden copies, and nothing sized by argument values.
 
 tracemalloc sees every NumPy allocation; the kernels' per-thread row buffers (O(threads x W))
-come from malloc and are not counted here.
+come from malloc and are not counted by it, so calls whose arguments are huge run in a child
+process whose peak resident size is read instead.
 """
+import os
+import subprocess
+import sys
+import textwrap
 import tracemalloc
 
 import numpy as np
 import pytest
 
+import cpool
 from _helpers import OPS, random_array
 
 
@@ -30,3 +36,69 @@ def test_peak_memory_is_the_output(rng, name, layout):
     finally:
         tracemalloc.stop()
     assert peak <= out_bytes + 256 * 1024, (peak, out_bytes)
+
+
+# Each line runs in a fresh interpreter, which reports its peak resident size before and after.
+HUGE_ARGUMENTS = [
+    # A 1x1 input with a kernel of 2**26 + 1 and padding 2**25: one output, one tap (it
+    # allocated 512 MB per thread for a padded row of the kernel's width).
+    "cpool.max_pool2d(np.ones((1, 1)), 2**26 + 1, padding=2**25)",
+    "cpool.max_pool2d(np.ones((1, 1)), 2**26 + 1, padding=2**25, return_indices=True)",
+    "cpool.avg_pool2d(np.ones((1, 1)), 2**26 + 1, padding=2**25)",
+    "cpool.sum_pool2d(np.ones((3, 5)), (3, 2**26 + 1), stride=1, padding=(1, 2**25))",
+    "cpool.stochastic_pool2d(np.ones((1, 1)), 2**26 + 1, padding=2**25, seed=0)",
+    "cpool.stochastic_pool2d(np.ones((1, 1)), 2**26 + 1, padding=2**25, training=False)",
+    "cpool.avg_pool2d_backward(np.ones((1, 1)), (1, 1), 2**26 + 1, padding=2**25)",
+    "cpool.sum_pool2d_backward(np.ones((3, 5)), (3, 5), (3, 2**26 + 1), stride=1, padding=(1, 2**25))",
+    # The largest kernel allowed (a 16 GiB padded row).
+    "cpool.max_pool2d(np.ones((2, 3)), 2**31 - 1, stride=1, padding=2**30 - 1, ceil_mode=True)",
+    "cpool.avg_pool2d(np.ones((2, 3)), 2**31 - 1, padding=2**30 - 1)",
+    # Tall windows: stochastic training buffered kH rows and kH*kW tap offsets.
+    "cpool.stochastic_pool2d(np.ones((2, 3)), (2**20 + 1, 1), padding=(2**19, 0), seed=0)",
+    # Empty batches of tall planes: no window arrays (it took 6.5 s and 2 GB).
+    "cpool.max_pool2d(np.ones((0, 2**25, 1)), 1, return_indices=True)",
+    "cpool.avg_pool2d(np.ones((0, 2**25, 1)), (2, 1))",
+    "cpool.stochastic_pool2d(np.ones((0, 2**25, 1)), (2, 1), seed=0)",
+    "cpool.sum_pool2d_backward(np.ones((0, 2**24, 1)), (0, 2**25, 1), (2, 1))",
+]
+
+
+@pytest.mark.parametrize("call", HUGE_ARGUMENTS)
+def test_memory_does_not_follow_argument_values(call):
+    code = textwrap.dedent(f"""
+        import resource
+        import numpy as np
+        import cpool
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = {call}
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(after - before)
+    """)
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    grown_kib = int(out.stdout.split()[-1])
+    assert grown_kib < 32 * 1024, f"{call}: peak resident size grew by {grown_kib} KiB"
+
+
+def test_window_cache_is_bounded_by_bytes():
+    # Window bounds are cached by bytes, not by entry count: 40 distinct widths near 2,000,000
+    # kept 2.8 GB in the lru_cache. Large entries are not kept; small ones are (and reused).
+    from cpool import _validation
+
+    _validation._WINDOWS.clear()
+    row = np.zeros((1, 2_000_040), np.float32)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(40):
+            cpool.max_pool2d(row[:, :2_000_000 + i], (1, 1))
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert _validation._WINDOWS.nbytes <= _validation._WINDOWS.max_bytes
+    assert kept < _validation._WINDOWS.max_bytes + (1 << 20), kept
+    small = np.zeros((2, 8, 8), np.float32)
+    cpool.max_pool2d(small, 3, 2, 1)
+    assert _validation._WINDOWS.get((8, 3, 2, 1, 1, 1, False)) is not None

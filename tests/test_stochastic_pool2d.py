@@ -3,7 +3,7 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import FLOAT_DTYPES, assert_identical, fits, tolerance, window_grid
+from _helpers import FLOAT_DTYPES, assert_identical, fits, general_path, tolerance, window_grid
 
 GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::3]
 
@@ -324,3 +324,25 @@ def test_negative_values_outside_every_window_are_not_read(training):
         inside[0, 0] = -1.0  # inside the first window: rejected
         with pytest.raises(ValueError, match=r"found -1.0 in a pooled window"):
             cpool.stochastic_pool2d(inside, training=training, **geometry, **kw)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k,s,p,c", GRID + FAST_PATHS)
+def test_general_path_is_identical(rng, dtype, k, s, p, c):
+    # The general path (large windows, kernels much wider than the input) draws by the same
+    # rules: the same samples and indices, and the same averages, including the rounding case
+    # (subnormal windows) and overflowing sums.
+    shape = (2, 3, 13, 17)
+    if not fits(shape, k, s, p, 1, c):
+        pytest.skip("empty output")
+    x = relu_data(rng, shape, dtype)
+    x[0, 0] = np.where(x[0, 0] > 0, np.finfo(dtype).smallest_subnormal, 0)
+    x[0, 1, :3] = np.finfo(dtype).max / 2
+    fast = (cpool.stochastic_pool2d(x, k, s, p, seed=9, return_indices=True, ceil_mode=c),
+            cpool.stochastic_pool2d(x, k, s, p, seed=9, ceil_mode=c),
+            cpool.stochastic_pool2d(x, k, s, p, training=False, ceil_mode=c))
+    with general_path():
+        general = (cpool.stochastic_pool2d(x, k, s, p, seed=9, return_indices=True, ceil_mode=c),
+                   cpool.stochastic_pool2d(x, k, s, p, seed=9, ceil_mode=c),
+                   cpool.stochastic_pool2d(x, k, s, p, training=False, ceil_mode=c))
+    assert_identical(general, fast)

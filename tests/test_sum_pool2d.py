@@ -3,7 +3,8 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import FLOAT_DTYPES, INT_DTYPES, fits, random_array, tolerance, window_grid
+from _helpers import (FLOAT_DTYPES, INT_DTYPES, assert_identical, fits, general_path, random_array,
+                      tolerance, window_grid)
 
 GRID = window_grid()
 SHAPES = [(2, 3, 9, 11), (5, 7)]
@@ -62,3 +63,15 @@ def test_torch_parity_divisor_override_1(rng, dtype, k, s, p, c):
     x = random_array(rng, (2, 3, 11, 10), dtype)
     exp = torch.nn.functional.avg_pool2d(torch.from_numpy(x), k, s, p, c, True, 1).numpy()
     np.testing.assert_allclose(cpool.sum_pool2d(x, k, s, p, 1, c), exp, *tolerance(dtype, exp))
+
+
+@pytest.mark.parametrize("k,s,p,d,c", GRID[::2])
+def test_general_path_is_identical(rng, k, s, p, d, c):
+    for shape in SHAPES:
+        if not fits(shape, k, s, p, d, c):
+            continue
+        for dtype in (np.float64, np.uint8):
+            x = random_array(rng, shape, dtype)
+            fast = cpool.sum_pool2d(x, k, s, p, d, c)
+            with general_path():
+                assert_identical(cpool.sum_pool2d(x, k, s, p, d, c), fast)

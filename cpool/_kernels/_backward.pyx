@@ -20,8 +20,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _horizontal, _padded_width,
-                                   _scratch, _vertical)
+from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _horizontal,
+                                   _padded_width, _scratch, _vertical)
 
 
 def scatter(const floating[:, ::1] values,   # IN  (P, n)
@@ -124,6 +124,7 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
                         Py_ssize_t sh, Py_ssize_t dh,
                         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                         const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
                         int num_threads):
     """Gradient of :func:`cpool.sum_pool2d` (and, with ``divide``, :func:`cpool.avg_pool2d`).
@@ -136,10 +137,13 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     Two layouts take their own path: 2x2 stride-2 tilings (each cell written once from one
     gradient), and stride-1 windows, gathered rather than scattered (below). With ``divide``,
     gradients are divided by ``count_h[oh] * count_w[ow]`` (each thread builds a row of them).
+    ``clipped`` (kernels or padding much wider than the row): the row buffer holds the row alone
+    and each gradient is spread over its window's in-bounds columns (``w_lo``, ``w_n``).
     """
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
-    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, dw, pad_w)
+    cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's cells start in the buffer
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(floating))
     cdef Py_ssize_t row_grads_stride = _buffer_stride(OW, sizeof(floating))
     cdef Py_ssize_t p, oh, ow, u, t, j, y, y0, written
@@ -147,7 +151,7 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     cdef floating* g
     cdef floating* row
     cdef floating* drow  # the divisors of the current output row
-    cdef int64_t drow_h
+    cdef int64_t* drow_h = NULL  # per thread: the row count drow was built for
     cdef floating* divs
     if P == 0:
         return
@@ -157,21 +161,21 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                           and 2 * OW <= W)
     for oh in range(OH):
         tile_2x2 = tile_2x2 and h_lo[oh] == 2 * oh and h_n[oh] == 2
-    if sh == 1 and dh == 1 and sw == 1 and dw == 1:
+    if sh == 1 and dh == 1 and sw == 1 and dw == 1 and not clipped:
         _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, count_h, count_w, divide,
                         num_threads)
         return
     cdef floating* scratch = <floating*>_scratch(num_threads, stride + 2 * row_grads_stride,
                                                  sizeof(floating))
     try:
+        drow_h = _built_for(num_threads)
         with nogil:
             if tile_2x2:
                 for p in prange(P, schedule='static', num_threads=num_threads):
                     drow = scratch + threadid() * (stride + 2 * row_grads_stride)
-                    drow_h = -1
                     for oh in range(OH):
-                        divs = (_divisor_row(drow, &drow_h, count_h[oh], &count_w[0], OW)
-                                if divide else NULL)
+                        divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh],
+                                             &count_w[0], OW) if divide else NULL)
                         _spread_2x2(&grad[p, oh, 0], divs, divide, &out[p, 2 * oh, 0],
                                     &out[p, 2 * oh + 1, 0], OW, W)
                     if 2 * OH < H:
@@ -180,16 +184,21 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                 buf = scratch + threadid() * (stride + 2 * row_grads_stride)
                 g = buf + stride
                 drow = g + row_grads_stride
-                drow_h = -1
                 written = 0  # input rows [0, written) hold values (dh == 1 path)
                 if dh != 1:
                     memset(&out[p, 0, 0], 0, H * W * sizeof(floating))
                 for oh in range(OH):
-                    divs = (_divisor_row(drow, &drow_h, count_h[oh], &count_w[0], OW)
-                            if divide else NULL)
+                    divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0],
+                                         OW) if divide else NULL)
                     _divided_row(&grad[p, oh, 0], divs, divide, g, OW)
                     # Horizontal scatter into the padded row (padding cells are dropped).
-                    if dw == 1 and sw == kw:  # non-overlapping windows tile the row: assign
+                    if clipped:  # each gradient over its window's in-bounds columns
+                        for j in range(W):
+                            buf[j] = 0
+                        for ow in range(OW):
+                            for t in range(w_n[ow]):
+                                buf[w_lo[ow] + t * dw] = buf[w_lo[ow] + t * dw] + g[ow]
+                    elif dw == 1 and sw == kw:  # non-overlapping windows tile the row: assign
                         for j in range(OW * kw, width):
                             buf[j] = 0
                         if kw == 2:
@@ -216,22 +225,23 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                             row = &out[p, y, 0]
                             if y < written:
                                 for j in range(W):
-                                    row[j] = row[j] + buf[pad_w + j]
+                                    row[j] = row[j] + buf[row0 + j]
                             else:
                                 for j in range(W):
-                                    row[j] = buf[pad_w + j]
+                                    row[j] = buf[row0 + j]
                         if h_n[oh] > 0:
                             written = max(written, y0 + h_n[oh])
                     else:
                         for t in range(h_n[oh]):
                             row = &out[p, y0 + t * dh, 0]
                             for j in range(W):
-                                row[j] = row[j] + buf[pad_w + j]
+                                row[j] = row[j] + buf[row0 + j]
                 if dh == 1:
                     for y in range(written, H):
                         memset(&out[p, y, 0], 0, W * sizeof(floating))
     finally:
         free(scratch)
+        free(drow_h)
 
 
 cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] out,
@@ -260,15 +270,15 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
     cdef floating* buf
     cdef floating* slot
     cdef floating* drow
-    cdef int64_t drow_h
+    cdef int64_t* drow_h = NULL  # per thread: the row count drow was built for
     cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     try:
+        drow_h = _built_for(num_threads)
         with nogil:
             for p in prange(P, schedule='static', num_threads=num_threads):
                 ring = scratch + threadid() * per_thread
                 buf = ring + 2 * R * ring_stride
                 drow = buf + buf_stride
-                drow_h = -1
                 for j in range(kw - 1):
                     buf[j] = 0
                     buf[OW + kw - 1 + j] = 0
@@ -281,7 +291,8 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                         # Row b enters the ring; the row it replaces (b - R) ended above y.
                         slot = ring + (b % R) * ring_stride
                         _divided_row(&grad[p, b, 0],
-                                     _divisor_row(drow, &drow_h, count_h[b], &count_w[0], OW)
+                                     _divisor_row(drow, &drow_h[threadid()], count_h[b],
+                                                  &count_w[0], OW)
                                      if divide else NULL, divide, slot, OW)
                         for ow in range(OW):
                             slot[R * ring_stride + ow] = slot[ow]
@@ -295,3 +306,4 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                         memset(&out[p, y, 0], 0, W * sizeof(floating))
     finally:
         free(scratch)
+        free(drow_h)

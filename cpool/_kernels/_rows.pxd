@@ -124,6 +124,15 @@ cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_
                 out[i] = _combine(out[i], buf[i * sw + u * dw], is_max)
 
 
+cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
+    """One slot per thread for :func:`_divisor_row`'s ``built_for``, all -1 (nothing built)."""
+    cdef int64_t* slots = <int64_t*>_scratch(num_threads, 1, sizeof(int64_t))
+    cdef Py_ssize_t i
+    for i in range(num_threads):
+        slots[i] = -1
+    return slots
+
+
 cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int64_t count_h,
                                       const int64_t* count_w, Py_ssize_t n) noexcept nogil:
     """The average divisors of one output row into ``drow``: ``count_h * count_w[i]``, exact in
@@ -138,6 +147,23 @@ cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int
         for i in range(n):
             drow[i] = <numeric_acc>(count_h * count_w[i])
     return drow
+
+
+cdef inline void _horizontal_clipped(const numeric_acc* buf, numeric_acc* out, Py_ssize_t OW,
+                                     const Py_ssize_t* lo, const Py_ssize_t* n, Py_ssize_t dw,
+                                     numeric_acc identity, bint is_max) noexcept nogil:
+    """out[i] = reduction over t < n[i] of buf[lo[i] + t*dw] (the identity for n[i] == 0).
+
+    The general kernels' horizontal pass, over an unpadded row and each window's in-bounds
+    taps only (``w_lo``/``w_n`` from the geometry): memory and work follow the row, not the
+    kernel or the padding, where :func:`_horizontal`'s padded row would be mostly padding."""
+    cdef Py_ssize_t i, t
+    cdef numeric_acc acc
+    for i in range(OW):
+        acc = buf[lo[i]] if n[i] > 0 else identity
+        for t in range(1, n[i]):
+            acc = _combine(acc, buf[lo[i] + t * dw], is_max)
+        out[i] = acc
 
 
 cdef inline Py_ssize_t _padded_width(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,

@@ -33,8 +33,8 @@ from libc.math cimport INFINITY, ilogb, ldexp
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _locate, _padded_width,
-                                  _prefetch_rows, _scratch, _step)
+from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _horizontal_clipped, _locate,
+                                  _padded_width, _prefetch_rows, _scratch, _step)
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64)
 
@@ -395,6 +395,41 @@ cdef inline int64_t _crossing(const floating* plane, Py_ssize_t row_step, Py_ssi
     return index
 
 
+cdef void _take_windows(const floating* plane, Py_ssize_t row_step, Py_ssize_t W, Py_ssize_t y0,
+                        Py_ssize_t nh, const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
+                        Py_ssize_t OW, uint64_t row_key, floating* orow, int64_t* irow,
+                        double* low) noexcept nogil:
+    """The general path of :func:`stochastic_train`: each window of an output row drawn on its
+    own, over its in-bounds cells only, by the fast path's rules (sums in the dtype, tap by tap
+    in row-major order; the padding's zeros add nothing and are never drawn, so leaving them out
+    changes no sum and no draw). ``irow`` may be NULL; ``low`` takes the smallest negative."""
+    cdef Py_ssize_t ow, x0, nw
+    cdef int64_t k, unwanted = 0
+    cdef floating m, total
+    cdef uint32_t bits
+    for ow in range(OW):
+        x0 = w_lo[ow]
+        nw = w_n[ow]
+        m = _window_min(plane, row_step, y0, nh, x0, nw)
+        if m < 0:  # the caller raises
+            low[0] = min(low[0], <double>m)
+            continue
+        bits = _column_bits(row_key, <uint32_t>ow)
+        total = _window_total(plane, row_step, y0, nh, x0, nw)
+        if not (total < INFINITY):  # NaN, infinity or an overflowing sum: the scalar draw
+            _draw(plane, row_step, W, y0, nh, x0, nw, bits, &orow[ow],
+                  &irow[ow] if irow != NULL else &unwanted)
+            continue
+        k = _crossing(plane, row_step, W, y0, nh, x0, nw, bits)
+        if k < 0:  # an all-zero window: 0, at its first tap
+            orow[ow] = 0
+            k = y0 * W + x0
+        else:
+            orow[ow] = plane[(k // W) * row_step + k % W]
+        if irow != NULL:
+            irow[ow] = k
+
+
 def stochastic_train(
         const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         floating[:, :, :, ::1] out,                                                        # OUT
@@ -402,7 +437,7 @@ def stochastic_train(
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w,
-        uint64_t key, int num_threads):
+        uint64_t key, bint general, int num_threads):
     """Kernel of :func:`cpool.stochastic_pool2d` in training mode; ``indices`` may be None (not
     requested: nothing is written for them). Returns the smallest value read (the caller raises
     when it is negative).
@@ -410,9 +445,12 @@ def stochastic_train(
     One output row at a time, vectorised across its outputs by :func:`_take_taps`. The outputs
     whose windows lie inside the input are read in place; the few edge outputs of a row (and
     whole top and bottom rows) read zero-padded copies (padding taps add exactly 0 and are
-    never taken). Sums are in the input dtype, tap
-    by tap in row-major order. NaN or infinite sums (rare) are redrawn by the scalar
-    :func:`_draw`.
+    never taken). Sums are in the input dtype, tap by tap in row-major order. NaN or infinite
+    sums (rare) are redrawn by the scalar :func:`_draw`.
+
+    ``general`` (large windows, or kernels and padding much larger than the input): each window
+    is drawn on its own over its in-bounds cells (:func:`_take_windows`), with no per-kernel
+    buffers, by the same rules: the same results.
     """
     cdef bint with_indices = indices is not None
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
@@ -427,7 +465,7 @@ def stochastic_train(
                                                 sizeof(floating))
     cdef Py_ssize_t out_stride = _buffer_stride(OW + SPLIT_LANES, sizeof(floating))
     # Per thread: kh row buffers, the taken tap numbers and a row of values.
-    cdef Py_ssize_t thread_stride = kh * row_stride + 2 * out_stride
+    cdef Py_ssize_t thread_stride = 1 if general else kh * row_stride + 2 * out_stride
     # Tap numbers are carried as `floating` (so the select has one width); exact below 2**24.
     cdef bint exact_taps = not (floating is float and kh * kw > (1 << 24))
     # Outputs ow_lo .. ow_hi-1 have every window column inside the input: in rows whose
@@ -455,8 +493,8 @@ def stochastic_train(
         scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
         lows = _lows(num_threads)
         # Offset of tap k from its window's first tap, within the plane: (k // kw) * W + k % kw.
-        tap_offset = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
-        for k in range(kh * kw):
+        tap_offset = <Py_ssize_t*>_scratch(1, 1 if general else kh * kw, sizeof(Py_ssize_t))
+        for k in range(0 if general else kh * kw):
             tap_offset[k] = (k // kw) * W + k % kw
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
@@ -476,6 +514,13 @@ def stochastic_train(
                     row_key = _row_key(key, <uint64_t>r)
                     if nh > 0:
                         _prefetch_rows(&x[b0, b1, y0 + nh - 1, 0], row_step, nh, sh, W)
+                    if general:
+                        _take_windows(plane, row_step, W, y0, nh, &w_lo[0], &w_n[0], OW,
+                                      row_key, orow,
+                                      &indices[b0, b1, oh, 0] if with_indices else NULL,
+                                      &lows[threadid()])
+                        _step(OH, B1, &b0, &b1, &oh)
+                        continue
                     # Tap numbers only where indices are wanted: a literal flag, so the
                     # values-only call carries no tap-number select.
                     if with_indices:
@@ -614,19 +659,22 @@ def stochastic_eval(
         floating[:, :, :, ::1] out,                                                        # OUT
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w,
-        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, int num_threads):
     """Kernel of :func:`cpool.stochastic_pool2d` with ``training=False``: sum(a^2) / sum(a).
     Returns the smallest value inside a window (the caller raises when it is negative); cells
     no window covers (between strided windows, past the last one) are not counted.
 
     Sums are in the input dtype. An output that comes out infinite or NaN from finite values
     (squares or sums past the dtype's range) is computed again from float64 sums of the values
-    scaled by a power of two (:func:`_eval_window`), so it is the weighted average it must be."""
+    scaled by a power of two (:func:`_eval_window`), so it is the weighted average it must be.
+    ``clipped``: row buffers hold the row alone and each window sums its in-bounds columns
+    (kernels or padding much wider than the row)."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
-    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, 1, pad_w)  # no dilation
+    cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, 1, pad_w)  # no dilation
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's values start in the buffers
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(floating)
     cdef Py_ssize_t buf_stride = _buffer_stride(width, sizeof(floating))
     cdef Py_ssize_t out_stride = _buffer_stride(OW, sizeof(floating))
@@ -680,27 +728,34 @@ def stochastic_eval(
                                        h_n[oh], sh, W)
                     if h_n[oh] == 0:
                         for j in range(W):
-                            sums[pad_w + j] = 0
-                            squares[pad_w + j] = 0
+                            sums[row0 + j] = 0
+                            squares[row0 + j] = 0
                     elif h_n[oh] == 3:  # one sweep over all three rows
-                        _eval_rows3(&x[b0, b1, h_lo[oh], 0], row_step, W, sums + pad_w,
-                                    squares + pad_w, minima)
+                        _eval_rows3(&x[b0, b1, h_lo[oh], 0], row_step, W, sums + row0,
+                                    squares + row0, minima)
                     else:
                         for t in range(h_n[oh]):
                             row = &x[b0, b1, h_lo[oh] + t, 0]
                             if t == 0:
                                 for j in range(W):
                                     v = row[j]
-                                    sums[pad_w + j] = v
-                                    squares[pad_w + j] = v * v
+                                    sums[row0 + j] = v
+                                    squares[row0 + j] = v * v
                                     minima[j] = v if v < minima[j] else minima[j]
                             else:
                                 for j in range(W):
                                     v = row[j]
-                                    sums[pad_w + j] = sums[pad_w + j] + v
-                                    squares[pad_w + j] = squares[pad_w + j] + v * v
+                                    sums[row0 + j] = sums[row0 + j] + v
+                                    squares[row0 + j] = squares[row0 + j] + v * v
                                     minima[j] = v if v < minima[j] else minima[j]
-                    _ratio_row(sums, squares, orow, OW, kw, sw, row_sums, row_squares)
+                    if clipped:
+                        _horizontal_clipped(sums, row_sums, OW, &w_lo[0], &w_n[0], 1, 0, False)
+                        _horizontal_clipped(squares, row_squares, OW, &w_lo[0], &w_n[0], 1, 0,
+                                            False)
+                        for i in range(OW):
+                            orow[i] = _ratio(row_sums[i], row_squares[i])
+                    else:
+                        _ratio_row(sums, squares, orow, OW, kw, sw, row_sums, row_squares)
                     _step(OH, B1, &b0, &b1, &oh)
                 # The chunk's output rows are one C-contiguous block: one scan for an overflow
                 # (or a NaN) in it, and the rare rows with one are looked at again.

@@ -30,9 +30,9 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _divisor_row, _horizontal,
-                                  _locate, _pad_edges, _padded_width, _prefetch_rows, _scratch,
-                                  _step, _vertical)
+from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_for, _divisor_row,
+                                  _horizontal, _horizontal_clipped, _locate, _pad_edges,
+                                  _padded_width, _prefetch_rows, _scratch, _step, _vertical)
 from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
 
 cdef enum:
@@ -70,16 +70,21 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     numeric_acc[:, :, :, ::1] out,
                     const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-                    const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
+                    const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                     const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
                     bint is_max, int num_threads) except -1:
     """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass.
-    Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`)."""
+    Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
+
+    ``clipped`` (the geometry's choice, for kernels or padding much wider than the row): the
+    buffer holds the row alone and each window reduces its in-bounds taps
+    (:func:`_horizontal_clipped`), so nothing follows the kernel's size."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     # The padded row: pad_w identity cells, W values, then identity up to the last tap.
-    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, dw, pad_w)
+    cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's values start in the buffer
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t c, r, b0, b1, oh, i
@@ -87,14 +92,17 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef numeric_acc* buf
     cdef numeric_acc* orow
     cdef numeric_acc* drow  # the divisors of the current output row (average pooling)
-    cdef int64_t drow_h
     if n_rows == 0:
         return 0
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
     cdef Py_ssize_t drow_stride = _buffer_stride(OW, sizeof(numeric_acc)) if divide else 0
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + drow_stride,
                                                        sizeof(numeric_acc))
+    # Per thread, the row count its divisor row was built for; it outlives a chunk (a prange
+    # variable does not), so interior rows never rebuild it.
+    cdef int64_t* drow_h = NULL
     try:
+        drow_h = _built_for(num_threads)
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of rows; counters after that (divisions cost more
@@ -105,29 +113,33 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 buf = scratch + threadid() * (stride + drow_stride)
                 drow = buf + stride
-                drow_h = -1  # no row of divisors built yet
-                _pad_edges(buf, pad_w, W, width, identity)
+                _pad_edges(buf, row0, W, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     if h_n[oh] > 0:
                         _prefetch_rows(&x[b0, b1, h_lo[oh] + (h_n[oh] - 1) * dh, 0],
                                        dh * row_step, h_n[oh], sh, W)
                     _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
-                              dh * row_step, h_n[oh], W, buf + pad_w, identity, is_max)
-                    _horizontal(buf, orow, OW, kw, sw, dw, is_max)
+                              dh * row_step, h_n[oh], W, buf + row0, identity, is_max)
+                    if clipped:
+                        _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw, identity,
+                                            is_max)
+                    else:
+                        _horizontal(buf, orow, OW, kw, sw, dw, is_max)
                     # Equal maxima have one bit pattern unless a column's max is -0 or NaN;
                     # the column maxima are scanned for one (5% of a 2x2 pooling with AVX).
                     if numeric is numeric_acc and is_max and h_n[oh] > 0:
-                        if _any_negzero_or_nan(buf + pad_w, W):
+                        if _any_negzero_or_nan(buf + row0, W):
                             _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh],
                                             &w_lo[0], &w_n[0], dw, orow, OW)
                     if divide:
-                        _divisor_row(drow, &drow_h, count_h[oh], &count_w[0], OW)
+                        _divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0], OW)
                         for i in range(OW):
                             orow[i] = orow[i] / drow[i]
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(scratch)
+        free(drow_h)
     return 0
 
 
@@ -135,18 +147,19 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                numeric[:, :, :, ::1] out,                                                        # OUT
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
+               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
+               int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
     cdef const int64_t[::1] no_counts = None
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, no_counts, no_counts,
-               False, True, num_threads)
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
+               no_counts, False, True, num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                sum_out[:, :, :, ::1] out,                                                        # OUT
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
+               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
                int num_threads):
     """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
@@ -154,8 +167,8 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``count_h[oh] * count_w[ow]``.
     """
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w, divide,
-               False, num_threads)
+    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h, count_w,
+               divide, False, num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -220,13 +233,72 @@ cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t step, Py_ssize_t 
             vmax[j] = v if take else m
 
 
+cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
+                                 int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
+                                 Py_ssize_t dw, Py_ssize_t row_base, Py_ssize_t row_w,
+                                 numeric* orow, int64_t* irow) noexcept nogil:
+    """The column combine of :func:`max_pool2d_with_indices` over padded row buffers: column u
+    of every window, one sweep per u (u = 0 starts each window), then the flat indices of the
+    winners (row ``row_base`` is the padded row's first cell, ``row_w`` a window row's step)."""
+    cdef Py_ssize_t ow, u, i
+    cdef bint take
+    for ow in range(OW):
+        orow[ow] = vmax[ow * sw]
+        hrow[ow] = vrow[ow * sw]
+        hcol[ow] = 0
+    for u in range(1, kw):
+        for ow in range(OW):
+            # Strided gathers do not vectorise; bit-mask selects at least keep this loop free
+            # of branches that random data mispredicts.
+            i = ow * sw + u * dw
+            take = _right_replaces(orow[ow], hrow[ow], vmax[i], vrow[i])
+            # The winner's own value (its sign of zero, its NaN payload).
+            orow[ow] = vmax[i] if take else orow[ow]
+            hrow[ow] = _pick(take, vrow[i], hrow[ow])
+            hcol[ow] = _pick(take, <int32_t>u, hcol[ow])
+    if dw == 1:  # the common case: one 64-bit multiply per index
+        for ow in range(OW):
+            irow[ow] = row_base + hrow[ow] * row_w + (ow * sw + hcol[ow])
+    else:
+        for ow in range(OW):
+            irow[ow] = row_base + hrow[ow] * row_w + (ow * sw + hcol[ow] * dw)
+
+
+cdef inline void _combine_clipped(const numeric* vmax, const int32_t* vrow, Py_ssize_t OW,
+                                  const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
+                                  Py_ssize_t row_base, Py_ssize_t row_w, numeric* orow,
+                                  int64_t* irow) noexcept nogil:
+    """The column combine of :func:`max_pool2d_with_indices` over each window's in-bounds columns
+    of an unpadded row (the general path): the same rule, in the same order. Windows with no
+    column are left to the caller."""
+    cdef Py_ssize_t ow, t, i
+    cdef numeric m
+    cdef int32_t hr, hc
+    cdef bint take
+    for ow in range(OW):
+        if w_n[ow] == 0:
+            continue
+        i = w_lo[ow]
+        m = vmax[i]
+        hr = vrow[i]
+        hc = 0
+        for t in range(1, w_n[ow]):
+            i = w_lo[ow] + t * dw
+            take = _right_replaces(m, hr, vmax[i], vrow[i])
+            m = vmax[i] if take else m
+            hr = _pick(take, vrow[i], hr)
+            hc = _pick(take, <int32_t>t, hc)
+        orow[ow] = m
+        irow[ow] = row_base + hr * row_w + w_lo[ow] + hc * dw
+
+
 def max_pool2d_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
         int64_t[:, :, :, ::1] indices,                                                    # OUT
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, int num_threads):
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``).
 
     Row-separable like the other kernels: the vertical pass keeps each column's max and its row
@@ -236,19 +308,20 @@ def max_pool2d_with_indices(
     bits (its sign of zero, its NaN payload). Rows and columns are kept as tap numbers within
     the window (int32 for any plane size); the flat index is formed in 64 bits. Padding cells
     hold the lowest value in a row past every real row: they lose every tie, so they never win
-    while the window has a real cell. ``w_n`` marks dilated windows with no real cell, which PyTorch
-    answers with -inf at the first tap (``w_lo``).
+    while the window has a real cell. ``w_n`` marks dilated windows with no real cell, which
+    PyTorch answers with -inf at the first tap (``w_lo``). With ``clipped`` the buffers hold the
+    row alone and each window combines its in-bounds columns (``w_lo``, ``w_n``).
     """
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
-    cdef Py_ssize_t width = _padded_width(W, OW, kw, sw, dw, pad_w)
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, u, i, y0, base
+    cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's values start in the buffers
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, y0
     cdef Py_ssize_t row_w = dh * W  # flat-index step of one window row
     cdef numeric lowest = _lowest(<numeric*>NULL)
-    cdef bint take
     cdef numeric* orow
     cdef int64_t* irow
     cdef numeric* vmax
@@ -279,13 +352,12 @@ def max_pool2d_with_indices(
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and column (tap numbers) of the winner
                 hcol = hrow + OW
-                _pad_edges(vmax, pad_w, W, width, lowest)
-                _pad_edges(vrow, pad_w, W, width, <int32_t>past_rows)
+                _pad_edges(vmax, row0, W, width, lowest)
+                _pad_edges(vrow, row0, W, width, <int32_t>past_rows)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
                     y0 = h_lo[oh]
-                    base = y0 * W - pad_w
                     if h_n[oh] == 0:
                         # An empty (dilated) window: PyTorch's -inf at its first tap's index.
                         for ow in range(OW):
@@ -295,29 +367,14 @@ def max_pool2d_with_indices(
                         continue
                     _prefetch_rows(&x[b0, b1, y0 + (h_n[oh] - 1) * dh, 0], dh * row_step,
                                    h_n[oh], sh, W)
-                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, vmax + pad_w,
-                                  vrow + pad_w)
-                    # Column u of every window, one sweep per u (u = 0 starts each window).
-                    for ow in range(OW):
-                        orow[ow] = vmax[ow * sw]
-                        hrow[ow] = vrow[ow * sw]
-                        hcol[ow] = 0
-                    for u in range(1, kw):
-                        for ow in range(OW):
-                            # Strided gathers do not vectorise; bit-mask selects at least
-                            # keep this loop free of branches that random data mispredicts.
-                            i = ow * sw + u * dw
-                            take = _right_replaces(orow[ow], hrow[ow], vmax[i], vrow[i])
-                            # The winner's own value (its sign of zero, its NaN payload).
-                            orow[ow] = vmax[i] if take else orow[ow]
-                            hrow[ow] = _pick(take, vrow[i], hrow[ow])
-                            hcol[ow] = _pick(take, <int32_t>u, hcol[ow])
-                    if dw == 1:  # the common case: one 64-bit multiply per index
-                        for ow in range(OW):
-                            irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow])
+                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, vmax + row0,
+                                  vrow + row0)
+                    if clipped:
+                        _combine_clipped(vmax, vrow, OW, &w_lo[0], &w_n[0], dw, y0 * W, row_w,
+                                         orow, irow)
                     else:
-                        for ow in range(OW):
-                            irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow] * dw)
+                        _combine_padded(vmax, vrow, hrow, hcol, OW, kw, sw, dw, y0 * W - pad_w,
+                                        row_w, orow, irow)
                     if any_empty:  # no real column: PyTorch's -inf at the first tap
                         for ow in range(OW):
                             if w_n[ow] == 0:
