@@ -3,14 +3,66 @@
 ``num_threads=None`` means :func:`get_num_threads`: the value given to :func:`set_num_threads`,
 or else OpenMP's current maximum, read at call time so that ``OMP_NUM_THREADS`` and
 threadpoolctl's ``threadpool_limits`` are respected.
+
+Two limits apply to every call, whatever was asked for:
+
+* the CPUs this process may run on: more threads than that only add overhead (and a count such
+  as 10**6 made GNU OpenMP start threads until the process died);
+* one thread in a child made by ``fork()`` (multiprocessing's 'fork' start method, DataLoader
+  workers) when the OpenMP runtime is GNU libgomp and the parent may have had an OpenMP thread
+  pool: libgomp keeps the parent's pool in the child, where its threads do not exist, and a
+  team of two or more threads waits for them forever. 'spawn' and 'forkserver' children are
+  fresh processes and use threads as usual.
 """
 import numbers
+import os
 import threading
 
 from cpool._kernels import _openmp
 
 _lock = threading.Lock()
 _override = None
+
+
+def _available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13: affinity-aware
+        return max(1, os.process_cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _os_threads() -> int:
+    """Threads of this process (Linux: /proc/self/task; elsewhere assume several)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 2
+
+
+_cpus = _available_cpus()
+_serial_after_fork = False  # a fork() child whose inherited libgomp pool cannot run teams
+_parent_threads = 1
+
+
+def _before_fork():
+    global _parent_threads
+    _parent_threads = _os_threads()
+
+
+def _after_fork_in_child():
+    """In the child: run serially if the parent may have had an OpenMP pool (any thread besides
+    the one that forked: libgomp's pool threads stay alive between calls), or was such a child
+    itself. A parent with a single thread has no pool, and its child keeps its threads."""
+    global _serial_after_fork, _cpus
+    _cpus = _available_cpus()
+    if not _openmp.runtime_survives_fork() and _parent_threads > 1:
+        _serial_after_fork = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def openmp_enabled():
@@ -57,8 +109,10 @@ def get_num_threads():
     Notes
     -----
     Read at each call, so ``threadpoolctl.threadpool_limits(n, user_api="openmp")`` and
-    ``OMP_NUM_THREADS`` apply without a restart. An op may still use fewer threads than this
-    when its input is too small for more to pay off; results do not depend on the count.
+    ``OMP_NUM_THREADS`` apply without a restart. An op may still use fewer threads than this:
+    never more than the CPUs the process may run on, nor more than its input can keep busy;
+    results do not depend on the count. In a child made by ``fork()`` of a process that may
+    have had an OpenMP thread pool, with GNU OpenMP, it is 1 (see the threads page).
 
     Examples
     --------
@@ -66,8 +120,10 @@ def get_num_threads():
     >>> cpool.get_num_threads() >= 1
     True
     """
+    if not _openmp.openmp_enabled() or _serial_after_fork:
+        return 1
     if _override is not None:
-        return _override if _openmp.openmp_enabled() else 1
+        return _override
     return max(1, _openmp.max_threads())
 
 
@@ -117,8 +173,9 @@ def _check(n, fn, name="num_threads"):
 
 
 def resolve(num_threads, fn):
-    """The thread count for one call: ``num_threads`` checked, or the default."""
-    if num_threads is None:
-        return get_num_threads()
-    n = _check(num_threads, fn)
-    return n if _openmp.openmp_enabled() else 1
+    """The thread count for one call: ``num_threads`` checked, or the default; at most the CPUs
+    available, and 1 where threads cannot run (a serial build, a fork child of a pool)."""
+    n = get_num_threads() if num_threads is None else _check(num_threads, fn)
+    if not _openmp.openmp_enabled() or _serial_after_fork:
+        return 1
+    return min(n, _cpus)

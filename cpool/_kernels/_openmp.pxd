@@ -5,12 +5,22 @@ cdef extern from *:
     #ifdef _OPENMP
     #include <omp.h>
     #define CPOOL_OPENMP_ENABLED 1
+    /* LLVM's and Intel's runtimes (their omp.h defines KMP_VERSION_MAJOR) start afresh in a
+       child made by fork(); GNU libgomp keeps the parent's thread pool, whose threads the child
+       does not have, and a team of more than one thread then waits for them forever. */
+    #ifdef KMP_VERSION_MAJOR
+    #define CPOOL_OPENMP_SURVIVES_FORK 1
+    #else
+    #define CPOOL_OPENMP_SURVIVES_FORK 0
+    #endif
     #else
     #define CPOOL_OPENMP_ENABLED 0
+    #define CPOOL_OPENMP_SURVIVES_FORK 1
     static inline int omp_get_max_threads(void) { return 1; }
     static inline int omp_get_thread_num(void) { return 0; }
     #endif
     """
     bint CPOOL_OPENMP_ENABLED
+    bint CPOOL_OPENMP_SURVIVES_FORK
     int omp_get_max_threads() noexcept nogil
     int omp_get_thread_num() noexcept nogil

@@ -1,6 +1,7 @@
 """Runtime facts about the build and the CPU: OpenMP (for :mod:`cpool._threads`) and whether
 the CPU can run the AVX2 kernels (for :mod:`cpool._kernels`)."""
-from cpool._kernels._openmp cimport CPOOL_OPENMP_ENABLED, omp_get_max_threads
+from cpool._kernels._openmp cimport (CPOOL_OPENMP_ENABLED, CPOOL_OPENMP_SURVIVES_FORK,
+                                    omp_get_max_threads)
 
 cdef extern from *:
     """
@@ -20,6 +21,12 @@ cdef extern from *:
 def openmp_enabled():
     """True when the kernels were compiled with OpenMP."""
     return bool(CPOOL_OPENMP_ENABLED)
+
+
+def runtime_survives_fork():
+    """True unless the OpenMP runtime is GNU libgomp, whose thread pool a fork() child cannot
+    use (True too for a serial build)."""
+    return bool(CPOOL_OPENMP_SURVIVES_FORK)
 
 
 def max_threads():
