@@ -44,36 +44,44 @@ DIRECTIVES = {
 OPENMP_TEST_PROGRAM = textwrap.dedent(
     """
     #include <omp.h>
-    #include <stdio.h>
-    int main(void) {
+    int cpool_openmp_probe(void) {
         int n = 0;
         #pragma omp parallel reduction(+:n)
         n += 1;
-        printf("%d\\n", n);
-        return n > 0 ? 0 : 1;
+        return n;
     }
     """
 )
 
 
-def _builds(compiler, program, flags, link):
-    """Whether the compiler setuptools resolved compiles (and links) ``program`` with ``flags``."""
+def _builds(compiler, program, compile_args, link_args=None):
+    """Whether the compiler setuptools resolved compiles ``program`` with ``compile_args`` and,
+    given ``link_args``, links it into a shared object with them.
+
+    The probe is built the way the extensions are: by the same compiler object (so CFLAGS,
+    LDFLAGS and CC apply to it as to them) into a shared object. An executable was linked
+    before, without CFLAGS: with -fsanitize=address in CFLAGS its link failed (no sanitizer
+    runtime), and the build silently came out serial.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "probe.c")
         with open(src, "w") as f:
             f.write(program)
         try:
-            objects = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
-            if link:
-                compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=flags)
+            objects = compiler.compile([src], output_dir=tmp, extra_postargs=compile_args)
+            if link_args is not None:
+                compiler.link_shared_object(objects, os.path.join(tmp, "probe.so"),
+                                            extra_postargs=link_args)
         except Exception:  # CompileError, LinkError: both mean "not usable"
             return False
     return True
 
 
-def _compiler_supports_openmp(compiler, flag):
-    """Compile and link a tiny OpenMP program."""
-    return _builds(compiler, OPENMP_TEST_PROGRAM, [flag], link=True)
+def _compiler_supports_openmp(compiler, flag, compile_args=()):
+    """Compile and link an OpenMP function with the flags the extensions get."""
+    msvc = compiler.compiler_type == "msvc"
+    return _builds(compiler, OPENMP_TEST_PROGRAM, list(compile_args) + [flag],
+                   [] if msvc else [flag])
 
 
 # GCC versions a loop it vectorises with runtime checks that its pointers do not overlap, up to
@@ -83,28 +91,37 @@ def _compiler_supports_openmp(compiler, flag):
 ALIAS_CHECKS_FLAG = "--param=vect-max-version-for-alias-checks=40"
 
 
+def _optimisation_flags(compiler):
+    """The compile flags every extension gets (and the OpenMP probe with them).
+
+    Portable flags only: no -march=native (wheels would SIGILL elsewhere), no -ffast-math (it
+    folds the `v != v` NaN test away and breaks NaN propagation). -fno-trapping-math: no code
+    here reads FP exception flags, and without it GCC will not if-convert a select fed by a
+    division it could otherwise skip (it keeps the branch so as not to raise a flag the C code
+    would not have), which left such loops scalar. It changes no result: rounding and
+    NaN/inf/signed-zero semantics stay IEEE.
+    """
+    if compiler.compiler_type == "msvc":
+        return ["/O2"]
+    opt = ["-O3", "-fno-trapping-math"]
+    if _builds(compiler, "int cpool_probe(void) { return 0; }\n", ["-Werror", ALIAS_CHECKS_FLAG]):
+        opt.append(ALIAS_CHECKS_FLAG)
+    return opt
+
+
 class BuildExtWithOpenMP(build_ext):
     def build_extensions(self):
         msvc = self.compiler.compiler_type == "msvc"
         flag = "/openmp" if msvc else "-fopenmp"
+        opt = _optimisation_flags(self.compiler)
         use_openmp = os.environ.get("CPOOL_NO_OPENMP", "0") in ("", "0") and _compiler_supports_openmp(
-            self.compiler, flag
+            self.compiler, flag, opt
         )
         if not use_openmp:
             message = "cpool: OpenMP is not available; building serial kernels (cpool.openmp_enabled() is False)."
             if os.environ.get("CPOOL_FAIL_NO_OPENMP", "0") not in ("", "0"):
                 sys.exit(message)
             warnings.warn(message)
-        # Portable flags only: no -march=native (wheels would SIGILL elsewhere), no -ffast-math
-        # (it folds the `v != v` NaN test away and breaks NaN propagation).
-        # -fno-trapping-math: no code here reads FP exception flags, and without it GCC will not
-        # if-convert a select fed by a division it could otherwise skip (it keeps the branch so
-        # as not to raise a flag the C code would not have), which left such loops scalar. It
-        # changes no result: rounding and NaN/inf/signed-zero semantics stay IEEE.
-        opt = ["/O2"] if msvc else ["-O3", "-fno-trapping-math"]
-        if not msvc and _builds(self.compiler, "int main(void) { return 0; }\n",
-                                ["-Werror", ALIAS_CHECKS_FLAG], link=False):
-            opt.append(ALIAS_CHECKS_FLAG)
         # The AVX2 variants: GCC/Clang on x86-64 only (the import-time CPU check uses
         # __builtin_cpu_supports, which MSVC lacks), and not when asked to skip them.
         avx2 = (not msvc and platform.machine().lower() in ("x86_64", "amd64")
@@ -124,7 +141,11 @@ extensions = [
     for name in KERNELS + [f"{k}_avx2" for k in SIMD_KERNELS]
 ]
 
-setup(
-    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, nthreads=os.cpu_count() or 1),
-    cmdclass={"build_ext": BuildExtWithOpenMP},
-)
+# setuptools runs this file as __main__ (pip, build, `python setup.py`); the guard lets the
+# tests load the probes above without building anything.
+if __name__ == "__main__":
+    setup(
+        ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
+                              nthreads=os.cpu_count() or 1),
+        cmdclass={"build_ext": BuildExtWithOpenMP},
+    )

@@ -51,3 +51,29 @@ def test_choice_can_be_forced_and_bad_values_warn():
             assert "CPOOL_KERNELS='bogus'" in done.stderr
             assert simd in ("baseline", "avx2")
             assert module == "cpool._kernels._window" + ("_avx2" if simd == "avx2" else "")
+
+
+SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
+
+
+@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
+def test_openmp_probe_builds_with_the_extensions_flags(monkeypatch):
+    # With sanitizer flags in CFLAGS/LDFLAGS the probe used to link an executable without them,
+    # fail, and leave a silently serial build. It is now built as the extensions are.
+    pytest.importorskip("Cython")
+    ccompiler = pytest.importorskip("setuptools._distutils.ccompiler")
+    sysconfig = pytest.importorskip("setuptools._distutils.sysconfig")
+    import runpy
+
+    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")  # defines, builds nothing
+    for flags in ("", "-fsanitize=address,undefined -fno-omit-frame-pointer"):
+        monkeypatch.setenv("CFLAGS", flags)
+        monkeypatch.setenv("LDFLAGS", flags)
+        compiler = ccompiler.new_compiler()
+        sysconfig.customize_compiler(compiler)
+        if compiler.compiler_type == "msvc":
+            pytest.skip("GCC/Clang flags")
+        if not setup["_builds"](compiler, "int f(void) { return 0; }\n", [], []):
+            pytest.skip(f"this compiler cannot build a shared object with {flags!r}")
+        opt = setup["_optimisation_flags"](compiler)
+        assert setup["_compiler_supports_openmp"](compiler, "-fopenmp", opt), flags

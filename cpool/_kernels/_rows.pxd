@@ -4,7 +4,7 @@
 # window's input rows column by column into the buffer, _horizontal reduces each output's columns
 # of the buffer. The buffer is padded with the reduction's identity, so _horizontal needs no
 # bounds. `is_max` is passed as a literal; after inlining the compiler drops the other branch.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc
 
 from cpool._kernels._simd cimport (cpool_any_negzero_or_nan_f32, cpool_any_negzero_or_nan_f64,
@@ -18,6 +18,10 @@ cdef enum:
 cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noexcept nogil:
     if is_max:
         return _take_max(a, b)
+    if numeric_acc is int64_t:
+        # int64 sums wrap modulo 2**64 as NumPy's do; added as uint64, since signed overflow is
+        # undefined behaviour in C (the same machine add, and the sanitizer job stays clean).
+        return <int64_t>(<uint64_t>a + <uint64_t>b)
     return a + b
 
 
