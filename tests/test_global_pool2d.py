@@ -206,3 +206,19 @@ def test_sums_of_narrow_integers_are_exact_at_the_extremes(dtype):
         np.testing.assert_array_equal(cpool.global_sum_pool2d(x), [int(value) * 300 * 257] * 2)
         assert cpool.global_avg_pool2d(x)[0] == value
         np.testing.assert_array_equal(cpool.sum_pool2d(x, 5)[0, 0, 0], int(value) * 25)
+
+
+@pytest.mark.parametrize("op", ["sum", "avg"])
+@pytest.mark.parametrize("shape", [(4, 11, 13), (2, 3, 7, 7), (1, 300, 257), (26, 1)])
+def test_float_sums_do_not_depend_on_the_layout(rng, op, shape):
+    # Rows that are not adjacent (reversed, every other one) used to be summed row by row, in
+    # another order than one contiguous run: float64 means 1 ulp apart (found by test_fuzz).
+    fn = cpool.global_sum_pool2d if op == "sum" else cpool.global_avg_pool2d
+    x = rng.standard_normal(shape)
+    expected = fn(x)
+    wide = np.zeros(shape[:-2] + (shape[-2] * 2, shape[-1]))
+    wide[..., ::2, :] = x
+    for view in (x[..., ::-1, :].copy()[..., ::-1, :], wide[..., ::2, :],
+                 x[..., ::-1, ::-1].copy()[..., ::-1, ::-1]):
+        for n in (1, 3):
+            assert_identical(fn(view, num_threads=n), expected)

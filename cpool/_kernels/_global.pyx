@@ -79,8 +79,15 @@ cdef inline numeric _run_max(const numeric* row, Py_ssize_t n, numeric m) noexce
     return m
 
 
+cdef inline band_acc _lanes_total(const band_acc* lanes, band_acc tail) noexcept nogil:
+    """The LANES partial sums combined in a fixed (pairwise) order, then the tail."""
+    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + tail
+
+
 cdef inline band_acc _run_sum(const numeric* row, Py_ssize_t n, band_acc zero) noexcept nogil:
-    """sum(row[0:n]) in ``band_acc``: LANES partial sums combined in a fixed (pairwise) order."""
+    """sum(row[0:n]) in ``band_acc``: element f goes to partial sum f % LANES, except the last
+    n % LANES elements, summed in order into a tail; then :func:`_lanes_total`."""
     cdef band_acc lanes[LANES]
     cdef band_acc tail = zero
     cdef Py_ssize_t l, block, j, n_full = n - n % LANES
@@ -91,8 +98,45 @@ cdef inline band_acc _run_sum(const numeric* row, Py_ssize_t n, band_acc zero) n
             lanes[l] = lanes[l] + <band_acc>row[block * LANES + l]
     for j in range(n_full, n):
         tail = tail + <band_acc>row[j]
-    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
-            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + tail
+    return _lanes_total(lanes, tail)
+
+
+cdef inline band_acc _band_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                               Py_ssize_t n_rows, Py_ssize_t W, band_acc zero) noexcept nogil:
+    """Sum of rows ``y0 .. y0+n_rows-1`` of a plane, accumulated in ``band_acc``.
+
+    Always :func:`_run_sum`'s order over the band's cells in row-major order, so a float sum
+    has the same bits whatever the memory layout: rows that are not adjacent (reversed, or
+    every other one) are walked one by one, each cell going to the partial sum its flat
+    position gives (summing row by row, in another order, was 1 ulp off for some float64 means).
+    """
+    cdef band_acc lanes[LANES]
+    cdef band_acc tail = zero
+    cdef Py_ssize_t y, j, l, block, f = 0, n_full = n_rows * W - (n_rows * W) % LANES, n_blocks
+    cdef const numeric* row
+    if row_stride == W:  # contiguous rows: one run
+        return _run_sum(base + y0 * W, n_rows * W, zero)
+    for l in range(LANES):
+        lanes[l] = zero
+    for y in range(y0, y0 + n_rows):  # f: the flat position of the row's first cell
+        row = base + y * row_stride
+        j = 0
+        while j < W and f + j < n_full and (f + j) % LANES != 0:  # up to a whole block
+            lanes[(f + j) % LANES] = lanes[(f + j) % LANES] + <band_acc>row[j]
+            j += 1
+        n_blocks = max(0, min(W, n_full - f) - j) // LANES
+        for block in range(n_blocks):
+            for l in range(LANES):
+                lanes[l] = lanes[l] + <band_acc>row[j + block * LANES + l]
+        j += n_blocks * LANES
+        while j < W and f + j < n_full:  # the row's last partial block
+            lanes[(f + j) % LANES] = lanes[(f + j) % LANES] + <band_acc>row[j]
+            j += 1
+        while j < W:  # the band's last n % LANES cells
+            tail = tail + <band_acc>row[j]
+            j += 1
+        f += W
+    return _lanes_total(lanes, tail)
 
 
 cdef inline numeric _band_max(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
@@ -105,18 +149,6 @@ cdef inline numeric _band_max(const numeric* base, Py_ssize_t row_stride, Py_ssi
     for y in range(y0, y0 + n_rows):
         m = _run_max(base + y * row_stride, W, m)
     return m
-
-
-cdef inline band_acc _band_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
-                               Py_ssize_t n_rows, Py_ssize_t W, band_acc zero) noexcept nogil:
-    """Sum of rows ``y0 .. y0+n_rows-1`` of a plane, accumulated in ``band_acc``."""
-    cdef band_acc s = zero
-    cdef Py_ssize_t y
-    if row_stride == W:  # contiguous rows: one run
-        return _run_sum(base + y0 * W, n_rows * W, zero)
-    for y in range(y0, y0 + n_rows):
-        s = s + _run_sum(base + y * row_stride, W, zero)
-    return s
 
 
 cdef inline numeric _band_max_at(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
