@@ -10,8 +10,10 @@ try:
     from hypothesis import settings
 
     # Each example runs a pure-Python reference; 60 examples keep a property test near a second.
+    # CPOOL_HYPOTHESIS=fuzz runs a long campaign instead (5,000 examples a test).
     settings.register_profile("cpool", max_examples=60, deadline=None)
-    settings.load_profile("cpool")
+    settings.register_profile("fuzz", max_examples=5000, deadline=None)
+    settings.load_profile("fuzz" if os.environ.get("CPOOL_HYPOTHESIS") == "fuzz" else "cpool")
 except ImportError:  # hypothesis is in the `test` extra; property tests skip without it
     pass
 

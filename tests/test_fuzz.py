@@ -1,0 +1,310 @@
+"""Fuzzing: random shapes, memory layouts, dtypes, geometry, out= aliasing and thread counts.
+
+Every example checks three things against each other: cpool on the drawn layout, cpool on a
+plain C-contiguous copy (bit for bit: the layout must not matter), and the slow NumPy reference
+(and PyTorch where it is installed). The input must come back unmodified. The layouts include
+what broke before: byte strides off the item size, record fields, negative steps, misaligned
+data, broadcast axes, and outputs sharing memory with the input.
+"""
+import numpy as np
+import pytest
+
+import _reference as ref
+import cpool
+from _helpers import assert_identical, byte_strided, misaligned_copy, record_field
+from _helpers import tolerance as _tolerance
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import assume, given, strategies as st  # noqa: E402
+
+DTYPES = ["float32", "float64", "float16", ">f4", ">f8", "<f2", ">f2", "int8", "uint8", "int16",
+          ">i2", "uint16", "int32", "uint32", ">u4", "int64", "uint64"]
+
+
+# --------------------------------------------------------------------------------- strategies
+@st.composite
+def values(draw, shape, dtype, specials=True, non_negative=False):
+    """Random values of ``dtype``: floats with ties, signed zeros, infinities and NaNs."""
+    dtype = np.dtype(dtype)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if dtype.kind == "f":
+        x = rng.standard_normal(shape) * 4
+        x = np.round(x * 2) / 2 if draw(st.booleans()) else x  # ties
+        if specials and draw(st.booleans()):
+            choices = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0])
+            mask = rng.random(shape) < 0.1
+            x[mask] = rng.choice(choices, mask.sum())
+        if non_negative:
+            x = np.where(np.isnan(x), 0.0, np.abs(x))
+            x[np.isinf(x)] = 1.0
+        return x.astype(dtype)
+    info = np.iinfo(dtype)
+    wide = draw(st.booleans())  # near the type's extremes, or small (ties)
+    lo, hi = (info.min, info.max) if wide else (max(info.min, -3), min(info.max, 3))
+    return rng.integers(lo, hi, size=shape, endpoint=True, dtype=dtype.newbyteorder("="))\
+        .astype(dtype)
+
+
+@st.composite
+def laid_out(draw, base):
+    """``base``'s values in a random memory layout (the logical array is always ``base``)."""
+    base = np.asarray(base)
+    physical = draw(st.sampled_from(["C", "F", "odd_bytes", "record", "misaligned", "wide_last"]))
+    reverse = tuple(draw(st.booleans()) for _ in range(base.ndim))
+    flip = tuple(slice(None, None, -1) if r else slice(None) for r in reverse)
+    stored = base[flip]  # stored reversed, viewed reversed again: negative steps
+    if physical == "C":
+        a = np.ascontiguousarray(stored)
+    elif physical == "F":
+        a = np.asfortranarray(stored)
+    elif physical == "odd_bytes":
+        a = byte_strided(stored, offset=draw(st.integers(0, 7)), extra=draw(st.integers(0, 9)),
+                         last=draw(st.sampled_from([None, stored.itemsize + 1, 2 * stored.itemsize + 3])))
+    elif physical == "record":
+        a = record_field(stored)
+    elif physical == "misaligned":
+        a = misaligned_copy(stored)
+    else:
+        wide = np.zeros(stored.shape[:-1] + (2 * stored.shape[-1],), stored.dtype)
+        wide[..., ::2] = stored
+        a = wide[..., ::2]
+    a = a[flip]
+    if draw(st.booleans()):
+        a.flags.writeable = False
+    return a
+
+
+@st.composite
+def batch(draw, max_side=9, lead_max=2):
+    H = draw(st.integers(1, max_side))
+    W = draw(st.integers(1, max_side))
+    lead = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=lead_max)))
+    return lead + (H, W)
+
+
+@st.composite
+def geometry(draw, shape, dilation=True, named_padding=True):
+    """(kernel, stride, padding, dilation, ceil_mode) that gives a non-empty output."""
+    k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    s = draw(st.sampled_from([None, 1, 2, 3, (draw(st.integers(1, 4)), draw(st.integers(1, 4)))]))
+    d = (draw(st.integers(1, 3)), draw(st.integers(1, 3))) if dilation else (1, 1)
+    c = draw(st.booleans())
+    p = draw(st.sampled_from(["pair", "same", "valid"] if named_padding else ["pair"]))
+    if p == "pair":
+        p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    if p == "same":
+        c = False
+    from _helpers import fits
+
+    assume(fits(shape, k, s, p, d, c))
+    return k, s, p, d, c
+
+
+def threads():
+    return st.integers(1, 4)
+
+
+def tolerance(dtype, expected):
+    """The suite's float tolerances, and float16's (results rounded to 11 bits)."""
+    if np.dtype(dtype).itemsize == 2:
+        finite = np.abs(expected[np.isfinite(expected)])
+        return 2e-3, 2e-3 * (float(finite.max()) if finite.size else 1.0)
+    return _tolerance(dtype, expected)
+
+
+def native(result):
+    """The reference's result(s) in native byte order, as cpool returns them."""
+    if isinstance(result, tuple):
+        return tuple(native(r) for r in result)
+    return result.astype(result.dtype.newbyteorder("="))
+
+
+def unchanged(a, snapshot):
+    """The input's bytes are as they were (NaN-safe)."""
+    np.testing.assert_array_equal(np.asarray(a).view(np.uint8) if a.dtype.itemsize == 1 and a.dtype.kind == "b"
+                                  else a, snapshot)
+    assert np.array_equal(np.isnan(a), np.isnan(snapshot)) if a.dtype.kind == "f" else True
+
+
+# -------------------------------------------------------------------------------------- tests
+@given(st.data())
+def test_windowed_ops(data):
+    op = data.draw(st.sampled_from(["max", "max_indices", "avg", "sum", "train", "eval"]), "op")
+    stochastic = op in ("train", "eval")
+    dtype = np.dtype(data.draw(st.sampled_from([d for d in DTYPES if not stochastic
+                                                 or np.dtype(d).kind == "f"]), "dtype"))
+    if op in ("avg", "sum") and dtype.kind == "f":
+        dtype = np.dtype(dtype.byteorder + "f" + str(max(4, dtype.itemsize)))  # float16 sums: fp32 rounding
+    shape = data.draw(batch(), "shape")
+    k, s, p, d, c = data.draw(geometry(shape, dilation=op in ("max", "max_indices", "sum")), "geometry")
+    x = data.draw(values(shape, dtype, specials=op.startswith("max"), non_negative=stochastic), "x")
+    xs = data.draw(laid_out(x), "layout")
+    snapshot = xs.copy()
+    n = data.draw(threads(), "num_threads")
+    plain = np.ascontiguousarray(x)
+    kwargs = dict(num_threads=n)
+    if op in ("max", "max_indices"):
+        call = lambda a, **kw: cpool.max_pool2d(a, k, s, p, d, c, return_indices=op == "max_indices", **kw)  # noqa: E731
+        v, i = ref.max_pool2d(plain, k, s, p, d, c, return_indices=True)
+        expected = native((v, i) if op == "max_indices" else v)
+        got = call(xs, **kwargs)
+        assert_identical(got, expected) if dtype.kind != "f" or dtype.itemsize != 2 else \
+            np.testing.assert_array_equal(got, expected)
+    elif op == "avg":
+        cip = data.draw(st.booleans(), "count_include_pad")
+        over = data.draw(st.sampled_from([None, 1, 3, -2]), "divisor_override")
+        call = lambda a, **kw: cpool.avg_pool2d(a, k, s, p, c, cip, over, **kw)  # noqa: E731
+        expected = ref.avg_pool2d(plain, k, s, p, c, cip, over)
+        got = call(xs, **kwargs)
+        np.testing.assert_allclose(got, expected, *tolerance(got.dtype, expected))
+    elif op == "sum":
+        call = lambda a, **kw: cpool.sum_pool2d(a, k, s, p, d, c, **kw)  # noqa: E731
+        expected = ref.sum_pool2d(plain, k, s, p, d, c)
+        got = call(xs, **kwargs)
+        if dtype.kind == "f":
+            np.testing.assert_allclose(got, expected, *tolerance(got.dtype, expected))
+        else:
+            np.testing.assert_array_equal(got, expected)
+    elif op == "train":
+        seed = data.draw(st.integers(0, 2**63), "seed")
+        call = lambda a, **kw: cpool.stochastic_pool2d(a, k, s, p, seed=seed, return_indices=True, ceil_mode=c, **kw)  # noqa: E731
+        got = call(xs, **kwargs)
+        if dtype.itemsize > 2:
+            assert_identical(got, native(ref.stochastic_pool2d(plain, k, s, p, True,
+                                                               ref.stochastic_key(seed), c)))
+    else:
+        call = lambda a, **kw: cpool.stochastic_pool2d(a, k, s, p, training=False, ceil_mode=c, **kw)  # noqa: E731
+        got = call(xs, **kwargs)
+        expected = ref.stochastic_pool2d(plain, k, s, p, training=False, ceil_mode=c)
+        np.testing.assert_allclose(got, expected, *tolerance(got.dtype, expected))
+    assert_identical(got, call(plain, num_threads=1))  # the layout and thread count do not matter
+    unchanged(xs, snapshot)
+
+
+@given(st.data())
+def test_global_ops(data):
+    op = data.draw(st.sampled_from(["max", "avg", "sum"]), "op")
+    dtype = np.dtype(data.draw(st.sampled_from(DTYPES), "dtype"))
+    shape = data.draw(batch(max_side=40), "shape")
+    x = data.draw(values(shape, dtype, specials=op == "max"), "x")
+    xs = data.draw(laid_out(x), "layout")
+    snapshot = xs.copy()
+    keepdims = data.draw(st.booleans(), "keepdims")
+    n = data.draw(threads(), "num_threads")
+    plain = np.ascontiguousarray(x)
+    if op == "max":
+        call = lambda a, **kw: cpool.global_max_pool2d(a, keepdims, True, **kw)  # noqa: E731
+        got = call(xs, num_threads=n)
+        expected = native(ref.global_max_pool2d(plain, keepdims, return_indices=True))
+        if dtype.itemsize != 2 or dtype.kind != "f":
+            assert_identical(got, expected)
+    else:
+        fn = cpool.global_avg_pool2d if op == "avg" else cpool.global_sum_pool2d
+        call = lambda a, **kw: fn(a, keepdims, **kw)  # noqa: E731
+        got = call(xs, num_threads=n)
+        expected = (ref.global_avg_pool2d if op == "avg" else ref.global_sum_pool2d)(plain, keepdims)
+        if dtype.kind == "f" or op == "avg":
+            np.testing.assert_allclose(got, expected, *tolerance(got.dtype, expected))
+        else:
+            np.testing.assert_array_equal(got, expected)
+    assert_identical(got, call(plain, num_threads=1))
+    unchanged(xs, snapshot)
+
+
+@given(st.data())
+def test_gradients(data):
+    op = data.draw(st.sampled_from(["max", "unpool", "avg", "sum"]), "op")
+    dtype = np.dtype(data.draw(st.sampled_from(["float32", "float64", ">f8", "float16"]), "dtype"))
+    shape = data.draw(batch(lead_max=1).filter(lambda sh: all(n > 0 for n in sh)), "shape")
+    k, s, p, d, c = data.draw(geometry(shape, dilation=op in ("max", "sum")), "geometry")
+    n = data.draw(threads(), "num_threads")
+    x = data.draw(values(shape, np.float64, specials=False), "x")
+    y, idx = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
+    g = data.draw(values(y.shape, dtype, specials=False), "grad")
+    gs = data.draw(laid_out(g), "grad layout")
+    idx_s = data.draw(laid_out(idx), "indices layout")
+    outside = int(np.sum((idx < 0) | (idx >= shape[-2] * shape[-1])))
+    if op == "max" and outside:
+        # Dilated windows with no real cell: PyTorch's index of their first tap may lie past the
+        # plane (documented); the backward rejects it rather than write anywhere.
+        with pytest.raises(ValueError, match=rf"`indices` must lie in .*; {outside} do not"):
+            cpool.max_pool2d_backward(gs, idx_s, shape, num_threads=n)
+        return
+    if op == "max":
+        call = lambda a, i, **kw: cpool.max_pool2d_backward(a, i, shape, **kw)  # noqa: E731
+        expected = ref.scatter(g, idx, shape)
+    elif op == "unpool":
+        assume(p != "same" and p != "valid" and d == (1, 1) and not outside)
+        size = shape[-2:]
+        call = lambda a, i, **kw: cpool.max_unpool2d(a, i, k, s, p, output_size=size, **kw)  # noqa: E731
+        try:
+            expected = ref.scatter(g, idx, shape, accumulate=False)
+            call(g, idx)
+        except ValueError:  # output_size outside PyTorch's range for this geometry
+            assume(False)
+    else:
+        avg = (data.draw(st.booleans(), "count_include_pad"), None) if op == "avg" else None
+        fn = cpool.avg_pool2d_backward if op == "avg" else cpool.sum_pool2d_backward
+        extra = dict(count_include_pad=avg[0]) if avg else dict(dilation=d)
+        call = lambda a, i, **kw: fn(a, shape, k, s, p, ceil_mode=c, **extra, **kw)  # noqa: E731
+        expected = ref.window_sum_backward(g.astype(np.float32) if dtype.itemsize == 2 else g,
+                                           shape, k, s, p, d, c, avg)
+    got = call(gs, idx_s, num_threads=n)
+    np.testing.assert_allclose(got.astype(np.float64), expected.astype(np.float64),
+                               *tolerance(dtype, expected.astype(np.float64)))
+    assert_identical(got, call(np.ascontiguousarray(g), idx, num_threads=1))
+
+
+@given(st.data())
+def test_out_sharing_memory_with_the_input(data):
+    # out= anywhere in a byte buffer that also holds the input (overlapping it, or not, or
+    # misaligned): the result is what a fresh array holds, and it is returned.
+    op = data.draw(st.sampled_from(["max", "avg", "sum", "gmax", "gsum", "train"]), "op")
+    dtype = np.dtype(data.draw(st.sampled_from(["float32", "float64", "int16", "uint8"]), "dtype"))
+    if op == "train" and dtype.kind != "f":
+        dtype = np.dtype("float32")
+    shape = data.draw(batch(lead_max=1), "shape")
+    k, s, p, d, c = data.draw(geometry(shape, dilation=False), "geometry")
+    x = data.draw(values(shape, dtype, specials=False, non_negative=op == "train"), "x")
+    call = {
+        "max": lambda a, **kw: cpool.max_pool2d(a, k, s, p, 1, c, **kw),
+        "avg": lambda a, **kw: cpool.avg_pool2d(a, k, s, p, c, **kw),
+        "sum": lambda a, **kw: cpool.sum_pool2d(a, k, s, p, 1, c, **kw),
+        "gmax": lambda a, **kw: cpool.global_max_pool2d(a, **kw),
+        "gsum": lambda a, **kw: cpool.global_sum_pool2d(a, **kw),
+        "train": lambda a, **kw: cpool.stochastic_pool2d(a, k, s, p, seed=3, ceil_mode=c, **kw),
+    }[op]
+    expected = call(x)
+    buf = np.zeros(x.nbytes + expected.nbytes + 16, np.uint8)
+    x_at = data.draw(st.integers(0, expected.nbytes + 8), "input offset")
+    out_at = data.draw(st.integers(0, x.nbytes + 8), "out offset")
+    xb = np.ndarray(x.shape, x.dtype, buffer=buf, offset=x_at)
+    xb[...] = x
+    out = np.ndarray(expected.shape, expected.dtype, buffer=buf, offset=out_at)
+    res = call(xb, out=out, num_threads=data.draw(threads(), "num_threads"))
+    assert res is out
+    assert_identical(res, expected)
+
+
+@given(st.data())
+def test_torch_parity(data):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    op = data.draw(st.sampled_from(["max", "avg"]), "op")
+    dtype = np.dtype(data.draw(st.sampled_from(["float32", "float64"]), "dtype"))
+    shape = data.draw(batch(lead_max=0), "shape")
+    k, s, p, d, c = data.draw(geometry(shape, dilation=op == "max", named_padding=False), "geometry")
+    x = data.draw(values((2, 3) + shape, dtype, specials=op == "max"), "x")
+    t = torch.from_numpy(x)
+    if op == "max":
+        tv, ti = F.max_pool2d(t, k, s, p, d, ceil_mode=c, return_indices=True)
+        v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        np.testing.assert_array_equal(v.view(f"u{dtype.itemsize}"), tv.numpy().view(f"u{dtype.itemsize}"))
+        np.testing.assert_array_equal(i, ti.numpy())
+    else:
+        cip = data.draw(st.booleans(), "count_include_pad")
+        over = data.draw(st.sampled_from([None, 2, 5]), "divisor_override")
+        want = F.avg_pool2d(t, k, s, p, c, cip, over).numpy()
+        got = cpool.avg_pool2d(x, k, s, p, c, cip, over)
+        np.testing.assert_allclose(got, want, *tolerance(dtype, want))
