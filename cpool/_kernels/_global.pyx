@@ -103,19 +103,24 @@ cdef inline band_acc _run_sum(const numeric* row, Py_ssize_t n, band_acc zero) n
 
 cdef inline band_acc _band_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
                                Py_ssize_t n_rows, Py_ssize_t W, band_acc zero) noexcept nogil:
-    """Sum of rows ``y0 .. y0+n_rows-1`` of a plane, accumulated in ``band_acc``.
+    """Sum of rows ``y0 .. y0+n_rows-1`` of a plane, accumulated in ``band_acc``: always
+    :func:`_run_sum`'s order over the band's cells in row-major order, so a float sum has the
+    same bits whatever the memory layout."""
+    if row_stride == W:  # contiguous rows: one run
+        return _run_sum(base + y0 * W, n_rows * W, zero)
+    return _rows_sum(base, row_stride, y0, n_rows, W, zero)
 
-    Always :func:`_run_sum`'s order over the band's cells in row-major order, so a float sum
-    has the same bits whatever the memory layout: rows that are not adjacent (reversed, or
-    every other one) are walked one by one, each cell going to the partial sum its flat
-    position gives (summing row by row, in another order, was 1 ulp off for some float64 means).
-    """
+
+cdef band_acc _rows_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                        Py_ssize_t n_rows, Py_ssize_t W, band_acc zero) noexcept nogil:
+    """:func:`_band_sum` of rows that are not adjacent (reversed, or every other one): walked one
+    by one, each cell going to the partial sum its flat position gives, as in one run (summing
+    row by row, in another order, was 1 ulp off for some float64 means). Out of line: inlined,
+    it made the contiguous path 40% longer."""
     cdef band_acc lanes[LANES]
     cdef band_acc tail = zero
     cdef Py_ssize_t y, j, l, block, f = 0, n_full = n_rows * W - (n_rows * W) % LANES, n_blocks
     cdef const numeric* row
-    if row_stride == W:  # contiguous rows: one run
-        return _run_sum(base + y0 * W, n_rows * W, zero)
     for l in range(LANES):
         lanes[l] = zero
     for y in range(y0, y0 + n_rows):  # f: the flat position of the row's first cell
@@ -162,16 +167,25 @@ cdef inline numeric _band_max_at(const numeric* base, Py_ssize_t row_stride, Py_
     only when the bits are in question (a zero: which sign is first; a NaN: which payload is
     last): every other float maximum, and every integer one, has a single bit pattern."""
     cdef numeric m = _band_max(base, row_stride, y0, n_rows, W)
-    if index == NULL and not ((numeric is float or numeric is double) and (m == 0 or m != m)):
-        return m
-    return _band_search(base, row_stride, y0, n_rows, W, m, index)
+    if index != NULL:
+        return _band_search(base, row_stride, y0, n_rows, W, m, index)
+    if (numeric is float or numeric is double) and (m == 0 or m != m):
+        return _band_search_rare(base, row_stride, y0, n_rows, W, m)
+    return m
 
 
-cdef numeric _band_search(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
-                          Py_ssize_t n_rows, Py_ssize_t W, numeric m,
-                          int64_t* index) noexcept nogil:
+cdef numeric _band_search_rare(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                               Py_ssize_t n_rows, Py_ssize_t W, numeric m) noexcept nogil:
+    """:func:`_band_search` without an index, out of line: the values-only path needs it only
+    for a zero or NaN maximum, and inlined there it cost that path's loop."""
+    return _band_search(base, row_stride, y0, n_rows, W, m, NULL)
+
+
+cdef inline numeric _band_search(const numeric* base, Py_ssize_t row_stride, Py_ssize_t y0,
+                                 Py_ssize_t n_rows, Py_ssize_t W, numeric m,
+                                 int64_t* index) noexcept nogil:
     """The scan's cell of maximum ``m`` in the band (see :func:`_band_max_at`): its value and,
-    unless ``index`` is NULL, its flat index. Not inlined: it is off the values-only path."""
+    unless ``index`` is NULL, its flat index."""
     cdef Py_ssize_t y, j, run = W
     cdef Py_ssize_t rows = n_rows
     cdef const numeric* row
