@@ -251,7 +251,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t P = out.shape[0]
     cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
-    cdef Py_ssize_t row_stride = x.strides[2] // sizeof(numeric)
+    cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)  # signed: rows may run backwards
     cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
     cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
     cdef numeric v, m
@@ -313,7 +313,7 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t P = out.shape[0]
     cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
-    cdef Py_ssize_t row_stride = x.strides[2] // sizeof(numeric)
+    cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)  # signed: rows may run backwards
     cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
     cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
     cdef double total = 0
