@@ -11,10 +11,8 @@ from cpool._kernels import global_pool as _global
 from cpool._kernels import stochastic as _stochastic
 from cpool._kernels import window as _window
 
-# Placeholders: the index output of a global max without return_indices, and the divisor
-# counts of a sum (which divides by nothing).
+# Placeholder for the index output of a global max without return_indices.
 _UNUSED_INT64 = np.empty(0, np.int64)
-_NO_COUNTS = np.empty(0, np.int64)
 
 
 def _separable_args(plan):
@@ -220,8 +218,8 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """
     plan = _v.prepare_window("sum_pool2d", "sum", x, kernel_size, stride, padding, dilation,
                              ceil_mode, False, out, num_threads)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _NO_COUNTS, _NO_COUNTS, False,
-                       plan.num_threads)
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS,
+                       False, plan.num_threads)
     return plan.finish()
 
 

@@ -14,8 +14,6 @@ from cpool import _validation as _v
 from cpool._docs import fill_doc
 from cpool._kernels import backward as _backward
 
-_NO_COUNTS = np.empty(0, np.int64)  # the divisor counts of a sum (which divides by nothing)
-
 
 def _scatter(fn, grad_output, indices, input_shape, out, num_threads, accumulate=True,
              values_name="grad_output", result_shape=None):
@@ -303,7 +301,7 @@ def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding,
     plan = _v.prepare_backward(fn, grad_output, shape, (grad_shape,), out, num_threads)
     P = math.prod(shape[:-2])
     if avg is None:
-        count_h = count_w = _NO_COUNTS
+        count_h = count_w = _v.NO_COUNTS
     else:
         count_h, count_w = _v.avg_divisors(geom, avg[0], avg[1], fn)
     _backward.window_sum_backward(plan.grad.reshape(P, geom.h.out_size, geom.w.out_size),

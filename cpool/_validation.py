@@ -517,6 +517,10 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
                 results, targets, geom, 0, nt)
 
 
+# The divisor counts of a sum, which divides by nothing.
+NO_COUNTS = np.empty(0, np.int64)
+
+
 def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: str):
     """The average divisors as two int64 count vectors (OH,) and (OW,): the divisor of output
     (oh, ow) is ``count_h[oh] * count_w[ow]``.

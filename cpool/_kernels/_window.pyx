@@ -33,7 +33,7 @@ from libc.stdlib cimport free
 from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_for, _divisor_row,
                                   _horizontal, _horizontal_clipped, _locate, _pad_edges,
                                   _padded_width, _prefetch_rows, _scratch, _step, _vertical)
-from cpool._kernels._types cimport _lowest, _replaces, _take_max, numeric, numeric_acc, sum_out
+from cpool._kernels._types cimport _lowest, _replaces, numeric, numeric_acc, sum_out
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
