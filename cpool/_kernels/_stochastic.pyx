@@ -90,6 +90,13 @@ cdef inline floating _threshold(uint32_t bits, floating total) noexcept nogil:
         return (<double>bits * (1.0 / 4294967296.0)) * total
 
 
+cdef inline double _unit_scale(double largest) noexcept nogil:
+    """2**-e for the ``e`` with 2**(e-1) <= largest < 2**e: scaled by it, every value of a
+    window whose largest value is ``largest`` lies below 1, so no sum (or sum of squares) of
+    them overflows float64. Exact, a power of two."""
+    return ldexp(1.0, -ilogb(largest) - 1)
+
+
 cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W, Py_ssize_t y0,
                        Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw, uint32_t bits,
                        floating* value, int64_t* index) noexcept nogil:
@@ -113,7 +120,7 @@ cdef inline void _draw(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
             s = s + row[u]
             largest = max(largest, <double>row[u])
     if s == INFINITY and largest < INFINITY:  # finite values, an overflowing float64 sum
-        scale = ldexp(1.0, -ilogb(largest) - 1)
+        scale = _unit_scale(largest)
         s = 0
         for t in range(nh):
             row = plane + (y0 + t) * row_step + x0
@@ -378,11 +385,12 @@ cdef inline floating _window_min(const floating* plane, Py_ssize_t row_step, Py_
 
 cdef inline int64_t _crossing(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
                               Py_ssize_t y0, Py_ssize_t nh, Py_ssize_t x0, Py_ssize_t nw,
-                              uint32_t bits) noexcept nogil:
-    """The plane index of the cell :func:`_take_taps` takes in a window, found by a scalar scan
-    with the same sums in the same order (-1 if none). Used where a tap number is not exact in
-    ``floating`` (float32 windows of over 2**24 taps)."""
-    cdef floating total = _window_total(plane, row_step, y0, nh, x0, nw), run = 0, a
+                              floating total, uint32_t bits) noexcept nogil:
+    """The plane index of the cell :func:`_take_taps` takes in a window whose sum is ``total``
+    (:func:`_window_total`), found by a scalar scan with the same sums in the same order (-1 if
+    none). Used where a tap number is not exact in ``floating`` (float32 windows of over 2**24
+    taps), and by the general path."""
+    cdef floating run = 0, a
     cdef floating threshold = _threshold(bits, total)
     cdef Py_ssize_t t, u
     cdef int64_t index = -1
@@ -420,7 +428,7 @@ cdef void _take_windows(const floating* plane, Py_ssize_t row_step, Py_ssize_t W
             _draw(plane, row_step, W, y0, nh, x0, nw, bits, &orow[ow],
                   &irow[ow] if irow != NULL else &unwanted)
             continue
-        k = _crossing(plane, row_step, W, y0, nh, x0, nw, bits)
+        k = _crossing(plane, row_step, W, y0, nh, x0, nw, total, bits)
         if k < 0:  # an all-zero window: 0, at its first tap
             orow[ow] = 0
             k = y0 * W + x0
@@ -567,8 +575,10 @@ def stochastic_train(
                             if k >= 0 and exact_taps:
                                 irow[ow] = y0 * W - pad_w + ow * sw + tap_offset[k]
                             elif k >= 0:
-                                irow[ow] = _crossing(plane, row_step, W, y0, nh, w_lo[ow], w_n[ow],
-                                                     _column_bits(row_key, <uint32_t>ow))
+                                irow[ow] = _crossing(
+                                    plane, row_step, W, y0, nh, w_lo[ow], w_n[ow],
+                                    _window_total(plane, row_step, y0, nh, w_lo[ow], w_n[ow]),
+                                    _column_bits(row_key, <uint32_t>ow))
                             else:  # no tap taken (all zero), or flagged: its first tap
                                 irow[ow] = y0 * W + w_lo[ow]
                     if _any_flagged(taken, OW):  # rare: look at the flagged windows again
@@ -674,7 +684,7 @@ cdef floating _eval_window(const floating* plane, Py_ssize_t row_step, Py_ssize_
             largest = max(largest, a)
     if largest == 0:
         return 0
-    scale = ldexp(1.0, -ilogb(largest) - 1)
+    scale = _unit_scale(largest)
     for t in range(nh):
         for u in range(nw):
             a = plane[(y0 + t) * row_step + x0 + u] * scale
