@@ -331,12 +331,17 @@ def _backward_calls(x):
     }
 
 
-@pytest.mark.parametrize("name", ["max", "stochastic", "unpool", "avg", "sum"])
-def test_inputs_off_the_item_size(rng, name):
+def _backward_case(rng, name):
+    """(x, y, idx, call, expected): a forward max pooling of x and one backward op on it."""
     x = random_array(rng, (2, 3, 8, 8), np.float64)
     y, idx = cpool.max_pool2d(x, 2, return_indices=True)
     call = _backward_calls(x)[name]
-    expected = call(y, idx)
+    return x, y, idx, call, call(y, idx)
+
+
+@pytest.mark.parametrize("name", ["max", "stochastic", "unpool", "avg", "sum"])
+def test_inputs_off_the_item_size(rng, name):
+    x, y, idx, call, expected = _backward_case(rng, name)
     for layout in odd_layouts(y).values():
         assert_identical(call(layout, idx), expected)
     for layout in odd_layouts(idx).values():
@@ -350,10 +355,7 @@ def test_inputs_off_the_item_size(rng, name):
 def test_out_sharing_memory_with_an_input_gives_the_fresh_answer(rng, name):
     # The kernel writes a temporary when `out` may share memory with `grad_output` or
     # `indices`; it used to scatter into the indices it was reading.
-    x = random_array(rng, (2, 3, 8, 8), np.float64)
-    y, idx = cpool.max_pool2d(x, 2, return_indices=True)
-    call = _backward_calls(x)[name]
-    expected = call(y, idx)
+    x, y, idx, call, expected = _backward_case(rng, name)
     n = y.size
     for start in (0, n // 2, n):  # out over the indices, straddling them, right after them
         buf = np.zeros(5 * n, np.int64)
