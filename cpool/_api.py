@@ -26,7 +26,7 @@ def _separable_args(plan):
 
 @fill_doc
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, out=None, num_threads=None):
+               return_indices=False, *, axes=(-2, -1), out=None, num_threads=None):
     """2-D max pooling over the last two axes, with PyTorch's semantics.
 
     Parameters
@@ -42,6 +42,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     %(ceil_mode)s
     return_indices : bool, default=False
         Also return int64 flat indices ``h * W + w`` of each maximum in its input plane.
+    %(axes)s
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result shape and dtype to fill (values, or (values,
         indices) with ``return_indices``). They may share memory with ``x`` (the result is what
@@ -87,7 +88,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
            [ 8, 15]])
     """
     plan = _v.prepare_window("max_pool2d", "max", x, kernel_size, stride, padding, dilation,
-                             ceil_mode, return_indices, out, num_threads)
+                             ceil_mode, return_indices, out, num_threads, axes)
     if plan.indices is None:
         _window.max_pool2d(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
     else:
@@ -98,7 +99,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 @fill_doc
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, out=None, num_threads=None):
+               divisor_override=None, *, axes=(-2, -1), out=None, num_threads=None):
     """2-D average pooling over the last two axes, with PyTorch's semantics.
 
     Parameters
@@ -114,6 +115,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         Count padding cells in the divisor. The ceil-mode overhang past the padding never counts.
     divisor_override : int, optional
         Divide every window sum by this instead (non-zero).
+    %(axes)s
     %(out)s
     %(num_threads)s
 
@@ -156,7 +158,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     """
     fn = "avg_pool2d"
     plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, 1, ceil_mode, False,
-                             out, num_threads)
+                             out, num_threads, axes)
     count_h, count_w = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
     _window.window_sum(plan.x, plan.out, *_separable_args(plan), count_h, count_w, True,
                        plan.num_threads)
@@ -164,8 +166,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 @fill_doc
-def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, out=None,
-               num_threads=None):
+def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+               axes=(-2, -1), out=None, num_threads=None):
     """2-D sum pooling over the last two axes: the sum of the real cells in each window.
 
     Equivalent to ``torch.nn.functional.avg_pool2d(x, ..., divisor_override=1)``, plus dilation.
@@ -179,6 +181,7 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         Implicit zero padding on both sides, at most ``kernel_size // 2``.
     %(dilation)s
     %(ceil_mode)s
+    %(axes)s
     %(out)s
     %(num_threads)s
 
@@ -217,14 +220,15 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
            [37, 38]], dtype=uint64)
     """
     plan = _v.prepare_window("sum_pool2d", "sum", x, kernel_size, stride, padding, dilation,
-                             ceil_mode, False, out, num_threads)
+                             ceil_mode, False, out, num_threads, axes)
     _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS,
                        False, plan.num_threads)
     return plan.finish()
 
 
 @fill_doc
-def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_threads=None):
+def global_max_pool2d(x, keepdims=False, return_indices=False, *, axes=(-2, -1), out=None,
+                      num_threads=None):
     """Maximum of each (H, W) plane, with PyTorch's NaN and index rules.
 
     Parameters
@@ -234,6 +238,7 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_
     return_indices : bool, default=False
         Also return int64 flat indices ``h * W + w`` of each maximum (as
         ``torch.nn.functional.adaptive_max_pool2d(x, 1, return_indices=True)``).
+    %(axes)s
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result shape and dtype to fill; as in :func:`max_pool2d`.
     %(num_threads)s
@@ -270,7 +275,7 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_
     (2, 1, 1)
     """
     plan = _v.prepare_global("global_max_pool2d", "max", x, keepdims, return_indices, out,
-                             num_threads)
+                             num_threads, axes)
     with_indices = plan.indices is not None
     indices = plan.indices if with_indices else _UNUSED_INT64
     _global.global_max(plan.x, plan.out, indices, with_indices, plan.band_rows, plan.num_threads)
@@ -278,13 +283,14 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, out=None, num_
 
 
 @fill_doc
-def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
+def global_avg_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads=None):
     """Mean of each (H, W) plane, accumulated in float64.
 
     Parameters
     ----------
     %(x_global)s
     %(keepdims)s
+    %(axes)s
     %(out)s
     %(num_threads)s
 
@@ -319,19 +325,21 @@ def global_avg_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     >>> cpool.global_avg_pool2d(x)
     array(3.75)
     """
-    plan = _v.prepare_global("global_avg_pool2d", "avg", x, keepdims, False, out, num_threads)
+    plan = _v.prepare_global("global_avg_pool2d", "avg", x, keepdims, False, out, num_threads,
+                             axes)
     _global.global_sum(plan.x, plan.out, True, plan.band_rows, plan.num_threads)
     return plan.finish()
 
 
 @fill_doc
-def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
+def global_sum_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads=None):
     """Sum of each (H, W) plane.
 
     Parameters
     ----------
     %(x_global)s
     %(keepdims)s
+    %(axes)s
     %(out)s
     %(num_threads)s
 
@@ -364,14 +372,16 @@ def global_sum_pool2d(x, keepdims=False, *, out=None, num_threads=None):
     >>> cpool.global_sum_pool2d(x)
     array(60)
     """
-    plan = _v.prepare_global("global_sum_pool2d", "sum", x, keepdims, False, out, num_threads)
+    plan = _v.prepare_global("global_sum_pool2d", "sum", x, keepdims, False, out, num_threads,
+                             axes)
     _global.global_sum(plan.x, plan.out, False, plan.band_rows, plan.num_threads)
     return plan.finish()
 
 
 @fill_doc
 def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, seed=None,
-                      return_indices=False, out=None, num_threads=None, ceil_mode=False):
+                      return_indices=False, axes=(-2, -1), out=None, num_threads=None,
+                      ceil_mode=False):
     """Stochastic pooling (Zeiler & Fergus, 2013): sample one activation per window.
 
     Parameters
@@ -393,6 +403,7 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     return_indices : bool, default=False
         Also return int64 flat indices ``h * W + w`` of the sampled activations in their input
         plane (training only), for :func:`max_unpool2d`-style routing of gradients.
+    %(axes)s
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result's shape and dtype to fill and return; as in
         :func:`max_pool2d`.
@@ -448,7 +459,7 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
         raise ValueError(f"{fn}: `return_indices=True` needs `training=True` (eval mode samples nothing)")
     key = _v.stochastic_key(seed, fn) if training else 0
     plan = _v.prepare_window(fn, "stochastic", x, kernel_size, stride, padding, 1, ceil_mode,
-                             return_indices, out, num_threads)
+                             return_indices, out, num_threads, axes)
     g = plan.geometry
     if training:
         smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,

@@ -15,28 +15,29 @@ from cpool._docs import fill_doc
 from cpool._kernels import backward as _backward
 
 
-def _scatter(fn, grad_output, indices, input_shape, out, num_threads, accumulate=True,
-             values_name="grad_output", result_shape=None):
-    shape = result_shape or _v.input_shape_arg(input_shape, fn)
-    plan = _v.prepare_scatter(fn, grad_output, indices, shape, out, num_threads, values_name)
-    if result_shape is None and (plan.grad.ndim != len(shape) or plan.grad.shape[:-2] != shape[:-2]):
+def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True,
+             values_name="grad_output"):
+    """Scatter ``values`` at ``indices`` (flat within each (H, W) plane) into a result of
+    ``shape``; all three have their (H, W) axes at ``axes`` (normalised)."""
+    v = _v.as_array(values, values_name, fn)
+    if v.ndim != len(shape) or _v.without_axes(v.shape, axes) != _v.without_axes(shape, axes):
         raise ValueError(
-            f"{fn}: `{values_name}` {plan.grad.shape} does not match `input_shape` {shape}: "
-            f"the leading (batch) axes must be equal"
+            f"{fn}: `{values_name}` {v.shape} does not match `input_shape` {shape}: "
+            f"the axes other than (H, W) {axes} must be equal"
         )
-    P, n = math.prod(shape[:-2]), plan.grad.shape[-2] * plan.grad.shape[-1]
+    plan = _v.prepare_scatter(fn, v, indices, shape, axes, out, num_threads, values_name)
+    H, W = shape[axes[0]], shape[axes[1]]
+    P, n = math.prod(_v.without_axes(shape, axes)), plan.grad.shape[-2] * plan.grad.shape[-1]
     bad = _backward.scatter(plan.grad.reshape(P, n), plan.indices.reshape(P, n),
-                            plan.out.reshape(P, shape[-2] * shape[-1]), accumulate, plan.num_threads)
+                            plan.out.reshape(P, H * W), accumulate, plan.num_threads)
     if bad:
-        raise ValueError(
-            f"{fn}: `indices` must lie in [0, H*W) = [0, {shape[-2] * shape[-1]}); "
-            f"{bad} do not"
-        )
+        raise ValueError(f"{fn}: `indices` must lie in [0, H*W) = [0, {H * W}); {bad} do not")
     return plan.finish()
 
 
 @fill_doc
-def max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_threads=None):
+def max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
+                        num_threads=None):
     """Gradient of :func:`max_pool2d`: each output's gradient added at its maximum's index.
 
     Parameters
@@ -46,6 +47,7 @@ def max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_thre
     indices : (..., H_out, W_out) array_like of int
         The ``return_indices`` output of the forward call (flat ``h * W + w``).
     %(input_shape)s
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -85,11 +87,14 @@ def max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_thre
            [1., 0., 0.],
            [0., 0., 1.]])
     """
-    return _scatter("max_pool2d_backward", grad_output, indices, input_shape, out, num_threads)
+    fn = "max_pool2d_backward"
+    shape, axes = _v.input_shape_arg(input_shape, axes, fn)
+    return _scatter(fn, grad_output, indices, shape, axes, out, num_threads)
 
 
 @fill_doc
-def stochastic_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_threads=None):
+def stochastic_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
+                               num_threads=None):
     """Gradient of :func:`stochastic_pool2d` in training mode: routed to the sampled cells.
 
     Parameters
@@ -99,6 +104,7 @@ def stochastic_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
     indices : (..., H_out, W_out) array_like of int
         The ``return_indices`` output of the forward call.
     %(input_shape)s
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -135,12 +141,14 @@ def stochastic_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
     array([[0., 1.],
            [0., 0.]])
     """
-    return _scatter("stochastic_pool2d_backward", grad_output, indices, input_shape, out,
-                    num_threads)
+    fn = "stochastic_pool2d_backward"
+    shape, axes = _v.input_shape_arg(input_shape, axes, fn)
+    return _scatter(fn, grad_output, indices, shape, axes, out, num_threads)
 
 
 @fill_doc
-def global_max_pool2d_backward(grad_output, indices, input_shape, *, out=None, num_threads=None):
+def global_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
+                               num_threads=None):
     """Gradient of :func:`global_max_pool2d`: each plane's gradient at its maximum.
 
     Parameters
@@ -149,6 +157,7 @@ def global_max_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
     indices : array_like of int
         The ``return_indices`` output of the forward call, shaped like ``grad_output``.
     %(input_shape)s
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -185,36 +194,40 @@ def global_max_pool2d_backward(grad_output, indices, input_shape, *, out=None, n
            [0., 0.]])
     """
     fn = "global_max_pool2d_backward"
-    shape = _v.input_shape_arg(input_shape, fn)
+    shape, axes = _v.input_shape_arg(input_shape, axes, fn)
     g = _v.as_array(grad_output, "grad_output", fn)
-    if g.shape not in (shape[:-2], shape[:-2] + (1, 1)):
+    flat = _v.global_shape(shape, axes, True)  # one index per plane
+    if g.shape not in (_v.global_shape(shape, axes, False), flat):
         raise ValueError(
-            f"{fn}: `grad_output` must have shape {shape[:-2]} or {shape[:-2] + (1, 1)}, got {g.shape}"
+            f"{fn}: `grad_output` must have shape {_v.global_shape(shape, axes, False)} or "
+            f"{flat}, got {g.shape}"
         )
     idx = _v.as_array(indices, "indices", fn)
     if idx.shape != g.shape:
         raise ValueError(f"{fn}: `indices` must have the shape of `grad_output` {g.shape}, got {idx.shape}")
-    flat = shape[:-2] + (1, 1)  # one index per plane
-    return _scatter(fn, g.reshape(flat), idx.reshape(flat), shape, out, num_threads)
+    return _scatter(fn, g.reshape(flat), idx.reshape(flat), shape, axes, out, num_threads)
 
 
-def _global_fill(fn, grad_output, input_shape, mean, out, num_threads):
-    shape = _v.input_shape_arg(input_shape, fn)
-    plan = _v.prepare_backward(fn, grad_output, shape, (shape[:-2], shape[:-2] + (1, 1)), out,
-                               num_threads)
-    P, HW = math.prod(shape[:-2]), shape[-2] * shape[-1]
+def _global_fill(fn, grad_output, input_shape, axes, mean, out, num_threads):
+    shape, axes = _v.input_shape_arg(input_shape, axes, fn)
+    expected = (_v.global_shape(shape, axes, False), _v.global_shape(shape, axes, True))
+    plan = _v.prepare_backward(fn, grad_output, shape, axes, expected, out, num_threads,
+                               spatial=False)
+    P, HW = math.prod(expected[0]), shape[axes[0]] * shape[axes[1]]
     _backward.fill_planes(plan.grad.reshape(P), plan.out.reshape(P, HW), mean, plan.num_threads)
     return plan.finish()
 
 
 @fill_doc
-def global_avg_pool2d_backward(grad_output, input_shape, *, out=None, num_threads=None):
+def global_avg_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=None,
+                               num_threads=None):
     """Gradient of :func:`global_avg_pool2d`: each plane gets its gradient over ``H*W``.
 
     Parameters
     ----------
     %(grad_global)s
     %(input_shape)s
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -248,18 +261,20 @@ def global_avg_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
            [[2., 2.],
             [2., 2.]]])
     """
-    return _global_fill("global_avg_pool2d_backward", grad_output, input_shape, True, out,
+    return _global_fill("global_avg_pool2d_backward", grad_output, input_shape, axes, True, out,
                         num_threads)
 
 
 @fill_doc
-def global_sum_pool2d_backward(grad_output, input_shape, *, out=None, num_threads=None):
+def global_sum_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=None,
+                               num_threads=None):
     """Gradient of :func:`global_sum_pool2d`: each plane gets its gradient everywhere.
 
     Parameters
     ----------
     %(grad_global)s
     %(input_shape)s
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -290,22 +305,23 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, out=None, num_thread
     array([[3., 3., 3.],
            [3., 3., 3.]], dtype=float32)
     """
-    return _global_fill("global_sum_pool2d_backward", grad_output, input_shape, False, out,
+    return _global_fill("global_sum_pool2d_backward", grad_output, input_shape, axes, False, out,
                         num_threads)
 
 
-def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding, dilation,
+def _window_backward(fn, grad_output, input_shape, axes, kernel_size, stride, padding, dilation,
                      ceil_mode, out, num_threads, avg=None):
-    shape, geom, grad_shape = _v.window_backward_geometry(fn, input_shape, kernel_size, stride,
-                                                          padding, dilation, ceil_mode)
-    plan = _v.prepare_backward(fn, grad_output, shape, (grad_shape,), out, num_threads)
-    P = math.prod(shape[:-2])
+    shape, axes, geom, grad_shape = _v.window_backward_geometry(
+        fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
+    plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads)
+    P = math.prod(_v.without_axes(shape, axes))
+    H, W = shape[axes[0]], shape[axes[1]]
     if avg is None:
         count_h = count_w = _v.NO_COUNTS
     else:
         count_h, count_w = _v.avg_divisors(geom, avg[0], avg[1], fn)
     _backward.window_sum_backward(plan.grad.reshape(P, geom.h.out_size, geom.w.out_size),
-                                  plan.out.reshape(P, shape[-2], shape[-1]), geom.h.lo,
+                                  plan.out.reshape(P, H, W), geom.h.lo,
                                   geom.h.count, geom.kernel[0], geom.stride[0], geom.dilation[0],
                                   geom.kernel[1], geom.stride[1], geom.dilation[1],
                                   geom.w.pad_before, geom.w.lo, geom.w.count, geom.clipped,
@@ -316,7 +332,7 @@ def _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding,
 @fill_doc
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None, *,
-                        out=None, num_threads=None):
+                        axes=(-2, -1), out=None, num_threads=None):
     """Gradient of :func:`avg_pool2d`: each output's gradient over its divisor, on its window.
 
     Parameters
@@ -333,6 +349,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
         As in the forward call: whether padding cells count in the divisor.
     divisor_override : int, optional
         As in the forward call: a fixed divisor for every window.
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -371,14 +388,14 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
            [1., 1., 2.]])
     """
     fn = "avg_pool2d_backward"
-    return _window_backward(fn, grad_output, input_shape, kernel_size, stride, padding, 1,
+    return _window_backward(fn, grad_output, input_shape, axes, kernel_size, stride, padding, 1,
                             ceil_mode, out, num_threads,
                             avg=(count_include_pad, divisor_override))
 
 
 @fill_doc
 def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False, *, out=None, num_threads=None):
+                        ceil_mode=False, *, axes=(-2, -1), out=None, num_threads=None):
     """Gradient of :func:`sum_pool2d`: each output's gradient added to its window's cells.
 
     Parameters
@@ -392,6 +409,7 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
         As in the forward call (:func:`sum_pool2d`).
     %(dilation)s
     %(ceil_mode)s
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -428,13 +446,13 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
            [2., 4., 2.],
            [1., 2., 1.]])
     """
-    return _window_backward("sum_pool2d_backward", grad_output, input_shape, kernel_size, stride,
-                            padding, dilation, ceil_mode, out, num_threads)
+    return _window_backward("sum_pool2d_backward", grad_output, input_shape, axes, kernel_size,
+                            stride, padding, dilation, ceil_mode, out, num_threads)
 
 
 @fill_doc
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *, out=None,
-                 num_threads=None):
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
+                 axes=(-2, -1), out=None, num_threads=None):
     """Partial inverse of :func:`max_pool2d`: each value placed at its index, zeros elsewhere.
 
     Matches ``torch.nn.functional.max_unpool2d``.
@@ -452,6 +470,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     output_size : (int, int) or tuple of int, optional
         Output (H, W), or the full output shape; within ``stride`` of the default size
         ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
+    %(axes_grad)s
     %(out)s
     %(num_threads)s
 
@@ -492,6 +511,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     xs = _v.as_array(x, "x", fn)
     if xs.ndim < 2:
         raise ValueError(f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {xs.shape}")
-    size = _v.unpool_output_shape(fn, xs.shape, kernel_size, stride, padding, output_size)
-    return _scatter(fn, xs, indices, None, out, num_threads, accumulate=False, values_name="x",
-                    result_shape=xs.shape[:-2] + size)
+    axes = _v.spatial_axes(axes, xs.ndim, fn)
+    size = _v.unpool_output_shape(fn, xs.shape, axes, kernel_size, stride, padding, output_size)
+    return _scatter(fn, xs, indices, _v.pooled_shape(xs.shape, axes, size), axes, out,
+                    num_threads, accumulate=False, values_name="x")

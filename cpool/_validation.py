@@ -127,6 +127,67 @@ def _flag(name: str, value, fn: str) -> bool:
     return bool(value)
 
 
+SPATIAL_AXES = (-2, -1)  # the default ``axes``: (..., H, W)
+
+
+def spatial_axes(axes, ndim: int, fn: str) -> Tuple[int, int]:
+    """``axes``, the (H, W) axes of an ``ndim``-dimensional array, as two distinct non-negative
+    ints (NumPy's negative-axis rule; ``(1, 2)`` and ``(-3, -2)`` are the same on 4-D input)."""
+    if isinstance(axes, np.ndarray) and axes.ndim == 1:
+        items = axes.tolist()
+    elif isinstance(axes, (tuple, list)):
+        items = list(axes)
+    elif _is_int(axes):
+        raise ValueError(f"{fn}: `axes` must be a pair (H axis, W axis), got {axes!r}")
+    else:
+        raise TypeError(f"{fn}: `axes` must be a pair of ints (H axis, W axis), got {axes!r}")
+    if len(items) != 2:
+        raise ValueError(
+            f"{fn}: `axes` must be a pair (H axis, W axis), got {axes!r} (length {len(items)})")
+    if not all(_is_int(a) for a in items):
+        raise TypeError(f"{fn}: `axes` must be a pair of ints (H axis, W axis), got {axes!r}")
+    normalised = []
+    for a in items:
+        a = operator.index(a)
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{fn}: `axes` {axes!r} is out of range for an array of {ndim} dimensions")
+        normalised.append(a % ndim)
+    if normalised[0] == normalised[1]:
+        raise ValueError(f"{fn}: `axes` must name two different axes, got {axes!r}")
+    return normalised[0], normalised[1]
+
+
+def pooled_shape(shape, axes, sizes) -> Tuple[int, ...]:
+    """``shape`` with the sizes of the (H, W) ``axes`` replaced by ``sizes``."""
+    out = list(shape)
+    out[axes[0]], out[axes[1]] = sizes
+    return tuple(out)
+
+
+def without_axes(shape, axes) -> Tuple[int, ...]:
+    """``shape`` without its (H, W) ``axes``."""
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def global_shape(shape, axes, keepdims: bool) -> Tuple[int, ...]:
+    """A global op's result shape: the (H, W) ``axes`` removed, or kept as size 1."""
+    return pooled_shape(shape, axes, (1, 1)) if keepdims else without_axes(shape, axes)
+
+
+def spatial_last_shape(shape, axes) -> Tuple[int, ...]:
+    """``shape`` with its (H, W) ``axes`` moved last (the kernels' order)."""
+    return without_axes(shape, axes) + (shape[axes[0]], shape[axes[1]])
+
+
+def spatial_last(a: np.ndarray, axes) -> np.ndarray:
+    """A view of ``a`` (in the caller's axis order) with its (H, W) ``axes`` moved last, the
+    order the kernels read and write; ``a`` itself for the default axes."""
+    if tuple(axes) == (a.ndim - 2, a.ndim - 1):
+        return a
+    return np.moveaxis(a, axes, (-2, -1))
+
+
 # ---------------------------------------------------------------------------------------------
 # window geometry: the one helper every windowed op uses
 # ---------------------------------------------------------------------------------------------
@@ -260,16 +321,17 @@ def _clipped(W: int, out_w: int, kernel: int, stride: int, dilation: int, pad_be
     return width > 2 * W + _PADDED_ROW_SLACK
 
 
-def _geometry(fn: str, shape, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
+def _geometry(fn: str, shape, axes, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
+    """The geometry of a windowed op over the (H, W) ``axes`` of an array of ``shape``."""
     kernel = _pair("kernel_size", kernel_size, fn)
     stride = kernel if stride is None else _pair("stride", stride, fn)
     dilation = _pair("dilation", dilation, fn)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
     if not isinstance(padding, str):
         padding = _pair("padding", padding, fn, "an int, a pair of ints, 'valid' or 'same'")
-    arrays = all(n > 0 for n in shape[:-2])  # an empty batch reads nothing
-    return _checked_geometry(fn, shape[-2], shape[-1], kernel, stride, padding, dilation,
-                             ceil_mode, arrays)
+    arrays = all(n > 0 for n in without_axes(shape, axes))  # an empty batch reads nothing
+    return _checked_geometry(fn, shape[axes[0]], shape[axes[1]], kernel, stride, padding,
+                             dilation, ceil_mode, arrays)
 
 
 # Stochastic training's fast path holds kH padded rows per thread and a table of kH*kW tap
@@ -341,17 +403,20 @@ def as_array(value, name: str, fn: str) -> np.ndarray:
         raise type(exc)(f"{fn}: `{name}` could not be converted to an array: {exc}") from None
 
 
-def _input(x, op: str, fn: str):
-    """``x`` as an array with non-empty (H, W) axes, and its dtypes for ``op`` (see _compute_dtype)."""
+def _input(x, axes, op: str, fn: str):
+    """``x`` as an array, its (H, W) ``axes`` normalised (non-empty), and its dtypes for ``op``
+    (see _compute_dtype)."""
     x = as_array(x, "x", fn)
     if x.ndim < 2:
         raise ValueError(
             f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {x.shape}"
         )
+    axes = spatial_axes(axes, x.ndim, fn)
     dtypes = _compute_dtype(x.dtype, op, fn)
-    if x.shape[-2] < 1 or x.shape[-1] < 1:
-        raise ValueError(f"{fn}: the pooled axes (H, W) must be non-empty, got shape {x.shape}")
-    return (x,) + dtypes
+    if x.shape[axes[0]] < 1 or x.shape[axes[1]] < 1:
+        raise ValueError(
+            f"{fn}: the pooled axes {axes} (H, W) must be non-empty, got shape {x.shape}")
+    return (x, axes) + dtypes
 
 
 def _aligned(a: np.ndarray) -> bool:
@@ -424,9 +489,11 @@ def _result(out, shape, dtype: np.dtype, fn: str, name: str = "out") -> np.ndarr
     return out
 
 
-def _kernel_targets(fn: str, results, given, kernel_dtypes, inputs):
-    """The arrays the kernel writes, one per result: the result itself, or a temporary that
-    ``finish()`` copies into it when the kernel cannot write it directly: another dtype
+def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs):
+    """The arrays the kernel writes, one per result: the result's ``view`` in the kernel's axis
+    order (the result itself unless it has other axes than the spatial ones last), or a
+    C-contiguous temporary that ``finish()`` copies into that view when the kernel cannot write
+    it directly: a view that is not C-contiguous (spatial axes not last), another dtype
     (float16, bool), a caller's ``out`` that is misaligned or may share memory with an array the
     kernel reads (NumPy's rule for ``out=``: the answer is as if computed into a fresh array).
 
@@ -438,18 +505,19 @@ def _kernel_targets(fn: str, results, given, kernel_dtypes, inputs):
         if any(np.may_share_memory(a, b) for b in mine[i + 1:]):
             raise ValueError(f"{fn}: the arrays in `out` overlap in memory; pass separate arrays")
     targets = []
-    for r, g, dtype in zip(results, given, kernel_dtypes):
-        direct = r.dtype == dtype and not (
+    for r, v, g, dtype in zip(results, views, given, kernel_dtypes):
+        direct = v.dtype == dtype and v.flags.c_contiguous and not (
             g and (not _aligned(r) or any(np.may_share_memory(r, a) for a in inputs)))
-        targets.append(r if direct else np.empty(r.shape, dtype))
+        targets.append(v if direct else np.empty(v.shape, dtype))
     return tuple(targets)
 
 
-def _finish(results, targets):
-    """Copy temporaries into the results (see :func:`_kernel_targets`); return the result(s)."""
-    for r, t in zip(results, targets):
-        if t is not r:
-            np.copyto(r, t, casting="unsafe")
+def _finish(results, views, targets):
+    """Copy temporaries into the results' views (see :func:`_kernel_targets`); return the
+    result(s)."""
+    for v, t in zip(views, targets):
+        if t is not v:
+            np.copyto(v, t, casting="unsafe")
     return results[0] if len(results) == 1 else results
 
 
@@ -466,17 +534,22 @@ class Plan(NamedTuple):
     out: np.ndarray               # kernel output, 4-D (windowed) or 1-D (global), C-contiguous
     indices: Optional[np.ndarray]  # int64 kernel index output, same layout as `out`, or None
     results: tuple                # what the caller gets back: (values,) or (values, indices)
-    targets: tuple                # what the kernel writes, each a result or a temporary
+    views: tuple                  # the results in the kernel's axis order
+    targets: tuple                # what the kernel writes, each a view or a temporary
     geometry: Optional[Geometry]  # windowed ops
     band_rows: int                # global ops: rows per band of a plane
     num_threads: int
 
     def finish(self):
-        return _finish(self.results, self.targets)
+        return _finish(self.results, self.views, self.targets)
 
 
-def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool, inputs):
-    """Check or allocate the results; return (results, kernel targets)."""
+def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool, inputs,
+             axes=None):
+    """Check or allocate the results (in the caller's axis order); return (results, their
+    views in the kernel's order, kernel targets). ``axes``: the results' (H, W) axes, moved
+    last for the kernel; None for results without spatial axes (global ops), whose other axes
+    are already in the kernel's order."""
     out_values, out_indices = out, None
     if with_indices and out is not None:
         if not isinstance(out, tuple):
@@ -497,24 +570,26 @@ def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool
         results += (_result(out_indices, shape, _INT64, fn, "out[1]"),)
         given += (out_indices is not None,)
         kernel_dtypes += (_INT64,)
-    return results, _kernel_targets(fn, results, given, kernel_dtypes, inputs)
+    views = results if axes is None else tuple(spatial_last(r, axes) for r in results)
+    return results, views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs)
 
 
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
-                   return_indices: bool, out, num_threads) -> Plan:
+                   return_indices: bool, out, num_threads, axes=SPATIAL_AXES) -> Plan:
     """Validate a windowed op (``op``: 'max', 'sum', 'avg', 'stochastic') and allocate its output."""
-    x_in, in_dtype, kernel_dtype, result_dtype = _input(x, op, fn)
+    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn)
     return_indices = _flag("return_indices", return_indices, fn)
-    geom = _geometry(fn, x_in.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    xk = _kernel_view(x_in, in_dtype)
-    shape = x_in.shape[:-2] + (geom.h.out_size, geom.w.out_size)
-    results, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype, return_indices, [xk])
+    geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
+    xk = _kernel_view(spatial_last(x_in, axes), in_dtype)
+    shape = pooled_shape(x_in.shape, axes, (geom.h.out_size, geom.w.out_size))
+    results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
+                                       return_indices, [xk], axes)
     k4 = (xk.shape[0], xk.shape[1], geom.h.out_size, geom.w.out_size)
     rows = k4[0] * k4[1] * k4[2]
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
     return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
-                results, targets, geom, 0, nt)
+                results, views, targets, geom, 0, nt)
 
 
 # The divisor counts of a sum, which divides by nothing.
@@ -561,40 +636,47 @@ def stochastic_key(seed, fn: str) -> int:
     return int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint64)[0])
 
 
-def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads) -> Plan:
+def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads,
+                   axes=SPATIAL_AXES) -> Plan:
     """Validate a global op (``op`` in 'max', 'sum', 'avg') and allocate its output."""
-    x_in, in_dtype, kernel_dtype, result_dtype = _input(x, op, fn)
-    H, W = x_in.shape[-2:]
+    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn)
+    H, W = x_in.shape[axes[0]], x_in.shape[axes[1]]
     keepdims = _flag("keepdims", keepdims, fn)
     return_indices = _flag("return_indices", return_indices, fn)
-    xk = _kernel_view(x_in, in_dtype)
-    shape = x_in.shape[:-2] + ((1, 1) if keepdims else ())
-    results, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype, return_indices, [xk])
+    xk = _kernel_view(spatial_last(x_in, axes), in_dtype)
+    shape = global_shape(x_in.shape, axes, keepdims)
+    # The kernel writes one value per plane, in the order of the axes that are not pooled: the
+    # results' own order, with or without the size-1 spatial axes.
+    results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
+                                       return_indices, [xk])
     planes = xk.shape[0] * xk.shape[1]
     band_rows = max(1, _BAND_ELEMENTS // W)
     tasks = planes * -(-H // band_rows)
     nt = _threads_for(num_threads, xk.size, tasks, fn)
     return Plan(xk, targets[0].reshape(planes),
-                targets[1].reshape(planes) if return_indices else None, results, targets, None,
-                band_rows, nt)
+                targets[1].reshape(planes) if return_indices else None, results, views, targets,
+                None, band_rows, nt)
 
 
 # ---------------------------------------------------------------------------------------------
 # gradients and max_unpool2d
 # ---------------------------------------------------------------------------------------------
-def input_shape_arg(input_shape, fn: str) -> Tuple[int, ...]:
-    """Check ``input_shape``: a sequence of at least 2 non-negative ints with H, W >= 1."""
+def input_shape_arg(input_shape, axes, fn: str) -> Tuple[Tuple[int, ...], Tuple[int, int]]:
+    """Check ``input_shape`` (at least 2 non-negative ints) and ``axes``, its (H, W) axes, which
+    must be non-empty; return both normalised."""
     if isinstance(input_shape, np.ndarray):
         input_shape = input_shape.tolist()
     if not isinstance(input_shape, (tuple, list)) or not all(_is_int(d) for d in input_shape):
         raise TypeError(f"{fn}: `input_shape` must be a tuple of ints, got {input_shape!r}")
     shape = tuple(operator.index(d) for d in input_shape)
-    if len(shape) < 2 or min(shape) < 0 or min(shape[-2:]) < 1:
+    if len(shape) < 2 or min(shape) < 0:
         raise ValueError(
-            f"{fn}: `input_shape` must have at least 2 dimensions, none negative and (H, W) "
-            f"non-empty, got {shape}"
-        )
-    return shape
+            f"{fn}: `input_shape` must have at least 2 dimensions, none negative, got {shape}")
+    axes = spatial_axes(axes, len(shape), fn)
+    if shape[axes[0]] < 1 or shape[axes[1]] < 1:
+        raise ValueError(
+            f"{fn}: `input_shape` must have non-empty (H, W) axes {axes}, got {shape}")
+    return shape, axes
 
 
 def _grad_dtypes(dtype: np.dtype, name: str, fn: str):
@@ -609,20 +691,21 @@ def _grad_dtypes(dtype: np.dtype, name: str, fn: str):
 
 
 class GradPlan(NamedTuple):
-    grad: np.ndarray       # C-contiguous, aligned, kernel dtype, the caller's shape
-    indices: Optional[np.ndarray]  # scatters: C-contiguous, aligned int64, the caller's shape
-    out: np.ndarray        # kernel output, C-contiguous, `result`'s shape
+    grad: np.ndarray       # C-contiguous, aligned, kernel dtype, spatial axes last
+    indices: Optional[np.ndarray]  # scatters: C-contiguous, aligned int64, as `grad`
+    out: np.ndarray        # kernel output, C-contiguous, `view`'s shape
     result: np.ndarray     # what the caller gets back
+    view: np.ndarray       # `result` with its spatial axes last
     num_threads: int
 
     def finish(self):
-        return _finish((self.result,), (self.out,))
+        return _finish((self.result,), (self.view,), (self.out,))
 
 
-def prepare_scatter(fn: str, values, indices, result_shape, out, num_threads,
+def prepare_scatter(fn: str, values, indices, result_shape, axes, out, num_threads,
                     values_name: str = "grad_output") -> GradPlan:
     """Validate values/indices for a scatter into ``result_shape`` (max/stochastic backward,
-    global max backward, max_unpool2d)."""
+    global max backward, max_unpool2d); all three have their (H, W) at ``axes``."""
     v = as_array(values, values_name, fn)
     kernel_dtype, result_dtype = _grad_dtypes(v.dtype, values_name, fn)
     idx = as_array(indices, "indices", fn)
@@ -632,40 +715,55 @@ def prepare_scatter(fn: str, values, indices, result_shape, out, num_threads,
         raise ValueError(
             f"{fn}: `indices` must have the shape of `{values_name}` {v.shape}, got {idx.shape}"
         )
-    return _grad_plan(fn, v, contiguous(idx, _INT64), kernel_dtype, result_dtype, result_shape,
-                      out, num_threads)
+    idx = contiguous(spatial_last(idx, axes), _INT64)
+    return _grad_plan(fn, spatial_last(v, axes), idx, kernel_dtype, result_dtype, result_shape,
+                      axes, out, num_threads)
 
 
-def prepare_backward(fn: str, grad_output, result_shape, expected_shapes, out, num_threads) -> GradPlan:
-    """Validate a gradient whose shape must be one of ``expected_shapes``."""
+def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, out, num_threads,
+                     spatial: bool = True) -> GradPlan:
+    """Validate a gradient whose shape must be one of ``expected_shapes``; with ``spatial`` it
+    has (H, W) axes at ``axes`` (windowed ops), else none (global ops: their other axes are
+    already in the kernel's order)."""
     g = as_array(grad_output, "grad_output", fn)
     kernel_dtype, result_dtype = _grad_dtypes(g.dtype, "grad_output", fn)
     if g.shape not in expected_shapes:
         want = " or ".join(str(s) for s in expected_shapes)
         raise ValueError(f"{fn}: `grad_output` must have shape {want}, got {g.shape}")
-    return _grad_plan(fn, g, None, kernel_dtype, result_dtype, result_shape, out, num_threads)
+    if spatial:
+        g = spatial_last(g, axes)
+    return _grad_plan(fn, g, None, kernel_dtype, result_dtype, result_shape, axes, out,
+                      num_threads)
 
 
-def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, out, num_threads) -> GradPlan:
+def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
+               num_threads) -> GradPlan:
+    """``g`` (and ``idx``) arrive in the kernel's axis order; the result is allocated in the
+    caller's, ``result_shape``, with (H, W) at ``axes``."""
     result = _result(out, result_shape, result_dtype, fn)
+    view = spatial_last(result, axes)
     g = contiguous(g, kernel_dtype)
     inputs = [g] if idx is None else [g, idx]
-    kernel_out, = _kernel_targets(fn, (result,), (out is not None,), (kernel_dtype,), inputs)
-    planes = math.prod(result_shape[:-2])
+    kernel_out, = _kernel_targets(fn, (result,), (view,), (out is not None,), (kernel_dtype,),
+                                  inputs)
+    planes = math.prod(without_axes(result_shape, axes))
     nt = _threads_for(num_threads, g.size + kernel_out.size, planes, fn)
-    return GradPlan(g, idx, kernel_out, result, nt)
+    return GradPlan(g, idx, kernel_out, result, view, nt)
 
 
-def window_backward_geometry(fn, input_shape, kernel_size, stride, padding, dilation, ceil_mode):
-    """Geometry of the forward window op and the grad_output shape it implies."""
-    shape = input_shape_arg(input_shape, fn)
-    geom = _geometry(fn, shape, kernel_size, stride, padding, dilation, ceil_mode)
-    return shape, geom, shape[:-2] + (geom.h.out_size, geom.w.out_size)
+def window_backward_geometry(fn, input_shape, axes, kernel_size, stride, padding, dilation,
+                             ceil_mode):
+    """The normalised input shape and axes, the geometry of the forward window op and the
+    grad_output shape it implies."""
+    shape, axes = input_shape_arg(input_shape, axes, fn)
+    geom = _geometry(fn, shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
+    return shape, axes, geom, pooled_shape(shape, axes, (geom.h.out_size, geom.w.out_size))
 
 
-def unpool_output_shape(fn, x_shape, kernel_size, stride, padding, output_size):
+def unpool_output_shape(fn, x_shape, axes, kernel_size, stride, padding, output_size):
     """max_unpool2d's output (H, W): ``(in-1)*stride - 2*padding + kernel`` per axis, or
-    ``output_size`` (the last two entries) within ``stride`` of it, as PyTorch requires."""
+    ``output_size`` within ``stride`` of it, as PyTorch requires. ``output_size`` is (H, W) or
+    a full shape, whose (H, W) entries are at ``axes``."""
     kernel = _pair("kernel_size", kernel_size, fn)
     stride = kernel if stride is None else _pair("stride", stride, fn)
     pad = _pair("padding", padding, fn)
@@ -674,7 +772,8 @@ def unpool_output_shape(fn, x_shape, kernel_size, stride, padding, output_size):
             f"{fn}: `kernel_size` and `stride` must be positive and `padding` non-negative, got "
             f"{kernel}, {stride}, {pad}"
         )
-    default = tuple((n - 1) * s - 2 * p + k for n, k, s, p in zip(x_shape[-2:], kernel, stride, pad))
+    in_hw = (x_shape[axes[0]], x_shape[axes[1]])
+    default = tuple((n - 1) * s - 2 * p + k for n, k, s, p in zip(in_hw, kernel, stride, pad))
     if output_size is None:
         size = default
     else:
@@ -686,7 +785,9 @@ def unpool_output_shape(fn, x_shape, kernel_size, stride, padding, output_size):
             )
         if not all(_is_int(d) for d in output_size):
             raise TypeError(f"{fn}: `output_size` must be a tuple of ints, got {output_size!r}")
-        size = tuple(operator.index(d) for d in output_size[-2:])
+        full = len(output_size) == len(x_shape) and len(x_shape) != 2
+        hw = (output_size[axes[0]], output_size[axes[1]]) if full else output_size
+        size = tuple(operator.index(d) for d in hw)
         for n, d, s in zip(size, default, stride):
             if not d - s < n < d + s:
                 raise ValueError(

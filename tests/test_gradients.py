@@ -405,7 +405,7 @@ def test_errors(rng):
         bad = idx.copy()
         bad[0, 0, 0, 0] = -1
         cpool.max_unpool2d(y, bad, 2)
-    with pytest.raises(ValueError, match=r"the leading \(batch\) axes must be equal"):
+    with pytest.raises(ValueError, match=r"the axes other than \(H, W\) \(2, 3\) must be equal"):
         cpool.max_pool2d_backward(y, idx, (3, 3, 8, 8))
     with pytest.raises(TypeError, match=r"`indices` must have an integer dtype, got float32"):
         cpool.max_pool2d_backward(y, idx.astype(np.float32), x.shape)

@@ -1,0 +1,337 @@
+"""``axes=``: pooling over any two axes, channels-last (NHWC, HWC) included.
+
+The rule under test, for every op: pooling ``x`` over ``axes`` equals pooling
+``np.moveaxis(x, axes, (-2, -1))`` over its last two axes and moving the pooled axes back, bit for
+bit (values, indices, signs of zero, NaN positions). The default-axes results are themselves
+checked against the NumPy reference and PyTorch in the per-op test files.
+"""
+import numpy as np
+import pytest
+
+import cpool
+from _helpers import assert_identical, random_array, window_grid
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - CI installs torch
+    torch = None
+
+# (shape, axes): channels-last batches and images, the default, and orders that are not.
+LAYOUTS = [
+    ((2, 7, 9, 3), (1, 2)),     # NHWC
+    ((2, 7, 9, 3), (-3, -2)),   # NHWC, negative form
+    ((7, 9, 4), (0, 1)),        # HWC
+    ((7, 9, 17), (0, 1)),       # HWC, odd channel count
+    ((2, 6, 5, 64), (1, 2)),    # NHWC, many channels
+    ((1, 6, 5, 1), (1, 2)),     # C = 1
+    ((2, 3, 7, 9), (-2, -1)),   # NCHW (today's default)
+    ((2, 9, 7, 3), (2, 1)),     # W before H
+    ((2, 7, 3, 9), (1, 3)),     # N H C W
+    ((7, 2, 9, 3), (0, 2)),     # H N W C
+    ((2, 7, 9, 3, 2), (1, 2)),  # two trailing axes
+]
+LAYOUT_IDS = [f"{s}-{a}" for s, a in LAYOUTS]
+
+
+def _moved(x, axes):
+    return np.moveaxis(x, axes, (-2, -1))
+
+
+def _back(result, axes, ndim):
+    """A default-axes result with its last two axes moved to ``axes`` of an ndim-D array."""
+    if isinstance(result, tuple):
+        return tuple(_back(r, axes, ndim) for r in result)
+    return np.ascontiguousarray(np.moveaxis(result, (-2, -1), tuple(a % ndim for a in axes)))
+
+
+def _global_back(result, axes, ndim, keepdims):
+    if isinstance(result, tuple):
+        return tuple(_global_back(r, axes, ndim, keepdims) for r in result)
+    return _back(result, axes, ndim) if keepdims else result
+
+
+WINDOWED = {
+    "max": lambda x, **kw: cpool.max_pool2d(x, 3, 2, 1, **kw),
+    "max_indices": lambda x, **kw: cpool.max_pool2d(x, (2, 3), (2, 1), (1, 0), (1, 2), True, True,
+                                                    **kw),
+    "max_ceil": lambda x, **kw: cpool.max_pool2d(x, 2, ceil_mode=True, return_indices=True, **kw),
+    "avg": lambda x, **kw: cpool.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False,
+                                            **kw),
+    "avg_override": lambda x, **kw: cpool.avg_pool2d(x, 2, 1, divisor_override=3, **kw),
+    "avg_same": lambda x, **kw: cpool.avg_pool2d(x, 3, 2, "same", **kw),
+    "sum": lambda x, **kw: cpool.sum_pool2d(x, 2, 1, 1, 2, **kw),
+    "sum_2x2": lambda x, **kw: cpool.sum_pool2d(x, 2, **kw),
+}
+FLOAT_ONLY = {
+    "stochastic_train": lambda x, **kw: cpool.stochastic_pool2d(np.abs(x), 2, seed=3,
+                                                                return_indices=True, **kw),
+    "stochastic_eval": lambda x, **kw: cpool.stochastic_pool2d(np.abs(x), 3, 1, 1, training=False,
+                                                               **kw),
+}
+GLOBAL = {
+    "global_max": lambda x, **kw: cpool.global_max_pool2d(x, return_indices=True, **kw),
+    "global_avg": lambda x, **kw: cpool.global_avg_pool2d(x, **kw),
+    "global_sum": lambda x, **kw: cpool.global_sum_pool2d(x, **kw),
+}
+
+
+def _with_specials(x, rng):
+    """Ties, signed zeros and NaN (floats) so that the scan-order rules are exercised."""
+    x = x.copy()
+    if x.dtype.kind == "f":
+        flat = x.reshape(-1)
+        pos = rng.choice(flat.size, size=max(1, flat.size // 5), replace=False)
+        flat[pos[0::3]] = -0.0
+        flat[pos[1::3]] = 0.0
+        flat[pos[2::7]] = np.nan
+    else:
+        x //= np.array(max(1, min(1000, np.iinfo(x.dtype).max // 16)), x.dtype)  # many ties
+    return x
+
+
+@pytest.mark.parametrize("shape,axes", LAYOUTS, ids=LAYOUT_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int32, np.int64])
+@pytest.mark.parametrize("name", sorted(WINDOWED))
+def test_windowed_equals_moved(rng, name, dtype, shape, axes):
+    x = _with_specials(random_array(rng, shape, dtype), rng)
+    op = WINDOWED[name]
+    expected = _back(op(_moved(x, axes)), axes, x.ndim)
+    assert_identical(op(x, axes=axes), expected)
+
+
+@pytest.mark.parametrize("shape,axes", LAYOUTS, ids=LAYOUT_IDS)
+@pytest.mark.parametrize("name", sorted(FLOAT_ONLY))
+def test_stochastic_equals_moved(rng, name, shape, axes):
+    x = random_array(rng, shape, np.float32)
+    op = FLOAT_ONLY[name]
+    assert_identical(op(x, axes=axes), _back(op(_moved(x, axes)), axes, x.ndim))
+
+
+@pytest.mark.parametrize("shape,axes", LAYOUTS, ids=LAYOUT_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int64])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("name", sorted(GLOBAL))
+def test_global_equals_moved(rng, name, keepdims, dtype, shape, axes):
+    x = _with_specials(random_array(rng, shape, dtype), rng)
+    op = GLOBAL[name]
+    got = op(x, keepdims=keepdims, axes=axes)
+    expected = _global_back(op(_moved(x, axes), keepdims=keepdims), axes, x.ndim, keepdims)
+    if name == "global_max" or np.dtype(dtype).kind != "f":
+        assert_identical(got, expected)
+    else:  # float sums may add in another order: equal to rounding
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("k,s,p,d,c", window_grid())
+def test_nhwc_window_grid(rng, k, s, p, d, c):
+    """Every geometry of the shared grid, channels-last against channels-first."""
+    x = _with_specials(random_array(rng, (2, 9, 8, 5), np.float32), rng)
+    try:
+        expected = cpool.max_pool2d(_moved(x, (1, 2)), k, s, p, d, c, True)
+    except ValueError:  # an empty output
+        with pytest.raises(ValueError):
+            cpool.max_pool2d(x, k, s, p, d, c, True, axes=(1, 2))
+        return
+    assert_identical(cpool.max_pool2d(x, k, s, p, d, c, True, axes=(1, 2)),
+                     _back(expected, (1, 2), 4))
+    assert_identical(cpool.sum_pool2d(x, k, s, p, d, c, axes=(1, 2)),
+                     _back(cpool.sum_pool2d(_moved(x, (1, 2)), k, s, p, d, c), (1, 2), 4))
+    if d == 1:
+        for include in (False, True):
+            assert_identical(
+                cpool.avg_pool2d(x, k, s, p, c, include, axes=(1, 2)),
+                _back(cpool.avg_pool2d(_moved(x, (1, 2)), k, s, p, c, include), (1, 2), 4))
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a[..., 1:18],                    # a channel slice: pixels wider than their channels
+    lambda a: a[..., ::2],                     # strided channels
+    lambda a: a[:, ::-1, :, 2:5],              # reversed rows
+    lambda a: np.moveaxis(np.ascontiguousarray(np.moveaxis(a, -1, 1)), 1, -1),  # NCHW memory
+    lambda a: np.asfortranarray(a),
+], ids=["channel-slice", "strided-channels", "reversed-rows", "nchw-memory", "fortran"])
+@pytest.mark.parametrize("name", sorted(WINDOWED) + sorted(GLOBAL))
+def test_channels_last_views(rng, name, make):
+    base = _with_specials(random_array(rng, (2, 7, 6, 20), np.float32), rng)
+    x = make(base)
+    op = {**WINDOWED, **GLOBAL}[name]
+    assert_identical(op(x, axes=(1, 2)), op(np.ascontiguousarray(x), axes=(1, 2)))
+
+
+@pytest.mark.parametrize("name", sorted(WINDOWED) + sorted(GLOBAL))
+def test_nhwc_thread_counts_bitwise_identical(rng, name):
+    op = {**WINDOWED, **GLOBAL}[name]
+    for shape in [(1, 33, 31, 64), (9, 17, 15, 3)]:  # one image many channels; many images, 3
+        x = _with_specials(random_array(rng, shape, np.float32), rng)
+        one = op(x, axes=(1, 2), num_threads=1)
+        for n in (2, 3, 5):
+            assert_identical(op(x, axes=(1, 2), num_threads=n), one)
+
+
+def test_result_is_c_contiguous_in_the_callers_order(rng):
+    x = random_array(rng, (2, 8, 6, 5), np.float32)
+    for axes in [(1, 2), (2, 1), (0, 2)]:
+        y = cpool.max_pool2d(x, 2, axes=axes)
+        assert y.flags.c_contiguous
+    y = cpool.max_pool2d(x, 2, axes=(1, 2))
+    assert y.shape == (2, 4, 3, 5)
+    assert cpool.global_avg_pool2d(x, axes=(1, 2)).shape == (2, 5)
+    assert cpool.global_avg_pool2d(x, keepdims=True, axes=(1, 2)).shape == (2, 1, 1, 5)
+
+
+@pytest.mark.parametrize("name", ["max_indices", "avg", "sum"])
+def test_out_in_channels_last(rng, name):
+    x = random_array(rng, (2, 8, 6, 5), np.float32)
+    op = WINDOWED[name]
+    expected = op(x, axes=(1, 2))
+    out = tuple(np.empty_like(e) for e in expected) if isinstance(expected, tuple) \
+        else np.empty_like(expected)
+    got = op(x, axes=(1, 2), out=out)
+    assert_identical(got, expected)
+    assert (got[0] if isinstance(got, tuple) else got) is (out[0] if isinstance(out, tuple) else out)
+
+
+def test_inputs_are_not_modified(rng):
+    x = random_array(rng, (2, 8, 6, 5), np.float32)
+    keep = x.copy()
+    for op in list(WINDOWED.values()) + list(GLOBAL.values()):
+        op(x, axes=(1, 2))
+    assert_identical(x, keep)
+
+
+# ---- gradients -------------------------------------------------------------------------------
+def _grad_cases(rng, x, axes):
+    """(name, call with axes, call on moved arrays) for every gradient and max_unpool2d."""
+    ndim = x.ndim
+    mv = lambda a: _moved(a, axes)  # noqa: E731
+    y, idx = cpool.max_pool2d(x, 3, 2, 1, return_indices=True, axes=axes)
+    g = random_array(rng, y.shape, x.dtype)
+    s, sidx = cpool.stochastic_pool2d(np.abs(x), 2, seed=1, return_indices=True, axes=axes)
+    gs = random_array(rng, s.shape, x.dtype)
+    ga = random_array(rng, cpool.avg_pool2d(x, 3, 2, 1, ceil_mode=True, axes=axes).shape, x.dtype)
+    gsum = random_array(rng, cpool.sum_pool2d(x, 2, 1, 1, 2, axes=axes).shape, x.dtype)
+    m, midx = cpool.global_max_pool2d(x, return_indices=True, axes=axes)
+    gm = random_array(rng, m.shape, x.dtype)
+    shp, mshp = x.shape, mv(x).shape
+    yield ("max", lambda **kw: cpool.max_pool2d_backward(g, idx, shp, **kw),
+           lambda: cpool.max_pool2d_backward(mv(g), mv(idx), mshp))
+    yield ("stochastic", lambda **kw: cpool.stochastic_pool2d_backward(gs, sidx, shp, **kw),
+           lambda: cpool.stochastic_pool2d_backward(mv(gs), mv(sidx), mshp))
+    yield ("unpool", lambda **kw: cpool.max_unpool2d(y, idx, 3, 2, 1, output_size=shp, **kw),
+           lambda: cpool.max_unpool2d(mv(y), mv(idx), 3, 2, 1, output_size=mshp))
+    yield ("avg", lambda **kw: cpool.avg_pool2d_backward(ga, shp, 3, 2, 1, True, **kw),
+           lambda: cpool.avg_pool2d_backward(mv(ga), mshp, 3, 2, 1, True))
+    yield ("sum", lambda **kw: cpool.sum_pool2d_backward(gsum, shp, 2, 1, 1, 2, **kw),
+           lambda: cpool.sum_pool2d_backward(mv(gsum), mshp, 2, 1, 1, 2))
+    yield ("global_max", lambda **kw: cpool.global_max_pool2d_backward(gm, midx, shp, **kw),
+           lambda: cpool.global_max_pool2d_backward(gm, midx, mshp))
+    yield ("global_avg", lambda **kw: cpool.global_avg_pool2d_backward(gm, shp, **kw),
+           lambda: cpool.global_avg_pool2d_backward(gm, mshp))
+    yield ("global_sum", lambda **kw: cpool.global_sum_pool2d_backward(gm, shp, **kw),
+           lambda: cpool.global_sum_pool2d_backward(gm, mshp))
+    del ndim
+
+
+@pytest.mark.parametrize("shape,axes", LAYOUTS, ids=LAYOUT_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_equal_moved(rng, dtype, shape, axes):
+    x = random_array(rng, shape, dtype)
+    for name, with_axes, moved in _grad_cases(rng, x, axes):
+        got = with_axes(axes=axes)
+        assert got.flags.c_contiguous and got.shape == x.shape, name
+        assert_identical(got, _back(moved(), axes, x.ndim))
+        for n in (1, 3):
+            assert_identical(with_axes(axes=axes, num_threads=n), got)
+
+
+def test_gradient_out_in_channels_last(rng):
+    x = random_array(rng, (2, 8, 6, 5), np.float32)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True, axes=(1, 2))
+    out = np.full(x.shape, np.nan, np.float32)
+    got = cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2), out=out)
+    assert got is out
+    assert_identical(out, cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2)))
+
+
+def test_unpool_output_size_full_shape_in_callers_order(rng):
+    x = random_array(rng, (2, 8, 6, 5), np.float32)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True, axes=(1, 2))
+    full = cpool.max_unpool2d(y, idx, 2, output_size=(2, 9, 7, 5), axes=(1, 2))
+    hw = cpool.max_unpool2d(y, idx, 2, output_size=(9, 7), axes=(1, 2))
+    assert full.shape == (2, 9, 7, 5)
+    assert_identical(full, hw)
+
+
+# ---- errors --------------------------------------------------------------------------------
+@pytest.mark.parametrize("axes,exc,match", [
+    ((1,), ValueError, r"`axes` must be a pair .* \(1,\) \(length 1\)"),
+    ((0, 1, 2), ValueError, r"`axes` must be a pair .*length 3"),
+    (1, ValueError, r"`axes` must be a pair \(H axis, W axis\), got 1"),
+    ((1, 1), ValueError, r"`axes` must name two different axes, got \(1, 1\)"),
+    ((1, -3), ValueError, r"`axes` must name two different axes, got \(1, -3\)"),
+    ((1, 4), ValueError, r"`axes` \(1, 4\) is out of range for an array of 4 dimensions"),
+    ((-5, 1), ValueError, r"`axes` \(-5, 1\) is out of range"),
+    ((1.0, 2), TypeError, r"`axes` must be a pair of ints .* \(1.0, 2\)"),
+    ("hw", TypeError, r"`axes` must be a pair of ints .* 'hw'"),
+    (None, TypeError, r"`axes` must be a pair of ints .* None"),
+    ((True, 2), TypeError, r"`axes` must be a pair of ints"),
+])
+@pytest.mark.parametrize("call", [
+    lambda x, a: cpool.max_pool2d(x, 2, axes=a),
+    lambda x, a: cpool.avg_pool2d(x, 2, axes=a),
+    lambda x, a: cpool.sum_pool2d(x, 2, axes=a),
+    lambda x, a: cpool.stochastic_pool2d(x, 2, axes=a),
+    lambda x, a: cpool.global_max_pool2d(x, axes=a),
+    lambda x, a: cpool.global_avg_pool2d(x, axes=a),
+    lambda x, a: cpool.global_sum_pool2d(x, axes=a),
+    lambda x, a: cpool.max_pool2d_backward(np.ones((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), int),
+                                           x.shape, axes=a),
+    lambda x, a: cpool.avg_pool2d_backward(np.ones((2, 2, 2, 3)), x.shape, 2, axes=a),
+    lambda x, a: cpool.global_avg_pool2d_backward(np.ones((2, 3)), x.shape, axes=a),
+    lambda x, a: cpool.max_unpool2d(np.ones((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), int), 2, axes=a),
+])
+def test_bad_axes(call, axes, exc, match):
+    x = np.ones((2, 4, 4, 3), np.float32)
+    with pytest.raises(exc, match=match):
+        call(x, axes)
+
+
+def test_default_axes_change_nothing(rng):
+    x = random_array(rng, (2, 3, 8, 6), np.float32)
+    for op in list(WINDOWED.values()) + list(GLOBAL.values()):
+        assert_identical(op(x, axes=(-2, -1)), op(x))
+        assert_identical(op(x, axes=[2, 3]), op(x))
+        assert_identical(op(x, axes=np.array([2, 3])), op(x))
+
+
+def test_empty_channels_and_batches(rng):
+    for shape in [(0, 5, 4, 3), (2, 5, 4, 0)]:
+        x = np.zeros(shape, np.float32)
+        assert cpool.max_pool2d(x, 2, axes=(1, 2)).shape == (shape[0], 2, 2, shape[3])
+        y, i = cpool.max_pool2d(x, 2, axes=(1, 2), return_indices=True)
+        assert i.shape == y.shape
+        assert cpool.global_avg_pool2d(x, axes=(1, 2)).shape == (shape[0], shape[3])
+    with pytest.raises(ValueError, match=r"pooled axes \(1, 2\) \(H, W\) must be non-empty"):
+        cpool.max_pool2d(np.zeros((2, 0, 4, 3)), 1, axes=(1, 2))
+
+
+# ---- PyTorch on channels_last tensors --------------------------------------------------------
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+@pytest.mark.parametrize("C", [1, 3, 4, 17, 64])
+@pytest.mark.parametrize("k,s,p,d,c", [(2, 2, 0, 1, False), (3, 2, 1, 1, False), (3, 1, 1, 1, True),
+                                       ((2, 3), (1, 2), (1, 0), (2, 1), True)])
+def test_torch_channels_last_parity(rng, C, k, s, p, d, c):
+    x = _with_specials(random_array(rng, (2, 9, 10, C), np.float32), rng)
+    t = torch.from_numpy(np.moveaxis(x, -1, 1)).contiguous(memory_format=torch.channels_last)
+    tv, ti = F.max_pool2d(t, k, s, p, d, c, True)
+    v, i = cpool.max_pool2d(x, k, s, p, d, c, True, axes=(1, 2))
+    assert_identical(v, np.ascontiguousarray(tv.permute(0, 2, 3, 1).numpy()))
+    np.testing.assert_array_equal(i, ti.permute(0, 2, 3, 1).numpy())
+    if d == 1:
+        finite = np.nan_to_num(x)
+        tf = torch.from_numpy(np.moveaxis(finite, -1, 1)).contiguous(memory_format=torch.channels_last)
+        ta = F.avg_pool2d(tf, k, s, p, c, False).permute(0, 2, 3, 1).numpy()
+        np.testing.assert_allclose(cpool.avg_pool2d(finite, k, s, p, c, False, axes=(1, 2)), ta,
+                                   rtol=2e-6, atol=2e-6 * np.abs(finite).max())
