@@ -21,7 +21,15 @@ def _separable_args(plan):
     the kernel takes its general (clipped) path."""
     g = plan.geometry
     return (g.h.lo, g.h.count, g.stride[0], g.dilation[0], g.kernel[1], g.stride[1],
-            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count, g.clipped)
+            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count, g.clipped, plan.lanes)
+
+
+def _global_sum(plan, mean):
+    if plan.lanes > 1:
+        _global.global_sum_lanes(plan.x, plan.out, mean, plan.lanes, plan.task_size,
+                                 plan.num_threads)
+    else:
+        _global.global_sum(plan.x, plan.out, mean, plan.task_size, plan.num_threads)
 
 
 @fill_doc
@@ -278,7 +286,12 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, axes=(-2, -1),
                              num_threads, axes)
     with_indices = plan.indices is not None
     indices = plan.indices if with_indices else _UNUSED_INT64
-    _global.global_max(plan.x, plan.out, indices, with_indices, plan.band_rows, plan.num_threads)
+    if plan.lanes > 1:
+        _global.global_max_lanes(plan.x, plan.out, indices, with_indices, plan.lanes,
+                                 plan.task_size, plan.num_threads)
+    else:
+        _global.global_max(plan.x, plan.out, indices, with_indices, plan.task_size,
+                           plan.num_threads)
     return plan.finish()
 
 
@@ -327,7 +340,7 @@ def global_avg_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads
     """
     plan = _v.prepare_global("global_avg_pool2d", "avg", x, keepdims, False, out, num_threads,
                              axes)
-    _global.global_sum(plan.x, plan.out, True, plan.band_rows, plan.num_threads)
+    _global_sum(plan, True)
     return plan.finish()
 
 
@@ -374,7 +387,7 @@ def global_sum_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads
     """
     plan = _v.prepare_global("global_sum_pool2d", "sum", x, keepdims, False, out, num_threads,
                              axes)
-    _global.global_sum(plan.x, plan.out, False, plan.band_rows, plan.num_threads)
+    _global_sum(plan, False)
     return plan.finish()
 
 

@@ -433,20 +433,63 @@ def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.require(a, dtype, ("C_CONTIGUOUS", "ALIGNED"))
 
 
-def _kernel_view(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """A (B0, B1, H, W) view of ``x`` in ``dtype`` whose last axis is contiguous.
-
-    The leading axes are merged into two where their strides allow it (so sliced, transposed
-    and broadcast batches need no copy). A copy is made only when the kernel cannot read the
-    layout: another dtype or byte order, a strided last axis, batch axes that do not merge, or
-    a layout that is not aligned to the item size (see :func:`_aligned`).
-    """
+def _converted(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` in ``dtype``, aligned to its item size: ``x`` itself, a view (bool as uint8), or a
+    copy (another dtype or byte order, keeping the memory layout; or a misaligned layout, see
+    :func:`_aligned`, copied in C order)."""
     if x.dtype == _BOOL:  # max of bool runs on the uint8 view of the same bytes
         x = x.view(_UINT8)
     elif x.dtype != dtype:  # float16 -> float32, byte-swapped -> native order
         x = x.astype(dtype)
     if not _aligned(x):  # one aligned C-contiguous copy
         x = np.array(x, order="C")
+    return x
+
+
+def _dense_from(x: np.ndarray, axis: int) -> bool:
+    """Whether ``x[i, ..., j]`` over the axes from ``axis`` on is one C-ordered run of items."""
+    step = x.itemsize
+    for n, st in zip(reversed(x.shape[axis:]), reversed(x.strides[axis:])):
+        if n != 1 and st != step:
+            return False
+        step *= n
+    return True
+
+
+def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool):
+    """The input as the kernels read it: ``(view, lanes, moved)``.
+
+    * Channels-last (``channels_last`` allowed, W right after H, further axes after W: NHWC,
+      HWC, ...): ``view`` is (B0, B1, H, W*C), each row the W pixels of C = ``lanes``
+      channels, read in place. Pixels must be dense (the axes from W on one C-ordered run);
+      when they are not and W's stride is one item (NCHW memory seen as NHWC), the spatial axes
+      are moved last instead (no copy); otherwise the input is copied once, in C order.
+    * Otherwise (``lanes`` 1): the spatial axes moved last, (B0, B1, H, W) as
+      :func:`_kernel_view` makes it; ``moved`` tells whether they were not already last.
+    """
+    x = _converted(x, dtype)
+    ah, aw = axes
+    if channels_last and aw == ah + 1 and aw < x.ndim - 1 and x.size:
+        dense = _dense_from(x, aw)
+        if dense or x.shape[aw] == 1 or x.strides[aw] != x.itemsize:
+            if not dense:
+                x = np.ascontiguousarray(x)
+            lanes = math.prod(x.shape[aw + 1:])
+            rows = np.lib.stride_tricks.as_strided(
+                x, x.shape[:aw] + (x.shape[aw] * lanes,), x.strides[:aw] + (x.itemsize,),
+                writeable=False)
+            return _kernel_view(rows), lanes, False
+    moved = tuple(axes) != (x.ndim - 2, x.ndim - 1)
+    return _kernel_view(spatial_last(x, axes)), 1, moved
+
+
+def _kernel_view(x: np.ndarray) -> np.ndarray:
+    """A (B0, B1, H, W) view of ``x`` (already :func:`_converted`) whose last axis is contiguous.
+
+    The leading axes are merged into two where their strides allow it (so sliced, transposed
+    and broadcast batches need no copy). A copy is made only when the kernel cannot read the
+    layout: a strided last axis or batch axes that do not merge.
+    """
     H, W = x.shape[-2:]
     if x.flags.c_contiguous:  # the common case, and the cheapest view to make
         return x.reshape((1, x.size // (H * W) if x.size else 0, H, W))
@@ -530,14 +573,16 @@ def _threads_for(num_threads, work: int, tasks: int, fn: str) -> int:
 class Plan(NamedTuple):
     """What one kernel call needs, and how to turn its output into the public result."""
 
-    x: np.ndarray                 # (B0, B1, H, W) kernel input view
+    x: np.ndarray                 # (B0, B1, H, W * lanes) kernel input view
     out: np.ndarray               # kernel output, 4-D (windowed) or 1-D (global), C-contiguous
     indices: Optional[np.ndarray]  # int64 kernel index output, same layout as `out`, or None
     results: tuple                # what the caller gets back: (values,) or (values, indices)
     views: tuple                  # the results in the kernel's axis order
     targets: tuple                # what the kernel writes, each a view or a temporary
     geometry: Optional[Geometry]  # windowed ops
-    band_rows: int                # global ops: rows per band of a plane
+    task_size: int                # global ops: rows per band of a plane, or channels per task
+                                  # (channels-last)
+    lanes: int                    # values per pixel: C for channels-last input, else 1
     num_threads: int
 
     def finish(self):
@@ -580,16 +625,17 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
-    xk = _kernel_view(spatial_last(x_in, axes), in_dtype)
+    # Stochastic pooling has no channels-last kernel: it reads the spatial axes moved last.
+    xk, lanes, moved = _kernel_input(x_in, in_dtype, axes, op != "stochastic")
     shape = pooled_shape(x_in.shape, axes, (geom.h.out_size, geom.w.out_size))
     results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
-                                       return_indices, [xk], axes)
-    k4 = (xk.shape[0], xk.shape[1], geom.h.out_size, geom.w.out_size)
+                                       return_indices, [xk], axes if moved else None)
+    k4 = (xk.shape[0], xk.shape[1], geom.h.out_size, geom.w.out_size * lanes)
     rows = k4[0] * k4[1] * k4[2]
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
     return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
-                results, views, targets, geom, 0, nt)
+                results, views, targets, geom, 0, lanes, nt)
 
 
 # The divisor counts of a sum, which divides by nothing.
@@ -643,19 +689,36 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
     H, W = x_in.shape[axes[0]], x_in.shape[axes[1]]
     keepdims = _flag("keepdims", keepdims, fn)
     return_indices = _flag("return_indices", return_indices, fn)
-    xk = _kernel_view(spatial_last(x_in, axes), in_dtype)
+    xk, lanes, _ = _kernel_input(x_in, in_dtype, axes, True)
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
     # results' own order, with or without the size-1 spatial axes.
     results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
                                        return_indices, [xk])
-    planes = xk.shape[0] * xk.shape[1]
-    band_rows = max(1, _BAND_ELEMENTS // W)
-    tasks = planes * -(-H // band_rows)
-    nt = _threads_for(num_threads, xk.size, tasks, fn)
+    planes = xk.shape[0] * xk.shape[1] * lanes
+    if lanes > 1:  # tasks: (image, block of channels)
+        images = planes // lanes
+        nt = _threads_for(num_threads, xk.size, images * -(-lanes // _MIN_LANE_BLOCK), fn)
+        task_size = _lane_block(lanes, images, nt)
+    else:  # tasks: (plane, band of rows)
+        task_size = max(1, _BAND_ELEMENTS // W)
+        nt = _threads_for(num_threads, xk.size, planes * -(-H // task_size), fn)
     return Plan(xk, targets[0].reshape(planes),
                 targets[1].reshape(planes) if return_indices else None, results, views, targets,
-                None, band_rows, nt)
+                None, task_size, lanes, nt)
+
+
+# Channels-last global ops: a task is a block of an image's channels, at least this many.
+_MIN_LANE_BLOCK = 64
+
+
+def _lane_block(lanes: int, images: int, num_threads: int) -> int:
+    """Channels per task of a channels-last global op: all of an image's channels when there
+    are images enough for every thread (the input is then read in one sequential sweep, up to
+    3x faster than blocks of 256 channels), else blocks small enough to give every thread a
+    task. Each channel is still summed in one fixed order, so results do not depend on it."""
+    per_image = -(-num_threads // images) if images < num_threads else 1
+    return max(min(lanes, _MIN_LANE_BLOCK), -(-lanes // per_image))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -98,11 +98,54 @@ cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_ro
                 buf[j] = _combine(buf[j], <numeric_acc>r0[j], is_max)
 
 
+cdef inline void _horizontal_lanes(const numeric_acc* buf, numeric_acc* out, Py_ssize_t OW,
+                                   Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                                   Py_ssize_t lanes, bint is_max) noexcept nogil:
+    """:func:`_horizontal` over pixels of ``lanes`` values each (channels-last rows): output
+    pixel i reduces the pixels i*sw + u*dw, u < kw, lane by lane, in the same order (so sums
+    match the one-lane kernels bit for bit).
+
+    A stride of 1 makes the whole row one contiguous run per tap (vectorised across pixels and
+    lanes together, which is what few channels need); otherwise each pixel's lanes are the
+    contiguous run."""
+    cdef Py_ssize_t i, u, c, n = OW * lanes, step = dw * lanes
+    cdef const numeric_acc* src
+    cdef numeric_acc* dst
+    if sw == 1:
+        for c in range(n):
+            out[c] = buf[c]
+        for u in range(1, kw):
+            src = buf + u * step
+            for c in range(n):
+                out[c] = _combine(out[c], src[c], is_max)
+        return
+    for i in range(OW):
+        src = buf + i * sw * lanes
+        dst = out + i * lanes
+        if kw == 2:
+            for c in range(lanes):
+                dst[c] = _combine(src[c], src[step + c], is_max)
+        elif kw == 3:
+            for c in range(lanes):
+                dst[c] = _combine(_combine(src[c], src[step + c], is_max), src[2 * step + c],
+                                  is_max)
+        else:
+            for c in range(lanes):
+                dst[c] = src[c]
+            for u in range(1, kw):
+                for c in range(lanes):
+                    dst[c] = _combine(dst[c], src[u * step + c], is_max)
+
+
 cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_t OW, Py_ssize_t kw,
-                             Py_ssize_t sw, Py_ssize_t dw, bint is_max) noexcept nogil:
-    """out[i] = reduction over u < kw of buf[i*sw + u*dw] (buf is padded: no bounds to check)."""
+                             Py_ssize_t sw, Py_ssize_t dw, bint is_max,
+                             Py_ssize_t lanes) noexcept nogil:
+    """out[i] = reduction over u < kw of buf[i*sw + u*dw] (buf is padded: no bounds to check);
+    with ``lanes`` > 1, per lane of pixels of that many values (:func:`_horizontal_lanes`)."""
     cdef Py_ssize_t i, u
-    if dw == 1 and sw == 2 and kw == 2:
+    if lanes != 1:
+        _horizontal_lanes(buf, out, OW, kw, sw, dw, lanes, is_max)
+    elif dw == 1 and sw == 2 and kw == 2:
         for i in range(OW):
             out[i] = _combine(buf[2 * i], buf[2 * i + 1], is_max)
     elif dw == 1 and sw == 2 and kw == 3:
@@ -155,25 +198,31 @@ cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int
 
 cdef inline void _horizontal_clipped(const numeric_acc* buf, numeric_acc* out, Py_ssize_t OW,
                                      const Py_ssize_t* lo, const Py_ssize_t* n, Py_ssize_t dw,
-                                     numeric_acc identity, bint is_max) noexcept nogil:
-    """out[i] = reduction over t < n[i] of buf[lo[i] + t*dw] (the identity for n[i] == 0).
+                                     numeric_acc identity, bint is_max,
+                                     Py_ssize_t lanes) noexcept nogil:
+    """out[i] = reduction over t < n[i] of buf[lo[i] + t*dw] (the identity for n[i] == 0), per
+    lane of pixels of ``lanes`` values.
 
     The general kernels' horizontal pass, over an unpadded row and each window's in-bounds
     taps only (``w_lo``/``w_n`` from the geometry): memory and work follow the row, not the
     kernel or the padding, where :func:`_horizontal`'s padded row would be mostly padding."""
-    cdef Py_ssize_t i, t
+    cdef Py_ssize_t i, t, c
     cdef numeric_acc acc
+    cdef const numeric_acc* src
     for i in range(OW):
-        acc = buf[lo[i]] if n[i] > 0 else identity
-        for t in range(1, n[i]):
-            acc = _combine(acc, buf[lo[i] + t * dw], is_max)
-        out[i] = acc
+        for c in range(lanes):
+            src = buf + lo[i] * lanes + c
+            acc = src[0] if n[i] > 0 else identity
+            for t in range(1, n[i]):
+                acc = _combine(acc, src[t * dw * lanes], is_max)
+            out[i * lanes + c] = acc
 
 
 cdef inline Py_ssize_t _padded_width(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
                                      Py_ssize_t dw, Py_ssize_t pad_w) noexcept nogil:
-    """Length of the padded row buffer: ``pad_w`` left padding cells, the ``W`` values, then
-    padding up to the last window's last tap (ceil-mode windows may reach past the right padding)."""
+    """Length in pixels of the padded row buffer: ``pad_w`` left padding cells, the ``W``
+    values, then padding up to the last window's last tap (ceil-mode windows may reach past the
+    right padding)."""
     return max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
 
 

@@ -631,8 +631,8 @@ cdef inline void _ratio_row(const floating* sums, const floating* squares, float
         for i in range(OW):
             orow[i] = _ratio(sums[2 * i] + sums[2 * i + 1], squares[2 * i] + squares[2 * i + 1])
     else:
-        _horizontal(sums, row_sums, OW, kw, sw, 1, False)
-        _horizontal(squares, row_squares, OW, kw, sw, 1, False)
+        _horizontal(sums, row_sums, OW, kw, sw, 1, False, 1)
+        _horizontal(squares, row_squares, OW, kw, sw, 1, False, 1)
         for i in range(OW):
             orow[i] = _ratio(row_sums[i], row_squares[i])
 
@@ -788,9 +788,9 @@ def stochastic_eval(
                                     squares[row0 + j] = squares[row0 + j] + v * v
                                     minima[j] = v if v < minima[j] else minima[j]
                     if clipped:
-                        _horizontal_clipped(sums, row_sums, OW, &w_lo[0], &w_n[0], 1, 0, False)
+                        _horizontal_clipped(sums, row_sums, OW, &w_lo[0], &w_n[0], 1, 0, False, 1)
                         _horizontal_clipped(squares, row_squares, OW, &w_lo[0], &w_n[0], 1, 0,
-                                            False)
+                                            False, 1)
                         for i in range(OW):
                             orow[i] = _ratio(row_sums[i], row_squares[i])
                     else:

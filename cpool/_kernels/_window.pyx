@@ -41,29 +41,31 @@ cdef enum:
 
 cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
                                  const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
-                                 numeric* orow, Py_ssize_t OW) noexcept nogil:
+                                 numeric* orow, Py_ssize_t OW, Py_ssize_t lanes) noexcept nogil:
     """Give each output that is +-0 or NaN the bits of PyTorch's row-major scan.
 
     The row-separable max combines each column's rows before the columns, so among equal
     values it keeps the leftmost column's first cell where the scan keeps the topmost row's
     first: another sign of zero, or another NaN's payload, when the window holds a -0 or a
     NaN (the caller checks the column maxima for one). Such outputs are scanned again, in
-    order, with the scan's rule; every other maximum has one bit pattern."""
-    cdef Py_ssize_t ow, t, u
+    order, with the scan's rule; every other maximum has one bit pattern. Channels-last rows
+    (``lanes`` values per pixel) are scanned lane by lane."""
+    cdef Py_ssize_t ow, t, u, c
     cdef numeric m, v
     cdef const numeric* r
     if not (numeric is float or numeric is double):
         return
     for ow in range(OW):
-        m = orow[ow]
-        if m == 0 or m != m:
-            m = _lowest(<numeric*>NULL)
-            for t in range(n_rows):
-                r = row0 + t * step + w_lo[ow]
-                for u in range(w_n[ow]):
-                    v = r[u * dw]
-                    m = v if _replaces(m, v) else m
-            orow[ow] = m
+        for c in range(lanes):
+            m = orow[ow * lanes + c]
+            if m == 0 or m != m:
+                m = _lowest(<numeric*>NULL)
+                for t in range(n_rows):
+                    r = row0 + t * step + w_lo[ow] * lanes + c
+                    for u in range(w_n[ow]):
+                        v = r[u * dw * lanes]
+                        m = v if _replaces(m, v) else m
+                orow[ow * lanes + c] = m
 
 
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
@@ -72,22 +74,26 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                     const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                     const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-                    bint is_max, int num_threads) except -1:
+                    bint is_max, Py_ssize_t lanes, int num_threads) except -1:
     """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
+
+    ``lanes``: values per pixel. 1 for planes (``x`` is (B0, B1, H, W)); C for channels-last
+    rows, where ``x`` is (N, 1, H, W*C) and ``out`` (N, 1, OH, OW*C): the vertical pass is the
+    same over the row's W*C values, the horizontal pass combines whole pixels lane by lane.
 
     ``clipped`` (the geometry's choice, for kernels or padding much wider than the row): the
     buffer holds the row alone and each window reduces its in-bounds taps
     (:func:`_horizontal_clipped`), so nothing follows the kernel's size."""
-    cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
-    cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
+    cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3] // lanes, L = x.shape[3]
+    cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
-    # The padded row: pad_w identity cells, W values, then identity up to the last tap.
-    cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
-    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's values start in the buffer
+    # The padded row: pad_w identity pixels, W pixels, then identity up to the last tap.
+    cdef Py_ssize_t width = lanes * (W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w))
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
-    cdef Py_ssize_t c, r, b0, b1, oh, i
+    cdef Py_ssize_t c, r, b0, b1, oh, i, j
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
@@ -96,6 +102,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
         return 0
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
     cdef Py_ssize_t drow_stride = _buffer_stride(OW, sizeof(numeric_acc)) if divide else 0
+    cdef numeric_acc d
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + drow_stride,
                                                        sizeof(numeric_acc))
     # Per thread, the row count its divisor row was built for; it outlives a chunk (a prange
@@ -113,29 +120,35 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 buf = scratch + threadid() * (stride + drow_stride)
                 drow = buf + stride
-                _pad_edges(buf, row0, W, width, identity)
+                _pad_edges(buf, row0, L, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     if h_n[oh] > 0:
                         _prefetch_rows(&x[b0, b1, h_lo[oh] + (h_n[oh] - 1) * dh, 0],
-                                       dh * row_step, h_n[oh], sh, W)
+                                       dh * row_step, h_n[oh], sh, L)
                     _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
-                              dh * row_step, h_n[oh], W, buf + row0, identity, is_max)
+                              dh * row_step, h_n[oh], L, buf + row0, identity, is_max)
                     if clipped:
                         _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw, identity,
-                                            is_max)
+                                            is_max, lanes)
                     else:
-                        _horizontal(buf, orow, OW, kw, sw, dw, is_max)
+                        _horizontal(buf, orow, OW, kw, sw, dw, is_max, lanes)
                     # Equal maxima have one bit pattern unless a column's max is -0 or NaN;
                     # the column maxima are scanned for one (5% of a 2x2 pooling with AVX).
                     if numeric is numeric_acc and is_max and h_n[oh] > 0:
-                        if _any_negzero_or_nan(buf + row0, W):
+                        if _any_negzero_or_nan(buf + row0, L):
                             _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh],
-                                            &w_lo[0], &w_n[0], dw, orow, OW)
+                                            &w_lo[0], &w_n[0], dw, orow, OW, lanes)
                     if divide:
                         _divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0], OW)
-                        for i in range(OW):
-                            orow[i] = orow[i] / drow[i]
+                        if lanes == 1:
+                            for i in range(OW):
+                                orow[i] = orow[i] / drow[i]
+                        else:
+                            for i in range(OW):
+                                d = drow[i]
+                                for j in range(i * lanes, i * lanes + lanes):
+                                    orow[j] = orow[j] / d
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(scratch)
@@ -148,11 +161,11 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               int num_threads):
+               Py_ssize_t lanes, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
     cdef const int64_t[::1] no_counts = None
     _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
-               no_counts, False, True, num_threads)
+               no_counts, False, True, lanes, num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -160,15 +173,15 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-               int num_threads):
+               Py_ssize_t lanes, const int64_t[::1] count_h, const int64_t[::1] count_w,
+               bint divide, int num_threads):
     """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
 
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``count_h[oh] * count_w[ow]``.
     """
     _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h, count_w,
-               divide, False, num_threads)
+               divide, False, lanes, num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -264,32 +277,70 @@ cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32
             irow[ow] = row_base + hrow[ow] * row_w + (ow * sw + hcol[ow] * dw)
 
 
+cdef inline void _combine_padded_lanes(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
+                                       int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
+                                       Py_ssize_t dw, Py_ssize_t row_base, Py_ssize_t row_w,
+                                       Py_ssize_t lanes, numeric* orow,
+                                       int64_t* irow) noexcept nogil:
+    """:func:`_combine_padded` for channels-last rows (pixels of ``lanes`` values): the same
+    rule and order per lane, with each pixel's lanes as the contiguous (vectorised) loop."""
+    cdef Py_ssize_t ow, u, c, i, o
+    cdef numeric m, v
+    cdef int32_t mr, vr
+    cdef bint take
+    for ow in range(OW):
+        i = ow * sw * lanes
+        o = ow * lanes
+        for c in range(lanes):
+            orow[o + c] = vmax[i + c]
+            hrow[o + c] = vrow[i + c]
+            hcol[o + c] = 0
+    for u in range(1, kw):
+        for ow in range(OW):
+            i = (ow * sw + u * dw) * lanes
+            o = ow * lanes
+            for c in range(lanes):
+                m = orow[o + c]
+                mr = hrow[o + c]
+                v = vmax[i + c]
+                vr = vrow[i + c]
+                take = _right_replaces(m, mr, v, vr)
+                orow[o + c] = v if take else m
+                hrow[o + c] = _pick(take, vr, mr)
+                hcol[o + c] = _pick(take, <int32_t>u, hcol[o + c])
+    for ow in range(OW):
+        o = ow * lanes
+        for c in range(lanes):
+            irow[o + c] = row_base + hrow[o + c] * row_w + (ow * sw + hcol[o + c] * dw)
+
+
 cdef inline void _combine_clipped(const numeric* vmax, const int32_t* vrow, Py_ssize_t OW,
                                   const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
-                                  Py_ssize_t row_base, Py_ssize_t row_w, numeric* orow,
-                                  int64_t* irow) noexcept nogil:
+                                  Py_ssize_t row_base, Py_ssize_t row_w, Py_ssize_t lanes,
+                                  numeric* orow, int64_t* irow) noexcept nogil:
     """The column combine of :func:`max_pool2d_with_indices` over each window's in-bounds columns
-    of an unpadded row (the general path): the same rule, in the same order. Windows with no
-    column are left to the caller."""
-    cdef Py_ssize_t ow, t, i
+    of an unpadded row (the general path): the same rule, in the same order, lane by lane of
+    pixels of ``lanes`` values. Windows with no column are left to the caller."""
+    cdef Py_ssize_t ow, t, i, c
     cdef numeric m
     cdef int32_t hr, hc
     cdef bint take
     for ow in range(OW):
         if w_n[ow] == 0:
             continue
-        i = w_lo[ow]
-        m = vmax[i]
-        hr = vrow[i]
-        hc = 0
-        for t in range(1, w_n[ow]):
-            i = w_lo[ow] + t * dw
-            take = _right_replaces(m, hr, vmax[i], vrow[i])
-            m = vmax[i] if take else m
-            hr = _pick(take, vrow[i], hr)
-            hc = _pick(take, <int32_t>t, hc)
-        orow[ow] = m
-        irow[ow] = row_base + hr * row_w + w_lo[ow] + hc * dw
+        for c in range(lanes):
+            i = w_lo[ow] * lanes + c
+            m = vmax[i]
+            hr = vrow[i]
+            hc = 0
+            for t in range(1, w_n[ow]):
+                i = (w_lo[ow] + t * dw) * lanes + c
+                take = _right_replaces(m, hr, vmax[i], vrow[i])
+                m = vmax[i] if take else m
+                hr = _pick(take, vrow[i], hr)
+                hc = _pick(take, <int32_t>t, hc)
+            orow[ow * lanes + c] = m
+            irow[ow * lanes + c] = row_base + hr * row_w + w_lo[ow] + hc * dw
 
 
 def max_pool2d_with_indices(
@@ -298,7 +349,8 @@ def max_pool2d_with_indices(
         int64_t[:, :, :, ::1] indices,                                                    # OUT
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, int num_threads):
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
+        int num_threads):
     """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``).
 
     Row-separable like the other kernels: the vertical pass keeps each column's max and its row
@@ -311,15 +363,18 @@ def max_pool2d_with_indices(
     while the window has a real cell. ``w_n`` marks dilated windows with no real cell, which
     PyTorch answers with -inf at the first tap (``w_lo``). With ``clipped`` the buffers hold the
     row alone and each window combines its in-bounds columns (``w_lo``, ``w_n``).
+
+    ``lanes`` as in :func:`_separable`: channels-last rows of pixels of ``lanes`` values, each
+    lane combined exactly as a plane's column would be.
     """
-    cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
-    cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
+    cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3] // lanes, L = x.shape[3]
+    cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
-    cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
-    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's values start in the buffers
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, y0
+    cdef Py_ssize_t width = lanes * (W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w))
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, y0, j
     cdef Py_ssize_t row_w = dh * W  # flat-index step of one window row
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef numeric* orow
@@ -337,7 +392,7 @@ def max_pool2d_with_indices(
     for oh in range(OH):
         past_rows = max(past_rows, h_n[oh])
     cdef Py_ssize_t vstride = _buffer_stride(width, sizeof(numeric))
-    cdef Py_ssize_t istride = _buffer_stride(width + 2 * OW, sizeof(int32_t))
+    cdef Py_ssize_t istride = _buffer_stride(width + 2 * OW * lanes, sizeof(int32_t))
     cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
     cdef int32_t* ints = NULL
     try:
@@ -351,9 +406,9 @@ def max_pool2d_with_indices(
                 vmax = values + threadid() * vstride
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and column (tap numbers) of the winner
-                hcol = hrow + OW
-                _pad_edges(vmax, row0, W, width, lowest)
-                _pad_edges(vrow, row0, W, width, <int32_t>past_rows)
+                hcol = hrow + OW * lanes
+                _pad_edges(vmax, row0, L, width, lowest)
+                _pad_edges(vrow, row0, L, width, <int32_t>past_rows)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
@@ -361,25 +416,30 @@ def max_pool2d_with_indices(
                     if h_n[oh] == 0:
                         # An empty (dilated) window: PyTorch's -inf at its first tap's index.
                         for ow in range(OW):
-                            orow[ow] = lowest
-                            irow[ow] = y0 * W + w_lo[ow]
+                            for j in range(ow * lanes, ow * lanes + lanes):
+                                orow[j] = lowest
+                                irow[j] = y0 * W + w_lo[ow]
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _prefetch_rows(&x[b0, b1, y0 + (h_n[oh] - 1) * dh, 0], dh * row_step,
-                                   h_n[oh], sh, W)
-                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], W, vmax + row0,
+                                   h_n[oh], sh, L)
+                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], L, vmax + row0,
                                   vrow + row0)
                     if clipped:
                         _combine_clipped(vmax, vrow, OW, &w_lo[0], &w_n[0], dw, y0 * W, row_w,
-                                         orow, irow)
-                    else:
+                                         lanes, orow, irow)
+                    elif lanes == 1:
                         _combine_padded(vmax, vrow, hrow, hcol, OW, kw, sw, dw, y0 * W - pad_w,
                                         row_w, orow, irow)
+                    else:
+                        _combine_padded_lanes(vmax, vrow, hrow, hcol, OW, kw, sw, dw,
+                                              y0 * W - pad_w, row_w, lanes, orow, irow)
                     if any_empty:  # no real column: PyTorch's -inf at the first tap
                         for ow in range(OW):
                             if w_n[ow] == 0:
-                                orow[ow] = lowest
-                                irow[ow] = y0 * W + w_lo[ow]
+                                for j in range(ow * lanes, ow * lanes + lanes):
+                                    orow[j] = lowest
+                                    irow[j] = y0 * W + w_lo[ow]
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(values)
