@@ -27,9 +27,13 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
         )
     plan = _v.prepare_scatter(fn, v, indices, shape, axes, out, num_threads, values_name)
     H, W = shape[axes[0]], shape[axes[1]]
-    P, n = math.prod(_v.without_axes(shape, axes)), plan.grad.shape[-2] * plan.grad.shape[-1]
-    bad = _backward.scatter(plan.grad.reshape(P, n), plan.indices.reshape(P, n),
-                            plan.out.reshape(P, H * W), accumulate, plan.num_threads)
+    P = math.prod(_v.without_axes(shape, axes)) // plan.lanes  # planes, or images
+
+    def rows(a):  # (P, everything of one plane or image)
+        return a.reshape(P, a.size // P if P else 0)
+
+    bad = _backward.scatter(rows(plan.grad), rows(plan.indices), rows(plan.out), accumulate,
+                            plan.lanes, plan.block, plan.num_threads)
     if bad:
         raise ValueError(f"{fn}: `indices` must lie in [0, H*W) = [0, {H * W}); {bad} do not")
     return plan.finish()

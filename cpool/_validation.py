@@ -712,13 +712,17 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
 _MIN_LANE_BLOCK = 64
 
 
-def _lane_block(lanes: int, images: int, num_threads: int) -> int:
-    """Channels per task of a channels-last global op: all of an image's channels when there
-    are images enough for every thread (the input is then read in one sequential sweep, up to
-    3x faster than blocks of 256 channels), else blocks small enough to give every thread a
-    task. Each channel is still summed in one fixed order, so results do not depend on it."""
+def _lane_block(lanes: int, images: int, num_threads: int, most: Optional[int] = None) -> int:
+    """Channels per task of a channels-last kernel split over (image, block of channels): at
+    most ``most`` (default: all of an image's channels, so global ops read the input in one
+    sequential sweep, up to 3x faster than blocks of 256 channels), fewer when needed to give
+    every thread a task, never under _MIN_LANE_BLOCK. Each channel is still computed in one
+    fixed order by one thread, so results do not depend on the split."""
     per_image = -(-num_threads // images) if images < num_threads else 1
-    return max(min(lanes, _MIN_LANE_BLOCK), -(-lanes // per_image))
+    block = -(-lanes // per_image)
+    if most is not None:
+        block = min(block, most)
+    return max(min(lanes, _MIN_LANE_BLOCK), block)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -758,7 +762,9 @@ class GradPlan(NamedTuple):
     indices: Optional[np.ndarray]  # scatters: C-contiguous, aligned int64, as `grad`
     out: np.ndarray        # kernel output, C-contiguous, `view`'s shape
     result: np.ndarray     # what the caller gets back
-    view: np.ndarray       # `result` with its spatial axes last
+    view: np.ndarray       # `result` in the kernel's axis order
+    lanes: int             # channels-last scatters: values per pixel (else 1)
+    block: int             # channels-last scatters: channels per task
     num_threads: int
 
     def finish(self):
@@ -778,9 +784,25 @@ def prepare_scatter(fn: str, values, indices, result_shape, axes, out, num_threa
         raise ValueError(
             f"{fn}: `indices` must have the shape of `{values_name}` {v.shape}, got {idx.shape}"
         )
+    lanes = _channels_last_lanes(result_shape, axes)
+    if lanes > 1:  # read and written in the caller's order, channels as lanes
+        return _grad_plan(fn, v, contiguous(idx, _INT64), kernel_dtype, result_dtype,
+                          result_shape, axes, out, num_threads, lanes)
     idx = contiguous(spatial_last(idx, axes), _INT64)
     return _grad_plan(fn, spatial_last(v, axes), idx, kernel_dtype, result_dtype, result_shape,
                       axes, out, num_threads)
+
+
+# A channels-last scatter task zero-fills and writes its block of channels of one image: about
+# this many bytes, so that block stays in the L2 cache while the scatter writes into it.
+_SCATTER_TASK_BYTES = 1 << 17
+
+
+def _channels_last_lanes(shape, axes) -> int:
+    """C, the values per pixel, when W follows H and further axes (C > 1 values) follow W;
+    else 1."""
+    ah, aw = axes
+    return math.prod(shape[aw + 1:]) if aw == ah + 1 else 1
 
 
 def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, out, num_threads,
@@ -800,18 +822,28 @@ def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, 
 
 
 def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
-               num_threads) -> GradPlan:
+               num_threads, lanes=1) -> GradPlan:
     """``g`` (and ``idx``) arrive in the kernel's axis order; the result is allocated in the
-    caller's, ``result_shape``, with (H, W) at ``axes``."""
+    caller's, ``result_shape``, with (H, W) at ``axes``. With ``lanes`` > 1 (channels-last
+    scatters) the kernel's order is the caller's."""
     result = _result(out, result_shape, result_dtype, fn)
-    view = spatial_last(result, axes)
+    view = result if lanes > 1 else spatial_last(result, axes)
     g = contiguous(g, kernel_dtype)
     inputs = [g] if idx is None else [g, idx]
     kernel_out, = _kernel_targets(fn, (result,), (view,), (out is not None,), (kernel_dtype,),
                                   inputs)
     planes = math.prod(without_axes(result_shape, axes))
-    nt = _threads_for(num_threads, g.size + kernel_out.size, planes, fn)
-    return GradPlan(g, idx, kernel_out, result, view, nt)
+    block = 1
+    if lanes > 1:
+        images = planes // lanes if lanes else 0
+        nt = _threads_for(num_threads, g.size + kernel_out.size,
+                          images * -(-lanes // _MIN_LANE_BLOCK), fn)
+        pixels = result_shape[axes[0]] * result_shape[axes[1]]
+        block = _lane_block(lanes, max(images, 1), nt,
+                            _SCATTER_TASK_BYTES // (pixels * kernel_dtype.itemsize))
+    else:
+        nt = _threads_for(num_threads, g.size + kernel_out.size, planes, fn)
+    return GradPlan(g, idx, kernel_out, result, view, lanes, block, nt)
 
 
 def window_backward_geometry(fn, input_shape, axes, kernel_size, stride, padding, dilation,

@@ -336,3 +336,28 @@ def test_torch_channels_last_parity(rng, C, k, s, p, d, c):
         ta = F.avg_pool2d(tf, k, s, p, c, False).permute(0, 2, 3, 1).numpy()
         np.testing.assert_allclose(cpool.avg_pool2d(finite, k, s, p, c, False, axes=(1, 2)), ta,
                                    rtol=2e-6, atol=2e-6 * np.abs(finite).max())
+
+
+@pytest.mark.parametrize("bad", [-1, 12, 2**40])
+def test_channels_last_scatter_rejects_bad_indices(rng, bad):
+    x = random_array(rng, (2, 4, 3, 5), np.float32)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True, axes=(1, 2))
+    idx = idx.copy()
+    idx[1, 0, 0, 3] = bad
+    for call in (lambda: cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2)),
+                 lambda: cpool.max_unpool2d(y, idx, 2, output_size=(4, 3), axes=(1, 2))):
+        with pytest.raises(ValueError, match=r"`indices` must lie in \[0, H\*W\) = \[0, 12\); 1 do not"):
+            call()
+
+
+def test_channels_last_scatter_many_channels_few_images(rng):
+    """One image of many channels is split into channel blocks; every block equals the
+    channels-first answer."""
+    x = random_array(rng, (1, 6, 8, 300), np.float32)
+    y, idx = cpool.max_pool2d(x, 3, 1, 1, return_indices=True, axes=(1, 2))
+    g = random_array(rng, y.shape, np.float32)
+    expected = _back(cpool.max_pool2d_backward(_moved(g, (1, 2)), _moved(idx, (1, 2)),
+                                               (1, 300, 6, 8)), (1, 2), 4)
+    for n in (1, 2, 4):
+        assert_identical(cpool.max_pool2d_backward(g, idx, x.shape, axes=(1, 2), num_threads=n),
+                         expected)

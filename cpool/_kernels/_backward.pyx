@@ -24,23 +24,59 @@ from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _ho
                                    _padded_width, _scratch, _vertical)
 
 
-def scatter(const floating[:, ::1] values,   # IN  (P, n)
-            const int64_t[:, ::1] indices,   # IN  (P, n), flat h*W + w
-            floating[:, ::1] out,            # OUT (P, H*W), zero-filled here
-            bint accumulate, int num_threads):
+cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, floating* plane,
+                                     Py_ssize_t n, Py_ssize_t HW, Py_ssize_t lanes,
+                                     Py_ssize_t nb, bint accumulate) noexcept nogil:
+    """:func:`scatter` for ``nb`` lanes of channels-last data (pixels of ``lanes`` values; the
+    pointers at the block's first lane): each lane is a plane of its own, written in output
+    order. Returns the number of bad indices."""
+    cdef Py_ssize_t i, c, bad = 0
+    cdef uint64_t k
+    for i in range(HW):
+        memset(plane + i * lanes, 0, nb * sizeof(floating))
+    for i in range(n):
+        for c in range(nb):
+            k = <uint64_t>idx[i * lanes + c]
+            if k < <uint64_t>HW:
+                if accumulate:
+                    plane[k * lanes + c] = plane[k * lanes + c] + vals[i * lanes + c]
+                else:
+                    plane[k * lanes + c] = vals[i * lanes + c]
+            else:
+                bad += 1
+    return bad
+
+
+def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
+            const int64_t[:, ::1] indices,   # IN  (P, n * lanes), flat h*W + w
+            floating[:, ::1] out,            # OUT (P, H*W * lanes), zero-filled here
+            bint accumulate, Py_ssize_t lanes, Py_ssize_t block, int num_threads):
     """out[p, indices[p, i]] += values[p, i] (``accumulate``, max/stochastic backward) or
-    = values[p, i] (max_unpool2d: the last write wins). Returns the number of bad indices."""
-    cdef Py_ssize_t P = out.shape[0], HW = out.shape[1], n = values.shape[1]
-    cdef Py_ssize_t p, i
+    = values[p, i] (max_unpool2d: the last write wins). Returns the number of bad indices.
+
+    Channels-last data (``lanes`` > 1): ``p`` is an image, each of its pixels holds ``lanes``
+    values, and lane c's index addresses pixels (``out[p, k*lanes + c]``). Tasks are (image,
+    ``block`` of lanes), each lane written in output order by one thread: bitwise identical
+    results for any thread count."""
+    cdef Py_ssize_t P = out.shape[0], HW = out.shape[1] // lanes, n = values.shape[1] // lanes
+    cdef Py_ssize_t blocks = (lanes + block - 1) // block
+    cdef Py_ssize_t p, i, task, c0
     cdef uint64_t k
     cdef Py_ssize_t bad = 0
     cdef floating* plane
     cdef const floating* vals
     cdef const int64_t* idx
-    if P == 0 or HW == 0:
+    if P == 0 or HW == 0 or lanes == 0:
         return 0
     with nogil:
-        for p in prange(P, schedule='static', num_threads=num_threads):
+        if lanes > 1:
+            for task in prange(P * blocks, schedule='static', num_threads=num_threads):
+                p = task // blocks
+                c0 = (task - p * blocks) * block
+                bad += _scatter_lanes(&values[p, c0] if n > 0 else NULL,
+                                      &indices[p, c0] if n > 0 else NULL, &out[p, c0], n, HW,
+                                      lanes, min(block, lanes - c0), accumulate)
+        for p in prange(0 if lanes > 1 else P, schedule='static', num_threads=num_threads):
             plane = &out[p, 0]
             vals = &values[p, 0] if n > 0 else NULL
             idx = &indices[p, 0] if n > 0 else NULL
