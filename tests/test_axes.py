@@ -125,10 +125,11 @@ def test_global_equals_moved(rng, name, keepdims, dtype, shape, axes):
         np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
 
+@pytest.mark.parametrize("channels", [5, 17])  # through the row buffer / read directly
 @pytest.mark.parametrize("k,s,p,d,c", window_grid())
-def test_nhwc_window_grid(rng, k, s, p, d, c):
+def test_nhwc_window_grid(rng, k, s, p, d, c, channels):
     """Every geometry of the shared grid, channels-last against channels-first."""
-    x = _with_specials(random_array(rng, (2, 9, 8, 5), np.float32), rng)
+    x = _with_specials(random_array(rng, (2, 9, 8, channels), np.float32), rng)
     try:
         expected = cpool.max_pool2d(_moved(x, (1, 2)), k, s, p, d, c, True)
     except ValueError:  # an empty output
@@ -144,6 +145,20 @@ def test_nhwc_window_grid(rng, k, s, p, d, c):
             assert_identical(
                 cpool.avg_pool2d(x, k, s, p, c, include, axes=(1, 2)),
                 _back(cpool.avg_pool2d(_moved(x, (1, 2)), k, s, p, c, include), (1, 2), 4))
+
+
+@pytest.mark.parametrize("channels", [3, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_nhwc_clipped_geometry(rng, channels, dtype):
+    """Kernels and padding far wider than the rows: the general (clipped) path."""
+    x = _with_specials(random_array(rng, (2, 5, 3, channels), dtype), rng)
+    for k, s, p, d in [((3, 200), (1, 50), (1, 100), 1), ((2, 90), 1, (1, 45), 1), ((1, 2), 1, 0, (1, 2))]:
+        for op in (lambda a, **kw: cpool.max_pool2d(a, k, s, p, d, True, True, **kw),
+                   lambda a, **kw: cpool.sum_pool2d(a, k, s, p, d, True, **kw)):
+            assert_identical(op(x, axes=(1, 2)), _back(op(_moved(x, (1, 2))), (1, 2), 4))
+        if d == 1:
+            op = lambda a, **kw: cpool.avg_pool2d(a, k, s, p, True, False, **kw)  # noqa: E731
+            assert_identical(op(x, axes=(1, 2)), _back(op(_moved(x, (1, 2))), (1, 2), 4))
 
 
 @pytest.mark.parametrize("make", [

@@ -30,13 +30,15 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 
-from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_for, _divisor_row,
-                                  _horizontal, _horizontal_clipped, _locate, _pad_edges,
-                                  _padded_width, _prefetch_rows, _scratch, _step, _vertical)
+from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_for, _combine,
+                                  _divisor_row, _horizontal, _horizontal_clipped, _locate,
+                                  _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
+                                  _vertical)
 from cpool._kernels._types cimport _lowest, _replaces, numeric, numeric_acc, sum_out
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
+    DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
 
 
 cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
@@ -66,6 +68,111 @@ cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_
                         v = r[u * dw * lanes]
                         m = v if _replaces(m, v) else m
                 orow[ow * lanes + c] = m
+
+
+cdef inline void _fold_column(const numeric* px, Py_ssize_t step, Py_ssize_t n_rows,
+                              Py_ssize_t lanes, numeric_acc* dst, numeric_acc* tmp, bint first,
+                              bint is_max) noexcept nogil:
+    """One window column of a channels-last row, folded into the output pixel ``dst``: the
+    column's ``n_rows`` pixels (``step`` apart, ``n_rows`` >= 1) reduced lane by lane in
+    :func:`_vertical`'s order, then stored (``first``) or combined into ``dst``."""
+    cdef Py_ssize_t c
+    cdef const numeric* r1 = px + step
+    cdef const numeric* r2 = px + 2 * step
+    if n_rows > 3:
+        _vertical(px, step, n_rows, lanes, tmp, 0, is_max)
+    # One loop per case (a test inside the lane loop kept it from vectorising).
+    if n_rows == 1 and first:
+        for c in range(lanes):
+            dst[c] = <numeric_acc>px[c]
+    elif n_rows == 1:
+        for c in range(lanes):
+            dst[c] = _combine(dst[c], <numeric_acc>px[c], is_max)
+    elif n_rows == 2 and first:
+        for c in range(lanes):
+            dst[c] = _combine(<numeric_acc>px[c], <numeric_acc>r1[c], is_max)
+    elif n_rows == 2:
+        for c in range(lanes):
+            dst[c] = _combine(dst[c], _combine(<numeric_acc>px[c], <numeric_acc>r1[c], is_max),
+                              is_max)
+    elif n_rows == 3 and first:
+        for c in range(lanes):
+            dst[c] = _combine(_combine(<numeric_acc>px[c], <numeric_acc>r1[c], is_max),
+                              <numeric_acc>r2[c], is_max)
+    elif n_rows == 3:
+        for c in range(lanes):
+            dst[c] = _combine(dst[c], _combine(_combine(<numeric_acc>px[c], <numeric_acc>r1[c],
+                                                        is_max), <numeric_acc>r2[c], is_max),
+                              is_max)
+    elif first:
+        for c in range(lanes):
+            dst[c] = tmp[c]
+    else:
+        for c in range(lanes):
+            dst[c] = _combine(dst[c], tmp[c], is_max)
+
+
+cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
+                             Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t OW, Py_ssize_t kw,
+                             Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                             const Py_ssize_t* w_lo, const Py_ssize_t* w_n, bint clipped,
+                             numeric_acc* orow, numeric_acc* tmp, numeric_acc identity,
+                             bint is_max) noexcept nogil:
+    """One output row of :func:`_separable` over channels-last pixels of ``lanes`` values,
+    without the row buffer: each output pixel reads its window's pixels straight from the
+    input, so that the results are the same bits as the buffered pass gives.
+
+    * Sums fold each window column over its rows (:func:`_fold_column`), then the columns in
+      order, the buffered pass's order. Padded and overhanging columns add the identity, as
+      the padded buffer's cells do; ``clipped`` windows fold their in-bounds columns only, as
+      :func:`_horizontal_clipped` does.
+    * Max scans the window's real cells in row-major order by PyTorch's rule: the bits the
+      buffered pass ends with after :func:`_scan_order_max`, with no second scan.
+
+    A row of W*C values outgrows the L1 cache, so writing it to the buffer and reading it back
+    cost more than the input did; reading each window's pixels directly keeps it one stream.
+    """
+    cdef Py_ssize_t ow, u, t, col, c, n_cols, first_col
+    cdef bint first
+    cdef numeric_acc* dst
+    cdef const numeric* px
+    for ow in range(OW):
+        dst = orow + ow * lanes
+        n_cols = w_n[ow] if clipped else kw
+        first_col = w_lo[ow] if clipped else ow * sw - pad_w
+        if n_rows == 0 or n_cols == 0:
+            for c in range(lanes):
+                dst[c] = identity
+        elif is_max:
+            first = True
+            for t in range(n_rows):
+                for u in range(n_cols):
+                    col = first_col + u * dw
+                    if not 0 <= col < W:
+                        continue  # padding: the identity of max, never read
+                    px = row0 + t * step + col * lanes
+                    if first:
+                        for c in range(lanes):
+                            dst[c] = <numeric_acc>px[c]
+                        first = False
+                    else:
+                        for c in range(lanes):
+                            dst[c] = _combine(dst[c], <numeric_acc>px[c], True)
+            if first:  # no real column (a dilated window)
+                for c in range(lanes):
+                    dst[c] = identity
+        else:
+            for u in range(n_cols):
+                col = first_col + u * dw
+                if 0 <= col < W:
+                    _fold_column(row0 + col * lanes, step, n_rows, lanes, dst, tmp, u == 0,
+                                 False)
+                elif u == 0:
+                    for c in range(lanes):
+                        dst[c] = identity
+                else:
+                    for c in range(lanes):
+                        dst[c] = _combine(dst[c], identity, False)
 
 
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
@@ -98,6 +205,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef numeric_acc* buf
     cdef numeric_acc* orow
     cdef numeric_acc* drow  # the divisors of the current output row (average pooling)
+    # Pixels of a vector's width or more are read straight from the input (_direct_row);
+    # narrower ones (an RGB image) go through the row buffer, whose passes vectorise across
+    # the whole row.
+    cdef bint direct = lanes > 1 and lanes * <Py_ssize_t>sizeof(numeric) >= DIRECT_BYTES
     if n_rows == 0:
         return 0
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
@@ -126,19 +237,25 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     if h_n[oh] > 0:
                         _prefetch_rows(&x[b0, b1, h_lo[oh] + (h_n[oh] - 1) * dh, 0],
                                        dh * row_step, h_n[oh], sh, L)
-                    _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
-                              dh * row_step, h_n[oh], L, buf + row0, identity, is_max)
-                    if clipped:
-                        _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw, identity,
-                                            is_max, lanes)
+                    if direct:
+                        _direct_row(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
+                                    dh * row_step, h_n[oh], W, lanes, OW, kw, sw, dw, pad_w,
+                                    &w_lo[0], &w_n[0], clipped, orow, buf, identity, is_max)
                     else:
-                        _horizontal(buf, orow, OW, kw, sw, dw, is_max, lanes)
-                    # Equal maxima have one bit pattern unless a column's max is -0 or NaN;
-                    # the column maxima are scanned for one (5% of a 2x2 pooling with AVX).
-                    if numeric is numeric_acc and is_max and h_n[oh] > 0:
-                        if _any_negzero_or_nan(buf + row0, L):
-                            _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh],
-                                            &w_lo[0], &w_n[0], dw, orow, OW, lanes)
+                        _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
+                                  dh * row_step, h_n[oh], L, buf + row0, identity, is_max)
+                        if clipped:
+                            _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw,
+                                                identity, is_max, lanes)
+                        else:
+                            _horizontal(buf, orow, OW, kw, sw, dw, is_max, lanes)
+                        # Equal maxima have one bit pattern unless a column's max is -0 or
+                        # NaN; the column maxima are scanned for one (5% of a 2x2 pooling).
+                        if numeric is numeric_acc and is_max and h_n[oh] > 0:
+                            if _any_negzero_or_nan(buf + row0, L):
+                                _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step,
+                                                h_n[oh], &w_lo[0], &w_n[0], dw, orow, OW,
+                                                lanes)
                     if divide:
                         _divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0], OW)
                         if lanes == 1:
