@@ -337,7 +337,7 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                         _vertical(<const floating*>(ring + (a % R) * ring_stride), ring_stride,
                                   b - a, OW, buf + kw - 1, 0, False)
                         _horizontal(<const floating*>(buf + pad_w), &out[p, y, 0], W, kw, 1, 1,
-                                    False, 1)
+                                    False)
                     else:
                         memset(&out[p, y, 0], 0, W * sizeof(floating))
     finally:

@@ -30,6 +30,40 @@ cdef extern from *:
     #define cpool_prefetch(p) ((void)0)
     #endif
     #include <math.h>
+    #include <string.h>
+    #if defined(__GNUC__) || defined(__clang__)
+    #define CPOOL_NOINLINE __attribute__((noinline))
+    #else
+    #define CPOOL_NOINLINE
+    #endif
+    /* Copy n pixels of nbytes bytes, src_step bytes apart, to consecutive pixels at dst. Each
+       common size is a copy of constant size (plain moves); a 3-, 6- or 12-byte pixel moves
+       with one wider load and store whose spill into the next pixel the next copy overwrites
+       (the last pixel is copied exactly, so nothing past dst's n pixels is written; the
+       source must have the spill's bytes readable, as a row with pixels after it does). Not
+       inlined: inside a large kernel its loop lost its registers to spills. */
+    static CPOOL_NOINLINE void cpool_copy_pixels(const char* src, char* dst, Py_ssize_t n,
+                                                 Py_ssize_t step, Py_ssize_t nbytes) {
+        Py_ssize_t i;
+        if (n <= 0) return;
+        /* All pixels but the last with WIDE bytes, the last with SIZE. */
+        #define CPOOL_COPY_EACH(SIZE, WIDE) \
+            for (i = 0; i < n - 1; i++) memcpy(dst + (SIZE) * i, src + i * step, (WIDE)); \
+            memcpy(dst + (SIZE) * (n - 1), src + (n - 1) * step, (SIZE))
+        switch (nbytes) {
+        case 1: for (i = 0; i < n; i++) dst[i] = src[i * step]; return;
+        case 2: CPOOL_COPY_EACH(2, 2); return;
+        case 3: CPOOL_COPY_EACH(3, 4); return;
+        case 4: CPOOL_COPY_EACH(4, 4); return;
+        case 6: CPOOL_COPY_EACH(6, 8); return;
+        case 8: CPOOL_COPY_EACH(8, 8); return;
+        case 12: CPOOL_COPY_EACH(12, 16); return;
+        case 16: CPOOL_COPY_EACH(16, 16); return;
+        default:
+            for (i = 0; i < n; i++) memcpy(dst + nbytes * i, src + i * step, (size_t)nbytes);
+        }
+        #undef CPOOL_COPY_EACH
+    }
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
     #include <emmintrin.h>
     #define CPOOL_SSE2 1
@@ -182,6 +216,8 @@ cdef extern from *:
     """
     bint CPOOL_SSE2
     void cpool_prefetch(const void* p) noexcept nogil
+    void cpool_copy_pixels(const char* src, char* dst, Py_ssize_t n, Py_ssize_t step,
+                           Py_ssize_t nbytes) noexcept nogil
     float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) noexcept nogil
     double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
     bint cpool_any_below_f32(const float* p, Py_ssize_t n, float bound) noexcept nogil

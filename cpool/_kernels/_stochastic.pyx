@@ -631,8 +631,8 @@ cdef inline void _ratio_row(const floating* sums, const floating* squares, float
         for i in range(OW):
             orow[i] = _ratio(sums[2 * i] + sums[2 * i + 1], squares[2 * i] + squares[2 * i + 1])
     else:
-        _horizontal(sums, row_sums, OW, kw, sw, 1, False, 1)
-        _horizontal(squares, row_squares, OW, kw, sw, 1, False, 1)
+        _horizontal(sums, row_sums, OW, kw, sw, 1, False)
+        _horizontal(squares, row_squares, OW, kw, sw, 1, False)
         for i in range(OW):
             orow[i] = _ratio(row_sums[i], row_squares[i])
 

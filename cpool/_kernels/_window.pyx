@@ -31,7 +31,8 @@ from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 
 from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_for, _combine,
-                                  _divisor_row, _horizontal, _horizontal_clipped, _locate,
+                                  _divisor_row, _horizontal, _horizontal_clipped,
+                                  _horizontal_lanes, _locate,
                                   _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
                                   _vertical)
 from cpool._kernels._types cimport _lowest, _replaces, numeric, numeric_acc, sum_out
@@ -213,9 +214,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
         return 0
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
     cdef Py_ssize_t drow_stride = _buffer_stride(OW, sizeof(numeric_acc)) if divide else 0
+    # Channels-last rows through the buffer: a second row for _horizontal_lanes' stride-1 pass.
+    cdef Py_ssize_t tmp_stride = stride if lanes > 1 and not direct and not clipped else 0
     cdef numeric_acc d
-    cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + drow_stride,
-                                                       sizeof(numeric_acc))
+    cdef numeric_acc* scratch = <numeric_acc*>_scratch(
+        num_threads, stride + tmp_stride + drow_stride, sizeof(numeric_acc))
     # Per thread, the row count its divisor row was built for; it outlives a chunk (a prange
     # variable does not), so interior rows never rebuild it.
     cdef int64_t* drow_h = NULL
@@ -229,8 +232,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 # writes through pointers below, and shared counters would race.
                 b0 = b1 = oh = 0
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
-                buf = scratch + threadid() * (stride + drow_stride)
-                drow = buf + stride
+                buf = scratch + threadid() * (stride + tmp_stride + drow_stride)
+                drow = buf + stride + tmp_stride
                 _pad_edges(buf, row0, L, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
@@ -247,8 +250,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         if clipped:
                             _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw,
                                                 identity, is_max, lanes)
+                        elif lanes == 1:
+                            _horizontal(buf, orow, OW, kw, sw, dw, is_max)
                         else:
-                            _horizontal(buf, orow, OW, kw, sw, dw, is_max, lanes)
+                            _horizontal_lanes(buf, orow, buf + stride, OW, kw, sw, dw, lanes,
+                                              is_max)
                         # Equal maxima have one bit pattern unless a column's max is -0 or
                         # NaN; the column maxima are scanned for one (5% of a 2x2 pooling).
                         if numeric is numeric_acc and is_max and h_n[oh] > 0:
