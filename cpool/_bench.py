@@ -13,6 +13,7 @@ bytes)/time divided by copy's (2 x input bytes)/time``, with the targets of the 
 Times are the minimum over repeats of the mean over a calibrated number of calls.
 """
 import json
+import os
 import platform
 import sys
 import time
@@ -22,7 +23,7 @@ import numpy as np
 
 import cpool
 import cpool._kernels
-from cpool import _baselines
+from cpool import _baselines, _peers
 
 
 class Case(NamedTuple):
@@ -38,6 +39,7 @@ class Case(NamedTuple):
     relative_to: Optional[str] = None     # key of a cpool case on the same input geometry
     relative_target: Optional[float] = None  # at most this many times its time
     nonnegative: bool = False             # feed |x| (stochastic pooling needs activations >= 0)
+    peers: Optional[_peers.Pool] = None   # channels-last: the call every installed peer times
 
 
 def _t_mean(F, t):
@@ -175,6 +177,35 @@ CASES += [
          None, None, None, None, "max2i", 2.0),
 ]
 
+# Channels-last (NHWC) inputs, against the strongest peers on the same NHWC array: torch
+# channels_last, oneDNN (torch mkldnn), JAX reduce_window, onnxruntime (with its transposes).
+# speedup_target is against the fastest of them.
+def _nhwc(op, *args, **kw):
+    return lambda x, n: op(x, *args, axes=(1, 2), num_threads=n, **kw)
+
+
+CASES += [
+    Case("nhwc_max2", "NHWC max 2x2 s2", (32, 56, 56, 256), "float32",
+         _nhwc(cpool.max_pool2d, 2), None, None, 1.5, 0.6, peers=_peers.Pool("max", 2, 2)),
+    Case("nhwc_avg2", "NHWC avg 2x2 s2", (32, 56, 56, 256), "float32",
+         _nhwc(cpool.avg_pool2d, 2), None, None, 1.5, 0.6, peers=_peers.Pool("avg", 2, 2)),
+    Case("nhwc_max3", "NHWC max 3x3 s2 p1", (32, 112, 112, 64), "float32",
+         _nhwc(cpool.max_pool2d, 3, 2, 1), None, None, 1.5, 0.4,
+         peers=_peers.Pool("max", 3, 2, 1)),
+    Case("hwc_u8_max2", "uint8 HWC images max 2x2", (64, 224, 224, 3), "uint8",
+         _nhwc(cpool.max_pool2d, 2), None, None, None, 0.5, peers=_peers.Pool("max", 2, 2)),
+    Case("nhwc_gavg", "NHWC global avg", (256, 7, 7, 2048), "float32",
+         _nhwc(cpool.global_avg_pool2d), None, None, 1, 0.6, peers=_peers.Pool("global_avg")),
+    Case("nhwc_max2i", "NHWC max 2x2 s2 with indices", (32, 56, 56, 256), "float32",
+         _nhwc(cpool.max_pool2d, 2, return_indices=True), None, None, None, None,
+         peers=_peers.Pool("max_indices", 2, 2)),
+    Case("nhwc_max2b", "NHWC max 2x2 s2 backward", (32, 56, 56, 256), "float32",
+         _backward(lambda x: (x.shape, *cpool.max_pool2d(x, 2, return_indices=True, axes=(1, 2))),
+                   lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], axes=(1, 2),
+                                                          num_threads=n)),
+         None, None, None, None, "nhwc_max2i", 2.0),
+]
+
 # Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.
 MANY_THREADS_TARGETS = (5, 0.5)
 
@@ -235,12 +266,30 @@ def _nbytes(a):
     return sum(np.asarray(r).nbytes for r in a) if isinstance(a, tuple) else np.asarray(a).nbytes
 
 
+def _pin(cpus):
+    """Run every thread of this process (cpool's, PyTorch's, JAX's and onnxruntime's pools)
+    on ``cpus`` only, so that an n-thread row uses n cores whatever each library does with
+    its thread settings (JAX's XLA pool ignores them). Linux only; elsewhere a no-op."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:  # a thread that just ended
+            pass
+
+
+def _available():
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
 def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
         torch = F = None
+    cpus = _available()
     rows = []
     total = len(cases) * len(threads)
     rng = np.random.default_rng(0)
@@ -253,6 +302,8 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
         x = inputs[case.key]
         if progress:
             print(f"[{i}/{total}] {case.label} {case.shape} on {n} thread(s) ...", file=progress, flush=True)
+        if cpus:
+            _pin(set(cpus[:n]))
         ours = case.ours(x, n)
         t_related = None
         if case.relative_to:
@@ -269,6 +320,13 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
             t_torch = _time(lambda: case.torch(F, tx), repeat)
         if with_numpy and case.numpy is not None:
             t_numpy = _time(lambda: case.numpy(x), 1 if x.size > 1 << 22 else repeat)
+        peer_ms = {}
+        if case.peers is not None:
+            for name, call in _peers.calls(x, case.peers, n).items():
+                peer_ms[name] = _time(call, repeat) * 1e3
+            best = _peers.fastest(peer_ms)
+            if best is not None:
+                t_torch = best[1] / 1e3  # the speed-up column is against the fastest peer
         moved = x.nbytes + _nbytes(ours)
         rows.append({
             "case": case.label, "key": case.key, "shape": list(case.shape), "dtype": case.dtype,
@@ -284,10 +342,18 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
             "copy_target": case.copy_target if n == 1 else MANY_THREADS_TARGETS[1],
             "relative_to": case.relative_to, "relative_target": case.relative_target,
             "related_ms": None if t_related is None else t_related * 1e3,
+            "peers_ms": peer_ms,
         })
         untargeted = case.speedup_target is None and case.copy_target is None
-        if (case.key == "tiny" and n > 1) or case.torch is None or untargeted:
+        if (case.key == "tiny" and n > 1) or untargeted or (case.torch is None and not peer_ms):
             rows[-1]["speedup_target"] = rows[-1]["copy_target"] = None
+        if case.speedup_target is None or (case.peers is not None and n > 1):
+            # the channels-last targets are set at one thread
+            rows[-1]["speedup_target"] = None
+        if case.peers is not None and n > 1:
+            rows[-1]["copy_target"] = None
+    if cpus:
+        _pin(set(cpus))
     return rows
 
 
@@ -330,8 +396,8 @@ def table(rows):
             "| target (speed-up / of copy) | |")
     lines = [head, "|" + "---|" * 11]
     for r in rows:
-        if r.get("relative_to"):
-            continue  # shown in relative_table
+        if r.get("relative_to") or r.get("peers_ms"):
+            continue  # shown in relative_table / peer_table
         speedup = "—" if r["speedup_target"] is None else f"{r['speedup_target']:.0f}x"
         target = f"{speedup} / {_fmt(r['copy_target'], '.1f')}"
         lines.append(
@@ -340,6 +406,27 @@ def table(rows):
             f"{_fmt(r['numpy_ms'], '.1f')} | {r['copy_ms']:.3f} | "
             f"{_fmt(r['speedup_vs_torch'], '.1f')}x | {r['of_copy']:.2f} | {target} | {_verdict(r)} |"
         )
+    return "\n".join(lines)
+
+
+def peer_table(rows):
+    """Channels-last cases: cpool, every peer, and the speed-up over the fastest."""
+    names = sorted({name for r in rows for name in r.get("peers_ms", {})})
+    if not names:
+        return ""
+    head = ("| case | shape | threads | cpool ms | " + " | ".join(f"{n} ms" for n in names)
+            + " | copy ms | speed-up vs fastest | of copy | target (speed-up / of copy) | |")
+    lines = [head, "|" + "---|" * (9 + len(names))]
+    for r in rows:
+        if not r.get("peers_ms"):
+            continue
+        speedup = "—" if r["speedup_target"] is None else f"{r['speedup_target']:g}x"
+        peers = " | ".join(_fmt(r["peers_ms"].get(n), ".3f") for n in names)
+        lines.append(
+            f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
+            f"{r['threads']} | {r['cpool_ms']:.3f} | {peers} | {r['copy_ms']:.3f} | "
+            f"{_fmt(r['speedup_vs_torch'], '.2f')}x | {r['of_copy']:.2f} | "
+            f"{speedup} / {_fmt(r['copy_target'], '.1f')} | {_verdict(r)} |")
     return "\n".join(lines)
 
 
@@ -375,6 +462,12 @@ def main(args):
     print("speed-up = PyTorch NCHW time / cpool time; of copy = cpool (in+out) GB/s / copy GB/s "
           "(np.copyto at 1 thread, torch copy_ at more)\n")
     print(table(rows))
+    peers = peer_table(rows)
+    if peers:
+        print("\nChannels-last (NHWC) input, axes=(1, 2), against every installed peer on the same "
+              "array (each row's threads, every library's included, pinned to as many cores); speed-up = "
+              "fastest peer time / cpool time:\n")
+        print(peers)
     rel = relative_table(rows)
     if rel:
         print("\nStochastic pooling and gradients against cpool's own forward ops on the same input, "

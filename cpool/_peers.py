@@ -6,33 +6,22 @@ fastest, as its users would hold them: a channels_last tensor (a zero-copy view 
 array), a oneDNN (mkldnn) tensor, a JAX device array. onnxruntime's pooling is NCHW only, so its
 graph is Transpose -> pool -> Transpose, and its time counts the transposes.
 
-Never imported by ``import cpool``; JAX reads its thread settings when it is first imported, so
-:func:`configure_threads` must run before any peer is built.
+Never imported by ``import cpool``. Thread counts: PyTorch and onnxruntime are told ``threads``;
+JAX's XLA pool ignores such settings, so the bench pins every thread of the process to as many
+cores as the row's thread count.
 """
-import os
 from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 
 class Pool(NamedTuple):
-    """One channels-last pooling call: ``op`` is 'max', 'avg' or 'global_avg'."""
+    """One channels-last pooling call: ``op`` is 'max', 'max_indices', 'avg' or 'global_avg'."""
 
     op: str
     kernel: int = 1
     stride: int = 1
     padding: int = 0
-
-
-def configure_threads(threads) -> str:
-    """Pin JAX (XLA:CPU) to one thread when every run is single-threaded; returns a note for
-    the table. XLA cannot change its thread count once started."""
-    if max(threads) == 1 and "jax" not in os.sys.modules:
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                                   + " --xla_cpu_multi_thread_eigen=false"
-                                   + " intra_op_parallelism_threads=1").strip()
-        return "JAX pinned to 1 thread"
-    return "JAX uses its own thread pool (all cores)"
 
 
 def _torch_calls(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Callable]:
@@ -47,6 +36,10 @@ def _torch_calls(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Callable]
     if pool.op == "max":
         calls["torch channels_last"] = lambda: F.max_pool2d(t, pool.kernel, pool.stride,
                                                             pool.padding)
+    elif pool.op == "max_indices":  # the only peer here that returns indices
+        calls["torch channels_last"] = lambda: F.max_pool2d(t, pool.kernel, pool.stride,
+                                                            pool.padding, return_indices=True)
+        return calls
     elif pool.op == "avg":
         calls["torch channels_last"] = lambda: F.avg_pool2d(t, pool.kernel, pool.stride,
                                                             pool.padding)
@@ -134,8 +127,10 @@ def calls(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Callable]:
     """Every installed peer's zero-argument call for ``pool`` on the NHWC array ``x``; a peer
     whose first call fails (an unsupported dtype) is left out."""
     found = {}
-    for make in (lambda: _torch_calls(x, pool, threads), lambda: _jax_calls(x, pool),
-                 lambda: _onnx_calls(x, pool, threads)):
+    makers = [lambda: _torch_calls(x, pool, threads)]
+    if pool.op != "max_indices":
+        makers += [lambda: _jax_calls(x, pool), lambda: _onnx_calls(x, pool, threads)]
+    for make in makers:
         for name, call in make().items():
             try:
                 call()

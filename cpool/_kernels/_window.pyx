@@ -466,6 +466,53 @@ cdef inline void _combine_clipped(const numeric* vmax, const int32_t* vrow, Py_s
             irow[ow * lanes + c] = row_base + hr * row_w + w_lo[ow] + hc * dw
 
 
+cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
+                                 Py_ssize_t y0, Py_ssize_t dh, Py_ssize_t W, Py_ssize_t lanes,
+                                 Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                                 Py_ssize_t pad_w, const Py_ssize_t* w_lo,
+                                 const Py_ssize_t* w_n, bint clipped, numeric* orow,
+                                 int64_t* irow) noexcept nogil:
+    """One output row of :func:`max_pool2d_with_indices` over channels-last pixels of a
+    vector's width or more: each window's real cells scanned in row-major order by PyTorch's
+    rule, lane by lane, straight from the input (as :func:`_direct_row` does for values)."""
+    cdef Py_ssize_t ow, t, u, c, col, n_cols, first_col
+    cdef int64_t at
+    cdef bint first, take
+    cdef numeric m, v
+    cdef numeric* dst
+    cdef int64_t* dsti
+    cdef const numeric* px
+    for ow in range(OW):
+        dst = orow + ow * lanes
+        dsti = irow + ow * lanes
+        n_cols = w_n[ow] if clipped else kw
+        first_col = w_lo[ow] if clipped else ow * sw - pad_w
+        first = True
+        for t in range(n_rows):
+            for u in range(n_cols):
+                col = first_col + u * dw
+                if not 0 <= col < W:
+                    continue  # padding is never read
+                px = row0 + t * step + col * lanes
+                at = (y0 + t * dh) * W + col
+                if first:
+                    for c in range(lanes):
+                        dst[c] = px[c]
+                        dsti[c] = at
+                    first = False
+                else:
+                    for c in range(lanes):
+                        m = dst[c]
+                        v = px[c]
+                        take = _replaces(m, v)
+                        dst[c] = v if take else m
+                        dsti[c] = at if take else dsti[c]
+        if first:  # no real cell (a dilated window): PyTorch's -inf at its first tap
+            for c in range(lanes):
+                dst[c] = _lowest(<numeric*>NULL)
+                dsti[c] = y0 * W + w_lo[ow]
+
+
 def max_pool2d_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
@@ -499,6 +546,8 @@ def max_pool2d_with_indices(
     cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
     cdef Py_ssize_t c, r, b0, b1, oh, ow, y0, j
     cdef Py_ssize_t row_w = dh * W  # flat-index step of one window row
+    # Wide channels-last pixels are scanned straight from the input (_direct_arg_row).
+    cdef bint direct = lanes > 1 and lanes * <Py_ssize_t>sizeof(numeric) >= DIRECT_BYTES
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef numeric* orow
     cdef int64_t* irow
@@ -542,6 +591,12 @@ def max_pool2d_with_indices(
                             for j in range(ow * lanes, ow * lanes + lanes):
                                 orow[j] = lowest
                                 irow[j] = y0 * W + w_lo[ow]
+                        _step(OH, B1, &b0, &b1, &oh)
+                        continue
+                    if direct:
+                        _direct_arg_row(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], y0, dh, W,
+                                        lanes, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
+                                        orow, irow)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _prefetch_rows(&x[b0, b1, y0 + (h_n[oh] - 1) * dh, 0], dh * row_step,
