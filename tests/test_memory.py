@@ -102,3 +102,40 @@ def test_window_cache_is_bounded_by_bytes():
     small = np.zeros((2, 8, 8), np.float32)
     cpool.max_pool2d(small, 3, 2, 1)
     assert _validation._WINDOWS.get((8, 3, 2, 1, 1, 1, False)) is not None
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("channels", [3, 64])
+def test_channels_last_peak_memory_is_the_output(rng, name, channels):
+    """NHWC input is read in place: no input-sized copy, only the output (and indices)."""
+    x = random_array(rng, (4, 64, 64, channels), np.float32)
+    op = OPS[name]
+    res = op(x, axes=(1, 2))  # warm-up: lazy imports and caches
+    out_bytes = sum(r.nbytes for r in res) if isinstance(res, tuple) else res.nbytes
+    del res
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        res = op(x, axes=(1, 2))
+        peak = tracemalloc.get_traced_memory()[1] - before
+        del res
+    finally:
+        tracemalloc.stop()
+    assert peak <= out_bytes + 64 * 1024, (peak, out_bytes, x.nbytes)
+
+
+def test_channels_last_gradient_peak_memory_is_the_result(rng):
+    x = random_array(rng, (4, 32, 32, 64), np.float32)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True, axes=(1, 2))
+    cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2))
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        res = cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2))
+        peak = tracemalloc.get_traced_memory()[1] - before
+        del res
+    finally:
+        tracemalloc.stop()
+    assert peak <= x.nbytes + 64 * 1024, (peak, x.nbytes)
