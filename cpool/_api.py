@@ -21,13 +21,13 @@ def _separable_args(plan):
     the kernel takes its general (clipped) path."""
     g = plan.geometry
     return (g.h.lo, g.h.count, g.stride[0], g.dilation[0], g.kernel[1], g.stride[1],
-            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count, g.clipped, plan.lanes)
+            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count, g.clipped, plan.lanes, plan.pixel)
 
 
 def _global_sum(plan, mean):
     if plan.lanes > 1:
-        _global.global_sum_lanes(plan.x, plan.out, mean, plan.lanes, plan.task_size,
-                                 plan.num_threads)
+        _global.global_sum_lanes(plan.x, plan.out, mean, plan.lanes, plan.pixel,
+                                 plan.task_size, plan.num_threads)
     else:
         _global.global_sum(plan.x, plan.out, mean, plan.task_size, plan.num_threads)
 
@@ -288,7 +288,7 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, axes=(-2, -1),
     indices = plan.indices if with_indices else _UNUSED_INT64
     if plan.lanes > 1:
         _global.global_max_lanes(plan.x, plan.out, indices, with_indices, plan.lanes,
-                                 plan.task_size, plan.num_threads)
+                                 plan.pixel, plan.task_size, plan.num_threads)
     else:
         _global.global_max(plan.x, plan.out, indices, with_indices, plan.task_size,
                            plan.num_threads)

@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 
 from cpool import _threads
+from cpool._kernels import window as _window
 
 # ---------------------------------------------------------------------------------------------
 # dtype policy (documented in README and docs): which dtypes run natively, which are promoted.
@@ -456,31 +457,42 @@ def _dense_from(x: np.ndarray, axis: int) -> bool:
     return True
 
 
-def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool):
-    """The input as the kernels read it: ``(view, lanes, moved)``.
+def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
+                  spaced_pixels: bool = False):
+    """The input as the kernels read it: ``(view, lanes, pixel, moved)``.
 
     * Channels-last (``channels_last`` allowed, W right after H, further axes after W: NHWC,
-      HWC, ...): ``view`` is (B0, B1, H, W*C), each row the W pixels of C = ``lanes``
-      channels, read in place. Pixels must be dense (the axes from W on one C-ordered run);
-      when they are not and W's stride is one item (NCHW memory seen as NHWC), the spatial axes
-      are moved last instead (no copy); otherwise the input is copied once, in C order.
+      HWC, ...): ``view`` is (B0, B1, H, row), each row the W pixels of C = ``lanes`` channels,
+      ``pixel`` values apart, read in place: a row is ``(W-1)*pixel + C`` values. Pixels are
+      dense (``pixel`` = C) when the axes from W on are one C-ordered run; with
+      ``spaced_pixels`` (kernels that read each pixel on its own) a slice of the channels is
+      read in place too (``pixel`` > C). Otherwise: when W's stride is one item (NCHW memory
+      seen as NHWC) the spatial axes are moved last instead (no copy); else the input is
+      copied once, in C order.
     * Otherwise (``lanes`` 1): the spatial axes moved last, (B0, B1, H, W) as
       :func:`_kernel_view` makes it; ``moved`` tells whether they were not already last.
     """
     x = _converted(x, dtype)
     ah, aw = axes
     if channels_last and aw == ah + 1 and aw < x.ndim - 1 and x.size:
-        dense = _dense_from(x, aw)
-        if dense or x.shape[aw] == 1 or x.strides[aw] != x.itemsize:
-            if not dense:
+        item, W = x.itemsize, x.shape[aw]
+        lanes = math.prod(x.shape[aw + 1:])
+        pixel = lanes
+        if W > 1 and not _dense_from(x, aw):
+            step = x.strides[aw]
+            if (spaced_pixels and _dense_from(x, aw + 1) and step > 0 and step % item == 0
+                    and step // item >= lanes):
+                pixel = step // item  # a slice of the channels, read in place
+            elif step == item:
+                return _kernel_view(spatial_last(x, axes)), 1, 1, True
+            else:
                 x = np.ascontiguousarray(x)
-            lanes = math.prod(x.shape[aw + 1:])
-            rows = np.lib.stride_tricks.as_strided(
-                x, x.shape[:aw] + (x.shape[aw] * lanes,), x.strides[:aw] + (x.itemsize,),
-                writeable=False)
-            return _kernel_view(rows), lanes, False
+        rows = np.lib.stride_tricks.as_strided(
+            x, x.shape[:aw] + ((W - 1) * pixel + lanes,), x.strides[:aw] + (item,),
+            writeable=False)
+        return _kernel_view(rows), lanes, pixel, False
     moved = tuple(axes) != (x.ndim - 2, x.ndim - 1)
-    return _kernel_view(spatial_last(x, axes)), 1, moved
+    return _kernel_view(spatial_last(x, axes)), 1, 1, moved
 
 
 def _kernel_view(x: np.ndarray) -> np.ndarray:
@@ -583,6 +595,7 @@ class Plan(NamedTuple):
     task_size: int                # global ops: rows per band of a plane, or channels per task
                                   # (channels-last)
     lanes: int                    # values per pixel: C for channels-last input, else 1
+    pixel: int                    # values from one pixel to the next (>= lanes)
     num_threads: int
 
     def finish(self):
@@ -626,7 +639,10 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
     # Stochastic pooling has no channels-last kernel: it reads the spatial axes moved last.
-    xk, lanes, moved = _kernel_input(x_in, in_dtype, axes, op != "stochastic")
+    # The windowed kernels read pixels of a vector's width or more one by one, so those may lie
+    # apart (a slice of the channels).
+    wide = in_dtype.itemsize * math.prod(x_in.shape[axes[1] + 1:]) >= _window.DIRECT_PIXEL_BYTES
+    xk, lanes, pixel, moved = _kernel_input(x_in, in_dtype, axes, op != "stochastic", wide)
     shape = pooled_shape(x_in.shape, axes, (geom.h.out_size, geom.w.out_size))
     results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
                                        return_indices, [xk], axes if moved else None)
@@ -635,7 +651,7 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
     return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
-                results, views, targets, geom, 0, lanes, nt)
+                results, views, targets, geom, 0, lanes, pixel, nt)
 
 
 # The divisor counts of a sum, which divides by nothing.
@@ -689,7 +705,7 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
     H, W = x_in.shape[axes[0]], x_in.shape[axes[1]]
     keepdims = _flag("keepdims", keepdims, fn)
     return_indices = _flag("return_indices", return_indices, fn)
-    xk, lanes, _ = _kernel_input(x_in, in_dtype, axes, True)
+    xk, lanes, pixel, _ = _kernel_input(x_in, in_dtype, axes, True, True)
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
     # results' own order, with or without the size-1 spatial axes.
@@ -705,7 +721,7 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
         nt = _threads_for(num_threads, xk.size, planes * -(-H // task_size), fn)
     return Plan(xk, targets[0].reshape(planes),
                 targets[1].reshape(planes) if return_indices else None, results, views, targets,
-                None, task_size, lanes, nt)
+                None, task_size, lanes, pixel, nt)
 
 
 # Channels-last global ops: a task is a block of an image's channels, at least this many.

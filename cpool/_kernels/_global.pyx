@@ -387,10 +387,11 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
 # Channels-last planes: each pixel holds C values (one per plane), contiguous
 # ---------------------------------------------------------------------------------------------
 cdef inline void _lanes_max(const numeric* base, Py_ssize_t row_stride, Py_ssize_t H,
-                            Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t n, numeric* m,
+                            Py_ssize_t W, Py_ssize_t pixel, Py_ssize_t n, numeric* m,
                             int64_t* mi, bint with_indices) noexcept nogil:
-    """m[c] (and its pixel mi[c]) = the max of lane c over the H x W pixels at ``base``, in
-    row-major pixel order by PyTorch's rule: the scan of the plane that lane c belongs to."""
+    """m[c] (and its pixel mi[c]) = the max of lane c over the H x W pixels at ``base``
+    (``pixel`` values apart), in row-major pixel order by PyTorch's rule: the scan of the plane
+    that lane c belongs to."""
     cdef Py_ssize_t y, w, c
     cdef const numeric* px
     cdef numeric v, cur
@@ -400,7 +401,7 @@ cdef inline void _lanes_max(const numeric* base, Py_ssize_t row_stride, Py_ssize
         mi[c] = 0
     for y in range(H):
         for w in range(1 if y == 0 else 0, W):
-            px = base + y * row_stride + w * lanes
+            px = base + y * row_stride + w * pixel
             if with_indices:
                 for c in range(n):
                     v = px[c]
@@ -419,12 +420,12 @@ cdef enum:
     PIXEL_GROUP = 8  # pixels summed together before they join a lane's running sum
 
 
-cdef inline void _pixels_sum(const numeric* px, Py_ssize_t count, Py_ssize_t lanes,
+cdef inline void _pixels_sum(const numeric* px, Py_ssize_t count, Py_ssize_t pixel,
                              Py_ssize_t n, band_acc* acc) noexcept nogil:
-    """acc[c] += the sum of lane c over ``count`` consecutive pixels at ``px``: PIXEL_GROUP
+    """acc[c] += the sum of lane c over ``count`` pixels at ``px``, ``pixel`` values apart: PIXEL_GROUP
     pixels at a time, each group summed pairwise in ``band_acc`` before it joins acc[c], then
     the rest one by one."""
-    cdef Py_ssize_t g, c, j, L = lanes
+    cdef Py_ssize_t g, c, j, L = pixel
     cdef const numeric* p
     for g in range(count // PIXEL_GROUP):
         p = px + g * PIXEL_GROUP * L
@@ -440,7 +441,7 @@ cdef inline void _pixels_sum(const numeric* px, Py_ssize_t count, Py_ssize_t lan
 
 
 cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t H,
-                            Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t n,
+                            Py_ssize_t W, Py_ssize_t pixel, Py_ssize_t n,
                             band_acc* acc) noexcept nogil:
     """acc[c] = the sum of lane c over the H x W pixels at ``base``, in an order fixed by the
     shape (:func:`_pixels_sum` over the plane's pixels in row-major order, as one run when the
@@ -454,22 +455,24 @@ cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize
     cdef Py_ssize_t y, c
     for c in range(n):
         acc[c] = 0
-    if row_stride == W * lanes:
-        _pixels_sum(base, H * W, lanes, n, acc)
+    if row_stride == W * pixel:
+        _pixels_sum(base, H * W, pixel, n, acc)
     else:
         for y in range(H):
-            _pixels_sum(base + y * row_stride, W, lanes, n, acc)
+            _pixels_sum(base + y * row_stride, W, pixel, n, acc)
 
 
 def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                      numeric[::1] out,                                                                 # OUT
                      int64_t[::1] indices,                                                             # OUT
-                     bint with_indices, Py_ssize_t lanes, Py_ssize_t block, int num_threads):
+                     bint with_indices, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t block,
+                     int num_threads):
     """:func:`global_max` over channels-last planes: ``x`` is (B0, B1, H, W*C) with C = ``lanes``
-    values per pixel, ``out`` (and ``indices``) (B0 * B1 * C,). Tasks are (image, ``block`` of
+    values per pixel, ``pixel`` values apart (more than C for a slice of the channels: rows are
+    then (W-1)*pixel + C long), ``out`` (and ``indices``) (B0 * B1 * C,). Tasks are (image, ``block`` of
     channels); each scans its image's pixels in order, so results are bitwise identical for any
     thread count."""
-    cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3] // lanes
+    cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t images = x.shape[0] * B1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)
@@ -486,7 +489,7 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
                 img = task // blocks
                 c0 = (task - img * blocks) * block
                 n = min(block, lanes - c0)
-                _lanes_max(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, lanes, n,
+                _lanes_max(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
                            &out[img * lanes + c0],
                            &indices[img * lanes + c0] if with_indices
                            else scratch + threadid() * block, with_indices)
@@ -496,11 +499,12 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
 
 def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                      sum_out[::1] out,                                                                 # OUT
-                     bint mean, Py_ssize_t lanes, Py_ssize_t block, int num_threads):
+                     bint mean, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t block,
+                     int num_threads):
     """:func:`global_sum` over channels-last planes (shapes as :func:`global_max_lanes`), with
     the same accumulators: float64 for floats and means of 64-bit integers, 64-bit two's
     complement for other integers. Each lane sums its pixels in row-major order."""
-    cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3] // lanes
+    cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t images = x.shape[0] * B1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)
@@ -524,10 +528,10 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
                 n = min(block, lanes - c0)
                 acc = scratch + threadid() * block
                 if in_double:
-                    _lanes_sum(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, lanes, n,
+                    _lanes_sum(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
                                acc)
                 else:
-                    _lanes_sum(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, lanes, n,
+                    _lanes_sum(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
                                <uint64_t*>acc)
                 for c in range(n):
                     _store_sum(&out[img * lanes + c0 + c], acc[c], (<uint64_t*>acc)[c],

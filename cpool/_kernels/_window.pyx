@@ -41,6 +41,9 @@ cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
     DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
 
+# For the validation layer: pixels this wide are read one by one, so they may lie apart.
+DIRECT_PIXEL_BYTES = DIRECT_BYTES
+
 
 cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
                                  const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
@@ -114,7 +117,8 @@ cdef inline void _fold_column(const numeric* px, Py_ssize_t step, Py_ssize_t n_r
 
 
 cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
-                             Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t OW, Py_ssize_t kw,
+                             Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t OW,
+                             Py_ssize_t kw,
                              Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                              const Py_ssize_t* w_lo, const Py_ssize_t* w_n, bint clipped,
                              numeric_acc* orow, numeric_acc* tmp, numeric_acc identity,
@@ -132,6 +136,7 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_
 
     A row of W*C values outgrows the L1 cache, so writing it to the buffer and reading it back
     cost more than the input did; reading each window's pixels directly keeps it one stream.
+    Pixels are ``pixel`` values apart (more than ``lanes`` for a slice of the channels).
     """
     cdef Py_ssize_t ow, u, t, col, c, n_cols, first_col
     cdef bint first
@@ -151,7 +156,7 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_
                     col = first_col + u * dw
                     if not 0 <= col < W:
                         continue  # padding: the identity of max, never read
-                    px = row0 + t * step + col * lanes
+                    px = row0 + t * step + col * pixel
                     if first:
                         for c in range(lanes):
                             dst[c] = <numeric_acc>px[c]
@@ -166,7 +171,7 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_
             for u in range(n_cols):
                 col = first_col + u * dw
                 if 0 <= col < W:
-                    _fold_column(row0 + col * lanes, step, n_rows, lanes, dst, tmp, u == 0,
+                    _fold_column(row0 + col * pixel, step, n_rows, lanes, dst, tmp, u == 0,
                                  False)
                 elif u == 0:
                     for c in range(lanes):
@@ -182,22 +187,31 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                     const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                     const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-                    bint is_max, Py_ssize_t lanes, int num_threads) except -1:
+                    bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads) except -1:
     """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
 
     ``lanes``: values per pixel. 1 for planes (``x`` is (B0, B1, H, W)); C for channels-last
     rows, where ``x`` is (N, 1, H, W*C) and ``out`` (N, 1, OH, OW*C): the vertical pass is the
     same over the row's W*C values, the horizontal pass combines whole pixels lane by lane.
+    Wide pixels (``direct``: C values of a vector's width or more) are read straight from the
+    input, and may be ``pixel`` > C values apart (a slice of the channels; ``x``'s rows are
+    then (W-1)*pixel + C long); narrower ones are dense (``pixel`` = C).
 
     ``clipped`` (the geometry's choice, for kernels or padding much wider than the row): the
     buffer holds the row alone and each window reduces its in-bounds taps
     (:func:`_horizontal_clipped`), so nothing follows the kernel's size."""
-    cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3] // lanes, L = x.shape[3]
+    cdef Py_ssize_t B1 = x.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
-    # The padded row: pad_w identity pixels, W pixels, then identity up to the last tap.
-    cdef Py_ssize_t width = lanes * (W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w))
+    # Pixels of a vector's width or more are read straight from the input (_direct_row);
+    # narrower ones (an RGB image) go through the row buffer, whose passes vectorise across
+    # the whole row.
+    cdef bint direct = lanes > 1 and lanes * <Py_ssize_t>sizeof(numeric) >= DIRECT_BYTES
+    # The padded row: pad_w identity pixels, W pixels, then identity up to the last tap (the
+    # direct path only keeps one pixel there).
+    cdef Py_ssize_t width = lanes * (1 if direct else W if clipped
+                                     else _padded_width(W, OW, kw, sw, dw, pad_w))
     cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
@@ -206,10 +220,6 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef numeric_acc* buf
     cdef numeric_acc* orow
     cdef numeric_acc* drow  # the divisors of the current output row (average pooling)
-    # Pixels of a vector's width or more are read straight from the input (_direct_row);
-    # narrower ones (an RGB image) go through the row buffer, whose passes vectorise across
-    # the whole row.
-    cdef bint direct = lanes > 1 and lanes * <Py_ssize_t>sizeof(numeric) >= DIRECT_BYTES
     if n_rows == 0:
         return 0
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
@@ -234,7 +244,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 buf = scratch + threadid() * (stride + tmp_stride + drow_stride)
                 drow = buf + stride + tmp_stride
-                _pad_edges(buf, row0, L, width, identity)
+                if not direct:
+                    _pad_edges(buf, row0, L, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     if h_n[oh] > 0:
@@ -242,8 +253,9 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                        dh * row_step, h_n[oh], sh, L)
                     if direct:
                         _direct_row(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
-                                    dh * row_step, h_n[oh], W, lanes, OW, kw, sw, dw, pad_w,
-                                    &w_lo[0], &w_n[0], clipped, orow, buf, identity, is_max)
+                                    dh * row_step, h_n[oh], W, lanes, pixel, OW, kw, sw, dw,
+                                    pad_w, &w_lo[0], &w_n[0], clipped, orow, buf, identity,
+                                    is_max)
                     else:
                         _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
                                   dh * row_step, h_n[oh], L, buf + row0, identity, is_max)
@@ -284,11 +296,11 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               Py_ssize_t lanes, int num_threads):
+               Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
     cdef const int64_t[::1] no_counts = None
     _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
-               no_counts, False, True, lanes, num_threads)
+               no_counts, False, True, lanes, pixel, num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -296,7 +308,8 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               Py_ssize_t lanes, const int64_t[::1] count_h, const int64_t[::1] count_w,
+               Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_h,
+               const int64_t[::1] count_w,
                bint divide, int num_threads):
     """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
 
@@ -304,7 +317,7 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     With ``divide`` each output is divided by ``count_h[oh] * count_w[ow]``.
     """
     _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h, count_w,
-               divide, False, lanes, num_threads)
+               divide, False, lanes, pixel, num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -468,7 +481,7 @@ cdef inline void _combine_clipped(const numeric* vmax, const int32_t* vrow, Py_s
 
 cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
                                  Py_ssize_t y0, Py_ssize_t dh, Py_ssize_t W, Py_ssize_t lanes,
-                                 Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                                 Py_ssize_t pixel, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                                  Py_ssize_t pad_w, const Py_ssize_t* w_lo,
                                  const Py_ssize_t* w_n, bint clipped, numeric* orow,
                                  int64_t* irow) noexcept nogil:
@@ -493,7 +506,7 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t step, Py_ssize_
                 col = first_col + u * dw
                 if not 0 <= col < W:
                     continue  # padding is never read
-                px = row0 + t * step + col * lanes
+                px = row0 + t * step + col * pixel
                 at = (y0 + t * dh) * W + col
                 if first:
                     for c in range(lanes):
@@ -520,7 +533,7 @@ def max_pool2d_with_indices(
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
-        int num_threads):
+        Py_ssize_t pixel, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``).
 
     Row-separable like the other kernels: the vertical pass keeps each column's max and its row
@@ -534,20 +547,22 @@ def max_pool2d_with_indices(
     PyTorch answers with -inf at the first tap (``w_lo``). With ``clipped`` the buffers hold the
     row alone and each window combines its in-bounds columns (``w_lo``, ``w_n``).
 
-    ``lanes`` as in :func:`_separable`: channels-last rows of pixels of ``lanes`` values, each
-    lane combined exactly as a plane's column would be.
+    ``lanes`` and ``pixel`` as in :func:`_separable`: channels-last rows of pixels of ``lanes``
+    values, each lane combined exactly as a plane's column would be.
     """
-    cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3] // lanes, L = x.shape[3]
+    cdef Py_ssize_t B1 = x.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
-    cdef Py_ssize_t width = lanes * (W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w))
+    # Wide channels-last pixels are scanned straight from the input (_direct_arg_row), with
+    # no row buffers.
+    cdef bint direct = lanes > 1 and lanes * <Py_ssize_t>sizeof(numeric) >= DIRECT_BYTES
+    cdef Py_ssize_t width = lanes * (1 if direct else W if clipped
+                                     else _padded_width(W, OW, kw, sw, dw, pad_w))
     cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
     cdef Py_ssize_t c, r, b0, b1, oh, ow, y0, j
     cdef Py_ssize_t row_w = dh * W  # flat-index step of one window row
-    # Wide channels-last pixels are scanned straight from the input (_direct_arg_row).
-    cdef bint direct = lanes > 1 and lanes * <Py_ssize_t>sizeof(numeric) >= DIRECT_BYTES
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef numeric* orow
     cdef int64_t* irow
@@ -579,8 +594,9 @@ def max_pool2d_with_indices(
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and column (tap numbers) of the winner
                 hcol = hrow + OW * lanes
-                _pad_edges(vmax, row0, L, width, lowest)
-                _pad_edges(vrow, row0, L, width, <int32_t>past_rows)
+                if not direct:
+                    _pad_edges(vmax, row0, L, width, lowest)
+                    _pad_edges(vrow, row0, L, width, <int32_t>past_rows)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
@@ -595,8 +611,8 @@ def max_pool2d_with_indices(
                         continue
                     if direct:
                         _direct_arg_row(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], y0, dh, W,
-                                        lanes, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
-                                        orow, irow)
+                                        lanes, pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0],
+                                        clipped, orow, irow)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _prefetch_rows(&x[b0, b1, y0 + (h_n[oh] - 1) * dh, 0], dh * row_step,
