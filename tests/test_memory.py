@@ -17,24 +17,30 @@ import cpool
 from _helpers import OPS, random_array
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("layout", ["contiguous", "sliced_batch"])
-def test_peak_memory_is_the_output(rng, name, layout):
-    base = random_array(rng, (16, 32, 64, 64), np.float32)  # 8 MiB
-    x = base if layout == "contiguous" else base[::2]
-    op = OPS[name]
-    res = op(x)  # warm-up: lazy imports and caches
+def _peak_and_result_bytes(call):
+    """(bytes NumPy allocated at the peak of ``call()``, bytes of its result), after a warm-up
+    call (lazy imports and caches)."""
+    res = call()
     out_bytes = sum(r.nbytes for r in res) if isinstance(res, tuple) else res.nbytes
     del res
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
-        res = op(x)  # kept alive until the peak is read
+        res = call()  # kept alive until the peak is read
         peak = tracemalloc.get_traced_memory()[1] - before
         del res
     finally:
         tracemalloc.stop()
+    return peak, out_bytes
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("layout", ["contiguous", "sliced_batch"])
+def test_peak_memory_is_the_output(rng, name, layout):
+    base = random_array(rng, (16, 32, 64, 64), np.float32)  # 8 MiB
+    x = base if layout == "contiguous" else base[::2]
+    peak, out_bytes = _peak_and_result_bytes(lambda: OPS[name](x))
     assert peak <= out_bytes + 256 * 1024, (peak, out_bytes)
 
 
@@ -116,33 +122,13 @@ def test_channels_last_peak_memory_is_the_output(rng, name, make):
     x = make(base)
     if x.shape[-1] == 3:
         x = np.ascontiguousarray(x)
-    op = OPS[name]
-    res = op(x, axes=(1, 2))  # warm-up: lazy imports and caches
-    out_bytes = sum(r.nbytes for r in res) if isinstance(res, tuple) else res.nbytes
-    del res
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        before = tracemalloc.get_traced_memory()[0]
-        res = op(x, axes=(1, 2))
-        peak = tracemalloc.get_traced_memory()[1] - before
-        del res
-    finally:
-        tracemalloc.stop()
+    peak, out_bytes = _peak_and_result_bytes(lambda: OPS[name](x, axes=(1, 2)))
     assert peak <= out_bytes + 64 * 1024, (peak, out_bytes, x.nbytes)
 
 
 def test_channels_last_gradient_peak_memory_is_the_result(rng):
     x = random_array(rng, (4, 32, 32, 64), np.float32)
     y, idx = cpool.max_pool2d(x, 2, return_indices=True, axes=(1, 2))
-    cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2))
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        before = tracemalloc.get_traced_memory()[0]
-        res = cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2))
-        peak = tracemalloc.get_traced_memory()[1] - before
-        del res
-    finally:
-        tracemalloc.stop()
-    assert peak <= x.nbytes + 64 * 1024, (peak, x.nbytes)
+    peak, out_bytes = _peak_and_result_bytes(
+        lambda: cpool.max_pool2d_backward(y, idx, x.shape, axes=(1, 2)))
+    assert out_bytes == x.nbytes and peak <= out_bytes + 64 * 1024, (peak, out_bytes)

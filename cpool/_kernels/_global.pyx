@@ -23,7 +23,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
-from cpool._kernels._rows cimport _locate, _prefetch_ahead, _step
+from cpool._kernels._rows cimport _locate, _prefetch_ahead, _scratch, _step
 from cpool._kernels._simd cimport (CPOOL_SSE2, cpool_first_equal_f32, cpool_first_equal_f64,
                                    cpool_run_max_f32, cpool_run_max_f64)
 from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out
@@ -422,9 +422,9 @@ cdef enum:
 
 cdef inline void _pixels_sum(const numeric* px, Py_ssize_t count, Py_ssize_t pixel,
                              Py_ssize_t n, band_acc* acc) noexcept nogil:
-    """acc[c] += the sum of lane c over ``count`` pixels at ``px``, ``pixel`` values apart: PIXEL_GROUP
-    pixels at a time, each group summed pairwise in ``band_acc`` before it joins acc[c], then
-    the rest one by one."""
+    """acc[c] += the sum of lane c over ``count`` pixels at ``px``, ``pixel`` values apart:
+    PIXEL_GROUP pixels at a time, each group summed pairwise in ``band_acc`` before it joins
+    acc[c], then the rest one by one."""
     cdef Py_ssize_t g, c, j, L = pixel
     cdef const numeric* p
     for g in range(count // PIXEL_GROUP):
@@ -462,6 +462,17 @@ cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize
             _pixels_sum(base + y * row_stride, W, pixel, n, acc)
 
 
+cdef inline Py_ssize_t _lane_task(Py_ssize_t task, Py_ssize_t blocks, Py_ssize_t block,
+                                  Py_ssize_t lanes, Py_ssize_t* c0,
+                                  Py_ssize_t* n) noexcept nogil:
+    """The image of channels-last task ``task`` (``blocks`` tasks per image); its first channel
+    and channel count go to ``c0[0]`` and ``n[0]``."""
+    cdef Py_ssize_t img = task // blocks
+    c0[0] = (task - img * blocks) * block
+    n[0] = min(block, lanes - c0[0])
+    return img
+
+
 def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                      numeric[::1] out,                                                                 # OUT
                      int64_t[::1] indices,                                                             # OUT
@@ -469,26 +480,22 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
                      int num_threads):
     """:func:`global_max` over channels-last planes: ``x`` is (B0, B1, H, W*C) with C = ``lanes``
     values per pixel, ``pixel`` values apart (more than C for a slice of the channels: rows are
-    then (W-1)*pixel + C long), ``out`` (and ``indices``) (B0 * B1 * C,). Tasks are (image, ``block`` of
-    channels); each scans its image's pixels in order, so results are bitwise identical for any
-    thread count."""
+    then (W-1)*pixel + C long), ``out`` (and ``indices``) (B0 * B1 * C,). Tasks are (image,
+    ``block`` of channels); each scans its image's pixels in order, so results are bitwise
+    identical for any thread count."""
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
-    cdef Py_ssize_t images = x.shape[0] * B1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)
-    cdef Py_ssize_t task, img, c0, n
-    cdef int64_t* scratch
-    if images == 0 or lanes == 0:
+    cdef Py_ssize_t task, img, c0 = 0, n = 0
+    if x.shape[0] * B1 == 0 or lanes == 0:
         return
-    scratch = <int64_t*>malloc(num_threads * block * sizeof(int64_t))
-    if scratch == NULL:
-        raise MemoryError("cpool: could not allocate the per-thread index buffers")
+    # Indices of a max without return_indices go to a per-thread block.
+    cdef int64_t* scratch = <int64_t*>_scratch(num_threads, block, sizeof(int64_t))
     try:
         with nogil:
-            for task in prange(images * blocks, schedule='static', num_threads=num_threads):
-                img = task // blocks
-                c0 = (task - img * blocks) * block
-                n = min(block, lanes - c0)
+            for task in prange(x.shape[0] * B1 * blocks, schedule='static',
+                               num_threads=num_threads):
+                img = _lane_task(task, blocks, block, lanes, &c0, &n)
                 _lanes_max(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
                            &out[img * lanes + c0],
                            &indices[img * lanes + c0] if with_indices
@@ -505,27 +512,23 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
     the same accumulators: float64 for floats and means of 64-bit integers, 64-bit two's
     complement for other integers. Each lane sums its pixels in row-major order."""
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
-    cdef Py_ssize_t images = x.shape[0] * B1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)
-    cdef Py_ssize_t task, img, c0, n, c
+    cdef Py_ssize_t task, img, c0 = 0, n = 0, c
     cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
                            or numeric is int64_t)
     cdef bint in_double = (numeric is float or numeric is double
                            or (mean and (numeric is int64_t or numeric is uint64_t)))
     cdef double* acc
-    cdef double* scratch
-    if images == 0 or lanes == 0:
+    if x.shape[0] * B1 == 0 or lanes == 0:
         return
-    scratch = <double*>malloc(num_threads * block * sizeof(double))
-    if scratch == NULL:
-        raise MemoryError("cpool: could not allocate the per-thread accumulators")
+    # Per-thread accumulators, float64 or 64-bit integers (one buffer viewed as either).
+    cdef double* scratch = <double*>_scratch(num_threads, block, sizeof(double))
     try:
         with nogil:
-            for task in prange(images * blocks, schedule='static', num_threads=num_threads):
-                img = task // blocks
-                c0 = (task - img * blocks) * block
-                n = min(block, lanes - c0)
+            for task in prange(x.shape[0] * B1 * blocks, schedule='static',
+                               num_threads=num_threads):
+                img = _lane_task(task, blocks, block, lanes, &c0, &n)
                 acc = scratch + threadid() * block
                 if in_double:
                     _lanes_sum(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
