@@ -40,6 +40,18 @@ ctypedef fused sum_out:
     uint64_t
 
 
+# Row layouts, as compile-time tags: a kernel taking ``layout* tag`` (pass ``<planes*>NULL`` or
+# ``<pixels*>NULL``) is compiled once per layout, so the one-value-per-column planes keep code
+# free of the channels-last branches (the pixel count folds to the constant 1). Two distinct
+# C types only to tell the specialisations apart.
+ctypedef signed char planes    # (B0, B1, H, W) planes: one value per column
+ctypedef unsigned char pixels  # channels-last rows: pixels of C values
+
+ctypedef fused layout:
+    planes
+    pixels
+
+
 cdef inline bint _replaces(numeric m, numeric v) noexcept nogil:
     """PyTorch's max update rule: ``v`` replaces the running max ``m`` if ``v > m or isnan(v)``.
 

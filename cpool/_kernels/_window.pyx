@@ -35,7 +35,8 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
                                   _horizontal_lanes, _locate,
                                   _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
                                   _vertical)
-from cpool._kernels._types cimport _lowest, _replaces, numeric, numeric_acc, sum_out
+from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
+                                   planes, sum_out)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -187,7 +188,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                     const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                     const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-                    bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads) except -1:
+                    bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads,
+                    layout* tag) except -1:
     """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
 
@@ -201,6 +203,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     ``clipped`` (the geometry's choice, for kernels or padding much wider than the row): the
     buffer holds the row alone and each window reduces its in-bounds taps
     (:func:`_horizontal_clipped`), so nothing follows the kernel's size."""
+    if layout is planes:  # compiled with the constant: no channels-last code in this version
+        lanes = pixel = 1
     cdef Py_ssize_t B1 = x.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
@@ -244,14 +248,17 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 buf = scratch + threadid() * (stride + tmp_stride + drow_stride)
                 drow = buf + stride + tmp_stride
-                if not direct:
+                # `layout is ...` tests are constants of each compiled version: the variables
+                # of this parallel body are passed in, so a constant set outside it would not
+                # fold away the channels-last code of the planes' version.
+                if layout is planes or not direct:
                     _pad_edges(buf, row0, L, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     if h_n[oh] > 0:
                         _prefetch_rows(&x[b0, b1, h_lo[oh] + (h_n[oh] - 1) * dh, 0],
                                        dh * row_step, h_n[oh], sh, L)
-                    if direct:
+                    if layout is pixels and direct:
                         _direct_row(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
                                     dh * row_step, h_n[oh], W, lanes, pixel, OW, kw, sw, dw,
                                     pad_w, &w_lo[0], &w_n[0], clipped, orow, buf, identity,
@@ -261,8 +268,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                   dh * row_step, h_n[oh], L, buf + row0, identity, is_max)
                         if clipped:
                             _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw,
-                                                identity, is_max, lanes)
-                        elif lanes == 1:
+                                                identity, is_max, 1 if layout is planes else lanes)
+                        elif layout is planes:
                             _horizontal(buf, orow, OW, kw, sw, dw, is_max)
                         else:
                             _horizontal_lanes(buf, orow, buf + stride, OW, kw, sw, dw, lanes,
@@ -273,10 +280,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             if _any_negzero_or_nan(buf + row0, L):
                                 _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step,
                                                 h_n[oh], &w_lo[0], &w_n[0], dw, orow, OW,
-                                                lanes)
+                                                1 if layout is planes else lanes)
                     if divide:
                         _divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0], OW)
-                        if lanes == 1:
+                        if layout is planes:
                             for i in range(OW):
                                 orow[i] = orow[i] / drow[i]
                         else:
@@ -299,8 +306,12 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
     cdef const int64_t[::1] no_counts = None
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
-               no_counts, False, True, lanes, pixel, num_threads)
+    if lanes == 1:
+        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
+                   no_counts, False, True, 1, 1, num_threads, <planes*>NULL)
+    else:
+        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
+                   no_counts, False, True, lanes, pixel, num_threads, <pixels*>NULL)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -316,8 +327,12 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``count_h[oh] * count_w[ow]``.
     """
-    _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h, count_w,
-               divide, False, lanes, pixel, num_threads)
+    if lanes == 1:
+        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
+                   count_w, divide, False, 1, 1, num_threads, <planes*>NULL)
+    else:
+        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
+                   count_w, divide, False, lanes, pixel, num_threads, <pixels*>NULL)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -534,7 +549,24 @@ def max_pool2d_with_indices(
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
         Py_ssize_t pixel, int num_threads):
-    """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``).
+    """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``); see
+    :func:`_max_with_indices`."""
+    if lanes == 1:
+        _max_with_indices(x, out, indices, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
+                          clipped, 1, 1, num_threads, <planes*>NULL)
+    else:
+        _max_with_indices(x, out, indices, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
+                          clipped, lanes, pixel, num_threads, <pixels*>NULL)
+
+
+cdef inline int _max_with_indices(
+        const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
+        numeric[:, :, :, ::1] out, int64_t[:, :, :, ::1] indices,
+        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
+        Py_ssize_t pixel, int num_threads, layout* tag) except -1:
+    """Max pooling with flat ``h*W + w`` indices, compiled once per row ``layout``.
 
     Row-separable like the other kernels: the vertical pass keeps each column's max and its row
     in padded row buffers, then each window combines its columns left to right with
@@ -550,6 +582,8 @@ def max_pool2d_with_indices(
     ``lanes`` and ``pixel`` as in :func:`_separable`: channels-last rows of pixels of ``lanes``
     values, each lane combined exactly as a plane's column would be.
     """
+    if layout is planes:  # compiled with the constant: no channels-last code in this version
+        lanes = pixel = 1
     cdef Py_ssize_t B1 = x.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
@@ -571,7 +605,7 @@ def max_pool2d_with_indices(
     cdef int32_t* hrow
     cdef int32_t* hcol
     if n_rows == 0:
-        return
+        return 0
     cdef bint any_empty = False
     cdef Py_ssize_t past_rows = 0  # a row number past every window's real rows
     for ow in range(OW):
@@ -594,7 +628,8 @@ def max_pool2d_with_indices(
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and column (tap numbers) of the winner
                 hcol = hrow + OW * lanes
-                if not direct:
+                # `layout is ...`: constants of each compiled version (see _separable).
+                if layout is planes or not direct:
                     _pad_edges(vmax, row0, L, width, lowest)
                     _pad_edges(vrow, row0, L, width, <int32_t>past_rows)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
@@ -604,12 +639,13 @@ def max_pool2d_with_indices(
                     if h_n[oh] == 0:
                         # An empty (dilated) window: PyTorch's -inf at its first tap's index.
                         for ow in range(OW):
-                            for j in range(ow * lanes, ow * lanes + lanes):
+                            for j in range(ow * (1 if layout is planes else lanes),
+                                           (ow + 1) * (1 if layout is planes else lanes)):
                                 orow[j] = lowest
                                 irow[j] = y0 * W + w_lo[ow]
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
-                    if direct:
+                    if layout is pixels and direct:
                         _direct_arg_row(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], y0, dh, W,
                                         lanes, pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0],
                                         clipped, orow, irow)
@@ -621,8 +657,8 @@ def max_pool2d_with_indices(
                                   vrow + row0)
                     if clipped:
                         _combine_clipped(vmax, vrow, OW, &w_lo[0], &w_n[0], dw, y0 * W, row_w,
-                                         lanes, orow, irow)
-                    elif lanes == 1:
+                                         1 if layout is planes else lanes, orow, irow)
+                    elif layout is planes:
                         _combine_padded(vmax, vrow, hrow, hcol, OW, kw, sw, dw, y0 * W - pad_w,
                                         row_w, orow, irow)
                     else:
@@ -631,10 +667,12 @@ def max_pool2d_with_indices(
                     if any_empty:  # no real column: PyTorch's -inf at the first tap
                         for ow in range(OW):
                             if w_n[ow] == 0:
-                                for j in range(ow * lanes, ow * lanes + lanes):
+                                for j in range(ow * (1 if layout is planes else lanes),
+                                               (ow + 1) * (1 if layout is planes else lanes)):
                                     orow[j] = lowest
                                     irow[j] = y0 * W + w_lo[ow]
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(values)
         free(ints)
+    return 0
