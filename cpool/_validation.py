@@ -458,7 +458,7 @@ def _dense_from(x: np.ndarray, axis: int) -> bool:
 
 
 def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
-                  spaced_pixels: bool = False):
+                  spaced_pixels: bool = False, movable: bool = True):
     """The input as the kernels read it: ``(view, lanes, pixel, moved)``.
 
     * Channels-last (``channels_last`` allowed, W right after H, further axes after W: NHWC,
@@ -467,8 +467,9 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
       dense (``pixel`` = C) when the axes from W on are one C-ordered run; with
       ``spaced_pixels`` (kernels that read each pixel on its own) a slice of the channels is
       read in place too (``pixel`` > C). Otherwise: when W's stride is one item (NCHW memory
-      seen as NHWC) the spatial axes are moved last instead (no copy); else the input is
-      copied once, in C order.
+      seen as NHWC) and ``movable`` (the channels-last and the planes kernels give the same
+      bits: the windowed ones), the spatial axes are moved last instead (no copy); else the
+      input is copied once, in C order.
     * Otherwise (``lanes`` 1): the spatial axes moved last, (B0, B1, H, W) as
       :func:`_kernel_view` makes it; ``moved`` tells whether they were not already last.
     """
@@ -483,7 +484,7 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
             if (spaced_pixels and _dense_from(x, aw + 1) and step > 0 and step % item == 0
                     and step // item >= lanes):
                 pixel = step // item  # a slice of the channels, read in place
-            elif step == item:
+            elif step == item and movable:
                 return _kernel_view(spatial_last(x, axes)), 1, 1, True
             else:
                 x = np.ascontiguousarray(x)
@@ -705,7 +706,10 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
     H, W = x_in.shape[axes[0]], x_in.shape[axes[1]]
     keepdims = _flag("keepdims", keepdims, fn)
     return_indices = _flag("return_indices", return_indices, fn)
-    xk, lanes, pixel, _ = _kernel_input(x_in, in_dtype, axes, True, True)
+    # Float sums add in another order in the channels-last kernel than in the planes kernel, so
+    # a channels-last layout always takes the channels-last kernel: the bits then do not depend
+    # on the memory layout.
+    xk, lanes, pixel, _ = _kernel_input(x_in, in_dtype, axes, True, True, movable=False)
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
     # results' own order, with or without the size-1 spatial axes.

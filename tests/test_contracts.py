@@ -9,6 +9,22 @@ from _helpers import OPS, assert_identical, misaligned_copy, odd_layouts, random
 
 OP_NAMES = sorted(OPS)
 
+# Each contract holds for the default (..., H, W) and for channels-last (N, H, W, C) input.
+AXES = [(-2, -1), (1, 2)]
+AXES_IDS = ["nchw", "nhwc"]
+
+
+def _op(name, axes):
+    """OPS[name] pooling over ``axes``."""
+    op = OPS[name]
+    return op if axes == (-2, -1) else (lambda x, **kw: op(x, axes=axes, **kw))
+
+
+def _shape(nchw, axes):
+    """An (N, C, H, W) test shape in the layout ``axes`` reads: (N, H, W, C) for (1, 2)."""
+    n, c, h, w = nchw
+    return nchw if axes == (-2, -1) else (n, h, w, c)
+
 
 def _layouts(base):
     """The same logical array in many memory layouts (each equal to `base`)."""
@@ -35,11 +51,12 @@ def _layouts(base):
     }
 
 
+@pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int16, np.int32, np.uint64])
 @pytest.mark.parametrize("name", OP_NAMES)
-def test_every_layout_gives_identical_results(rng, name, dtype):
-    op = OPS[name]
-    base = random_array(rng, (3, 4, 9, 10), dtype)
+def test_every_layout_gives_identical_results(rng, name, dtype, axes):
+    op = _op(name, axes)
+    base = random_array(rng, _shape((3, 4, 9, 10), axes), dtype)
     expected = op(base)
     for layout, x in _layouts(base).items():
         snapshot = np.array(x, copy=True)
@@ -99,11 +116,12 @@ def test_empty_batch(rng, name):
 
 @pytest.mark.parametrize("make", [np.empty_like, lambda a: misaligned_copy(np.zeros_like(a))],
                          ids=["fresh", "misaligned"])
+@pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("name", OP_NAMES)
-def test_out_is_filled_and_returned(rng, name, make):
+def test_out_is_filled_and_returned(rng, name, make, axes):
     # A misaligned out (one byte off the item size) is written through a temporary.
-    op = OPS[name]
-    x = random_array(rng, (2, 3, 9, 10), np.float32)
+    op = _op(name, axes)
+    x = random_array(rng, _shape((2, 3, 9, 10), axes), np.float32)
     expected = op(x)
     if isinstance(expected, tuple):
         out = (make(expected[0]), make(expected[1]))
@@ -124,12 +142,13 @@ def test_out_overlapping_input_is_handled(rng):
     np.testing.assert_array_equal(x, expected)
 
 
+@pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("name", OP_NAMES)
-def test_out_sharing_memory_with_the_input_gives_the_fresh_answer(rng, name):
+def test_out_sharing_memory_with_the_input_gives_the_fresh_answer(rng, name, axes):
     # NumPy's rule for out=: the result is as if computed into a fresh array, whatever part of
     # the input the output covers (the kernel then writes a temporary that is copied over).
-    op = OPS[name]
-    x = random_array(rng, (2, 3, 9, 10), np.float64)
+    op = _op(name, axes)
+    x = random_array(rng, _shape((2, 3, 9, 10), axes), np.float64)
     expected = op(x)
     first = expected[0] if isinstance(expected, tuple) else expected
     if first.dtype == x.dtype:
@@ -162,18 +181,20 @@ def test_out_values_overlapping_out_indices_is_an_error(rng, name):
     assert_identical(op(x, out=(v, i)), (values, indices))
 
 
+@pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("name", OP_NAMES)
-def test_big_endian_float16(rng, name):
+def test_big_endian_float16(rng, name, axes):
     # '>f2' is float16 in the other byte order: accepted like '>f4' (it used to be rejected).
-    op = OPS[name]
-    x = random_array(rng, (2, 3, 9, 10), np.float16)
+    op = _op(name, axes)
+    x = random_array(rng, _shape((2, 3, 9, 10), axes), np.float16)
     assert_identical(op(x.astype(">f2")), op(x))
 
 
+@pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("name", OP_NAMES)
-def test_thread_counts_bitwise_identical(rng, name):
-    op = OPS[name]
-    x = random_array(rng, (4, 16, 130, 70), np.float32)  # enough work to use several threads
+def test_thread_counts_bitwise_identical(rng, name, axes):
+    op = _op(name, axes)
+    x = random_array(rng, _shape((4, 16, 130, 70), axes), np.float32)  # work for many threads
     x[1, 2, 5, 5] = np.nan
     one = op(x, num_threads=1)
     for n in (2, 3, 8):
@@ -181,11 +202,12 @@ def test_thread_counts_bitwise_identical(rng, name):
     assert_identical(op(x), one)
 
 
+@pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("name", OP_NAMES)
-def test_few_large_planes_thread_invariant(rng, name):
+def test_few_large_planes_thread_invariant(rng, name, axes):
     # One image, 3 channels: work is split inside planes (rows, bands), results must not change.
-    op = OPS[name]
-    x = random_array(rng, (1, 3, 513, 200), np.float32)
+    op = _op(name, axes)
+    x = random_array(rng, _shape((1, 3, 513, 200), axes), np.float32)
     assert_identical(op(x, num_threads=4), op(x, num_threads=1))
 
 
