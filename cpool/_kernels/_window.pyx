@@ -298,6 +298,22 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     return 0
 
 
+cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
+                        numeric_acc[:, :, :, ::1] out,
+                        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
+                        Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                        Py_ssize_t pad_w, const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
+                        bint clipped, const int64_t[::1] count_h, const int64_t[::1] count_w,
+                        bint divide, bint is_max, Py_ssize_t lanes, Py_ssize_t pixel,
+                        int num_threads) except -1:
+    """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels."""
+    if lanes == 1:
+        return _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped,
+                          count_h, count_w, divide, is_max, 1, 1, num_threads, <planes*>NULL)
+    return _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
+                      count_w, divide, is_max, lanes, pixel, num_threads, <pixels*>NULL)
+
+
 def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                numeric[:, :, :, ::1] out,                                                        # OUT
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
@@ -306,12 +322,8 @@ def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
     """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
     cdef const int64_t[::1] no_counts = None
-    if lanes == 1:
-        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
-                   no_counts, False, True, 1, 1, num_threads, <planes*>NULL)
-    else:
-        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
-                   no_counts, False, True, lanes, pixel, num_threads, <pixels*>NULL)
+    _separable_any(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
+                   no_counts, False, True, lanes, pixel, num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -327,12 +339,8 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``count_h[oh] * count_w[ow]``.
     """
-    if lanes == 1:
-        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
-                   count_w, divide, False, 1, 1, num_threads, <planes*>NULL)
-    else:
-        _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
-                   count_w, divide, False, lanes, pixel, num_threads, <pixels*>NULL)
+    _separable_any(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
+                   count_w, divide, False, lanes, pixel, num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
