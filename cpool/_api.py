@@ -42,10 +42,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     %(x_window)s
     %(kernel_size)s
     %(stride)s
-    padding : int, (int, int), 'valid' or 'same', default=0
+    padding : int, (int, int), ((int, int), (int, int)) or str, default=0
         Implicit -inf padding on both sides, at most ``kernel_size // 2`` (PyTorch's bound).
         'valid' is 0; 'same' is TensorFlow's rule: output ``ceil(in / stride)``, an odd extra
-        padding cell going to the bottom/right.
+        padding cell going to the bottom/right ('same_lower': to the top/left). Per side:
+        ``((top, bottom), (left, right))``, each at most ``dilation * (kernel_size - 1)``.
     %(dilation)s
     %(ceil_mode)s
     return_indices : bool, default=False
@@ -115,7 +116,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     %(x_window)s
     %(kernel_size)s
     %(stride)s
-    padding : int, (int, int), 'valid' or 'same', default=0
+    padding : int, (int, int), ((int, int), (int, int)) or str, default=0
         Implicit zero padding on both sides, at most half the kernel ('same': see
         :func:`max_pool2d`).
     %(ceil_mode)s
@@ -185,7 +186,7 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     %(x_window)s
     %(kernel_size)s
     %(stride)s
-    padding : int, (int, int), 'valid' or 'same', default=0
+    padding : int, (int, int), ((int, int), (int, int)) or str, default=0
         Implicit zero padding on both sides, at most ``kernel_size // 2``.
     %(dilation)s
     %(ceil_mode)s
@@ -404,7 +405,7 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
         float64 (float16 is computed in float32), in any memory layout; never modified.
     %(kernel_size)s
     %(stride)s
-    padding : int, (int, int), 'valid' or 'same', default=0
+    padding : int, (int, int), ((int, int), (int, int)) or str, default=0
         Implicit padding, at most ``kernel_size // 2``. Padding cells count as 0: never sampled.
     training : bool, default=True
         True: in each window with values ``a_i`` output ``a_l``, ``l`` drawn with probability

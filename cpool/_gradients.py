@@ -346,7 +346,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     %(input_shape)s
     %(kernel_size)s
     %(stride)s
-    padding : int, (int, int), 'valid' or 'same', default=0
+    padding : int, (int, int), ((int, int), (int, int)) or str, default=0
         As in the forward call (:func:`avg_pool2d`).
     %(ceil_mode)s
     count_include_pad : bool, default=True
@@ -409,7 +409,7 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     %(input_shape)s
     %(kernel_size)s
     %(stride)s
-    padding : int, (int, int), 'valid' or 'same', default=0
+    padding : int, (int, int), ((int, int), (int, int)) or str, default=0
         As in the forward call (:func:`sum_pool2d`).
     %(dilation)s
     %(ceil_mode)s

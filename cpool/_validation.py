@@ -291,11 +291,30 @@ def window_bounds(size: int, kernel: int, stride: int, dilation: int, pad_before
     return windows
 
 
-def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> Tuple[int, int]:
-    """TensorFlow's 'same': output ceil(size/stride); an odd extra pad cell goes after."""
+def _same_padding(size: int, kernel: int, stride: int, dilation: int,
+                  lower: bool = False) -> Tuple[int, int]:
+    """TensorFlow's 'same' (ONNX SAME_UPPER): output ceil(size/stride), an odd extra pad cell
+    after; with ``lower`` (ONNX SAME_LOWER) the odd cell goes before."""
     out = -(-size // stride)
     needed = max(0, (out - 1) * stride + dilation * (kernel - 1) + 1 - size)
-    return needed // 2, needed - needed // 2
+    small = needed // 2
+    return (needed - small, small) if lower else (small, needed - small)
+
+
+_PADDING_FORMS = ("an int, a pair of ints, a pair of (before, after) pairs, 'valid', 'same' or "
+                  "'same_lower'")
+
+
+def _padding_arg(padding, fn: str):
+    """``padding`` as a string, an (H, W) pair of symmetric pads, or a pair of per-side
+    ``(before, after)`` pairs (``np.pad``'s and ONNX's form); types and lengths checked."""
+    if isinstance(padding, str):
+        return padding
+    items = padding.tolist() if isinstance(padding, np.ndarray) else padding
+    if isinstance(items, (tuple, list)) and len(items) == 2 and all(
+            isinstance(p, (tuple, list, np.ndarray)) for p in items):
+        return tuple(_pair("padding", p, fn, _PADDING_FORMS) for p in items)
+    return _pair("padding", padding, fn, _PADDING_FORMS)
 
 
 class Geometry(NamedTuple):
@@ -328,8 +347,7 @@ def _geometry(fn: str, shape, axes, kernel_size, stride, padding, dilation, ceil
     stride = kernel if stride is None else _pair("stride", stride, fn)
     dilation = _pair("dilation", dilation, fn)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
-    if not isinstance(padding, str):
-        padding = _pair("padding", padding, fn, "an int, a pair of ints, 'valid' or 'same'")
+    padding = _padding_arg(padding, fn)
     arrays = all(n > 0 for n in without_axes(shape, axes))  # an empty batch reads nothing
     return _checked_geometry(fn, shape[axes[0]], shape[axes[1]], kernel, stride, padding,
                              dilation, ceil_mode, arrays)
@@ -360,15 +378,26 @@ def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode, ar
     if isinstance(padding, str):
         if padding == "valid":
             pads = ((0, 0), (0, 0))
-        elif padding == "same":
+        elif padding in ("same", "same_lower"):
             if ceil_mode:
-                raise ValueError(f"{fn}: `ceil_mode=True` cannot be combined with padding='same'")
-            pads = (_same_padding(H, kernel[0], stride[0], dilation[0]),
-                    _same_padding(W, kernel[1], stride[1], dilation[1]))
+                raise ValueError(
+                    f"{fn}: `ceil_mode=True` cannot be combined with padding={padding!r}")
+            lower = padding == "same_lower"
+            pads = (_same_padding(H, kernel[0], stride[0], dilation[0], lower),
+                    _same_padding(W, kernel[1], stride[1], dilation[1], lower))
         else:
+            raise ValueError(f"{fn}: `padding` must be {_PADDING_FORMS}, got {padding!r}")
+    elif isinstance(padding[0], tuple):  # per side: ((top, bottom), (left, right))
+        pads = padding
+        if min(min(p) for p in pads) < 0:
+            raise ValueError(f"{fn}: `padding` must be non-negative, got {pads}")
+        # Up to the span of a window less one cell: the first window's last tap (and the last
+        # window's first) is then still a real cell.
+        most = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
+        if any(max(p) > m for p, m in zip(pads, most)):
             raise ValueError(
-                f"{fn}: `padding` must be an int, a pair of ints, 'valid' or 'same', got {padding!r}"
-            )
+                f"{fn}: `padding` per side must be at most dilation * (kernel_size - 1) = "
+                f"{most}, got {pads}")
     else:
         ph, pw = padding
         if min(ph, pw) < 0:

@@ -18,11 +18,12 @@ def out_size(n, k, s, pad_before, pad_after, d, ceil_mode):
     return out
 
 
-def same_pads(n, k, s, d):
-    """TensorFlow's 'same' padding: (before, after), the odd cell after."""
+def same_pads(n, k, s, d, lower=False):
+    """TensorFlow's 'same' padding: (before, after), the odd cell after (before if ``lower``,
+    ONNX's SAME_LOWER)."""
     out = -(-n // s)
     need = max(0, (out - 1) * s + d * (k - 1) + 1 - n)
-    return need // 2, need - need // 2
+    return (need - need // 2, need // 2) if lower else (need // 2, need - need // 2)
 
 
 def _pairs(v):
@@ -32,9 +33,12 @@ def _pairs(v):
 def _pads(padding, H, W, k, s, d):
     if padding == "valid":
         return (0, 0), (0, 0)
-    if padding == "same":
-        return same_pads(H, k[0], s[0], d[0]), same_pads(W, k[1], s[1], d[1])
+    if padding in ("same", "same_lower"):
+        lower = padding == "same_lower"
+        return same_pads(H, k[0], s[0], d[0], lower), same_pads(W, k[1], s[1], d[1], lower)
     ph, pw = _pairs(padding)
+    if not np.isscalar(ph):  # per side: ((top, bottom), (left, right))
+        return tuple(ph), tuple(pw)
     return (ph, ph), (pw, pw)
 
 

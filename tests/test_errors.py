@@ -61,8 +61,8 @@ def test_bool_rejected_for_sums(name):
     ({"kernel_size": 2, "stride": 1.5}, TypeError, r"`stride` must be an int or a pair of ints, got 1.5"),
     ({"kernel_size": 2, "padding": -1}, ValueError, r"`padding` must be non-negative, got \(-1, -1\)"),
     ({"kernel_size": 3, "padding": 2}, ValueError, r"`padding` must be at most half of `kernel_size` \(3, 3\), got \(2, 2\)"),
-    ({"kernel_size": 2, "padding": "full"}, ValueError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got 'full'"),
-    ({"kernel_size": 2, "padding": 0.5}, TypeError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got 0.5"),
+    ({"kernel_size": 2, "padding": "full"}, ValueError, r"`padding` must be an int, a pair of ints, a pair of \(before, after\) pairs, 'valid', 'same' or 'same_lower', got 'full'"),
+    ({"kernel_size": 2, "padding": 0.5}, TypeError, r"`padding` must be an int, a pair of ints, a pair of \(before, after\) pairs, 'valid', 'same' or 'same_lower', got 0.5"),
     ({"kernel_size": 2, "padding": "same", "ceil_mode": True}, ValueError, r"`ceil_mode=True` cannot be combined with padding='same'"),
     ({"kernel_size": 9}, ValueError, r"output size would be empty for input size \(H, W\) = \(8, 8\)"),
     ({"kernel_size": 2, "ceil_mode": 1}, TypeError, r"`ceil_mode` must be True or False, got 1"),
@@ -153,8 +153,8 @@ def test_ragged_list_names_the_function_and_x(name):
 @pytest.mark.parametrize("name", sorted(WINDOW_OPS))
 @pytest.mark.parametrize("kwargs,exc,match", [
     # The whole argument is shown, and what it may be (a padding may also be 'valid'/'same').
-    ({"padding": None}, TypeError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got None"),
-    ({"padding": (1, None)}, TypeError, r"`padding` must be an int, a pair of ints, 'valid' or 'same', got \(1, None\)"),
+    ({"padding": None}, TypeError, r"`padding` must be an int, a pair of ints, a pair of \(before, after\) pairs, 'valid', 'same' or 'same_lower', got None"),
+    ({"padding": (1, None)}, TypeError, r"`padding` must be an int, a pair of ints, a pair of \(before, after\) pairs, 'valid', 'same' or 'same_lower', got \(1, None\)"),
     ({"stride": (1, 1.5)}, TypeError, r"`stride` must be an int or a pair of ints, got \(1, 1.5\)"),
     ({"stride": [2, 2, 2]}, ValueError, r"`stride` must be an int or a pair of ints, got \[2, 2, 2\] \(length 3\)"),
 ])
