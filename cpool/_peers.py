@@ -84,7 +84,6 @@ def _jax_calls(x: np.ndarray, pool: Pool) -> Dict[str, Callable]:
 
 def _onnx_calls(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Callable]:
     try:
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError:
@@ -118,7 +117,6 @@ def _onnx_calls(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Callable]:
         sess.run(None, {"x": x})
     except Exception:  # an op/dtype pair this onnxruntime lacks
         return {}
-    del onnx
     return {"onnxruntime (+Transpose)" if pool.op != "global_avg" else "onnxruntime ReduceMean":
             lambda: sess.run(None, {"x": x})}
 
