@@ -13,6 +13,7 @@ from cpool._kernels import window as _window
 
 # Placeholder for the index output of a global max without return_indices.
 _UNUSED_INT64 = np.empty(0, np.int64)
+_NO_BOUNDS = np.empty(0, np.intp)
 
 
 def _separable_args(plan):
@@ -20,8 +21,9 @@ def _separable_args(plan):
     horizontal window over the padded row, the horizontal bounds per output column, and whether
     the kernel takes its general (clipped) path."""
     g = plan.geometry
-    return (g.h.lo, g.h.count, g.stride[0], g.dilation[0], g.kernel[1], g.stride[1],
-            g.dilation[1], g.w.pad_before, g.w.lo, g.w.count, g.clipped, plan.lanes, plan.pixel)
+    return (_NO_BOUNDS, _NO_BOUNDS, 1, g.h.lo, g.h.count, g.stride[0], g.dilation[0],
+            g.kernel[1], g.stride[1], g.dilation[1], g.w.pad_before, g.w.lo, g.w.count,
+            g.clipped, plan.lanes, plan.pixel)
 
 
 def _global_sum(plan, mean):
@@ -99,9 +101,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     plan = _v.prepare_window("max_pool2d", "max", x, kernel_size, stride, padding, dilation,
                              ceil_mode, return_indices, out, num_threads, axes)
     if plan.indices is None:
-        _window.max_pool2d(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
+        _window.window_max(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
     else:
-        _window.max_pool2d_with_indices(plan.x, plan.out, plan.indices, *_separable_args(plan),
+        _window.window_max_with_indices(plan.x, plan.out, plan.indices, *_separable_args(plan),
                                         plan.num_threads)
     return plan.finish()
 
@@ -169,7 +171,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, 1, ceil_mode, False,
                              out, num_threads, axes)
     count_h, count_w = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), count_h, count_w, True,
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, count_h, count_w, True,
                        plan.num_threads)
     return plan.finish()
 
@@ -230,7 +232,7 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """
     plan = _v.prepare_window("sum_pool2d", "sum", x, kernel_size, stride, padding, dilation,
                              ceil_mode, False, out, num_threads, axes)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS,
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS, _v.NO_COUNTS,
                        False, plan.num_threads)
     return plan.finish()
 

@@ -72,10 +72,22 @@ cdef inline void _prefetch_rows(const numeric* last_row, Py_ssize_t step, Py_ssi
             _prefetch_ahead(last_row - t * step, W * sizeof(numeric))
 
 
+cdef inline void _vertical_more(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
+                                Py_ssize_t W, numeric_acc* buf, bint is_max) noexcept nogil:
+    """buf[j] = buf[j] combined with rows row0 + t*step (t < n_rows) of column j, in order: the
+    rows after a window's first ones (further rows, or further depth slices of a 3-D window)."""
+    cdef Py_ssize_t t, j
+    cdef const numeric* r
+    for t in range(n_rows):
+        r = row0 + t * step
+        for j in range(W):
+            buf[j] = _combine(buf[j], <numeric_acc>r[j], is_max)
+
+
 cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,
                            numeric_acc* buf, numeric_acc identity, bint is_max) noexcept nogil:
-    """buf[j] = reduction over rows row0 + t*step (t < n_rows) of column j."""
-    cdef Py_ssize_t t, j
+    """buf[j] = reduction over rows row0 + t*step (t < n_rows) of column j, folded in row order."""
+    cdef Py_ssize_t j
     cdef const numeric* r0 = row0
     cdef const numeric* r1 = row0 + step
     cdef const numeric* r2 = row0 + 2 * step
@@ -92,10 +104,19 @@ cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_ro
         for j in range(W):
             buf[j] = _combine(_combine(<numeric_acc>r0[j], <numeric_acc>r1[j], is_max),
                               <numeric_acc>r2[j], is_max)
-        for t in range(3, n_rows):
-            r0 = row0 + t * step
-            for j in range(W):
-                buf[j] = _combine(buf[j], <numeric_acc>r0[j], is_max)
+        _vertical_more(row0 + 3 * step, step, n_rows - 3, W, buf, is_max)
+
+
+cdef inline void _vertical_grid(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                                Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,
+                                numeric_acc* buf, numeric_acc identity, bint is_max) noexcept nogil:
+    """:func:`_vertical` over the rows of a window with a depth: ``n_depth`` slices
+    ``depth_step`` apart, each ``n_rows`` rows ``step`` apart (a 3-D window's (d, h) rows;
+    ``n_depth`` is 1 for a 2-D window). Folded in (d, h) order, PyTorch's scan order."""
+    cdef Py_ssize_t s
+    _vertical(row0, step, n_rows if n_depth > 0 else 0, W, buf, identity, is_max)
+    for s in range(1, n_depth):
+        _vertical_more(row0 + s * depth_step, step, n_rows, W, buf, is_max)
 
 
 cdef inline void _horizontal_lanes(const numeric_acc* buf, numeric_acc* out, numeric_acc* tmp,

@@ -34,7 +34,7 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
-                                  _vertical)
+                                  _vertical, _vertical_grid)
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
                                    planes, sum_out)
 
@@ -46,7 +46,8 @@ cdef enum:
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
 
 
-cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
+cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                                 Py_ssize_t step, Py_ssize_t n_rows,
                                  const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
                                  numeric* orow, Py_ssize_t OW, Py_ssize_t lanes) noexcept nogil:
     """Give each output that is +-0 or NaN the bits of PyTorch's row-major scan.
@@ -56,8 +57,9 @@ cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_
     first: another sign of zero, or another NaN's payload, when the window holds a -0 or a
     NaN (the caller checks the column maxima for one). Such outputs are scanned again, in
     order, with the scan's rule; every other maximum has one bit pattern. Channels-last rows
-    (``lanes`` values per pixel) are scanned lane by lane."""
-    cdef Py_ssize_t ow, t, u, c
+    (``lanes`` values per pixel) are scanned lane by lane; 3-D windows slice by slice
+    (``n_depth`` slices of ``n_rows`` rows)."""
+    cdef Py_ssize_t ow, s, t, u, c
     cdef numeric m, v
     cdef const numeric* r
     if not (numeric is float or numeric is double):
@@ -67,24 +69,30 @@ cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t step, Py_ssize_
             m = orow[ow * lanes + c]
             if m == 0 or m != m:
                 m = _lowest(<numeric*>NULL)
-                for t in range(n_rows):
-                    r = row0 + t * step + w_lo[ow] * lanes + c
-                    for u in range(w_n[ow]):
-                        v = r[u * dw * lanes]
-                        m = v if _replaces(m, v) else m
+                for s in range(n_depth):
+                    for t in range(n_rows):
+                        r = row0 + s * depth_step + t * step + w_lo[ow] * lanes + c
+                        for u in range(w_n[ow]):
+                            v = r[u * dw * lanes]
+                            m = v if _replaces(m, v) else m
                 orow[ow * lanes + c] = m
 
 
-cdef inline void _fold_column(const numeric* px, Py_ssize_t step, Py_ssize_t n_rows,
+cdef inline void _fold_column(const numeric* px, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                              Py_ssize_t step, Py_ssize_t n_rows,
                               Py_ssize_t lanes, numeric_acc* dst, numeric_acc* tmp, bint first,
                               bint is_max) noexcept nogil:
     """One window column of a channels-last row, folded into the output pixel ``dst``: the
-    column's ``n_rows`` pixels (``step`` apart, ``n_rows`` >= 1) reduced lane by lane in
-    :func:`_vertical`'s order, then stored (``first``) or combined into ``dst``."""
+    column's pixels (``n_depth`` >= 1 slices ``depth_step`` apart of ``n_rows`` >= 1 pixels
+    ``step`` apart) reduced lane by lane in :func:`_vertical_grid`'s order, then stored
+    (``first``) or combined into ``dst``."""
     cdef Py_ssize_t c
     cdef const numeric* r1 = px + step
     cdef const numeric* r2 = px + 2 * step
-    if n_rows > 3:
+    if n_depth > 1:
+        _vertical_grid(px, depth_step, n_depth, step, n_rows, lanes, tmp, 0, is_max)
+        n_rows = 4  # folded into tmp: combined by the last two cases below
+    elif n_rows > 3:
         _vertical(px, step, n_rows, lanes, tmp, 0, is_max)
     # One loop per case (a test inside the lane loop kept it from vectorising).
     if n_rows == 1 and first:
@@ -117,8 +125,8 @@ cdef inline void _fold_column(const numeric* px, Py_ssize_t step, Py_ssize_t n_r
             dst[c] = _combine(dst[c], tmp[c], is_max)
 
 
-cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
-                             Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t OW,
+cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                             Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t OW,
                              Py_ssize_t kw,
                              Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                              const Py_ssize_t* w_lo, const Py_ssize_t* w_n, bint clipped,
@@ -137,9 +145,10 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_
 
     A row of W*C values outgrows the L1 cache, so writing it to the buffer and reading it back
     cost more than the input did; reading each window's pixels directly keeps it one stream.
-    Pixels are ``pixel`` values apart (more than ``lanes`` for a slice of the channels).
+    Pixels are ``pixel`` values apart (more than ``lanes`` for a slice of the channels). A 3-D
+    window's rows are ``n_depth`` slices of ``n_rows`` rows, scanned slice by slice.
     """
-    cdef Py_ssize_t ow, u, t, col, c, n_cols, first_col
+    cdef Py_ssize_t ow, u, s, t, col, c, n_cols, first_col
     cdef bint first
     cdef numeric_acc* dst
     cdef const numeric* px
@@ -147,24 +156,25 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_
         dst = orow + ow * lanes
         n_cols = w_n[ow] if clipped else kw
         first_col = w_lo[ow] if clipped else ow * sw - pad_w
-        if n_rows == 0 or n_cols == 0:
+        if n_depth == 0 or n_rows == 0 or n_cols == 0:
             for c in range(lanes):
                 dst[c] = identity
         elif is_max:
             first = True
-            for t in range(n_rows):
-                for u in range(n_cols):
-                    col = first_col + u * dw
-                    if not 0 <= col < W:
-                        continue  # padding: the identity of max, never read
-                    px = row0 + t * step + col * pixel
-                    if first:
-                        for c in range(lanes):
-                            dst[c] = <numeric_acc>px[c]
-                        first = False
-                    else:
-                        for c in range(lanes):
-                            dst[c] = _combine(dst[c], <numeric_acc>px[c], True)
+            for s in range(n_depth):
+                for t in range(n_rows):
+                    for u in range(n_cols):
+                        col = first_col + u * dw
+                        if not 0 <= col < W:
+                            continue  # padding: the identity of max, never read
+                        px = row0 + s * depth_step + t * step + col * pixel
+                        if first:
+                            for c in range(lanes):
+                                dst[c] = <numeric_acc>px[c]
+                            first = False
+                        else:
+                            for c in range(lanes):
+                                dst[c] = _combine(dst[c], <numeric_acc>px[c], True)
             if first:  # no real column (a dilated window)
                 for c in range(lanes):
                     dst[c] = identity
@@ -172,8 +182,8 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_
             for u in range(n_cols):
                 col = first_col + u * dw
                 if 0 <= col < W:
-                    _fold_column(row0 + col * pixel, step, n_rows, lanes, dst, tmp, u == 0,
-                                 False)
+                    _fold_column(row0 + col * pixel, depth_step, n_depth, step, n_rows, lanes,
+                                 dst, tmp, u == 0, False)
                 elif u == 0:
                     for c in range(lanes):
                         dst[c] = identity
@@ -184,14 +194,22 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_
 
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                     numeric_acc[:, :, :, ::1] out,
+                    const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
                     const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                     const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-                    const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
+                    const int64_t[::1] count_d, const int64_t[::1] count_h,
+                    const int64_t[::1] count_w, bint divide,
                     bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads,
                     layout* tag) except -1:
-    """Shared driver of max_pool2d and window_sum: vertical pass, padded buffer, horizontal pass.
+    """Shared driver of window_max and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
+
+    Depth (3-D windows): with ``d_lo``/``d_n`` given (non-empty), ``x``'s second axis is the
+    input's depth D and ``out``'s the output depth OD; output row (b0, od, oh) reduces the
+    ``d_n[od]`` slices ``d_lo[od] + s*dd`` of its window, each over its ``h_n[oh]`` rows, in
+    (d, h) order (:func:`_vertical_grid`), then its columns as a 2-D window does. Empty
+    ``d_lo`` (2-D and 1-D windows): the second axis is a batch axis, read one slice per output.
 
     ``lanes``: values per pixel. 1 for planes (``x`` is (B0, B1, H, W)); C for channels-last
     rows, where ``x`` is (N, 1, H, W*C) and ``out`` (N, 1, OH, OW*C): the vertical pass is the
@@ -205,9 +223,14 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     (:func:`_horizontal_clipped`), so nothing follows the kernel's size."""
     if layout is planes:  # compiled with the constant: no channels-last code in this version
         lanes = pixel = 1
-    cdef Py_ssize_t B1 = x.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
+    cdef Py_ssize_t B1 = out.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
+    cdef bint depth = d_lo.shape[0] > 0
+    cdef Py_ssize_t depth_step = dd * (x.strides[1] // <Py_ssize_t>sizeof(numeric))
+    cdef Py_ssize_t nd, z, sl
+    cdef int64_t count_dh
+    cdef const numeric* first
     # Pixels of a vector's width or more are read straight from the input (_direct_row);
     # narrower ones (an RGB image) go through the row buffer, whose passes vectorise across
     # the whole row.
@@ -255,17 +278,21 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     _pad_edges(buf, row0, L, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
-                    if h_n[oh] > 0:
-                        _prefetch_rows(&x[b0, b1, h_lo[oh] + (h_n[oh] - 1) * dh, 0],
+                    # The window's slices: its own depth taps (3-D), or plane b1 itself.
+                    nd = d_n[b1] if depth else 1
+                    z = d_lo[b1] if depth else b1
+                    nd = nd if h_n[oh] > 0 else 0
+                    first = &x[b0, z, h_lo[oh], 0] if nd > 0 else &x[0, 0, 0, 0]
+                    for sl in range(nd):
+                        _prefetch_rows(first + sl * depth_step + (h_n[oh] - 1) * dh * row_step,
                                        dh * row_step, h_n[oh], sh, L)
                     if layout is pixels and direct:
-                        _direct_row(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
-                                    dh * row_step, h_n[oh], W, lanes, pixel, OW, kw, sw, dw,
-                                    pad_w, &w_lo[0], &w_n[0], clipped, orow, buf, identity,
-                                    is_max)
+                        _direct_row(first, depth_step, nd, dh * row_step, h_n[oh], W, lanes,
+                                    pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
+                                    orow, buf, identity, is_max)
                     else:
-                        _vertical(&x[b0, b1, h_lo[oh], 0] if h_n[oh] > 0 else &x[0, 0, 0, 0],
-                                  dh * row_step, h_n[oh], L, buf + row0, identity, is_max)
+                        _vertical_grid(first, depth_step, nd, dh * row_step, h_n[oh], L,
+                                       buf + row0, identity, is_max)
                         if clipped:
                             _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw,
                                                 identity, is_max, 1 if layout is planes else lanes)
@@ -276,13 +303,14 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                               is_max)
                         # Equal maxima have one bit pattern unless a column's max is -0 or
                         # NaN; the column maxima are scanned for one (5% of a 2x2 pooling).
-                        if numeric is numeric_acc and is_max and h_n[oh] > 0:
+                        if numeric is numeric_acc and is_max and nd > 0:
                             if _any_negzero_or_nan(buf + row0, L):
-                                _scan_order_max(&x[b0, b1, h_lo[oh], 0], dh * row_step,
-                                                h_n[oh], &w_lo[0], &w_n[0], dw, orow, OW,
+                                _scan_order_max(first, depth_step, nd, dh * row_step, h_n[oh],
+                                                &w_lo[0], &w_n[0], dw, orow, OW,
                                                 1 if layout is planes else lanes)
                     if divide:
-                        _divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0], OW)
+                        count_dh = count_h[oh] * (count_d[b1] if depth else 1)
+                        _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW)
                         if layout is planes:
                             for i in range(OW):
                                 orow[i] = orow[i] / drow[i]
@@ -300,47 +328,55 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
 
 cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                         numeric_acc[:, :, :, ::1] out,
+                        const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
                         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
                         Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                         Py_ssize_t pad_w, const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
-                        bint clipped, const int64_t[::1] count_h, const int64_t[::1] count_w,
-                        bint divide, bint is_max, Py_ssize_t lanes, Py_ssize_t pixel,
-                        int num_threads) except -1:
+                        bint clipped, const int64_t[::1] count_d, const int64_t[::1] count_h,
+                        const int64_t[::1] count_w, bint divide, bint is_max, Py_ssize_t lanes,
+                        Py_ssize_t pixel, int num_threads) except -1:
     """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels."""
     if lanes == 1:
-        return _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped,
-                          count_h, count_w, divide, is_max, 1, 1, num_threads, <planes*>NULL)
-    return _separable(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
-                      count_w, divide, is_max, lanes, pixel, num_threads, <pixels*>NULL)
+        return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
+                          clipped, count_d, count_h, count_w, divide, is_max, 1, 1, num_threads,
+                          <planes*>NULL)
+    return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
+                      clipped, count_d, count_h, count_w, divide, is_max, lanes, pixel,
+                      num_threads, <pixels*>NULL)
 
 
-def max_pool2d(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
+def window_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                numeric[:, :, :, ::1] out,                                                        # OUT
+               const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
-    """Kernel of :func:`cpool.max_pool2d` without indices. Arguments are already validated."""
+    """Kernel of the max pooling ops (1-D, 2-D, 3-D) without indices. Arguments are already
+    validated; depth bounds ``d_lo``/``d_n`` are empty but for 3-D windows."""
     cdef const int64_t[::1] no_counts = None
-    _separable_any(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, no_counts,
-                   no_counts, False, True, lanes, pixel, num_threads)
+    _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
+                   clipped, no_counts, no_counts, no_counts, False, True, lanes, pixel,
+                   num_threads)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                sum_out[:, :, :, ::1] out,                                                        # OUT
+               const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_h,
-               const int64_t[::1] count_w,
+               Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
+               const int64_t[::1] count_h, const int64_t[::1] count_w,
                bint divide, int num_threads):
-    """Kernel of :func:`cpool.sum_pool2d` and :func:`cpool.avg_pool2d`.
+    """Kernel of the sum and average pooling ops (1-D, 2-D, 3-D).
 
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
-    With ``divide`` each output is divided by ``count_h[oh] * count_w[ow]``.
+    With ``divide`` each output is divided by ``count_d[od] * count_h[oh] * count_w[ow]``
+    (``count_d`` only for 3-D windows).
     """
-    _separable_any(x, out, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n, clipped, count_h,
-                   count_w, divide, False, lanes, pixel, num_threads)
+    _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
+                   clipped, count_d, count_h, count_w, divide, False, lanes, pixel, num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -364,38 +400,21 @@ cdef inline bint _right_replaces(numeric m, int32_t m_row, numeric v, int32_t v_
     return (v > m) | tie_wins
 
 
-cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
-                               Py_ssize_t W, numeric* vmax, int32_t* vrow) noexcept nogil:
-    """Per column j: the max over the window's rows by PyTorch's rule, and its row number in
-    the window (0 .. n_rows-1).
-
-    Window-relative rows fit int32 for any H (the window has at most kh <= INT_MAX rows), so
-    planes past 2**31 rows index exactly; int32 masks match float32's width and the loop
-    vectorises with plain SSE2.
-    """
+cdef inline void _vertical_arg_more(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
+                                    int32_t first_row, Py_ssize_t W, numeric* vmax,
+                                    int32_t* vrow) noexcept nogil:
+    """:func:`_vertical_arg` continued: rows row0 + t*step (t < n_rows), window rows
+    ``first_row + t``, scanned into the running maxima (further rows, or a 3-D window's further
+    depth slices)."""
     cdef Py_ssize_t t, j
     cdef int32_t y
-    cdef const numeric* r = row0 + step
+    cdef const numeric* r
     cdef numeric m, v
     cdef int32_t mr
     cdef bint take
-    # Every loop loads into locals, selects, then stores unconditionally: GCC vectorises that
-    # (for every dtype width); a select that reads its own destination becomes a conditional
-    # store, which it does not.
-    if n_rows == 1:
-        for j in range(W):
-            vmax[j] = row0[j]
-            vrow[j] = 0
-        return
-    for j in range(W):  # rows 0 and 1
-        m = row0[j]
-        v = r[j]
-        take = _replaces(m, v)
-        vrow[j] = 1 if take else 0
-        vmax[j] = v if take else m
-    for t in range(2, n_rows):
+    for t in range(n_rows):
         r = row0 + t * step
-        y = <int32_t>t
+        y = first_row + <int32_t>t
         for j in range(W):
             m = vmax[j]
             mr = vrow[j]
@@ -405,13 +424,51 @@ cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t step, Py_ssize_t 
             vmax[j] = v if take else m
 
 
+cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                               Py_ssize_t step, Py_ssize_t n_rows,
+                               Py_ssize_t W, numeric* vmax, int32_t* vrow) noexcept nogil:
+    """Per column j: the max over the window's rows by PyTorch's rule, and its row number in
+    the window (0 .. n_depth*n_rows - 1: a 3-D window's rows numbered slice by slice, so the
+    numbers follow the scan order).
+
+    Window-relative rows fit int32 for any H (the caller checks the window's row count), so
+    planes past 2**31 rows index exactly; int32 masks match float32's width and the loop
+    vectorises with plain SSE2.
+    """
+    cdef Py_ssize_t j, sl
+    cdef const numeric* r = row0 + step
+    cdef numeric m, v
+    cdef bint take
+    # Every loop loads into locals, selects, then stores unconditionally: GCC vectorises that
+    # (for every dtype width); a select that reads its own destination becomes a conditional
+    # store, which it does not.
+    if n_rows == 1:
+        for j in range(W):
+            vmax[j] = row0[j]
+            vrow[j] = 0
+    else:
+        for j in range(W):  # rows 0 and 1
+            m = row0[j]
+            v = r[j]
+            take = _replaces(m, v)
+            vrow[j] = 1 if take else 0
+            vmax[j] = v if take else m
+        _vertical_arg_more(row0 + 2 * step, step, n_rows - 2, 2, W, vmax, vrow)
+    for sl in range(1, n_depth):
+        _vertical_arg_more(row0 + sl * depth_step, step, n_rows, <int32_t>(sl * n_rows), W,
+                           vmax, vrow)
+
+
 cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
                                  int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
-                                 Py_ssize_t dw, Py_ssize_t row_base, Py_ssize_t row_w,
-                                 numeric* orow, int64_t* irow) noexcept nogil:
-    """The column combine of :func:`max_pool2d_with_indices` over padded row buffers: column u
+                                 Py_ssize_t dw, const int64_t* row_at, Py_ssize_t row_w,
+                                 Py_ssize_t pad_w, numeric* orow, int64_t* irow) noexcept nogil:
+    """The column combine of :func:`window_max_with_indices` over padded row buffers: column u
     of every window, one sweep per u (u = 0 starts each window), then the flat indices of the
-    winners (row ``row_base`` is the padded row's first cell, ``row_w`` a window row's step)."""
+    winners (``row_at[t]``: the flat index of window row t's first cell; the padded row starts
+    ``pad_w`` cells before it). With ``row_w`` (rows of one slice: ``row_at[t] = row_at[0] +
+    t*row_w``) the index is computed, a loop that vectorises where the table's gather does not
+    (30% of a 2x2 pooling with indices)."""
     cdef Py_ssize_t ow, u, i
     cdef bint take
     for ow in range(OW):
@@ -428,17 +485,21 @@ cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32
             orow[ow] = vmax[i] if take else orow[ow]
             hrow[ow] = _pick(take, vrow[i], hrow[ow])
             hcol[ow] = _pick(take, <int32_t>u, hcol[ow])
-    if dw == 1:  # the common case: one 64-bit multiply per index
+    cdef int64_t base = row_at[0] - pad_w
+    if row_w and dw == 1:  # the common case: one 64-bit multiply per index
         for ow in range(OW):
-            irow[ow] = row_base + hrow[ow] * row_w + (ow * sw + hcol[ow])
+            irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow])
+    elif row_w:
+        for ow in range(OW):
+            irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow] * dw)
     else:
         for ow in range(OW):
-            irow[ow] = row_base + hrow[ow] * row_w + (ow * sw + hcol[ow] * dw)
+            irow[ow] = row_at[hrow[ow]] + (ow * sw + hcol[ow] * dw - pad_w)
 
 
 cdef inline void _combine_padded_lanes(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
                                        int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
-                                       Py_ssize_t dw, Py_ssize_t row_base, Py_ssize_t row_w,
+                                       Py_ssize_t dw, const int64_t* row_at, Py_ssize_t pad_w,
                                        Py_ssize_t lanes, numeric* orow,
                                        int64_t* irow) noexcept nogil:
     """:func:`_combine_padded` for channels-last rows (pixels of ``lanes`` values): the same
@@ -470,14 +531,14 @@ cdef inline void _combine_padded_lanes(const numeric* vmax, const int32_t* vrow,
     for ow in range(OW):
         o = ow * lanes
         for c in range(lanes):
-            irow[o + c] = row_base + hrow[o + c] * row_w + (ow * sw + hcol[o + c] * dw)
+            irow[o + c] = row_at[hrow[o + c]] + (ow * sw + hcol[o + c] * dw - pad_w)
 
 
 cdef inline void _combine_clipped(const numeric* vmax, const int32_t* vrow, Py_ssize_t OW,
                                   const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
-                                  Py_ssize_t row_base, Py_ssize_t row_w, Py_ssize_t lanes,
+                                  const int64_t* row_at, Py_ssize_t lanes,
                                   numeric* orow, int64_t* irow) noexcept nogil:
-    """The column combine of :func:`max_pool2d_with_indices` over each window's in-bounds columns
+    """The column combine of :func:`window_max_with_indices` over each window's in-bounds columns
     of an unpadded row (the general path): the same rule, in the same order, lane by lane of
     pixels of ``lanes`` values. Windows with no column are left to the caller."""
     cdef Py_ssize_t ow, t, i, c
@@ -499,19 +560,21 @@ cdef inline void _combine_clipped(const numeric* vmax, const int32_t* vrow, Py_s
                 hr = _pick(take, vrow[i], hr)
                 hc = _pick(take, <int32_t>t, hc)
             orow[ow * lanes + c] = m
-            irow[ow * lanes + c] = row_base + hr * row_w + w_lo[ow] + hc * dw
+            irow[ow * lanes + c] = row_at[hr] + w_lo[ow] + hc * dw
 
 
-cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
-                                 Py_ssize_t y0, Py_ssize_t dh, Py_ssize_t W, Py_ssize_t lanes,
+cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                                 Py_ssize_t step, Py_ssize_t n_rows,
+                                 const int64_t* row_at, Py_ssize_t W, Py_ssize_t lanes,
                                  Py_ssize_t pixel, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                                  Py_ssize_t pad_w, const Py_ssize_t* w_lo,
                                  const Py_ssize_t* w_n, bint clipped, numeric* orow,
                                  int64_t* irow) noexcept nogil:
-    """One output row of :func:`max_pool2d_with_indices` over channels-last pixels of a
+    """One output row of :func:`window_max_with_indices` over channels-last pixels of a
     vector's width or more: each window's real cells scanned in row-major order by PyTorch's
-    rule, lane by lane, straight from the input (as :func:`_direct_row` does for values)."""
-    cdef Py_ssize_t ow, t, u, c, col, n_cols, first_col
+    rule, lane by lane, straight from the input (as :func:`_direct_row` does for values).
+    ``row_at[k]``: the flat index of window row k's first cell (rows numbered slice by slice)."""
+    cdef Py_ssize_t ow, sl, t, u, c, col, n_cols, first_col
     cdef int64_t at
     cdef bint first, take
     cdef numeric m, v
@@ -524,87 +587,94 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t step, Py_ssize_
         n_cols = w_n[ow] if clipped else kw
         first_col = w_lo[ow] if clipped else ow * sw - pad_w
         first = True
-        for t in range(n_rows):
-            for u in range(n_cols):
-                col = first_col + u * dw
-                if not 0 <= col < W:
-                    continue  # padding is never read
-                px = row0 + t * step + col * pixel
-                at = (y0 + t * dh) * W + col
-                if first:
-                    for c in range(lanes):
-                        dst[c] = px[c]
-                        dsti[c] = at
-                    first = False
-                else:
-                    for c in range(lanes):
-                        m = dst[c]
-                        v = px[c]
-                        take = _replaces(m, v)
-                        dst[c] = v if take else m
-                        dsti[c] = at if take else dsti[c]
+        for sl in range(n_depth):
+            for t in range(n_rows):
+                for u in range(n_cols):
+                    col = first_col + u * dw
+                    if not 0 <= col < W:
+                        continue  # padding is never read
+                    px = row0 + sl * depth_step + t * step + col * pixel
+                    at = row_at[sl * n_rows + t] + col
+                    if first:
+                        for c in range(lanes):
+                            dst[c] = px[c]
+                            dsti[c] = at
+                        first = False
+                    else:
+                        for c in range(lanes):
+                            m = dst[c]
+                            v = px[c]
+                            take = _replaces(m, v)
+                            dst[c] = v if take else m
+                            dsti[c] = at if take else dsti[c]
         if first:  # no real cell (a dilated window): PyTorch's -inf at its first tap
             for c in range(lanes):
                 dst[c] = _lowest(<numeric*>NULL)
-                dsti[c] = y0 * W + w_lo[ow]
+                dsti[c] = row_at[0] + w_lo[ow]
 
 
-def max_pool2d_with_indices(
+def window_max_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
         int64_t[:, :, :, ::1] indices,                                                    # OUT
+        const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
         Py_ssize_t pixel, int num_threads):
-    """Kernel of :func:`cpool.max_pool2d` with ``return_indices=True`` (flat ``h*W + w``); see
-    :func:`_max_with_indices`."""
+    """Kernel of the max pooling ops with ``return_indices=True`` (flat indices within each
+    spatial block: ``w``, ``h*W + w`` or ``d*H*W + h*W + w``); see :func:`_max_with_indices`."""
     if lanes == 1:
-        _max_with_indices(x, out, indices, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                          clipped, 1, 1, num_threads, <planes*>NULL)
+        _max_with_indices(x, out, indices, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w,
+                          w_lo, w_n, clipped, 1, 1, num_threads, <planes*>NULL)
     else:
-        _max_with_indices(x, out, indices, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                          clipped, lanes, pixel, num_threads, <pixels*>NULL)
+        _max_with_indices(x, out, indices, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w,
+                          w_lo, w_n, clipped, lanes, pixel, num_threads, <pixels*>NULL)
 
 
 cdef inline int _max_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
         numeric[:, :, :, ::1] out, int64_t[:, :, :, ::1] indices,
+        const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
         Py_ssize_t pixel, int num_threads, layout* tag) except -1:
-    """Max pooling with flat ``h*W + w`` indices, compiled once per row ``layout``.
+    """Max pooling with flat indices, compiled once per row ``layout``.
 
     Row-separable like the other kernels: the vertical pass keeps each column's max and its row
     in padded row buffers, then each window combines its columns left to right with
     :func:`_right_replaces`, which gives exactly the cell of PyTorch's row-major scan (ties:
     first; NaN: last). The value is then read from that cell's column, so it has the scan's
-    bits (its sign of zero, its NaN payload). Rows and columns are kept as tap numbers within
-    the window (int32 for any plane size); the flat index is formed in 64 bits. Padding cells
-    hold the lowest value in a row past every real row: they lose every tie, so they never win
-    while the window has a real cell. ``w_n`` marks dilated windows with no real cell, which
-    PyTorch answers with -inf at the first tap (``w_lo``). With ``clipped`` the buffers hold the
-    row alone and each window combines its in-bounds columns (``w_lo``, ``w_n``).
+    bits (its sign of zero, its NaN payload). Rows are kept as row numbers within the window
+    (int32 for any plane size; a 3-D window numbers its rows slice by slice, which is the scan
+    order), and each thread's table ``row_at`` turns one into the flat index of the row's first
+    cell (64 bits). Padding cells hold the lowest value in a row past every real row: they lose
+    every tie, so they never win while the window has a real cell. Windows with no real cell
+    (dilated) are answered as PyTorch does: -inf at the first tap. With ``clipped`` the buffers
+    hold the row alone and each window combines its in-bounds columns (``w_lo``, ``w_n``).
 
-    ``lanes`` and ``pixel`` as in :func:`_separable`: channels-last rows of pixels of ``lanes``
-    values, each lane combined exactly as a plane's column would be.
+    Depth as in :func:`_separable` (``d_lo`` empty: 1-D and 2-D windows, whose indices are
+    within each (H, W) plane). ``lanes`` and ``pixel`` as there too: channels-last rows of
+    pixels of ``lanes`` values, each lane combined exactly as a plane's column would be.
     """
     if layout is planes:  # compiled with the constant: no channels-last code in this version
         lanes = pixel = 1
-    cdef Py_ssize_t B1 = x.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
+    cdef Py_ssize_t B1 = out.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
+    cdef Py_ssize_t H = x.shape[2]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
+    cdef bint depth = d_lo.shape[0] > 0
+    cdef Py_ssize_t depth_step = dd * (x.strides[1] // <Py_ssize_t>sizeof(numeric))
     # Wide channels-last pixels are scanned straight from the input (_direct_arg_row), with
     # no row buffers.
     cdef bint direct = lanes > 1 and lanes * <Py_ssize_t>sizeof(numeric) >= DIRECT_BYTES
     cdef Py_ssize_t width = lanes * (1 if direct else W if clipped
                                      else _padded_width(W, OW, kw, sw, dw, pad_w))
     cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, y0, j
-    cdef Py_ssize_t row_w = dh * W  # flat-index step of one window row
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, j, nd, z, sl, t, n_taps
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef numeric* orow
     cdef int64_t* irow
@@ -612,20 +682,32 @@ cdef inline int _max_with_indices(
     cdef int32_t* vrow
     cdef int32_t* hrow
     cdef int32_t* hcol
+    cdef int64_t* row_at
+    cdef const numeric* first
     if n_rows == 0:
         return 0
     cdef bint any_empty = False
-    cdef Py_ssize_t past_rows = 0  # a row number past every window's real rows
+    cdef Py_ssize_t max_d = 1, max_h = 0
     for ow in range(OW):
         any_empty = any_empty or w_n[ow] == 0
     for oh in range(OH):
-        past_rows = max(past_rows, h_n[oh])
+        max_h = max(max_h, h_n[oh])
+    if depth:
+        for j in range(B1):
+            max_d = max(max_d, d_n[j])
+    # A row number past every window's real rows, for the padding cells.
+    cdef Py_ssize_t past_rows = max_d * max_h
+    if past_rows >= 2**31 - 1:
+        raise ValueError("cpool: a window of more than 2**31 - 2 rows has no int32 row number")
     cdef Py_ssize_t vstride = _buffer_stride(width, sizeof(numeric))
     cdef Py_ssize_t istride = _buffer_stride(width + 2 * OW * lanes, sizeof(int32_t))
+    cdef Py_ssize_t tstride = _buffer_stride(past_rows + 1, sizeof(int64_t))
     cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
     cdef int32_t* ints = NULL
+    cdef int64_t* tables = NULL
     try:
         ints = <int32_t*>_scratch(num_threads, istride, sizeof(int32_t))
+        tables = <int64_t*>_scratch(num_threads, tstride, sizeof(int64_t))
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
@@ -636,6 +718,8 @@ cdef inline int _max_with_indices(
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and column (tap numbers) of the winner
                 hcol = hrow + OW * lanes
+                row_at = tables + threadid() * tstride
+                row_at[past_rows] = 0  # what the padding's row number looks up (never kept)
                 # `layout is ...`: constants of each compiled version (see _separable).
                 if layout is planes or not direct:
                     _pad_edges(vmax, row0, L, width, lowest)
@@ -643,44 +727,57 @@ cdef inline int _max_with_indices(
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
-                    y0 = h_lo[oh]
-                    if h_n[oh] == 0:
+                    nd = d_n[b1] if depth else 1
+                    z = d_lo[b1] if depth else b1
+                    # Flat index of each window row's first cell, rows numbered slice by slice
+                    # (row_at[0]: the first tap's, real or not).
+                    n_taps = nd * h_n[oh]
+                    row_at[0] = ((z * H if depth else 0) + h_lo[oh]) * W
+                    if nd > 1 or clipped or layout is pixels:  # else computed from row_at[0]
+                        for sl in range(nd):
+                            for t in range(h_n[oh]):
+                                row_at[sl * h_n[oh] + t] = (((z + sl * dd) * H if depth else 0)
+                                                            + h_lo[oh] + t * dh) * W
+                    if n_taps == 0:
                         # An empty (dilated) window: PyTorch's -inf at its first tap's index.
                         for ow in range(OW):
                             for j in range(ow * (1 if layout is planes else lanes),
                                            (ow + 1) * (1 if layout is planes else lanes)):
                                 orow[j] = lowest
-                                irow[j] = y0 * W + w_lo[ow]
+                                irow[j] = row_at[0] + w_lo[ow]
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
+                    first = &x[b0, z, h_lo[oh], 0]
                     if layout is pixels and direct:
-                        _direct_arg_row(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], y0, dh, W,
+                        _direct_arg_row(first, depth_step, nd, dh * row_step, h_n[oh], row_at, W,
                                         lanes, pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0],
                                         clipped, orow, irow)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
-                    _prefetch_rows(&x[b0, b1, y0 + (h_n[oh] - 1) * dh, 0], dh * row_step,
-                                   h_n[oh], sh, L)
-                    _vertical_arg(&x[b0, b1, y0, 0], dh * row_step, h_n[oh], L, vmax + row0,
+                    for sl in range(nd):
+                        _prefetch_rows(first + sl * depth_step + (h_n[oh] - 1) * dh * row_step,
+                                       dh * row_step, h_n[oh], sh, L)
+                    _vertical_arg(first, depth_step, nd, dh * row_step, h_n[oh], L, vmax + row0,
                                   vrow + row0)
                     if clipped:
-                        _combine_clipped(vmax, vrow, OW, &w_lo[0], &w_n[0], dw, y0 * W, row_w,
+                        _combine_clipped(vmax, vrow, OW, &w_lo[0], &w_n[0], dw, row_at,
                                          1 if layout is planes else lanes, orow, irow)
                     elif layout is planes:
-                        _combine_padded(vmax, vrow, hrow, hcol, OW, kw, sw, dw, y0 * W - pad_w,
-                                        row_w, orow, irow)
+                        _combine_padded(vmax, vrow, hrow, hcol, OW, kw, sw, dw, row_at,
+                                        0 if nd > 1 else dh * W, pad_w, orow, irow)
                     else:
-                        _combine_padded_lanes(vmax, vrow, hrow, hcol, OW, kw, sw, dw,
-                                              y0 * W - pad_w, row_w, lanes, orow, irow)
+                        _combine_padded_lanes(vmax, vrow, hrow, hcol, OW, kw, sw, dw, row_at,
+                                              pad_w, lanes, orow, irow)
                     if any_empty:  # no real column: PyTorch's -inf at the first tap
                         for ow in range(OW):
                             if w_n[ow] == 0:
                                 for j in range(ow * (1 if layout is planes else lanes),
                                                (ow + 1) * (1 if layout is planes else lanes)):
                                     orow[j] = lowest
-                                    irow[j] = y0 * W + w_lo[ow]
+                                    irow[j] = row_at[0] + w_lo[ow]
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(values)
         free(ints)
+        free(tables)
     return 0
