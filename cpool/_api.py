@@ -17,13 +17,72 @@ _NO_BOUNDS = np.empty(0, np.intp)
 
 
 def _separable_args(plan):
-    """Vertical bounds per output row (and the stride, for the kernels' prefetch), the
-    horizontal window over the padded row, the horizontal bounds per output column, and whether
-    the kernel takes its general (clipped) path."""
+    """Depth bounds per output slice (3-D ops; empty otherwise) and their dilation, vertical
+    bounds per output row (and the stride, for the kernels' prefetch), the horizontal window
+    over the padded row, the horizontal bounds per output column, and whether the kernel takes
+    its general (clipped) path. A 1-D op's rows are one row high (``g.h``)."""
     g = plan.geometry
-    return (_NO_BOUNDS, _NO_BOUNDS, 1, g.h.lo, g.h.count, g.stride[0], g.dilation[0],
-            g.kernel[1], g.stride[1], g.dilation[1], g.w.pad_before, g.w.lo, g.w.count,
-            g.clipped, plan.lanes, plan.pixel)
+    d = g.d
+    _, sh, dh = g.axis_params(1)
+    kw, sw, dw = g.axis_params(2)
+    return ((d.lo, d.count, g.dilation[0]) if d is not None else (_NO_BOUNDS, _NO_BOUNDS, 1)) + (
+        g.h.lo, g.h.count, sh, dh, kw, sw, dw, g.w.pad_before, g.w.lo, g.w.count, g.clipped,
+        plan.lanes, plan.pixel)
+
+
+def _max_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+              axes, out, num_threads):
+    """max_pool1d/2d/3d over ``n`` spatial axes."""
+    plan = _v.prepare_window(fn, "max", x, kernel_size, stride, padding, dilation, ceil_mode,
+                             return_indices, out, num_threads, axes, n)
+    if plan.indices is None:
+        _window.window_max(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
+    else:
+        _window.window_max_with_indices(plan.x, plan.out, plan.indices, *_separable_args(plan),
+                                        plan.num_threads)
+    return plan.finish()
+
+
+def _avg_pool(fn, n, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, dilation, axes, out, num_threads):
+    """avg_pool1d/2d/3d over ``n`` spatial axes."""
+    plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, dilation, ceil_mode,
+                             False, out, num_threads, axes, n)
+    counts = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True,
+                       plan.num_threads)
+    return plan.finish()
+
+
+def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes, out,
+              num_threads):
+    """sum_pool1d/2d/3d over ``n`` spatial axes."""
+    plan = _v.prepare_window(fn, "sum", x, kernel_size, stride, padding, dilation, ceil_mode,
+                             False, out, num_threads, axes, n)
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS,
+                       _v.NO_COUNTS, False, plan.num_threads)
+    return plan.finish()
+
+
+def _global_max(fn, n, x, keepdims, return_indices, axes, out, num_threads):
+    """global_max_pool1d/2d/3d over ``n`` spatial axes."""
+    plan = _v.prepare_global(fn, "max", x, keepdims, return_indices, out, num_threads, axes, n)
+    with_indices = plan.indices is not None
+    indices = plan.indices if with_indices else _UNUSED_INT64
+    if plan.lanes > 1:
+        _global.global_max_lanes(plan.x, plan.out, indices, with_indices, plan.lanes,
+                                 plan.pixel, plan.task_size, plan.num_threads)
+    else:
+        _global.global_max(plan.x, plan.out, indices, with_indices, plan.task_size,
+                           plan.num_threads)
+    return plan.finish()
+
+
+def _global_sum_op(fn, n, op, x, keepdims, axes, out, num_threads):
+    """global_avg/sum_pool1d/2d/3d (``op`` 'avg' or 'sum') over ``n`` spatial axes."""
+    plan = _v.prepare_global(fn, op, x, keepdims, False, out, num_threads, axes, n)
+    _global_sum(plan, op == "avg")
+    return plan.finish()
 
 
 def _global_sum(plan, mean):
@@ -98,19 +157,13 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[ 5,  3],
            [ 8, 15]])
     """
-    plan = _v.prepare_window("max_pool2d", "max", x, kernel_size, stride, padding, dilation,
-                             ceil_mode, return_indices, out, num_threads, axes)
-    if plan.indices is None:
-        _window.window_max(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
-    else:
-        _window.window_max_with_indices(plan.x, plan.out, plan.indices, *_separable_args(plan),
-                                        plan.num_threads)
-    return plan.finish()
+    return _max_pool("max_pool2d", 2, x, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, axes, out, num_threads)
 
 
 @fill_doc
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, axes=(-2, -1), out=None, num_threads=None):
+               divisor_override=None, *, dilation=1, axes=(-2, -1), out=None, num_threads=None):
     """2-D average pooling over the last two axes, with PyTorch's semantics.
 
     Parameters
@@ -126,6 +179,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         Count padding cells in the divisor. The ceil-mode overhang past the padding never counts.
     divisor_override : int, optional
         Divide every window sum by this instead (non-zero).
+    dilation : int or (int, int), default=1
+        Spacing between window taps (ONNX AveragePool's ``dilations``; PyTorch has none). The
+        divisor counts the taps summed, under the same ``count_include_pad`` rule.
     %(axes)s
     %(out)s
     %(num_threads)s
@@ -167,13 +223,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     >>> cpool.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)[0]
     array([3.25      , 2.33333333, 2.83333333, 1.75      ])
     """
-    fn = "avg_pool2d"
-    plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, 1, ceil_mode, False,
-                             out, num_threads, axes)
-    count_h, count_w = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, count_h, count_w, True,
-                       plan.num_threads)
-    return plan.finish()
+    return _avg_pool("avg_pool2d", 2, x, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override, dilation, axes, out, num_threads)
 
 
 @fill_doc
@@ -230,11 +281,8 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[32, 30],
            [37, 38]], dtype=uint64)
     """
-    plan = _v.prepare_window("sum_pool2d", "sum", x, kernel_size, stride, padding, dilation,
-                             ceil_mode, False, out, num_threads, axes)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS, _v.NO_COUNTS,
-                       False, plan.num_threads)
-    return plan.finish()
+    return _sum_pool("sum_pool2d", 2, x, kernel_size, stride, padding, dilation, ceil_mode, axes,
+                     out, num_threads)
 
 
 @fill_doc
@@ -285,17 +333,8 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, axes=(-2, -1),
     >>> cpool.global_max_pool2d(np.stack([x, 10 - x]), keepdims=True).shape
     (2, 1, 1)
     """
-    plan = _v.prepare_global("global_max_pool2d", "max", x, keepdims, return_indices, out,
-                             num_threads, axes)
-    with_indices = plan.indices is not None
-    indices = plan.indices if with_indices else _UNUSED_INT64
-    if plan.lanes > 1:
-        _global.global_max_lanes(plan.x, plan.out, indices, with_indices, plan.lanes,
-                                 plan.pixel, plan.task_size, plan.num_threads)
-    else:
-        _global.global_max(plan.x, plan.out, indices, with_indices, plan.task_size,
-                           plan.num_threads)
-    return plan.finish()
+    return _global_max("global_max_pool2d", 2, x, keepdims, return_indices, axes, out,
+                       num_threads)
 
 
 @fill_doc
@@ -341,10 +380,7 @@ def global_avg_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads
     >>> cpool.global_avg_pool2d(x)
     array(3.75)
     """
-    plan = _v.prepare_global("global_avg_pool2d", "avg", x, keepdims, False, out, num_threads,
-                             axes)
-    _global_sum(plan, True)
-    return plan.finish()
+    return _global_sum_op("global_avg_pool2d", 2, "avg", x, keepdims, axes, out, num_threads)
 
 
 @fill_doc
@@ -388,10 +424,7 @@ def global_sum_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads
     >>> cpool.global_sum_pool2d(x)
     array(60)
     """
-    plan = _v.prepare_global("global_sum_pool2d", "sum", x, keepdims, False, out, num_threads,
-                             axes)
-    _global_sum(plan, False)
-    return plan.finish()
+    return _global_sum_op("global_sum_pool2d", 2, "sum", x, keepdims, axes, out, num_threads)
 
 
 @fill_doc

@@ -313,30 +313,61 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=N
                         num_threads)
 
 
-def _window_backward(fn, grad_output, input_shape, axes, kernel_size, stride, padding, dilation,
-                     ceil_mode, out, num_threads, avg=None):
+def _sum_backward_call(grad, out, rows, cols, row_params, col_params, clipped, count_h,
+                       count_w, divide, num_threads):
+    """One call of the 2-D window-sum gradient kernel: ``grad`` (P, OH, OW) into ``out``
+    (P, H, W), with the row and column windows (AxisWindows) and their (kernel, stride,
+    dilation)."""
+    kh, sh, dh = row_params
+    kw, sw, dw = col_params
+    _backward.window_sum_backward(grad, out, rows.lo, rows.count, kh, sh, dh, kw, sw, dw,
+                                  cols.pad_before, cols.lo, cols.count, clipped, count_h,
+                                  count_w, divide, num_threads)
+
+
+def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride, padding,
+                     dilation, ceil_mode, out, num_threads, avg=None):
+    """Gradient of sum (``avg`` None) or average (``avg``: (count_include_pad,
+    divisor_override)) pooling over ``n`` spatial axes.
+
+    1-D and 2-D: one kernel call (a 1-D input is one row high). 3-D: the sum's gradient is
+    its axes' gradients applied one after the other (the forward sums them one axis at a
+    time): the gradients over their divisors spread over (H, W) for every output slice, then
+    those slices spread over the depth windows."""
     shape, axes, geom, grad_shape = _v.window_backward_geometry(
-        fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
+        fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode, n)
     plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads)
     P = math.prod(_v.without_axes(shape, axes))
-    H, W = shape[axes[0]], shape[axes[1]]
-    if avg is None:
-        count_h = count_w = _v.NO_COUNTS
-    else:
-        count_h, count_w = _v.avg_divisors(geom, avg[0], avg[1], fn)
-    _backward.window_sum_backward(plan.grad.reshape(P, geom.h.out_size, geom.w.out_size),
-                                  plan.out.reshape(P, H, W), geom.h.lo,
-                                  geom.h.count, geom.kernel[0], geom.stride[0], geom.dilation[0],
-                                  geom.kernel[1], geom.stride[1], geom.dilation[1],
-                                  geom.w.pad_before, geom.w.lo, geom.w.count, geom.clipped,
-                                  count_h, count_w, avg is not None, plan.num_threads)
+    sizes = tuple(shape[a] for a in axes)
+    H, W = (1,) + sizes if n == 1 else sizes[-2:]
+    OH, OW = geom.h.out_size, geom.w.out_size
+    counts = (_v.NO_COUNTS,) * 3 if avg is None else _v.avg_divisors(geom, avg[0], avg[1], fn)
+    grad = plan.grad.reshape(P, math.prod(geom.out_sizes))
+    if n < 3:
+        _sum_backward_call(grad.reshape(P, OH, OW), plan.out.reshape(P, H, W), geom.h, geom.w,
+                           geom.axis_params(1), geom.axis_params(2), geom.clipped, counts[1],
+                           counts[2], avg is not None, plan.num_threads)
+        return plan.finish()
+    D, OD = sizes[0], geom.d.out_size
+    if avg is not None:  # over the divisors first, as autograd's grad / divisor
+        divisors = (counts[0][:, None, None] * counts[1][:, None] * counts[2]).astype(grad.dtype)
+        grad = (grad.reshape(P, OD, OH, OW) / divisors).reshape(P, OD * OH * OW)
+    slices = np.empty((P * OD, H, W), grad.dtype)
+    _sum_backward_call(grad.reshape(P * OD, OH, OW), slices, geom.h, geom.w,
+                       geom.axis_params(1), geom.axis_params(2), geom.clipped, _v.NO_COUNTS,
+                       _v.NO_COUNTS, False, plan.num_threads)
+    # Depth: each slice's H*W cells are the columns of one row, spread over the depth windows.
+    cells = _v.window_bounds(H * W, 1, 1, 1, 0, 0, False)
+    _sum_backward_call(slices.reshape(P, OD, H * W), plan.out.reshape(P, D, H * W), geom.d,
+                       cells, geom.axis_params(0), (1, 1, 1), False, _v.NO_COUNTS, _v.NO_COUNTS,
+                       False, plan.num_threads)
     return plan.finish()
 
 
 @fill_doc
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None, *,
-                        axes=(-2, -1), out=None, num_threads=None):
+                        dilation=1, axes=(-2, -1), out=None, num_threads=None):
     """Gradient of :func:`avg_pool2d`: each output's gradient over its divisor, on its window.
 
     Parameters
@@ -353,6 +384,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
         As in the forward call: whether padding cells count in the divisor.
     divisor_override : int, optional
         As in the forward call: a fixed divisor for every window.
+    dilation : int or (int, int), default=1
+        As in the forward call.
     %(axes_grad)s
     %(out)s
     %(num_threads)s
@@ -392,8 +425,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
            [1., 1., 2.]])
     """
     fn = "avg_pool2d_backward"
-    return _window_backward(fn, grad_output, input_shape, axes, kernel_size, stride, padding, 1,
-                            ceil_mode, out, num_threads,
+    return _window_backward(fn, 2, grad_output, input_shape, axes, kernel_size, stride, padding,
+                            dilation, ceil_mode, out, num_threads,
                             avg=(count_include_pad, divisor_override))
 
 
@@ -450,8 +483,8 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
            [2., 4., 2.],
            [1., 2., 1.]])
     """
-    return _window_backward("sum_pool2d_backward", grad_output, input_shape, axes, kernel_size,
-                            stride, padding, dilation, ceil_mode, out, num_threads)
+    return _window_backward("sum_pool2d_backward", 2, grad_output, input_shape, axes,
+                            kernel_size, stride, padding, dilation, ceil_mode, out, num_threads)
 
 
 @fill_doc

@@ -106,20 +106,33 @@ def _int(name: str, value, fn: str, expected: str = "an int") -> int:
     return v
 
 
-def _pair(name: str, value, fn: str, expected: str = _AN_INT_OR_PAIR) -> Tuple[int, int]:
-    """Expand an int or an (H, W) pair, checking types and length; errors show the whole value."""
+# What an int-or-tuple argument of an op over n spatial axes may be.
+_AN_INT_OR_TUPLE = {1: "an int or a 1-tuple of ints", 2: _AN_INT_OR_PAIR,
+                    3: "an int or a triple of ints"}
+# The spatial axes' names, for messages.
+AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def _tuple(name: str, value, fn: str, n: int, expected: Optional[str] = None) -> Tuple[int, ...]:
+    """Expand an int or an n-tuple (one entry per spatial axis), checking types and length;
+    errors show the whole value."""
+    expected = expected or _AN_INT_OR_TUPLE[n]
     if isinstance(value, np.ndarray) and value.ndim == 1:
         items = value.tolist()
     elif isinstance(value, (tuple, list)):
         items = list(value)
     else:
-        v = _int(name, value, fn, expected)
-        return v, v
-    if len(items) != 2:
+        return (_int(name, value, fn, expected),) * n
+    if len(items) != n:
         raise ValueError(f"{fn}: `{name}` must be {expected}, got {value!r} (length {len(items)})")
     if not all(_is_int(v) for v in items):
         raise TypeError(f"{fn}: `{name}` must be {expected}, got {value!r}")
-    return _int(name, items[0], fn, expected), _int(name, items[1], fn, expected)
+    return tuple(_int(name, v, fn, expected) for v in items)
+
+
+def _pair(name: str, value, fn: str, expected: str = _AN_INT_OR_PAIR) -> Tuple[int, int]:
+    """Expand an int or an (H, W) pair (:func:`_tuple` for two axes)."""
+    return _tuple(name, value, fn, 2, expected)
 
 
 def _flag(name: str, value, fn: str) -> bool:
@@ -131,22 +144,31 @@ def _flag(name: str, value, fn: str) -> bool:
 SPATIAL_AXES = (-2, -1)  # the default ``axes``: (..., H, W)
 
 
-def spatial_axes(axes, ndim: int, fn: str) -> Tuple[int, int]:
-    """``axes``, the (H, W) axes of an ``ndim``-dimensional array, as two distinct non-negative
-    ints (NumPy's negative-axis rule; ``(1, 2)`` and ``(-3, -2)`` are the same on 4-D input)."""
+_AXES_FORMS = {1: "one axis (L axis,)", 2: "a pair (H axis, W axis)",
+               3: "three axes (D axis, H axis, W axis)"}
+_AXES_TYPES = {1: "an int or one int (L axis,)", 2: "a pair of ints (H axis, W axis)",
+               3: "three ints (D axis, H axis, W axis)"}
+
+
+def spatial_axes(axes, ndim: int, fn: str, n: int = 2) -> Tuple[int, ...]:
+    """``axes``, the n spatial axes of an ``ndim``-dimensional array, as n distinct non-negative
+    ints (NumPy's negative-axis rule; ``(1, 2)`` and ``(-3, -2)`` are the same on 4-D input).
+    One axis may also be a bare int, as NumPy's ``axis``."""
+    form = _AXES_FORMS[n]
     if isinstance(axes, np.ndarray) and axes.ndim == 1:
         items = axes.tolist()
     elif isinstance(axes, (tuple, list)):
         items = list(axes)
+    elif _is_int(axes) and n == 1:
+        items = [axes]
     elif _is_int(axes):
-        raise ValueError(f"{fn}: `axes` must be a pair (H axis, W axis), got {axes!r}")
+        raise ValueError(f"{fn}: `axes` must be {form}, got {axes!r}")
     else:
-        raise TypeError(f"{fn}: `axes` must be a pair of ints (H axis, W axis), got {axes!r}")
-    if len(items) != 2:
-        raise ValueError(
-            f"{fn}: `axes` must be a pair (H axis, W axis), got {axes!r} (length {len(items)})")
+        raise TypeError(f"{fn}: `axes` must be {_AXES_TYPES[n]}, got {axes!r}")
+    if len(items) != n:
+        raise ValueError(f"{fn}: `axes` must be {form}, got {axes!r} (length {len(items)})")
     if not all(_is_int(a) for a in items):
-        raise TypeError(f"{fn}: `axes` must be a pair of ints (H axis, W axis), got {axes!r}")
+        raise TypeError(f"{fn}: `axes` must be {_AXES_TYPES[n]}, got {axes!r}")
     normalised = []
     for a in items:
         a = operator.index(a)
@@ -154,34 +176,37 @@ def spatial_axes(axes, ndim: int, fn: str) -> Tuple[int, int]:
             raise ValueError(
                 f"{fn}: `axes` {axes!r} is out of range for an array of {ndim} dimensions")
         normalised.append(a % ndim)
-    if normalised[0] == normalised[1]:
-        raise ValueError(f"{fn}: `axes` must name two different axes, got {axes!r}")
-    return normalised[0], normalised[1]
+    if len(set(normalised)) != n:
+        count = {2: "two", 3: "three"}[n]
+        raise ValueError(f"{fn}: `axes` must name {count} different axes, got {axes!r}")
+    return tuple(normalised)
 
 
 def pooled_shape(shape, axes, sizes) -> Tuple[int, ...]:
-    """``shape`` with the sizes of the (H, W) ``axes`` replaced by ``sizes``."""
+    """``shape`` with the sizes of the spatial ``axes`` replaced by ``sizes``."""
     out = list(shape)
-    out[axes[0]], out[axes[1]] = sizes
+    for a, n in zip(axes, sizes):
+        out[a] = n
     return tuple(out)
 
 
 def without_axes(shape, axes) -> Tuple[int, ...]:
-    """``shape`` without its (H, W) ``axes``."""
+    """``shape`` without its spatial ``axes``."""
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
 def global_shape(shape, axes, keepdims: bool) -> Tuple[int, ...]:
-    """A global op's result shape: the (H, W) ``axes`` removed, or kept as size 1."""
-    return pooled_shape(shape, axes, (1, 1)) if keepdims else without_axes(shape, axes)
+    """A global op's result shape: the spatial ``axes`` removed, or kept as size 1."""
+    return pooled_shape(shape, axes, (1,) * len(axes)) if keepdims else without_axes(shape, axes)
 
 
 def spatial_last(a: np.ndarray, axes) -> np.ndarray:
-    """A view of ``a`` (in the caller's axis order) with its (H, W) ``axes`` moved last, the
-    order the kernels read and write; ``a`` itself for the default axes."""
-    if tuple(axes) == (a.ndim - 2, a.ndim - 1):
+    """A view of ``a`` (in the caller's axis order) with its spatial ``axes`` moved last, in
+    their order, the order the kernels read and write; ``a`` itself if they already are."""
+    n = len(axes)
+    if tuple(axes) == tuple(range(a.ndim - n, a.ndim)):
         return a
-    return np.moveaxis(a, axes, (-2, -1))
+    return np.moveaxis(a, axes, tuple(range(-n, 0)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,9 +302,10 @@ def window_bounds(size: int, kernel: int, stride: int, dilation: int, pad_before
     last_tap = np.minimum(kernel - 1, np.floor_divide(size - 1 - start, dilation))
     lo = start + first_tap * dilation
     count = np.maximum(last_tap - first_tap + 1, 0)
-    # Divisor rule of avg_pool2d with count_include_pad: clip the window to [-pad_before,
+    # Divisor rule of avg_pool2d with count_include_pad: the taps within [-pad_before,
     # size + pad_after). The ceil-mode overhang past the padding never counts.
-    padded_count = np.minimum(start + kernel, size + pad_after) - start
+    # With dilation: the taps before the padding's end.
+    padded_count = np.minimum(kernel, -((start - size - pad_after) // dilation))
     windows = AxisWindows(out, pad_before, pad_after, _frozen(lo), _frozen(count.astype(np.intp)),
                           _frozen(padded_count.astype(np.int64)))
     _WINDOWS.put(key, windows, lo.nbytes + count.nbytes + padded_count.nbytes)
@@ -296,29 +322,60 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int,
     return (needed - small, small) if lower else (small, needed - small)
 
 
-_PADDING_FORMS = ("an int, a pair of ints, a pair of (before, after) pairs, 'valid', 'same' or "
-                  "'same_lower'")
+_PADDING_FORMS = {
+    1: "an int, a 1-tuple, a (before, after) pair, 'valid', 'same' or 'same_lower'",
+    2: "an int, a pair of ints, a pair of (before, after) pairs, 'valid', 'same' or "
+       "'same_lower'",
+    3: "an int, a triple of ints, three (before, after) pairs, 'valid', 'same' or 'same_lower'",
+}
 
 
-def _padding_arg(padding, fn: str):
-    """``padding`` as a string, an (H, W) pair of symmetric pads, or a pair of per-side
-    ``(before, after)`` pairs (``np.pad``'s and ONNX's form); types and lengths checked."""
+def _padding_arg(padding, fn: str, n: int = 2):
+    """``padding`` as a string, an n-tuple of symmetric pads, or n per-side ``(before, after)``
+    pairs (``np.pad``'s and ONNX's form); types and lengths checked. Over one axis a bare
+    ``(before, after)`` pair is per side too, as in ``np.pad``."""
+    form = _PADDING_FORMS[n]
     if isinstance(padding, str):
         return padding
     items = padding.tolist() if isinstance(padding, np.ndarray) else padding
-    if isinstance(items, (tuple, list)) and len(items) == 2 and all(
+    if isinstance(items, (tuple, list)) and len(items) == n and all(
             isinstance(p, (tuple, list, np.ndarray)) for p in items):
-        return tuple(_pair("padding", p, fn, _PADDING_FORMS) for p in items)
-    return _pair("padding", padding, fn, _PADDING_FORMS)
+        return tuple(_tuple("padding", p, fn, 2, form) for p in items)
+    if n == 1 and isinstance(items, (tuple, list)) and len(items) == 2:
+        return (_tuple("padding", items, fn, 2, form),)
+    return _tuple("padding", padding, fn, n, form)
 
 
 class Geometry(NamedTuple):
-    h: AxisWindows
-    w: AxisWindows
-    kernel: Tuple[int, int]
-    stride: Tuple[int, int]
-    dilation: Tuple[int, int]
+    windows: Tuple[AxisWindows, ...]  # one per spatial axis, in order (W last)
+    kernel: Tuple[int, ...]
+    stride: Tuple[int, ...]
+    dilation: Tuple[int, ...]
     clipped: bool  # kernels take their general path: see _clipped
+
+    @property
+    def out_sizes(self) -> Tuple[int, ...]:
+        return tuple(a.out_size for a in self.windows)
+
+    @property
+    def d(self) -> Optional[AxisWindows]:
+        """The depth windows of 3-D ops, else None."""
+        return self.windows[0] if len(self.windows) == 3 else None
+
+    @property
+    def h(self) -> AxisWindows:
+        """The row windows: H's, or one row for 1-D ops (their input is one row high)."""
+        return self.windows[-2] if len(self.windows) > 1 else _ONE_ROW
+
+    @property
+    def w(self) -> AxisWindows:
+        return self.windows[-1]
+
+    def axis_params(self, i: int) -> Tuple[int, int, int]:
+        """(kernel, stride, dilation) of kernel axis ``i`` of (D, H, W); 1s for the axes the
+        op does not have (1-D ops' H)."""
+        j = i - (3 - len(self.windows))
+        return (self.kernel[j], self.stride[j], self.dilation[j]) if j >= 0 else (1, 1, 1)
 
 
 # The kernels' fast path pads a row buffer with the reduction's identity so that every window
@@ -337,14 +394,15 @@ def _clipped(W: int, out_w: int, kernel: int, stride: int, dilation: int, pad_be
 
 
 def _geometry(fn: str, shape, axes, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
-    """The geometry of a windowed op over the (H, W) ``axes`` of an array of ``shape``."""
-    kernel = _pair("kernel_size", kernel_size, fn)
-    stride = kernel if stride is None else _pair("stride", stride, fn)
-    dilation = _pair("dilation", dilation, fn)
+    """The geometry of a windowed op over the spatial ``axes`` of an array of ``shape``."""
+    n = len(axes)
+    kernel = _tuple("kernel_size", kernel_size, fn, n)
+    stride = kernel if stride is None else _tuple("stride", stride, fn, n)
+    dilation = _tuple("dilation", dilation, fn, n)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
-    padding = _padding_arg(padding, fn)
-    arrays = all(n > 0 for n in without_axes(shape, axes))  # an empty batch reads nothing
-    return _checked_geometry(fn, shape[axes[0]], shape[axes[1]], kernel, stride, padding,
+    padding = _padding_arg(padding, fn, n)
+    arrays = all(k > 0 for k in without_axes(shape, axes))  # an empty batch reads nothing
+    return _checked_geometry(fn, tuple(shape[a] for a in axes), kernel, stride, padding,
                              dilation, ceil_mode, arrays)
 
 
@@ -362,8 +420,9 @@ def stochastic_general(geom: Geometry, H: int) -> bool:
             or kh > 2 * H + _PADDED_ROW_SLACK)
 
 
-def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode, arrays) -> Geometry:
-    """Value checks and window bounds for normalised arguments."""
+def _checked_geometry(fn, sizes, kernel, stride, padding, dilation, ceil_mode, arrays) -> Geometry:
+    """Value checks and window bounds for normalised arguments over axes of ``sizes``."""
+    n = len(sizes)
     if min(kernel) < 1:
         raise ValueError(f"{fn}: `kernel_size` must be positive, got {kernel}")
     if min(stride) < 1:
@@ -372,17 +431,16 @@ def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode, ar
         raise ValueError(f"{fn}: `dilation` must be positive, got {dilation}")
     if isinstance(padding, str):
         if padding == "valid":
-            pads = ((0, 0), (0, 0))
+            pads = ((0, 0),) * n
         elif padding in ("same", "same_lower"):
             if ceil_mode:
                 raise ValueError(
                     f"{fn}: `ceil_mode=True` cannot be combined with padding={padding!r}")
             lower = padding == "same_lower"
-            pads = (_same_padding(H, kernel[0], stride[0], dilation[0], lower),
-                    _same_padding(W, kernel[1], stride[1], dilation[1], lower))
+            pads = tuple(_same_padding(*a, lower) for a in zip(sizes, kernel, stride, dilation))
         else:
-            raise ValueError(f"{fn}: `padding` must be {_PADDING_FORMS}, got {padding!r}")
-    elif isinstance(padding[0], tuple):  # per side: ((top, bottom), (left, right))
+            raise ValueError(f"{fn}: `padding` must be {_PADDING_FORMS[n]}, got {padding!r}")
+    elif isinstance(padding[0], tuple):  # per side: ((before, after), ...) per axis
         pads = padding
         if min(min(p) for p in pads) < 0:
             raise ValueError(f"{fn}: `padding` must be non-negative, got {pads}")
@@ -394,24 +452,29 @@ def _checked_geometry(fn, H, W, kernel, stride, padding, dilation, ceil_mode, ar
                 f"{fn}: `padding` per side must be at most dilation * (kernel_size - 1) = "
                 f"{most}, got {pads}")
     else:
-        ph, pw = padding
-        if min(ph, pw) < 0:
-            raise ValueError(f"{fn}: `padding` must be non-negative, got {(ph, pw)}")
+        if min(padding) < 0:
+            raise ValueError(f"{fn}: `padding` must be non-negative, got {padding}")
         # PyTorch (2.x CPU) bounds padding by half the kernel size, dilation not counted.
-        if ph > kernel[0] // 2 or pw > kernel[1] // 2:
+        if any(p > k // 2 for p, k in zip(padding, kernel)):
             raise ValueError(
-                f"{fn}: `padding` must be at most half of `kernel_size` {kernel}, got {(ph, pw)}"
+                f"{fn}: `padding` must be at most half of `kernel_size` {kernel}, got {padding}"
             )
-        pads = ((ph, ph), (pw, pw))
-    axes = [window_bounds(n, k, s, d, pb, pa, ceil_mode, arrays)
-            for n, k, s, d, (pb, pa) in zip((H, W), kernel, stride, dilation, pads)]
-    if axes[0] is None or axes[1] is None:
+        pads = tuple((p, p) for p in padding)
+    axes = [window_bounds(size, k, s, d, pb, pa, ceil_mode, arrays)
+            for size, k, s, d, (pb, pa) in zip(sizes, kernel, stride, dilation, pads)]
+    if any(a is None for a in axes):
         raise ValueError(
-            f"{fn}: output size would be empty for input size (H, W) = {(H, W)} with "
-            f"kernel_size={kernel}, stride={stride}, padding={padding!r}, dilation={dilation}"
+            f"{fn}: output size would be empty for input size "
+            f"({', '.join(AXIS_NAMES[n])}) = {tuple(sizes)} with kernel_size={kernel}, "
+            f"stride={stride}, padding={padding!r}, dilation={dilation}"
         )
-    clipped = _clipped(W, axes[1].out_size, kernel[1], stride[1], dilation[1], axes[1].pad_before)
-    return Geometry(axes[0], axes[1], kernel, stride, dilation, clipped)
+    clipped = _clipped(sizes[-1], axes[-1].out_size, kernel[-1], stride[-1], dilation[-1],
+                       axes[-1].pad_before)
+    return Geometry(tuple(axes), kernel, stride, dilation, clipped)
+
+
+# The one row of a 1-D op's input, as the kernels' row windows see it.
+_ONE_ROW = window_bounds(1, 1, 1, 1, 0, 0, False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,19 +491,20 @@ def as_array(value, name: str, fn: str) -> np.ndarray:
         raise type(exc)(f"{fn}: `{name}` could not be converted to an array: {exc}") from None
 
 
-def _input(x, axes, op: str, fn: str):
-    """``x`` as an array, its (H, W) ``axes`` normalised (non-empty), and its dtypes for ``op``
-    (see _compute_dtype)."""
+def _input(x, axes, op: str, fn: str, n: int = 2):
+    """``x`` as an array, its n spatial ``axes`` normalised (non-empty), and its dtypes for
+    ``op`` (see _compute_dtype)."""
     x = as_array(x, "x", fn)
-    if x.ndim < 2:
+    names = ", ".join(AXIS_NAMES[n])
+    if x.ndim < n:
         raise ValueError(
-            f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {x.shape}"
-        )
-    axes = spatial_axes(axes, x.ndim, fn)
+            f"{fn}: `x` must have at least {n} dimension{'s' if n > 1 else ''} (..., {names}), "
+            f"got shape {x.shape}")
+    axes = spatial_axes(axes, x.ndim, fn, n)
     dtypes = _compute_dtype(x.dtype, op, fn)
-    if x.shape[axes[0]] < 1 or x.shape[axes[1]] < 1:
+    if min(x.shape[a] for a in axes) < 1:
         raise ValueError(
-            f"{fn}: the pooled axes {axes} (H, W) must be non-empty, got shape {x.shape}")
+            f"{fn}: the pooled axes {axes} ({names}) must be non-empty, got shape {x.shape}")
     return (x, axes) + dtypes
 
 
@@ -485,6 +549,10 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
                   spaced_pixels: bool = False, movable: bool = True):
     """The input as the kernels read it: ``(view, lanes, pixel, moved)``.
 
+    ``axes``: (H, W), or (D, H, W) for 3-D windows, whose view is (B, D, H, row) (the batch
+    axes merged into one; see :func:`_kernel_view`). 1-D ops pass their input with a unit H
+    axis inserted (:func:`_with_unit_rows`).
+
     * Channels-last (``channels_last`` allowed, W right after H, further axes after W: NHWC,
       HWC, ...): ``view`` is (B0, B1, H, row), each row the W pixels of C = ``lanes`` channels,
       ``pixel`` values apart, read in place: a row is ``(W-1)*pixel + C`` values. Pixels are
@@ -498,8 +566,9 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
       :func:`_kernel_view` makes it; ``moved`` tells whether they were not already last.
     """
     x = _converted(x, dtype)
-    ah, aw = axes
-    if channels_last and aw == ah + 1 and aw < x.ndim - 1 and x.size:
+    ah, aw = axes[-2:]
+    depth = len(axes) == 3
+    if channels_last and _consecutive(axes) and aw < x.ndim - 1 and x.size:
         item, W = x.itemsize, x.shape[aw]
         lanes = math.prod(x.shape[aw + 1:])
         pixel = lanes
@@ -509,44 +578,67 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
                     and step // item >= lanes):
                 pixel = step // item  # a slice of the channels, read in place
             elif step == item and movable:
-                return _kernel_view(spatial_last(x, axes)), 1, 1, True
+                return _kernel_view(spatial_last(x, axes), depth), 1, 1, True
             else:
                 x = np.ascontiguousarray(x)
         rows = np.lib.stride_tricks.as_strided(
             x, x.shape[:aw] + ((W - 1) * pixel + lanes,), x.strides[:aw] + (item,),
             writeable=False)
-        return _kernel_view(rows), lanes, pixel, False
-    moved = tuple(axes) != (x.ndim - 2, x.ndim - 1)
-    return _kernel_view(spatial_last(x, axes)), 1, 1, moved
+        return _kernel_view(rows, depth), lanes, pixel, False
+    moved = tuple(axes) != tuple(range(x.ndim - len(axes), x.ndim))
+    return _kernel_view(spatial_last(x, axes), depth), 1, 1, moved
 
 
-def _kernel_view(x: np.ndarray) -> np.ndarray:
+def _consecutive(axes) -> bool:
+    """Whether the spatial ``axes`` are adjacent and in order (D, H, W: a channels-last
+    layout when further axes follow W)."""
+    return all(b == a + 1 for a, b in zip(axes, axes[1:]))
+
+
+def _with_unit_rows(x: np.ndarray, axes, n: int):
+    """A 1-D op's input as a one-row 2-D one: a unit H axis inserted before the L axis
+    (a view); (x, axes) unchanged for 2-D and 3-D ops."""
+    if n != 1:
+        return x, axes
+    a = axes[0]
+    return np.expand_dims(x, a), (a, a + 1)
+
+
+def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
     """A (B0, B1, H, W) view of ``x`` (already :func:`_converted`) whose last axis is contiguous.
 
     The leading axes are merged into two where their strides allow it (so sliced, transposed
-    and broadcast batches need no copy). A copy is made only when the kernel cannot read the
-    layout: a strided last axis or batch axes that do not merge.
+    and broadcast batches need no copy). With ``depth`` (3-D windows) B1 is ``x``'s depth
+    axis, third from last, and the axes before it merge into B0. A copy is made only when the
+    kernel cannot read the layout: a strided last axis or batch axes that do not merge.
     """
     H, W = x.shape[-2:]
+    kept = 3 if depth else 2  # trailing axes kept as they are
+    n_groups = 1 if depth else 2
     if x.flags.c_contiguous:  # the common case, and the cheapest view to make
+        if depth:
+            return x.reshape((x.size // math.prod(x.shape[-3:]) if x.size else 0,)
+                             + x.shape[-3:])
         return x.reshape((1, x.size // (H * W) if x.size else 0, H, W))
     item = x.itemsize
     if W > 1 and x.strides[-1] != item:
         x = np.ascontiguousarray(x)
     groups = []  # (size, stride) of the batch axes after merging
-    for n, st in zip(x.shape[:-2], x.strides[:-2]):
+    for n, st in zip(x.shape[:-kept], x.strides[:-kept]):
         if n == 1:
             continue
         if groups and groups[-1][1] == n * st:
             groups[-1] = (groups[-1][0] * n, st)
         else:
             groups.append((n, st))
-    if len(groups) > 2:
+    if len(groups) > n_groups:
         x = np.ascontiguousarray(x)
-        groups = [(math.prod(x.shape[:-2]), x.strides[-3])]
-    groups = [(1, 0)] * (2 - len(groups)) + groups
+        groups = [(math.prod(x.shape[:-kept]), x.strides[-kept - 1])]
+    groups = [(1, 0)] * (n_groups - len(groups)) + groups
+    if depth:
+        groups.append((x.shape[-3], x.strides[-3]))
     if any(n == 0 for n, _ in groups):
-        return np.empty((0, 1, H, W), dtype)
+        return np.empty((0,) + ((x.shape[-3],) if depth else (1,)) + (H, W), x.dtype)
     shape = (groups[0][0], groups[1][0], H, W)
     strides = (groups[0][1], groups[1][1], x.strides[-2] if H > 1 else W * item, item)
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
@@ -658,20 +750,25 @@ def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool
 
 
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
-                   return_indices: bool, out, num_threads, axes=SPATIAL_AXES) -> Plan:
-    """Validate a windowed op (``op``: 'max', 'sum', 'avg', 'stochastic') and allocate its output."""
-    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn)
+                   return_indices: bool, out, num_threads, axes=SPATIAL_AXES, n: int = 2) -> Plan:
+    """Validate a windowed op (``op``: 'max', 'sum', 'avg', 'stochastic') over ``n`` spatial
+    axes and allocate its output."""
+    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
     # Stochastic pooling has no channels-last kernel: it reads the spatial axes moved last.
     # The windowed kernels read pixels of a vector's width or more one by one, so those may lie
     # apart (a slice of the channels).
-    wide = in_dtype.itemsize * math.prod(x_in.shape[axes[1] + 1:]) >= _window.DIRECT_PIXEL_BYTES
-    xk, lanes, pixel, moved = _kernel_input(x_in, in_dtype, axes, op != "stochastic", wide)
-    shape = pooled_shape(x_in.shape, axes, (geom.h.out_size, geom.w.out_size))
+    wide = (in_dtype.itemsize * math.prod(x_in.shape[axes[-1] + 1:])
+            >= _window.DIRECT_PIXEL_BYTES)
+    x_rows, row_axes = _with_unit_rows(x_in, axes, n)
+    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes, op != "stochastic", wide)
+    shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
                                        return_indices, [xk], axes if moved else None)
-    k4 = (xk.shape[0], xk.shape[1], geom.h.out_size, geom.w.out_size * lanes)
+    # Output rows: (B0, B1 or the output depth, OH, OW*lanes).
+    k4 = (xk.shape[0], geom.d.out_size if n == 3 else xk.shape[1], geom.h.out_size,
+          geom.w.out_size * lanes)
     rows = k4[0] * k4[1] * k4[2]
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
@@ -684,23 +781,31 @@ NO_COUNTS = np.empty(0, np.int64)
 
 
 def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: str):
-    """The average divisors as two int64 count vectors (OH,) and (OW,): the divisor of output
-    (oh, ow) is ``count_h[oh] * count_w[ow]``.
+    """The average divisors as three int64 count vectors, one per kernel axis (D, H, W): the
+    divisor of output (od, oh, ow) is ``count_d[od] * count_h[oh] * count_w[ow]``
+    (``count_d`` empty but for 3-D ops, ``count_h`` [1] for 1-D ones).
 
     ``divisor_override`` if given (as ``(d, ..., d)`` and ones); else, with
-    ``count_include_pad``, the window clipped to the padded input; else the number of real
-    cells. The kernels form each product exactly in int64 and round it once to the dtype, so
-    they divide by PyTorch's integer divisor.
+    ``count_include_pad``, the taps within the padded input; else the number of real cells.
+    The kernels form each product exactly in int64 and round it once to the dtype, so they
+    divide by PyTorch's integer divisor.
     """
     count_include_pad = _flag("count_include_pad", count_include_pad, fn)
     if divisor_override is not None:
         d = _int("divisor_override", divisor_override, fn)
         if d == 0:
             raise ValueError(f"{fn}: `divisor_override` must not be zero, got {divisor_override!r}")
-        return np.full(geom.h.out_size, d, np.int64), np.ones(geom.w.out_size, np.int64)
-    if count_include_pad:
-        return geom.h.padded_count, geom.w.padded_count
-    return np.asarray(geom.h.count, np.int64), np.asarray(geom.w.count, np.int64)
+        counts = [np.full(geom.windows[0].out_size, d, np.int64)] + [
+            np.ones(a.out_size, np.int64) for a in geom.windows[1:]]
+    elif count_include_pad:
+        counts = [a.padded_count for a in geom.windows]
+    else:
+        counts = [np.asarray(a.count, np.int64) for a in geom.windows]
+    n = len(counts)
+    return (counts[0] if n == 3 else NO_COUNTS, counts[-2] if n > 1 else _ONE_COUNT, counts[-1])
+
+
+_ONE_COUNT = np.ones(1, np.int64)
 
 
 def stochastic_key(seed, fn: str) -> int:
@@ -723,17 +828,34 @@ def stochastic_key(seed, fn: str) -> int:
     return int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint64)[0])
 
 
+def _as_planes(x: np.ndarray, axes, n: int):
+    """A global op's input as 2-D planes, (x, (H axis, W axis)): a 1-D op's with a unit H
+    axis, a 3-D op's with D and H merged into one axis of D*H rows (a view where the strides
+    allow, else a copy). Flat indices within a plane are then those of the spatial block."""
+    if n != 3:
+        return _with_unit_rows(x, axes, n)
+    ad, ah, aw = axes
+    D, H = x.shape[ad], x.shape[ah]
+    if not _consecutive(axes):
+        x = spatial_last(x, axes)
+        ad = x.ndim - 3
+    return x.reshape(x.shape[:ad] + (D * H,) + x.shape[ad + 2:]), (ad, ad + 1)
+
+
 def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads,
-                   axes=SPATIAL_AXES) -> Plan:
-    """Validate a global op (``op`` in 'max', 'sum', 'avg') and allocate its output."""
-    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn)
-    H, W = x_in.shape[axes[0]], x_in.shape[axes[1]]
+                   axes=SPATIAL_AXES, n: int = 2) -> Plan:
+    """Validate a global op (``op`` in 'max', 'sum', 'avg') over ``n`` spatial axes and
+    allocate its output."""
+    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     keepdims = _flag("keepdims", keepdims, fn)
     return_indices = _flag("return_indices", return_indices, fn)
+    x_planes, plane_axes = _as_planes(x_in, axes, n)
+    H, W = x_planes.shape[plane_axes[0]], x_planes.shape[plane_axes[1]]
     # Float sums add in another order in the channels-last kernel than in the planes kernel, so
     # a channels-last layout always takes the channels-last kernel: the bits then do not depend
     # on the memory layout.
-    xk, lanes, pixel, _ = _kernel_input(x_in, in_dtype, axes, True, True, movable=False)
+    xk, lanes, pixel, _ = _kernel_input(x_planes, in_dtype, plane_axes, True, True,
+                                        movable=False)
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
     # results' own order, with or without the size-1 spatial axes.
@@ -770,21 +892,24 @@ def _lane_tasks(num_threads, work: int, images: int, lanes: int, fn: str) -> Tup
 # ---------------------------------------------------------------------------------------------
 # gradients and max_unpool2d
 # ---------------------------------------------------------------------------------------------
-def input_shape_arg(input_shape, axes, fn: str) -> Tuple[Tuple[int, ...], Tuple[int, int]]:
-    """Check ``input_shape`` (at least 2 non-negative ints) and ``axes``, its (H, W) axes, which
-    must be non-empty; return both normalised."""
+def input_shape_arg(input_shape, axes, fn: str,
+                    n: int = 2) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """Check ``input_shape`` (at least n non-negative ints) and ``axes``, its n spatial axes,
+    which must be non-empty; return both normalised."""
     if isinstance(input_shape, np.ndarray):
         input_shape = input_shape.tolist()
     if not isinstance(input_shape, (tuple, list)) or not all(_is_int(d) for d in input_shape):
         raise TypeError(f"{fn}: `input_shape` must be a tuple of ints, got {input_shape!r}")
     shape = tuple(operator.index(d) for d in input_shape)
-    if len(shape) < 2 or min(shape) < 0:
+    if len(shape) < n or min(shape, default=0) < 0:
         raise ValueError(
-            f"{fn}: `input_shape` must have at least 2 dimensions, none negative, got {shape}")
-    axes = spatial_axes(axes, len(shape), fn)
-    if shape[axes[0]] < 1 or shape[axes[1]] < 1:
+            f"{fn}: `input_shape` must have at least {n} dimension{'s' if n > 1 else ''}, none "
+            f"negative, got {shape}")
+    axes = spatial_axes(axes, len(shape), fn, n)
+    if min(shape[a] for a in axes) < 1:
         raise ValueError(
-            f"{fn}: `input_shape` must have non-empty (H, W) axes {axes}, got {shape}")
+            f"{fn}: `input_shape` must have non-empty ({', '.join(AXIS_NAMES[n])}) axes "
+            f"{axes}, got {shape}")
     return shape, axes
 
 
@@ -836,10 +961,9 @@ def prepare_scatter(fn: str, values, indices, result_shape, axes, out, num_threa
 
 
 def _channels_last_lanes(shape, axes) -> int:
-    """C, the values per pixel, when W follows H and further axes (C > 1 values) follow W;
-    else 1."""
-    ah, aw = axes
-    return math.prod(shape[aw + 1:]) if aw == ah + 1 else 1
+    """C, the values per pixel, when the spatial axes are adjacent and in order and further
+    axes (C > 1 values) follow W; else 1."""
+    return math.prod(shape[axes[-1] + 1:]) if _consecutive(axes) else 1
 
 
 def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, out, num_threads,
@@ -880,44 +1004,48 @@ def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
 
 
 def window_backward_geometry(fn, input_shape, axes, kernel_size, stride, padding, dilation,
-                             ceil_mode):
+                             ceil_mode, n: int = 2):
     """The normalised input shape and axes, the geometry of the forward window op and the
     grad_output shape it implies."""
-    shape, axes = input_shape_arg(input_shape, axes, fn)
+    shape, axes = input_shape_arg(input_shape, axes, fn, n)
     geom = _geometry(fn, shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
-    return shape, axes, geom, pooled_shape(shape, axes, (geom.h.out_size, geom.w.out_size))
+    return shape, axes, geom, pooled_shape(shape, axes, geom.out_sizes)
 
 
 def unpool_output_shape(fn, x_shape, axes, kernel_size, stride, padding, output_size):
-    """max_unpool2d's output (H, W): ``(in-1)*stride - 2*padding + kernel`` per axis, or
-    ``output_size`` within ``stride`` of it, as PyTorch requires. ``output_size`` is (H, W) or
-    a full shape, whose (H, W) entries are at ``axes``."""
-    kernel = _pair("kernel_size", kernel_size, fn)
-    stride = kernel if stride is None else _pair("stride", stride, fn)
-    pad = _pair("padding", padding, fn)
+    """max_unpool's output spatial size: ``(in-1)*stride - 2*padding + kernel`` per axis, or
+    ``output_size`` within ``stride`` of it, as PyTorch requires. ``output_size`` is the
+    spatial size ((L,), (H, W) or (D, H, W)) or a full shape, whose spatial entries are at
+    ``axes``."""
+    n = len(axes)
+    names = ", ".join(AXIS_NAMES[n])
+    kernel = _tuple("kernel_size", kernel_size, fn, n)
+    stride = kernel if stride is None else _tuple("stride", stride, fn, n)
+    pad = _tuple("padding", padding, fn, n)
     if min(kernel) < 1 or min(stride) < 1 or min(pad) < 0:
         raise ValueError(
             f"{fn}: `kernel_size` and `stride` must be positive and `padding` non-negative, got "
             f"{kernel}, {stride}, {pad}"
         )
-    in_hw = (x_shape[axes[0]], x_shape[axes[1]])
-    default = tuple((n - 1) * s - 2 * p + k for n, k, s, p in zip(in_hw, kernel, stride, pad))
+    in_sizes = tuple(x_shape[a] for a in axes)
+    default = tuple((m - 1) * s - 2 * p + k for m, k, s, p in zip(in_sizes, kernel, stride, pad))
     if output_size is None:
         size = default
     else:
         if isinstance(output_size, np.ndarray):
             output_size = output_size.tolist()
-        if not isinstance(output_size, (tuple, list)) or len(output_size) not in (2, len(x_shape)):
+        if not isinstance(output_size, (tuple, list)) or len(output_size) not in (n, len(x_shape)):
             raise ValueError(
-                f"{fn}: `output_size` must be (H, W) or the full output shape, got {output_size!r}"
+                f"{fn}: `output_size` must be ({names}) or the full output shape, got "
+                f"{output_size!r}"
             )
         if not all(_is_int(d) for d in output_size):
             raise TypeError(f"{fn}: `output_size` must be a tuple of ints, got {output_size!r}")
-        full = len(output_size) == len(x_shape) and len(x_shape) != 2
-        hw = (output_size[axes[0]], output_size[axes[1]]) if full else output_size
-        size = tuple(operator.index(d) for d in hw)
-        for n, d, s in zip(size, default, stride):
-            if not d - s < n < d + s:
+        full = len(output_size) == len(x_shape) and len(x_shape) != n
+        spatial = tuple(output_size[a] for a in axes) if full else output_size
+        size = tuple(operator.index(d) for d in spatial)
+        for m, d, s in zip(size, default, stride):
+            if not d - s < m < d + s:
                 raise ValueError(
                     f"{fn}: `output_size` {size} must lie within `stride` {stride} of the default "
                     f"size {default} (exclusive)"
