@@ -1,6 +1,6 @@
-"""cpool: fast, PyTorch-exact 2-D pooling for NumPy arrays on CPUs.
+"""cpool: fast, PyTorch-exact 1-D, 2-D and 3-D pooling for NumPy arrays on CPUs.
 
-Pooling runs over the last two axes of any (..., H, W) array, in typed Cython kernels that
+Pooling runs over the spatial axes of any array (the last one, two or three by default), in typed Cython kernels that
 release the GIL and use OpenMP threads. See the README for the semantics and dtype policy.
 """
 try:
@@ -12,6 +12,18 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt source check
     ) from exc
 
 from cpool._api import (
+    max_pool1d,
+    avg_pool1d,
+    sum_pool1d,
+    global_max_pool1d,
+    global_avg_pool1d,
+    global_sum_pool1d,
+    max_pool3d,
+    avg_pool3d,
+    sum_pool3d,
+    global_max_pool3d,
+    global_avg_pool3d,
+    global_sum_pool3d,
     avg_pool2d,
     global_avg_pool2d,
     global_max_pool2d,
@@ -21,6 +33,20 @@ from cpool._api import (
     sum_pool2d,
 )
 from cpool._gradients import (
+    max_pool1d_backward,
+    avg_pool1d_backward,
+    sum_pool1d_backward,
+    global_max_pool1d_backward,
+    global_avg_pool1d_backward,
+    global_sum_pool1d_backward,
+    max_pool3d_backward,
+    avg_pool3d_backward,
+    sum_pool3d_backward,
+    global_max_pool3d_backward,
+    global_avg_pool3d_backward,
+    global_sum_pool3d_backward,
+    max_unpool1d,
+    max_unpool3d,
     avg_pool2d_backward,
     global_avg_pool2d_backward,
     global_max_pool2d_backward,
@@ -35,6 +61,32 @@ from cpool._threads import get_num_threads, openmp_enabled, set_num_threads
 __version__ = "0.1.0"
 
 __all__ = [
+    "max_pool1d",
+    "avg_pool1d",
+    "sum_pool1d",
+    "global_max_pool1d",
+    "global_avg_pool1d",
+    "global_sum_pool1d",
+    "max_pool3d",
+    "avg_pool3d",
+    "sum_pool3d",
+    "global_max_pool3d",
+    "global_avg_pool3d",
+    "global_sum_pool3d",
+    "max_pool1d_backward",
+    "avg_pool1d_backward",
+    "sum_pool1d_backward",
+    "global_max_pool1d_backward",
+    "global_avg_pool1d_backward",
+    "global_sum_pool1d_backward",
+    "max_pool3d_backward",
+    "avg_pool3d_backward",
+    "sum_pool3d_backward",
+    "global_max_pool3d_backward",
+    "global_avg_pool3d_backward",
+    "global_sum_pool3d_backward",
+    "max_unpool1d",
+    "max_unpool3d",
     "avg_pool2d",
     "avg_pool2d_backward",
     "global_avg_pool2d_backward",

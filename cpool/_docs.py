@@ -71,6 +71,65 @@ ValueError
 }
 
 
+# The same texts for the 1-D and 3-D ops: the parameter name with a suffix, ``%(axes1)s``.
+_ND = {
+    1: dict(dims="(..., L)", names="L", axes="(-1,)", one="an L axis", layouts="NCL, NLC, CL, L",
+            ints="int or (int,)", sizes="(kL,)", keep="(..., 1)"),
+    3: dict(dims="(..., D, H, W)", names="D, H and W", axes="(-3, -2, -1)",
+            one="D, H and W axes", layouts="NCDHW, NDHWC, CDHW, DHW",
+            ints="int or (int, int, int)", sizes="(kD, kH, kW)", keep="(..., 1, 1, 1)"),
+}
+for _n, _t in _ND.items():
+    _PARAMS.update({
+        f"x_window{_n}": f"""\
+x : {_t['dims']} array_like
+    Input; {_t['names']} are the ``axes`` (the last {_n if _n > 1 else ''} by default), every
+    other axis is a batch or channel axis ({_t['layouts']}, ...). A real floating or integer
+    dtype, in any memory layout; never modified.""".replace("last  by", "last by").replace(
+            "L are the", "L is the"),
+        f"kernel_size{_n}": f"""\
+kernel_size : {_t['ints']}
+    Window size {_t['sizes']}.""",
+        f"stride{_n}": f"""\
+stride : {_t['ints']}, default=None
+    Window step; None means ``kernel_size``.""",
+        f"dilation{_n}": f"""\
+dilation : {_t['ints']}, default=1
+    Spacing between window taps.""",
+        f"padding{_n}": f"""\
+padding : int, tuple, or str, default=0
+    Implicit padding (never read; -inf for max, 0 for sums). An int or one int per axis:
+    symmetric, at most ``kernel_size // 2`` (PyTorch's bound); per side: one ``(before,
+    after)`` pair per axis{' (a bare pair in 1-D, as np.pad)' if _n == 1 else ''}, each side
+    at most ``dilation * (kernel_size - 1)``; 'valid' (0), 'same' (output ``ceil(in /
+    stride)``, an odd cell after) or 'same_lower' (the odd cell before), as ONNX's
+    auto_pad.""",
+        f"axes{_n}": f"""\
+axes : {_t['ints'].replace('int or ', '')}, default={_t['axes']}
+    The spatial axes ({_t['names']}), in that order; every other axis is a batch/channel
+    axis and keeps its place. Channels-last layouts (further axes after the last spatial
+    axis) are read in place.""",
+        f"axes_grad{_n}": f"""\
+axes : {_t['ints'].replace('int or ', '')}, default={_t['axes']}
+    The spatial axes, as in the forward call.""",
+        f"keepdims{_n}": f"""\
+keepdims : bool, default=False
+    Keep the pooled axes as size 1, giving {_t['keep']} (or 1s at ``axes``).""",
+        f"x_global{_n}": f"""\
+x : {_t['dims']} array_like
+    Input; {_t['names']} are the ``axes``; every other axis is a batch or channel axis.""",
+        f"input_shape{_n}": f"""\
+input_shape : tuple of int
+    Shape of the forward input, ``{_t['dims']}`` (spatial axes at ``axes``).""",
+        f"raises_window{_n}": f"""\
+ValueError
+    Too few dimensions, an empty spatial axis, a non-positive kernel/stride/dilation, padding
+    out of bounds, an empty output, bad ``axes``, a bad ``out``, ``num_threads < 1``.
+TypeError
+    Unsupported dtype, non-integer sizes, a wrong ``out`` dtype.""",
+    })
+
+
 def fill_doc(func):
     """Substitute the shared texts into ``func.__doc__``, indented to match."""
     doc = func.__doc__

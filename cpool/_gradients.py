@@ -23,10 +23,10 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
     if v.ndim != len(shape) or _v.without_axes(v.shape, axes) != _v.without_axes(shape, axes):
         raise ValueError(
             f"{fn}: `{values_name}` {v.shape} does not match `input_shape` {shape}: "
-            f"the axes other than (H, W) {axes} must be equal"
+            f"the axes other than ({', '.join(_v.AXIS_NAMES[len(axes)])}) {axes} must be equal"
         )
     plan = _v.prepare_scatter(fn, v, indices, shape, axes, out, num_threads, values_name)
-    H, W = shape[axes[0]], shape[axes[1]]
+    cells = math.prod(shape[a] for a in axes)
     P = math.prod(_v.without_axes(shape, axes)) // plan.lanes  # planes, or images
 
     def rows(a):  # (P, everything of one plane or image)
@@ -35,7 +35,8 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
     bad = _backward.scatter(rows(plan.grad), rows(plan.indices), rows(plan.out), accumulate,
                             plan.lanes, plan.block, plan.num_threads)
     if bad:
-        raise ValueError(f"{fn}: `indices` must lie in [0, H*W) = [0, {H * W}); {bad} do not")
+        names = "*".join(_v.AXIS_NAMES[len(axes)])
+        raise ValueError(f"{fn}: `indices` must lie in [0, {names}) = [0, {cells}); {bad} do not")
     return plan.finish()
 
 
@@ -91,8 +92,13 @@ def max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out
            [1., 0., 0.],
            [0., 0., 1.]])
     """
-    fn = "max_pool2d_backward"
-    shape, axes = _v.input_shape_arg(input_shape, axes, fn)
+    return _max_backward("max_pool2d_backward", 2, grad_output, indices, input_shape, axes, out,
+                         num_threads)
+
+
+def _max_backward(fn, n, grad_output, indices, input_shape, axes, out, num_threads):
+    """max_pool1d/2d/3d_backward over ``n`` spatial axes: a scatter-add at the indices."""
+    shape, axes = _v.input_shape_arg(input_shape, axes, fn, n)
     return _scatter(fn, grad_output, indices, shape, axes, out, num_threads)
 
 
@@ -197,8 +203,13 @@ def global_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -
     array([[0., 2.],
            [0., 0.]])
     """
-    fn = "global_max_pool2d_backward"
-    shape, axes = _v.input_shape_arg(input_shape, axes, fn)
+    return _global_max_backward("global_max_pool2d_backward", 2, grad_output, indices,
+                                input_shape, axes, out, num_threads)
+
+
+def _global_max_backward(fn, n, grad_output, indices, input_shape, axes, out, num_threads):
+    """global_max_pool1d/2d/3d_backward over ``n`` spatial axes."""
+    shape, axes = _v.input_shape_arg(input_shape, axes, fn, n)
     g = _v.as_array(grad_output, "grad_output", fn)
     flat = _v.global_shape(shape, axes, True)  # one index per plane
     if g.shape not in (_v.global_shape(shape, axes, False), flat):
@@ -212,12 +223,14 @@ def global_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -
     return _scatter(fn, g.reshape(flat), idx.reshape(flat), shape, axes, out, num_threads)
 
 
-def _global_fill(fn, grad_output, input_shape, axes, mean, out, num_threads):
-    shape, axes = _v.input_shape_arg(input_shape, axes, fn)
+def _global_fill(fn, n, grad_output, input_shape, axes, mean, out, num_threads):
+    """global_avg/sum_pool1d/2d/3d_backward over ``n`` spatial axes: each output's gradient
+    (over the cell count, with ``mean``) on every cell of its block."""
+    shape, axes = _v.input_shape_arg(input_shape, axes, fn, n)
     expected = (_v.global_shape(shape, axes, False), _v.global_shape(shape, axes, True))
     plan = _v.prepare_backward(fn, grad_output, shape, axes, expected, out, num_threads,
                                spatial=False)
-    P, HW = math.prod(expected[0]), shape[axes[0]] * shape[axes[1]]
+    P, HW = math.prod(expected[0]), math.prod(shape[a] for a in axes)
     _backward.fill_planes(plan.grad.reshape(P), plan.out.reshape(P, HW), mean, plan.num_threads)
     return plan.finish()
 
@@ -265,7 +278,7 @@ def global_avg_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=N
            [[2., 2.],
             [2., 2.]]])
     """
-    return _global_fill("global_avg_pool2d_backward", grad_output, input_shape, axes, True, out,
+    return _global_fill("global_avg_pool2d_backward", 2, grad_output, input_shape, axes, True, out,
                         num_threads)
 
 
@@ -309,7 +322,7 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=N
     array([[3., 3., 3.],
            [3., 3., 3.]], dtype=float32)
     """
-    return _global_fill("global_sum_pool2d_backward", grad_output, input_shape, axes, False, out,
+    return _global_fill("global_sum_pool2d_backward", 2, grad_output, input_shape, axes, False, out,
                         num_threads)
 
 
@@ -351,7 +364,9 @@ def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride,
     D, OD = sizes[0], geom.d.out_size
     if avg is not None:  # over the divisors first, as autograd's grad / divisor
         divisors = (counts[0][:, None, None] * counts[1][:, None] * counts[2]).astype(grad.dtype)
-        grad = (grad.reshape(P, OD, OH, OW) / divisors).reshape(P, OD * OH * OW)
+        # A divisor is 0 only for a window with no real cell, whose gradient goes nowhere.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad = (grad.reshape(P, OD, OH, OW) / divisors).reshape(P, OD * OH * OW)
     slices = np.empty((P * OD, H, W), grad.dtype)
     _sum_backward_call(grad.reshape(P * OD, OH, OW), slices, geom.h, geom.w,
                        geom.axis_params(1), geom.axis_params(2), geom.clipped, _v.NO_COUNTS,
@@ -544,11 +559,668 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     array([[0., 5., 0., 0.],
            [0., 0., 0., 7.]])
     """
-    fn = "max_unpool2d"
+    return _max_unpool("max_unpool2d", 2, x, indices, kernel_size, stride, padding, output_size,
+                       axes, out, num_threads)
+
+
+def _max_unpool(fn, n, x, indices, kernel_size, stride, padding, output_size, axes, out,
+                num_threads):
+    """max_unpool1d/2d/3d over ``n`` spatial axes: values placed at their indices, zeros
+    elsewhere."""
     xs = _v.as_array(x, "x", fn)
-    if xs.ndim < 2:
-        raise ValueError(f"{fn}: `x` must have at least 2 dimensions (..., H, W), got shape {xs.shape}")
-    axes = _v.spatial_axes(axes, xs.ndim, fn)
+    if xs.ndim < n:
+        names = ", ".join(_v.AXIS_NAMES[n])
+        raise ValueError(f"{fn}: `x` must have at least {n} dimension{'s' if n > 1 else ''} "
+                         f"(..., {names}), got shape {xs.shape}")
+    axes = _v.spatial_axes(axes, xs.ndim, fn, n)
     size = _v.unpool_output_shape(fn, xs.shape, axes, kernel_size, stride, padding, output_size)
     return _scatter(fn, xs, indices, _v.pooled_shape(xs.shape, axes, size), axes, out,
                     num_threads, accumulate=False, values_name="x")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-D and 3-D gradients and unpooling: the same implementations over one or three axes
+# ---------------------------------------------------------------------------------------------
+
+
+@fill_doc
+def max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
+                        num_threads=None):
+    """Gradient of :func:`max_pool1d`: each output's gradient added at its maximum's index.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape1)s
+    %(axes_grad1)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside the 1-D block, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    See Also
+    --------
+    max_pool2d_backward, max_unpool1d
+
+    Notes
+    -----
+    PyTorch autograd's gradient: ``grad_input[block, indices[i]] += grad_output[i]`` in
+    output order, so overlapping windows that share a maximum add up.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2., 0.]])
+    >>> y, idx = cpool.max_pool1d(x, 2, return_indices=True)
+    >>> cpool.max_pool1d_backward(np.ones_like(y), idx, x.shape)
+    array([[0., 1., 1., 0.]])
+    """
+    return _max_backward("max_pool1d_backward", 1, grad_output, indices, input_shape, axes,
+                         out, num_threads)
+
+
+@fill_doc
+def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
+                        dilation=1, axes=(-1,), out=None, num_threads=None):
+    """Gradient of :func:`avg_pool1d`: each output's gradient over its divisor, on its window.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    %(input_shape1)s
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
+        As in the forward call.
+    %(axes_grad1)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype (PyTorch autograd's gradient).
+
+    Raises
+    ------
+    %(raises_window1)s
+
+    See Also
+    --------
+    avg_pool2d_backward
+
+    Notes
+    -----
+    Each gradient is divided by its window's divisor first (autograd's order), then spread
+    one spatial axis at a time; 3-D gradients spread over (H, W) for every output slice,
+    then over the depth windows.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.avg_pool1d_backward(np.array([[2., 4.]]), (1, 4), 2)
+    array([[1., 1., 2., 2.]])
+    """
+    return _window_backward("avg_pool1d_backward", 1, grad_output, input_shape, axes,
+                            kernel_size, stride, padding, dilation, ceil_mode, out, num_threads,
+                            avg=(count_include_pad, divisor_override))
+
+
+@fill_doc
+def sum_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        dilation=1, ceil_mode=False, *, axes=(-1,), out=None,
+                        num_threads=None):
+    """Gradient of :func:`sum_pool1d`: each output's gradient on every real cell of its window.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    %(input_shape1)s
+    kernel_size, stride, padding, dilation, ceil_mode
+        As in the forward call.
+    %(axes_grad1)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_window1)s
+
+    See Also
+    --------
+    sum_pool2d_backward
+
+    Notes
+    -----
+    The adjoint of :func:`sum_pool1d`: spread one spatial axis at a time, as the forward
+    sums.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.sum_pool1d_backward(np.array([[1., 1., 1.]]), (1, 4), 2, stride=1)
+    array([[1., 2., 2., 1.]])
+    """
+    return _window_backward("sum_pool1d_backward", 1, grad_output, input_shape, axes,
+                            kernel_size, stride, padding, dilation, ceil_mode, out, num_threads)
+
+
+@fill_doc
+def global_max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
+                               num_threads=None):
+    """Gradient of :func:`global_max_pool1d`: each gradient at its maximum's index.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape1)s
+    %(axes_grad1)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_max_pool2d_backward
+
+    Notes
+    -----
+    Each gradient lands on its block's maximum, zeros elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2.]])
+    >>> m, idx = cpool.global_max_pool1d(x, return_indices=True)
+    >>> cpool.global_max_pool1d_backward(np.array([2.0]), idx, x.shape)
+    array([[0., 2., 0.]])
+    """
+    return _global_max_backward("global_max_pool1d_backward", 1, grad_output, indices,
+                                input_shape, axes, out, num_threads)
+
+
+@fill_doc
+def global_avg_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
+                               num_threads=None):
+    """Gradient of :func:`global_avg_pool1d`: each gradient over the cell count, on every cell.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    %(input_shape1)s
+    %(axes_grad1)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_avg_pool2d_backward
+
+    Notes
+    -----
+    The division is in the gradient's dtype by the cell count in that dtype, as autograd's
+    ``grad / numel``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_avg_pool1d_backward(np.array([4.0]), (1, 4))
+    array([[1., 1., 1., 1.]])
+    """
+    return _global_fill("global_avg_pool1d_backward", 1, grad_output, input_shape, axes, True,
+                        out, num_threads)
+
+
+@fill_doc
+def global_sum_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
+                               num_threads=None):
+    """Gradient of :func:`global_sum_pool1d`: each gradient on every cell.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    %(input_shape1)s
+    %(axes_grad1)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_sum_pool2d_backward
+
+    Notes
+    -----
+    Every cell of a block receives its gradient.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_sum_pool1d_backward(np.array([4.0]), (1, 2))
+    array([[4., 4.]])
+    """
+    return _global_fill("global_sum_pool1d_backward", 1, grad_output, input_shape, axes,
+                        False, out, num_threads)
+
+
+@fill_doc
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
+                 axes=(-1,), out=None, num_threads=None):
+    """Partial inverse of :func:`max_pool1d` (``torch.nn.functional.max_unpool1d``): each value
+    placed at its index, zeros elsewhere.
+
+    Parameters
+    ----------
+    x : array_like
+        Pooled values; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of :func:`max_pool1d`.
+    kernel_size, stride, padding
+        As in the forward call (ints or one per axis); the default output size per axis is
+        ``(in - 1)*stride - 2*padding + kernel_size``.
+    output_size : tuple of int, optional
+        The spatial size, or the full output shape; within ``stride`` of the default.
+    %(axes1)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``x``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        A bad size, an index outside the output's block, bad ``axes``, a bad ``out``.
+    TypeError
+        Non-floating ``x``, non-integer ``indices``.
+
+    See Also
+    --------
+    max_unpool2d, max_pool1d_backward
+
+    Notes
+    -----
+    Values are placed, not added: indices that repeat keep the last value in output order,
+    as PyTorch's CPU kernel.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2., 0.]])
+    >>> y, idx = cpool.max_pool1d(x, 2, return_indices=True)
+    >>> cpool.max_unpool1d(y, idx, 2)
+    array([[0., 5., 2., 0.]])
+    """
+    return _max_unpool("max_unpool1d", 1, x, indices, kernel_size, stride, padding,
+                       output_size, axes, out, num_threads)
+
+
+@fill_doc
+def max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1), out=None,
+                        num_threads=None):
+    """Gradient of :func:`max_pool3d`: each output's gradient added at its maximum's index.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape3)s
+    %(axes_grad3)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside the 3-D block, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    See Also
+    --------
+    max_pool2d_backward, max_unpool3d
+
+    Notes
+    -----
+    PyTorch autograd's gradient: ``grad_input[block, indices[i]] += grad_output[i]`` in
+    output order, so overlapping windows that share a maximum add up.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> y, idx = cpool.max_pool3d(x, 2, return_indices=True)
+    >>> cpool.max_pool3d_backward(np.ones_like(y), idx, x.shape)[0, 1]
+    array([[0., 0.],
+           [0., 1.]])
+    """
+    return _max_backward("max_pool3d_backward", 3, grad_output, indices, input_shape, axes,
+                         out, num_threads)
+
+
+@fill_doc
+def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
+                        dilation=1, axes=(-3, -2, -1), out=None, num_threads=None):
+    """Gradient of :func:`avg_pool3d`: each output's gradient over its divisor, on its window.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    %(input_shape3)s
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
+        As in the forward call.
+    %(axes_grad3)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype (PyTorch autograd's gradient).
+
+    Raises
+    ------
+    %(raises_window3)s
+
+    See Also
+    --------
+    avg_pool2d_backward
+
+    Notes
+    -----
+    Each gradient is divided by its window's divisor first (autograd's order), then spread
+    one spatial axis at a time; 3-D gradients spread over (H, W) for every output slice,
+    then over the depth windows.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.avg_pool3d_backward(np.array([[[[8.]]]]), (1, 2, 2, 2), 2)[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    return _window_backward("avg_pool3d_backward", 3, grad_output, input_shape, axes,
+                            kernel_size, stride, padding, dilation, ceil_mode, out, num_threads,
+                            avg=(count_include_pad, divisor_override))
+
+
+@fill_doc
+def sum_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        dilation=1, ceil_mode=False, *, axes=(-3, -2, -1), out=None,
+                        num_threads=None):
+    """Gradient of :func:`sum_pool3d`: each output's gradient on every real cell of its window.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    %(input_shape3)s
+    kernel_size, stride, padding, dilation, ceil_mode
+        As in the forward call.
+    %(axes_grad3)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_window3)s
+
+    See Also
+    --------
+    sum_pool2d_backward
+
+    Notes
+    -----
+    The adjoint of :func:`sum_pool3d`: spread one spatial axis at a time, as the forward
+    sums.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.sum_pool3d_backward(np.ones((1, 1, 1, 1)), (1, 2, 2, 2), 2).sum()
+    np.float64(8.0)
+    """
+    return _window_backward("sum_pool3d_backward", 3, grad_output, input_shape, axes,
+                            kernel_size, stride, padding, dilation, ceil_mode, out, num_threads)
+
+
+@fill_doc
+def global_max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1), out=None,
+                               num_threads=None):
+    """Gradient of :func:`global_max_pool3d`: each gradient at its maximum's index.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape3)s
+    %(axes_grad3)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_max_pool2d_backward
+
+    Notes
+    -----
+    Each gradient lands on its block's maximum, zeros elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> m, idx = cpool.global_max_pool3d(x, return_indices=True)
+    >>> cpool.global_max_pool3d_backward(np.array([2.0]), idx, x.shape)[0, 1, 1]
+    array([0., 2.])
+    """
+    return _global_max_backward("global_max_pool3d_backward", 3, grad_output, indices,
+                                input_shape, axes, out, num_threads)
+
+
+@fill_doc
+def global_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
+                               num_threads=None):
+    """Gradient of :func:`global_avg_pool3d`: each gradient over the cell count, on every cell.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    %(input_shape3)s
+    %(axes_grad3)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_avg_pool2d_backward
+
+    Notes
+    -----
+    The division is in the gradient's dtype by the cell count in that dtype, as autograd's
+    ``grad / numel``.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_avg_pool3d_backward(np.array([8.0]), (1, 2, 2, 2))[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    return _global_fill("global_avg_pool3d_backward", 3, grad_output, input_shape, axes, True,
+                        out, num_threads)
+
+
+@fill_doc
+def global_sum_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
+                               num_threads=None):
+    """Gradient of :func:`global_sum_pool3d`: each gradient on every cell.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    %(input_shape3)s
+    %(axes_grad3)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_sum_pool2d_backward
+
+    Notes
+    -----
+    Every cell of a block receives its gradient.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_sum_pool3d_backward(np.array([3.0]), (1, 1, 1, 2))
+    array([[[[3., 3.]]]])
+    """
+    return _global_fill("global_sum_pool3d_backward", 3, grad_output, input_shape, axes,
+                        False, out, num_threads)
+
+
+@fill_doc
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
+                 axes=(-3, -2, -1), out=None, num_threads=None):
+    """Partial inverse of :func:`max_pool3d` (``torch.nn.functional.max_unpool3d``): each value
+    placed at its index, zeros elsewhere.
+
+    Parameters
+    ----------
+    x : array_like
+        Pooled values; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of :func:`max_pool3d`.
+    kernel_size, stride, padding
+        As in the forward call (ints or one per axis); the default output size per axis is
+        ``(in - 1)*stride - 2*padding + kernel_size``.
+    output_size : tuple of int, optional
+        The spatial size, or the full output shape; within ``stride`` of the default.
+    %(axes3)s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``x``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        A bad size, an index outside the output's block, bad ``axes``, a bad ``out``.
+    TypeError
+        Non-floating ``x``, non-integer ``indices``.
+
+    See Also
+    --------
+    max_unpool2d, max_pool3d_backward
+
+    Notes
+    -----
+    Values are placed, not added: indices that repeat keep the last value in output order,
+    as PyTorch's CPU kernel.
+
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> y, idx = cpool.max_pool3d(x, 2, return_indices=True)
+    >>> cpool.max_unpool3d(y, idx, 2).sum(), cpool.max_unpool3d(y, idx, 2)[0, 1, 1, 1]
+    (np.float64(7.0), np.float64(7.0))
+    """
+    return _max_unpool("max_unpool3d", 3, x, indices, kernel_size, stride, padding,
+                       output_size, axes, out, num_threads)

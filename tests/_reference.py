@@ -4,6 +4,7 @@ Written from PyTorch's kernels (aten/src/ATen/native/Pool.h, cpu/MaxPoolKernel.c
 cpu/AvgPoolKernel.cpp), one output position at a time and vectorised only over the batch
 planes. Nothing here is shared with cpool, so a geometry bug in cpool cannot hide in both.
 """
+import itertools
 import math
 
 import numpy as np
@@ -309,3 +310,153 @@ def scatter(values, indices, shape, accumulate=True):
         for v, k in zip(vals[p], idx[p]):
             out[p, k] = out[p, k] + v if accumulate else v
     return out.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Any number of spatial axes (the last n): 1-D, 2-D and 3-D pooling and their gradients.
+# One output position at a time, every window's taps listed with itertools.product in scan
+# order; written from ONNX's pooling reference (onnx/reference/ops/op_pool_common.py) and
+# PyTorch's 3-D kernels, independently of the 2-D functions above.
+# ---------------------------------------------------------------------------------------------
+def _per_axis(v, n):
+    return (v,) * n if np.isscalar(v) else tuple(v)
+
+
+def nd_pads(padding, sizes, k, s, d):
+    """Per-side (before, after) pads of every axis, from any of cpool's padding forms."""
+    n = len(sizes)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        lower = padding == "same_lower"
+        return tuple(same_pads(m, ki, si, di, lower) for m, ki, si, di in zip(sizes, k, s, d))
+    if np.isscalar(padding):
+        return ((padding, padding),) * n
+    padding = tuple(padding)
+    if n == 1 and len(padding) == 2 and all(np.isscalar(p) for p in padding):
+        return (padding,)  # np.pad's 1-D (before, after)
+    if all(np.isscalar(p) for p in padding):
+        return tuple((p, p) for p in padding)
+    return tuple(tuple(p) for p in padding)
+
+
+def nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode):
+    """(k, s, d, pads, out sizes) over the spatial ``sizes``."""
+    n = len(sizes)
+    k = _per_axis(kernel_size, n)
+    s = k if stride is None else _per_axis(stride, n)
+    d = _per_axis(dilation, n)
+    pads = nd_pads(padding, sizes, k, s, d)
+    outs = tuple(out_size(m, ki, si, pb, pa, di, ceil_mode)
+                 for m, ki, si, (pb, pa), di in zip(sizes, k, s, pads, d))
+    return k, s, d, pads, outs
+
+
+def _nd_windows(sizes, k, s, d, pads, outs):
+    """For every output position (row-major): (position, in-bounds taps in scan order, taps
+    within the padded extent, PyTorch's first tap)."""
+    per_axis = []
+    for m, ki, si, di, (pb, pa), o in zip(sizes, k, s, d, pads, outs):
+        axis = []
+        for j in range(o):
+            start = j * si - pb
+            real = [start + t * di for t in range(ki) if 0 <= start + t * di < m]
+            padded = [start + t * di for t in range(ki) if start + t * di < m + pa]
+            first = start
+            while first < 0:
+                first += di
+            axis.append((real, len(padded), first))
+        per_axis.append(axis)
+    for pos in itertools.product(*(range(o) for o in outs)):
+        parts = [per_axis[a][j] for a, j in enumerate(pos)]
+        taps = list(itertools.product(*(p[0] for p in parts)))
+        padded = math.prod(p[1] for p in parts)
+        first = tuple(p[2] for p in parts)
+        yield pos, taps, padded, first
+
+
+def _flat(cell, sizes):
+    return int(np.ravel_multi_index(cell, sizes)) if all(
+        0 <= c < m for c, m in zip(cell, sizes)) else int(
+        sum(c * math.prod(sizes[a + 1:]) for a, c in enumerate(cell)))
+
+
+def pool_nd(x, n, op, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+            count_include_pad=True, divisor_override=None, return_indices=False):
+    """``op`` ('max', 'sum', 'avg') pooling over the last ``n`` axes of ``x``. Max: PyTorch's
+    scan (``v > m or isnan(v)``), -inf at the first tap for an empty window. Sums in float64
+    (int64/uint64 for integer sums), avg divided by the count of taps summed (or within the
+    padded extent, or ``divisor_override``)."""
+    x = np.asarray(x)
+    sizes = x.shape[-n:]
+    k, s, d, pads, outs = nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode)
+    lead = x.shape[:-n]
+    blocks = x.reshape((-1,) + sizes)
+    B = blocks.shape[0]
+    if op == "max":
+        out = np.empty((B,) + outs, x.dtype)
+        idx = np.empty((B,) + outs, np.int64)
+    elif op == "avg" or x.dtype.kind == "f":
+        out = np.empty((B,) + outs, np.float64)
+    else:
+        out = np.empty((B,) + outs, np.int64 if x.dtype.kind == "i" else np.uint64)
+    for pos, taps, padded, first in _nd_windows(sizes, k, s, d, pads, outs):
+        sel = (slice(None),) + pos
+        if op == "max":
+            m = np.full(B, _lowest(x.dtype), x.dtype)
+            mi = np.full(B, _flat(first, sizes), np.int64)
+            for cell in taps:
+                v = blocks[(slice(None),) + cell]
+                take = (v > m) | np.isnan(v) if x.dtype.kind == "f" else v > m
+                m = np.where(take, v, m)
+                mi = np.where(take, _flat(cell, sizes), mi)
+            out[sel] = m
+            idx[sel] = mi
+            continue
+        acc = np.zeros(B, out.dtype)
+        for cell in taps:
+            acc = acc + blocks[(slice(None),) + cell].astype(out.dtype)
+        if op == "avg":
+            div = (divisor_override if divisor_override is not None
+                   else padded if count_include_pad else len(taps))
+            with np.errstate(invalid="ignore"):  # 0/0: a dilated window with no real cell
+                acc = acc / div
+        out[sel] = acc
+    out = out.reshape(lead + outs)
+    if op == "max" and return_indices:
+        return out, idx.reshape(lead + outs)
+    return out
+
+
+def pool_nd_backward(grad, input_shape, n, op, kernel_size, stride=None, padding=0, dilation=1,
+                     ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Gradient of ``op`` ('sum' or 'avg') pooling over the last ``n`` axes: each output's
+    gradient (over its divisor) added to every real cell of its window, in float64."""
+    grad = np.asarray(grad, np.float64)
+    sizes = tuple(input_shape[-n:])
+    k, s, d, pads, outs = nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode)
+    g = grad.reshape((-1,) + outs)
+    res = np.zeros((g.shape[0],) + sizes)
+    for pos, taps, padded, _ in _nd_windows(sizes, k, s, d, pads, outs):
+        v = g[(slice(None),) + pos]
+        if op == "avg" and taps:
+            v = v / (divisor_override if divisor_override is not None
+                     else padded if count_include_pad else len(taps))
+        for cell in taps:
+            res[(slice(None),) + cell] += v
+    return res.reshape(tuple(input_shape))
+
+
+def scatter_nd(values, indices, input_shape, n, accumulate=True):
+    """Values added (or, without ``accumulate``, placed) at flat indices within each block of
+    the last ``n`` axes of ``input_shape``."""
+    sizes = tuple(input_shape[-n:])
+    v = np.asarray(values, np.float64).reshape(-1, math.prod(values.shape[-n:]) if values.ndim >= n else 1)
+    i = np.asarray(indices).reshape(v.shape)
+    res = np.zeros((v.shape[0], math.prod(sizes)))
+    for b in range(v.shape[0]):
+        if accumulate:
+            np.add.at(res[b], i[b], v[b])
+        else:
+            res[b, i[b]] = v[b]
+    return res.reshape(tuple(input_shape))

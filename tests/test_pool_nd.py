@@ -1,0 +1,409 @@
+"""1-D and 3-D pooling (every op family, gradients, unpooling) against the N-D NumPy reference
+and PyTorch: geometry grids, padding forms, layouts, dtypes, NaN/ties, threads, errors."""
+import itertools
+
+import numpy as np
+import pytest
+
+import cpool
+import _reference as ref
+from _helpers import assert_identical, random_array, tolerance
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - CI installs torch
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+
+OPS = {
+    n: {
+        "max": getattr(cpool, f"max_pool{n}d"),
+        "avg": getattr(cpool, f"avg_pool{n}d"),
+        "sum": getattr(cpool, f"sum_pool{n}d"),
+        "global_max": getattr(cpool, f"global_max_pool{n}d"),
+        "global_avg": getattr(cpool, f"global_avg_pool{n}d"),
+        "global_sum": getattr(cpool, f"global_sum_pool{n}d"),
+    }
+    for n in (1, 3)
+}
+AXES = {1: (-1,), 3: (-3, -2, -1)}
+
+
+def _grid(n):
+    """(kernel, stride, padding, dilation, ceil_mode) over n axes: symmetric pads within
+    PyTorch's bound, per-side pads within dilation*(kernel-1), and the string forms."""
+    if n == 1:
+        kernels, strides, dils = [1, 2, 3, 5], [None, 1, 2, 3], [1, 2]
+        pads = [0, 1, 2, (0, 1), (2, 0), ((1, 2),), "same", "same_lower", "valid"]
+    else:
+        kernels, strides, dils = [1, 2, 3, (2, 3, 1)], [None, 1, 2, (1, 2, 3)], [1, (2, 1, 1)]
+        pads = [0, 1, (1, 0, 1), ((0, 1), (1, 0), (0, 0)), "same", "same_lower"]
+    cases = []
+    for k, s, p, d, c in itertools.product(kernels, strides, pads, dils, [False, True]):
+        kk = (k,) * n if np.isscalar(k) else k
+        dd = (d,) * n if np.isscalar(d) else d
+        if isinstance(p, str):
+            if c:
+                continue
+        else:
+            sides = ref.nd_pads(p, (9,) * n, kk, kk, dd)
+            symmetric = np.isscalar(p) or all(np.isscalar(v) for v in p) and not (
+                n == 1 and len(p) == 2)
+            if symmetric and any(b > ki // 2 for (b, _), ki in zip(sides, kk)):
+                continue
+            if any(max(sd) > di * (ki - 1) for sd, ki, di in zip(sides, kk, dd)):
+                continue
+        cases.append((k, s, p, d, c))
+    return cases
+
+
+SHAPES = {1: [(2, 3, 11), (1, 1, 1), (4, 7)], 3: [(2, 2, 5, 6, 7), (1, 3, 1, 4, 3)]}
+
+
+def _fits(shape, n, k, s, p, d, c):
+    sizes = shape[-n:]
+    kk, ss, dd, pads, outs = ref.nd_geometry(sizes, k, s, p, d, c)
+    return min(outs) >= 1
+
+
+def _cases(n, limit=None):
+    out = [(shape, case) for shape in SHAPES[n] for case in _grid(n)
+           if _fits(shape, n, *case)]
+    return out if limit is None else out[::max(1, len(out) // limit)]
+
+
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_max_values_and_indices_match_the_reference(rng, n, dtype):
+    for shape, (k, s, p, d, c) in _cases(n, 250):
+        x = random_array(rng, shape, dtype)
+        if dtype == np.float32:
+            x.flat[::7] = x.flat[-1]  # ties
+        got = OPS[n]["max"](x, k, s, p, d, c, return_indices=True)
+        want = ref.pool_nd(x, n, "max", k, s, p, d, c, return_indices=True)
+        assert_identical(got, want)
+        assert_identical(OPS[n]["max"](x, k, s, p, d, c), want[0])
+
+
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8])
+def test_sum_and_avg_match_the_reference(rng, n, dtype):
+    for shape, (k, s, p, d, c) in _cases(n, 200):
+        x = random_array(rng, shape, dtype)
+        got = OPS[n]["sum"](x, k, s, p, d, c)
+        want = ref.pool_nd(x, n, "sum", k, s, p, d, c)
+        if dtype == np.uint8:
+            assert_identical(got, want)
+        else:
+            np.testing.assert_allclose(got, want, *tolerance(dtype, want))
+        for include, override in [(True, None), (False, None), (True, 3)]:
+            got = OPS[n]["avg"](x, k, s, p, c, include, override, dilation=d)
+            want = ref.pool_nd(x, n, "avg", k, s, p, d, c, include, override)
+            np.testing.assert_allclose(got, want, *tolerance(np.float64, want))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_float32_sums_are_close(rng, n):
+    for shape, (k, s, p, d, c) in _cases(n, 60):
+        x = random_array(rng, shape, np.float32)
+        want = ref.pool_nd(x, n, "avg", k, s, p, d, c, False)
+        got = OPS[n]["avg"](x, k, s, p, c, False, dilation=d)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, 1e-5, 1e-5 * np.abs(x).max())
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_nan_propagates_with_the_last_nan_index(rng, n):
+    shape = SHAPES[n][0]
+    x = random_array(rng, shape, np.float32)
+    x.flat[::5] = np.nan
+    x.flat[1::9] = -np.nan
+    for k, s, p in [(2, 2, 0), (3, 1, 1), (3, 2, 1)]:
+        got = OPS[n]["max"](x, k, s, p, return_indices=True)
+        assert_identical(got, ref.pool_nd(x, n, "max", k, s, p, return_indices=True))
+        assert_identical(OPS[n]["max"](x, k, s, p), got[0])
+
+
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("channels", [3, 16])
+@pytest.mark.parametrize("op", ["max", "max_idx", "avg", "sum"])
+def test_channels_last_equals_moved_axes(rng, n, channels, op):
+    """(N, *spatial, C) with the spatial axes named gives what the channels-first call gives,
+    bit for bit (C=16 float32 takes the direct, bufferless path)."""
+    sizes = (13,) if n == 1 else (5, 6, 7)
+    x = random_array(rng, (2,) + sizes + (channels,), np.float32)
+    axes = tuple(range(1, n + 1))
+    first = np.moveaxis(x, -1, 1)
+    fn = OPS[n]["max" if op == "max_idx" else op]
+    for k, s, p in [(2, None, 0), (3, 2, 1), (3, 1, ((1, 0),) * n)]:
+        kw = dict(return_indices=True) if op == "max_idx" else {}
+        got = fn(x, k, s, p, axes=axes, **kw)
+        want = fn(np.ascontiguousarray(first), k, s, p, **kw)
+        if isinstance(want, tuple):
+            want = tuple(np.moveaxis(w, 1, -1) for w in want)
+        else:
+            want = np.moveaxis(want, 1, -1)
+        assert_identical(got, tuple(np.ascontiguousarray(w) for w in want)
+                         if isinstance(want, tuple) else np.ascontiguousarray(want))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_any_axis_order_and_strides(rng, n):
+    """Spatial axes anywhere, in any order of memory, sliced and reversed inputs."""
+    x = random_array(rng, (3, 9, 2, 8, 7) if n == 3 else (9, 3, 2), np.float64)
+    axes = (1, 3, 4) if n == 3 else (0,)
+    view = x[:, ::-1] if n == 3 else x[::-1, :, ::2]
+    got = OPS[n]["max"](view, 2, 1, 1, axes=axes, return_indices=True)
+    moved = np.moveaxis(view, axes, tuple(range(-n, 0)))
+    want = ref.pool_nd(moved, n, "max", 2, 1, 1, return_indices=True)
+    back = tuple(np.moveaxis(w, tuple(range(-n, 0)), axes) for w in want)
+    assert_identical(got, tuple(np.ascontiguousarray(b) for b in back))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_global_ops(rng, n):
+    shape = SHAPES[n][0]
+    x = random_array(rng, shape, np.float32)
+    x.flat[::11] = np.nan
+    spatial = tuple(range(-n, 0))
+    m, i = OPS[n]["global_max"](x, return_indices=True)
+    blocks = x.reshape(x.shape[:-n] + (-1,))
+    want_m, want_i = ref.pool_nd(blocks, 1, "max", blocks.shape[-1], return_indices=True)
+    assert_identical((m, i), (want_m[..., 0], want_i[..., 0]))
+    np.testing.assert_allclose(OPS[n]["global_avg"](x), np.nanmean(x, spatial) * np.nan
+                               if False else x.astype(np.float64).mean(spatial), 1e-6)
+    assert OPS[n]["global_sum"](x, keepdims=True).shape == x.shape[:-n] + (1,) * n
+    xi = random_array(rng, shape, np.int32)
+    assert_identical(OPS[n]["global_sum"](xi), xi.astype(np.int64).sum(spatial))
+    # channels-last: the same bits as moved channels-first
+    cl = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    axes = tuple(range(1, n + 1))
+    assert_identical(OPS[n]["global_max"](cl, return_indices=True, axes=axes), (m, i))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_results_do_not_depend_on_threads(rng, n):
+    x = random_array(rng, (4, 8, 40) if n == 1 else (2, 4, 9, 10, 11), np.float32)
+    for name in ["max", "avg", "sum"]:
+        one = OPS[n][name](x, 3, 2, 1, num_threads=1)
+        assert_identical(OPS[n][name](x, 3, 2, 1, num_threads=2), one)
+
+
+def test_one_d_padding_forms():
+    """A bare (before, after) pair is per side in 1-D (np.pad's convention), as is
+    ((before, after),); one int per axis, (p,), is symmetric."""
+    x = np.arange(10.0)[None]
+    padded = np.pad(x, ((0, 0), (2, 1)), constant_values=-np.inf)
+    want = cpool.max_pool1d(padded, 3, 1)
+    assert_identical(cpool.max_pool1d(x, 3, 1, (2, 1)), want)
+    assert_identical(cpool.max_pool1d(x, 3, 1, ((2, 1),)), want)
+    assert_identical(cpool.max_pool1d(x, 3, 1, (1,)), cpool.max_pool1d(x, 3, 1, 1))
+    s = cpool.sum_pool1d(x, 3, 2, (0, 2))
+    assert_identical(s, cpool.sum_pool1d(np.pad(x, ((0, 0), (0, 2))), 3, 2))
+
+
+def test_three_d_per_side_padding_is_np_pad():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 5, 6))
+    pads = ((1, 0), (0, 2), (2, 1))
+    padded = np.pad(x, ((0, 0),) + pads)
+    assert_identical(cpool.sum_pool3d(x, 3, 2, pads), cpool.sum_pool3d(padded, 3, 2))
+    want = cpool.max_pool3d(np.pad(x, ((0, 0),) + pads, constant_values=-np.inf), 3, 2)
+    assert_identical(cpool.max_pool3d(x, 3, 2, pads), want)
+
+
+def test_empty_dilated_windows_give_the_lowest_value_at_the_first_tap():
+    """A window whose taps all fall in the padding (dilation over a short axis): max gives
+    -inf at its first tap, as PyTorch's dilated case; an average over no cell is 0/0."""
+    for n, x, k, d, p in [(1, np.ones((1, 1)), 2, 2, (1, 1)),
+                          (3, np.ones((1, 1, 1, 1)), (1, 1, 2), (1, 1, 2),
+                           ((0, 0), (0, 0), (1, 1)))]:
+        got = OPS[n]["max"](x, k, 1, p, d, return_indices=True)
+        want = ref.pool_nd(x, n, "max", k, 1, p, d, return_indices=True)
+        assert_identical(got, want)
+        assert np.isneginf(got[0]).all() and (got[1] == 1).all()
+        assert np.isnan(OPS[n]["avg"](x, k, 1, p, count_include_pad=False, dilation=d)).all()
+        assert (OPS[n]["avg"](x, k, 1, p, dilation=d) == 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# gradients and unpooling
+# ---------------------------------------------------------------------------------------------
+GRADS = {n: {name: getattr(cpool, f"{name}_pool{n}d_backward")
+             for name in ("max", "avg", "sum", "global_max", "global_avg", "global_sum")}
+         for n in (1, 3)}
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_sum_and_avg_gradients_match_the_reference(rng, n):
+    for shape, (k, s, p, d, c) in _cases(n, 120):
+        x_shape = shape
+        out = ref.pool_nd(np.zeros(x_shape), n, "sum", k, s, p, d, c)
+        g = random_array(rng, out.shape, np.float64)
+        got = GRADS[n]["sum"](g, x_shape, k, s, p, d, c)
+        want = ref.pool_nd_backward(g, x_shape, n, "sum", k, s, p, d, c)
+        np.testing.assert_allclose(got, want, *tolerance(np.float64, want))
+        for include, override in [(True, None), (False, None), (True, 2)]:
+            got = GRADS[n]["avg"](g, x_shape, k, s, p, c, include, override, dilation=d)
+            want = ref.pool_nd_backward(g, x_shape, n, "avg", k, s, p, d, c, include, override)
+            np.testing.assert_allclose(got, want, *tolerance(np.float64, want))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_max_gradient_and_unpool_scatter_at_the_indices(rng, n):
+    shape = SHAPES[n][0]
+    x = random_array(rng, shape, np.float32)
+    for k, s, p in [(2, 2, 0), (3, 1, 1), (3, 2, 1)]:
+        y, idx = OPS[n]["max"](x, k, s, p, return_indices=True)
+        g = random_array(rng, y.shape, np.float32)
+        got = GRADS[n]["max"](g, idx, x.shape)
+        np.testing.assert_allclose(got, ref.scatter_nd(g, idx, x.shape, n), 1e-5, 1e-4)
+        if k == s:  # non-overlapping: unpool places each value once
+            un = getattr(cpool, f"max_unpool{n}d")(y, idx, k, s, p, output_size=shape[-n:])
+            assert_identical(un, ref.scatter_nd(y, idx, x.shape, n, False).astype(np.float32))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_global_gradients(rng, n):
+    shape = SHAPES[n][0]
+    x = random_array(rng, shape, np.float64)
+    m, i = OPS[n]["global_max"](x, return_indices=True)
+    g = random_array(rng, m.shape, np.float64)
+    got = GRADS[n]["global_max"](g, i, shape)
+    flat = np.zeros((g.size, int(np.prod(shape[-n:]))))
+    flat[np.arange(g.size), i.ravel()] = g.ravel()
+    assert_identical(got, flat.reshape(shape))
+    cells = np.prod(shape[-n:])
+    want = np.broadcast_to(g.reshape(g.shape + (1,) * n), shape)
+    assert_identical(GRADS[n]["global_sum"](g, shape), np.ascontiguousarray(want))
+    np.testing.assert_allclose(GRADS[n]["global_avg"](g, shape), want / cells, 1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch parity
+# ---------------------------------------------------------------------------------------------
+def _torch_pads(n, p):
+    """Symmetric pads PyTorch takes directly."""
+    return p if np.isscalar(p) else tuple(p)
+
+
+@needs_torch
+@pytest.mark.parametrize("n", [1, 3])
+def test_max_matches_torch(rng, n):
+    tf = getattr(F, f"max_pool{n}d")
+    for shape, (k, s, p, d, c) in _cases(n, 150):
+        if isinstance(p, str) or (not np.isscalar(p) and not all(np.isscalar(v) for v in p)) \
+                or (n == 1 and not np.isscalar(p)):
+            continue
+        x = random_array(rng, shape, np.float32)
+        x.flat[::13] = np.nan
+        if len(shape) == n:  # PyTorch needs a channel axis
+            continue
+        ty, ti = tf(torch.from_numpy(x), k, s if s is not None else None, _torch_pads(n, p), d,
+                    c, return_indices=True)
+        got = OPS[n]["max"](x, k, s, p, d, c, return_indices=True)
+        assert_identical(got, (ty.numpy(), ti.numpy()))
+
+
+@needs_torch
+@pytest.mark.parametrize("n", [1, 3])
+def test_avg_matches_torch(rng, n):
+    tf = getattr(F, f"avg_pool{n}d")
+    for shape, (k, s, p, d, c) in _cases(n, 150):
+        if d != 1 or isinstance(p, str) or not np.isscalar(p) or len(shape) == n:
+            continue
+        x = random_array(rng, shape, np.float64)
+        for include in (True, False):
+            extra = {}
+            try:
+                want = tf(torch.from_numpy(x), k, s, p, c, include, **extra).numpy()
+            except RuntimeError:  # PyTorch refuses inputs smaller than the kernel
+                break
+            got = OPS[n]["avg"](x, k, s, p, c, include)
+            np.testing.assert_allclose(got, want, 1e-12, 1e-12)
+        else:
+            if n == 1:
+                continue
+            got = OPS[n]["avg"](x, k, s, p, c, True, 5)
+            want = tf(torch.from_numpy(x), k, s, p, c, True, 5).numpy()
+            np.testing.assert_allclose(got, want, 1e-12, 1e-12)
+
+
+@needs_torch
+@pytest.mark.parametrize("n", [1, 3])
+def test_gradients_match_torch_autograd(rng, n):
+    shape = SHAPES[n][0]
+    x = random_array(rng, shape, np.float64)
+    for k, s, p, c in [(2, 2, 0, False), (3, 2, 1, True), (3, 1, 1, False)]:
+        t = torch.from_numpy(x).requires_grad_()
+        ty, ti = getattr(F, f"max_pool{n}d")(t, k, s, p, 1, c, return_indices=True)
+        g = random_array(rng, tuple(ty.shape), np.float64)
+        ty.backward(torch.from_numpy(g))
+        got = GRADS[n]["max"](g, ti.numpy(), shape)
+        np.testing.assert_allclose(got, t.grad.numpy(), 1e-12, 1e-12)
+        for include in (True, False):
+            t = torch.from_numpy(x).requires_grad_()
+            ty = getattr(F, f"avg_pool{n}d")(t, k, s, p, c, include)
+            g = random_array(rng, tuple(ty.shape), np.float64)
+            ty.backward(torch.from_numpy(g))
+            got = GRADS[n]["avg"](g, shape, k, s, p, c, include)
+            np.testing.assert_allclose(got, t.grad.numpy(), 1e-12, 1e-12)
+
+
+@needs_torch
+@pytest.mark.parametrize("n", [1, 3])
+def test_unpool_matches_torch(rng, n):
+    shape = SHAPES[n][0]
+    x = random_array(rng, shape, np.float32)
+    y, idx = OPS[n]["max"](x, 2, 2, return_indices=True)
+    want = getattr(F, f"max_unpool{n}d")(torch.from_numpy(y), torch.from_numpy(idx), 2, 2,
+                                         output_size=shape[-n:]).numpy()
+    got = getattr(cpool, f"max_unpool{n}d")(y, idx, 2, 2, output_size=shape[-n:])
+    assert_identical(got, want)
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: cpool.max_pool1d(np.ones((2, 5)), 2, axes=(0, 1)), ValueError,
+     r"max_pool1d: `axes` must be one axis"),
+    (lambda: cpool.max_pool3d(np.ones((2, 5, 5)), 2, axes=(-2, -1)), ValueError,
+     r"max_pool3d: `axes` must be three axes"),
+    (lambda: cpool.max_pool3d(np.ones((5, 5)), 2), ValueError,
+     r"max_pool3d: `x` must have at least 3 dimensions \(\.\.\., D, H, W\)"),
+    (lambda: cpool.avg_pool3d(np.ones((4, 4, 4)), (2, 2)), ValueError,
+     r"avg_pool3d: `kernel_size` must be an int or a triple of ints, got \(2, 2\)"),
+    (lambda: cpool.max_pool1d(np.ones(8), 2, padding=2), ValueError,
+     r"max_pool1d: `padding` must be at most half"),
+    (lambda: cpool.max_pool1d(np.ones(8), 2, padding=(0, 2)), ValueError,
+     r"max_pool1d: `padding` per side must be at most"),
+    (lambda: cpool.max_pool1d(np.ones(8), 2, padding=(0, 1, 1)), ValueError,
+     r"max_pool1d: `padding` must be an int, a 1-tuple, a \(before, after\) pair"),
+    (lambda: cpool.sum_pool3d(np.ones((4, 4, 4)), 5), ValueError,
+     r"sum_pool3d: output size would be empty for input size \(D, H, W\) = \(4, 4, 4\)"),
+    (lambda: cpool.max_pool1d(np.ones(8), 2.0), TypeError, r"max_pool1d: `kernel_size`"),
+    (lambda: cpool.global_max_pool3d(np.ones((3, 0, 2, 2))), ValueError,
+     r"global_max_pool3d: the pooled axes \(1, 2, 3\) \(D, H, W\) must be non-empty"),
+    (lambda: cpool.max_pool3d_backward(np.ones((1, 1, 1, 1)), np.array([[[[9]]]]),
+                                       (1, 2, 2, 2)), ValueError,
+     r"max_pool3d_backward: `indices` must lie in \[0, D\*H\*W\) = \[0, 8\)"),
+    (lambda: cpool.max_unpool1d(np.ones((1, 2)), np.zeros((1, 2), np.int64), 2,
+                                output_size=(9,)), ValueError,
+     r"max_unpool1d: `output_size` \(9,\) must lie within"),
+    (lambda: cpool.avg_pool1d_backward(np.ones((1, 3)), (1, 4), 2), ValueError,
+     r"avg_pool1d_backward: `grad_output` must have shape \(1, 2\)"),
+])
+def test_errors_name_the_function_and_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_inputs_are_never_modified(rng):
+    x = random_array(rng, (2, 3, 4, 5, 6), np.float32)
+    before = x.copy()
+    for name, fn in OPS[3].items():
+        fn(x) if name.startswith("global") else fn(x, 2)
+    assert_identical(x, before)
