@@ -6,7 +6,7 @@ one kernel call that releases the GIL (``cpool._kernels``), return ``plan.finish
 import numpy as np
 
 from cpool import _validation as _v
-from cpool._docs import fill_doc
+from cpool._docs import fill_doc, nd_doc
 from cpool._kernels import global_pool as _global
 from cpool._kernels import stochastic as _stochastic
 from cpool._kernels import window as _window
@@ -533,578 +533,77 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
 # ---------------------------------------------------------------------------------------------
 
 
-@fill_doc
+@nd_doc('max_pool', 1)
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False, *, axes=(-1,), out=None, num_threads=None):
-    """1-D max pooling, with PyTorch's semantics (``torch.nn.functional.max_pool1d``).
-
-    Parameters
-    ----------
-    %(x_window1)s
-    %(kernel_size1)s
-    %(stride1)s
-    %(padding1)s
-    %(dilation1)s
-    %(ceil_mode)s
-    return_indices : bool, default=False
-        Also return int64 flat indices of each maximum within its row (``l``).
-    %(axes1)s
-    out : ndarray or (ndarray, ndarray), optional
-        C-contiguous array(s) of the result shape and dtype to fill, as in :func:`max_pool2d`.
-    %(num_threads)s
-
-    Returns
-    -------
-    out : ndarray
-        Same dtype as ``x``; per axis ``floor((in + pads - d*(k-1) - 1 [+ s-1 if ceil_mode]) /
-        s) + 1``.
-    indices : ndarray of int64
-        Only with ``return_indices=True``.
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    max_pool2d : The rules (NaN, ties, padding) in full.
-    max_pool1d_backward, max_unpool1d
-
-    Notes
-    -----
-    Windows are reduced one spatial axis at a time (depth slices, rows, then columns), which
-    gives exactly PyTorch's row-major scan: ties keep the first element, NaN propagates with
-    the last NaN's index, and padding is never read. Results are bitwise identical for any
-    ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.array([[2., 3., 1., 4., 9., 0.]])
-    >>> cpool.max_pool1d(x, 2)
-    array([[3., 4., 9.]])
-    >>> cpool.max_pool1d(x, 3, stride=1, padding=(1, 1), return_indices=True)[1]
-    array([[1, 1, 3, 4, 4, 4]])
-    """
     return _max_pool("max_pool1d", 1, x, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('avg_pool', 1)
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None, *, dilation=1, axes=(-1,), out=None, num_threads=None):
-    """1-D average pooling, with PyTorch's semantics (``torch.nn.functional.avg_pool1d``).
-
-    Parameters
-    ----------
-    %(x_window1)s
-    %(kernel_size1)s
-    %(stride1)s
-    %(padding1)s
-    %(ceil_mode)s
-    count_include_pad : bool, default=True
-        Count padding cells in the divisor. The ceil-mode overhang past the padding never counts.
-    divisor_override : int, optional
-        Divide every window sum by this instead (non-zero). PyTorch's avg_pool1d has no such argument; it is here so that every avg_pool has the same keywords.
-    %(dilation1)s
-        ONNX AveragePool's ``dilations`` (PyTorch has none); the divisor counts the taps summed.
-    %(axes1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype (float16 is computed in float32), integers give
-        float64, as :func:`avg_pool2d`.
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    avg_pool2d : The divisor rules in full.
-    sum_pool1d, avg_pool1d_backward
-
-    Notes
-    -----
-    Sums accumulate in the output dtype (float32 in float32, as PyTorch), over one spatial
-    axis at a time, then divide by the divisor formed exactly in int64. A dilated window
-    with no real cell and ``count_include_pad=False`` gives 0/0 (NaN). Results are bitwise
-    identical for any ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.array([[2., 3., 1., 4.]])
-    >>> cpool.avg_pool1d(x, 2)
-    array([[2.5, 2.5]])
-    >>> cpool.avg_pool1d(x, 3, stride=1, padding=1, count_include_pad=False)
-    array([[2.5       , 2.        , 2.66666667, 2.5       ]])
-    """
     return _avg_pool("avg_pool1d", 1, x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, dilation, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('sum_pool', 1)
 def sum_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
                axes=(-1,), out=None, num_threads=None):
-    """1-D sum pooling: the sum of the real cells in each window (``avg_pool1d`` with
-    ``divisor_override=1``, plus dilation).
-
-    Parameters
-    ----------
-    %(x_window1)s
-    %(kernel_size1)s
-    %(stride1)s
-    %(padding1)s
-    %(dilation1)s
-    %(ceil_mode)s
-    %(axes1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype, signed integers give int64 and unsigned uint64, as
-        :func:`sum_pool2d`.
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    sum_pool2d, avg_pool1d, sum_pool1d_backward
-
-    Notes
-    -----
-    Padding cells count as 0 and cells that dilation skips are not read. Integer sums are
-    64-bit. Results are bitwise identical for any ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.sum_pool1d(np.array([1, 2, 3, 4, 5], dtype=np.int32), 2, stride=1)
-    array([3, 5, 7, 9])
-    """
     return _sum_pool("sum_pool1d", 1, x, kernel_size, stride, padding, dilation, ceil_mode,
                      axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_max_pool', 1)
 def global_max_pool1d(x, keepdims=False, return_indices=False, *, axes=(-1,), out=None,
                       num_threads=None):
-    """Maximum over the 1-D spatial axes, with PyTorch's NaN and index rules.
-
-    Parameters
-    ----------
-    %(x_global1)s
-    %(keepdims1)s
-    return_indices : bool, default=False
-        Also return int64 flat indices of each maximum within its row.
-    %(axes1)s
-    out : ndarray or (ndarray, ndarray), optional
-        As in :func:`global_max_pool2d`.
-    %(num_threads)s
-
-    Returns
-    -------
-    out : ndarray
-        Same dtype as ``x``.
-    indices : ndarray of int64
-        Only with ``return_indices=True``.
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    global_max_pool2d, max_pool1d
-
-    Notes
-    -----
-    The spatial axes are read as one block per batch/channel position (a 3-D block as D*H
-    rows of W); ties keep the first maximum in scan order, NaN propagates with the last
-    NaN's index.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_max_pool1d(np.arange(6.0).reshape(2, 3), return_indices=True)
-    (array([2., 5.]), array([2, 2]))
-    """
     return _global_max("global_max_pool1d", 1, x, keepdims, return_indices, axes, out,
                        num_threads)
 
 
-@fill_doc
+@nd_doc('global_avg_pool', 1)
 def global_avg_pool1d(x, keepdims=False, *, axes=(-1,), out=None, num_threads=None):
-    """Mean over the 1-D spatial axes, accumulated in float64 (as :func:`global_avg_pool2d`).
-
-    Parameters
-    ----------
-    %(x_global1)s
-    %(keepdims1)s
-    %(axes1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype (float16 too), integers give float64.
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    global_avg_pool2d, avg_pool1d
-
-    Notes
-    -----
-    Float planes are summed in float64 in a fixed order that depends only on the shape, so
-    the result does not depend on the memory layout or ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_avg_pool1d(np.arange(6.0).reshape(2, 3), keepdims=True).shape
-    (2, 1)
-    """
     return _global_sum_op("global_avg_pool1d", 1, "avg", x, keepdims, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_sum_pool', 1)
 def global_sum_pool1d(x, keepdims=False, *, axes=(-1,), out=None, num_threads=None):
-    """Sum over the 1-D spatial axes (as :func:`global_sum_pool2d`).
-
-    Parameters
-    ----------
-    %(x_global1)s
-    %(keepdims1)s
-    %(axes1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype, signed integers give int64 and unsigned uint64.
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    global_sum_pool2d, sum_pool1d
-
-    Notes
-    -----
-    Float planes are summed in float64 and rounded once; integers in 64 bits, exactly for 8-
-    to 32-bit inputs.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_sum_pool1d(np.ones((2, 5), np.int8))
-    array([5, 5])
-    """
     return _global_sum_op("global_sum_pool1d", 1, "sum", x, keepdims, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('max_pool', 3)
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False, *, axes=(-3, -2, -1), out=None, num_threads=None):
-    """3-D max pooling, with PyTorch's semantics (``torch.nn.functional.max_pool3d``).
-
-    Parameters
-    ----------
-    %(x_window3)s
-    %(kernel_size3)s
-    %(stride3)s
-    %(padding3)s
-    %(dilation3)s
-    %(ceil_mode)s
-    return_indices : bool, default=False
-        Also return int64 flat indices of each maximum within its volume (``d*H*W + h*W + w``).
-    %(axes3)s
-    out : ndarray or (ndarray, ndarray), optional
-        C-contiguous array(s) of the result shape and dtype to fill, as in :func:`max_pool2d`.
-    %(num_threads)s
-
-    Returns
-    -------
-    out : ndarray
-        Same dtype as ``x``; per axis ``floor((in + pads - d*(k-1) - 1 [+ s-1 if ceil_mode]) /
-        s) + 1``.
-    indices : ndarray of int64
-        Only with ``return_indices=True``.
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    max_pool2d : The rules (NaN, ties, padding) in full.
-    max_pool3d_backward, max_unpool3d
-
-    Notes
-    -----
-    Windows are reduced one spatial axis at a time (depth slices, rows, then columns), which
-    gives exactly PyTorch's row-major scan: ties keep the first element, NaN propagates with
-    the last NaN's index, and padding is never read. Results are bitwise identical for any
-    ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.arange(64.0).reshape(1, 4, 4, 4)
-    >>> cpool.max_pool3d(x, 2)[0]
-    array([[[21., 23.],
-            [29., 31.]],
-    <BLANKLINE>
-           [[53., 55.],
-            [61., 63.]]])
-    >>> cpool.max_pool3d(x, 2, return_indices=True)[1][0, 0]
-    array([[21, 23],
-           [29, 31]])
-    """
     return _max_pool("max_pool3d", 3, x, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('avg_pool', 3)
 def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None, *, dilation=1, axes=(-3, -2, -1), out=None, num_threads=None):
-    """3-D average pooling, with PyTorch's semantics (``torch.nn.functional.avg_pool3d``).
-
-    Parameters
-    ----------
-    %(x_window3)s
-    %(kernel_size3)s
-    %(stride3)s
-    %(padding3)s
-    %(ceil_mode)s
-    count_include_pad : bool, default=True
-        Count padding cells in the divisor. The ceil-mode overhang past the padding never counts.
-    divisor_override : int, optional
-        Divide every window sum by this instead (non-zero).
-    %(dilation3)s
-        ONNX AveragePool's ``dilations`` (PyTorch has none); the divisor counts the taps summed.
-    %(axes3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype (float16 is computed in float32), integers give
-        float64, as :func:`avg_pool2d`.
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    avg_pool2d : The divisor rules in full.
-    sum_pool3d, avg_pool3d_backward
-
-    Notes
-    -----
-    Sums accumulate in the output dtype (float32 in float32, as PyTorch), over one spatial
-    axis at a time, then divide by the divisor formed exactly in int64. A dilated window
-    with no real cell and ``count_include_pad=False`` gives 0/0 (NaN). Results are bitwise
-    identical for any ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.arange(64.0).reshape(4, 4, 4)
-    >>> cpool.avg_pool3d(x, 2)[0]
-    array([[10.5, 12.5],
-           [18.5, 20.5]])
-    """
     return _avg_pool("avg_pool3d", 3, x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, dilation, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('sum_pool', 3)
 def sum_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
                axes=(-3, -2, -1), out=None, num_threads=None):
-    """3-D sum pooling: the sum of the real cells in each window (``avg_pool3d`` with
-    ``divisor_override=1``, plus dilation).
-
-    Parameters
-    ----------
-    %(x_window3)s
-    %(kernel_size3)s
-    %(stride3)s
-    %(padding3)s
-    %(dilation3)s
-    %(ceil_mode)s
-    %(axes3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype, signed integers give int64 and unsigned uint64, as
-        :func:`sum_pool2d`.
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    sum_pool2d, avg_pool3d, sum_pool3d_backward
-
-    Notes
-    -----
-    Padding cells count as 0 and cells that dilation skips are not read. Integer sums are
-    64-bit. Results are bitwise identical for any ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.sum_pool3d(np.ones((4, 4, 4), np.uint8), 2)[0]
-    array([[8, 8],
-           [8, 8]], dtype=uint64)
-    """
     return _sum_pool("sum_pool3d", 3, x, kernel_size, stride, padding, dilation, ceil_mode,
                      axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_max_pool', 3)
 def global_max_pool3d(x, keepdims=False, return_indices=False, *, axes=(-3, -2, -1), out=None,
                       num_threads=None):
-    """Maximum over the 3-D spatial axes, with PyTorch's NaN and index rules.
-
-    Parameters
-    ----------
-    %(x_global3)s
-    %(keepdims3)s
-    return_indices : bool, default=False
-        Also return int64 flat indices of each maximum within its volume (``d*H*W + h*W + w``).
-    %(axes3)s
-    out : ndarray or (ndarray, ndarray), optional
-        As in :func:`global_max_pool2d`.
-    %(num_threads)s
-
-    Returns
-    -------
-    out : ndarray
-        Same dtype as ``x``.
-    indices : ndarray of int64
-        Only with ``return_indices=True``.
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    global_max_pool2d, max_pool3d
-
-    Notes
-    -----
-    The spatial axes are read as one block per batch/channel position (a 3-D block as D*H
-    rows of W); ties keep the first maximum in scan order, NaN propagates with the last
-    NaN's index.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_max_pool3d(np.arange(24.0).reshape(3, 2, 2, 2), return_indices=True)
-    (array([ 7., 15., 23.]), array([7, 7, 7]))
-    """
     return _global_max("global_max_pool3d", 3, x, keepdims, return_indices, axes, out,
                        num_threads)
 
 
-@fill_doc
+@nd_doc('global_avg_pool', 3)
 def global_avg_pool3d(x, keepdims=False, *, axes=(-3, -2, -1), out=None, num_threads=None):
-    """Mean over the 3-D spatial axes, accumulated in float64 (as :func:`global_avg_pool2d`).
-
-    Parameters
-    ----------
-    %(x_global3)s
-    %(keepdims3)s
-    %(axes3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype (float16 too), integers give float64.
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    global_avg_pool2d, avg_pool3d
-
-    Notes
-    -----
-    Float planes are summed in float64 in a fixed order that depends only on the shape, so
-    the result does not depend on the memory layout or ``num_threads``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_avg_pool3d(np.arange(16.0).reshape(2, 2, 2, 2), keepdims=True).shape
-    (2, 1, 1, 1)
-    """
     return _global_sum_op("global_avg_pool3d", 3, "avg", x, keepdims, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_sum_pool', 3)
 def global_sum_pool3d(x, keepdims=False, *, axes=(-3, -2, -1), out=None, num_threads=None):
-    """Sum over the 3-D spatial axes (as :func:`global_sum_pool2d`).
-
-    Parameters
-    ----------
-    %(x_global3)s
-    %(keepdims3)s
-    %(axes3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        float32/float64 keep their dtype, signed integers give int64 and unsigned uint64.
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    global_sum_pool2d, sum_pool3d
-
-    Notes
-    -----
-    Float planes are summed in float64 and rounded once; integers in 64 bits, exactly for 8-
-    to 32-bit inputs.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_sum_pool3d(np.ones((2, 3, 4, 5), np.int8))
-    array([60, 60])
-    """
     return _global_sum_op("global_sum_pool3d", 3, "sum", x, keepdims, axes, out, num_threads)

@@ -141,3 +141,692 @@ def fill_doc(func):
             doc = doc.replace(key, textwrap.indent(text, indent)[len(indent):], 1)
     func.__doc__ = doc
     return func
+
+
+# Docstrings of the 1-D and 3-D ops: one template per op, formatted for n = 1 and n = 3 by
+# :func:`nd_doc` (``{NAME}``: "1-D"/"3-D", ``{n}``; ``%(...{n})s`` become the shared texts above).
+_ND_FIELDS = {
+    1: dict(NAME="1-D", n=1, block="row (``l``)",
+            override_note=("\n        PyTorch's avg_pool1d has none; here every avg_pool has the "
+                           "same keywords.")),
+    3: dict(NAME="3-D", n=3, block="volume (``d*H*W + h*W + w``)", override_note=""),
+}
+_ND_TEMPLATES = {
+    'max_pool': '''\
+{NAME} max pooling, with PyTorch's semantics (``torch.nn.functional.max_pool{n}d``).
+
+    Parameters
+    ----------
+    %(x_window{n})s
+    %(kernel_size{n})s
+    %(stride{n})s
+    %(padding{n})s
+    %(dilation{n})s
+    %(ceil_mode)s
+    return_indices : bool, default=False
+        Also return int64 flat indices of each maximum within its {block}.
+    %(axes{n})s
+    out : ndarray or (ndarray, ndarray), optional
+        C-contiguous array(s) of the result shape and dtype to fill, as in :func:`max_pool2d`.
+    %(num_threads)s
+
+    Returns
+    -------
+    out : ndarray
+        Same dtype as ``x``; per axis ``floor((in + pads - d*(k-1) - 1 [+ s-1 if ceil_mode]) /
+        s) + 1``.
+    indices : ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    max_pool2d : The rules (NaN, ties, padding) in full.
+    max_pool{n}d_backward, max_unpool{n}d
+
+    Notes
+    -----
+    Windows are reduced one spatial axis at a time (depth slices, rows, then columns), which
+    gives exactly PyTorch's row-major scan: ties keep the first element, NaN propagates with
+    the last NaN's index, and padding is never read. Results are bitwise identical for any
+    ``num_threads``.
+
+{examples}''',
+    'avg_pool': '''\
+{NAME} average pooling, with PyTorch's semantics (``torch.nn.functional.avg_pool{n}d``).
+
+    Parameters
+    ----------
+    %(x_window{n})s
+    %(kernel_size{n})s
+    %(stride{n})s
+    %(padding{n})s
+    %(ceil_mode)s
+    count_include_pad : bool, default=True
+        Count padding cells in the divisor. The ceil-mode overhang past the padding never counts.
+    divisor_override : int, optional
+        Divide every window sum by this instead (non-zero).{override_note}
+    %(dilation{n})s
+        ONNX AveragePool's ``dilations`` (PyTorch has none); the divisor counts the taps summed.
+    %(axes{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        float32/float64 keep their dtype (float16 is computed in float32), integers give
+        float64, as :func:`avg_pool2d`.
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    avg_pool2d : The divisor rules in full.
+    sum_pool{n}d, avg_pool{n}d_backward
+
+    Notes
+    -----
+    Sums accumulate in the output dtype (float32 in float32, as PyTorch), over one spatial
+    axis at a time, then divide by the divisor formed exactly in int64. A dilated window
+    with no real cell and ``count_include_pad=False`` gives 0/0 (NaN). Results are bitwise
+    identical for any ``num_threads``.
+
+{examples}''',
+    'sum_pool': '''\
+{NAME} sum pooling: the sum of the real cells in each window (``avg_pool{n}d`` with
+    ``divisor_override=1``, plus dilation).
+
+    Parameters
+    ----------
+    %(x_window{n})s
+    %(kernel_size{n})s
+    %(stride{n})s
+    %(padding{n})s
+    %(dilation{n})s
+    %(ceil_mode)s
+    %(axes{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        float32/float64 keep their dtype, signed integers give int64 and unsigned uint64, as
+        :func:`sum_pool2d`.
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    sum_pool2d, avg_pool{n}d, sum_pool{n}d_backward
+
+    Notes
+    -----
+    Padding cells count as 0 and cells that dilation skips are not read. Integer sums are
+    64-bit. Results are bitwise identical for any ``num_threads``.
+
+{examples}''',
+    'global_max_pool': '''\
+Maximum over the {NAME} spatial axes, with PyTorch's NaN and index rules.
+
+    Parameters
+    ----------
+    %(x_global{n})s
+    %(keepdims{n})s
+    return_indices : bool, default=False
+        Also return int64 flat indices of each maximum within its {block}.
+    %(axes{n})s
+    out : ndarray or (ndarray, ndarray), optional
+        As in :func:`global_max_pool2d`.
+    %(num_threads)s
+
+    Returns
+    -------
+    out : ndarray
+        Same dtype as ``x``.
+    indices : ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    global_max_pool2d, max_pool{n}d
+
+    Notes
+    -----
+    The spatial axes are read as one block per batch/channel position (a 3-D block as D*H
+    rows of W); ties keep the first maximum in scan order, NaN propagates with the last
+    NaN's index.
+
+{examples}''',
+    'global_avg_pool': '''\
+Mean over the {NAME} spatial axes, accumulated in float64 (as :func:`global_avg_pool2d`).
+
+    Parameters
+    ----------
+    %(x_global{n})s
+    %(keepdims{n})s
+    %(axes{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        float32/float64 keep their dtype (float16 too), integers give float64.
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    global_avg_pool2d, avg_pool{n}d
+
+    Notes
+    -----
+    Float planes are summed in float64 in a fixed order that depends only on the shape, so
+    the result does not depend on the memory layout or ``num_threads``.
+
+{examples}''',
+    'global_sum_pool': '''\
+Sum over the {NAME} spatial axes (as :func:`global_sum_pool2d`).
+
+    Parameters
+    ----------
+    %(x_global{n})s
+    %(keepdims{n})s
+    %(axes{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        float32/float64 keep their dtype, signed integers give int64 and unsigned uint64.
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    global_sum_pool2d, sum_pool{n}d
+
+    Notes
+    -----
+    Float planes are summed in float64 and rounded once; integers in 64 bits, exactly for 8-
+    to 32-bit inputs.
+
+{examples}''',
+    'max_pool_backward': '''\
+Gradient of :func:`max_pool{n}d`: each output's gradient added at its maximum's index.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    See Also
+    --------
+    max_pool2d_backward, max_unpool{n}d
+
+    Notes
+    -----
+    PyTorch autograd's gradient: ``grad_input[block, indices[i]] += grad_output[i]`` in
+    output order, so overlapping windows that share a maximum add up.
+
+{examples}''',
+    'avg_pool_backward': '''\
+Gradient of :func:`avg_pool{n}d`: each output's gradient over its divisor, on its window.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    %(input_shape{n})s
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
+        As in the forward call.
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype (PyTorch autograd's gradient).
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    avg_pool2d_backward
+
+    Notes
+    -----
+    Each gradient is divided by its window's divisor first (autograd's order), then spread
+    one spatial axis at a time; 3-D gradients spread over (H, W) for every output slice,
+    then over the depth windows.
+
+{examples}''',
+    'sum_pool_backward': '''\
+Gradient of :func:`sum_pool{n}d`: each output's gradient on every real cell of its window.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    %(input_shape{n})s
+    kernel_size, stride, padding, dilation, ceil_mode
+        As in the forward call.
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_window{n})s
+
+    See Also
+    --------
+    sum_pool2d_backward
+
+    Notes
+    -----
+    The adjoint of :func:`sum_pool{n}d`: spread one spatial axis at a time, as the forward
+    sums.
+
+{examples}''',
+    'global_max_pool_backward': '''\
+Gradient of :func:`global_max_pool{n}d`: each gradient at its maximum's index.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_max_pool2d_backward
+
+    Notes
+    -----
+    Each gradient lands on its block's maximum, zeros elsewhere.
+
+{examples}''',
+    'global_avg_pool_backward': '''\
+Gradient of :func:`global_avg_pool{n}d`: each gradient over the cell count, on every cell.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_avg_pool2d_backward
+
+    Notes
+    -----
+    The division is in the gradient's dtype by the cell count in that dtype, as autograd's
+    ``grad / numel``.
+
+{examples}''',
+    'global_sum_pool_backward': '''\
+Gradient of :func:`global_sum_pool{n}d`: each gradient on every cell.
+
+    Parameters
+    ----------
+    %(grad_global)s
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    %(raises_grad_global)s
+
+    See Also
+    --------
+    global_sum_pool2d_backward
+
+    Notes
+    -----
+    Every cell of a block receives its gradient.
+
+{examples}''',
+    'max_unpool': '''\
+Partial inverse of :func:`max_pool{n}d` (``torch.nn.functional.max_unpool{n}d``): each value
+    placed at its index, zeros elsewhere.
+
+    Parameters
+    ----------
+    x : array_like
+        Pooled values; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of :func:`max_pool{n}d`.
+    kernel_size, stride, padding
+        As in the forward call (ints or one per axis); the default output size per axis is
+        ``(in - 1)*stride - 2*padding + kernel_size``.
+    output_size : tuple of int, optional
+        The spatial size, or the full output shape; within ``stride`` of the default.
+    %(axes{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``x``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        A bad size, an index outside the output's block, bad ``axes``, a bad ``out``.
+    TypeError
+        Non-floating ``x``, non-integer ``indices``.
+
+    See Also
+    --------
+    max_unpool2d, max_pool{n}d_backward
+
+    Notes
+    -----
+    Values are placed, not added: indices that repeat keep the last value in output order,
+    as PyTorch's CPU kernel.
+
+{examples}''',
+}
+_ND_EXAMPLES = {
+    ('max_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2., 3., 1., 4., 9., 0.]])
+    >>> cpool.max_pool1d(x, 2)
+    array([[3., 4., 9.]])
+    >>> cpool.max_pool1d(x, 3, stride=1, padding=(1, 1), return_indices=True)[1]
+    array([[1, 1, 3, 4, 4, 4]])
+    ''',
+    ('max_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(64.0).reshape(1, 4, 4, 4)
+    >>> cpool.max_pool3d(x, 2)[0]
+    array([[[21., 23.],
+            [29., 31.]],
+    <BLANKLINE>
+           [[53., 55.],
+            [61., 63.]]])
+    >>> cpool.max_pool3d(x, 2, return_indices=True)[1][0, 0]
+    array([[21, 23],
+           [29, 31]])
+    ''',
+    ('avg_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2., 3., 1., 4.]])
+    >>> cpool.avg_pool1d(x, 2)
+    array([[2.5, 2.5]])
+    >>> cpool.avg_pool1d(x, 3, stride=1, padding=1, count_include_pad=False)
+    array([[2.5       , 2.        , 2.66666667, 2.5       ]])
+    ''',
+    ('avg_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(64.0).reshape(4, 4, 4)
+    >>> cpool.avg_pool3d(x, 2)[0]
+    array([[10.5, 12.5],
+           [18.5, 20.5]])
+    ''',
+    ('sum_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.sum_pool1d(np.array([1, 2, 3, 4, 5], dtype=np.int32), 2, stride=1)
+    array([3, 5, 7, 9])
+    ''',
+    ('sum_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.sum_pool3d(np.ones((4, 4, 4), np.uint8), 2)[0]
+    array([[8, 8],
+           [8, 8]], dtype=uint64)
+    ''',
+    ('global_max_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_max_pool1d(np.arange(6.0).reshape(2, 3), return_indices=True)
+    (array([2., 5.]), array([2, 2]))
+    ''',
+    ('global_max_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_max_pool3d(np.arange(24.0).reshape(3, 2, 2, 2), return_indices=True)
+    (array([ 7., 15., 23.]), array([7, 7, 7]))
+    ''',
+    ('global_avg_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_avg_pool1d(np.arange(6.0).reshape(2, 3), keepdims=True).shape
+    (2, 1)
+    ''',
+    ('global_avg_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_avg_pool3d(np.arange(16.0).reshape(2, 2, 2, 2), keepdims=True).shape
+    (2, 1, 1, 1)
+    ''',
+    ('global_sum_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_sum_pool1d(np.ones((2, 5), np.int8))
+    array([5, 5])
+    ''',
+    ('global_sum_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_sum_pool3d(np.ones((2, 3, 4, 5), np.int8))
+    array([60, 60])
+    ''',
+    ('max_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2., 0.]])
+    >>> y, idx = cpool.max_pool1d(x, 2, return_indices=True)
+    >>> cpool.max_pool1d_backward(np.ones_like(y), idx, x.shape)
+    array([[0., 1., 1., 0.]])
+    ''',
+    ('max_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> y, idx = cpool.max_pool3d(x, 2, return_indices=True)
+    >>> cpool.max_pool3d_backward(np.ones_like(y), idx, x.shape)[0, 1]
+    array([[0., 0.],
+           [0., 1.]])
+    ''',
+    ('avg_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.avg_pool1d_backward(np.array([[2., 4.]]), (1, 4), 2)
+    array([[1., 1., 2., 2.]])
+    ''',
+    ('avg_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.avg_pool3d_backward(np.array([[[[8.]]]]), (1, 2, 2, 2), 2)[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    ''',
+    ('sum_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.sum_pool1d_backward(np.array([[1., 1., 1.]]), (1, 4), 2, stride=1)
+    array([[1., 2., 2., 1.]])
+    ''',
+    ('sum_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.sum_pool3d_backward(np.ones((1, 1, 1, 1)), (1, 2, 2, 2), 2).sum()
+    np.float64(8.0)
+    ''',
+    ('global_max_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2.]])
+    >>> m, idx = cpool.global_max_pool1d(x, return_indices=True)
+    >>> cpool.global_max_pool1d_backward(np.array([2.0]), idx, x.shape)
+    array([[0., 2., 0.]])
+    ''',
+    ('global_max_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> m, idx = cpool.global_max_pool3d(x, return_indices=True)
+    >>> cpool.global_max_pool3d_backward(np.array([2.0]), idx, x.shape)[0, 1, 1]
+    array([0., 2.])
+    ''',
+    ('global_avg_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_avg_pool1d_backward(np.array([4.0]), (1, 4))
+    array([[1., 1., 1., 1.]])
+    ''',
+    ('global_avg_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_avg_pool3d_backward(np.array([8.0]), (1, 2, 2, 2))[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    ''',
+    ('global_sum_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_sum_pool1d_backward(np.array([4.0]), (1, 2))
+    array([[4., 4.]])
+    ''',
+    ('global_sum_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.global_sum_pool3d_backward(np.array([3.0]), (1, 1, 1, 2))
+    array([[[[3., 3.]]]])
+    ''',
+    ('max_unpool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2., 0.]])
+    >>> y, idx = cpool.max_pool1d(x, 2, return_indices=True)
+    >>> cpool.max_unpool1d(y, idx, 2)
+    array([[0., 5., 2., 0.]])
+    ''',
+    ('max_unpool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> y, idx = cpool.max_pool3d(x, 2, return_indices=True)
+    >>> cpool.max_unpool3d(y, idx, 2).sum(), cpool.max_unpool3d(y, idx, 2)[0, 1, 1, 1]
+    (np.float64(7.0), np.float64(7.0))
+    ''',
+}
+
+
+def nd_doc(op: str, n: int):
+    """Decorator: the 1-D or 3-D docstring of ``op`` from its template, then :func:`fill_doc`."""
+    def apply(func):
+        fields = dict(_ND_FIELDS[n], examples=_ND_EXAMPLES[(op, n)])
+        func.__doc__ = _ND_TEMPLATES[op].format(**fields)
+        return fill_doc(func)
+    return apply

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from cpool import _validation as _v
-from cpool._docs import fill_doc
+from cpool._docs import fill_doc, nd_doc
 from cpool._kernels import backward as _backward
 
 
@@ -583,644 +583,105 @@ def _max_unpool(fn, n, x, indices, kernel_size, stride, padding, output_size, ax
 # ---------------------------------------------------------------------------------------------
 
 
-@fill_doc
+@nd_doc('max_pool_backward', 1)
 def max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
                         num_threads=None):
-    """Gradient of :func:`max_pool1d`: each output's gradient added at its maximum's index.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    indices : array_like of int
-        The ``return_indices`` output of the forward call.
-    %(input_shape1)s
-    %(axes_grad1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
-
-    Raises
-    ------
-    ValueError
-        Shapes that do not match, an index outside the 1-D block, a bad ``out``.
-    TypeError
-        Non-floating ``grad_output``, non-integer ``indices``.
-
-    See Also
-    --------
-    max_pool2d_backward, max_unpool1d
-
-    Notes
-    -----
-    PyTorch autograd's gradient: ``grad_input[block, indices[i]] += grad_output[i]`` in
-    output order, so overlapping windows that share a maximum add up.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.array([[1., 5., 2., 0.]])
-    >>> y, idx = cpool.max_pool1d(x, 2, return_indices=True)
-    >>> cpool.max_pool1d_backward(np.ones_like(y), idx, x.shape)
-    array([[0., 1., 1., 0.]])
-    """
     return _max_backward("max_pool1d_backward", 1, grad_output, indices, input_shape, axes,
                          out, num_threads)
 
 
-@fill_doc
+@nd_doc('avg_pool_backward', 1)
 def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None, *,
                         dilation=1, axes=(-1,), out=None, num_threads=None):
-    """Gradient of :func:`avg_pool1d`: each output's gradient over its divisor, on its window.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    %(input_shape1)s
-    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
-        As in the forward call.
-    %(axes_grad1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype (PyTorch autograd's gradient).
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    avg_pool2d_backward
-
-    Notes
-    -----
-    Each gradient is divided by its window's divisor first (autograd's order), then spread
-    one spatial axis at a time; 3-D gradients spread over (H, W) for every output slice,
-    then over the depth windows.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.avg_pool1d_backward(np.array([[2., 4.]]), (1, 4), 2)
-    array([[1., 1., 2., 2.]])
-    """
     return _window_backward("avg_pool1d_backward", 1, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads,
                             avg=(count_include_pad, divisor_override))
 
 
-@fill_doc
+@nd_doc('sum_pool_backward', 1)
 def sum_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         dilation=1, ceil_mode=False, *, axes=(-1,), out=None,
                         num_threads=None):
-    """Gradient of :func:`sum_pool1d`: each output's gradient on every real cell of its window.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    %(input_shape1)s
-    kernel_size, stride, padding, dilation, ceil_mode
-        As in the forward call.
-    %(axes_grad1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_window1)s
-
-    See Also
-    --------
-    sum_pool2d_backward
-
-    Notes
-    -----
-    The adjoint of :func:`sum_pool1d`: spread one spatial axis at a time, as the forward
-    sums.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.sum_pool1d_backward(np.array([[1., 1., 1.]]), (1, 4), 2, stride=1)
-    array([[1., 2., 2., 1.]])
-    """
     return _window_backward("sum_pool1d_backward", 1, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_max_pool_backward', 1)
 def global_max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
                                num_threads=None):
-    """Gradient of :func:`global_max_pool1d`: each gradient at its maximum's index.
-
-    Parameters
-    ----------
-    %(grad_global)s
-    indices : array_like of int
-        The ``return_indices`` output of the forward call.
-    %(input_shape1)s
-    %(axes_grad1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_grad_global)s
-
-    See Also
-    --------
-    global_max_pool2d_backward
-
-    Notes
-    -----
-    Each gradient lands on its block's maximum, zeros elsewhere.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.array([[1., 5., 2.]])
-    >>> m, idx = cpool.global_max_pool1d(x, return_indices=True)
-    >>> cpool.global_max_pool1d_backward(np.array([2.0]), idx, x.shape)
-    array([[0., 2., 0.]])
-    """
     return _global_max_backward("global_max_pool1d_backward", 1, grad_output, indices,
                                 input_shape, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_avg_pool_backward', 1)
 def global_avg_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
                                num_threads=None):
-    """Gradient of :func:`global_avg_pool1d`: each gradient over the cell count, on every cell.
-
-    Parameters
-    ----------
-    %(grad_global)s
-    %(input_shape1)s
-    %(axes_grad1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_grad_global)s
-
-    See Also
-    --------
-    global_avg_pool2d_backward
-
-    Notes
-    -----
-    The division is in the gradient's dtype by the cell count in that dtype, as autograd's
-    ``grad / numel``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_avg_pool1d_backward(np.array([4.0]), (1, 4))
-    array([[1., 1., 1., 1.]])
-    """
     return _global_fill("global_avg_pool1d_backward", 1, grad_output, input_shape, axes, True,
                         out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_sum_pool_backward', 1)
 def global_sum_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
                                num_threads=None):
-    """Gradient of :func:`global_sum_pool1d`: each gradient on every cell.
-
-    Parameters
-    ----------
-    %(grad_global)s
-    %(input_shape1)s
-    %(axes_grad1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_grad_global)s
-
-    See Also
-    --------
-    global_sum_pool2d_backward
-
-    Notes
-    -----
-    Every cell of a block receives its gradient.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_sum_pool1d_backward(np.array([4.0]), (1, 2))
-    array([[4., 4.]])
-    """
     return _global_fill("global_sum_pool1d_backward", 1, grad_output, input_shape, axes,
                         False, out, num_threads)
 
 
-@fill_doc
+@nd_doc('max_unpool', 1)
 def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
                  axes=(-1,), out=None, num_threads=None):
-    """Partial inverse of :func:`max_pool1d` (``torch.nn.functional.max_unpool1d``): each value
-    placed at its index, zeros elsewhere.
-
-    Parameters
-    ----------
-    x : array_like
-        Pooled values; float16/32/64.
-    indices : array_like of int
-        The ``return_indices`` output of :func:`max_pool1d`.
-    kernel_size, stride, padding
-        As in the forward call (ints or one per axis); the default output size per axis is
-        ``(in - 1)*stride - 2*padding + kernel_size``.
-    output_size : tuple of int, optional
-        The spatial size, or the full output shape; within ``stride`` of the default.
-    %(axes1)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``x``'s dtype.
-
-    Raises
-    ------
-    ValueError
-        A bad size, an index outside the output's block, bad ``axes``, a bad ``out``.
-    TypeError
-        Non-floating ``x``, non-integer ``indices``.
-
-    See Also
-    --------
-    max_unpool2d, max_pool1d_backward
-
-    Notes
-    -----
-    Values are placed, not added: indices that repeat keep the last value in output order,
-    as PyTorch's CPU kernel.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.array([[1., 5., 2., 0.]])
-    >>> y, idx = cpool.max_pool1d(x, 2, return_indices=True)
-    >>> cpool.max_unpool1d(y, idx, 2)
-    array([[0., 5., 2., 0.]])
-    """
     return _max_unpool("max_unpool1d", 1, x, indices, kernel_size, stride, padding,
                        output_size, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('max_pool_backward', 3)
 def max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1), out=None,
                         num_threads=None):
-    """Gradient of :func:`max_pool3d`: each output's gradient added at its maximum's index.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    indices : array_like of int
-        The ``return_indices`` output of the forward call.
-    %(input_shape3)s
-    %(axes_grad3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
-
-    Raises
-    ------
-    ValueError
-        Shapes that do not match, an index outside the 3-D block, a bad ``out``.
-    TypeError
-        Non-floating ``grad_output``, non-integer ``indices``.
-
-    See Also
-    --------
-    max_pool2d_backward, max_unpool3d
-
-    Notes
-    -----
-    PyTorch autograd's gradient: ``grad_input[block, indices[i]] += grad_output[i]`` in
-    output order, so overlapping windows that share a maximum add up.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
-    >>> y, idx = cpool.max_pool3d(x, 2, return_indices=True)
-    >>> cpool.max_pool3d_backward(np.ones_like(y), idx, x.shape)[0, 1]
-    array([[0., 0.],
-           [0., 1.]])
-    """
     return _max_backward("max_pool3d_backward", 3, grad_output, indices, input_shape, axes,
                          out, num_threads)
 
 
-@fill_doc
+@nd_doc('avg_pool_backward', 3)
 def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None, *,
                         dilation=1, axes=(-3, -2, -1), out=None, num_threads=None):
-    """Gradient of :func:`avg_pool3d`: each output's gradient over its divisor, on its window.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    %(input_shape3)s
-    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
-        As in the forward call.
-    %(axes_grad3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype (PyTorch autograd's gradient).
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    avg_pool2d_backward
-
-    Notes
-    -----
-    Each gradient is divided by its window's divisor first (autograd's order), then spread
-    one spatial axis at a time; 3-D gradients spread over (H, W) for every output slice,
-    then over the depth windows.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.avg_pool3d_backward(np.array([[[[8.]]]]), (1, 2, 2, 2), 2)[0, 0]
-    array([[1., 1.],
-           [1., 1.]])
-    """
     return _window_backward("avg_pool3d_backward", 3, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads,
                             avg=(count_include_pad, divisor_override))
 
 
-@fill_doc
+@nd_doc('sum_pool_backward', 3)
 def sum_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         dilation=1, ceil_mode=False, *, axes=(-3, -2, -1), out=None,
                         num_threads=None):
-    """Gradient of :func:`sum_pool3d`: each output's gradient on every real cell of its window.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    %(input_shape3)s
-    kernel_size, stride, padding, dilation, ceil_mode
-        As in the forward call.
-    %(axes_grad3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_window3)s
-
-    See Also
-    --------
-    sum_pool2d_backward
-
-    Notes
-    -----
-    The adjoint of :func:`sum_pool3d`: spread one spatial axis at a time, as the forward
-    sums.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.sum_pool3d_backward(np.ones((1, 1, 1, 1)), (1, 2, 2, 2), 2).sum()
-    np.float64(8.0)
-    """
     return _window_backward("sum_pool3d_backward", 3, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_max_pool_backward', 3)
 def global_max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1), out=None,
                                num_threads=None):
-    """Gradient of :func:`global_max_pool3d`: each gradient at its maximum's index.
-
-    Parameters
-    ----------
-    %(grad_global)s
-    indices : array_like of int
-        The ``return_indices`` output of the forward call.
-    %(input_shape3)s
-    %(axes_grad3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_grad_global)s
-
-    See Also
-    --------
-    global_max_pool2d_backward
-
-    Notes
-    -----
-    Each gradient lands on its block's maximum, zeros elsewhere.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
-    >>> m, idx = cpool.global_max_pool3d(x, return_indices=True)
-    >>> cpool.global_max_pool3d_backward(np.array([2.0]), idx, x.shape)[0, 1, 1]
-    array([0., 2.])
-    """
     return _global_max_backward("global_max_pool3d_backward", 3, grad_output, indices,
                                 input_shape, axes, out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_avg_pool_backward', 3)
 def global_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
                                num_threads=None):
-    """Gradient of :func:`global_avg_pool3d`: each gradient over the cell count, on every cell.
-
-    Parameters
-    ----------
-    %(grad_global)s
-    %(input_shape3)s
-    %(axes_grad3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_grad_global)s
-
-    See Also
-    --------
-    global_avg_pool2d_backward
-
-    Notes
-    -----
-    The division is in the gradient's dtype by the cell count in that dtype, as autograd's
-    ``grad / numel``.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_avg_pool3d_backward(np.array([8.0]), (1, 2, 2, 2))[0, 0]
-    array([[1., 1.],
-           [1., 1.]])
-    """
     return _global_fill("global_avg_pool3d_backward", 3, grad_output, input_shape, axes, True,
                         out, num_threads)
 
 
-@fill_doc
+@nd_doc('global_sum_pool_backward', 3)
 def global_sum_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
                                num_threads=None):
-    """Gradient of :func:`global_sum_pool3d`: each gradient on every cell.
-
-    Parameters
-    ----------
-    %(grad_global)s
-    %(input_shape3)s
-    %(axes_grad3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype.
-
-    Raises
-    ------
-    %(raises_grad_global)s
-
-    See Also
-    --------
-    global_sum_pool2d_backward
-
-    Notes
-    -----
-    Every cell of a block receives its gradient.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> cpool.global_sum_pool3d_backward(np.array([3.0]), (1, 1, 1, 2))
-    array([[[[3., 3.]]]])
-    """
     return _global_fill("global_sum_pool3d_backward", 3, grad_output, input_shape, axes,
                         False, out, num_threads)
 
 
-@fill_doc
+@nd_doc('max_unpool', 3)
 def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
                  axes=(-3, -2, -1), out=None, num_threads=None):
-    """Partial inverse of :func:`max_pool3d` (``torch.nn.functional.max_unpool3d``): each value
-    placed at its index, zeros elsewhere.
-
-    Parameters
-    ----------
-    x : array_like
-        Pooled values; float16/32/64.
-    indices : array_like of int
-        The ``return_indices`` output of :func:`max_pool3d`.
-    kernel_size, stride, padding
-        As in the forward call (ints or one per axis); the default output size per axis is
-        ``(in - 1)*stride - 2*padding + kernel_size``.
-    output_size : tuple of int, optional
-        The spatial size, or the full output shape; within ``stride`` of the default.
-    %(axes3)s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``x``'s dtype.
-
-    Raises
-    ------
-    ValueError
-        A bad size, an index outside the output's block, bad ``axes``, a bad ``out``.
-    TypeError
-        Non-floating ``x``, non-integer ``indices``.
-
-    See Also
-    --------
-    max_unpool2d, max_pool3d_backward
-
-    Notes
-    -----
-    Values are placed, not added: indices that repeat keep the last value in output order,
-    as PyTorch's CPU kernel.
-
-    Examples
-    --------
-    >>> import numpy as np, cpool
-    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
-    >>> y, idx = cpool.max_pool3d(x, 2, return_indices=True)
-    >>> cpool.max_unpool3d(y, idx, 2).sum(), cpool.max_unpool3d(y, idx, 2)[0, 1, 1, 1]
-    (np.float64(7.0), np.float64(7.0))
-    """
     return _max_unpool("max_unpool3d", 3, x, indices, kernel_size, stride, padding,
                        output_size, axes, out, num_threads)
