@@ -242,6 +242,9 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
+    # Windows of one row whose taps all lie in the row can be reduced in place (below).
+    cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
+                          and pad_w == 0 and width == L)
     cdef Py_ssize_t c, r, b0, b1, oh, i, j
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
@@ -290,6 +293,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
+                    elif in_place and nd * h_n[oh] == 1:
+                        # One row that needs no padding: reduced where it lies (a 1-D input's
+                        # rows, kH = 1), no copy through the buffer. One row's combine is the
+                        # scan itself, so max needs no rescan either.
+                        _horizontal(<const numeric_acc*>first, orow, OW, kw, sw, dw, is_max)
                     else:
                         _vertical_grid(first, depth_step, nd, dh * row_step, h_n[oh], L,
                                        buf + row0, identity, is_max)
@@ -303,7 +311,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                               is_max)
                         # Equal maxima have one bit pattern unless a column's max is -0 or
                         # NaN; the column maxima are scanned for one (5% of a 2x2 pooling).
-                        if numeric is numeric_acc and is_max and nd > 0:
+                        if numeric is numeric_acc and is_max and nd * h_n[oh] > 1:
                             if _any_negzero_or_nan(buf + row0, L):
                                 _scan_order_max(first, depth_step, nd, dh * row_step, h_n[oh],
                                                 &w_lo[0], &w_n[0], dw, orow, OW,
