@@ -206,6 +206,40 @@ CASES += [
          None, None, None, None, "nhwc_max2i", 2.0),
 ]
 
+# 1-D signals and 3-D volumes (issue 17). PyTorch's NCDHW max_pool3d is scalar; the NDHWC case
+# is against its channels_last_3d kernel (the same array permuted to NCDHW).
+def _max3d_with_indices(x):
+    return (x.shape, *cpool.max_pool3d(x, 2, return_indices=True))
+
+
+CASES += [
+    Case("max3d2", "max3d 2x2x2 s2", (8, 32, 32, 112, 112), "float32",
+         lambda x, n: cpool.max_pool3d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool3d(t, 2), None, 10, 0.6),
+    Case("max3d3", "max3d 3x3x3 s2 p1", (4, 32, 32, 56, 56), "float32",
+         lambda x, n: cpool.max_pool3d(x, 3, 2, 1, num_threads=n),
+         lambda F, t: F.max_pool3d(t, 3, 2, 1), None, 10, 0.4),
+    Case("avg3d2", "avg3d 2x2x2 s2", (8, 32, 32, 112, 112), "float32",
+         lambda x, n: cpool.avg_pool3d(x, 2, num_threads=n),
+         lambda F, t: F.avg_pool3d(t, 2), None, 4, 0.6),
+    Case("ndhwc_max3d2", "NDHWC max3d 2x2x2 s2", (8, 32, 112, 112, 32), "float32",
+         lambda x, n: cpool.max_pool3d(x, 2, axes=(1, 2, 3), num_threads=n),
+         lambda F, t: F.max_pool3d(t.permute(0, 4, 1, 2, 3), 2), None, 1.5, 0.5),
+    Case("max1d2", "max1d k2 s2", (64, 256, 4096), "float32",
+         lambda x, n: cpool.max_pool1d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool1d(t, 2), None, 5, 0.6),
+    Case("avg1d3", "avg1d k3 s1 p1", (64, 256, 4096), "float32",
+         lambda x, n: cpool.avg_pool1d(x, 3, 1, 1, num_threads=n),
+         lambda F, t: F.avg_pool1d(t, 3, 1, 1), None, 3, 0.4),
+    Case("max3d2i", "max3d 2x2x2 s2 with indices", (8, 32, 32, 112, 112), "float32",
+         lambda x, n: cpool.max_pool3d(x, 2, return_indices=True, num_threads=n),
+         lambda F, t: F.max_pool3d(t, 2, return_indices=True), None, None, None),
+    Case("max3d2b", "max3d 2x2x2 s2 backward", (8, 32, 32, 112, 112), "float32",
+         _backward(_max3d_with_indices,
+                   lambda a, n: cpool.max_pool3d_backward(a[1], a[2], a[0], num_threads=n)),
+         None, None, None, None, "max3d2i", 2.0),
+]
+
 # Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.
 MANY_THREADS_TARGETS = (5, 0.5)
 
