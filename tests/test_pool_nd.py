@@ -407,3 +407,46 @@ def test_inputs_are_never_modified(rng):
     for name, fn in OPS[3].items():
         fn(x) if name.startswith("global") else fn(x, 2)
     assert_identical(x, before)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_sum_and_avg_gradients_are_the_adjoints(rng, n):
+    """<pool(x), g> == <x, pool_backward(g)> for the linear ops, over the geometry grid."""
+    for shape, (k, s, p, d, c) in _cases(n, 80):
+        x = random_array(rng, shape, np.float64)
+        y = OPS[n]["sum"](x, k, s, p, d, c)
+        g = random_array(rng, y.shape, np.float64)
+        lhs = float((y * g).sum())
+        rhs = float((x * GRADS[n]["sum"](g, shape, k, s, p, d, c)).sum())
+        assert np.isclose(lhs, rhs, rtol=1e-10, atol=1e-8 * np.abs(x).sum())
+        a = OPS[n]["avg"](x, k, s, p, c, False, dilation=d)
+        finite = np.isfinite(a)  # 0/0 windows have no gradient
+        ga = np.where(finite, g, 0)
+        lhs = float((np.where(finite, a, 0) * ga).sum())
+        rhs = float((x * GRADS[n]["avg"](ga, shape, k, s, p, c, False, dilation=d)).sum())
+        assert np.isclose(lhs, rhs, rtol=1e-10, atol=1e-8 * np.abs(x).sum())
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_float16_bool_and_out_aliasing(rng, n):
+    x = random_array(rng, SHAPES[n][0], np.float32)
+    h = x.astype(np.float16)
+    got = OPS[n]["max"](h, 2)
+    assert got.dtype == np.float16
+    assert_identical(got, OPS[n]["max"](x.astype(np.float16).astype(np.float32), 2)
+                     .astype(np.float16))
+    b = x > 0
+    assert_identical(OPS[n]["max"](b, 2), OPS[n]["max"](b.astype(np.uint8), 2).astype(bool))
+    # out= sharing memory with the input: the result is what a fresh array would hold
+    y = np.ascontiguousarray(x)
+    want = OPS[n]["max"](y, 1)
+    assert_identical(OPS[n]["max"](y, 1, out=y), want)
+
+
+def test_huge_arguments_cost_nothing():
+    """Kernels and pads far beyond the data take the general path: work follows the data."""
+    x = np.ones((2, 3, 4, 5, 6), np.float32)
+    k = 2**30
+    got = cpool.max_pool3d(x, k, 1, "same", return_indices=True)
+    assert got[0].shape == x.shape and (got[0] == 1).all()
+    assert cpool.avg_pool1d(np.ones((3, 7)), k, 1, "same", count_include_pad=False).shape == (3, 7)
