@@ -146,10 +146,11 @@ def fill_doc(func):
 # Docstrings of the 1-D and 3-D ops: one template per op, formatted for n = 1 and n = 3 by
 # :func:`nd_doc` (``{NAME}``: "1-D"/"3-D", ``{n}``; ``%(...{n})s`` become the shared texts above).
 _ND_FIELDS = {
-    1: dict(NAME="1-D", n=1, block="row (``l``)",
+    1: dict(NAME="1-D", n=1, block="row (``l``)", ints="int or (int,)",
             override_note=("\n        PyTorch's avg_pool1d has none; here every avg_pool has the "
                            "same keywords.")),
-    3: dict(NAME="3-D", n=3, block="volume (``d*H*W + h*W + w``)", override_note=""),
+    3: dict(NAME="3-D", n=3, block="volume (``d*H*W + h*W + w``)", override_note="",
+            ints="int or (int, int, int)"),
 }
 _ND_TEMPLATES = {
     'max_pool': '''\
@@ -239,8 +240,9 @@ _ND_TEMPLATES = {
 
 {examples}''',
     'sum_pool': '''\
-{NAME} sum pooling: the sum of the real cells in each window (``avg_pool{n}d`` with
-    ``divisor_override=1``, plus dilation).
+{NAME} sum pooling: the sum of the real cells in each window.
+
+    ``avg_pool{n}d`` with ``divisor_override=1``, plus dilation.
 
     Parameters
     ----------
@@ -414,8 +416,15 @@ Gradient of :func:`avg_pool{n}d`: each output's gradient over its divisor, on it
     grad_output : array_like
         Gradient with respect to the pooled output; float16/32/64.
     %(input_shape{n})s
-    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
+    %(kernel_size{n})s
+    %(stride{n})s
+    %(padding{n})s
+    %(ceil_mode)s
+    count_include_pad : bool, default=True
         As in the forward call.
+    divisor_override : int, optional
+        As in the forward call.
+    %(dilation{n})s
     %(axes_grad{n})s
     %(out)s
     %(num_threads)s
@@ -448,8 +457,11 @@ Gradient of :func:`sum_pool{n}d`: each output's gradient on every real cell of i
     grad_output : array_like
         Gradient with respect to the pooled output; float16/32/64.
     %(input_shape{n})s
-    kernel_size, stride, padding, dilation, ceil_mode
-        As in the forward call.
+    %(kernel_size{n})s
+    %(stride{n})s
+    %(padding{n})s
+    %(dilation{n})s
+    %(ceil_mode)s
     %(axes_grad{n})s
     %(out)s
     %(num_threads)s
@@ -564,8 +576,9 @@ Gradient of :func:`global_sum_pool{n}d`: each gradient on every cell.
 
 {examples}''',
     'max_unpool': '''\
-Partial inverse of :func:`max_pool{n}d` (``torch.nn.functional.max_unpool{n}d``): each value
-    placed at its index, zeros elsewhere.
+Partial inverse of :func:`max_pool{n}d`: values at their indices, zeros elsewhere.
+
+    ``torch.nn.functional.max_unpool{n}d``'s semantics.
 
     Parameters
     ----------
@@ -573,8 +586,10 @@ Partial inverse of :func:`max_pool{n}d` (``torch.nn.functional.max_unpool{n}d``)
         Pooled values; float16/32/64.
     indices : array_like of int
         The ``return_indices`` output of :func:`max_pool{n}d`.
-    kernel_size, stride, padding
-        As in the forward call (ints or one per axis); the default output size per axis is
+    %(kernel_size{n})s
+    %(stride{n})s
+    padding : {ints}, default=0
+        Symmetric padding of the forward call. The default output size per axis is
         ``(in - 1)*stride - 2*padding + kernel_size``.
     output_size : tuple of int, optional
         The spatial size, or the full output shape; within ``stride`` of the default.
