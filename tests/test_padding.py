@@ -147,3 +147,33 @@ def test_same_lower_with_ceil_mode_is_an_error():
     with pytest.raises(ValueError, match=r"ceil_mode=True` cannot be combined with "
                                          r"padding='same_lower'"):
         cpool.avg_pool2d(np.ones((5, 5)), 3, 2, "same_lower", ceil_mode=True)
+
+
+@pytest.mark.parametrize("k,s,p,d,c", [case for case in CASES if not case[4]])
+def test_per_side_padding_is_np_pad_then_no_padding(rng, k, s, p, d, c):
+    """Per-side pads are np.pad followed by pooling without padding: -inf cells for max
+    (values and, mapped back, indices), zeros for sums."""
+    x = random_array(rng, (2, 3, 7, 8), np.float64)
+    pads = ((0, 0), (0, 0)) + tuple(p)
+    want = cpool.sum_pool2d(np.pad(x, pads), k, s, 0, d)
+    np.testing.assert_allclose(cpool.sum_pool2d(x, k, s, p, d), want, 1e-12, 1e-12)
+    got, idx = cpool.max_pool2d(x, k, s, p, d, return_indices=True)
+    big, big_idx = cpool.max_pool2d(np.pad(x, pads, constant_values=-np.inf), k, s, 0, d,
+                                    return_indices=True)
+    assert_identical(got, big)
+    Wp = x.shape[-1] + p[1][0] + p[1][1]
+    rows, cols = big_idx // Wp - p[0][0], big_idx % Wp - p[1][0]
+    real = np.isfinite(big)
+    np.testing.assert_array_equal(idx[real], (rows * x.shape[-1] + cols)[real])
+
+
+@pytest.mark.parametrize("lower", [False, True])
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 2), (3, 1), (4, 3)])
+def test_same_padding_is_np_pad_then_no_padding(rng, lower, k, s):
+    x = random_array(rng, (2, 9, 10), np.float64)
+    pads = tuple(ref.same_pads(n, k, s, 1, lower) for n in x.shape[-2:])
+    mode = "same_lower" if lower else "same"
+    want = cpool.max_pool2d(np.pad(x, ((0, 0),) + pads, constant_values=-np.inf), k, s)
+    assert_identical(cpool.max_pool2d(x, k, s, mode), want)
+    want = cpool.sum_pool2d(np.pad(x, ((0, 0),) + pads), k, s)
+    np.testing.assert_allclose(cpool.sum_pool2d(x, k, s, mode), want, 1e-12, 1e-12)
