@@ -432,7 +432,7 @@ def table(rows):
     for r in rows:
         if r.get("relative_to") or r.get("peers_ms"):
             continue  # shown in relative_table / peer_table
-        speedup = "—" if r["speedup_target"] is None else f"{r['speedup_target']:.0f}x"
+        speedup = "—" if r["speedup_target"] is None else f"{r['speedup_target']:g}x"
         target = f"{speedup} / {_fmt(r['copy_target'], '.1f')}"
         lines.append(
             f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
