@@ -572,7 +572,9 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
         item, W = x.itemsize, x.shape[aw]
         lanes = math.prod(x.shape[aw + 1:])
         pixel = lanes
-        if W > 1 and not _dense_from(x, aw):
+        if W == 1 and not _dense_from(x, aw + 1):  # one pixel, its channels strided
+            x = np.ascontiguousarray(x)
+        elif W > 1 and not _dense_from(x, aw):
             step = x.strides[aw]
             if (spaced_pixels and _dense_from(x, aw + 1) and step > 0 and step % item == 0
                     and step // item >= lanes):

@@ -381,3 +381,18 @@ def test_channels_last_scatter_many_channels_few_images(rng):
     for n in (1, 2, 4):
         assert_identical(cpool.max_pool2d_backward(g, idx, x.shape, axes=(1, 2), num_threads=n),
                          expected)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_one_pixel_wide_rows_with_strided_channels(flip):
+    """W == 1 with channels that are not one run (every other channel of a wider array, or
+    reversed): the channels are read where they are, not as if adjacent (found by fuzzing the
+    1-D ops; the 2-D and global ops took the same path)."""
+    wide = np.arange(2 * 3 * 1 * 8, dtype=np.float32).reshape(2, 3, 1, 8)
+    x = wide[..., ::-1][..., ::2] if flip else wide[..., ::2]
+    dense = np.ascontiguousarray(x)
+    for call in (lambda a: cpool.max_pool2d(a, (2, 1), 1, return_indices=True, axes=(1, 2)),
+                 lambda a: cpool.avg_pool2d(a, (2, 1), 1, axes=(1, 2)),
+                 lambda a: cpool.global_max_pool2d(a, return_indices=True, axes=(1, 2)),
+                 lambda a: cpool.max_pool1d(a[:, :, 0], 2, axes=(1,))):
+        assert_identical(call(x), call(dense))

@@ -308,3 +308,54 @@ def test_torch_parity(data):
         want = F.avg_pool2d(t, k, s, p, c, cip, over).numpy()
         got = cpool.avg_pool2d(x, k, s, p, c, cip, over)
         np.testing.assert_allclose(got, want, *tolerance(dtype, want))
+
+
+@given(st.data())
+def test_one_and_three_d_ops(data):
+    """1-D and 3-D max (with indices), avg (with dilation) and sum against the N-D reference,
+    in a random layout (any spatial axes order, channels last, odd strides) and thread count;
+    every padding form (symmetric, per side, 'same', 'same_lower', 'valid')."""
+    n = data.draw(st.sampled_from([1, 3]), "n")
+    op = data.draw(st.sampled_from(["max", "avg", "sum"]), "op")
+    dtype = np.dtype(data.draw(st.sampled_from(["float32", "float64", "int16", "uint8", ">f8"]),
+                               "dtype"))
+    sizes = tuple(data.draw(st.integers(1, 7 if n == 3 else 12)) for _ in range(n))
+    lead = tuple(data.draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
+    k = tuple(data.draw(st.integers(1, 4)) for _ in range(n))
+    s = tuple(data.draw(st.integers(1, 3)) for _ in range(n))
+    d = tuple(data.draw(st.integers(1, 3)) for _ in range(n))
+    form = data.draw(st.sampled_from(["sym", "sides", "same", "same_lower", "valid"]))
+    c = form in ("sym", "sides") and data.draw(st.booleans())
+    if form == "sym":
+        p = tuple(data.draw(st.integers(0, ki // 2)) for ki in k)
+    elif form == "sides":
+        p = tuple((data.draw(st.integers(0, di * (ki - 1))),
+                   data.draw(st.integers(0, di * (ki - 1)))) for ki, di in zip(k, d))
+    else:
+        p = form
+    *_, outs = ref.nd_geometry(sizes, k, s, p, d, c)
+    assume(min(outs) >= 1)
+    base = data.draw(values(lead + sizes, dtype, specials=op == "max"), "x")
+    # Spatial axes anywhere: a permutation of the array's axes, or the channels moved last.
+    order = data.draw(st.permutations(range(base.ndim)), "order")
+    x = data.draw(laid_out(np.transpose(base, order)), "layout")
+    axes = tuple(int(np.argsort(order)[a]) for a in range(len(lead), base.ndim))
+    snapshot = x.copy()
+    nt = data.draw(threads(), "threads")
+    fn = getattr(cpool, f"{op}_pool{n}d")
+    if op == "max":
+        got = fn(x, k, s, p, d, c, return_indices=True, axes=axes, num_threads=nt)
+        want = ref.pool_nd(base.astype(base.dtype.newbyteorder("=")), n, "max", k, s, p, d, c,
+                           return_indices=True)
+        got = tuple(np.transpose(g, np.argsort(order)) for g in got)  # back to base's order
+        assert_identical(tuple(np.ascontiguousarray(g) for g in got), native(want))
+    else:
+        kw = dict(dilation=d) if op == "avg" else {}
+        args = (k, s, p, c, False) if op == "avg" else (k, s, p, d, c)
+        got = np.transpose(fn(x, *args, axes=axes, num_threads=nt, **kw), np.argsort(order))
+        want = ref.pool_nd(base, n, op, k, s, p, d, c, False)
+        if op == "sum" and dtype.kind in "iu":
+            assert_identical(np.ascontiguousarray(got), want)
+        else:
+            np.testing.assert_allclose(got, want, *tolerance(got.dtype, want))
+    unchanged(x, snapshot)
