@@ -804,6 +804,13 @@ def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: 
     else:
         counts = [np.asarray(a.count, np.int64) for a in geom.windows]
     n = len(counts)
+    # The kernels multiply the counts in int64: a 3-D window of more than 2**63 cells (huge
+    # kernels and padding) would wrap into a wrong divisor.
+    largest = math.prod(int(c.max(initial=1)) for c in counts)
+    if largest > 2**63 - 1:
+        raise ValueError(
+            f"{fn}: a window would count {largest} cells, more than an int64 divisor holds; "
+            f"use smaller `kernel_size`/`padding` or `divisor_override`")
     return (counts[0] if n == 3 else NO_COUNTS, counts[-2] if n > 1 else _ONE_COUNT, counts[-1])
 
 

@@ -385,6 +385,8 @@ def test_unpool_matches_torch(rng, n):
     (lambda: cpool.sum_pool3d(np.ones((4, 4, 4)), 5), ValueError,
      r"sum_pool3d: output size would be empty for input size \(D, H, W\) = \(4, 4, 4\)"),
     (lambda: cpool.max_pool1d(np.ones(8), 2.0), TypeError, r"max_pool1d: `kernel_size`"),
+    (lambda: cpool.avg_pool3d(np.ones((1, 1, 1)), 2**30, 1, ((2**30 - 1, 0),) * 3), ValueError,
+     r"avg_pool3d: a window would count \d+ cells, more than an int64 divisor holds"),
     (lambda: cpool.global_max_pool3d(np.ones((3, 0, 2, 2))), ValueError,
      r"global_max_pool3d: the pooled axes \(1, 2, 3\) \(D, H, W\) must be non-empty"),
     (lambda: cpool.max_pool3d_backward(np.ones((1, 1, 1, 1)), np.array([[[[9]]]]),
