@@ -35,6 +35,11 @@ def _max_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, retur
     """max_pool1d/2d/3d over ``n`` spatial axes."""
     plan = _v.prepare_window(fn, "max", x, kernel_size, stride, padding, dilation, ceil_mode,
                              return_indices, out, num_threads, axes, n)
+    return _window_max(plan)
+
+
+def _window_max(plan):
+    """The max kernel of a windowed plan, with or without indices; the result."""
     if plan.indices is None:
         _window.window_max(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
     else:
@@ -51,6 +56,17 @@ def _avg_pool(fn, n, x, kernel_size, stride, padding, ceil_mode, count_include_p
     counts = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
     _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True,
                        plan.num_threads)
+    return plan.finish()
+
+
+def _adaptive_pool(fn, n, op, x, output_size, return_indices, axes, out, num_threads):
+    """adaptive max ('max') or average ('avg') pooling over ``n`` spatial axes: the windowed
+    kernels over each output's own window (no padding; avg divides by the window's size)."""
+    plan = _v.prepare_adaptive(fn, op, x, output_size, return_indices, out, num_threads, axes, n)
+    if op == "max":
+        return _window_max(plan)
+    counts = _v.avg_divisors(plan.geometry, False, None, fn)
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True, plan.num_threads)
     return plan.finish()
 
 

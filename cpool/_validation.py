@@ -312,6 +312,24 @@ def window_bounds(size: int, kernel: int, stride: int, dilation: int, pad_before
     return windows
 
 
+def adaptive_bounds(size: int, out: int) -> AxisWindows:
+    """Adaptive pooling's windows along one axis, PyTorch's (AdaptivePooling.h): window i of
+    ``out`` over ``size`` cells is ``[floor(i*size/out), ceil((i+1)*size/out))``, in integer
+    arithmetic (exact for any sizes up to 2**31). Windows may overlap and differ in size; none
+    is empty, and there is no padding."""
+    key = ("adaptive", size, out)
+    cached = _WINDOWS.get(key)
+    if cached is not None:
+        return cached
+    i = np.arange(out, dtype=np.int64)
+    lo = (i * size) // out
+    count = -((-(i + 1) * size) // out) - lo
+    windows = AxisWindows(out, 0, 0, _frozen(lo.astype(np.intp)), _frozen(count.astype(np.intp)),
+                          _frozen(count))
+    _WINDOWS.put(key, windows, lo.nbytes + 2 * count.nbytes)
+    return windows
+
+
 def _same_padding(size: int, kernel: int, stride: int, dilation: int,
                   lower: bool = False) -> Tuple[int, int]:
     """TensorFlow's 'same' (ONNX SAME_UPPER): output ceil(size/stride), an odd extra pad cell
@@ -471,6 +489,29 @@ def _checked_geometry(fn, sizes, kernel, stride, padding, dilation, ceil_mode, a
     clipped = _clipped(sizes[-1], axes[-1].out_size, kernel[-1], stride[-1], dilation[-1],
                        axes[-1].pad_before)
     return Geometry(tuple(axes), kernel, stride, dilation, clipped)
+
+
+def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
+    """The windows of adaptive pooling of the spatial ``axes`` of ``shape`` to ``output_size``
+    (an int, or one entry per axis; None keeps that axis's size). The kernels reduce them on
+    their general (clipped) path: each window's own first tap and tap count, per axis."""
+    n = len(axes)
+    sizes = tuple(shape[a] for a in axes)
+    items = output_size.tolist() if isinstance(output_size, np.ndarray) else output_size
+    if isinstance(items, (tuple, list)):
+        if len(items) != n:
+            raise ValueError(f"{fn}: `output_size` must be {_AN_INT_OR_TUPLE[n]} (None keeps an "
+                             f"axis), got {output_size!r} (length {len(items)})")
+        outs = tuple(m if v is None else _int("output_size", v, fn, _AN_INT_OR_TUPLE[n])
+                     for v, m in zip(items, sizes))
+    else:
+        outs = (_int("output_size", items, fn, _AN_INT_OR_TUPLE[n]),) * n
+    if min(outs) < 1:
+        raise ValueError(f"{fn}: `output_size` must be positive, got {outs}")
+    windows = tuple(adaptive_bounds(m, o) for m, o in zip(sizes, outs))
+    kernel = tuple(int(w.count.max()) for w in windows)
+    ones = (1,) * n
+    return Geometry(windows, kernel, ones, ones, True)
 
 
 # The one row of a 1-D op's input, as the kernels' row windows see it.
@@ -758,6 +799,24 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
+    return _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
+                        return_indices, out, num_threads)
+
+
+def prepare_adaptive(fn: str, op: str, x, output_size, return_indices: bool, out, num_threads,
+                     axes, n: int) -> Plan:
+    """Validate an adaptive op (``op``: 'max', 'avg') over ``n`` spatial axes and allocate its
+    output."""
+    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
+    return_indices = _flag("return_indices", return_indices, fn)
+    geom = _adaptive_geometry(fn, x_in.shape, axes, output_size)
+    return _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
+                        return_indices, out, num_threads)
+
+
+def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
+                 return_indices, out, num_threads) -> Plan:
+    """The kernel input, outputs and threads of a windowed op whose geometry is known."""
     # Stochastic pooling has no channels-last kernel: it reads the spatial axes moved last.
     # The windowed kernels read pixels of a vector's width or more one by one, so those may lie
     # apart (a slice of the channels).

@@ -460,3 +460,35 @@ def scatter_nd(values, indices, input_shape, n, accumulate=True):
         else:
             res[b, i[b]] = v[b]
     return res.reshape(tuple(input_shape))
+
+
+def adaptive_pool_nd(x, n, op, output_size, return_indices=False):
+    """Adaptive max/avg pooling over the last ``n`` axes, from the formula: window i of m over
+    a size-s axis is [floor(i*s/m), ceil((i+1)*s/m)); avg divides by the window's size."""
+    x = np.asarray(x)
+    sizes = x.shape[-n:]
+    outs = tuple(sizes[a] if o is None else o for a, o in enumerate(
+        (output_size,) * n if np.isscalar(output_size) or output_size is None
+        else output_size))
+    blocks = x.reshape((-1,) + sizes)
+    B = blocks.shape[0]
+    out = np.empty((B,) + outs, x.dtype if op == "max" else np.float64)
+    idx = np.empty((B,) + outs, np.int64)
+    for pos in itertools.product(*(range(o) for o in outs)):
+        ranges = [range((i * s) // o, -((-(i + 1) * s) // o)) for i, s, o in zip(pos, sizes, outs)]
+        cells = list(itertools.product(*ranges))
+        sel = (slice(None),) + pos
+        if op == "max":
+            m = np.full(B, _lowest(x.dtype), x.dtype)
+            mi = np.zeros(B, np.int64)
+            for c, cell in enumerate(cells):
+                v = blocks[(slice(None),) + cell]
+                take = (v > m) | np.isnan(v) if x.dtype.kind == "f" else v > m
+                take = take | (c == 0)
+                m = np.where(take, v, m)
+                mi = np.where(take, _flat(cell, sizes), mi)
+            out[sel], idx[sel] = m, mi
+        else:
+            out[sel] = sum(blocks[(slice(None),) + cell].astype(np.float64) for cell in cells) / len(cells)
+    out = out.reshape(x.shape[:-n] + outs)
+    return (out, idx.reshape(out.shape)) if return_indices else out
