@@ -72,6 +72,16 @@ cdef inline void _prefetch_rows(const numeric* last_row, Py_ssize_t step, Py_ssi
             _prefetch_ahead(last_row - t * step, W * sizeof(numeric))
 
 
+cdef inline void _prefetch_slices(const numeric* first, Py_ssize_t depth_step,
+                                  Py_ssize_t n_depth, Py_ssize_t step, Py_ssize_t n_rows,
+                                  Py_ssize_t sh, Py_ssize_t W) noexcept nogil:
+    """:func:`_prefetch_rows` for each of a window's ``n_depth`` slices (``depth_step`` apart),
+    whose ``n_rows`` rows start at ``first``: one slice for a 2-D window."""
+    cdef Py_ssize_t sl
+    for sl in range(n_depth):
+        _prefetch_rows(first + sl * depth_step + (n_rows - 1) * step, step, n_rows, sh, W)
+
+
 cdef inline void _vertical_more(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
                                 Py_ssize_t W, numeric_acc* buf, bint is_max) noexcept nogil:
     """buf[j] = buf[j] combined with rows row0 + t*step (t < n_rows) of column j, in order: the

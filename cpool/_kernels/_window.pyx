@@ -34,7 +34,7 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
                                   _prefetch_ahead,
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
-                                  _pad_edges, _padded_width, _prefetch_rows, _scratch, _step,
+                                  _pad_edges, _padded_width, _prefetch_slices, _scratch, _step,
                                   _vertical, _vertical_grid)
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
                                    planes, sum_out)
@@ -245,7 +245,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef bint depth = d_lo.shape[0] > 0
     cdef Py_ssize_t depth_step = dd * (x.strides[1] // <Py_ssize_t>sizeof(numeric))
-    cdef Py_ssize_t nd, z, sl
+    cdef Py_ssize_t nd, z
     cdef int64_t count_dh
     cdef const numeric* first
     # Pixels of a vector's width or more are read straight from the input (_direct_row);
@@ -303,9 +303,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     z = d_lo[b1] if depth else b1
                     nd = nd if h_n[oh] > 0 else 0
                     first = &x[b0, z, h_lo[oh], 0] if nd > 0 else &x[0, 0, 0, 0]
-                    for sl in range(nd):
-                        _prefetch_rows(first + sl * depth_step + (h_n[oh] - 1) * dh * row_step,
-                                       dh * row_step, h_n[oh], sh, L)
+                    _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[oh], sh, L)
                     if layout is pixels and direct:
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
@@ -782,9 +780,7 @@ cdef inline int _max_with_indices(
                                         clipped, orow, irow)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
-                    for sl in range(nd):
-                        _prefetch_rows(first + sl * depth_step + (h_n[oh] - 1) * dh * row_step,
-                                       dh * row_step, h_n[oh], sh, L)
+                    _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[oh], sh, L)
                     _vertical_arg(first, depth_step, nd, dh * row_step, h_n[oh], L, vmax + row0,
                                   vrow + row0)
                     if clipped:
