@@ -130,11 +130,6 @@ def _tuple(name: str, value, fn: str, n: int, expected: Optional[str] = None) ->
     return tuple(_int(name, v, fn, expected) for v in items)
 
 
-def _pair(name: str, value, fn: str, expected: str = _AN_INT_OR_PAIR) -> Tuple[int, int]:
-    """Expand an int or an (H, W) pair (:func:`_tuple` for two axes)."""
-    return _tuple(name, value, fn, 2, expected)
-
-
 def _flag(name: str, value, fn: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{fn}: `{name}` must be True or False, got {value!r}")
@@ -498,14 +493,9 @@ def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
     n = len(axes)
     sizes = tuple(shape[a] for a in axes)
     items = output_size.tolist() if isinstance(output_size, np.ndarray) else output_size
-    if isinstance(items, (tuple, list)):
-        if len(items) != n:
-            raise ValueError(f"{fn}: `output_size` must be {_AN_INT_OR_TUPLE[n]} (None keeps an "
-                             f"axis), got {output_size!r} (length {len(items)})")
-        outs = tuple(m if v is None else _int("output_size", v, fn, _AN_INT_OR_TUPLE[n])
-                     for v, m in zip(items, sizes))
-    else:
-        outs = (_int("output_size", items, fn, _AN_INT_OR_TUPLE[n]),) * n
+    if isinstance(items, (tuple, list)) and len(items) == n:  # None keeps an axis's size
+        items = tuple(m if v is None else v for v, m in zip(items, sizes))
+    outs = _tuple("output_size", items, fn, n, f"{_AN_INT_OR_TUPLE[n]} (None keeps an axis)")
     if min(outs) < 1:
         raise ValueError(f"{fn}: `output_size` must be positive, got {outs}")
     windows = tuple(adaptive_bounds(m, o) for m, o in zip(sizes, outs))
@@ -613,9 +603,8 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
         item, W = x.itemsize, x.shape[aw]
         lanes = math.prod(x.shape[aw + 1:])
         pixel = lanes
-        if W == 1 and not _dense_from(x, aw + 1):  # one pixel, its channels strided
-            x = np.ascontiguousarray(x)
-        elif W > 1 and not _dense_from(x, aw):
+        # Not one C-ordered run from W on (a W of 1 is skipped: its channels must still be).
+        if not _dense_from(x, aw):
             step = x.strides[aw]
             if (spaced_pixels and _dense_from(x, aw + 1) and step > 0 and step % item == 0
                     and step // item >= lanes):
