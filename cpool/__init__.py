@@ -12,6 +12,12 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt source check
     ) from exc
 
 from cpool._api import (
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
     max_pool1d,
     avg_pool1d,
     sum_pool1d,
@@ -33,6 +39,12 @@ from cpool._api import (
     sum_pool2d,
 )
 from cpool._gradients import (
+    adaptive_max_pool1d_backward,
+    adaptive_max_pool2d_backward,
+    adaptive_max_pool3d_backward,
+    adaptive_avg_pool1d_backward,
+    adaptive_avg_pool2d_backward,
+    adaptive_avg_pool3d_backward,
     max_pool1d_backward,
     avg_pool1d_backward,
     sum_pool1d_backward,
@@ -61,6 +73,18 @@ from cpool._threads import get_num_threads, openmp_enabled, set_num_threads
 __version__ = "0.1.0"
 
 __all__ = [
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d_backward",
+    "adaptive_max_pool2d_backward",
+    "adaptive_max_pool3d_backward",
+    "adaptive_avg_pool1d_backward",
+    "adaptive_avg_pool2d_backward",
+    "adaptive_avg_pool3d_backward",
     "max_pool1d",
     "avg_pool1d",
     "sum_pool1d",

@@ -61,7 +61,12 @@ def _avg_pool(fn, n, x, kernel_size, stride, padding, ceil_mode, count_include_p
 
 def _adaptive_pool(fn, n, op, x, output_size, return_indices, axes, out, num_threads):
     """adaptive max ('max') or average ('avg') pooling over ``n`` spatial axes: the windowed
-    kernels over each output's own window (no padding; avg divides by the window's size)."""
+    kernels over each output's own window (no padding; avg divides by the window's size).
+    One output per block is a global op (the same window), by its faster kernels."""
+    if _v.is_global_size(output_size):
+        if op == "max":
+            return _global_max(fn, n, x, True, return_indices, axes, out, num_threads)
+        return _global_sum_op(fn, n, "avg", x, True, axes, out, num_threads)
     plan = _v.prepare_adaptive(fn, op, x, output_size, return_indices, out, num_threads, axes, n)
     if op == "max":
         return _window_max(plan)
@@ -623,3 +628,47 @@ def global_avg_pool3d(x, keepdims=False, *, axes=(-3, -2, -1), out=None, num_thr
 @nd_doc('global_sum_pool', 3)
 def global_sum_pool3d(x, keepdims=False, *, axes=(-3, -2, -1), out=None, num_threads=None):
     return _global_sum_op("global_sum_pool3d", 3, "sum", x, keepdims, axes, out, num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adaptive pooling: windows chosen from the output size (PyTorch's AdaptivePooling.h)
+# ---------------------------------------------------------------------------------------------
+
+
+@nd_doc('adaptive_max_pool', 1)
+def adaptive_max_pool1d(x, output_size, return_indices=False, *, axes=(-1,), out=None,
+                        num_threads=None):
+    return _adaptive_pool("adaptive_max_pool1d", 1, "max", x, output_size, return_indices, axes,
+                          out, num_threads)
+
+
+@nd_doc('adaptive_max_pool', 2)
+def adaptive_max_pool2d(x, output_size, return_indices=False, *, axes=(-2, -1), out=None,
+                        num_threads=None):
+    return _adaptive_pool("adaptive_max_pool2d", 2, "max", x, output_size, return_indices, axes,
+                          out, num_threads)
+
+
+@nd_doc('adaptive_max_pool', 3)
+def adaptive_max_pool3d(x, output_size, return_indices=False, *, axes=(-3, -2, -1), out=None,
+                        num_threads=None):
+    return _adaptive_pool("adaptive_max_pool3d", 3, "max", x, output_size, return_indices, axes,
+                          out, num_threads)
+
+
+@nd_doc('adaptive_avg_pool', 1)
+def adaptive_avg_pool1d(x, output_size, *, axes=(-1,), out=None, num_threads=None):
+    return _adaptive_pool("adaptive_avg_pool1d", 1, "avg", x, output_size, False, axes, out,
+                          num_threads)
+
+
+@nd_doc('adaptive_avg_pool', 2)
+def adaptive_avg_pool2d(x, output_size, *, axes=(-2, -1), out=None, num_threads=None):
+    return _adaptive_pool("adaptive_avg_pool2d", 2, "avg", x, output_size, False, axes, out,
+                          num_threads)
+
+
+@nd_doc('adaptive_avg_pool', 3)
+def adaptive_avg_pool3d(x, output_size, *, axes=(-3, -2, -1), out=None, num_threads=None):
+    return _adaptive_pool("adaptive_avg_pool3d", 3, "avg", x, output_size, False, axes, out,
+                          num_threads)

@@ -75,6 +75,9 @@ ValueError
 _ND = {
     1: dict(dims="(..., L)", names="L", axes="(-1,)", one="an L axis", layouts="NCL, NLC, CL, L",
             ints="int or (int,)", sizes="(kL,)", keep="(..., 1)"),
+    2: dict(dims="(..., H, W)", names="H and W", axes="(-2, -1)", one="H and W axes",
+            layouts="NCHW, NHWC, CHW, HW", ints="int or (int, int)", sizes="(kH, kW)",
+            keep="(..., 1, 1)"),
     3: dict(dims="(..., D, H, W)", names="D, H and W", axes="(-3, -2, -1)",
             one="D, H and W axes", layouts="NCDHW, NDHWC, CDHW, DHW",
             ints="int or (int, int, int)", sizes="(kD, kH, kW)", keep="(..., 1, 1, 1)"),
@@ -149,6 +152,8 @@ _ND_FIELDS = {
     1: dict(NAME="1-D", n=1, block="row (``l``)", ints="int or (int,)",
             override_note=("\n        PyTorch's avg_pool1d has none; here every avg_pool has the "
                            "same keywords.")),
+    2: dict(NAME="2-D", n=2, block="plane (``h*W + w``)", override_note="",
+            ints="int or (int, int)"),
     3: dict(NAME="3-D", n=3, block="volume (``d*H*W + h*W + w``)", override_note="",
             ints="int or (int, int, int)"),
 }
@@ -620,6 +625,171 @@ Partial inverse of :func:`max_pool{n}d`: values at their indices, zeros elsewher
 
 {examples}''',
 }
+_ND_TEMPLATES.update({
+    'adaptive_max_pool': '''\
+{NAME} adaptive max pooling to a given output size (``torch.nn.functional.adaptive_max_pool{n}d``).
+
+    Parameters
+    ----------
+    %(x_window{n})s
+    output_size : {ints}
+        The output's size per spatial axis; an entry None keeps that axis's input size. It
+        may exceed the input size (windows then repeat cells), as in PyTorch.
+    return_indices : bool, default=False
+        Also return int64 flat indices of each maximum within its {block}.
+    %(axes{n})s
+    out : ndarray or (ndarray, ndarray), optional
+        C-contiguous array(s) of the result shape and dtype to fill, as in :func:`max_pool2d`.
+    %(num_threads)s
+
+    Returns
+    -------
+    out : ndarray
+        Same dtype as ``x``, ``output_size`` at ``axes``.
+    indices : ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    ValueError
+        Too few dimensions, an empty spatial axis, a non-positive ``output_size``, bad
+        ``axes``, a bad ``out``, ``num_threads < 1``.
+    TypeError
+        Unsupported dtype, a non-integer ``output_size``, a wrong ``out`` dtype.
+
+    See Also
+    --------
+    adaptive_avg_pool{n}d, max_pool{n}d, adaptive_max_pool{n}d_backward
+
+    Notes
+    -----
+    Output ``i`` of ``m`` along an axis of ``n`` cells pools the cells ``[floor(i*n/m),
+    ceil((i+1)*n/m))`` (PyTorch's ``AdaptivePooling.h``, in exact integer arithmetic), so
+    windows differ in size and may overlap when ``m`` does not divide ``n``. NaN, ties and
+    indices follow :func:`max_pool2d`: ties keep the first cell in row-major order, NaN
+    propagates with the last NaN's index. An output size that divides the input size is
+    plain ``max_pool`` with kernel = stride = ``n / m`` and runs its fast path; an output of
+    1s is :func:`global_max_pool{n}d`. Results are bitwise identical for any
+    ``num_threads``.
+
+{examples}''',
+    'adaptive_avg_pool': '''\
+{NAME} adaptive average pooling to a given output size (``torch.nn.functional.adaptive_avg_pool{n}d``).
+
+    Parameters
+    ----------
+    %(x_window{n})s
+    output_size : {ints}
+        The output's size per spatial axis; an entry None keeps that axis's input size. It
+        may exceed the input size, as in PyTorch.
+    %(axes{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        float32/float64 keep their dtype (float16 is computed in float32), integers give
+        float64, as :func:`avg_pool2d`.
+
+    Raises
+    ------
+    ValueError
+        Too few dimensions, an empty spatial axis, a non-positive ``output_size``, bad
+        ``axes``, a bad ``out``, ``num_threads < 1``.
+    TypeError
+        Unsupported dtype, a non-integer ``output_size``, a wrong ``out`` dtype.
+
+    See Also
+    --------
+    adaptive_max_pool{n}d, avg_pool{n}d, adaptive_avg_pool{n}d_backward
+
+    Notes
+    -----
+    Each output is the mean of its window ``[floor(i*n/m), ceil((i+1)*n/m))`` per axis
+    (PyTorch's windows), divided by that window's own cell count. Sums accumulate in the
+    output dtype one axis at a time, as :func:`avg_pool{n}d`'s do; an output of 1s is
+    :func:`global_avg_pool{n}d` (float64 accumulation). Results are bitwise identical for any
+    ``num_threads``.
+
+{examples}''',
+    'adaptive_max_pool_backward': '''\
+Gradient of :func:`adaptive_max_pool{n}d`: each output's gradient added at its maximum's index.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    See Also
+    --------
+    adaptive_max_pool{n}d, max_pool{n}d_backward
+
+    Notes
+    -----
+    The same scatter-add as :func:`max_pool{n}d_backward` (one implementation):
+    ``grad_input[block, indices[i]] += grad_output[i]`` in output order, PyTorch autograd's
+    gradient.
+
+{examples}''',
+    'adaptive_avg_pool_backward': '''\
+Gradient of :func:`adaptive_avg_pool{n}d`: each output's gradient over its window's size, on its window.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output, whose spatial shape is the forward's
+        ``output_size``; float16/32/64.
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        A ``grad_output`` whose batch axes do not match ``input_shape``, bad ``axes``, a bad
+        ``out``.
+    TypeError
+        Non-floating ``grad_output``.
+
+    See Also
+    --------
+    adaptive_avg_pool{n}d, avg_pool{n}d_backward
+
+    Notes
+    -----
+    The windows are the forward's, recomputed from ``input_shape`` and ``grad_output``'s
+    shape; PyTorch autograd's gradient: ``grad_input[window(i)] += grad_output[i] /
+    size(window(i))``.
+
+{examples}''',
+})
+
+
 _ND_EXAMPLES = {
     ('max_pool', 1): '''\
     Examples
@@ -837,6 +1007,120 @@ _ND_EXAMPLES = {
     ''',
 }
 
+
+_ND_EXAMPLES.update({
+    ('adaptive_max_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[2., 3., 1., 4., 9.]])
+    >>> cpool.adaptive_max_pool1d(x, 3)
+    array([[3., 4., 9.]])
+    >>> cpool.adaptive_max_pool1d(x, 3, return_indices=True)[1]
+    array([[1, 3, 4]])
+    ''',
+    ('adaptive_max_pool', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(25.0).reshape(1, 5, 5)
+    >>> cpool.adaptive_max_pool2d(x, 2)
+    array([[[12., 14.],
+            [22., 24.]]])
+    >>> cpool.adaptive_max_pool2d(x, (None, 1)).shape
+    (1, 5, 1)
+    ''',
+    ('adaptive_max_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(27.0).reshape(1, 3, 3, 3)
+    >>> cpool.adaptive_max_pool3d(x, 2)[0, 0]
+    array([[13., 14.],
+           [16., 17.]])
+    ''',
+    ('adaptive_avg_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.adaptive_avg_pool1d(np.array([[1., 2., 3., 4., 5.]]), 2)
+    array([[2., 4.]])
+    ''',
+    ('adaptive_avg_pool', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(16.0).reshape(1, 4, 4)
+    >>> cpool.adaptive_avg_pool2d(x, 2)
+    array([[[ 2.5,  4.5],
+            [10.5, 12.5]]])
+    >>> cpool.adaptive_avg_pool2d(x, 1)[0, 0, 0]
+    np.float64(7.5)
+    ''',
+    ('adaptive_avg_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(2, 2, 2)
+    >>> cpool.adaptive_avg_pool3d(x, (1, 2, 2))
+    array([[[2., 3.],
+            [4., 5.]]])
+    ''',
+    ('adaptive_max_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2.]])
+    >>> y, idx = cpool.adaptive_max_pool1d(x, 2, return_indices=True)
+    >>> cpool.adaptive_max_pool1d_backward(np.ones_like(y), idx, x.shape)
+    array([[0., 2., 0.]])
+    ''',
+    ('adaptive_max_pool_backward', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 5., 2.], [4., 3., 0.], [2., 2., 9.]])
+    >>> y, idx = cpool.adaptive_max_pool2d(x, 2, return_indices=True)
+    >>> cpool.adaptive_max_pool2d_backward(np.ones_like(y), idx, x.shape)
+    array([[0., 2., 0.],
+           [1., 0., 0.],
+           [0., 0., 1.]])
+    ''',
+    ('adaptive_max_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> y, idx = cpool.adaptive_max_pool3d(x, 1, return_indices=True)
+    >>> cpool.adaptive_max_pool3d_backward(np.ones_like(y), idx, x.shape)[0, 1]
+    array([[0., 0.],
+           [0., 1.]])
+    ''',
+    ('adaptive_avg_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.adaptive_avg_pool1d_backward(np.array([[2., 4.]]), (1, 3))
+    array([[1., 3., 2.]])
+    ''',
+    ('adaptive_avg_pool_backward', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.adaptive_avg_pool2d_backward(np.array([[4.]]), (2, 2))
+    array([[1., 1.],
+           [1., 1.]])
+    ''',
+    ('adaptive_avg_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> g = cpool.adaptive_avg_pool3d_backward(np.ones((1, 1, 1, 2)), (1, 2, 2, 2))
+    >>> g[0, 0]
+    array([[0.25, 0.25],
+           [0.25, 0.25]])
+    ''',
+})
 
 def nd_doc(op: str, n: int):
     """Decorator: the 1-D or 3-D docstring of ``op`` from its template, then :func:`fill_doc`."""

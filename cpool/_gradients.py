@@ -341,28 +341,36 @@ def _sum_backward_call(grad, out, rows, cols, row_params, col_params, clipped, c
 def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride, padding,
                      dilation, ceil_mode, out, num_threads, avg=None):
     """Gradient of sum (``avg`` None) or average (``avg``: (count_include_pad,
-    divisor_override)) pooling over ``n`` spatial axes.
+    divisor_override)) pooling over ``n`` spatial axes."""
+    shape, axes, geom, grad_shape = _v.window_backward_geometry(
+        fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode, n)
+    counts = None if avg is None else _v.avg_divisors(geom, avg[0], avg[1], fn)
+    return _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads)
+
+
+def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads):
+    """Each output's gradient (over its divisor, with ``counts`` from avg_divisors) added to
+    every cell of its window: the gradient of a windowed sum (``counts`` None) or average.
 
     1-D and 2-D: one kernel call (a 1-D input is one row high). 3-D: the sum's gradient is
     its axes' gradients applied one after the other (the forward sums them one axis at a
     time): the gradients over their divisors spread over (H, W) for every output slice, then
     those slices spread over the depth windows."""
-    shape, axes, geom, grad_shape = _v.window_backward_geometry(
-        fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode, n)
     plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads)
+    avg = counts is not None
+    counts = counts if avg else (_v.NO_COUNTS,) * 3
     P = math.prod(_v.without_axes(shape, axes))
     sizes = tuple(shape[a] for a in axes)
     H, W = (1,) + sizes if n == 1 else sizes[-2:]
     OH, OW = geom.h.out_size, geom.w.out_size
-    counts = (_v.NO_COUNTS,) * 3 if avg is None else _v.avg_divisors(geom, avg[0], avg[1], fn)
     grad = plan.grad.reshape(P, math.prod(geom.out_sizes))
     if n < 3:
         _sum_backward_call(grad.reshape(P, OH, OW), plan.out.reshape(P, H, W), geom.h, geom.w,
                            geom.axis_params(1), geom.axis_params(2), geom.clipped, counts[1],
-                           counts[2], avg is not None, plan.num_threads)
+                           counts[2], avg, plan.num_threads)
         return plan.finish()
     D, OD = sizes[0], geom.d.out_size
-    if avg is not None:  # over the divisors first, as autograd's grad / divisor
+    if avg:  # over the divisors first, as autograd's grad / divisor
         divisors = (counts[0][:, None, None] * counts[1][:, None] * counts[2]).astype(grad.dtype)
         # A divisor is 0 only for a window with no real cell, whose gradient goes nowhere.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -371,11 +379,12 @@ def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride,
     _sum_backward_call(grad.reshape(P * OD, OH, OW), slices, geom.h, geom.w,
                        geom.axis_params(1), geom.axis_params(2), geom.clipped, _v.NO_COUNTS,
                        _v.NO_COUNTS, False, plan.num_threads)
-    # Depth: each slice's H*W cells are the columns of one row, spread over the depth windows.
+    # Depth: each slice's H*W cells are the columns of one row, spread over the depth windows
+    # (adaptive pooling's uneven depth windows by the kernel's general path).
     cells = _v.window_bounds(H * W, 1, 1, 1, 0, 0, False)
     _sum_backward_call(slices.reshape(P, OD, H * W), plan.out.reshape(P, D, H * W), geom.d,
-                       cells, geom.axis_params(0), (1, 1, 1), False, _v.NO_COUNTS, _v.NO_COUNTS,
-                       False, plan.num_threads)
+                       cells, geom.axis_params(0), (1, 1, 1), geom.clipped, _v.NO_COUNTS,
+                       _v.NO_COUNTS, False, plan.num_threads)
     return plan.finish()
 
 
@@ -685,3 +694,62 @@ def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=No
                  axes=(-3, -2, -1), out=None, num_threads=None):
     return _max_unpool("max_unpool3d", 3, x, indices, kernel_size, stride, padding,
                        output_size, axes, out, num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Adaptive pooling's gradients: max pooling's scatter, and the window spread over the adaptive
+# windows (the output size is read from grad_output)
+# ---------------------------------------------------------------------------------------------
+
+
+def _adaptive_avg_backward(fn, n, grad_output, input_shape, axes, out, num_threads):
+    """adaptive_avg_pool1d/2d/3d_backward: each output's gradient over its window's size, on
+    its window (one output per block: the global gradient)."""
+    shape, axes, geom, grad_shape = _v.adaptive_backward_geometry(fn, grad_output, input_shape,
+                                                                  axes, n)
+    if all(o == 1 for o in geom.out_sizes):
+        return _global_fill(fn, n, grad_output, shape, axes, True, out, num_threads)
+    counts = _v.avg_divisors(geom, False, None, fn)
+    return _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads)
+
+
+@nd_doc('adaptive_max_pool_backward', 1)
+def adaptive_max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
+                                 num_threads=None):
+    return _max_backward("adaptive_max_pool1d_backward", 1, grad_output, indices, input_shape,
+                         axes, out, num_threads)
+
+
+@nd_doc('adaptive_max_pool_backward', 2)
+def adaptive_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
+                                 num_threads=None):
+    return _max_backward("adaptive_max_pool2d_backward", 2, grad_output, indices, input_shape,
+                         axes, out, num_threads)
+
+
+@nd_doc('adaptive_max_pool_backward', 3)
+def adaptive_max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1),
+                                 out=None, num_threads=None):
+    return _max_backward("adaptive_max_pool3d_backward", 3, grad_output, indices, input_shape,
+                         axes, out, num_threads)
+
+
+@nd_doc('adaptive_avg_pool_backward', 1)
+def adaptive_avg_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
+                                 num_threads=None):
+    return _adaptive_avg_backward("adaptive_avg_pool1d_backward", 1, grad_output, input_shape,
+                                  axes, out, num_threads)
+
+
+@nd_doc('adaptive_avg_pool_backward', 2)
+def adaptive_avg_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=None,
+                                 num_threads=None):
+    return _adaptive_avg_backward("adaptive_avg_pool2d_backward", 2, grad_output, input_shape,
+                                  axes, out, num_threads)
+
+
+@nd_doc('adaptive_avg_pool_backward', 3)
+def adaptive_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
+                                 num_threads=None):
+    return _adaptive_avg_backward("adaptive_avg_pool3d_backward", 3, grad_output, input_shape,
+                                  axes, out, num_threads)

@@ -488,20 +488,71 @@ def _checked_geometry(fn, sizes, kernel, stride, padding, dilation, ceil_mode, a
 
 def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
     """The windows of adaptive pooling of the spatial ``axes`` of ``shape`` to ``output_size``
-    (an int, or one entry per axis; None keeps that axis's size). The kernels reduce them on
-    their general (clipped) path: each window's own first tap and tap count, per axis."""
+    (an int, or one entry per axis; None keeps that axis's size).
+
+    Where an axis's windows all have one size k and start s apart (13 -> 6: k = 3, s = 2;
+    always when the output divides the size), they are max_pool's windows for (k, s) (the
+    same bounds, checked) and keep the kernels' fast path. Otherwise they differ in size:
+    the kernels then take their general (clipped) path, each window's own first tap and tap
+    count (``stride`` 1 stands for "no common step")."""
     n = len(axes)
     sizes = tuple(shape[a] for a in axes)
+    outs = adaptive_output_size(fn, sizes, output_size)
+    arrays = all(k > 0 for k in without_axes(shape, axes))  # an empty batch reads nothing
+    windows, kernel, stride, clipped = [], [], [], False
+    for m, o in zip(sizes, outs):
+        if not arrays:
+            windows.append(AxisWindows(o, 0, 0, _NO_WINDOWS, _NO_WINDOWS, _NO_WINDOWS))
+            kernel.append(-(-m // o) + 1)  # no window is wider
+            stride.append(1)
+            continue
+        w = adaptive_bounds(m, o)
+        k, s = int(w.count[0]), (int(w.lo[1]) if o > 1 else m)
+        tiled = window_bounds(m, k, s, 1, 0, 0, False) if s > 0 else None
+        if (tiled is not None and tiled.out_size == o and np.array_equal(tiled.lo, w.lo)
+                and np.array_equal(tiled.count, w.count)):
+            w = tiled  # the same windows, as max_pool's
+        else:
+            k, s, clipped = int(w.count.max()), 1, True
+        windows.append(w)
+        kernel.append(k)
+        stride.append(s)
+    return Geometry(tuple(windows), tuple(kernel), tuple(stride), (1,) * n, clipped or not arrays)
+
+
+def adaptive_output_size(fn: str, sizes, output_size) -> Tuple[int, ...]:
+    """``output_size`` of an adaptive op over axes of ``sizes``: an int, or one entry per axis
+    (None keeps that axis's size); positive."""
+    n = len(sizes)
     items = output_size.tolist() if isinstance(output_size, np.ndarray) else output_size
     if isinstance(items, (tuple, list)) and len(items) == n:  # None keeps an axis's size
         items = tuple(m if v is None else v for v, m in zip(items, sizes))
     outs = _tuple("output_size", items, fn, n, f"{_AN_INT_OR_TUPLE[n]} (None keeps an axis)")
     if min(outs) < 1:
         raise ValueError(f"{fn}: `output_size` must be positive, got {outs}")
-    windows = tuple(adaptive_bounds(m, o) for m, o in zip(sizes, outs))
-    kernel = tuple(int(w.count.max()) for w in windows)
-    ones = (1,) * n
-    return Geometry(windows, kernel, ones, ones, True)
+    return outs
+
+
+def is_global_size(output_size) -> bool:
+    """Whether an adaptive ``output_size`` asks for one output per block (1, or all 1s): the
+    global ops then serve (same windows, same results, their faster kernels)."""
+    items = output_size.tolist() if isinstance(output_size, np.ndarray) else output_size
+    if isinstance(items, (tuple, list)):
+        return len(items) > 0 and all(_is_int(v) and v == 1 for v in items)
+    return _is_int(items) and items == 1
+
+
+def adaptive_backward_geometry(fn, grad_output, input_shape, axes, n: int):
+    """The normalised input shape and axes, and the geometry of the adaptive op that maps
+    ``input_shape`` to ``grad_output``'s spatial shape (the output size is read from it)."""
+    shape, axes = input_shape_arg(input_shape, axes, fn, n)
+    g = as_array(grad_output, "grad_output", fn)
+    if g.ndim != len(shape):
+        raise ValueError(
+            f"{fn}: `grad_output` must have the {len(shape)} dimensions of `input_shape` "
+            f"{shape}, got shape {g.shape}")
+    geom = _adaptive_geometry(fn, shape, axes, tuple(g.shape[a] for a in axes))
+    return shape, axes, geom, pooled_shape(shape, axes, geom.out_sizes)
 
 
 # The one row of a 1-D op's input, as the kernels' row windows see it.

@@ -492,3 +492,17 @@ def adaptive_pool_nd(x, n, op, output_size, return_indices=False):
             out[sel] = sum(blocks[(slice(None),) + cell].astype(np.float64) for cell in cells) / len(cells)
     out = out.reshape(x.shape[:-n] + outs)
     return (out, idx.reshape(out.shape)) if return_indices else out
+
+
+def adaptive_backward_nd(grad, input_shape, n):
+    """Gradient of adaptive average pooling over the last ``n`` axes: each output's gradient
+    over its window's size added to every cell of its window, in float64."""
+    sizes = tuple(input_shape[-n:])
+    outs = grad.shape[-n:]
+    g = np.asarray(grad, np.float64).reshape((-1,) + outs)
+    res = np.zeros((g.shape[0],) + sizes)
+    for pos in itertools.product(*(range(o) for o in outs)):
+        sl = tuple(slice((i * s) // o, -((-(i + 1) * s) // o)) for i, s, o in zip(pos, sizes, outs))
+        count = math.prod(b.stop - b.start for b in sl)
+        res[(slice(None),) + sl] += g[(slice(None),) + pos][(...,) + (None,) * n] / count
+    return res.reshape(tuple(input_shape))

@@ -1,14 +1,12 @@
-"""Adaptive max and average pooling's geometry and kernels (issue 18's first step): windows
-``[floor(i*n/m), ceil((i+1)*n/m))`` per axis, reduced by the windowed kernels' general path,
-against the NumPy reference and PyTorch. The public functions come with issue 18; these tests
-call the shared implementation ``cpool._api._adaptive_pool``."""
+"""Adaptive max and average pooling, 1-D to 3-D, and their gradients: windows
+``[floor(i*n/m), ceil((i+1)*n/m))`` per axis, against the NumPy reference and PyTorch."""
 import numpy as np
 import pytest
 
 import _reference as ref
+import cpool
 from _helpers import assert_identical, random_array
 from cpool import _validation as _v
-from cpool._api import _adaptive_pool
 
 try:
     import torch
@@ -18,8 +16,31 @@ except ImportError:  # pragma: no cover - CI installs torch
 
 AXES = {1: (-1,), 2: (-2, -1), 3: (-3, -2, -1)}
 SHAPES = {1: [(2, 3, 13), (1, 7)], 2: [(2, 3, 13, 11), (1, 5, 4)], 3: [(2, 2, 5, 7, 6)]}
-OUTS = {1: [1, 4, 13, 20, (5,)], 2: [1, (6, 4), (7, None), (13, 11), (20, 3)],
-        3: [1, (2, 3, 4), (None, 7, 2), (6, 8, 6)]}
+# Sizes that divide (the tiling fast path) and that don't, None entries, larger outputs.
+OUTS = {1: [1, 4, 13, 20, (5,)], 2: [1, (6, 4), (7, None), (13, 11), (20, 3), (1, 4)],
+        3: [1, (2, 3, 4), (None, 7, 2), (6, 8, 6), (5, 7, 3)]}
+
+
+def amax(n):
+    return getattr(cpool, f"adaptive_max_pool{n}d")
+
+
+def aavg(n):
+    return getattr(cpool, f"adaptive_avg_pool{n}d")
+
+
+def amax_back(n):
+    return getattr(cpool, f"adaptive_max_pool{n}d_backward")
+
+
+def aavg_back(n):
+    return getattr(cpool, f"adaptive_avg_pool{n}d_backward")
+
+
+def assert_close(got, want, rtol=1e-6):
+    finite = np.abs(want[np.isfinite(want)])
+    scale = float(finite.max()) if finite.size else 1.0
+    np.testing.assert_allclose(got, want, rtol, rtol * scale)
 
 
 @pytest.mark.parametrize("size,out", [(n, m) for n in range(1, 12) for m in range(1, 15)])
@@ -31,60 +52,172 @@ def test_windows_follow_the_formula(size, out):
     assert w.count.min() >= 1 and w.lo[0] == 0 and w.lo[-1] + w.count[-1] == size
 
 
+@pytest.mark.parametrize("size,out", [(n, m) for n in range(1, 16) for m in range(1, 20)])
+def test_even_windows_take_the_fast_path(size, out):
+    """Windows of one size k starting s apart (13 -> 6: k 3, s 2; every output size that
+    divides the input size) are max_pool's windows for (k, s), and keep its fast path."""
+    geom = _v._adaptive_geometry("f", (size,), (0,), out)
+    w = _v.adaptive_bounds(size, out)
+    np.testing.assert_array_equal(geom.w.lo, w.lo)
+    np.testing.assert_array_equal(geom.w.count, w.count)
+    even = len(set(w.count)) == 1 and (out == 1 or len(set(np.diff(w.lo))) == 1) and (
+        out == 1 or w.lo[1] > 0)
+    assert geom.clipped == (not even)
+    if size % out == 0:
+        assert not geom.clipped and geom.kernel == geom.stride == (size // out,)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
-@pytest.mark.parametrize("dtype", [np.float32, np.int16, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16, np.float64, np.uint8])
 def test_match_the_reference(rng, n, dtype):
     for shape in SHAPES[n]:
         x = random_array(rng, shape, dtype)
-        if dtype != np.int16:
+        if np.dtype(dtype).kind == "f":
             x.flat[::7] = x.flat[-1]
             x.flat[::11] = np.nan
         for o in OUTS[n]:
-            got = _adaptive_pool("adaptive_max", n, "max", x, o, True, AXES[n], None, None)
-            assert_identical(got, ref.adaptive_pool_nd(x, n, "max", o, True))
-            avg = _adaptive_pool("adaptive_avg", n, "avg", x, o, False, AXES[n], None, None)
-            want = ref.adaptive_pool_nd(x, n, "avg", o)
-            finite = np.abs(want[np.isfinite(want)])
-            scale = float(finite.max()) if finite.size else 1.0
-            np.testing.assert_allclose(avg, want, 1e-6, 1e-6 * scale)
+            assert_identical(amax(n)(x, o, True), ref.adaptive_pool_nd(x, n, "max", o, True))
+            assert_identical(amax(n)(x, o), ref.adaptive_pool_nd(x, n, "max", o))
+            assert_close(aavg(n)(x, o), ref.adaptive_pool_nd(x, n, "avg", o))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
-def test_channels_last_and_threads(rng, n):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_match_the_reference(rng, n, dtype):
+    for shape in SHAPES[n]:
+        x = random_array(rng, shape, dtype)
+        for o in OUTS[n]:
+            y, idx = amax(n)(x, o, True)
+            g = random_array(rng, y.shape, dtype)
+            got = amax_back(n)(g, idx, x.shape)
+            assert got.dtype == dtype
+            assert_close(got, ref.scatter_nd(g, idx, x.shape, n))
+            got = aavg_back(n)(g, x.shape)
+            assert got.dtype == dtype and got.shape == x.shape
+            assert_close(got, ref.adaptive_backward_nd(g, x.shape, n), 1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_avg_gradient_is_the_adjoint(rng, n):
+    """Finite differences of a linear map: <avg(x), g> == <x, avg_backward(g)> for every x, g."""
+    for shape in SHAPES[n]:
+        for o in OUTS[n]:
+            x = rng.standard_normal(shape)
+            y = aavg(n)(x, o)
+            g = rng.standard_normal(y.shape)
+            lhs, rhs = np.vdot(y, g), np.vdot(x, aavg_back(n)(g, x.shape))
+            assert abs(lhs - rhs) <= 1e-10 * (abs(lhs) + 1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_one_output_is_the_global_op(rng, n):
+    x = random_array(rng, (3, 4) + (5, 6, 7)[:n], np.float32)
+    x.flat[::5] = np.nan
+    ones = (1,) * n
+    assert_identical(amax(n)(x, ones, True),
+                     getattr(cpool, f"global_max_pool{n}d")(x, True, True))
+    assert_identical(aavg(n)(x, 1), getattr(cpool, f"global_avg_pool{n}d")(x, True))
+    g = random_array(rng, (3, 4) + ones, np.float32)
+    assert_identical(aavg_back(n)(g, x.shape),
+                     getattr(cpool, f"global_avg_pool{n}d_backward")(g, x.shape))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_channels_last_threads_and_out(rng, n):
     x = random_array(rng, (2,) + (9, 7, 5)[:n] + (16,), np.float32)
     axes = tuple(range(1, n + 1))
     first = np.ascontiguousarray(np.moveaxis(x, -1, 1))
     o = (4, 3, 2)[:n]
-    for op in ("max", "avg"):
-        got = _adaptive_pool("a", n, op, x, o, False, axes, None, 2)
-        want = _adaptive_pool("a", n, op, first, o, False, AXES[n], None, 1)
+    for op in (amax(n), aavg(n)):
+        got = op(x, o, axes=axes, num_threads=2)
+        want = op(first, o, num_threads=1)
         assert_identical(got, np.ascontiguousarray(np.moveaxis(want, 1, -1)))
+        buf = np.empty_like(got)
+        assert op(x, o, axes=axes, out=buf) is buf
+        assert_identical(buf, got)
+    y, idx = amax(n)(x, o, True, axes=axes)
+    g = np.ones_like(y)
+    want = amax_back(n)(np.moveaxis(g, -1, 1), np.moveaxis(idx, -1, 1), first.shape)
+    assert_identical(amax_back(n)(g, idx, x.shape, axes=axes), np.moveaxis(want, 1, -1))
+    want = aavg_back(n)(np.moveaxis(g, -1, 1), first.shape, num_threads=1)
+    assert_identical(aavg_back(n)(g, x.shape, axes=axes, num_threads=2),
+                     np.moveaxis(want, 1, -1))
 
 
 @pytest.mark.skipif(torch is None, reason="PyTorch not installed")
 @pytest.mark.parametrize("n", [1, 2, 3])
-def test_match_torch(rng, n):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_match_torch(rng, n, dtype):
     for shape in SHAPES[n]:
         if len(shape) == n:
             continue
-        x = random_array(rng, shape, np.float32)
+        x = random_array(rng, shape, dtype)
         x.flat[::13] = np.nan
         for o in OUTS[n]:
-            ty, ti = getattr(F, f"adaptive_max_pool{n}d")(torch.from_numpy(x), o,
-                                                         return_indices=True)
-            got = _adaptive_pool("a", n, "max", x, o, True, AXES[n], None, None)
-            assert_identical(got, (ty.numpy(), ti.numpy()))
-            ta = getattr(F, f"adaptive_avg_pool{n}d")(torch.from_numpy(x), o).numpy()
-            np.testing.assert_allclose(_adaptive_pool("a", n, "avg", x, o, False, AXES[n], None,
-                                                      None), ta, 1e-6, 1e-6)
+            tx = torch.from_numpy(x).requires_grad_()
+            ty, ti = getattr(F, f"adaptive_max_pool{n}d")(tx, o, return_indices=True)
+            y, idx = amax(n)(x, o, True)
+            assert_identical((y, idx), (ty.detach().numpy(), ti.numpy()))
+            g = random_array(rng, y.shape, dtype)
+            ty.backward(torch.from_numpy(g))
+            assert_close(amax_back(n)(g, idx, x.shape), tx.grad.numpy())
+            tx = torch.from_numpy(np.nan_to_num(x)).requires_grad_()
+            ta = getattr(F, f"adaptive_avg_pool{n}d")(tx, o)
+            assert_close(aavg(n)(np.nan_to_num(x), o), ta.detach().numpy())
+            ta.backward(torch.from_numpy(g))
+            assert_close(aavg_back(n)(g, x.shape), tx.grad.numpy())
+
+
+def test_empty_batch_and_huge_output_sizes():
+    """An empty batch reads nothing and builds no per-output tables: memory follows the data."""
+    x = np.empty((0, 3, 5), np.float32)
+    assert cpool.adaptive_avg_pool2d(x, (2**30, 2**30)).shape == (0, 2**30, 2**30)
+    y, idx = cpool.adaptive_max_pool2d(x, (7, 2**30), True)
+    assert y.shape == idx.shape == (0, 7, 2**30)
+    assert cpool.adaptive_avg_pool2d_backward(np.empty((0, 2**30, 3)), (0, 3, 5)).shape == (0, 3, 5)
+
+
+def test_inputs_are_not_modified(rng):
+    x = random_array(rng, (2, 3, 9, 7), np.float32)
+    x.setflags(write=False)
+    y, idx = cpool.adaptive_max_pool2d(x, (4, 3), True)
+    g = np.ones_like(y)
+    g.setflags(write=False)
+    idx.setflags(write=False)
+    cpool.adaptive_max_pool2d_backward(g, idx, x.shape)
+    cpool.adaptive_avg_pool2d_backward(g, x.shape)
 
 
 @pytest.mark.parametrize("o,exc,match", [
-    ((2, 2), ValueError, r"`output_size` must be an int or a 1-tuple"),
+    ((2, 2), ValueError, r"adaptive_max_pool1d: `output_size` must be an int or a 1-tuple"),
     (0, ValueError, r"`output_size` must be positive"),
+    (-3, ValueError, r"`output_size` must be positive"),
     (2.5, TypeError, r"`output_size`"),
+    ("2", TypeError, r"`output_size`"),
+    (2**31, ValueError, r"`output_size`"),
 ])
 def test_output_size_errors(o, exc, match):
     with pytest.raises(exc, match=match):
-        _adaptive_pool("adaptive_max_pool1d", 1, "max", np.ones((2, 5)), o, False, (-1,),
-                       None, None)
+        cpool.adaptive_max_pool1d(np.ones((2, 5)), o)
+
+
+def test_other_errors():
+    x = np.ones((2, 3, 5, 5), np.float32)
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool3d: `x` must have at least 3"):
+        cpool.adaptive_avg_pool3d(np.ones((5, 5)), 2)
+    with pytest.raises(ValueError, match=r"`axes`"):
+        cpool.adaptive_avg_pool2d(x, 2, axes=(1, 1))
+    with pytest.raises(TypeError, match=r"unsupported dtype"):
+        cpool.adaptive_avg_pool2d(x.astype(np.complex64), 2)
+    with pytest.raises(ValueError, match=r"`out`"):
+        cpool.adaptive_avg_pool2d(x, 2, out=np.empty((2, 3, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d_backward: `grad_output` must "
+                                         r"have the 4 dimensions"):
+        cpool.adaptive_avg_pool2d_backward(np.ones((3, 2, 2)), x.shape)
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d_backward: `grad_output`"):
+        cpool.adaptive_avg_pool2d_backward(np.ones((2, 4, 2, 2)), x.shape)
+    with pytest.raises(TypeError, match=r"`grad_output`"):
+        cpool.adaptive_avg_pool2d_backward(np.ones((2, 3, 2, 2), np.int32), x.shape)
+    y, idx = cpool.adaptive_max_pool2d(x, 2, True)
+    with pytest.raises(ValueError, match=r"`indices` must lie in"):
+        cpool.adaptive_max_pool2d_backward(y, idx + 100, x.shape)
