@@ -12,6 +12,9 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt source check
     ) from exc
 
 from cpool._api import (
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
     adaptive_max_pool3d,
@@ -39,6 +42,9 @@ from cpool._api import (
     sum_pool2d,
 )
 from cpool._gradients import (
+    lp_pool1d_backward,
+    lp_pool2d_backward,
+    lp_pool3d_backward,
     adaptive_max_pool1d_backward,
     adaptive_max_pool2d_backward,
     adaptive_max_pool3d_backward,
@@ -73,6 +79,12 @@ from cpool._threads import get_num_threads, openmp_enabled, set_num_threads
 __version__ = "0.1.0"
 
 __all__ = [
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
+    "lp_pool1d_backward",
+    "lp_pool2d_backward",
+    "lp_pool3d_backward",
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
     "adaptive_max_pool3d",

@@ -3,6 +3,8 @@
 Every function has the same three steps: validate and allocate (``cpool._validation``), make
 one kernel call that releases the GIL (``cpool._kernels``), return ``plan.finish()``.
 """
+import math
+
 import numpy as np
 
 from cpool import _validation as _v
@@ -672,3 +674,93 @@ def adaptive_avg_pool2d(x, output_size, *, axes=(-2, -1), out=None, num_threads=
 def adaptive_avg_pool3d(x, output_size, *, axes=(-3, -2, -1), out=None, num_threads=None):
     return _adaptive_pool("adaptive_avg_pool3d", 3, "avg", x, output_size, False, axes, out,
                           num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# LP (power-average) pooling: PyTorch's lp_pool, avg_pool(x**p) * prod(kernel) to the 1/p
+# ---------------------------------------------------------------------------------------------
+
+# Inputs are raised to the power p in chunks of about this many bytes along their first axis,
+# each chunk averaged while it is still in cache: one pass over the input from memory, no
+# temporary of the input's size.
+_LP_CHUNK_BYTES = 1 << 21
+
+
+def _powered(x, p, dtype, out):
+    """``x ** p`` in ``dtype`` into ``out`` (PyTorch's ``input.pow(p)``)."""
+    if p == 1:
+        np.copyto(out, x, casting="unsafe")
+    elif p == 2:
+        np.multiply(x, x, out=out, dtype=dtype)
+    else:
+        with np.errstate(all="ignore"):
+            np.power(x, dtype.type(p), out=out, dtype=dtype)
+    return out
+
+
+def _lp_chunks(fn, n, plan, means, num_threads, finish=None):
+    """``avg_pool(x ** p)`` into ``means`` (no padding; divisors count the real cells, as
+    PyTorch's), a chunk of the first axis at a time when that axis is a batch axis, each
+    chunk's means handed to ``finish(means_chunk)`` while they are in cache."""
+    x, axes = plan.x, plan.axes
+    if 0 in axes or x.size == 0:
+        chunk = max(1, len(x))
+    else:
+        chunk = max(1, _LP_CHUNK_BYTES // (x[0].size * plan.dtype.itemsize))
+    scratch = np.empty((min(chunk, len(x)),) + x.shape[1:], plan.dtype)
+    for start in range(0, len(x), chunk):
+        part, rows = x[start:start + chunk], slice(start, start + chunk)
+        _avg_pool(fn, n, _powered(part, plan.p, plan.dtype, scratch[:len(part)]),
+                  plan.kernel_size, plan.stride, 0, plan.ceil_mode, True, None, 1, axes,
+                  means[rows], num_threads)
+        if finish is not None:
+            finish(means[rows])
+    return means
+
+
+def _lp_finish(plan, t):
+    """PyTorch's ``(sign(t) * relu(|t|) * prod(kernel)) ** (1/p)`` in place on means ``t``.
+    sign(t) * relu(|t|) is t itself, NaN too, but for -0, which it makes +0 (hence the + 0;
+    p = 2 sums squares, which are never -0)."""
+    np.multiply(t, plan.dtype.type(math.prod(plan.geometry.kernel)), out=t)
+    if plan.p != 2:
+        np.add(t, 0, out=t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if plan.p == 2:
+            np.sqrt(t, out=t)
+        elif plan.p != 1:
+            np.power(t, plan.dtype.type(1 / plan.p), out=t)
+
+
+def _lp_pool(fn, n, x, norm_type, kernel_size, stride, ceil_mode, axes, out, num_threads):
+    """lp_pool1d/2d/3d: PyTorch's formula on ``a = avg_pool(x ** p)``, finished chunk by
+    chunk, in the result itself unless it has another dtype or shares memory with ``x``."""
+    plan = _v.prepare_lp(fn, x, norm_type, kernel_size, stride, ceil_mode, axes, n)
+    result = _v.lp_result(fn, plan, out)
+    direct = result.dtype == plan.dtype and not np.may_share_memory(result, plan.x)
+    means = result if direct else np.empty(result.shape, plan.dtype)
+    _lp_chunks(fn, n, plan, means, num_threads, lambda t: _lp_finish(plan, t))
+    if not direct:
+        np.copyto(result, means, casting="unsafe")
+    return result
+
+
+@nd_doc('lp_pool', 1)
+def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, axes=(-1,), out=None,
+              num_threads=None):
+    return _lp_pool("lp_pool1d", 1, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
+                    num_threads)
+
+
+@nd_doc('lp_pool', 2)
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, axes=(-2, -1),
+              out=None, num_threads=None):
+    return _lp_pool("lp_pool2d", 2, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
+                    num_threads)
+
+
+@nd_doc('lp_pool', 3)
+def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, axes=(-3, -2, -1),
+              out=None, num_threads=None):
+    return _lp_pool("lp_pool3d", 3, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
+                    num_threads)

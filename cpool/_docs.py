@@ -790,6 +790,98 @@ Gradient of :func:`adaptive_avg_pool{n}d`: each output's gradient over its windo
 })
 
 
+_ND_TEMPLATES.update({
+    'lp_pool': '''\
+{NAME} power-average (LP) pooling, PyTorch's ``torch.nn.functional.lp_pool{n}d``.
+
+    Parameters
+    ----------
+    %(x_window{n})s
+    norm_type : float
+        The power ``p``: finite and non-zero (1 is sum pooling, 2 the Euclidean norm).
+    %(kernel_size{n})s
+    %(stride{n})s
+    %(ceil_mode)s
+    %(axes{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        float32/float64 keep their dtype (float16 is computed in float32); integers are
+        computed and returned in float64.
+
+    Raises
+    ------
+    ValueError
+        ``norm_type`` zero or not finite; the window errors of :func:`avg_pool{n}d` (no
+        padding here), a bad ``out``, ``num_threads < 1``.
+    TypeError
+        A non-real ``norm_type``, an unsupported dtype (bool included), a wrong ``out`` dtype.
+
+    See Also
+    --------
+    avg_pool{n}d, lp_pool{n}d_backward
+
+    Notes
+    -----
+    Computed exactly as PyTorch does, so models port unchanged: ``a = avg_pool(x ** p)``
+    (no padding; each window's divisor is its real cell count), then ``(sign(a) *
+    relu(|a|) * prod(kernel_size)) ** (1 / p)``. That is the window's ``(sum x**p) ** (1/p)``
+    for full windows, with PyTorch's quirks kept: ``x`` is not made absolute, so a negative
+    power sum (odd ``p``) has a NaN root unless ``p`` is 1 (which keeps the sign), and a
+    fractional ``p`` on negative input gives NaN; a
+    ``ceil_mode`` window that runs past the input is scaled by the full window size. Powers
+    are taken in chunks of the input that stay in cache, then averaged by the windowed
+    kernel.
+
+{examples}''',
+    'lp_pool_backward': '''\
+Gradient of :func:`lp_pool{n}d`, as PyTorch's autograd computes it.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    x : array_like
+        The forward input.
+    norm_type : float
+        The forward's ``p``.
+    %(kernel_size{n})s
+    %(stride{n})s
+    %(ceil_mode)s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``x``'s shape, ``grad_output``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        A ``grad_output`` of another shape than the forward output, and the forward's errors.
+    TypeError
+        Non-floating ``grad_output``, and the forward's errors.
+
+    See Also
+    --------
+    lp_pool{n}d
+
+    Notes
+    -----
+    Autograd's chain through PyTorch's formula, step by step: ``g * (1/p) * t ** (1/p - 1) *
+    prod(kernel)`` with ``t = a * prod(kernel)``, passed where ``a != 0`` (relu's rule: zero
+    where the window's power sum is zero, NaN where it is NaN), spread over each window over
+    its divisor, times ``p * x ** (p - 1)``. The forward's means are recomputed from ``x``.
+
+{examples}''',
+})
+
+
 _ND_EXAMPLES = {
     ('max_pool', 1): '''\
     Examples
@@ -1119,6 +1211,58 @@ _ND_EXAMPLES.update({
     >>> g[0, 0]
     array([[0.25, 0.25],
            [0.25, 0.25]])
+    ''',
+})
+
+_ND_EXAMPLES.update({
+    ('lp_pool', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.lp_pool1d(np.array([[3., 4., 1., 0.]]), 2, 2)
+    array([[5., 1.]])
+    ''',
+    ('lp_pool', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[1., 2.], [2., 4.]])
+    >>> cpool.lp_pool2d(x, 2, 2)
+    array([[5.]])
+    >>> cpool.lp_pool2d(-x, 1, 2)          # p = 1 keeps the sign (PyTorch's definition)
+    array([[-9.]])
+    ''',
+    ('lp_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.lp_pool3d(np.ones((2, 2, 2)), 2, 2)
+    array([[[2.82842712]]])
+    ''',
+    ('lp_pool_backward', 1): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[3., 4.]])
+    >>> cpool.lp_pool1d_backward(np.ones((1, 1)), x, 2, 2)   # x / ||x||
+    array([[0.6, 0.8]])
+    ''',
+    ('lp_pool_backward', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.array([[3., 0.], [0., 4.]])
+    >>> cpool.lp_pool2d_backward(np.ones((1, 1)), x, 2, 2)
+    array([[0.6, 0. ],
+           [0. , 0.8]])
+    ''',
+    ('lp_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> cpool.lp_pool3d_backward(np.ones((1, 1, 1)), np.zeros((2, 2, 2)), 2, 2)[0]
+    array([[0., 0.],
+           [0., 0.]])
     ''',
 })
 

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from cpool import _api
 from cpool import _validation as _v
 from cpool._docs import fill_doc, nd_doc
 from cpool._kernels import backward as _backward
@@ -753,3 +754,79 @@ def adaptive_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1),
                                  num_threads=None):
     return _adaptive_avg_backward("adaptive_avg_pool3d_backward", 3, grad_output, input_shape,
                                   axes, out, num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# LP pooling's gradient: PyTorch autograd's, through pow, mul, sign * relu(abs), avg_pool, pow
+# ---------------------------------------------------------------------------------------------
+
+
+def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
+                 num_threads):
+    """lp_pool1d/2d/3d_backward: autograd's chain for PyTorch's formula, step by step in the
+    same order (so results match to rounding), with the forward's means recomputed."""
+    plan = _v.prepare_lp(fn, x, norm_type, kernel_size, stride, ceil_mode, axes, n)
+    shape = _v.pooled_shape(plan.x.shape, plan.axes, plan.geometry.out_sizes)
+    g, g_dtype, result_dtype = _v.lp_grad(fn, grad_output, shape)
+    dtype, p = np.result_type(g_dtype, plan.dtype), plan.p
+    result = _v._result(out, plan.x.shape, result_dtype, fn)
+    a = _api._lp_chunks(fn, n, plan, np.empty(shape, plan.dtype), num_threads)
+    size = dtype.type(math.prod(plan.geometry.kernel))
+    with np.errstate(all="ignore"):
+        t = a.astype(dtype) * size  # sign(a) * relu(|a|) * size
+        # pow(t, 1/p)': exponent * t ** (exponent - 1); then mul's: * size.
+        grad_t = g.astype(dtype) * (dtype.type(1 / p) * np.power(t, dtype.type(1 / p - 1)))
+        grad_t *= size
+        # sign(a) * relu(|a|): relu passes the gradient where its output is > 0 (NaN too),
+        # abs's is * sign(a).
+        sa = np.sign(a).astype(dtype)
+        grad_a = np.where(np.abs(a) <= 0, dtype.type(0), grad_t * sa) * sa
+    # avg_pool(x ** p)': each window's gradient over its divisor, spread on the window.
+    grad_powered = _window_backward(fn, n, grad_a, plan.x.shape, plan.axes, plan.kernel_size,
+                                    plan.stride, 0, 1, plan.ceil_mode, None, num_threads,
+                                    avg=(True, None))
+    # pow(x, p)': p * x ** (p - 1), into the result once x has been read (it may be `out`).
+    direct = not np.may_share_memory(result, plan.x)
+    target = result if direct else np.empty(result.shape, result.dtype)
+    _lp_times_derivative(grad_powered, plan.x, p, dtype, target)
+    if not direct:
+        np.copyto(result, target)
+    return result
+
+
+def _lp_times_derivative(grad, x, p, dtype, result):
+    """``result = grad * (p * x ** (p - 1))`` in ``dtype``, a block of the first axis at a time
+    (the derivative's temporary stays in cache)."""
+    step = max(1, _api._LP_CHUNK_BYTES // max(1, x[0].size * dtype.itemsize)) if x.size else 1
+    with np.errstate(all="ignore"):
+        for start in range(0, len(x), step):
+            rows = slice(start, start + step)
+            xr = x[rows].astype(dtype, copy=False)
+            if p == 2:
+                d = xr * dtype.type(2)
+            elif p == 1:
+                d = np.ones_like(xr)
+            else:
+                d = dtype.type(p) * np.power(xr, dtype.type(p - 1))
+            np.multiply(grad[rows], d, out=result[rows], casting="unsafe")
+
+
+@nd_doc('lp_pool_backward', 1)
+def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False, *,
+                       axes=(-1,), out=None, num_threads=None):
+    return _lp_backward("lp_pool1d_backward", 1, grad_output, x, norm_type, kernel_size, stride,
+                        ceil_mode, axes, out, num_threads)
+
+
+@nd_doc('lp_pool_backward', 2)
+def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False, *,
+                       axes=(-2, -1), out=None, num_threads=None):
+    return _lp_backward("lp_pool2d_backward", 2, grad_output, x, norm_type, kernel_size, stride,
+                        ceil_mode, axes, out, num_threads)
+
+
+@nd_doc('lp_pool_backward', 3)
+def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False, *,
+                       axes=(-3, -2, -1), out=None, num_threads=None):
+    return _lp_backward("lp_pool3d_backward", 3, grad_output, x, norm_type, kernel_size, stride,
+                        ceil_mode, axes, out, num_threads)

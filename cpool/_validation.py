@@ -44,10 +44,14 @@ _BAND_ELEMENTS = 1 << 15
 _MIN_WORK_PER_THREAD = 1 << 16
 
 
+_OP_NAMES = {"avg": "average", "sum": "sum", "lp": "LP"}
+
+
 def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dtype, np.dtype]:
     """Return (kernel input dtype, kernel output dtype, result dtype) for ``op`` on ``dtype``.
 
-    ``op`` is ``'max'``, ``'sum'``, ``'avg'`` or ``'stochastic'``.
+    ``op`` is ``'max'``, ``'sum'``, ``'avg'``, ``'lp'`` (LP pooling: as 'avg') or
+    ``'stochastic'``.
     """
     kind = dtype.kind
     if kind in "biuf":  # judge the values, not their byte order: '>f2' is float16 too
@@ -58,7 +62,7 @@ def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dt
         if op == "max":  # max of booleans is logical OR; computed on the uint8 view
             return _UINT8, _UINT8, _BOOL
         raise TypeError(
-            f"{name}: boolean input is ambiguous for a {op}; cast it first "
+            f"{name}: boolean input is ambiguous for {_OP_NAMES.get(op, op)} pooling; cast it first "
             f"(x.astype(np.float32) for a fraction, x.astype(np.int64) for a count)"
         )
     if dtype == _FLOAT16:  # float16: compute in float32, return float16
@@ -75,7 +79,7 @@ def _compute_dtype(dtype: np.dtype, op: str, name: str) -> Tuple[np.dtype, np.dt
         )
     if op == "max" or kind == "f":
         return dtype, dtype, dtype
-    if op == "avg":
+    if op in ("avg", "lp"):
         return dtype, _FLOAT64, _FLOAT64
     # Sums of integers in 64 bits: exact for 8- to 32-bit inputs; 64-bit ones wrap as NumPy's do.
     acc = _INT64 if kind == "i" else _UINT64
@@ -914,6 +918,53 @@ def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: 
 
 
 _ONE_COUNT = np.ones(1, np.int64)
+
+
+class LpPlan(NamedTuple):
+    """LP pooling's checked arguments: the input, its spatial axes, the dtype it is computed
+    in (float32/64) and returned in, the power ``p`` and the window geometry."""
+
+    x: np.ndarray
+    axes: Tuple[int, ...]
+    dtype: np.dtype
+    result_dtype: np.dtype
+    p: float
+    kernel_size: Tuple[int, ...]
+    stride: Tuple[int, ...]
+    ceil_mode: bool
+    geometry: Geometry
+
+
+def prepare_lp(fn: str, x, norm_type, kernel_size, stride, ceil_mode, axes, n: int) -> LpPlan:
+    """Validate LP pooling's arguments (no padding, no dilation: PyTorch's lp_pool)."""
+    x_in, axes, _, dtype, result_dtype = _input(x, axes, "lp", fn, n)
+    if isinstance(norm_type, (bool, np.bool_)) or not isinstance(norm_type, numbers.Real):
+        raise TypeError(f"{fn}: `norm_type` must be a real number, got {norm_type!r}")
+    p = float(norm_type)
+    if p == 0 or not math.isfinite(p):
+        raise ValueError(f"{fn}: `norm_type` must be finite and non-zero, got {norm_type!r}")
+    geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, 0, 1, ceil_mode)
+    return LpPlan(x_in, axes, dtype, result_dtype, p, geom.kernel, geom.stride, bool(ceil_mode),
+                  geom)
+
+
+def lp_grad(fn: str, grad_output, shape):
+    """LP pooling's ``grad_output``: the forward output's ``shape``, a floating dtype. Returns
+    it, the dtype to compute in (float32 for float16) and the result's dtype."""
+    g = as_array(grad_output, "grad_output", fn)
+    kernel_dtype, result_dtype = _grad_dtypes(g.dtype, "grad_output", fn)
+    if g.shape != tuple(shape):
+        raise ValueError(
+            f"{fn}: `grad_output` must have the forward output's shape {tuple(shape)}, got "
+            f"{g.shape}")
+    return g, kernel_dtype, result_dtype
+
+
+def lp_result(fn: str, plan: LpPlan, out) -> np.ndarray:
+    """LP pooling's result: the caller's ``out`` (checked) or a new array. It is written
+    after every read of the input, so it may share memory with it."""
+    shape = pooled_shape(plan.x.shape, plan.axes, plan.geometry.out_sizes)
+    return _result(out, shape, plan.result_dtype, fn)
 
 
 def stochastic_key(seed, fn: str) -> int:

@@ -506,3 +506,14 @@ def adaptive_backward_nd(grad, input_shape, n):
         count = math.prod(b.stop - b.start for b in sl)
         res[(slice(None),) + sl] += g[(slice(None),) + pos][(...,) + (None,) * n] / count
     return res.reshape(tuple(input_shape))
+
+
+def lp_pool_nd(x, n, p, kernel_size, stride=None, ceil_mode=False):
+    """LP pooling over the last ``n`` axes by PyTorch's definition, in float64:
+    ``(sign(a) * relu(|a|) * prod(k)) ** (1/p)``, ``a`` the mean of ``x ** p`` over each
+    window's real cells (no padding)."""
+    x = np.asarray(x, np.float64)
+    k = (kernel_size,) * n if np.isscalar(kernel_size) else tuple(kernel_size)
+    with np.errstate(all="ignore"):
+        a = pool_nd(x ** p, n, "avg", k, stride, 0, 1, ceil_mode)
+        return (np.sign(a) * np.maximum(np.abs(a), 0) * math.prod(k)) ** (1 / p)

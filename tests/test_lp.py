@@ -1,0 +1,170 @@
+"""LP (power-average) pooling, 1-D to 3-D, and its gradient: PyTorch's formula
+``(sign(a) * relu(|a|) * prod(k)) ** (1/p)`` with ``a = avg_pool(x ** p)``, against the
+NumPy reference, finite differences and PyTorch (values and autograd)."""
+import numpy as np
+import pytest
+
+import _reference as ref
+import cpool
+from _helpers import assert_identical, random_array
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - CI installs torch
+    torch = None
+
+AXES = {1: (-1,), 2: (-2, -1), 3: (-3, -2, -1)}
+SHAPES = {1: (2, 3, 11), 2: (2, 3, 9, 8), 3: (2, 2, 5, 6, 7)}
+# (kernel_size, stride, ceil_mode): tilings, overlaps, ceil-mode overhang.
+GRIDS = {1: [(2, None, False), (3, 2, True), (4, 1, False), (3, 3, True)],
+         2: [(2, None, False), ((3, 2), (2, 1), True), (3, 1, False), ((2, 3), 3, True)],
+         3: [(2, None, False), ((2, 3, 2), (1, 2, 2), True), (3, 2, False)]}
+POWERS = [1, 2, 3, 1.5, 0.5, -1]
+
+
+def lp(n):
+    return getattr(cpool, f"lp_pool{n}d")
+
+
+def lp_back(n):
+    return getattr(cpool, f"lp_pool{n}d_backward")
+
+
+def assert_close(got, want, rtol):
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    finite = np.abs(want[ok & np.isfinite(want)])
+    scale = float(finite.max()) if finite.size else 1.0
+    np.testing.assert_allclose(got[ok], want[ok], rtol, rtol * scale)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("p", POWERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_match_the_reference(rng, n, p, dtype):
+    x = random_array(rng, SHAPES[n], dtype)  # signed values: odd p and NaNs included
+    x.flat[::9] = 0
+    for k, s, c in GRIDS[n]:
+        got = lp(n)(x, p, k, s, c)
+        assert got.dtype == dtype
+        assert_close(got, ref.lp_pool_nd(x, n, p, k, s, c), 1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.int64, np.float16])
+def test_integers_compute_in_float64(rng, dtype):
+    x = random_array(rng, (3, 8, 8), dtype)
+    got = cpool.lp_pool2d(x, 2, 2)
+    want = ref.lp_pool_nd(x, 2, 2, 2)
+    if dtype == np.float16:
+        assert got.dtype == np.float16
+        np.testing.assert_allclose(got, want, 1e-3)
+    else:
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, want, 1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("p", [1, 2, 3, 1.5])
+def test_gradient_matches_finite_differences(rng, n, p):
+    x = rng.uniform(0.5, 2.0, SHAPES[n])  # positive: away from the kinks at 0
+    for k, s, c in GRIDS[n]:
+        y = lp(n)(x, p, k, s, c)
+        g = rng.standard_normal(y.shape)
+        got = lp_back(n)(g, x, p, k, s, c)
+        v = rng.standard_normal(x.shape)
+        h = 1e-6
+        fd = (np.vdot(lp(n)(x + h * v, p, k, s, c), g) -
+              np.vdot(lp(n)(x - h * v, p, k, s, c), g)) / (2 * h)
+        assert abs(np.vdot(got, v) - fd) <= 1e-6 * (1 + abs(fd))
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("p", POWERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_match_torch(rng, n, p, dtype):
+    x = random_array(rng, SHAPES[n], dtype)
+    x.flat[::5] = 0  # with p = 2, 3x3 windows of zeros: the gradient is 0 there, not NaN
+    x[..., :3] = 0
+    rtol = 2e-5 if dtype == np.float32 else 1e-10
+    for k, s, c in GRIDS[n]:
+        tx = torch.from_numpy(x).requires_grad_()
+        ty = getattr(F, f"lp_pool{n}d")(tx, p, k, s, c)
+        y = lp(n)(x, p, k, s, c)
+        assert_close(y, ty.detach().numpy(), rtol)
+        g = random_array(rng, y.shape, dtype)
+        ty.backward(torch.from_numpy(g))
+        assert_close(lp_back(n)(g, x, p, k, s, c), tx.grad.numpy(), rtol)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_channels_last_threads_out_and_chunks(rng, n, monkeypatch):
+    from cpool import _api
+    x = random_array(rng, (5,) + (9, 7, 6)[:n] + (4,), np.float32)
+    axes = tuple(range(1, n + 1))
+    first = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    want = lp(n)(first, 2, 2, num_threads=1)
+    for chunk in (1, 1 << 30):  # a chunk of one image, and the whole batch at once
+        monkeypatch.setattr(_api, "_LP_CHUNK_BYTES", chunk)
+        got = lp(n)(x, 2, 2, axes=axes, num_threads=2)
+        assert_identical(got, np.ascontiguousarray(np.moveaxis(want, 1, -1)))
+        buf = np.empty_like(got)
+        assert lp(n)(x, 2, 2, axes=axes, out=buf) is buf
+        assert_identical(buf, got)
+        g = np.ones_like(got)
+        gw = lp_back(n)(np.moveaxis(g, -1, 1), first, 2, 2, num_threads=1)
+        assert_identical(lp_back(n)(g, x, 2, 2, axes=axes, num_threads=2),
+                         np.moveaxis(gw, 1, -1))
+
+
+def test_out_may_alias_the_input(rng):
+    x = random_array(rng, (4, 2, 8, 8), np.float32)
+    want = cpool.lp_pool2d(x, 2, 2)
+    base = x.copy()
+    out = base.reshape(-1)[:want.size].reshape(want.shape)
+    assert cpool.lp_pool2d(base, 2, 2, out=out) is out
+    assert_identical(out, want)
+    g = np.ones_like(want)
+    wantg = cpool.lp_pool2d_backward(g, x, 2, 2)
+    base = x.copy()
+    assert_identical(cpool.lp_pool2d_backward(g, base, 2, 2, out=base), wantg)
+
+
+def test_inputs_are_not_modified(rng):
+    x = random_array(rng, (2, 3, 8, 8), np.float32)
+    x.setflags(write=False)
+    y = cpool.lp_pool2d(x, 3, 2)
+    g = np.ones_like(y)
+    g.setflags(write=False)
+    cpool.lp_pool2d_backward(g, x, 3, 2)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(norm_type=0), ValueError, r"lp_pool2d: `norm_type` must be finite and non-zero, got 0"),
+    (dict(norm_type=float("inf")), ValueError, r"`norm_type` must be finite"),
+    (dict(norm_type=float("nan")), ValueError, r"`norm_type` must be finite"),
+    (dict(norm_type="2"), TypeError, r"`norm_type` must be a real number"),
+    (dict(norm_type=True), TypeError, r"`norm_type` must be a real number"),
+    (dict(kernel_size=0), ValueError, r"`kernel_size` must be positive"),
+    (dict(kernel_size=9), ValueError, r"output size would be empty"),
+    (dict(stride=0), ValueError, r"`stride` must be positive"),
+])
+def test_errors(kwargs, exc, match):
+    args = dict(norm_type=2, kernel_size=2)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        cpool.lp_pool2d(np.ones((2, 8, 8)), **args)
+
+
+def test_more_errors():
+    x = np.ones((2, 8, 8), np.float32)
+    with pytest.raises(TypeError, match=r"lp_pool2d: boolean input is ambiguous for LP pooling"):
+        cpool.lp_pool2d(x > 0, 2, 2)
+    with pytest.raises(ValueError, match=r"`out` must have shape"):
+        cpool.lp_pool2d(x, 2, 2, out=np.empty((2, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=r"lp_pool2d_backward: `grad_output` must have the "
+                                         r"forward output's shape \(2, 4, 4\)"):
+        cpool.lp_pool2d_backward(np.ones((2, 3, 3)), x, 2, 2)
+    with pytest.raises(TypeError, match=r"`grad_output` must have a floating dtype"):
+        cpool.lp_pool2d_backward(np.ones((2, 4, 4), np.int32), x, 2, 2)
