@@ -12,6 +12,8 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt source check
     ) from exc
 
 from cpool._api import (
+    fractional_max_pool2d,
+    fractional_max_pool3d,
     lp_pool1d,
     lp_pool2d,
     lp_pool3d,
@@ -42,6 +44,8 @@ from cpool._api import (
     sum_pool2d,
 )
 from cpool._gradients import (
+    fractional_max_pool2d_backward,
+    fractional_max_pool3d_backward,
     lp_pool1d_backward,
     lp_pool2d_backward,
     lp_pool3d_backward,
@@ -79,6 +83,10 @@ from cpool._threads import get_num_threads, openmp_enabled, set_num_threads
 __version__ = "0.1.0"
 
 __all__ = [
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
+    "fractional_max_pool2d_backward",
+    "fractional_max_pool3d_backward",
     "lp_pool1d",
     "lp_pool2d",
     "lp_pool3d",

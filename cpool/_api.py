@@ -22,14 +22,15 @@ def _separable_args(plan):
     """Depth bounds per output slice (3-D ops; empty otherwise) and their dilation, vertical
     bounds per output row (and the stride, for the kernels' prefetch), the horizontal window
     over the padded row, the horizontal bounds per output column, and whether the kernel takes
-    its general (clipped) path. A 1-D op's rows are one row high (``g.h``)."""
+    its general (clipped) path, and whether each plane has its own windows (``per_plane``).
+    A 1-D op's rows are one row high (``g.h``)."""
     g = plan.geometry
     d = g.d
     _, sh, dh = g.axis_params(1)
     kw, sw, dw = g.axis_params(2)
     return ((d.lo, d.count, g.dilation[0]) if d is not None else (_NO_BOUNDS, _NO_BOUNDS, 1)) + (
         g.h.lo, g.h.count, sh, dh, kw, sw, dw, g.w.pad_before, g.w.lo, g.w.count, g.clipped,
-        plan.lanes, plan.pixel)
+        g.per_plane, plan.lanes, plan.pixel)
 
 
 def _max_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -764,3 +765,35 @@ def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, axes=(
               out=None, num_threads=None):
     return _lp_pool("lp_pool3d", 3, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
                     num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fractional max pooling (Graham 2014; PyTorch's FractionalMaxPool2d/3d): windows of a fixed
+# size at pseudo-random steps, every plane its own
+# ---------------------------------------------------------------------------------------------
+
+
+def _fractional_max_pool(fn, n, x, kernel_size, output_size, output_ratio, return_indices,
+                         seed, random_samples, axes, out, num_threads):
+    """fractional_max_pool2d/3d: the windowed max kernels over every plane's own windows."""
+    plan = _v.prepare_fractional(fn, x, kernel_size, output_size, output_ratio, return_indices,
+                                 seed, random_samples, out, num_threads, axes, n)
+    return _window_max(plan)
+
+
+@nd_doc('fractional_max_pool', 2)
+def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, *, seed=None, random_samples=None,
+                          axes=(-2, -1), out=None, num_threads=None):
+    return _fractional_max_pool("fractional_max_pool2d", 2, x, kernel_size, output_size,
+                                output_ratio, return_indices, seed, random_samples, axes, out,
+                                num_threads)
+
+
+@nd_doc('fractional_max_pool', 3)
+def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, *, seed=None, random_samples=None,
+                          axes=(-3, -2, -1), out=None, num_threads=None):
+    return _fractional_max_pool("fractional_max_pool3d", 3, x, kernel_size, output_size,
+                                output_ratio, return_indices, seed, random_samples, axes, out,
+                                num_threads)

@@ -882,6 +882,104 @@ Gradient of :func:`lp_pool{n}d`, as PyTorch's autograd computes it.
 })
 
 
+_ND_TEMPLATES.update({
+    'fractional_max_pool': '''\
+{NAME} fractional max pooling (Graham 2014), PyTorch's ``fractional_max_pool{n}d``.
+
+    Parameters
+    ----------
+    %(x_window{n})s
+    %(kernel_size{n})s
+    output_size : {ints}, optional
+        The output's size per spatial axis. Exactly one of ``output_size`` and
+        ``output_ratio``.
+    output_ratio : float or tuple of float, optional
+        The output size as a fraction of the input's, ``int(in * ratio)`` per axis, each
+        ratio in (0, 1].
+    return_indices : bool, default=False
+        Also return int64 flat indices of each maximum within its {block}.
+    seed : None, int or numpy.random.Generator, default=None
+        Key of the counter-based generator that draws each plane's samples (as
+        :func:`stochastic_pool2d`'s): the same seed gives the same windows for any
+        ``num_threads``. None draws fresh entropy.
+    random_samples : array_like, optional
+        Each plane's samples in [0, 1), shaped as the batch axes then {n} (PyTorch's
+        ``_random_samples``, (N, C, {n}) for an N, C batch; a leading 1 is accepted for an
+        unbatched input). Given, the windows are PyTorch's exactly.
+    %(axes{n})s
+    out : ndarray or (ndarray, ndarray), optional
+        C-contiguous array(s) of the result shape and dtype to fill, as in :func:`max_pool2d`.
+    %(num_threads)s
+
+    Returns
+    -------
+    out : ndarray
+        Same dtype as ``x``.
+    indices : ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    ValueError
+        Both or neither of ``output_size``/``output_ratio``, an empty output, ``output_size
+        + kernel_size - 1`` beyond the input, samples outside [0, 1) or of the wrong shape,
+        ``seed`` with ``random_samples``, bad ``axes``, a bad ``out``.
+    TypeError
+        Unsupported dtype, non-integer sizes, non-floating ``random_samples``.
+
+    See Also
+    --------
+    max_pool{n}d, fractional_max_pool{n}d_backward
+
+    Notes
+    -----
+    Each plane (each position of the batch axes) draws one sample ``u`` per spatial axis;
+    along an axis of ``in`` cells pooled to ``out`` with kernel ``k``, window ``i`` starts
+    at ``int((i + u) * alpha) - int(u * alpha)``, ``alpha = (in - k) / (out - 1)``, and the
+    last at ``in - k``, computed in the input's floating dtype as PyTorch does (float64 for
+    integers). Maxima, ties, NaN and indices follow :func:`max_pool2d`. Channels-last input
+    is read plane by plane (the spatial axes moved last), since every plane has its own
+    windows.
+
+{examples}''',
+    'fractional_max_pool_backward': '''\
+Gradient of :func:`fractional_max_pool{n}d`: each output's gradient added at its maximum's index.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    See Also
+    --------
+    fractional_max_pool{n}d, max_pool{n}d_backward
+
+    Notes
+    -----
+    Max pooling's scatter-add (one implementation), PyTorch autograd's gradient.
+
+{examples}''',
+})
+
+
 _ND_EXAMPLES = {
     ('max_pool', 1): '''\
     Examples
@@ -1263,6 +1361,50 @@ _ND_EXAMPLES.update({
     >>> cpool.lp_pool3d_backward(np.ones((1, 1, 1)), np.zeros((2, 2, 2)), 2, 2)[0]
     array([[0., 0.],
            [0., 0.]])
+    ''',
+})
+
+_ND_EXAMPLES.update({
+    ('fractional_max_pool', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(25.0).reshape(1, 1, 5, 5)
+    >>> u = np.array([[[0.5, 0.5]]])       # PyTorch's _random_samples for one plane
+    >>> cpool.fractional_max_pool2d(x, 2, output_size=3, random_samples=u)
+    array([[[[ 6.,  8.,  9.],
+             [16., 18., 19.],
+             [21., 23., 24.]]]])
+    >>> cpool.fractional_max_pool2d(x, 2, output_ratio=0.5, seed=0).shape
+    (1, 1, 2, 2)
+    ''',
+    ('fractional_max_pool', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(64.0).reshape(1, 4, 4, 4)
+    >>> y, idx = cpool.fractional_max_pool3d(x, 2, output_size=2, return_indices=True, seed=0)
+    >>> y[0, 1, 1, 1] == 63, idx.shape
+    (np.True_, (1, 2, 2, 2))
+    ''',
+    ('fractional_max_pool_backward', 2): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(16.0).reshape(4, 4)
+    >>> y, idx = cpool.fractional_max_pool2d(x, 2, output_size=2, return_indices=True, seed=1)
+    >>> g = cpool.fractional_max_pool2d_backward(np.ones_like(y), idx, x.shape)
+    >>> g.sum(), g[3, 3]
+    (np.float64(4.0), np.float64(1.0))
+    ''',
+    ('fractional_max_pool_backward', 3): '''\
+    Examples
+    --------
+    >>> import numpy as np, cpool
+    >>> x = np.arange(27.0).reshape(3, 3, 3)
+    >>> y, idx = cpool.fractional_max_pool3d(x, 2, output_size=1, return_indices=True, seed=1)
+    >>> cpool.fractional_max_pool3d_backward(np.ones_like(y), idx, x.shape)[2, 2, 2]
+    np.float64(1.0)
     ''',
 })
 

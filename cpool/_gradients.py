@@ -830,3 +830,17 @@ def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
                        axes=(-3, -2, -1), out=None, num_threads=None):
     return _lp_backward("lp_pool3d_backward", 3, grad_output, x, norm_type, kernel_size, stride,
                         ceil_mode, axes, out, num_threads)
+
+
+@nd_doc('fractional_max_pool_backward', 2)
+def fractional_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
+                                   num_threads=None):
+    return _max_backward("fractional_max_pool2d_backward", 2, grad_output, indices, input_shape,
+                         axes, out, num_threads)
+
+
+@nd_doc('fractional_max_pool_backward', 3)
+def fractional_max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1),
+                                   out=None, num_threads=None):
+    return _max_backward("fractional_max_pool3d_backward", 3, grad_output, indices, input_shape,
+                         axes, out, num_threads)

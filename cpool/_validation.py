@@ -369,6 +369,9 @@ class Geometry(NamedTuple):
     stride: Tuple[int, ...]
     dilation: Tuple[int, ...]
     clipped: bool  # kernels take their general path: see _clipped
+    # Fractional max pooling: every plane has its own windows, the bound arrays holding
+    # plane after plane (P * out_size entries per axis; out_sizes is per plane).
+    per_plane: bool = False
 
     @property
     def out_sizes(self) -> Tuple[int, ...]:
@@ -861,13 +864,16 @@ def prepare_adaptive(fn: str, op: str, x, output_size, return_indices: bool, out
 def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
                  return_indices, out, num_threads) -> Plan:
     """The kernel input, outputs and threads of a windowed op whose geometry is known."""
-    # Stochastic pooling has no channels-last kernel: it reads the spatial axes moved last.
+    # Stochastic and fractional pooling have no channels-last kernel: they read the spatial
+    # axes moved last.
     # The windowed kernels read pixels of a vector's width or more one by one, so those may lie
     # apart (a slice of the channels).
     wide = (in_dtype.itemsize * math.prod(x_in.shape[axes[-1] + 1:])
             >= _window.DIRECT_PIXEL_BYTES)
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
-    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes, op != "stochastic", wide)
+    # Fractional pooling's windows differ from plane to plane: it reads planes too.
+    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes,
+                                            op not in ("stochastic", "fractional"), wide)
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
                                        return_indices, [xk], axes if moved else None)
@@ -985,6 +991,131 @@ def stochastic_key(seed, fn: str) -> int:
     if seed < 0:
         raise ValueError(f"{fn}: `seed` must be non-negative, got {seed}")
     return int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint64)[0])
+
+
+# Which of a plane's samples drives each spatial axis, in axis order: PyTorch's
+# _random_samples[..., 0] drives W and [..., 1] H in 2-D, and [..., 0..2] D, H, W in 3-D.
+_SAMPLE_OF_AXIS = {2: (1, 0), 3: (0, 1, 2)}
+
+
+def _plane_uniforms(key: int, planes: int, n: int, dtype: np.dtype) -> np.ndarray:
+    """(planes, n) samples in [0, 1) of ``dtype`` from stochastic pooling's counter-based
+    generator: plane p is its row ``p`` (the SplitMix64 finaliser of ``key + (p+1)*phi``),
+    sample j its column ``j`` (lowbias32 of ``(lo + j) ^ hi``), so a plane's samples depend on
+    the key and its position only. The top bits that the dtype holds exactly, over 2**bits
+    (24 for float32, 11 for float16, 32 for float64)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(key) + (np.arange(planes, dtype=np.uint64) + np.uint64(1)) * np.uint64(
+            0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+        lo = (z & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        hi = (z >> np.uint64(32)).astype(np.uint32)
+        h = (lo[:, None] + np.arange(n, dtype=np.uint32)) ^ hi[:, None]
+        h = (h ^ (h >> np.uint32(16))) * np.uint32(0x7FEB352D)
+        h = (h ^ (h >> np.uint32(15))) * np.uint32(0x846CA68B)
+        h ^= h >> np.uint32(16)
+    bits = min(32, np.finfo(dtype).nmant + 1)
+    return ((h >> np.uint32(32 - bits)).astype(np.float64) / 2.0**bits).astype(dtype)
+
+
+def fractional_starts(u: np.ndarray, size: int, out: int, kernel: int) -> np.ndarray:
+    """PyTorch's interval sequence (``generate_intervals``) for every plane's sample ``u``,
+    computed in ``u``'s dtype as PyTorch computes it in the input's: ``alpha = (size - k) /
+    (out - 1)``, ``start[i] = int((i + u) * alpha) - int(u * alpha)``, the last window at
+    ``size - k``. (planes, out) first cells."""
+    starts = np.empty((len(u), out), np.intp)
+    starts[:, -1] = size - kernel
+    if out > 1:
+        t = u.dtype.type
+        alpha = t(size - kernel) / t(out - 1)
+        i = np.arange(out - 1).astype(u.dtype)
+        with np.errstate(all="ignore"):
+            starts[:, :-1] = (((i + u[:, None]) * alpha).astype(np.int64)
+                              - (u * alpha).astype(np.int64)[:, None])
+    return starts
+
+
+def _fractional_sizes(fn, sizes, kernel, output_size, output_ratio):
+    """The output size per axis from ``output_size`` or ``output_ratio`` (``int(in * r)``)."""
+    n = len(sizes)
+    if (output_size is None) == (output_ratio is None):
+        raise ValueError(
+            f"{fn}: pass exactly one of `output_size` and `output_ratio`, got "
+            f"output_size={output_size!r}, output_ratio={output_ratio!r}")
+    if output_size is not None:
+        outs = _tuple("output_size", output_size, fn, n)
+    else:
+        ratios = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * n
+        if len(ratios) != n or not all(
+                isinstance(r, numbers.Real) and not isinstance(r, (bool, np.bool_))
+                for r in ratios):
+            raise TypeError(
+                f"{fn}: `output_ratio` must be a number or {n} numbers, got {output_ratio!r}")
+        if not all(0 < r <= 1 for r in ratios):
+            raise ValueError(f"{fn}: `output_ratio` must lie in (0, 1], got {output_ratio!r}")
+        outs = tuple(int(m * float(r)) for m, r in zip(sizes, ratios))
+    if min(outs) < 1:
+        raise ValueError(
+            f"{fn}: the output size {outs} would be empty for input size "
+            f"({', '.join(AXIS_NAMES[n])}) = {tuple(sizes)}")
+    for m, o, k in zip(sizes, outs, kernel):
+        if o + k - 1 > m:
+            raise ValueError(
+                f"{fn}: output size {outs} + kernel_size {kernel} - 1 must not exceed the input "
+                f"size {tuple(sizes)}: each output needs its own first cell")
+    return outs
+
+
+def _fractional_samples(fn, random_samples, seed, batch_shape, n, dtype) -> np.ndarray:
+    """The (planes, n) samples: ``random_samples`` as PyTorch takes them (batch shape + (n,),
+    or (1,) + that for an unbatched input), checked to lie in [0, 1); else from ``seed``."""
+    planes = math.prod(batch_shape)
+    if random_samples is None:
+        return _plane_uniforms(stochastic_key(seed, fn), planes, n, dtype)
+    if seed is not None:
+        raise ValueError(f"{fn}: pass `seed` or `random_samples`, not both")
+    u = as_array(random_samples, "random_samples", fn)
+    if u.dtype.kind != "f":
+        raise TypeError(f"{fn}: `random_samples` must be floating, got dtype {u.dtype}")
+    want = tuple(batch_shape) + (n,)
+    if u.shape not in (want, (1,) + want):
+        raise ValueError(
+            f"{fn}: `random_samples` must have shape {want} (the batch axes, then {n}), got "
+            f"{u.shape}")
+    u = u.reshape(planes, n).astype(dtype)
+    if not ((u >= 0) & (u < 1)).all():
+        raise ValueError(f"{fn}: `random_samples` must lie in [0, 1)")
+    return u
+
+
+def prepare_fractional(fn: str, x, kernel_size, output_size, output_ratio, return_indices,
+                       seed, random_samples, out, num_threads, axes, n: int) -> Plan:
+    """Validate fractional max pooling and plan it: every plane's own windows (PyTorch's
+    interval sequences from its samples) for the windowed max kernels' per-plane path."""
+    x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, "max", fn, n)
+    return_indices = _flag("return_indices", return_indices, fn)
+    sizes = tuple(x_in.shape[a] for a in axes)
+    kernel = _tuple("kernel_size", kernel_size, fn, n)
+    if min(kernel) < 1:
+        raise ValueError(f"{fn}: `kernel_size` must be positive, got {kernel}")
+    outs = _fractional_sizes(fn, sizes, kernel, output_size, output_ratio)
+    batch = without_axes(x_in.shape, axes)
+    # PyTorch computes the intervals in the input's dtype; integers here in float64.
+    sample_dtype = x_in.dtype if x_in.dtype.kind == "f" else np.dtype(np.float64)
+    u = _fractional_samples(fn, random_samples, seed, batch, n, sample_dtype.newbyteorder("="))
+    windows = []
+    for j, (m, o, k) in enumerate(zip(sizes, outs, kernel)):
+        lo = fractional_starts(u[:, _SAMPLE_OF_AXIS[n][j]], m, o, k)
+        if lo.size and (lo.min() < 0 or lo.max() > m - k):
+            raise ValueError(f"{fn}: `random_samples` give windows outside the input")
+        count = np.full(lo.size, k, np.intp)
+        windows.append(AxisWindows(o, 0, 0, lo.reshape(-1), count, count.astype(np.int64)))
+    ones = (1,) * n
+    geom = Geometry(tuple(windows), kernel, ones, ones, True, True)
+    return _window_plan(fn, "fractional", x_in, axes, n, in_dtype, kernel_dtype, result_dtype,
+                        geom, return_indices, out, num_threads)
 
 
 def _as_planes(x: np.ndarray, axes, n: int):

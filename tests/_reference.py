@@ -517,3 +517,39 @@ def lp_pool_nd(x, n, p, kernel_size, stride=None, ceil_mode=False):
     with np.errstate(all="ignore"):
         a = pool_nd(x ** p, n, "avg", k, stride, 0, 1, ceil_mode)
         return (np.sign(a) * np.maximum(np.abs(a), 0) * math.prod(k)) ** (1 / p)
+
+
+def fractional_max_nd(x, n, kernel_size, outs, u):
+    """Fractional max pooling over the last ``n`` axes from the formula: per plane p and axis
+    a, window i starts at int((i + u) * alpha) - int(u * alpha), alpha = (in - k) / (out - 1),
+    computed in ``u``'s dtype (the last at in - k), then PyTorch's scan of each k-window.
+    ``u``: (planes, n) with PyTorch's column order (2-D: W then H; 3-D: D, H, W)."""
+    x = np.asarray(x)
+    sizes = x.shape[-n:]
+    k = (kernel_size,) * n if np.isscalar(kernel_size) else tuple(kernel_size)
+    blocks = x.reshape((-1,) + sizes)
+    column = (1, 0) if n == 2 else (0, 1, 2)
+    out = np.empty((len(blocks),) + tuple(outs), x.dtype)
+    idx = np.empty(out.shape, np.int64)
+    t = u.dtype.type
+    for b in range(len(blocks)):
+        starts = []
+        for a in range(n):
+            s, m, kk = u[b, column[a]], sizes[a], k[a]
+            seq = [m - kk] * outs[a]
+            if outs[a] > 1:
+                alpha = t(m - kk) / t(outs[a] - 1)
+                for i in range(outs[a] - 1):
+                    seq[i] = int(t((t(i) + s) * alpha)) - int(t(s * alpha))
+            starts.append(seq)
+        for pos in itertools.product(*(range(o) for o in outs)):
+            cells = itertools.product(*(range(starts[a][pos[a]], starts[a][pos[a]] + k[a])
+                                        for a in range(n)))
+            best, best_i = _lowest(x.dtype), None
+            for cell in cells:
+                v = blocks[(b,) + cell]
+                if best_i is None or v > best or (x.dtype.kind == "f" and np.isnan(v)):
+                    best, best_i = v, _flat(cell, sizes)
+            out[(b,) + pos], idx[(b,) + pos] = best, best_i
+    shape = x.shape[:-n] + tuple(outs)
+    return out.reshape(shape), idx.reshape(shape)

@@ -215,7 +215,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                     const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-                    const int64_t[::1] count_d, const int64_t[::1] count_h,
+                    bint plane_bounds, const int64_t[::1] count_d, const int64_t[::1] count_h,
                     const int64_t[::1] count_w, bint divide,
                     bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads,
                     layout* tag) except -1:
@@ -237,7 +237,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
 
     ``clipped`` (the geometry's choice, for kernels or padding much wider than the row): the
     buffer holds the row alone and each window reduces its in-bounds taps
-    (:func:`_horizontal_clipped`), so nothing follows the kernel's size."""
+    (:func:`_horizontal_clipped`), so nothing follows the kernel's size.
+
+    ``plane_bounds`` (fractional max pooling, planes only): every plane has its own windows,
+    plane p's at ``[p*OH, (p+1)*OH)`` of ``h_lo``/``h_n`` (likewise W, and depth with
+    ``p*OD``), planes numbered row-major over (B0, B1), or over B0 with a depth."""
     if layout is planes:  # compiled with the constant: no channels-last code in this version
         lanes = pixel = 1
     cdef Py_ssize_t B1 = out.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
@@ -262,7 +266,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
                           and pad_w == 0 and width == L)
-    cdef Py_ssize_t c, r, b0, b1, oh, i, j
+    cdef Py_ssize_t c, r, b0, b1, oh, i, j, hb, wb, db
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
@@ -298,12 +302,18 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     _pad_edges(buf, row0, L, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
+                    # Where this row's plane's bounds start (0 when all planes share them).
+                    hb = wb = db = 0
+                    if plane_bounds:
+                        db = b0 * B1
+                        hb = (b0 if depth else b0 * B1 + b1) * OH
+                        wb = hb // OH * OW
                     # The window's slices: its own depth taps (3-D), or plane b1 itself.
-                    nd = d_n[b1] if depth else 1
-                    z = d_lo[b1] if depth else b1
-                    nd = nd if h_n[oh] > 0 else 0
-                    first = &x[b0, z, h_lo[oh], 0] if nd > 0 else &x[0, 0, 0, 0]
-                    _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[oh], sh, L)
+                    nd = d_n[db + b1] if depth else 1
+                    z = d_lo[db + b1] if depth else b1
+                    nd = nd if h_n[hb + oh] > 0 else 0
+                    first = &x[b0, z, h_lo[hb + oh], 0] if nd > 0 else &x[0, 0, 0, 0]
+                    _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
                     if layout is pixels and direct:
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
@@ -314,10 +324,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         # scan itself, so max needs no rescan either.
                         _horizontal(<const numeric_acc*>first, orow, OW, kw, sw, dw, is_max)
                     else:
-                        _vertical_grid(first, depth_step, nd, dh * row_step, h_n[oh], L,
+                        _vertical_grid(first, depth_step, nd, dh * row_step, h_n[hb + oh], L,
                                        buf + row0, identity, is_max)
                         if clipped:
-                            _horizontal_clipped(buf, orow, OW, &w_lo[0], &w_n[0], dw,
+                            _horizontal_clipped(buf, orow, OW, &w_lo[wb], &w_n[wb], dw,
                                                 identity, is_max, 1 if layout is planes else lanes)
                         elif layout is planes:
                             _horizontal(buf, orow, OW, kw, sw, dw, is_max)
@@ -326,10 +336,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                               is_max)
                         # Equal maxima have one bit pattern unless a column's max is -0 or
                         # NaN; the column maxima are scanned for one (5% of a 2x2 pooling).
-                        if numeric is numeric_acc and is_max and nd * h_n[oh] > 1:
+                        if numeric is numeric_acc and is_max and nd * h_n[hb + oh] > 1:
                             if _any_negzero_or_nan(buf + row0, L):
-                                _scan_order_max(first, depth_step, nd, dh * row_step, h_n[oh],
-                                                &w_lo[0], &w_n[0], dw, orow, OW,
+                                _scan_order_max(first, depth_step, nd, dh * row_step,
+                                                h_n[hb + oh], &w_lo[wb], &w_n[wb], dw, orow, OW,
                                                 1 if layout is planes else lanes)
                     if divide:
                         count_dh = count_h[oh] * (count_d[b1] if depth else 1)
@@ -355,16 +365,17 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
                         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
                         Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                         Py_ssize_t pad_w, const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
-                        bint clipped, const int64_t[::1] count_d, const int64_t[::1] count_h,
+                        bint clipped, bint plane_bounds, const int64_t[::1] count_d,
+                        const int64_t[::1] count_h,
                         const int64_t[::1] count_w, bint divide, bint is_max, Py_ssize_t lanes,
                         Py_ssize_t pixel, int num_threads) except -1:
     """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels."""
     if lanes == 1:
         return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                          clipped, count_d, count_h, count_w, divide, is_max, 1, 1, num_threads,
-                          <planes*>NULL)
+                          clipped, plane_bounds, count_d, count_h, count_w, divide, is_max, 1, 1,
+                          num_threads, <planes*>NULL)
     return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                      clipped, count_d, count_h, count_w, divide, is_max, lanes, pixel,
+                      clipped, False, count_d, count_h, count_w, divide, is_max, lanes, pixel,
                       num_threads, <pixels*>NULL)
 
 
@@ -374,12 +385,12 @@ def window_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
+               bint plane_bounds, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
     """Kernel of the max pooling ops (1-D, 2-D, 3-D) without indices. Arguments are already
     validated; depth bounds ``d_lo``/``d_n`` are empty but for 3-D windows."""
     cdef const int64_t[::1] no_counts = None
     _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                   clipped, no_counts, no_counts, no_counts, False, True, lanes, pixel,
+                   clipped, plane_bounds, no_counts, no_counts, no_counts, False, True, lanes, pixel,
                    num_threads)
 
 
@@ -389,7 +400,7 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
                Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
+               bint plane_bounds, Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
                const int64_t[::1] count_h, const int64_t[::1] count_w,
                bint divide, int num_threads):
     """Kernel of the sum and average pooling ops (1-D, 2-D, 3-D).
@@ -399,7 +410,8 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     (``count_d`` only for 3-D windows).
     """
     _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                   clipped, count_d, count_h, count_w, divide, False, lanes, pixel, num_threads)
+                   clipped, plane_bounds, count_d, count_h, count_w, divide, False, lanes, pixel,
+                   num_threads)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
@@ -646,16 +658,16 @@ def window_max_with_indices(
         const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
-        Py_ssize_t pixel, int num_threads):
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, bint plane_bounds,
+        Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
     """Kernel of the max pooling ops with ``return_indices=True`` (flat indices within each
     spatial block: ``w``, ``h*W + w`` or ``d*H*W + h*W + w``); see :func:`_max_with_indices`."""
     if lanes == 1:
         _max_with_indices(x, out, indices, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w,
-                          w_lo, w_n, clipped, 1, 1, num_threads, <planes*>NULL)
+                          w_lo, w_n, clipped, plane_bounds, 1, 1, num_threads, <planes*>NULL)
     else:
         _max_with_indices(x, out, indices, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w,
-                          w_lo, w_n, clipped, lanes, pixel, num_threads, <pixels*>NULL)
+                          w_lo, w_n, clipped, False, lanes, pixel, num_threads, <pixels*>NULL)
 
 
 cdef inline int _max_with_indices(
@@ -664,8 +676,8 @@ cdef inline int _max_with_indices(
         const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, Py_ssize_t lanes,
-        Py_ssize_t pixel, int num_threads, layout* tag) except -1:
+        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, bint plane_bounds,
+        Py_ssize_t lanes, Py_ssize_t pixel, int num_threads, layout* tag) except -1:
     """Max pooling with flat indices, compiled once per row ``layout``.
 
     Row-separable like the other kernels: the vertical pass keeps each column's max and its row
@@ -681,8 +693,9 @@ cdef inline int _max_with_indices(
     hold the row alone and each window combines its in-bounds columns (``w_lo``, ``w_n``).
 
     Depth as in :func:`_separable` (``d_lo`` empty: 1-D and 2-D windows, whose indices are
-    within each (H, W) plane). ``lanes`` and ``pixel`` as there too: channels-last rows of
-    pixels of ``lanes`` values, each lane combined exactly as a plane's column would be.
+    within each (H, W) plane). ``lanes``, ``pixel`` and ``plane_bounds`` as there too:
+    channels-last rows of pixels of ``lanes`` values, each lane combined exactly as a plane's
+    column would be; per-plane windows.
     """
     if layout is planes:  # compiled with the constant: no channels-last code in this version
         lanes = pixel = 1
@@ -700,7 +713,7 @@ cdef inline int _max_with_indices(
     cdef Py_ssize_t width = lanes * (1 if direct else W if clipped
                                      else _padded_width(W, OW, kw, sw, dw, pad_w))
     cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, j, nd, z, sl, t, n_taps
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, j, nd, z, sl, t, n_taps, hb, wb, db
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef numeric* orow
     cdef int64_t* irow
@@ -714,12 +727,12 @@ cdef inline int _max_with_indices(
         return 0
     cdef bint any_empty = False
     cdef Py_ssize_t max_d = 1, max_h = 0
-    for ow in range(OW):
+    for ow in range(w_n.shape[0]):  # every plane's, with plane_bounds
         any_empty = any_empty or w_n[ow] == 0
-    for oh in range(OH):
+    for oh in range(h_n.shape[0]):
         max_h = max(max_h, h_n[oh])
     if depth:
-        for j in range(B1):
+        for j in range(d_n.shape[0]):
             max_d = max(max_d, d_n[j])
     # A row number past every window's real rows, for the padding cells.
     cdef Py_ssize_t past_rows = max_d * max_h
@@ -753,38 +766,43 @@ cdef inline int _max_with_indices(
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
-                    nd = d_n[b1] if depth else 1
-                    z = d_lo[b1] if depth else b1
+                    hb = wb = db = 0  # where this plane's bounds start (see _separable)
+                    if plane_bounds:
+                        db = b0 * B1
+                        hb = (b0 if depth else b0 * B1 + b1) * OH
+                        wb = hb // OH * OW
+                    nd = d_n[db + b1] if depth else 1
+                    z = d_lo[db + b1] if depth else b1
                     # Flat index of each window row's first cell, rows numbered slice by slice
                     # (row_at[0]: the first tap's, real or not).
-                    n_taps = nd * h_n[oh]
-                    row_at[0] = ((z * H if depth else 0) + h_lo[oh]) * W
+                    n_taps = nd * h_n[hb + oh]
+                    row_at[0] = ((z * H if depth else 0) + h_lo[hb + oh]) * W
                     if nd > 1 or clipped or layout is pixels:  # else computed from row_at[0]
                         for sl in range(nd):
-                            for t in range(h_n[oh]):
-                                row_at[sl * h_n[oh] + t] = (((z + sl * dd) * H if depth else 0)
-                                                            + h_lo[oh] + t * dh) * W
+                            for t in range(h_n[hb + oh]):
+                                row_at[sl * h_n[hb + oh] + t] = (((z + sl * dd) * H if depth else 0)
+                                                            + h_lo[hb + oh] + t * dh) * W
                     if n_taps == 0:
                         # An empty (dilated) window: PyTorch's -inf at its first tap's index.
                         for ow in range(OW):
                             for j in range(ow * (1 if layout is planes else lanes),
                                            (ow + 1) * (1 if layout is planes else lanes)):
                                 orow[j] = lowest
-                                irow[j] = row_at[0] + w_lo[ow]
+                                irow[j] = row_at[0] + w_lo[wb + ow]
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
-                    first = &x[b0, z, h_lo[oh], 0]
+                    first = &x[b0, z, h_lo[hb + oh], 0]
                     if layout is pixels and direct:
-                        _direct_arg_row(first, depth_step, nd, dh * row_step, h_n[oh], row_at, W,
-                                        lanes, pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0],
+                        _direct_arg_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], row_at, W,
+                                        lanes, pixel, OW, kw, sw, dw, pad_w, &w_lo[wb], &w_n[wb],
                                         clipped, orow, irow)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
-                    _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[oh], sh, L)
-                    _vertical_arg(first, depth_step, nd, dh * row_step, h_n[oh], L, vmax + row0,
+                    _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
+                    _vertical_arg(first, depth_step, nd, dh * row_step, h_n[hb + oh], L, vmax + row0,
                                   vrow + row0)
                     if clipped:
-                        _combine_clipped(vmax, vrow, OW, &w_lo[0], &w_n[0], dw, row_at,
+                        _combine_clipped(vmax, vrow, OW, &w_lo[wb], &w_n[wb], dw, row_at,
                                          1 if layout is planes else lanes, orow, irow)
                     elif layout is planes:
                         _combine_padded(vmax, vrow, hrow, hcol, OW, kw, sw, dw, row_at,
@@ -794,11 +812,11 @@ cdef inline int _max_with_indices(
                                               pad_w, lanes, orow, irow)
                     if any_empty:  # no real column: PyTorch's -inf at the first tap
                         for ow in range(OW):
-                            if w_n[ow] == 0:
+                            if w_n[wb + ow] == 0:
                                 for j in range(ow * (1 if layout is planes else lanes),
                                                (ow + 1) * (1 if layout is planes else lanes)):
                                     orow[j] = lowest
-                                    irow[j] = row_at[0] + w_lo[ow]
+                                    irow[j] = row_at[0] + w_lo[wb + ow]
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(values)
