@@ -240,6 +240,67 @@ CASES += [
          None, None, None, None, "max3d2i", 2.0),
 ]
 
+def _adaptive_max_with_indices(x):
+    return (x.shape, *cpool.adaptive_max_pool2d(x, 6, return_indices=True))
+
+
+def _fractional_with_indices(x):
+    return (x.shape, *cpool.fractional_max_pool2d(x, 2, output_ratio=0.7, return_indices=True,
+                                                  seed=0))
+
+
+# Adaptive, LP and fractional pooling (issue 18).
+CASES += [
+    Case("adavg7", "adaptive avg -> 7x7", (32, 512, 14, 14), "float32",
+         lambda x, n: cpool.adaptive_avg_pool2d(x, 7, num_threads=n),
+         lambda F, t: F.adaptive_avg_pool2d(t, 7), None, 10, 0.5),
+    Case("gavg32", "global avg", (32, 2048, 7, 7), "float32",
+         lambda x, n: cpool.global_avg_pool2d(x, num_threads=n),
+         _t_mean, None, None, None),
+    Case("adavg1", "adaptive avg -> 1x1", (32, 2048, 7, 7), "float32",
+         lambda x, n: cpool.adaptive_avg_pool2d(x, 1, num_threads=n),
+         lambda F, t: F.adaptive_avg_pool2d(t, 1), None, None, None, "gavg32", 1.1),
+    Case("admax6", "adaptive max 13 -> 6", (32, 256, 13, 13), "float32",
+         lambda x, n: cpool.adaptive_max_pool2d(x, 6, num_threads=n),
+         lambda F, t: F.adaptive_max_pool2d(t, 6), None, 10, None),
+    Case("admax6i", "adaptive max 13 -> 6 with indices", (32, 256, 13, 13), "float32",
+         lambda x, n: cpool.adaptive_max_pool2d(x, 6, return_indices=True, num_threads=n),
+         lambda F, t: F.adaptive_max_pool2d(t, 6, return_indices=True), None, 10, None),
+    Case("admax5", "adaptive max 13 -> 5 (uneven windows)", (32, 256, 13, 13), "float32",
+         lambda x, n: cpool.adaptive_max_pool2d(x, 5, num_threads=n),
+         lambda F, t: F.adaptive_max_pool2d(t, 5), None, None, None),
+    Case("lp2", "lp p=2 2x2", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.lp_pool2d(x, 2, 2, num_threads=n),
+         lambda F, t: F.lp_pool2d(t, 2, 2), None, 10, 0.4),
+    Case("frac2", "fractional max 2x2 ratio 0.7", (32, 64, 112, 112), "float32",
+         lambda x, n: cpool.fractional_max_pool2d(x, 2, output_ratio=0.7, seed=0,
+                                                  num_threads=n),
+         lambda F, t: F.fractional_max_pool2d(t, 2, output_ratio=(0.7, 0.7)), None, 10, None),
+    Case("frac2i", "fractional max 2x2 ratio 0.7 with indices", (32, 64, 112, 112), "float32",
+         lambda x, n: cpool.fractional_max_pool2d(x, 2, output_ratio=0.7, seed=0,
+                                                  return_indices=True, num_threads=n),
+         None, None, None, None),
+    Case("adavg7b", "adaptive avg -> 7x7 backward", (32, 512, 14, 14), "float32",
+         _backward(lambda x: (x.shape, np.ones((32, 512, 7, 7), np.float32)),
+                   lambda a, n: cpool.adaptive_avg_pool2d_backward(a[1], a[0], num_threads=n)),
+         None, None, None, None, "adavg7", 2.0),
+    Case("admax6b", "adaptive max 13 -> 6 backward", (32, 256, 13, 13), "float32",
+         _backward(_adaptive_max_with_indices,
+                   lambda a, n: cpool.adaptive_max_pool2d_backward(a[1], a[2], a[0],
+                                                                   num_threads=n)),
+         None, None, None, None, "admax6i", 2.0),
+    Case("lp2b", "lp p=2 2x2 backward", (32, 256, 56, 56), "float32",
+         _backward(lambda x: (x, np.ones((32, 256, 28, 28), np.float32)),
+                   lambda a, n: cpool.lp_pool2d_backward(a[1], a[0], 2, 2, num_threads=n)),
+         None, None, None, None, "lp2", 2.0),
+    Case("frac2b", "fractional max 2x2 backward", (32, 64, 112, 112), "float32",
+         _backward(_fractional_with_indices,
+                   lambda a, n: cpool.fractional_max_pool2d_backward(a[1], a[2], a[0],
+                                                                     num_threads=n)),
+         None, None, None, None, "frac2i", 2.0),
+]
+
+
 # Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.
 MANY_THREADS_TARGETS = (5, 0.5)
 
