@@ -56,7 +56,13 @@ def _avg_pool(fn, n, x, kernel_size, stride, padding, ceil_mode, count_include_p
     """avg_pool1d/2d/3d over ``n`` spatial axes."""
     plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, dilation, ceil_mode,
                              False, out, num_threads, axes, n)
-    counts = _v.avg_divisors(plan.geometry, count_include_pad, divisor_override, fn)
+    return _window_mean(plan, _v.avg_divisors(plan.geometry, count_include_pad,
+                                              divisor_override, fn))
+
+
+def _window_mean(plan, counts):
+    """The windowed sum kernel over a plan, each sum divided by its count (avg_divisors); the
+    result."""
     _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True,
                        plan.num_threads)
     return plan.finish()
@@ -73,9 +79,7 @@ def _adaptive_pool(fn, n, op, x, output_size, return_indices, axes, out, num_thr
     plan = _v.prepare_adaptive(fn, op, x, output_size, return_indices, out, num_threads, axes, n)
     if op == "max":
         return _window_max(plan)
-    counts = _v.avg_divisors(plan.geometry, False, None, fn)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True, plan.num_threads)
-    return plan.finish()
+    return _window_mean(plan, _v.avg_divisors(plan.geometry, False, None, fn))
 
 
 def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes, out,
@@ -699,21 +703,24 @@ def _powered(x, p, dtype, out):
     return out
 
 
+def chunk_rows(x, dtype):
+    """Rows of ``x``'s first axis per chunk of about _LP_CHUNK_BYTES in ``dtype``."""
+    return max(1, _LP_CHUNK_BYTES // (x[0].size * dtype.itemsize)) if x.size else max(1, len(x))
+
+
 def _lp_chunks(fn, n, plan, means, num_threads, finish=None):
     """``avg_pool(x ** p)`` into ``means`` (no padding; divisors count the real cells, as
     PyTorch's), a chunk of the first axis at a time when that axis is a batch axis, each
-    chunk's means handed to ``finish(means_chunk)`` while they are in cache."""
+    chunk's means handed to ``finish(means_chunk)`` while they are in cache. The geometry and
+    divisors are the plan's, made once."""
     x, axes = plan.x, plan.axes
-    if 0 in axes or x.size == 0:
-        chunk = max(1, len(x))
-    else:
-        chunk = max(1, _LP_CHUNK_BYTES // (x[0].size * plan.dtype.itemsize))
+    chunk = max(1, len(x)) if 0 in axes else chunk_rows(x, plan.dtype)
+    counts = _v.avg_divisors(plan.geometry, True, None, fn)
     scratch = np.empty((min(chunk, len(x)),) + x.shape[1:], plan.dtype)
     for start in range(0, len(x), chunk):
         part, rows = x[start:start + chunk], slice(start, start + chunk)
-        _avg_pool(fn, n, _powered(part, plan.p, plan.dtype, scratch[:len(part)]),
-                  plan.kernel_size, plan.stride, 0, plan.ceil_mode, True, None, 1, axes,
-                  means[rows], num_threads)
+        powered = _powered(part, plan.p, plan.dtype, scratch[:len(part)])
+        _window_mean(_v.lp_chunk_plan(fn, plan, powered, means[rows], num_threads), counts)
         if finish is not None:
             finish(means[rows])
     return means

@@ -797,7 +797,7 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
 def _lp_times_derivative(grad, x, p, dtype, result):
     """``result = grad * (p * x ** (p - 1))`` in ``dtype``, a block of the first axis at a time
     (the derivative's temporary stays in cache)."""
-    step = max(1, _api._LP_CHUNK_BYTES // max(1, x[0].size * dtype.itemsize)) if x.size else 1
+    step = _api.chunk_rows(x, dtype)
     with np.errstate(all="ignore"):
         for start in range(0, len(x), step):
             rows = slice(start, start + step)

@@ -954,6 +954,16 @@ def prepare_lp(fn: str, x, norm_type, kernel_size, stride, ceil_mode, axes, n: i
                   geom)
 
 
+def lp_chunk_plan(fn: str, plan: LpPlan, powered: np.ndarray, means: np.ndarray,
+                  num_threads) -> Plan:
+    """The average kernel's plan for one chunk of LP pooling: ``powered`` (a chunk of ``x **
+    p``, in ``plan.dtype``) into ``means`` (the chunk's rows of the means), with the plan's
+    geometry (checked once for the whole input)."""
+    n = len(plan.axes)
+    return _window_plan(fn, "avg", powered, plan.axes, n, plan.dtype, plan.dtype, plan.dtype,
+                        plan.geometry, False, means, num_threads)
+
+
 def lp_grad(fn: str, grad_output, shape):
     """LP pooling's ``grad_output``: the forward output's ``shape``, a floating dtype. Returns
     it, the dtype to compute in (float32 for float16) and the result's dtype."""
