@@ -157,6 +157,45 @@ _ND_FIELDS = {
     3: dict(NAME="3-D", n=3, block="volume (``d*H*W + h*W + w``)", override_note="",
             ints="int or (int, int, int)"),
 }
+# The gradient of every max pooling op with indices (max, adaptive, fractional): max pooling's
+# scatter-add, one implementation, so one text (``{forward}``: the forward op).
+_SCATTER_BACKWARD = '''\
+Gradient of :func:`{forward}{n}d`: each output's gradient added at its maximum's index.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the pooled output; float16/32/64.
+    indices : array_like of int
+        The ``return_indices`` output of the forward call.
+    %(input_shape{n})s
+    %(axes_grad{n})s
+    %(out)s
+    %(num_threads)s
+
+    Returns
+    -------
+    ndarray
+        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
+    TypeError
+        Non-floating ``grad_output``, non-integer ``indices``.
+
+    See Also
+    --------
+    {forward}{n}d, max_pool2d_backward, max_unpool{n}d
+
+    Notes
+    -----
+    PyTorch autograd's gradient: ``grad_input[block, indices[i]] += grad_output[i]`` in
+    output order, so overlapping windows that share a maximum add up. The same scatter serves
+    max, adaptive max and fractional max pooling.
+
+{examples}'''
 _ND_TEMPLATES = {
     'max_pool': '''\
 {NAME} max pooling, with PyTorch's semantics (``torch.nn.functional.max_pool{n}d``).
@@ -377,42 +416,7 @@ Sum over the {NAME} spatial axes (as :func:`global_sum_pool2d`).
     to 32-bit inputs.
 
 {examples}''',
-    'max_pool_backward': '''\
-Gradient of :func:`max_pool{n}d`: each output's gradient added at its maximum's index.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    indices : array_like of int
-        The ``return_indices`` output of the forward call.
-    %(input_shape{n})s
-    %(axes_grad{n})s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
-
-    Raises
-    ------
-    ValueError
-        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
-    TypeError
-        Non-floating ``grad_output``, non-integer ``indices``.
-
-    See Also
-    --------
-    max_pool2d_backward, max_unpool{n}d
-
-    Notes
-    -----
-    PyTorch autograd's gradient: ``grad_input[block, indices[i]] += grad_output[i]`` in
-    output order, so overlapping windows that share a maximum add up.
-
-{examples}''',
+    'max_pool_backward': _SCATTER_BACKWARD,
     'avg_pool_backward': '''\
 Gradient of :func:`avg_pool{n}d`: each output's gradient over its divisor, on its window.
 
@@ -713,43 +717,7 @@ _ND_TEMPLATES.update({
     ``num_threads``.
 
 {examples}''',
-    'adaptive_max_pool_backward': '''\
-Gradient of :func:`adaptive_max_pool{n}d`: each output's gradient added at its maximum's index.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    indices : array_like of int
-        The ``return_indices`` output of the forward call.
-    %(input_shape{n})s
-    %(axes_grad{n})s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
-
-    Raises
-    ------
-    ValueError
-        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
-    TypeError
-        Non-floating ``grad_output``, non-integer ``indices``.
-
-    See Also
-    --------
-    adaptive_max_pool{n}d, max_pool{n}d_backward
-
-    Notes
-    -----
-    The same scatter-add as :func:`max_pool{n}d_backward` (one implementation):
-    ``grad_input[block, indices[i]] += grad_output[i]`` in output order, PyTorch autograd's
-    gradient.
-
-{examples}''',
+    'adaptive_max_pool_backward': _SCATTER_BACKWARD,
     'adaptive_avg_pool_backward': '''\
 Gradient of :func:`adaptive_avg_pool{n}d`: each output's gradient over its window's size, on its window.
 
@@ -942,41 +910,7 @@ _ND_TEMPLATES.update({
     windows.
 
 {examples}''',
-    'fractional_max_pool_backward': '''\
-Gradient of :func:`fractional_max_pool{n}d`: each output's gradient added at its maximum's index.
-
-    Parameters
-    ----------
-    grad_output : array_like
-        Gradient with respect to the pooled output; float16/32/64.
-    indices : array_like of int
-        The ``return_indices`` output of the forward call.
-    %(input_shape{n})s
-    %(axes_grad{n})s
-    %(out)s
-    %(num_threads)s
-
-    Returns
-    -------
-    ndarray
-        ``input_shape``, ``grad_output``'s dtype; overlapping windows accumulate.
-
-    Raises
-    ------
-    ValueError
-        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
-    TypeError
-        Non-floating ``grad_output``, non-integer ``indices``.
-
-    See Also
-    --------
-    fractional_max_pool{n}d, max_pool{n}d_backward
-
-    Notes
-    -----
-    Max pooling's scatter-add (one implementation), PyTorch autograd's gradient.
-
-{examples}''',
+    'fractional_max_pool_backward': _SCATTER_BACKWARD,
 })
 
 
@@ -1411,7 +1345,8 @@ _ND_EXAMPLES.update({
 def nd_doc(op: str, n: int):
     """Decorator: the 1-D or 3-D docstring of ``op`` from its template, then :func:`fill_doc`."""
     def apply(func):
-        fields = dict(_ND_FIELDS[n], examples=_ND_EXAMPLES[(op, n)])
+        fields = dict(_ND_FIELDS[n], examples=_ND_EXAMPLES[(op, n)],
+                      forward=op.removesuffix("_backward"))
         func.__doc__ = _ND_TEMPLATES[op].format(**fields)
         return fill_doc(func)
     return apply
