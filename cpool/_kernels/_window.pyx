@@ -209,6 +209,17 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
                         dst[c] = _combine(dst[c], identity, False)
 
 
+cdef inline Py_ssize_t _bounds_plane(bint plane_bounds, bint depth, Py_ssize_t b0,
+                                     Py_ssize_t b1, Py_ssize_t B1) noexcept nogil:
+    """The plane whose window bounds an output row of (b0, b1) reads: its own with
+    ``plane_bounds`` (b0 when B1 is the output depth, else b0*B1 + b1: planes in row-major
+    order), else plane 0's, which every plane shares. Its bounds start at ``plane * OH`` (rows),
+    ``plane * OW`` (columns) and ``plane * OD`` (depth slices) of the bound arrays."""
+    if not plane_bounds:
+        return 0
+    return b0 if depth else b0 * B1 + b1
+
+
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                     numeric_acc[:, :, :, ::1] out,
                     const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
@@ -266,7 +277,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
                           and pad_w == 0 and width == L)
-    cdef Py_ssize_t c, r, b0, b1, oh, i, j, hb, wb, db
+    cdef Py_ssize_t c, r, b0, b1, oh, i, j, hb, wb, db, pl
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
@@ -302,12 +313,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     _pad_edges(buf, row0, L, width, identity)
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
-                    # Where this row's plane's bounds start (0 when all planes share them).
-                    hb = wb = db = 0
-                    if plane_bounds:
-                        db = b0 * B1
-                        hb = (b0 if depth else b0 * B1 + b1) * OH
-                        wb = hb // OH * OW
+                    # Where this row's plane's window bounds start in the bound arrays.
+                    pl = _bounds_plane(plane_bounds, depth, b0, b1, B1)
+                    hb = pl * OH
+                    wb = pl * OW
+                    db = pl * B1 if depth else 0
                     # The window's slices: its own depth taps (3-D), or plane b1 itself.
                     nd = d_n[db + b1] if depth else 1
                     z = d_lo[db + b1] if depth else b1
@@ -713,7 +723,7 @@ cdef inline int _max_with_indices(
     cdef Py_ssize_t width = lanes * (1 if direct else W if clipped
                                      else _padded_width(W, OW, kw, sw, dw, pad_w))
     cdef Py_ssize_t row0 = 0 if clipped else pad_w * lanes  # where the row's values start
-    cdef Py_ssize_t c, r, b0, b1, oh, ow, j, nd, z, sl, t, n_taps, hb, wb, db
+    cdef Py_ssize_t c, r, b0, b1, oh, ow, j, nd, z, sl, t, n_taps, hb, wb, db, pl
     cdef numeric lowest = _lowest(<numeric*>NULL)
     cdef numeric* orow
     cdef int64_t* irow
@@ -766,11 +776,11 @@ cdef inline int _max_with_indices(
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
-                    hb = wb = db = 0  # where this plane's bounds start (see _separable)
-                    if plane_bounds:
-                        db = b0 * B1
-                        hb = (b0 if depth else b0 * B1 + b1) * OH
-                        wb = hb // OH * OW
+                    # Where this row's plane's window bounds start in the bound arrays.
+                    pl = _bounds_plane(plane_bounds, depth, b0, b1, B1)
+                    hb = pl * OH
+                    wb = pl * OW
+                    db = pl * B1 if depth else 0
                     nd = d_n[db + b1] if depth else 1
                     z = d_lo[db + b1] if depth else b1
                     # Flat index of each window row's first cell, rows numbered slice by slice
