@@ -1040,11 +1040,24 @@ def fractional_starts(u: np.ndarray, size: int, out: int, kernel: int) -> np.nda
     if out > 1:
         t = u.dtype.type
         alpha = t(size - kernel) / t(out - 1)
-        i = np.arange(out - 1).astype(u.dtype)
         with np.errstate(all="ignore"):
-            starts[:, :-1] = (((i + u[:, None]) * alpha).astype(np.int64)
-                              - (u * alpha).astype(np.int64)[:, None])
+            pos = np.add.outer(u, np.arange(out - 1, dtype=u.dtype))  # i + u
+            pos *= alpha
+            body = starts[:, :-1]
+            body[...] = pos  # truncated toward zero, as PyTorch's int conversion
+            body -= (u * alpha).astype(np.intp)[:, None]
     return starts
+
+
+def _tap_counts(n: int, k: int) -> np.ndarray:
+    """``n`` windows' tap counts, all ``k`` (read-only, cached: a call on the same shape makes
+    no new array, whose fresh pages cost more than filling it)."""
+    key = ("counts", n, k)
+    cached = _WINDOWS.get(key)
+    if cached is None:
+        cached = _frozen(np.full(n, k, np.intp))
+        _WINDOWS.put(key, cached, cached.nbytes)
+    return cached
 
 
 def _fractional_sizes(fn, sizes, kernel, output_size, output_ratio):
@@ -1120,8 +1133,9 @@ def prepare_fractional(fn: str, x, kernel_size, output_size, output_ratio, retur
         lo = fractional_starts(u[:, _SAMPLE_OF_AXIS[n][j]], m, o, k)
         if lo.size and (lo.min() < 0 or lo.max() > m - k):
             raise ValueError(f"{fn}: `random_samples` give windows outside the input")
-        count = np.full(lo.size, k, np.intp)
-        windows.append(AxisWindows(o, 0, 0, lo.reshape(-1), count, count.astype(np.int64)))
+        count = _tap_counts(lo.size, k)
+        windows.append(AxisWindows(o, 0, 0, lo.reshape(-1), count,
+                                   count.astype(np.int64, copy=False)))
     ones = (1,) * n
     geom = Geometry(tuple(windows), kernel, ones, ones, True, True)
     return _window_plan(fn, "fractional", x_in, axes, n, in_dtype, kernel_dtype, result_dtype,

@@ -209,6 +209,31 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
                         dst[c] = _combine(dst[c], identity, False)
 
 
+cdef inline bint _uniform_windows(const Py_ssize_t[::1] w_n, Py_ssize_t kw, Py_ssize_t W,
+                                  Py_ssize_t dw) noexcept nogil:
+    """Whether every window (of every plane) has all ``kw`` taps in the row: the general
+    path may then reduce the row as if at stride 1 and gather each window's result."""
+    cdef Py_ssize_t i
+    if (kw - 1) * dw >= W or w_n.shape[0] == 0:
+        return False
+    for i in range(w_n.shape[0]):
+        if w_n[i] != kw:
+            return False
+    return True
+
+
+cdef inline void _gather_windows(const numeric_acc* buf, numeric_acc* tmp, numeric_acc* out,
+                                 Py_ssize_t OW, const Py_ssize_t* lo, Py_ssize_t n_pos,
+                                 Py_ssize_t kw, Py_ssize_t dw, bint is_max) noexcept nogil:
+    """out[i] = reduction over u < kw of buf[lo[i] + u*dw]: every window position of the row
+    reduced at once, at stride 1 (:func:`_horizontal`'s vectorised loops; the same taps in
+    the same order, so the same bits as :func:`_horizontal_clipped`), then gathered."""
+    cdef Py_ssize_t i
+    _horizontal(buf, tmp, n_pos, kw, 1, dw, is_max)
+    for i in range(OW):
+        out[i] = tmp[lo[i]]
+
+
 cdef inline Py_ssize_t _bounds_plane(bint plane_bounds, bint depth, Py_ssize_t b0,
                                      Py_ssize_t b1, Py_ssize_t B1) noexcept nogil:
     """The plane whose window bounds an output row of (b0, b1) reads: its own with
@@ -287,7 +312,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
     cdef Py_ssize_t drow_stride = _buffer_stride(OW, sizeof(numeric_acc)) if divide else 0
     # Channels-last rows through the buffer: a second row for _horizontal_lanes' stride-1 pass.
-    cdef Py_ssize_t tmp_stride = stride if lanes > 1 and not direct and not clipped else 0
+    # Windows of one tap count on the general path (fractional pooling's): reduced as if at
+    # stride 1 over the whole row, then each window's result gathered (_gather_windows).
+    cdef bint gather = layout is planes and clipped and _uniform_windows(w_n, kw, W, dw)
+    cdef Py_ssize_t tmp_stride = stride if (lanes > 1 and not direct and not clipped) or gather else 0
     cdef numeric_acc d
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(
         num_threads, stride + tmp_stride + drow_stride, sizeof(numeric_acc))
@@ -336,7 +364,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     else:
                         _vertical_grid(first, depth_step, nd, dh * row_step, h_n[hb + oh], L,
                                        buf + row0, identity, is_max)
-                        if clipped:
+                        if gather:
+                            _gather_windows(buf, buf + stride, orow, OW, &w_lo[wb],
+                                            W - (kw - 1) * dw, kw, dw, is_max)
+                        elif clipped:
                             _horizontal_clipped(buf, orow, OW, &w_lo[wb], &w_n[wb], dw,
                                                 identity, is_max, 1 if layout is planes else lanes)
                         elif layout is planes:
@@ -748,9 +779,16 @@ cdef inline int _max_with_indices(
     cdef Py_ssize_t past_rows = max_d * max_h
     if past_rows >= 2**31 - 1:
         raise ValueError("cpool: a window of more than 2**31 - 2 rows has no int32 row number")
-    cdef Py_ssize_t vstride = _buffer_stride(width, sizeof(numeric))
-    cdef Py_ssize_t istride = _buffer_stride(width + 2 * OW * lanes, sizeof(int32_t))
-    cdef Py_ssize_t tstride = _buffer_stride(past_rows + 1, sizeof(int64_t))
+    # Windows of one tap count on the general path (fractional pooling's): every position of
+    # the row combined at stride 1, then each window's winner gathered (as in _separable).
+    cdef bint gather = layout is planes and clipped and _uniform_windows(w_n, kw, W, dw)
+    cdef Py_ssize_t n_pos = W - (kw - 1) * dw if gather else 0
+    cdef Py_ssize_t n_out = max(OW, n_pos) * lanes  # outputs one combine sweep writes
+    # Per thread: the column maxima (and the gathered sweep's values); their rows, then the
+    # winners' rows and columns; the row table (and the gathered sweep's indices).
+    cdef Py_ssize_t vstride = _buffer_stride(width + n_pos, sizeof(numeric))
+    cdef Py_ssize_t istride = _buffer_stride(width + 2 * n_out, sizeof(int32_t))
+    cdef Py_ssize_t tstride = _buffer_stride(past_rows + 1 + n_pos, sizeof(int64_t))
     cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
     cdef int32_t* ints = NULL
     cdef int64_t* tables = NULL
@@ -766,7 +804,7 @@ cdef inline int _max_with_indices(
                 vmax = values + threadid() * vstride
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and column (tap numbers) of the winner
-                hcol = hrow + OW * lanes
+                hcol = hrow + n_out
                 row_at = tables + threadid() * tstride
                 row_at[past_rows] = 0  # what the padding's row number looks up (never kept)
                 # `layout is ...`: constants of each compiled version (see _separable).
@@ -811,7 +849,14 @@ cdef inline int _max_with_indices(
                     _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
                     _vertical_arg(first, depth_step, nd, dh * row_step, h_n[hb + oh], L, vmax + row0,
                                   vrow + row0)
-                    if clipped:
+                    if gather:
+                        _combine_padded(vmax, vrow, hrow, hcol, n_pos, kw, 1, dw, row_at,
+                                        0 if nd > 1 else dh * W, 0, vmax + width,
+                                        row_at + past_rows + 1)
+                        for ow in range(OW):
+                            orow[ow] = vmax[width + w_lo[wb + ow]]
+                            irow[ow] = row_at[past_rows + 1 + w_lo[wb + ow]]
+                    elif clipped:
                         _combine_clipped(vmax, vrow, OW, &w_lo[wb], &w_n[wb], dw, row_at,
                                          1 if layout is planes else lanes, orow, irow)
                     elif layout is planes:
