@@ -148,3 +148,16 @@ def general_path():
         yield
     finally:
         _validation._PADDED_ROW_SLACK, _validation._STOCHASTIC_FAST_TAPS = saved
+
+
+def stacked_rows(pool, x, k, s, reps=400):
+    """``pool(x)`` on planes small enough for the kernels' one-pass-per-plane path, and the
+    same windows taken from ``reps`` copies of each plane stacked along H (a plane far too tall
+    for that path: row by row), H a multiple of the stride so the copies' windows line up.
+    Returns both, in the small planes' shape."""
+    H = x.shape[-2]
+    small = pool(x)
+    tall = pool(np.concatenate([x] * reps, axis=-2))
+    per_copy = H // s  # output rows from one copy's start to the next's
+    last = per_copy * (reps - 1)
+    return small, tall[..., :small.shape[-2], :], tall[..., last:last + small.shape[-2], :]

@@ -4,6 +4,7 @@ import pytest
 import _reference as ref
 import cpool
 from _helpers import (FLOAT_DTYPES, INT_DTYPES, assert_identical, fits, general_path, random_array,
+                      stacked_rows,
                       tolerance, window_grid)
 
 # avg_pool2d has no dilation: keep the grid's dilation-1 cases.
@@ -104,3 +105,17 @@ def test_general_path_is_identical(rng, k, s, p, c, count_include_pad, divisor_o
             with general_path():
                 general = cpool.avg_pool2d(x, k, s, p, c, count_include_pad, divisor_override)
             assert_identical(general, fast)
+
+
+@pytest.mark.parametrize("k,s,shape", [(2, 2, (3, 4, 14, 14)), (3, 2, (2, 3, 14, 13)),
+                                       ((3, 2), (2, 2), (2, 2, 12, 9)), (2, 1, (2, 1, 8, 7))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_small_planes_match_rows(rng, k, s, shape, dtype):
+    # Small planes take one pass per plane (one division pass); a plane too tall for that is
+    # reduced row by row: the same bits.
+    x = random_array(rng, shape, dtype)
+    sh = s if np.isscalar(s) else s[0]
+    for pool in (lambda a: cpool.avg_pool2d(a, k, s), lambda a: cpool.sum_pool2d(a, k, s)):
+        small, first, last = stacked_rows(pool, x, k, sh)
+        assert_identical(small, first)
+        assert_identical(small, last)

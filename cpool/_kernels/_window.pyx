@@ -41,6 +41,9 @@ from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
+    # Small planes (_small_plane_rows): at most this many values per plane's row buffer
+    # (16 KB of float32, twice that with overlapping windows: it stays in L1).
+    TILED_VALUES = 4096
     DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
 
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
@@ -245,6 +248,94 @@ cdef inline Py_ssize_t _bounds_plane(bint plane_bounds, bint depth, Py_ssize_t b
     return b0 if depth else b0 * B1 + b1
 
 
+cdef inline bint _small_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t kw,
+                               Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                               bint clipped) noexcept nogil:
+    """Whether :func:`_small_plane_rows` serves a windowed op over planes: more than one
+    output row per plane, all of whose window rows fit TILED_VALUES values, and no horizontal
+    padding or overhang (every window's taps in the row)."""
+    return (not clipped and pad_w == 0 and OH > 1 and (OW - 1) * sw + (kw - 1) * dw < W
+            and OH * W <= TILED_VALUES)
+
+
+cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
+                     numeric_acc[:, :, :, ::1] out,
+                     const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+                     Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                     const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
+                     const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
+                     bint is_max, int num_threads) except -1:
+    """:func:`_separable` for small planes (a 14-wide plane, 2x2 stride 2; adaptive 13 -> 6,
+    3x3 stride 2): a task takes one plane and reduces each output row's window rows into one
+    buffer, row after row, so that the plane's windows take one horizontal pass and its
+    averages one division pass (against divisors each thread builds once), where on 14-wide
+    rows the per-row passes cost more than the work.
+
+    Windows that tile their rows (taps within the stride) keep OW*sw values per buffer row:
+    buffer row k's windows continue where row k-1's end, one pass over OH*OW outputs.
+    Overlapping ones keep the whole rows, W values each: every position of the buffer is
+    reduced at stride 1, then each window's result is gathered. Per output the same
+    operations in the same order as _separable's rows, so the same bits."""
+    cdef Py_ssize_t B1 = out.shape[1], OH = out.shape[2], OW = out.shape[3]
+    cdef Py_ssize_t P = out.shape[0] * B1, W = x.shape[3]
+    cdef bint tiles = (kw - 1) * dw < sw
+    cdef Py_ssize_t Wb = OW * sw if tiles else W  # values per buffer row
+    cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
+    # The buffer rows, then (overlapping windows) the stride-1 reductions.
+    cdef Py_ssize_t stride = _buffer_stride(OH * Wb * (1 if tiles else 2), sizeof(numeric_acc))
+    cdef Py_ssize_t div_stride = _buffer_stride(OH * OW, sizeof(numeric_acc)) if divide else 0
+    cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
+    cdef Py_ssize_t p, b0, b1, oh, i
+    cdef numeric_acc* buf
+    cdef numeric_acc* divs
+    cdef numeric_acc* orow
+    cdef const numeric* first
+    if P == 0:
+        return 0
+    cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + div_stride,
+                                                        sizeof(numeric_acc))
+    cdef int64_t* built = NULL  # per thread: whether its divisors are built
+    try:
+        built = _built_for(num_threads)
+        with nogil:
+            for p in prange(P, schedule='static', num_threads=num_threads):
+                b0 = p // B1
+                b1 = p - b0 * B1
+                buf = scratch + threadid() * (stride + div_stride)
+                for oh in range(OH):
+                    _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
+                              buf + oh * Wb, identity, is_max)
+                orow = &out[b0, b1, 0, 0]
+                if tiles:
+                    _horizontal(buf, orow, OH * OW, kw, sw, dw, is_max)
+                else:
+                    _horizontal(buf, buf + OH * W, OH * W - (kw - 1) * dw, kw, 1, dw, is_max)
+                    for oh in range(OH):
+                        for i in range(OW):
+                            orow[oh * OW + i] = buf[OH * W + oh * W + i * sw]
+                if numeric is numeric_acc and is_max:
+                    # As in _separable: the scan's own bits where a column max is -0 or NaN.
+                    for oh in range(OH):
+                        if h_n[oh] > 1 and _any_negzero_or_nan(buf + oh * Wb, Wb):
+                            first = &x[b0, b1, h_lo[oh], 0]
+                            _scan_order_max(first, 0, 1, dh * row_step, h_n[oh], &w_lo[0],
+                                            &w_n[0], dw, orow + oh * OW, OW, 1)
+                if divide:
+                    divs = buf + stride
+                    if built[threadid()] < 0:
+                        for oh in range(OH):
+                            for i in range(OW):
+                                # Exact in int64, rounded once (as _divisor_row).
+                                divs[oh * OW + i] = <numeric_acc>(count_h[oh] * count_w[i])
+                        built[threadid()] = 1
+                    for i in range(OH * OW):
+                        orow[i] = orow[i] / divs[i]
+    finally:
+        free(scratch)
+        free(built)
+    return 0
+
+
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                     numeric_acc[:, :, :, ::1] out,
                     const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
@@ -285,6 +376,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef bint depth = d_lo.shape[0] > 0
     cdef Py_ssize_t depth_step = dd * (x.strides[1] // <Py_ssize_t>sizeof(numeric))
+    if layout is planes and not depth and not plane_bounds and _small_planes(
+            W, OH, OW, kw, sw, dw, pad_w, clipped):
+        return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, w_lo, w_n, count_h, count_w,
+                           divide, is_max, num_threads)
     cdef Py_ssize_t nd, z
     cdef int64_t count_dh
     cdef const numeric* first
