@@ -60,10 +60,10 @@ def _avg_pool(fn, n, x, kernel_size, stride, padding, ceil_mode, count_include_p
                                               divisor_override, fn))
 
 
-def _window_mean(plan, counts):
-    """The windowed sum kernel over a plan, each sum divided by its count (avg_divisors); the
-    result."""
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True,
+def _window_mean(plan, counts, square=False):
+    """The windowed sum kernel over a plan, each sum (of squares, with ``square``) divided by
+    its count (avg_divisors); the result."""
+    _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True, square,
                        plan.num_threads)
     return plan.finish()
 
@@ -88,7 +88,7 @@ def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes,
     plan = _v.prepare_window(fn, "sum", x, kernel_size, stride, padding, dilation, ceil_mode,
                              False, out, num_threads, axes, n)
     _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS,
-                       _v.NO_COUNTS, False, plan.num_threads)
+                       _v.NO_COUNTS, False, False, plan.num_threads)
     return plan.finish()
 
 
@@ -689,6 +689,9 @@ def adaptive_avg_pool3d(x, output_size, *, axes=(-3, -2, -1), out=None, num_thre
 # each chunk averaged while it is still in cache: one pass over the input from memory, no
 # temporary of the input's size.
 _LP_CHUNK_BYTES = 1 << 21
+# p = 2 over planes: the windowed sum kernel squares as it reads (tests switch it off to check
+# it against the chunked powers).
+_LP_SQUARE_IN_KERNEL = True
 
 
 def _powered(x, p, dtype, out):
@@ -710,12 +713,25 @@ def chunk_rows(x, dtype):
 
 def _lp_chunks(fn, n, plan, means, num_threads, finish=None):
     """``avg_pool(x ** p)`` into ``means`` (no padding; divisors count the real cells, as
-    PyTorch's), a chunk of the first axis at a time when that axis is a batch axis, each
-    chunk's means handed to ``finish(means_chunk)`` while they are in cache. The geometry and
-    divisors are the plan's, made once."""
+    PyTorch's), each chunk's means handed to ``finish(means_chunk)`` while they are in cache.
+
+    p = 2 over planes: one kernel call that squares the values as it reads them (no pass to
+    raise the input to the power), then ``finish`` chunk by chunk. Otherwise (another p, or a
+    channels-last input, whose kernel does not square) a chunk of the first axis at a time
+    when that axis is a batch axis: its powers into one reused buffer, averaged while in
+    cache. The geometry and divisors are the plan's, made once."""
     x, axes = plan.x, plan.axes
-    chunk = max(1, len(x)) if 0 in axes else chunk_rows(x, plan.dtype)
     counts = _v.avg_divisors(plan.geometry, True, None, fn)
+    if plan.p == 2 and _LP_SQUARE_IN_KERNEL:
+        whole = _v.lp_chunk_plan(fn, plan, x, means, num_threads)
+        if whole.lanes == 1:
+            _window_mean(whole, counts, square=True)
+            if finish is not None:
+                step = chunk_rows(means, means.dtype)
+                for start in range(0, len(means), step):
+                    finish(means[start:start + step])
+            return means
+    chunk = max(1, len(x)) if 0 in axes else chunk_rows(x, plan.dtype)
     scratch = np.empty((min(chunk, len(x)),) + x.shape[1:], plan.dtype)
     for start in range(0, len(x), chunk):
         part, rows = x[start:start + chunk], slice(start, start + chunk)

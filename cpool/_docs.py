@@ -800,9 +800,9 @@ _ND_TEMPLATES.update({
     for full windows, with PyTorch's quirks kept: ``x`` is not made absolute, so a negative
     power sum (odd ``p``) has a NaN root unless ``p`` is 1 (which keeps the sign), and a
     fractional ``p`` on negative input gives NaN; a
-    ``ceil_mode`` window that runs past the input is scaled by the full window size. Powers
-    are taken in chunks of the input that stay in cache, then averaged by the windowed
-    kernel.
+    ``ceil_mode`` window that runs past the input is scaled by the full window size. For
+    ``p = 2`` the windowed sum kernel squares the values as it reads them; other powers are
+    taken in chunks of the input that stay in cache, then averaged by the same kernel.
 
 {examples}''',
     'lp_pool_backward': '''\

@@ -771,27 +771,49 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
     dtype, p = np.result_type(g_dtype, plan.dtype), plan.p
     result = _v._result(out, plan.x.shape, result_dtype, fn)
     a = _api._lp_chunks(fn, n, plan, np.empty(shape, plan.dtype), num_threads)
-    size = dtype.type(math.prod(plan.geometry.kernel))
-    with np.errstate(all="ignore"):
-        t = a.astype(dtype) * size  # sign(a) * relu(|a|) * size
-        # pow(t, 1/p)': exponent * t ** (exponent - 1); then mul's: * size.
-        grad_t = g.astype(dtype) * (dtype.type(1 / p) * np.power(t, dtype.type(1 / p - 1)))
-        grad_t *= size
-        # sign(a) * relu(|a|): relu passes the gradient where its output is > 0 (NaN too),
-        # abs's is * sign(a).
-        sa = np.sign(a).astype(dtype)
-        grad_a = np.where(np.abs(a) <= 0, dtype.type(0), grad_t * sa) * sa
-    # avg_pool(x ** p)': each window's gradient over its divisor, spread on the window.
-    grad_powered = _window_backward(fn, n, grad_a, plan.x.shape, plan.axes, plan.kernel_size,
-                                    plan.stride, 0, 1, plan.ceil_mode, None, num_threads,
-                                    avg=(True, None))
-    # pow(x, p)': p * x ** (p - 1), into the result once x has been read (it may be `out`).
-    direct = not np.may_share_memory(result, plan.x)
-    target = result if direct else np.empty(result.shape, result.dtype)
-    _lp_times_derivative(grad_powered, plan.x, p, dtype, target)
+    grad_a = _lp_grad_of_means(g, a, p, dtype.type(math.prod(plan.geometry.kernel)), dtype)
+    # avg_pool(x ** p)': each window's gradient over its divisor, spread on the window, into
+    # the result itself where it can be; then pow(x, p)': times p * x ** (p - 1), in place,
+    # once x has been read (the result may be `out`, sharing x's memory).
+    direct = result.dtype == dtype and not np.may_share_memory(result, plan.x)
+    target = result if direct else np.empty(result.shape, dtype)
+    _window_backward(fn, n, grad_a, plan.x.shape, plan.axes, plan.kernel_size, plan.stride, 0,
+                     1, plan.ceil_mode, target, num_threads, avg=(True, None))
+    _lp_times_derivative(target, plan.x, p, dtype, target)
     if not direct:
-        np.copyto(result, target)
+        np.copyto(result, target, casting="unsafe")
     return result
+
+
+def _lp_grad_of_means(g, a, p, size, dtype):
+    """The gradient with respect to the means ``a``, autograd's chain through PyTorch's
+    ``(sign(a) * relu(|a|) * size) ** (1/p)``, step by step in its order, a block of rows at
+    a time in place (the blocks stay in cache)."""
+    grad_a = np.empty(a.shape, dtype)
+    step = _api.chunk_rows(a, dtype)
+    with np.errstate(all="ignore"):
+        for start in range(0, len(a), step):
+            rows = slice(start, start + step)
+            ar, ga = a[rows].astype(dtype, copy=False), grad_a[rows]
+            # pow(t, 1/p)' with t = sign(a) * relu(|a|) * size: exponent * t ** (exponent - 1)
+            # (t is a * size: sign * relu changes only -0, whose gradient is masked below),
+            # times the incoming gradient; then mul's: * size.
+            np.multiply(ar, size, out=ga)
+            if p == 2:  # t ** -0.5 as PyTorch's pow takes it: 1 / sqrt(t)
+                np.sqrt(ga, out=ga)
+                np.divide(1, ga, out=ga)
+            else:
+                np.power(ga, dtype.type(1 / p - 1), out=ga)
+            np.multiply(ga, dtype.type(1 / p), out=ga)
+            np.multiply(g[rows], ga, out=ga)
+            ga *= size
+            # sign(a) * relu(|a|): relu passes the gradient where its output is > 0 (NaN too),
+            # abs's is * sign(a), both after sign's * sign(a).
+            sa = np.sign(ar)
+            ga *= sa
+            np.copyto(ga, 0, where=np.abs(ar) <= 0)
+            ga *= sa
+    return grad_a
 
 
 def _lp_times_derivative(grad, x, p, dtype, result):

@@ -957,8 +957,9 @@ def prepare_lp(fn: str, x, norm_type, kernel_size, stride, ceil_mode, axes, n: i
 def lp_chunk_plan(fn: str, plan: LpPlan, powered: np.ndarray, means: np.ndarray,
                   num_threads) -> Plan:
     """The average kernel's plan for one chunk of LP pooling: ``powered`` (a chunk of ``x **
-    p``, in ``plan.dtype``) into ``means`` (the chunk's rows of the means), with the plan's
-    geometry (checked once for the whole input)."""
+    p``, or ``x`` itself for the kernel that squares) read in ``plan.dtype``, into ``means``
+    (the chunk's rows of the means), with the plan's geometry (checked once for the whole
+    input)."""
     n = len(plan.axes)
     return _window_plan(fn, "avg", powered, plan.axes, n, plan.dtype, plan.dtype, plan.dtype,
                         plan.geometry, False, means, num_threads)

@@ -168,3 +168,23 @@ def test_more_errors():
         cpool.lp_pool2d_backward(np.ones((2, 3, 3)), x, 2, 2)
     with pytest.raises(TypeError, match=r"`grad_output` must have a floating dtype"):
         cpool.lp_pool2d_backward(np.ones((2, 4, 4), np.int32), x, 2, 2)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.float16])
+def test_squares_in_kernel_match_chunked_powers(rng, n, dtype, monkeypatch):
+    """p = 2 over planes squares inside the windowed kernel; the chunked powers (every other
+    p, and channels-last input) give the same bits. Small planes (one pass per plane) and
+    larger ones (row by row)."""
+    from cpool import _api
+    shapes = [SHAPES[n], (2, 3) + (40, 70, 90)[-n:]]
+    for shape in shapes:
+        x = random_array(rng, shape, dtype)
+        for k, s, c in GRIDS[n]:
+            fused = lp(n)(x, 2, k, s, c)
+            g = np.ones(fused.shape, np.float32)
+            fused_grad = lp_back(n)(g, x, 2, k, s, c)
+            monkeypatch.setattr(_api, "_LP_SQUARE_IN_KERNEL", False)
+            assert_identical(fused, lp(n)(x, 2, k, s, c))
+            assert_identical(fused_grad, lp_back(n)(g, x, 2, k, s, c))
+            monkeypatch.setattr(_api, "_LP_SQUARE_IN_KERNEL", True)

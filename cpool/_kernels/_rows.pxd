@@ -15,6 +15,12 @@ cdef enum:
     PREFETCH_BYTES = 2048  # how far ahead of the bytes being read the kernels prefetch
 
 
+cdef inline numeric_acc _read(numeric v, numeric_acc* like, bint square) noexcept nogil:
+    """``v`` in the buffer's dtype (``like``'s), squared with ``square``."""
+    cdef numeric_acc a = <numeric_acc>v
+    return a * a if square else a
+
+
 cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noexcept nogil:
     if is_max:
         return _take_max(a, b)
@@ -83,10 +89,12 @@ cdef inline void _prefetch_slices(const numeric* first, Py_ssize_t depth_step,
 
 
 cdef inline void _vertical_more(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows,
-                                Py_ssize_t W, numeric_acc* buf, bint is_max) noexcept nogil:
+                                Py_ssize_t W, numeric_acc* buf, bint is_max,
+                                bint square=False) noexcept nogil:
     """buf[j] = buf[j] combined with rows row0 + t*step (t < n_rows) of column j, in order: the
     rows after a window's first ones (further rows, or further depth slices of a 3-D window).
-    Three rows per sweep of the buffer (a 3x3x3 window's slices in one each)."""
+    Three rows per sweep of the buffer (a 3x3x3 window's slices in one each); ``square`` as
+    in :func:`_vertical`."""
     cdef Py_ssize_t t = 0, j
     cdef const numeric* r0
     cdef const numeric* r1
@@ -96,23 +104,26 @@ cdef inline void _vertical_more(const numeric* row0, Py_ssize_t step, Py_ssize_t
         r1 = r0 + step
         r2 = r1 + step
         for j in range(W):
-            buf[j] = _combine(_combine(_combine(buf[j], <numeric_acc>r0[j], is_max),
-                                       <numeric_acc>r1[j], is_max), <numeric_acc>r2[j], is_max)
+            buf[j] = _combine(_combine(_combine(buf[j], _read(r0[j], buf, square), is_max),
+                                       _read(r1[j], buf, square), is_max), _read(r2[j], buf, square), is_max)
         t += 3
     r0 = row0 + t * step
     r1 = r0 + step
     if n_rows - t == 2:
         for j in range(W):
-            buf[j] = _combine(_combine(buf[j], <numeric_acc>r0[j], is_max), <numeric_acc>r1[j],
+            buf[j] = _combine(_combine(buf[j], _read(r0[j], buf, square), is_max), _read(r1[j], buf, square),
                               is_max)
     elif n_rows - t == 1:
         for j in range(W):
-            buf[j] = _combine(buf[j], <numeric_acc>r0[j], is_max)
+            buf[j] = _combine(buf[j], _read(r0[j], buf, square), is_max)
 
 
 cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,
-                           numeric_acc* buf, numeric_acc identity, bint is_max) noexcept nogil:
-    """buf[j] = reduction over rows row0 + t*step (t < n_rows) of column j, folded in row order."""
+                           numeric_acc* buf, numeric_acc identity, bint is_max,
+                           bint square=False) noexcept nogil:
+    """buf[j] = reduction over rows row0 + t*step (t < n_rows) of column j, folded in row order.
+    With ``square`` (sums only: LP pooling's p = 2) each value is squared in the buffer's dtype
+    as it is read, as ``x * x`` would be."""
     cdef Py_ssize_t j
     cdef const numeric* r0 = row0
     cdef const numeric* r1 = row0 + step
@@ -122,27 +133,28 @@ cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_ro
             buf[j] = identity
     elif n_rows == 1:
         for j in range(W):
-            buf[j] = <numeric_acc>r0[j]
+            buf[j] = _read(r0[j], buf, square)
     elif n_rows == 2:
         for j in range(W):
-            buf[j] = _combine(<numeric_acc>r0[j], <numeric_acc>r1[j], is_max)
+            buf[j] = _combine(_read(r0[j], buf, square), _read(r1[j], buf, square), is_max)
     else:  # three rows in one sweep, then any further rows
         for j in range(W):
-            buf[j] = _combine(_combine(<numeric_acc>r0[j], <numeric_acc>r1[j], is_max),
-                              <numeric_acc>r2[j], is_max)
-        _vertical_more(row0 + 3 * step, step, n_rows - 3, W, buf, is_max)
+            buf[j] = _combine(_combine(_read(r0[j], buf, square), _read(r1[j], buf, square),
+                                       is_max), _read(r2[j], buf, square), is_max)
+        _vertical_more(row0 + 3 * step, step, n_rows - 3, W, buf, is_max, square)
 
 
 cdef inline void _vertical_grid(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
                                 Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,
-                                numeric_acc* buf, numeric_acc identity, bint is_max) noexcept nogil:
+                                numeric_acc* buf, numeric_acc identity, bint is_max,
+                                bint square=False) noexcept nogil:
     """:func:`_vertical` over the rows of a window with a depth: ``n_depth`` slices
     ``depth_step`` apart, each ``n_rows`` rows ``step`` apart (a 3-D window's (d, h) rows;
     ``n_depth`` is 1 for a 2-D window). Folded in (d, h) order, PyTorch's scan order."""
     cdef Py_ssize_t s
-    _vertical(row0, step, n_rows if n_depth > 0 else 0, W, buf, identity, is_max)
+    _vertical(row0, step, n_rows if n_depth > 0 else 0, W, buf, identity, is_max, square)
     for s in range(1, n_depth):
-        _vertical_more(row0 + s * depth_step, step, n_rows, W, buf, is_max)
+        _vertical_more(row0 + s * depth_step, step, n_rows, W, buf, is_max, square)
 
 
 cdef inline void _horizontal_lanes(const numeric_acc* buf, numeric_acc* out, numeric_acc* tmp,

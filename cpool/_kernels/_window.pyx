@@ -264,7 +264,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                      Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                      const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
                      const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-                     bint is_max, int num_threads) except -1:
+                     bint is_max, int num_threads, bint square) except -1:
     """:func:`_separable` for small planes (a 14-wide plane, 2x2 stride 2; adaptive 13 -> 6,
     3x3 stride 2): a task takes one plane and reduces each output row's window rows into one
     buffer, row after row, so that the plane's windows take one horizontal pass and its
@@ -275,7 +275,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     buffer row k's windows continue where row k-1's end, one pass over OH*OW outputs.
     Overlapping ones keep the whole rows, W values each: every position of the buffer is
     reduced at stride 1, then each window's result is gathered. Per output the same
-    operations in the same order as _separable's rows, so the same bits."""
+    operations in the same order as _separable's rows, so the same bits (``square`` as
+    there)."""
     cdef Py_ssize_t B1 = out.shape[1], OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t P = out.shape[0] * B1, W = x.shape[3]
     cdef bint tiles = (kw - 1) * dw < sw
@@ -303,8 +304,12 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                 b1 = p - b0 * B1
                 buf = scratch + threadid() * (stride + div_stride)
                 for oh in range(OH):
-                    _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
-                              buf + oh * Wb, identity, is_max)
+                    if square:  # a literal each: two inlined loops
+                        _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
+                                  buf + oh * Wb, identity, False, True)
+                    else:
+                        _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
+                                  buf + oh * Wb, identity, is_max)
                 orow = &out[b0, b1, 0, 0]
                 if tiles:
                     _horizontal(buf, orow, OH * OW, kw, sw, dw, is_max)
@@ -345,7 +350,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     bint plane_bounds, const int64_t[::1] count_d, const int64_t[::1] count_h,
                     const int64_t[::1] count_w, bint divide,
                     bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads,
-                    layout* tag) except -1:
+                    layout* tag, bint square=False) except -1:
     """Shared driver of window_max and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
 
@@ -366,6 +371,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     buffer holds the row alone and each window reduces its in-bounds taps
     (:func:`_horizontal_clipped`), so nothing follows the kernel's size.
 
+    ``square`` (window_sum over planes: LP pooling's p = 2): the values' squares are summed.
+
     ``plane_bounds`` (fractional max pooling, planes only): every plane has its own windows,
     plane p's at ``[p*OH, (p+1)*OH)`` of ``h_lo``/``h_n`` (likewise W, and depth with
     ``p*OD``), planes numbered row-major over (B0, B1), or over B0 with a depth."""
@@ -379,7 +386,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     if layout is planes and not depth and not plane_bounds and _small_planes(
             W, OH, OW, kw, sw, dw, pad_w, clipped):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, w_lo, w_n, count_h, count_w,
-                           divide, is_max, num_threads)
+                                 divide, is_max, num_threads, square)
     cdef Py_ssize_t nd, z
     cdef int64_t count_dh
     cdef const numeric* first
@@ -396,6 +403,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t n_chunks = (n_rows + ROW_CHUNK - 1) // ROW_CHUNK
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
+                          and not square
                           and pad_w == 0 and width == L)
     cdef Py_ssize_t c, r, b0, b1, oh, i, j, hb, wb, db, pl
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
@@ -457,8 +465,12 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         # scan itself, so max needs no rescan either.
                         _horizontal(<const numeric_acc*>first, orow, OW, kw, sw, dw, is_max)
                     else:
-                        _vertical_grid(first, depth_step, nd, dh * row_step, h_n[hb + oh], L,
-                                       buf + row0, identity, is_max)
+                        if layout is planes and square:  # a literal each: two inlined loops
+                            _vertical_grid(first, depth_step, nd, dh * row_step, h_n[hb + oh],
+                                           L, buf + row0, identity, False, True)
+                        else:
+                            _vertical_grid(first, depth_step, nd, dh * row_step, h_n[hb + oh],
+                                           L, buf + row0, identity, is_max)
                         if gather:
                             _gather_windows(buf, buf + stride, orow, OW, &w_lo[wb],
                                             W - (kw - 1) * dw, kw, dw, is_max)
@@ -504,12 +516,13 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
                         bint clipped, bint plane_bounds, const int64_t[::1] count_d,
                         const int64_t[::1] count_h,
                         const int64_t[::1] count_w, bint divide, bint is_max, Py_ssize_t lanes,
-                        Py_ssize_t pixel, int num_threads) except -1:
-    """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels."""
+                        Py_ssize_t pixel, int num_threads, bint square=False) except -1:
+    """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels (which
+    never ``square``)."""
     if lanes == 1:
         return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                           clipped, plane_bounds, count_d, count_h, count_w, divide, is_max, 1, 1,
-                          num_threads, <planes*>NULL)
+                          num_threads, <planes*>NULL, square)
     return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                       clipped, False, count_d, count_h, count_w, divide, is_max, lanes, pixel,
                       num_threads, <pixels*>NULL)
@@ -527,7 +540,7 @@ def window_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef const int64_t[::1] no_counts = None
     _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                    clipped, plane_bounds, no_counts, no_counts, no_counts, False, True, lanes, pixel,
-                   num_threads)
+                   num_threads, False)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -538,16 +551,19 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                bint plane_bounds, Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
                const int64_t[::1] count_h, const int64_t[::1] count_w,
-               bint divide, int num_threads):
-    """Kernel of the sum and average pooling ops (1-D, 2-D, 3-D).
+               bint divide, bint square, int num_threads):
+    """Kernel of the sum and average pooling ops (1-D, 2-D, 3-D), and of LP pooling's p = 2.
 
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``count_d[od] * count_h[oh] * count_w[ow]``
-    (``count_d`` only for 3-D windows).
+    (``count_d`` only for 3-D windows). With ``square`` (planes only) the squares of the
+    values are summed, each squared in the output dtype as it is read.
     """
+    if square and lanes != 1:
+        raise ValueError("cpool: window_sum squares planes only (lanes == 1)")
     _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                    clipped, plane_bounds, count_d, count_h, count_w, divide, False, lanes, pixel,
-                   num_threads)
+                   num_threads, square)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
