@@ -119,3 +119,23 @@ def test_small_planes_match_rows(rng, k, s, shape, dtype):
         small, first, last = stacked_rows(pool, x, k, sh)
         assert_identical(small, first)
         assert_identical(small, last)
+
+
+@pytest.mark.parametrize("k,s,p,shape", [(2, 2, 0, (3, 4, 14, 14)), (3, 1, 0, (2, 3, 14, 13)),
+                                         (3, 2, (1, 0), (2, 3, 13, 13)),
+                                         ((5, 2), (4, 1), 0, (2, 2, 17, 6))])
+@pytest.mark.parametrize("rows_apart", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype):
+    # Small planes: one flat vertical sweep where rows are contiguous and windows overlap and
+    # are equally tall, else one sweep per output row. Against the general path, bit for bit.
+    x = random_array(rng, shape, dtype)
+    if rows_apart:
+        wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
+        wide[..., :x.shape[-1]] = x
+        x = wide[..., :x.shape[-1]]
+    for pool in (cpool.avg_pool2d, cpool.sum_pool2d):
+        small = pool(x, k, s, p)
+        with general_path():
+            general = pool(x, k, s, p)
+        assert_identical(general, small)

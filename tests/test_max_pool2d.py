@@ -272,3 +272,30 @@ def test_small_planes_match_rows(rng, k, s, shape, dtype):
                                       k, s if np.isscalar(s) else s[0])
     assert_identical(small, first)
     assert_identical(small, last)
+
+
+def _rows_apart(x):
+    """``x`` with its rows 3 values further apart than its width (a slice of wider rows)."""
+    wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
+    wide[..., :x.shape[-1]] = x
+    return wide[..., :x.shape[-1]]
+
+
+@pytest.mark.parametrize("k,s,p,shape", [(2, 2, 0, (3, 4, 14, 14)), (3, 2, 0, (2, 3, 13, 13)),
+                                         (3, 2, (1, 0), (2, 3, 13, 13)),
+                                         ((3, 2), (1, 2), 0, (2, 2, 12, 9)),
+                                         ((2, 3), (2, 3), (1, 0), (5, 8, 10)),
+                                         ((5, 2), (4, 2), 0, (2, 2, 17, 6))])
+@pytest.mark.parametrize("rows_apart", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype):
+    # Small planes, values and indices: one flat vertical sweep per plane where its rows are
+    # contiguous and its windows equally tall, else one sweep per output row (rows apart,
+    # vertical padding, windows strided far apart). Against the general path, bit for bit.
+    x = _tie_heavy(rng, shape, dtype) if dtype != np.int16 else random_array(rng, shape, dtype)
+    if rows_apart:
+        x = _rows_apart(x)
+    small = cpool.max_pool2d(x, k, s, p, return_indices=True), cpool.max_pool2d(x, k, s, p)
+    with general_path():
+        general = cpool.max_pool2d(x, k, s, p, return_indices=True), cpool.max_pool2d(x, k, s, p)
+    assert_identical(general, small)

@@ -262,6 +262,29 @@ cdef inline bint _small_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ss
             and W <= SHORT_ROW and OH * W <= TILED_VALUES)
 
 
+cdef inline Py_ssize_t _flat_rows(Py_ssize_t row_step, Py_ssize_t W,
+                                  const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n,
+                                  Py_ssize_t OH) noexcept nogil:
+    """The buffer rows R of a small plane whose vertical pass runs as one flat sweep, or 0.
+
+    Where the plane's rows are contiguous and every window has the same number of rows, buffer
+    row r (r < R, the rows from the first window's to the last one's) reduces the window rows
+    of input row ``h_lo[0] + r`` and output row oh reads buffer row ``h_lo[oh] - h_lo[0]``: one
+    loop over R*W values, which vectorises whole where a loop per output row of 13 values
+    leaves a scalar tail per row (whose branches random data mispredicts). Rows between the
+    windows' first rows are reduced for nothing, so R is held to twice the output rows."""
+    cdef Py_ssize_t oh, R
+    if row_step != W or OH == 0:
+        return 0
+    for oh in range(1, OH):
+        if h_n[oh] != h_n[0]:
+            return 0
+    R = h_lo[OH - 1] - h_lo[0] + 1
+    if R < 1 or R > 2 * OH or R * W > TILED_VALUES:
+        return 0
+    return R
+
+
 cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                      numeric_acc[:, :, :, ::1] out,
                      const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
@@ -278,19 +301,27 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     Windows that tile their rows (taps within the stride) keep OW*sw values per buffer row:
     buffer row k's windows continue where row k-1's end, one pass over OH*OW outputs.
     Overlapping ones keep the whole rows, W values each: every position of the buffer is
-    reduced at stride 1, then each window's result is gathered. Per output the same
+    reduced at stride 1, then each window's result is gathered. Where :func:`_flat_rows`
+    allows (and for max even where windows tile) the vertical pass is one flat sweep over the
+    plane's rows, whose buffer rows are then reduced and gathered as overlapping ones are. Per output the same
     operations in the same order as _separable's rows, so the same bits (``square`` as
     there)."""
     cdef Py_ssize_t B1 = out.shape[1], OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t P = out.shape[0] * B1, W = x.shape[3]
-    cdef bint tiles = (kw - 1) * dw < sw
-    cdef Py_ssize_t Wb = OW * sw if tiles else W  # values per buffer row
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
+    # Windows that tile their rows keep the per-row sweeps for sums, whose scalar tails are
+    # cheap: the flat sweep's extra rows cost more there (14 -> 7, 2x2: 0.63 -> 0.89 ms), where
+    # for max they cost less than the tails' branches (2.3 -> 1.5 ms).
+    cdef bint tiles = (kw - 1) * dw < sw
+    cdef Py_ssize_t R = _flat_rows(row_step, W, h_lo, h_n, OH) if is_max or not tiles else 0
+    tiles = tiles and R == 0
+    cdef Py_ssize_t Wb = OW * sw if tiles else W  # values per buffer row
+    cdef Py_ssize_t n_buf = (R if R else OH) * Wb  # values in the buffer rows
     # The buffer rows, then (overlapping windows) the stride-1 reductions.
-    cdef Py_ssize_t stride = _buffer_stride(OH * Wb * (1 if tiles else 2), sizeof(numeric_acc))
+    cdef Py_ssize_t stride = _buffer_stride(n_buf * (1 if tiles else 2), sizeof(numeric_acc))
     cdef Py_ssize_t div_stride = _buffer_stride(OH * OW, sizeof(numeric_acc)) if divide else 0
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
-    cdef Py_ssize_t p, b0, b1, oh, i
+    cdef Py_ssize_t p, b0, b1, oh, i, at
     cdef numeric_acc* buf
     cdef numeric_acc* divs
     cdef numeric_acc* orow
@@ -307,25 +338,35 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                 b0 = p // B1
                 b1 = p - b0 * B1
                 buf = scratch + threadid() * (stride + div_stride)
-                for oh in range(OH):
-                    if square:  # a literal each: two inlined loops
-                        _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
-                                  buf + oh * Wb, identity, False, True)
+                if R:  # the flat sweep (square and not: a literal each, two inlined loops)
+                    if square:
+                        _vertical(&x[b0, b1, h_lo[0], 0], dh * row_step, h_n[0], n_buf, buf,
+                                  identity, False, True)
                     else:
-                        _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
-                                  buf + oh * Wb, identity, is_max)
+                        _vertical(&x[b0, b1, h_lo[0], 0], dh * row_step, h_n[0], n_buf, buf,
+                                  identity, is_max)
+                else:
+                    for oh in range(OH):
+                        if square:
+                            _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
+                                      buf + oh * Wb, identity, False, True)
+                        else:
+                            _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
+                                      buf + oh * Wb, identity, is_max)
                 orow = &out[b0, b1, 0, 0]
                 if tiles:
                     _horizontal(buf, orow, OH * OW, kw, sw, dw, is_max)
                 else:
-                    _horizontal(buf, buf + OH * W, OH * W - (kw - 1) * dw, kw, 1, dw, is_max)
+                    _horizontal(buf, buf + n_buf, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
                     for oh in range(OH):
+                        at = n_buf + ((h_lo[oh] - h_lo[0]) * W if R else oh * W)
                         for i in range(OW):
-                            orow[oh * OW + i] = buf[OH * W + oh * W + i * sw]
+                            orow[oh * OW + i] = buf[at + i * sw]
                 if numeric is numeric_acc and is_max:
                     # As in _separable: the scan's own bits where a column max is -0 or NaN.
                     for oh in range(OH):
-                        if h_n[oh] > 1 and _any_negzero_or_nan(buf + oh * Wb, Wb):
+                        at = (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
+                        if h_n[oh] > 1 and _any_negzero_or_nan(buf + at, Wb):
                             first = &x[b0, b1, h_lo[oh], 0]
                             _scan_order_max(first, 0, 1, dh * row_step, h_n[oh], &w_lo[0],
                                             &w_n[0], dw, orow + oh * OW, OW, 1)
@@ -650,16 +691,13 @@ cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t depth_step, Py_ss
                            vmax, vrow)
 
 
-cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
-                                 int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
-                                 Py_ssize_t dw, const int64_t* row_at, Py_ssize_t row_w,
-                                 Py_ssize_t pad_w, numeric* orow, int64_t* irow) noexcept nogil:
-    """The column combine of :func:`window_max_with_indices` over padded row buffers: column u
-    of every window, one sweep per u (u = 0 starts each window), then the flat indices of the
-    winners (``row_at[t]``: the flat index of window row t's first cell; the padded row starts
-    ``pad_w`` cells before it). With ``row_w`` (rows of one slice: ``row_at[t] = row_at[0] +
-    t*row_w``) the index is computed, a loop that vectorises where the table's gather does not
-    (30% of a 2x2 pooling with indices)."""
+cdef inline void _combine_columns(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
+                                  int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
+                                  Py_ssize_t dw, numeric* orow) noexcept nogil:
+    """Each window's winner among its columns ``vmax[ow*sw + u*dw]`` (u < kw), by
+    :func:`_right_replaces`: its value, its row ``hrow`` and its tap ``hcol``. Column u of
+    every window, one sweep per u (u = 0 starts each window); at stride 1 the sweeps
+    vectorise."""
     cdef Py_ssize_t ow, u, i
     cdef bint take
     for ow in range(OW):
@@ -676,6 +714,20 @@ cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32
             orow[ow] = vmax[i] if take else orow[ow]
             hrow[ow] = _pick(take, vrow[i], hrow[ow])
             hcol[ow] = _pick(take, <int32_t>u, hcol[ow])
+
+
+cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
+                                 int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
+                                 Py_ssize_t dw, const int64_t* row_at, Py_ssize_t row_w,
+                                 Py_ssize_t pad_w, numeric* orow, int64_t* irow) noexcept nogil:
+    """The column combine of :func:`window_max_with_indices` over padded row buffers
+    (:func:`_combine_columns`), then the flat indices of the winners (``row_at[t]``: the flat
+    index of window row t's first cell; the padded row starts ``pad_w`` cells before it). With
+    ``row_w`` (rows of one slice: ``row_at[t] = row_at[0] + t*row_w``) the index is computed, a
+    loop that vectorises where the table's gather does not (30% of a 2x2 pooling with
+    indices)."""
+    cdef Py_ssize_t ow
+    _combine_columns(vmax, vrow, hrow, hcol, OW, kw, sw, dw, orow)
     cdef int64_t base = row_at[0] - pad_w
     if row_w and dw == 1:  # the common case: one 64-bit multiply per index
         for ow in range(OW):
@@ -807,6 +859,83 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
                 dsti[c] = row_at[0] + w_lo[ow]
 
 
+cdef int _small_plane_arg_rows(
+        const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
+        numeric[:, :, :, ::1] out, int64_t[:, :, :, ::1] indices,
+        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, int num_threads) except -1:
+    """:func:`_max_with_indices` for small planes (:func:`_small_planes`; every window has a
+    real row), as :func:`_small_plane_rows` is :func:`_separable`'s: a task takes one plane,
+    reduces each output row's window rows (with their row numbers) into one buffer, row after
+    row, combines every position of the buffer at stride 1 in one vectorised sweep, then
+    gathers each window's winner and computes its flat index. Per window the same rule over
+    the same cells as the row-by-row path, so the same values and indices."""
+    cdef Py_ssize_t B1 = out.shape[1], OH = out.shape[2], OW = out.shape[3]
+    cdef Py_ssize_t P = out.shape[0] * B1, W = x.shape[3]
+    cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
+    cdef Py_ssize_t R = _flat_rows(row_step, W, h_lo, h_n, OH)  # > 0: one flat vertical sweep
+    cdef Py_ssize_t n_buf = (R if R else OH) * W  # values in the buffer rows
+    cdef Py_ssize_t n_pos = n_buf - (kw - 1) * dw  # stride-1 positions over the buffer rows
+    # Per thread: the column maxima, then each position's winner; their rows, then the
+    # winners' rows and taps.
+    cdef Py_ssize_t vstride = _buffer_stride(n_buf + n_pos, sizeof(numeric))
+    cdef Py_ssize_t istride = _buffer_stride(n_buf + 2 * n_pos, sizeof(int32_t))
+    cdef Py_ssize_t p, b0, b1, oh, ow, pos, at, shift
+    # Offsets within the plane fit int32 (the caller checks H*W).
+    cdef int32_t row_w = <int32_t>(dh * W)
+    cdef numeric* vmax
+    cdef numeric* wmax
+    cdef numeric* orow
+    cdef int64_t* irow
+    cdef int32_t* vrow
+    cdef int32_t* hrow
+    cdef int32_t* hcol
+    if P == 0:
+        return 0
+    cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
+    cdef int32_t* ints = NULL
+    try:
+        ints = <int32_t*>_scratch(num_threads, istride, sizeof(int32_t))
+        with nogil:
+            for p in prange(P, schedule='static', num_threads=num_threads):
+                b0 = p // B1
+                b1 = p - b0 * B1
+                vmax = values + threadid() * vstride
+                wmax = vmax + n_buf
+                vrow = ints + threadid() * istride
+                hrow = vrow + n_buf
+                hcol = hrow + n_pos
+                if R:
+                    _vertical_arg(&x[b0, b1, h_lo[0], 0], 0, 1, dh * row_step, h_n[0], n_buf,
+                                  vmax, vrow)
+                else:
+                    for oh in range(OH):
+                        _vertical_arg(&x[b0, b1, h_lo[oh], 0], 0, 1, dh * row_step, h_n[oh], W,
+                                      vmax + oh * W, vrow + oh * W)
+                # Positions across two buffer rows combine garbage; none is gathered.
+                _combine_columns(vmax, vrow, hrow, hcol, n_pos, kw, 1, dw, wmax)
+                # Each position's winner as an offset from the position's cell, plus the
+                # position (a loop that vectorises; the gather below then only adds the row's
+                # shift).
+                for pos in range(n_pos):
+                    hcol[pos] = <int32_t>pos + hrow[pos] * row_w + hcol[pos] * <int32_t>dw
+                orow = &out[b0, b1, 0, 0]
+                irow = &indices[b0, b1, 0, 0]
+                for oh in range(OH):
+                    # Buffer row of output row oh, and its input row's flat index less the
+                    # buffer row's start.
+                    at = (h_lo[oh] - h_lo[0]) * W if R else oh * W
+                    shift = h_lo[0] * W if R else (h_lo[oh] - oh) * W
+                    for ow in range(OW):
+                        pos = at + ow * sw
+                        orow[oh * OW + ow] = wmax[pos]
+                        irow[oh * OW + ow] = shift + hcol[pos]
+    finally:
+        free(values)
+        free(ints)
+    return 0
+
+
 def window_max_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
@@ -894,6 +1023,12 @@ cdef inline int _max_with_indices(
     cdef Py_ssize_t past_rows = max_d * max_h
     if past_rows >= 2**31 - 1:
         raise ValueError("cpool: a window of more than 2**31 - 2 rows has no int32 row number")
+    cdef Py_ssize_t min_h = max_h
+    for oh in range(h_n.shape[0]):
+        min_h = min(min_h, h_n[oh])
+    if layout is planes and not depth and not plane_bounds and min_h > 0 and H * W < 2**31 and _small_planes(
+            W, OH, OW, kw, sw, dw, pad_w, clipped):
+        return _small_plane_arg_rows(x, out, indices, h_lo, h_n, dh, kw, sw, dw, num_threads)
     # Windows of one tap count on the general path (fractional pooling's): every position of
     # the row combined at stride 1, then each window's winner gathered (as in _separable).
     cdef bint gather = layout is planes and clipped and _uniform_windows(w_n, kw, W, dw)
