@@ -328,36 +328,44 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=N
 
 
 def _sum_backward_call(grad, out, rows, cols, row_params, col_params, clipped, count_h,
-                       count_w, divide, num_threads):
+                       count_w, divide, num_threads, squared_input=None):
     """One call of the 2-D window-sum gradient kernel: ``grad`` (P, OH, OW) into ``out``
     (P, H, W), with the row and column windows (AxisWindows) and their (kernel, stride,
-    dilation)."""
+    dilation); with ``squared_input`` (``out``'s shape and dtype) times its values' squares'
+    derivative."""
     kh, sh, dh = row_params
     kw, sw, dw = col_params
     _backward.window_sum_backward(grad, out, rows.lo, rows.count, kh, sh, dh, kw, sw, dw,
                                   cols.pad_before, cols.lo, cols.count, clipped, count_h,
-                                  count_w, divide, num_threads)
+                                  count_w, divide, num_threads, squared_input)
 
 
 def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride, padding,
-                     dilation, ceil_mode, out, num_threads, avg=None):
+                     dilation, ceil_mode, out, num_threads, avg=None, squared_input=None):
     """Gradient of sum (``avg`` None) or average (``avg``: (count_include_pad,
-    divisor_override)) pooling over ``n`` spatial axes."""
+    divisor_override)) pooling over ``n`` spatial axes (of the squares of ``squared_input``,
+    an input-shaped array, where given)."""
     shape, axes, geom, grad_shape = _v.window_backward_geometry(
         fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode, n)
     counts = None if avg is None else _v.avg_divisors(geom, avg[0], avg[1], fn)
-    return _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads)
+    return _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads,
+                   squared_input)
 
 
-def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads):
+def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads,
+            squared_input=None):
     """Each output's gradient (over its divisor, with ``counts`` from avg_divisors) added to
     every cell of its window: the gradient of a windowed sum (``counts`` None) or average.
+    With ``squared_input`` (LP pooling, p = 2) the sums were of its squares: the last kernel
+    call multiplies each finished plane by ``squared_input * 2``.
 
     1-D and 2-D: one kernel call (a 1-D input is one row high). 3-D: the sum's gradient is
     its axes' gradients applied one after the other (the forward sums them one axis at a
     time): the gradients over their divisors spread over (H, W) for every output slice, then
     those slices spread over the depth windows."""
     plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads)
+    squared = (None if squared_input is None else
+               _v.contiguous(_v.spatial_last(squared_input, axes), plan.out.dtype))
     avg = counts is not None
     counts = counts if avg else (_v.NO_COUNTS,) * 3
     P = math.prod(_v.without_axes(shape, axes))
@@ -368,7 +376,8 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     if n < 3:
         _sum_backward_call(grad.reshape(P, OH, OW), plan.out.reshape(P, H, W), geom.h, geom.w,
                            geom.axis_params(1), geom.axis_params(2), geom.clipped, counts[1],
-                           counts[2], avg, plan.num_threads)
+                           counts[2], avg, plan.num_threads,
+                           None if squared is None else squared.reshape(P, H, W))
         return plan.finish()
     D, OD = sizes[0], geom.d.out_size
     if avg:  # over the divisors first, as autograd's grad / divisor
@@ -385,7 +394,8 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     cells = _v.window_bounds(H * W, 1, 1, 1, 0, 0, False)
     _sum_backward_call(slices.reshape(P, OD, H * W), plan.out.reshape(P, D, H * W), geom.d,
                        cells, geom.axis_params(0), (1, 1, 1), geom.clipped, _v.NO_COUNTS,
-                       _v.NO_COUNTS, False, plan.num_threads)
+                       _v.NO_COUNTS, False, plan.num_threads,
+                       None if squared is None else squared.reshape(P, D, H * W))
     return plan.finish()
 
 
@@ -761,6 +771,11 @@ def adaptive_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1),
 # ---------------------------------------------------------------------------------------------
 
 
+# p = 2: the window spread multiplies by the square's derivative (x * 2) plane by plane; the
+# tests turn this off to check it against the general p's pass (whose 2 * x ** 1 is x * 2).
+_LP_SQUARE_IN_SPREAD = True
+
+
 def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
                  num_threads):
     """lp_pool1d/2d/3d_backward: autograd's chain for PyTorch's formula, step by step in the
@@ -771,48 +786,34 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
     dtype, p = np.result_type(g_dtype, plan.dtype), plan.p
     result = _v._result(out, plan.x.shape, result_dtype, fn)
     a = _api._lp_chunks(fn, n, plan, np.empty(shape, plan.dtype), num_threads)
-    grad_a = _lp_grad_of_means(g, a, p, dtype.type(math.prod(plan.geometry.kernel)), dtype)
+    grad_a = _lp_grad_of_means(fn, g, a, p, dtype.type(math.prod(plan.geometry.kernel)), dtype,
+                               num_threads)
     # avg_pool(x ** p)': each window's gradient over its divisor, spread on the window, into
-    # the result itself where it can be; then pow(x, p)': times p * x ** (p - 1), in place,
-    # once x has been read (the result may be `out`, sharing x's memory).
+    # the result itself where it can be; then pow(x, p)': times p * x ** (p - 1), once x has
+    # been read (the result may be `out`, sharing x's memory). For p = 2 the spread kernel
+    # multiplies each plane by x * 2 as it finishes it; p = 1's derivative is 1.
     direct = result.dtype == dtype and not np.may_share_memory(result, plan.x)
     target = result if direct else np.empty(result.shape, dtype)
+    in_spread = p == 2 and _LP_SQUARE_IN_SPREAD
     _window_backward(fn, n, grad_a, plan.x.shape, plan.axes, plan.kernel_size, plan.stride, 0,
-                     1, plan.ceil_mode, target, num_threads, avg=(True, None))
-    _lp_times_derivative(target, plan.x, p, dtype, target)
+                     1, plan.ceil_mode, target, num_threads, avg=(True, None),
+                     squared_input=plan.x if in_spread else None)
+    if p != 1 and not in_spread:
+        _lp_times_derivative(target, plan.x, p, dtype, target)
     if not direct:
         np.copyto(result, target, casting="unsafe")
     return result
 
 
-def _lp_grad_of_means(g, a, p, size, dtype):
-    """The gradient with respect to the means ``a``, autograd's chain through PyTorch's
-    ``(sign(a) * relu(|a|) * size) ** (1/p)``, step by step in its order, a block of rows at
-    a time in place (the blocks stay in cache)."""
+def _lp_grad_of_means(fn, g, a, p, size, dtype, num_threads):
+    """The gradient with respect to the means ``a``: autograd's chain through PyTorch's
+    ``(sign(a) * relu(|a|) * size) ** (1/p)`` in ``dtype`` (one kernel pass, see
+    ``lp_mean_grad``)."""
+    g = _v.contiguous(g, dtype)
+    a = _v.contiguous(a, dtype)
     grad_a = np.empty(a.shape, dtype)
-    step = _api.chunk_rows(a, dtype)
-    with np.errstate(all="ignore"):
-        for start in range(0, len(a), step):
-            rows = slice(start, start + step)
-            ar, ga = a[rows].astype(dtype, copy=False), grad_a[rows]
-            # pow(t, 1/p)' with t = sign(a) * relu(|a|) * size: exponent * t ** (exponent - 1)
-            # (t is a * size: sign * relu changes only -0, whose gradient is masked below),
-            # times the incoming gradient; then mul's: * size.
-            np.multiply(ar, size, out=ga)
-            if p == 2:  # t ** -0.5 as PyTorch's pow takes it: 1 / sqrt(t)
-                np.sqrt(ga, out=ga)
-                np.divide(1, ga, out=ga)
-            else:
-                np.power(ga, dtype.type(1 / p - 1), out=ga)
-            np.multiply(ga, dtype.type(1 / p), out=ga)
-            np.multiply(g[rows], ga, out=ga)
-            ga *= size
-            # sign(a) * relu(|a|): relu passes the gradient where its output is > 0 (NaN too),
-            # abs's is * sign(a), both after sign's * sign(a).
-            sa = np.sign(ar)
-            ga *= sa
-            np.copyto(ga, 0, where=np.abs(ar) <= 0)
-            ga *= sa
+    _backward.lp_mean_grad(g.reshape(-1), a.reshape(-1), size, p, grad_a.reshape(-1),
+                           _v._threads_for(num_threads, 3 * a.size, a.size, fn))
     return grad_a
 
 
@@ -823,13 +824,7 @@ def _lp_times_derivative(grad, x, p, dtype, result):
     with np.errstate(all="ignore"):
         for start in range(0, len(x), step):
             rows = slice(start, start + step)
-            xr = x[rows].astype(dtype, copy=False)
-            if p == 2:
-                d = xr * dtype.type(2)
-            elif p == 1:
-                d = np.ones_like(xr)
-            else:
-                d = dtype.type(p) * np.power(xr, dtype.type(p - 1))
+            d = dtype.type(p) * np.power(x[rows].astype(dtype, copy=False), dtype.type(p - 1))
             np.multiply(grad[rows], d, out=result[rows], casting="unsafe")
 
 

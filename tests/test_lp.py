@@ -188,3 +188,37 @@ def test_squares_in_kernel_match_chunked_powers(rng, n, dtype, monkeypatch):
             assert_identical(fused, lp(n)(x, 2, k, s, c))
             assert_identical(fused_grad, lp_back(n)(g, x, 2, k, s, c))
             monkeypatch.setattr(_api, "_LP_SQUARE_IN_KERNEL", True)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("layout", ["planes", "channels-last", "rows apart"])
+def test_square_derivative_in_spread_matches_general_pass(rng, n, dtype, layout, monkeypatch):
+    """p = 2's gradient: the window spread multiplies each plane by x * 2 as it finishes it
+    (every spread path: 2x2 tilings, stride-1 gathers, the general scatter, 3-D's depth
+    pass); the general p's derivative pass gives the same bits (2 * x ** 1 is x * 2), with
+    zeros, negatives, and through ``out=`` sharing the input's memory."""
+    from cpool import _gradients
+    for shape in (SHAPES[n], (2, 3) + (40, 70, 90)[-n:]):
+        x = random_array(rng, shape, dtype) * 3
+        x.flat[::5] = 0
+        axes = tuple(range(-n, 0))
+        if layout == "channels-last":
+            x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+            axes = tuple(range(1, n + 1))
+        elif layout == "rows apart":
+            wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
+            wide[..., :x.shape[-1]] = x
+            x = wide[..., :x.shape[-1]]
+        for k, s, c in GRIDS[n]:
+            g = random_array(rng, lp(n)(x, 2, k, s, c, axes=axes).shape, np.float32)
+            fused = lp_back(n)(g, x, 2, k, s, c, axes=axes)
+            aliased = np.array(x, dtype=fused.dtype) if x.dtype == fused.dtype else None
+            if aliased is not None:  # the result written over the input it reads
+                lp_back(n)(g, aliased, 2, k, s, c, axes=axes, out=aliased)
+            monkeypatch.setattr(_gradients, "_LP_SQUARE_IN_SPREAD", False)
+            general = lp_back(n)(g, x, 2, k, s, c, axes=axes)
+            monkeypatch.setattr(_gradients, "_LP_SQUARE_IN_SPREAD", True)
+            assert_identical(fused, general)
+            if aliased is not None:
+                assert_identical(aliased, general)

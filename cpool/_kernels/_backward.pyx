@@ -16,6 +16,7 @@ Design
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+from libc.math cimport pow, powf, sqrt, sqrtf
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
@@ -155,6 +156,56 @@ cdef inline void _divided_row(const floating* src, const floating* div, bint div
             dst[i] = src[i]
 
 
+cdef inline void _times_square_derivative(floating* grad, const floating* x,
+                                          Py_ssize_t n) noexcept nogil:
+    """grad[i] *= x[i] * 2: a plane of gradients with respect to x ** 2, times the square's
+    derivative (LP pooling, p = 2), as autograd's ``grad * (x * 2)``, while the plane is in
+    cache."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        grad[i] = grad[i] * (x[i] * 2)
+
+
+cdef inline floating _sign(floating a) noexcept nogil:
+    """NumPy's sign: 1, -1, 0 for either zero, NaN itself."""
+    return 1 if a > 0 else -1 if a < 0 else 0 if a == 0 else a
+
+
+def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
+                 const floating[::1] means,  # IN  the forward's window means of x ** p
+                 floating size, double p,
+                 floating[::1] out,          # OUT gradient of the means
+                 int num_threads):
+    """LP pooling's chain from its outputs back to its window means ``a``: autograd's through
+    PyTorch's ``(sign(a) * relu(|a|) * size) ** (1/p)``, step by step in its order and dtype,
+    one pass (NumPy's ufuncs took ten over the outputs).
+
+    pow(t, 1/p)' with t = a * size (sign * relu changes only -0, whose gradient is zeroed) is
+    ``(1/p) * t ** (1/p - 1)`` (for p = 2 as PyTorch's pow takes it: ``1 / sqrt(t)``), times
+    the incoming gradient, times mul's ``size``; then sign * relu(abs): times sign(a), zero
+    where |a| <= 0, times sign(a) again."""
+    cdef Py_ssize_t n = out.shape[0], i
+    cdef floating inv_p = <floating>(1 / p), exponent = <floating>(1 / p - 1)
+    cdef floating a, r, sa
+    cdef bint root = p == 2
+    with nogil:
+        for i in prange(n, schedule='static', num_threads=num_threads):
+            a = means[i]
+            if root:
+                r = <floating>1 / (sqrtf(a * size) if floating is float else sqrt(a * size))
+            elif floating is float:
+                r = powf(a * size, exponent)
+            else:
+                r = pow(a * size, exponent)
+            r = grad[i] * (r * inv_p)
+            r = r * size
+            sa = _sign(a)
+            r = r * sa
+            if a == 0:
+                r = 0
+            out[i] = r * sa
+
+
 def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         floating[:, :, ::1] out,          # OUT (P, H, W), every cell written
                         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
@@ -162,7 +213,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                         const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-                        int num_threads):
+                        int num_threads,
+                        const floating[:, :, ::1] squared_input=None):  # IN (P, H, W) or None
     """Gradient of :func:`cpool.sum_pool2d` (and, with ``divide``, :func:`cpool.avg_pool2d`).
 
     Per output row: its gradients (over their divisors) are spread horizontally into a padded
@@ -175,8 +227,15 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     gradients are divided by ``count_h[oh] * count_w[ow]`` (each thread builds a row of them).
     ``clipped`` (kernels or padding much wider than the row): the row buffer holds the row alone
     and each gradient is spread over its window's in-bounds columns (``w_lo``, ``w_n``).
+
+    ``squared_input`` (LP pooling, p = 2: the sums were of its squares): each finished plane
+    is multiplied by the square's derivative, ``x * 2``, while it is in cache.
     """
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
+    cdef bint squared = squared_input is not None
+    if squared and (squared_input.shape[0] != P or squared_input.shape[1] != H
+                    or squared_input.shape[2] != W):
+        raise ValueError("cpool: squared_input must have the gradient's shape")
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
     cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's cells start in the buffer
@@ -199,7 +258,7 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
         tile_2x2 = tile_2x2 and h_lo[oh] == 2 * oh and h_n[oh] == 2
     if sh == 1 and dh == 1 and sw == 1 and dw == 1 and not clipped:
         _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, count_h, count_w, divide,
-                        num_threads)
+                        num_threads, squared_input, squared)
         return
     cdef floating* scratch = <floating*>_scratch(num_threads, stride + 2 * row_grads_stride,
                                                  sizeof(floating))
@@ -216,6 +275,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                                     &out[p, 2 * oh + 1, 0], OW, W)
                     if 2 * OH < H:
                         memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
+                    if squared:
+                        _times_square_derivative(&out[p, 0, 0], &squared_input[p, 0, 0], H * W)
             for p in prange(0 if tile_2x2 else P, schedule='static', num_threads=num_threads):
                 buf = scratch + threadid() * (stride + 2 * row_grads_stride)
                 g = buf + stride
@@ -275,6 +336,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                 if dh == 1:
                     for y in range(written, H):
                         memset(&out[p, y, 0], 0, W * sizeof(floating))
+                if squared:
+                    _times_square_derivative(&out[p, 0, 0], &squared_input[p, 0, 0], H * W)
     finally:
         free(scratch)
         free(drow_h)
@@ -283,7 +346,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
 cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] out,
                           const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
                           Py_ssize_t kw, Py_ssize_t pad_w, const int64_t[::1] count_h,
-                          const int64_t[::1] count_w, bint divide, int num_threads) except *:
+                          const int64_t[::1] count_w, bint divide, int num_threads,
+                          const floating[:, :, ::1] squared_input, bint squared) except *:
     """Stride-1 window sums' gradient as a gather: input cell (y, x) receives the gradients of the
     windows covering it, rows oh in [a, b) and columns ow in [x + pad_w - kw + 1, x + pad_w].
     That is a box filter over the gradients (over their divisors), built from the forward's own
@@ -293,7 +357,8 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
 
     Per thread, the divided gradient rows live in a ring of R = min(kh, OH) slots stored twice
     over (slots s and s + R), so the covering rows a..b-1 (never more than R) are always
-    consecutive slots with one stride."""
+    consecutive slots with one stride. With ``squared`` each finished plane is multiplied by
+    ``squared_input * 2``, as :func:`window_sum_backward` says."""
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
     cdef Py_ssize_t R = min(kh, OH)
@@ -340,6 +405,8 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                                     False)
                     else:
                         memset(&out[p, y, 0], 0, W * sizeof(floating))
+                if squared:
+                    _times_square_derivative(&out[p, 0, 0], &squared_input[p, 0, 0], H * W)
     finally:
         free(scratch)
         free(drow_h)
