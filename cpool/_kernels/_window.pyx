@@ -285,6 +285,11 @@ cdef inline Py_ssize_t _flat_rows(Py_ssize_t row_step, Py_ssize_t W,
     return R
 
 
+cdef inline bint _power_of_two(int64_t n) noexcept nogil:
+    """Whether n is 1, 2, 4, ... (its reciprocal is then exact in floating point)."""
+    return n > 0 and (n & (n - 1)) == 0
+
+
 cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                      numeric_acc[:, :, :, ::1] out,
                      const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
@@ -331,6 +336,14 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + div_stride,
                                                         sizeof(numeric_acc))
     cdef int64_t* built = NULL  # per thread: whether its divisors are built
+    # Floating averages over windows of a power of two cells each (2x2: every window of a
+    # tiling) multiply by the exact reciprocal: the same bits as the division (both are the
+    # exact quotient rounded once), cheaper (adaptive avg 14 -> 7: 0.625 -> 0.607 ms).
+    cdef bint reciprocal = divide and (numeric_acc is float or numeric_acc is double)
+    if reciprocal:
+        for oh in range(OH):
+            for i in range(OW):
+                reciprocal = reciprocal and _power_of_two(count_h[oh] * count_w[i])
     try:
         built = _built_for(num_threads)
         with nogil:
@@ -375,11 +388,18 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     if built[threadid()] < 0:
                         for oh in range(OH):
                             for i in range(OW):
-                                # Exact in int64, rounded once (as _divisor_row).
-                                divs[oh * OW + i] = <numeric_acc>(count_h[oh] * count_w[i])
+                                # Exact in int64, rounded once (as _divisor_row); or its
+                                # reciprocal, exact for a power of two.
+                                divs[oh * OW + i] = (
+                                    <numeric_acc>1 / <numeric_acc>(count_h[oh] * count_w[i])
+                                    if reciprocal else <numeric_acc>(count_h[oh] * count_w[i]))
                         built[threadid()] = 1
-                    for i in range(OH * OW):
-                        orow[i] = orow[i] / divs[i]
+                    if reciprocal:
+                        for i in range(OH * OW):
+                            orow[i] = orow[i] * divs[i]
+                    else:
+                        for i in range(OH * OW):
+                            orow[i] = orow[i] / divs[i]
     finally:
         free(scratch)
         free(built)
