@@ -15,22 +15,12 @@ from cpool._kernels import window as _window
 
 # Placeholder for the index output of a global max without return_indices.
 _UNUSED_INT64 = np.empty(0, np.int64)
-_NO_BOUNDS = np.empty(0, np.intp)
 
 
 def _separable_args(plan):
-    """Depth bounds per output slice (3-D ops; empty otherwise) and their dilation, vertical
-    bounds per output row (and the stride, for the kernels' prefetch), the horizontal window
-    over the padded row, the horizontal bounds per output column, and whether the kernel takes
-    its general (clipped) path, and whether each plane has its own windows (``per_plane``).
-    A 1-D op's rows are one row high (``g.h``)."""
-    g = plan.geometry
-    d = g.d
-    _, sh, dh = g.axis_params(1)
-    kw, sw, dw = g.axis_params(2)
-    return ((d.lo, d.count, g.dilation[0]) if d is not None else (_NO_BOUNDS, _NO_BOUNDS, 1)) + (
-        g.h.lo, g.h.count, sh, dh, kw, sw, dw, g.w.pad_before, g.w.lo, g.w.count, g.clipped,
-        g.per_plane, plan.lanes, plan.pixel)
+    """The windowed kernels' geometry arguments (:func:`cpool._validation.separable_args`),
+    recorded with a repeated call's plan."""
+    return plan.kernel_args or _v.separable_args(plan.geometry, plan.lanes, plan.pixel)
 
 
 def _max_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,

@@ -804,9 +804,28 @@ class Plan(NamedTuple):
     lanes: int                    # values per pixel: C for channels-last input, else 1
     pixel: int                    # values from one pixel to the next (>= lanes)
     num_threads: int
+    kernel_args: Optional[tuple] = None  # separable_args, where a recipe recorded them
 
     def finish(self):
         return _finish(self.results, self.views, self.targets)
+
+
+_NO_BOUNDS = np.empty(0, np.intp)
+
+
+def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
+    """The windowed kernels' geometry arguments: depth bounds per output slice (3-D ops; empty
+    otherwise) and their dilation, vertical bounds per output row (and the stride, for the
+    kernels' prefetch), the horizontal window over the padded row, the horizontal bounds per
+    output column, whether the kernel takes its general (clipped) path, whether each plane has
+    its own windows (``per_plane``), and the pixels' ``lanes`` and ``pixel``. A 1-D op's rows
+    are one row high (``g.h``)."""
+    d = g.d
+    _, sh, dh = g.axis_params(1)
+    kw, sw, dw = g.axis_params(2)
+    return ((d.lo, d.count, g.dilation[0]) if d is not None else (_NO_BOUNDS, _NO_BOUNDS, 1)) + (
+        g.h.lo, g.h.count, sh, dh, kw, sw, dw, g.w.pad_before, g.w.lo, g.w.count, g.clipped,
+        g.per_plane, lanes, pixel)
 
 
 def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool, inputs,
@@ -839,15 +858,116 @@ def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool
     return results, views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs)
 
 
+# ---------------------------------------------------------------------------------------------
+# repeated calls: the plan of a call like an earlier one, without validating it again
+# ---------------------------------------------------------------------------------------------
+# Validation costs 15 us a call (argument normalisation, the geometry's window bounds, the
+# kernel view), several times a small input's kernel time. A call whose input is a plain
+# C-contiguous, aligned, non-empty ndarray and whose arguments are ints, bools, strings, None
+# and tuples of them (keyed with their types: True is not 1) has a plan determined by its key;
+# the plan's fresh parts (the input's view, new outputs) are rebuilt from a recipe recorded
+# the first time. Errors are never recorded: an invalid call validates, and raises, every time.
+
+
+# Bounded by bytes as the window bounds are (their arrays are what a recipe holds).
+_RECIPES = _BoundedCache(4 << 20)
+
+
+class _Recipe(NamedTuple):
+    """How to rebuild a recorded plan for a new input of the same key."""
+
+    view_shape: tuple             # the kernel's view of the input: a reshape of it
+    shape: tuple                  # the results' shape
+    result_dtype: np.dtype
+    with_indices: bool
+    kernel_shape: tuple           # the kernel's outputs: a reshape of the results
+    geometry: Optional[Geometry]  # windowed ops
+    task_size: int                # global ops
+    lanes: int
+    pixel: int
+    num_threads: int
+    kernel_args: Optional[tuple]  # separable_args (windowed ops)
+
+    def plan(self, x: np.ndarray) -> Plan:
+        results = (np.empty(self.shape, self.result_dtype),)
+        if self.with_indices:
+            results += (np.empty(self.shape, _INT64),)
+        k4 = self.kernel_shape
+        return Plan(x.reshape(self.view_shape), results[0].reshape(k4),
+                    results[1].reshape(k4) if self.with_indices else None, results, results,
+                    results, self.geometry, self.task_size, self.lanes, self.pixel,
+                    self.num_threads, self.kernel_args)
+
+
+# Argument types whose values key a recipe: validation's outcome depends on the value and the
+# type only (True is not 1; a float size is an error, never recorded).
+_KEY_TYPES = frozenset((int, bool, str, type(None), np.bool_, np.int8, np.int16, np.int32,
+                        np.int64, np.uint8, np.uint16, np.uint32, np.uint64))
+
+
+def _recipe_key(fn: str, op: str, x, out, num_threads, args) -> Optional[tuple]:
+    """The key of a call whose plan may be recorded (see above), or None: the arguments with
+    the types of their values, down to the pairs of per-side padding."""
+    if out is not None or type(x) is not np.ndarray or not x.size:
+        return None
+    flags = x.flags
+    if not (flags.c_contiguous and flags.aligned):
+        return None
+    types = []
+    for a in args:
+        t = type(a)
+        if t is tuple:
+            for e in a:
+                te = type(e)
+                if te is tuple:
+                    types.extend(map(type, e))
+                else:
+                    types.append(te)
+        else:
+            types.append(t)
+    if not _KEY_TYPES.issuperset(types):
+        return None
+    return (fn, op, x.shape, x.dtype, _threads.resolve(num_threads, fn), args, tuple(types))
+
+
+def _record(key: tuple, x: np.ndarray, plan: Plan) -> None:
+    """Record ``plan`` (made for ``x``) under ``key`` where its recipe rebuilds it: its input
+    view is a reshape of ``x`` and its results are new arrays the kernel writes directly."""
+    r = plan.results
+    view = x.reshape(plan.x.shape)  # x is C-contiguous: a view
+    if not (plan.x.dtype == x.dtype and plan.x.strides == view.strides
+            and plan.x.__array_interface__["data"] == view.__array_interface__["data"]
+            and all(v is a for v, a in zip(plan.views, r))
+            and all(t is a for t, a in zip(plan.targets, r))):
+        return
+    g = plan.geometry
+    arrays = 0 if g is None else sum(a.nbytes for w in g.windows
+                                     for a in (w.lo, w.count, w.padded_count))
+    _RECIPES.put(key, _Recipe(plan.x.shape, r[0].shape, r[0].dtype, plan.indices is not None,
+                              plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
+                              plan.num_threads,
+                              None if g is None else separable_args(g, plan.lanes, plan.pixel)),
+                 arrays + 1024)
+
+
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
                    return_indices: bool, out, num_threads, axes=SPATIAL_AXES, n: int = 2) -> Plan:
     """Validate a windowed op (``op``: 'max', 'sum', 'avg', 'stochastic') over ``n`` spatial
     axes and allocate its output."""
+    key = _recipe_key(fn, op, x, out, num_threads, (kernel_size, stride, padding, dilation,
+                                                    ceil_mode, return_indices, axes, n))
+    if key is not None:
+        recipe = _RECIPES.get(key)
+        if recipe is not None:
+            return recipe.plan(x)
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
-    return _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
+    plan = _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
                         return_indices, out, num_threads)
+    if key is not None:
+        _record(key, x, plan)
+    return plan
 
 
 def prepare_adaptive(fn: str, op: str, x, output_size, return_indices: bool, out, num_threads,
@@ -914,8 +1034,10 @@ def avg_divisors(geom: Geometry, count_include_pad: bool, divisor_override, fn: 
         counts = [np.asarray(a.count, np.int64) for a in geom.windows]
     n = len(counts)
     # The kernels multiply the counts in int64: a 3-D window of more than 2**63 cells (huge
-    # kernels and padding) would wrap into a wrong divisor.
-    largest = math.prod(int(c.max(initial=1)) for c in counts)
+    # kernels and padding) would wrap into a wrong divisor. No count exceeds its kernel size
+    # but an override, so the arrays are only read where the kernel sizes alone could wrap.
+    bound = d if divisor_override is not None else math.prod(geom.kernel)
+    largest = bound if bound <= 2**63 - 1 else math.prod(int(c.max(initial=1)) for c in counts)
     if largest > 2**63 - 1:
         raise ValueError(
             f"{fn}: a window would count {largest} cells, more than an int64 divisor holds; "
@@ -1161,6 +1283,20 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
                    axes=SPATIAL_AXES, n: int = 2) -> Plan:
     """Validate a global op (``op`` in 'max', 'sum', 'avg') over ``n`` spatial axes and
     allocate its output."""
+    key = _recipe_key(fn, op, x, out, num_threads, (keepdims, return_indices, axes, n))
+    if key is not None:
+        recipe = _RECIPES.get(key)
+        if recipe is not None:
+            return recipe.plan(x)
+    plan = _global_plan(fn, op, x, keepdims, return_indices, out, num_threads, axes, n)
+    if key is not None:
+        _record(key, x, plan)
+    return plan
+
+
+def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads, axes,
+                 n: int) -> Plan:
+    """prepare_global's plan, from the arguments."""
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     keepdims = _flag("keepdims", keepdims, fn)
     return_indices = _flag("return_indices", return_indices, fn)

@@ -316,9 +316,12 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     # Windows that tile their rows keep the per-row sweeps for sums, whose scalar tails are
     # cheap: the flat sweep's extra rows cost more there (14 -> 7, 2x2: 0.63 -> 0.89 ms), where
-    # for max they cost less than the tails' branches (2.3 -> 1.5 ms).
+    # for max they cost less than the tails' branches (2.3 -> 1.5 ms). Rows of whole vectors
+    # (32 bytes) have no tail, and keep the per-row sweeps for max too.
     cdef bint tiles = (kw - 1) * dw < sw
-    cdef Py_ssize_t R = _flat_rows(row_step, W, h_lo, h_n, OH) if is_max or not tiles else 0
+    cdef bint tail = (W * <Py_ssize_t>sizeof(numeric)) % 32 != 0
+    cdef Py_ssize_t R = (_flat_rows(row_step, W, h_lo, h_n, OH)
+                         if (is_max and tail) or not tiles else 0)
     tiles = tiles and R == 0
     cdef Py_ssize_t Wb = OW * sw if tiles else W  # values per buffer row
     cdef Py_ssize_t n_buf = (R if R else OH) * Wb  # values in the buffer rows

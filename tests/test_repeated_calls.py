@@ -1,0 +1,130 @@
+"""Repeated calls: a call like an earlier one reuses its recorded plan (the geometry, the
+kernel's view of the input, the threads) instead of validating it again. These tests check
+that a recorded plan is only ever reused for a call that validation would have planned the
+same way, and that it gives what a fresh plan gives."""
+import numpy as np
+import pytest
+
+import cpool
+from _helpers import assert_identical, random_array
+from cpool import _validation
+
+
+@pytest.fixture(autouse=True)
+def fresh_recipes():
+    _validation._RECIPES.clear()
+    yield
+    _validation._RECIPES.clear()
+
+
+def _fresh(call):
+    """``call()`` with no recorded plan to reuse."""
+    _validation._RECIPES.clear()
+    return call()
+
+
+CALLS = [
+    lambda x: cpool.max_pool2d(x, 2),
+    lambda x: cpool.max_pool2d(x, (3, 2), (2, 1), (1, 0), return_indices=True),
+    lambda x: cpool.max_pool2d(x, 3, 2, ceil_mode=True, dilation=(1, 2)),
+    lambda x: cpool.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
+    lambda x: cpool.avg_pool2d(x, 2, divisor_override=3),
+    lambda x: cpool.sum_pool2d(x, 2, padding="same"),
+    lambda x: cpool.sum_pool2d(x, 3, padding=((1, 2), (0, 1))),
+    lambda x: cpool.max_pool1d(x, 3, 2),
+    lambda x: cpool.avg_pool3d(x[None], 2),
+    lambda x: cpool.max_pool2d(x, 2, axes=(1, 2)),
+    lambda x: cpool.global_max_pool2d(x, return_indices=True),
+    lambda x: cpool.global_avg_pool2d(x, keepdims=True),
+    lambda x: cpool.global_sum_pool2d(x, axes=(1, 2)),
+    lambda x: cpool.global_max_pool2d(x, axes=(1, 2)),
+    lambda x: cpool.stochastic_pool2d(np.abs(x), 2, seed=7),
+]
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.float16, np.bool_])
+def test_repeated_call_gives_a_fresh_plans_answer(rng, call, dtype):
+    if dtype == np.bool_:
+        x = rng.random((2, 5, 9, 10)) < 0.5
+    else:
+        x = random_array(rng, (2, 5, 9, 10), dtype)
+    before = x.copy()
+    try:
+        first = call(x)
+    except TypeError:  # a dtype the op does not take: an error every time, never recorded
+        with pytest.raises(TypeError):
+            call(x)
+        return
+    again = call(x)          # the recorded plan
+    other = call(x.copy())   # the recorded plan, another array of the same kind
+    assert_identical(first, again)
+    assert_identical(first, other)
+    assert_identical(first, _fresh(lambda: call(x)))
+    assert_identical(x, before)
+    # New results every call, never the previous call's arrays.
+    a, b = (first, again) if isinstance(first, np.ndarray) else (first[0], again[0])
+    assert not np.shares_memory(a, b)
+
+
+def test_arguments_of_another_type_are_validated_again():
+    x = np.ones((1, 1, 4, 4), np.float32)
+    cpool.max_pool2d(x, 1)
+    with pytest.raises(TypeError, match="kernel_size"):
+        cpool.max_pool2d(x, True)           # equal to 1, hashes as 1: not the same call
+    with pytest.raises(TypeError, match="kernel_size"):
+        cpool.max_pool2d(x, 1.0)
+    cpool.max_pool2d(x, (1, 1))
+    with pytest.raises(TypeError, match="kernel_size"):
+        cpool.max_pool2d(x, (1, True))
+    cpool.max_pool2d(x, 2, padding=((1, 0), (0, 1)))
+    with pytest.raises(TypeError):
+        cpool.max_pool2d(x, 2, padding=((1, 0), (0, 1.0)))
+    assert_identical(cpool.max_pool2d(x, np.int64(2)), cpool.max_pool2d(x, 2))
+    for _ in range(2):  # an error is never recorded
+        with pytest.raises(ValueError, match="kernel_size"):
+            cpool.max_pool2d(x, 0)
+
+
+def test_inputs_of_another_kind_are_planned_again(rng):
+    x = random_array(rng, (2, 3, 8, 9), np.float32)
+    expected = cpool.max_pool2d(x, 2)
+    # The same shape, but not C-contiguous, or another dtype, or byte order, or misaligned.
+    strided = np.asfortranarray(x)
+    swapped = x.astype(x.dtype.newbyteorder())
+    raw = np.zeros(x.nbytes + 1, np.uint8)[1:].view(np.float32).reshape(x.shape)
+    raw[...] = x
+    for y in (strided, swapped, raw, x.astype(np.float64)):
+        assert_identical(cpool.max_pool2d(y, 2), expected.astype(y.dtype.newbyteorder("=")))
+    # Another shape with the same window arguments.
+    assert_identical(cpool.max_pool2d(x[:, :, :6], 2), _fresh(lambda: cpool.max_pool2d(x[:, :, :6], 2)))
+
+
+def test_thread_counts_are_part_of_the_call(rng):
+    # The resolved thread count keys the plan: a call at another count (or another default)
+    # is planned for that count.
+    x = random_array(rng, (4, 8, 64, 64), np.float32)
+
+    def plan(n):
+        return _validation.prepare_window("max_pool2d", "max", x, 2, None, 0, 1, False, False,
+                                          None, n)
+
+    for n in (1, 2, 1, 2):
+        assert plan(n).num_threads == _fresh(lambda: plan(n)).num_threads
+    plan(None)
+    try:
+        cpool.set_num_threads(1)
+        assert plan(None).num_threads == 1
+    finally:
+        cpool.set_num_threads(None)
+
+
+def test_out_and_views_are_never_recorded(rng):
+    x = random_array(rng, (2, 3, 8, 8), np.float32)
+    out = np.empty((2, 3, 4, 4), np.float32)
+    cpool.max_pool2d(x, 2, out=out)
+    cpool.max_pool2d(x[:, :, ::2], 2)
+    cpool.max_pool2d(x.tolist(), 2)
+    assert len(_validation._RECIPES._entries) == 0
+    cpool.max_pool2d(x, 2)
+    assert len(_validation._RECIPES._entries) == 1
