@@ -277,7 +277,9 @@ cdef inline Py_ssize_t _flat_rows(Py_ssize_t row_step, Py_ssize_t W,
     if row_step != W or OH == 0:
         return 0
     for oh in range(1, OH):
-        if h_n[oh] != h_n[0]:
+        # Dilated windows in padding may start out of order (first rows 1, 2, 0, 1): their
+        # rows would not lie between the first window's and the last one's.
+        if h_n[oh] != h_n[0] or h_lo[oh] < h_lo[oh - 1]:
             return 0
     R = h_lo[OH - 1] - h_lo[0] + 1
     if R < 1 or R > 2 * OH or R * W > TILED_VALUES:
