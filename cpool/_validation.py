@@ -786,7 +786,8 @@ def _finish(results, views, targets):
 def _threads_for(num_threads, work: int, tasks: int, fn: str) -> int:
     """Resolve ``num_threads`` and cap it so each thread gets enough work to pay for itself."""
     n = _threads.resolve(num_threads, fn)
-    return max(1, min(n, tasks, work // _MIN_WORK_PER_THREAD))
+    nt = max(1, min(n, tasks, work // _MIN_WORK_PER_THREAD))
+    return _threads.for_load(nt, work) if num_threads is None else nt
 
 
 class Plan(NamedTuple):
@@ -887,6 +888,13 @@ class _Recipe(NamedTuple):
     pixel: int
     num_threads: int
     kernel_args: Optional[tuple]  # separable_args (windowed ops)
+    default_threads: bool         # num_threads was None: capped by the machine's load
+    work: int                     # values read and written
+
+    def threads(self) -> int:
+        if self.default_threads:
+            return _threads.for_load(self.num_threads, self.work)
+        return self.num_threads
 
     def plan(self, x: np.ndarray) -> Plan:
         results = (np.empty(self.shape, self.result_dtype),)
@@ -896,7 +904,7 @@ class _Recipe(NamedTuple):
         return Plan(x.reshape(self.view_shape), results[0].reshape(k4),
                     results[1].reshape(k4) if self.with_indices else None, results, results,
                     results, self.geometry, self.task_size, self.lanes, self.pixel,
-                    self.num_threads, self.kernel_args)
+                    self.threads(), self.kernel_args)
 
 
 # Argument types whose values key a recipe: validation's outcome depends on the value and the
@@ -927,27 +935,33 @@ def _recipe_key(fn: str, op: str, x, out, num_threads, args) -> Optional[tuple]:
             types.append(t)
     if not _KEY_TYPES.issuperset(types):
         return None
-    return (fn, op, x.shape, x.dtype, _threads.resolve(num_threads, fn), args, tuple(types))
+    return (fn, op, x.shape, x.dtype, _threads.resolve(num_threads, fn), num_threads is None,
+            args, tuple(types))
 
 
-def _record(key: tuple, x: np.ndarray, plan: Plan) -> None:
-    """Record ``plan`` (made for ``x``) under ``key`` where its recipe rebuilds it: its input
-    view is a reshape of ``x`` and its results are new arrays the kernel writes directly."""
+def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Plan:
+    """Record ``plan`` (made for ``x``, its threads not capped by the load) under ``key`` where
+    its recipe rebuilds it: its input view is a reshape of ``x`` and its results are new
+    arrays the kernel writes directly. Returns the plan with its threads for this call."""
     r = plan.results
     view = x.reshape(plan.x.shape)  # x is C-contiguous: a view
-    if not (plan.x.dtype == x.dtype and plan.x.strides == view.strides
+    work = plan.x.size + plan.out.size
+    if (plan.x.dtype == x.dtype and plan.x.strides == view.strides
             and plan.x.__array_interface__["data"] == view.__array_interface__["data"]
             and all(v is a for v, a in zip(plan.views, r))
             and all(t is a for t, a in zip(plan.targets, r))):
-        return
-    g = plan.geometry
-    arrays = 0 if g is None else sum(a.nbytes for w in g.windows
-                                     for a in (w.lo, w.count, w.padded_count))
-    _RECIPES.put(key, _Recipe(plan.x.shape, r[0].shape, r[0].dtype, plan.indices is not None,
-                              plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
-                              plan.num_threads,
-                              None if g is None else separable_args(g, plan.lanes, plan.pixel)),
-                 arrays + 1024)
+        g = plan.geometry
+        arrays = 0 if g is None else sum(a.nbytes for w in g.windows
+                                         for a in (w.lo, w.count, w.padded_count))
+        _RECIPES.put(key, _Recipe(plan.x.shape, r[0].shape, r[0].dtype, plan.indices is not None,
+                                  plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
+                                  plan.num_threads,
+                                  None if g is None else separable_args(g, plan.lanes, plan.pixel),
+                                  default_threads, work),
+                     arrays + 1024)
+    if default_threads:
+        return plan._replace(num_threads=_threads.for_load(plan.num_threads, work))
+    return plan
 
 
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
@@ -960,14 +974,22 @@ def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, 
         recipe = _RECIPES.get(key)
         if recipe is not None:
             return recipe.plan(x)
+        with _threads.uncapped():
+            plan = _window_plan_of(fn, op, x, kernel_size, stride, padding, dilation,
+                                   ceil_mode, return_indices, out, num_threads, axes, n)
+        return _record(key, x, plan, num_threads is None)
+    return _window_plan_of(fn, op, x, kernel_size, stride, padding, dilation, ceil_mode,
+                           return_indices, out, num_threads, axes, n)
+
+
+def _window_plan_of(fn, op, x, kernel_size, stride, padding, dilation, ceil_mode,
+                    return_indices, out, num_threads, axes, n) -> Plan:
+    """prepare_window's plan, from the arguments."""
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
-    plan = _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
+    return _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
                         return_indices, out, num_threads)
-    if key is not None:
-        _record(key, x, plan)
-    return plan
 
 
 def prepare_adaptive(fn: str, op: str, x, output_size, return_indices: bool, out, num_threads,
@@ -1288,10 +1310,10 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
         recipe = _RECIPES.get(key)
         if recipe is not None:
             return recipe.plan(x)
-    plan = _global_plan(fn, op, x, keepdims, return_indices, out, num_threads, axes, n)
-    if key is not None:
-        _record(key, x, plan)
-    return plan
+        with _threads.uncapped():
+            plan = _global_plan(fn, op, x, keepdims, return_indices, out, num_threads, axes, n)
+        return _record(key, x, plan, num_threads is None)
+    return _global_plan(fn, op, x, keepdims, return_indices, out, num_threads, axes, n)
 
 
 def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads, axes,

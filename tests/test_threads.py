@@ -99,3 +99,79 @@ def test_huge_thread_count_does_not_start_huge_teams():
     from cpool import _threads
 
     assert int(out.stdout) <= _threads._available_cpus() + 4  # the team, plus Python's own
+
+
+# ---------------------------------------------------------------------------------------------
+# Busy machines: the default thread count is capped by the cores other processes leave free
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def machine(monkeypatch):
+    """A fake machine of 4 cores whose runnable tasks the test sets; the load read afresh at
+    every call."""
+    from cpool import _threads, _validation
+
+    state = {"running": 1, "own": 1}
+    monkeypatch.setattr(_threads, "_machine_cpus", 4)
+    monkeypatch.setattr(_threads, "_cpus", 4)
+    monkeypatch.setattr(_threads, "_LOAD_TTL", -1.0)
+    monkeypatch.setattr(_threads, "_running_tasks", lambda: state["running"])
+    monkeypatch.setattr(_threads, "_own_running_threads", lambda: state["own"])
+    _validation._RECIPES.clear()
+    yield state
+    _validation._RECIPES.clear()
+
+
+def _threads_of(x, num_threads=None):
+    from cpool import _validation
+
+    return _validation.prepare_window("max_pool2d", "max", x, 2, None, 0, 1, False, False,
+                                      None, num_threads).num_threads
+
+
+@pytest.mark.skipif(not cpool.openmp_enabled(), reason="serial build")
+def test_default_threads_leave_busy_cores_alone(machine):
+    from cpool import _threads
+
+    x = np.zeros((4, 64, 128, 128), np.float32)  # 4M values: past LOAD_CHECK_WORK
+    cpool.set_num_threads(4)
+    try:
+        assert _threads_of(x) == 4                      # quiet: every core
+        machine["running"] = 3                          # two other processes running
+        assert _threads_of(x) == 2
+        machine["running"], machine["own"] = 3, 3       # ... no: our own spinning workers
+        assert _threads_of(x) == 4
+        machine["running"], machine["own"] = 9, 1       # more busy tasks than cores
+        assert _threads_of(x) == 1
+        assert _threads_of(x, 3) == 3                   # an explicit count is never capped
+        small = np.zeros((1, 8, 64, 64), np.float32)    # too little work to read the load
+        assert _threads_of(small) == _threads_of(small, 4)
+        # A plan recorded under load keeps the uncapped count; the cap is the call's.
+        machine["running"] = 1
+        assert _threads_of(x) == 4
+        assert _threads.free_cores() == 4
+        assert _threads_of(np.zeros((4, 64, 128, 130), np.float32)) == 4
+    finally:
+        cpool.set_num_threads(None)
+
+
+def test_busy_processes_are_seen_as_busy_cores():
+    # The real count: as many busy processes as cores leave one core (ours) at most.
+    from cpool import _threads
+
+    if _threads._running_tasks() is None:
+        pytest.skip("no /proc/loadavg")
+    n = _threads._machine_cpus
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        import time
+
+        time.sleep(0.5)
+        seen = []
+        for _ in range(20):  # the instant count: read it a few times
+            time.sleep(_threads._LOAD_TTL * 2)
+            seen.append(_threads.free_cores())
+        assert min(seen) == 1, seen
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
