@@ -79,6 +79,11 @@ CASES = [
     Case("tiny", "max 2x2, tiny", (1, 16, 32, 32), "float32",
          lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
          lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 1, None),
+    # A call on the smallest input: what validation and the kernel call cost (issue 19's
+    # target: <= 5 us).
+    Case("unit", "max 2x2, one window", (1, 1, 2, 2), "float32",
+         lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), None, None),
     Case("max2f64", "max 2x2 s2 float64", (16, 256, 56, 56), "float64",
          lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
          lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 8, 0.6),
@@ -440,7 +445,7 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
             "peers_ms": peer_ms,
         })
         untargeted = case.speedup_target is None and case.copy_target is None
-        if (case.key == "tiny" and n > 1) or untargeted or (case.torch is None and not peer_ms):
+        if (case.key in ("tiny", "unit") and n > 1) or untargeted or (case.torch is None and not peer_ms):
             rows[-1]["speedup_target"] = rows[-1]["copy_target"] = None
         if case.speedup_target is None or (case.peers is not None and n > 1):
             # the channels-last targets are set at one thread

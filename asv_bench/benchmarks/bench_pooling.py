@@ -33,6 +33,8 @@ OPS = {
                            lambda x: _baselines.max_pool2d(x, 2, 2)),
     "max_2x2_s2_few_planes": ((8, 3, 1024, 1024), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
                               lambda x: _baselines.max_pool2d(x, 2, 2)),
+    "max_2x2_one_window": ((1, 1, 2, 2), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
+                           None),
     "max_2x2_tiny": ((1, 16, 32, 32), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
                      lambda x: _baselines.max_pool2d(x, 2, 2)),
     "avg_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.avg_pool2d(x, 2, num_threads=t),
