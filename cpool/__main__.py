@@ -93,9 +93,13 @@ def bench_main(argv):
     parser.add_argument("--repeat", type=int, default=5, help="timing rounds per measurement (default: 5)")
     parser.add_argument("--no-numpy", action="store_true", help="skip the (slow) NumPy baselines")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="run N busy processes during the measurement (a busy machine)")
     args = parser.parse_args(argv)
     if args.threads and min(args.threads) < 1:
         parser.error("--threads must be >= 1")
+    if args.load < 0:
+        parser.error("--load must be >= 0")
     return _bench.main(args)
 
 

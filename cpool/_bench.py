@@ -12,9 +12,11 @@ It reports ``speed-up = torch time / cpool time`` and ``of copy = cpool's (input
 bytes)/time divided by copy's (2 x input bytes)/time``, with the targets of the speed issue.
 Times are the minimum over repeats of the mean over a calibrated number of calls.
 """
+import contextlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from typing import Callable, NamedTuple, Optional
@@ -549,18 +551,38 @@ def machine():
             "kernels": cpool._kernels.SIMD, "python": platform.python_version()}
 
 
+@contextlib.contextmanager
+def busy_processes(n: int):
+    """``n`` processes spinning on a core each while the block runs (``--load``): the busy
+    machine cpool's default thread count must hold up on. Every library's timing in the block
+    runs under the same load."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        if procs:
+            time.sleep(0.5)  # scheduled and spinning before the first timing
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def main(args):
     cases = [c for c in CASES if not args.ops or any(o in (c.key, c.label) for o in args.ops)]
     if not cases:
         raise SystemExit(f"no case matches --ops {args.ops}; choose from {[c.key for c in CASES]}")
     threads = args.threads or [1]
-    rows = run(cases, threads, args.repeat, not args.no_numpy)
+    load = getattr(args, "load", 0)
+    with busy_processes(load):
+        rows = run(cases, threads, args.repeat, not args.no_numpy)
     info = machine()
+    info["load"] = load
     print(f"\ncpool {info['cpool']} | {info['cpu']} ({info['cores']} cores) | NumPy {info['numpy']} | "
           f"PyTorch {info['torch'] or 'not installed'} | OpenMP {info['openmp']} | "
           f"kernels {info['kernels']}")
     print("speed-up = PyTorch NCHW time / cpool time; of copy = cpool (in+out) GB/s / copy GB/s "
-          "(np.copyto at 1 thread, torch copy_ at more)\n")
+          "(np.copyto at 1 thread, torch copy_ at more)"
+          + (f"; measured with {load} busy processes running" if load else "") + "\n")
     print(table(rows))
     peers = peer_table(rows)
     if peers:

@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_demo_prints_the_documented_results():
     proc = subprocess.run(
@@ -46,3 +48,43 @@ def test_bench_rejects_unknown_case():
     proc = subprocess.run([sys.executable, "-m", "cpool", "bench", "--ops", "nope"],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "no case matches" in proc.stderr
+
+
+def test_bench_under_load_runs_and_stops_its_busy_processes(tmp_path):
+    # --load N: N busy processes during the measurement, gone afterwards; the table says so.
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cpool", "bench", "--ops", "unit", "--threads", "1", "--repeat",
+         "1", "--no-numpy", "--load", "1", "--json", str(out)],
+        capture_output=True, text=True, check=True, timeout=300,
+    )
+    assert "measured with 1 busy processes running" in proc.stdout
+    import json
+
+    assert json.loads(out.read_text())["machine"]["load"] == 1
+
+
+def test_busy_processes_are_stopped(monkeypatch):
+    from cpool import _bench
+
+    started = []
+    popen = subprocess.Popen
+
+    def recording(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(_bench.subprocess, "Popen", recording)
+    with _bench.busy_processes(2):
+        assert [p.poll() for p in started] == [None, None]  # spinning during the block
+    assert len(started) == 2 and all(p.returncode is not None for p in started)
+    with pytest.raises(RuntimeError):  # stopped when the block raises, too
+        with _bench.busy_processes(1):
+            raise RuntimeError
+    assert len(started) == 3 and started[-1].returncode is not None
+
+
+def test_bench_rejects_negative_load():
+    proc = subprocess.run([sys.executable, "-m", "cpool", "bench", "--load", "-1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--load" in proc.stderr
