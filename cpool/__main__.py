@@ -86,7 +86,8 @@ def bench_main(argv):
         description="Time cpool against PyTorch, NumPy and np.copyto, side by side, and compare "
                     "with the speed targets.")
     parser.add_argument("--threads", type=int, nargs="+", default=None,
-                        help="thread counts to measure (default: 1)")
+                        help="thread counts to measure (default: 1); 0 is cpool's default count "
+                             "(num_threads=None), other libraries then get every CPU")
     parser.add_argument("--ops", nargs="+", default=None,
                         help="cases to run, by key: " + " ".join(c.key for c in _bench.CASES))
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -96,8 +97,8 @@ def bench_main(argv):
     parser.add_argument("--load", type=int, default=0, metavar="N",
                         help="run N busy processes during the measurement (a busy machine)")
     args = parser.parse_args(argv)
-    if args.threads and min(args.threads) < 1:
-        parser.error("--threads must be >= 1")
+    if args.threads and min(args.threads) < 0:
+        parser.error("--threads must be >= 0 (0: the default count)")
     if args.load < 0:
         parser.error("--load must be >= 0")
     return _bench.main(args)

@@ -385,7 +385,11 @@ def _available():
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
-def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
+def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True):
+    """Time every case at every thread count. ``pin``: each row's process pinned to as many
+    CPUs as its thread count (JAX's pool ignores thread settings). Under ``--load`` nothing
+    is pinned: the scheduler would move the busy processes off a pinned row's CPU, and a
+    one-thread row would run as on a quiet machine."""
     try:
         import torch
         import torch.nn.functional as F
@@ -402,20 +406,26 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
             x = rng.standard_normal(case.shape, dtype=np.float32).astype(case.dtype)
             inputs[case.key] = np.abs(x, out=x) if case.nonnegative else x
         x = inputs[case.key]
+        # n = 0: cpool's default count (num_threads=None, which the machine's load may cap);
+        # every other library gets all the CPUs.
+        mine = None if n == 0 else n
+        m = n or len(cpus) or os.cpu_count() or 1
         if progress:
-            print(f"[{i}/{total}] {case.label} {case.shape} on {n} thread(s) ...", file=progress, flush=True)
-        if cpus:
-            _pin(set(cpus[:n]))
-        ours = case.ours(x, n)
+            print(f"[{i}/{total}] {case.label} {case.shape} on {n or 'the default'} thread(s) ...",
+                  file=progress, flush=True)
+        if cpus and pin:
+            _pin(set(cpus[:m]))
+        ours = case.ours(x, mine)
         t_related = None
         if case.relative_to:
             base = next(c for c in CASES if c.key == case.relative_to)
-            t_ours, t_related = _time_pair(lambda: case.ours(x, n), lambda: base.ours(x, n), repeat)
+            t_ours, t_related = _time_pair(lambda: case.ours(x, mine), lambda: base.ours(x, mine),
+                                           repeat)
         else:
-            t_ours = _time(lambda: case.ours(x, n), repeat)
+            t_ours = _time(lambda: case.ours(x, mine), repeat)
         if torch is not None:
-            torch.set_num_threads(n)
-        t_copy = _copy_time(x, n, torch, repeat)
+            torch.set_num_threads(m)
+        t_copy = _copy_time(x, m, torch, repeat)
         t_torch = t_numpy = None
         if torch is not None and case.torch is not None:
             tx = torch.from_numpy(x)
@@ -424,7 +434,7 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
             t_numpy = _time(lambda: case.numpy(x), 1 if x.size > 1 << 22 else repeat)
         peer_ms = {}
         if case.peers is not None:
-            for name, call in _peers.calls(x, case.peers, n).items():
+            for name, call in _peers.calls(x, case.peers, m).items():
                 peer_ms[name] = _time(call, repeat) * 1e3
             best = _peers.fastest(peer_ms)
             if best is not None:
@@ -454,6 +464,8 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr):
             rows[-1]["speedup_target"] = None
         if case.peers is not None and n > 1:
             rows[-1]["copy_target"] = None
+        if n == 0:  # compared with the explicit counts' rows, not with a target
+            rows[-1]["speedup_target"] = rows[-1]["copy_target"] = None
     if cpus:
         _pin(set(cpus))
     return rows
@@ -479,7 +491,7 @@ def relative_table(rows):
         if rel is None:
             continue
         ok = rel[0] <= r["relative_target"]
-        lines.append(f"| {r['case']} | {r['threads']} | {r['cpool_ms']:.3f} | {r['related_ms']:.3f} | "
+        lines.append(f"| {r['case']} | {r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {r['related_ms']:.3f} | "
                      f"{rel[0]:.2f}x {rel[1]} | <= {r['relative_target']}x {'met' if ok else 'MISSED'} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
@@ -504,7 +516,7 @@ def table(rows):
         target = f"{speedup} / {_fmt(r['copy_target'], '.1f')}"
         lines.append(
             f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
-            f"{r['threads']} | {r['cpool_ms']:.3f} | {_fmt(r['torch_ms'], '.3f')} | "
+            f"{r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {_fmt(r['torch_ms'], '.3f')} | "
             f"{_fmt(r['numpy_ms'], '.1f')} | {r['copy_ms']:.3f} | "
             f"{_fmt(r['speedup_vs_torch'], '.1f')}x | {r['of_copy']:.2f} | {target} | {_verdict(r)} |"
         )
@@ -526,7 +538,7 @@ def peer_table(rows):
         peers = " | ".join(_fmt(r["peers_ms"].get(n), ".3f") for n in names)
         lines.append(
             f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
-            f"{r['threads']} | {r['cpool_ms']:.3f} | {peers} | {r['copy_ms']:.3f} | "
+            f"{r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {peers} | {r['copy_ms']:.3f} | "
             f"{_fmt(r['speedup_vs_torch'], '.2f')}x | {r['of_copy']:.2f} | "
             f"{speedup} / {_fmt(r['copy_target'], '.1f')} | {_verdict(r)} |")
     return "\n".join(lines)
@@ -574,7 +586,7 @@ def main(args):
     threads = args.threads or [1]
     load = getattr(args, "load", 0)
     with busy_processes(load):
-        rows = run(cases, threads, args.repeat, not args.no_numpy)
+        rows = run(cases, threads, args.repeat, not args.no_numpy, pin=not load)
     info = machine()
     info["load"] = load
     print(f"\ncpool {info['cpool']} | {info['cpu']} ({info['cores']} cores) | NumPy {info['numpy']} | "

@@ -54,14 +54,18 @@ def test_bench_under_load_runs_and_stops_its_busy_processes(tmp_path):
     # --load N: N busy processes during the measurement, gone afterwards; the table says so.
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "cpool", "bench", "--ops", "unit", "--threads", "1", "--repeat",
-         "1", "--no-numpy", "--load", "1", "--json", str(out)],
+        [sys.executable, "-m", "cpool", "bench", "--ops", "unit", "--threads", "1", "0",
+         "--repeat", "1", "--no-numpy", "--load", "1", "--json", str(out)],
         capture_output=True, text=True, check=True, timeout=300,
     )
     assert "measured with 1 busy processes running" in proc.stdout
+    # --threads 0: cpool's default count (num_threads=None), shown as "default".
+    assert "| max 2x2, one window | (1, 1, 2, 2) | default |" in proc.stdout
     import json
 
-    assert json.loads(out.read_text())["machine"]["load"] == 1
+    report = json.loads(out.read_text())
+    assert report["machine"]["load"] == 1
+    assert sorted(r["threads"] for r in report["rows"]) == [0, 1]
 
 
 def test_busy_processes_are_stopped(monkeypatch):
@@ -82,6 +86,12 @@ def test_busy_processes_are_stopped(monkeypatch):
         with _bench.busy_processes(1):
             raise RuntimeError
     assert len(started) == 3 and started[-1].returncode is not None
+
+
+def test_bench_rejects_negative_threads():
+    proc = subprocess.run([sys.executable, "-m", "cpool", "bench", "--threads", "-1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--threads" in proc.stderr
 
 
 def test_bench_rejects_negative_load():
