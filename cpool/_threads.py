@@ -225,7 +225,8 @@ def _own_running_threads() -> int:
                 stat = f.read()
         except OSError:
             continue
-        running += stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"R"
+        state = stat.rindex(b")") + 2  # the state follows the (name)
+        running += stat[state:state + 1] == b"R"
     return max(1, running)
 
 

@@ -964,22 +964,36 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
     return plan
 
 
+def _recorded(fn: str, op: str, x, out, num_threads, args):
+    """(key, plan) of a call with these arguments: its key (None where it cannot be recorded)
+    and its plan rebuilt from the recorded recipe (None where there is none yet)."""
+    key = _recipe_key(fn, op, x, out, num_threads, args)
+    recipe = None if key is None else _RECIPES.get(key)
+    return key, None if recipe is None else recipe.plan(x)
+
+
+def _new_plan(key, x, num_threads, make, *args) -> Plan:
+    """``make(*args)`` (validation), recorded under ``key`` where it can be; a plan to record is
+    made with threads the load does not cap, so that each later call caps them for itself.
+    (``make`` and its arguments rather than a closure: a closure would turn the caller's
+    locals into cells, which costs every call, hits included.)"""
+    if key is None:
+        return make(*args)
+    with _threads.uncapped():
+        plan = make(*args)
+    return _record(key, x, plan, num_threads is None)
+
+
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
                    return_indices: bool, out, num_threads, axes=SPATIAL_AXES, n: int = 2) -> Plan:
     """Validate a windowed op (``op``: 'max', 'sum', 'avg', 'stochastic') over ``n`` spatial
     axes and allocate its output."""
-    key = _recipe_key(fn, op, x, out, num_threads, (kernel_size, stride, padding, dilation,
-                                                    ceil_mode, return_indices, axes, n))
-    if key is not None:
-        recipe = _RECIPES.get(key)
-        if recipe is not None:
-            return recipe.plan(x)
-        with _threads.uncapped():
-            plan = _window_plan_of(fn, op, x, kernel_size, stride, padding, dilation,
-                                   ceil_mode, return_indices, out, num_threads, axes, n)
-        return _record(key, x, plan, num_threads is None)
-    return _window_plan_of(fn, op, x, kernel_size, stride, padding, dilation, ceil_mode,
-                           return_indices, out, num_threads, axes, n)
+    key, plan = _recorded(fn, op, x, out, num_threads, (kernel_size, stride, padding, dilation,
+                                                         ceil_mode, return_indices, axes, n))
+    if plan is None:
+        plan = _new_plan(key, x, num_threads, _window_plan_of, fn, op, x, kernel_size, stride,
+                         padding, dilation, ceil_mode, return_indices, out, num_threads, axes, n)
+    return plan
 
 
 def _window_plan_of(fn, op, x, kernel_size, stride, padding, dilation, ceil_mode,
@@ -1305,15 +1319,11 @@ def prepare_global(fn: str, op: str, x, keepdims, return_indices: bool, out, num
                    axes=SPATIAL_AXES, n: int = 2) -> Plan:
     """Validate a global op (``op`` in 'max', 'sum', 'avg') over ``n`` spatial axes and
     allocate its output."""
-    key = _recipe_key(fn, op, x, out, num_threads, (keepdims, return_indices, axes, n))
-    if key is not None:
-        recipe = _RECIPES.get(key)
-        if recipe is not None:
-            return recipe.plan(x)
-        with _threads.uncapped():
-            plan = _global_plan(fn, op, x, keepdims, return_indices, out, num_threads, axes, n)
-        return _record(key, x, plan, num_threads is None)
-    return _global_plan(fn, op, x, keepdims, return_indices, out, num_threads, axes, n)
+    key, plan = _recorded(fn, op, x, out, num_threads, (keepdims, return_indices, axes, n))
+    if plan is None:
+        plan = _new_plan(key, x, num_threads, _global_plan, fn, op, x, keepdims, return_indices,
+                         out, num_threads, axes, n)
+    return plan
 
 
 def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_threads, axes,
