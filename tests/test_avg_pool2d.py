@@ -123,7 +123,11 @@ def test_small_planes_match_rows(rng, k, s, shape, dtype):
 
 @pytest.mark.parametrize("k,s,p,shape", [(2, 2, 0, (3, 4, 14, 14)), (3, 1, 0, (2, 3, 14, 13)),
                                          (3, 2, (1, 0), (2, 3, 13, 13)),
-                                         ((5, 2), (4, 1), 0, (2, 2, 17, 6))])
+                                         ((5, 2), (4, 1), 0, (2, 2, 17, 6)),
+                                         # taps in the horizontal padding: the row ends'
+                                         # windows reduced tap by tap
+                                         (3, 1, 1, (2, 3, 28, 28)), (3, 2, 1, (2, 3, 13, 14)),
+                                         ((3, 5), (1, 2), (1, 2), (2, 2, 12, 20))])
 @pytest.mark.parametrize("rows_apart", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
 def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype):

@@ -294,6 +294,21 @@ def test_small_planes_with_windows_out_of_order(rng, k, s, p, d, shape):
     assert_identical(got[1], exp[0])
 
 
+@pytest.mark.parametrize("k,s,p,d,c,shape", [(3, 2, 1, 1, False, (2, 3, 28, 28)),
+                                             ((2, 3), (2, 3), (0, 1), 1, True, (2, 3, 9, 13)),
+                                             ((1, 4), 2, 0, 2, True, (2, 5, 6)),
+                                             ((3, 4), (2, 3), (1, 2), (1, 2), True, (3, 9, 14))])
+def test_small_planes_with_windows_in_the_padding(rng, k, s, p, d, c, shape):
+    # Strided windows with taps in the horizontal padding or past the row (ceil_mode) take the
+    # one-pass-per-plane path; the row ends' windows are reduced tap by tap. Found while
+    # building it: a window reaching past a 6-wide row (taps 0, 2, 4, 6) read the next row.
+    x = random_array(rng, shape, np.float32)
+    exp = ref.max_pool2d(x, k, s, p, d, c)
+    assert_identical(cpool.max_pool2d(x, k, s, p, d, c), exp)
+    with general_path():
+        assert_identical(cpool.max_pool2d(x, k, s, p, d, c), exp)
+
+
 @pytest.mark.parametrize("k,s,p,shape", [(2, 2, 0, (3, 4, 14, 14)), (3, 2, 0, (2, 3, 13, 13)),
                                          (3, 2, (1, 0), (2, 3, 13, 13)),
                                          ((3, 2), (1, 2), 0, (2, 2, 12, 9)),
