@@ -94,6 +94,10 @@ def bench_main(argv):
     parser.add_argument("--repeat", type=int, default=5, help="timing rounds per measurement (default: 5)")
     parser.add_argument("--no-numpy", action="store_true", help="skip the (slow) NumPy baselines")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--peers", action="store_true",
+                        help="also time every installed peer (torch NCHW, channels_last and mkldnn, "
+                             "onnxruntime, JAX, OpenCV) on the NCHW cases, each checked against "
+                             "cpool's output first; the channels-last cases always list them")
     parser.add_argument("--load", type=int, default=0, metavar="N",
                         help="run N busy processes during the measurement (a busy machine)")
     args = parser.parse_args(argv)

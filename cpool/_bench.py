@@ -41,7 +41,11 @@ class Case(NamedTuple):
     relative_to: Optional[str] = None     # key of a cpool case on the same input geometry
     relative_target: Optional[float] = None  # at most this many times its time
     nonnegative: bool = False             # feed |x| (stochastic pooling needs activations >= 0)
-    peers: Optional[_peers.Pool] = None   # channels-last: the call every installed peer times
+    # The call every installed peer times: always for channels-last cases, under --peers for
+    # NCHW ones; peer_target replaces speedup_target at one thread there (the speed-up over the
+    # fastest peer; issue 19: 2x for max pooling, global max and gradients, 1.25x for the rest).
+    peers: Optional[_peers.Pool] = None
+    peer_target: Optional[float] = None
 
 
 def _t_mean(F, t):
@@ -52,35 +56,45 @@ def _t_amax(F, t):
     return t.amax((-2, -1))
 
 
+def _nchw(op, *args):
+    return _peers.Pool(op, *args, layout="nchw")
+
+
 CASES = [
     Case("max2", "max 2x2 s2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
-         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 10, 0.6),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 10, 0.85,
+         peers=_nchw("max", 2, 2), peer_target=2.0),
     Case("max3", "max 3x3 s2 p1", (32, 64, 112, 112), "float32",
          lambda x, n: cpool.max_pool2d(x, 3, 2, 1, num_threads=n),
-         lambda F, t: F.max_pool2d(t, 3, 2, 1), lambda x: _baselines.max_pool2d(x, 3, 2, 1), 10, 0.4),
+         lambda F, t: F.max_pool2d(t, 3, 2, 1), lambda x: _baselines.max_pool2d(x, 3, 2, 1), 10, 0.4,
+         peers=_nchw("max", 3, 2, 1), peer_target=2.0),
     Case("avg2", "avg 2x2 s2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.avg_pool2d(x, 2, num_threads=n),
-         lambda F, t: F.avg_pool2d(t, 2), lambda x: _baselines.avg_pool2d(x, 2, 2), 4, 0.6),
+         lambda F, t: F.avg_pool2d(t, 2), lambda x: _baselines.avg_pool2d(x, 2, 2), 4, 0.85,
+         peers=_nchw("avg", 2, 2), peer_target=1.25),
     Case("avg3", "avg 3x3 s1 p1", (32, 128, 28, 28), "float32",
          lambda x, n: cpool.avg_pool2d(x, 3, 1, 1, num_threads=n),
-         lambda F, t: F.avg_pool2d(t, 3, 1, 1), lambda x: _baselines.avg_pool2d(x, 3, 1, 1), 5, 0.3),
+         lambda F, t: F.avg_pool2d(t, 3, 1, 1), lambda x: _baselines.avg_pool2d(x, 3, 1, 1), 5, 0.3,
+         peers=_nchw("avg", 3, 1, 1), peer_target=1.25),
     Case("sum2", "sum 2x2 s2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.sum_pool2d(x, 2, num_threads=n),
          lambda F, t: F.avg_pool2d(t, 2, divisor_override=1), lambda x: _baselines.sum_pool2d(x, 2, 2),
-         4, 0.6),
+         4, 0.85),
     Case("max2big", "max 2x2 s2, few planes", (8, 3, 1024, 1024), "float32",
          lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
-         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 10, 0.6),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 10, 0.85,
+         peers=_nchw("max", 2, 2), peer_target=2.0),
     Case("gavg", "global avg", (256, 2048, 7, 7), "float32",
          lambda x, n: cpool.global_avg_pool2d(x, num_threads=n), _t_mean, _baselines.global_avg_pool2d,
-         1, 0.5),
+         1, 0.85, peers=_nchw("global_avg"), peer_target=1.25),
     Case("gmax", "global max", (256, 2048, 7, 7), "float32",
          lambda x, n: cpool.global_max_pool2d(x, num_threads=n), _t_amax, _baselines.global_max_pool2d,
-         1, 0.5),
+         1, 0.5, peers=_nchw("global_max"), peer_target=2.0),
     Case("tiny", "max 2x2, tiny", (1, 16, 32, 32), "float32",
          lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
-         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 1, None),
+         lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 1, None,
+         peers=_nchw("max", 2, 2), peer_target=1.0),  # call overhead: <= the fastest peer
     # A call on the smallest input: what validation and the kernel call cost (issue 19's
     # target: <= 5 us).
     Case("unit", "max 2x2, one window", (1, 1, 2, 2), "float32",
@@ -93,7 +107,8 @@ CASES = [
     # these; they are measured so a regression shows.
     Case("max2i", "max 2x2 s2 with indices", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.max_pool2d(x, 2, return_indices=True, num_threads=n),
-         lambda F, t: F.max_pool2d(t, 2, return_indices=True), None, None, None),
+         lambda F, t: F.max_pool2d(t, 2, return_indices=True), None, None, None,
+         peers=_nchw("max_indices", 2, 2)),
     Case("max3i", "max 3x3 s2 p1 with indices", (32, 64, 112, 112), "float32",
          lambda x, n: cpool.max_pool2d(x, 3, 2, 1, return_indices=True, num_threads=n),
          lambda F, t: F.max_pool2d(t, 3, 2, 1, return_indices=True), None, None, None),
@@ -150,7 +165,8 @@ def _grad_of(forward):
 CASES += [
     Case("max2b", "max 2x2 s2 backward", (32, 256, 56, 56), "float32",
          _backward(_with_indices(2), lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
-         None, None, None, None, "max2i", 2.0),
+         None, None, None, None, "max2i", 2.0, peers=_nchw("max_backward", 2, 2),
+         peer_target=2.0),
     Case("max3b", "max 3x3 s2 p1 backward", (32, 64, 112, 112), "float32",
          _backward(_with_indices(3, 2, 1),
                    lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
@@ -184,25 +200,38 @@ CASES += [
          None, None, None, None, "max2i", 2.0),
 ]
 
+# The NCHW cases with peers again, in cache: batch / 8. Held to the peers (under --peers); the
+# bandwidth targets are for inputs that stream from memory.
+CASES += [
+    c._replace(key=c.key + "_c", label=c.label + ", in cache",
+               shape=(max(1, c.shape[0] // 8),) + c.shape[1:], speedup_target=None,
+               copy_target=None, relative_to=None, relative_target=None)
+    for c in list(CASES) if c.key in ("max2", "max3", "avg2", "avg3", "max2big", "gavg", "gmax",
+                                      "max2b")
+]
+
 # Channels-last (NHWC) inputs, against the strongest peers on the same NHWC array: torch
 # channels_last, oneDNN (torch mkldnn), JAX reduce_window, onnxruntime (with its transposes).
-# speedup_target is against the fastest of them.
+# peer_target is against the fastest of them.
 def _nhwc(op, *args, **kw):
     return lambda x, n: op(x, *args, axes=(1, 2), num_threads=n, **kw)
 
 
 CASES += [
     Case("nhwc_max2", "NHWC max 2x2 s2", (32, 56, 56, 256), "float32",
-         _nhwc(cpool.max_pool2d, 2), None, None, 1.5, 0.6, peers=_peers.Pool("max", 2, 2)),
+         _nhwc(cpool.max_pool2d, 2), None, None, None, 0.6, peers=_peers.Pool("max", 2, 2),
+         peer_target=1.5),
     Case("nhwc_avg2", "NHWC avg 2x2 s2", (32, 56, 56, 256), "float32",
-         _nhwc(cpool.avg_pool2d, 2), None, None, 1.5, 0.6, peers=_peers.Pool("avg", 2, 2)),
+         _nhwc(cpool.avg_pool2d, 2), None, None, None, 0.6, peers=_peers.Pool("avg", 2, 2),
+         peer_target=1.5),
     Case("nhwc_max3", "NHWC max 3x3 s2 p1", (32, 112, 112, 64), "float32",
-         _nhwc(cpool.max_pool2d, 3, 2, 1), None, None, 1.5, 0.4,
-         peers=_peers.Pool("max", 3, 2, 1)),
+         _nhwc(cpool.max_pool2d, 3, 2, 1), None, None, None, 0.4,
+         peers=_peers.Pool("max", 3, 2, 1), peer_target=1.5),
     Case("hwc_u8_max2", "uint8 HWC images max 2x2", (64, 224, 224, 3), "uint8",
          _nhwc(cpool.max_pool2d, 2), None, None, None, 0.5, peers=_peers.Pool("max", 2, 2)),
     Case("nhwc_gavg", "NHWC global avg", (256, 7, 7, 2048), "float32",
-         _nhwc(cpool.global_avg_pool2d), None, None, 1, 0.6, peers=_peers.Pool("global_avg")),
+         _nhwc(cpool.global_avg_pool2d), None, None, None, 0.6, peers=_peers.Pool("global_avg"),
+         peer_target=1),
     Case("nhwc_max2i", "NHWC max 2x2 s2 with indices", (32, 56, 56, 256), "float32",
          _nhwc(cpool.max_pool2d, 2, return_indices=True), None, None, None, None,
          peers=_peers.Pool("max_indices", 2, 2)),
@@ -312,6 +341,21 @@ CASES += [
 MANY_THREADS_TARGETS = (5, 0.5)
 
 
+def _targets(case, n, with_peers):
+    """(speed-up target, of-copy target) of a row, None where it has none. Against peers the
+    targets are set at one thread; PyTorch NCHW rows at more threads get the many-core
+    machine's; the default count's rows (n = 0) are compared with the explicit counts'."""
+    untargeted = case.speedup_target is None and case.copy_target is None
+    if case.torch is None and not with_peers:
+        return None, None
+    if n == 1:
+        return (case.peer_target if with_peers else case.speedup_target), case.copy_target
+    if n == 0 or with_peers or untargeted or case.key in ("tiny", "unit"):
+        return None, None
+    return (None if case.speedup_target is None else MANY_THREADS_TARGETS[0],
+            MANY_THREADS_TARGETS[1])
+
+
 def _time(fn, repeat, min_time=0.02):
     """Minimum over `repeat` rounds of the mean time of a calibrated number of calls."""
     fn()  # warm-up (page faults, thread pool start)
@@ -385,11 +429,12 @@ def _available():
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
-def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True):
+def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True, peers=False):
     """Time every case at every thread count. ``pin``: each row's process pinned to as many
     CPUs as its thread count (JAX's pool ignores thread settings). Under ``--load`` nothing
     is pinned: the scheduler would move the busy processes off a pinned row's CPU, and a
-    one-thread row would run as on a quiet machine."""
+    one-thread row would run as on a quiet machine. ``peers``: time the installed peers on the
+    NCHW cases too (the channels-last cases always list them)."""
     try:
         import torch
         import torch.nn.functional as F
@@ -433,8 +478,9 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True):
         if with_numpy and case.numpy is not None:
             t_numpy = _time(lambda: case.numpy(x), 1 if x.size > 1 << 22 else repeat)
         peer_ms = {}
-        if case.peers is not None:
-            for name, call in _peers.calls(x, case.peers, m).items():
+        with_peers = case.peers is not None and (peers or case.peers.layout == "nhwc")
+        if with_peers:
+            for name, call in _peers.calls(x, case.peers, m, expected=ours).items():
                 peer_ms[name] = _time(call, repeat) * 1e3
             best = _peers.fastest(peer_ms)
             if best is not None:
@@ -450,22 +496,12 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True):
             "copy_GBps": 2 * x.nbytes / t_copy / 1e9,
             "speedup_vs_torch": None if t_torch is None else t_torch / t_ours,
             "of_copy": (moved / t_ours) / (2 * x.nbytes / t_copy),
-            "speedup_target": case.speedup_target if n == 1 else MANY_THREADS_TARGETS[0],
-            "copy_target": case.copy_target if n == 1 else MANY_THREADS_TARGETS[1],
+            **dict(zip(("speedup_target", "copy_target"), _targets(case, n, bool(peer_ms)))),
             "relative_to": case.relative_to, "relative_target": case.relative_target,
             "related_ms": None if t_related is None else t_related * 1e3,
             "peers_ms": peer_ms,
+            "best_peer": _peers.fastest(peer_ms)[0] if peer_ms else None,
         })
-        untargeted = case.speedup_target is None and case.copy_target is None
-        if (case.key in ("tiny", "unit") and n > 1) or untargeted or (case.torch is None and not peer_ms):
-            rows[-1]["speedup_target"] = rows[-1]["copy_target"] = None
-        if case.speedup_target is None or (case.peers is not None and n > 1):
-            # the channels-last targets are set at one thread
-            rows[-1]["speedup_target"] = None
-        if case.peers is not None and n > 1:
-            rows[-1]["copy_target"] = None
-        if n == 0:  # compared with the explicit counts' rows, not with a target
-            rows[-1]["speedup_target"] = rows[-1]["copy_target"] = None
     if cpus:
         _pin(set(cpus))
     return rows
@@ -523,24 +559,38 @@ def table(rows):
     return "\n".join(lines)
 
 
+# The peer table's columns: one per library (a peer's name starts with its column's).
+PEER_COLUMNS = ("torch NCHW", "torch channels_last", "oneDNN", "onnxruntime", "JAX", "OpenCV")
+
+
+def _column(name):
+    return next((c for c in PEER_COLUMNS if name.startswith(c)), name)
+
+
 def peer_table(rows):
-    """Channels-last cases: cpool, every peer, and the speed-up over the fastest."""
-    names = sorted({name for r in rows for name in r.get("peers_ms", {})})
-    if not names:
+    """Cases timed against peers: cpool, each library's time, the fastest peer and cpool's
+    speed-up over it."""
+    found = {_column(name) for r in rows for name in r.get("peers_ms", {})}
+    columns = [c for c in PEER_COLUMNS if c in found] + sorted(found - set(PEER_COLUMNS))
+    if not columns:
         return ""
-    head = ("| case | shape | threads | cpool ms | " + " | ".join(f"{n} ms" for n in names)
-            + " | copy ms | speed-up vs fastest | of copy | target (speed-up / of copy) | |")
-    lines = [head, "|" + "---|" * (9 + len(names))]
+    head = ("| case | shape | threads | cpool ms | " + " | ".join(f"{c} ms" for c in columns)
+            + " | best peer | cpool vs best | of copy | target (vs best / of copy) | |")
+    lines = [head, "|" + "---|" * (9 + len(columns))]
     for r in rows:
         if not r.get("peers_ms"):
             continue
+        by_column = {_column(name): ms for name, ms in r["peers_ms"].items()}
         speedup = "—" if r["speedup_target"] is None else f"{r['speedup_target']:g}x"
-        peers = " | ".join(_fmt(r["peers_ms"].get(n), ".3f") for n in names)
+        peers = " | ".join(_fmt(by_column.get(c), ".3f") for c in columns)
         lines.append(
             f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
-            f"{r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {peers} | {r['copy_ms']:.3f} | "
+            f"{r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {peers} | {r['best_peer']} | "
             f"{_fmt(r['speedup_vs_torch'], '.2f')}x | {r['of_copy']:.2f} | "
-            f"{speedup} / {_fmt(r['copy_target'], '.1f')} | {_verdict(r)} |")
+            f"{speedup} / {_fmt(r['copy_target'], '.2f')} | {_verdict(r)} |")
+    how = sorted({name for r in rows for name in r.get("peers_ms", {})} - set(columns))
+    if how:
+        lines.append("\nPeer calls: " + "; ".join(how) + ".")
     return "\n".join(lines)
 
 
@@ -585,10 +635,12 @@ def main(args):
         raise SystemExit(f"no case matches --ops {args.ops}; choose from {[c.key for c in CASES]}")
     threads = args.threads or [1]
     load = getattr(args, "load", 0)
+    with_peers = getattr(args, "peers", False)
     with busy_processes(load):
-        rows = run(cases, threads, args.repeat, not args.no_numpy, pin=not load)
+        rows = run(cases, threads, args.repeat, not args.no_numpy, pin=not load, peers=with_peers)
     info = machine()
     info["load"] = load
+    info["peers"] = with_peers
     print(f"\ncpool {info['cpool']} | {info['cpu']} ({info['cores']} cores) | NumPy {info['numpy']} | "
           f"PyTorch {info['torch'] or 'not installed'} | OpenMP {info['openmp']} | "
           f"kernels {info['kernels']}")
@@ -598,9 +650,10 @@ def main(args):
     print(table(rows))
     peers = peer_table(rows)
     if peers:
-        print("\nChannels-last (NHWC) input, axes=(1, 2), against every installed peer on the same "
-              "array (each row's threads, every library's included, pinned to as many cores); speed-up = "
-              "fastest peer time / cpool time:\n")
+        print("\nAgainst every installed peer on the same array (NHWC cases: axes=(1, 2)); each "
+              "peer's result checked against cpool's before it is timed; each row's threads, every "
+              "library's included, pinned to as many cores" + (" (not under --load)" if load else "")
+              + "; cpool vs best = fastest peer time / cpool time:\n")
         print(peers)
     rel = relative_table(rows)
     if rel:

@@ -98,3 +98,61 @@ def test_bench_rejects_negative_load():
     proc = subprocess.run([sys.executable, "-m", "cpool", "bench", "--load", "-1"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--load" in proc.stderr
+
+
+def test_bench_peers_time_the_nchw_cases_against_every_installed_peer(tmp_path):
+    # --peers: the NCHW cases get a column per installed library, the fastest peer named, and
+    # cpool's speed-up over it held to the case's peer target.
+    pytest.importorskip("torch")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cpool", "bench", "--ops", "tiny", "--peers", "--repeat", "1",
+         "--no-numpy", "--json", str(out)],
+        capture_output=True, text=True, check=True, timeout=300,
+    )
+    assert "| best peer | cpool vs best |" in proc.stdout
+    assert "torch NCHW ms" in proc.stdout and "torch channels_last ms" in proc.stdout
+    import json
+
+    report = json.loads(out.read_text())
+    (row,) = report["rows"]
+    assert report["machine"]["peers"] is True
+    assert {"torch NCHW", "torch channels_last"} <= set(row["peers_ms"])
+    assert row["best_peer"] == min(row["peers_ms"], key=row["peers_ms"].get)
+    assert row["speedup_vs_torch"] == pytest.approx(row["peers_ms"][row["best_peer"]] / row["cpool_ms"])
+    assert row["speedup_target"] == 1.0  # the tiny case's own: no slower than the fastest peer
+
+
+@pytest.mark.parametrize("op,args", [("max", (2, 2)), ("max", (3, 2, 1)), ("avg", (2, 2)),
+                                     ("avg", (3, 1, 1)), ("global_avg", ()), ("global_max", ()),
+                                     ("max_indices", (2, 2)), ("max_backward", (2, 2))])
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_peers_are_checked_against_cpools_output(rng, op, args, layout):
+    # Every peer's result must match cpool's before it is timed: a wrong expected result
+    # leaves none, the right one keeps every peer installed (PyTorch's at least).
+    pytest.importorskip("torch")
+    import numpy as np
+
+    import cpool
+    from cpool import _peers
+
+    if layout == "nhwc" and op in ("global_max", "max_backward"):
+        pytest.skip("not a channels-last case of the bench")
+    x = rng.standard_normal((2, 8, 12, 12)).astype(np.float32)
+    kw = {"axes": (1, 2)} if layout == "nhwc" else {}
+    if layout == "nhwc":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    if op in ("max", "avg"):
+        ours = (cpool.max_pool2d if op == "max" else cpool.avg_pool2d)(x, *args, **kw)
+    elif op.startswith("global"):
+        ours = (cpool.global_avg_pool2d if op == "global_avg" else cpool.global_max_pool2d)(x, **kw)
+    else:
+        ours = cpool.max_pool2d(x, *args, return_indices=True, **kw)
+        if op == "max_backward":
+            ours = cpool.max_pool2d_backward(ours[0], ours[1], x.shape)
+    pool = _peers.Pool(op, *args, layout=layout)
+    found = _peers.calls(x, pool, 1, expected=ours)
+    assert "torch channels_last" in found
+    assert ("torch NCHW" in found) == (layout == "nchw")
+    wrong = tuple(a + 1 for a in ours) if isinstance(ours, tuple) else ours + 1
+    assert _peers.calls(x, pool, 1, expected=wrong) == {}
