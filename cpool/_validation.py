@@ -1358,6 +1358,8 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
 # Channels-last global ops and scatters: a task is a block of an image's channels, at least
 # this many.
 _MIN_LANE_BLOCK = 64
+_MIN_BALANCED_BLOCK = 16  # ... but where 64 cannot split the work evenly over the threads
+_TASKS_PER_THREAD = 10  # tasks that keep every thread's share within 10% of the others'
 
 
 def _lane_tasks(num_threads, work: int, images: int, lanes: int, fn: str) -> Tuple[int, int]:
@@ -1368,8 +1370,17 @@ def _lane_tasks(num_threads, work: int, images: int, lanes: int, fn: str) -> Tup
     computed in one fixed order by one thread, so results do not depend on the split."""
     images = max(images, 1)
     nt = _threads_for(num_threads, work, images * -(-lanes // _MIN_LANE_BLOCK), fn)
-    per_image = -(-nt // images) if images < nt else 1
-    return nt, max(min(lanes, _MIN_LANE_BLOCK), -(-lanes // per_image))
+    # A static schedule gives each thread the floor or the ceiling of tasks / threads: blocks
+    # per image are the fewest that split evenly or give every thread _TASKS_PER_THREAD tasks
+    # (32 images at 11 threads: 3 or 2 tasks a thread; 4 blocks each, 12 or 11), of at least
+    # _MIN_LANE_BLOCK channels, else of at least _MIN_BALANCED_BLOCK (15 threads: 8 blocks).
+    for least in (_MIN_LANE_BLOCK, _MIN_BALANCED_BLOCK):
+        most = max(1, -(-lanes // least))
+        per_image = next((b for b in range(1, most + 1) if (images * b) % nt == 0
+                          or images * b >= _TASKS_PER_THREAD * nt), 0)
+        if per_image:
+            break
+    return nt, max(min(lanes, least), -(-lanes // (per_image or most)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
+from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _horizontal,
                                    _padded_width, _scratch, _vertical)
 
@@ -67,6 +68,7 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     cdef floating* plane
     cdef const floating* vals
     cdef const int64_t* idx
+    cdef bint trace = tracing()
     if P == 0 or HW == 0 or lanes == 0:
         return 0
     with nogil:
@@ -74,11 +76,15 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
             for task in prange(P * blocks, schedule='static', num_threads=num_threads):
                 p = task // blocks
                 c0 = (task - p * blocks) * block
+                if trace:  # values and indices read, the plane written
+                    note_work((HW + 2 * n) * min(block, lanes - c0))
                 bad += _scatter_lanes(&values[p, c0] if n > 0 else NULL,
                                       &indices[p, c0] if n > 0 else NULL, &out[p, c0], n, HW,
                                       lanes, min(block, lanes - c0), accumulate)
         for p in prange(0 if lanes > 1 else P, schedule='static', num_threads=num_threads):
             plane = &out[p, 0]
+            if trace:
+                note_work(HW + 2 * n)
             vals = &values[p, 0] if n > 0 else NULL
             idx = &indices[p, 0] if n > 0 else NULL
             memset(plane, 0, HW * sizeof(floating))
@@ -111,8 +117,11 @@ def fill_planes(const floating[::1] values,  # IN  (P,)
     cdef Py_ssize_t p, j
     cdef floating v
     cdef floating count = <floating>HW
+    cdef bint trace = tracing()
     with nogil:
         for p in prange(P, schedule='static', num_threads=num_threads):
+            if trace:  # the plane written
+                note_work(HW)
             v = values[p] / count if mean else values[p]
             for j in range(HW):
                 out[p, j] = v
@@ -262,11 +271,14 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
         return
     cdef floating* scratch = <floating*>_scratch(num_threads, stride + 2 * row_grads_stride,
                                                  sizeof(floating))
+    cdef bint trace = tracing()
     try:
         drow_h = _built_for(num_threads)
         with nogil:
             if tile_2x2:
                 for p in prange(P, schedule='static', num_threads=num_threads):
+                    if trace:  # gradients read, the plane written
+                        note_work(OH * OW + H * W)
                     drow = scratch + threadid() * (stride + 2 * row_grads_stride)
                     for oh in range(OH):
                         divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh],
@@ -278,6 +290,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                     if squared:
                         _times_square_derivative(&out[p, 0, 0], &squared_input[p, 0, 0], H * W)
             for p in prange(0 if tile_2x2 else P, schedule='static', num_threads=num_threads):
+                if trace:
+                    note_work(OH * OW + H * W)
                 buf = scratch + threadid() * (stride + 2 * row_grads_stride)
                 g = buf + stride
                 drow = g + row_grads_stride
@@ -373,10 +387,13 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
     cdef floating* drow
     cdef int64_t* drow_h = NULL  # per thread: the row count drow was built for
     cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
+    cdef bint trace = tracing()
     try:
         drow_h = _built_for(num_threads)
         with nogil:
             for p in prange(P, schedule='static', num_threads=num_threads):
+                if trace:  # gradients read, the plane written
+                    note_work(OH * OW + H * W)
                 ring = scratch + threadid() * per_thread
                 buf = ring + 2 * R * ring_stride
                 drow = buf + buf_stride

@@ -23,6 +23,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
+from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._rows cimport _locate, _prefetch_ahead, _scratch, _step
 from cpool._kernels._simd cimport (CPOOL_SSE2, cpool_first_equal_f32, cpool_first_equal_f64,
                                    cpool_run_max_f32, cpool_run_max_f64)
@@ -253,6 +254,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)  # signed: rows may run backwards
     cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
+    cdef bint trace = tracing()
     cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
     cdef numeric v, m
     cdef int64_t mi
@@ -271,6 +273,8 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
         with nogil:
             if flat:
                 for p in prange(P, schedule='static', num_threads=num_threads):
+                    if trace:  # values read
+                        note_work(H * W)
                     base = &x[0, 0, 0, 0] + p * H * W
                     _prefetch_ahead(base, H * W * sizeof(numeric))
                     out[p] = _band_max_at(base, W, 0, H, W, &indices[p] if with_indices else NULL)
@@ -283,6 +287,8 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                 for task in range(c * TASK_CHUNK, min(c * TASK_CHUNK + TASK_CHUNK, P * n_bands)):
                     y0 = b * band_rows
                     nb = min(band_rows, H - y0)
+                    if trace:
+                        note_work(nb * W)
                     base = &x[b0, b1, 0, 0]
                     part[task] = _band_max_at(base, row_stride, y0, nb, W,
                                               &part_i[task] if with_indices else NULL)
@@ -315,6 +321,7 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)  # signed: rows may run backwards
     cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
+    cdef bint trace = tracing()
     cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
     cdef double total = 0
     cdef uint64_t bits = 0
@@ -342,6 +349,8 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
         with nogil:
             if flat:
                 for p in prange(P, schedule='static', num_threads=num_threads):
+                    if trace:  # values read
+                        note_work(H * W)
                     base = &x[0, 0, 0, 0] + p * H * W
                     _prefetch_ahead(base, H * W * sizeof(numeric))
                     if in_double:
@@ -357,6 +366,8 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                 for task in range(c * TASK_CHUNK, min(c * TASK_CHUNK + TASK_CHUNK, P * n_bands)):
                     y0 = b * band_rows
                     nb = min(band_rows, H - y0)
+                    if trace:
+                        note_work(nb * W)
                     base = &x[b0, b1, 0, 0]
                     if in_double:
                         total = _band_sum(base, row_stride, y0, nb, W, <double>0)
@@ -497,6 +508,7 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
     identical for any thread count."""
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
+    cdef bint trace = tracing()
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t task, img, c0 = 0, n = 0
     if x.shape[0] * B1 == 0 or lanes == 0:
@@ -508,6 +520,8 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
             for task in prange(x.shape[0] * B1 * blocks, schedule='static',
                                num_threads=num_threads):
                 img = _lane_task(task, blocks, block, lanes, &c0, &n)
+                if trace:
+                    note_work(H * W * n)
                 _lanes_max(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
                            &out[img * lanes + c0],
                            &indices[img * lanes + c0] if with_indices
@@ -525,6 +539,7 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
     complement for other integers. Each lane sums its pixels in row-major order."""
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
+    cdef bint trace = tracing()
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t task, img, c0 = 0, n = 0, c
     cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
@@ -541,6 +556,8 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
             for task in prange(x.shape[0] * B1 * blocks, schedule='static',
                                num_threads=num_threads):
                 img = _lane_task(task, blocks, block, lanes, &c0, &n)
+                if trace:
+                    note_work(H * W * n)
                 acc = scratch + threadid() * block
                 if in_double:
                     _lanes_sum(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,

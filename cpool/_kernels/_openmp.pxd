@@ -18,9 +18,18 @@ cdef extern from *:
     #define CPOOL_OPENMP_SURVIVES_FORK 1
     static inline int omp_get_max_threads(void) { return 1; }
     static inline int omp_get_thread_num(void) { return 0; }
+    static inline int omp_get_num_threads(void) { return 1; }
     #endif
     """
     bint CPOOL_OPENMP_ENABLED
     bint CPOOL_OPENMP_SURVIVES_FORK
     int omp_get_max_threads() noexcept nogil
     int omp_get_thread_num() noexcept nogil
+    int omp_get_num_threads() noexcept nogil
+
+
+# Work tracing, for the tests of how each kernel splits its work over threads
+# (docs/performance.md, "How the work is split"): a parallel loop reads tracing() once and,
+# when it is on, notes each task's work (values read and written) for the thread that ran it.
+cdef bint tracing() noexcept nogil
+cdef void note_work(Py_ssize_t amount) noexcept nogil

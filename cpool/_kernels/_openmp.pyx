@@ -1,7 +1,9 @@
 """Runtime facts about the build and the CPU: OpenMP (for :mod:`cpool._threads`) and whether
 the CPU can run the AVX2 kernels (for :mod:`cpool._kernels`)."""
+from libc.stdint cimport int64_t
+
 from cpool._kernels._openmp cimport (CPOOL_OPENMP_ENABLED, CPOOL_OPENMP_SURVIVES_FORK,
-                                    omp_get_max_threads)
+                                    omp_get_max_threads, omp_get_num_threads, omp_get_thread_num)
 
 cdef extern from *:
     """
@@ -40,3 +42,44 @@ def max_threads():
 def cpu_has_avx2():
     """True when this CPU (and OS) can run AVX2 code."""
     return bool(cpool_cpu_has_avx2())
+
+
+cdef enum:
+    TRACE_SLOTS = 1024  # threads whose work is traced (a team larger than this is not)
+
+cdef int64_t _work[TRACE_SLOTS]
+cdef int _team = 0
+cdef bint _tracing = False
+
+
+cdef bint tracing() noexcept nogil:
+    return _tracing
+
+
+cdef void note_work(Py_ssize_t amount) noexcept nogil:
+    """Adds ``amount`` to the calling thread's work. Each thread writes its own slot, so no
+    race; the team size is the largest seen."""
+    global _team
+    cdef int t = omp_get_thread_num()
+    if t < TRACE_SLOTS:
+        _work[t] += amount
+        _team = max(_team, min(omp_get_num_threads(), TRACE_SLOTS))
+
+
+def trace_work(bint on):
+    """Start (``on``: counts cleared) or stop tracing the kernels' work per thread. Stopping
+    returns the work each thread of the largest team did, a list of as many counts as that
+    team had threads (empty if no traced loop ran, or if tracing was not started). For tests;
+    not thread-safe."""
+    global _tracing, _team
+    cdef int t
+    if on:
+        for t in range(TRACE_SLOTS):
+            _work[t] = 0
+        _team = 0
+        _tracing = True
+        return None
+    _tracing = False
+    counts = [_work[t] for t in range(_team)]
+    _team = 0  # a second stop returns nothing
+    return counts
