@@ -143,3 +143,18 @@ def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype)
         with general_path():
             general = pool(x, k, s, p)
         assert_identical(general, small)
+
+
+@pytest.mark.parametrize("k,s,p,c", [(2, 2, 0, False), (2, 2, 1, True), ((4, 2), 2, (2, 1), True),
+                                     ((1, 2), (1, 2), 0, True), (3, 2, 1, False), (2, 1, 0, False)])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 56), (2, 3, 12, 14)])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_average_is_the_rounded_quotient_of_the_sum(rng, k, s, p, c, shape, dtype):
+    # Windows of a power of two cells multiply by the exact reciprocal; every average must keep
+    # the bits of the window's sum divided by its cell count, whatever the path (2x2 tiles read
+    # straight from the rows, small planes, padded rows).
+    x = random_array(rng, shape, dtype)
+    sums = cpool.sum_pool2d(x, k, s, p, ceil_mode=c)
+    counts = cpool.sum_pool2d(np.ones(shape, dtype), k, s, p, ceil_mode=c)
+    got = cpool.avg_pool2d(x, k, s, p, ceil_mode=c, count_include_pad=False)
+    assert_identical(got, sums / counts)

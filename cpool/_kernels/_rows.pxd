@@ -230,9 +230,12 @@ cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
 
 
 cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int64_t count_h,
-                                      const int64_t* count_w, Py_ssize_t n) noexcept nogil:
+                                      const int64_t* count_w, Py_ssize_t n,
+                                      bint reciprocal=False) noexcept nogil:
     """The average divisors of one output row into ``drow``: ``count_h * count_w[i]``, exact in
     int64 and rounded once to the dtype, as PyTorch's integer divisor is. Returns ``drow``.
+    With ``reciprocal`` (every count a power of two, floating dtypes) their reciprocals, exact:
+    a product by one has the bits of the division.
 
     Divisors are separable (a window's count is its height's count times its width's), so two
     count vectors of O(OH + OW) replace an (OH, OW) table. The row is rebuilt only when
@@ -241,7 +244,8 @@ cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int
     if count_h != built_for[0]:
         built_for[0] = count_h
         for i in range(n):
-            drow[i] = <numeric_acc>(count_h * count_w[i])
+            drow[i] = (<numeric_acc>1 / <numeric_acc>(count_h * count_w[i]) if reciprocal
+                       else <numeric_acc>(count_h * count_w[i]))
     return drow
 
 

@@ -305,6 +305,24 @@ cdef inline bint _power_of_two(int64_t n) noexcept nogil:
     return n > 0 and (n & (n - 1)) == 0
 
 
+cdef inline bint _powers_of_two(const int64_t[::1] counts) noexcept nogil:
+    """Whether every count is a power of two (so is every product of them: a window's cells)."""
+    cdef Py_ssize_t i
+    for i in range(counts.shape[0] if counts is not None else 0):
+        if not _power_of_two(counts[i]):
+            return False
+    return True
+
+
+cdef inline void _sum_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* out,
+                          Py_ssize_t OW) noexcept nogil:
+    """out[i] = the sum of the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1, columns first (the
+    bits of _vertical then _horizontal)."""
+    cdef Py_ssize_t i
+    for i in range(OW):
+        out[i] = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])
+
+
 cdef inline numeric_acc _padded_window(const numeric_acc* row, Py_ssize_t W, Py_ssize_t lo,
                                        Py_ssize_t kw, Py_ssize_t dw, numeric_acc identity,
                                        bint is_max) noexcept nogil:
@@ -531,6 +549,17 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t n_chunks = _row_tasks(n_rows, num_threads)
     cdef bint trace = tracing()
+    # Floating averages over windows of a power of two cells each (2x2) multiply by the exact
+    # reciprocal: the bits of the division, without its latency (avg 2x2 on (4, 256, 56, 56),
+    # in cache: the division was an eighth of the time).
+    cdef bint reciprocal = (divide and (numeric_acc is float or numeric_acc is double)
+                            and _powers_of_two(count_h) and _powers_of_two(count_w)
+                            and (not depth or _powers_of_two(count_d)))
+    # Sums over 2x2 tiles of two rows straight from the input, no buffer (avg 2x2 on
+    # (4, 256, 56, 56) in cache, one thread: 0.61 -> 0.54 ms with the reciprocal below).
+    cdef bint sums_2x2 = (layout is planes and numeric is numeric_acc and not is_max
+                          and not square and not depth and not clipped and kw == 2 and sw == 2
+                          and dw == 1 and pad_w == 0 and 2 * OW <= W)
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
                           and not square
@@ -591,6 +620,9 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
+                    elif sums_2x2 and h_n[hb + oh] == 2:
+                        _sum_2x2(<const numeric_acc*>first,
+                                 <const numeric_acc*>first + dh * row_step, orow, OW)
                     elif in_place and nd * h_n[oh] == 1:
                         # One row that needs no padding: reduced where it lies (a 1-D input's
                         # rows, kH = 1), no copy through the buffer. One row's combine is the
@@ -623,10 +655,19 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                                 1 if layout is planes else lanes)
                     if divide:
                         count_dh = count_h[oh] * (count_d[b1] if depth else 1)
-                        _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW)
-                        if layout is planes:
+                        _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW,
+                                     reciprocal)
+                        if layout is planes and reciprocal:
+                            for i in range(OW):
+                                orow[i] = orow[i] * drow[i]
+                        elif layout is planes:
                             for i in range(OW):
                                 orow[i] = orow[i] / drow[i]
+                        elif reciprocal:
+                            for i in range(OW):
+                                d = drow[i]
+                                for j in range(i * lanes, i * lanes + lanes):
+                                    orow[j] = orow[j] * d
                         else:
                             for i in range(OW):
                                 d = drow[i]
