@@ -66,6 +66,10 @@ def test_bench_under_load_runs_and_stops_its_busy_processes(tmp_path):
     report = json.loads(out.read_text())
     assert report["machine"]["load"] == 1
     assert sorted(r["threads"] for r in report["rows"]) == [0, 1]
+    # the default count against one thread, timed alternately with it
+    assert "| max 2x2, one window | (1, 1, 2, 2) |" in proc.stdout.split("against one thread")[1]
+    (default,) = [r for r in report["rows"] if r["threads"] == 0]
+    assert default["one_thread_ms"] > 0
 
 
 def test_busy_processes_are_stopped(monkeypatch):
