@@ -193,9 +193,13 @@ def resolve(num_threads, fn):
 # free. The runnable count comes from the kernel's count of runnable tasks (Linux
 # /proc/loadavg, an instant count), less this process's own running threads (its OpenMP
 # workers spin for a while after a call, and count as running). It is read at most every
-# _LOAD_TTL seconds, and only for calls of at least LOAD_CHECK_WORK values (about 0.5 ms of
-# work; a read costs 10 to 40 us). An explicit ``num_threads`` is never capped.
-LOAD_CHECK_WORK = 1 << 21
+# _LOAD_TTL seconds, for calls of at least LOAD_CHECK_WORK values: every call big enough for two
+# threads (the kernels give a thread at least 64K values). A read costs 1 us on a quiet machine
+# and 25-40 us on a busy one (this process's threads are then counted), once per _LOAD_TTL.
+# With the old bound of 2M values, avg 3x3 s1 p1 on (4, 128, 28, 28) (0.8M values) ran two
+# threads under two busy processes: 1.83x its one-thread time. An explicit ``num_threads`` is
+# never capped.
+LOAD_CHECK_WORK = 1 << 17
 _LOAD_TTL = 0.005
 _load_lock = threading.Lock()
 _load_at = -1.0
@@ -203,12 +207,17 @@ _load_free = 1 << 30
 _machine_cpus = max(1, os.cpu_count() or 1)
 
 
+_loadavg_fd = None  # /proc/loadavg, kept open: a pread costs 1 us, an open and read 8 us
+
+
 def _running_tasks():
     """Runnable tasks on the machine, this thread included (None where unknown)."""
+    global _loadavg_fd
     try:
-        with open("/proc/loadavg", "rb") as f:
-            return int(f.read().split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
+        if _loadavg_fd is None:
+            _loadavg_fd = os.open("/proc/loadavg", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        return int(os.pread(_loadavg_fd, 128, 0).split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError, AttributeError):  # no procfs, no pread
         return None
 
 

@@ -300,6 +300,14 @@ cdef inline Py_ssize_t _row_tasks(Py_ssize_t n_rows, int num_threads) noexcept n
     return min(n_rows, n * per_thread)
 
 
+cdef inline Py_ssize_t _buffer_row(const Py_ssize_t* h_lo, Py_ssize_t oh, Py_ssize_t R,
+                                   Py_ssize_t W, Py_ssize_t Wb) noexcept nogil:
+    """Where output row oh's reduced window rows start in a small plane's buffer: after a flat
+    sweep over R rows (:func:`_flat_rows`), at its first row's offset from the first window's;
+    else after oh buffer rows of Wb values."""
+    return (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
+
+
 cdef inline bint _power_of_two(int64_t n) noexcept nogil:
     """Whether n is 1, 2, 4, ... (its reciprocal is then exact in floating point)."""
     return n > 0 and (n & (n - 1)) == 0
@@ -445,7 +453,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     else:
                         _horizontal(buf, buf + n_buf, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
                     for oh in range(OH):
-                        at = (h_lo[oh] - h_lo[0]) * W if R else oh * W
+                        at = _buffer_row(&h_lo[0], oh, R, W, W)
                         for i in range(i_lo, i_hi if not in_place else i_lo):
                             orow[oh * OW + i] = buf[n_buf + at + i * sw - pad_w]
                         for i in range(i_lo):
@@ -457,7 +465,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                 if numeric is numeric_acc and is_max:
                     # As in _separable: the scan's own bits where a column max is -0 or NaN.
                     for oh in range(OH):
-                        at = (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
+                        at = _buffer_row(&h_lo[0], oh, R, W, Wb)
                         if h_n[oh] > 1 and _any_negzero_or_nan(buf + at, Wb):
                             first = &x[b0, b1, h_lo[oh], 0]
                             _scan_order_max(first, 0, 1, dh * row_step, h_n[oh], &w_lo[0],
@@ -1058,7 +1066,7 @@ cdef int _small_plane_arg_rows(
                 for oh in range(OH):
                     # Buffer row of output row oh, and its input row's flat index less the
                     # buffer row's start.
-                    at = (h_lo[oh] - h_lo[0]) * W if R else oh * W
+                    at = _buffer_row(&h_lo[0], oh, R, W, W)
                     shift = h_lo[0] * W if R else (h_lo[oh] - oh) * W
                     for ow in range(OW):
                         pos = at + ow * sw
