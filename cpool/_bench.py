@@ -483,7 +483,7 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True, peers
             t_torch = _time(lambda: case.torch(F, tx), repeat)
         if with_numpy and case.numpy is not None:
             t_numpy = _time(lambda: case.numpy(x), 1 if x.size > 1 << 22 else repeat)
-        peer_ms = {}
+        peer_ms, best = {}, None
         with_peers = case.peers is not None and (peers or case.peers.layout == "nhwc")
         if with_peers:
             for name, call in _peers.calls(x, case.peers, m, expected=ours).items():
@@ -507,7 +507,7 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True, peers
             "related_ms": None if t_related is None else t_related * 1e3,
             "one_thread_ms": None if t_one is None else t_one * 1e3,
             "peers_ms": peer_ms,
-            "best_peer": _peers.fastest(peer_ms)[0] if peer_ms else None,
+            "best_peer": best[0] if best else None,
         })
     if cpus:
         _pin(set(cpus))
