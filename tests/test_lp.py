@@ -173,9 +173,10 @@ def test_more_errors():
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.float16])
 def test_squares_in_kernel_match_chunked_powers(rng, n, dtype, monkeypatch):
-    """p = 2 over planes squares inside the windowed kernel; the chunked powers (every other
-    p, and channels-last input) give the same bits. Small planes (one pass per plane) and
-    larger ones (row by row)."""
+    """p = 2 over planes squares inside the windowed kernel and takes the roots there; the
+    chunked powers and the NumPy finish (every other p, and channels-last input) give the
+    same bits. Small planes (one pass per plane) and larger ones (row by row; 2x2 stride 2
+    by the fused 2x2 sums)."""
     from cpool import _api
     shapes = [SHAPES[n], (2, 3) + (40, 70, 90)[-n:]]
     for shape in shapes:

@@ -27,6 +27,7 @@ Design
 """
 from cython cimport view
 from cython.parallel cimport prange, threadid
+from libc.math cimport sqrt, sqrtf
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 
@@ -323,12 +324,18 @@ cdef inline bint _powers_of_two(const int64_t[::1] counts) noexcept nogil:
 
 
 cdef inline void _sum_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* out,
-                          Py_ssize_t OW) noexcept nogil:
+                          Py_ssize_t OW, bint square) noexcept nogil:
     """out[i] = the sum of the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1, columns first (the
-    bits of _vertical then _horizontal)."""
+    bits of _vertical then _horizontal); of the values' squares with ``square`` (a literal at
+    each call: two inlined loops)."""
     cdef Py_ssize_t i
-    for i in range(OW):
-        out[i] = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])
+    if square:
+        for i in range(OW):
+            out[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
+                      + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]))
+    else:
+        for i in range(OW):
+            out[i] = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])
 
 
 cdef inline numeric_acc _padded_window(const numeric_acc* row, Py_ssize_t W, Py_ssize_t lo,
@@ -345,13 +352,28 @@ cdef inline numeric_acc _padded_window(const numeric_acc* row, Py_ssize_t W, Py_
     return acc
 
 
+cdef inline void _root_row(numeric_acc* row, Py_ssize_t n, double scale) noexcept nogil:
+    """LP pooling's p = 2 finish on means of squares, where they are made:
+    ``sqrt(mean * scale)`` (``scale`` the kernel's cell count), PyTorch's
+    ``(sign(a) * relu(|a|) * kw * kh) ** 0.5`` for means that are never negative (NaN stays
+    NaN). The multiply and the root in the means' dtype, as PyTorch does them."""
+    cdef Py_ssize_t i
+    cdef numeric_acc s = <numeric_acc>scale
+    if numeric_acc is float:
+        for i in range(n):
+            row[i] = sqrtf(row[i] * s)
+    elif numeric_acc is double:
+        for i in range(n):
+            row[i] = sqrt(row[i] * s)
+
+
 cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                      numeric_acc[:, :, :, ::1] out,
                      const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
                      Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                      const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
                      const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-                     bint is_max, int num_threads, bint square) except -1:
+                     bint is_max, int num_threads, bint square, double root) except -1:
     """:func:`_separable` for small planes (a 14-wide plane, 2x2 stride 2; adaptive 13 -> 6,
     3x3 stride 2): a task takes one plane and reduces each output row's window rows into one
     buffer, row after row, so that the plane's windows take one horizontal pass and its
@@ -487,6 +509,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     else:
                         for i in range(OH * OW):
                             orow[i] = orow[i] / divs[i]
+                    if root > 0:
+                        _root_row(orow, OH * OW, root)
     finally:
         free(scratch)
         free(built)
@@ -502,7 +526,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     bint plane_bounds, const int64_t[::1] count_d, const int64_t[::1] count_h,
                     const int64_t[::1] count_w, bint divide,
                     bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads,
-                    layout* tag, bint square=False) except -1:
+                    layout* tag, bint square=False, double root=0) except -1:
     """Shared driver of window_max and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
 
@@ -541,7 +565,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     if layout is planes and not depth and not plane_bounds and _small_planes(
             W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
-                                 divide, is_max, num_threads, square)
+                                 divide, is_max, num_threads, square, root)
     cdef Py_ssize_t nd, z
     cdef int64_t count_dh
     cdef const numeric* first
@@ -566,7 +590,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # Sums over 2x2 tiles of two rows straight from the input, no buffer (avg 2x2 on
     # (4, 256, 56, 56) in cache, one thread: 0.61 -> 0.54 ms with the reciprocal below).
     cdef bint sums_2x2 = (layout is planes and numeric is numeric_acc and not is_max
-                          and not square and not depth and not clipped and kw == 2 and sw == 2
+                          and not depth and not clipped and kw == 2 and sw == 2
                           and dw == 1 and pad_w == 0 and 2 * OW <= W)
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
@@ -629,8 +653,12 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
                     elif sums_2x2 and h_n[hb + oh] == 2:
-                        _sum_2x2(<const numeric_acc*>first,
-                                 <const numeric_acc*>first + dh * row_step, orow, OW)
+                        if square:  # LP's p = 2: the squares' sums
+                            _sum_2x2(<const numeric_acc*>first,
+                                     <const numeric_acc*>first + dh * row_step, orow, OW, True)
+                        else:
+                            _sum_2x2(<const numeric_acc*>first,
+                                     <const numeric_acc*>first + dh * row_step, orow, OW, False)
                     elif in_place and nd * h_n[oh] == 1:
                         # One row that needs no padding: reduced where it lies (a 1-D input's
                         # rows, kH = 1), no copy through the buffer. One row's combine is the
@@ -681,6 +709,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                 d = drow[i]
                                 for j in range(i * lanes, i * lanes + lanes):
                                     orow[j] = orow[j] / d
+                        if layout is planes and root > 0:
+                            _root_row(orow, OW, root)
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(scratch)
@@ -697,13 +727,14 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
                         bint clipped, bint plane_bounds, const int64_t[::1] count_d,
                         const int64_t[::1] count_h,
                         const int64_t[::1] count_w, bint divide, bint is_max, Py_ssize_t lanes,
-                        Py_ssize_t pixel, int num_threads, bint square=False) except -1:
+                        Py_ssize_t pixel, int num_threads, bint square=False,
+                        double root=0) except -1:
     """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels (which
     never ``square``)."""
     if lanes == 1:
         return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                           clipped, plane_bounds, count_d, count_h, count_w, divide, is_max, 1, 1,
-                          num_threads, <planes*>NULL, square)
+                          num_threads, <planes*>NULL, square, root)
     return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                       clipped, False, count_d, count_h, count_w, divide, is_max, lanes, pixel,
                       num_threads, <pixels*>NULL)
@@ -732,19 +763,20 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                bint plane_bounds, Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
                const int64_t[::1] count_h, const int64_t[::1] count_w,
-               bint divide, bint square, int num_threads):
+               bint divide, bint square, int num_threads, double root=0):
     """Kernel of the sum and average pooling ops (1-D, 2-D, 3-D), and of LP pooling's p = 2.
 
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``count_d[od] * count_h[oh] * count_w[ow]``
     (``count_d`` only for 3-D windows). With ``square`` (planes only) the squares of the
-    values are summed, each squared in the output dtype as it is read.
+    values are summed, each squared in the output dtype as it is read; with ``root`` > 0 too
+    (and ``divide``) each mean ``a`` of squares becomes LP's ``sqrt(a * root)``.
     """
     if square and lanes != 1:
         raise ValueError("cpool: window_sum squares planes only (lanes == 1)")
     _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                    clipped, plane_bounds, count_d, count_h, count_w, divide, False, lanes, pixel,
-                   num_threads, square)
+                   num_threads, square, root)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
