@@ -328,20 +328,22 @@ def global_sum_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=N
 
 
 def _sum_backward_call(grad, out, rows, cols, row_params, col_params, clipped, count_h,
-                       count_w, divide, num_threads, squared_input=None):
+                       count_w, divide, num_threads, squared_input=None, lp_means=False):
     """One call of the 2-D window-sum gradient kernel: ``grad`` (P, OH, OW) into ``out``
     (P, H, W), with the row and column windows (AxisWindows) and their (kernel, stride,
     dilation); with ``squared_input`` (``out``'s shape and dtype) times its values' squares'
-    derivative."""
+    derivative, and with ``lp_means`` ``grad`` is LP's (p = 2) output gradient (the kernel
+    makes the means' own)."""
     kh, sh, dh = row_params
     kw, sw, dw = col_params
     _backward.window_sum_backward(grad, out, rows.lo, rows.count, kh, sh, dh, kw, sw, dw,
                                   cols.pad_before, cols.lo, cols.count, clipped, count_h,
-                                  count_w, divide, num_threads, squared_input)
+                                  count_w, divide, num_threads, squared_input, lp_means)
 
 
 def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride, padding,
-                     dilation, ceil_mode, out, num_threads, avg=None, squared_input=None):
+                     dilation, ceil_mode, out, num_threads, avg=None, squared_input=None,
+                     lp_means=False):
     """Gradient of sum (``avg`` None) or average (``avg``: (count_include_pad,
     divisor_override)) pooling over ``n`` spatial axes (of the squares of ``squared_input``,
     an input-shaped array, where given)."""
@@ -349,15 +351,17 @@ def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride,
         fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode, n)
     counts = None if avg is None else _v.avg_divisors(geom, avg[0], avg[1], fn)
     return _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads,
-                   squared_input)
+                   squared_input, lp_means)
 
 
 def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads,
-            squared_input=None):
+            squared_input=None, lp_means=False):
     """Each output's gradient (over its divisor, with ``counts`` from avg_divisors) added to
     every cell of its window: the gradient of a windowed sum (``counts`` None) or average.
     With ``squared_input`` (LP pooling, p = 2) the sums were of its squares: the last kernel
-    call multiplies each finished plane by ``squared_input * 2``.
+    call multiplies each finished plane by ``squared_input * 2``. With ``lp_means`` too (1-D
+    and 2-D), ``grad_output`` is LP's output gradient and the kernel makes each plane's
+    means' gradients from ``squared_input`` before it spreads them.
 
     1-D and 2-D: one kernel call (a 1-D input is one row high). 3-D: the sum's gradient is
     its axes' gradients applied one after the other (the forward sums them one axis at a
@@ -377,8 +381,10 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
         _sum_backward_call(grad.reshape(P, OH, OW), plan.out.reshape(P, H, W), geom.h, geom.w,
                            geom.axis_params(1), geom.axis_params(2), geom.clipped, counts[1],
                            counts[2], avg, plan.num_threads,
-                           None if squared is None else squared.reshape(P, H, W))
+                           None if squared is None else squared.reshape(P, H, W), lp_means)
         return plan.finish()
+    if lp_means:
+        raise ValueError(f"{fn}: LP means are made in the spread for 1-D and 2-D windows only")
     D, OD = sizes[0], geom.d.out_size
     if avg:  # over the divisors first, as autograd's grad / divisor
         divisors = (counts[0][:, None, None] * counts[1][:, None] * counts[2]).astype(grad.dtype)
@@ -774,6 +780,9 @@ def adaptive_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1),
 # p = 2: the window spread multiplies by the square's derivative (x * 2) plane by plane; the
 # tests turn this off to check it against the general p's pass (whose 2 * x ** 1 is x * 2).
 _LP_SQUARE_IN_SPREAD = True
+# p = 2 over 1-D and 2-D windows: the means and their gradients made plane by plane inside the
+# spread kernel (tests turn this off to check it against the step-by-step passes).
+_LP_MEANS_IN_SPREAD = True
 
 
 def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
@@ -785,6 +794,17 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
     g, g_dtype, result_dtype = _v.lp_grad(fn, grad_output, shape)
     dtype, p = np.result_type(g_dtype, plan.dtype), plan.p
     result = _v._result(out, plan.x.shape, result_dtype, fn)
+    direct = result.dtype == dtype and not np.may_share_memory(result, plan.x)
+    target = result if direct else np.empty(result.shape, dtype)
+    if p == 2 and n < 3 and dtype == plan.dtype and _LP_MEANS_IN_SPREAD:
+        # One kernel pass: each plane's means and their gradients made from the plane of x
+        # as it is spread (the same steps in the same order as below).
+        _window_backward(fn, n, _v.contiguous(g, dtype), plan.x.shape, plan.axes,
+                         plan.kernel_size, plan.stride, 0, 1, plan.ceil_mode, target,
+                         num_threads, avg=(True, None), squared_input=plan.x, lp_means=True)
+        if not direct:
+            np.copyto(result, target, casting="unsafe")
+        return result
     a = _api._lp_chunks(fn, n, plan, np.empty(shape, plan.dtype), num_threads)
     grad_a = _lp_grad_of_means(fn, g, a, p, dtype.type(math.prod(plan.geometry.kernel)), dtype,
                                num_threads)
@@ -792,8 +812,6 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
     # the result itself where it can be; then pow(x, p)': times p * x ** (p - 1), once x has
     # been read (the result may be `out`, sharing x's memory). For p = 2 the spread kernel
     # multiplies each plane by x * 2 as it finishes it; p = 1's derivative is 1.
-    direct = result.dtype == dtype and not np.may_share_memory(result, plan.x)
-    target = result if direct else np.empty(result.shape, dtype)
     in_spread = p == 2 and _LP_SQUARE_IN_SPREAD
     _window_backward(fn, n, grad_a, plan.x.shape, plan.axes, plan.kernel_size, plan.stride, 0,
                      1, plan.ceil_mode, target, num_threads, avg=(True, None),

@@ -195,14 +195,19 @@ def test_squares_in_kernel_match_chunked_powers(rng, n, dtype, monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("layout", ["planes", "channels-last", "rows apart"])
 def test_square_derivative_in_spread_matches_general_pass(rng, n, dtype, layout, monkeypatch):
-    """p = 2's gradient: the window spread multiplies each plane by x * 2 as it finishes it
-    (every spread path: 2x2 tilings, stride-1 gathers, the general scatter, 3-D's depth
-    pass); the general p's derivative pass gives the same bits (2 * x ** 1 is x * 2), with
-    zeros, negatives, and through ``out=`` sharing the input's memory."""
+    """p = 2's gradient, fused two ways: the window spread multiplies each plane by x * 2 as it
+    finishes it (every spread path: 2x2 tilings, stride-1 gathers, the general scatter, 3-D's
+    depth pass), and (1-D, 2-D) the spread kernel remakes each plane's means and their
+    gradients before it spreads them. Each gives the bits of the step-by-step passes (the
+    general p's derivative pass: 2 * x ** 1 is x * 2), with zeros, negatives, infinities and
+    NaN, and through ``out=`` sharing the input's memory."""
     from cpool import _gradients
     for shape in (SHAPES[n], (2, 3) + (40, 70, 90)[-n:]):
         x = random_array(rng, shape, dtype) * 3
         x.flat[::5] = 0
+        x.flat[3::97] = np.inf
+        x.flat[5::89] = -np.inf
+        x.flat[7::101] = np.nan
         axes = tuple(range(-n, 0))
         if layout == "channels-last":
             x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
@@ -217,9 +222,14 @@ def test_square_derivative_in_spread_matches_general_pass(rng, n, dtype, layout,
             aliased = np.array(x, dtype=fused.dtype) if x.dtype == fused.dtype else None
             if aliased is not None:  # the result written over the input it reads
                 lp_back(n)(g, aliased, 2, k, s, c, axes=axes, out=aliased)
+            monkeypatch.setattr(_gradients, "_LP_MEANS_IN_SPREAD", False)
+            means_apart = lp_back(n)(g, x, 2, k, s, c, axes=axes)
             monkeypatch.setattr(_gradients, "_LP_SQUARE_IN_SPREAD", False)
             general = lp_back(n)(g, x, 2, k, s, c, axes=axes)
             monkeypatch.setattr(_gradients, "_LP_SQUARE_IN_SPREAD", True)
+            monkeypatch.setattr(_gradients, "_LP_MEANS_IN_SPREAD", True)
+            assert np.isnan(general).any() and np.isfinite(general).any()
             assert_identical(fused, general)
+            assert_identical(means_apart, general)
             if aliased is not None:
                 assert_identical(aliased, general)

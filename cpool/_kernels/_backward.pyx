@@ -23,7 +23,8 @@ from libc.string cimport memset
 
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _horizontal,
-                                   _padded_width, _scratch, _vertical)
+                                   _horizontal_clipped, _padded_width, _powers_of_two,
+                                   _prefetch_rows, _scratch, _vertical)
 
 
 cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, floating* plane,
@@ -127,26 +128,54 @@ def fill_planes(const floating[::1] values,  # IN  (P,)
                 out[p, j] = v
 
 
-cdef inline void _spread_2x2(const floating* src, const floating* div, bint divide,
-                             floating* r0, floating* r1, Py_ssize_t OW, Py_ssize_t W) noexcept nogil:
-    """Rows r0 and r1 of a 2x2 stride-2 tiling: each gradient (over its divisor) on its four
-    cells, columns no window covers zeroed. One pass, every cell written once."""
-    cdef Py_ssize_t ow, j
+cdef inline void _spread_2x2_cells(const floating* src, const floating* div, floating* r0,
+                                   floating* r1, Py_ssize_t OW, const floating* x0,
+                                   const floating* x1, bint divide, bint reciprocal,
+                                   bint squared) noexcept nogil:
+    """:func:`_spread_2x2`'s covered cells, with its flags as literals (each call its own
+    vectorised loop: tested inside the loop, they left it scalar)."""
+    cdef Py_ssize_t ow
     cdef floating v
-    if divide:
-        for ow in range(OW):
-            v = src[ow] / div[ow]
+    for ow in range(OW):
+        v = src[ow] * div[ow] if divide and reciprocal else src[ow] / div[ow] if divide else src[ow]
+        if squared:
+            r0[2 * ow] = v * (x0[2 * ow] * <floating>2)
+            r0[2 * ow + 1] = v * (x0[2 * ow + 1] * <floating>2)
+            r1[2 * ow] = v * (x1[2 * ow] * <floating>2)
+            r1[2 * ow + 1] = v * (x1[2 * ow + 1] * <floating>2)
+        else:
             r0[2 * ow] = v
             r0[2 * ow + 1] = v
             r1[2 * ow] = v
             r1[2 * ow + 1] = v
+
+
+cdef inline void _spread_2x2(const floating* src, const floating* div, bint divide,
+                             bint reciprocal, floating* r0, floating* r1, Py_ssize_t OW,
+                             Py_ssize_t W, const floating* x0, const floating* x1) noexcept nogil:
+    """Rows r0 and r1 of a 2x2 stride-2 tiling: each gradient (over its divisor; times it where
+    ``div`` holds the exact reciprocals, the same bits) on its four cells, columns no window
+    covers zeroed. One pass, every cell written once. Rows ``x0`` and ``x1`` of the input
+    (LP's p = 2; NULL otherwise): each cell times its input's ``x * 2`` as it is written, as
+    :func:`_times_square_derivative` would after (uncovered cells too: 0 * inf is NaN)."""
+    cdef Py_ssize_t j
+    if x0 != NULL:
+        if divide and reciprocal:
+            _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, True, True)
+        elif divide:
+            _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, False, True)
+        else:
+            _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, False, False, True)
+        for j in range(2 * OW, W):
+            r0[j] = <floating>0 * (x0[j] * <floating>2)
+            r1[j] = <floating>0 * (x1[j] * <floating>2)
+        return
+    if divide and reciprocal:
+        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, True, False)
+    elif divide:
+        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, False, False)
     else:
-        for ow in range(OW):
-            v = src[ow]
-            r0[2 * ow] = v
-            r0[2 * ow + 1] = v
-            r1[2 * ow] = v
-            r1[2 * ow + 1] = v
+        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, False, False, False)
     for j in range(2 * OW, W):
         r0[j] = 0
         r1[j] = 0
@@ -172,12 +201,78 @@ cdef inline void _times_square_derivative(floating* grad, const floating* x,
     cache."""
     cdef Py_ssize_t i
     for i in range(n):
-        grad[i] = grad[i] * (x[i] * 2)
+        # A typed 2: Cython writes a bare 2 as 2.0, a double, and the float32 loop then ran
+        # through double conversions at half the speed (the same bits, products of two floats
+        # being exact in double).
+        grad[i] = grad[i] * (x[i] * <floating>2)
 
 
 cdef inline floating _sign(floating a) noexcept nogil:
     """NumPy's sign: 1, -1, 0 for either zero, NaN itself."""
     return 1 if a > 0 else -1 if a < 0 else 0 if a == 0 else a
+
+
+cdef inline floating _lp_mean_grad_one(floating g, floating a, floating size, floating inv_p,
+                                       floating exponent, bint root) noexcept nogil:
+    """:func:`lp_mean_grad` for one mean ``a`` and its output's gradient ``g`` (``root``:
+    p = 2, whose power PyTorch takes as ``1 / sqrt``)."""
+    cdef floating r, sa
+    if root:
+        r = <floating>1 / (sqrtf(a * size) if floating is float else sqrt(a * size))
+    elif floating is float:
+        r = powf(a * size, exponent)
+    else:
+        r = pow(a * size, exponent)
+    r = g * (r * inv_p)
+    r = r * size
+    sa = _sign(a)
+    r = r * sa
+    if a == 0:
+        r = 0
+    return r * sa
+
+
+cdef inline const floating* _lp_plane_mean_grads(
+        const floating* x, Py_ssize_t W, const floating* grad, floating* result,
+        Py_ssize_t OH, Py_ssize_t OW, const Py_ssize_t* h_lo, const Py_ssize_t* h_n,
+        Py_ssize_t sh, Py_ssize_t kw, Py_ssize_t sw, const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
+        bint clipped, Py_ssize_t width, const int64_t* count_h, const int64_t* count_w,
+        floating size, floating* buf, floating* drow, int64_t* drow_h,
+        bint reciprocal) noexcept nogil:
+    """One plane of LP pooling's (p = 2) window means of squares, recomputed from the plane
+    ``x`` (W wide) as the forward makes them (each window's rows squared and summed in row
+    order, then its columns in order, over its divisor: the same bits), and turned into their
+    gradients from the outputs' gradients ``grad`` (:func:`_lp_mean_grad_one`), into
+    ``result`` (OH * OW); returns it. No padding and no dilation (LP's windows); ``buf`` holds
+    ``width`` values (the padded row; zeros past the row, which add nothing to squares).
+    ``reciprocal``: every count is a power of two, and ``drow`` holds (:func:`_divisor_row`)
+    and the means take their exact reciprocals (the division's bits, one slow op fewer).
+    The rows are hinted ahead as the forward's are (:func:`_prefetch_rows`): without the
+    hints the squares' loads waited on memory for 40% of the kernel."""
+    cdef Py_ssize_t oh, i, j
+    cdef floating* mrow
+    cdef floating* divs
+    cdef floating half = <floating>0.5, minus_half = <floating>-0.5
+    for j in range(W, width):
+        buf[j] = 0
+    for oh in range(OH):
+        mrow = result + oh * OW
+        _prefetch_rows(x + (h_lo[oh] + h_n[oh] - 1) * W, W, h_n[oh], sh, W)
+        _vertical(x + h_lo[oh] * W, W, h_n[oh], W, buf, 0, False, True)
+        if clipped:
+            _horizontal_clipped(buf, mrow, OW, w_lo, w_n, 1, 0, False, 1)
+        else:
+            _horizontal(buf, mrow, OW, kw, sw, 1, False)
+        divs = _divisor_row(drow, drow_h, count_h[oh], count_w, OW, reciprocal)
+        if reciprocal:
+            for i in range(OW):
+                mrow[i] = _lp_mean_grad_one(grad[oh * OW + i], mrow[i] * divs[i], size, half,
+                                            minus_half, True)
+        else:
+            for i in range(OW):
+                mrow[i] = _lp_mean_grad_one(grad[oh * OW + i], mrow[i] / divs[i], size, half,
+                                            minus_half, True)
+    return result
 
 
 def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
@@ -195,24 +290,10 @@ def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
     where |a| <= 0, times sign(a) again."""
     cdef Py_ssize_t n = out.shape[0], i
     cdef floating inv_p = <floating>(1 / p), exponent = <floating>(1 / p - 1)
-    cdef floating a, r, sa
     cdef bint root = p == 2
     with nogil:
         for i in prange(n, schedule='static', num_threads=num_threads):
-            a = means[i]
-            if root:
-                r = <floating>1 / (sqrtf(a * size) if floating is float else sqrt(a * size))
-            elif floating is float:
-                r = powf(a * size, exponent)
-            else:
-                r = pow(a * size, exponent)
-            r = grad[i] * (r * inv_p)
-            r = r * size
-            sa = _sign(a)
-            r = r * sa
-            if a == 0:
-                r = 0
-            out[i] = r * sa
+            out[i] = _lp_mean_grad_one(grad[i], means[i], size, inv_p, exponent, root)
 
 
 def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
@@ -223,7 +304,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                         const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
                         int num_threads,
-                        const floating[:, :, ::1] squared_input=None):  # IN (P, H, W) or None
+                        const floating[:, :, ::1] squared_input=None,  # IN (P, H, W) or None
+                        bint lp_means=False):
     """Gradient of :func:`cpool.sum_pool2d` (and, with ``divide``, :func:`cpool.avg_pool2d`).
 
     Per output row: its gradients (over their divisors) are spread horizontally into a padded
@@ -239,18 +321,33 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
 
     ``squared_input`` (LP pooling, p = 2: the sums were of its squares): each finished plane
     is multiplied by the square's derivative, ``x * 2``, while it is in cache.
+
+    ``lp_means`` (with ``squared_input`` and ``divide``; no padding, no dilation): ``grad`` is
+    LP pooling's (p = 2) output gradient, not its means'. Each plane's means are recomputed
+    from ``squared_input`` and made the means' gradients in a thread buffer
+    (:func:`_lp_plane_mean_grads`), then spread as above: the input is read from memory once,
+    the means never are (against a forward pass, a pass over the means and this one:
+    lp 2x2 backward on (32, 256, 56, 56) 20.7 -> 10 ms).
     """
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef bint squared = squared_input is not None
     if squared and (squared_input.shape[0] != P or squared_input.shape[1] != H
                     or squared_input.shape[2] != W):
         raise ValueError("cpool: squared_input must have the gradient's shape")
+    if lp_means and not (squared and divide and pad_w == 0 and dh == 1 and dw == 1):
+        raise ValueError("cpool: lp_means needs squared_input, divide and LP's windows")
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
     cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's cells start in the buffer
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(floating))
     cdef Py_ssize_t row_grads_stride = _buffer_stride(OW, sizeof(floating))
+    # Per thread: the row buffer, a row of gradients, a row of divisors, (lp_means) a plane of
+    # the means' gradients.
+    cdef Py_ssize_t per_thread = (stride + 2 * row_grads_stride
+                                  + (_buffer_stride(OH * OW, sizeof(floating)) if lp_means else 0))
+    cdef floating size = <floating>(kh * kw)  # LP's kernel cells (its formula's kw * kh)
     cdef Py_ssize_t p, oh, ow, u, t, j, y, y0, written
+    cdef const floating* gp  # the plane's gradients (lp_means: its means')
     cdef floating* buf
     cdef floating* g
     cdef floating* row
@@ -263,45 +360,65 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     # common case: one pass writes each input cell once, with no row buffer.
     cdef bint tile_2x2 = (kw == 2 and sw == 2 and dw == 1 and pad_w == 0 and dh == 1
                           and 2 * OW <= W)
+    # Tilings whose counts are all powers of two (every average 2x2) multiply by the exact
+    # reciprocals: the division's bits without its latency.
+    cdef bint reciprocal = divide and _powers_of_two(count_h) and _powers_of_two(count_w)
     for oh in range(OH):
         tile_2x2 = tile_2x2 and h_lo[oh] == 2 * oh and h_n[oh] == 2
     if sh == 1 and dh == 1 and sw == 1 and dw == 1 and not clipped:
-        _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, count_h, count_w, divide,
-                        num_threads, squared_input, squared)
+        _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, w_lo, w_n, count_h, count_w,
+                        divide, num_threads, squared_input, squared, lp_means)
         return
-    cdef floating* scratch = <floating*>_scratch(num_threads, stride + 2 * row_grads_stride,
-                                                 sizeof(floating))
+    cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     cdef bint trace = tracing()
     try:
         drow_h = _built_for(num_threads)
         with nogil:
             if tile_2x2:
                 for p in prange(P, schedule='static', num_threads=num_threads):
-                    if trace:  # gradients read, the plane written
-                        note_work(OH * OW + H * W)
-                    drow = scratch + threadid() * (stride + 2 * row_grads_stride)
+                    if trace:  # gradients read, the plane written (lp_means: the input read)
+                        note_work(OH * OW + H * W * (2 if lp_means else 1))
+                    buf = scratch + threadid() * per_thread
+                    drow = buf + stride + row_grads_stride
+                    gp = &grad[p, 0, 0]
+                    if lp_means:
+                        gp = _lp_plane_mean_grads(
+                            &squared_input[p, 0, 0], W, gp, drow + row_grads_stride, OH, OW,
+                            &h_lo[0], &h_n[0], sh, kw, sw, &w_lo[0], &w_n[0], clipped, width,
+                            &count_h[0], &count_w[0], size, buf, drow, &drow_h[threadid()],
+                            reciprocal)
                     for oh in range(OH):
                         divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh],
-                                             &count_w[0], OW) if divide else NULL)
-                        _spread_2x2(&grad[p, oh, 0], divs, divide, &out[p, 2 * oh, 0],
-                                    &out[p, 2 * oh + 1, 0], OW, W)
+                                             &count_w[0], OW, reciprocal) if divide else NULL)
+                        _spread_2x2(gp + oh * OW, divs, divide, reciprocal, &out[p, 2 * oh, 0],
+                                    &out[p, 2 * oh + 1, 0], OW, W,
+                                    &squared_input[p, 2 * oh, 0] if squared else NULL,
+                                    &squared_input[p, 2 * oh + 1, 0] if squared else NULL)
                     if 2 * OH < H:
                         memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
-                    if squared:
-                        _times_square_derivative(&out[p, 0, 0], &squared_input[p, 0, 0], H * W)
+                        if squared:
+                            _times_square_derivative(&out[p, 2 * OH, 0],
+                                                     &squared_input[p, 2 * OH, 0],
+                                                     (H - 2 * OH) * W)
             for p in prange(0 if tile_2x2 else P, schedule='static', num_threads=num_threads):
                 if trace:
-                    note_work(OH * OW + H * W)
-                buf = scratch + threadid() * (stride + 2 * row_grads_stride)
+                    note_work(OH * OW + H * W * (2 if lp_means else 1))
+                buf = scratch + threadid() * per_thread
                 g = buf + stride
                 drow = g + row_grads_stride
+                gp = &grad[p, 0, 0]
+                if lp_means:
+                    gp = _lp_plane_mean_grads(
+                        &squared_input[p, 0, 0], W, gp, drow + row_grads_stride, OH, OW,
+                        &h_lo[0], &h_n[0], sh, kw, sw, &w_lo[0], &w_n[0], clipped, width,
+                        &count_h[0], &count_w[0], size, buf, drow, &drow_h[threadid()], False)
                 written = 0  # input rows [0, written) hold values (dh == 1 path)
                 if dh != 1:
                     memset(&out[p, 0, 0], 0, H * W * sizeof(floating))
                 for oh in range(OH):
                     divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0],
                                          OW) if divide else NULL)
-                    _divided_row(&grad[p, oh, 0], divs, divide, g, OW)
+                    _divided_row(gp + oh * OW, divs, divide, g, OW)
                     # Horizontal scatter into the padded row (padding cells are dropped).
                     if clipped:  # each gradient over its window's in-bounds columns
                         for j in range(W):
@@ -359,9 +476,11 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
 
 cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] out,
                           const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t kh,
-                          Py_ssize_t kw, Py_ssize_t pad_w, const int64_t[::1] count_h,
+                          Py_ssize_t kw, Py_ssize_t pad_w, const Py_ssize_t[::1] w_lo,
+                          const Py_ssize_t[::1] w_n, const int64_t[::1] count_h,
                           const int64_t[::1] count_w, bint divide, int num_threads,
-                          const floating[:, :, ::1] squared_input, bint squared) except *:
+                          const floating[:, :, ::1] squared_input, bint squared,
+                          bint lp_means) except *:
     """Stride-1 window sums' gradient as a gather: input cell (y, x) receives the gradients of the
     windows covering it, rows oh in [a, b) and columns ow in [x + pad_w - kw + 1, x + pad_w].
     That is a box filter over the gradients (over their divisors), built from the forward's own
@@ -372,14 +491,22 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
     Per thread, the divided gradient rows live in a ring of R = min(kh, OH) slots stored twice
     over (slots s and s + R), so the covering rows a..b-1 (never more than R) are always
     consecutive slots with one stride. With ``squared`` each finished plane is multiplied by
-    ``squared_input * 2``, as :func:`window_sum_backward` says."""
+    ``squared_input * 2``, and with ``lp_means`` the plane's means' gradients are made first,
+    as :func:`window_sum_backward` says."""
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
     cdef Py_ssize_t R = min(kh, OH)
     cdef Py_ssize_t ring_stride = _buffer_stride(OW, sizeof(floating))
     # Row buffer: kw - 1 zeros, the OW column sums, kw - 1 zeros; then a row of divisors.
     cdef Py_ssize_t buf_stride = _buffer_stride(OW + 2 * (kw - 1), sizeof(floating))
-    cdef Py_ssize_t per_thread = 2 * R * ring_stride + buf_stride + ring_stride
+    # lp_means: the forward's padded row, then the plane's means' gradients.
+    cdef Py_ssize_t mean_width = _padded_width(W, OW, kw, 1, 1, 0)
+    cdef Py_ssize_t lp_stride = (_buffer_stride(mean_width, sizeof(floating))
+                                 + _buffer_stride(OH * OW, sizeof(floating))) if lp_means else 0
+    cdef Py_ssize_t per_thread = 2 * R * ring_stride + buf_stride + ring_stride + lp_stride
+    cdef floating size = <floating>(kh * kw)
+    cdef const floating* gp
+    cdef floating* lp_row
     cdef Py_ssize_t p, y, a, b, ow, j
     cdef floating* ring
     cdef floating* buf
@@ -397,6 +524,15 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                 ring = scratch + threadid() * per_thread
                 buf = ring + 2 * R * ring_stride
                 drow = buf + buf_stride
+                gp = &grad[p, 0, 0]
+                if lp_means:
+                    lp_row = drow + ring_stride
+                    gp = _lp_plane_mean_grads(
+                        &squared_input[p, 0, 0], W, gp,
+                        lp_row + _buffer_stride(mean_width, sizeof(floating)), OH, OW,
+                        &h_lo[0], &h_n[0], 1, kw, 1, &w_lo[0], &w_n[0], False, mean_width,
+                        &count_h[0], &count_w[0], size, lp_row, drow, &drow_h[threadid()],
+                        False)
                 for j in range(kw - 1):
                     buf[j] = 0
                     buf[OW + kw - 1 + j] = 0
@@ -408,7 +544,7 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                     while b < OH and h_lo[b] <= y:
                         # Row b enters the ring; the row it replaces (b - R) ended above y.
                         slot = ring + (b % R) * ring_stride
-                        _divided_row(&grad[p, b, 0],
+                        _divided_row(gp + b * OW,
                                      _divisor_row(drow, &drow_h[threadid()], count_h[b],
                                                   &count_w[0], OW)
                                      if divide else NULL, divide, slot, OW)

@@ -238,6 +238,21 @@ cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
     return slots
 
 
+cdef inline bint _power_of_two(int64_t n) noexcept nogil:
+    """Whether n is 1, 2, 4, ... (its reciprocal is then exact in floating point: a product by
+    it has the bits of the division, including for subnormal results)."""
+    return n > 0 and (n & (n - 1)) == 0
+
+
+cdef inline bint _powers_of_two(const int64_t[::1] counts) noexcept nogil:
+    """Whether every count is a power of two (so is every product of them: a window's cells)."""
+    cdef Py_ssize_t i
+    for i in range(counts.shape[0] if counts is not None else 0):
+        if not _power_of_two(counts[i]):
+            return False
+    return True
+
+
 cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int64_t count_h,
                                       const int64_t* count_w, Py_ssize_t n,
                                       bint reciprocal=False) noexcept nogil:

@@ -35,7 +35,8 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
                                   _prefetch_ahead,
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
-                                  _pad_edges, _padded_width, _prefetch_slices, _scratch, _step,
+                                  _pad_edges, _padded_width, _powers_of_two, _prefetch_slices,
+                                  _scratch, _step,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
@@ -309,20 +310,6 @@ cdef inline Py_ssize_t _buffer_row(const Py_ssize_t* h_lo, Py_ssize_t oh, Py_ssi
     return (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
 
 
-cdef inline bint _power_of_two(int64_t n) noexcept nogil:
-    """Whether n is 1, 2, 4, ... (its reciprocal is then exact in floating point)."""
-    return n > 0 and (n & (n - 1)) == 0
-
-
-cdef inline bint _powers_of_two(const int64_t[::1] counts) noexcept nogil:
-    """Whether every count is a power of two (so is every product of them: a window's cells)."""
-    cdef Py_ssize_t i
-    for i in range(counts.shape[0] if counts is not None else 0):
-        if not _power_of_two(counts[i]):
-            return False
-    return True
-
-
 cdef inline void _sum_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* out,
                           Py_ssize_t OW, bint square) noexcept nogil:
     """out[i] = the sum of the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1, columns first (the
@@ -437,11 +424,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # Floating averages over windows of a power of two cells each (2x2: every window of a
     # tiling) multiply by the exact reciprocal: the same bits as the division (both are the
     # exact quotient rounded once), cheaper (adaptive avg 14 -> 7: 0.625 -> 0.607 ms).
-    cdef bint reciprocal = divide and (numeric_acc is float or numeric_acc is double)
-    if reciprocal:
-        for oh in range(OH):
-            for i in range(OW):
-                reciprocal = reciprocal and _power_of_two(count_h[oh] * count_w[i])
+    cdef bint reciprocal = (divide and (numeric_acc is float or numeric_acc is double)
+                            and _powers_of_two(count_h) and _powers_of_two(count_w))
     try:
         built = _built_for(num_threads)
         with nogil:
