@@ -100,6 +100,10 @@ def bench_main(argv):
                              "cpool's output first; the channels-last cases always list them")
     parser.add_argument("--load", type=int, default=0, metavar="N",
                         help="run N busy processes during the measurement (a busy machine)")
+    parser.add_argument("--widths", action="store_true",
+                        help="run the row-width sweep: 2x2 stride-2 max, avg and sum at row widths "
+                             "16 to 4096 (keys max2_w16 ... sum2_w4096), each against copy "
+                             "(with --ops, in addition to those cases)")
     args = parser.parse_args(argv)
     if args.threads and min(args.threads) < 0:
         parser.error("--threads must be >= 0 (0: the default count)")

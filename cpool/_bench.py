@@ -337,6 +337,34 @@ CASES += [
 ]
 
 
+
+# Issue 19's row-width sweep: 2x2 stride-2 max, avg and sum at every power-of-two row width from
+# 16 to 4096, on square planes, as many as make WIDTH_SWEEP_BYTES (in memory: past any cache),
+# each held to WIDTH_COPY_TARGET of copy. `--widths` runs them.
+WIDTH_SWEEP = tuple(1 << k for k in range(4, 13))
+WIDTH_SWEEP_BYTES = 64 << 20
+WIDTH_COPY_TARGET = 0.85
+_WIDTH_OPS = (
+    ("max2", "max", lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
+     lambda F, t: F.max_pool2d(t, 2)),
+    ("avg2", "avg", lambda x, n: cpool.avg_pool2d(x, 2, num_threads=n),
+     lambda F, t: F.avg_pool2d(t, 2)),
+    ("sum2", "sum", lambda x, n: cpool.sum_pool2d(x, 2, num_threads=n),
+     lambda F, t: F.avg_pool2d(t, 2, divisor_override=1)),
+)
+
+
+def width_cases(widths=WIDTH_SWEEP):
+    """The row-width sweep's cases (keys ``max2_w16`` ... ``sum2_w4096``): float32 planes of
+    ``W x W`` values, (1, P, W, W) with P planes filling WIDTH_SWEEP_BYTES."""
+    cases = []
+    for key, name, ours, torch_call in _WIDTH_OPS:
+        for w in widths:
+            planes = max(1, WIDTH_SWEEP_BYTES // (w * w * 4))
+            cases.append(Case(f"{key}_w{w}", f"{name} 2x2 s2, rows of {w}", (1, planes, w, w),
+                              "float32", ours, torch_call, None, None, WIDTH_COPY_TARGET))
+    return cases
+
 # Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.
 MANY_THREADS_TARGETS = (5, 0.5)
 
@@ -656,9 +684,16 @@ def busy_processes(n: int):
 
 
 def main(args):
-    cases = [c for c in CASES if not args.ops or any(o in (c.key, c.label) for o in args.ops)]
+    widths = width_cases() if getattr(args, "widths", False) else []
+    known = CASES + width_cases()
+    if args.ops:
+        cases = [c for c in known if any(o in (c.key, c.label) for o in args.ops)]
+    else:
+        cases = [] if widths else list(CASES)
+    cases += [c for c in widths if c not in cases]
     if not cases:
-        raise SystemExit(f"no case matches --ops {args.ops}; choose from {[c.key for c in CASES]}")
+        raise SystemExit(f"no case matches --ops {args.ops}; choose from {[c.key for c in CASES]} "
+                         f"or a row-width case ({known[-1].key} ...)")
     threads = args.threads or [1]
     load = getattr(args, "load", 0)
     with_peers = getattr(args, "peers", False)
