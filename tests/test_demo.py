@@ -2,7 +2,10 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+import cpool
 
 
 def test_demo_prints_the_documented_results():
@@ -42,6 +45,33 @@ def test_bench_command_runs_and_writes_json(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert {(r["key"], r["threads"]) for r in rows} == {("tiny", 1), ("tiny", 2), ("gavg", 1), ("gavg", 2)}
     assert all(r["cpool_ms"] > 0 and r["of_copy"] > 0 for r in rows)
+
+
+def test_bench_row_width_sweep_covers_16_to_4096():
+    # Issue 19's sweep: max, avg and sum 2x2 stride 2 at every power-of-two row width from 16
+    # to 4096, each on square planes filling the same bytes, each held to 0.85 of copy.
+    from cpool import _bench
+
+    cases = _bench.width_cases()
+    assert [c.key for c in cases[:9]] == [f"max2_w{w}" for w in (16, 32, 64, 128, 256, 512,
+                                                                  1024, 2048, 4096)]
+    assert {c.key.split("_")[0] for c in cases} == {"max2", "avg2", "sum2"}
+    for c in cases:
+        n, planes, h, w = c.shape
+        assert n == 1 and h == w and planes * h * w * 4 == _bench.WIDTH_SWEEP_BYTES
+        assert c.copy_target == 0.85 and c.torch is not None
+    x = np.arange(2 * 4 * 4, dtype=np.float32).reshape(1, 2, 4, 4)
+    for c in cases[::9]:  # each op's case computes its op
+        want = {"max2": cpool.max_pool2d, "avg2": cpool.avg_pool2d,
+                "sum2": cpool.sum_pool2d}[c.key.split("_")[0]](x, 2)
+        np.testing.assert_array_equal(c.ours(x, 1), want)
+
+
+def test_bench_runs_a_row_width_case_by_key():
+    proc = subprocess.run(
+        [sys.executable, "-m", "cpool", "bench", "--ops", "sum2_w4096", "--repeat", "1",
+         "--no-numpy"], capture_output=True, text=True, check=True, timeout=300)
+    assert "| sum 2x2 s2, rows of 4096 | (1, 1, 4096, 4096) | 1 |" in proc.stdout
 
 
 def test_bench_rejects_unknown_case():
