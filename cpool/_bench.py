@@ -603,7 +603,7 @@ def table(rows):
         if r.get("relative_to") or r.get("peers_ms"):
             continue  # shown in relative_table / peer_table
         speedup = "—" if r["speedup_target"] is None else f"{r['speedup_target']:g}x"
-        target = f"{speedup} / {_fmt(r['copy_target'], '.1f')}"
+        target = f"{speedup} / {_fmt(r['copy_target'], 'g')}"
         lines.append(
             f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
             f"{r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {_fmt(r['torch_ms'], '.3f')} | "
