@@ -150,6 +150,20 @@ cdef inline void _spread_2x2_cells(const floating* src, const floating* div, flo
             r1[2 * ow + 1] = v
 
 
+cdef inline void _spread_2x2_by_divisor(const floating* src, const floating* div, floating* r0,
+                                        floating* r1, Py_ssize_t OW, const floating* x0,
+                                        const floating* x1, bint divide, bint reciprocal,
+                                        bint squared) noexcept nogil:
+    """:func:`_spread_2x2_cells` with the divisor flags made literals (``squared`` is one at
+    each call)."""
+    if divide and reciprocal:
+        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, True, squared)
+    elif divide:
+        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, False, squared)
+    else:
+        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, False, False, squared)
+
+
 cdef inline void _spread_2x2(const floating* src, const floating* div, bint divide,
                              bint reciprocal, floating* r0, floating* r1, Py_ssize_t OW,
                              Py_ssize_t W, const floating* x0, const floating* x1) noexcept nogil:
@@ -160,25 +174,12 @@ cdef inline void _spread_2x2(const floating* src, const floating* div, bint divi
     :func:`_times_square_derivative` would after (uncovered cells too: 0 * inf is NaN)."""
     cdef Py_ssize_t j
     if x0 != NULL:
-        if divide and reciprocal:
-            _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, True, True)
-        elif divide:
-            _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, False, True)
-        else:
-            _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, False, False, True)
-        for j in range(2 * OW, W):
-            r0[j] = <floating>0 * (x0[j] * <floating>2)
-            r1[j] = <floating>0 * (x1[j] * <floating>2)
-        return
-    if divide and reciprocal:
-        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, True, False)
-    elif divide:
-        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, False, False)
+        _spread_2x2_by_divisor(src, div, r0, r1, OW, x0, x1, divide, reciprocal, True)
     else:
-        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, False, False, False)
-    for j in range(2 * OW, W):
-        r0[j] = 0
-        r1[j] = 0
+        _spread_2x2_by_divisor(src, div, r0, r1, OW, x0, x1, divide, reciprocal, False)
+    for j in range(2 * OW, W):  # at most one column (an odd W)
+        r0[j] = 0 if x0 == NULL else <floating>0 * (x0[j] * <floating>2)
+        r1[j] = 0 if x0 == NULL else <floating>0 * (x1[j] * <floating>2)
 
 
 cdef inline void _divided_row(const floating* src, const floating* div, bint divide,

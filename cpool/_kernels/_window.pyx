@@ -633,7 +633,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     first = &x[b0, z, h_lo[hb + oh], 0] if nd > 0 else &x[0, 0, 0, 0]
                     _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
                     if layout is pixels and direct:
-                        _direct_row(first, depth_step, nd, dh * row_step, h_n[oh], W, lanes,
+                        _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
                     elif sums_2x2 and h_n[hb + oh] == 2:
@@ -643,7 +643,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         else:
                             _sum_2x2(<const numeric_acc*>first,
                                      <const numeric_acc*>first + dh * row_step, orow, OW, False)
-                    elif in_place and nd * h_n[oh] == 1:
+                    elif in_place and nd * h_n[hb + oh] == 1:
                         # One row that needs no padding: reduced where it lies (a 1-D input's
                         # rows, kH = 1), no copy through the buffer. One row's combine is the
                         # scan itself, so max needs no rescan either.
