@@ -3,6 +3,10 @@
 ``InCache`` times the cases of the peer table on inputs an eighth of the size, which stay in
 the last-level cache: per-row and per-call costs show there that bandwidth hides in memory.
 
+``RowWidths`` times 2x2 stride-2 max, avg and sum on square planes of row widths 16 to 4096
+(as ``python -m cpool bench --widths``, on 16 MB): issue 19 holds each to 0.85 of a copy, so
+a width that regresses shows on its own.
+
 ``BusyMachine`` times ``max_pool2d(x, 2)`` while as many busy processes as CPUs spin (the
 loaded data loader or server cpool runs in), at cpool's default thread count and at one
 thread: the default must never be slower than one thread (issue 19: within 1.1x).
@@ -53,6 +57,33 @@ class InCache:
 
     def time_pool(self, case, threads):
         self.call(self.x, threads)
+
+
+WIDTH_OPS = {
+    "max": lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
+    "avg": lambda x, t: cpool.avg_pool2d(x, 2, num_threads=t),
+    "sum": lambda x, t: cpool.sum_pool2d(x, 2, num_threads=t),
+}
+
+
+class RowWidths:
+    params = (list(WIDTH_OPS), [16, 64, 256, 1024, 4096])
+    param_names = ["op", "width"]
+    timeout = 300
+
+    def setup(self, op, width):
+        planes = max(1, (16 << 20) // (4 * width * width))
+        shape = scaled((1, planes, width, width))
+        self.x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+        self.dst = np.empty_like(self.x)
+        self.call = WIDTH_OPS[op]
+        self.call(self.x, 1)
+
+    def time_pool(self, op, width):
+        self.call(self.x, 1)
+
+    def time_copy(self, op, width):  # the bandwidth ceiling beside each width
+        np.copyto(self.dst, self.x)
 
 
 class BusyMachine:
