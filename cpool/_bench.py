@@ -337,7 +337,6 @@ CASES += [
 ]
 
 
-
 # Issue 19's row-width sweep: 2x2 stride-2 max, avg and sum at every power-of-two row width from
 # 16 to 4096, on square planes, as many as make WIDTH_SWEEP_BYTES (in memory: past any cache),
 # each held to WIDTH_COPY_TARGET of copy. `--widths` runs them.
@@ -364,6 +363,7 @@ def width_cases(widths=WIDTH_SWEEP):
             cases.append(Case(f"{key}_w{w}", f"{name} 2x2 s2, rows of {w}", (1, planes, w, w),
                               "float32", ours, torch_call, None, None, WIDTH_COPY_TARGET))
     return cases
+
 
 # Targets at many threads (the 16-core machine): speed-up and share of copy bandwidth.
 MANY_THREADS_TARGETS = (5, 0.5)
