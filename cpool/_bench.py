@@ -684,8 +684,9 @@ def busy_processes(n: int):
 
 
 def main(args):
-    widths = width_cases() if getattr(args, "widths", False) else []
-    known = CASES + width_cases()
+    sweep = width_cases()
+    widths = sweep if getattr(args, "widths", False) else []
+    known = CASES + sweep
     if args.ops:
         cases = [c for c in known if any(o in (c.key, c.label) for o in args.ops)]
     else:

@@ -802,22 +802,20 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
         _window_backward(fn, n, _v.contiguous(g, dtype), plan.x.shape, plan.axes,
                          plan.kernel_size, plan.stride, 0, 1, plan.ceil_mode, target,
                          num_threads, avg=(True, None), squared_input=plan.x, lp_means=True)
-        if not direct:
-            np.copyto(result, target, casting="unsafe")
-        return result
-    a = _api._lp_chunks(fn, n, plan, np.empty(shape, plan.dtype), num_threads)
-    grad_a = _lp_grad_of_means(fn, g, a, p, dtype.type(math.prod(plan.geometry.kernel)), dtype,
-                               num_threads)
-    # avg_pool(x ** p)': each window's gradient over its divisor, spread on the window, into
-    # the result itself where it can be; then pow(x, p)': times p * x ** (p - 1), once x has
-    # been read (the result may be `out`, sharing x's memory). For p = 2 the spread kernel
-    # multiplies each plane by x * 2 as it finishes it; p = 1's derivative is 1.
-    in_spread = p == 2 and _LP_SQUARE_IN_SPREAD
-    _window_backward(fn, n, grad_a, plan.x.shape, plan.axes, plan.kernel_size, plan.stride, 0,
-                     1, plan.ceil_mode, target, num_threads, avg=(True, None),
-                     squared_input=plan.x if in_spread else None)
-    if p != 1 and not in_spread:
-        _lp_times_derivative(target, plan.x, p, dtype, target)
+    else:
+        a = _api._lp_chunks(fn, n, plan, np.empty(shape, plan.dtype), num_threads)
+        grad_a = _lp_grad_of_means(fn, g, a, p, dtype.type(math.prod(plan.geometry.kernel)),
+                                   dtype, num_threads)
+        # avg_pool(x ** p)': each window's gradient over its divisor, spread on the window,
+        # into the result itself where it can be; then pow(x, p)': times p * x ** (p - 1), once
+        # x has been read (the result may be `out`, sharing x's memory). For p = 2 the spread
+        # kernel multiplies each plane by x * 2 as it finishes it; p = 1's derivative is 1.
+        in_spread = p == 2 and _LP_SQUARE_IN_SPREAD
+        _window_backward(fn, n, grad_a, plan.x.shape, plan.axes, plan.kernel_size, plan.stride,
+                         0, 1, plan.ceil_mode, target, num_threads, avg=(True, None),
+                         squared_input=plan.x if in_spread else None)
+        if p != 1 and not in_spread:
+            _lp_times_derivative(target, plan.x, p, dtype, target)
     if not direct:
         np.copyto(result, target, casting="unsafe")
     return result
