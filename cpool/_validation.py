@@ -506,6 +506,10 @@ def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
     sizes = tuple(shape[a] for a in axes)
     outs = adaptive_output_size(fn, sizes, output_size)
     arrays = all(k > 0 for k in without_axes(shape, axes))  # an empty batch reads nothing
+    key = ("adaptive-geometry", sizes, outs, arrays)
+    cached = _WINDOWS.get(key)
+    if cached is not None:
+        return cached
     windows, kernel, stride, clipped = [], [], [], False
     for m, o in zip(sizes, outs):
         if not arrays:
@@ -513,18 +517,36 @@ def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
             kernel.append(-(-m // o) + 1)  # no window is wider
             stride.append(1)
             continue
-        w = adaptive_bounds(m, o)
-        k, s = int(w.count[0]), (int(w.lo[1]) if o > 1 else m)
-        tiled = window_bounds(m, k, s, 1, 0, 0, False) if s > 0 else None
-        if (tiled is not None and tiled.out_size == o and np.array_equal(tiled.lo, w.lo)
-                and np.array_equal(tiled.count, w.count)):
-            w = tiled  # the same windows, as max_pool's
-        else:
-            k, s, clipped = int(w.count.max()), 1, True
+        w, k, s, uneven = _adaptive_axis(m, o)
+        clipped = clipped or uneven
         windows.append(w)
         kernel.append(k)
         stride.append(s)
-    return Geometry(tuple(windows), tuple(kernel), tuple(stride), (1,) * n, clipped or not arrays)
+    geom = Geometry(tuple(windows), tuple(kernel), tuple(stride), (1,) * n,
+                    clipped or not arrays)
+    _WINDOWS.put(key, geom, sum(w.lo.nbytes + w.count.nbytes + w.padded_count.nbytes
+                                for w in windows))
+    return geom
+
+
+def _adaptive_axis(size: int, out: int):
+    """One axis of :func:`_adaptive_geometry`: its windows, kernel and stride, and whether
+    they differ in size (cached: the comparison costs more than a small call's kernel)."""
+    key = ("adaptive-axis", size, out)
+    cached = _WINDOWS.get(key)
+    if cached is not None:
+        return cached
+    w = adaptive_bounds(size, out)
+    k, s = int(w.count[0]), (int(w.lo[1]) if out > 1 else size)
+    tiled = window_bounds(size, k, s, 1, 0, 0, False) if s > 0 else None
+    if (tiled is not None and tiled.out_size == out and np.array_equal(tiled.lo, w.lo)
+            and np.array_equal(tiled.count, w.count)):
+        result = (tiled, k, s, False)  # the same windows, as max_pool's
+    else:
+        result = (w, int(w.count.max()), 1, True)
+    win = result[0]
+    _WINDOWS.put(key, result, win.lo.nbytes + win.count.nbytes + win.padded_count.nbytes)
+    return result
 
 
 def adaptive_output_size(fn: str, sizes, output_size) -> Tuple[int, ...]:
@@ -1010,6 +1032,16 @@ def prepare_adaptive(fn: str, op: str, x, output_size, return_indices: bool, out
                      axes, n: int) -> Plan:
     """Validate an adaptive op (``op``: 'max', 'avg') over ``n`` spatial axes and allocate its
     output."""
+    key, plan = _recorded(fn, op, x, out, num_threads, (output_size, return_indices, axes, n))
+    if plan is None:
+        plan = _new_plan(key, x, num_threads, _adaptive_plan_of, fn, op, x, output_size,
+                         return_indices, out, num_threads, axes, n)
+    return plan
+
+
+def _adaptive_plan_of(fn, op, x, output_size, return_indices, out, num_threads, axes,
+                      n) -> Plan:
+    """prepare_adaptive's plan, from the arguments."""
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _adaptive_geometry(fn, x_in.shape, axes, output_size)

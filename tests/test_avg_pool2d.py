@@ -158,3 +158,26 @@ def test_average_is_the_rounded_quotient_of_the_sum(rng, k, s, p, c, shape, dtyp
     counts = cpool.sum_pool2d(np.ones(shape, dtype), k, s, p, ceil_mode=c)
     got = cpool.avg_pool2d(x, k, s, p, ceil_mode=c, count_include_pad=False)
     assert_identical(got, sums / counts)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42)) + [63, 64, 65, 80])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_2x2_tiles_every_row_width(rng, W, dtype):
+    # 2x2 stride 2 sums each output row straight from its two input rows in vectors, the last
+    # one overlapping the one before, and multiplies by a shared power-of-two divisor's
+    # reciprocal as it writes: the bits of the general path (columns, then across, then the
+    # division) for every output count from 1 to 40, small planes and wide rows, odd sizes,
+    # divisors overridden (3 has no exact reciprocal), sums and LP's squares.
+    for H in (2, 5, 8):
+        x = random_array(rng, (3, 2, H, W), dtype)
+        x[0, 0, 0, :2] = [np.inf, np.nan]
+        ops = [lambda a: cpool.avg_pool2d(a, 2),
+               lambda a: cpool.avg_pool2d(a, 2, divisor_override=3),
+               lambda a: cpool.avg_pool2d(a, 2, divisor_override=8),
+               lambda a: cpool.sum_pool2d(a, 2),
+               lambda a: cpool.lp_pool2d(a, 2, 2)]
+        for op in ops:
+            fast = op(x)
+            with general_path():
+                assert_identical(op(x), fast)
+        check(x, 2)

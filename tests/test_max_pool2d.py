@@ -327,3 +327,31 @@ def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype)
     with general_path():
         general = cpool.max_pool2d(x, k, s, p, return_indices=True), cpool.max_pool2d(x, k, s, p)
     assert_identical(general, small)
+
+
+def _sparse_specials(rng, shape, dtype):
+    """Ties, with a few -0, +0 and NaNs (of several payloads) scattered among them: most rows
+    of 2x2 tiles hold none (the vectors' own results), some do (the rows scanned again)."""
+    x = _tie_heavy(rng, shape, dtype)
+    special = signed_zeros_and_payloads(rng, shape, dtype)
+    return np.where(rng.random(shape) < 0.03, special, x).astype(dtype)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42)) + [63, 64, 65, 80])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_2x2_tiles_every_row_width(rng, W, dtype):
+    # 2x2 stride 2 reads each output row straight from its two input rows in vectors of 2, 4 or
+    # 8 outputs, the last one overlapping the one before, and scans a row again in PyTorch's
+    # order where it holds a NaN or a -0 column max: every output count from 1 to 40 (scalar,
+    # overlap, whole vectors), small planes (W <= 32) and wide rows, odd sizes (the last row
+    # or column unread), rows set apart in memory.
+    for H in (2, 5, 8):
+        x = _sparse_specials(rng, (3, 2, H, W), dtype)
+        for xs in (x, _rows_apart(x)):
+            exp = ref.max_pool2d(xs, 2, 2)
+            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, 2)), _bits(exp))
+            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, 2, num_threads=2)),
+                                          _bits(exp))
+        y = signed_zeros_and_payloads(rng, (2, H, W), dtype)
+        np.testing.assert_array_equal(_bits(cpool.max_pool2d(y, 2)),
+                                      _bits(ref.max_pool2d(y, 2, 2)))

@@ -253,6 +253,17 @@ cdef inline bint _powers_of_two(const int64_t[::1] counts) noexcept nogil:
     return True
 
 
+cdef inline int64_t _one_count(const int64_t[::1] counts) noexcept nogil:
+    """The count every entry holds, or 0 where they differ (or there are none)."""
+    cdef Py_ssize_t i
+    if counts is None or counts.shape[0] == 0:
+        return 0
+    for i in range(1, counts.shape[0]):
+        if counts[i] != counts[0]:
+            return 0
+    return counts[0]
+
+
 cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int64_t count_h,
                                       const int64_t* count_w, Py_ssize_t n,
                                       bint reciprocal=False) noexcept nogil:

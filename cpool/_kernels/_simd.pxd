@@ -188,6 +188,124 @@ cdef extern from *:
     #define cpool_any_nonfinite_f32 cpool_any_nonfinite_avx_f32
     #define cpool_any_nonfinite_f64 cpool_any_nonfinite_avx_f64
     #endif
+    /* Rows of 2x2 tiles (2x2 stride 2 pooling): out[i] for i < n reduces columns 2i and 2i+1
+       of rows r0 and r1, each column first, then the two columns: OP 0 sums, 1 sums squares
+       (the bits of _vertical then _horizontal: (a0 + b0) + (a1 + b1)), each sum then times
+       ``scale`` (1 leaves it as it is; an average's exact reciprocal), 2 takes the max with
+       _mm_max(v, m), which is the scalar v > m ? v : m, so ties keep the first. For max the
+       result says whether any tap is NaN or any column max is -0, whose bits the caller then
+       takes from a scan in PyTorch's order; 0 for sums. Vectors of 2N columns; a row whose
+       length is not a whole number of vectors ends with one that overlaps the one before
+       (it writes the same values twice), so only rows under N outputs run scalar. */
+    #define CPOOL_EVEN_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))
+    #define CPOOL_ODD_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))
+    #define CPOOL_EVEN_f64(a, b) _mm_unpacklo_pd(a, b)
+    #define CPOOL_ODD_f64(a, b) _mm_unpackhi_pd(a, b)
+    #if defined(__AVX2__)
+    /* 256 bits: the shuffles work within 128-bit halves, so the outputs come out in pairs
+       (0 1 4 5 | 2 3 6 7 for floats, 0 2 | 1 3 for doubles), which one 64-bit permute orders. */
+    #define CPOOL_EVEN256_f32(a, b) _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))
+    #define CPOOL_ODD256_f32(a, b) _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))
+    #define CPOOL_ORDER256_f32(v) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), \\
+                                                                       _MM_SHUFFLE(3, 1, 2, 0)))
+    #define CPOOL_EVEN256_f64(a, b) _mm256_unpacklo_pd(a, b)
+    #define CPOOL_ODD256_f64(a, b) _mm256_unpackhi_pd(a, b)
+    #define CPOOL_ORDER256_f64(v) _mm256_permute4x64_pd(v, _MM_SHUFFLE(3, 1, 2, 0))
+    #define CPOOL_TILES_WIDE(NAME, T, S, N) \\
+        for (; i + 2 * N <= n; i += 2 * N) { \\
+            __m256##S##_T a0 = _mm256_loadu_##S(r0 + 2 * i), a1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
+            __m256##S##_T b0 = _mm256_loadu_##S(r1 + 2 * i), b1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
+            __m256##S##_T c0, c1, e, o; \\
+            if (op == 2) { \\
+                flags256 = _mm256_or_##S(flags256, _mm256_or_##S( \\
+                    _mm256_cmp_##S(a0, b0, _CMP_UNORD_Q), _mm256_cmp_##S(a1, b1, _CMP_UNORD_Q))); \\
+                c0 = _mm256_max_##S(b0, a0); \\
+                c1 = _mm256_max_##S(b1, a1); \\
+                flags256 = _mm256_or_##S(flags256, _mm256_or_##S( \\
+                    _mm256_and_##S(_mm256_cmp_##S(c0, _mm256_setzero_##S(), _CMP_EQ_OQ), c0), \\
+                    _mm256_and_##S(_mm256_cmp_##S(c1, _mm256_setzero_##S(), _CMP_EQ_OQ), c1))); \\
+            } else if (op == 1) { \\
+                c0 = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
+                c1 = _mm256_add_##S(_mm256_mul_##S(a1, a1), _mm256_mul_##S(b1, b1)); \\
+            } else { \\
+                c0 = _mm256_add_##S(a0, b0); \\
+                c1 = _mm256_add_##S(a1, b1); \\
+            } \\
+            e = CPOOL_EVEN256_##NAME(c0, c1); \\
+            o = CPOOL_ODD256_##NAME(c0, c1); \\
+            _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME( \\
+                op == 2 ? _mm256_max_##S(o, e) \\
+                        : _mm256_mul_##S(_mm256_add_##S(e, o), _mm256_set1_##S(scale)))); \\
+        }
+    #define CPOOL_TILES_WIDE_FLAGS(S) (_mm256_movemask_##S(flags256) != 0)
+    #define CPOOL_TILES_WIDE_DECL(S) __m256##S##_T flags256 = _mm256_setzero_##S();
+    #else
+    #define CPOOL_TILES_WIDE(NAME, T, S, N)
+    #define CPOOL_TILES_WIDE_FLAGS(S) 0
+    #define CPOOL_TILES_WIDE_DECL(S)
+    #endif
+    /* __m256 and __m256d by suffix, for the macro above. */
+    #define __m256ps_T __m256
+    #define __m256pd_T __m256d
+    #define CPOOL_TILES_2X2(NAME, T, V, S, N) \\
+    static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
+                                             int op, T scale) { \\
+        V flags = _mm_setzero_##S(), sv = _mm_set1_##S(scale); \\
+        CPOOL_TILES_WIDE_DECL(S) \\
+        Py_ssize_t i = 0, at; \\
+        int any = 0; \\
+        T c0, c1; \\
+        CPOOL_TILES_WIDE(NAME, T, S, N) \\
+        for (; i < n; i += N) { \\
+            if (i + N > n) { \\
+                if (n < N) break; \\
+                i = n - N; /* the overlapping last vector */ \\
+            } \\
+            { \\
+                V a0 = _mm_loadu_##S(r0 + 2 * i), a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
+                V b0 = _mm_loadu_##S(r1 + 2 * i), b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
+                V v0, v1, e, o; \\
+                if (op == 2) { \\
+                    flags = _mm_or_##S(flags, _mm_or_##S(_mm_cmpunord_##S(a0, b0), \\
+                                                         _mm_cmpunord_##S(a1, b1))); \\
+                    v0 = _mm_max_##S(b0, a0); \\
+                    v1 = _mm_max_##S(b1, a1); \\
+                    flags = _mm_or_##S(flags, _mm_or_##S( \\
+                        _mm_and_##S(_mm_cmpeq_##S(v0, _mm_setzero_##S()), v0), \\
+                        _mm_and_##S(_mm_cmpeq_##S(v1, _mm_setzero_##S()), v1))); \\
+                } else if (op == 1) { \\
+                    v0 = _mm_add_##S(_mm_mul_##S(a0, a0), _mm_mul_##S(b0, b0)); \\
+                    v1 = _mm_add_##S(_mm_mul_##S(a1, a1), _mm_mul_##S(b1, b1)); \\
+                } else { \\
+                    v0 = _mm_add_##S(a0, b0); \\
+                    v1 = _mm_add_##S(a1, b1); \\
+                } \\
+                e = CPOOL_EVEN_##NAME(v0, v1); \\
+                o = CPOOL_ODD_##NAME(v0, v1); \\
+                _mm_storeu_##S(out + i, op == 2 ? _mm_max_##S(o, e) \\
+                                                : _mm_mul_##S(_mm_add_##S(e, o), sv)); \\
+            } \\
+        } \\
+        for (at = i; at < n; at++) { /* rows of fewer than N outputs */ \\
+            if (op == 2) { \\
+                c0 = r1[2 * at] > r0[2 * at] ? r1[2 * at] : r0[2 * at]; \\
+                c1 = r1[2 * at + 1] > r0[2 * at + 1] ? r1[2 * at + 1] : r0[2 * at + 1]; \\
+                any |= (r0[2 * at] != r0[2 * at]) | (r1[2 * at] != r1[2 * at]) \\
+                       | (r0[2 * at + 1] != r0[2 * at + 1]) | (r1[2 * at + 1] != r1[2 * at + 1]) \\
+                       | ((c0 == 0) & (signbit(c0) != 0)) | ((c1 == 0) & (signbit(c1) != 0)); \\
+                out[at] = c1 > c0 ? c1 : c0; \\
+            } else if (op == 1) { \\
+                out[at] = ((r0[2 * at] * r0[2 * at] + r1[2 * at] * r1[2 * at]) \\
+                           + (r0[2 * at + 1] * r0[2 * at + 1] + r1[2 * at + 1] * r1[2 * at + 1])) \\
+                          * scale; \\
+            } else { \\
+                out[at] = ((r0[2 * at] + r1[2 * at]) + (r0[2 * at + 1] + r1[2 * at + 1])) * scale; \\
+            } \\
+        } \\
+        return any | (_mm_movemask_##S(flags) != 0) | CPOOL_TILES_WIDE_FLAGS(S); \\
+    }
+    CPOOL_TILES_2X2(f32, float, __m128, ps, 4)
+    CPOOL_TILES_2X2(f64, double, __m128d, pd, 2)
     #else
     #define CPOOL_SSE2 0
     /* Portable any_below; run_max and first_equal stubs only keep the names defined (callers use their own loop). */
@@ -212,6 +330,32 @@ cdef extern from *:
     static inline Py_ssize_t cpool_first_equal_##NAME(const T* p, Py_ssize_t n, T v) { return n; }
     CPOOL_SIMD_HELPERS(f32, float)
     CPOOL_SIMD_HELPERS(f64, double)
+    #define CPOOL_TILES_2X2(NAME, T) \\
+    static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
+                                             int op, T scale) { \\
+        Py_ssize_t i; \\
+        int any = 0; \\
+        T c0, c1; \\
+        for (i = 0; i < n; i++) { \\
+            if (op == 2) { \\
+                c0 = r1[2 * i] > r0[2 * i] ? r1[2 * i] : r0[2 * i]; \\
+                c1 = r1[2 * i + 1] > r0[2 * i + 1] ? r1[2 * i + 1] : r0[2 * i + 1]; \\
+                any |= (r0[2 * i] != r0[2 * i]) | (r1[2 * i] != r1[2 * i]) \\
+                       | (r0[2 * i + 1] != r0[2 * i + 1]) | (r1[2 * i + 1] != r1[2 * i + 1]) \\
+                       | ((c0 == 0) & (signbit(c0) != 0)) | ((c1 == 0) & (signbit(c1) != 0)); \\
+                out[i] = c1 > c0 ? c1 : c0; \\
+            } else if (op == 1) { \\
+                out[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
+                          + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1])) \\
+                         * scale; \\
+            } else { \\
+                out[i] = ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])) * scale; \\
+            } \\
+        } \\
+        return any; \\
+    }
+    CPOOL_TILES_2X2(f32, float)
+    CPOOL_TILES_2X2(f64, double)
     #endif
     """
     bint CPOOL_SSE2
@@ -228,3 +372,7 @@ cdef extern from *:
     bint cpool_any_negzero_or_nan_f64(const double* p, Py_ssize_t n) noexcept nogil
     Py_ssize_t cpool_first_equal_f32(const float* p, Py_ssize_t n, float v) noexcept nogil
     Py_ssize_t cpool_first_equal_f64(const double* p, Py_ssize_t n, double v) noexcept nogil
+    bint cpool_tiles_2x2_f32(const float* r0, const float* r1, float* out, Py_ssize_t n,
+                             int op, float scale) noexcept nogil
+    bint cpool_tiles_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
+                             int op, double scale) noexcept nogil

@@ -35,10 +35,12 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
                                   _prefetch_ahead,
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
-                                  _pad_edges, _padded_width, _powers_of_two, _prefetch_slices,
+                                  _one_count, _pad_edges, _padded_width, _powers_of_two,
+                                  _prefetch_slices,
                                   _scratch, _step,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
+from cpool._kernels._simd cimport cpool_tiles_2x2_f32, cpool_tiles_2x2_f64
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
                                    planes, sum_out)
 
@@ -310,12 +312,22 @@ cdef inline Py_ssize_t _buffer_row(const Py_ssize_t* h_lo, Py_ssize_t oh, Py_ssi
     return (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
 
 
-cdef inline void _sum_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* out,
-                          Py_ssize_t OW, bint square) noexcept nogil:
-    """out[i] = the sum of the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1, columns first (the
-    bits of _vertical then _horizontal); of the values' squares with ``square`` (a literal at
-    each call: two inlined loops)."""
+cdef inline bint _tiles_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* out,
+                            Py_ssize_t OW, bint is_max, bint square,
+                            numeric_acc scale=1) noexcept nogil:
+    """out[i] = the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1 reduced, columns first (the
+    bits of _vertical then _horizontal): its max, its sum, or with ``square`` the sum of its
+    squares (``is_max`` and ``square`` literals at each call), sums times ``scale`` (an
+    average's exact reciprocal; 1 for integers). Floats go through cpool_tiles_2x2's vectors
+    (even/odd shuffles, which GCC does not find for rows this short: max 2x2 on 14-wide
+    planes, 1.59 -> 0.52 ms). For max, whether the row holds a NaN tap or a -0 column max,
+    whose bits :func:`_scan_tiles_2x2` then gives; integer max is not routed here."""
     cdef Py_ssize_t i
+    cdef int op = 2 if is_max else (1 if square else 0)
+    if numeric_acc is float:
+        return cpool_tiles_2x2_f32(r0, r1, out, OW, op, scale)
+    elif numeric_acc is double:
+        return cpool_tiles_2x2_f64(r0, r1, out, OW, op, scale)
     if square:
         for i in range(OW):
             out[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
@@ -323,6 +335,20 @@ cdef inline void _sum_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_
     else:
         for i in range(OW):
             out[i] = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])
+    return False
+
+
+cdef inline void _scan_tiles_2x2(const numeric* r0, const numeric* r1, numeric* out,
+                                 Py_ssize_t OW) noexcept nogil:
+    """out[i] = the max of the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1 by PyTorch's
+    row-major scan (``v > m or isnan(v)``): the bits of a row :func:`_tiles_2x2` flags."""
+    cdef Py_ssize_t i
+    cdef numeric m
+    for i in range(OW):
+        m = r0[2 * i]
+        m = r0[2 * i + 1] if _replaces(m, r0[2 * i + 1]) else m
+        m = r1[2 * i] if _replaces(m, r1[2 * i]) else m
+        out[i] = r1[2 * i + 1] if _replaces(m, r1[2 * i + 1]) else m
 
 
 cdef inline numeric_acc _padded_window(const numeric_acc* row, Py_ssize_t W, Py_ssize_t lo,
@@ -387,6 +413,12 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # for max they cost less than the tails' branches (2.3 -> 1.5 ms). Rows of whole vectors
     # (32 bytes) have no tail, and keep the per-row sweeps for max too.
     cdef bint tiles = (kw - 1) * dw < sw and pad_w == 0 and OW * sw <= W
+    # 2x2 stride 2 (every window two rows): each output row straight from its two input rows
+    # by _tiles_2x2, no buffer (adaptive avg 14 -> 7: 0.63 -> 0.36 ms; max 2x2 on 14-wide
+    # planes 1.59 -> 0.52 ms).
+    cdef bint tiles_2x2 = (numeric is numeric_acc
+                           and (not is_max or numeric is float or numeric is double)
+                           and kw == 2 and sw == 2 and dw == 1 and tiles)
     cdef bint tail = (W * <Py_ssize_t>sizeof(numeric)) % 32 != 0
     cdef Py_ssize_t R = (_flat_rows(row_step, W, h_lo, h_n, OH)
                          if (is_max and tail) or not tiles else 0)
@@ -402,6 +434,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef Py_ssize_t plane_work = OH * OW  # a task's values read and written (traced)
     for oh in range(OH):
         plane_work += h_n[oh] * W
+        tiles_2x2 = tiles_2x2 and h_n[oh] == 2
     # Outputs [i_lo, i_hi) of a row have every tap in it; the rest reach into the padding.
     cdef Py_ssize_t i_lo = min(OW, (pad_w + sw - 1) // sw)
     cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first tap in the row
@@ -416,6 +449,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef numeric_acc* divs
     cdef numeric_acc* orow
     cdef const numeric* first
+    cdef const numeric* plane
     if P == 0:
         return 0
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + div_stride,
@@ -426,6 +460,14 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # exact quotient rounded once), cheaper (adaptive avg 14 -> 7: 0.625 -> 0.607 ms).
     cdef bint reciprocal = (divide and (numeric_acc is float or numeric_acc is double)
                             and _powers_of_two(count_h) and _powers_of_two(count_w))
+    # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
+    # its reciprocal as it writes, the bits of the division pass it replaces.
+    cdef bint scaled = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
+                        and _one_count(count_w) > 0)
+    cdef numeric_acc tile_scale = 1
+    if scaled:
+        tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w))
+    cdef const Py_ssize_t* first_rows = &h_lo[0]
     try:
         built = _built_for(num_threads)
         with nogil:
@@ -435,7 +477,26 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                 if trace:
                     note_work(plane_work)
                 buf = scratch + threadid() * (stride + div_stride)
-                if R:  # the flat sweep (square and not: a literal each, two inlined loops)
+                orow = &out[b0, b1, 0, 0]
+                if tiles_2x2:
+                    plane = &x[b0, b1, 0, 0]
+                    for oh in range(OH):
+                        first = plane + first_rows[oh] * row_step
+                        if is_max:
+                            if _tiles_2x2(<const numeric_acc*>first,
+                                          <const numeric_acc*>first + dh * row_step,
+                                          orow + oh * OW, OW, True, False):
+                                _scan_tiles_2x2(first, first + dh * row_step,
+                                                <numeric*>orow + oh * OW, OW)
+                        elif square:
+                            _tiles_2x2(<const numeric_acc*>first,
+                                       <const numeric_acc*>first + dh * row_step,
+                                       orow + oh * OW, OW, False, True, tile_scale)
+                        else:
+                            _tiles_2x2(<const numeric_acc*>first,
+                                       <const numeric_acc*>first + dh * row_step,
+                                       orow + oh * OW, OW, False, False, tile_scale)
+                elif R:  # the flat sweep (square and not: a literal each, two inlined loops)
                     if square:
                         _vertical(&x[b0, b1, h_lo[0], 0], dh * row_step, h_n[0], n_buf, buf,
                                   identity, False, True)
@@ -450,8 +511,9 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                         else:
                             _vertical(&x[b0, b1, h_lo[oh], 0], dh * row_step, h_n[oh], Wb,
                                       buf + oh * Wb, identity, is_max)
-                orow = &out[b0, b1, 0, 0]
-                if tiles:
+                if tiles_2x2:
+                    pass
+                elif tiles:
                     _horizontal(buf, orow, OH * OW, kw, sw, dw, is_max)
                 else:
                     if in_place:
@@ -468,7 +530,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                         for i in range(i_hi, OW):
                             orow[oh * OW + i] = _padded_window(buf + at, W, i * sw - pad_w, kw,
                                                                dw, identity, is_max)
-                if numeric is numeric_acc and is_max:
+                if numeric is numeric_acc and is_max and not tiles_2x2:
                     # As in _separable: the scan's own bits where a column max is -0 or NaN.
                     for oh in range(OH):
                         at = _buffer_row(&h_lo[0], oh, R, W, Wb)
@@ -476,7 +538,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                             first = &x[b0, b1, h_lo[oh], 0]
                             _scan_order_max(first, 0, 1, dh * row_step, h_n[oh], &w_lo[0],
                                             &w_n[0], dw, orow + oh * OW, OW, 1)
-                if divide:
+                if divide and not scaled:
                     divs = buf + stride
                     if built[threadid()] < 0:
                         for oh in range(OH):
@@ -493,8 +555,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     else:
                         for i in range(OH * OW):
                             orow[i] = orow[i] / divs[i]
-                    if root > 0:
-                        _root_row(orow, OH * OW, root)
+                if divide and root > 0:
+                    _root_row(orow, OH * OW, root)
     finally:
         free(scratch)
         free(built)
@@ -571,11 +633,22 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint reciprocal = (divide and (numeric_acc is float or numeric_acc is double)
                             and _powers_of_two(count_h) and _powers_of_two(count_w)
                             and (not depth or _powers_of_two(count_d)))
-    # Sums over 2x2 tiles of two rows straight from the input, no buffer (avg 2x2 on
-    # (4, 256, 56, 56) in cache, one thread: 0.61 -> 0.54 ms with the reciprocal below).
-    cdef bint sums_2x2 = (layout is planes and numeric is numeric_acc and not is_max
-                          and not depth and not clipped and kw == 2 and sw == 2
-                          and dw == 1 and pad_w == 0 and 2 * OW <= W)
+    # Sums (and float maxima) over 2x2 tiles of two rows straight from the input, no buffer
+    # (avg 2x2 on (4, 256, 56, 56) in cache, one thread: 0.61 -> 0.54 ms with the reciprocal
+    # below).
+    cdef bint tiles_2x2 = (layout is planes and numeric is numeric_acc
+                           and (not is_max or numeric is float or numeric is double)
+                           and not depth and not clipped and kw == 2 and sw == 2
+                           and dw == 1 and pad_w == 0 and 2 * OW <= W)
+    # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
+    # its reciprocal as it writes, the bits of the division pass it replaces (avg 2x2 on
+    # (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
+    cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
+                              and _one_count(count_w) > 0)
+    cdef numeric_acc tile_scale = 1
+    cdef bint row_scaled
+    if scaled_tiles:
+        tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w))
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
                           and not square
@@ -632,17 +705,28 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         note_work(nd * h_n[hb + oh] * L + OW * lanes)
                     first = &x[b0, z, h_lo[hb + oh], 0] if nd > 0 else &x[0, 0, 0, 0]
                     _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
+                    row_scaled = False
                     if layout is pixels and direct:
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
-                    elif sums_2x2 and h_n[hb + oh] == 2:
-                        if square:  # LP's p = 2: the squares' sums
-                            _sum_2x2(<const numeric_acc*>first,
-                                     <const numeric_acc*>first + dh * row_step, orow, OW, True)
+                    elif tiles_2x2 and h_n[hb + oh] == 2:
+                        if is_max:
+                            if _tiles_2x2(<const numeric_acc*>first,
+                                          <const numeric_acc*>first + dh * row_step, orow, OW,
+                                          True, False):
+                                _scan_tiles_2x2(first, first + dh * row_step,
+                                                <numeric*>orow, OW)
+                        elif square:  # LP's p = 2: the squares' sums
+                            _tiles_2x2(<const numeric_acc*>first,
+                                       <const numeric_acc*>first + dh * row_step, orow, OW,
+                                       False, True, tile_scale)
+                            row_scaled = scaled_tiles
                         else:
-                            _sum_2x2(<const numeric_acc*>first,
-                                     <const numeric_acc*>first + dh * row_step, orow, OW, False)
+                            _tiles_2x2(<const numeric_acc*>first,
+                                       <const numeric_acc*>first + dh * row_step, orow, OW,
+                                       False, False, tile_scale)
+                            row_scaled = scaled_tiles
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row that needs no padding: reduced where it lies (a 1-D input's
                         # rows, kH = 1), no copy through the buffer. One row's combine is the
@@ -673,7 +757,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                 _scan_order_max(first, depth_step, nd, dh * row_step,
                                                 h_n[hb + oh], &w_lo[wb], &w_n[wb], dw, orow, OW,
                                                 1 if layout is planes else lanes)
-                    if divide:
+                    if divide and not row_scaled:
                         count_dh = count_h[oh] * (count_d[b1] if depth else 1)
                         _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW,
                                      reciprocal)
@@ -693,8 +777,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                 d = drow[i]
                                 for j in range(i * lanes, i * lanes + lanes):
                                     orow[j] = orow[j] / d
-                        if layout is planes and root > 0:
-                            _root_row(orow, OW, root)
+                    if divide and layout is planes and root > 0:
+                        _root_row(orow, OW, root)
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(scratch)
