@@ -175,6 +175,8 @@ def test_2x2_tiles_every_row_width(rng, W, dtype):
                lambda a: cpool.avg_pool2d(a, 2, divisor_override=3),
                lambda a: cpool.avg_pool2d(a, 2, divisor_override=8),
                lambda a: cpool.sum_pool2d(a, 2),
+               lambda a: cpool.sum_pool2d(a, 2, (1, 2), dilation=((H > 2) + 1, 1)),
+               lambda a: cpool.avg_pool2d(a, 2, (1, 2)),
                lambda a: cpool.lp_pool2d(a, 2, 2)]
         for op in ops:
             fast = op(x)

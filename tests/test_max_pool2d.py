@@ -355,3 +355,8 @@ def test_2x2_tiles_every_row_width(rng, W, dtype):
         y = signed_zeros_and_payloads(rng, (2, H, W), dtype)
         np.testing.assert_array_equal(_bits(cpool.max_pool2d(y, 2)),
                                       _bits(ref.max_pool2d(y, 2, 2)))
+        # Tiles of rows one apart (vertical stride 1) and of rows two apart (dilated).
+        for s, d in [((1, 2), 1), (2, (2, 1))]:
+            if H >= 3:
+                np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, 2, s, 0, d)),
+                                              _bits(ref.max_pool2d(x, 2, s, 0, d)))

@@ -357,6 +357,22 @@ cdef extern from *:
     CPOOL_TILES_2X2(f32, float)
     CPOOL_TILES_2X2(f64, double)
     #endif
+    #define CPOOL_TILE_ROWS(NAME, T) \\
+    /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
+       r from input rows x + r*step and x + r*step + below. One call for a small plane's rows \\
+       (the calls per row cost a quarter of 14 -> 7). */ \\
+    static inline int cpool_tile_rows_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
+                                                 int op, T scale) { \\
+        Py_ssize_t r; \\
+        int any = 0; \\
+        for (r = 0; r < n_rows; r++) \\
+            any |= cpool_tiles_2x2_##NAME(x + r * step, x + r * step + below, out + r * n, n, \\
+                                          op, scale); \\
+        return any; \\
+    }
+    CPOOL_TILE_ROWS(f32, float)
+    CPOOL_TILE_ROWS(f64, double)
     """
     bint CPOOL_SSE2
     void cpool_prefetch(const void* p) noexcept nogil
@@ -376,3 +392,9 @@ cdef extern from *:
                              int op, float scale) noexcept nogil
     bint cpool_tiles_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
                              int op, double scale) noexcept nogil
+    bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
+                                 float scale) noexcept nogil
+    bint cpool_tile_rows_2x2_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, double* out, Py_ssize_t n, int op,
+                                 double scale) noexcept nogil

@@ -40,7 +40,7 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
                                   _scratch, _step,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport cpool_tiles_2x2_f32, cpool_tiles_2x2_f64
+from cpool._kernels._simd cimport cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
                                    planes, sum_out)
 
@@ -312,43 +312,57 @@ cdef inline Py_ssize_t _buffer_row(const Py_ssize_t* h_lo, Py_ssize_t oh, Py_ssi
     return (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
 
 
-cdef inline bint _tiles_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* out,
-                            Py_ssize_t OW, bint is_max, bint square,
-                            numeric_acc scale=1) noexcept nogil:
-    """out[i] = the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1 reduced, columns first (the
-    bits of _vertical then _horizontal): its max, its sum, or with ``square`` the sum of its
-    squares (``is_max`` and ``square`` literals at each call), sums times ``scale`` (an
-    average's exact reciprocal; 1 for integers). Floats go through cpool_tiles_2x2's vectors
-    (even/odd shuffles, which GCC does not find for rows this short: max 2x2 on 14-wide
-    planes, 1.59 -> 0.52 ms). For max, whether the row holds a NaN tap or a -0 column max,
-    whose bits :func:`_scan_tiles_2x2` then gives; integer max is not routed here."""
-    cdef Py_ssize_t i
+cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t step,
+                            Py_ssize_t n_rows, numeric_acc* out, Py_ssize_t OW, bint is_max,
+                            bint square, numeric_acc scale=1) noexcept nogil:
+    """Rows of 2x2 tiles: output row r (OW values at ``out + r*OW``, r < n_rows) from input
+    rows ``x + r*step`` and ``below`` values further, out[i] the tile at columns 2i, 2i+1
+    reduced, columns first (the bits of _vertical then _horizontal): its max, its sum, or with
+    ``square`` the sum of its squares (``is_max`` and ``square`` literals at each call), sums
+    times ``scale`` (an average's exact reciprocal; 1 for integers). Floats go through
+    cpool_tiles_2x2's vectors (even/odd shuffles, which GCC does not find for rows this short:
+    max 2x2 on 14-wide planes, 1.59 -> 0.52 ms). For max, whether a row holds a NaN tap or a
+    -0 column max, whose bits :func:`_scan_tiles_2x2` then gives; integer max is not routed
+    here."""
+    cdef Py_ssize_t i, r
     cdef int op = 2 if is_max else (1 if square else 0)
+    cdef const numeric_acc* r0
+    cdef const numeric_acc* r1
+    cdef numeric_acc* o
     if numeric_acc is float:
-        return cpool_tiles_2x2_f32(r0, r1, out, OW, op, scale)
+        return cpool_tile_rows_2x2_f32(x, below, step, n_rows, out, OW, op, scale)
     elif numeric_acc is double:
-        return cpool_tiles_2x2_f64(r0, r1, out, OW, op, scale)
-    if square:
-        for i in range(OW):
-            out[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
-                      + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]))
-    else:
-        for i in range(OW):
-            out[i] = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])
+        return cpool_tile_rows_2x2_f64(x, below, step, n_rows, out, OW, op, scale)
+    for r in range(n_rows):
+        r0 = x + r * step
+        r1 = r0 + below
+        o = out + r * OW
+        if square:
+            for i in range(OW):
+                o[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
+                        + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]))
+        else:
+            for i in range(OW):
+                o[i] = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])
     return False
 
 
-cdef inline void _scan_tiles_2x2(const numeric* r0, const numeric* r1, numeric* out,
-                                 Py_ssize_t OW) noexcept nogil:
-    """out[i] = the max of the 2x2 tile at columns 2i, 2i+1 of rows r0 and r1 by PyTorch's
-    row-major scan (``v > m or isnan(v)``): the bits of a row :func:`_tiles_2x2` flags."""
-    cdef Py_ssize_t i
+cdef inline void _scan_tiles_2x2(const numeric* x, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, numeric* out, Py_ssize_t OW) noexcept nogil:
+    """:func:`_tiles_2x2`'s max by PyTorch's row-major scan (``v > m or isnan(v)``), for the
+    rows it flags: each tile's cells in the order (0, 0), (0, 1), (1, 0), (1, 1)."""
+    cdef Py_ssize_t i, r
     cdef numeric m
-    for i in range(OW):
-        m = r0[2 * i]
-        m = r0[2 * i + 1] if _replaces(m, r0[2 * i + 1]) else m
-        m = r1[2 * i] if _replaces(m, r1[2 * i]) else m
-        out[i] = r1[2 * i + 1] if _replaces(m, r1[2 * i + 1]) else m
+    cdef const numeric* r0
+    cdef const numeric* r1
+    for r in range(n_rows):
+        r0 = x + r * step
+        r1 = r0 + below
+        for i in range(OW):
+            m = r0[2 * i]
+            m = r0[2 * i + 1] if _replaces(m, r0[2 * i + 1]) else m
+            m = r1[2 * i] if _replaces(m, r1[2 * i]) else m
+            out[r * OW + i] = r1[2 * i + 1] if _replaces(m, r1[2 * i + 1]) else m
 
 
 cdef inline numeric_acc _padded_window(const numeric_acc* row, Py_ssize_t W, Py_ssize_t lo,
@@ -468,6 +482,13 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     if scaled:
         tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w))
     cdef const Py_ssize_t* first_rows = &h_lo[0]
+    # The spacing of the output rows' first input rows where it is even (0 where not), and
+    # the rows per _tiles_2x2 call: all OH, or one.
+    cdef Py_ssize_t tile_rows = h_lo[1] - h_lo[0] if OH > 1 else 0
+    for oh in range(2, OH):
+        if h_lo[oh] - h_lo[oh - 1] != tile_rows:
+            tile_rows = 0
+    cdef Py_ssize_t tile_n = OH if tile_rows else 1
     try:
         built = _built_for(num_threads)
         with nogil:
@@ -480,22 +501,25 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                 orow = &out[b0, b1, 0, 0]
                 if tiles_2x2:
                     plane = &x[b0, b1, 0, 0]
-                    for oh in range(OH):
+                    # The plane's rows in one call where their first rows are evenly spaced
+                    # (tile_rows: that spacing), else one call per row.
+                    for at in range(OH // tile_n):
+                        oh = at * tile_n
                         first = plane + first_rows[oh] * row_step
                         if is_max:
-                            if _tiles_2x2(<const numeric_acc*>first,
-                                          <const numeric_acc*>first + dh * row_step,
-                                          orow + oh * OW, OW, True, False):
-                                _scan_tiles_2x2(first, first + dh * row_step,
-                                                <numeric*>orow + oh * OW, OW)
+                            if _tiles_2x2(<const numeric_acc*>first, dh * row_step,
+                                          tile_rows * row_step, tile_n, orow + oh * OW, OW,
+                                          True, False):
+                                _scan_tiles_2x2(first, dh * row_step, tile_rows * row_step,
+                                                tile_n, <numeric*>orow + oh * OW, OW)
                         elif square:
-                            _tiles_2x2(<const numeric_acc*>first,
-                                       <const numeric_acc*>first + dh * row_step,
-                                       orow + oh * OW, OW, False, True, tile_scale)
+                            _tiles_2x2(<const numeric_acc*>first, dh * row_step,
+                                       tile_rows * row_step, tile_n, orow + oh * OW, OW,
+                                       False, True, tile_scale)
                         else:
-                            _tiles_2x2(<const numeric_acc*>first,
-                                       <const numeric_acc*>first + dh * row_step,
-                                       orow + oh * OW, OW, False, False, tile_scale)
+                            _tiles_2x2(<const numeric_acc*>first, dh * row_step,
+                                       tile_rows * row_step, tile_n, orow + oh * OW, OW,
+                                       False, False, tile_scale)
                 elif R:  # the flat sweep (square and not: a literal each, two inlined loops)
                     if square:
                         _vertical(&x[b0, b1, h_lo[0], 0], dh * row_step, h_n[0], n_buf, buf,
@@ -712,19 +736,15 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                     orow, buf, identity, is_max)
                     elif tiles_2x2 and h_n[hb + oh] == 2:
                         if is_max:
-                            if _tiles_2x2(<const numeric_acc*>first,
-                                          <const numeric_acc*>first + dh * row_step, orow, OW,
-                                          True, False):
-                                _scan_tiles_2x2(first, first + dh * row_step,
-                                                <numeric*>orow, OW)
+                            if _tiles_2x2(<const numeric_acc*>first, dh * row_step, 0, 1, orow,
+                                          OW, True, False):
+                                _scan_tiles_2x2(first, dh * row_step, 0, 1, <numeric*>orow, OW)
                         elif square:  # LP's p = 2: the squares' sums
-                            _tiles_2x2(<const numeric_acc*>first,
-                                       <const numeric_acc*>first + dh * row_step, orow, OW,
+                            _tiles_2x2(<const numeric_acc*>first, dh * row_step, 0, 1, orow, OW,
                                        False, True, tile_scale)
                             row_scaled = scaled_tiles
                         else:
-                            _tiles_2x2(<const numeric_acc*>first,
-                                       <const numeric_acc*>first + dh * row_step, orow, OW,
+                            _tiles_2x2(<const numeric_acc*>first, dh * row_step, 0, 1, orow, OW,
                                        False, False, tile_scale)
                             row_scaled = scaled_tiles
                     elif in_place and nd * h_n[hb + oh] == 1:
