@@ -337,26 +337,32 @@ def _sparse_specials(rng, shape, dtype):
     return np.where(rng.random(shape) < 0.03, special, x).astype(dtype)
 
 
-@pytest.mark.parametrize("W", list(range(2, 42)) + [63, 64, 65, 80])
+@pytest.mark.parametrize("W", list(range(3, 42)) + [63, 64, 65, 80])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_2x2_tiles_every_row_width(rng, W, dtype):
-    # 2x2 stride 2 reads each output row straight from its two input rows in vectors of 2, 4 or
-    # 8 outputs, the last one overlapping the one before, and scans a row again in PyTorch's
-    # order where it holds a NaN or a -0 column max: every output count from 1 to 40 (scalar,
-    # overlap, whole vectors), small planes (W <= 32) and wide rows, odd sizes (the last row
-    # or column unread), rows set apart in memory.
-    for H in (2, 5, 8):
+@pytest.mark.parametrize("k", [2, 3])
+def test_tiles_every_row_width(rng, W, dtype, k):
+    # 2x2 and 3x3 at stride 2 read each output row straight from its input rows in vectors of
+    # 2, 4 or 8 outputs, the last one overlapping the one before, and scan a row again in
+    # PyTorch's order where it holds a NaN or a -0 column max: every output count from 1 to
+    # 40 (scalar, overlap, whole vectors), small planes (W <= 32) and wide rows, odd sizes
+    # (the last row or column unread, or the last column the last window's), rows set apart
+    # in memory, adaptive pooling's 3x3 windows.
+    for H in (3, 5, 8):
         x = _sparse_specials(rng, (3, 2, H, W), dtype)
         for xs in (x, _rows_apart(x)):
-            exp = ref.max_pool2d(xs, 2, 2)
-            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, 2)), _bits(exp))
-            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, 2, num_threads=2)),
+            exp = ref.max_pool2d(xs, k, 2)
+            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 2)), _bits(exp))
+            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 2, num_threads=2)),
                                           _bits(exp))
         y = signed_zeros_and_payloads(rng, (2, H, W), dtype)
-        np.testing.assert_array_equal(_bits(cpool.max_pool2d(y, 2)),
-                                      _bits(ref.max_pool2d(y, 2, 2)))
+        np.testing.assert_array_equal(_bits(cpool.max_pool2d(y, k, 2)),
+                                      _bits(ref.max_pool2d(y, k, 2)))
         # Tiles of rows one apart (vertical stride 1) and of rows two apart (dilated).
         for s, d in [((1, 2), 1), (2, (2, 1))]:
-            if H >= 3:
-                np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, 2, s, 0, d)),
-                                              _bits(ref.max_pool2d(x, 2, s, 0, d)))
+            if H >= 2 * k - 1:
+                np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, k, s, 0, d)),
+                                              _bits(ref.max_pool2d(x, k, s, 0, d)))
+    if W % 2:  # adaptive W -> (W - 1) / 2: 3x3 windows at stride 2
+        x = _sparse_specials(rng, (4, 3, W, W), dtype)
+        np.testing.assert_array_equal(_bits(cpool.adaptive_max_pool2d(x, (W - 1) // 2)),
+                                      _bits(ref.max_pool2d(x, 3, 2)))

@@ -306,6 +306,59 @@ cdef extern from *:
     }
     CPOOL_TILES_2X2(f32, float, __m128, ps, 4)
     CPOOL_TILES_2X2(f64, double, __m128d, pd, 2)
+    /* Max over rows of 3x3 tiles at stride 2 (adaptive 13 -> 6): output row r (n values at
+       out + r*n) from input rows x + r*step + t*below, t < 3; out[i] the max of columns 2i,
+       2i+1 and 2i+2, each column's max first (rows in order), with _mm_max(v, m). Columns 2i+2
+       come from the odd lanes of the columns loaded one further on, so nothing past column
+       2n is read. Returns whether any tap is NaN or any column max -0 (as cpool_tiles_2x2). */
+    #define CPOOL_COLUMN_MAX3(S, p, flags) ( \\
+        t0 = _mm_loadu_##S(p), t1 = _mm_loadu_##S((p) + below), t2 = _mm_loadu_##S((p) + 2 * below), \\
+        flags = _mm_or_##S(flags, _mm_or_##S(_mm_cmpunord_##S(t0, t1), _mm_cmpunord_##S(t2, t2))), \\
+        t0 = _mm_max_##S(t2, _mm_max_##S(t1, t0)), \\
+        flags = _mm_or_##S(flags, _mm_and_##S(_mm_cmpeq_##S(t0, _mm_setzero_##S()), t0)), \\
+        t0)
+    #define CPOOL_TILES_3X3(NAME, T, V, S, N) \\
+    static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
+        V flags = _mm_setzero_##S(), t0, t1, t2, a0, a1, b0, b1, m; \\
+        Py_ssize_t r, i, at, t, u; \\
+        int any = 0; \\
+        T c[3], v; \\
+        for (r = 0; r < n_rows; r++) { \\
+            const T* row = x + r * step; \\
+            T* o = out + r * n; \\
+            i = 0; \\
+            for (; i < n; i += N) { \\
+                if (i + N > n) { \\
+                    if (n < N) break; \\
+                    i = n - N; /* the overlapping last vector */ \\
+                } \\
+                a0 = CPOOL_COLUMN_MAX3(S, row + 2 * i, flags); \\
+                a1 = CPOOL_COLUMN_MAX3(S, row + 2 * i + N, flags); \\
+                b0 = CPOOL_COLUMN_MAX3(S, row + 2 * i + 1, flags); \\
+                b1 = CPOOL_COLUMN_MAX3(S, row + 2 * i + 1 + N, flags); \\
+                m = _mm_max_##S(CPOOL_ODD_##NAME(a0, a1), CPOOL_EVEN_##NAME(a0, a1)); \\
+                _mm_storeu_##S(o + i, _mm_max_##S(CPOOL_ODD_##NAME(b0, b1), m)); \\
+            } \\
+            for (at = i; at < n; at++) { /* rows of fewer than N outputs */ \\
+                for (u = 0; u < 3; u++) { \\
+                    c[u] = row[2 * at + u]; \\
+                    any |= c[u] != c[u]; \\
+                    for (t = 1; t < 3; t++) { \\
+                        v = row[t * below + 2 * at + u]; \\
+                        any |= v != v; \\
+                        c[u] = v > c[u] ? v : c[u]; \\
+                    } \\
+                    any |= (c[u] == 0) & (signbit(c[u]) != 0); \\
+                } \\
+                v = c[1] > c[0] ? c[1] : c[0]; \\
+                o[at] = c[2] > v ? c[2] : v; \\
+            } \\
+        } \\
+        return any | (_mm_movemask_##S(flags) != 0); \\
+    }
+    CPOOL_TILES_3X3(f32, float, __m128, ps, 4)
+    CPOOL_TILES_3X3(f64, double, __m128d, pd, 2)
     #else
     #define CPOOL_SSE2 0
     /* Portable any_below; run_max and first_equal stubs only keep the names defined (callers use their own loop). */
@@ -356,6 +409,33 @@ cdef extern from *:
     }
     CPOOL_TILES_2X2(f32, float)
     CPOOL_TILES_2X2(f64, double)
+    #define CPOOL_TILES_3X3(NAME, T) \\
+    static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
+        Py_ssize_t r, at, t, u; \\
+        int any = 0; \\
+        T c[3], v; \\
+        for (r = 0; r < n_rows; r++) { \\
+            const T* row = x + r * step; \\
+            for (at = 0; at < n; at++) { \\
+                for (u = 0; u < 3; u++) { \\
+                    c[u] = row[2 * at + u]; \\
+                    any |= c[u] != c[u]; \\
+                    for (t = 1; t < 3; t++) { \\
+                        v = row[t * below + 2 * at + u]; \\
+                        any |= v != v; \\
+                        c[u] = v > c[u] ? v : c[u]; \\
+                    } \\
+                    any |= (c[u] == 0) & (signbit(c[u]) != 0); \\
+                } \\
+                v = c[1] > c[0] ? c[1] : c[0]; \\
+                out[r * n + at] = c[2] > v ? c[2] : v; \\
+            } \\
+        } \\
+        return any; \\
+    }
+    CPOOL_TILES_3X3(f32, float)
+    CPOOL_TILES_3X3(f64, double)
     #endif
     #define CPOOL_TILE_ROWS(NAME, T) \\
     /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
@@ -392,6 +472,10 @@ cdef extern from *:
                              int op, float scale) noexcept nogil
     bint cpool_tiles_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
                              int op, double scale) noexcept nogil
+    bint cpool_tiles_3x3_max_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, float* out, Py_ssize_t n) noexcept nogil
+    bint cpool_tiles_3x3_max_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, double* out, Py_ssize_t n) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale) noexcept nogil
