@@ -296,6 +296,26 @@ def test_window_backward_matches_reference(rng, shape, k, s, p, d, c, op, dtype)
         np.testing.assert_allclose(got, want, *tolerance(dtype, want))
 
 
+@pytest.mark.parametrize("W", list(range(2, 42)) + [64, 65])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_2x2_spread_every_row_width(rng, W, dtype):
+    # The 2x2 stride-2 spread writes vectors of 2 or 4 gradients as pairs, the last vector
+    # overlapping the one before: every output count from 1 to 20 and 32, odd widths (a
+    # column no window covers), sums, averages (exact reciprocals) and a divisor of 3 (a
+    # division), bit for bit against the reference.
+    shape = (2, 3, 5, W)
+    gshape = _reference.sum_pool2d(np.zeros(shape), 2, 2, 0, 1, False).shape
+    grad = random_array(rng, gshape, dtype)
+    for avg in (None, (True, None), (True, 3)):
+        want = _reference.window_sum_backward(grad, shape, 2, 2, 0, 1, False, avg)
+        out = np.full(shape, np.nan, dtype)
+        if avg is None:
+            got = cpool.sum_pool2d_backward(grad, shape, 2, out=out)
+        else:
+            got = cpool.avg_pool2d_backward(grad, shape, 2, 2, 0, False, *avg, out=out)
+        assert_identical(got, want)
+
+
 # ------------------------------------------------------------------------------------ contracts
 @pytest.mark.parametrize("name", ["max", "avg", "sum", "global_max", "global_avg", "unpool"])
 def test_backward_thread_invariant_and_out(rng, name):

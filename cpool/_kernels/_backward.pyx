@@ -22,6 +22,7 @@ from libc.stdlib cimport free
 from libc.string cimport memset
 
 from cpool._kernels._openmp cimport note_work, tracing
+from cpool._kernels._simd cimport cpool_spread_2x2_f32, cpool_spread_2x2_f64
 from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _horizontal,
                                    _horizontal_clipped, _padded_width, _powers_of_two,
                                    _prefetch_rows, _scratch, _vertical)
@@ -136,6 +137,13 @@ cdef inline void _spread_2x2_cells(const floating* src, const floating* div, flo
     vectorised loop: tested inside the loop, they left it scalar)."""
     cdef Py_ssize_t ow
     cdef floating v
+    cdef int mode = (1 if reciprocal else 2) if divide else 0
+    if not squared:  # pairs of the gradients, unpacked in vectors
+        if floating is float:
+            cpool_spread_2x2_f32(src, div, mode, r0, r1, OW)
+        else:
+            cpool_spread_2x2_f64(src, div, mode, r0, r1, OW)
+        return
     for ow in range(OW):
         v = src[ow] * div[ow] if divide and reciprocal else src[ow] / div[ow] if divide else src[ow]
         if squared:
