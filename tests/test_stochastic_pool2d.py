@@ -346,3 +346,32 @@ def test_general_path_is_identical(rng, dtype, k, s, p, c):
                    cpool.stochastic_pool2d(x, k, s, p, seed=9, ceil_mode=c),
                    cpool.stochastic_pool2d(x, k, s, p, training=False, ceil_mode=c))
     assert_identical(general, fast)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42)) + [64, 65])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_eval_2x2_every_row_width(rng, W, dtype):
+    # The evaluation of 2x2 stride-2 windows runs in vectors of 2 or 4 outputs, the last one
+    # overlapping the one before: every output count from 1 to 20 and 32, odd sizes (a row and
+    # a column no window covers), all-zero and infinite windows, against the general path bit
+    # for bit; a negative is found in every covered cell and ignored in an uncovered one.
+    x = relu_data(rng, (2, 3, 5, W), dtype)
+    x[0, 0, :2, :2] = 0
+    got = cpool.stochastic_pool2d(x, 2, training=False)
+    np.testing.assert_allclose(got, ref.stochastic_pool2d(x, 2, training=False),
+                               *tolerance(dtype, got))
+    x[0, 1, :2, -2:] = np.inf  # an infinite window: infinity (the reference's is NaN)
+    got = cpool.stochastic_pool2d(x, 2, training=False)
+    with general_path():
+        assert_identical(cpool.stochastic_pool2d(x, 2, training=False), got)
+    for j in range(0, W, 3):
+        y = x.copy()
+        y[1, 2, 3, j] = -1
+        if j < W - W % 2:
+            with pytest.raises(ValueError, match="found -1.0"):
+                cpool.stochastic_pool2d(y, 2, training=False)
+        else:
+            assert_identical(cpool.stochastic_pool2d(y, 2, training=False), got)
+    y = x.copy()
+    y[1, 2, 4, 0] = -1  # the last row: no window covers it (H = 5)
+    assert_identical(cpool.stochastic_pool2d(y, 2, training=False), got)

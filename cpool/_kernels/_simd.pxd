@@ -392,6 +392,52 @@ cdef extern from *:
     }
     CPOOL_SPREAD_2X2(f32, float, __m128, ps, 4)
     CPOOL_SPREAD_2X2(f64, double, __m128d, pd, 2)
+    /* Stochastic pooling's evaluation over 2x2 tiles at stride 2: out[i] = sum(a^2) / sum(a)
+       over columns 2i, 2i+1 of rows r0 and r1 (the sums as cpool_tiles_2x2 makes them; 0 / 1
+       for an all-zero window, the sum where it is infinite: stochastic's _ratio), and *low
+       the smaller of itself and every cell read (NaN never is: v < m ? v : m). */
+    #define CPOOL_EVAL_2X2(NAME, T, V, S, N) \\
+    static inline void cpool_eval_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
+                                             T* low) { \\
+        Py_ssize_t i = 0; \\
+        V a0, a1, b0, b1, sa, sq, den, z = _mm_setzero_##S(), one = _mm_set1_##S(1); \\
+        V inf = _mm_set1_##S(INFINITY), m = _mm_set1_##S(*low); \\
+        T lanes[N], sa1, sq1, v; \\
+        for (; i < n; i += N) { \\
+            if (i + N > n) { \\
+                if (n < N) break; \\
+                i = n - N; \\
+            } \\
+            a0 = _mm_loadu_##S(r0 + 2 * i); a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
+            b0 = _mm_loadu_##S(r1 + 2 * i); b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
+            m = _mm_min_##S(_mm_min_##S(a0, a1), m); \\
+            m = _mm_min_##S(_mm_min_##S(b0, b1), m); \\
+            sa = _mm_add_##S(CPOOL_EVEN_##NAME(_mm_add_##S(a0, b0), _mm_add_##S(a1, b1)), \\
+                             CPOOL_ODD_##NAME(_mm_add_##S(a0, b0), _mm_add_##S(a1, b1))); \\
+            a0 = _mm_add_##S(_mm_mul_##S(a0, a0), _mm_mul_##S(b0, b0)); \\
+            a1 = _mm_add_##S(_mm_mul_##S(a1, a1), _mm_mul_##S(b1, b1)); \\
+            sq = _mm_add_##S(CPOOL_EVEN_##NAME(a0, a1), CPOOL_ODD_##NAME(a0, a1)); \\
+            den = _mm_cmpeq_##S(sa, z); \\
+            den = _mm_or_##S(_mm_and_##S(den, one), _mm_andnot_##S(den, sa)); \\
+            sq = _mm_div_##S(sq, den); \\
+            den = _mm_cmpeq_##S(sa, inf); \\
+            _mm_storeu_##S(out + i, _mm_or_##S(_mm_and_##S(den, sa), _mm_andnot_##S(den, sq))); \\
+        } \\
+        _mm_storeu_##S(lanes, m); \\
+        for (v = *low, i = 0; i < N; i++) v = lanes[i] < v ? lanes[i] : v; \\
+        for (i = (n < N ? 0 : n); i < n; i++) { /* rows of fewer than N outputs */ \\
+            v = r0[2 * i] < v ? r0[2 * i] : v; v = r0[2 * i + 1] < v ? r0[2 * i + 1] : v; \\
+            v = r1[2 * i] < v ? r1[2 * i] : v; v = r1[2 * i + 1] < v ? r1[2 * i + 1] : v; \\
+            sa1 = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]); \\
+            sq1 = (r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
+                  + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]); \\
+            sq1 = sq1 / (sa1 != 0 ? sa1 : 1); \\
+            out[i] = sa1 == INFINITY ? sa1 : sq1; \\
+        } \\
+        *low = v; \\
+    }
+    CPOOL_EVAL_2X2(f32, float, __m128, ps, 4)
+    CPOOL_EVAL_2X2(f64, double, __m128d, pd, 2)
     #else
     #define CPOOL_SSE2 0
     /* Portable any_below; run_max and first_equal stubs only keep the names defined (callers use their own loop). */
@@ -481,6 +527,24 @@ cdef extern from *:
     }
     CPOOL_SPREAD_2X2(f32, float)
     CPOOL_SPREAD_2X2(f64, double)
+    #define CPOOL_EVAL_2X2(NAME, T) \\
+    static inline void cpool_eval_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
+                                             T* low) { \\
+        Py_ssize_t i; \\
+        T sa1, sq1, v = *low; \\
+        for (i = 0; i < n; i++) { \\
+            v = r0[2 * i] < v ? r0[2 * i] : v; v = r0[2 * i + 1] < v ? r0[2 * i + 1] : v; \\
+            v = r1[2 * i] < v ? r1[2 * i] : v; v = r1[2 * i + 1] < v ? r1[2 * i + 1] : v; \\
+            sa1 = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]); \\
+            sq1 = (r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
+                  + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]); \\
+            sq1 = sq1 / (sa1 != 0 ? sa1 : 1); \\
+            out[i] = sa1 == INFINITY ? sa1 : sq1; \\
+        } \\
+        *low = v; \\
+    }
+    CPOOL_EVAL_2X2(f32, float)
+    CPOOL_EVAL_2X2(f64, double)
     #endif
     #define CPOOL_TILE_ROWS(NAME, T) \\
     /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
@@ -521,6 +585,10 @@ cdef extern from *:
                               float* r1, Py_ssize_t n) noexcept nogil
     void cpool_spread_2x2_f64(const double* src, const double* div, int mode, double* r0,
                               double* r1, Py_ssize_t n) noexcept nogil
+    void cpool_eval_2x2_f32(const float* r0, const float* r1, float* out, Py_ssize_t n,
+                            float* low) noexcept nogil
+    void cpool_eval_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
+                            double* low) noexcept nogil
     bint cpool_tiles_3x3_max_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n) noexcept nogil
     bint cpool_tiles_3x3_max_f64(const double* x, Py_ssize_t below, Py_ssize_t step,

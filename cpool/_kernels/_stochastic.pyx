@@ -36,7 +36,8 @@ from libc.stdlib cimport free
 from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _horizontal_clipped, _locate,
                                   _padded_width, _prefetch_rows, _scratch, _step)
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
-                                   cpool_any_nonfinite_f32, cpool_any_nonfinite_f64)
+                                   cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
+                                   cpool_eval_2x2_f32, cpool_eval_2x2_f64)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -721,7 +722,7 @@ def stochastic_eval(
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
     cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done
     cdef double smallest = INFINITY
-    cdef floating v, row_min
+    cdef floating v, row_min, tiles_low
     cdef floating* sums
     cdef floating* squares
     cdef floating* row_sums
@@ -733,6 +734,7 @@ def stochastic_eval(
     cdef double* lows = NULL
     if n_rows == 0:
         return 0.0
+    cdef bint tiles_2x2 = not clipped and kw == 2 and sw == 2 and pad_w == 0 and 2 * OW <= W
     # Cells no window covers are not looked at; usually the covered columns are one run.
     cdef bint gapless = True
     for i in range(OW - 1):
@@ -758,6 +760,7 @@ def stochastic_eval(
                 # scalar minimum is a reduction the compiler will not vectorise for floats.
                 for j in range(W):
                     minima[j] = INFINITY
+                tiles_low = INFINITY  # the minimum of the rows cpool_eval_2x2 reads
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
                     # Vertical pass, one sweep per input row: column sums of a and of a^2, and
@@ -769,6 +772,17 @@ def stochastic_eval(
                         for j in range(W):
                             sums[row0 + j] = 0
                             squares[row0 + j] = 0
+                    elif tiles_2x2 and h_n[oh] == 2:
+                        # 2x2 stride 2: the windows' sums, sums of squares and ratios, and
+                        # the cells' minimum, straight from the two rows in vectors (the same
+                        # additions in the same order): cpool_eval_2x2.
+                        row = &x[b0, b1, h_lo[oh], 0]
+                        if floating is float:
+                            cpool_eval_2x2_f32(row, row + row_step, orow, OW, &tiles_low)
+                        else:
+                            cpool_eval_2x2_f64(row, row + row_step, orow, OW, &tiles_low)
+                        _step(OH, B1, &b0, &b1, &oh)
+                        continue
                     elif h_n[oh] == 3:  # one sweep over all three rows
                         _eval_rows3(&x[b0, b1, h_lo[oh], 0], row_step, W, sums + row0,
                                     squares + row0, minima)
@@ -820,6 +834,7 @@ def stochastic_eval(
                         for j in range(max(done, w_lo[i]), w_lo[i] + w_n[i]):
                             row_min = minima[j] if minima[j] < row_min else row_min
                         done = max(done, w_lo[i] + w_n[i])
+                row_min = tiles_low if tiles_low < row_min else row_min
                 if row_min < 0:
                     lows[threadid()] = min(lows[threadid()], <double>row_min)
     finally:
