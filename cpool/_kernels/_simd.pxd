@@ -64,6 +64,62 @@ cdef extern from *:
         }
         #undef CPOOL_COPY_EACH
     }
+    /* One output of each tile helper below (cpool_tiles_2x2, cpool_tiles_3x3_max,
+       cpool_spread_2x2, cpool_eval_2x2), in scalar code: the tails of their vector versions
+       (rows of fewer outputs than a vector) and the whole of their portable ones. */
+    #define CPOOL_TILE_SCALARS(NAME, T) \\
+    static inline T cpool_tile_2x2_one_##NAME(const T* r0, const T* r1, Py_ssize_t i, int op, \\
+                                              T scale, int* any) { \\
+        T c0, c1; \\
+        if (op == 2) { \\
+            c0 = r1[2 * i] > r0[2 * i] ? r1[2 * i] : r0[2 * i]; \\
+            c1 = r1[2 * i + 1] > r0[2 * i + 1] ? r1[2 * i + 1] : r0[2 * i + 1]; \\
+            *any |= (r0[2 * i] != r0[2 * i]) | (r1[2 * i] != r1[2 * i]) \\
+                    | (r0[2 * i + 1] != r0[2 * i + 1]) | (r1[2 * i + 1] != r1[2 * i + 1]) \\
+                    | ((c0 == 0) & (signbit(c0) != 0)) | ((c1 == 0) & (signbit(c1) != 0)); \\
+            return c1 > c0 ? c1 : c0; \\
+        } \\
+        if (op == 1) \\
+            return ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
+                    + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1])) * scale; \\
+        return ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])) * scale; \\
+    } \\
+    static inline T cpool_tile_3x3_one_##NAME(const T* row, Py_ssize_t below, Py_ssize_t i, \\
+                                              int* any) { \\
+        T c[3], v; \\
+        Py_ssize_t t, u; \\
+        for (u = 0; u < 3; u++) { \\
+            c[u] = row[2 * i + u]; \\
+            *any |= c[u] != c[u]; \\
+            for (t = 1; t < 3; t++) { \\
+                v = row[t * below + 2 * i + u]; \\
+                *any |= v != v; \\
+                c[u] = v > c[u] ? v : c[u]; \\
+            } \\
+            *any |= (c[u] == 0) & (signbit(c[u]) != 0); \\
+        } \\
+        v = c[1] > c[0] ? c[1] : c[0]; \\
+        return c[2] > v ? c[2] : v; \\
+    } \\
+    static inline void cpool_spread_2x2_one_##NAME(const T* src, const T* div, int mode, T* r0, \\
+                                                   T* r1, Py_ssize_t i) { \\
+        T w = mode == 1 ? src[i] * div[i] : mode == 2 ? src[i] / div[i] : src[i]; \\
+        r0[2 * i] = r0[2 * i + 1] = r1[2 * i] = r1[2 * i + 1] = w; \\
+    } \\
+    static inline T cpool_eval_2x2_one_##NAME(const T* r0, const T* r1, Py_ssize_t i, T* low) { \\
+        T sa, sq, v = *low; \\
+        v = r0[2 * i] < v ? r0[2 * i] : v; \\
+        v = r0[2 * i + 1] < v ? r0[2 * i + 1] : v; \\
+        v = r1[2 * i] < v ? r1[2 * i] : v; \\
+        *low = r1[2 * i + 1] < v ? r1[2 * i + 1] : v; \\
+        sa = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]); \\
+        sq = (r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
+             + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]); \\
+        sq = sq / (sa != 0 ? sa : 1); \\
+        return sa == INFINITY ? sa : sq; \\
+    }
+    CPOOL_TILE_SCALARS(f32, float)
+    CPOOL_TILE_SCALARS(f64, double)
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
     #include <emmintrin.h>
     #define CPOOL_SSE2 1
@@ -254,7 +310,6 @@ cdef extern from *:
         CPOOL_TILES_WIDE_DECL(S) \\
         Py_ssize_t i = 0, at; \\
         int any = 0; \\
-        T c0, c1; \\
         CPOOL_TILES_WIDE(NAME, T, S, N) \\
         for (; i < n; i += N) { \\
             if (i + N > n) { \\
@@ -286,22 +341,8 @@ cdef extern from *:
                                                 : _mm_mul_##S(_mm_add_##S(e, o), sv)); \\
             } \\
         } \\
-        for (at = i; at < n; at++) { /* rows of fewer than N outputs */ \\
-            if (op == 2) { \\
-                c0 = r1[2 * at] > r0[2 * at] ? r1[2 * at] : r0[2 * at]; \\
-                c1 = r1[2 * at + 1] > r0[2 * at + 1] ? r1[2 * at + 1] : r0[2 * at + 1]; \\
-                any |= (r0[2 * at] != r0[2 * at]) | (r1[2 * at] != r1[2 * at]) \\
-                       | (r0[2 * at + 1] != r0[2 * at + 1]) | (r1[2 * at + 1] != r1[2 * at + 1]) \\
-                       | ((c0 == 0) & (signbit(c0) != 0)) | ((c1 == 0) & (signbit(c1) != 0)); \\
-                out[at] = c1 > c0 ? c1 : c0; \\
-            } else if (op == 1) { \\
-                out[at] = ((r0[2 * at] * r0[2 * at] + r1[2 * at] * r1[2 * at]) \\
-                           + (r0[2 * at + 1] * r0[2 * at + 1] + r1[2 * at + 1] * r1[2 * at + 1])) \\
-                          * scale; \\
-            } else { \\
-                out[at] = ((r0[2 * at] + r1[2 * at]) + (r0[2 * at + 1] + r1[2 * at + 1])) * scale; \\
-            } \\
-        } \\
+        for (at = i; at < n; at++) /* rows of fewer than N outputs */ \\
+            out[at] = cpool_tile_2x2_one_##NAME(r0, r1, at, op, scale, &any); \\
         return any | (_mm_movemask_##S(flags) != 0) | CPOOL_TILES_WIDE_FLAGS(S); \\
     }
     CPOOL_TILES_2X2(f32, float, __m128, ps, 4)
@@ -321,9 +362,8 @@ cdef extern from *:
     static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
                                                  Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
         V flags = _mm_setzero_##S(), t0, t1, t2, a0, a1, b0, b1, m; \\
-        Py_ssize_t r, i, at, t, u; \\
+        Py_ssize_t r, i, at; \\
         int any = 0; \\
-        T c[3], v; \\
         for (r = 0; r < n_rows; r++) { \\
             const T* row = x + r * step; \\
             T* o = out + r * n; \\
@@ -340,20 +380,8 @@ cdef extern from *:
                 m = _mm_max_##S(CPOOL_ODD_##NAME(a0, a1), CPOOL_EVEN_##NAME(a0, a1)); \\
                 _mm_storeu_##S(o + i, _mm_max_##S(CPOOL_ODD_##NAME(b0, b1), m)); \\
             } \\
-            for (at = i; at < n; at++) { /* rows of fewer than N outputs */ \\
-                for (u = 0; u < 3; u++) { \\
-                    c[u] = row[2 * at + u]; \\
-                    any |= c[u] != c[u]; \\
-                    for (t = 1; t < 3; t++) { \\
-                        v = row[t * below + 2 * at + u]; \\
-                        any |= v != v; \\
-                        c[u] = v > c[u] ? v : c[u]; \\
-                    } \\
-                    any |= (c[u] == 0) & (signbit(c[u]) != 0); \\
-                } \\
-                v = c[1] > c[0] ? c[1] : c[0]; \\
-                o[at] = c[2] > v ? c[2] : v; \\
-            } \\
+            for (at = i; at < n; at++) /* rows of fewer than N outputs */ \\
+                o[at] = cpool_tile_3x3_one_##NAME(row, below, at, &any); \\
         } \\
         return any | (_mm_movemask_##S(flags) != 0); \\
     }
@@ -369,7 +397,6 @@ cdef extern from *:
                                                T* r1, Py_ssize_t n) { \\
         Py_ssize_t i = 0; \\
         V v, lo, hi; \\
-        T w; \\
         for (; i < n; i += N) { \\
             if (i + N > n) { \\
                 if (n < N) break; \\
@@ -385,10 +412,8 @@ cdef extern from *:
             _mm_storeu_##S(r1 + 2 * i, lo); \\
             _mm_storeu_##S(r1 + 2 * i + N, hi); \\
         } \\
-        for (; i < n; i++) { \\
-            w = mode == 1 ? src[i] * div[i] : mode == 2 ? src[i] / div[i] : src[i]; \\
-            r0[2 * i] = r0[2 * i + 1] = r1[2 * i] = r1[2 * i + 1] = w; \\
-        } \\
+        for (; i < n; i++) \\
+            cpool_spread_2x2_one_##NAME(src, div, mode, r0, r1, i); \\
     }
     CPOOL_SPREAD_2X2(f32, float, __m128, ps, 4)
     CPOOL_SPREAD_2X2(f64, double, __m128d, pd, 2)
@@ -402,7 +427,7 @@ cdef extern from *:
         Py_ssize_t i = 0; \\
         V a0, a1, b0, b1, sa, sq, den, z = _mm_setzero_##S(), one = _mm_set1_##S(1); \\
         V inf = _mm_set1_##S(INFINITY), m = _mm_set1_##S(*low); \\
-        T lanes[N], sa1, sq1, v; \\
+        T lanes[N], v; \\
         for (; i < n; i += N) { \\
             if (i + N > n) { \\
                 if (n < N) break; \\
@@ -425,15 +450,8 @@ cdef extern from *:
         } \\
         _mm_storeu_##S(lanes, m); \\
         for (v = *low, i = 0; i < N; i++) v = lanes[i] < v ? lanes[i] : v; \\
-        for (i = (n < N ? 0 : n); i < n; i++) { /* rows of fewer than N outputs */ \\
-            v = r0[2 * i] < v ? r0[2 * i] : v; v = r0[2 * i + 1] < v ? r0[2 * i + 1] : v; \\
-            v = r1[2 * i] < v ? r1[2 * i] : v; v = r1[2 * i + 1] < v ? r1[2 * i + 1] : v; \\
-            sa1 = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]); \\
-            sq1 = (r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
-                  + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]); \\
-            sq1 = sq1 / (sa1 != 0 ? sa1 : 1); \\
-            out[i] = sa1 == INFINITY ? sa1 : sq1; \\
-        } \\
+        for (i = (n < N ? 0 : n); i < n; i++) /* rows of fewer than N outputs */ \\
+            out[i] = cpool_eval_2x2_one_##NAME(r0, r1, i, &v); \\
         *low = v; \\
     }
     CPOOL_EVAL_2X2(f32, float, __m128, ps, 4)
@@ -462,89 +480,35 @@ cdef extern from *:
     static inline Py_ssize_t cpool_first_equal_##NAME(const T* p, Py_ssize_t n, T v) { return n; }
     CPOOL_SIMD_HELPERS(f32, float)
     CPOOL_SIMD_HELPERS(f64, double)
-    #define CPOOL_TILES_2X2(NAME, T) \\
+    #define CPOOL_TILE_LOOPS(NAME, T) \\
     static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
                                              int op, T scale) { \\
         Py_ssize_t i; \\
         int any = 0; \\
-        T c0, c1; \\
-        for (i = 0; i < n; i++) { \\
-            if (op == 2) { \\
-                c0 = r1[2 * i] > r0[2 * i] ? r1[2 * i] : r0[2 * i]; \\
-                c1 = r1[2 * i + 1] > r0[2 * i + 1] ? r1[2 * i + 1] : r0[2 * i + 1]; \\
-                any |= (r0[2 * i] != r0[2 * i]) | (r1[2 * i] != r1[2 * i]) \\
-                       | (r0[2 * i + 1] != r0[2 * i + 1]) | (r1[2 * i + 1] != r1[2 * i + 1]) \\
-                       | ((c0 == 0) & (signbit(c0) != 0)) | ((c1 == 0) & (signbit(c1) != 0)); \\
-                out[i] = c1 > c0 ? c1 : c0; \\
-            } else if (op == 1) { \\
-                out[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
-                          + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1])) \\
-                         * scale; \\
-            } else { \\
-                out[i] = ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])) * scale; \\
-            } \\
-        } \\
+        for (i = 0; i < n; i++) out[i] = cpool_tile_2x2_one_##NAME(r0, r1, i, op, scale, &any); \\
         return any; \\
-    }
-    CPOOL_TILES_2X2(f32, float)
-    CPOOL_TILES_2X2(f64, double)
-    #define CPOOL_TILES_3X3(NAME, T) \\
+    } \\
     static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
                                                  Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
-        Py_ssize_t r, at, t, u; \\
+        Py_ssize_t r, i; \\
         int any = 0; \\
-        T c[3], v; \\
-        for (r = 0; r < n_rows; r++) { \\
-            const T* row = x + r * step; \\
-            for (at = 0; at < n; at++) { \\
-                for (u = 0; u < 3; u++) { \\
-                    c[u] = row[2 * at + u]; \\
-                    any |= c[u] != c[u]; \\
-                    for (t = 1; t < 3; t++) { \\
-                        v = row[t * below + 2 * at + u]; \\
-                        any |= v != v; \\
-                        c[u] = v > c[u] ? v : c[u]; \\
-                    } \\
-                    any |= (c[u] == 0) & (signbit(c[u]) != 0); \\
-                } \\
-                v = c[1] > c[0] ? c[1] : c[0]; \\
-                out[r * n + at] = c[2] > v ? c[2] : v; \\
-            } \\
-        } \\
+        for (r = 0; r < n_rows; r++) \\
+            for (i = 0; i < n; i++) \\
+                out[r * n + i] = cpool_tile_3x3_one_##NAME(x + r * step, below, i, &any); \\
         return any; \\
-    }
-    CPOOL_TILES_3X3(f32, float)
-    CPOOL_TILES_3X3(f64, double)
-    #define CPOOL_SPREAD_2X2(NAME, T) \\
+    } \\
     static inline void cpool_spread_2x2_##NAME(const T* src, const T* div, int mode, T* r0, \\
                                                T* r1, Py_ssize_t n) { \\
         Py_ssize_t i; \\
-        T w; \\
-        for (i = 0; i < n; i++) { \\
-            w = mode == 1 ? src[i] * div[i] : mode == 2 ? src[i] / div[i] : src[i]; \\
-            r0[2 * i] = r0[2 * i + 1] = r1[2 * i] = r1[2 * i + 1] = w; \\
-        } \\
-    }
-    CPOOL_SPREAD_2X2(f32, float)
-    CPOOL_SPREAD_2X2(f64, double)
-    #define CPOOL_EVAL_2X2(NAME, T) \\
+        for (i = 0; i < n; i++) cpool_spread_2x2_one_##NAME(src, div, mode, r0, r1, i); \\
+    } \\
     static inline void cpool_eval_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
                                              T* low) { \\
         Py_ssize_t i; \\
-        T sa1, sq1, v = *low; \\
-        for (i = 0; i < n; i++) { \\
-            v = r0[2 * i] < v ? r0[2 * i] : v; v = r0[2 * i + 1] < v ? r0[2 * i + 1] : v; \\
-            v = r1[2 * i] < v ? r1[2 * i] : v; v = r1[2 * i + 1] < v ? r1[2 * i + 1] : v; \\
-            sa1 = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]); \\
-            sq1 = (r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
-                  + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]); \\
-            sq1 = sq1 / (sa1 != 0 ? sa1 : 1); \\
-            out[i] = sa1 == INFINITY ? sa1 : sq1; \\
-        } \\
-        *low = v; \\
+        for (i = 0; i < n; i++) out[i] = cpool_eval_2x2_one_##NAME(r0, r1, i, low); \\
     }
-    CPOOL_EVAL_2X2(f32, float)
-    CPOOL_EVAL_2X2(f64, double)
+    CPOOL_TILE_LOOPS(f32, float)
+    CPOOL_TILE_LOOPS(f64, double)
     #endif
     #define CPOOL_TILE_ROWS(NAME, T) \\
     /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
