@@ -442,8 +442,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # (32 bytes) have no tail, and keep the per-row sweeps for max too.
     cdef bint tiles = (kw - 1) * dw < sw and pad_w == 0 and OW * sw <= W
     # 2x2 stride 2 (every window two rows): each output row straight from its two input rows
-    # by _tiles_2x2, no buffer (adaptive avg 14 -> 7: 0.63 -> 0.36 ms; max 2x2 on 14-wide
-    # planes 1.59 -> 0.52 ms).
+    # by _tiles_2x2, no buffer (adaptive avg 14 -> 7: 0.63 -> 0.34 ms; max 2x2 on 14-wide
+    # planes 1.59 -> 0.42 ms).
     cdef bint tiles_2x2 = (numeric is numeric_acc
                            and (not is_max or numeric is float or numeric is double)
                            and kw == 2 and sw == 2 and dw == 1 and tiles)
@@ -691,7 +691,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # below).
     cdef bint tiles_2x2 = (layout is planes and numeric is numeric_acc
                            and (not is_max or numeric is float or numeric is double)
-                           and not depth and not clipped and kw == 2 and sw == 2
+                           and not depth and not clipped and not plane_bounds
+                           and kw == 2 and sw == 2
                            and dw == 1 and pad_w == 0 and 2 * OW <= W)
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
     # its reciprocal as it writes, the bits of the division pass it replaces (avg 2x2 on
