@@ -39,7 +39,20 @@ CALLS = [
     lambda x: cpool.global_sum_pool2d(x, axes=(1, 2)),
     lambda x: cpool.global_max_pool2d(x, axes=(1, 2)),
     lambda x: cpool.stochastic_pool2d(np.abs(x), 2, seed=7),
+    lambda x: cpool.adaptive_avg_pool2d(x, (4, None)),
+    lambda x: cpool.adaptive_max_pool2d(x, 4, return_indices=True),
+    lambda x: cpool.adaptive_max_pool2d(x, (3, 5), axes=(1, 2)),
 ]
+
+
+def test_adaptive_errors_raise_every_time(rng):
+    x = random_array(rng, (2, 5, 9, 10), np.float32)
+    cpool.adaptive_avg_pool2d(x, 3)
+    for _ in range(2):  # never recorded: the second call validates, and raises, again
+        with pytest.raises(ValueError, match="output_size"):
+            cpool.adaptive_avg_pool2d(x, 0)
+        with pytest.raises(TypeError):
+            cpool.adaptive_max_pool2d(x, 3, return_indices=2)
 
 
 @pytest.mark.parametrize("call", CALLS)
