@@ -129,47 +129,21 @@ def fill_planes(const floating[::1] values,  # IN  (P,)
                 out[p, j] = v
 
 
-cdef inline void _spread_2x2_cells(const floating* src, const floating* div, floating* r0,
-                                   floating* r1, Py_ssize_t OW, const floating* x0,
-                                   const floating* x1, bint divide, bint reciprocal,
-                                   bint squared) noexcept nogil:
-    """:func:`_spread_2x2`'s covered cells, with its flags as literals (each call its own
-    vectorised loop: tested inside the loop, they left it scalar)."""
+cdef inline void _spread_2x2_squared(const floating* src, const floating* div, floating* r0,
+                                     floating* r1, Py_ssize_t OW, const floating* x0,
+                                     const floating* x1, bint divide,
+                                     bint reciprocal) noexcept nogil:
+    """:func:`_spread_2x2`'s covered cells for LP (times ``x * 2``), with the divisor flags as
+    literals (each call its own vectorised loop: tested inside the loop, they left it
+    scalar)."""
     cdef Py_ssize_t ow
     cdef floating v
-    cdef int mode = (1 if reciprocal else 2) if divide else 0
-    if not squared:  # pairs of the gradients, unpacked in vectors
-        if floating is float:
-            cpool_spread_2x2_f32(src, div, mode, r0, r1, OW)
-        else:
-            cpool_spread_2x2_f64(src, div, mode, r0, r1, OW)
-        return
     for ow in range(OW):
         v = src[ow] * div[ow] if divide and reciprocal else src[ow] / div[ow] if divide else src[ow]
-        if squared:
-            r0[2 * ow] = v * (x0[2 * ow] * <floating>2)
-            r0[2 * ow + 1] = v * (x0[2 * ow + 1] * <floating>2)
-            r1[2 * ow] = v * (x1[2 * ow] * <floating>2)
-            r1[2 * ow + 1] = v * (x1[2 * ow + 1] * <floating>2)
-        else:
-            r0[2 * ow] = v
-            r0[2 * ow + 1] = v
-            r1[2 * ow] = v
-            r1[2 * ow + 1] = v
-
-
-cdef inline void _spread_2x2_by_divisor(const floating* src, const floating* div, floating* r0,
-                                        floating* r1, Py_ssize_t OW, const floating* x0,
-                                        const floating* x1, bint divide, bint reciprocal,
-                                        bint squared) noexcept nogil:
-    """:func:`_spread_2x2_cells` with the divisor flags made literals (``squared`` is one at
-    each call)."""
-    if divide and reciprocal:
-        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, True, squared)
-    elif divide:
-        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, True, False, squared)
-    else:
-        _spread_2x2_cells(src, div, r0, r1, OW, x0, x1, False, False, squared)
+        r0[2 * ow] = v * (x0[2 * ow] * <floating>2)
+        r0[2 * ow + 1] = v * (x0[2 * ow + 1] * <floating>2)
+        r1[2 * ow] = v * (x1[2 * ow] * <floating>2)
+        r1[2 * ow + 1] = v * (x1[2 * ow + 1] * <floating>2)
 
 
 cdef inline void _spread_2x2(const floating* src, const floating* div, bint divide,
@@ -177,14 +151,22 @@ cdef inline void _spread_2x2(const floating* src, const floating* div, bint divi
                              Py_ssize_t W, const floating* x0, const floating* x1) noexcept nogil:
     """Rows r0 and r1 of a 2x2 stride-2 tiling: each gradient (over its divisor; times it where
     ``div`` holds the exact reciprocals, the same bits) on its four cells, columns no window
-    covers zeroed. One pass, every cell written once. Rows ``x0`` and ``x1`` of the input
-    (LP's p = 2; NULL otherwise): each cell times its input's ``x * 2`` as it is written, as
+    covers zeroed. One pass, every cell written once: pairs of the gradients unpacked in
+    vectors (cpool_spread_2x2). Rows ``x0`` and ``x1`` of the input (LP's p = 2; NULL
+    otherwise): each cell times its input's ``x * 2`` as it is written, as
     :func:`_times_square_derivative` would after (uncovered cells too: 0 * inf is NaN)."""
     cdef Py_ssize_t j
-    if x0 != NULL:
-        _spread_2x2_by_divisor(src, div, r0, r1, OW, x0, x1, divide, reciprocal, True)
+    if x0 == NULL:
+        if floating is float:
+            cpool_spread_2x2_f32(src, div, (1 if reciprocal else 2) if divide else 0, r0, r1, OW)
+        else:
+            cpool_spread_2x2_f64(src, div, (1 if reciprocal else 2) if divide else 0, r0, r1, OW)
+    elif divide and reciprocal:
+        _spread_2x2_squared(src, div, r0, r1, OW, x0, x1, True, True)
+    elif divide:
+        _spread_2x2_squared(src, div, r0, r1, OW, x0, x1, True, False)
     else:
-        _spread_2x2_by_divisor(src, div, r0, r1, OW, x0, x1, divide, reciprocal, False)
+        _spread_2x2_squared(src, div, r0, r1, OW, x0, x1, False, False)
     for j in range(2 * OW, W):  # at most one column (an odd W)
         r0[j] = 0 if x0 == NULL else <floating>0 * (x0[j] * <floating>2)
         r1[j] = 0 if x0 == NULL else <floating>0 * (x1[j] * <floating>2)
