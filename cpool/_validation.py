@@ -506,10 +506,6 @@ def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
     sizes = tuple(shape[a] for a in axes)
     outs = adaptive_output_size(fn, sizes, output_size)
     arrays = all(k > 0 for k in without_axes(shape, axes))  # an empty batch reads nothing
-    key = ("adaptive-geometry", sizes, outs, arrays)
-    cached = _WINDOWS.get(key)
-    if cached is not None:
-        return cached
     windows, kernel, stride, clipped = [], [], [], False
     for m, o in zip(sizes, outs):
         if not arrays:
@@ -522,11 +518,7 @@ def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
         windows.append(w)
         kernel.append(k)
         stride.append(s)
-    geom = Geometry(tuple(windows), tuple(kernel), tuple(stride), (1,) * n,
-                    clipped or not arrays)
-    _WINDOWS.put(key, geom, sum(w.lo.nbytes + w.count.nbytes + w.padded_count.nbytes
-                                for w in windows))
-    return geom
+    return Geometry(tuple(windows), tuple(kernel), tuple(stride), (1,) * n, clipped or not arrays)
 
 
 def _adaptive_axis(size: int, out: int):
