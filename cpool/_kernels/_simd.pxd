@@ -253,6 +253,11 @@ cdef extern from *:
        takes from a scan in PyTorch's order; 0 for sums. Vectors of 2N columns; a row whose
        length is not a whole number of vectors ends with one that overlaps the one before
        (it writes the same values twice), so only rows under N outputs run scalar. */
+    /* Inside a loop over vectors of N outputs, ``for (; i < n; i += N)``: the last vector of a
+       row that is not a whole number of them overlaps the one before (it writes the same
+       values twice), and a row of fewer than N outputs leaves the loop for the scalar tail. */
+    #define CPOOL_OVERLAP_LAST(i, n, N) \\
+        if ((i) + (N) > (n)) { if ((n) < (N)) break; (i) = (n) - (N); }
     #define CPOOL_EVEN_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))
     #define CPOOL_ODD_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))
     #define CPOOL_EVEN_f64(a, b) _mm_unpacklo_pd(a, b)
@@ -312,10 +317,7 @@ cdef extern from *:
         int any = 0; \\
         CPOOL_TILES_WIDE(NAME, T, S, N) \\
         for (; i < n; i += N) { \\
-            if (i + N > n) { \\
-                if (n < N) break; \\
-                i = n - N; /* the overlapping last vector */ \\
-            } \\
+            CPOOL_OVERLAP_LAST(i, n, N) \\
             { \\
                 V a0 = _mm_loadu_##S(r0 + 2 * i), a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
                 V b0 = _mm_loadu_##S(r1 + 2 * i), b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
@@ -369,10 +371,7 @@ cdef extern from *:
             T* o = out + r * n; \\
             i = 0; \\
             for (; i < n; i += N) { \\
-                if (i + N > n) { \\
-                    if (n < N) break; \\
-                    i = n - N; /* the overlapping last vector */ \\
-                } \\
+                CPOOL_OVERLAP_LAST(i, n, N) \\
                 a0 = CPOOL_COLUMN_MAX3(S, row + 2 * i, flags); \\
                 a1 = CPOOL_COLUMN_MAX3(S, row + 2 * i + N, flags); \\
                 b0 = CPOOL_COLUMN_MAX3(S, row + 2 * i + 1, flags); \\
@@ -398,10 +397,7 @@ cdef extern from *:
         Py_ssize_t i = 0; \\
         V v, lo, hi; \\
         for (; i < n; i += N) { \\
-            if (i + N > n) { \\
-                if (n < N) break; \\
-                i = n - N; \\
-            } \\
+            CPOOL_OVERLAP_LAST(i, n, N) \\
             v = _mm_loadu_##S(src + i); \\
             if (mode == 1) v = _mm_mul_##S(v, _mm_loadu_##S(div + i)); \\
             else if (mode == 2) v = _mm_div_##S(v, _mm_loadu_##S(div + i)); \\
@@ -429,10 +425,7 @@ cdef extern from *:
         V inf = _mm_set1_##S(INFINITY), m = _mm_set1_##S(*low); \\
         T lanes[N], v; \\
         for (; i < n; i += N) { \\
-            if (i + N > n) { \\
-                if (n < N) break; \\
-                i = n - N; \\
-            } \\
+            CPOOL_OVERLAP_LAST(i, n, N) \\
             a0 = _mm_loadu_##S(r0 + 2 * i); a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
             b0 = _mm_loadu_##S(r1 + 2 * i); b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
             m = _mm_min_##S(_mm_min_##S(a0, a1), m); \\
