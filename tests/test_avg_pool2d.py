@@ -185,3 +185,22 @@ def test_2x2_tiles_every_row_width(rng, W, dtype):
             with general_path():
                 assert_identical(op(x), fast)
         check(x, 2)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42)) + [63, 64, 65, 80, 112])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_stride2_rows_every_width(rng, W, dtype):
+    # The horizontal pass at stride 2 over 2 or 3 taps runs in vectors of 4 or 8 outputs
+    # (the last overlapping the one before) and a scalar tail for rows of fewer: every output
+    # count from 1 to 40, padded and not, one output row per plane and many, against the
+    # reference; NaN and inf stay where they are.
+    for H in (3, 9):
+        x = random_array(rng, (2, 3, H, W), dtype)
+        x[0, 0, 0, :2] = [np.inf, np.nan]
+        for k, p in [(3, 1), (3, 0), (2, 1)]:
+            if fits(x.shape, k, 2, p, 1, False):
+                check(x, k, 2, p)
+                check(x, k, 2, p, count_include_pad=False)
+                exp = ref.sum_pool2d(x, k, 2, p)
+                got = cpool.sum_pool2d(x, k, 2, p)
+                np.testing.assert_allclose(got, exp, *tolerance(got.dtype, exp))

@@ -368,3 +368,22 @@ def test_tiles_every_row_width(rng, W, dtype, k):
         x = _sparse_specials(rng, (4, 3, W, W), dtype)
         np.testing.assert_array_equal(_bits(cpool.adaptive_max_pool2d(x, (W - 1) // 2)),
                                       _bits(ref.max_pool2d(x, 3, 2)))
+
+
+@pytest.mark.parametrize("W", list(range(2, 42)) + [63, 64, 65, 80, 112, 113])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_padded_3x3_every_row_width(rng, W, dtype):
+    # 3x3 stride 2 with one column of padding (ResNet's stem pool), whose first window and
+    # top row reach into the padding: every output count, one output row per plane (H = 3, 4)
+    # and many (small planes at W <= 32 take their own path unless tall), sparse -0, +0 and
+    # NaNs bitwise against the reference, rows set apart, ceil_mode (a last window past the
+    # row's end), two threads.
+    for H in (3, 4, 9) + ((420,) if W <= 32 else ()):
+        x = _sparse_specials(rng, (2, 2, H, W), dtype)
+        for xs in (x, _rows_apart(x)):
+            for ceil_mode in (False, True):
+                exp = _bits(ref.max_pool2d(xs, 3, 2, 1, ceil_mode=ceil_mode))
+                for threads in (1, 2):
+                    got = cpool.max_pool2d(xs, 3, 2, 1, ceil_mode=ceil_mode,
+                                           num_threads=threads)
+                    np.testing.assert_array_equal(_bits(got), exp)

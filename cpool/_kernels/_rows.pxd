@@ -8,7 +8,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc
 
 from cpool._kernels._simd cimport (cpool_any_negzero_or_nan_f32, cpool_any_negzero_or_nan_f64,
-                                   cpool_copy_pixels, cpool_prefetch)
+                                   cpool_copy_pixels, cpool_horizontal_s2_f32,
+                                   cpool_horizontal_s2_f64, cpool_prefetch)
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
 
 cdef enum:
@@ -201,8 +202,16 @@ cdef inline void _horizontal_lanes(const numeric_acc* buf, numeric_acc* out, num
 
 cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_t OW, Py_ssize_t kw,
                              Py_ssize_t sw, Py_ssize_t dw, bint is_max) noexcept nogil:
-    """out[i] = reduction over u < kw of buf[i*sw + u*dw] (buf is padded: no bounds to check)."""
+    """out[i] = reduction over u < kw of buf[i*sw + u*dw] (buf is padded: no bounds to check).
+    Floats at stride 2 over 2 or 3 taps: cpool_horizontal_s2's vectors, the same steps."""
     cdef Py_ssize_t i, u
+    if dw == 1 and sw == 2 and (kw == 2 or kw == 3):
+        if numeric_acc is float:
+            cpool_horizontal_s2_f32(buf, out, OW, kw, 2 if is_max else 0)
+            return
+        elif numeric_acc is double:
+            cpool_horizontal_s2_f64(buf, out, OW, kw, 2 if is_max else 0)
+            return
     if dw == 1 and sw == 2 and kw == 2:
         for i in range(OW):
             out[i] = _combine(buf[2 * i], buf[2 * i + 1], is_max)
