@@ -167,9 +167,9 @@ def test_2x2_tiles_every_row_width(rng, W, dtype):
     # one overlapping the one before, and multiplies by a shared power-of-two divisor's
     # reciprocal as it writes: the bits of the general path (columns, then across, then the
     # division) for every output count from 1 to 40, small planes and wide rows, odd sizes,
-    # divisors overridden (3 has no exact reciprocal), sums and LP's squares. Planes of up to
-    # 4096 values per output row take a call per plane, taller ones (H = 205 at the widest
-    # rows) a call per row.
+    # divisors overridden (3 has no exact reciprocal), sums and LP's squares. Planes whose
+    # window rows fit 16 KB take a call per plane, taller ones (H = 205 at the widest rows)
+    # a call per row.
     for H in (2, 5, 8) + ((205,) if W >= 41 else ()):
         x = random_array(rng, (3, 2, H, W), dtype)
         x[0, 0, 0, :2] = [np.inf, np.nan]

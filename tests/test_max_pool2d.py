@@ -346,9 +346,9 @@ def test_tiles_every_row_width(rng, W, dtype, k):
     # PyTorch's order where it holds a NaN or a -0 column max: every output count from 1 to
     # 40 (scalar, overlap, whole vectors), small planes (W <= 32) and wide rows, odd sizes
     # (the last row or column unread, or the last column the last window's), rows set apart
-    # in memory, adaptive pooling's 3x3 windows. Planes of up to 4096 values per output row
-    # take a call per plane (every width here at heights 3-8), taller ones a call per row
-    # (H = 205 at the widest rows).
+    # in memory, adaptive pooling's 3x3 windows. Planes whose window rows fit 16 KB take a
+    # call per plane (every width here at heights 3-8), taller ones a call per row (H = 205
+    # at the widest rows).
     for H in (3, 5, 8) + ((205,) if W >= 41 else ()):
         x = _sparse_specials(rng, (3, 2, H, W), dtype)
         for xs in (x, _rows_apart(x)):

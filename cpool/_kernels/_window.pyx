@@ -53,6 +53,8 @@ cdef enum:
     # ... and rows of at most this many values. On 56-wide rows it gained 20% at one thread
     # (the division pass vectorises) but lost 4-10% at two threads on inputs in memory.
     SHORT_ROW = 32
+    # ... or rows of 2x2 tiles (a call per plane) whose windows' rows fit this many bytes.
+    TILED_PLANE_BYTES = 16384
     DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
 
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
@@ -271,17 +273,19 @@ cdef inline bint _small_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ss
 
 cdef inline bint _tiled_2x2_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t kw,
                                    Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w, bint clipped,
-                                   const Py_ssize_t[::1] h_n, bint tiles) noexcept nogil:
+                                   const Py_ssize_t[::1] h_n, bint tiles,
+                                   Py_ssize_t itemsize) noexcept nogil:
     """Whether planes wider than SHORT_ROW still take :func:`_small_plane_rows`, a plane per
     call of the 2x2 tiles (``tiles``: the dtype has them): 2x2 stride-2 windows of two rows
-    each, all in the row, OH * W <= TILED_VALUES (a 56-wide plane). On such rows a call per
-    output row cost more than its 28 outputs' work: avg 2x2 on (4, 256, 56, 56), in cache, one
-    thread, 0.37 -> 0.22 ms (max 0.46 -> 0.24; in memory, (32, 256, 56, 56), 3.8 -> 3.4 ms).
-    Larger planes keep the per-row calls, whose prefetch hints they need: on 112-wide planes
-    in memory the per-plane calls made max 4.5 -> 6.0 ms (in cache 0.36 -> 0.23)."""
+    each, all in the row, the windows' rows within TILED_PLANE_BYTES (a 56-wide float32
+    plane). On such rows a call per output row cost more than its 28 outputs' work: avg 2x2
+    on (4, 256, 56, 56), in cache, one thread, 0.37 -> 0.22 ms (max 0.46 -> 0.24; in memory,
+    (32, 256, 56, 56), 3.8 -> 3.4 ms). Larger planes keep the per-row calls, whose prefetch
+    hints they need in memory: the per-plane calls made max 2x2 4.5 -> 6.0 ms on 112-wide
+    float32 planes, 4.1 -> 6.4 ms on 56-wide float64 ones (in cache they gained a third)."""
     cdef Py_ssize_t oh
-    if not (tiles and not clipped and OH > 1 and OH * W <= TILED_VALUES and kw == 2
-            and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW <= W):
+    if not (tiles and not clipped and OH > 1 and 2 * OH * W * itemsize <= TILED_PLANE_BYTES
+            and kw == 2 and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW <= W):
         return False
     for oh in range(OH):
         if h_n[oh] != 2:
@@ -684,7 +688,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     if layout is planes and not depth and not plane_bounds and (_small_planes(
             W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1) or _tiled_2x2_planes(
             W, OH, OW, kw, sw, dw, pad_w, clipped, h_n, numeric is numeric_acc
-            and (not is_max or numeric is float or numeric is double))):
+            and (not is_max or numeric is float or numeric is double), sizeof(numeric))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
                                  divide, is_max, num_threads, square, root)
     cdef Py_ssize_t nd, z
