@@ -64,10 +64,19 @@ cdef extern from *:
         }
         #undef CPOOL_COPY_EACH
     }
+    /* PyTorch's max update, as _types' _take_max: v replaces m where v > m or v is NaN. */
+    #define CPOOL_TAKE_MAX(m, v) (((v) > (m)) | ((v) != (v)) ? (v) : (m))
     /* One output of each tile helper below (cpool_tiles_2x2, cpool_tiles_3x3_max,
-       cpool_spread_2x2, cpool_eval_2x2), in scalar code: the tails of their vector versions
-       (rows of fewer outputs than a vector) and the whole of their portable ones. */
+       cpool_spread_2x2, cpool_eval_2x2, cpool_horizontal_s2), in scalar code: the tails of
+       their vector versions (rows of fewer outputs than a vector) and the whole of their
+       portable ones. */
     #define CPOOL_TILE_SCALARS(NAME, T) \\
+    static inline T cpool_horizontal_s2_one_##NAME(const T* buf, Py_ssize_t i, int k, int op) { \\
+        T c = buf[2 * i]; \\
+        c = op == 2 ? CPOOL_TAKE_MAX(c, buf[2 * i + 1]) : c + buf[2 * i + 1]; \\
+        if (k == 3) c = op == 2 ? CPOOL_TAKE_MAX(c, buf[2 * i + 2]) : c + buf[2 * i + 2]; \\
+        return c; \\
+    } \\
     static inline T cpool_tile_2x2_one_##NAME(const T* r0, const T* r1, Py_ssize_t i, int op, \\
                                               T scale, int* any) { \\
         T c0, c1; \\
@@ -120,8 +129,6 @@ cdef extern from *:
     }
     CPOOL_TILE_SCALARS(f32, float)
     CPOOL_TILE_SCALARS(f64, double)
-    /* PyTorch's max update, as _types' _take_max: v replaces m where v > m or v is NaN. */
-    #define CPOOL_TAKE_MAX(m, v) (((v) > (m)) | ((v) != (v)) ? (v) : (m))
     #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
     #include <emmintrin.h>
     #define CPOOL_SSE2 1
@@ -302,19 +309,19 @@ cdef extern from *:
         }
     #define CPOOL_TILES_WIDE_FLAGS(S) (_mm256_movemask_##S(flags256) != 0)
     #define CPOOL_TILES_WIDE_DECL(S) __m256##S##_T flags256 = _mm256_setzero_##S();
-    #define CPOOL_COMBINE256(S, op, m, v) ((op) == 2 ? _mm256_blendv_##S(m, v, _mm256_or_##S( \
+    #define CPOOL_COMBINE256(S, op, m, v) ((op) == 2 ? _mm256_blendv_##S(m, v, _mm256_or_##S( \\
         _mm256_cmp_##S(v, m, _CMP_GT_OQ), _mm256_cmp_##S(v, v, _CMP_UNORD_Q))) : _mm256_add_##S(m, v))
-    #define CPOOL_HORIZONTAL_WIDE(NAME, S, N) \
-        for (; i + 2 * N <= n; i += 2 * N) { \
-            __m256##S##_T w0 = _mm256_loadu_##S(buf + 2 * i), w1 = _mm256_loadu_##S(buf + 2 * i + 2 * N); \
-            __m256##S##_T wm = CPOOL_COMBINE256(S, op, CPOOL_EVEN256_##NAME(w0, w1), \
-                                                CPOOL_ODD256_##NAME(w0, w1)); \
-            if (k == 3) { \
-                w0 = _mm256_loadu_##S(buf + 2 * i + 1); \
-                w1 = _mm256_loadu_##S(buf + 2 * i + 1 + 2 * N); \
-                wm = CPOOL_COMBINE256(S, op, wm, CPOOL_ODD256_##NAME(w0, w1)); \
-            } \
-            _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME(wm)); \
+    #define CPOOL_HORIZONTAL_WIDE(NAME, S, N) \\
+        for (; i + 2 * N <= n; i += 2 * N) { \\
+            __m256##S##_T w0 = _mm256_loadu_##S(buf + 2 * i), w1 = _mm256_loadu_##S(buf + 2 * i + 2 * N); \\
+            __m256##S##_T wm = CPOOL_COMBINE256(S, op, CPOOL_EVEN256_##NAME(w0, w1), \\
+                                                CPOOL_ODD256_##NAME(w0, w1)); \\
+            if (k == 3) { \\
+                w0 = _mm256_loadu_##S(buf + 2 * i + 1); \\
+                w1 = _mm256_loadu_##S(buf + 2 * i + 1 + 2 * N); \\
+                wm = CPOOL_COMBINE256(S, op, wm, CPOOL_ODD256_##NAME(w0, w1)); \\
+            } \\
+            _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME(wm)); \\
         }
     #else
     #define CPOOL_TILES_WIDE(NAME, T, S, N)
@@ -410,37 +417,32 @@ cdef extern from *:
        Even/odd shuffles of two loads; buf[2i+2] from the odd lanes of the loads one further
        on, so nothing past the last window's taps is read. GCC left this stride-2 loop scalar
        (max 3x3 s2 p1: a third of its time). */
-    #define CPOOL_COMBINE(S, op, m, v, mask) ((op) == 2 ? ( \
-        mask = _mm_or_##S(_mm_cmpgt_##S(v, m), _mm_cmpunord_##S(v, v)), \
+    #define CPOOL_COMBINE(S, op, m, v, mask) ((op) == 2 ? ( \\
+        mask = _mm_or_##S(_mm_cmpgt_##S(v, m), _mm_cmpunord_##S(v, v)), \\
         _mm_or_##S(_mm_and_##S(mask, v), _mm_andnot_##S(mask, m))) : _mm_add_##S(m, v))
-    #define CPOOL_HORIZONTAL_S2(NAME, T, V, S, N) \
-    static inline void cpool_horizontal_s2_##NAME(const T* buf, T* out, Py_ssize_t n, int k, \
-                                                  int op) { \
-        Py_ssize_t i = 0; \
-        V a0, a1, m, v, mask; \
-        T c; \
-        CPOOL_HORIZONTAL_WIDE(NAME, S, N) \
-        for (; i < n; i += N) { \
-            CPOOL_OVERLAP_LAST(i, n, N) \
-            a0 = _mm_loadu_##S(buf + 2 * i); \
-            a1 = _mm_loadu_##S(buf + 2 * i + N); \
-            m = CPOOL_EVEN_##NAME(a0, a1); \
-            v = CPOOL_ODD_##NAME(a0, a1); \
-            m = CPOOL_COMBINE(S, op, m, v, mask); \
-            if (k == 3) { \
-                a0 = _mm_loadu_##S(buf + 2 * i + 1); \
-                a1 = _mm_loadu_##S(buf + 2 * i + 1 + N); \
-                v = CPOOL_ODD_##NAME(a0, a1); \
-                m = CPOOL_COMBINE(S, op, m, v, mask); \
-            } \
-            _mm_storeu_##S(out + i, m); \
-        } \
-        for (; i < n; i++) { /* rows of fewer than N outputs */ \
-            c = buf[2 * i]; \
-            c = op == 2 ? CPOOL_TAKE_MAX(c, buf[2 * i + 1]) : c + buf[2 * i + 1]; \
-            if (k == 3) c = op == 2 ? CPOOL_TAKE_MAX(c, buf[2 * i + 2]) : c + buf[2 * i + 2]; \
-            out[i] = c; \
-        } \
+    #define CPOOL_HORIZONTAL_S2(NAME, T, V, S, N) \\
+    static inline void cpool_horizontal_s2_##NAME(const T* buf, T* out, Py_ssize_t n, int k, \\
+                                                  int op) { \\
+        Py_ssize_t i = 0; \\
+        V a0, a1, m, v, mask; \\
+        CPOOL_HORIZONTAL_WIDE(NAME, S, N) \\
+        for (; i < n; i += N) { \\
+            CPOOL_OVERLAP_LAST(i, n, N) \\
+            a0 = _mm_loadu_##S(buf + 2 * i); \\
+            a1 = _mm_loadu_##S(buf + 2 * i + N); \\
+            m = CPOOL_EVEN_##NAME(a0, a1); \\
+            v = CPOOL_ODD_##NAME(a0, a1); \\
+            m = CPOOL_COMBINE(S, op, m, v, mask); \\
+            if (k == 3) { \\
+                a0 = _mm_loadu_##S(buf + 2 * i + 1); \\
+                a1 = _mm_loadu_##S(buf + 2 * i + 1 + N); \\
+                v = CPOOL_ODD_##NAME(a0, a1); \\
+                m = CPOOL_COMBINE(S, op, m, v, mask); \\
+            } \\
+            _mm_storeu_##S(out + i, m); \\
+        } \\
+        for (; i < n; i++) /* rows of fewer than N outputs */ \\
+            out[i] = cpool_horizontal_s2_one_##NAME(buf, i, k, op); \\
     }
     CPOOL_HORIZONTAL_S2(f32, float, __m128, ps, 4)
     CPOOL_HORIZONTAL_S2(f64, double, __m128d, pd, 2)
@@ -560,17 +562,11 @@ cdef extern from *:
     }
     CPOOL_TILE_LOOPS(f32, float)
     CPOOL_TILE_LOOPS(f64, double)
-    #define CPOOL_HORIZONTAL_S2(NAME, T) \
-    static inline void cpool_horizontal_s2_##NAME(const T* buf, T* out, Py_ssize_t n, int k, \
-                                                  int op) { \
-        Py_ssize_t i; \
-        T c; \
-        for (i = 0; i < n; i++) { \
-            c = buf[2 * i]; \
-            c = op == 2 ? CPOOL_TAKE_MAX(c, buf[2 * i + 1]) : c + buf[2 * i + 1]; \
-            if (k == 3) c = op == 2 ? CPOOL_TAKE_MAX(c, buf[2 * i + 2]) : c + buf[2 * i + 2]; \
-            out[i] = c; \
-        } \
+    #define CPOOL_HORIZONTAL_S2(NAME, T) \\
+    static inline void cpool_horizontal_s2_##NAME(const T* buf, T* out, Py_ssize_t n, int k, \\
+                                                  int op) { \\
+        Py_ssize_t i; \\
+        for (i = 0; i < n; i++) out[i] = cpool_horizontal_s2_one_##NAME(buf, i, k, op); \\
     }
     CPOOL_HORIZONTAL_S2(f32, float)
     CPOOL_HORIZONTAL_S2(f64, double)
