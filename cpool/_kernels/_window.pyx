@@ -271,21 +271,19 @@ cdef inline bint _small_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ss
             and (edges or (pad_w == 0 and (OW - 1) * sw + (kw - 1) * dw < W)))
 
 
-cdef inline bint _tiled_2x2_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t kw,
-                                   Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w, bint clipped,
-                                   const Py_ssize_t[::1] h_n, bint tiles,
+cdef inline bint _tiled_2x2_planes(Py_ssize_t W, Py_ssize_t OH, const Py_ssize_t[::1] h_n,
                                    Py_ssize_t itemsize) noexcept nogil:
-    """Whether planes wider than SHORT_ROW still take :func:`_small_plane_rows`, a plane per
-    call of the 2x2 tiles (``tiles``: the dtype has them): 2x2 stride-2 windows of two rows
-    each, all in the row, the windows' rows within TILED_PLANE_BYTES (a 56-wide float32
-    plane). On such rows a call per output row cost more than its 28 outputs' work: avg 2x2
-    on (4, 256, 56, 56), in cache, one thread, 0.37 -> 0.22 ms (max 0.46 -> 0.24; in memory,
-    (32, 256, 56, 56), 3.8 -> 3.4 ms). Larger planes keep the per-row calls, whose prefetch
-    hints they need in memory: the per-plane calls made max 2x2 4.5 -> 6.0 ms on 112-wide
-    float32 planes, 4.1 -> 6.4 ms on 56-wide float64 ones (in cache they gained a third)."""
+    """Whether planes of :func:`_separable`'s 2x2 tiles (its ``tiles_2x2``) wider than
+    SHORT_ROW still take :func:`_small_plane_rows`, a plane per call of the tiles: every
+    window two rows, more than one output row, the windows' rows within TILED_PLANE_BYTES (a
+    56-wide float32 plane). On such rows a call per output row cost more than its 28
+    outputs' work: avg 2x2 on (4, 256, 56, 56), in cache, one thread, 0.37 -> 0.22 ms (max
+    0.46 -> 0.24; in memory, (32, 256, 56, 56), 3.8 -> 3.4 ms). Larger planes keep the
+    per-row calls, whose prefetch hints they need in memory: the per-plane calls made max 2x2
+    4.5 -> 6.0 ms on 112-wide float32 planes, 4.1 -> 6.4 ms on 56-wide float64 ones (in cache
+    they gained a third)."""
     cdef Py_ssize_t oh
-    if not (tiles and not clipped and OH > 1 and 2 * OH * W * itemsize <= TILED_PLANE_BYTES
-            and kw == 2 and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW <= W):
+    if not (OH > 1 and 2 * OH * W * itemsize <= TILED_PLANE_BYTES):
         return False
     for oh in range(OH):
         if h_n[oh] != 2:
@@ -682,13 +680,20 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
     cdef bint depth = d_lo.shape[0] > 0
     cdef Py_ssize_t depth_step = dd * (x.strides[1] // <Py_ssize_t>sizeof(numeric))
+    # Sums (and float maxima) over 2x2 tiles of two rows straight from the input, no buffer
+    # (avg 2x2 on (4, 256, 56, 56) in cache, one thread: 0.61 -> 0.54 ms with the reciprocal
+    # below).
+    cdef bint tiles_2x2 = (layout is planes and numeric is numeric_acc
+                           and (not is_max or numeric is float or numeric is double)
+                           and not depth and not clipped and not plane_bounds
+                           and kw == 2 and sw == 2
+                           and dw == 1 and pad_w == 0 and 2 * OW <= W)
     # Padded windows here too, but for max at stride 1 (28-wide planes, 3x3 padding 1, one
     # thread: avg stride 1 0.276 -> 0.214 ms, max stride 2 0.195 -> 0.163; max stride 1 was
     # faster on the per-row path, 0.251 against 0.321).
     if layout is planes and not depth and not plane_bounds and (_small_planes(
-            W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1) or _tiled_2x2_planes(
-            W, OH, OW, kw, sw, dw, pad_w, clipped, h_n, numeric is numeric_acc
-            and (not is_max or numeric is float or numeric is double), sizeof(numeric))):
+            W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1)
+            or (tiles_2x2 and _tiled_2x2_planes(W, OH, h_n, sizeof(numeric)))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
                                  divide, is_max, num_threads, square, root)
     cdef Py_ssize_t nd, z
@@ -712,14 +717,6 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint reciprocal = (divide and (numeric_acc is float or numeric_acc is double)
                             and _powers_of_two(count_h) and _powers_of_two(count_w)
                             and (not depth or _powers_of_two(count_d)))
-    # Sums (and float maxima) over 2x2 tiles of two rows straight from the input, no buffer
-    # (avg 2x2 on (4, 256, 56, 56) in cache, one thread: 0.61 -> 0.54 ms with the reciprocal
-    # below).
-    cdef bint tiles_2x2 = (layout is planes and numeric is numeric_acc
-                           and (not is_max or numeric is float or numeric is double)
-                           and not depth and not clipped and not plane_bounds
-                           and kw == 2 and sw == 2
-                           and dw == 1 and pad_w == 0 and 2 * OW <= W)
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
     # its reciprocal as it writes, the bits of the division pass it replaces (avg 2x2 on
     # (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
