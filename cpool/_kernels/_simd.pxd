@@ -559,17 +559,14 @@ cdef extern from *:
                                              T* low) { \\
         Py_ssize_t i; \\
         for (i = 0; i < n; i++) out[i] = cpool_eval_2x2_one_##NAME(r0, r1, i, low); \\
-    }
-    CPOOL_TILE_LOOPS(f32, float)
-    CPOOL_TILE_LOOPS(f64, double)
-    #define CPOOL_HORIZONTAL_S2(NAME, T) \\
+    } \\
     static inline void cpool_horizontal_s2_##NAME(const T* buf, T* out, Py_ssize_t n, int k, \\
                                                   int op) { \\
         Py_ssize_t i; \\
         for (i = 0; i < n; i++) out[i] = cpool_horizontal_s2_one_##NAME(buf, i, k, op); \\
     }
-    CPOOL_HORIZONTAL_S2(f32, float)
-    CPOOL_HORIZONTAL_S2(f64, double)
+    CPOOL_TILE_LOOPS(f32, float)
+    CPOOL_TILE_LOOPS(f64, double)
     #endif
     #define CPOOL_TILE_ROWS(NAME, T) \\
     /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
