@@ -832,22 +832,24 @@ class Plan(NamedTuple):
         return _finish(self.results, self.views, self.targets)
 
 
-_NO_BOUNDS = np.empty(0, np.intp)
-
-
 def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
-    """The windowed kernels' geometry arguments: depth bounds per output slice (3-D ops; empty
-    otherwise) and their dilation, vertical bounds per output row (and the stride, for the
-    kernels' prefetch), the horizontal window over the padded row, the horizontal bounds per
-    output column, whether the kernel takes its general (clipped) path, whether each plane has
-    its own windows (``per_plane``), and the pixels' ``lanes`` and ``pixel``. A 1-D op's rows
-    are one row high (``g.h``)."""
-    d = g.d
+    """The windowed kernels' geometry arguments: the window bounds packed in one array (depth
+    bounds per output slice, for 3-D ops, else none; vertical bounds per output row; horizontal
+    bounds per output column: each axis's first taps, then its tap counts) with the counts of
+    each axis's bounds; the depth dilation, the vertical stride (for the kernels' prefetch) and
+    dilation; the horizontal window over the padded row; whether the kernel takes its general
+    (clipped) path, whether each plane has its own windows (``per_plane``), and the pixels'
+    ``lanes`` and ``pixel``. A 1-D op's rows are one row high (``g.h``). One array, not six:
+    each array argument costs a tiny call the acquisition of a memoryview."""
+    d, h, w = g.d, g.h, g.w
     _, sh, dh = g.axis_params(1)
     kw, sw, dw = g.axis_params(2)
-    return ((d.lo, d.count, g.dilation[0]) if d is not None else (_NO_BOUNDS, _NO_BOUNDS, 1)) + (
-        g.h.lo, g.h.count, sh, dh, kw, sw, dw, g.w.pad_before, g.w.lo, g.w.count, g.clipped,
-        g.per_plane, lanes, pixel)
+    parts = (h.lo, h.count, w.lo, w.count)
+    if d is not None:
+        parts = (d.lo, d.count) + parts
+    return (np.concatenate(parts, dtype=np.intp), 0 if d is None else d.lo.size, h.lo.size,
+            w.lo.size, 1 if d is None else g.dilation[0], sh, dh, kw, sw, dw, w.pad_before,
+            g.clipped, g.per_plane, lanes, pixel)
 
 
 def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool, inputs,
@@ -976,13 +978,13 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
             and all(v is a for v, a in zip(plan.views, r))
             and all(t is a for t, a in zip(plan.targets, r))):
         g = plan.geometry
-        arrays = 0 if g is None else sum(a.nbytes for w in g.windows
-                                         for a in (w.lo, w.count, w.padded_count))
+        kernel_args = None if g is None else separable_args(g, plan.lanes, plan.pixel)
+        # The geometry's arrays and their packed copy in kernel_args.
+        arrays = 0 if g is None else kernel_args[0].nbytes + sum(
+            a.nbytes for w in g.windows for a in (w.lo, w.count, w.padded_count))
         _RECIPES.put(key, _Recipe(plan.x.shape, r[0].shape, r[0].dtype, plan.indices is not None,
                                   plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
-                                  plan.num_threads,
-                                  None if g is None else separable_args(g, plan.lanes, plan.pixel),
-                                  default_threads, work),
+                                  plan.num_threads, kernel_args, default_threads, work),
                      arrays + 1024)
     if default_threads:
         return plan._replace(num_threads=_threads.for_load(plan.num_threads, work))

@@ -861,17 +861,22 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
 
 cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                         numeric_acc[:, :, :, ::1] out,
-                        const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
-                        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
+                        const Py_ssize_t[::1] bounds, Py_ssize_t n_d, Py_ssize_t n_h,
+                        Py_ssize_t n_w, Py_ssize_t dd, Py_ssize_t sh,
                         Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
-                        Py_ssize_t pad_w, const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
-                        bint clipped, bint plane_bounds, const int64_t[::1] count_d,
-                        const int64_t[::1] count_h,
+                        Py_ssize_t pad_w, bint clipped, bint plane_bounds,
+                        const int64_t[::1] count_d, const int64_t[::1] count_h,
                         const int64_t[::1] count_w, bint divide, bint is_max, Py_ssize_t lanes,
                         Py_ssize_t pixel, int num_threads, bint square=False,
                         double root=0) except -1:
     """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels (which
-    never ``square``)."""
+    never ``square``), over the window bounds packed in ``bounds`` (see :func:`window_max`)."""
+    # The six bound arrays in one (one memoryview for the call to acquire, not six: the
+    # acquisitions were 0.5 of a tiny call's 5 us).
+    cdef Py_ssize_t h0 = 2 * n_d, w0 = h0 + 2 * n_h
+    cdef const Py_ssize_t[::1] d_lo = bounds[:n_d], d_n = bounds[n_d:h0]
+    cdef const Py_ssize_t[::1] h_lo = bounds[h0:h0 + n_h], h_n = bounds[h0 + n_h:w0]
+    cdef const Py_ssize_t[::1] w_lo = bounds[w0:w0 + n_w], w_n = bounds[w0 + n_w:w0 + 2 * n_w]
     if lanes == 1:
         return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                           clipped, plane_bounds, count_d, count_h, count_w, divide, is_max, 1, 1,
@@ -883,26 +888,26 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
 
 def window_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                numeric[:, :, :, ::1] out,                                                        # OUT
-               const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
-               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
-               Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               bint plane_bounds, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
+               const Py_ssize_t[::1] bounds, Py_ssize_t n_d, Py_ssize_t n_h, Py_ssize_t n_w,
+               Py_ssize_t dd, Py_ssize_t sh, Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw,
+               Py_ssize_t dw, Py_ssize_t pad_w, bint clipped, bint plane_bounds,
+               Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
     """Kernel of the max pooling ops (1-D, 2-D, 3-D) without indices. Arguments are already
-    validated; depth bounds ``d_lo``/``d_n`` are empty but for 3-D windows."""
+    validated. ``bounds`` holds the windows' bounds one array after another: depth ``d_lo``,
+    ``d_n`` (``n_d`` each, none but for 3-D windows), rows ``h_lo``, ``h_n`` (``n_h`` each),
+    columns ``w_lo``, ``w_n`` (``n_w`` each); see :func:`_separable`."""
     cdef const int64_t[::1] no_counts = None
-    _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                   clipped, plane_bounds, no_counts, no_counts, no_counts, False, True, lanes, pixel,
+    _separable_any(x, out, bounds, n_d, n_h, n_w, dd, sh, dh, kw, sw, dw, pad_w, clipped,
+                   plane_bounds, no_counts, no_counts, no_counts, False, True, lanes, pixel,
                    num_threads, False)
 
 
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                sum_out[:, :, :, ::1] out,                                                        # OUT
-               const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
-               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
-               Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-               const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
-               bint plane_bounds, Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
+               const Py_ssize_t[::1] bounds, Py_ssize_t n_d, Py_ssize_t n_h, Py_ssize_t n_w,
+               Py_ssize_t dd, Py_ssize_t sh, Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw,
+               Py_ssize_t dw, Py_ssize_t pad_w, bint clipped, bint plane_bounds,
+               Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
                const int64_t[::1] count_h, const int64_t[::1] count_w,
                bint divide, bint square, int num_threads, double root=0):
     """Kernel of the sum and average pooling ops (1-D, 2-D, 3-D), and of LP pooling's p = 2.
@@ -915,8 +920,8 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     """
     if square and lanes != 1:
         raise ValueError("cpool: window_sum squares planes only (lanes == 1)")
-    _separable_any(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
-                   clipped, plane_bounds, count_d, count_h, count_w, divide, False, lanes, pixel,
+    _separable_any(x, out, bounds, n_d, n_h, n_w, dd, sh, dh, kw, sw, dw, pad_w, clipped,
+                   plane_bounds, count_d, count_h, count_w, divide, False, lanes, pixel,
                    num_threads, square, root)
 
 
@@ -1255,13 +1260,17 @@ def window_max_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
         int64_t[:, :, :, ::1] indices,                                                    # OUT
-        const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
-        const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh, Py_ssize_t dh,
-        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
-        const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped, bint plane_bounds,
-        Py_ssize_t lanes, Py_ssize_t pixel, int num_threads):
+        const Py_ssize_t[::1] bounds, Py_ssize_t n_d, Py_ssize_t n_h, Py_ssize_t n_w,
+        Py_ssize_t dd, Py_ssize_t sh, Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+        Py_ssize_t pad_w, bint clipped, bint plane_bounds, Py_ssize_t lanes, Py_ssize_t pixel,
+        int num_threads):
     """Kernel of the max pooling ops with ``return_indices=True`` (flat indices within each
-    spatial block: ``w``, ``h*W + w`` or ``d*H*W + h*W + w``); see :func:`_max_with_indices`."""
+    spatial block: ``w``, ``h*W + w`` or ``d*H*W + h*W + w``); see :func:`_max_with_indices`.
+    ``bounds`` as in :func:`window_max`."""
+    cdef Py_ssize_t h0 = 2 * n_d, w0 = h0 + 2 * n_h
+    cdef const Py_ssize_t[::1] d_lo = bounds[:n_d], d_n = bounds[n_d:h0]
+    cdef const Py_ssize_t[::1] h_lo = bounds[h0:h0 + n_h], h_n = bounds[h0 + n_h:w0]
+    cdef const Py_ssize_t[::1] w_lo = bounds[w0:w0 + n_w], w_n = bounds[w0 + n_w:w0 + 2 * n_w]
     if lanes == 1:
         _max_with_indices(x, out, indices, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w,
                           w_lo, w_n, clipped, plane_bounds, 1, 1, num_threads, <planes*>NULL)
