@@ -1,3 +1,4 @@
+import importlib
 import os
 import subprocess
 import sys
@@ -226,3 +227,60 @@ def test_every_thread_gets_an_even_share_of_the_bench_shapes(monkeypatch, key):
         work = _traced_work(lambda: case.ours(x, n))
         assert work, f"{key}: no traced loop ran"
         assert min(work) >= 0.9 * max(work), (key, n, work)
+
+
+# ---------------------------------------------------------------------------------------------
+# One-thread regions run on the calling thread (_openmp.pxd's GOMP_parallel)
+# ---------------------------------------------------------------------------------------------
+def _kernel_libraries():
+    import cpool._kernels as k
+
+    names = ("window", "global_pool", "stochastic", "backward")
+    return sorted({getattr(k, n).__file__ for n in names}
+                  | {importlib.import_module(f"cpool._kernels._{m}").__file__
+                     for m in ("window", "global", "stochastic", "backward")})
+
+
+def _loaded_libgomp():
+    if not os.path.exists("/proc/self/maps"):
+        return None
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "libgomp" in line}
+    return sorted(paths)[0] if paths else None
+
+
+def test_one_thread_regions_stay_inside_the_extensions():
+    # Each kernel module defines GOMP_parallel for its own regions only: hidden, so looking the
+    # name up through a module finds libgomp's own (the module's dependency), and any other
+    # library keeps calling libgomp.
+    import ctypes
+
+    libgomp = _loaded_libgomp()
+    if libgomp is None:
+        pytest.skip("not linked with GNU libgomp")
+    real = ctypes.cast(ctypes.CDLL(libgomp).GOMP_parallel, ctypes.c_void_p).value
+    for path in _kernel_libraries():
+        seen = ctypes.cast(ctypes.CDLL(path).GOMP_parallel, ctypes.c_void_p).value
+        assert seen == real, path
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_calls_from_many_python_threads_at_once(rng, num_threads):
+    # One-thread calls run their regions on the calling threads, concurrently and without a
+    # team; two-thread calls start teams from several threads at once. Every result exact.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ops(x, n):
+        y, idx = cpool.max_pool2d(x, 2, return_indices=True, num_threads=n)
+        return (y, idx, cpool.avg_pool2d(x, 3, 1, 1, num_threads=n),
+                *cpool.global_max_pool2d(x, return_indices=True, num_threads=n),
+                cpool.stochastic_pool2d(x * x, 2, seed=3, num_threads=n),
+                cpool.max_pool2d_backward(y, idx, x.shape, num_threads=n))
+
+    inputs = [rng.standard_normal((2, 3, 9 + i, 11 + i)).astype(np.float32) for i in range(8)]
+    want = [ops(x, 1) for x in inputs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: ops(inputs[i % 8], num_threads), range(64)))
+    for i, results in enumerate(got):
+        for w, g in zip(want[i % 8], results):
+            np.testing.assert_array_equal(w, g)

@@ -33,6 +33,7 @@ from libc.math cimport INFINITY, ilogb, ldexp
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
+from cpool._kernels cimport _openmp  # noqa: F401 (its one-thread regions: _openmp.pxd)
 from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _horizontal_clipped, _locate,
                                   _padded_width, _prefetch_rows, _scratch, _step)
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
