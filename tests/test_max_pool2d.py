@@ -370,13 +370,13 @@ def test_tiles_every_row_width(rng, W, dtype, k):
                                       _bits(ref.max_pool2d(x, 3, 2)))
 
 
-@pytest.mark.parametrize("W", list(range(33, 60)) + [63, 64, 65, 80, 112, 113])
+@pytest.mark.parametrize("W", list(range(2, 60)) + [63, 64, 65, 80, 112, 113])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_indices_2x2_every_row_width(rng, W, dtype):
     # Max with indices over 2x2 tiles at stride 2 takes PyTorch's scan tap by tap in vectors
     # of 2, 4 or 8 outputs (16 with AVX2's floats), the last one overlapping the one before:
-    # every output count from 16 to 29 and more on rows wider than the small planes' (W > 32),
-    # odd widths (the last column unread), sparse -0, +0 and NaNs (several payloads, -NaN)
+    # every output count from 1 to 29 and more, on small planes (W <= 32, H > 2: a plane per
+    # task) and on rows (H = 2, and W > 32), odd widths (the last column unread), sparse -0, +0 and NaNs (several payloads, -NaN)
     # among ties, values and indices bitwise against the reference; rows set apart, a
     # dilated pair of rows, ceil_mode (a last row of one tap), two threads.
     for H in (2, 5, 8):

@@ -1215,6 +1215,13 @@ cdef int _small_plane_arg_rows(
         plane_work += h_n[oh] * W
     # Offsets within the plane fit int32 (the caller checks H*W).
     cdef int32_t row_w = <int32_t>(dh * W)
+    # 2x2 windows at stride 2 over float planes: each output row by _argmax_tiles_2x2, as on
+    # wider rows (max 2x2 with indices on (32, 256, 28, 28), one thread: 4.23 -> 1.66 ms; on
+    # (32, 512, 14, 14) 2.37 -> 0.95 ms).
+    cdef bint tiles_2x2 = ((numeric is float or numeric is double)
+                           and kw == 2 and sw == 2 and dw == 1 and 2 * OW <= W)
+    for oh in range(OH):
+        tiles_2x2 = tiles_2x2 and h_n[oh] == 2
     cdef numeric* vmax
     cdef numeric* wmax
     cdef numeric* orow
@@ -1239,6 +1246,13 @@ cdef int _small_plane_arg_rows(
                 vrow = ints + threadid() * istride
                 hrow = vrow + n_buf
                 hcol = hrow + n_pos
+                orow = &out[b0, b1, 0, 0]
+                irow = &indices[b0, b1, 0, 0]
+                if tiles_2x2:
+                    for oh in range(OH):
+                        _argmax_tiles_2x2(&x[b0, b1, h_lo[oh], 0], dh * row_step, orow + oh * OW,
+                                          irow + oh * OW, OW, h_lo[oh] * W, dh * W)
+                    continue
                 if R:
                     _vertical_arg(&x[b0, b1, h_lo[0], 0], 0, 1, dh * row_step, h_n[0], n_buf,
                                   vmax, vrow)
@@ -1253,8 +1267,6 @@ cdef int _small_plane_arg_rows(
                 # shift).
                 for pos in range(n_pos):
                     hcol[pos] = <int32_t>pos + hrow[pos] * row_w + hcol[pos] * <int32_t>dw
-                orow = &out[b0, b1, 0, 0]
-                irow = &indices[b0, b1, 0, 0]
                 for oh in range(OH):
                     # Buffer row of output row oh, and its input row's flat index less the
                     # buffer row's start.
