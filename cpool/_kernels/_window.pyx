@@ -885,8 +885,8 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
                         double root=0) except -1:
     """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels (which
     never ``square``), over the window bounds packed in ``bounds`` (see :func:`window_max`)."""
-    # The six bound arrays in one (one memoryview for the call to acquire, not six: the
-    # acquisitions were 0.5 of a tiny call's 5 us).
+    # The six bound arrays in one: one memoryview for the call to acquire, not six
+    # (max_pool2d on (1, 1, 2, 2), one thread: 5.2 -> 4.95 us).
     cdef Py_ssize_t h0 = 2 * n_d, w0 = h0 + 2 * n_h
     cdef const Py_ssize_t[::1] d_lo = bounds[:n_d], d_n = bounds[n_d:h0]
     cdef const Py_ssize_t[::1] h_lo = bounds[h0:h0 + n_h], h_n = bounds[h0 + n_h:w0]
