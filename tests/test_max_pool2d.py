@@ -370,33 +370,42 @@ def test_tiles_every_row_width(rng, W, dtype, k):
                                       _bits(ref.max_pool2d(x, 3, 2)))
 
 
-@pytest.mark.parametrize("W", list(range(2, 60)) + [63, 64, 65, 80, 112, 113])
+@pytest.mark.parametrize("W", list(range(3, 60)) + [63, 64, 65, 80, 112, 113])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_indices_2x2_every_row_width(rng, W, dtype):
-    # Max with indices over 2x2 tiles at stride 2 takes PyTorch's scan tap by tap in vectors
-    # of 2, 4 or 8 outputs (16 with AVX2's floats), the last one overlapping the one before:
-    # every output count from 1 to 29 and more, on small planes (W <= 32, H > 2: a plane per
-    # task) and on rows (H = 2, and W > 32), odd widths (the last column unread), sparse -0, +0 and NaNs (several payloads, -NaN)
-    # among ties, values and indices bitwise against the reference; rows set apart, a
-    # dilated pair of rows, ceil_mode (a last row of one tap), two threads.
-    for H in (2, 5, 8):
+@pytest.mark.parametrize("k", [2, 3])
+def test_indices_tiles_every_row_width(rng, W, dtype, k):
+    # Max with indices over 2x2 and 3x3 windows at stride 2 takes PyTorch's scan tap by tap in
+    # vectors of 2, 4 or 8 outputs (16 with AVX2's floats), the last one overlapping the one
+    # before: every output count from 1 to 29 and more, on small planes (W <= 32, more than
+    # one output row: a plane per task) and on rows (one output row, and W > 32), odd widths
+    # (the last column unread, or the last window's), sparse -0, +0 and NaNs (several
+    # payloads, -NaN) among ties, values and indices bitwise against the reference; rows set
+    # apart, a dilated set of rows, ceil_mode (a last row short of taps), two threads, and
+    # adaptive pooling's 3x3 windows.
+    for H in (k, 5, 8):
         x = _sparse_specials(rng, (3, 2, H, W), dtype)
         for xs in (x, _rows_apart(x)):
             for ceil_mode in (False, True):
-                exp, ei = ref.max_pool2d(xs, 2, 2, ceil_mode=ceil_mode, return_indices=True)
+                exp, ei = ref.max_pool2d(xs, k, 2, ceil_mode=ceil_mode, return_indices=True)
                 for threads in (1, 2):
-                    got, gi = cpool.max_pool2d(xs, 2, 2, ceil_mode=ceil_mode,
+                    got, gi = cpool.max_pool2d(xs, k, 2, ceil_mode=ceil_mode,
                                                return_indices=True, num_threads=threads)
                     np.testing.assert_array_equal(_bits(got), _bits(exp))
                     np.testing.assert_array_equal(gi, ei)
-        if H >= 3:
-            got, gi = cpool.max_pool2d(x, 2, 2, 0, (2, 1), return_indices=True)
-            exp, ei = ref.max_pool2d(x, 2, 2, 0, (2, 1), return_indices=True)
+        if H >= 2 * k - 1:
+            got, gi = cpool.max_pool2d(x, k, 2, 0, (2, 1), return_indices=True)
+            exp, ei = ref.max_pool2d(x, k, 2, 0, (2, 1), return_indices=True)
             np.testing.assert_array_equal(_bits(got), _bits(exp))
             np.testing.assert_array_equal(gi, ei)
         y = signed_zeros_and_payloads(rng, (2, H, W), dtype)
-        got, gi = cpool.max_pool2d(y, 2, return_indices=True)
-        exp, ei = ref.max_pool2d(y, 2, return_indices=True)
+        got, gi = cpool.max_pool2d(y, k, 2, return_indices=True)
+        exp, ei = ref.max_pool2d(y, k, 2, return_indices=True)
+        np.testing.assert_array_equal(_bits(got), _bits(exp))
+        np.testing.assert_array_equal(gi, ei)
+    if k == 3 and W % 2:  # adaptive W -> (W - 1) / 2: 3x3 windows at stride 2
+        x = _sparse_specials(rng, (4, 3, W, W), dtype)
+        got, gi = cpool.adaptive_max_pool2d(x, (W - 1) // 2, return_indices=True)
+        exp, ei = ref.max_pool2d(x, 3, 2, return_indices=True)
         np.testing.assert_array_equal(_bits(got), _bits(exp))
         np.testing.assert_array_equal(gi, ei)
 

@@ -36,8 +36,13 @@ cdef extern from *:
     #include <string.h>
     #if defined(__GNUC__) || defined(__clang__)
     #define CPOOL_NOINLINE __attribute__((noinline))
+    #define CPOOL_ALWAYS_INLINE inline __attribute__((always_inline))
+    #elif defined(_MSC_VER)
+    #define CPOOL_NOINLINE
+    #define CPOOL_ALWAYS_INLINE __forceinline
     #else
     #define CPOOL_NOINLINE
+    #define CPOOL_ALWAYS_INLINE inline
     #endif
     /* Copy n pixels of nbytes bytes, src_step bytes apart, to consecutive pixels at dst. Each
        common size is a copy of constant size (plain moves); a 3-, 6- or 12-byte pixel moves
@@ -70,7 +75,7 @@ cdef extern from *:
     /* PyTorch's max update, as _types' _take_max: v replaces m where v > m or v is NaN. */
     #define CPOOL_TAKE_MAX(m, v) (((v) > (m)) | ((v) != (v)) ? (v) : (m))
     /* One output of each tile helper below (cpool_tiles_2x2, cpool_tiles_3x3_max,
-       cpool_spread_2x2, cpool_eval_2x2, cpool_horizontal_s2, cpool_argmax_2x2), in scalar code: the tails of
+       cpool_spread_2x2, cpool_eval_2x2, cpool_horizontal_s2, cpool_argmax_s2), in scalar code: the tails of
        their vector versions (rows of fewer outputs than a vector) and the whole of their
        portable ones. */
     #define CPOOL_TILE_SCALARS(NAME, T) \\
@@ -118,18 +123,19 @@ cdef extern from *:
         T w = mode == 1 ? src[i] * div[i] : mode == 2 ? src[i] / div[i] : src[i]; \\
         r0[2 * i] = r0[2 * i + 1] = r1[2 * i] = r1[2 * i + 1] = w; \\
     } \\
-    static inline void cpool_argmax_2x2_one_##NAME(const T* r0, const T* r1, Py_ssize_t i, \\
-                                                   int64_t base, int64_t below, T* out, \\
-                                                   int64_t* idx) { \\
-        T m = r0[2 * i], v = r0[2 * i + 1]; \\
-        int64_t k = base + 2 * i; \\
-        if ((v > m) | (v != v)) { m = v; k = base + 2 * i + 1; } \\
-        v = r1[2 * i]; \\
-        if ((v > m) | (v != v)) { m = v; k = base + below + 2 * i; } \\
-        v = r1[2 * i + 1]; \\
-        if ((v > m) | (v != v)) { m = v; k = base + below + 2 * i + 1; } \\
+    static inline void cpool_argmax_s2_one_##NAME(const T* x, Py_ssize_t below, int k, \\
+                                                  Py_ssize_t i, int64_t base, \\
+                                                  int64_t index_below, T* out, int64_t* idx) { \\
+        T m = x[2 * i], v; \\
+        int64_t at = base + 2 * i; \\
+        int t, c; \\
+        for (t = 0; t < k; t++) \\
+            for (c = 0; c < k; c++) { \\
+                v = x[t * below + 2 * i + c]; \\
+                if ((v > m) | (v != v)) { m = v; at = base + t * index_below + 2 * i + c; } \\
+            } \\
         out[i] = m; \\
-        idx[i] = k; \\
+        idx[i] = at; \\
     } \\
     static inline T cpool_eval_2x2_one_##NAME(const T* r0, const T* r1, Py_ssize_t i, T* low) { \\
         T sa, sq, v = *low; \\
@@ -339,7 +345,7 @@ cdef extern from *:
             } \\
             _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME(wm)); \\
         }
-    /* cpool_argmax_2x2's vectors of 2N outputs (below), in pair order until ORDER256; their
+    /* cpool_argmax_s2's vectors of 2N outputs (below), in pair order until ORDER256; their
        indices in groups of 4 int64: the float masks' halves sign-extended, the double ones as
        they are. */
     #define CPOOL_MASK256_f32(v, g) _mm256_cvtepi32_epi64((g) ? \\
@@ -349,39 +355,48 @@ cdef extern from *:
     #define CPOOL_TAKE_TAP256(S, m, v, mask) ( \\
         mask = _mm256_or_##S(_mm256_cmp_##S(v, m, _CMP_GT_OQ), _mm256_cmp_##S(v, v, _CMP_UNORD_Q)), \\
         m = _mm256_blendv_##S(m, v, mask))
-    #define CPOOL_ARGMAX_WIDE(NAME, S, N) \\
+    #define CPOOL_ARG_CODE256(S, code, one_, two_, M) { \\
+        one_ = (code) == 1 ? _mm256_or_##S(one_, M) : _mm256_andnot_##S(M, one_); \\
+        if (k == 3) two_ = (code) == 2 ? _mm256_or_##S(two_, M) : _mm256_andnot_##S(M, two_); }
+    #define CPOOL_ARG_INDEX256(NAME, v, g, step) \\
+        _mm256_and_si256(CPOOL_MASK256_##NAME(v, g), _mm256_set1_epi64x(step))
+    #define CPOOL_ARGMAX_WIDE(NAME, T, S, N) \\
         { \\
-            __m256i one256 = _mm256_set1_epi64x(1), down256 = _mm256_set1_epi64x(below); \\
             __m256i lane256 = _mm256_set_epi64x(6, 4, 2, 0), at256; \\
-            __m256##S##_T w0, w1, wm, wv, wmask, wcol, wrow; \\
+            __m256##S##_T w0, w1, u0, u1, wm, wv, wmask, wc1, wc2, wr1, wr2; \\
             for (; i + 2 * N <= n; i += 2 * N) { \\
-                w0 = _mm256_loadu_##S(r0 + 2 * i); w1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
-                wm = CPOOL_EVEN256_##NAME(w0, w1); \\
-                wv = CPOOL_ODD256_##NAME(w0, w1); \\
-                CPOOL_TAKE_TAP256(S, wm, wv, wmask); \\
-                wcol = wmask; \\
-                w0 = _mm256_loadu_##S(r1 + 2 * i); w1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
-                wv = CPOOL_EVEN256_##NAME(w0, w1); \\
-                CPOOL_TAKE_TAP256(S, wm, wv, wmask); \\
-                wcol = _mm256_andnot_##S(wmask, wcol); \\
-                wrow = wmask; \\
-                wv = CPOOL_ODD256_##NAME(w0, w1); \\
-                CPOOL_TAKE_TAP256(S, wm, wv, wmask); \\
-                wcol = _mm256_or_##S(wcol, wmask); \\
-                wrow = _mm256_or_##S(wrow, wmask); \\
+                wc1 = wc2 = wr1 = wr2 = _mm256_setzero_##S(); \\
+                for (t = 0; t < k; t++) { \\
+                    const T* row = x + t * below + 2 * i; \\
+                    w0 = _mm256_loadu_##S(row); w1 = _mm256_loadu_##S(row + 2 * N); \\
+                    u0 = u1 = w0; \\
+                    if (k == 3) { u0 = _mm256_loadu_##S(row + 1); u1 = _mm256_loadu_##S(row + 1 + 2 * N); } \\
+                    for (c = 0; c < k; c++) { \\
+                        wv = c == 0 ? CPOOL_EVEN256_##NAME(w0, w1) \\
+                           : c == 1 ? CPOOL_ODD256_##NAME(w0, w1) : CPOOL_ODD256_##NAME(u0, u1); \\
+                        if (t == 0 && c == 0) { wm = wv; continue; } \\
+                        CPOOL_TAKE_TAP256(S, wm, wv, wmask); \\
+                        CPOOL_ARG_CODE256(S, c, wc1, wc2, wmask) \\
+                        CPOOL_ARG_CODE256(S, t, wr1, wr2, wmask) \\
+                    } \\
+                } \\
                 _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME(wm)); \\
-                wcol = CPOOL_ORDER256_##NAME(wcol); \\
-                wrow = CPOOL_ORDER256_##NAME(wrow); \\
+                wc1 = CPOOL_ORDER256_##NAME(wc1); wr1 = CPOOL_ORDER256_##NAME(wr1); \\
+                wc2 = CPOOL_ORDER256_##NAME(wc2); wr2 = CPOOL_ORDER256_##NAME(wr2); \\
                 for (g = 0; g < N / 2; g++) { \\
                     at256 = _mm256_add_epi64(_mm256_set1_epi64x(base + 2 * (i + 4 * g)), lane256); \\
-                    at256 = _mm256_add_epi64(at256, _mm256_and_si256(CPOOL_MASK256_##NAME(wcol, g), one256)); \\
-                    at256 = _mm256_add_epi64(at256, _mm256_and_si256(CPOOL_MASK256_##NAME(wrow, g), down256)); \\
+                    at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wc1, g, 1)); \\
+                    at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wr1, g, index_below)); \\
+                    if (k == 3) { \\
+                        at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wc2, g, 2)); \\
+                        at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wr2, g, 2 * index_below)); \\
+                    } \\
                     _mm256_storeu_si256((__m256i*)(idx + i + 4 * g), at256); \\
                 } \\
             } \\
         }
     #else
-    #define CPOOL_ARGMAX_WIDE(NAME, S, N)
+    #define CPOOL_ARGMAX_WIDE(NAME, T, S, N)
     #define CPOOL_TILES_WIDE(NAME, T, S, N)
     #define CPOOL_HORIZONTAL_WIDE(NAME, S, N)
     #define CPOOL_TILES_WIDE_FLAGS(S) 0
@@ -504,59 +519,78 @@ cdef extern from *:
     }
     CPOOL_HORIZONTAL_S2(f32, float, __m128, ps, 4)
     CPOOL_HORIZONTAL_S2(f64, double, __m128d, pd, 2)
-    /* Max pooling with indices over rows of 2x2 tiles at stride 2: out[i] the max of columns
-       2i and 2i+1 of rows r0 and r1, taken tap by tap in PyTorch's scan order (r0[2i],
-       r0[2i+1], r1[2i], r1[2i+1]) with its update (v replaces m where v > m or v is NaN: ties
-       keep the first, NaN the last, with its payload), so no row needs scanning again; idx[i]
-       the winner's flat index, base + 2i (+1 for the odd column, + below for the second row).
-       Which column and row won are kept as lane masks beside the value, then widened to the
-       int64 lanes of the indices (in SSE2, each 32-bit mask unpacked with itself). "max 2x2
-       s2 with indices" went through the general combine at four times the time without. */
+    /* Max pooling with indices over k x k windows (k = 2 or 3) at stride 2, every tap inside
+       the rows: out[i] the max of columns 2i .. 2i+k-1 of rows x + t*below (t < k), taken tap
+       by tap in PyTorch's scan order (row by row, left to right) with its update (v replaces m
+       where v > m or v is NaN: ties keep the first, NaN the last, with its payload), so no row
+       needs scanning again; idx[i] the winner's flat index, base + 2i + its column + its row
+       times index_below. The winner's column and row are kept as lane masks beside the value
+       (c1/c2: column 1/2, r1/r2: row 1/2), then widened to the int64 lanes of the indices (in
+       SSE2, each 32-bit mask unpacked with itself). Columns 2i+2 come from the odd lanes of
+       the loads one further on, so nothing past the last window's taps is read. "max 2x2 s2
+       with indices" went through the general combine at four times the time without. */
     #define CPOOL_MASK64_f32(v, g) ((g) ? _mm_unpackhi_epi32(_mm_castps_si128(v), _mm_castps_si128(v)) \\
                                         : _mm_unpacklo_epi32(_mm_castps_si128(v), _mm_castps_si128(v)))
     #define CPOOL_MASK64_f64(v, g) _mm_castpd_si128(v)
     #define CPOOL_TAKE_TAP(S, m, v, mask) ( \\
         mask = _mm_or_##S(_mm_cmpgt_##S(v, m), _mm_cmpunord_##S(v, v)), \\
         m = _mm_or_##S(_mm_and_##S(mask, v), _mm_andnot_##S(mask, m)))
-    #define CPOOL_ARGMAX_2X2(NAME, T, V, S, N) \\
-    static inline void cpool_argmax_2x2_##NAME(const T* r0, const T* r1, T* out, int64_t* idx, \\
-                                               Py_ssize_t n, int64_t base, int64_t below) { \\
+    #define CPOOL_ARG_CODE(S, code, one_, two_, M) { \\
+        one_ = (code) == 1 ? _mm_or_##S(one_, M) : _mm_andnot_##S(M, one_); \\
+        if (k == 3) two_ = (code) == 2 ? _mm_or_##S(two_, M) : _mm_andnot_##S(M, two_); }
+    #define CPOOL_ARG_INDEX(NAME, v, g, step) \\
+        _mm_and_si128(CPOOL_MASK64_##NAME(v, g), _mm_set1_epi64x(step))
+    #define CPOOL_ARGMAX_S2(NAME, T, V, S, N) \\
+    static CPOOL_ALWAYS_INLINE void cpool_argmax_s2_k_##NAME( \\
+            const T* x, Py_ssize_t below, int k, T* out, int64_t* idx, Py_ssize_t n, \\
+            int64_t base, int64_t index_below) { \\
         Py_ssize_t i = 0, g; \\
-        V a0, a1, m, v, mask, col, row; \\
-        __m128i one = _mm_set1_epi64x(1), down = _mm_set1_epi64x(below); \\
+        int t, c; \\
+        V a0, a1, b0, b1, m, v, mask, c1, c2, r1, r2; \\
         __m128i lane = _mm_set_epi64x(2, 0), at; \\
-        CPOOL_ARGMAX_WIDE(NAME, S, N) \\
+        CPOOL_ARGMAX_WIDE(NAME, T, S, N) \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
-            a0 = _mm_loadu_##S(r0 + 2 * i); \\
-            a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
-            m = CPOOL_EVEN_##NAME(a0, a1); \\
-            v = CPOOL_ODD_##NAME(a0, a1); \\
-            CPOOL_TAKE_TAP(S, m, v, mask); \\
-            col = mask; \\
-            a0 = _mm_loadu_##S(r1 + 2 * i); \\
-            a1 = _mm_loadu_##S(r1 + 2 * i + N); \\
-            v = CPOOL_EVEN_##NAME(a0, a1); \\
-            CPOOL_TAKE_TAP(S, m, v, mask); \\
-            col = _mm_andnot_##S(mask, col); \\
-            row = mask; \\
-            v = CPOOL_ODD_##NAME(a0, a1); \\
-            CPOOL_TAKE_TAP(S, m, v, mask); \\
-            col = _mm_or_##S(col, mask); \\
-            row = _mm_or_##S(row, mask); \\
+            c1 = c2 = r1 = r2 = m = _mm_setzero_##S(); \\
+            for (t = 0; t < k; t++) { \\
+                const T* row = x + t * below + 2 * i; \\
+                a0 = _mm_loadu_##S(row); a1 = _mm_loadu_##S(row + N); \\
+                b0 = b1 = a0; \\
+                if (k == 3) { b0 = _mm_loadu_##S(row + 1); b1 = _mm_loadu_##S(row + 1 + N); } \\
+                for (c = 0; c < k; c++) { \\
+                    v = c == 0 ? CPOOL_EVEN_##NAME(a0, a1) \\
+                      : c == 1 ? CPOOL_ODD_##NAME(a0, a1) : CPOOL_ODD_##NAME(b0, b1); \\
+                    if (t == 0 && c == 0) { m = v; continue; } \\
+                    CPOOL_TAKE_TAP(S, m, v, mask); \\
+                    CPOOL_ARG_CODE(S, c, c1, c2, mask) \\
+                    CPOOL_ARG_CODE(S, t, r1, r2, mask) \\
+                } \\
+            } \\
             _mm_storeu_##S(out + i, m); \\
             for (g = 0; g < N / 2; g++) { \\
                 at = _mm_add_epi64(_mm_set1_epi64x(base + 2 * (i + 2 * g)), lane); \\
-                at = _mm_add_epi64(at, _mm_and_si128(CPOOL_MASK64_##NAME(col, g), one)); \\
-                at = _mm_add_epi64(at, _mm_and_si128(CPOOL_MASK64_##NAME(row, g), down)); \\
+                at = _mm_add_epi64(at, CPOOL_ARG_INDEX(NAME, c1, g, 1)); \\
+                at = _mm_add_epi64(at, CPOOL_ARG_INDEX(NAME, r1, g, index_below)); \\
+                if (k == 3) { \\
+                    at = _mm_add_epi64(at, CPOOL_ARG_INDEX(NAME, c2, g, 2)); \\
+                    at = _mm_add_epi64(at, CPOOL_ARG_INDEX(NAME, r2, g, 2 * index_below)); \\
+                } \\
                 _mm_storeu_si128((__m128i*)(idx + i + 2 * g), at); \\
             } \\
         } \\
         for (; i < n; i++) /* rows of fewer than N outputs */ \\
-            cpool_argmax_2x2_one_##NAME(r0, r1, i, base, below, out, idx); \\
+            cpool_argmax_s2_one_##NAME(x, below, k, i, base, index_below, out, idx); \\
+    } \\
+    /* k as a constant in each copy, so that the loops over the taps unroll and the choice of \\
+       each tap's lanes folds away (a k read at run time made 2x2 with indices 12% slower). */ \\
+    static inline void cpool_argmax_s2_##NAME(const T* x, Py_ssize_t below, int k, T* out, \\
+                                              int64_t* idx, Py_ssize_t n, int64_t base, \\
+                                              int64_t index_below) { \\
+        if (k == 3) cpool_argmax_s2_k_##NAME(x, below, 3, out, idx, n, base, index_below); \\
+        else cpool_argmax_s2_k_##NAME(x, below, 2, out, idx, n, base, index_below); \\
     }
-    CPOOL_ARGMAX_2X2(f32, float, __m128, ps, 4)
-    CPOOL_ARGMAX_2X2(f64, double, __m128d, pd, 2)
+    CPOOL_ARGMAX_S2(f32, float, __m128, ps, 4)
+    CPOOL_ARGMAX_S2(f64, double, __m128d, pd, 2)
     /* The 2x2 stride-2 gradient spread: v = src[i] (mode 0), src[i] * div[i] (1: exact
        reciprocals) or src[i] / div[i] (2) on cells 2i and 2i+1 of rows r0 and r1, i < n.
        Vectors of N gradients, unpacked to pairs; the last one overlaps the one before (the
@@ -676,10 +710,12 @@ cdef extern from *:
         Py_ssize_t i; \\
         for (i = 0; i < n; i++) out[i] = cpool_horizontal_s2_one_##NAME(buf, i, k, op); \\
     } \\
-    static inline void cpool_argmax_2x2_##NAME(const T* r0, const T* r1, T* out, int64_t* idx, \\
-                                               Py_ssize_t n, int64_t base, int64_t below) { \\
+    static inline void cpool_argmax_s2_##NAME(const T* x, Py_ssize_t below, int k, T* out, \\
+                                              int64_t* idx, Py_ssize_t n, int64_t base, \\
+                                              int64_t index_below) { \\
         Py_ssize_t i; \\
-        for (i = 0; i < n; i++) cpool_argmax_2x2_one_##NAME(r0, r1, i, base, below, out, idx); \\
+        for (i = 0; i < n; i++) \\
+            cpool_argmax_s2_one_##NAME(x, below, k, i, base, index_below, out, idx); \\
     }
     CPOOL_TILE_LOOPS(f32, float)
     CPOOL_TILE_LOOPS(f64, double)
@@ -702,10 +738,12 @@ cdef extern from *:
     CPOOL_TILE_ROWS(f64, double)
     """
     bint CPOOL_SSE2
-    void cpool_argmax_2x2_f32(const float* r0, const float* r1, float* out, int64_t* idx,
-                              Py_ssize_t n, int64_t base, int64_t below) noexcept nogil
-    void cpool_argmax_2x2_f64(const double* r0, const double* r1, double* out, int64_t* idx,
-                              Py_ssize_t n, int64_t base, int64_t below) noexcept nogil
+    void cpool_argmax_s2_f32(const float* x, Py_ssize_t below, int k, float* out,
+                             int64_t* idx, Py_ssize_t n, int64_t base,
+                             int64_t index_below) noexcept nogil
+    void cpool_argmax_s2_f64(const double* x, Py_ssize_t below, int k, double* out,
+                             int64_t* idx, Py_ssize_t n, int64_t base,
+                             int64_t index_below) noexcept nogil
     void cpool_horizontal_s2_f32(const float* buf, float* out, Py_ssize_t n, int k,
                                  int op) noexcept nogil
     void cpool_horizontal_s2_f64(const double* buf, double* out, Py_ssize_t n, int k,

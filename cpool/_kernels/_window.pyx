@@ -40,7 +40,7 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
                                   _scratch, _step,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport (cpool_argmax_2x2_f32, cpool_argmax_2x2_f64,
+from cpool._kernels._simd cimport (cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
@@ -336,17 +336,25 @@ cdef inline Py_ssize_t _buffer_row(const Py_ssize_t* h_lo, Py_ssize_t oh, Py_ssi
     return (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
 
 
-cdef inline void _argmax_tiles_2x2(const numeric* r0, Py_ssize_t below, numeric* out,
-                                   int64_t* idx, Py_ssize_t OW, int64_t base,
-                                   int64_t index_below) noexcept nogil:
-    """One output row of max pooling with indices over 2x2 tiles at stride 2 (floats only):
-    out[i] and idx[i] from columns 2i, 2i+1 of rows ``r0`` and ``r0 + below``, by
-    cpool_argmax_2x2 (PyTorch's scan, tap by tap, in vectors); the indices ``base + 2i``, +1
-    for the odd column, + ``index_below`` for the second row."""
+cdef inline bint _argmax_tiles(bint float_planes, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                               Py_ssize_t pad_w, Py_ssize_t OW, Py_ssize_t W) noexcept nogil:
+    """Whether the rows of a max pooling with indices (over float planes) take
+    :func:`_argmax_row`: windows 2 or 3 taps wide at stride 2, every tap in the row."""
+    return (float_planes and (kw == 2 or kw == 3) and sw == 2 and dw == 1 and pad_w == 0
+            and 2 * OW + kw - 2 <= W)
+
+
+cdef inline void _argmax_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k, numeric* out,
+                             int64_t* idx, Py_ssize_t OW, int64_t base,
+                             int64_t index_below) noexcept nogil:
+    """One output row of max pooling with indices over k x k windows (k = 2 or 3) at stride 2,
+    floats only: out[i] and idx[i] from columns 2i .. 2i+k-1 of rows ``r0 + t*below``, by
+    cpool_argmax_s2 (PyTorch's scan, tap by tap, in vectors); the indices ``base + 2i`` + the
+    column + the row times ``index_below``."""
     if numeric is float:
-        cpool_argmax_2x2_f32(r0, r0 + below, out, idx, OW, base, index_below)
+        cpool_argmax_s2_f32(r0, below, <int>k, out, idx, OW, base, index_below)
     elif numeric is double:
-        cpool_argmax_2x2_f64(r0, r0 + below, out, idx, OW, base, index_below)
+        cpool_argmax_s2_f64(r0, below, <int>k, out, idx, OW, base, index_below)
 
 
 cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t step,
@@ -1215,13 +1223,12 @@ cdef int _small_plane_arg_rows(
         plane_work += h_n[oh] * W
     # Offsets within the plane fit int32 (the caller checks H*W).
     cdef int32_t row_w = <int32_t>(dh * W)
-    # 2x2 windows at stride 2 over float planes: each output row by _argmax_tiles_2x2, as on
-    # wider rows (max 2x2 with indices on (32, 256, 28, 28), one thread: 4.23 -> 1.66 ms; on
-    # (32, 512, 14, 14) 2.37 -> 0.95 ms).
-    cdef bint tiles_2x2 = ((numeric is float or numeric is double)
-                           and kw == 2 and sw == 2 and dw == 1 and 2 * OW <= W)
+    # 2x2 and 3x3 windows at stride 2 over float planes: each output row by _argmax_row, as
+    # on wider rows (max 2x2 with indices on (32, 256, 28, 28), one thread: 4.23 -> 1.66 ms;
+    # on (32, 512, 14, 14) 2.37 -> 0.95 ms; adaptive max 13 -> 6, (32, 256, 13, 13): 1.5 -> 1.17 ms).
+    cdef bint tiles = _argmax_tiles(numeric is float or numeric is double, kw, sw, dw, 0, OW, W)
     for oh in range(OH):
-        tiles_2x2 = tiles_2x2 and h_n[oh] == 2
+        tiles = tiles and h_n[oh] == kw
     cdef numeric* vmax
     cdef numeric* wmax
     cdef numeric* orow
@@ -1248,10 +1255,10 @@ cdef int _small_plane_arg_rows(
                 hcol = hrow + n_pos
                 orow = &out[b0, b1, 0, 0]
                 irow = &indices[b0, b1, 0, 0]
-                if tiles_2x2:
+                if tiles:
                     for oh in range(OH):
-                        _argmax_tiles_2x2(&x[b0, b1, h_lo[oh], 0], dh * row_step, orow + oh * OW,
-                                          irow + oh * OW, OW, h_lo[oh] * W, dh * W)
+                        _argmax_row(&x[b0, b1, h_lo[oh], 0], dh * row_step, kw, orow + oh * OW,
+                                    irow + oh * OW, OW, h_lo[oh] * W, dh * W)
                     continue
                 if R:
                     _vertical_arg(&x[b0, b1, h_lo[0], 0], 0, 1, dh * row_step, h_n[0], n_buf,
@@ -1384,12 +1391,12 @@ cdef inline int _max_with_indices(
     # the row combined at stride 1, then each window's winner gathered (as in _separable).
     cdef bint gather = layout is planes and clipped and _uniform_windows(w_n, kw, W, dw)
     cdef Py_ssize_t n_pos = W - (kw - 1) * dw if gather else 0
-    # 2x2 windows at stride 2, every tap in the row, over float planes: each row of two rows'
-    # tiles straight from the input by _argmax_tiles_2x2 (max 2x2 s2 with indices on
+    # 2x2 and 3x3 windows at stride 2, every tap in the row, over float planes: each output
+    # row straight from its input rows by _argmax_row (max 2x2 s2 with indices on
     # (32, 256, 56, 56), one thread: 15.6 -> 9.3 ms; in cache, (4, 256, 56, 56), 0.62 ms).
-    cdef bint tiles_2x2 = (layout is planes and (numeric is float or numeric is double)
-                           and not depth and not clipped and not plane_bounds and kw == 2
-                           and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW <= W)
+    cdef bint tiles = (layout is planes and not depth and not clipped and not plane_bounds
+                       and _argmax_tiles(numeric is float or numeric is double, kw, sw, dw,
+                                         pad_w, OW, W))
     cdef Py_ssize_t n_out = max(OW, n_pos) * lanes  # outputs one combine sweep writes
     # Per thread: the column maxima (and the gathered sweep's values); their rows, then the
     # winners' rows and columns; the row table (and the gathered sweep's indices).
@@ -1456,9 +1463,9 @@ cdef inline int _max_with_indices(
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
-                    if tiles_2x2 and h_n[hb + oh] == 2:
-                        _argmax_tiles_2x2(first, dh * row_step, orow, irow, OW,
-                                          row_at[0] + w_lo[wb], dh * W)
+                    if tiles and h_n[hb + oh] == kw:
+                        _argmax_row(first, dh * row_step, kw, orow, irow, OW,
+                                    row_at[0] + w_lo[wb], dh * W)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _vertical_arg(first, depth_step, nd, dh * row_step, h_n[hb + oh], L, vmax + row0,
