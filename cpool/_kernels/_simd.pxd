@@ -331,17 +331,23 @@ cdef extern from *:
         }
     #define CPOOL_TILES_WIDE_FLAGS(S) (_mm256_movemask_##S(flags256) != 0)
     #define CPOOL_TILES_WIDE_DECL(S) __m256##S##_T flags256 = _mm256_setzero_##S();
-    #define CPOOL_COMBINE256(S, op, m, v) ((op) == 2 ? _mm256_blendv_##S(m, v, _mm256_or_##S( \\
-        _mm256_cmp_##S(v, m, _CMP_GT_OQ), _mm256_cmp_##S(v, v, _CMP_UNORD_Q))) : _mm256_add_##S(m, v))
+    /* PyTorch's max update in vectors (v replaces m where v > m or v is NaN), ``mask`` where
+       it did; CPOOL_COMBINE256: that update (op 2) or the sum, as a statement. */
+    #define CPOOL_TAKE_TAP256(S, m, v, mask) ( \\
+        mask = _mm256_or_##S(_mm256_cmp_##S(v, m, _CMP_GT_OQ), _mm256_cmp_##S(v, v, _CMP_UNORD_Q)), \\
+        m = _mm256_blendv_##S(m, v, mask))
+    #define CPOOL_COMBINE256(S, op, m, v, mask) \\
+        if ((op) == 2) CPOOL_TAKE_TAP256(S, m, v, mask); else m = _mm256_add_##S(m, v);
     #define CPOOL_HORIZONTAL_WIDE(NAME, S, N) \\
         for (; i + 2 * N <= n; i += 2 * N) { \\
             __m256##S##_T w0 = _mm256_loadu_##S(buf + 2 * i), w1 = _mm256_loadu_##S(buf + 2 * i + 2 * N); \\
-            __m256##S##_T wm = CPOOL_COMBINE256(S, op, CPOOL_EVEN256_##NAME(w0, w1), \\
-                                                CPOOL_ODD256_##NAME(w0, w1)); \\
+            __m256##S##_T wm = CPOOL_EVEN256_##NAME(w0, w1), wv = CPOOL_ODD256_##NAME(w0, w1), wmask; \\
+            CPOOL_COMBINE256(S, op, wm, wv, wmask) \\
             if (k == 3) { \\
                 w0 = _mm256_loadu_##S(buf + 2 * i + 1); \\
                 w1 = _mm256_loadu_##S(buf + 2 * i + 1 + 2 * N); \\
-                wm = CPOOL_COMBINE256(S, op, wm, CPOOL_ODD256_##NAME(w0, w1)); \\
+                wv = CPOOL_ODD256_##NAME(w0, w1); \\
+                CPOOL_COMBINE256(S, op, wm, wv, wmask) \\
             } \\
             _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME(wm)); \\
         }
@@ -352,9 +358,6 @@ cdef extern from *:
         _mm256_extracti128_si256(_mm256_castps_si256(v), 1) : \\
         _mm256_castsi256_si128(_mm256_castps_si256(v)))
     #define CPOOL_MASK256_f64(v, g) _mm256_castpd_si256(v)
-    #define CPOOL_TAKE_TAP256(S, m, v, mask) ( \\
-        mask = _mm256_or_##S(_mm256_cmp_##S(v, m, _CMP_GT_OQ), _mm256_cmp_##S(v, v, _CMP_UNORD_Q)), \\
-        m = _mm256_blendv_##S(m, v, mask))
     #define CPOOL_ARG_CODE256(S, code, one_, two_, M) { \\
         one_ = (code) == 1 ? _mm256_or_##S(one_, M) : _mm256_andnot_##S(M, one_); \\
         if (k == 3) two_ = (code) == 2 ? _mm256_or_##S(two_, M) : _mm256_andnot_##S(M, two_); }
@@ -490,9 +493,13 @@ cdef extern from *:
        Even/odd shuffles of two loads; buf[2i+2] from the odd lanes of the loads one further
        on, so nothing past the last window's taps is read. GCC left this stride-2 loop scalar
        (max 3x3 s2 p1: a third of its time). */
-    #define CPOOL_COMBINE(S, op, m, v, mask) ((op) == 2 ? ( \\
+    /* PyTorch's max update (as CPOOL_TAKE_TAP256, in SSE2 selects), and CPOOL_COMBINE: that
+       update (op 2) or the sum, as a statement. */
+    #define CPOOL_TAKE_TAP(S, m, v, mask) ( \\
         mask = _mm_or_##S(_mm_cmpgt_##S(v, m), _mm_cmpunord_##S(v, v)), \\
-        _mm_or_##S(_mm_and_##S(mask, v), _mm_andnot_##S(mask, m))) : _mm_add_##S(m, v))
+        m = _mm_or_##S(_mm_and_##S(mask, v), _mm_andnot_##S(mask, m)))
+    #define CPOOL_COMBINE(S, op, m, v, mask) \\
+        if ((op) == 2) CPOOL_TAKE_TAP(S, m, v, mask); else m = _mm_add_##S(m, v);
     #define CPOOL_HORIZONTAL_S2(NAME, T, V, S, N) \\
     static inline void cpool_horizontal_s2_##NAME(const T* buf, T* out, Py_ssize_t n, int k, \\
                                                   int op) { \\
@@ -505,12 +512,12 @@ cdef extern from *:
             a1 = _mm_loadu_##S(buf + 2 * i + N); \\
             m = CPOOL_EVEN_##NAME(a0, a1); \\
             v = CPOOL_ODD_##NAME(a0, a1); \\
-            m = CPOOL_COMBINE(S, op, m, v, mask); \\
+            CPOOL_COMBINE(S, op, m, v, mask) \\
             if (k == 3) { \\
                 a0 = _mm_loadu_##S(buf + 2 * i + 1); \\
                 a1 = _mm_loadu_##S(buf + 2 * i + 1 + N); \\
                 v = CPOOL_ODD_##NAME(a0, a1); \\
-                m = CPOOL_COMBINE(S, op, m, v, mask); \\
+                CPOOL_COMBINE(S, op, m, v, mask) \\
             } \\
             _mm_storeu_##S(out + i, m); \\
         } \\
@@ -532,9 +539,6 @@ cdef extern from *:
     #define CPOOL_MASK64_f32(v, g) ((g) ? _mm_unpackhi_epi32(_mm_castps_si128(v), _mm_castps_si128(v)) \\
                                         : _mm_unpacklo_epi32(_mm_castps_si128(v), _mm_castps_si128(v)))
     #define CPOOL_MASK64_f64(v, g) _mm_castpd_si128(v)
-    #define CPOOL_TAKE_TAP(S, m, v, mask) ( \\
-        mask = _mm_or_##S(_mm_cmpgt_##S(v, m), _mm_cmpunord_##S(v, v)), \\
-        m = _mm_or_##S(_mm_and_##S(mask, v), _mm_andnot_##S(mask, m)))
     #define CPOOL_ARG_CODE(S, code, one_, two_, M) { \\
         one_ = (code) == 1 ? _mm_or_##S(one_, M) : _mm_andnot_##S(M, one_); \\
         if (k == 3) two_ = (code) == 2 ? _mm_or_##S(two_, M) : _mm_andnot_##S(M, two_); }
