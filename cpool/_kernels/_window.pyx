@@ -336,11 +336,12 @@ cdef inline Py_ssize_t _buffer_row(const Py_ssize_t* h_lo, Py_ssize_t oh, Py_ssi
     return (h_lo[oh] - h_lo[0]) * W if R else oh * Wb
 
 
-cdef inline bint _argmax_tiles(bint float_planes, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
-                               Py_ssize_t pad_w, Py_ssize_t OW, Py_ssize_t W) noexcept nogil:
-    """Whether the rows of a max pooling with indices (over float planes) take
-    :func:`_argmax_row`: windows 2 or 3 taps wide at stride 2, every tap in the row."""
-    return (float_planes and (kw == 2 or kw == 3) and sw == 2 and dw == 1 and pad_w == 0
+cdef inline bint _stride2_tiles(Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                                Py_ssize_t OW, Py_ssize_t W) noexcept nogil:
+    """Whether a row's windows are the tile kernels' (:func:`_tiles_2x2`,
+    :func:`_max_tiles_3x3`, :func:`_argmax_row`): 2 or 3 taps at stride 2, dilation 1, no
+    padding, every tap in the row (output i reads columns 2i .. 2i+kw-1)."""
+    return ((kw == 2 or kw == 3) and sw == 2 and dw == 1 and pad_w == 0
             and 2 * OW + kw - 2 <= W)
 
 
@@ -495,7 +496,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # 0.82 -> 0.37 ms).
     cdef bint tiles_3x3 = (numeric is numeric_acc and is_max
                            and (numeric is float or numeric is double)
-                           and kw == 3 and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW < W)
+                           and kw == 3 and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
     cdef bint tail = (W * <Py_ssize_t>sizeof(numeric)) % 32 != 0
     cdef Py_ssize_t R = (_flat_rows(row_step, W, h_lo, h_n, OH)
                          if (is_max and tail) or not tiles else 0)
@@ -708,8 +709,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint tiles_2x2 = (layout is planes and numeric is numeric_acc
                            and (not is_max or numeric is float or numeric is double)
                            and not depth and not clipped and not plane_bounds
-                           and kw == 2 and sw == 2
-                           and dw == 1 and pad_w == 0 and 2 * OW <= W)
+                           and kw == 2 and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
     # Padded windows here too, but for max at stride 1 (28-wide planes, 3x3 padding 1, one
     # thread: avg stride 1 0.276 -> 0.214 ms, max stride 2 0.195 -> 0.163; max stride 1 was
     # faster on the per-row path, 0.251 against 0.321).
@@ -1226,7 +1226,8 @@ cdef int _small_plane_arg_rows(
     # 2x2 and 3x3 windows at stride 2 over float planes: each output row by _argmax_row, as
     # on wider rows (max 2x2 with indices on (32, 256, 28, 28), one thread: 4.23 -> 1.66 ms;
     # on (32, 512, 14, 14) 2.37 -> 0.95 ms; adaptive max 13 -> 6, (32, 256, 13, 13): 1.5 -> 1.17 ms).
-    cdef bint tiles = _argmax_tiles(numeric is float or numeric is double, kw, sw, dw, 0, OW, W)
+    cdef bint tiles = ((numeric is float or numeric is double)
+                       and _stride2_tiles(kw, sw, dw, 0, OW, W))
     for oh in range(OH):
         tiles = tiles and h_n[oh] == kw
     cdef numeric* vmax
@@ -1394,9 +1395,9 @@ cdef inline int _max_with_indices(
     # 2x2 and 3x3 windows at stride 2, every tap in the row, over float planes: each output
     # row straight from its input rows by _argmax_row (max 2x2 s2 with indices on
     # (32, 256, 56, 56), one thread: 15.6 -> 9.3 ms; in cache, (4, 256, 56, 56), 0.62 ms).
-    cdef bint tiles = (layout is planes and not depth and not clipped and not plane_bounds
-                       and _argmax_tiles(numeric is float or numeric is double, kw, sw, dw,
-                                         pad_w, OW, W))
+    cdef bint tiles = (layout is planes and (numeric is float or numeric is double)
+                       and not depth and not clipped and not plane_bounds
+                       and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
     cdef Py_ssize_t n_out = max(OW, n_pos) * lanes  # outputs one combine sweep writes
     # Per thread: the column maxima (and the gathered sweep's values); their rows, then the
     # winners' rows and columns; the row table (and the gathered sweep's indices).
