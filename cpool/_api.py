@@ -520,7 +520,15 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
     array([[2.5, 2. ],
            [0. , 5. ]], dtype=float32)
     """
-    fn = "stochastic_pool2d"
+    return _stochastic_pool("stochastic_pool2d", x, kernel_size, stride, padding, training, seed,
+                            return_indices, axes, out, num_threads, ceil_mode)
+
+
+def _stochastic_pool(fn, x, kernel_size, stride, padding, training, seed, return_indices, axes,
+                     out, num_threads, ceil_mode, row_origin=None, col_origin=0):
+    """stochastic_pool2d; ``row_origin`` (int64, one per plane of ``x``: its first output row's
+    row in a larger output) and ``col_origin`` place the result as a block of that output, whose
+    draws it then repeats (``cpool.dask``; see the kernel's ``_block_row_key``)."""
     training = _v._flag("training", training, fn)
     return_indices = _v._flag("return_indices", return_indices, fn)
     if return_indices and not training:
@@ -534,7 +542,7 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
                                                  g.stride[0], g.w.lo, g.w.count, g.kernel[0],
                                                  g.kernel[1], g.stride[1], g.w.pad_before, key,
                                                  _v.stochastic_general(g, plan.x.shape[2]),
-                                                 plan.num_threads)
+                                                 plan.num_threads, row_origin, col_origin)
     else:
         smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.stride[0],
                                                 g.kernel[1], g.stride[1], g.w.pad_before,

@@ -72,6 +72,20 @@ cdef inline uint64_t _row_key(uint64_t key, uint64_t row) noexcept nogil:
     return z ^ (z >> 31)
 
 
+cdef inline uint64_t _block_row_key(uint64_t key, Py_ssize_t r, Py_ssize_t plane, Py_ssize_t oh,
+                                     const int64_t* row_origin,
+                                     uint32_t col_origin) noexcept nogil:
+    """The row key of output row ``r`` (row ``oh`` of plane ``plane``) when the output is a
+    block of a larger one (``cpool.dask``): the larger output's row ``row_origin[plane] + oh``,
+    and the row key's low half moved on by ``col_origin`` so that column ``c`` of the block
+    gets column ``col_origin + c``'s bits (:func:`_column_bits` adds the column to that half,
+    mod 2**32). With no ``row_origin`` (NULL) and ``col_origin`` 0 it is row ``r``'s key: the
+    output is the whole one, and every draw depends on its position in the whole output only."""
+    cdef uint64_t row = <uint64_t>r if row_origin == NULL else <uint64_t>(row_origin[plane] + oh)
+    cdef uint64_t k = _row_key(key, row)
+    return (k & <uint64_t>0xFFFFFFFF00000000ULL) | <uint32_t>(<uint32_t>k + col_origin)
+
+
 cdef inline uint32_t _column_bits(uint64_t row_key, uint32_t column) noexcept nogil:
     """32 random bits for one output of a row: lowbias32 (Wellons' two-multiply integer hash) of
     (lo + column) ^ hi, in 32-bit arithmetic. Distinct columns of a row give distinct inputs;
@@ -445,7 +459,7 @@ cdef double _train_general(
         floating[:, :, :, ::1] out, int64_t[:, :, :, ::1] indices,
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, uint64_t key,
-        int num_threads) except? -1:
+        int num_threads, const int64_t* row_origin, uint32_t col_origin) except? -1:
     """:func:`stochastic_train`'s general path, a loop of its own beside the fast one (inside
     it, the branch cost the fast loop 15%): each window drawn by :func:`_take_windows`, with no
     per-kernel buffers. Returns the smallest negative value read, or +inf."""
@@ -465,7 +479,9 @@ cdef double _train_general(
                 if h_n[oh] > 0:
                     _prefetch_rows(&x[b0, b1, h_lo[oh] + h_n[oh] - 1, 0], row_step, h_n[oh], sh, W)
                 _take_windows(&x[b0, b1, 0, 0], row_step, W, h_lo[oh], h_n[oh], &w_lo[0],
-                              &w_n[0], OW, _row_key(key, <uint64_t>r), &out[b0, b1, oh, 0],
+                              &w_n[0], OW,
+                              _block_row_key(key, r, b0 * B1 + b1, oh, row_origin, col_origin),
+                              &out[b0, b1, oh, 0],
                               &indices[b0, b1, oh, 0] if with_indices else NULL,
                               &lows[threadid()])
     finally:
@@ -481,10 +497,15 @@ def stochastic_train(
         const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t sh,
         const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t pad_w,
-        uint64_t key, bint general, int num_threads):
+        uint64_t key, bint general, int num_threads,
+        const int64_t[::1] row_origin=None, Py_ssize_t col_origin=0):
     """Kernel of :func:`cpool.stochastic_pool2d` in training mode; ``indices`` may be None (not
     requested: nothing is written for them). Returns the smallest value read (the caller raises
     when it is negative).
+
+    ``row_origin`` (one entry per plane, B0 * B1) and ``col_origin`` place the output as a block
+    of a larger one, whose draws it then repeats (:func:`_block_row_key`); None and 0: the
+    output is the whole one.
 
     One output row at a time, vectorised across its outputs by :func:`_take_taps`. The outputs
     whose windows lie inside the input are read in place; the few edge outputs of a row (and
@@ -531,10 +552,16 @@ def stochastic_train(
     cdef floating* scratch = NULL
     cdef double* lows = NULL
     cdef Py_ssize_t* tap_offset = NULL
+    cdef const int64_t* origin = NULL
     if n_rows == 0:
         return 0.0
+    if row_origin is not None:
+        if row_origin.shape[0] != out.shape[0] * B1:
+            raise ValueError("stochastic_train: one row origin per plane")
+        origin = &row_origin[0]
     if general:
-        return _train_general(x, out, indices, h_lo, h_n, sh, w_lo, w_n, key, num_threads)
+        return _train_general(x, out, indices, h_lo, h_n, sh, w_lo, w_n, key, num_threads,
+                              origin, <uint32_t>col_origin)
     try:  # allocated inside, so a failed allocation frees the ones before it
         scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
         lows = _lows(num_threads)
@@ -557,7 +584,8 @@ def stochastic_train(
                     orow = &out[b0, b1, oh, 0]
                     y0 = h_lo[oh]
                     nh = h_n[oh]
-                    row_key = _row_key(key, <uint64_t>r)
+                    row_key = _block_row_key(key, r, b0 * B1 + b1, oh, origin,
+                                             <uint32_t>col_origin)
                     if nh > 0:
                         _prefetch_rows(&x[b0, b1, y0 + nh - 1, 0], row_step, nh, sh, W)
                     # Tap numbers only where indices are wanted: a literal flag, so the
