@@ -386,7 +386,7 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     if lp_means:
         raise ValueError(f"{fn}: LP means are made in the spread for 1-D and 2-D windows only")
     D, OD = sizes[0], geom.d.out_size
-    if avg:  # over the divisors first, as autograd's grad / divisor
+    if avg and P:  # over the divisors first, as autograd's grad / divisor (an empty batch: none)
         divisors = (counts[0][:, None, None] * counts[1][:, None] * counts[2]).astype(grad.dtype)
         # A divisor is 0 only for a window with no real cell, whose gradient goes nowhere.
         with np.errstate(divide="ignore", invalid="ignore"):

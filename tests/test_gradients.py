@@ -487,3 +487,27 @@ def test_window_backward_general_path(rng, op, k, s, p, d, c):
     ss = kk if s is None else np.broadcast_to(s, 2)
     if np.all(ss >= (kk - 1) * np.broadcast_to(d, 2) + 1):
         assert_identical(got, fast)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_every_gradient_of_an_empty_batch(n):
+    """An empty batch (a Dask stand-in, a filtered-out batch) gives an empty gradient; the 3-D
+    average gradients divided an empty gradient by divisors that are not made for it."""
+    shape = (0, 2) + (6,) * n
+    x = np.zeros(shape, np.float32)
+    g = np.zeros((0, 2) + (3,) * n, np.float32)
+    i = np.zeros(g.shape, np.int64)
+    calls = [
+        (f"max_pool{n}d_backward", (g, i, shape)),
+        (f"avg_pool{n}d_backward", (g, shape, 2)),
+        (f"sum_pool{n}d_backward", (g, shape, 2)),
+        (f"adaptive_avg_pool{n}d_backward", (g, shape)),
+        (f"adaptive_max_pool{n}d_backward", (g, i, shape)),
+        (f"lp_pool{n}d_backward", (g, x, 2, 2)),
+        (f"global_avg_pool{n}d_backward", (np.zeros((0, 2), np.float32), shape)),
+        (f"global_max_pool{n}d_backward", (np.zeros((0, 2), np.float32),
+                                           np.zeros((0, 2), np.int64), shape)),
+    ]
+    for name, args in calls:
+        result = getattr(cpool, name)(*args)
+        assert result.shape == shape, name
