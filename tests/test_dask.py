@@ -1,0 +1,319 @@
+"""cpool.dask: every op over Dask arrays equals the in-memory op on the computed array, for any
+chunking (chunks that cut windows, chunks smaller than the kernel, uneven last chunks, chunked
+batch and pooled axes, channels-last ``axes``), on the threaded scheduler and on a cluster."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import cpool  # noqa: E402
+import cpool.dask as cd  # noqa: E402
+
+SYNC = {"scheduler": "synchronous"}
+
+
+def _chunked(x, chunks):
+    return da.from_array(x, chunks=chunks)
+
+
+def _computed(result):
+    with dask.config.set(SYNC):
+        if isinstance(result, tuple):
+            return tuple(r.compute() for r in result)
+        return result.compute()
+
+
+def _assert_same(got, want, exact):
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, w.shape, g.dtype, w.dtype)
+        if exact or w.dtype.kind not in "fc":
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=2e-6 if w.dtype == np.float32 else 1e-12,
+                                       atol=1e-6 * (1 + float(np.nanmax(np.abs(w), initial=0))))
+
+
+def _check(op_name, x, chunks, exact=None, **kwargs):
+    """cpool.dask.<op> on ``x`` chunked as ``chunks`` against cpool.<op> on ``x``."""
+    want = getattr(cpool, op_name)(x, **kwargs)
+    lazy = getattr(cd, op_name)(_chunked(x, chunks), **kwargs)
+    if exact is None:
+        exact = "max" in op_name or x.dtype.kind in "iub"
+    _assert_same(_computed(lazy), want, exact)
+    return lazy
+
+
+def _cuts(draw, size):
+    """A random chunking of ``size`` cells: chunk sizes summing to it."""
+    if size == 0:
+        return (0,)
+    k = draw(st.integers(0, min(size - 1, 5)))
+    points = sorted(draw(st.sets(st.integers(1, size - 1), min_size=k, max_size=k))) if k else []
+    edges = [0] + points + [size]
+    return tuple(b - a for a, b in zip(edges[:-1], edges[1:]))
+
+
+@st.composite
+def _windowed_case(draw):
+    n = draw(st.sampled_from([1, 2, 3]))
+    op = draw(st.sampled_from(["max", "avg", "sum", "lp"]))
+    channels_last = draw(st.booleans())
+    sizes = tuple(draw(st.integers(1, 13 if n < 3 else 7)) for _ in range(n))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(n))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n)) if op in ("max", "sum") else (1,) * n
+    ceil_mode = draw(st.booleans())
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel) if op != "lp" else None
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    pads = padding or (0,) * n
+    if any(m + 2 * p < s for m, p, s in zip(sizes, pads, spans)):
+        sizes = tuple(max(m, s) for m, s in zip(sizes, spans))
+    batch = (draw(st.integers(1, 3)), 2)
+    shape = batch[:1] + sizes + batch[1:] if channels_last else batch + sizes
+    axes = tuple(range(1, 1 + n)) if channels_last else tuple(range(-n, 0))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.int32]) if op != "lp"
+                 else st.sampled_from([np.float32, np.float64]))
+    chunks = tuple(_cuts(draw, m) for m in shape)
+    kwargs = dict(kernel_size=kernel, stride=stride, ceil_mode=ceil_mode, axes=axes)
+    if op != "lp":
+        kwargs["padding"] = padding
+    if op in ("max", "sum"):
+        kwargs["dilation"] = dilation
+    if op == "max":
+        kwargs["return_indices"] = draw(st.booleans())
+    if op == "avg":
+        kwargs["count_include_pad"] = draw(st.booleans())
+        if draw(st.booleans()):
+            kwargs["divisor_override"] = draw(st.integers(1, 5))
+    if op == "lp":
+        kwargs = dict(norm_type=draw(st.sampled_from([1, 2, 3.5])), **kwargs)
+    seed = draw(st.integers(0, 2**31))
+    return f"{op}_pool{n}d", shape, dtype, chunks, kwargs, seed
+
+
+def _data(shape, dtype, seed, nan=False):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        x = rng.standard_normal(shape).astype(dtype)
+        if nan and x.size:
+            x.flat[rng.integers(0, x.size, max(1, x.size // 20))] = np.nan
+        return x
+    return rng.integers(-4, 5, shape).astype(dtype)  # small values: ties
+
+
+@given(_windowed_case())
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def test_windowed_ops_equal_in_memory_for_any_chunking(case):
+    name, shape, dtype, chunks, kwargs, seed = case
+    x = _data(shape, dtype, seed)
+    if name.startswith("lp"):
+        x = np.abs(x)
+    _check(name, x, chunks, **kwargs)
+
+
+@pytest.mark.parametrize("chunks", [
+    ((2,), (1,), (3, 3, 3, 3, 1), (2, 5, 6)),     # chunks smaller than the kernel, uneven last
+    ((1, 1), (1,), (13,), (1,) * 13),           # one-cell chunks
+    ((2,), (1,), (5, 8), (7, 6)),
+])
+@pytest.mark.parametrize("args", [
+    dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=2, stride=3),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=3, stride=1, padding=((2, 0), (0, 4)), dilation=2),
+    dict(kernel_size=3, stride=2, padding="same"),
+])
+def test_max_and_avg_with_cut_windows(chunks, args):
+    x = _data((2, 1, 13, 13), np.float32, 0, nan=True)
+    _check("max_pool2d", x, chunks, return_indices=True, **args)
+    if "dilation" not in args:
+        _check("avg_pool2d", x, chunks, **args)
+        _check("avg_pool2d", x, chunks, count_include_pad=False, **args)
+    _check("sum_pool2d", _data(x.shape, np.int64, 1), chunks, **args)
+
+
+@pytest.mark.parametrize("op", ["global_max_pool2d", "global_avg_pool2d", "global_sum_pool2d"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8, np.bool_])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_ops_as_a_tree(op, dtype, keepdims):
+    x = _data((3, 2, 11, 10), dtype, 2)
+    kwargs = dict(keepdims=keepdims)
+    if dtype == np.bool_:
+        x = x > 0
+        if op != "global_max_pool2d":  # the same error, before any work
+            with pytest.raises(TypeError, match="boolean input is ambiguous"):
+                getattr(cd, op)(_chunked(x, 4), **kwargs)
+            return
+    if op == "global_max_pool2d":
+        kwargs["return_indices"] = True
+    # 4 x 5 blocks per plane: two tree levels
+    _check(op, x, ((2, 1), (2,), (3, 3, 3, 2), (2,) * 5), **kwargs)
+
+
+def test_global_max_ties_and_nan_positions_over_blocks():
+    x = np.zeros((2, 9, 9), np.float32)
+    x[0, 1, 7] = x[0, 6, 0] = 5.0        # a tie across blocks: the first in the scan
+    x[1, 2, 2] = x[1, 8, 1] = np.nan     # NaNs: the last in the scan
+    x[1, 0, 8] = np.inf
+    chunks = ((1, 1), (2, 3, 4), (1, 4, 4))
+    _check("global_max_pool2d", x, chunks, return_indices=True)
+    _check("global_max_pool3d", x[None], ((1,),) + chunks, return_indices=True)
+    _check("global_max_pool1d", x, chunks, return_indices=True)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_one_and_three_dimensional_ops(n):
+    shape = (2, 3) + (9,) * n
+    x = _data(shape, np.float32, 3, nan=True)
+    chunks = ((1, 1), (2, 1)) + ((4, 2, 3),) * n
+    for op, kwargs in [("max_pool", dict(kernel_size=3, stride=2, padding=1, return_indices=True)),
+                       ("avg_pool", dict(kernel_size=2, ceil_mode=True)),
+                       ("sum_pool", dict(kernel_size=3, stride=1)),
+                       ("global_max_pool", dict(return_indices=True)),
+                       ("global_avg_pool", {}), ("adaptive_max_pool", dict(output_size=4)),
+                       ("adaptive_avg_pool", dict(output_size=5))]:
+        _check(f"{op}{n}d", x, chunks, **kwargs)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("chunks", [((3,), (2,), (12,), (12,)), ((1, 2), (1, 1), (5, 7), (3, 9)),
+                                    ((2, 1), (2,), (1,) * 12, (4, 4, 4))])
+def test_stochastic_draws_do_not_depend_on_the_chunking(training, chunks):
+    x = np.abs(_data((3, 2, 12, 12), np.float32, 4))
+    kwargs = dict(kernel_size=3, stride=2, padding=1, training=training, seed=7)
+    if training:
+        kwargs["return_indices"] = True
+    _check("stochastic_pool2d", x, chunks, exact=True, **kwargs)
+    _check("stochastic_pool2d", x, chunks, exact=True, kernel_size=2, training=training, seed=3)
+
+
+def test_stochastic_channels_last_blocks():
+    x = np.abs(_data((2, 10, 9, 3), np.float32, 5))
+    _check("stochastic_pool2d", x, ((1, 1), (4, 6), (5, 4), (2, 1)), exact=True, kernel_size=2,
+           seed=1, axes=(1, 2), return_indices=True)
+
+
+@pytest.mark.parametrize("op", ["adaptive_max_pool2d", "adaptive_avg_pool2d"])
+@pytest.mark.parametrize("output_size", [(6, 6), (5, None), 1, (4, 7)])
+def test_adaptive_ops(op, output_size):
+    x = _data((3, 2, 13, 13), np.float32, 6, nan=True)
+    kwargs = dict(output_size=output_size)
+    if op == "adaptive_max_pool2d":
+        kwargs["return_indices"] = True
+    _check(op, x, ((2, 1), (1, 1), (5, 8), (13,)), **kwargs)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_fractional_windows_follow_the_planes_not_the_blocks(n):
+    x = _data((3, 2) + (11,) * n, np.float32, 7)
+    chunks = ((1, 2), (1, 1)) + ((5, 6),) * n
+    name = f"fractional_max_pool{n}d"
+    _check(name, x, chunks, kernel_size=2, output_ratio=0.7, seed=5, return_indices=True)
+    samples = np.random.default_rng(0).random((3, 2, n))
+    _check(name, x, chunks, kernel_size=2, output_size=5, random_samples=samples)
+
+
+def _grad_cases():
+    x = _data((2, 3, 12, 12), np.float32, 8)
+    v, i = cpool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    g = _data(v.shape, np.float32, 9)
+    gv, gi = cpool.global_max_pool2d(x, return_indices=True)
+    av, ai = cpool.adaptive_max_pool2d(x, 5, return_indices=True)
+    return x, [
+        ("max_pool2d_backward", (g, i, x.shape), {}),
+        ("avg_pool2d_backward", (g, x.shape, 3, 2, 1), dict(count_include_pad=False)),
+        ("sum_pool2d_backward", (g, x.shape, 3, 2, 1), {}),
+        ("global_max_pool2d_backward", (gv + 1, gi, x.shape), {}),
+        ("global_avg_pool2d_backward", (gv, x.shape), {}),
+        ("global_sum_pool2d_backward", (gv, x.shape), {}),
+        ("adaptive_max_pool2d_backward", (av, ai, x.shape), {}),
+        ("adaptive_avg_pool2d_backward", (av, x.shape), {}),
+        ("lp_pool2d_backward", (g[..., :5, :5], np.abs(x), 2, 3, 2), {}),
+        ("max_unpool2d", (g, i, 3, 2, 1), dict(output_size=(12, 12))),
+    ]
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_gradients(case):
+    x, cases = _grad_cases()
+    name, args, kwargs = cases[case]
+    want = getattr(cpool, name)(*args, **kwargs)
+    lazy_args = [_chunked(a, tuple((1,) * a.shape[0] if j == 0 else
+                                   (max(1, a.shape[j] // 2),) * 2 + ((a.shape[j] % 2,) if
+                                                                     a.shape[j] % 2 else ())
+                                   for j in range(a.ndim)))
+                 if isinstance(a, np.ndarray) else a for a in args]
+    got = _computed(getattr(cd, name)(*lazy_args, **kwargs))
+    _assert_same(got, want, exact="max" in name)
+
+
+def test_results_are_lazy_and_stream_batch_blocks():
+    calls = []
+
+    def produce(block):
+        calls.append(block.shape)
+        return block
+
+    d = da.ones((8, 4, 16, 16), chunks=(2, 4, 16, 16), dtype=np.float32).map_blocks(
+        produce, meta=np.empty((0,) * 4, np.float32))
+    y = cd.max_pool2d(cd.avg_pool2d(d, 2), 2)
+    assert calls == [] and isinstance(y, da.Array)
+    assert y.chunks == ((2, 2, 2, 2), (4,), (4,), (4,))
+    np.testing.assert_array_equal(_computed(y), np.ones((8, 4, 4, 4), np.float32))
+    assert len(calls) == 4
+
+
+def test_argument_errors_come_before_any_work():
+    d = da.zeros((2, 3, 8, 8), chunks=4)
+    with pytest.raises(ValueError, match="kernel_size"):
+        cd.max_pool2d(d, 0)
+    with pytest.raises(ValueError, match="padding"):
+        cd.avg_pool2d(d, 2, padding=3)
+    with pytest.raises(TypeError, match="dtype"):
+        cd.max_pool2d(da.zeros((4, 4), dtype=complex), 2)
+    with pytest.raises(ValueError, match="axes"):
+        cd.max_pool2d(d, 2, axes=(1, 1))
+    with pytest.raises(TypeError, match="x"):
+        cd.max_pool2d([[1.0]], 1)
+    with pytest.raises(ValueError, match="non-negative"):
+        _computed(cd.stochastic_pool2d(-da.ones((4, 4), chunks=2), 2, seed=0))
+
+
+def test_numpy_inputs_and_unbatched_arrays():
+    x = _data((9, 10), np.float32, 10)
+    _assert_same(_computed(cd.max_pool2d(x, 3, 2, return_indices=True)),
+                 cpool.max_pool2d(x, 3, 2, return_indices=True), True)
+    _check("global_avg_pool2d", x, ((4, 5), (3, 7)))
+    _check("adaptive_avg_pool2d", x, ((4, 5), (3, 7)), output_size=3)
+
+
+def test_import_cpool_does_not_import_dask():
+    code = "import sys, cpool; assert 'dask' not in sys.modules, sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_on_a_local_cluster_of_processes():
+    distributed = pytest.importorskip("distributed")
+    x = _data((4, 3, 20, 18), np.float32, 11)
+    d = _chunked(x, ((1, 3), (3,), (7, 13), (9, 9)))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        v, i = cd.max_pool2d(d, 3, 2, 1, return_indices=True)
+        s = cd.stochastic_pool2d(abs(d), 2, seed=3)
+        g = cd.global_avg_pool2d(d)
+        got = client.compute([v, i, s, g], sync=True)
+    want = [*cpool.max_pool2d(x, 3, 2, 1, return_indices=True),
+            cpool.stochastic_pool2d(np.abs(x), 2, seed=3), cpool.global_avg_pool2d(x)]
+    for a, b in zip(got[:3], want[:3]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-6)
