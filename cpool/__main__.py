@@ -4,6 +4,8 @@ Usage::
 
     python -m cpool [--shape N C H W] [--threads T] [--repeat R]
     python -m cpool bench [--threads N ...] [--ops KEY ...] [--json FILE] [--repeat R]
+    python -m cpool pool IN OUT --op max --kernel 2 [--stride S] [--padding P] [--axes A ...]
+                         [--chunks C,C,...] [--scheduler threads|processes|ADDRESS]
 """
 import argparse
 import sys
@@ -104,7 +106,18 @@ def bench_main(argv):
                         help="run the row-width sweep: 2x2 stride-2 max, avg and sum at row widths "
                              "16 to 4096 (keys max2_w16 ... sum2_w4096), each against copy "
                              "(with --ops, in addition to those cases)")
+    parser.add_argument("--dask", action="store_true",
+                        help="instead: cpool.dask against in-memory cpool, and the batch command "
+                             "(python -m cpool pool) against cp")
+    parser.add_argument("--dask-gb", type=float, default=4.0, metavar="GB",
+                        help="size of the batch command's .npy file (default: 4; 0 skips it)")
+    parser.add_argument("--dask-dir", default=None, metavar="DIR",
+                        help="folder for the batch command's files (default: the temp folder)")
     args = parser.parse_args(argv)
+    if args.dask:
+        from cpool import _bench_dask
+
+        return _bench_dask.main(args)
     if args.threads and min(args.threads) < 0:
         parser.error("--threads must be >= 0 (0: the default count)")
     if args.load < 0:
@@ -116,8 +129,13 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         return bench_main(argv[1:])
+    if argv[:1] == ["pool"]:
+        from cpool import _batch  # imports Dask when it runs
+
+        return _batch.run(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m cpool", description=__doc__.splitlines()[0],
-                                     epilog="Run `python -m cpool bench -h` for the benchmark.")
+                                     epilog="Run `python -m cpool bench -h` for the benchmark, `python -m cpool pool -h` "
+                                            "to pool an array on disk out of core.")
     parser.add_argument("--shape", type=int, nargs="+", default=[32, 64, 112, 112],
                         help="shape of the timed batch (default: 32 64 112 112)")
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all)")

@@ -1,0 +1,203 @@
+"""``python -m cpool pool IN OUT``: out-of-core pooling of .npy files and zarr stores, its errors
+(before any work, and a full disk), and a larger-than-memory run on a memory-limited cluster."""
+import errno
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.array")
+zarr = pytest.importorskip("zarr")
+
+import cpool  # noqa: E402
+from cpool import _batch  # noqa: E402
+
+
+def _run(*argv):
+    return _batch.run([str(a) for a in argv] + ["--quiet"])
+
+
+@pytest.fixture
+def x():
+    return np.random.default_rng(0).standard_normal((5, 3, 17, 12)).astype(np.float32)
+
+
+def _leftovers(folder):
+    return [f for f in os.listdir(folder) if ".partial-" in f]
+
+
+@pytest.mark.parametrize("out_name", ["out.npy", "out.zarr"])
+@pytest.mark.parametrize("args, want", [
+    (["--op", "max", "--kernel", "2"], lambda x: cpool.max_pool2d(x, 2)),
+    (["--op", "avg", "--kernel", "3", "--stride", "2", "--padding", "1", "--ceil-mode"],
+     lambda x: cpool.avg_pool2d(x, 3, 2, 1, ceil_mode=True)),
+    (["--op", "sum", "--kernel", "2", "3", "--stride", "1", "2"],
+     lambda x: cpool.sum_pool2d(x, (2, 3), (1, 2))),
+    (["--op", "max", "--kernel", "2", "--axes", "1", "2"],
+     lambda x: cpool.max_pool2d(x, 2, axes=(1, 2))),
+    (["--op", "max", "--kernel", "2", "2", "2"], lambda x: cpool.max_pool3d(x, 2)),
+    (["--op", "global_avg"], lambda x: cpool.global_avg_pool2d(x)),
+    (["--op", "max", "--kernel", "3", "--chunks", "2,3,5,5"], lambda x: cpool.max_pool2d(x, 3)),
+])
+def test_pools_npy_files(tmp_path, x, args, want, out_name):
+    src, dst = tmp_path / "in.npy", tmp_path / out_name
+    np.save(src, x)
+    assert _run(src, dst, *args) == 0
+    got = np.load(dst) if out_name.endswith(".npy") else zarr.open_array(str(dst), mode="r")[...]
+    expected = want(x)
+    if "avg" in args:
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, expected)
+    assert not _leftovers(tmp_path)
+
+
+def test_pools_a_zarr_store_with_its_chunks(tmp_path, x):
+    src, dst = tmp_path / "in.zarr", tmp_path / "out.npy"
+    z = zarr.create_array(str(src), shape=x.shape, chunks=(2, 3, 7, 5), dtype=x.dtype)
+    z[...] = x
+    assert _run(src, dst, "--op", "max", "--kernel", "3", "--stride", "2", "--padding", "1") == 0
+    np.testing.assert_array_equal(np.load(dst), cpool.max_pool2d(x, 3, 2, 1))
+
+
+def test_progress_on_stderr(tmp_path, x):
+    src, dst = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(src, x)
+    done = subprocess.run([sys.executable, "-m", "cpool", "pool", str(src), str(dst), "--op",
+                           "max", "--kernel", "2"], capture_output=True, text=True, check=True)
+    assert done.stdout == ""
+    assert "100% Completed" in done.stderr and "wrote" in done.stderr
+
+
+@pytest.mark.parametrize("setup, argv, message", [
+    (None, ["missing.npy", "out.npy", "--op", "max", "--kernel", "2"], "does not exist"),
+    ("text", ["in.npy", "out.npy", "--op", "max", "--kernel", "2"], "not a readable .npy"),
+    ("dir", ["in.data", "out.npy", "--op", "max", "--kernel", "2"], "not a zarr array"),
+    ("npy", ["in.npy", "out.npy", "--op", "max", "--kernel", "0"], "kernel_size"),
+    ("npy", ["in.npy", "out.npy", "--op", "avg", "--kernel", "2", "--padding", "2"], "padding"),
+    ("npy", ["in.npy", "out.npy", "--op", "max"], "needs --kernel"),
+    ("npy", ["in.npy", "out.npy", "--op", "max", "--kernel", "2", "--chunks", "2,2"],
+     "--chunks needs 4"),
+    ("npy", ["in.npy", "out.npy", "--op", "max", "--kernel", "2", "--axes", "0", "0"], "axes"),
+    ("npy", ["in.npy", "in.npy", "--op", "max", "--kernel", "2", "--overwrite"], "OUT must not"),
+    ("npy", ["in.npy", "nowhere/out.npy", "--op", "max", "--kernel", "2"], "does not exist"),
+])
+def test_errors_before_any_work(tmp_path, x, capsys, setup, argv, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if setup == "text":
+        (tmp_path / "in.npy").write_text("not an array")
+    elif setup == "dir":
+        (tmp_path / "in.data").mkdir()
+    elif setup == "npy":
+        np.save(tmp_path / "in.npy", x)
+    before = sorted(os.listdir(tmp_path))
+    assert _batch.run(argv) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written
+
+
+def test_existing_output_needs_overwrite(tmp_path, x, capsys):
+    src, dst = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(src, x)
+    dst.write_text("keep me")
+    assert _run(src, dst, "--op", "max", "--kernel", "2") == 2
+    assert "exists" in capsys.readouterr().err and dst.read_text() == "keep me"
+    assert _run(src, dst, "--op", "max", "--kernel", "2", "--overwrite") == 0
+    np.testing.assert_array_equal(np.load(dst), cpool.max_pool2d(x, 2))
+
+
+def test_a_full_disk_leaves_no_partial_output(tmp_path, x, capsys, monkeypatch):
+    src, dst = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(src, x)
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_batch, "_store", full)
+    assert _run(src, dst, "--op", "max", "--kernel", "2") == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert not dst.exists() and not _leftovers(tmp_path)
+
+
+def test_too_little_space_is_found_before_any_work(tmp_path, x, capsys, monkeypatch):
+    src, dst = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(src, x)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 10))
+    assert _run(src, dst, "--op", "max", "--kernel", "2") == 1
+    assert "not enough space" in capsys.readouterr().err
+    assert not dst.exists() and not _leftovers(tmp_path)
+
+
+def test_an_interrupted_run_leaves_no_partial_output(tmp_path, x, monkeypatch):
+    src, dst = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(src, x)
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_batch, "_store", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(src, dst, "--op", "max", "--kernel", "2")
+    assert not dst.exists() and not _leftovers(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# larger than a worker's memory
+# ---------------------------------------------------------------------------------------------
+BIG_SHAPE = (64, 64, 512, 512)  # float32: 4.3 GB
+BIG_CHUNKS = (1, 64, 512, 512)  # 64 MiB
+WORKER_LIMIT = 1 << 30
+
+
+def _block_of_big(block_info=None):
+    """Block of the big test array: uniform values seeded by the block's place (made on the
+    worker, so no data comes from the test process)."""
+    loc = block_info[None]["chunk-location"]
+    shape = block_info[None]["chunk-shape"]
+    return np.random.default_rng(list(loc)).random(shape, dtype=np.float32)
+
+
+def _peak_rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb(tmp_path_factory):
+    distributed = pytest.importorskip("distributed")
+    import dask.array as da
+
+    import cpool.dask as cd
+
+    folder = tmp_path_factory.mktemp("big")
+    try:
+        src, dst = str(folder / "in.zarr"), str(folder / "out.zarr")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      memory_limit=WORKER_LIMIT, dashboard_address=":0") as cluster, \
+                distributed.Client(cluster) as client:
+            made = da.map_blocks(_block_of_big, chunks=tuple(
+                (c,) * (s // c) for s, c in zip(BIG_SHAPE, BIG_CHUNKS)), dtype=np.float32,
+                meta=np.empty((0,) * 4, np.float32))
+            z_in = zarr.create_array(src, shape=BIG_SHAPE, chunks=BIG_CHUNKS, dtype=np.float32,
+                                     compressors=None)
+            da.store(made, z_in, lock=False)
+            assert sum(f.stat().st_size for f in (folder / "in.zarr").rglob("*")) >= 4e9
+            x = da.from_zarr(src)
+            y = cd.max_pool2d(x, 2)
+            z_out = zarr.create_array(dst, shape=y.shape, chunks=(1, 64, 256, 256),
+                                      dtype=np.float32, compressors=None)
+            da.store(y, z_out, lock=False)
+            peaks = client.run(_peak_rss)
+        print(f"worker peak RSS: {sorted(peaks.values())} bytes, limit {WORKER_LIMIT}")
+        assert len(peaks) == 2
+        assert max(peaks.values()) < WORKER_LIMIT, peaks
+        out = zarr.open_array(dst, mode="r")
+        source = zarr.open_array(src, mode="r")
+        for i in (0, 31, 63):
+            np.testing.assert_array_equal(out[i], cpool.max_pool2d(source[i], 2))
+        np.testing.assert_array_equal(out[5, 7, 100:110],
+                                      cpool.max_pool2d(source[5, 7, 200:220], 2))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
