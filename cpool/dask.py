@@ -21,8 +21,13 @@ How the blocks are made
 * Global ops: a partial result per input block, combined in a tree (:data:`_SPLIT_EVERY` at a
   time): max by value, then position (the in-memory scan's rules: ties keep the first, NaN the
   last), integer sums exactly, float averages from float64 sums.
-* Adaptive and fractional pooling (windows at no fixed step) and the gradients: every task takes
-  whole planes (the pooled axes are concatenated into one chunk) and a batch block.
+* Gradients of avg, sum and LP pooling over chunked pooled axes: gradient block ``j`` starts
+  where output block ``j``'s windows do (LP: x's chunks); its task takes the gradient of the
+  outputs whose windows reach it (a halo of output cells), spreads it over their span with the
+  padding at the true edges, and keeps its own cells (:func:`_windowed_backward`).
+* Adaptive and fractional pooling (windows at no fixed step) and the gradients that scatter at
+  indices (max, stochastic, adaptive, fractional, global, ``max_unpool``): every task takes
+  whole planes (the pooled axes are joined into one chunk) and a batch block.
 
 Each task calls the in-memory op with ``num_threads=1`` unless told otherwise: Dask's workers
 are the parallelism, and a task's OpenMP team on top of them would oversubscribe the cores.
@@ -141,7 +146,8 @@ def _arrays(prefix: str, tasks: Dict[tuple, tuple], chunks, metas, source, token
             dsk.update({(part,) + idx: (operator.getitem, (name + "-all",) + idx, k)
                         for idx in tasks})
     dsk.update(extra or {})
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[source])
+    sources = source if isinstance(source, list) else [source]
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=sources)
     return tuple(da.Array(graph, part, chunks, meta=meta) for part, meta in zip(names, metas))
 
 
@@ -403,6 +409,132 @@ def _planewise(name: str, args: Dict[str, Any], arrays: Dict[str, Any], axes, ou
 
 
 # ---------------------------------------------------------------------------------------------
+# gradients of windowed sums (avg, sum, LP) over chunked pooled axes: block by block
+# ---------------------------------------------------------------------------------------------
+# The gradients whose windows follow from their arguments (not from indices).
+_SPREADS = {f"{op}_pool{n}d" for op in ("avg", "sum", "lp") for n in (1, 2, 3)}
+
+
+def _gradient_blocks(geom: "_v.Geometry", i: int, size: int, grad_chunks, x_chunks):
+    """The gradient's blocks along spatial axis ``i``, as (first cell, end) pairs: ``x``'s
+    chunks (LP), or else those the gradient's chunks imply: block ``j`` starts where output
+    block ``j``'s first window does (at 0 for the first), so a gradient of a forward made
+    block by block has blocks like its input's."""
+    if x_chunks is not None:
+        edges = np.concatenate(([0], np.cumsum(x_chunks)))
+    else:
+        w, s = geom.windows[i], geom.stride[i]
+        outs = np.cumsum(grad_chunks)[:-1]
+        edges = [0] + [min(size, max(0, int(o) * s - w.pad_before)) for o in outs] + [size]
+    edges = sorted(set(int(e) for e in edges))
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _outputs_touching(geom: "_v.Geometry", i: int, lo: int, hi: int) -> Tuple[int, int]:
+    """The outputs along spatial axis ``i`` whose windows reach into cells ``lo .. hi - 1``
+    (every one whose span does; with dilation a few more, which add nothing there)."""
+    w, s = geom.windows[i], geom.stride[i]
+    first = max(0, (lo + w.pad_before - _reach(geom, i)) // s + 1)
+    end = min(w.out_size, -(-(hi + w.pad_before) // s))
+    return first, end
+
+
+def _spread_block(grads, xs, axes, grad_cut, x_cut, call, pads, region, block, offset, dtype):
+    """One gradient block: the gradient of outputs whose windows reach it, spread over their
+    span (``region`` sizes, with ``pads``) by the in-memory gradient, then the block's cells
+    ``offset`` into the span taken (cells outside the span get 0)."""
+    g = _assemble(grads, axes)[grad_cut]
+    x = None if xs is None else _assemble(xs, axes)[x_cut]
+    spread = call(g, x, region, pads)
+    if spread.shape == tuple(block) and not any(offset):
+        return spread
+    result = np.zeros(block, dtype)
+    src, dst = [slice(None)] * len(block), [slice(None)] * len(block)
+    for a, (o, m, r) in offset.items():  # o: block start - span start; m, r: their sizes
+        start, stop = max(0, o), min(r, o + m)
+        if stop <= start:  # the span misses the block: no window reaches its cells
+            return result
+        src[a], dst[a] = slice(start, stop), slice(start - o, stop - o)
+    result[tuple(dst)] = spread[tuple(src)]
+    return result
+
+
+def _call_spread(op, kwargs, axes, g, x, region, pads):
+    """The in-memory gradient of ``g`` over a span of ``region`` sizes, with per-side
+    ``pads`` (LP, which takes no padding, reads its span of ``x``)."""
+    if x is not None:
+        return op(g, x, **kwargs)
+    shape = list(g.shape)
+    for a, m in zip(axes, region):
+        shape[a] = m
+    return op(g, tuple(shape), padding=tuple(pads), **kwargs)
+
+
+def _windowed_backward(name: str, shape, args: Dict[str, Any], metas: tuple):
+    """avg/sum/LP gradients over chunked pooled axes: each gradient block takes the gradient of
+    the outputs whose windows reach it (a halo of output blocks), spreads it over their span
+    with the padding at the array's true edges, and keeps its own cells."""
+    axes = args["axes"]
+    g = args["grad_output"]
+    x = args.get("x")
+    lp = x is not None
+    geom = _v._geometry(name, shape, axes, args["kernel_size"], args.get("stride"),
+                        args.get("padding", 0), args.get("dilation", 1),
+                        args.get("ceil_mode", False))
+    sizes = tuple(shape[a] for a in axes)
+    blocks = [_gradient_blocks(geom, i, sizes[i], g.chunks[a], x.chunks[a] if lp else None)
+              for i, a in enumerate(axes)]
+    skip = {"grad_output", "x", "input_shape", "padding", "axes"}
+    kwargs = {k: v for k, v in args.items() if k not in skip}
+    kwargs["axes"] = axes
+    if lp:
+        kwargs = {k: v for k, v in kwargs.items() if k != "norm_type"}
+        kwargs = dict(norm_type=args["norm_type"], **kwargs)
+    call = functools.partial(_call_spread, getattr(cpool, name), kwargs, axes)
+    source = x if lp else g
+    tasks = {}
+    for batch_idx in _batch_blocks(source, axes):
+        block_shape = [len(c) and c[i or 0] for c, i in zip(source.chunks, batch_idx)]
+        for spatial_idx in np.ndindex(*[len(b) for b in blocks]):
+            cells = [blocks[i][j] for i, j in enumerate(spatial_idx)]
+            outs = [_outputs_touching(geom, i, *cells[i]) for i in range(len(axes))]
+            for a, (lo, hi) in zip(axes, cells):
+                block_shape[a] = hi - lo
+            idx = list(0 if i is None else i for i in batch_idx)
+            for a, j in zip(axes, spatial_idx):
+                idx[a] = j
+            if any(o1 <= o0 for o0, o1 in outs):  # no window reaches the block
+                tasks[tuple(idx)] = (np.zeros, tuple(block_shape), metas[0].dtype)
+                continue
+            spans = [_span(geom, i, sizes[i], *outs[i]) for i in range(len(axes))]
+            grad_picks, grad_cut = [], [slice(None)] * g.ndim
+            x_picks, x_cut = [], [slice(None)] * g.ndim
+            for i, a in enumerate(axes):
+                numbers, first = _chunks_of(g.chunks[a], *outs[i])
+                grad_picks.append(numbers)
+                grad_cut[a] = slice(outs[i][0] - first, outs[i][1] - first)
+                if lp:
+                    numbers, first = _chunks_of(x.chunks[a], spans[i].lo, spans[i].hi)
+                    x_picks.append(numbers)
+                    x_cut[a] = slice(spans[i].lo - first, spans[i].hi - first)
+            g_batch = tuple(None if a in axes else i for a, i in enumerate(idx))
+            grads = _nested_keys(g.name, g_batch, axes, grad_picks)
+            xs = _nested_keys(x.name, g_batch, axes, x_picks) if lp else None
+            offset = {a: (lo - s.lo, hi - lo, s.hi - s.lo)
+                      for a, (lo, hi), s in zip(axes, cells, spans)}
+            tasks[tuple(idx)] = (_spread_block, grads, xs, list(axes), tuple(grad_cut),
+                                 tuple(x_cut), call, [s.pad for s in spans],
+                                 tuple(s.hi - s.lo for s in spans), tuple(block_shape), offset,
+                                 metas[0].dtype)
+    chunks = list(source.chunks)
+    for a, b in zip(axes, blocks):
+        chunks[a] = tuple(hi - lo for lo, hi in b)
+    deps = [g, x] if lp else [g]
+    return _result(_arrays(name, tasks, tuple(chunks), metas, deps,
+                           tokenize(name, sorted(args.items(), key=str))))
+
+
+# ---------------------------------------------------------------------------------------------
 # the public functions: cpool's signatures, Dask arrays in and out
 # ---------------------------------------------------------------------------------------------
 def _stand_ins(args: Dict[str, Any], arrays: Dict[str, Any], axes, ndim: int):
@@ -472,26 +604,30 @@ def _dispatch(op_name: str, sig: inspect.Signature, *a, **kw):
     args["axes"] = axes
     ndim = len(shape)
     op = getattr(cpool, op_name)
-    family = _FAMILY.get(op_name[:-2], "planes") if not op_name.endswith("backward") else "planes"
-    if op_name.startswith("max_unpool"):
-        family = "planes"
-    if family == "planes" and op_name.startswith("fractional") and "x" in args:
+    backward = op_name.endswith("_backward") or op_name.startswith("max_unpool")
+    family = "planes" if backward else _FAMILY[op_name[:-2]]
+    if op_name.startswith("fractional") and not backward:
         _fractional_samples_as_array(op_name, args, arrays, shape, axes, n)
     stand_ins = _stand_ins(args, arrays, axes, ndim)
     result = op(**stand_ins)
     results = result if isinstance(result, tuple) else (result,)
     metas = tuple(np.empty((0,) * r.ndim, r.dtype) for r in results)
-    token = tokenize(op_name, sorted(((k, v) for k, v in args.items()), key=str))
     if family == "window":
         return _windowed(op_name, n, args["x"], args, metas)
-    if family == "global" or (op_name.startswith("adaptive") and "x" in args
+    if family == "global" or (op_name.startswith("adaptive") and not backward
                               and _v.is_global_size(args["output_size"])):
-        kind = op_name.split("_")[1] if family == "global" else op_name.split("_")[1]
-        keepdims = args.get("keepdims", family != "global")
-        return _global(op_name, kind, args["x"], axes, keepdims,
+        keepdims = args.get("keepdims", family != "global")  # adaptive: the 1x1 kept
+        return _global(op_name, op_name.split("_")[1], args["x"], axes, keepdims,
                        bool(args.get("return_indices", False)), args["num_threads"], metas)
+    if "x" in args and "grad_output" in args:  # LP: the gradient's batch blocks are x's
+        args["grad_output"] = arrays["grad_output"] = args["grad_output"].rechunk(
+            {a: c for a, c in enumerate(args["x"].chunks) if a not in axes})
+    spread_by = args.get("x", args.get("grad_output"))
+    if op_name[:-len('_backward')] in _SPREADS and any(len(spread_by.chunks[a]) > 1 for a in axes):
+        return _windowed_backward(op_name, shape, args, metas)
     out_axes = stand_ins["axes"]
     spatial_out = tuple(results[0].shape[a] for a in out_axes)
+    token = tokenize(op_name, sorted(((k, v) for k, v in args.items()), key=str))
     return _planewise(op_name, args, arrays, axes, ndim, spatial_out, metas, token)
 
 

@@ -9,23 +9,21 @@ import pytest
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import cpool  # noqa: E402
 import cpool.dask as cd  # noqa: E402
 
-SYNC = {"scheduler": "synchronous"}
-
-
 def _chunked(x, chunks):
     return da.from_array(x, chunks=chunks)
 
 
-def _computed(result):
-    with dask.config.set(SYNC):
+def _computed(result, scheduler="synchronous"):
+    """The computed result; a tuple's arrays computed together (their tasks shared)."""
+    with dask.config.set(scheduler=scheduler):
         if isinstance(result, tuple):
-            return tuple(r.compute() for r in result)
+            return dask.compute(*result)
         return result.compute()
 
 
@@ -42,13 +40,13 @@ def _assert_same(got, want, exact):
                                        atol=1e-6 * (1 + float(np.nanmax(np.abs(w), initial=0))))
 
 
-def _check(op_name, x, chunks, exact=None, **kwargs):
+def _check(op_name, x, chunks, exact=None, scheduler="synchronous", **kwargs):
     """cpool.dask.<op> on ``x`` chunked as ``chunks`` against cpool.<op> on ``x``."""
     want = getattr(cpool, op_name)(x, **kwargs)
     lazy = getattr(cd, op_name)(_chunked(x, chunks), **kwargs)
     if exact is None:
         exact = "max" in op_name or x.dtype.kind in "iub"
-    _assert_same(_computed(lazy), want, exact)
+    _assert_same(_computed(lazy, scheduler), want, exact)
     return lazy
 
 
@@ -132,13 +130,14 @@ def test_windowed_ops_equal_in_memory_for_any_chunking(case):
     dict(kernel_size=3, stride=1, padding=((2, 0), (0, 4)), dilation=2),
     dict(kernel_size=3, stride=2, padding="same"),
 ])
-def test_max_and_avg_with_cut_windows(chunks, args):
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_max_and_avg_with_cut_windows(chunks, args, scheduler):
     x = _data((2, 1, 13, 13), np.float32, 0, nan=True)
-    _check("max_pool2d", x, chunks, return_indices=True, **args)
+    _check("max_pool2d", x, chunks, return_indices=True, scheduler=scheduler, **args)
     if "dilation" not in args:
-        _check("avg_pool2d", x, chunks, **args)
-        _check("avg_pool2d", x, chunks, count_include_pad=False, **args)
-    _check("sum_pool2d", _data(x.shape, np.int64, 1), chunks, **args)
+        _check("avg_pool2d", x, chunks, scheduler=scheduler, **args)
+        _check("avg_pool2d", x, chunks, count_include_pad=False, scheduler=scheduler, **args)
+    _check("sum_pool2d", _data(x.shape, np.int64, 1), chunks, scheduler=scheduler, **args)
 
 
 @pytest.mark.parametrize("op", ["global_max_pool2d", "global_avg_pool2d", "global_sum_pool2d"])
@@ -193,7 +192,8 @@ def test_stochastic_draws_do_not_depend_on_the_chunking(training, chunks):
     if training:
         kwargs["return_indices"] = True
     _check("stochastic_pool2d", x, chunks, exact=True, **kwargs)
-    _check("stochastic_pool2d", x, chunks, exact=True, kernel_size=2, training=training, seed=3)
+    _check("stochastic_pool2d", x, chunks, exact=True, scheduler="threads", kernel_size=2,
+           training=training, seed=3)
 
 
 def test_stochastic_channels_last_blocks():
@@ -317,3 +317,34 @@ def test_on_a_local_cluster_of_processes():
     for a, b in zip(got[:3], want[:3]):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(got[3], want[3], rtol=1e-6)
+
+
+@st.composite
+def _spread_case(draw):
+    name, shape, dtype, chunks, kwargs, seed = draw(_windowed_case())
+    assume(not name.startswith("max"))
+    kwargs.pop("return_indices", None)
+    y_shape = getattr(cpool, name)(np.zeros(shape, np.float32), **kwargs).shape
+    grad_chunks = tuple(_cuts(draw, m) for m in y_shape)
+    return name, shape, np.float64 if dtype == np.int32 else dtype, chunks, grad_chunks, kwargs, seed
+
+
+@given(_spread_case())
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+def test_windowed_gradients_over_chunked_planes(case):
+    """avg/sum/LP gradients whose pooled axes are chunked: each gradient block from the outputs
+    whose windows reach it (LP: in x's chunks; else in blocks the gradient's chunks imply)."""
+    name, shape, dtype, chunks, grad_chunks, kwargs, seed = case
+    x = np.abs(_data(shape, dtype, seed))
+    y = getattr(cpool, name)(x, **kwargs)
+    g = _data(y.shape, dtype, seed + 1)
+    backward = f"{name}_backward"
+    if name.startswith("lp"):
+        p, rest = kwargs["norm_type"], {k: v for k, v in kwargs.items() if k != "norm_type"}
+        want = getattr(cpool, backward)(g, x, p, **rest)
+        lazy = getattr(cd, backward)(_chunked(g, grad_chunks), _chunked(x, chunks), p, **rest)
+        assert lazy.chunks == _chunked(x, chunks).chunks
+    else:
+        want = getattr(cpool, backward)(g, x.shape, **kwargs)
+        lazy = getattr(cd, backward)(_chunked(g, grad_chunks), x.shape, **kwargs)
+    _assert_same(_computed(lazy), want, exact=False)
