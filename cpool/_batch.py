@@ -16,6 +16,8 @@ from typing import List, Optional
 import numpy as np
 
 OPS = ["max", "avg", "sum", "global_max", "global_avg", "global_sum"]
+# How long to try to reach a scheduler given by address.
+CONNECT_TIMEOUT = "10s"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +63,29 @@ def _is_npy(path: str) -> bool:
     return path.endswith(".npy")
 
 
+class NpyFile:
+    """A ``.npy`` file as Dask reads and stores blocks of it: each block opens the file's memory
+    map where it runs. A memory map itself would be pickled whole (as an in-memory copy) to
+    process workers: the input sent in full to each, and their writes into OUT lost."""
+
+    def __init__(self, path: str, mode: str = "r"):
+        self.path, self.mode = path, mode
+        mm = np.load(path, mmap_mode="r", allow_pickle=False)
+        self.shape, self.dtype, self.ndim = mm.shape, mm.dtype, mm.ndim
+
+    @classmethod
+    def create(cls, path: str, shape, dtype) -> "NpyFile":
+        np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape).flush()
+        return cls(path, "r+")
+
+    def __getitem__(self, index):
+        return np.load(self.path, mmap_mode="r", allow_pickle=False)[index]
+
+    def __setitem__(self, index, value):
+        # No flush: the page cache is shared by every process that maps the file.
+        np.load(self.path, mmap_mode="r+", allow_pickle=False)[index] = value
+
+
 def _open_input(path: str, chunks_arg: Optional[str]):
     """The input as a Dask array over the file (nothing read yet)."""
     import dask.array as da
@@ -69,10 +94,11 @@ def _open_input(path: str, chunks_arg: Optional[str]):
         raise BatchError(f"IN {path!r} does not exist")
     if _is_npy(path):
         try:
-            data = np.load(path, mmap_mode="r", allow_pickle=False)
+            data = NpyFile(path)
         except (ValueError, OSError, EOFError) as exc:
             raise BatchError(f"IN {path!r} is not a readable .npy file: {exc}") from None
-        default = {0: max(1, (128 << 20) // max(1, data[0].nbytes if data.ndim else 1))}
+        row = data.dtype.itemsize * int(np.prod(data.shape[1:]))
+        default = {0: max(1, (128 << 20) // max(1, row))}
     else:
         import zarr
 
@@ -150,7 +176,7 @@ def _scheduler(args):
         raise BatchError("--scheduler ADDRESS needs the distributed package "
                          "(pip install \"cpool[dask]\")") from None
     try:
-        client = Client(args.scheduler, timeout="10s")
+        client = Client(args.scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, ValueError, TypeError) as exc:
         raise BatchError(f"--scheduler {args.scheduler!r}: no scheduler there ({exc})") from None
     return {}, client
@@ -212,17 +238,13 @@ def run(argv: List[str]) -> int:
         tmp = _temporary(args.output)
         start = time.perf_counter()
         if _is_npy(args.output):
-            target = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype,
-                                               shape=result.shape)
+            target = NpyFile.create(tmp, result.shape, result.dtype)
         else:
             import zarr
 
             target = zarr.create_array(tmp, shape=result.shape, dtype=result.dtype,
                                        chunks=tuple(max(c) if c else 1 for c in result.chunks))
         _store(result, target, args.output, tmp, args)
-        if _is_npy(args.output):
-            target.flush()
-            del target
         if os.path.exists(args.output):
             _remove(args.output)
         os.replace(tmp, args.output)

@@ -201,3 +201,31 @@ def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb(tmp_path_factory):
                                       cpool.max_pool2d(source[5, 7, 200:220], 2))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("out_name", ["out.npy", "out.zarr"])
+def test_process_workers_read_and_write_the_files(tmp_path, x, out_name):
+    """Process workers open IN's and OUT's blocks themselves: a memory map pickled to them
+    would be a copy (the input sent whole to each, the output's writes lost)."""
+    src, dst = tmp_path / "in.npy", tmp_path / out_name
+    np.save(src, x)
+    assert _run(src, dst, "--op", "max", "--kernel", "2", "--chunks", "2,3,17,12",
+                "--scheduler", "processes", "--workers", "2") == 0
+    got = np.load(dst) if out_name.endswith(".npy") else zarr.open_array(str(dst), mode="r")[...]
+    np.testing.assert_array_equal(got, cpool.max_pool2d(x, 2))
+
+
+def test_a_distributed_scheduler_by_address(tmp_path, x, capsys, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(_batch, "CONNECT_TIMEOUT", "1s")
+    src, dst = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(src, x)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster:
+        assert _batch.run([str(src), str(dst), "--op", "avg", "--kernel", "3", "--chunks",
+                           "2,3,17,12", "--scheduler", cluster.scheduler_address]) == 0
+    np.testing.assert_allclose(np.load(dst), cpool.avg_pool2d(x, 3), rtol=1e-6)
+    assert "wrote" in capsys.readouterr().err
+    assert _batch.run([str(src), str(tmp_path / "o2.npy"), "--op", "max", "--kernel", "2",
+                       "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "no scheduler there" in capsys.readouterr().err
