@@ -2,10 +2,12 @@
 (before any work, and a full disk), and a larger-than-memory run on a memory-limited cluster."""
 import errno
 import os
+import pathlib
 import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -165,13 +167,14 @@ def _peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
-def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb(tmp_path_factory):
+def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb():
     distributed = pytest.importorskip("distributed")
     import dask.array as da
 
     import cpool.dask as cd
 
-    folder = tmp_path_factory.mktemp("big")
+    # A folder of its own, not pytest's: another pytest session prunes old pytest folders.
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="cpool-4gb-"))
     try:
         src, dst = str(folder / "in.zarr"), str(folder / "out.zarr")
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -182,13 +185,14 @@ def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb(tmp_path_factory):
                 meta=np.empty((0,) * 4, np.float32))
             z_in = zarr.create_array(src, shape=BIG_SHAPE, chunks=BIG_CHUNKS, dtype=np.float32,
                                      compressors=None)
-            da.store(made, z_in, lock=False)
+            # With a deadline: a cluster that loses its workers must fail the test, not hang.
+            client.compute(da.store(made, z_in, lock=False, compute=False)).result(timeout=300)
             assert sum(f.stat().st_size for f in (folder / "in.zarr").rglob("*")) >= 4e9
             x = da.from_zarr(src)
             y = cd.max_pool2d(x, 2)
             z_out = zarr.create_array(dst, shape=y.shape, chunks=(1, 64, 256, 256),
                                       dtype=np.float32, compressors=None)
-            da.store(y, z_out, lock=False)
+            client.compute(da.store(y, z_out, lock=False, compute=False)).result(timeout=300)
             peaks = client.run(_peak_rss)
         print(f"worker peak RSS: {sorted(peaks.values())} bytes, limit {WORKER_LIMIT}")
         assert len(peaks) == 2

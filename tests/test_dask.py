@@ -311,7 +311,8 @@ def test_on_a_local_cluster_of_processes():
         v, i = cd.max_pool2d(d, 3, 2, 1, return_indices=True)
         s = cd.stochastic_pool2d(abs(d), 2, seed=3)
         g = cd.global_avg_pool2d(d)
-        got = client.compute([v, i, s, g], sync=True)
+        # With a deadline: a cluster that loses its workers must fail the test, not hang.
+        got = [f.result(timeout=120) for f in client.compute([v, i, s, g])]
     want = [*cpool.max_pool2d(x, 3, 2, 1, return_indices=True),
             cpool.stochastic_pool2d(np.abs(x), 2, seed=3), cpool.global_avg_pool2d(x)]
     for a, b in zip(got[:3], want[:3]):
