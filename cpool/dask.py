@@ -572,7 +572,12 @@ def _normalised(op_name: str, bound: Dict[str, Any], x_name: str, n: int):
 
 
 def _as_dask(value, name: str, op_name: str):
+    """``value`` as a Dask array with known chunk sizes (NumPy arrays wrapped)."""
     if isinstance(value, da.Array):
+        if any(math.isnan(c) for chunks in value.chunks for c in chunks):
+            raise ValueError(
+                f"cpool.dask.{op_name}: `{name}` has unknown chunk sizes {value.chunks}; "
+                f"call its compute_chunk_sizes() first")
         return value
     if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
         return da.from_array(np.asarray(value))

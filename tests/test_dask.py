@@ -284,6 +284,10 @@ def test_argument_errors_come_before_any_work():
         cd.max_pool2d(d, 2, axes=(1, 1))
     with pytest.raises(TypeError, match="x"):
         cd.max_pool2d([[1.0]], 1)
+    unknown = da.from_array(np.ones((6, 4, 4)), chunks=2)
+    unknown = unknown[unknown[:, 0, 0] > 0]  # chunk sizes unknown until computed
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        cd.max_pool2d(unknown, 2)
     with pytest.raises(ValueError, match="non-negative"):
         _computed(cd.stochastic_pool2d(-da.ones((4, 4), chunks=2), 2, seed=0))
 
