@@ -353,3 +353,35 @@ def test_windowed_gradients_over_chunked_planes(case):
         want = getattr(cpool, backward)(g, x.shape, **kwargs)
         lazy = getattr(cd, backward)(_chunked(g, grad_chunks), x.shape, **kwargs)
     _assert_same(_computed(lazy), want, exact=False)
+
+
+@st.composite
+def _stochastic_case(draw):
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    sizes = tuple(max(draw(st.integers(1, 14)), k) for k in kernel)
+    channels_last = draw(st.booleans())
+    batch = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    shape = batch[:1] + sizes + batch[1:] if channels_last else batch + sizes
+    axes = (1, 2) if channels_last else (-2, -1)
+    chunks = tuple(_cuts(draw, m) for m in shape)
+    training = draw(st.booleans())
+    kwargs = dict(kernel_size=kernel, stride=stride, padding=padding, axes=axes,
+                  ceil_mode=draw(st.booleans()), training=training,
+                  seed=draw(st.integers(0, 2**63 - 1)))
+    if training:
+        kwargs["return_indices"] = draw(st.booleans())
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return shape, dtype, chunks, kwargs, draw(st.integers(0, 2**31))
+
+
+@given(_stochastic_case())
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+def test_stochastic_draws_for_any_chunking(case):
+    """The same draws (and indices) as in memory whatever the blocks: each output's draw comes
+    from its position in the whole output."""
+    shape, dtype, chunks, kwargs, seed = case
+    x = np.abs(_data(shape, dtype, seed))
+    x[x < 0.5] = 0  # zeros, which are never drawn, and all-zero windows
+    _check("stochastic_pool2d", x, chunks, exact=True, **kwargs)
