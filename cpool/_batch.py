@@ -7,6 +7,7 @@ renamed at the end: a failed or interrupted run leaves no partial OUT behind. Ev
 checked (the op on the array's shape and dtype) before any work starts.
 """
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -195,7 +196,9 @@ def _store(result, target, out_path, tmp, args):
             if not args.quiet:
                 from distributed import progress
 
-                progress(future, notebook=False)
+                # distributed's text bar writes to stdout; stdout is for results.
+                with contextlib.redirect_stdout(sys.stderr):
+                    progress(future, notebook=False)
                 print(file=sys.stderr)
             future.result()
         elif args.quiet:

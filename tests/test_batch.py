@@ -219,7 +219,9 @@ def test_a_distributed_scheduler_by_address(tmp_path, x, capsys, monkeypatch):
         assert _batch.run([str(src), str(dst), "--op", "avg", "--kernel", "3", "--chunks",
                            "2,3,17,12", "--scheduler", cluster.scheduler_address]) == 0
     np.testing.assert_allclose(np.load(dst), cpool.avg_pool2d(x, 3), rtol=1e-6)
-    assert "wrote" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert printed.out == ""  # the progress bar goes to stderr, with the summary
+    assert "100% Completed" in printed.err and "wrote" in printed.err
     assert _batch.run([str(src), str(tmp_path / "o2.npy"), "--op", "max", "--kernel", "2",
                        "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "no scheduler there" in capsys.readouterr().err
