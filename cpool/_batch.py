@@ -138,6 +138,9 @@ def _pooled(args, x):
     axes = tuple(args.axes) if args.axes is not None else tuple(range(-n, 0))
     name = f"{args.op}_pool{n}d"
     if global_op:
+        if args.kernel or args.stride or args.padding != [0] or args.ceil_mode:
+            raise BatchError(f"--op {args.op} pools whole planes: it takes no --kernel, "
+                             f"--stride, --padding or --ceil-mode")
         return getattr(cd, name)(x, axes=axes)
     if args.kernel is None:
         raise BatchError(f"--op {args.op} needs --kernel")

@@ -82,6 +82,7 @@ def test_progress_on_stderr(tmp_path, x):
     ("npy", ["in.npy", "out.npy", "--op", "max", "--kernel", "0"], "kernel_size"),
     ("npy", ["in.npy", "out.npy", "--op", "avg", "--kernel", "2", "--padding", "2"], "padding"),
     ("npy", ["in.npy", "out.npy", "--op", "max"], "needs --kernel"),
+    ("npy", ["in.npy", "out.npy", "--op", "global_max", "--kernel", "2"], "whole planes"),
     ("npy", ["in.npy", "out.npy", "--op", "max", "--kernel", "2", "--chunks", "2,2"],
      "--chunks needs 4"),
     ("npy", ["in.npy", "out.npy", "--op", "max", "--kernel", "2", "--axes", "0", "0"], "axes"),
