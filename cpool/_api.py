@@ -525,15 +525,17 @@ def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, 
 
 
 def _stochastic_pool(fn, x, kernel_size, stride, padding, training, seed, return_indices, axes,
-                     out, num_threads, ceil_mode, row_origin=None, col_origin=0):
+                     out, num_threads, ceil_mode, row_origin=None, col_origin=0, key=None):
     """stochastic_pool2d; ``row_origin`` (int64, one per plane of ``x``: its first output row's
     row in a larger output) and ``col_origin`` place the result as a block of that output, whose
-    draws it then repeats (``cpool.dask``; see the kernel's ``_block_row_key``)."""
+    draws it then repeats (``cpool.dask``; see the kernel's ``_block_row_key``), with the
+    generator's ``key`` drawn once for all blocks (else from ``seed``)."""
     training = _v._flag("training", training, fn)
     return_indices = _v._flag("return_indices", return_indices, fn)
     if return_indices and not training:
         raise ValueError(f"{fn}: `return_indices=True` needs `training=True` (eval mode samples nothing)")
-    key = _v.stochastic_key(seed, fn) if training else 0
+    if key is None:
+        key = _v.stochastic_key(seed, fn) if training else 0
     plan = _v.prepare_window(fn, "stochastic", x, kernel_size, stride, padding, 1, ceil_mode,
                              return_indices, out, num_threads, axes)
     g = plan.geometry

@@ -199,8 +199,8 @@ def _call_stochastic(kwargs, x, pads, origin):
     row_origin = np.ascontiguousarray(planes, dtype=np.int64) * rows + row0
     return _api._stochastic_pool(
         "stochastic_pool2d", x, kwargs["kernel_size"], kwargs["stride"], tuple(pads),
-        kwargs["training"], kwargs["seed"], kwargs["return_indices"], kwargs["axes"], None,
-        kwargs["num_threads"], kwargs["ceil_mode"], row_origin.ravel(), col0)
+        kwargs["training"], None, kwargs["return_indices"], kwargs["axes"], None,
+        kwargs["num_threads"], kwargs["ceil_mode"], row_origin.ravel(), col0, kwargs["key"])
 
 
 def _windowed(name: str, n: int, d, args: Dict[str, Any], metas: tuple):
@@ -613,12 +613,19 @@ def _dispatch(op_name: str, sig: inspect.Signature, *a, **kw):
     family = "planes" if backward else _FAMILY[op_name[:-2]]
     if op_name.startswith("fractional") and not backward:
         _fractional_samples_as_array(op_name, args, arrays, shape, axes, n)
+    key = None
+    if op_name == "stochastic_pool2d":
+        # The generator's key, drawn once now (seed None: fresh entropy; a Generator: one
+        # draw, as in memory): every block, and every compute of the result, draws with it.
+        training = _v._flag("training", args["training"], op_name)
+        key = _v.stochastic_key(args["seed"], op_name) if training else 0
+        args["seed"] = 0  # checked; the stand-in's draws are never used
     stand_ins = _stand_ins(args, arrays, axes, ndim)
     result = op(**stand_ins)
     results = result if isinstance(result, tuple) else (result,)
     metas = tuple(np.empty((0,) * r.ndim, r.dtype) for r in results)
     if family == "window":
-        return _windowed(op_name, n, args["x"], args, metas)
+        return _windowed(op_name, n, args["x"], dict(args, key=key), metas)
     if family == "global" or (op_name.startswith("adaptive") and not backward
                               and _v.is_global_size(args["output_size"])):
         keepdims = args.get("keepdims", family != "global")  # adaptive: the 1x1 kept

@@ -385,3 +385,21 @@ def test_stochastic_draws_for_any_chunking(case):
     x = np.abs(_data(shape, dtype, seed))
     x[x < 0.5] = 0  # zeros, which are never drawn, and all-zero windows
     _check("stochastic_pool2d", x, chunks, exact=True, **kwargs)
+
+
+def test_stochastic_without_a_seed_draws_once_for_the_whole_result():
+    """seed=None (fresh entropy) or a Generator is drawn from once, when the function is
+    called: every block, and every compute, draws with the same key, so values and indices
+    computed apart agree, and a Generator in the same state gives the in-memory result."""
+    x = np.abs(_data((2, 3, 12, 12), np.float32, 12)) + 0.1
+    lazy_v, lazy_i = cd.stochastic_pool2d(_chunked(x, ((1, 1), (3,), (5, 7), (6, 6))), 2,
+                                          return_indices=True)
+    v = _computed(lazy_v, "threads")
+    i = _computed(lazy_i, "threads")
+    np.testing.assert_array_equal(v, np.take_along_axis(x.reshape(2, 3, -1),
+                                                        i.reshape(2, 3, -1), -1).reshape(v.shape))
+    np.testing.assert_array_equal(_computed(lazy_v), v)
+    want = cpool.stochastic_pool2d(x, 3, seed=np.random.default_rng(5))
+    lazy = cd.stochastic_pool2d(_chunked(x, ((1, 1), (1, 2), (4, 8), (12,))), 3,
+                                seed=np.random.default_rng(5))
+    np.testing.assert_array_equal(_computed(lazy), want)
