@@ -625,7 +625,8 @@ def _dispatch(op_name: str, sig: inspect.Signature, *a, **kw):
     results = result if isinstance(result, tuple) else (result,)
     metas = tuple(np.empty((0,) * r.ndim, r.dtype) for r in results)
     if family == "window":
-        return _windowed(op_name, n, args["x"], dict(args, key=key), metas)
+        return _windowed(op_name, n, args["x"], args if key is None else dict(args, key=key),
+                         metas)
     if family == "global" or (op_name.startswith("adaptive") and not backward
                               and _v.is_global_size(args["output_size"])):
         keepdims = args.get("keepdims", family != "global")  # adaptive: the 1x1 kept
