@@ -118,13 +118,31 @@ def _assemble(parts, axes: Sequence[int]) -> np.ndarray:
 
 
 def _plane_positions(idx: np.ndarray, local: Sequence[int], origin: Sequence[int],
-                     sizes: Sequence[int]) -> np.ndarray:
+                     sizes: Sequence[int], axes: Sequence[int] = (), first_taps=()) -> np.ndarray:
     """Flat positions in a block of shape ``local`` (spatial, row-major) as positions in the
-    whole plane of ``sizes``, the block starting at ``origin``."""
+    whole plane of ``sizes``, the block starting at ``origin``.
+
+    ``first_taps``: per spatial axis (at ``axes`` of ``idx``), the whole array's first tap and
+    tap count of each of the block's outputs. A dilated window with no real cell has the
+    encoded position of its first tap, which can lie past the plane (PyTorch's encoding, see
+    the semantics page): such a position cannot be decoded in the block, so it is encoded again
+    from the whole array's first taps."""
     if tuple(local) == tuple(sizes):
         return idx
-    coords = np.unravel_index(idx, tuple(local))
-    return np.ravel_multi_index(tuple(c + o for c, o in zip(coords, origin)), tuple(sizes))
+    empty = None
+    for a, (lo, count) in zip(axes, first_taps):
+        if lo.size and not count.all():
+            along = (count == 0).reshape([-1 if b == a else 1 for b in range(idx.ndim)])
+            empty = along if empty is None else empty | along
+    coords = np.unravel_index(idx if empty is None else np.where(empty, 0, idx), tuple(local))
+    whole = np.ravel_multi_index(tuple(c + o for c, o in zip(coords, origin)), tuple(sizes))
+    if empty is None:
+        return whole
+    first, step = 0, 1
+    for a, (lo, _), size in reversed(list(zip(axes, first_taps, sizes))):
+        first = first + lo.reshape([-1 if b == a else 1 for b in range(idx.ndim)]) * step
+        step *= size
+    return np.where(empty, first, whole)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,16 +187,17 @@ def _offsets(chunks, idx) -> Tuple[int, ...]:
 # ---------------------------------------------------------------------------------------------
 # windowed ops
 # ---------------------------------------------------------------------------------------------
-def _window_block(parts, axes, cut, call, pads, index_fix, origin):
+def _window_block(parts, axes, cut, call, pads, index_fix, origin, first_taps=()):
     """One output block of a windowed op: the blocks ``parts`` joined along the pooled
     ``axes``, cut to the span, pooled by ``call(x, pads, origin)``; indices made positions in
-    the whole plane (``index_fix``: the span's shape, its start, the plane's sizes)."""
+    the whole plane (``index_fix``: the span's shape, its start, the plane's sizes;
+    ``first_taps``: see :func:`_plane_positions`)."""
     x = _assemble(parts, axes)[cut]
     result = call(x, pads, origin)
     if index_fix is None or not isinstance(result, tuple):
         return result
     values, idx = result
-    return values, _plane_positions(idx, *index_fix)
+    return values, _plane_positions(idx, *index_fix, axes=axes, first_taps=first_taps)
 
 
 def _call_op(op, kwargs, padded, x, pads, origin):
@@ -240,8 +259,11 @@ def _windowed(name: str, n: int, d, args: Dict[str, Any], metas: tuple):
                                                 axes)
                 origin = (batch_offsets, batch_shape, geom.windows[0].out_size,
                           blocks[0][spatial_idx[0]][0], blocks[1][spatial_idx[1]][0])
+            first_taps = [(w.lo[o0:o1], w.count[o0:o1]) for w, (o0, o1) in
+                          zip(geom.windows, (blocks[i][j] for i, j in enumerate(spatial_idx)))
+                          ] if with_indices else []
             tasks[tuple(idx)] = (_window_block, parts, list(axes), tuple(cut), call,
-                                 [s.pad for s in spans], index_fix, origin)
+                                 [s.pad for s in spans], index_fix, origin, first_taps)
     chunks = list(d.chunks)
     for a, b in zip(axes, blocks):
         chunks[a] = tuple(o1 - o0 for o0, o1 in b)
@@ -594,6 +616,9 @@ _FAMILY = {
 
 
 def _dispatch(op_name: str, sig: inspect.Signature, *a, **kw):
+    """cpool.dask's ``op_name`` called with ``a`` and ``kw``: the arguments bound to cpool's
+    signature ``sig`` and checked (the in-memory op on empty stand-ins), then the graph of the
+    op's family: windowed blocks, a global tree, spread gradient blocks, or whole planes."""
     bound = sig.bind(*a, **kw)
     bound.apply_defaults()
     args = dict(bound.arguments)
@@ -635,9 +660,10 @@ def _dispatch(op_name: str, sig: inspect.Signature, *a, **kw):
     if "x" in args and "grad_output" in args:  # LP: the gradient's batch blocks are x's
         args["grad_output"] = arrays["grad_output"] = args["grad_output"].rechunk(
             {a: c for a, c in enumerate(args["x"].chunks) if a not in axes})
-    spread_by = args.get("x", args.get("grad_output"))
-    if op_name[:-len('_backward')] in _SPREADS and any(len(spread_by.chunks[a]) > 1 for a in axes):
-        return _windowed_backward(op_name, shape, args, metas)
+    if backward and op_name[:-len("_backward")] in _SPREADS:
+        spread_by = args.get("x", args["grad_output"])  # LP's gradient follows x's blocks
+        if any(len(spread_by.chunks[a]) > 1 for a in axes):
+            return _windowed_backward(op_name, shape, args, metas)
     out_axes = stand_ins["axes"]
     spatial_out = tuple(results[0].shape[a] for a in out_axes)
     token = tokenize(op_name, sorted(((k, v) for k, v in args.items()), key=str))

@@ -166,9 +166,9 @@ def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb():
     folder = pathlib.Path(tempfile.mkdtemp(prefix="cpool-4gb-"))
     try:
         src, dst = str(folder / "in.zarr"), str(folder / "out.zarr")
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      memory_limit=WORKER_LIMIT, dashboard_address=":0") as cluster, \
-                distributed.Client(cluster) as client:
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           memory_limit=WORKER_LIMIT, dashboard_address=":0")
+        with cluster, distributed.Client(cluster) as client:
             # Made on the workers by Dask's own generator: the workers cannot import this
             # test module, so no function of it may travel to them.
             made = da.random.default_rng(0).random(BIG_SHAPE, chunks=BIG_CHUNKS,

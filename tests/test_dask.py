@@ -68,7 +68,8 @@ def _windowed_case(draw):
     sizes = tuple(draw(st.integers(1, 13 if n < 3 else 7)) for _ in range(n))
     kernel = tuple(draw(st.integers(1, 4)) for _ in range(n))
     stride = tuple(draw(st.integers(1, 3)) for _ in range(n))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n)) if op in ("max", "sum") else (1,) * n
+    dilated = op in ("max", "sum")
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n)) if dilated else (1,) * n
     ceil_mode = draw(st.booleans())
     padding = tuple(draw(st.integers(0, k // 2)) for k in kernel) if op != "lp" else None
     spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
@@ -331,7 +332,8 @@ def _spread_case(draw):
     kwargs.pop("return_indices", None)
     y_shape = getattr(cpool, name)(np.zeros(shape, np.float32), **kwargs).shape
     grad_chunks = tuple(_cuts(draw, m) for m in y_shape)
-    return name, shape, np.float64 if dtype == np.int32 else dtype, chunks, grad_chunks, kwargs, seed
+    dtype = np.float64 if dtype == np.int32 else dtype  # gradients are floating
+    return name, shape, dtype, chunks, grad_chunks, kwargs, seed
 
 
 @given(_spread_case())
@@ -403,3 +405,23 @@ def test_stochastic_without_a_seed_draws_once_for_the_whole_result():
     lazy = cd.stochastic_pool2d(_chunked(x, ((1, 1), (1, 2), (4, 8), (12,))), 3,
                                 seed=np.random.default_rng(5))
     np.testing.assert_array_equal(_computed(lazy), want)
+
+
+@pytest.mark.parametrize("n, sizes, chunked, kwargs", [
+    (1, (2,), (1, 1), dict(kernel_size=2, stride=1, padding=((2, 2),), dilation=3)),
+    (2, (1, 5), (2, 3), dict(kernel_size=2, stride=1, padding=1, dilation=2)),
+    (3, (1, 1, 5), (2, 3), dict(kernel_size=2, stride=1, padding=1, dilation=2)),
+])
+def test_indices_of_dilated_windows_with_no_real_cell(n, sizes, chunked, kwargs):
+    """A dilated window that only covers padding gives -inf and its first tap's position, which
+    can lie past the plane (PyTorch's encoding): a block cannot decode it, so it is encoded
+    again from the whole array's first taps (found by hypothesis)."""
+    name = f"max_pool{n}d"
+    x = _data((1, 2) + sizes, np.float32, 13)
+    values, _ = getattr(cpool, name)(x, return_indices=True, **kwargs)
+    assert np.isneginf(values).any()  # the case is there
+    spatial = tuple((m,) for m in sizes[:-1]) + (chunked,)
+    _check(name, x, ((1,), (1, 1)) + spatial, return_indices=True, **kwargs)
+    y = np.moveaxis(x, 1, -1)  # channels-last, the layout of the case hypothesis found
+    _check(name, y, ((1,),) + spatial + ((1, 1),), axes=tuple(range(1, 1 + n)),
+           return_indices=True, **kwargs)
