@@ -349,6 +349,8 @@ def _global(name: str, kind: str, d, axes, keepdims: bool, with_indices: bool, n
     for batch_idx in _batch_blocks(d, axes):
         level = []
         for spatial_idx in np.ndindex(*[len(d.chunks[a]) for a in axes]):
+            if any(d.chunks[a][j] == 0 for a, j in zip(axes, spatial_idx)):
+                continue  # an empty block adds nothing (and a global max of it is an error)
             idx = list(batch_idx)
             for a, j in zip(axes, spatial_idx):
                 idx[a] = j

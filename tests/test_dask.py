@@ -425,3 +425,15 @@ def test_indices_of_dilated_windows_with_no_real_cell(n, sizes, chunked, kwargs)
     y = np.moveaxis(x, 1, -1)  # channels-last, the layout of the case hypothesis found
     _check(name, y, ((1,),) + spatial + ((1, 1),), axes=tuple(range(1, 1 + n)),
            return_indices=True, **kwargs)
+
+
+@pytest.mark.parametrize("op, kwargs", [
+    ("global_max_pool2d", dict(return_indices=True)), ("global_avg_pool2d", {}),
+    ("global_sum_pool2d", {}), ("max_pool2d", dict(kernel_size=2, return_indices=True)),
+    ("avg_pool2d", dict(kernel_size=3, stride=1, padding=1)),
+])
+def test_empty_chunks_along_pooled_axes(op, kwargs):
+    """Zero-size chunks (left by slicing) along the pooled axes add nothing; a global max of
+    an empty block alone would be an error."""
+    x = _data((2, 3, 6, 5), np.float32, 14)
+    _check(op, x, ((2,), (3,), (2, 0, 4), (0, 5, 0)), **kwargs)
