@@ -24,29 +24,12 @@ import time
 import numpy as np
 
 import cpool
+from cpool._bench import _time, _time_pair
 
 SHAPE = (64, 256, 112, 112)
 CHUNK = 8
 THROUGHPUT_TARGET = 0.7
 BATCH_TARGET = 0.5
-
-
-def _best(fn, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _alternating(a, b, repeat):
-    """Best times of ``a`` and ``b`` timed in alternating rounds (the machine's load drifts)."""
-    ta = tb = float("inf")
-    for _ in range(repeat):
-        ta = min(ta, _best(a, 1))
-        tb = min(tb, _best(b, 1))
-    return ta, tb
 
 
 def _noop(block):
@@ -68,13 +51,13 @@ def throughput(workers: int, repeat: int):
     def in_memory():
         return cpool.max_pool2d(x, 2, num_threads=workers)
 
-    t_store, t_mem = _alternating(
+    t_store, t_mem = _time_pair(
         lambda: da.store(y, out, lock=False, scheduler="threads", num_workers=workers),
         in_memory, repeat)
     np.testing.assert_array_equal(out, in_memory())
-    t_compute, t_mem2 = _alternating(
+    t_compute, t_mem2 = _time_pair(
         lambda: y.compute(scheduler="threads", num_workers=workers), in_memory, repeat)
-    t_out, t_mem3 = _alternating(
+    t_out, t_mem3 = _time_pair(
         lambda: da.store(y, out, lock=False, scheduler="threads", num_workers=workers),
         lambda: cpool.max_pool2d(x, 2, out=out, num_threads=workers), repeat)
     rows = [("threaded scheduler, `da.store` into an array", t_store, t_mem),
@@ -109,7 +92,7 @@ def throughput(workers: int, repeat: int):
 
         t_cluster, t_tasks = on_cluster(lambda: cd.max_pool2d(held, 2))
         t_noop, _ = on_cluster(lambda: held.map_blocks(_noop, dtype=held.dtype))
-        t_mem = _best(in_memory, repeat)
+        t_mem = _time(in_memory, repeat)
         rows.append(("LocalCluster of one-thread processes, input and result held there",
                      t_cluster, t_mem))
         rows.append(("LocalCluster: the same graph shape doing nothing (its fixed cost)",
@@ -127,7 +110,7 @@ def throughput(workers: int, repeat: int):
         for b in blocks:
             cpool.max_pool2d(b, 2, num_threads=1)
 
-    t_kept, t_freed = _alternating(kept, freed, repeat)
+    t_kept, t_freed = _time_pair(kept, freed, repeat)
     rows.append(("this process: the blocks at one thread, each result kept, per worker",
                  t_kept / workers, None))
     rows.append(("this process: the blocks at one thread, each result freed, per worker",

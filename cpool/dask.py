@@ -354,7 +354,7 @@ def _global(name: str, kind: str, d, axes, keepdims: bool, with_indices: bool, n
             idx = list(batch_idx)
             for a, j in zip(axes, spatial_idx):
                 idx[a] = j
-            origin = tuple(int(sum(d.chunks[a][:j])) for a, j in zip(axes, spatial_idx))
+            origin = _offsets([d.chunks[a] for a in axes], spatial_idx)
             key = (part_name, len(partials))
             partials[key] = (_global_partial, (d.name,) + tuple(idx), kind, list(axes), origin,
                              sizes, num_threads)
