@@ -4,7 +4,7 @@ Pooling runs over the spatial axes of any array (the last one, two or three by d
 release the GIL and use OpenMP threads. See the README for the semantics and dtype policy.
 """
 try:
-    from cpool._kernels import backward, global_pool, stochastic, window  # noqa: F401
+    import cpool._kernels  # noqa: F401  (the compiled kernels; private, see cpool._kernels)
 except ImportError as exc:  # pragma: no cover - only in an unbuilt source checkout
     raise ImportError(
         "cpool's compiled kernels are missing: this looks like an unbuilt source checkout. "
@@ -150,3 +150,21 @@ __all__ = [
     "stochastic_pool2d",
     "sum_pool2d",
 ]
+
+# Submodules that are public but import on first use: ``cpool.dask`` needs the optional Dask
+# extra, and ``import cpool`` never imports an optional extra.
+_LAZY_SUBMODULES = ("dask",)
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"cpool.{name}")
+    raise AttributeError(f"module 'cpool' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    """The public API only: the functions, ``__version__`` and the public submodules (the
+    private ones, ``_api``, ``_kernels`` and the rest, stay reachable but are not offered)."""
+    return sorted(__all__ + ["__version__", *_LAZY_SUBMODULES])
