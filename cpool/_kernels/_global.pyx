@@ -27,7 +27,7 @@ from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._rows cimport _locate, _prefetch_ahead, _scratch, _step
 from cpool._kernels._simd cimport (CPOOL_SSE2, cpool_first_equal_f32, cpool_first_equal_f64,
                                    cpool_run_max_f32, cpool_run_max_f64)
-from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out
+from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out, sums_into
 
 
 ctypedef fused band_acc:
@@ -316,6 +316,8 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                sum_out[::1] out,                                                                 # OUT
                bint mean, Py_ssize_t band_rows, int num_threads):
     """Kernel of :func:`cpool.global_sum_pool2d` and, with ``mean``, :func:`cpool.global_avg_pool2d`."""
+    if not sums_into(<numeric*>NULL, <sum_out*>NULL):
+        raise TypeError("cpool: no summing kernel reads this input dtype into this output dtype")
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t P = out.shape[0]
     cdef Py_ssize_t n_bands = (H + band_rows - 1) // band_rows
@@ -537,6 +539,8 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
     """:func:`global_sum` over channels-last planes (shapes as :func:`global_max_lanes`), with
     the same accumulators: float64 for floats and means of 64-bit integers, 64-bit two's
     complement for other integers. Each lane sums its pixels in row-major order."""
+    if not sums_into(<numeric*>NULL, <sum_out*>NULL):
+        raise TypeError("cpool: no summing kernel reads this input dtype into this output dtype")
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef bint trace = tracing()

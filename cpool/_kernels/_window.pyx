@@ -44,7 +44,7 @@ from cpool._kernels._simd cimport (cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
-                                   planes, sum_out)
+                                   planes, sum_out, sums_into)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task at most (one division per task, counters within)
@@ -940,6 +940,8 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     values are summed, each squared in the output dtype as it is read; with ``root`` > 0 too
     (and ``divide``) each mean ``a`` of squares becomes LP's ``sqrt(a * root)``.
     """
+    if not sums_into(<numeric*>NULL, <sum_out*>NULL):
+        raise TypeError("cpool: no summing kernel reads this input dtype into this output dtype")
     if square and lanes != 1:
         raise ValueError("cpool: window_sum squares planes only (lanes == 1)")
     _separable_any(x, out, bounds, n_d, n_h, n_w, dd, sh, dh, kw, sw, dw, pad_w, clipped,
