@@ -3,6 +3,8 @@
 Pooling runs over the spatial axes of any array (the last one, two or three by default), in typed Cython kernels that
 release the GIL and use OpenMP threads. See the README for the semantics and dtype policy.
 """
+from typing import TYPE_CHECKING
+
 try:
     import cpool._kernels  # noqa: F401  (the compiled kernels; private, see cpool._kernels)
 except ImportError as exc:  # pragma: no cover - only in an unbuilt source checkout
@@ -151,9 +153,12 @@ __all__ = [
     "sum_pool2d",
 ]
 
+if TYPE_CHECKING:  # type checkers see the lazy submodules as attributes; nothing imported
+    from cpool import dask, layers  # noqa: F401
+
 # Submodules that are public but import on first use: ``cpool.dask`` needs the optional Dask
 # extra, and ``import cpool`` never imports an optional extra.
-_LAZY_SUBMODULES = ("dask",)
+_LAZY_SUBMODULES = ("dask", "layers")
 
 
 def __getattr__(name: str) -> object:
