@@ -3,11 +3,16 @@
 Every function has the same three steps: validate and allocate (``cpool._validation``), make
 one kernel call that releases the GIL (``cpool._kernels``), return ``plan.finish()``.
 """
+from __future__ import annotations
+
 import math
+from typing import Literal, Optional, Union, overload
 
 import numpy as np
 
 from cpool import _validation as _v
+from cpool._typing import (Array, ArrayLike, Axes, OptionalSize, Out, OutPair, Padding, Ratio,
+                           Seed, Size, WithIndices)
 from cpool._docs import fill_doc, nd_doc
 from cpool._kernels import global_pool as _global
 from cpool._kernels import stochastic as _stochastic
@@ -112,9 +117,38 @@ def _global_sum(plan, mean):
         _global.global_sum(plan.x, plan.out, mean, plan.task_size, plan.num_threads)
 
 
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> Array: ...
+
+
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ..., *,
+               return_indices: Literal[True], axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> WithIndices: ...
+
+
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size], padding: Padding,
+               dilation: Size, ceil_mode: bool, return_indices: Literal[True], *, axes: Axes = ...,
+               out: OutPair = ..., num_threads: Optional[int] = ...) -> WithIndices: ...
+
+
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> Union[Array, WithIndices]: ...
+
+
 @fill_doc
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, axes=(-2, -1), out=None, num_threads=None):
+def max_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+               axes: Axes = (-2, -1), out: OutPair = None, num_threads: Optional[int] = None
+               ) -> Union[Array, WithIndices]:
     """2-D max pooling over the last two axes, with PyTorch's semantics.
 
     Parameters
@@ -181,8 +215,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 @fill_doc
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, dilation=1, axes=(-2, -1), out=None, num_threads=None):
+def avg_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None, *, dilation: Size = 1, axes: Axes = (-2, -1),
+               out: Out = None, num_threads: Optional[int] = None) -> Array:
     """2-D average pooling over the last two axes, with PyTorch's semantics.
 
     Parameters
@@ -247,8 +283,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 @fill_doc
-def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
-               axes=(-2, -1), out=None, num_threads=None):
+def sum_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               dilation: Size = 1, ceil_mode: bool = False, *, axes: Axes = (-2, -1),
+               out: Out = None, num_threads: Optional[int] = None) -> Array:
     """2-D sum pooling over the last two axes: the sum of the real cells in each window.
 
     Equivalent to ``torch.nn.functional.avg_pool2d(x, ..., divisor_override=1)``, plus dilation.
@@ -304,9 +341,34 @@ def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                      out, num_threads)
 
 
+@overload
+def global_max_pool2d(x: ArrayLike, keepdims: bool = ..., return_indices: Literal[False] = ..., *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> Array: ...
+
+
+@overload
+def global_max_pool2d(x: ArrayLike, keepdims: bool = ..., *, return_indices: Literal[True],
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> WithIndices: ...
+
+
+@overload
+def global_max_pool2d(x: ArrayLike, keepdims: bool, return_indices: Literal[True], *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> WithIndices: ...
+
+
+@overload
+def global_max_pool2d(x: ArrayLike, keepdims: bool = ..., return_indices: bool = ..., *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> Union[Array, WithIndices]: ...
+
+
 @fill_doc
-def global_max_pool2d(x, keepdims=False, return_indices=False, *, axes=(-2, -1), out=None,
-                      num_threads=None):
+def global_max_pool2d(x: ArrayLike, keepdims: bool = False, return_indices: bool = False, *,
+                      axes: Axes = (-2, -1), out: OutPair = None, num_threads: Optional[int] = None
+                      ) -> Union[Array, WithIndices]:
     """Maximum of each (H, W) plane, with PyTorch's NaN and index rules.
 
     Parameters
@@ -357,7 +419,8 @@ def global_max_pool2d(x, keepdims=False, return_indices=False, *, axes=(-2, -1),
 
 
 @fill_doc
-def global_avg_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads=None):
+def global_avg_pool2d(x: ArrayLike, keepdims: bool = False, *, axes: Axes = (-2, -1),
+                      out: Out = None, num_threads: Optional[int] = None) -> Array:
     """Mean of each (H, W) plane, accumulated in float64.
 
     Parameters
@@ -403,7 +466,8 @@ def global_avg_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads
 
 
 @fill_doc
-def global_sum_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads=None):
+def global_sum_pool2d(x: ArrayLike, keepdims: bool = False, *, axes: Axes = (-2, -1),
+                      out: Out = None, num_threads: Optional[int] = None) -> Array:
     """Sum of each (H, W) plane.
 
     Parameters
@@ -446,10 +510,34 @@ def global_sum_pool2d(x, keepdims=False, *, axes=(-2, -1), out=None, num_threads
     return _global_sum_op("global_sum_pool2d", 2, "sum", x, keepdims, axes, out, num_threads)
 
 
+@overload
+def stochastic_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+                      padding: Padding = ..., *, training: bool = ..., seed: Seed = ...,
+                      return_indices: Literal[False] = ..., axes: Axes = ..., out: OutPair = ...,
+                      num_threads: Optional[int] = ..., ceil_mode: bool = ...) -> Array: ...
+
+
+@overload
+def stochastic_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+                      padding: Padding = ..., *, training: bool = ..., seed: Seed = ...,
+                      return_indices: Literal[True], axes: Axes = ..., out: OutPair = ...,
+                      num_threads: Optional[int] = ..., ceil_mode: bool = ...) -> WithIndices: ...
+
+
+@overload
+def stochastic_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+                      padding: Padding = ..., *, training: bool = ..., seed: Seed = ...,
+                      return_indices: bool = ..., axes: Axes = ..., out: OutPair = ...,
+                      num_threads: Optional[int] = ..., ceil_mode: bool = ...
+                      ) -> Union[Array, WithIndices]: ...
+
+
 @fill_doc
-def stochastic_pool2d(x, kernel_size, stride=None, padding=0, *, training=True, seed=None,
-                      return_indices=False, axes=(-2, -1), out=None, num_threads=None,
-                      ceil_mode=False):
+def stochastic_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None,
+                      padding: Padding = 0, *, training: bool = True, seed: Seed = None,
+                      return_indices: bool = False, axes: Axes = (-2, -1), out: OutPair = None,
+                      num_threads: Optional[int] = None, ceil_mode: bool = False
+                      ) -> Union[Array, WithIndices]:
     """Stochastic pooling (Zeiler & Fergus, 2013): sample one activation per window.
 
     Parameters
@@ -562,79 +650,198 @@ def _stochastic_pool(fn, x, kernel_size, stride, padding, training, seed, return
 # ---------------------------------------------------------------------------------------------
 
 
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> Array: ...
+
+
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ..., *,
+               return_indices: Literal[True], axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> WithIndices: ...
+
+
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: Size, stride: Optional[Size], padding: Padding,
+               dilation: Size, ceil_mode: bool, return_indices: Literal[True], *, axes: Axes = ...,
+               out: OutPair = ..., num_threads: Optional[int] = ...) -> WithIndices: ...
+
+
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('max_pool', 1)
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, axes=(-1,), out=None, num_threads=None):
+def max_pool1d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+               axes: Axes = (-1,), out: OutPair = None, num_threads: Optional[int] = None
+               ) -> Union[Array, WithIndices]:
     return _max_pool("max_pool1d", 1, x, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, axes, out, num_threads)
 
 
 @nd_doc('avg_pool', 1)
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, dilation=1, axes=(-1,), out=None, num_threads=None):
+def avg_pool1d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None, *, dilation: Size = 1, axes: Axes = (-1,),
+               out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _avg_pool("avg_pool1d", 1, x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, dilation, axes, out, num_threads)
 
 
 @nd_doc('sum_pool', 1)
-def sum_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
-               axes=(-1,), out=None, num_threads=None):
+def sum_pool1d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               dilation: Size = 1, ceil_mode: bool = False, *, axes: Axes = (-1,), out: Out = None,
+               num_threads: Optional[int] = None) -> Array:
     return _sum_pool("sum_pool1d", 1, x, kernel_size, stride, padding, dilation, ceil_mode,
                      axes, out, num_threads)
 
 
+@overload
+def global_max_pool1d(x: ArrayLike, keepdims: bool = ..., return_indices: Literal[False] = ..., *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> Array: ...
+
+
+@overload
+def global_max_pool1d(x: ArrayLike, keepdims: bool = ..., *, return_indices: Literal[True],
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> WithIndices: ...
+
+
+@overload
+def global_max_pool1d(x: ArrayLike, keepdims: bool, return_indices: Literal[True], *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> WithIndices: ...
+
+
+@overload
+def global_max_pool1d(x: ArrayLike, keepdims: bool = ..., return_indices: bool = ..., *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('global_max_pool', 1)
-def global_max_pool1d(x, keepdims=False, return_indices=False, *, axes=(-1,), out=None,
-                      num_threads=None):
+def global_max_pool1d(x: ArrayLike, keepdims: bool = False, return_indices: bool = False, *,
+                      axes: Axes = (-1,), out: OutPair = None, num_threads: Optional[int] = None
+                      ) -> Union[Array, WithIndices]:
     return _global_max("global_max_pool1d", 1, x, keepdims, return_indices, axes, out,
                        num_threads)
 
 
 @nd_doc('global_avg_pool', 1)
-def global_avg_pool1d(x, keepdims=False, *, axes=(-1,), out=None, num_threads=None):
+def global_avg_pool1d(x: ArrayLike, keepdims: bool = False, *, axes: Axes = (-1,), out: Out = None,
+                      num_threads: Optional[int] = None) -> Array:
     return _global_sum_op("global_avg_pool1d", 1, "avg", x, keepdims, axes, out, num_threads)
 
 
 @nd_doc('global_sum_pool', 1)
-def global_sum_pool1d(x, keepdims=False, *, axes=(-1,), out=None, num_threads=None):
+def global_sum_pool1d(x: ArrayLike, keepdims: bool = False, *, axes: Axes = (-1,), out: Out = None,
+                      num_threads: Optional[int] = None) -> Array:
     return _global_sum_op("global_sum_pool1d", 1, "sum", x, keepdims, axes, out, num_threads)
 
 
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> Array: ...
+
+
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ..., *,
+               return_indices: Literal[True], axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> WithIndices: ...
+
+
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: Size, stride: Optional[Size], padding: Padding,
+               dilation: Size, ceil_mode: bool, return_indices: Literal[True], *, axes: Axes = ...,
+               out: OutPair = ..., num_threads: Optional[int] = ...) -> WithIndices: ...
+
+
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = ...,
+               padding: Padding = ..., dilation: Size = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, axes: Axes = ..., out: OutPair = ...,
+               num_threads: Optional[int] = ...) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('max_pool', 3)
-def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, axes=(-3, -2, -1), out=None, num_threads=None):
+def max_pool3d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+               axes: Axes = (-3, -2, -1), out: OutPair = None, num_threads: Optional[int] = None
+               ) -> Union[Array, WithIndices]:
     return _max_pool("max_pool3d", 3, x, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices, axes, out, num_threads)
 
 
 @nd_doc('avg_pool', 3)
-def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, dilation=1, axes=(-3, -2, -1), out=None, num_threads=None):
+def avg_pool3d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None, *, dilation: Size = 1,
+               axes: Axes = (-3, -2, -1), out: Out = None, num_threads: Optional[int] = None
+               ) -> Array:
     return _avg_pool("avg_pool3d", 3, x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override, dilation, axes, out, num_threads)
 
 
 @nd_doc('sum_pool', 3)
-def sum_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
-               axes=(-3, -2, -1), out=None, num_threads=None):
+def sum_pool3d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, padding: Padding = 0,
+               dilation: Size = 1, ceil_mode: bool = False, *, axes: Axes = (-3, -2, -1),
+               out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _sum_pool("sum_pool3d", 3, x, kernel_size, stride, padding, dilation, ceil_mode,
                      axes, out, num_threads)
 
 
+@overload
+def global_max_pool3d(x: ArrayLike, keepdims: bool = ..., return_indices: Literal[False] = ..., *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> Array: ...
+
+
+@overload
+def global_max_pool3d(x: ArrayLike, keepdims: bool = ..., *, return_indices: Literal[True],
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> WithIndices: ...
+
+
+@overload
+def global_max_pool3d(x: ArrayLike, keepdims: bool, return_indices: Literal[True], *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> WithIndices: ...
+
+
+@overload
+def global_max_pool3d(x: ArrayLike, keepdims: bool = ..., return_indices: bool = ..., *,
+                      axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                      ) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('global_max_pool', 3)
-def global_max_pool3d(x, keepdims=False, return_indices=False, *, axes=(-3, -2, -1), out=None,
-                      num_threads=None):
+def global_max_pool3d(x: ArrayLike, keepdims: bool = False, return_indices: bool = False, *,
+                      axes: Axes = (-3, -2, -1), out: OutPair = None,
+                      num_threads: Optional[int] = None) -> Union[Array, WithIndices]:
     return _global_max("global_max_pool3d", 3, x, keepdims, return_indices, axes, out,
                        num_threads)
 
 
 @nd_doc('global_avg_pool', 3)
-def global_avg_pool3d(x, keepdims=False, *, axes=(-3, -2, -1), out=None, num_threads=None):
+def global_avg_pool3d(x: ArrayLike, keepdims: bool = False, *, axes: Axes = (-3, -2, -1),
+                      out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _global_sum_op("global_avg_pool3d", 3, "avg", x, keepdims, axes, out, num_threads)
 
 
 @nd_doc('global_sum_pool', 3)
-def global_sum_pool3d(x, keepdims=False, *, axes=(-3, -2, -1), out=None, num_threads=None):
+def global_sum_pool3d(x: ArrayLike, keepdims: bool = False, *, axes: Axes = (-3, -2, -1),
+                      out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _global_sum_op("global_sum_pool3d", 3, "sum", x, keepdims, axes, out, num_threads)
 
 
@@ -643,41 +850,119 @@ def global_sum_pool3d(x, keepdims=False, *, axes=(-3, -2, -1), out=None, num_thr
 # ---------------------------------------------------------------------------------------------
 
 
+@overload
+def adaptive_max_pool1d(x: ArrayLike, output_size: OptionalSize,
+                        return_indices: Literal[False] = ..., *, axes: Axes = ...,
+                        out: OutPair = ..., num_threads: Optional[int] = ...) -> Array: ...
+
+
+@overload
+def adaptive_max_pool1d(x: ArrayLike, output_size: OptionalSize, *, return_indices: Literal[True],
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> WithIndices: ...
+
+
+@overload
+def adaptive_max_pool1d(x: ArrayLike, output_size: OptionalSize, return_indices: Literal[True], *,
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> WithIndices: ...
+
+
+@overload
+def adaptive_max_pool1d(x: ArrayLike, output_size: OptionalSize, return_indices: bool = ..., *,
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('adaptive_max_pool', 1)
-def adaptive_max_pool1d(x, output_size, return_indices=False, *, axes=(-1,), out=None,
-                        num_threads=None):
+def adaptive_max_pool1d(x: ArrayLike, output_size: OptionalSize, return_indices: bool = False, *,
+                        axes: Axes = (-1,), out: OutPair = None, num_threads: Optional[int] = None
+                        ) -> Union[Array, WithIndices]:
     return _adaptive_pool("adaptive_max_pool1d", 1, "max", x, output_size, return_indices, axes,
                           out, num_threads)
 
 
+@overload
+def adaptive_max_pool2d(x: ArrayLike, output_size: OptionalSize,
+                        return_indices: Literal[False] = ..., *, axes: Axes = ...,
+                        out: OutPair = ..., num_threads: Optional[int] = ...) -> Array: ...
+
+
+@overload
+def adaptive_max_pool2d(x: ArrayLike, output_size: OptionalSize, *, return_indices: Literal[True],
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> WithIndices: ...
+
+
+@overload
+def adaptive_max_pool2d(x: ArrayLike, output_size: OptionalSize, return_indices: Literal[True], *,
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> WithIndices: ...
+
+
+@overload
+def adaptive_max_pool2d(x: ArrayLike, output_size: OptionalSize, return_indices: bool = ..., *,
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('adaptive_max_pool', 2)
-def adaptive_max_pool2d(x, output_size, return_indices=False, *, axes=(-2, -1), out=None,
-                        num_threads=None):
+def adaptive_max_pool2d(x: ArrayLike, output_size: OptionalSize, return_indices: bool = False, *,
+                        axes: Axes = (-2, -1), out: OutPair = None,
+                        num_threads: Optional[int] = None) -> Union[Array, WithIndices]:
     return _adaptive_pool("adaptive_max_pool2d", 2, "max", x, output_size, return_indices, axes,
                           out, num_threads)
 
 
+@overload
+def adaptive_max_pool3d(x: ArrayLike, output_size: OptionalSize,
+                        return_indices: Literal[False] = ..., *, axes: Axes = ...,
+                        out: OutPair = ..., num_threads: Optional[int] = ...) -> Array: ...
+
+
+@overload
+def adaptive_max_pool3d(x: ArrayLike, output_size: OptionalSize, *, return_indices: Literal[True],
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> WithIndices: ...
+
+
+@overload
+def adaptive_max_pool3d(x: ArrayLike, output_size: OptionalSize, return_indices: Literal[True], *,
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> WithIndices: ...
+
+
+@overload
+def adaptive_max_pool3d(x: ArrayLike, output_size: OptionalSize, return_indices: bool = ..., *,
+                        axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                        ) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('adaptive_max_pool', 3)
-def adaptive_max_pool3d(x, output_size, return_indices=False, *, axes=(-3, -2, -1), out=None,
-                        num_threads=None):
+def adaptive_max_pool3d(x: ArrayLike, output_size: OptionalSize, return_indices: bool = False, *,
+                        axes: Axes = (-3, -2, -1), out: OutPair = None,
+                        num_threads: Optional[int] = None) -> Union[Array, WithIndices]:
     return _adaptive_pool("adaptive_max_pool3d", 3, "max", x, output_size, return_indices, axes,
                           out, num_threads)
 
 
 @nd_doc('adaptive_avg_pool', 1)
-def adaptive_avg_pool1d(x, output_size, *, axes=(-1,), out=None, num_threads=None):
+def adaptive_avg_pool1d(x: ArrayLike, output_size: OptionalSize, *, axes: Axes = (-1,),
+                        out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _adaptive_pool("adaptive_avg_pool1d", 1, "avg", x, output_size, False, axes, out,
                           num_threads)
 
 
 @nd_doc('adaptive_avg_pool', 2)
-def adaptive_avg_pool2d(x, output_size, *, axes=(-2, -1), out=None, num_threads=None):
+def adaptive_avg_pool2d(x: ArrayLike, output_size: OptionalSize, *, axes: Axes = (-2, -1),
+                        out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _adaptive_pool("adaptive_avg_pool2d", 2, "avg", x, output_size, False, axes, out,
                           num_threads)
 
 
 @nd_doc('adaptive_avg_pool', 3)
-def adaptive_avg_pool3d(x, output_size, *, axes=(-3, -2, -1), out=None, num_threads=None):
+def adaptive_avg_pool3d(x: ArrayLike, output_size: OptionalSize, *, axes: Axes = (-3, -2, -1),
+                        out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _adaptive_pool("adaptive_avg_pool3d", 3, "avg", x, output_size, False, axes, out,
                           num_threads)
 
@@ -771,22 +1056,25 @@ def _lp_pool(fn, n, x, norm_type, kernel_size, stride, ceil_mode, axes, out, num
 
 
 @nd_doc('lp_pool', 1)
-def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, axes=(-1,), out=None,
-              num_threads=None):
+def lp_pool1d(x: ArrayLike, norm_type: float, kernel_size: Size, stride: Optional[Size] = None,
+              ceil_mode: bool = False, *, axes: Axes = (-1,), out: Out = None,
+              num_threads: Optional[int] = None) -> Array:
     return _lp_pool("lp_pool1d", 1, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
                     num_threads)
 
 
 @nd_doc('lp_pool', 2)
-def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, axes=(-2, -1),
-              out=None, num_threads=None):
+def lp_pool2d(x: ArrayLike, norm_type: float, kernel_size: Size, stride: Optional[Size] = None,
+              ceil_mode: bool = False, *, axes: Axes = (-2, -1), out: Out = None,
+              num_threads: Optional[int] = None) -> Array:
     return _lp_pool("lp_pool2d", 2, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
                     num_threads)
 
 
 @nd_doc('lp_pool', 3)
-def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False, *, axes=(-3, -2, -1),
-              out=None, num_threads=None):
+def lp_pool3d(x: ArrayLike, norm_type: float, kernel_size: Size, stride: Optional[Size] = None,
+              ceil_mode: bool = False, *, axes: Axes = (-3, -2, -1), out: Out = None,
+              num_threads: Optional[int] = None) -> Array:
     return _lp_pool("lp_pool3d", 3, x, norm_type, kernel_size, stride, ceil_mode, axes, out,
                     num_threads)
 
@@ -805,19 +1093,87 @@ def _fractional_max_pool(fn, n, x, kernel_size, output_size, output_ratio, retur
     return _window_max(plan)
 
 
+@overload
+def fractional_max_pool2d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = ...,
+                          output_ratio: Optional[Ratio] = ..., return_indices: Literal[False] = ...,
+                          *, seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> Array: ...
+
+
+@overload
+def fractional_max_pool2d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = ...,
+                          output_ratio: Optional[Ratio] = ..., *, return_indices: Literal[True],
+                          seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> WithIndices: ...
+
+
+@overload
+def fractional_max_pool2d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size],
+                          output_ratio: Optional[Ratio], return_indices: Literal[True], *,
+                          seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> WithIndices: ...
+
+
+@overload
+def fractional_max_pool2d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = ...,
+                          output_ratio: Optional[Ratio] = ..., return_indices: bool = ..., *,
+                          seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('fractional_max_pool', 2)
-def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
-                          return_indices=False, *, seed=None, random_samples=None,
-                          axes=(-2, -1), out=None, num_threads=None):
+def fractional_max_pool2d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = None,
+                          output_ratio: Optional[Ratio] = None, return_indices: bool = False, *,
+                          seed: Seed = None, random_samples: Optional[ArrayLike] = None,
+                          axes: Axes = (-2, -1), out: OutPair = None,
+                          num_threads: Optional[int] = None) -> Union[Array, WithIndices]:
     return _fractional_max_pool("fractional_max_pool2d", 2, x, kernel_size, output_size,
                                 output_ratio, return_indices, seed, random_samples, axes, out,
                                 num_threads)
 
 
+@overload
+def fractional_max_pool3d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = ...,
+                          output_ratio: Optional[Ratio] = ..., return_indices: Literal[False] = ...,
+                          *, seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> Array: ...
+
+
+@overload
+def fractional_max_pool3d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = ...,
+                          output_ratio: Optional[Ratio] = ..., *, return_indices: Literal[True],
+                          seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> WithIndices: ...
+
+
+@overload
+def fractional_max_pool3d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size],
+                          output_ratio: Optional[Ratio], return_indices: Literal[True], *,
+                          seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> WithIndices: ...
+
+
+@overload
+def fractional_max_pool3d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = ...,
+                          output_ratio: Optional[Ratio] = ..., return_indices: bool = ..., *,
+                          seed: Seed = ..., random_samples: Optional[ArrayLike] = ...,
+                          axes: Axes = ..., out: OutPair = ..., num_threads: Optional[int] = ...
+                          ) -> Union[Array, WithIndices]: ...
+
+
 @nd_doc('fractional_max_pool', 3)
-def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
-                          return_indices=False, *, seed=None, random_samples=None,
-                          axes=(-3, -2, -1), out=None, num_threads=None):
+def fractional_max_pool3d(x: ArrayLike, kernel_size: Size, output_size: Optional[Size] = None,
+                          output_ratio: Optional[Ratio] = None, return_indices: bool = False, *,
+                          seed: Seed = None, random_samples: Optional[ArrayLike] = None,
+                          axes: Axes = (-3, -2, -1), out: OutPair = None,
+                          num_threads: Optional[int] = None) -> Union[Array, WithIndices]:
     return _fractional_max_pool("fractional_max_pool3d", 3, x, kernel_size, output_size,
                                 output_ratio, return_indices, seed, random_samples, axes, out,
                                 num_threads)

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -90,6 +90,9 @@ class NpyFile:
 def _open_input(path: str, chunks_arg: Optional[str]):
     """The input as a Dask array over the file (nothing read yet)."""
     import dask.array as da
+
+    data: Any  # a NpyFile or a zarr array
+    default: Any  # chunk sizes: {axis: size} or zarr's chunk shape
 
     if not os.path.exists(path):
         raise BatchError(f"IN {path!r} does not exist")
@@ -243,6 +246,7 @@ def run(argv: List[str]) -> int:
                              f"{free} are free in {head!r}", 1)
         tmp = _temporary(args.output)
         start = time.perf_counter()
+        target: Any  # a NpyFile or a zarr array
         if _is_npy(args.output):
             target = NpyFile.create(tmp, result.shape, result.dtype)
         else:

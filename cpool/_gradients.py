@@ -6,11 +6,15 @@ in ``grad_output``'s dtype, equal to what PyTorch's autograd gives for the match
 (``cpool._validation``), one kernel call that releases the GIL (``cpool._kernels._backward``),
 return.
 """
+from __future__ import annotations
+
 import math
+from typing import Optional
 
 import numpy as np
 
 from cpool import _api
+from cpool._typing import Array, ArrayLike, Axes, Out, Padding, Shape, Size
 from cpool import _validation as _v
 from cpool._docs import fill_doc, nd_doc
 from cpool._kernels import backward as _backward
@@ -42,8 +46,9 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
 
 
 @fill_doc
-def max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
-                        num_threads=None):
+def max_pool2d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                        axes: Axes = (-2, -1), out: Out = None, num_threads: Optional[int] = None
+                        ) -> Array:
     """Gradient of :func:`max_pool2d`: each output's gradient added at its maximum's index.
 
     Parameters
@@ -104,8 +109,9 @@ def _max_backward(fn, n, grad_output, indices, input_shape, axes, out, num_threa
 
 
 @fill_doc
-def stochastic_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
-                               num_threads=None):
+def stochastic_pool2d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                               axes: Axes = (-2, -1), out: Out = None,
+                               num_threads: Optional[int] = None) -> Array:
     """Gradient of :func:`stochastic_pool2d` in training mode: routed to the sampled cells.
 
     Parameters
@@ -158,8 +164,9 @@ def stochastic_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -
 
 
 @fill_doc
-def global_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
-                               num_threads=None):
+def global_max_pool2d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                               axes: Axes = (-2, -1), out: Out = None,
+                               num_threads: Optional[int] = None) -> Array:
     """Gradient of :func:`global_max_pool2d`: each plane's gradient at its maximum.
 
     Parameters
@@ -237,8 +244,8 @@ def _global_fill(fn, n, grad_output, input_shape, axes, mean, out, num_threads):
 
 
 @fill_doc
-def global_avg_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=None,
-                               num_threads=None):
+def global_avg_pool2d_backward(grad_output: ArrayLike, input_shape: Shape, *, axes: Axes = (-2, -1),
+                               out: Out = None, num_threads: Optional[int] = None) -> Array:
     """Gradient of :func:`global_avg_pool2d`: each plane gets its gradient over ``H*W``.
 
     Parameters
@@ -284,8 +291,8 @@ def global_avg_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=N
 
 
 @fill_doc
-def global_sum_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=None,
-                               num_threads=None):
+def global_sum_pool2d_backward(grad_output: ArrayLike, input_shape: Shape, *, axes: Axes = (-2, -1),
+                               out: Out = None, num_threads: Optional[int] = None) -> Array:
     """Gradient of :func:`global_sum_pool2d`: each plane gets its gradient everywhere.
 
     Parameters
@@ -406,9 +413,12 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
 
 
 @fill_doc
-def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
-                        dilation=1, axes=(-2, -1), out=None, num_threads=None):
+def avg_pool2d_backward(grad_output: ArrayLike, input_shape: Shape, kernel_size: Size,
+                        stride: Optional[Size] = None, padding: Padding = 0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None, *, dilation: Size = 1,
+                        axes: Axes = (-2, -1), out: Out = None, num_threads: Optional[int] = None
+                        ) -> Array:
     """Gradient of :func:`avg_pool2d`: each output's gradient over its divisor, on its window.
 
     Parameters
@@ -472,8 +482,10 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 
 
 @fill_doc
-def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False, *, axes=(-2, -1), out=None, num_threads=None):
+def sum_pool2d_backward(grad_output: ArrayLike, input_shape: Shape, kernel_size: Size,
+                        stride: Optional[Size] = None, padding: Padding = 0, dilation: Size = 1,
+                        ceil_mode: bool = False, *, axes: Axes = (-2, -1), out: Out = None,
+                        num_threads: Optional[int] = None) -> Array:
     """Gradient of :func:`sum_pool2d`: each output's gradient added to its window's cells.
 
     Parameters
@@ -529,8 +541,9 @@ def sum_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 
 
 @fill_doc
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
-                 axes=(-2, -1), out=None, num_threads=None):
+def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: Size, stride: Optional[Size] = None,
+                 padding: Padding = 0, output_size: Optional[Size] = None, *, axes: Axes = (-2, -1),
+                 out: Out = None, num_threads: Optional[int] = None) -> Array:
     """Partial inverse of :func:`max_pool2d`: each value placed at its index, zeros elsewhere.
 
     Matches ``torch.nn.functional.max_unpool2d``.
@@ -610,105 +623,122 @@ def _max_unpool(fn, n, x, indices, kernel_size, stride, padding, output_size, ax
 
 
 @nd_doc('max_pool_backward', 1)
-def max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
-                        num_threads=None):
+def max_pool1d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                        axes: Axes = (-1,), out: Out = None, num_threads: Optional[int] = None
+                        ) -> Array:
     return _max_backward("max_pool1d_backward", 1, grad_output, indices, input_shape, axes,
                          out, num_threads)
 
 
 @nd_doc('avg_pool_backward', 1)
-def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
-                        dilation=1, axes=(-1,), out=None, num_threads=None):
+def avg_pool1d_backward(grad_output: ArrayLike, input_shape: Shape, kernel_size: Size,
+                        stride: Optional[Size] = None, padding: Padding = 0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None, *, dilation: Size = 1,
+                        axes: Axes = (-1,), out: Out = None, num_threads: Optional[int] = None
+                        ) -> Array:
     return _window_backward("avg_pool1d_backward", 1, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads,
                             avg=(count_include_pad, divisor_override))
 
 
 @nd_doc('sum_pool_backward', 1)
-def sum_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        dilation=1, ceil_mode=False, *, axes=(-1,), out=None,
-                        num_threads=None):
+def sum_pool1d_backward(grad_output: ArrayLike, input_shape: Shape, kernel_size: Size,
+                        stride: Optional[Size] = None, padding: Padding = 0, dilation: Size = 1,
+                        ceil_mode: bool = False, *, axes: Axes = (-1,), out: Out = None,
+                        num_threads: Optional[int] = None) -> Array:
     return _window_backward("sum_pool1d_backward", 1, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads)
 
 
 @nd_doc('global_max_pool_backward', 1)
-def global_max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
-                               num_threads=None):
+def global_max_pool1d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                               axes: Axes = (-1,), out: Out = None,
+                               num_threads: Optional[int] = None) -> Array:
     return _global_max_backward("global_max_pool1d_backward", 1, grad_output, indices,
                                 input_shape, axes, out, num_threads)
 
 
 @nd_doc('global_avg_pool_backward', 1)
-def global_avg_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
-                               num_threads=None):
+def global_avg_pool1d_backward(grad_output: ArrayLike, input_shape: Shape, *, axes: Axes = (-1,),
+                               out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _global_fill("global_avg_pool1d_backward", 1, grad_output, input_shape, axes, True,
                         out, num_threads)
 
 
 @nd_doc('global_sum_pool_backward', 1)
-def global_sum_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
-                               num_threads=None):
+def global_sum_pool1d_backward(grad_output: ArrayLike, input_shape: Shape, *, axes: Axes = (-1,),
+                               out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _global_fill("global_sum_pool1d_backward", 1, grad_output, input_shape, axes,
                         False, out, num_threads)
 
 
 @nd_doc('max_unpool', 1)
-def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
-                 axes=(-1,), out=None, num_threads=None):
+def max_unpool1d(x: ArrayLike, indices: ArrayLike, kernel_size: Size, stride: Optional[Size] = None,
+                 padding: Padding = 0, output_size: Optional[Size] = None, *, axes: Axes = (-1,),
+                 out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _max_unpool("max_unpool1d", 1, x, indices, kernel_size, stride, padding,
                        output_size, axes, out, num_threads)
 
 
 @nd_doc('max_pool_backward', 3)
-def max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1), out=None,
-                        num_threads=None):
+def max_pool3d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                        axes: Axes = (-3, -2, -1), out: Out = None,
+                        num_threads: Optional[int] = None) -> Array:
     return _max_backward("max_pool3d_backward", 3, grad_output, indices, input_shape, axes,
                          out, num_threads)
 
 
 @nd_doc('avg_pool_backward', 3)
-def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
-                        dilation=1, axes=(-3, -2, -1), out=None, num_threads=None):
+def avg_pool3d_backward(grad_output: ArrayLike, input_shape: Shape, kernel_size: Size,
+                        stride: Optional[Size] = None, padding: Padding = 0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None, *, dilation: Size = 1,
+                        axes: Axes = (-3, -2, -1), out: Out = None,
+                        num_threads: Optional[int] = None) -> Array:
     return _window_backward("avg_pool3d_backward", 3, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads,
                             avg=(count_include_pad, divisor_override))
 
 
 @nd_doc('sum_pool_backward', 3)
-def sum_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        dilation=1, ceil_mode=False, *, axes=(-3, -2, -1), out=None,
-                        num_threads=None):
+def sum_pool3d_backward(grad_output: ArrayLike, input_shape: Shape, kernel_size: Size,
+                        stride: Optional[Size] = None, padding: Padding = 0, dilation: Size = 1,
+                        ceil_mode: bool = False, *, axes: Axes = (-3, -2, -1), out: Out = None,
+                        num_threads: Optional[int] = None) -> Array:
     return _window_backward("sum_pool3d_backward", 3, grad_output, input_shape, axes,
                             kernel_size, stride, padding, dilation, ceil_mode, out, num_threads)
 
 
 @nd_doc('global_max_pool_backward', 3)
-def global_max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1), out=None,
-                               num_threads=None):
+def global_max_pool3d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                               axes: Axes = (-3, -2, -1), out: Out = None,
+                               num_threads: Optional[int] = None) -> Array:
     return _global_max_backward("global_max_pool3d_backward", 3, grad_output, indices,
                                 input_shape, axes, out, num_threads)
 
 
 @nd_doc('global_avg_pool_backward', 3)
-def global_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
-                               num_threads=None):
+def global_avg_pool3d_backward(grad_output: ArrayLike, input_shape: Shape, *,
+                               axes: Axes = (-3, -2, -1), out: Out = None,
+                               num_threads: Optional[int] = None) -> Array:
     return _global_fill("global_avg_pool3d_backward", 3, grad_output, input_shape, axes, True,
                         out, num_threads)
 
 
 @nd_doc('global_sum_pool_backward', 3)
-def global_sum_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
-                               num_threads=None):
+def global_sum_pool3d_backward(grad_output: ArrayLike, input_shape: Shape, *,
+                               axes: Axes = (-3, -2, -1), out: Out = None,
+                               num_threads: Optional[int] = None) -> Array:
     return _global_fill("global_sum_pool3d_backward", 3, grad_output, input_shape, axes,
                         False, out, num_threads)
 
 
 @nd_doc('max_unpool', 3)
-def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
-                 axes=(-3, -2, -1), out=None, num_threads=None):
+def max_unpool3d(x: ArrayLike, indices: ArrayLike, kernel_size: Size, stride: Optional[Size] = None,
+                 padding: Padding = 0, output_size: Optional[Size] = None, *,
+                 axes: Axes = (-3, -2, -1), out: Out = None, num_threads: Optional[int] = None
+                 ) -> Array:
     return _max_unpool("max_unpool3d", 3, x, indices, kernel_size, stride, padding,
                        output_size, axes, out, num_threads)
 
@@ -731,43 +761,48 @@ def _adaptive_avg_backward(fn, n, grad_output, input_shape, axes, out, num_threa
 
 
 @nd_doc('adaptive_max_pool_backward', 1)
-def adaptive_max_pool1d_backward(grad_output, indices, input_shape, *, axes=(-1,), out=None,
-                                 num_threads=None):
+def adaptive_max_pool1d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                                 axes: Axes = (-1,), out: Out = None,
+                                 num_threads: Optional[int] = None) -> Array:
     return _max_backward("adaptive_max_pool1d_backward", 1, grad_output, indices, input_shape,
                          axes, out, num_threads)
 
 
 @nd_doc('adaptive_max_pool_backward', 2)
-def adaptive_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
-                                 num_threads=None):
+def adaptive_max_pool2d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                                 axes: Axes = (-2, -1), out: Out = None,
+                                 num_threads: Optional[int] = None) -> Array:
     return _max_backward("adaptive_max_pool2d_backward", 2, grad_output, indices, input_shape,
                          axes, out, num_threads)
 
 
 @nd_doc('adaptive_max_pool_backward', 3)
-def adaptive_max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1),
-                                 out=None, num_threads=None):
+def adaptive_max_pool3d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape, *,
+                                 axes: Axes = (-3, -2, -1), out: Out = None,
+                                 num_threads: Optional[int] = None) -> Array:
     return _max_backward("adaptive_max_pool3d_backward", 3, grad_output, indices, input_shape,
                          axes, out, num_threads)
 
 
 @nd_doc('adaptive_avg_pool_backward', 1)
-def adaptive_avg_pool1d_backward(grad_output, input_shape, *, axes=(-1,), out=None,
-                                 num_threads=None):
+def adaptive_avg_pool1d_backward(grad_output: ArrayLike, input_shape: Shape, *, axes: Axes = (-1,),
+                                 out: Out = None, num_threads: Optional[int] = None) -> Array:
     return _adaptive_avg_backward("adaptive_avg_pool1d_backward", 1, grad_output, input_shape,
                                   axes, out, num_threads)
 
 
 @nd_doc('adaptive_avg_pool_backward', 2)
-def adaptive_avg_pool2d_backward(grad_output, input_shape, *, axes=(-2, -1), out=None,
-                                 num_threads=None):
+def adaptive_avg_pool2d_backward(grad_output: ArrayLike, input_shape: Shape, *,
+                                 axes: Axes = (-2, -1), out: Out = None,
+                                 num_threads: Optional[int] = None) -> Array:
     return _adaptive_avg_backward("adaptive_avg_pool2d_backward", 2, grad_output, input_shape,
                                   axes, out, num_threads)
 
 
 @nd_doc('adaptive_avg_pool_backward', 3)
-def adaptive_avg_pool3d_backward(grad_output, input_shape, *, axes=(-3, -2, -1), out=None,
-                                 num_threads=None):
+def adaptive_avg_pool3d_backward(grad_output: ArrayLike, input_shape: Shape, *,
+                                 axes: Axes = (-3, -2, -1), out: Out = None,
+                                 num_threads: Optional[int] = None) -> Array:
     return _adaptive_avg_backward("adaptive_avg_pool3d_backward", 3, grad_output, input_shape,
                                   axes, out, num_threads)
 
@@ -845,35 +880,43 @@ def _lp_times_derivative(grad, x, p, dtype, result):
 
 
 @nd_doc('lp_pool_backward', 1)
-def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False, *,
-                       axes=(-1,), out=None, num_threads=None):
+def lp_pool1d_backward(grad_output: ArrayLike, x: ArrayLike, norm_type: float, kernel_size: Size,
+                       stride: Optional[Size] = None, ceil_mode: bool = False, *,
+                       axes: Axes = (-1,), out: Out = None, num_threads: Optional[int] = None
+                       ) -> Array:
     return _lp_backward("lp_pool1d_backward", 1, grad_output, x, norm_type, kernel_size, stride,
                         ceil_mode, axes, out, num_threads)
 
 
 @nd_doc('lp_pool_backward', 2)
-def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False, *,
-                       axes=(-2, -1), out=None, num_threads=None):
+def lp_pool2d_backward(grad_output: ArrayLike, x: ArrayLike, norm_type: float, kernel_size: Size,
+                       stride: Optional[Size] = None, ceil_mode: bool = False, *,
+                       axes: Axes = (-2, -1), out: Out = None, num_threads: Optional[int] = None
+                       ) -> Array:
     return _lp_backward("lp_pool2d_backward", 2, grad_output, x, norm_type, kernel_size, stride,
                         ceil_mode, axes, out, num_threads)
 
 
 @nd_doc('lp_pool_backward', 3)
-def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False, *,
-                       axes=(-3, -2, -1), out=None, num_threads=None):
+def lp_pool3d_backward(grad_output: ArrayLike, x: ArrayLike, norm_type: float, kernel_size: Size,
+                       stride: Optional[Size] = None, ceil_mode: bool = False, *,
+                       axes: Axes = (-3, -2, -1), out: Out = None, num_threads: Optional[int] = None
+                       ) -> Array:
     return _lp_backward("lp_pool3d_backward", 3, grad_output, x, norm_type, kernel_size, stride,
                         ceil_mode, axes, out, num_threads)
 
 
 @nd_doc('fractional_max_pool_backward', 2)
-def fractional_max_pool2d_backward(grad_output, indices, input_shape, *, axes=(-2, -1), out=None,
-                                   num_threads=None):
+def fractional_max_pool2d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape,
+                                   *, axes: Axes = (-2, -1), out: Out = None,
+                                   num_threads: Optional[int] = None) -> Array:
     return _max_backward("fractional_max_pool2d_backward", 2, grad_output, indices, input_shape,
                          axes, out, num_threads)
 
 
 @nd_doc('fractional_max_pool_backward', 3)
-def fractional_max_pool3d_backward(grad_output, indices, input_shape, *, axes=(-3, -2, -1),
-                                   out=None, num_threads=None):
+def fractional_max_pool3d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape: Shape,
+                                   *, axes: Axes = (-3, -2, -1), out: Out = None,
+                                   num_threads: Optional[int] = None) -> Array:
     return _max_backward("fractional_max_pool3d_backward", 3, grad_output, indices, input_shape,
                          axes, out, num_threads)

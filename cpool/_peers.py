@@ -18,7 +18,7 @@ Never imported by ``import cpool``. Thread counts: PyTorch, onnxruntime and Open
 ``threads``; JAX's XLA pool ignores such settings, so the bench pins every thread of the process
 to as many cores as the row's thread count.
 """
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -153,7 +153,8 @@ def _onnx_peers(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Peer]:
         name = f"onnxruntime {kind}"
     else:
         p = pool.padding
-        attrs = dict(kernel_shape=[pool.kernel] * 2, strides=[pool.stride] * 2, pads=[p] * 4)
+        attrs: Dict[str, Any] = dict(kernel_shape=[pool.kernel] * 2, strides=[pool.stride] * 2,
+                                     pads=[p] * 4)
         if pool.op == "avg":
             attrs["count_include_pad"] = 1  # PyTorch's default, cpool's too
         kind = "MaxPool" if pool.op == "max" else "AveragePool"
@@ -202,6 +203,7 @@ def _opencv_peers(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Peer]:
     tiles = pool.op in ("max", "avg") and k == s == 2 and p == 0
     if tiles and not nhwc and (H % 2 or W % 2):
         return {}
+    call: Callable[[], Any]
     if pool.op == "avg" and tiles:
         if nhwc:
             size = (x.shape[2] // 2, x.shape[1] // 2)
@@ -234,12 +236,12 @@ def _opencv_peers(x: np.ndarray, pool: Pool, threads: int) -> Dict[str, Peer]:
     OH, OW = (H - 1) // s + 1, (W - 1) // s + 1
     out = np.empty((N * C, OH, OW), x.dtype)
 
-    def call():
+    def per_plane():
         for i in range(N * C):
             out[i] = one(planes[i])
         return out
 
-    return {name: (call, lambda r: r.reshape(N, C, OH, OW))}
+    return {name: (per_plane, lambda r: r.reshape(N, C, OH, OW))}
 
 
 def _same(ours, theirs) -> bool:

@@ -66,7 +66,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
-def openmp_enabled():
+def openmp_enabled() -> bool:
     """Whether cpool's kernels were built with OpenMP.
 
     Returns
@@ -93,7 +93,7 @@ def openmp_enabled():
     return _openmp.openmp_enabled()
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads an op uses when called with ``num_threads=None``.
 
     Returns
@@ -128,7 +128,7 @@ def get_num_threads():
     return max(1, _openmp.max_threads())
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Set the default thread count of every op; ``None`` restores OpenMP's default.
 
     Parameters

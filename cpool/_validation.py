@@ -13,7 +13,8 @@ import math
 import numbers
 import operator
 import threading
-from typing import NamedTuple, Optional, Tuple
+import typing
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -218,7 +219,9 @@ class AxisWindows(NamedTuple):
     pad_before: int
     pad_after: int
     lo: np.ndarray          # first in-bounds tap of each window (PyTorch's adjusted start)
-    count: np.ndarray       # number of in-bounds taps (0 only for some dilated windows)
+    # Taps in bounds per window (0 only for some dilated windows). The name shadows
+    # tuple.count, which nothing here calls.
+    count: np.ndarray  # type: ignore[assignment]
     padded_count: np.ndarray  # window clipped to the padded extent (avg with count_include_pad)
 
 
@@ -239,7 +242,8 @@ class _BoundedCache:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self._entries = collections.OrderedDict()  # key -> (value, nbytes)
+        # key -> (value, nbytes)
+        self._entries: collections.OrderedDict[Any, Any] = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key):
@@ -486,9 +490,10 @@ def _checked_geometry(fn, sizes, kernel, stride, padding, dilation, ceil_mode, a
                 f"{fn}: `padding` must be at most half of `kernel_size` {kernel}, got {padding}"
             )
         pads = tuple((p, p) for p in padding)
-    axes = [window_bounds(size, k, s, d, pb, pa, ceil_mode, arrays)
-            for size, k, s, d, (pb, pa) in zip(sizes, kernel, stride, dilation, pads)]
-    if any(a is None for a in axes):
+    maybe_axes = [window_bounds(size, k, s, d, pb, pa, ceil_mode, arrays)
+                  for size, k, s, d, (pb, pa) in zip(sizes, kernel, stride, dilation, pads)]
+    axes = [a for a in maybe_axes if a is not None]
+    if len(axes) < len(maybe_axes):
         raise ValueError(
             f"{fn}: output size would be empty for input size "
             f"({', '.join(AXIS_NAMES[n])}) = {tuple(sizes)} with kernel_size={kernel}, "
@@ -583,7 +588,7 @@ def adaptive_backward_geometry(fn, grad_output, input_shape, axes, n: int):
 
 
 # The one row of a 1-D op's input, as the kernels' row windows see it.
-_ONE_ROW = window_bounds(1, 1, 1, 1, 0, 0, False)
+_ONE_ROW = typing.cast(AxisWindows, window_bounds(1, 1, 1, 1, 0, 0, False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -733,7 +738,7 @@ def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
     item = x.itemsize
     if W > 1 and x.strides[-1] != item:
         x = np.ascontiguousarray(x)
-    groups = []  # (size, stride) of the batch axes after merging
+    groups: List[Tuple[int, int]] = []  # (size, stride) of the batch axes after merging
     for n, st in zip(x.shape[:-kept], x.strides[:-kept]):
         if n == 1:
             continue
@@ -844,7 +849,7 @@ def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
     d, h, w = g.d, g.h, g.w
     _, sh, dh = g.axis_params(1)
     kw, sw, dw = g.axis_params(2)
-    parts = (h.lo, h.count, w.lo, w.count)
+    parts: Tuple[np.ndarray, ...] = (h.lo, h.count, w.lo, w.count)
     if d is not None:
         parts = (d.lo, d.count) + parts
     return (np.concatenate(parts, dtype=np.intp), 0 if d is None else d.lo.size, h.lo.size,
@@ -871,9 +876,9 @@ def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool
                 f"got a tuple of length {len(out)}"
             )
         out_values, out_indices = out
-    results = (_result(out_values, shape, result_dtype, fn),)
-    given = (out_values is not None,)
-    kernel_dtypes = (kernel_dtype,)
+    results: Tuple[np.ndarray, ...] = (_result(out_values, shape, result_dtype, fn),)
+    given: Tuple[bool, ...] = (out_values is not None,)
+    kernel_dtypes: Tuple[np.dtype, ...] = (kernel_dtype,)
     if with_indices:
         results += (_result(out_indices, shape, _INT64, fn, "out[1]"),)
         given += (out_indices is not None,)
@@ -923,7 +928,7 @@ class _Recipe(NamedTuple):
         # constructor is Python-level too) took 0.95 -> 0.6 us of a (1, 1, 2, 2) call.
         (view_shape, shape, result_dtype, with_indices, k4, geometry, task_size, lanes, pixel,
          num_threads, kernel_args, default_threads, work) = self
-        results = (np.empty(shape, result_dtype),)
+        results: Tuple[np.ndarray, ...] = (np.empty(shape, result_dtype),)
         if with_indices:
             results += (np.empty(shape, _INT64),)
         if default_threads:
@@ -948,7 +953,7 @@ def _recipe_key(fn: str, op: str, x, out, num_threads, args) -> Optional[tuple]:
     flags = x.flags
     if not (flags.c_contiguous and flags.aligned):
         return None
-    types = []
+    types: List[Any] = []
     for a in args:
         t = type(a)
         if t is tuple:
@@ -980,7 +985,7 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
         g = plan.geometry
         kernel_args = None if g is None else separable_args(g, plan.lanes, plan.pixel)
         # The geometry's arrays and their packed copy in kernel_args.
-        arrays = 0 if g is None else kernel_args[0].nbytes + sum(
+        arrays = 0 if g is None or kernel_args is None else kernel_args[0].nbytes + sum(
             a.nbytes for w in g.windows for a in (w.lo, w.count, w.padded_count))
         _RECIPES.put(key, _Recipe(plan.x.shape, r[0].shape, r[0].dtype, plan.indices is not None,
                                   plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
@@ -1218,7 +1223,7 @@ def _plane_uniforms(key: int, planes: int, n: int, dtype: np.dtype) -> np.ndarra
         z ^= z >> np.uint64(31)
         lo = (z & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         hi = (z >> np.uint64(32)).astype(np.uint32)
-        h = (lo[:, None] + np.arange(n, dtype=np.uint32)) ^ hi[:, None]
+        h = np.bitwise_xor(np.add(lo[:, None], np.arange(n, dtype=np.uint32)), hi[:, None])
         h = (h ^ (h >> np.uint32(16))) * np.uint32(0x7FEB352D)
         h = (h ^ (h >> np.uint32(15))) * np.uint32(0x846CA68B)
         h ^= h >> np.uint32(16)

@@ -37,7 +37,7 @@ import inspect
 import math
 import operator
 import string
-from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Sequence, Tuple
 
 import dask.array as da
 import numpy as np
@@ -165,7 +165,7 @@ def _arrays(prefix: str, tasks: Dict[tuple, tuple], chunks, metas, source, token
                         for idx in tasks})
     dsk.update(extra or {})
     sources = source if isinstance(source, list) else [source]
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=sources)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=sources)  # type: ignore[arg-type]
     return tuple(da.Array(graph, part, chunks, meta=meta) for part, meta in zip(names, metas))
 
 
@@ -345,7 +345,9 @@ def _global(name: str, kind: str, d, axes, keepdims: bool, with_indices: bool, n
     a tree of fan-in :data:`_SPLIT_EVERY`."""
     sizes = tuple(d.shape[a] for a in axes)
     token = tokenize(name, d, axes, keepdims, with_indices, num_threads)
-    part_name, partials, tasks = f"{name}-partial-{token}", {}, {}
+    part_name = f"{name}-partial-{token}"
+    partials: Dict[Tuple[str, int], tuple] = {}
+    tasks: Dict[Tuple[int, ...], tuple] = {}
     for batch_idx in _batch_blocks(d, axes):
         level = []
         for spatial_idx in np.ndindex(*[len(d.chunks[a]) for a in axes]):
@@ -445,12 +447,12 @@ def _gradient_blocks(geom: "_v.Geometry", i: int, size: int, grad_chunks, x_chun
     block ``j``'s first window does (at 0 for the first), so a gradient of a forward made
     block by block has blocks like its input's."""
     if x_chunks is not None:
-        edges = np.concatenate(([0], np.cumsum(x_chunks)))
+        cuts = [int(e) for e in np.concatenate(([0], np.cumsum(x_chunks)))]
     else:
         w, s = geom.windows[i], geom.stride[i]
         outs = np.cumsum(grad_chunks)[:-1]
-        edges = [0] + [min(size, max(0, int(o) * s - w.pad_before)) for o in outs] + [size]
-    edges = sorted(set(int(e) for e in edges))
+        cuts = [0] + [min(size, max(0, int(o) * s - w.pad_before)) for o in outs] + [size]
+    edges = sorted(set(cuts))
     return list(zip(edges[:-1], edges[1:]))
 
 
@@ -500,7 +502,7 @@ def _windowed_backward(name: str, shape, args: Dict[str, Any], metas: tuple):
     with the padding at the array's true edges, and keeps its own cells."""
     axes = args["axes"]
     g = args["grad_output"]
-    x = args.get("x")
+    x: Any = args.get("x")
     lp = x is not None
     geom = _v._geometry(name, shape, axes, args["kernel_size"], args.get("stride"),
                         args.get("padding", 0), args.get("dilation", 1),
@@ -516,7 +518,7 @@ def _windowed_backward(name: str, shape, args: Dict[str, Any], metas: tuple):
         kwargs = dict(norm_type=args["norm_type"], **kwargs)
     call = functools.partial(_call_spread, getattr(cpool, name), kwargs, axes)
     source = x if lp else g
-    tasks = {}
+    tasks: Dict[Tuple[int, ...], tuple] = {}
     for batch_idx in _batch_blocks(source, axes):
         block_shape = [len(c) and c[i or 0] for c, i in zip(source.chunks, batch_idx)]
         for spatial_idx in np.ndindex(*[len(b) for b in blocks]):
@@ -627,7 +629,7 @@ def _dispatch(op_name: str, sig: inspect.Signature, *a, **kw):
     if args.get("num_threads") is None:
         args["num_threads"] = 1
     n = int(op_name.split("pool")[-1][0])  # max_pool2d, max_unpool3d, lp_pool1d_backward
-    array_names = [k for k in ("x", "grad_output", "indices") if k in args]
+    array_names: List[str] = [k for k in ("x", "grad_output", "indices") if k in args]
     if args.get("random_samples") is not None:
         array_names.append("random_samples")
     arrays = {k: _as_dask(args[k], k, op_name) for k in array_names}
@@ -757,7 +759,7 @@ def _wrap(op_name: str):
 
     op.__name__ = op.__qualname__ = op_name
     op.__module__ = __name__
-    op.__signature__ = sig
+    op.__signature__ = sig  # type: ignore[attr-defined]
     op.__doc__ = f"""Lazy :func:`cpool.{op_name}` of Dask arrays.
 
     The same arguments, defaults and errors as :func:`cpool.{op_name}` (less ``out``; errors
@@ -789,3 +791,10 @@ for _name in _OPS:
     globals()[_name] = _wrap(_name)
     __all__.append(_name)
 del _name
+
+
+def __getattr__(name: str) -> Callable[..., Any]:
+    """Type checkers' view of the generated functions above: each is a callable (its arguments
+    are cpool's, checked at the call; it returns Dask arrays). At run time they are module
+    attributes, and this is only reached for a name that is not one."""
+    raise AttributeError(f"module 'cpool.dask' has no attribute {name!r}")

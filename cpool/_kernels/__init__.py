@@ -15,7 +15,7 @@ import importlib
 import os
 import warnings
 
-from cpool._kernels import _openmp
+import cpool._kernels._openmp as _openmp
 
 _CHOICES = ("auto", "baseline", "avx2")
 
