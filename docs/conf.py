@@ -4,6 +4,9 @@ Pages are Markdown (MyST); the API reference comes from the numpydoc docstrings.
 ``>>>`` in the pages run as doctests under pytest (``--doctest-glob=*.md``), so the examples here
 cannot go stale.
 """
+import json
+import pathlib
+
 import cpool
 
 project = "cpool"
@@ -15,10 +18,24 @@ extensions = [
     "myst_parser",
     "numpydoc",
     "sphinx.ext.autodoc",
+    # MathJax copied into the built site (no CDN): the math renders offline.
+    "sphinx-mathjax-offline",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "README.md"]
-myst_enable_extensions = ["colon_fence", "dollarmath"]
+myst_enable_extensions = ["colon_fence", "dollarmath", "substitution"]
+
+
+def _headline_figures():
+    """The index page's figures, from the measured JSON (never typed in by hand): max 2x2 s2
+    on (32, 256, 56, 56) float32 at one thread on the 2-core machine."""
+    data = json.loads((pathlib.Path(__file__).parent / "_data" / "bench-2core.json").read_text())
+    row = next(r for r in data["rows"] if r["case"] == "max 2x2 s2" and r["threads"] == 1)
+    return {"max2_speedup": f"{row['speedup_vs_torch']:.0f}x",
+            "max2_of_copy": f"{row['of_copy']:.2f}"}
+
+
+myst_substitutions = _headline_figures()
 myst_heading_anchors = 3
 
 # numpydoc: every check on every public docstring, and -W makes a failed one an error. Left
@@ -33,6 +50,10 @@ autodoc_typehints = "none"
 html_theme = "pydata_sphinx_theme"
 html_title = f"cpool {release}"
 html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+templates_path = ["_templates"]
+# Every page in the left sidebar (the theme's own lists only a section's pages: none here).
+html_sidebars = {"**": ["sidebar-pages"]}
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

@@ -2,6 +2,7 @@
 API reference, and the README pointing at the site's pages. (The examples themselves run as
 doctests: ``--doctest-modules`` for docstrings, ``--doctest-glob=*.md`` for docs/ and README.)"""
 import inspect
+import json
 import pathlib
 import re
 
@@ -47,3 +48,85 @@ def test_site_has_every_page_and_readme_links_them():
         assert (ROOT / "docs" / f"{page}.md").exists()
         assert re.search(rf"^{page}$", index, re.M), f"{page} not in the toctree"
         assert f"docs/{page}.md" in readme, f"README does not link docs/{page}.md"
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers in the docs come from the measured JSON (docs/_data)
+# ---------------------------------------------------------------------------------------------
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _tables(section):
+    """The Markdown tables of ``section``: (header cells, body rows of cells)."""
+    tables = []
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if set("".join(cells)) <= set("-: "):
+            continue
+        if cells[0] in ("case", "row width"):
+            tables.append((cells, []))
+        elif tables:
+            tables[-1][1].append(cells)
+    return tables
+
+
+def _agrees(cell, value):
+    """Whether a table cell ('9.157', '20.7x', '1.12') shows ``value`` to its printed digits."""
+    found = _NUMBER.search(cell.replace(",", ""))
+    if found is None or value is None:
+        return False
+    text = found.group()
+    digits = len(text.split(".")[1]) if "." in text else 0
+    return abs(float(text) - value) <= 0.5 * 10 ** -digits + 1e-9
+
+
+# Table column -> the bench JSON's field.
+_COLUMNS = {"cpool ms": "cpool_ms", "torch ms": "torch_ms", "copy ms": "copy_ms",
+            "NumPy ms": "numpy_ms", "speed-up": "speedup_vs_torch", "of copy": "of_copy"}
+
+
+def test_performance_tables_match_their_json():
+    """Every table of docs/performance.md in a section that names its raw numbers
+    (``docs/_data/<file>.json``) shows that file's figures, row by row (case and threads)."""
+    text = (ROOT / "docs" / "performance.md").read_text()
+    checked = 0
+    for section in re.split(r"\n(?=## )", text):
+        sources = [s for s in re.findall(r"docs/_data/([\w-]+\.json)", section)
+                   if (ROOT / "docs" / "_data" / s).exists()]
+        if not sources:
+            continue
+        rows = json.loads((ROOT / "docs" / "_data" / sources[0]).read_text())["rows"]
+        by_case = {(r["case"], r["threads"]): r for r in rows}
+        for head, body in _tables(section):
+            if "threads" not in head:
+                continue
+            for cells in body:
+                row = by_case.get((cells[0], int(cells[head.index("threads")])))
+                assert row is not None, (sources[0], cells[0])
+                for column, field in _COLUMNS.items():
+                    if column in head and cells[head.index(column)] not in ("", "-", "—"):
+                        assert _agrees(cells[head.index(column)], row[field]), \
+                            (sources[0], cells[0], column, cells[head.index(column)],
+                             row[field])
+                        checked += 1
+    assert checked > 100
+
+
+def test_index_figures_come_from_the_json():
+    """The index page's headline figures are the measured ones (docs/_data/bench-2core.json,
+    max 2x2 s2 at one thread), as conf.py substitutes them."""
+    rows = json.loads((ROOT / "docs" / "_data" / "bench-2core.json").read_text())["rows"]
+    row = next(r for r in rows if r["case"] == "max 2x2 s2" and r["threads"] == 1)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_conf", ROOT / "docs" / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    subs = conf.myst_substitutions
+    assert subs["max2_speedup"] == f"{row['speedup_vs_torch']:.0f}x"
+    assert subs["max2_of_copy"] == f"{row['of_copy']:.2f}"
+    index = (ROOT / "docs" / "index.md").read_text()
+    assert "{{ max2_speedup }}" in index and "{{ max2_of_copy }}" in index
+    assert not re.search(r"about \d+x", index)
