@@ -2,8 +2,9 @@
 
 All package metadata lives in pyproject.toml; this file only configures the extensions:
 Cython directives (set here, once, for every kernel), OpenMP detection, and on x86-64 a second
-build of the kernel modules with AVX2 (``<module>_avx2``), which cpool picks at import on CPUs
-that have it (cpool/_kernels/__init__.py). The default flags stay portable: the baseline build
+build of the kernel modules with AVX2 (``avx2_twin(<module>)``: ``_w_avx2`` for ``_window``,
+compiled from the baseline's generated C), which cpool picks at import on CPUs that have it
+(cpool/_kernels/__init__.py). The default flags stay portable: the baseline build
 runs on any x86-64 CPU.
 
 Environment switches:
@@ -35,11 +36,48 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_openmp", "_window", "_global", "_stochastic", "_backward"]
-# Built a second time as <name>_avx2 (a .pyx that includes <name>.pyx). Only -mavx2: no -mfma,
-# since contracting a*b + c into an FMA would round differently, and both builds must give
-# bitwise identical results (the same C code, and GCC does not reassociate float operations).
+# Built a second time with AVX2, as the module avx2_twin(name). Only -mavx2: no -mfma, since
+# contracting a*b + c into an FMA would round differently, and both builds must give bitwise
+# identical results (the same C code, and GCC does not reassociate float operations).
 SIMD_KERNELS = ["_window", "_global", "_stochastic", "_backward"]
 AVX2_FLAG = "-mavx2"
+KERNEL_DIR = os.path.join("cpool", "_kernels")
+
+
+def avx2_twin(name):
+    """The AVX2 build's module name: ``name`` with its tail replaced by ``_avx2``, as long as
+    ``name`` (``_window`` -> ``_w_avx2``, ``_stochastic`` -> ``_stoch_avx2``)."""
+    return name[:len(name) - len("_avx2")] + "_avx2"
+
+
+def write_avx2_twin_source(name):
+    """Write the AVX2 twin's C: the baseline's, Cython's output, with the module renamed.
+
+    Cythonizing the sources a second time under another name cost as long as the first time
+    (52 s of CPU for _window alone). Only the module's name differs: its import symbol
+    (``PyInit_<name>``), its short and dotted names. The twin's name has the same length, so
+    Cython's table of string constants (one array, sliced by stored lengths) stays valid; it
+    is compiled with ``CYTHON_COMPRESS_STRINGS=0`` to read that plain array, not the
+    compressed copy that still holds the old name. File names in tracebacks stay the real
+    .pyx's. Written only when it changes.
+    """
+    twin = avx2_twin(name)
+    with open(os.path.join(KERNEL_DIR, name + ".c")) as f:
+        code = f.read()
+    for old, new in ((f"cpool._kernels.{name}", f"cpool._kernels.{twin}"),
+                     (f"PyInit_{name}", f"PyInit_{twin}"),
+                     (f'"{name}"', f'"{twin}"'), (f"'{name}'", f"'{twin}'")):
+        if old not in code:
+            sys.exit(f"cpool: {name}.c has no {old!r}; cannot derive its AVX2 twin")
+        code = code.replace(old, new)
+    path = os.path.join(KERNEL_DIR, twin + ".c")
+    if os.path.exists(path):
+        with open(path) as f:
+            if f.read() == code:
+                return path
+    with open(path, "w") as f:
+        f.write(code)
+    return path
 
 DEBUG = os.environ.get("CPOOL_CYTHON_DEBUG", "0") not in ("", "0")
 # Debug information is a quarter of the kernels' compile time (var-tracking over their large
@@ -207,16 +245,15 @@ class BuildExtWithOpenMP(build_ext):
         super().build_extensions()
 
 
-extensions = [
-    Extension(f"cpool._kernels.{name}", [f"cpool/_kernels/{name}.pyx"])
-    for name in KERNELS + [f"{k}_avx2" for k in SIMD_KERNELS]
-]
+extensions = [Extension(f"cpool._kernels.{name}", [f"cpool/_kernels/{name}.pyx"])
+              for name in KERNELS]
 
 # setuptools runs this file as __main__ (pip, build, `python setup.py`); the guard lets the
 # tests load the probes above without building anything.
 if __name__ == "__main__":
-    setup(
-        ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
-                              nthreads=os.cpu_count() or 1),
-        cmdclass={"build_ext": BuildExtWithOpenMP},
-    )
+    extensions = cythonize(extensions, compiler_directives=DIRECTIVES,
+                           nthreads=os.cpu_count() or 1)
+    extensions += [Extension(f"cpool._kernels.{avx2_twin(name)}", [write_avx2_twin_source(name)],
+                             define_macros=[("CYTHON_COMPRESS_STRINGS", "0")])
+                   for name in SIMD_KERNELS]
+    setup(ext_modules=extensions, cmdclass={"build_ext": BuildExtWithOpenMP})

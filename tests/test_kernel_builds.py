@@ -50,7 +50,8 @@ def test_choice_can_be_forced_and_bad_values_warn():
         else:
             assert "CPOOL_KERNELS='bogus'" in done.stderr
             assert simd in ("baseline", "avx2")
-            assert module == "cpool._kernels._window" + ("_avx2" if simd == "avx2" else "")
+            assert module == ("cpool._kernels._w_avx2" if simd == "avx2" else
+                              "cpool._kernels._window")
 
 
 SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
@@ -77,3 +78,30 @@ def test_openmp_probe_builds_with_the_extensions_flags(monkeypatch):
             pytest.skip(f"this compiler cannot build a shared object with {flags!r}")
         opt = setup["_optimisation_flags"](compiler)
         assert setup["_compiler_supports_openmp"](compiler, "-fopenmp", opt), flags
+
+
+@pytest.mark.skipif(not (_openmp.cpu_has_avx2() and cpool._kernels._avx2_built()),
+                    reason="the AVX2 kernels are not built or cannot run on this CPU")
+def test_avx2_twins_are_modules_of_their_own():
+    """Each AVX2 module is compiled from its baseline's generated C with the module renamed
+    (setup.py's write_avx2_twin_source): it must be a module of its own name, with the same
+    functions, registered under its name only."""
+    import importlib
+
+    for base_name, twin_name in cpool._kernels._MODULES.values():
+        base = importlib.import_module("cpool._kernels." + base_name)
+        twin = importlib.import_module("cpool._kernels." + twin_name)
+        assert twin is not base and twin.__name__ == "cpool._kernels." + twin_name
+        public = sorted(n for n in dir(base) if not n.startswith("_"))
+        assert public == sorted(n for n in dir(twin) if not n.startswith("_")) and public
+        for name in public:
+            if callable(getattr(twin, name)) and hasattr(getattr(twin, name), "__module__"):
+                assert getattr(twin, name).__module__ == twin.__name__, name
+    # With the AVX2 set chosen, no baseline module is imported: a twin must not register
+    # itself under its baseline's name (Cython's modules add themselves to sys.modules).
+    code = ("import sys, cpool; "
+            "print(any(m in sys.modules for m in ('cpool._kernels._window', "
+            "'cpool._kernels._global', 'cpool._kernels._stochastic', 'cpool._kernels._backward')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=dict(os.environ, CPOOL_KERNELS="avx2"))
+    assert done.stdout.strip() == "False"

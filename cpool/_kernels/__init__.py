@@ -1,7 +1,8 @@
 """Compiled kernels. Private: call the public functions in :mod:`cpool` instead.
 
 On x86-64 every kernel module is built twice (setup.py): for the portable baseline (SSE2, any
-x86-64 CPU) and with AVX2 (``<module>_avx2``). One set is chosen once, at import, and bound to
+x86-64 CPU) and with AVX2 (``_w_avx2`` for ``_window``, ``_g_avx2``, ``_stoch_avx2``,
+``_bac_avx2``: setup.py's ``avx2_twin`` names, as long as the baseline's). One set is chosen once, at import, and bound to
 the names below, which the rest of cpool calls:
 
 * ``"avx2"`` when the CPU and OS support AVX2 and the variant was built, else ``"baseline"``;
@@ -22,7 +23,7 @@ _CHOICES = ("auto", "baseline", "avx2")
 
 def _avx2_built():
     try:
-        importlib.import_module("cpool._kernels._window_avx2")
+        importlib.import_module("cpool._kernels._w_avx2")
     except ImportError:
         return False
     return True
@@ -45,8 +46,10 @@ def _choose():
 
 
 SIMD = _choose()
-_suffix = "_avx2" if SIMD == "avx2" else ""
-window = importlib.import_module(f"cpool._kernels._window{_suffix}")
-global_pool = importlib.import_module(f"cpool._kernels._global{_suffix}")
-stochastic = importlib.import_module(f"cpool._kernels._stochastic{_suffix}")
-backward = importlib.import_module(f"cpool._kernels._backward{_suffix}")
+_MODULES = {"window": ("_window", "_w_avx2"), "global_pool": ("_global", "_g_avx2"),
+            "stochastic": ("_stochastic", "_stoch_avx2"), "backward": ("_backward", "_bac_avx2")}
+_pick = 1 if SIMD == "avx2" else 0
+window = importlib.import_module("cpool._kernels." + _MODULES["window"][_pick])
+global_pool = importlib.import_module("cpool._kernels." + _MODULES["global_pool"][_pick])
+stochastic = importlib.import_module("cpool._kernels." + _MODULES["stochastic"][_pick])
+backward = importlib.import_module("cpool._kernels." + _MODULES["backward"][_pick])
