@@ -386,9 +386,11 @@ class FractionalMaxPool3d(_FractionalMaxPool):
 
 
 class StochasticPool2d(Layer):
-    """Stochastic pooling (Zeiler & Fergus 2013), :func:`cpool.stochastic_pool2d`: in training
-    mode each window samples one activation (new draws every forward, from one generator that
-    ``seed`` starts), in evaluation mode (:meth:`eval`) the probability-weighted average."""
+    """Stochastic pooling (Zeiler & Fergus 2013), :func:`cpool.stochastic_pool2d`, as a layer.
+
+    In training mode each window samples one activation (new draws every forward, from one
+    generator that ``seed`` starts); in evaluation mode (``eval()``) each output is the
+    probability-weighted average, and there is no gradient."""
 
     _op, _n, _keeps = "stochastic_pool2d", 2, ("indices",)
     _shown = ("kernel_size", "stride", "padding", "ceil_mode")
@@ -428,3 +430,110 @@ class StochasticPool2d(Layer):
 def _layer_types() -> Dict[str, Callable[..., Layer]]:
     """Every public layer class by name (tests and docs)."""
     return {name: globals()[name] for name in __all__ if name != "Layer"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Docstrings: one numpydoc template per family, each class's example run as a doctest
+# ---------------------------------------------------------------------------------------------
+_COMMON = """axes : tuple of int, optional
+    Keyword only. The spatial axes (default: {last}); channels-last input is pooled in place,
+    as by the function.
+num_threads : int, optional
+    Keyword only. Threads of each call (default: cpool's, :func:`cpool.set_num_threads`)."""
+
+# Per family: (the parameters' docs, the constructor arguments of the example).
+_FAMILIES: Dict[type, Tuple[str, str]] = {
+    _MaxPool: ("""kernel_size, stride, padding, dilation : int or tuple of int
+    As :func:`cpool.{op}` (``stride`` None: ``kernel_size``).
+return_indices : bool, default=False
+    ``forward`` returns (values, int64 indices), as PyTorch's module.
+ceil_mode : bool, default=False
+    As :func:`cpool.{op}` (PyTorch's order: after ``return_indices``).""", "2"),
+    _AvgPool: ("""kernel_size, stride, padding : int or tuple of int
+    As :func:`cpool.{op}` (``stride`` None: ``kernel_size``).
+ceil_mode, count_include_pad : bool
+    As :func:`cpool.{op}` (defaults False and True).
+divisor_override : int, optional
+    As :func:`cpool.{op}`.""", "2"),
+    _SumPool: ("""kernel_size, stride, padding, dilation : int or tuple of int
+    As :func:`cpool.{op}` (``stride`` None: ``kernel_size``).
+ceil_mode : bool, default=False
+    As :func:`cpool.{op}`.""", "2"),
+    _LPPool: ("""norm_type : float
+    The power ``p``, as :func:`cpool.{op}`.
+kernel_size, stride : int or tuple of int
+    As :func:`cpool.{op}` (``stride`` None: ``kernel_size``).
+ceil_mode : bool, default=False
+    As :func:`cpool.{op}`.""", "2, 2"),
+    _GlobalPool: ("""keepdims : bool, default=False
+    Keep the pooled axes with size 1, as :func:`cpool.{op}`.""", ""),
+    _AdaptiveMaxPool: ("""output_size : int or tuple of int or None
+    As :func:`cpool.{op}` (None keeps an axis's size).
+return_indices : bool, default=False
+    ``forward`` returns (values, int64 indices).""", "1"),
+    _AdaptiveAvgPool: ("""output_size : int or tuple of int or None
+    As :func:`cpool.{op}` (None keeps an axis's size).""", "1"),
+    _FractionalMaxPool: ("""kernel_size : int or tuple of int
+    As :func:`cpool.{op}`.
+output_size, output_ratio : optional
+    Exactly one of them, as :func:`cpool.{op}`.
+return_indices : bool, default=False
+    ``forward`` returns (values, int64 indices).
+seed : None, int or numpy.random.Generator, optional
+    Keyword only. Starts the generator that every ``forward`` draws new windows from.""",
+                         "2, output_size=1, seed=0"),
+    StochasticPool2d: ("""kernel_size, stride, padding : int or tuple of int
+    As :func:`cpool.{op}` (``stride`` None: ``kernel_size``).
+ceil_mode : bool, default=False
+    As :func:`cpool.{op}`.
+seed : None, int or numpy.random.Generator, optional
+    Keyword only. Starts the generator that every training ``forward`` draws from.""", "2"),
+}
+
+_DOC = """{summary}
+
+Parameters
+----------
+{params}
+{common}
+
+See Also
+--------
+cpool.{op} : The op.
+cpool.{grad} : Its gradient.
+
+Notes
+-----
+``forward(x)`` (or calling the layer) returns the op's result and keeps what ``backward``
+needs; ``backward(grad)`` returns the gradient with respect to that input, given the
+gradient with respect to the output's values. ``train()`` and ``eval()`` set ``training``
+(only stochastic pooling behaves differently); a layer has no weights.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cpool.layers import {name}
+>>> layer = {name}({args})
+>>> x = np.ones({shape}, np.float32)
+>>> y = layer(x)
+>>> layer.backward(np.ones_like(y)).shape == x.shape
+True
+"""
+
+
+def _document(cls: type) -> None:
+    family = next(base for base in cls.__mro__ if base in _FAMILIES)
+    params, args = _FAMILIES[family]
+    op = cls._op  # type: ignore[attr-defined]
+    n = cls._n  # type: ignore[attr-defined]
+    shape = (1, 1) + (4,) * n
+    cls.__doc__ = _DOC.format(summary=inspect.cleandoc(cls.__doc__ or ""), name=cls.__name__,
+                              params=params.format(op=op), op=op,
+                              common=_COMMON.format(last=("the last axis", "the last two",
+                                                          "the last three")[n - 1]),
+                              grad=op + "_backward", args=args, shape=shape)
+
+
+for _cls in _layer_types().values():
+    _document(_cls)  # type: ignore[arg-type]
+del _cls
