@@ -165,11 +165,21 @@ def __getattr__(name: str) -> object:
     if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(f"cpool.{name}")
+        try:
+            return importlib.import_module(f"cpool.{name}")
+        except ImportError as exc:
+            # An AttributeError, which hasattr(), inspect.getmembers() and help(cpool) expect
+            # of a missing attribute; `import cpool.dask` still raises the ImportError.
+            raise AttributeError(f"cpool.{name} needs its optional dependencies "
+                                 f"(pip install 'cpool[{name}]'): {exc}") from exc
     raise AttributeError(f"module 'cpool' has no attribute {name!r}")
 
 
 def __dir__() -> list:
-    """The public API only: the functions, ``__version__`` and the public submodules (the
-    private ones, ``_api``, ``_kernels`` and the rest, stay reachable but are not offered)."""
-    return sorted(__all__ + ["__version__", *_LAZY_SUBMODULES])
+    """The public API only: the functions, ``__version__`` and the public submodules whose
+    dependencies are installed (the private modules, ``_api``, ``_kernels`` and the rest, stay
+    reachable but are not offered)."""
+    import importlib.util
+
+    usable = [m for m in _LAZY_SUBMODULES if m != "dask" or importlib.util.find_spec("dask")]
+    return sorted(__all__ + ["__version__", *usable])

@@ -13,6 +13,7 @@ PUBLIC_SUBMODULES = ["dask", "layers"]
 
 
 def test_dir_is_the_public_api():
+    pytest.importorskip("dask")  # (without it, cpool.dask is left out: see the last test)
     names = dir(cpool)
     assert names == sorted(cpool.__all__ + ["__version__", *cpool._LAZY_SUBMODULES])
     assert not any(name.startswith("_") and name != "__version__" for name in names)
@@ -70,3 +71,16 @@ def test_one_name_per_argument(name):
     assert "input" not in params and "self" not in params
     assert not any(p.kind is p.VAR_KEYWORD or p.kind is p.VAR_POSITIONAL
                    for p in params.values()), name
+
+
+def test_without_dask_the_namespace_still_works():
+    """With Dask missing, dir(cpool) leaves cpool.dask out and getattr raises AttributeError
+    (what hasattr, inspect.getmembers and help(cpool) expect), naming the extra to install."""
+    code = ("import sys; sys.modules['dask'] = None; import cpool, inspect; "
+            "assert 'dask' not in dir(cpool) and 'layers' in dir(cpool); "
+            "assert not hasattr(cpool, 'dask'); inspect.getmembers(cpool); "
+            "import pydoc; pydoc.render_doc(cpool)\n"
+            "try:\n    cpool.dask\nexcept AttributeError as e:\n    print(e)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert "pip install 'cpool[dask]'" in result.stdout
