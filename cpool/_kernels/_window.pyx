@@ -701,6 +701,12 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t B1 = out.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3] // lanes
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
+    # Nothing to compute: return before reading any window bound. An empty batch's bounds
+    # are not computed (the packed array is empty), and the small-plane checks below read
+    # them (AddressSanitizer: an 8-byte read past an empty array, channels-last input with no
+    # channels).
+    if n_rows == 0:
+        return 0
     cdef bint depth = d_lo.shape[0] > 0
     cdef Py_ssize_t depth_step = dd * (x.strides[1] // <Py_ssize_t>sizeof(numeric))
     # Sums (and float maxima) over 2x2 tiles of two rows straight from the input, no buffer
@@ -757,8 +763,6 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef numeric_acc* buf
     cdef numeric_acc* orow
     cdef numeric_acc* drow  # the divisors of the current output row (average pooling)
-    if n_rows == 0:
-        return 0
     cdef Py_ssize_t stride = _buffer_stride(width, sizeof(numeric_acc))
     cdef Py_ssize_t drow_stride = _buffer_stride(OW, sizeof(numeric_acc)) if divide else 0
     # Channels-last rows through the buffer: a second row for _horizontal_lanes' stride-1 pass.
