@@ -388,8 +388,11 @@ cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t s
                 o[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
                         + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]))
         else:
+            # _combine: int64 sums wrap as uint64 adds (signed overflow is undefined in C;
+            # the sanitizer job found this one), other dtypes add plainly.
             for i in range(OW):
-                o[i] = (r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])
+                o[i] = _combine(_combine(r0[2 * i], r1[2 * i], False),
+                                _combine(r0[2 * i + 1], r1[2 * i + 1], False), False)
     return False
 
 
