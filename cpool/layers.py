@@ -22,8 +22,9 @@ MaxPool2d(kernel_size=2, stride=None, padding=0, dilation=1, return_indices=Fals
 """
 from __future__ import annotations
 
+import functools
 import inspect
-from typing import Any, Callable, ClassVar, Dict, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Optional, Tuple
 
 import numpy as np
 
@@ -48,12 +49,21 @@ __all__ = [
 _DEFAULT_AXES = {1: (-1,), 2: (-2, -1), 3: (-3, -2, -1)}
 
 
+@functools.lru_cache(maxsize=None)
+def _gradient(op: str) -> Tuple[Callable[..., Any], FrozenSet[str]]:
+    """``op``'s gradient function and its parameter names, looked up once per op (not on every
+    backward: inspect.signature costs more than a small layer's pooling)."""
+    fn = getattr(cpool, op + "_backward")
+    return fn, frozenset(inspect.signature(fn).parameters)
+
+
 class Layer:
     """Base of the pooling layers: an op, its gradient, and what the last forward kept.
 
     Subclasses name the op (``_op``, a function of :mod:`cpool`) and, through their
-    constructor, its arguments; the gradient is the op's ``*_backward`` (``max_unpool``-style
-    scatter for the max family), called with the arguments of the op that it takes.
+    constructor, its arguments, passed by name; the gradient is the op's ``*_backward``,
+    called with those of the op's arguments and the saved values (input shape, indices, LP's
+    input) that it takes.
     """
 
     _op: ClassVar[str]
@@ -107,11 +117,9 @@ class Layer:
         gradient with respect to its output (the values; not the indices)."""
         if self._saved is None:
             raise RuntimeError(f"{type(self).__name__}.backward: call forward first")
-        fn = getattr(cpool, self._op + "_backward")
-        params = inspect.signature(fn).parameters
-        saved = self._saved
+        fn, params = _gradient(self._op)
         args: Dict[str, Any] = {k: v for k, v in self._kwargs.items() if k in params}
-        args.update({k: v for k, v in saved.items() if k in params})
+        args.update({k: v for k, v in self._saved.items() if k in params})
         result: Array = fn(grad, **args, axes=self.axes, num_threads=self.num_threads)
         return result
 
@@ -222,22 +230,6 @@ class _LPPool(Layer):
                  num_threads: Optional[int] = None) -> None:
         super().__init__(dict(norm_type=norm_type, kernel_size=kernel_size, stride=stride,
                               ceil_mode=ceil_mode), axes, num_threads)
-
-    def _call(self, x: ArrayLike, **extra: Any) -> Any:
-        kwargs = dict(self._kwargs)
-        return getattr(cpool, self._op)(x, kwargs.pop("norm_type"), **kwargs, axes=self.axes,
-                                        num_threads=self.num_threads)
-
-    def backward(self, grad: ArrayLike) -> Array:
-        """The gradient with respect to the last :meth:`forward`'s input (zero where a
-        window's sum of powers is zero, as PyTorch's)."""
-        if self._saved is None:
-            raise RuntimeError(f"{type(self).__name__}.backward: call forward first")
-        kwargs = dict(self._kwargs)
-        result: Array = getattr(cpool, self._op + "_backward")(
-            grad, self._saved["x"], kwargs.pop("norm_type"), **kwargs, axes=self.axes,
-            num_threads=self.num_threads)
-        return result
 
 
 class LPPool1d(_LPPool):
