@@ -248,8 +248,7 @@ class BuildExtWithOpenMP(build_ext):
 extensions = [Extension(f"cpool._kernels.{name}", [f"cpool/_kernels/{name}.pyx"])
               for name in KERNELS]
 
-# setuptools runs this file as __main__ (pip, build, `python setup.py`); the guard lets the
-# tests load the probes above without building anything.
+
 def _cython_key():
     """A digest of what Cython's output depends on: the kernel sources (.pyx, .pxd), the
     directives and Cython's version (its own .pxd files come with the version)."""
@@ -292,6 +291,8 @@ def cythonized(extensions):
     return extensions
 
 
+# setuptools runs this file as __main__ (pip, build, `python setup.py`); the guard lets the
+# tests load the probes above without building anything.
 if __name__ == "__main__":
     extensions = cythonized(extensions)
     extensions += [Extension(f"cpool._kernels.{avx2_twin(name)}", [write_avx2_twin_source(name)],

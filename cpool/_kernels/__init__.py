@@ -2,8 +2,8 @@
 
 On x86-64 every kernel module is built twice (setup.py): for the portable baseline (SSE2, any
 x86-64 CPU) and with AVX2 (``_w_avx2`` for ``_window``, ``_g_avx2``, ``_stoch_avx2``,
-``_bac_avx2``: setup.py's ``avx2_twin`` names, as long as the baseline's). One set is chosen once, at import, and bound to
-the names below, which the rest of cpool calls:
+``_bac_avx2``: setup.py's ``avx2_twin`` names, as long as the baseline's). One set is chosen
+once, at import, and bound to the names below, which the rest of cpool calls:
 
 * ``"avx2"`` when the CPU and OS support AVX2 and the variant was built, else ``"baseline"``;
 * ``CPOOL_KERNELS=baseline`` or ``CPOOL_KERNELS=avx2`` in the environment forces a choice (for
