@@ -17,7 +17,8 @@ Environment switches:
                            empty: no cache)
 
 Builds are reused: each extension is stored under a key of its C source, flags and compiler,
-and an install whose key is already there copies it instead of compiling. A second `pip install
+and an install whose key is already there copies it instead of compiling; Cython's output is
+kept likewise under a key of the kernel sources (CPOOL_BUILD_CACHE/cython/KEY). A second `pip install
 -e .` (another extra, a reinstall) so takes seconds, not minutes; pip builds every install in a
 fresh temporary directory, where setuptools alone would compile everything again. ccache, when
 it is on the PATH and CC is not set, caches the compiles themselves.
@@ -269,26 +270,67 @@ def cythonized(extensions):
 
     cythonize judges by modification times, and pip installs Cython afresh into each build's
     isolated environment: its bundled .pxd files (libc/string.pxd) were always newer than the
-    C, so every install cythonized everything again (51 s of a 53 s reinstall).
+    C, so every install cythonized everything again (51 s of a 53 s reinstall). The output is
+    also kept in the build cache under its key, so a fresh checkout of the same kernels (asv's
+    build of another commit, the CI gate's build of the previous one) skips Cython too.
     """
     stamp = os.path.join(HERE, "build", "cython-key")
     key = _cython_key()
-    sources = [os.path.join(KERNEL_DIR, ext.name.rsplit(".", 1)[1] + ".c") for ext in extensions]
+    names = [ext.name.rsplit(".", 1)[1] + ".c" for ext in extensions]
+    sources = [os.path.join(KERNEL_DIR, name) for name in names]
+    kept = os.path.join(BUILD_CACHE, "cython", key) if BUILD_CACHE else None
+
+    def use_sources():
+        for ext, c in zip(extensions, sources):
+            ext.sources = [c]
+        return extensions
+
     if os.path.exists(stamp) and all(os.path.exists(c) for c in sources):
         with open(stamp) as f:
             if f.read() == key:
-                for ext, c in zip(extensions, sources):
-                    ext.sources = [c]
-                return extensions
-    extensions = cythonize(extensions, compiler_directives=DIRECTIVES, force=True,
-                           nthreads=os.cpu_count() or 1)
+                if kept and not os.path.isdir(kept):
+                    _keep(sources, kept)
+                return use_sources()
+    if kept and all(os.path.exists(os.path.join(kept, name)) for name in names):
+        for name, c in zip(names, sources):
+            shutil.copyfile(os.path.join(kept, name), c)
+        built = use_sources()
+    else:
+        built = cythonize(extensions, compiler_directives=DIRECTIVES, force=True,
+                          nthreads=os.cpu_count() or 1)
+        if kept:
+            _keep(sources, kept)
     try:
         os.makedirs(os.path.dirname(stamp), exist_ok=True)
         with open(stamp, "w") as f:
             f.write(key)
     except OSError:
         pass
-    return extensions
+    return built
+
+
+def _keep(files, directory, generations=2):
+    """Copy ``files`` into ``directory`` for later builds, whole or not at all, and drop all
+    but the newest ``generations`` siblings (two: a branch's and main's, which asv and the CI
+    gate build in turn). A cache is only an optimisation: a read-only or full disk leaves the
+    build as it was."""
+    parent = os.path.dirname(directory)
+    partial = None
+    try:
+        os.makedirs(parent, exist_ok=True)
+        partial = tempfile.mkdtemp(dir=parent, prefix=".partial-")
+        for path in files:
+            shutil.copyfile(path, os.path.join(partial, os.path.basename(path)))
+        os.replace(partial, directory)
+        kept = sorted((os.path.join(parent, name) for name in os.listdir(parent)
+                       if not name.startswith(".")), key=os.path.getmtime, reverse=True)
+        for old in kept[generations:]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
+    finally:
+        if partial is not None:  # left only when the copy or the rename failed
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 # setuptools runs this file as __main__ (pip, build, `python setup.py`); the guard lets the

@@ -105,3 +105,28 @@ def test_avx2_twins_are_modules_of_their_own():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env=dict(os.environ, CPOOL_KERNELS="avx2"))
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
+def test_cython_output_cache_keeps_whole_generations(tmp_path):
+    # setup.py keeps Cython's output under the key of its inputs (build cache/cython/KEY) so a
+    # fresh checkout of the same kernels (asv's next commit, the CI gate's base) skips Cython.
+    # A kept generation is whole or absent, and only the newest two stay.
+    pytest.importorskip("Cython")
+    import runpy
+    import time
+
+    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
+    files = []
+    for name in ("_window.c", "_global.c"):
+        (tmp_path / name).write_text(name)
+        files.append(str(tmp_path / name))
+    cache = tmp_path / "cache" / "cython"
+    for key in ("k1", "k2", "k3"):
+        setup["_keep"](files, str(cache / key))
+        time.sleep(0.01)  # distinct modification times order the generations
+    assert sorted(os.listdir(cache)) == ["k2", "k3"]
+    assert sorted(os.listdir(cache / "k3")) == ["_global.c", "_window.c"]
+    assert (cache / "k3" / "_window.c").read_text() == "_window.c"
+    setup["_keep"](files + [str(tmp_path / "missing.c")], str(cache / "k4"))  # a failed copy
+    assert sorted(os.listdir(cache)) == ["k2", "k3"]  # nothing half-kept, no partial left
