@@ -178,6 +178,14 @@ def _with_ccache(compiler):
             setattr(compiler, attr, [ccache] + list(command))
 
 
+def _with_headers(directories):
+    """The include directories that hold any file. A virtual environment's own include/ is
+    on every build's list and empty: its path alone would keep a build made in one
+    environment (asv's, the CI gate's) from being reused in another of the same Python."""
+    return [d for d in directories or []
+            if any(files for _, _, files in os.walk(d))]
+
+
 class BuildExtWithOpenMP(build_ext):
     def _cache_key(self, ext):
         """A digest of everything a built extension depends on: its sources (the generated C,
@@ -190,8 +198,8 @@ class BuildExtWithOpenMP(build_ext):
         parts = [ext.name, os.path.basename(self.get_ext_filename(ext.name)),
                  *getattr(self.compiler, "compiler_so", [self.compiler.compiler_type]),
                  *getattr(self.compiler, "linker_so", []), *ext.extra_compile_args,
-                 *ext.extra_link_args, repr(ext.define_macros), repr(ext.include_dirs),
-                 repr(self.include_dirs)]
+                 *ext.extra_link_args, repr(ext.define_macros),
+                 repr(_with_headers(ext.include_dirs)), repr(_with_headers(self.include_dirs))]
         digest.update("\0".join(map(str, parts)).encode())
         return digest.hexdigest()[:24]
 
@@ -204,14 +212,22 @@ class BuildExtWithOpenMP(build_ext):
         if os.path.exists(cached):
             os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
             shutil.copy2(cached, target)
+            try:
+                os.utime(cached)  # used: the newest of its extension's entries again
+            except OSError:
+                pass
             print(f"cpool: reused {ext.name} from {BUILD_CACHE}")
             return None
         super().build_extension(ext)
         try:  # best effort: a read-only tree just builds every time
             os.makedirs(BUILD_CACHE, exist_ok=True)
-            for old in os.listdir(BUILD_CACHE):  # one entry per extension: the latest build
-                if old.startswith(ext.name + ".") and old.endswith(suffix):
-                    os.remove(os.path.join(BUILD_CACHE, old))
+            # Two entries per extension, the newest: a branch's and main's, which asv and the
+            # CI gate build in turn.
+            entries = sorted((os.path.join(BUILD_CACHE, name) for name in os.listdir(BUILD_CACHE)
+                              if name.startswith(ext.name + ".") and name.endswith(suffix)),
+                             key=os.path.getmtime, reverse=True)
+            for old in entries[1:]:
+                os.remove(old)
             partial = f"{cached}.{os.getpid()}.tmp"
             shutil.copy2(target, partial)
             os.replace(partial, cached)

@@ -130,3 +130,22 @@ def test_cython_output_cache_keeps_whole_generations(tmp_path):
     assert (cache / "k3" / "_window.c").read_text() == "_window.c"
     setup["_keep"](files + [str(tmp_path / "missing.c")], str(cache / "k4"))  # a failed copy
     assert sorted(os.listdir(cache)) == ["k2", "k3"]  # nothing half-kept, no partial left
+
+
+@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
+def test_build_key_ignores_empty_include_directories(tmp_path):
+    # A virtual environment's empty include/ must not keep asv's or the CI gate's build from
+    # reusing an extension built in another environment of the same Python; a directory
+    # with headers stays in the key.
+    pytest.importorskip("Cython")
+    import runpy
+
+    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
+    empty, nested, headers = tmp_path / "venv1", tmp_path / "venv2", tmp_path / "headers"
+    (nested / "include" / "python3.11").mkdir(parents=True)
+    empty.mkdir()
+    (headers / "sub").mkdir(parents=True)
+    (headers / "sub" / "x.h").write_text("#define X 1\n")
+    dirs = [str(empty), str(nested / "include"), str(headers), str(tmp_path / "missing")]
+    assert setup["_with_headers"](dirs) == [str(headers)]
+    assert setup["_with_headers"](None) == []
