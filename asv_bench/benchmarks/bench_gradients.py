@@ -1,6 +1,6 @@
 """asv benchmarks for the gradients and max_unpool2d, beside their forward op on the same input.
 
-Run from asv_bench/:  asv continuous main HEAD --factor 1.1 --split
+How to run them: asv_bench/README.md.
 Each backward should stay within 2x of its forward (``time_forward`` in the same class). For
 the max family (and max_unpool2d) the forward is the call that makes the indices they consume,
 ``return_indices=True``, as PyTorch's autograd records max_pool2d_with_indices.

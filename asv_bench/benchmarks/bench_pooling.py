@@ -1,8 +1,6 @@
 """asv benchmarks for every cpool op, beside a NumPy-reference twin.
 
-Run from asv_bench/:
-    asv continuous main HEAD --factor 1.1 --split      # flags regressions > 10 %
-    asv run -E existing:same --quick --dry-run         # smoke test in the current env
+How to run them (compare a branch with main, a quick pass, the history): asv_bench/README.md.
 
 ``Pool`` times cpool (``time_cpool``) and measures its peak memory (``peakmem_cpool``);
 ``PoolNumPyReference`` does the same for the plain-NumPy baseline on the same input, so the
