@@ -22,7 +22,7 @@ extensions = [
     "sphinx-mathjax-offline",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "README.md"]
+exclude_patterns = ["_build", "_generated", "README.md"]
 myst_enable_extensions = ["colon_fence", "dollarmath", "substitution"]
 
 
@@ -35,7 +35,20 @@ def _headline_figures():
             "max2_of_copy": f"{row['of_copy']:.2f}"}
 
 
-myst_substitutions = _headline_figures()
+def _history_page():
+    """The history page's plot and table (docs/_generated/), drawn from the committed asv
+    results on every build: the page cannot disagree with asv_bench/results/."""
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    import plot_history
+
+    history = plot_history.render()
+    return {"history_commits": str(len(history)), "history_first": history[0]["commit"],
+            "history_last": history[-1]["commit"]}
+
+
+myst_substitutions = {**_headline_figures(), **_history_page()}
 myst_heading_anchors = 3
 
 # numpydoc: every check on every public docstring, and -W makes a failed one an error. Left
