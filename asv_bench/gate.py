@@ -111,7 +111,10 @@ def build_base(rev, work):
     with open(archive, "wb") as f:
         subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", rev], stdout=f, check=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(source, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(source, filter="data")
+        else:  # a Python before extraction filters (3.9.17, 3.10.12, 3.11.4): git's own archive
+            tar.extractall(source)
     env = dict(os.environ, CPOOL_BUILD_CACHE=os.environ.get(
         "CPOOL_BUILD_CACHE", os.path.join(ROOT, "build", "ext-cache")))
     start = time.perf_counter()
