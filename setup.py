@@ -18,10 +18,12 @@ Environment switches:
 
 Builds are reused: each extension is stored under a key of its C source, flags and compiler,
 and an install whose key is already there copies it instead of compiling; Cython's output is
-kept likewise under a key of the kernel sources (CPOOL_BUILD_CACHE/cython/KEY). A second `pip install
--e .` (another extra, a reinstall) so takes seconds, not minutes; pip builds every install in a
-fresh temporary directory, where setuptools alone would compile everything again. ccache, when
-it is on the PATH and CC is not set, caches the compiles themselves.
+kept likewise under a key of the kernel sources (CPOOL_BUILD_CACHE/cython/KEY). A second
+`pip install -e .` (another extra, a reinstall) so takes seconds, not minutes; pip builds every
+install in a fresh temporary directory, where setuptools alone would compile everything again.
+The cache keeps the newest two builds of each (a branch's and main's, which asv and the CI
+gate build in turn). ccache, when it is on the PATH and CC is not set, caches the compiles
+themselves.
 """
 import hashlib
 import os
@@ -178,6 +180,24 @@ def _with_ccache(compiler):
             setattr(compiler, attr, [ccache] + list(command))
 
 
+def _touch(path):
+    """Mark a cache entry as just used (the cache keeps the newest entries)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def _newest_only(entries, count=2):
+    """Remove all but the ``count`` most recently used of the cache ``entries`` (files or
+    folders): a branch's build and main's, which asv and the CI gate build in turn."""
+    for old in sorted(entries, key=os.path.getmtime, reverse=True)[count:]:
+        if os.path.isdir(old):
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.remove(old)
+
+
 def _with_headers(directories):
     """The include directories that hold any file. A virtual environment's own include/ is
     on every build's list and empty: its path alone would keep a build made in one
@@ -212,25 +232,18 @@ class BuildExtWithOpenMP(build_ext):
         if os.path.exists(cached):
             os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
             shutil.copy2(cached, target)
-            try:
-                os.utime(cached)  # used: the newest of its extension's entries again
-            except OSError:
-                pass
+            _touch(cached)
             print(f"cpool: reused {ext.name} from {BUILD_CACHE}")
             return None
         super().build_extension(ext)
         try:  # best effort: a read-only tree just builds every time
             os.makedirs(BUILD_CACHE, exist_ok=True)
-            # Two entries per extension, the newest: a branch's and main's, which asv and the
-            # CI gate build in turn.
-            entries = sorted((os.path.join(BUILD_CACHE, name) for name in os.listdir(BUILD_CACHE)
-                              if name.startswith(ext.name + ".") and name.endswith(suffix)),
-                             key=os.path.getmtime, reverse=True)
-            for old in entries[1:]:
-                os.remove(old)
             partial = f"{cached}.{os.getpid()}.tmp"
             shutil.copy2(target, partial)
             os.replace(partial, cached)
+            _touch(cached)
+            _newest_only([os.path.join(BUILD_CACHE, name) for name in os.listdir(BUILD_CACHE)
+                          if name.startswith(ext.name + ".") and name.endswith(suffix)])
         except OSError:
             pass
         return None
@@ -310,6 +323,7 @@ def cythonized(extensions):
     if kept and all(os.path.exists(os.path.join(kept, name)) for name in names):
         for name, c in zip(names, sources):
             shutil.copyfile(os.path.join(kept, name), c)
+        _touch(kept)
         built = use_sources()
     else:
         built = cythonize(extensions, compiler_directives=DIRECTIVES, force=True,
@@ -325,11 +339,10 @@ def cythonized(extensions):
     return built
 
 
-def _keep(files, directory, generations=2):
+def _keep(files, directory):
     """Copy ``files`` into ``directory`` for later builds, whole or not at all, and drop all
-    but the newest ``generations`` siblings (two: a branch's and main's, which asv and the CI
-    gate build in turn). A cache is only an optimisation: a read-only or full disk leaves the
-    build as it was."""
+    but the newest two of its siblings (``_newest_only``). A cache is only an optimisation: a
+    read-only or full disk leaves the build as it was."""
     parent = os.path.dirname(directory)
     partial = None
     try:
@@ -338,10 +351,9 @@ def _keep(files, directory, generations=2):
         for path in files:
             shutil.copyfile(path, os.path.join(partial, os.path.basename(path)))
         os.replace(partial, directory)
-        kept = sorted((os.path.join(parent, name) for name in os.listdir(parent)
-                       if not name.startswith(".")), key=os.path.getmtime, reverse=True)
-        for old in kept[generations:]:
-            shutil.rmtree(old, ignore_errors=True)
+        _touch(directory)
+        _newest_only([os.path.join(parent, name) for name in os.listdir(parent)
+                      if not name.startswith(".")])
     except OSError:
         pass
     finally:

@@ -149,3 +149,23 @@ def test_build_key_ignores_empty_include_directories(tmp_path):
     dirs = [str(empty), str(nested / "include"), str(headers), str(tmp_path / "missing")]
     assert setup["_with_headers"](dirs) == [str(headers)]
     assert setup["_with_headers"](None) == []
+
+
+@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
+def test_build_cache_keeps_the_two_most_recently_used_entries(tmp_path):
+    # Built extensions are files in the cache, Cython's outputs folders; both keep the two
+    # most recently used (a reused entry counts as used), so main's and a branch's builds
+    # survive each other.
+    pytest.importorskip("Cython")
+    import runpy
+
+    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
+    entries = []
+    for i, name in enumerate(("a.so", "b.so", "c.so")):
+        path = tmp_path / name
+        path.write_bytes(b"x")
+        os.utime(path, (1000 + i, 1000 + i))
+        entries.append(str(path))
+    setup["_touch"](entries[0])  # "a" reused just now: the newest
+    setup["_newest_only"](entries)
+    assert sorted(os.listdir(tmp_path)) == ["a.so", "c.so"]
