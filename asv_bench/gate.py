@@ -145,10 +145,11 @@ def run_gate(base_rev, threshold, rounds):
     """Return 0 when no headline case is slower than the base by more than ``threshold``."""
     with tempfile.TemporaryDirectory(prefix="cpool-gate-") as work:
         lib = build_base(base_rev, work)
-        workers = [Worker("base", lib), Worker("head")]
-        if os.path.realpath(workers[0].cpool) == os.path.realpath(workers[1].cpool):
-            raise SystemExit(f"gate: both workers imported {workers[0].cpool}")
+        workers = [Worker("base", lib)]
         try:
+            workers.append(Worker("head"))
+            if os.path.realpath(workers[0].cpool) == os.path.realpath(workers[1].cpool):
+                raise SystemExit(f"gate: both workers imported {workers[0].cpool}")
             cases = [c for c in workers[1].cases if c in workers[0].cases]
             missing = sorted(set(workers[1].cases) - set(cases))
             start = time.perf_counter()
