@@ -51,6 +51,11 @@ def gate():
     return _load("cpool_gate", os.path.join(ASV_BENCH, "gate.py"))
 
 
+@pytest.fixture(scope="module")
+def plot_history():
+    return _load("cpool_plot_history", os.path.join(ROOT, "docs", "plot_history.py"))
+
+
 def test_headline_cases_compute_what_they_name(headline):
     assert list(headline.CASES)[0] == "copy"
     for case in headline.CASES:
@@ -78,7 +83,7 @@ class FakeWorker:
 
     def __init__(self, name, ratios):
         self.name, self.ratios, self.cases, self.cpool = name, ratios, list(ratios), name
-        self.rounds, self.calls = [], 0
+        self.rounds = []
 
     def round(self, cases):
         self.rounds.append(list(cases))
@@ -183,8 +188,7 @@ def history_dir(tmp_path):
     return tmp_path / "results"
 
 
-def test_history_reads_asv_results_oldest_first(history_dir):
-    plot_history = _load("cpool_plot_history", os.path.join(ROOT, "docs", "plot_history.py"))
+def test_history_reads_asv_results_oldest_first(history_dir, plot_history):
     history = plot_history.load(history_dir, "m")
     assert [h["commit"] for h in history] == ["aaaaaaaa", "bbbbbbbb"]
     assert history[0]["cases"]["max_2x2_s2"][0] == 0.1
@@ -195,9 +199,8 @@ def test_history_reads_asv_results_oldest_first(history_dir):
     assert lines[3] == "| `bbbbbbbb` | 5.00 | 4.00 (0.80x) | 10.00 (2.00x) |"
 
 
-def test_history_renders_the_plot_and_table(history_dir, tmp_path):
+def test_history_renders_the_plot_and_table(history_dir, tmp_path, plot_history):
     pytest.importorskip("matplotlib")
-    plot_history = _load("cpool_plot_history", os.path.join(ROOT, "docs", "plot_history.py"))
     plot_history.render(history_dir, "m", tmp_path / "out")
     assert (tmp_path / "out" / "history.png").read_bytes()[:4] == b"\x89PNG"
     assert "`bbbbbbbb`" in (tmp_path / "out" / "history-table.md").read_text()
@@ -205,10 +208,9 @@ def test_history_renders_the_plot_and_table(history_dir, tmp_path):
         plot_history.render(history_dir, "other-machine", tmp_path / "out")
 
 
-def test_committed_history_is_readable():
+def test_committed_history_is_readable(plot_history):
     # The docs build draws the history page from these files: they must parse, cover more
     # than a handful of commits and include the copy beside every commit.
-    plot_history = _load("cpool_plot_history", os.path.join(ROOT, "docs", "plot_history.py"))
     history = plot_history.load(os.path.join(ASV_BENCH, "results"), "history-2core")
     assert len(history) >= 8
     assert all("copy" in h["cases"] and "max_2x2_s2" in h["cases"] for h in history)
