@@ -24,9 +24,9 @@ from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._rows cimport _locate, _prefetch_ahead, _scratch, _step
+from cpool._kernels._rows cimport _locate, _prefetch_stream, _scratch, _step
 from cpool._kernels._simd cimport (CPOOL_SSE2, cpool_first_equal_f32, cpool_first_equal_f64,
-                                   cpool_run_max_f32, cpool_run_max_f64)
+                                   cpool_prefetch, cpool_run_max_f32, cpool_run_max_f64)
 from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out, sums_into
 
 
@@ -235,6 +235,47 @@ cdef inline void _store_sum(sum_out* dst, double total, uint64_t bits, bint in_d
         dst[0] = <sum_out>bits
 
 
+cdef void _plane_maxima(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t n,
+                        numeric* out, int64_t* indices) noexcept nogil:
+    """out[p] (and indices[p] unless NULL) = the max of plane p of ``n`` cells at ``x + p * n``
+    by :func:`_band_max_at`, for p0 <= p < p1: :func:`global_max` over planes that are one
+    contiguous block, as a loop over raw pointers (see :func:`_plane_sums`)."""
+    cdef Py_ssize_t p
+    cdef const numeric* plane
+    for p in range(p0, p1):
+        plane = x + p * n
+        _prefetch_stream(plane, n * sizeof(numeric))
+        out[p] = _band_max_at(plane, n, 0, 1, n, indices + p if indices != NULL else NULL)
+
+
+cdef void _plane_sums(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t n,
+                      sum_out* out, bint mean) noexcept nogil:
+    """out[p] = the sum (or mean) of plane p of ``n`` cells at ``x + p * n``, for p0 <= p < p1:
+    :func:`global_sum` over planes that are one contiguous block, in :func:`_run_sum`'s order.
+
+    A loop of its own over raw pointers, with the accumulator chosen at compile time: written
+    inline in the kernel's prange, as a loop over memoryview cells with the accumulator a
+    run-time flag, it took 3.05 ms on (256, 2048, 7, 7) float32 at one thread, against
+    2.6 ms for this loop."""
+    cdef Py_ssize_t p
+    cdef const numeric* plane
+    cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
+                           or numeric is int64_t)
+    for p in range(p0, p1):
+        plane = x + p * n
+        _prefetch_stream(plane, n * sizeof(numeric))
+        if numeric is float or numeric is double:
+            _store_sum(out + p, _run_sum(plane, n, <double>0), 0, True, False, mean, n)
+        elif numeric is int64_t or numeric is uint64_t:
+            if mean:  # in float64, as NumPy's mean of 64-bit integers
+                _store_sum(out + p, _run_sum(plane, n, <double>0), 0, True, False, True, n)
+            else:
+                _store_sum(out + p, 0, _run_sum(plane, n, <uint64_t>0), False, is_signed,
+                           False, n)
+        else:
+            _store_sum(out + p, 0, _run_sum(plane, n, <uint64_t>0), False, is_signed, mean, n)
+
+
 cdef inline bint _flat(const Py_ssize_t* strides, Py_ssize_t B1, Py_ssize_t H, Py_ssize_t W,
                        Py_ssize_t itemsize, Py_ssize_t n_bands) noexcept nogil:
     """Whether the planes are one C-contiguous block, each a single band: then a plain loop
@@ -255,7 +296,7 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)  # signed: rows may run backwards
     cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
     cdef bint trace = tracing()
-    cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
+    cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb, t, p0, p1
     cdef numeric v, m
     cdef int64_t mi
     cdef const numeric* base
@@ -272,12 +313,13 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
             raise MemoryError("cpool: could not allocate the partial results")
         with nogil:
             if flat:
-                for p in prange(P, schedule='static', num_threads=num_threads):
+                for t in prange(num_threads, schedule='static', num_threads=num_threads):
+                    p0 = t * P // num_threads
+                    p1 = (t + 1) * P // num_threads
                     if trace:  # values read
-                        note_work(H * W)
-                    base = &x[0, 0, 0, 0] + p * H * W
-                    _prefetch_ahead(base, H * W * sizeof(numeric))
-                    out[p] = _band_max_at(base, W, 0, H, W, &indices[p] if with_indices else NULL)
+                        note_work((p1 - p0) * H * W)
+                    _plane_maxima(&x[0, 0, 0, 0], p0, p1, H * W, &out[0],
+                                  &indices[0] if with_indices else NULL)
             for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of (plane, band) tasks, counters within it.
                 # Assigned here so Cython makes them thread-private: it does not count the
@@ -324,7 +366,7 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)  # signed: rows may run backwards
     cdef Py_ssize_t n_chunks = (P * n_bands + TASK_CHUNK - 1) // TASK_CHUNK
     cdef bint trace = tracing()
-    cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb
+    cdef Py_ssize_t c, task, p, b, b0, b1, y0, nb, t, p0, p1
     cdef double total = 0
     cdef uint64_t bits = 0
     cdef const numeric* base
@@ -350,16 +392,12 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     try:
         with nogil:
             if flat:
-                for p in prange(P, schedule='static', num_threads=num_threads):
+                for t in prange(num_threads, schedule='static', num_threads=num_threads):
+                    p0 = t * P // num_threads
+                    p1 = (t + 1) * P // num_threads
                     if trace:  # values read
-                        note_work(H * W)
-                    base = &x[0, 0, 0, 0] + p * H * W
-                    _prefetch_ahead(base, H * W * sizeof(numeric))
-                    if in_double:
-                        total = _band_sum(base, W, 0, H, W, <double>0)
-                    else:
-                        bits = _band_sum(base, W, 0, H, W, <uint64_t>0)
-                    _store_sum(&out[p], total, bits, in_double, is_signed, mean, H * W)
+                        note_work((p1 - p0) * H * W)
+                    _plane_sums(&x[0, 0, 0, 0], p0, p1, H * W, &out[0], mean)
             for c in prange(0 if flat else n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
                 # writes through pointers below, and shared counters would race.
@@ -429,17 +467,43 @@ cdef inline void _lanes_max(const numeric* base, Py_ssize_t row_stride, Py_ssize
                     m[c] = v if _replaces(cur, v) else cur
 
 
-cdef inline void _group_sum(const numeric* p0, const numeric* p1, const numeric* p2,
+cdef inline void _group_add(const numeric* p0, const numeric* p1, const numeric* p2,
                             const numeric* p3, const numeric* p4, const numeric* p5,
-                            const numeric* p6, const numeric* p7, Py_ssize_t n,
+                            const numeric* p6, const numeric* p7, Py_ssize_t c0, Py_ssize_t c1,
                             band_acc* acc) noexcept nogil:
-    """acc[c] += the sum of lane c over eight pixels, added pairwise in ``band_acc``."""
+    """acc[c] += the sum of lane c over eight pixels, added pairwise in ``band_acc``, for
+    c0 <= c < c1."""
     cdef Py_ssize_t c
-    for c in range(n):
+    for c in range(c0, c1):
         acc[c] = acc[c] + (((<band_acc>p0[c] + <band_acc>p1[c])
                             + (<band_acc>p2[c] + <band_acc>p3[c]))
                            + ((<band_acc>p4[c] + <band_acc>p5[c])
                               + (<band_acc>p6[c] + <band_acc>p7[c])))
+
+
+cdef inline void _group_sum(const numeric* p0, const numeric* p1, const numeric* p2,
+                            const numeric* p3, const numeric* p4, const numeric* p5,
+                            const numeric* p6, const numeric* p7, Py_ssize_t n,
+                            band_acc* acc, Py_ssize_t ahead) noexcept nogil:
+    """:func:`_group_add` of lanes 0 .. n-1. With ``ahead`` (values), the eight pixels that far
+    on are hinted a cache line at a time as the lanes are added: eight rows a pixel apart are
+    eight streams at once, which one core's hardware prefetcher fell behind on (global average
+    of (256, 7, 7, 2048) float32 at one thread: 4.2 ms without the hints, 3.5 ms with the next
+    group's pixels hinted, 3.6 ms with the group after it)."""
+    cdef Py_ssize_t c0 = 0, line = 64 // sizeof(numeric)  # lanes per cache line
+    if ahead:
+        while c0 + line <= n:
+            cpool_prefetch(p0 + ahead + c0)
+            cpool_prefetch(p1 + ahead + c0)
+            cpool_prefetch(p2 + ahead + c0)
+            cpool_prefetch(p3 + ahead + c0)
+            cpool_prefetch(p4 + ahead + c0)
+            cpool_prefetch(p5 + ahead + c0)
+            cpool_prefetch(p6 + ahead + c0)
+            cpool_prefetch(p7 + ahead + c0)
+            _group_add(p0, p1, p2, p3, p4, p5, p6, p7, c0, c0 + line, acc)
+            c0 += line
+    _group_add(p0, p1, p2, p3, p4, p5, p6, p7, c0, n, acc)
 
 
 cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize_t H,
@@ -465,7 +529,7 @@ cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize
             q[0] = base + 8 * g * pixel
             _group_sum(q[0], q[0] + pixel, q[0] + 2 * pixel, q[0] + 3 * pixel,
                        q[0] + 4 * pixel, q[0] + 5 * pixel, q[0] + 6 * pixel, q[0] + 7 * pixel,
-                       n, acc)
+                       n, acc, 8 * pixel)
         y = (H * W - H * W % 8) // W
         w = (H * W - H * W % 8) - y * W
     else:
@@ -476,7 +540,7 @@ cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize
                 if w == W:
                     w = 0
                     y += 1
-            _group_sum(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], n, acc)
+            _group_sum(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], n, acc, 0)
     for g in range(H * W % 8):
         q[0] = base + y * row_stride + w * pixel
         for c in range(n):

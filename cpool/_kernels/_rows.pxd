@@ -14,6 +14,7 @@ from cpool._kernels._types cimport _take_max, numeric, numeric_acc
 
 cdef enum:
     PREFETCH_BYTES = 2048  # how far ahead of the bytes being read the kernels prefetch
+    STREAM_PREFETCH_BYTES = 8192  # the same, for kernels reading their input in one stream
     LONG_ROW_HINT_BYTES = 16384  # rows up to this long get the next window's rows hinted whole
 
 
@@ -43,6 +44,13 @@ cdef inline bint _any_negzero_or_nan(const numeric* p, Py_ssize_t n) noexcept no
     return False
 
 
+cdef inline void _prefetch_at(const char* p, Py_ssize_t nbytes) noexcept nogil:
+    """Hint the cache lines of ``nbytes`` at ``p``."""
+    cdef Py_ssize_t off
+    for off in range(0, nbytes, 64):
+        cpool_prefetch(p + off)
+
+
 cdef inline void _prefetch_ahead(const void* start, Py_ssize_t nbytes) noexcept nogil:
     """Hint the cache lines PREFETCH_BYTES past the ``nbytes`` at ``start``.
 
@@ -52,10 +60,20 @@ cdef inline void _prefetch_ahead(const void* start, Py_ssize_t nbytes) noexcept 
     global pooling of (256, 2048, 7, 7) at one thread). A prefetch never faults, so hints past
     the end of the input are harmless.
     """
-    cdef const char* p = <const char*>start + PREFETCH_BYTES
-    cdef Py_ssize_t off
-    for off in range(0, nbytes, 64):
-        cpool_prefetch(p + off)
+    _prefetch_at(<const char*>start + PREFETCH_BYTES, nbytes)
+
+
+cdef inline void _prefetch_stream(const void* start, Py_ssize_t nbytes) noexcept nogil:
+    """Hint the cache lines STREAM_PREFETCH_BYTES past the ``nbytes`` at ``start``: for kernels
+    that read the input front to back in one stream, short runs of it at a time (global pooling
+    of small contiguous planes).
+
+    Each run converts and adds (float64 sums) or compares, so fewer bytes are in flight than in
+    a plain copy, and hints PREFETCH_BYTES ahead arrived late: global average pooling of
+    (256, 2048, 7, 7) float32 at one thread took 3.06 ms with them and 2.48 ms with these, where
+    reading the input alone takes 2.0-2.2 ms (a C model of the loop, same machine and run).
+    """
+    _prefetch_at(<const char*>start + STREAM_PREFETCH_BYTES, nbytes)
 
 
 cdef inline void _prefetch_rows(const numeric* last_row, Py_ssize_t step, Py_ssize_t n_rows,
