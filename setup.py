@@ -231,7 +231,12 @@ class BuildExtWithOpenMP(build_ext):
         cached = os.path.join(BUILD_CACHE, f"{ext.name}.{self._cache_key(ext)}.{suffix}")
         if os.path.exists(cached):
             os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            shutil.copy2(cached, target)
+            # A copy with a fresh modification time (not copy2's, the entry's): an in-place or
+            # editable build then copies the target over the tree's extension only if the
+            # target is newer, so an entry older than the tree's extension (back on a branch
+            # built before) left the other branch's kernels in place.
+            shutil.copyfile(cached, target)
+            shutil.copymode(cached, target)
             _touch(cached)
             print(f"cpool: reused {ext.name} from {BUILD_CACHE}")
             return None

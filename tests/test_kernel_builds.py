@@ -169,3 +169,30 @@ def test_build_cache_keeps_the_two_most_recently_used_entries(tmp_path):
     setup["_touch"](entries[0])  # "a" reused just now: the newest
     setup["_newest_only"](entries)
     assert sorted(os.listdir(tmp_path)) == ["a.so", "c.so"]
+
+
+@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
+def test_reused_build_is_newer_than_the_trees_extension(tmp_path):
+    # setuptools copies a built extension into the tree (in-place and editable builds) only
+    # when it is newer than the one there. A reused cache entry must therefore arrive with a
+    # fresh modification time: with the entry's own, going back to a branch built before kept
+    # the other branch's (newer) extension in the tree.
+    pytest.importorskip("Cython")
+    import runpy
+    import types
+
+    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
+    cache, target, tree = tmp_path / "cache", tmp_path / "build" / "k.so", tmp_path / "tree.so"
+    cache.mkdir()
+    entry = cache / "cpool._kernels.k.KEY.so"
+    entry.write_bytes(b"main's build")
+    os.utime(entry, (1000, 1000))
+    tree.write_bytes(b"the branch's build")  # copied into the tree by the last build
+    build_extension = setup["BuildExtWithOpenMP"].build_extension
+    build_extension.__globals__["BUILD_CACHE"] = str(cache)  # this run's module globals
+    fake = types.SimpleNamespace(get_ext_fullpath=lambda name: str(target),
+                                 get_ext_filename=lambda name: "k.so",
+                                 _cache_key=lambda ext: "KEY")
+    build_extension(fake, types.SimpleNamespace(name="cpool._kernels.k"))
+    assert target.read_bytes() == b"main's build"
+    assert os.path.getmtime(target) >= os.path.getmtime(tree)
