@@ -322,8 +322,32 @@ cdef inline void _horizontal_clipped(const numeric_acc* buf, numeric_acc* out, P
     taps only (``w_lo``/``w_n`` from the geometry): memory and work follow the row, not the
     kernel or the padding, where :func:`_horizontal`'s padded row would be mostly padding."""
     cdef Py_ssize_t i, t, c
-    cdef numeric_acc acc
+    cdef numeric_acc acc, v
     cdef const numeric_acc* src
+    cdef bint nan_seen
+    if is_max and lanes == 1 and (numeric_acc is float or numeric_acc is double):
+        # Windows of a few taps each, of varying count (adaptive pooling): PyTorch's rule as a
+        # select compiled to branches, which random data mispredicted every other tap (13 -> 7
+        # adaptive max: 4.4 ms, against 0.37 ms for 13 -> 6, whose windows are regular). The
+        # plain ``v > acc`` select is maxss, branch-free; a window with a NaN is taken again
+        # by the rule, for its last NaN.
+        for i in range(OW):
+            src = buf + lo[i]
+            if n[i] <= 0:
+                out[i] = identity
+                continue
+            acc = src[0]
+            nan_seen = acc != acc
+            for t in range(1, n[i]):
+                v = src[t * dw]
+                acc = v if v > acc else acc
+                nan_seen = nan_seen | (v != v)
+            if nan_seen:
+                acc = src[0]
+                for t in range(1, n[i]):
+                    acc = _take_max(acc, src[t * dw])
+            out[i] = acc
+        return
     for i in range(OW):
         for c in range(lanes):
             src = buf + lo[i] * lanes + c
