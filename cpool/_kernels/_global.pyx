@@ -221,6 +221,21 @@ cdef inline numeric _band_search(const numeric* base, Py_ssize_t row_stride, Py_
     return m
 
 
+cdef inline bint _signed(const numeric* tag) noexcept nogil:
+    """Whether ``numeric`` is a signed integer type (``tag``: ``<numeric*>NULL``)."""
+    return numeric is int8_t or numeric is int16_t or numeric is int32_t or numeric is int64_t
+
+
+cdef inline bint _in_double(const numeric* tag, bint mean) noexcept nogil:
+    """Whether a sum (``mean``: a mean) of ``numeric`` values accumulates in float64, else in
+    64-bit two's complement. Floats sum in float64. Integers sum in 64-bit two's complement:
+    exact for 8- to 32-bit inputs (planes under 2**32 cells), and wrapping for 64-bit ones, as
+    NumPy's sums do. A mean must not wrap: the mean of 64-bit integers sums in float64, as
+    NumPy's mean does. A constant in each specialization but the 64-bit integers'."""
+    return (numeric is float or numeric is double
+            or (mean and (numeric is int64_t or numeric is uint64_t)))
+
+
 cdef inline void _store_sum(sum_out* dst, double total, uint64_t bits, bint in_double,
                            bint is_signed, bint mean, Py_ssize_t count) noexcept nogil:
     """Write one plane's sum (or mean) from its float64 (``in_double``) or 64-bit integer
@@ -253,25 +268,19 @@ cdef void _plane_sums(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t
     """out[p] = the sum (or mean) of plane p of ``n`` cells at ``x + p * n``, for p0 <= p < p1:
     :func:`global_sum` over planes that are one contiguous block, in :func:`_run_sum`'s order.
 
-    A loop of its own over raw pointers, with the accumulator chosen at compile time: written
-    inline in the kernel's prange, as a loop over memoryview cells with the accumulator a
-    run-time flag, it took 3.05 ms on (256, 2048, 7, 7) float32 at one thread, against
-    2.6 ms for this loop."""
+    A loop of its own over raw pointers, whose accumulator (:func:`_in_double`) is a constant
+    but for 64-bit integers: written inline in the kernel's prange, as a loop over memoryview
+    cells, it took 3.05 ms on (256, 2048, 7, 7) float32 at one thread, against 2.6 ms for
+    this loop."""
     cdef Py_ssize_t p
     cdef const numeric* plane
-    cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
-                           or numeric is int64_t)
+    cdef bint is_signed = _signed(<numeric*>NULL)
+    cdef bint in_double = _in_double(<numeric*>NULL, mean)
     for p in range(p0, p1):
         plane = x + p * n
         _prefetch_stream(plane, n * sizeof(numeric))
-        if numeric is float or numeric is double:
-            _store_sum(out + p, _run_sum(plane, n, <double>0), 0, True, False, mean, n)
-        elif numeric is int64_t or numeric is uint64_t:
-            if mean:  # in float64, as NumPy's mean of 64-bit integers
-                _store_sum(out + p, _run_sum(plane, n, <double>0), 0, True, False, True, n)
-            else:
-                _store_sum(out + p, 0, _run_sum(plane, n, <uint64_t>0), False, is_signed,
-                           False, n)
+        if in_double:
+            _store_sum(out + p, _run_sum(plane, n, <double>0), 0, True, is_signed, mean, n)
         else:
             _store_sum(out + p, 0, _run_sum(plane, n, <uint64_t>0), False, is_signed, mean, n)
 
@@ -370,13 +379,8 @@ def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     cdef double total = 0
     cdef uint64_t bits = 0
     cdef const numeric* base
-    cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
-                           or numeric is int64_t)
-    # Floats sum in float64. Integers sum in 64-bit two's complement: exact for 8- to 32-bit
-    # inputs (planes under 2**32 cells), and wrapping for 64-bit ones, as NumPy's sums do. A
-    # mean must not wrap: the mean of 64-bit integers sums in float64, as NumPy's mean does.
-    cdef bint in_double = (numeric is float or numeric is double
-                           or (mean and (numeric is int64_t or numeric is uint64_t)))
+    cdef bint is_signed = _signed(<numeric*>NULL)
+    cdef bint in_double = _in_double(<numeric*>NULL, mean)
     # Band partials (float64 or 64-bit integers: one buffer viewed as either); a single-band
     # plane is finished directly.
     cdef double* part = NULL
@@ -610,10 +614,8 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
     cdef bint trace = tracing()
     cdef Py_ssize_t row_stride = x.strides[2] // <Py_ssize_t>sizeof(numeric)
     cdef Py_ssize_t task, img, c0 = 0, n = 0, c
-    cdef bint is_signed = (numeric is int8_t or numeric is int16_t or numeric is int32_t
-                           or numeric is int64_t)
-    cdef bint in_double = (numeric is float or numeric is double
-                           or (mean and (numeric is int64_t or numeric is uint64_t)))
+    cdef bint is_signed = _signed(<numeric*>NULL)
+    cdef bint in_double = _in_double(<numeric*>NULL, mean)
     cdef double* acc
     if x.shape[0] * B1 == 0 or lanes == 0:
         return
