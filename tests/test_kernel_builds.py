@@ -57,16 +57,23 @@ def test_choice_can_be_forced_and_bad_values_warn():
 SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
 
 
-@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
-def test_openmp_probe_builds_with_the_extensions_flags(monkeypatch):
-    # With sanitizer flags in CFLAGS/LDFLAGS the probe used to link an executable without them,
-    # fail, and leave a silently serial build. It is now built as the extensions are.
+@pytest.fixture(scope="module")
+def setup_py():
+    """setup.py's globals (its compiler probes and build-cache helpers), run once for this
+    module without building anything."""
+    if not os.path.exists(SETUP_PY):
+        pytest.skip("needs the source tree's setup.py")
     pytest.importorskip("Cython")
-    ccompiler = pytest.importorskip("setuptools._distutils.ccompiler")
-    sysconfig = pytest.importorskip("setuptools._distutils.sysconfig")
     import runpy
 
-    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")  # defines, builds nothing
+    return runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
+
+
+def test_openmp_probe_builds_with_the_extensions_flags(setup_py, monkeypatch):
+    # With sanitizer flags in CFLAGS/LDFLAGS the probe used to link an executable without them,
+    # fail, and leave a silently serial build. It is now built as the extensions are.
+    ccompiler = pytest.importorskip("setuptools._distutils.ccompiler")
+    sysconfig = pytest.importorskip("setuptools._distutils.sysconfig")
     for flags in ("", "-fsanitize=address,undefined -fno-omit-frame-pointer"):
         monkeypatch.setenv("CFLAGS", flags)
         monkeypatch.setenv("LDFLAGS", flags)
@@ -74,10 +81,10 @@ def test_openmp_probe_builds_with_the_extensions_flags(monkeypatch):
         sysconfig.customize_compiler(compiler)
         if compiler.compiler_type == "msvc":
             pytest.skip("GCC/Clang flags")
-        if not setup["_builds"](compiler, "int f(void) { return 0; }\n", [], []):
+        if not setup_py["_builds"](compiler, "int f(void) { return 0; }\n", [], []):
             pytest.skip(f"this compiler cannot build a shared object with {flags!r}")
-        opt = setup["_optimisation_flags"](compiler)
-        assert setup["_compiler_supports_openmp"](compiler, "-fopenmp", opt), flags
+        opt = setup_py["_optimisation_flags"](compiler)
+        assert setup_py["_compiler_supports_openmp"](compiler, "-fopenmp", opt), flags
 
 
 @pytest.mark.skipif(not (_openmp.cpu_has_avx2() and cpool._kernels._avx2_built()),
@@ -107,89 +114,71 @@ def test_avx2_twins_are_modules_of_their_own():
     assert done.stdout.strip() == "False"
 
 
-@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
-def test_cython_output_cache_keeps_whole_generations(tmp_path):
+def test_cython_output_cache_keeps_whole_generations(setup_py, tmp_path):
     # setup.py keeps Cython's output under the key of its inputs (build cache/cython/KEY) so a
     # fresh checkout of the same kernels (asv's next commit, the CI gate's base) skips Cython.
     # A kept generation is whole or absent, and only the newest two stay.
-    pytest.importorskip("Cython")
-    import runpy
     import time
 
-    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
     files = []
     for name in ("_window.c", "_global.c"):
         (tmp_path / name).write_text(name)
         files.append(str(tmp_path / name))
     cache = tmp_path / "cache" / "cython"
     for key in ("k1", "k2", "k3"):
-        setup["_keep"](files, str(cache / key))
+        setup_py["_keep"](files, str(cache / key))
         time.sleep(0.01)  # distinct modification times order the generations
     assert sorted(os.listdir(cache)) == ["k2", "k3"]
     assert sorted(os.listdir(cache / "k3")) == ["_global.c", "_window.c"]
     assert (cache / "k3" / "_window.c").read_text() == "_window.c"
-    setup["_keep"](files + [str(tmp_path / "missing.c")], str(cache / "k4"))  # a failed copy
+    setup_py["_keep"](files + [str(tmp_path / "missing.c")], str(cache / "k4"))  # a failed copy
     assert sorted(os.listdir(cache)) == ["k2", "k3"]  # nothing half-kept, no partial left
 
 
-@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
-def test_build_key_ignores_empty_include_directories(tmp_path):
+def test_build_key_ignores_empty_include_directories(setup_py, tmp_path):
     # A virtual environment's empty include/ must not keep asv's or the CI gate's build from
     # reusing an extension built in another environment of the same Python; a directory
     # with headers stays in the key.
-    pytest.importorskip("Cython")
-    import runpy
-
-    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
     empty, nested, headers = tmp_path / "venv1", tmp_path / "venv2", tmp_path / "headers"
     (nested / "include" / "python3.11").mkdir(parents=True)
     empty.mkdir()
     (headers / "sub").mkdir(parents=True)
     (headers / "sub" / "x.h").write_text("#define X 1\n")
     dirs = [str(empty), str(nested / "include"), str(headers), str(tmp_path / "missing")]
-    assert setup["_with_headers"](dirs) == [str(headers)]
-    assert setup["_with_headers"](None) == []
+    assert setup_py["_with_headers"](dirs) == [str(headers)]
+    assert setup_py["_with_headers"](None) == []
 
 
-@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
-def test_build_cache_keeps_the_two_most_recently_used_entries(tmp_path):
+def test_build_cache_keeps_the_two_most_recently_used_entries(setup_py, tmp_path):
     # Built extensions are files in the cache, Cython's outputs folders; both keep the two
     # most recently used (a reused entry counts as used), so main's and a branch's builds
     # survive each other.
-    pytest.importorskip("Cython")
-    import runpy
-
-    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
     entries = []
     for i, name in enumerate(("a.so", "b.so", "c.so")):
         path = tmp_path / name
         path.write_bytes(b"x")
         os.utime(path, (1000 + i, 1000 + i))
         entries.append(str(path))
-    setup["_touch"](entries[0])  # "a" reused just now: the newest
-    setup["_newest_only"](entries)
+    setup_py["_touch"](entries[0])  # "a" reused just now: the newest
+    setup_py["_newest_only"](entries)
     assert sorted(os.listdir(tmp_path)) == ["a.so", "c.so"]
 
 
-@pytest.mark.skipif(not os.path.exists(SETUP_PY), reason="needs the source tree's setup.py")
-def test_reused_build_is_newer_than_the_trees_extension(tmp_path):
+def test_reused_build_is_newer_than_the_trees_extension(setup_py, tmp_path, monkeypatch):
     # setuptools copies a built extension into the tree (in-place and editable builds) only
     # when it is newer than the one there. A reused cache entry must therefore arrive with a
     # fresh modification time: with the entry's own, going back to a branch built before kept
     # the other branch's (newer) extension in the tree.
-    pytest.importorskip("Cython")
-    import runpy
     import types
 
-    setup = runpy.run_path(SETUP_PY, run_name="cpool_setup_probes")
     cache, target, tree = tmp_path / "cache", tmp_path / "build" / "k.so", tmp_path / "tree.so"
     cache.mkdir()
     entry = cache / "cpool._kernels.k.KEY.so"
     entry.write_bytes(b"main's build")
     os.utime(entry, (1000, 1000))
     tree.write_bytes(b"the branch's build")  # copied into the tree by the last build
-    build_extension = setup["BuildExtWithOpenMP"].build_extension
-    build_extension.__globals__["BUILD_CACHE"] = str(cache)  # this run's module globals
+    build_extension = setup_py["BuildExtWithOpenMP"].build_extension
+    monkeypatch.setitem(build_extension.__globals__, "BUILD_CACHE", str(cache))
     fake = types.SimpleNamespace(get_ext_fullpath=lambda name: str(target),
                                  get_ext_filename=lambda name: "k.so",
                                  _cache_key=lambda ext: "KEY")
