@@ -124,6 +124,33 @@ def misaligned_copy(base):
     return a
 
 
+def at_page_end(base):
+    """``base``'s values, C-contiguous, ending at the last byte before a page that cannot be
+    read: a kernel that reads past the array's end (a vector load past a row's last tap)
+    crashes the test instead of reading other memory unseen. Skips where ``mprotect`` is not
+    available."""
+    import ctypes
+    import mmap
+
+    import pytest
+    base = np.asarray(base)
+    page = mmap.PAGESIZE
+    data_pages = max(1, -(-base.nbytes // page))
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        mapping = mmap.mmap(-1, (data_pages + 1) * page)
+    except (OSError, AttributeError, TypeError):
+        pytest.skip("no anonymous mapping with mprotect here")
+    raw = np.frombuffer(mapping, np.uint8)
+    guard = raw.ctypes.data + data_pages * page
+    if libc.mprotect(ctypes.c_void_p(guard), ctypes.c_size_t(page), 0) != 0:
+        pytest.skip("mprotect refused the guard page")
+    start = data_pages * page - base.nbytes
+    a = raw[start:start + base.nbytes].view(base.dtype).reshape(base.shape)
+    a[...] = base
+    return a
+
+
 def odd_layouts(base):
     """The same logical array in layouts that are not aligned to the item size."""
     return {
