@@ -22,7 +22,8 @@ from libc.stdlib cimport free
 from libc.string cimport memset
 
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport cpool_spread_2x2_f32, cpool_spread_2x2_f64
+from cpool._kernels._simd cimport (cpool_spread_2x2_f32, cpool_spread_2x2_f64,
+                                   cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _horizontal,
                                    _horizontal_clipped, _padded_width, _powers_of_two,
                                    _prefetch_rows, _scratch, _vertical)
@@ -229,7 +230,7 @@ cdef inline const floating* _lp_plane_mean_grads(
         Py_ssize_t sh, Py_ssize_t kw, Py_ssize_t sw, const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
         bint clipped, Py_ssize_t width, const int64_t* count_h, const int64_t* count_w,
         floating size, floating* buf, floating* drow, int64_t* drow_h,
-        bint reciprocal) noexcept nogil:
+        bint reciprocal, bint tiles=False) noexcept nogil:
     """One plane of LP pooling's (p = 2) window means of squares, recomputed from the plane
     ``x`` (W wide) as the forward makes them (each window's rows squared and summed in row
     order, then its columns in order, over its divisor: the same bits), and turned into their
@@ -239,11 +240,30 @@ cdef inline const floating* _lp_plane_mean_grads(
     ``reciprocal``: every count is a power of two, and ``drow`` holds (:func:`_divisor_row`)
     and the means take their exact reciprocals (the division's bits, one slow op fewer).
     The rows are hinted ahead as the forward's are (:func:`_prefetch_rows`): without the
-    hints the squares' loads waited on memory for 40% of the kernel."""
+    hints the squares' loads waited on memory for 40% of the kernel.
+
+    ``tiles``: 2x2 windows at stride 2 that tile the plane (with ``reciprocal``: one count, a
+    power of two): the means as the forward's 2x2 tiles make them (cpool_tile_rows_2x2's
+    squares, columns first, times the count's exact reciprocal: the same bits), then every
+    gradient in one sweep over the plane, which vectorises (lp 2x2 backward on
+    (32, 256, 56, 56) with ``out=``, one thread: 10.3 -> 9.3-9.5 ms)."""
     cdef Py_ssize_t oh, i, j
     cdef floating* mrow
     cdef floating* divs
     cdef floating half = <floating>0.5, minus_half = <floating>-0.5
+    cdef floating scale = <floating>1 / <floating>(count_h[0] * count_w[0])
+    if tiles:
+        for oh in range(OH):
+            _prefetch_rows(x + (2 * oh + 1) * W, W, 2, 2, W)
+            if floating is float:
+                cpool_tile_rows_2x2_f32(x + 2 * oh * W, W, 2 * W, 1, result + oh * OW, OW, 1,
+                                        scale)
+            else:
+                cpool_tile_rows_2x2_f64(x + 2 * oh * W, W, 2 * W, 1, result + oh * OW, OW, 1,
+                                        scale)
+        for i in range(OH * OW):
+            result[i] = _lp_mean_grad_one(grad[i], result[i], size, half, minus_half, True)
+        return result
     for j in range(W, width):
         buf[j] = 0
     for oh in range(OH):
@@ -377,7 +397,7 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                             &squared_input[p, 0, 0], W, gp, drow + row_grads_stride, OH, OW,
                             &h_lo[0], &h_n[0], sh, kw, sw, &w_lo[0], &w_n[0], clipped, width,
                             &count_h[0], &count_w[0], size, buf, drow, &drow_h[threadid()],
-                            reciprocal)
+                            reciprocal, reciprocal)
                     for oh in range(OH):
                         divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh],
                                              &count_w[0], OW, reciprocal) if divide else NULL)
