@@ -145,6 +145,45 @@ def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype)
         assert_identical(general, small)
 
 
+@pytest.mark.parametrize("k,p", [(3, 1), (5, 2), (7, 3), ((3, 5), (1, 2)), ((1, 3), (0, 1)),
+                                 ((5, 3), (2, 1))])
+@pytest.mark.parametrize("W", [3, 7, 8, 13, 16, 28, 31, 32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_same_padding_small_planes(rng, k, p, W, dtype):
+    # Stride 1 with "same" padding (as many outputs per row as values) on small planes: the
+    # buffer rows sit apart with zeros in the gaps, and one stride-1 sweep reduces every
+    # window, the rows' end windows included (taps in the padding as 0, in order), divided as
+    # each row is copied out. Every count rule, rows set apart in memory, zeros, NaN and inf:
+    # against the general path bit for bit, and the reference to rounding. (A window of -0
+    # taps at a row's end sums to +0 here, as in PyTorch, and to -0 on the general path,
+    # which adds only the in-row taps; the zeros below are +0.)
+    x = random_array(rng, (2, 3, 9, W), dtype)
+    if np.dtype(dtype).kind == "f":
+        x[0, 0] = rng.choice(np.array([0.0, -1.5, 2.0], dtype), size=(9, W))
+        x[0, 1, 2, 0], x[1, 2, 4, -1], x[1, 0, 0, W // 2] = np.nan, np.inf, -np.inf
+    ops = [lambda a: cpool.sum_pool2d(a, k, 1, p),
+           lambda a: cpool.avg_pool2d(a, k, 1, p),
+           lambda a: cpool.avg_pool2d(a, k, 1, p, count_include_pad=False),
+           lambda a: cpool.avg_pool2d(a, k, 1, p, divisor_override=3),
+           lambda a: cpool.avg_pool2d(a, k, 1, p, divisor_override=4)]
+    for xs in (x, _rows_apart(x)):
+        for op in ops:
+            fast = op(xs)
+            with general_path():
+                assert_identical(op(xs), fast)
+        got, exp = cpool.avg_pool2d(xs, k, 1, p), ref.avg_pool2d(xs, k, 1, p)
+        assert got.shape[-1] == W
+        rtol, atol = tolerance(np.float32 if dtype == np.float32 else np.float64, exp)
+        np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol)
+
+
+def _rows_apart(x):
+    """``x`` with its rows 3 values further apart than its width (a slice of wider rows)."""
+    wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
+    wide[..., :x.shape[-1]] = x
+    return wide[..., :x.shape[-1]]
+
+
 @pytest.mark.parametrize("k,s,p,c", [(2, 2, 0, False), (2, 2, 1, True), ((4, 2), 2, (2, 1), True),
                                      ((1, 2), (1, 2), 0, True), (3, 2, 1, False), (2, 1, 0, False)])
 @pytest.mark.parametrize("shape", [(2, 3, 9, 56), (2, 3, 12, 14)])

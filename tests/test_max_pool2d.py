@@ -313,7 +313,10 @@ def test_small_planes_with_windows_in_the_padding(rng, k, s, p, d, c, shape):
                                          (3, 2, (1, 0), (2, 3, 13, 13)),
                                          ((3, 2), (1, 2), 0, (2, 2, 12, 9)),
                                          ((2, 3), (2, 3), (1, 0), (5, 8, 10)),
-                                         ((5, 2), (4, 2), 0, (2, 2, 17, 6))])
+                                         ((5, 2), (4, 2), 0, (2, 2, 17, 6)),
+                                         # stride 1, "same" padding: gapped buffer rows
+                                         (3, 1, 1, (2, 3, 28, 28)), (5, 1, 2, (2, 2, 13, 13)),
+                                         ((3, 5), 1, (1, 2), (2, 3, 9, 31))])
 @pytest.mark.parametrize("rows_apart", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
 def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype):
@@ -327,6 +330,19 @@ def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype)
     with general_path():
         general = cpool.max_pool2d(x, k, s, p, return_indices=True), cpool.max_pool2d(x, k, s, p)
     assert_identical(general, small)
+
+
+@pytest.mark.parametrize("k,p", [(3, 1), (5, 2), ((3, 5), (1, 2))])
+@pytest.mark.parametrize("W", [7, 13, 28, 31])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_same_padding_small_planes_signed_zeros_and_payloads(rng, k, p, W, dtype):
+    # Stride 1, "same" padding, small planes: the gapped buffer rows' sweep, then the rows
+    # whose column maxima hold a -0 or a NaN scanned again in PyTorch's order (found through
+    # each buffer row's offset past its gap): the reference's bits.
+    x = signed_zeros_and_payloads(rng, (2, 3, 9, W), dtype)
+    for xs in (x, _rows_apart(x)):
+        np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 1, p)),
+                                      _bits(ref.max_pool2d(xs, k, 1, p)))
 
 
 def _sparse_specials(rng, shape, dtype):
