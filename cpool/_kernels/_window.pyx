@@ -540,19 +540,15 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first tap in the row
     # (C division, cdivision: no negative numerator)
     cdef Py_ssize_t i_hi = max(i_lo, min(OW, last // sw + 1)) if last >= 0 else i_lo
-    # Stride 1 over buffer rows as wide as the output's (a "same" padding): the sweep's window
-    # at buffer position j is output j + pad_w, written in place, no gather. Windows that
-    # straddle two rows land on the row ends' outputs, which the padded ends rewrite.
-    cdef bint in_place = (not tiles and R == 0 and sw == 1 and OW == W
-                          and pad_w <= (kw - 1) * dw)
-    # With padding, "same" windows keep their buffer rows Wg apart, with the identity in the
-    # gaps (pad_w before each row, the rest of (kw - 1) * dw after): the stride-1 sweep then
-    # gives every output, the rows' ends included, as the padded row's reduction (the taps
-    # outside the row as the identity, in order: _padded_window's bits), and each row of it
-    # is copied out. Before, each row's two end windows took _padded_window, scalar with a
-    # bounds test per tap: a third of avg 3x3 s1 p1 on 28-wide planes.
-    cdef bint gapped = in_place and pad_w > 0
-    in_place = in_place and not gapped
+    # Stride 1 with a "same" padding (as many outputs per row as values): the buffer rows sit
+    # Wg apart, with the identity in the gaps (pad_w before each row, the rest of
+    # (kw - 1) * dw after), so that the stride-1 sweep gives every output, the rows' ends
+    # included, as the padded row's reduction (the taps outside the row as the identity, in
+    # order: _padded_window's bits), and each row of it is copied out. Before, the sweep wrote
+    # the outputs in place and each row's two end windows were redone by _padded_window, scalar
+    # with a bounds test per tap: a third of avg 3x3 s1 p1 on 28-wide planes.
+    cdef bint gapped = (not tiles and R == 0 and sw == 1 and OW == W
+                        and 0 < pad_w <= (kw - 1) * dw)
     cdef Py_ssize_t Wg = W + (kw - 1) * dw if gapped else Wb  # values per buffer row
     cdef Py_ssize_t gap_lo = pad_w if gapped else 0  # where a buffer row's values start
     cdef Py_ssize_t j
@@ -671,13 +667,10 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                             for i in range(OW):
                                 orow[oh * OW + i] = buf[n_buf + oh * Wg + i] / divs[oh * OW + i]
                 else:
-                    if in_place:
-                        _horizontal(buf, orow + pad_w, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
-                    else:
-                        _horizontal(buf, buf + n_buf, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
+                    _horizontal(buf, buf + n_buf, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
                     for oh in range(OH):
                         at = _buffer_row(&h_lo[0], oh, R, W, W)
-                        for i in range(i_lo, i_hi if not in_place else i_lo):
+                        for i in range(i_lo, i_hi):
                             orow[oh * OW + i] = buf[n_buf + at + i * sw - pad_w]
                         for i in range(i_lo):
                             orow[oh * OW + i] = _padded_window(buf + at, W, i * sw - pad_w, kw,
