@@ -375,3 +375,23 @@ def test_eval_2x2_every_row_width(rng, W, dtype):
     y = x.copy()
     y[1, 2, 4, 0] = -1  # the last row: no window covers it (H = 5)
     assert_identical(cpool.stochastic_pool2d(y, 2, training=False), got)
+
+
+@pytest.mark.parametrize("W", [8, 16, 18, 34])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_eval_finds_a_negative_beside_a_nan(W, dtype):
+    # Regression: the 2x2 evaluation's vectors took the minimum of two cells before comparing
+    # it with the running minimum, and a minimum with a NaN is the other operand, so a
+    # negative cell paired with a NaN (4 columns apart in float32's 128-bit vectors) went
+    # unreported and the call returned a negative "average". Every position of the negative
+    # cell against every position of the NaN, in either row, vector widths and tails.
+    for neg in range(W):
+        for nan in range(W):
+            for nan_row in (0, 1):
+                if (nan_row, nan) == (0, neg):
+                    continue
+                x = np.ones((1, 1, 2, W), dtype)
+                x[0, 0, 0, neg] = -5
+                x[0, 0, nan_row, nan] = np.nan
+                with pytest.raises(ValueError, match=r"`x` must be non-negative"):
+                    cpool.stochastic_pool2d(x, 2, training=False)

@@ -654,7 +654,7 @@ cdef extern from *:
     /* Stochastic pooling's evaluation over 2x2 tiles at stride 2: out[i] = sum(a^2) / sum(a)
        over columns 2i, 2i+1 of rows r0 and r1 (the sums as cpool_tiles_2x2 makes them; 0 / 1
        for an all-zero window, the sum where it is infinite: stochastic's _ratio), and *low
-       the smaller of itself and every cell read (NaN never is: v < m ? v : m). */
+       the smaller of itself and every cell read but NaN (v < m ? v : m). */
     #define CPOOL_EVAL_2X2(NAME, T, V, S, N) \\
     static inline void cpool_eval_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
                                              T* low) { \\
@@ -666,8 +666,11 @@ cdef extern from *:
             CPOOL_OVERLAP_LAST(i, n, N) \\
             a0 = _mm_loadu_##S(r0 + 2 * i); a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
             b0 = _mm_loadu_##S(r1 + 2 * i); b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
-            m = _mm_min_##S(_mm_min_##S(a0, a1), m); \\
-            m = _mm_min_##S(_mm_min_##S(b0, b1), m); \\
+            /* Each cell against the minimum on its own: min(x, m) is m where x is NaN, so a \\
+               NaN is passed over, never a value beside it (min(min(a0, a1), m) dropped a0 \\
+               where a1 was NaN: a negative input beside a NaN went unreported). */ \\
+            m = _mm_min_##S(a0, m); m = _mm_min_##S(a1, m); \\
+            m = _mm_min_##S(b0, m); m = _mm_min_##S(b1, m); \\
             sa = _mm_add_##S(CPOOL_EVEN_##NAME(_mm_add_##S(a0, b0), _mm_add_##S(a1, b1)), \\
                              CPOOL_ODD_##NAME(_mm_add_##S(a0, b0), _mm_add_##S(a1, b1))); \\
             a0 = _mm_add_##S(_mm_mul_##S(a0, a0), _mm_mul_##S(b0, b0)); \\
