@@ -124,6 +124,14 @@ def misaligned_copy(base):
     return a
 
 
+def rows_apart(x):
+    """``x``'s values with its rows 3 values further apart than its width (a slice of wider
+    rows): a plane whose rows are not contiguous."""
+    wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
+    wide[..., :x.shape[-1]] = x
+    return wide[..., :x.shape[-1]]
+
+
 def at_page_end(base):
     """``base``'s values, C-contiguous, ending at the last byte before a page that cannot be
     read: a kernel that reads past the array's end (a vector load past a row's last tap)

@@ -4,8 +4,7 @@ import pytest
 import _reference as ref
 import cpool
 from _helpers import (FLOAT_DTYPES, INT_DTYPES, assert_identical, fits, general_path, random_array,
-                      stacked_rows,
-                      tolerance, window_grid)
+                      rows_apart, stacked_rows, tolerance, window_grid)
 
 # avg_pool2d has no dilation: keep the grid's dilation-1 cases.
 GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1]
@@ -128,16 +127,14 @@ def test_small_planes_match_rows(rng, k, s, shape, dtype):
                                          # windows reduced tap by tap
                                          (3, 1, 1, (2, 3, 28, 28)), (3, 2, 1, (2, 3, 13, 14)),
                                          ((3, 5), (1, 2), (1, 2), (2, 2, 12, 20))])
-@pytest.mark.parametrize("rows_apart", [False, True])
+@pytest.mark.parametrize("apart", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
-def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype):
+def test_small_planes_match_general_path(rng, k, s, p, shape, apart, dtype):
     # Small planes: one flat vertical sweep where rows are contiguous and windows overlap and
     # are equally tall, else one sweep per output row. Against the general path, bit for bit.
     x = random_array(rng, shape, dtype)
-    if rows_apart:
-        wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
-        wide[..., :x.shape[-1]] = x
-        x = wide[..., :x.shape[-1]]
+    if apart:
+        x = rows_apart(x)
     for pool in (cpool.avg_pool2d, cpool.sum_pool2d):
         small = pool(x, k, s, p)
         with general_path():
@@ -166,7 +163,7 @@ def test_same_padding_small_planes(rng, k, p, W, dtype):
            lambda a: cpool.avg_pool2d(a, k, 1, p, count_include_pad=False),
            lambda a: cpool.avg_pool2d(a, k, 1, p, divisor_override=3),
            lambda a: cpool.avg_pool2d(a, k, 1, p, divisor_override=4)]
-    for xs in (x, _rows_apart(x)):
+    for xs in (x, rows_apart(x)):
         for op in ops:
             fast = op(xs)
             with general_path():
@@ -175,13 +172,6 @@ def test_same_padding_small_planes(rng, k, p, W, dtype):
         assert got.shape[-1] == W
         rtol, atol = tolerance(np.float32 if dtype == np.float32 else np.float64, exp)
         np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol)
-
-
-def _rows_apart(x):
-    """``x`` with its rows 3 values further apart than its width (a slice of wider rows)."""
-    wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
-    wide[..., :x.shape[-1]] = x
-    return wide[..., :x.shape[-1]]
 
 
 @pytest.mark.parametrize("k,s,p,c", [(2, 2, 0, False), (2, 2, 1, True), ((4, 2), 2, (2, 1), True),

@@ -4,7 +4,7 @@ import pytest
 import _reference as ref
 import cpool
 from _helpers import (ALL_DTYPES, FLOAT_DTYPES, assert_identical, at_page_end, fits, general_path,
-                      random_array, stacked_rows, window_grid)
+                      random_array, rows_apart, stacked_rows, window_grid)
 
 GRID = window_grid()
 SHAPES = [(2, 3, 9, 11), (1, 2, 8, 8), (5, 7)]
@@ -274,13 +274,6 @@ def test_small_planes_match_rows(rng, k, s, shape, dtype):
     assert_identical(small, last)
 
 
-def _rows_apart(x):
-    """``x`` with its rows 3 values further apart than its width (a slice of wider rows)."""
-    wide = np.zeros(x.shape[:-1] + (x.shape[-1] + 3,), x.dtype)
-    wide[..., :x.shape[-1]] = x
-    return wide[..., :x.shape[-1]]
-
-
 @pytest.mark.parametrize("k,s,p,d,shape", [((4, 1), 1, (2, 0), (3, 1), (9, 1)),
                                            ((4, 2), 1, (2, 0), (3, 1), (2, 11, 5))])
 def test_small_planes_with_windows_out_of_order(rng, k, s, p, d, shape):
@@ -317,15 +310,15 @@ def test_small_planes_with_windows_in_the_padding(rng, k, s, p, d, c, shape):
                                          # stride 1, "same" padding: gapped buffer rows
                                          (3, 1, 1, (2, 3, 28, 28)), (5, 1, 2, (2, 2, 13, 13)),
                                          ((3, 5), 1, (1, 2), (2, 3, 9, 31))])
-@pytest.mark.parametrize("rows_apart", [False, True])
+@pytest.mark.parametrize("apart", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
-def test_small_planes_match_general_path(rng, k, s, p, shape, rows_apart, dtype):
+def test_small_planes_match_general_path(rng, k, s, p, shape, apart, dtype):
     # Small planes, values and indices: one flat vertical sweep per plane where its rows are
     # contiguous and its windows equally tall, else one sweep per output row (rows apart,
     # vertical padding, windows strided far apart). Against the general path, bit for bit.
     x = _tie_heavy(rng, shape, dtype) if dtype != np.int16 else random_array(rng, shape, dtype)
-    if rows_apart:
-        x = _rows_apart(x)
+    if apart:
+        x = rows_apart(x)
     small = cpool.max_pool2d(x, k, s, p, return_indices=True), cpool.max_pool2d(x, k, s, p)
     with general_path():
         general = cpool.max_pool2d(x, k, s, p, return_indices=True), cpool.max_pool2d(x, k, s, p)
@@ -340,7 +333,7 @@ def test_same_padding_small_planes_signed_zeros_and_payloads(rng, k, p, W, dtype
     # whose column maxima hold a -0 or a NaN scanned again in PyTorch's order (found through
     # each buffer row's offset past its gap): the reference's bits.
     x = signed_zeros_and_payloads(rng, (2, 3, 9, W), dtype)
-    for xs in (x, _rows_apart(x)):
+    for xs in (x, rows_apart(x)):
         np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 1, p)),
                                       _bits(ref.max_pool2d(xs, k, 1, p)))
 
@@ -367,7 +360,7 @@ def test_tiles_every_row_width(rng, W, dtype, k):
     # at the widest rows).
     for H in (3, 5, 8) + ((205,) if W >= 41 else ()):
         x = _sparse_specials(rng, (3, 2, H, W), dtype)
-        for xs in (x, _rows_apart(x)):
+        for xs in (x, rows_apart(x)):
             exp = ref.max_pool2d(xs, k, 2)
             np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 2)), _bits(exp))
             np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 2, num_threads=2)),
@@ -402,7 +395,7 @@ def test_indices_tiles_every_row_width(rng, W, dtype, k):
     # adaptive pooling's 3x3 windows.
     for H in (k, 5, 8):
         x = _sparse_specials(rng, (3, 2, H, W), dtype)
-        for xs in (x, _rows_apart(x), at_page_end(x)):
+        for xs in (x, rows_apart(x), at_page_end(x)):
             for ceil_mode in (False, True):
                 exp, ei = ref.max_pool2d(xs, k, 2, ceil_mode=ceil_mode, return_indices=True)
                 for threads in (1, 2):
@@ -438,7 +431,7 @@ def test_padded_3x3_every_row_width(rng, W, dtype):
     # row's end), two threads.
     for H in (3, 4, 9) + ((420,) if W <= 32 else ()):
         x = _sparse_specials(rng, (2, 2, H, W), dtype)
-        for xs in (x, _rows_apart(x), at_page_end(x)):
+        for xs in (x, rows_apart(x), at_page_end(x)):
             for ceil_mode in (False, True):
                 exp = _bits(ref.max_pool2d(xs, 3, 2, 1, ceil_mode=ceil_mode))
                 for threads in (1, 2):
