@@ -124,6 +124,27 @@ def misaligned_copy(base):
     return a
 
 
+def as_bits(a):
+    """``a``'s values as the unsigned integers of their bits: compared, they tell a -0 from a
+    +0 and one NaN payload from another."""
+    a = np.asarray(a)
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
+
+
+def signed_zeros_and_payloads(rng, shape, dtype):
+    """Float data of -0, +0, -1 and NaNs of several payloads (a -NaN among them): a max must
+    return the scan's own cell, bit for bit (the first zero in row-major order, the last
+    NaN)."""
+    dtype = np.dtype(dtype)
+    uint = {4: np.uint32, 8: np.uint64}[dtype.itemsize]
+    quiet = np.array(np.nan, dtype).view(uint)
+    nans = [(quiet | uint(p)).view(dtype) for p in (1, 2, 3)]
+    nans.append((quiet | uint(5) | (uint(1) << uint(8 * dtype.itemsize - 1))).view(dtype))  # -NaN
+    values = np.array([-0.0, 0.0, -1.0, -0.0, 0.0] + nans, dtype)
+    p = np.array([0.25, 0.25, 0.3, 0, 0, 0.05, 0.05, 0.05, 0.05])
+    return values[rng.choice(len(values), size=shape, p=p / p.sum())]
+
+
 def rows_apart(x):
     """``x``'s values with its rows 3 values further apart than its width (a slice of wider
     rows): a plane whose rows are not contiguous."""

@@ -5,7 +5,7 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import assert_identical, random_array
+from _helpers import as_bits, assert_identical, random_array, signed_zeros_and_payloads
 from cpool import _validation as _v
 
 try:
@@ -87,15 +87,14 @@ def test_signed_zeros_and_nan_payloads_bitwise(rng, n, dtype):
     # Uneven windows take a branch-free max with a NaN flag, and a window with a NaN is taken
     # again by PyTorch's rule: the value must still be the scan's own cell, bit for bit (the
     # first zero, the last NaN), with and without indices.
-    from test_max_pool2d import _bits, signed_zeros_and_payloads
     for shape in SHAPES[n]:
         x = signed_zeros_and_payloads(rng, shape, dtype)
         for o in OUTS[n]:
             ev, ei = ref.adaptive_pool_nd(x, n, "max", o, True)
             v, i = amax(n)(x, o, True)
-            np.testing.assert_array_equal(_bits(v), _bits(ev))
+            np.testing.assert_array_equal(as_bits(v), as_bits(ev))
             np.testing.assert_array_equal(i, ei)
-            np.testing.assert_array_equal(_bits(amax(n)(x, o)), _bits(ev))
+            np.testing.assert_array_equal(as_bits(amax(n)(x, o)), as_bits(ev))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])

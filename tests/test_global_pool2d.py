@@ -3,7 +3,8 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, assert_identical, random_array, tolerance
+from _helpers import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, as_bits, assert_identical, random_array,
+                      signed_zeros_and_payloads, tolerance)
 
 SHAPES = [(3, 4, 7, 7), (2, 5, 1, 9), (6, 1), (2, 2, 300, 257)]  # the last spans several bands
 
@@ -147,15 +148,13 @@ def test_max_indices_with_many_ties(rng, dtype, shape, layout):
 def test_signed_zeros_and_nan_payloads_bitwise(rng, dtype, shape, layout):
     # The value is the scan's own cell, bit for bit, with and without indices: the first zero's
     # sign, the last NaN's payload (the vectorised maximum alone returns either zero, any NaN).
-    from test_max_pool2d import _bits, signed_zeros_and_payloads
-
     x = signed_zeros_and_payloads(rng, shape, dtype)
     view = {"C": x, "rows_strided": x[:, ::2], "reversed": x[:, ::-1, ::-1]}[layout]
     ev, ei = ref.global_max_pool2d(view, False, return_indices=True)
     v, i = cpool.global_max_pool2d(view, return_indices=True)
-    np.testing.assert_array_equal(_bits(v), _bits(ev))
+    np.testing.assert_array_equal(as_bits(v), as_bits(ev))
     np.testing.assert_array_equal(i, ei)
-    np.testing.assert_array_equal(_bits(cpool.global_max_pool2d(view)), _bits(ev))
+    np.testing.assert_array_equal(as_bits(cpool.global_max_pool2d(view)), as_bits(ev))
 
 
 def test_global_max_nan_bits_reproducer():

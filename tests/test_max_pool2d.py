@@ -3,8 +3,9 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import (ALL_DTYPES, FLOAT_DTYPES, assert_identical, at_page_end, fits, general_path,
-                      random_array, rows_apart, stacked_rows, window_grid)
+from _helpers import (ALL_DTYPES, FLOAT_DTYPES, as_bits, assert_identical, at_page_end, fits,
+                      general_path, random_array, rows_apart, signed_zeros_and_payloads,
+                      stacked_rows, window_grid)
 
 GRID = window_grid()
 SHAPES = [(2, 3, 9, 11), (1, 2, 8, 8), (5, 7)]
@@ -171,24 +172,6 @@ def test_torch_parity_ties_bitwise(rng, dtype, k, s, p, d, c):
     _assert_torch_parity(_tie_heavy(rng, TORCH_SHAPE, dtype), k, s, p, d, c)
 
 
-# Signed zeros and NaNs with different payloads: the value must be the scan's own cell, bit
-# for bit (the first zero in row-major order, the last NaN), with and without indices.
-def _bits(a):
-    a = np.asarray(a)
-    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
-
-
-def signed_zeros_and_payloads(rng, shape, dtype):
-    dtype = np.dtype(dtype)
-    uint = {4: np.uint32, 8: np.uint64}[dtype.itemsize]
-    quiet = np.array(np.nan, dtype).view(uint)
-    nans = [(quiet | uint(p)).view(dtype) for p in (1, 2, 3)]
-    nans.append((quiet | uint(5) | (uint(1) << uint(8 * dtype.itemsize - 1))).view(dtype))  # -NaN
-    values = np.array([-0.0, 0.0, -1.0, -0.0, 0.0] + nans, dtype)
-    p = np.array([0.25, 0.25, 0.3, 0, 0, 0.05, 0.05, 0.05, 0.05])
-    return values[rng.choice(len(values), size=shape, p=p / p.sum())]
-
-
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("k,s,p,d,c", GRID[::2])
 def test_signed_zeros_and_nan_payloads_bitwise(rng, dtype, k, s, p, d, c):
@@ -198,9 +181,9 @@ def test_signed_zeros_and_nan_payloads_bitwise(rng, dtype, k, s, p, d, c):
         x = signed_zeros_and_payloads(rng, shape, dtype)
         ev, ei = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
         v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
-        np.testing.assert_array_equal(_bits(v), _bits(ev))
+        np.testing.assert_array_equal(as_bits(v), as_bits(ev))
         np.testing.assert_array_equal(i, ei)
-        np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, k, s, p, d, c)), _bits(ev))
+        np.testing.assert_array_equal(as_bits(cpool.max_pool2d(x, k, s, p, d, c)), as_bits(ev))
 
 
 def test_max_of_signed_zeros_reproducer():
@@ -222,9 +205,9 @@ def test_signed_zeros_torch_parity_bitwise(rng, dtype):
         tv, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil_mode=c,
                                                 return_indices=True)
         v, i = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
-        np.testing.assert_array_equal(_bits(v), _bits(tv.numpy()))
+        np.testing.assert_array_equal(as_bits(v), as_bits(tv.numpy()))
         np.testing.assert_array_equal(i, ti.numpy())
-        np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, k, s, p, d, c)), _bits(tv.numpy()))
+        np.testing.assert_array_equal(as_bits(cpool.max_pool2d(x, k, s, p, d, c)), as_bits(tv.numpy()))
 
 
 # Indices past 2**31 - 1: rows were int32 in the kernel, and the index wrapped negative.
@@ -334,8 +317,8 @@ def test_same_padding_small_planes_signed_zeros_and_payloads(rng, k, p, W, dtype
     # each buffer row's offset past its gap): the reference's bits.
     x = signed_zeros_and_payloads(rng, (2, 3, 9, W), dtype)
     for xs in (x, rows_apart(x)):
-        np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 1, p)),
-                                      _bits(ref.max_pool2d(xs, k, 1, p)))
+        np.testing.assert_array_equal(as_bits(cpool.max_pool2d(xs, k, 1, p)),
+                                      as_bits(ref.max_pool2d(xs, k, 1, p)))
 
 
 def _sparse_specials(rng, shape, dtype):
@@ -362,21 +345,21 @@ def test_tiles_every_row_width(rng, W, dtype, k):
         x = _sparse_specials(rng, (3, 2, H, W), dtype)
         for xs in (x, rows_apart(x)):
             exp = ref.max_pool2d(xs, k, 2)
-            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 2)), _bits(exp))
-            np.testing.assert_array_equal(_bits(cpool.max_pool2d(xs, k, 2, num_threads=2)),
-                                          _bits(exp))
+            np.testing.assert_array_equal(as_bits(cpool.max_pool2d(xs, k, 2)), as_bits(exp))
+            np.testing.assert_array_equal(as_bits(cpool.max_pool2d(xs, k, 2, num_threads=2)),
+                                          as_bits(exp))
         y = signed_zeros_and_payloads(rng, (2, H, W), dtype)
-        np.testing.assert_array_equal(_bits(cpool.max_pool2d(y, k, 2)),
-                                      _bits(ref.max_pool2d(y, k, 2)))
+        np.testing.assert_array_equal(as_bits(cpool.max_pool2d(y, k, 2)),
+                                      as_bits(ref.max_pool2d(y, k, 2)))
         # Tiles of rows one apart (vertical stride 1) and of rows two apart (dilated).
         for s, d in [((1, 2), 1), (2, (2, 1))]:
             if H >= 2 * k - 1:
-                np.testing.assert_array_equal(_bits(cpool.max_pool2d(x, k, s, 0, d)),
-                                              _bits(ref.max_pool2d(x, k, s, 0, d)))
+                np.testing.assert_array_equal(as_bits(cpool.max_pool2d(x, k, s, 0, d)),
+                                              as_bits(ref.max_pool2d(x, k, s, 0, d)))
     if W % 2:  # adaptive W -> (W - 1) / 2: 3x3 windows at stride 2
         x = _sparse_specials(rng, (4, 3, W, W), dtype)
-        np.testing.assert_array_equal(_bits(cpool.adaptive_max_pool2d(x, (W - 1) // 2)),
-                                      _bits(ref.max_pool2d(x, 3, 2)))
+        np.testing.assert_array_equal(as_bits(cpool.adaptive_max_pool2d(x, (W - 1) // 2)),
+                                      as_bits(ref.max_pool2d(x, 3, 2)))
 
 
 @pytest.mark.parametrize("W", list(range(3, 60)) + [63, 64, 65, 80, 112, 113])
@@ -401,23 +384,23 @@ def test_indices_tiles_every_row_width(rng, W, dtype, k):
                 for threads in (1, 2):
                     got, gi = cpool.max_pool2d(xs, k, 2, ceil_mode=ceil_mode,
                                                return_indices=True, num_threads=threads)
-                    np.testing.assert_array_equal(_bits(got), _bits(exp))
+                    np.testing.assert_array_equal(as_bits(got), as_bits(exp))
                     np.testing.assert_array_equal(gi, ei)
         if H >= 2 * k - 1:
             got, gi = cpool.max_pool2d(x, k, 2, 0, (2, 1), return_indices=True)
             exp, ei = ref.max_pool2d(x, k, 2, 0, (2, 1), return_indices=True)
-            np.testing.assert_array_equal(_bits(got), _bits(exp))
+            np.testing.assert_array_equal(as_bits(got), as_bits(exp))
             np.testing.assert_array_equal(gi, ei)
         y = signed_zeros_and_payloads(rng, (2, H, W), dtype)
         got, gi = cpool.max_pool2d(y, k, 2, return_indices=True)
         exp, ei = ref.max_pool2d(y, k, 2, return_indices=True)
-        np.testing.assert_array_equal(_bits(got), _bits(exp))
+        np.testing.assert_array_equal(as_bits(got), as_bits(exp))
         np.testing.assert_array_equal(gi, ei)
     if k == 3 and W % 2:  # adaptive W -> (W - 1) / 2: 3x3 windows at stride 2
         x = _sparse_specials(rng, (4, 3, W, W), dtype)
         got, gi = cpool.adaptive_max_pool2d(at_page_end(x), (W - 1) // 2, return_indices=True)
         exp, ei = ref.max_pool2d(x, 3, 2, return_indices=True)
-        np.testing.assert_array_equal(_bits(got), _bits(exp))
+        np.testing.assert_array_equal(as_bits(got), as_bits(exp))
         np.testing.assert_array_equal(gi, ei)
 
 
@@ -433,8 +416,8 @@ def test_padded_3x3_every_row_width(rng, W, dtype):
         x = _sparse_specials(rng, (2, 2, H, W), dtype)
         for xs in (x, rows_apart(x), at_page_end(x)):
             for ceil_mode in (False, True):
-                exp = _bits(ref.max_pool2d(xs, 3, 2, 1, ceil_mode=ceil_mode))
+                exp = as_bits(ref.max_pool2d(xs, 3, 2, 1, ceil_mode=ceil_mode))
                 for threads in (1, 2):
                     got = cpool.max_pool2d(xs, 3, 2, 1, ceil_mode=ceil_mode,
                                            num_threads=threads)
-                    np.testing.assert_array_equal(_bits(got), exp)
+                    np.testing.assert_array_equal(as_bits(got), exp)
