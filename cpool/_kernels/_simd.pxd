@@ -660,17 +660,18 @@ cdef extern from *:
                                              T* low) { \\
         Py_ssize_t i = 0; \\
         V a0, a1, b0, b1, sa, sq, den, z = _mm_setzero_##S(), one = _mm_set1_##S(1); \\
-        V inf = _mm_set1_##S(INFINITY), m = _mm_set1_##S(*low); \\
-        T lanes[N], v; \\
+        V inf = _mm_set1_##S(INFINITY), m = _mm_set1_##S(*low), m1 = m; \\
+        T lanes[2 * N], v; \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
             a0 = _mm_loadu_##S(r0 + 2 * i); a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
             b0 = _mm_loadu_##S(r1 + 2 * i); b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
-            /* Each cell against the minimum on its own: min(x, m) is m where x is NaN, so a \\
-               NaN is passed over, never a value beside it (min(min(a0, a1), m) dropped a0 \\
-               where a1 was NaN: a negative input beside a NaN went unreported). */ \\
-            m = _mm_min_##S(a0, m); m = _mm_min_##S(a1, m); \\
-            m = _mm_min_##S(b0, m); m = _mm_min_##S(b1, m); \\
+            /* Each cell against a running minimum on its own: min(x, m) is m where x is NaN, \\
+               so a NaN is passed over, never a value beside it (min(min(a0, a1), m) dropped \\
+               a0 where a1 was NaN: a negative input beside a NaN went unreported). Two \\
+               running minima, so that each depends on two mins an iteration, not four. */ \\
+            m = _mm_min_##S(a0, m); m = _mm_min_##S(b0, m); \\
+            m1 = _mm_min_##S(a1, m1); m1 = _mm_min_##S(b1, m1); \\
             sa = _mm_add_##S(CPOOL_EVEN_##NAME(_mm_add_##S(a0, b0), _mm_add_##S(a1, b1)), \\
                              CPOOL_ODD_##NAME(_mm_add_##S(a0, b0), _mm_add_##S(a1, b1))); \\
             a0 = _mm_add_##S(_mm_mul_##S(a0, a0), _mm_mul_##S(b0, b0)); \\
@@ -683,7 +684,8 @@ cdef extern from *:
             _mm_storeu_##S(out + i, _mm_or_##S(_mm_and_##S(den, sa), _mm_andnot_##S(den, sq))); \\
         } \\
         _mm_storeu_##S(lanes, m); \\
-        for (v = *low, i = 0; i < N; i++) v = lanes[i] < v ? lanes[i] : v; \\
+        _mm_storeu_##S(lanes + N, m1); \\
+        for (v = *low, i = 0; i < 2 * N; i++) v = lanes[i] < v ? lanes[i] : v; \\
         for (i = (n < N ? 0 : n); i < n; i++) /* rows of fewer than N outputs */ \\
             out[i] = cpool_eval_2x2_one_##NAME(r0, r1, i, &v); \\
         *low = v; \\
