@@ -1031,11 +1031,12 @@ def _lp_chunks(fn, n, plan, means, num_threads, norms=False):
 def _lp_finish(plan, t):
     """PyTorch's ``(sign(t) * relu(|t|) * prod(kernel)) ** (1/p)`` in place on means ``t``.
     sign(t) * relu(|t|) is t itself, NaN too, but for -0, which it makes +0 (hence the + 0;
-    p = 2 sums squares, which are never -0)."""
-    np.multiply(t, plan.dtype.type(math.prod(plan.geometry.kernel)), out=t)
-    if plan.p != 2:
-        np.add(t, 0, out=t)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    p = 2 sums squares, which are never -0). No warnings: overflow to inf and the NaN of a
+    negative mean's fractional power are PyTorch's results, which it returns silently."""
+    with np.errstate(all="ignore"):
+        np.multiply(t, plan.dtype.type(math.prod(plan.geometry.kernel)), out=t)
+        if plan.p != 2:
+            np.add(t, 0, out=t)
         if plan.p == 2:
             np.sqrt(t, out=t)
         elif plan.p != 1:
@@ -1051,7 +1052,7 @@ def _lp_pool(fn, n, x, norm_type, kernel_size, stride, ceil_mode, axes, out, num
     means = result if direct else np.empty(result.shape, plan.dtype)
     _lp_chunks(fn, n, plan, means, num_threads, norms=True)
     if not direct:
-        np.copyto(result, means, casting="unsafe")
+        _v.cast_into(result, means)
     return result
 
 

@@ -852,7 +852,7 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
         if p != 1 and not in_spread:
             _lp_times_derivative(target, plan.x, p, dtype, target)
     if not direct:
-        np.copyto(result, target, casting="unsafe")
+        _v.cast_into(result, target)
     return result
 
 

@@ -799,13 +799,23 @@ def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs):
     return tuple(targets)
 
 
+def cast_into(dst: np.ndarray, src: np.ndarray) -> None:
+    """``src``'s values into ``dst``, converted to ``dst``'s dtype (a float32 result into a
+    float16 one). A value past the narrower type's range becomes inf, IEEE's rounding of it,
+    without the RuntimeWarning NumPy's cast gives: the kernels' own arithmetic overflows to
+    inf silently, as PyTorch's does, so a float16 sum that overflows must not warn (and, under
+    ``-W error``, raise) where a float32 one does not."""
+    with np.errstate(over="ignore"):
+        np.copyto(dst, src, casting="unsafe")
+
+
 def _finish(results, views, targets):
     """Copy temporaries into the results' views (see :func:`_kernel_targets`); return the
     result(s)."""
     if targets is not views:  # a recorded plan's kernel writes its results' views themselves
         for v, t in zip(views, targets):
             if t is not v:
-                np.copyto(v, t, casting="unsafe")
+                cast_into(v, t)
     return results[0] if len(results) == 1 else results
 
 

@@ -190,6 +190,32 @@ def test_big_endian_float16(rng, name, axes):
     assert_identical(op(x.astype(">f2")), op(x))
 
 
+# Results past the result dtype's range: float16 sums of 60000s, and LP's powers past
+# float64's. Each is inf, PyTorch's result, with no warning: the suite turns warnings into
+# errors (pyproject.toml), as a user's `-W error` does. The kernels overflow silently in
+# float32, and the cast of their float32 result to float16 warned.
+OVERFLOWING = {
+    "sum_pool2d": lambda x: cpool.sum_pool2d(x, 2),
+    "sum_pool2d_nhwc": lambda x: cpool.sum_pool2d(x, 2, axes=(0, 1)),
+    "sum_pool1d": lambda x: cpool.sum_pool1d(x, 2),
+    "sum_pool3d": lambda x: cpool.sum_pool3d(x[None], (1, 2, 2)),
+    "avg_pool2d_divisor_1": lambda x: cpool.avg_pool2d(x, 2, divisor_override=1),
+    "global_sum_pool2d": lambda x: cpool.global_sum_pool2d(x),
+    "lp_pool2d_p1": lambda x: cpool.lp_pool2d(x, 1, 2),
+    "lp_pool2d_p2": lambda x: cpool.lp_pool2d(x, 2, 2),
+    "lp_pool2d_p3": lambda x: cpool.lp_pool2d(x, 3, 2),
+    "lp_pool2d_p0.5_float64": lambda x: cpool.lp_pool2d(np.full(x.shape, 1e308), 0.5, 2),
+    "sum_pool2d_backward": lambda x: cpool.sum_pool2d_backward(x[:3, :3], x.shape, 2, stride=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OVERFLOWING))
+def test_overflow_to_inf_does_not_warn(name):
+    x = np.full((4, 4), 60000, np.float16)
+    result = OVERFLOWING[name](x)
+    assert np.isinf(result).any() and not np.isnan(result).any()
+
+
 @pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("name", OP_NAMES)
 def test_thread_counts_bitwise_identical(rng, name, axes):
