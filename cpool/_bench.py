@@ -308,6 +308,11 @@ CASES += [
     Case("lp2", "lp p=2 2x2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.lp_pool2d(x, 2, 2, num_threads=n),
          lambda F, t: F.lp_pool2d(t, 2, 2), None, 10, 0.4),
+    # Another power: raised in blocks by PyTorch's pow rules (x * x * x), not the C library's
+    # pow, which is 40 times slower on negative bases.
+    Case("lp3", "lp p=3 2x2", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.lp_pool2d(x, 3, 2, num_threads=n),
+         lambda F, t: F.lp_pool2d(t, 3, 2), None, None, None),
     Case("frac2", "fractional max 2x2 ratio 0.7", (32, 64, 112, 112), "float32",
          lambda x, n: cpool.fractional_max_pool2d(x, 2, output_ratio=0.7, seed=0,
                                                   num_threads=n),

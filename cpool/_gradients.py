@@ -869,14 +869,14 @@ def _lp_grad_of_means(fn, g, a, p, size, dtype, num_threads):
 
 
 def _lp_times_derivative(grad, x, p, dtype, result):
-    """``result = grad * (p * x ** (p - 1))`` in ``dtype``, a block of the first axis at a time
-    (the derivative's temporary stays in cache)."""
-    step = _api.chunk_rows(x, dtype)
+    """``result = grad * (p * x ** (p - 1))`` in ``dtype``, a block of about _LP_CHUNK_BYTES at
+    a time, cut along any axes (it is elementwise), so the derivative's temporary stays in
+    cache and small."""
     with np.errstate(all="ignore"):
-        for start in range(0, len(x), step):
-            rows = slice(start, start + step)
-            d = dtype.type(p) * np.power(x[rows].astype(dtype, copy=False), dtype.type(p - 1))
-            np.multiply(grad[rows], d, out=result[rows], casting="unsafe")
+        for b in _api.batch_blocks(x.shape, (), dtype.itemsize):
+            d = _api.powered(x[b], p - 1, dtype, np.empty(x[b].shape, dtype))
+            d *= dtype.type(p)
+            np.multiply(grad[b], d, out=result[b], casting="unsafe")
 
 
 @nd_doc('lp_pool_backward', 1)

@@ -72,6 +72,14 @@ OPS = {
     "global_max_pool2d": lambda x, **kw: cpool.global_max_pool2d(x, return_indices=True, **kw),
     "global_avg_pool2d": lambda x, **kw: cpool.global_avg_pool2d(x, **kw),
     "global_sum_pool2d": lambda x, **kw: cpool.global_sum_pool2d(x, **kw),
+    # Windows of their own sizes and bounds: overlapping, uneven, per plane (fractional).
+    "adaptive_max_pool2d": lambda x, **kw: cpool.adaptive_max_pool2d(x, (4, None), return_indices=True,
+                                                                     **kw),
+    "adaptive_avg_pool2d": lambda x, **kw: cpool.adaptive_avg_pool2d(x, (5, 3), **kw),
+    "lp_pool2d": lambda x, **kw: cpool.lp_pool2d(x, 3, (2, 3), stride=(1, 2), ceil_mode=True, **kw),
+    "lp_pool2d_p2": lambda x, **kw: cpool.lp_pool2d(x, 2, 2, **kw),
+    "fractional_max_pool2d": lambda x, **kw: cpool.fractional_max_pool2d(
+        x, 2, output_ratio=0.6, return_indices=True, seed=7, **kw),
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import cpool
+from cpool import _api
 from _helpers import OPS, random_array
 
 
@@ -35,13 +36,57 @@ def _peak_and_result_bytes(call):
     return peak, out_bytes
 
 
+def _lp_block(values=_api._LP_CHUNK_BYTES):
+    """LP pooling's scratch for a block of ``values`` bytes: the block's powers, and the
+    one-byte masks of the signs that a power other than 2, 3, -2, +-0.5 and -1 restores
+    (two per value at most, a float32 value's 4 bytes: half the block again)."""
+    return values * 3 // 2 + 64 * 1024
+
+
+def _scratch_bytes(name, x, axes=(-2, -1)):
+    """What an op may hold besides its result: LP pooling (but p = 2 over planes, squared in
+    the kernel) raises a block of about _LP_CHUNK_BYTES to the power at a time; fractional
+    max pooling keeps every plane's window bounds (first cell and tap count per output row
+    and column: 8 bytes each, packed for the kernel beside the arrays they come from), and
+    pools channels-last input as planes, in a copy (each channel has windows of its own, so
+    pixels cannot be pooled lane by lane), into results it then copies over."""
+    if name.startswith("lp_pool2d"):
+        return _lp_block()
+    if name == "fractional_max_pool2d":
+        values, indices = OPS[name](x, axes=axes)
+        rows, columns = (values.shape[a] for a in axes)
+        bounds = 32 * values.size // (rows * columns) * (rows + columns)
+        if axes == (1, 2):  # windows differ by channel: pooled as planes, in a copy of each
+            return bounds + x.size * x.itemsize + values.nbytes + indices.nbytes
+        return bounds
+    return 0
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 @pytest.mark.parametrize("layout", ["contiguous", "sliced_batch"])
 def test_peak_memory_is_the_output(rng, name, layout):
     base = random_array(rng, (16, 32, 64, 64), np.float32)  # 8 MiB
     x = base if layout == "contiguous" else base[::2]
     peak, out_bytes = _peak_and_result_bytes(lambda: OPS[name](x))
-    assert peak <= out_bytes + 256 * 1024, (peak, out_bytes)
+    assert peak <= out_bytes + _scratch_bytes(name, x) + 256 * 1024, (peak, out_bytes)
+
+
+@pytest.mark.parametrize("axes", [(-2, -1), (1, 2)], ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("p", [3, 2, 1.5])
+def test_lp_pooling_of_one_image_holds_a_block_not_the_input(rng, p, axes):
+    """A batch of one image of many channels is cut into blocks of channels (it was raised to
+    the power whole: a temporary of the input's size); channels-last, into whole images."""
+    x = random_array(rng, (1, 64, 256, 256) if axes == (-2, -1) else (1, 128, 128, 64),
+                     np.float32)  # 16 MiB, 4 MiB
+    block = _lp_block(_api._LP_CHUNK_BYTES if axes == (-2, -1) else x.nbytes)
+    peak, out_bytes = _peak_and_result_bytes(lambda: cpool.lp_pool2d(x, p, 2, axes=axes))
+    assert peak <= out_bytes + block, (peak, out_bytes)
+    g = np.ones_like(cpool.lp_pool2d(x, p, 2, axes=axes))
+    peak, out_bytes = _peak_and_result_bytes(
+        lambda: cpool.lp_pool2d_backward(g, x, p, 2, axes=axes))
+    # The backward keeps the means and their gradients (each the forward's size) and one
+    # block of the derivative.
+    assert peak <= out_bytes + 2 * g.nbytes + 2 * block, (peak, out_bytes)
 
 
 # Each line runs in a fresh interpreter, which reports its peak resident size before and after.
@@ -123,7 +168,8 @@ def test_channels_last_peak_memory_is_the_output(rng, name, make):
     if x.shape[-1] == 3:
         x = np.ascontiguousarray(x)
     peak, out_bytes = _peak_and_result_bytes(lambda: OPS[name](x, axes=(1, 2)))
-    assert peak <= out_bytes + 64 * 1024, (peak, out_bytes, x.nbytes)
+    scratch = _scratch_bytes(name, x, (1, 2))
+    assert peak <= out_bytes + scratch + 64 * 1024, (peak, out_bytes, x.nbytes)
 
 
 def test_channels_last_gradient_peak_memory_is_the_result(rng):

@@ -1,5 +1,5 @@
 """Adaptive, LP and fractional pooling and their gradients: the cases of ``python -m cpool
-bench`` (adavg7, adavg1, admax6, admax6i, admax5, lp2, frac2, frac2i and their backwards),
+bench`` (adavg7, adavg1, admax6, admax6i, admax5, lp2, lp3, frac2, frac2i and their backwards),
 whose table also times PyTorch on the same arrays. CPOOL_ASV_SMALL shrinks the batch and keeps
 the planes' sizes (adaptive windows depend on them).
 """
@@ -30,6 +30,7 @@ CASES = {
     "adaptive_max_13_to_5": ((32, 256, 13, 13),
                              lambda x, t: cpool.adaptive_max_pool2d(x, 5, num_threads=t)),
     "lp_p2_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 2, 2, num_threads=t)),
+    "lp_p3_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 3, 2, num_threads=t)),
     "fractional_2x2_ratio_0.7": ((32, 64, 112, 112),
                                  lambda x, t: cpool.fractional_max_pool2d(
                                      x, 2, output_ratio=0.7, seed=0, num_threads=t)),
