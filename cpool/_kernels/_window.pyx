@@ -30,9 +30,10 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, sqrtf
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
+from libc.string cimport memcpy
 
-from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_for, _combine,
-                                  _prefetch_ahead,
+from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_stride,
+                                  _built_for, _combine, _prefetch_ahead,
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _one_count, _pad_edges, _padded_width, _powers_of_two,
@@ -42,6 +43,7 @@ from cpool._kernels._rows cimport (_any_negzero_or_nan, _buffer_stride, _built_f
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
+                                   cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
                                    planes, sum_out, sums_into)
@@ -54,6 +56,8 @@ cdef enum:
     # ... and rows of at most this many values. On 56-wide rows it gained 20% at one thread
     # (the division pass vectorises) but lost 4-10% at two threads on inputs in memory.
     SHORT_ROW = 32
+    ROW_FIRST_BYTES = 512  # 2x2 tiles on rows this wide (and under PREFETCH_BYTES) read the
+                           # upper row first
     # ... or rows of 2x2 tiles (a call per plane) whose windows' rows fit this many bytes.
     TILED_PLANE_BYTES = 16384
     DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
@@ -370,29 +374,39 @@ cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t s
     max 2x2 on 14-wide planes, 1.59 -> 0.52 ms). For max, whether a row holds a NaN tap or a
     -0 column max, whose bits :func:`_scan_tiles` then gives; integer max is not routed
     here."""
-    cdef Py_ssize_t i, r
+    cdef Py_ssize_t r
     cdef int op = 2 if is_max else (1 if square else 0)
-    cdef const numeric_acc* r0
-    cdef const numeric_acc* r1
-    cdef numeric_acc* o
     if numeric_acc is float:
         return cpool_tile_rows_2x2_f32(x, below, step, n_rows, out, OW, op, scale)
     elif numeric_acc is double:
         return cpool_tile_rows_2x2_f64(x, below, step, n_rows, out, OW, op, scale)
     for r in range(n_rows):
-        r0 = x + r * step
-        r1 = r0 + below
-        o = out + r * OW
-        if square:
-            for i in range(OW):
-                o[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
-                        + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]))
-        else:
-            # _combine: int64 sums wrap as uint64 adds (signed overflow is undefined in C;
-            # the sanitizer job found this one), other dtypes add plainly.
-            for i in range(OW):
-                o[i] = _combine(_combine(r0[2 * i], r1[2 * i], False),
-                                _combine(r0[2 * i + 1], r1[2 * i + 1], False), False)
+        _tile_row_2x2(x + r * step, x + r * step + below, out + r * OW, OW, is_max, square,
+                      scale)
+    return False
+
+
+cdef inline bint _tile_row_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* o,
+                               Py_ssize_t OW, bint is_max, bint square,
+                               numeric_acc scale=1) noexcept nogil:
+    """One row of :func:`_tiles_2x2` from its two input rows ``r0`` and ``r1``, wherever each
+    lies (``r0`` may be a copy: see :func:`_separable`'s ``row_first``)."""
+    cdef Py_ssize_t i
+    cdef int op = 2 if is_max else (1 if square else 0)
+    if numeric_acc is float:
+        return cpool_tiles_2x2_f32(r0, r1, o, OW, op, scale)
+    elif numeric_acc is double:
+        return cpool_tiles_2x2_f64(r0, r1, o, OW, op, scale)
+    if square:
+        for i in range(OW):
+            o[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
+                    + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1]))
+    else:
+        # _combine: int64 sums wrap as uint64 adds (signed overflow is undefined in C;
+        # the sanitizer job found this one), other dtypes add plainly.
+        for i in range(OW):
+            o[i] = _combine(_combine(r0[2 * i], r1[2 * i], False),
+                            _combine(r0[2 * i + 1], r1[2 * i + 1], False), False)
     return False
 
 
@@ -790,6 +804,18 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
     # its reciprocal as it writes, the bits of the division pass it replaces (avg 2x2 on
     # (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
+    # Wide rows of 2x2 tiles: the upper row is copied into the row buffer (in L1) before the
+    # tiles are reduced, so memory serves it whole and then the lower row, two sequential
+    # reads, where reading the rows side by side alternated between two streams a row apart.
+    # Max, avg and sum 2x2 on 64 MB of 128-wide float32 planes, one thread: 3.5-3.7 ->
+    # 2.5-2.6 ms; 256-wide: 2.9-3.4 -> 2.5-3.0 ms. Rows longer than the prefetch distance
+    # have the next window's rows hinted whole (_prefetch_rows), and there the copy only
+    # cost time (avg 2x2 on 1024-wide rows: 2.1 -> 2.5 ms), so they read side by side. The
+    # copy changes no bits: the same values, in the same order.
+    cdef bint row_first = (tiles_2x2 and 2 * OW * <Py_ssize_t>sizeof(numeric) >= ROW_FIRST_BYTES
+                           and L * <Py_ssize_t>sizeof(numeric) < PREFETCH_BYTES)
+    cdef const numeric_acc* upper
+    cdef const numeric_acc* lower
     cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
                               and _one_count(count_w) > 0)
     cdef numeric_acc tile_scale = 1
@@ -856,17 +882,19 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
                     elif tiles_2x2 and h_n[hb + oh] == 2:
+                        upper = <const numeric_acc*>first
+                        if row_first:  # the upper row's taps read whole before the lower's
+                            memcpy(buf + row0, upper, 2 * OW * sizeof(numeric_acc))
+                            upper = buf + row0
+                        lower = <const numeric_acc*>first + dh * row_step
                         if is_max:
-                            if _tiles_2x2(<const numeric_acc*>first, dh * row_step, 0, 1, orow,
-                                          OW, True, False):
+                            if _tile_row_2x2(upper, lower, orow, OW, True, False):
                                 _scan_tiles(first, dh * row_step, 0, 1, <numeric*>orow, OW, 2)
                         elif square:  # LP's p = 2: the squares' sums
-                            _tiles_2x2(<const numeric_acc*>first, dh * row_step, 0, 1, orow, OW,
-                                       False, True, tile_scale)
+                            _tile_row_2x2(upper, lower, orow, OW, False, True, tile_scale)
                             row_scaled = scaled_tiles
                         else:
-                            _tiles_2x2(<const numeric_acc*>first, dh * row_step, 0, 1, orow, OW,
-                                       False, False, tile_scale)
+                            _tile_row_2x2(upper, lower, orow, OW, False, False, tile_scale)
                             row_scaled = scaled_tiles
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row that needs no padding: reduced where it lies (a 1-D input's
