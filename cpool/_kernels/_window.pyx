@@ -386,11 +386,23 @@ cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t s
     return False
 
 
+cdef inline bint _tile_pair(const numeric_acc* x, Py_ssize_t below, numeric_acc* copy,
+                            numeric_acc* out, Py_ssize_t OW, bint is_max, bint square,
+                            numeric_acc scale=1) noexcept nogil:
+    """One row of :func:`_tiles_2x2` (input rows ``x`` and ``x + below``), the upper row's
+    taps first copied to ``copy`` unless it is NULL (:func:`_separable`'s ``row_first``):
+    the same values, so the same bits."""
+    if copy == NULL:
+        return _tiles_2x2(x, below, 0, 1, out, OW, is_max, square, scale)
+    memcpy(copy, x, 2 * OW * sizeof(numeric_acc))
+    return _tile_row_2x2(copy, x + below, out, OW, is_max, square, scale)
+
+
 cdef inline bint _tile_row_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* o,
                                Py_ssize_t OW, bint is_max, bint square,
                                numeric_acc scale=1) noexcept nogil:
     """One row of :func:`_tiles_2x2` from its two input rows ``r0`` and ``r1``, wherever each
-    lies (``r0`` may be a copy: see :func:`_separable`'s ``row_first``)."""
+    lies (``r0`` may be a copy: :func:`_tile_pair`)."""
     cdef Py_ssize_t i
     cdef int op = 2 if is_max else (1 if square else 0)
     if numeric_acc is float:
@@ -814,8 +826,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # copy changes no bits: the same values, in the same order.
     cdef bint row_first = (tiles_2x2 and 2 * OW * <Py_ssize_t>sizeof(numeric) >= ROW_FIRST_BYTES
                            and L * <Py_ssize_t>sizeof(numeric) < PREFETCH_BYTES)
-    cdef const numeric_acc* upper
-    cdef const numeric_acc* lower
+    cdef numeric_acc* copy
     cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
                               and _one_count(count_w) > 0)
     cdef numeric_acc tile_scale = 1
@@ -882,19 +893,19 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
                     elif tiles_2x2 and h_n[hb + oh] == 2:
-                        upper = <const numeric_acc*>first
-                        if row_first:  # the upper row's taps read whole before the lower's
-                            memcpy(buf + row0, upper, 2 * OW * sizeof(numeric_acc))
-                            upper = buf + row0
-                        lower = <const numeric_acc*>first + dh * row_step
+                        # The upper row's copy, or none: read side by side.
+                        copy = buf + row0 if row_first else NULL
                         if is_max:
-                            if _tile_row_2x2(upper, lower, orow, OW, True, False):
+                            if _tile_pair(<const numeric_acc*>first, dh * row_step, copy, orow,
+                                          OW, True, False):
                                 _scan_tiles(first, dh * row_step, 0, 1, <numeric*>orow, OW, 2)
                         elif square:  # LP's p = 2: the squares' sums
-                            _tile_row_2x2(upper, lower, orow, OW, False, True, tile_scale)
+                            _tile_pair(<const numeric_acc*>first, dh * row_step, copy, orow, OW,
+                                       False, True, tile_scale)
                             row_scaled = scaled_tiles
                         else:
-                            _tile_row_2x2(upper, lower, orow, OW, False, False, tile_scale)
+                            _tile_pair(<const numeric_acc*>first, dh * row_step, copy, orow, OW,
+                                       False, False, tile_scale)
                             row_scaled = scaled_tiles
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row that needs no padding: reduced where it lies (a 1-D input's
