@@ -813,20 +813,20 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint reciprocal = (divide and (numeric_acc is float or numeric_acc is double)
                             and _powers_of_two(count_h) and _powers_of_two(count_w)
                             and (not depth or _powers_of_two(count_d)))
-    # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
-    # its reciprocal as it writes, the bits of the division pass it replaces (avg 2x2 on
-    # (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
     # Wide rows of 2x2 tiles: the upper row is copied into the row buffer (in L1) before the
-    # tiles are reduced, so memory serves it whole and then the lower row, two sequential
-    # reads, where reading the rows side by side alternated between two streams a row apart.
-    # Max, avg and sum 2x2 on 64 MB of 128-wide float32 planes, one thread: 3.5-3.7 ->
-    # 2.5-2.6 ms; 256-wide: 2.9-3.4 -> 2.5-3.0 ms. Rows longer than the prefetch distance
-    # have the next window's rows hinted whole (_prefetch_rows), and there the copy only
-    # cost time (avg 2x2 on 1024-wide rows: 2.1 -> 2.5 ms), so they read side by side. The
-    # copy changes no bits: the same values, in the same order.
+    # tiles are reduced (:func:`_tile_pair`), so memory serves it whole and then the lower
+    # row, two sequential reads, where reading the rows side by side alternated between two
+    # streams a row apart. Max and avg 2x2 on 64 MB of 128-wide float32 planes, one thread:
+    # 3.4-3.7 -> 2.5 ms; 256-wide: 2.8-3.4 -> 2.3-2.8 ms. Rows longer than the prefetch
+    # distance have the next window's rows hinted whole (_prefetch_rows), and there the copy
+    # only cost time (avg 2x2 on 1024-wide rows: 2.1 -> 2.5 ms), so they read side by side.
+    # The copy changes no bits: the same values, in the same order.
     cdef bint row_first = (tiles_2x2 and 2 * OW * <Py_ssize_t>sizeof(numeric) >= ROW_FIRST_BYTES
                            and L * <Py_ssize_t>sizeof(numeric) < PREFETCH_BYTES)
     cdef numeric_acc* copy
+    # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
+    # its reciprocal as it writes, the bits of the division pass it replaces (avg 2x2 on
+    # (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
     cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
                               and _one_count(count_w) > 0)
     cdef numeric_acc tile_scale = 1
