@@ -1048,6 +1048,17 @@ def batch_blocks(shape, axes, itemsize):
             for outer in np.ndindex(*shape[:k]) for start in range(0, shape[k], step)]
 
 
+def powers_by_block(x, axes, p, dtype):
+    """``(idx, x[idx] ** p)`` for each of :func:`batch_blocks`'s blocks of ``x`` in turn, the
+    powers (:func:`powered`, in ``dtype``) in one buffer that every block reuses: valid until
+    the next block is drawn."""
+    blocks = batch_blocks(x.shape, axes, dtype.itemsize)
+    scratch = np.empty(max((x[b].size for b in blocks), default=0), dtype)
+    for b in blocks:
+        part = x[b]
+        yield b, powered(part, p, dtype, scratch[:part.size].reshape(part.shape))
+
+
 def _lp_chunks(fn, n, plan, means, num_threads, norms=False):
     """``avg_pool(x ** p)`` into ``means`` (no padding; divisors count the real cells, as
     PyTorch's); with ``norms``, PyTorch's LP formula on them (:func:`_lp_finish`), each chunk
@@ -1058,8 +1069,8 @@ def _lp_chunks(fn, n, plan, means, num_threads, norms=False):
     (a pass over the means after the kernel cost a third of its time: lp 2x2 on
     (32, 256, 56, 56), 7.8 -> 5.2 ms). Otherwise (another p, or a
     channels-last input, whose kernel does not square) a block of the batch axes at a time
-    (:func:`batch_blocks`): its powers into one reused buffer, averaged while in cache. The
-    geometry and divisors are the plan's, made once."""
+    (:func:`powers_by_block`): its powers into one reused buffer, averaged while in cache.
+    The geometry and divisors are the plan's, made once."""
     x, axes = plan.x, plan.axes
     counts = _v.avg_divisors(plan.geometry, True, None, fn)
     if plan.p == 2 and _LP_SQUARE_IN_KERNEL:
@@ -1068,11 +1079,7 @@ def _lp_chunks(fn, n, plan, means, num_threads, norms=False):
             _window_mean(whole, counts, square=True,
                          root=float(math.prod(plan.geometry.kernel)) if norms else 0.0)
             return means
-    blocks = batch_blocks(x.shape, axes, plan.dtype.itemsize)
-    scratch = np.empty(max((x[b].size for b in blocks), default=0), plan.dtype)
-    for b in blocks:
-        part = x[b]
-        powers = powered(part, plan.p, plan.dtype, scratch[:part.size].reshape(part.shape))
+    for b, powers in powers_by_block(x, axes, plan.p, plan.dtype):
         _window_mean(_v.lp_chunk_plan(fn, plan, powers, means[b], num_threads), counts)
         if norms:
             _lp_finish(plan, means[b])

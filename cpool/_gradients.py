@@ -870,11 +870,10 @@ def _lp_grad_of_means(fn, g, a, p, size, dtype, num_threads):
 
 def _lp_times_derivative(grad, x, p, dtype, result):
     """``result = grad * (p * x ** (p - 1))`` in ``dtype``, a block of about _LP_CHUNK_BYTES at
-    a time, cut along any axes (it is elementwise), so the derivative's temporary stays in
-    cache and small."""
+    a time, cut along any axes (it is elementwise), so the derivative's buffer stays in cache
+    and small (the forward's blocks: :func:`cpool._api.powers_by_block`)."""
     with np.errstate(all="ignore"):
-        for b in _api.batch_blocks(x.shape, (), dtype.itemsize):
-            d = _api.powered(x[b], p - 1, dtype, np.empty(x[b].shape, dtype))
+        for b, d in _api.powers_by_block(x, (), p - 1, dtype):
             d *= dtype.type(p)
             np.multiply(grad[b], d, out=result[b], casting="unsafe")
 
