@@ -1,11 +1,13 @@
 """Contracts every public op keeps: layouts, leading axes, out=, threads, input untouched."""
 import concurrent.futures
+import contextlib
 
 import numpy as np
 import pytest
 
 import cpool
-from _helpers import OPS, assert_identical, misaligned_copy, odd_layouts, random_array
+from _helpers import (OPS, assert_identical, general_path, misaligned_copy, odd_layouts,
+                      random_array)
 
 OP_NAMES = sorted(OPS)
 SEEDED = {"fractional_max_pool2d"}
@@ -217,6 +219,72 @@ def test_overflow_to_inf_does_not_warn(name):
     x = np.full((4, 4), 60000, np.float16)
     result = OVERFLOWING[name](x)
     assert np.isinf(result).any() and not np.isnan(result).any()
+
+
+# Sums as PyTorch makes them, from a +0 start: a window of -0s sums (and averages) to +0,
+# and so does every gradient a window of -0 gradients spreads (PyTorch adds them to a zeroed
+# gradient). A sum that starts from its first term stays -0 there; float results are compared
+# to a tolerance, so only this test sees the sign. Each kernel path that sums: 2x2 tiles
+# (small planes, rows of 2 KB, rows read upper-first), stride-1 rows, dilated windows, padded
+# and partial windows, channels-last pixels narrower and wider than a vector, 1-D rows reduced
+# in place, 3-D windows, adaptive windows, and each backward path (2x2 tiles, stride-1
+# gather, the general scatter). Global avg backward is left out: PyTorch's
+# (adaptive_avg_pool2d to 1, i.e. mean) keeps -0 there, and so does cpool's. Gradients are
+# divided before they are summed, so the backward cases sum or divide exactly (a sum of
+# rounded ninths can leave a residual that float16 rounds to -0, a nonzero sum's sign).
+ZERO_SUMS = {
+    "avg_2x2_small_planes": lambda x: cpool.avg_pool2d(x[..., :12, :14], 2),
+    "avg_2x2": lambda x: cpool.avg_pool2d(x, 2),
+    "avg_2x2_upper_row_first": lambda x: cpool.avg_pool2d(x[..., :8, :256], 2),
+    "sum_2x2": lambda x: cpool.sum_pool2d(x, 2),
+    "avg_3x3_s1_p1": lambda x: cpool.avg_pool2d(x, 3, 1, 1),
+    "avg_3x3_s2_p1_ceil": lambda x: cpool.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+    "avg_3x3_s2_p1_small_planes": lambda x: cpool.avg_pool2d(x[..., :12, :14], 3, 2, 1),
+    "avg_divisor_override": lambda x: cpool.avg_pool2d(x, 2, divisor_override=3),
+    "sum_dilated": lambda x: cpool.sum_pool2d(x, 2, 1, 1, dilation=2),
+    "sum_dilated_small_planes": lambda x: cpool.sum_pool2d(x[..., :12, :14], 2, 1, 1, dilation=2),
+    "avg_nhwc_3_channels": lambda x: cpool.avg_pool2d(x[..., :3], 3, 1, 1, axes=(1, 2)),
+    "sum_nhwc_64_channels": lambda x: cpool.sum_pool2d(x[..., :64], 3, 2, 1, axes=(1, 2)),
+    "avg_pool1d": lambda x: cpool.avg_pool1d(x, 3, 1, 1),
+    "sum_pool1d_k2": lambda x: cpool.sum_pool1d(x, 2),
+    "avg_pool3d": lambda x: cpool.avg_pool3d(x, 3, 2, 1),
+    "adaptive_avg_pool2d": lambda x: cpool.adaptive_avg_pool2d(x, (7, 9)),
+    "adaptive_avg_pool2d_small_planes": lambda x: cpool.adaptive_avg_pool2d(x[..., :12, :14], 5),
+    "lp_pool2d_p1": lambda x: cpool.lp_pool2d(x, 1, 2),
+    "avg_backward_2x2": lambda x: cpool.avg_pool2d_backward(
+        x[..., :20, :150], x.shape[:-2] + (40, 300), 2),
+    "sum_backward_2x2": lambda x: cpool.sum_pool2d_backward(
+        x[..., :20, :150], x.shape[:-2] + (40, 300), 2),
+    "sum_backward_3x3_s1_p1": lambda x: cpool.sum_pool2d_backward(x, x.shape, 3, 1, 1),
+    "sum_backward_3x3_s2": lambda x: cpool.sum_pool2d_backward(
+        x[..., :19, :149], x.shape, 3, 2),
+    "avg_backward_dilated": lambda x: cpool.avg_pool2d_backward(
+        x, x.shape, 2, 1, 1, dilation=2),
+    "avg_pool1d_backward": lambda x: cpool.avg_pool1d_backward(
+        x[..., :150], x.shape[:-1] + (300,), 2),
+    "avg_pool3d_backward": lambda x: cpool.avg_pool3d_backward(
+        x[..., :20, :150], x.shape[:-2] + (40, 300), (1, 2, 2)),
+    "adaptive_avg_pool2d_backward": lambda x: cpool.adaptive_avg_pool2d_backward(
+        x[..., :5, :10], x.shape),
+}
+
+
+@pytest.mark.parametrize("path", ["fast", "general"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ZERO_SUMS))
+def test_sums_of_negative_zeros_are_positive_zero(rng, name, dtype, path):
+    # -0s, with +0s and +-1s that cancel: every zero a sum makes is +0 (exact cancellation in
+    # round-to-nearest is +0 too); the windows all of -0 are many at these odds.
+    values = np.array([-0.0, -0.0, -0.0, -0.0, 0.0, -1.0, 1.0], dtype)
+    x = values[rng.integers(0, len(values), size=(2, 3, 40, 300))]
+    with general_path() if path == "general" else contextlib.nullcontext():
+        result = ZERO_SUMS[name](x)
+    assert (result == 0).any() and (result != 0).any()
+    assert not np.signbit(result[result == 0]).any()
+    torch = pytest.importorskip("torch")
+    if name == "avg_3x3_s1_p1":  # PyTorch's own, the rule this test states
+        expected = torch.nn.functional.avg_pool2d(torch.from_numpy(x), 3, 1, 1).numpy()
+        np.testing.assert_array_equal(np.signbit(result), np.signbit(expected))
 
 
 @pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)

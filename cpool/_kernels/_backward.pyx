@@ -24,7 +24,8 @@ from libc.string cimport memset
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (cpool_spread_2x2_f32, cpool_spread_2x2_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64)
-from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _horizontal,
+from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _from_zero,
+                                   _horizontal,
                                    _horizontal_clipped, _padded_width, _powers_of_two,
                                    _prefetch_rows, _scratch, _vertical)
 
@@ -140,7 +141,8 @@ cdef inline void _spread_2x2_squared(const floating* src, const floating* div, f
     cdef Py_ssize_t ow
     cdef floating v
     for ow in range(OW):
-        v = src[ow] * div[ow] if divide and reciprocal else src[ow] / div[ow] if divide else src[ow]
+        v = _from_zero(src[ow] * div[ow] if divide and reciprocal
+                       else src[ow] / div[ow] if divide else src[ow])
         r0[2 * ow] = v * (x0[2 * ow] * <floating>2)
         r0[2 * ow + 1] = v * (x0[2 * ow + 1] * <floating>2)
         r1[2 * ow] = v * (x1[2 * ow] * <floating>2)
@@ -176,14 +178,16 @@ cdef inline void _spread_2x2(const floating* src, const floating* div, bint divi
 cdef inline void _divided_row(const floating* src, const floating* div, bint divide,
                               floating* dst, Py_ssize_t n) noexcept nogil:
     """dst = src / div (``divide``, average pooling) or a copy of src (sum pooling): a row of
-    gradients over their divisors, one vectorisable pass rather than a divide in the scatter."""
+    gradients over their divisors, one vectorisable pass rather than a divide in the scatter.
+    Each plus +0 (_from_zero), as PyTorch adds it to a zeroed gradient: a -0 lands as +0, and
+    so do the sums of these values the scatter makes (only -0s sum to -0)."""
     cdef Py_ssize_t i
     if divide:
         for i in range(n):
-            dst[i] = src[i] / div[i]
+            dst[i] = _from_zero(src[i] / div[i])
     else:
         for i in range(n):
-            dst[i] = src[i]
+            dst[i] = _from_zero(src[i])
 
 
 cdef inline void _times_square_derivative(floating* grad, const floating* x,

@@ -24,6 +24,15 @@ cdef inline numeric_acc _read(numeric v, numeric_acc* like, bint square) noexcep
     return a * a if square else a
 
 
+cdef inline numeric_acc _from_zero(numeric_acc total) noexcept nogil:
+    """``total + 0``: a sum as PyTorch makes it, from a +0 start. Only a sum of -0s changes
+    (-0 + 0 is +0, where a sum that starts at its first term stays -0); NaN, inf and every
+    other value keep their bits, and integers are unchanged. Applied once per output (or per
+    gradient), before any division: a nonzero sum that a division underflows to -0 stays -0,
+    as PyTorch's does. (C may not fold ``x + 0`` away for floats: it honours signed zeros.)"""
+    return total + 0
+
+
 cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noexcept nogil:
     if is_max:
         return _take_max(a, b)

@@ -99,7 +99,7 @@ cdef extern from *:
         if (op == 1) \\
             return ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
                     + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1])) * scale; \\
-        return ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1])) * scale; \\
+        return ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]) + (T)0) * scale; \\
     } \\
     static inline T cpool_tile_3x3_one_##NAME(const T* row, Py_ssize_t below, Py_ssize_t i, \\
                                               int* any) { \\
@@ -120,7 +120,7 @@ cdef extern from *:
     } \\
     static inline void cpool_spread_2x2_one_##NAME(const T* src, const T* div, int mode, T* r0, \\
                                                    T* r1, Py_ssize_t i) { \\
-        T w = mode == 1 ? src[i] * div[i] : mode == 2 ? src[i] / div[i] : src[i]; \\
+        T w = (mode == 1 ? src[i] * div[i] : mode == 2 ? src[i] / div[i] : src[i]) + (T)0; \\
         r0[2 * i] = r0[2 * i + 1] = r1[2 * i] = r1[2 * i + 1] = w; \\
     } \\
     static inline void cpool_argmax_s2_one_##NAME(const T* x, Py_ssize_t below, int k, \\
@@ -277,8 +277,8 @@ cdef extern from *:
     #endif
     /* Rows of 2x2 tiles (2x2 stride 2 pooling): out[i] for i < n reduces columns 2i and 2i+1
        of rows r0 and r1, each column first, then the two columns: OP 0 sums, 1 sums squares
-       (the bits of _vertical then _horizontal: (a0 + b0) + (a1 + b1)), each sum then times
-       ``scale`` (1 leaves it as it is; an average's exact reciprocal), 2 takes the max with
+       (the bits of _vertical then _horizontal: (a0 + b0) + (a1 + b1)), each sum plus +0
+       (_from_zero: PyTorch's sums start at +0, so -0s sum to +0) and then times ``scale`` (1 leaves it as it is; an average's exact reciprocal), 2 takes the max with
        _mm_max(v, m), which is the scalar v > m ? v : m, so ties keep the first. For max the
        result says whether any tap is NaN or any column max is -0, whose bits the caller then
        takes from a scan in PyTorch's order; 0 for sums. Vectors of 2N columns; a row whose
@@ -327,7 +327,8 @@ cdef extern from *:
             o = CPOOL_ODD256_##NAME(c0, c1); \\
             _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME( \\
                 op == 2 ? _mm256_max_##S(o, e) \\
-                        : _mm256_mul_##S(_mm256_add_##S(e, o), _mm256_set1_##S(scale)))); \\
+                        : _mm256_mul_##S(_mm256_add_##S(_mm256_add_##S(e, o), _mm256_setzero_##S()), \\
+                                         _mm256_set1_##S(scale)))); \\
         }
     #define CPOOL_TILES_WIDE_FLAGS(S) (_mm256_movemask_##S(flags256) != 0)
     #define CPOOL_TILES_WIDE_DECL(S) __m256##S##_T flags256 = _mm256_setzero_##S();
@@ -469,7 +470,8 @@ cdef extern from *:
                 e = CPOOL_EVEN_##NAME(v0, v1); \\
                 o = CPOOL_ODD_##NAME(v0, v1); \\
                 _mm_storeu_##S(out + i, op == 2 ? _mm_max_##S(o, e) \\
-                                                : _mm_mul_##S(_mm_add_##S(e, o), sv)); \\
+                                                : _mm_mul_##S(_mm_add_##S(_mm_add_##S(e, o), \\
+                                                                          _mm_setzero_##S()), sv)); \\
             } \\
         } \\
         for (at = i; at < n; at++) /* rows of fewer than N outputs */ \\
@@ -625,7 +627,8 @@ cdef extern from *:
     CPOOL_ARGMAX_S2(f32, float, __m128, ps, 4)
     CPOOL_ARGMAX_S2(f64, double, __m128d, pd, 2)
     /* The 2x2 stride-2 gradient spread: v = src[i] (mode 0), src[i] * div[i] (1: exact
-       reciprocals) or src[i] / div[i] (2) on cells 2i and 2i+1 of rows r0 and r1, i < n.
+       reciprocals) or src[i] / div[i] (2), plus +0 (PyTorch adds it to a zeroed gradient: a
+       -0 lands as +0), on cells 2i and 2i+1 of rows r0 and r1, i < n.
        Vectors of N gradients, unpacked to pairs; the last one overlaps the one before (the
        same values written twice). GCC leaves the scalar loop's duplicating stores scalar
        (adaptive avg 14 -> 7 backward: a third of its time). */
@@ -639,6 +642,7 @@ cdef extern from *:
             v = _mm_loadu_##S(src + i); \\
             if (mode == 1) v = _mm_mul_##S(v, _mm_loadu_##S(div + i)); \\
             else if (mode == 2) v = _mm_div_##S(v, _mm_loadu_##S(div + i)); \\
+            v = _mm_add_##S(v, _mm_setzero_##S()); \\
             lo = _mm_unpacklo_##S(v, v); \\
             hi = _mm_unpackhi_##S(v, v); \\
             _mm_storeu_##S(r0 + 2 * i, lo); \\

@@ -33,7 +33,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_stride,
-                                  _built_for, _combine, _prefetch_ahead,
+                                  _built_for, _combine, _from_zero, _prefetch_ahead,
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _one_count, _pad_edges, _padded_width, _powers_of_two,
@@ -683,15 +683,20 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                         divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
                                                &count_w[0], OH, OW, reciprocal)
                     for oh in range(OH):
-                        if not divide or scaled:
+                        if is_max:
                             for i in range(OW):
                                 orow[oh * OW + i] = buf[n_buf + oh * Wg + i]
+                        elif not divide:
+                            for i in range(OW):
+                                orow[oh * OW + i] = _from_zero(buf[n_buf + oh * Wg + i])
                         elif reciprocal:
                             for i in range(OW):
-                                orow[oh * OW + i] = buf[n_buf + oh * Wg + i] * divs[oh * OW + i]
+                                orow[oh * OW + i] = (_from_zero(buf[n_buf + oh * Wg + i])
+                                                     * divs[oh * OW + i])
                         else:
                             for i in range(OW):
-                                orow[oh * OW + i] = buf[n_buf + oh * Wg + i] / divs[oh * OW + i]
+                                orow[oh * OW + i] = (_from_zero(buf[n_buf + oh * Wg + i])
+                                                     / divs[oh * OW + i])
                 else:
                     _horizontal(buf, buf + n_buf, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
                     for oh in range(OH):
@@ -712,15 +717,20 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                             first = &x[b0, b1, h_lo[oh], 0]
                             _scan_order_max(first, 0, 1, dh * row_step, h_n[oh], &w_lo[0],
                                             &w_n[0], dw, orow + oh * OW, OW, 1)
+                # Sums from PyTorch's +0 start (_from_zero), then divided (averages); 2x2
+                # tiles and the gapped rows' copy did both as they wrote.
                 if divide and not scaled and not gapped:
                     divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
                                            &count_w[0], OH, OW, reciprocal)
                     if reciprocal:
                         for i in range(OH * OW):
-                            orow[i] = orow[i] * divs[i]
+                            orow[i] = _from_zero(orow[i]) * divs[i]
                     else:
                         for i in range(OH * OW):
-                            orow[i] = orow[i] / divs[i]
+                            orow[i] = _from_zero(orow[i]) / divs[i]
+                elif not (divide or is_max or square or tiles_2x2 or gapped):
+                    for i in range(OH * OW):
+                        orow[i] = _from_zero(orow[i])
                 if divide and root > 0:
                     _root_row(orow, OH * OW, root)
     finally:
@@ -830,7 +840,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
                               and _one_count(count_w) > 0)
     cdef numeric_acc tile_scale = 1
-    cdef bint row_scaled
+    cdef bint row_scaled, row_tiled
     if scaled_tiles:
         tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w))
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
@@ -887,12 +897,13 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         note_work(nd * h_n[hb + oh] * L + OW * lanes)
                     first = &x[b0, z, h_lo[hb + oh], 0] if nd > 0 else &x[0, 0, 0, 0]
                     _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
-                    row_scaled = False
+                    row_scaled = row_tiled = False
                     if layout is pixels and direct:
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
                     elif tiles_2x2 and h_n[hb + oh] == 2:
+                        row_tiled = True
                         # The upper row's copy, or none: read side by side.
                         copy = buf + row0 if row_first else NULL
                         if is_max:
@@ -937,26 +948,31 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                 _scan_order_max(first, depth_step, nd, dh * row_step,
                                                 h_n[hb + oh], &w_lo[wb], &w_n[wb], dw, orow, OW,
                                                 1 if layout is planes else lanes)
+                    # Sums from PyTorch's +0 start (_from_zero), then divided (averages); a row
+                    # of 2x2 tiles did both as it wrote.
                     if divide and not row_scaled:
                         count_dh = count_h[oh] * (count_d[b1] if depth else 1)
                         _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW,
                                      reciprocal)
                         if layout is planes and reciprocal:
                             for i in range(OW):
-                                orow[i] = orow[i] * drow[i]
+                                orow[i] = _from_zero(orow[i]) * drow[i]
                         elif layout is planes:
                             for i in range(OW):
-                                orow[i] = orow[i] / drow[i]
+                                orow[i] = _from_zero(orow[i]) / drow[i]
                         elif reciprocal:
                             for i in range(OW):
                                 d = drow[i]
                                 for j in range(i * lanes, i * lanes + lanes):
-                                    orow[j] = orow[j] * d
+                                    orow[j] = _from_zero(orow[j]) * d
                         else:
                             for i in range(OW):
                                 d = drow[i]
                                 for j in range(i * lanes, i * lanes + lanes):
-                                    orow[j] = orow[j] / d
+                                    orow[j] = _from_zero(orow[j]) / d
+                    elif not (divide or is_max or square or row_tiled):
+                        for j in range(OW * lanes):
+                            orow[j] = _from_zero(orow[j])
                     if divide and layout is planes and root > 0:
                         _root_row(orow, OW, root)
                     _step(OH, B1, &b0, &b1, &oh)
