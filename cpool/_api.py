@@ -986,10 +986,11 @@ def powered(x, p, dtype, out):
     roundings), square roots for 0.5 and -0.5, a reciprocal for -1, else the C library's pow.
 
     The C pow on a negative base is 6 to 40 times slower than on a positive one (float32
-    pow(x, 3) on (32, 256, 56, 56) normal values: 1.08 s against 28 ms), so it is applied
-    to ``|x|`` and the sign restored as pow's own rules give it: negated for an odd integer
-    p, NaN for a finite negative base and a p that is not an integer (pow(-inf, p) is
-    pow(inf, p) then)."""
+    pow(x, 3) on (32, 256, 56, 56) normal values: 1.08 s against 28 ms), and 7 times on NaN,
+    so it is applied to ``|x|`` with NaN lanes zeroed, and the results then take pow's own
+    rules: x's sign for an odd integer p, NaN for NaN and, for a p that is not an integer,
+    for a finite negative base (pow(-inf, p) is pow(inf, p) then). Its NaNs are the C pow's
+    (x86's default NaN), whatever the input NaN's payload."""
     t = dtype.type
     with np.errstate(all="ignore"):
         if p == 1:
@@ -1008,19 +1009,55 @@ def powered(x, p, dtype, out):
                 np.divide(t(1), out, out=out)
         elif p == -1:
             np.divide(t(1), x, out=out, dtype=dtype)
-        else:  # the masks first: out may be x
+        else:
+            # pow on |x|. The C pow is slow on a negative base (6-40x), on NaN (7x) and on
+            # zero (7x; a ReLU's output is half zeros), so NaN and zero lanes are raised from
+            # 1 and their results set after, as pow's rules give them: NaN for NaN and, for a
+            # p that is not an integer, a finite negative base; 0 or inf for a zero; then x's
+            # sign for an odd p. Lanes are patched with arithmetic and bit steps over every
+            # value, not masked copies: random lanes mispredict those (a masked NaN fill took
+            # 4x pow's own time). Both steps read x after out is written.
+            if np.may_share_memory(out, x):
+                x = x.copy()
             whole = p == int(p)
-            odd = whole and int(p) % 2 == 1
-            negative = np.signbit(x) if odd else None if whole else np.less(x, 0)
-            minus_inf = None if whole else np.equal(x, -np.inf)
             np.absolute(x, out=out, dtype=dtype)
+            nan_lanes = np.isnan(out)
+            if not whole:  # finite negatives (pow(-inf, p) is pow(inf, p))
+                negative = np.less(x, 0)
+                np.logical_and(negative, np.greater(x, -np.inf), out=negative)
+                np.logical_or(nan_lanes, negative, out=nan_lanes)
+                del negative
+            zero_lanes = np.equal(out, 0)
+            any_nan, any_zero = bool(nan_lanes.any()), bool(zero_lanes.any())
+            bits = out.view(np.dtype(f"i{out.itemsize}"))
+            lanes = nan_lanes.view(np.int8)  # 1 in a NaN lane, else 0
+            if any_nan:  # the bases 0 (NaN's bits cleared), then 1 as the zeros' below
+                np.subtract(lanes, 1, out=lanes)  # all ones (-1) but in NaN lanes
+                np.bitwise_and(bits, lanes, out=bits)
+                np.add(lanes, 1, out=lanes)  # back to 1 in a NaN lane, 0 elsewhere
+                np.add(out, nan_lanes, out=out)
+            if any_zero:
+                np.add(out, zero_lanes, out=out)
             np.power(out, t(p), out=out)
-            if odd:
-                np.negative(out, out=out, where=negative)
-            elif not whole:
-                np.copyto(out, t(np.nan), where=negative)
-                np.copyto(out, t(np.inf) if p > 0 else t(0), where=minus_inf)
+            if any_zero:  # 1 -> 0 (p > 0) or inf (p < 0); every other lane by 1
+                np.logical_not(zero_lanes, out=zero_lanes)
+                (np.multiply if p > 0 else np.divide)(out, zero_lanes, out=out)
+            if any_nan:
+                np.negative(lanes, out=lanes)  # -1 in a NaN lane
+                _nan_lanes(bits, lanes, dtype)
+            if whole and int(p) % 2:  # an odd p: pow's sign is the base's (-0, -inf too)
+                np.copysign(out, x, out=out, dtype=dtype)
     return out
+
+
+def _nan_lanes(bits, lanes, dtype):
+    """NaN into the float values whose integer view is ``bits``, where ``lanes`` (int8, the
+    values' shape, consumed) is -1; 0 elsewhere leaves them be. The NaN is x86's default one
+    (all ones shifted left past the sign, exponent and quiet bit: 0xffc00000 in float32),
+    the C pow's for a negative base. Integer steps over all lanes, no branch per value."""
+    np.bitwise_or(bits, lanes, out=bits)  # all ones in the NaN lanes
+    np.multiply(lanes, -(np.finfo(dtype).nmant - 1), out=lanes)  # nmant - 1 there, 0 elsewhere
+    np.left_shift(bits, lanes, out=bits)
 
 
 def batch_blocks(shape, axes, itemsize):
@@ -1082,15 +1119,19 @@ def _lp_chunks(fn, n, plan, means, num_threads, norms=False):
     for b, powers in powers_by_block(x, axes, plan.p, plan.dtype):
         _window_mean(_v.lp_chunk_plan(fn, plan, powers, means[b], num_threads), counts)
         if norms:
-            _lp_finish(plan, means[b])
+            _lp_finish(plan, means[b], powers)
     return means
 
 
-def _lp_finish(plan, t):
+def _lp_finish(plan, t, spare):
     """PyTorch's ``(sign(t) * relu(|t|) * prod(kernel)) ** (1/p)`` in place on means ``t``.
     sign(t) * relu(|t|) is t itself, NaN too, but for -0, which it makes +0 (hence the + 0;
     p = 2 sums squares, which are never -0). No warnings: overflow to inf and the NaN of a
-    negative mean's fractional power are PyTorch's results, which it returns silently."""
+    negative mean's fractional power are PyTorch's results, which it returns silently.
+    ``spare``: a contiguous buffer of at least ``t.size`` values of the dtype, free to
+    overwrite (the block's powers, once averaged), that takes the roots before they are
+    copied back: :func:`powered` reads its base after writing its result, and would copy
+    ``t`` otherwise."""
     with np.errstate(all="ignore"):
         np.multiply(t, plan.dtype.type(math.prod(plan.geometry.kernel)), out=t)
         if plan.p != 2:
@@ -1098,7 +1139,8 @@ def _lp_finish(plan, t):
         if plan.p == 2:
             np.sqrt(t, out=t)
         elif plan.p != 1:
-            powered(t, 1 / plan.p, plan.dtype, t)
+            roots = spare.reshape(-1)[:t.size].reshape(t.shape)
+            np.copyto(t, powered(t, 1 / plan.p, plan.dtype, roots))
 
 
 def _lp_pool(fn, n, x, norm_type, kernel_size, stride, ceil_mode, axes, out, num_threads):

@@ -41,6 +41,7 @@ class Case(NamedTuple):
     relative_to: Optional[str] = None     # key of a cpool case on the same input geometry
     relative_target: Optional[float] = None  # at most this many times its time
     nonnegative: bool = False             # feed |x| (stochastic pooling needs activations >= 0)
+    relu: bool = False                    # feed max(x, 0): half the values 0, as after a ReLU
     # The call every installed peer times: always for channels-last cases, under --peers for
     # NCHW ones; peer_target replaces speedup_target at one thread there (the speed-up over the
     # fastest peer; issue 19: 2x for max pooling, global max and gradients, 1.25x for the rest).
@@ -313,6 +314,15 @@ CASES += [
     Case("lp3", "lp p=3 2x2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.lp_pool2d(x, 3, 2, num_threads=n),
          lambda F, t: F.lp_pool2d(t, 3, 2), None, None, None),
+    # A p that is not an integer: NaN for every window with a negative value (PyTorch's rule),
+    # and on a ReLU's output, half zeros. The C pow is slow on a negative base, NaN and zero
+    # alike; cpool raises such lanes from 1 and sets their results after.
+    Case("lp15", "lp p=1.5 2x2", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.lp_pool2d(x, 1.5, 2, num_threads=n),
+         lambda F, t: F.lp_pool2d(t, 1.5, 2), None, None, None),
+    Case("lp15r", "lp p=1.5 2x2, ReLU input", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.lp_pool2d(x, 1.5, 2, num_threads=n),
+         lambda F, t: F.lp_pool2d(t, 1.5, 2), None, None, None, relu=True),
     Case("frac2", "fractional max 2x2 ratio 0.7", (32, 64, 112, 112), "float32",
          lambda x, n: cpool.fractional_max_pool2d(x, 2, output_ratio=0.7, seed=0,
                                                   num_threads=n),
@@ -482,7 +492,11 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True, peers
         if case.key not in inputs:
             inputs.clear()  # keep one large input alive at a time
             x = rng.standard_normal(case.shape, dtype=np.float32).astype(case.dtype)
-            inputs[case.key] = np.abs(x, out=x) if case.nonnegative else x
+            if case.nonnegative:
+                np.abs(x, out=x)
+            elif case.relu:
+                np.maximum(x, 0, out=x)
+            inputs[case.key] = x
         x = inputs[case.key]
         # n = 0: cpool's default count (num_threads=None, which the machine's load may cap);
         # every other library gets all the CPUs.

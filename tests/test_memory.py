@@ -38,9 +38,10 @@ def _peak_and_result_bytes(call):
 
 def _lp_block(values=_api._LP_CHUNK_BYTES):
     """LP pooling's scratch for a block of ``values`` bytes: the block's powers, and the
-    one-byte masks of the signs that a power other than 2, 3, -2, +-0.5 and -1 restores
-    (two per value at most, a float32 value's 4 bytes: half the block again)."""
-    return values * 3 // 2 + 64 * 1024
+    one-byte masks of the lanes that a power other than 2, 3, -2, +-0.5 and -1 raises from 1
+    and patches (NaN and zero lanes, and a transient pair making the first: four per value at
+    most, a float32 value's 4 bytes: the block again)."""
+    return values * 2 + 64 * 1024
 
 
 def _scratch_bytes(name, x, axes=(-2, -1)):

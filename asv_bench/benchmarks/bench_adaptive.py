@@ -1,7 +1,7 @@
 """Adaptive, LP and fractional pooling and their gradients: the cases of ``python -m cpool
-bench`` (adavg7, adavg1, admax6, admax6i, admax5, lp2, lp3, frac2, frac2i and their backwards),
-whose table also times PyTorch on the same arrays. CPOOL_ASV_SMALL shrinks the batch and keeps
-the planes' sizes (adaptive windows depend on them).
+bench`` (adavg7, adavg1, admax6, admax6i, admax5, lp2, lp3, lp15, lp15r, frac2, frac2i and
+their backwards), whose table also times PyTorch on the same arrays. CPOOL_ASV_SMALL shrinks
+the batch and keeps the planes' sizes (adaptive windows depend on them).
 """
 import numpy as np
 
@@ -31,6 +31,9 @@ CASES = {
                              lambda x, t: cpool.adaptive_max_pool2d(x, 5, num_threads=t)),
     "lp_p2_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 2, 2, num_threads=t)),
     "lp_p3_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 3, 2, num_threads=t)),
+    "lp_p1.5_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 1.5, 2, num_threads=t)),
+    "lp_p1.5_2x2_relu": ((32, 256, 56, 56),
+                         lambda x, t: cpool.lp_pool2d(x, 1.5, 2, num_threads=t)),
     "fractional_2x2_ratio_0.7": ((32, 64, 112, 112),
                                  lambda x, t: cpool.fractional_max_pool2d(
                                      x, 2, output_ratio=0.7, seed=0, num_threads=t)),
@@ -45,6 +48,8 @@ class AdaptiveLpFractional:
     def setup(self, case, threads):
         shape, self.call = CASES[case]
         self.x = np.random.default_rng(0).standard_normal(_shape(shape), dtype=np.float32)
+        if case.endswith("_relu"):  # half zeros, as after a ReLU
+            np.maximum(self.x, 0, out=self.x)
 
     def time_pool(self, case, threads):
         self.call(self.x, threads)
