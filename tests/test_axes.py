@@ -396,3 +396,19 @@ def test_one_pixel_wide_rows_with_strided_channels(flip):
                  lambda a: cpool.global_max_pool2d(a, return_indices=True, axes=(1, 2)),
                  lambda a: cpool.max_pool1d(a[:, :, 0], 2, axes=(1,))):
         assert_identical(call(x), call(dense))
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("W", [2, 3, 10, 11, 12, 13, 14, 15, 17, 36, 224, 225])
+def test_rgb_images_max_2x2(rng, W, padding):
+    """uint8 RGB pixels pooled 2x2 at stride 2 (one vector pass over three output pixels at a
+    time, the rest one by one): every row width around the vector's steps, against a max of
+    the four cells in NumPy, with and without padding (whose windows start off the pixels'
+    grid by one pixel)."""
+    x = rng.integers(0, 256, (2, 6, W, 3), dtype=np.uint8)
+    got = cpool.max_pool2d(x, 2, padding=padding, axes=(1, 2))
+    padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    H2, W2 = (padded.shape[1] // 2) * 2, (padded.shape[2] // 2) * 2
+    tiles = padded[:, :H2, :W2].reshape(2, H2 // 2, 2, W2 // 2, 2, 3)
+    np.testing.assert_array_equal(got, tiles.max(axis=(2, 4)))
+    assert_identical(got, _back(cpool.max_pool2d(_moved(x, (1, 2)), 2, padding=padding), (1, 2), 4))

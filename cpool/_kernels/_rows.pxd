@@ -4,11 +4,12 @@
 # window's input rows column by column into the buffer, _horizontal reduces each output's columns
 # of the buffer. The buffer is padded with the reduction's identity, so _horizontal needs no
 # bounds. `is_max` is passed as a literal; after inlining the compiler drops the other branch.
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.stdlib cimport malloc
 
 from cpool._kernels._simd cimport (cpool_any_negzero_or_nan_f32, cpool_any_negzero_or_nan_f64,
                                    cpool_copy_pixels, cpool_horizontal_s2_f32,
+                                   cpool_rgb8_max_2s2,
                                    cpool_horizontal_s2_f64, cpool_prefetch)
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
 
@@ -210,6 +211,9 @@ cdef inline void _horizontal_lanes(const numeric_acc* buf, numeric_acc* out, num
     cdef Py_ssize_t n = ((OW - 1) * sw + 1) * lanes
     cdef numeric_acc* dst = out if sw == 1 else tmp
     cdef const numeric_acc* src
+    if (numeric_acc is uint8_t and is_max and lanes == 3 and kw == 2 and sw == 2 and dw == 1
+            and cpool_rgb8_max_2s2(<const unsigned char*>buf, <unsigned char*>out, OW)):
+        return  # RGB images 2x2: one pass, no copy of the pixels
     if kw == 1:
         for c in range(n):
             dst[c] = buf[c]

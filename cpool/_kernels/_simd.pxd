@@ -72,6 +72,41 @@ cdef extern from *:
         }
         #undef CPOOL_COPY_EACH
     }
+    /* RGB bytes (uint8 pixels of 3 lanes) pooled 2 wide at stride 2, as max: out pixel i is
+       the lane-wise max of pixels 2i and 2i+1 of the row ``buf`` (6n bytes), for i < n. With
+       SSSE3 (the AVX2 build), three pixels a step in one pass: the row and the row 3 bytes on
+       maxed in one vector, whose pixels 0, 2 and 4 one byte shuffle packs into 9 bytes
+       (stored 16 wide: the spill is the next step's to overwrite, and the loop stops while
+       16 bytes still fit). It replaces a max over every pixel and a 3-byte copy per output
+       pixel (uint8 HWC images 2x2: the copy was a third of the op). Returns 0 where it has
+       no vectors (the caller's own loops then). */
+    #if defined(__SSSE3__)
+    #include <tmmintrin.h>
+    static CPOOL_NOINLINE int cpool_rgb8_max_2s2(const unsigned char* buf, unsigned char* out,
+                                                 Py_ssize_t n) {
+        const __m128i pick = _mm_setr_epi8(0, 1, 2, 6, 7, 8, 12, 13, 14,
+                                           -1, -1, -1, -1, -1, -1, -1);
+        Py_ssize_t i = 0;
+        int c;
+        /* Reads end at byte 6i + 18 <= 6n; writes at 3i + 16 <= 3n. */
+        for (; i + 6 <= n; i += 3) {
+            __m128i m = _mm_max_epu8(_mm_loadu_si128((const __m128i*)(buf + 6 * i)),
+                                     _mm_loadu_si128((const __m128i*)(buf + 6 * i + 3)));
+            _mm_storeu_si128((__m128i*)(out + 3 * i), _mm_shuffle_epi8(m, pick));
+        }
+        for (; i < n; i++)
+            for (c = 0; c < 3; c++)
+                out[3 * i + c] = buf[6 * i + c] > buf[6 * i + 3 + c] ? buf[6 * i + c]
+                                                                     : buf[6 * i + 3 + c];
+        return 1;
+    }
+    #else
+    static inline int cpool_rgb8_max_2s2(const unsigned char* buf, unsigned char* out,
+                                         Py_ssize_t n) {
+        (void)buf; (void)out; (void)n;
+        return 0;
+    }
+    #endif
     /* PyTorch's max update, as _types' _take_max: v replaces m where v > m or v is NaN. */
     #define CPOOL_TAKE_MAX(m, v) (((v) > (m)) | ((v) != (v)) ? (v) : (m))
     /* One output of each tile helper below (cpool_tiles_2x2, cpool_tiles_3x3_max,
@@ -793,6 +828,8 @@ cdef extern from *:
     void cpool_prefetch(const void* p) noexcept nogil
     void cpool_copy_pixels(const char* src, char* dst, Py_ssize_t n, Py_ssize_t step,
                            Py_ssize_t nbytes) noexcept nogil
+    bint cpool_rgb8_max_2s2(const unsigned char* buf, unsigned char* out,
+                            Py_ssize_t n) noexcept nogil
     float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) noexcept nogil
     double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
     bint cpool_any_below_f32(const float* p, Py_ssize_t n, float bound) noexcept nogil
