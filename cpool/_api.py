@@ -55,12 +55,13 @@ def _avg_pool(fn, n, x, kernel_size, stride, padding, ceil_mode, count_include_p
                                               divisor_override, fn))
 
 
-def _window_mean(plan, counts, square=False, root=0.0):
+def _window_mean(plan, counts, square=False, root=0.0, zero_first=False):
     """The windowed sum kernel over a plan, each sum (of squares, with ``square``) divided by
     its count (avg_divisors), and with ``root`` > 0 each such mean ``a`` made LP's
-    ``sqrt(a * root)``; the result."""
+    ``sqrt(a * root)``; the result. PyTorch's +0 comes after the division (avg_pool, LP), or
+    with ``zero_first`` before it (adaptive pooling): see window_sum."""
     _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True, square,
-                       plan.num_threads, root)
+                       plan.num_threads, root, zero_first)
     return plan.finish()
 
 
@@ -75,7 +76,7 @@ def _adaptive_pool(fn, n, op, x, output_size, return_indices, axes, out, num_thr
     plan = _v.prepare_adaptive(fn, op, x, output_size, return_indices, out, num_threads, axes, n)
     if op == "max":
         return _window_max(plan)
-    return _window_mean(plan, _v.avg_divisors(plan.geometry, False, None, fn))
+    return _window_mean(plan, _v.avg_divisors(plan.geometry, False, None, fn), zero_first=True)
 
 
 def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes, out,

@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -238,3 +240,57 @@ def test_stride2_rows_every_width(rng, W, dtype):
                 exp = ref.sum_pool2d(x, k, 2, p)
                 got = cpool.sum_pool2d(x, k, 2, p)
                 np.testing.assert_allclose(got, exp, *tolerance(got.dtype, exp))
+
+
+def _underflowing_windows(dtype, shape):
+    """Planes of zeros with the smallest negative subnormal in every 2x2 tile's first cell and
+    -0 in its last: each tile's sum is that subnormal, and a quarter of it underflows to -0."""
+    x = np.zeros(shape, dtype)
+    x[..., 0::2, 0::2] = -np.finfo(dtype).smallest_subnormal
+    x[..., 1::2, 1::2] = -0.0
+    return x
+
+
+@pytest.mark.parametrize("path", ["fast", "general"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["small_planes", "rows", "nhwc", "1d", "3d"])
+def test_zero_results_take_pytorchs_sign(dtype, layout, path):
+    # avg_pool writes each quotient into a zeroed result in PyTorch (out += sum / divisor):
+    # its zeros are +0 even where the quotient is -0 (a negative divisor_override, a negative
+    # sum that underflows). Adaptive pooling divides sums that start at +0: an underflowing
+    # negative quotient stays -0 there, a window of -0s is +0. Every such zero, every path.
+    shape = {"small_planes": (2, 3, 8, 8), "rows": (1, 2, 8, 600), "nhwc": (2, 8, 8, 5),
+             "1d": (2, 3, 600), "3d": (1, 2, 2, 8, 8)}[layout]
+    x = (_underflowing_windows(dtype, shape[:-1] + (2,) + shape[-1:])[..., 0, :] if layout == "1d"
+         else np.moveaxis(_underflowing_windows(dtype, (2, 5, 8, 8)), 1, -1) if layout == "nhwc"
+         else _underflowing_windows(dtype, shape))
+    nd = {"1d": 1, "3d": 3}.get(layout, 2)
+    axes = (1, 2) if layout == "nhwc" else tuple(range(-nd, 0))
+    avg = {1: cpool.avg_pool1d, 2: cpool.avg_pool2d, 3: cpool.avg_pool3d}[nd]
+    adaptive = {1: cpool.adaptive_avg_pool1d, 2: cpool.adaptive_avg_pool2d,
+                3: cpool.adaptive_avg_pool3d}[nd]
+    kernel = (1, 2, 2) if nd == 3 else 2
+    sizes = tuple(x.shape[a] for a in axes)
+    halves = tuple(s // k for s, k in zip(sizes, (kernel,) * nd if nd < 3 else kernel))
+    with general_path() if path == "general" else contextlib.nullcontext():
+        averages = avg(x, kernel, axes=axes)
+        overridden = None if nd == 1 else avg(x, kernel, divisor_override=-2, axes=axes)
+        means = adaptive(x, halves, axes=axes)
+    assert (averages == 0).all() and not np.signbit(averages).any()
+    if overridden is not None:
+        assert (overridden == 0).all() and not np.signbit(overridden).any()
+    assert (means == 0).all()
+    # adaptive: the tiles holding a subnormal (1-D: every pair; 2-D and 3-D: every 2x2 tile)
+    assert np.signbit(means).all()
+    assert not np.signbit(adaptive(np.negative(np.zeros_like(x)), halves, axes=axes)).any()
+    torch = pytest.importorskip("torch")
+    if layout != "nhwc":
+        F = torch.nn.functional
+        t = torch.from_numpy(x)
+        tavg = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[nd]
+        tada = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[nd]
+        np.testing.assert_array_equal(np.signbit(averages), np.signbit(tavg(t, kernel).numpy()))
+        np.testing.assert_array_equal(np.signbit(means), np.signbit(tada(t, halves).numpy()))
+        if overridden is not None:
+            np.testing.assert_array_equal(
+                np.signbit(overridden), np.signbit(tavg(t, kernel, divisor_override=-2).numpy()))

@@ -28,10 +28,26 @@ cdef inline numeric_acc _read(numeric v, numeric_acc* like, bint square) noexcep
 cdef inline numeric_acc _from_zero(numeric_acc total) noexcept nogil:
     """``total + 0``: a sum as PyTorch makes it, from a +0 start. Only a sum of -0s changes
     (-0 + 0 is +0, where a sum that starts at its first term stays -0); NaN, inf and every
-    other value keep their bits, and integers are unchanged. Applied once per output (or per
-    gradient), before any division: a nonzero sum that a division underflows to -0 stays -0,
-    as PyTorch's does. (C may not fold ``x + 0`` away for floats: it honours signed zeros.)"""
+    other value keep their bits, and integers are unchanged. Applied once per sum (or per
+    gradient); averages take :func:`_average`'s instead. (C may not fold ``x + 0``
+    away for floats: it honours signed zeros.)"""
     return total + 0
+
+
+cdef inline numeric_acc _average(numeric_acc total, numeric_acc divisor, bint reciprocal,
+                                 bint zero_first) noexcept nogil:
+    """An average as PyTorch makes it: ``total`` divided by its count (times ``divisor``, the
+    count's exact reciprocal, with ``reciprocal``), and PyTorch's +0 added, which turns a -0
+    into +0 and leaves every other value. avg_pool writes its quotients into a zeroed result,
+    so its +0 comes after the division (never a -0 average, not even for a negative
+    divisor_override or a tiny negative sum whose quotient underflows); adaptive pooling's
+    sums start from +0 (``zero_first``), so its +0 comes before (an underflowing quotient
+    keeps its sign). ``reciprocal`` and ``zero_first`` are the same for a whole loop, whose
+    versions the compiler makes apart (loop unswitching), each with one add."""
+    if zero_first:
+        total = total + 0
+    cdef numeric_acc q = total * divisor if reciprocal else total / divisor
+    return q if zero_first else q + 0
 
 
 cdef inline numeric_acc _combine(numeric_acc a, numeric_acc b, bint is_max) noexcept nogil:

@@ -134,7 +134,8 @@ cdef extern from *:
         if (op == 1) \\
             return ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i]) \\
                     + (r0[2 * i + 1] * r0[2 * i + 1] + r1[2 * i + 1] * r1[2 * i + 1])) * scale; \\
-        return ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]) + (T)0) * scale; \\
+        return ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]) \\
+                + (op == 3 ? (T)0 : (T)-0.0)) * scale + (op == 3 ? (T)-0.0 : (T)0); \\
     } \\
     static inline T cpool_tile_3x3_one_##NAME(const T* row, Py_ssize_t below, Py_ssize_t i, \\
                                               int* any) { \\
@@ -312,8 +313,10 @@ cdef extern from *:
     #endif
     /* Rows of 2x2 tiles (2x2 stride 2 pooling): out[i] for i < n reduces columns 2i and 2i+1
        of rows r0 and r1, each column first, then the two columns: OP 0 sums, 1 sums squares
-       (the bits of _vertical then _horizontal: (a0 + b0) + (a1 + b1)), each sum plus +0
-       (_from_zero: PyTorch's sums start at +0, so -0s sum to +0) and then times ``scale`` (1 leaves it as it is; an average's exact reciprocal), 2 takes the max with
+       (the bits of _vertical then _horizontal: (a0 + b0) + (a1 + b1)), each sum times ``scale``
+       (1 leaves it as it is; an average's exact reciprocal) and then plus +0 (avg_pool's
+       results land in a zeroed output, so a -0 becomes +0), 3 as 0 with the +0 before the
+       scale (adaptive pooling's sums start from +0), 2 takes the max with
        _mm_max(v, m), which is the scalar v > m ? v : m, so ties keep the first. For max the
        result says whether any tap is NaN or any column max is -0, whose bits the caller then
        takes from a scan in PyTorch's order; 0 for sums. Vectors of 2N columns; a row whose
@@ -362,8 +365,10 @@ cdef extern from *:
             o = CPOOL_ODD256_##NAME(c0, c1); \\
             _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME( \\
                 op == 2 ? _mm256_max_##S(o, e) \\
-                        : _mm256_mul_##S(_mm256_add_##S(_mm256_add_##S(e, o), _mm256_setzero_##S()), \\
-                                         _mm256_set1_##S(scale)))); \\
+                        : _mm256_add_##S(_mm256_mul_##S(_mm256_add_##S(_mm256_add_##S(e, o), \\
+                                                                       _mm256_set1_##S(zb)), \\
+                                                        _mm256_set1_##S(scale)), \\
+                                         _mm256_set1_##S(za)))); \\
         }
     #define CPOOL_TILES_WIDE_FLAGS(S) (_mm256_movemask_##S(flags256) != 0)
     #define CPOOL_TILES_WIDE_DECL(S) __m256##S##_T flags256 = _mm256_setzero_##S();
@@ -476,7 +481,10 @@ cdef extern from *:
     #define CPOOL_TILES_2X2(NAME, T, V, S, N) \\
     static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
                                              int op, T scale) { \\
+        /* the +0 on its side of the scale, -0 (which changes nothing) on the other */ \\
+        T zb = op == 3 ? (T)0 : (T)-0.0, za = op == 3 ? (T)-0.0 : (T)0; \\
         V flags = _mm_setzero_##S(), sv = _mm_set1_##S(scale); \\
+        V zbv = _mm_set1_##S(zb), zav = _mm_set1_##S(za); \\
         CPOOL_TILES_WIDE_DECL(S) \\
         Py_ssize_t i = 0, at; \\
         int any = 0; \\
@@ -505,8 +513,8 @@ cdef extern from *:
                 e = CPOOL_EVEN_##NAME(v0, v1); \\
                 o = CPOOL_ODD_##NAME(v0, v1); \\
                 _mm_storeu_##S(out + i, op == 2 ? _mm_max_##S(o, e) \\
-                                                : _mm_mul_##S(_mm_add_##S(_mm_add_##S(e, o), \\
-                                                                          _mm_setzero_##S()), sv)); \\
+                                                : _mm_add_##S(_mm_mul_##S(_mm_add_##S( \\
+                                                      _mm_add_##S(e, o), zbv), sv), zav)); \\
             } \\
         } \\
         for (at = i; at < n; at++) /* rows of fewer than N outputs */ \\

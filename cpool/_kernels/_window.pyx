@@ -33,7 +33,8 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_stride,
-                                  _built_for, _combine, _from_zero, _prefetch_ahead,
+                                  _average, _built_for, _combine, _from_zero,
+                                  _prefetch_ahead,
                                   _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _one_count, _pad_edges, _padded_width, _powers_of_two,
@@ -364,47 +365,48 @@ cdef inline void _argmax_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k, 
 
 cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t step,
                             Py_ssize_t n_rows, numeric_acc* out, Py_ssize_t OW, bint is_max,
-                            bint square, numeric_acc scale=1) noexcept nogil:
+                            bint square, numeric_acc scale=1, bint zero_first=False) noexcept nogil:
     """Rows of 2x2 tiles: output row r (OW values at ``out + r*OW``, r < n_rows) from input
     rows ``x + r*step`` and ``below`` values further, out[i] the tile at columns 2i, 2i+1
     reduced, columns first (the bits of _vertical then _horizontal): its max, its sum, or with
     ``square`` the sum of its squares (``is_max`` and ``square`` literals at each call), sums
-    times ``scale`` (an average's exact reciprocal; 1 for integers). Floats go through
+    times ``scale`` (an average's exact reciprocal; 1 for integers) with PyTorch's +0 after it,
+    or with ``zero_first`` before it (adaptive pooling: :func:`_average`). Floats go through
     cpool_tiles_2x2's vectors (even/odd shuffles, which GCC does not find for rows this short:
     max 2x2 on 14-wide planes, 1.59 -> 0.52 ms). For max, whether a row holds a NaN tap or a
     -0 column max, whose bits :func:`_scan_tiles` then gives; integer max is not routed
     here."""
     cdef Py_ssize_t r
-    cdef int op = 2 if is_max else (1 if square else 0)
+    cdef int op = 2 if is_max else (1 if square else (3 if zero_first else 0))
     if numeric_acc is float:
         return cpool_tile_rows_2x2_f32(x, below, step, n_rows, out, OW, op, scale)
     elif numeric_acc is double:
         return cpool_tile_rows_2x2_f64(x, below, step, n_rows, out, OW, op, scale)
     for r in range(n_rows):
         _tile_row_2x2(x + r * step, x + r * step + below, out + r * OW, OW, is_max, square,
-                      scale)
+                      scale, zero_first)
     return False
 
 
 cdef inline bint _tile_pair(const numeric_acc* x, Py_ssize_t below, numeric_acc* copy,
                             numeric_acc* out, Py_ssize_t OW, bint is_max, bint square,
-                            numeric_acc scale=1) noexcept nogil:
+                            numeric_acc scale=1, bint zero_first=False) noexcept nogil:
     """One row of :func:`_tiles_2x2` (input rows ``x`` and ``x + below``), the upper row's
     taps first copied to ``copy`` unless it is NULL (:func:`_separable`'s ``row_first``):
     the same values, so the same bits."""
     if copy == NULL:
-        return _tiles_2x2(x, below, 0, 1, out, OW, is_max, square, scale)
+        return _tiles_2x2(x, below, 0, 1, out, OW, is_max, square, scale, zero_first)
     memcpy(copy, x, 2 * OW * sizeof(numeric_acc))
-    return _tile_row_2x2(copy, x + below, out, OW, is_max, square, scale)
+    return _tile_row_2x2(copy, x + below, out, OW, is_max, square, scale, zero_first)
 
 
 cdef inline bint _tile_row_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* o,
                                Py_ssize_t OW, bint is_max, bint square,
-                               numeric_acc scale=1) noexcept nogil:
+                               numeric_acc scale=1, bint zero_first=False) noexcept nogil:
     """One row of :func:`_tiles_2x2` from its two input rows ``r0`` and ``r1``, wherever each
     lies (``r0`` may be a copy: :func:`_tile_pair`)."""
     cdef Py_ssize_t i
-    cdef int op = 2 if is_max else (1 if square else 0)
+    cdef int op = 2 if is_max else (1 if square else (3 if zero_first else 0))
     if numeric_acc is float:
         return cpool_tiles_2x2_f32(r0, r1, o, OW, op, scale)
     elif numeric_acc is double:
@@ -506,7 +508,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                      Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                      const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
                      const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
-                     bint is_max, int num_threads, bint square, double root) except -1:
+                     bint is_max, int num_threads, bint square, double root,
+                     bint zero_first) except -1:
     """:func:`_separable` for small planes (a 14-wide plane, 2x2 stride 2; adaptive 13 -> 6,
     3x3 stride 2): a task takes one plane and reduces each output row's window rows into one
     buffer, row after row, so that the plane's windows take one horizontal pass and its
@@ -597,7 +600,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef bint reciprocal = (divide and (numeric_acc is float or numeric_acc is double)
                             and _powers_of_two(count_h) and _powers_of_two(count_w))
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
-    # its reciprocal as it writes, the bits of the division pass it replaces.
+    # its reciprocal as it writes (with the +0 on _average's side), the bits of the division
+    # pass it replaces.
     cdef bint scaled = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
                         and _one_count(count_w) > 0)
     cdef numeric_acc tile_scale = 1
@@ -641,7 +645,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                         else:
                             _tiles_2x2(<const numeric_acc*>first, dh * row_step,
                                        tile_rows * row_step, tile_n, orow + oh * OW, OW,
-                                       False, False, tile_scale)
+                                       False, False, tile_scale, zero_first)
                 elif tiles_3x3:
                     plane = &x[b0, b1, 0, 0]
                     for at in range(OH // tile_n):
@@ -691,12 +695,14 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                                 orow[oh * OW + i] = _from_zero(buf[n_buf + oh * Wg + i])
                         elif reciprocal:
                             for i in range(OW):
-                                orow[oh * OW + i] = (_from_zero(buf[n_buf + oh * Wg + i])
-                                                     * divs[oh * OW + i])
+                                orow[oh * OW + i] = _average(buf[n_buf + oh * Wg + i],
+                                                             divs[oh * OW + i], True,
+                                                             zero_first)
                         else:
                             for i in range(OW):
-                                orow[oh * OW + i] = (_from_zero(buf[n_buf + oh * Wg + i])
-                                                     / divs[oh * OW + i])
+                                orow[oh * OW + i] = _average(buf[n_buf + oh * Wg + i],
+                                                             divs[oh * OW + i], False,
+                                                             zero_first)
                 else:
                     _horizontal(buf, buf + n_buf, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
                     for oh in range(OH):
@@ -717,17 +723,18 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                             first = &x[b0, b1, h_lo[oh], 0]
                             _scan_order_max(first, 0, 1, dh * row_step, h_n[oh], &w_lo[0],
                                             &w_n[0], dw, orow + oh * OW, OW, 1)
-                # Sums from PyTorch's +0 start (_from_zero), then divided (averages); 2x2
-                # tiles and the gapped rows' copy did both as they wrote.
+                # Averages with PyTorch's +0 (_average); sums alone from its +0
+                # start (_from_zero). 2x2 tiles and the gapped rows' copy did this as they
+                # wrote.
                 if divide and not scaled and not gapped:
                     divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
                                            &count_w[0], OH, OW, reciprocal)
                     if reciprocal:
                         for i in range(OH * OW):
-                            orow[i] = _from_zero(orow[i]) * divs[i]
+                            orow[i] = _average(orow[i], divs[i], True, zero_first)
                     else:
                         for i in range(OH * OW):
-                            orow[i] = _from_zero(orow[i]) / divs[i]
+                            orow[i] = _average(orow[i], divs[i], False, zero_first)
                 elif not (divide or is_max or square or tiles_2x2 or gapped):
                     for i in range(OH * OW):
                         orow[i] = _from_zero(orow[i])
@@ -748,7 +755,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     bint plane_bounds, const int64_t[::1] count_d, const int64_t[::1] count_h,
                     const int64_t[::1] count_w, bint divide,
                     bint is_max, Py_ssize_t lanes, Py_ssize_t pixel, int num_threads,
-                    layout* tag, bint square=False, double root=0) except -1:
+                    layout* tag, bint square=False, double root=0,
+                    bint zero_first=False) except -1:
     """Shared driver of window_max and window_sum: vertical pass, padded buffer, horizontal pass.
     Max then gives +-0 and NaN outputs the scan's own bits (:func:`_scan_order_max`).
 
@@ -801,7 +809,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
             W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1)
             or (tiles_2x2 and _tiled_2x2_planes(W, OH, h_n, sizeof(numeric)))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
-                                 divide, is_max, num_threads, square, root)
+                                 divide, is_max, num_threads, square, root, zero_first)
     cdef Py_ssize_t nd, z
     cdef int64_t count_dh
     cdef const numeric* first
@@ -835,8 +843,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                            and L * <Py_ssize_t>sizeof(numeric) < PREFETCH_BYTES)
     cdef numeric_acc* copy
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
-    # its reciprocal as it writes, the bits of the division pass it replaces (avg 2x2 on
-    # (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
+    # its reciprocal as it writes (with the +0 on _average's side), the bits of the division
+    # pass it replaces (avg 2x2 on (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
     cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
                               and _one_count(count_w) > 0)
     cdef numeric_acc tile_scale = 1
@@ -916,7 +924,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             row_scaled = scaled_tiles
                         else:
                             _tile_pair(<const numeric_acc*>first, dh * row_step, copy, orow, OW,
-                                       False, False, tile_scale)
+                                       False, False, tile_scale, zero_first)
                             row_scaled = scaled_tiles
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row that needs no padding: reduced where it lies (a 1-D input's
@@ -948,28 +956,28 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                 _scan_order_max(first, depth_step, nd, dh * row_step,
                                                 h_n[hb + oh], &w_lo[wb], &w_n[wb], dw, orow, OW,
                                                 1 if layout is planes else lanes)
-                    # Sums from PyTorch's +0 start (_from_zero), then divided (averages); a row
-                    # of 2x2 tiles did both as it wrote.
+                    # Averages with PyTorch's +0 (_average); sums alone
+                    # from its +0 start (_from_zero). A row of 2x2 tiles did this as it wrote.
                     if divide and not row_scaled:
                         count_dh = count_h[oh] * (count_d[b1] if depth else 1)
                         _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW,
                                      reciprocal)
                         if layout is planes and reciprocal:
                             for i in range(OW):
-                                orow[i] = _from_zero(orow[i]) * drow[i]
+                                orow[i] = _average(orow[i], drow[i], True, zero_first)
                         elif layout is planes:
                             for i in range(OW):
-                                orow[i] = _from_zero(orow[i]) / drow[i]
+                                orow[i] = _average(orow[i], drow[i], False, zero_first)
                         elif reciprocal:
                             for i in range(OW):
                                 d = drow[i]
                                 for j in range(i * lanes, i * lanes + lanes):
-                                    orow[j] = _from_zero(orow[j]) * d
+                                    orow[j] = _average(orow[j], d, True, zero_first)
                         else:
                             for i in range(OW):
                                 d = drow[i]
                                 for j in range(i * lanes, i * lanes + lanes):
-                                    orow[j] = _from_zero(orow[j]) / d
+                                    orow[j] = _average(orow[j], d, False, zero_first)
                     elif not (divide or is_max or square or row_tiled):
                         for j in range(OW * lanes):
                             orow[j] = _from_zero(orow[j])
@@ -991,7 +999,7 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
                         const int64_t[::1] count_d, const int64_t[::1] count_h,
                         const int64_t[::1] count_w, bint divide, bint is_max, Py_ssize_t lanes,
                         Py_ssize_t pixel, int num_threads, bint square=False,
-                        double root=0) except -1:
+                        double root=0, bint zero_first=False) except -1:
     """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels (which
     never ``square``), over the window bounds packed in ``bounds`` (see :func:`window_max`)."""
     # The six bound arrays in one: one memoryview for the call to acquire, not six
@@ -1003,10 +1011,10 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
     if lanes == 1:
         return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                           clipped, plane_bounds, count_d, count_h, count_w, divide, is_max, 1, 1,
-                          num_threads, <planes*>NULL, square, root)
+                          num_threads, <planes*>NULL, square, root, zero_first)
     return _separable(x, out, d_lo, d_n, dd, h_lo, h_n, sh, dh, kw, sw, dw, pad_w, w_lo, w_n,
                       clipped, False, count_d, count_h, count_w, divide, is_max, lanes, pixel,
-                      num_threads, <pixels*>NULL)
+                      num_threads, <pixels*>NULL, False, 0, zero_first)
 
 
 def window_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -1032,14 +1040,17 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                Py_ssize_t dw, Py_ssize_t pad_w, bint clipped, bint plane_bounds,
                Py_ssize_t lanes, Py_ssize_t pixel, const int64_t[::1] count_d,
                const int64_t[::1] count_h, const int64_t[::1] count_w,
-               bint divide, bint square, int num_threads, double root=0):
+               bint divide, bint square, int num_threads, double root=0,
+               bint zero_first=False):
     """Kernel of the sum and average pooling ops (1-D, 2-D, 3-D), and of LP pooling's p = 2.
 
     Sums in the output dtype (float32 sums in float32, like PyTorch; integers in 64 bits).
     With ``divide`` each output is divided by ``count_d[od] * count_h[oh] * count_w[ow]``
     (``count_d`` only for 3-D windows). With ``square`` (planes only) the squares of the
     values are summed, each squared in the output dtype as it is read; with ``root`` > 0 too
-    (and ``divide``) each mean ``a`` of squares becomes LP's ``sqrt(a * root)``.
+    (and ``divide``) each mean ``a`` of squares becomes LP's ``sqrt(a * root)``. Sums start
+    from +0, as PyTorch's; averages get it after the division (avg_pool's results land in a
+    zeroed output), or with ``zero_first`` before it (adaptive pooling's sums start at +0).
     """
     if not sums_into(<numeric*>NULL, <sum_out*>NULL):
         raise TypeError("cpool: no summing kernel reads this input dtype into this output dtype")
@@ -1047,7 +1058,7 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
         raise ValueError("cpool: window_sum squares planes only (lanes == 1)")
     _separable_any(x, out, bounds, n_d, n_h, n_w, dd, sh, dh, kw, sw, dw, pad_w, clipped,
                    plane_bounds, count_d, count_h, count_w, divide, False, lanes, pixel,
-                   num_threads, square, root)
+                   num_threads, square, root, zero_first)
 
 
 cdef inline int32_t _pick(bint c, int32_t a, int32_t b) noexcept nogil:
