@@ -25,8 +25,7 @@ from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (cpool_spread_2x2_f32, cpool_spread_2x2_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _from_zero,
-                                   _horizontal,
-                                   _horizontal_clipped, _padded_width, _powers_of_two,
+                                   _horizontal, _horizontal_clipped, _padded_width, _powers_of_two,
                                    _prefetch_rows, _scratch, _vertical)
 
 

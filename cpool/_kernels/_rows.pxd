@@ -9,8 +9,7 @@ from libc.stdlib cimport malloc
 
 from cpool._kernels._simd cimport (cpool_any_negzero_or_nan_f32, cpool_any_negzero_or_nan_f64,
                                    cpool_copy_pixels, cpool_horizontal_s2_f32,
-                                   cpool_rgb8_max_2s2,
-                                   cpool_horizontal_s2_f64, cpool_prefetch)
+                                   cpool_horizontal_s2_f64, cpool_prefetch, cpool_rgb8_max_2s2)
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
 
 cdef enum:

@@ -34,8 +34,7 @@ from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_stride,
                                   _average, _built_for, _combine, _from_zero,
-                                  _prefetch_ahead,
-                                  _divisor_row, _horizontal, _horizontal_clipped,
+                                  _prefetch_ahead, _divisor_row, _horizontal, _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _one_count, _pad_edges, _padded_width, _powers_of_two,
                                   _prefetch_slices,
