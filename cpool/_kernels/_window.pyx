@@ -362,6 +362,12 @@ cdef inline void _argmax_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k, 
         cpool_argmax_s2_f64(r0, below, <int>k, out, idx, OW, base, index_below)
 
 
+cdef inline int _tile_op(bint is_max, bint square, bint zero_first) noexcept nogil:
+    """cpool_tiles_2x2's op: 2 max, 1 sums of squares, 0 sums with PyTorch's +0 after the
+    scale (avg_pool), 3 with it before (``zero_first``: adaptive pooling)."""
+    return 2 if is_max else (1 if square else (3 if zero_first else 0))
+
+
 cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t step,
                             Py_ssize_t n_rows, numeric_acc* out, Py_ssize_t OW, bint is_max,
                             bint square, numeric_acc scale=1, bint zero_first=False) noexcept nogil:
@@ -376,7 +382,7 @@ cdef inline bint _tiles_2x2(const numeric_acc* x, Py_ssize_t below, Py_ssize_t s
     -0 column max, whose bits :func:`_scan_tiles` then gives; integer max is not routed
     here."""
     cdef Py_ssize_t r
-    cdef int op = 2 if is_max else (1 if square else (3 if zero_first else 0))
+    cdef int op = _tile_op(is_max, square, zero_first)
     if numeric_acc is float:
         return cpool_tile_rows_2x2_f32(x, below, step, n_rows, out, OW, op, scale)
     elif numeric_acc is double:
@@ -405,7 +411,7 @@ cdef inline bint _tile_row_2x2(const numeric_acc* r0, const numeric_acc* r1, num
     """One row of :func:`_tiles_2x2` from its two input rows ``r0`` and ``r1``, wherever each
     lies (``r0`` may be a copy: :func:`_tile_pair`)."""
     cdef Py_ssize_t i
-    cdef int op = 2 if is_max else (1 if square else (3 if zero_first else 0))
+    cdef int op = _tile_op(is_max, square, zero_first)
     if numeric_acc is float:
         return cpool_tiles_2x2_f32(r0, r1, o, OW, op, scale)
     elif numeric_acc is double:
@@ -722,9 +728,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                             first = &x[b0, b1, h_lo[oh], 0]
                             _scan_order_max(first, 0, 1, dh * row_step, h_n[oh], &w_lo[0],
                                             &w_n[0], dw, orow + oh * OW, OW, 1)
-                # Averages with PyTorch's +0 (_average); sums alone from its +0
-                # start (_from_zero). 2x2 tiles and the gapped rows' copy did this as they
-                # wrote.
+                # Averages with PyTorch's +0 (_average); sums alone from its +0 start
+                # (_from_zero). 2x2 tiles and the gapped rows' copy did this as they wrote.
                 if divide and not scaled and not gapped:
                     divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
                                            &count_w[0], OH, OW, reciprocal)
@@ -955,8 +960,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                 _scan_order_max(first, depth_step, nd, dh * row_step,
                                                 h_n[hb + oh], &w_lo[wb], &w_n[wb], dw, orow, OW,
                                                 1 if layout is planes else lanes)
-                    # Averages with PyTorch's +0 (_average); sums alone
-                    # from its +0 start (_from_zero). A row of 2x2 tiles did this as it wrote.
+                    # Averages with PyTorch's +0 (_average); sums alone from its +0 start
+                    # (_from_zero). A row of 2x2 tiles did this as it wrote.
                     if divide and not row_scaled:
                         count_dh = count_h[oh] * (count_d[b1] if depth else 1)
                         _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW,
