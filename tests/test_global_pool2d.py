@@ -157,6 +157,26 @@ def test_signed_zeros_and_nan_payloads_bitwise(rng, dtype, shape, layout):
     np.testing.assert_array_equal(as_bits(cpool.global_max_pool2d(view)), as_bits(ev))
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("shape", [(37, 7, 7), (70, 3, 3), (13, 1, 8), (9, 4, 5)])
+def test_contiguous_planes_with_a_few_special_ones(rng, dtype, shape):
+    # Contiguous small planes go four at a time through a kernel of their own (AVX2 build),
+    # which checks the four for NaN together and redoes only such a step plane by plane: a
+    # NaN, a zero maximum, an infinity in a few planes here and there, the rest ordinary.
+    x = random_array(rng, shape, dtype) - 2.0
+    planes = x.reshape(shape[0], -1)
+    for value, count in ((np.nan, 3), (-np.nan, 2), (0.0, 3), (-0.0, 3), (np.inf, 2)):
+        rows = rng.choice(shape[0], count, replace=False)
+        planes[rows, rng.integers(0, planes.shape[1], count)] = value
+    planes[rng.choice(shape[0], 2, replace=False)] = -0.0  # planes whose maximum is -0
+    ev, ei = ref.global_max_pool2d(x, False, return_indices=True)
+    v, i = cpool.global_max_pool2d(x, return_indices=True)
+    np.testing.assert_array_equal(as_bits(v), as_bits(ev))
+    np.testing.assert_array_equal(i, ei)
+    np.testing.assert_array_equal(as_bits(cpool.global_max_pool2d(x)), as_bits(ev))
+    assert_identical(cpool.global_max_pool2d(x[:, ::-1, ::-1].copy()[:, ::-1, ::-1]), v)
+
+
 def test_global_max_nan_bits_reproducer():
     x = np.array([[1, np.nan, 2]])
     x.view(np.uint64)[0, 1] |= 0x123  # a NaN with a payload
@@ -208,14 +228,18 @@ def test_sums_of_narrow_integers_are_exact_at_the_extremes(dtype):
 
 
 @pytest.mark.parametrize("op", ["sum", "avg"])
-@pytest.mark.parametrize("shape", [(4, 11, 13), (2, 3, 7, 7), (1, 300, 257), (26, 1)])
-def test_float_sums_do_not_depend_on_the_layout(rng, op, shape):
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("shape", [(4, 11, 13), (2, 3, 7, 7), (1, 300, 257), (26, 1),
+                                   (67, 7, 7), (130, 1, 9), (5, 3, 1), (9, 2, 33), (3, 1, 8)])
+def test_float_sums_do_not_depend_on_the_layout(rng, op, dtype, shape):
     # Rows that are not adjacent (reversed, every other one) used to be summed row by row, in
     # another order than one contiguous run: float64 means 1 ulp apart (found by test_fuzz).
+    # Contiguous small planes go four at a time through a kernel of their own (AVX2 build):
+    # plane counts around its steps of 4 and chunks of 64, plane sizes around its 8 lanes.
     fn = cpool.global_sum_pool2d if op == "sum" else cpool.global_avg_pool2d
-    x = rng.standard_normal(shape)
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)).astype(dtype)
     expected = fn(x)
-    wide = np.zeros(shape[:-2] + (shape[-2] * 2, shape[-1]))
+    wide = np.zeros(shape[:-2] + (shape[-2] * 2, shape[-1]), dtype)
     wide[..., ::2, :] = x
     for view in (x[..., ::-1, :].copy()[..., ::-1, :], wide[..., ::2, :],
                  x[..., ::-1, ::-1].copy()[..., ::-1, ::-1]):

@@ -24,9 +24,18 @@ from libc.math cimport NAN
 from libc.stdlib cimport malloc, free
 
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._rows cimport _locate, _prefetch_stream, _scratch, _step
-from cpool._kernels._simd cimport (CPOOL_SSE2, cpool_first_equal_f32, cpool_first_equal_f64,
-                                   cpool_prefetch, cpool_run_max_f32, cpool_run_max_f64)
+from cpool._kernels._rows cimport (STREAM_PREFETCH_BYTES, _locate, _prefetch_stream, _scratch,
+                                   _step)
+from cpool._kernels._simd cimport (CPOOL_SSE2,
+                                   cpool_first_equal_f32,
+                                   cpool_first_equal_f64,
+                                   cpool_plane_maxima_f32,
+                                   cpool_plane_maxima_f64,
+                                   cpool_plane_sums_f32,
+                                   cpool_plane_sums_f64,
+                                   cpool_prefetch,
+                                   cpool_run_max_f32,
+                                   cpool_run_max_f64)
 from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out, sums_into
 
 
@@ -37,6 +46,7 @@ ctypedef fused band_acc:
 
 cdef enum:
     TASK_CHUNK = 16  # (plane, band) tasks per parallel iteration: one division per chunk
+    PLANE_CHUNK = 64  # small planes summed per call of cpool_plane_sums (totals on the stack)
     LANES = 8  # independent accumulators per run: breaks the add/select dependency chain
 
 
@@ -257,6 +267,24 @@ cdef void _plane_maxima(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize
     contiguous block, as a loop over raw pointers (see :func:`_plane_sums`)."""
     cdef Py_ssize_t p
     cdef const numeric* plane
+    cdef int done = 0  # 0: not done; 1: done; 2: done, and some maximum is a zero or NaN
+    cdef numeric m
+    if numeric is float:
+        if n >= 8:
+            done = cpool_plane_maxima_f32(x + p0 * n, p1 - p0, n, out + p0,
+                                          STREAM_PREFETCH_BYTES)
+    elif numeric is double:
+        if n >= 4:
+            done = cpool_plane_maxima_f64(x + p0 * n, p1 - p0, n, out + p0,
+                                          STREAM_PREFETCH_BYTES)
+    if done:  # the maxima: now the scan's bits of a zero or NaN, and the indices
+        for p in range(p0, p1 if indices != NULL or done == 2 else p0):
+            m = out[p]
+            if indices != NULL:
+                out[p] = _band_search(x + p * n, n, 0, 1, n, m, indices + p)
+            elif done == 2 and (m == 0 or m != m):
+                out[p] = _band_search_rare(x + p * n, n, 0, 1, n, m)
+        return
     for p in range(p0, p1):
         plane = x + p * n
         _prefetch_stream(plane, n * sizeof(numeric))
@@ -272,11 +300,29 @@ cdef void _plane_sums(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t
     but for 64-bit integers: written inline in the kernel's prange, as a loop over memoryview
     cells, it took 3.05 ms on (256, 2048, 7, 7) float32 at one thread, against 2.6 ms for
     this loop."""
-    cdef Py_ssize_t p
+    cdef Py_ssize_t p, i, count
     cdef const numeric* plane
     cdef bint is_signed = _signed(<numeric*>NULL)
     cdef bint in_double = _in_double(<numeric*>NULL, mean)
-    for p in range(p0, p1):
+    cdef double totals[PLANE_CHUNK]
+    cdef bint done = False
+    p = p0
+    while p < p1 and (numeric is float or numeric is double):  # a chunk of planes a call
+        count = min(PLANE_CHUNK, p1 - p)
+        if numeric is float:
+            done = cpool_plane_sums_f32(x + p * n, count, n, totals, STREAM_PREFETCH_BYTES)
+        elif numeric is double:
+            done = cpool_plane_sums_f64(x + p * n, count, n, totals, STREAM_PREFETCH_BYTES)
+        if not done:
+            break
+        if mean:  # as _store_sum, in a loop the compiler vectorises (a division per plane
+            for i in range(count):  # was the slowest step of the loop above)
+                out[p + i] = <sum_out>(totals[i] / <double>n)
+        else:
+            for i in range(count):
+                out[p + i] = <sum_out>totals[i]
+        p += count
+    for p in range(p, p1):
         plane = x + p * n
         _prefetch_stream(plane, n * sizeof(numeric))
         if in_double:

@@ -107,6 +107,212 @@ cdef extern from *:
         return 0;
     }
     #endif
+    /* Global pooling of small contiguous planes (ResNet's and VGG's last 7x7 maps): n_planes
+       planes of n values each, one after the other at x. One call per chunk of planes, the
+       planes read back to back with the lines ``ahead`` bytes on hinted as they go; per plane
+       about a third of the instructions of a call per plane through the general band loop
+       (whose per-plane set-up, lane combine and tail cost more than the plane's own adds).
+       Return 0 where there are no AVX vectors (the caller's own loops then).
+       cpool_plane_sums: totals[p] = the float64 sum of plane p in _global's _run_sum order
+         (element f into partial sum f % 8, from +0; the partials combined pairwise; then the
+         last n % 8 elements added in order), so its bits are the general loop's. Four planes
+         a step, whose combines share their last two vector steps (a step of fewer than four
+         planes repeats the first one and keeps only its own results).
+       cpool_plane_maxima: out[p] = the max of plane p, or NaN if it has one (any NaN); needs
+         n >= the vector width (8 floats, 4 doubles). A plane whose length is not a whole
+         number of vectors ends with one that overlaps the one before (a max may see a value
+         twice). Four planes a step, their NaN checks shared (a step with a NaN redoes its
+         planes one by one) and their lanes reduced together. Returns 2 if some max is a zero
+         or NaN, else 1: which zero or NaN the scan keeps, the caller finds by its search. */
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    /* The max of a vector's lanes, in any order (the callers settle zeros and NaNs apart). */
+    static inline float cpool_hmax_f32(__m256 m) {
+        __m128 w = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        w = _mm_max_ps(w, _mm_movehl_ps(w, w));
+        return _mm_cvtss_f32(_mm_max_ss(w, _mm_shuffle_ps(w, w, 1)));
+    }
+    static inline double cpool_hmax_f64(__m256d m) {
+        __m128d w = _mm_max_pd(_mm256_castpd256_pd128(m), _mm256_extractf128_pd(m, 1));
+        return _mm_cvtsd_f64(_mm_max_sd(w, _mm_unpackhi_pd(w, w)));
+    }
+    /* out[k] = the max of vector k's lanes (k = 0..3), in any order, reduced together. */
+    static inline void cpool_hmax4_f32(__m256 a, __m256 b, __m256 c, __m256 d, float* out) {
+        __m128 a4 = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1)),
+               b4 = _mm_max_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1)),
+               c4 = _mm_max_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1)),
+               d4 = _mm_max_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1)),
+               ab = _mm_max_ps(_mm_unpacklo_ps(a4, b4), _mm_unpackhi_ps(a4, b4)),
+               cd = _mm_max_ps(_mm_unpacklo_ps(c4, d4), _mm_unpackhi_ps(c4, d4));
+        _mm_storeu_ps(out, _mm_max_ps(_mm_movelh_ps(ab, cd), _mm_movehl_ps(cd, ab)));
+    }
+    static inline void cpool_hmax4_f64(__m256d a, __m256d b, __m256d c, __m256d d,
+                                       double* out) {
+        __m256d ab = _mm256_max_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b)),
+                cd = _mm256_max_pd(_mm256_unpacklo_pd(c, d), _mm256_unpackhi_pd(c, d));
+        _mm256_storeu_pd(out, _mm256_max_pd(_mm256_permute2f128_pd(ab, cd, 0x20),
+                                            _mm256_permute2f128_pd(ab, cd, 0x31)));
+    }
+    /* Whether any of p[0..3] is a zero or NaN (an equal-or-unordered compare with 0). */
+    static inline int cpool_any_zero_or_nan4_f32(const float* p) {
+        return _mm_movemask_ps(_mm_cmp_ps(_mm_loadu_ps(p), _mm_setzero_ps(), _CMP_EQ_UQ)) != 0;
+    }
+    static inline int cpool_any_zero_or_nan4_f64(const double* p) {
+        return _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), _mm256_setzero_pd(),
+                                                _CMP_EQ_UQ)) != 0;
+    }
+    /* Hint the cache lines from *hint up to end, four lines a step (the hints run at most
+       three lines past end, which the next call then skips). */
+    static inline void cpool_hint_to(const char** hint, const char* end) {
+        const char* h = *hint;
+        for (; h < end; h += 256) {
+            cpool_prefetch(h);
+            cpool_prefetch(h + 64);
+            cpool_prefetch(h + 128);
+            cpool_prefetch(h + 192);
+        }
+        *hint = h;
+    }
+    #define CPOOL_PLANE_KERNELS(NAME, T, V, S, N, LOAD_LO, LOAD_HI) \\
+    /* The sums of the four planes at q0..q3 (n values each; n_full = n - n % 8), in order. */ \\
+    static CPOOL_ALWAYS_INLINE __m256d cpool_sums4_##NAME(const T* q0, const T* q1, \\
+                                                          const T* q2, const T* q3, \\
+                                                          Py_ssize_t n, Py_ssize_t n_full) { \\
+        __m256d l0 = _mm256_setzero_pd(), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, \\
+                l3 = l0, h3 = l0, t = l0, s; \\
+        Py_ssize_t b, j; \\
+        for (b = 0; b < n_full; b += 8) { \\
+            l0 = _mm256_add_pd(l0, LOAD_LO(q0 + b)); \\
+            h0 = _mm256_add_pd(h0, LOAD_HI(q0 + b)); \\
+            l1 = _mm256_add_pd(l1, LOAD_LO(q1 + b)); \\
+            h1 = _mm256_add_pd(h1, LOAD_HI(q1 + b)); \\
+            l2 = _mm256_add_pd(l2, LOAD_LO(q2 + b)); \\
+            h2 = _mm256_add_pd(h2, LOAD_HI(q2 + b)); \\
+            l3 = _mm256_add_pd(l3, LOAD_LO(q3 + b)); \\
+            h3 = _mm256_add_pd(h3, LOAD_HI(q3 + b)); \\
+        } \\
+        for (j = n_full; j < n; j++) /* each plane's own tail, in order */ \\
+            t = _mm256_add_pd(t, _mm256_setr_pd((double)q0[j], (double)q1[j], (double)q2[j], \\
+                                                (double)q3[j])); \\
+        /* hadd: (l0+l1, l4+l5, l2+l3, l6+l7); halves added: ((l0+l1)+(l2+l3), \\
+           (l4+l5)+(l6+l7)); the last hadd adds each plane's two, in plane order. */ \\
+        l0 = _mm256_hadd_pd(l0, h0); \\
+        l1 = _mm256_hadd_pd(l1, h1); \\
+        l2 = _mm256_hadd_pd(l2, h2); \\
+        l3 = _mm256_hadd_pd(l3, h3); \\
+        s = _mm256_hadd_pd( \\
+            _mm256_add_pd(_mm256_permute2f128_pd(l0, l2, 0x20), \\
+                          _mm256_permute2f128_pd(l0, l2, 0x31)), \\
+            _mm256_add_pd(_mm256_permute2f128_pd(l1, l3, 0x20), \\
+                          _mm256_permute2f128_pd(l1, l3, 0x31))); \\
+        return _mm256_add_pd(s, t); \\
+    } \\
+    static inline int cpool_plane_sums_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
+                                              double* totals, Py_ssize_t ahead) { \\
+        Py_ssize_t p, k, n_full = n - n % 8; \\
+        const char* hint = (const char*)x + ahead; \\
+        const T* q; \\
+        double part[4]; \\
+        for (p = 0; p + 4 <= n_planes; p += 4) { \\
+            q = x + p * n; \\
+            cpool_hint_to(&hint, (const char*)(q + 4 * n) + ahead); \\
+            _mm256_storeu_pd(totals + p, cpool_sums4_##NAME(q, q + n, q + 2 * n, q + 3 * n, n, \\
+                                                            n_full)); \\
+        } \\
+        if (p < n_planes) { /* one to three planes: the first stands in for the missing ones */ \\
+            q = x + p * n; \\
+            _mm256_storeu_pd(part, cpool_sums4_##NAME(q, p + 1 < n_planes ? q + n : q, \\
+                                                      p + 2 < n_planes ? q + 2 * n : q, q, \\
+                                                      n, n_full)); \\
+            for (k = 0; p + k < n_planes; k++) totals[p + k] = part[k]; \\
+        } \\
+        return 1; \\
+    } \\
+    /* The max of the plane at q, or NaN if it has one: the last vector first, then whole \\
+       vectors from the start, two a step (one unordered compare finds a NaN in either). */ \\
+    static inline T cpool_max1_##NAME(const T* q, Py_ssize_t n) { \\
+        V m = _mm256_loadu_##S(q + n - N), u = _mm256_cmp_##S(m, m, _CMP_UNORD_Q), v, w; \\
+        Py_ssize_t j; \\
+        for (j = 0; j + 2 * N <= n; j += 2 * N) { \\
+            v = _mm256_loadu_##S(q + j); \\
+            w = _mm256_loadu_##S(q + j + N); \\
+            m = _mm256_max_##S(w, _mm256_max_##S(v, m)); \\
+            u = _mm256_or_##S(u, _mm256_cmp_##S(v, w, _CMP_UNORD_Q)); \\
+        } \\
+        if (j + N <= n) { \\
+            v = _mm256_loadu_##S(q + j); \\
+            m = _mm256_max_##S(v, m); \\
+            u = _mm256_or_##S(u, _mm256_cmp_##S(v, v, _CMP_UNORD_Q)); \\
+        } \\
+        return _mm256_movemask_##S(u) ? (T)NAN : cpool_hmax_##NAME(m); \\
+    } \\
+    /* cpool_max1 of the four planes at q, q + n, q + 2n, q + 3n into out[0..3], in the order \\
+       of cpool_max1's reads, four planes a step (their maxima reduced together). */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_max4_##NAME(const T* q, Py_ssize_t n, T* out) { \\
+        const T *q1 = q + n, *q2 = q + 2 * n, *q3 = q + 3 * n; \\
+        V m0 = _mm256_loadu_##S(q + n - N), m1 = _mm256_loadu_##S(q1 + n - N), \\
+          m2 = _mm256_loadu_##S(q2 + n - N), m3 = _mm256_loadu_##S(q3 + n - N), \\
+          u = _mm256_or_##S(_mm256_cmp_##S(m0, m1, _CMP_UNORD_Q), \\
+                            _mm256_cmp_##S(m2, m3, _CMP_UNORD_Q)), v0, v1, v2, v3; \\
+        Py_ssize_t j; \\
+        for (j = 0; j + N <= n; j += N) { \\
+            v0 = _mm256_loadu_##S(q + j); \\
+            v1 = _mm256_loadu_##S(q1 + j); \\
+            v2 = _mm256_loadu_##S(q2 + j); \\
+            v3 = _mm256_loadu_##S(q3 + j); \\
+            m0 = _mm256_max_##S(v0, m0); \\
+            m1 = _mm256_max_##S(v1, m1); \\
+            m2 = _mm256_max_##S(v2, m2); \\
+            m3 = _mm256_max_##S(v3, m3); \\
+            u = _mm256_or_##S(u, _mm256_or_##S(_mm256_cmp_##S(v0, v1, _CMP_UNORD_Q), \\
+                                               _mm256_cmp_##S(v2, v3, _CMP_UNORD_Q))); \\
+        } \\
+        if (_mm256_movemask_##S(u)) { /* a NaN in one of them: which, each plane's own scan says */ \\
+            out[0] = cpool_max1_##NAME(q, n); \\
+            out[1] = cpool_max1_##NAME(q1, n); \\
+            out[2] = cpool_max1_##NAME(q2, n); \\
+            out[3] = cpool_max1_##NAME(q3, n); \\
+            return; \\
+        } \\
+        cpool_hmax4_##NAME(m0, m1, m2, m3, out); \\
+    } \\
+    static inline int cpool_plane_maxima_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
+                                                T* out, Py_ssize_t ahead) { \\
+        Py_ssize_t p; \\
+        const char* hint = (const char*)x + ahead; \\
+        int rare = 0; \\
+        for (p = 0; p + 4 <= n_planes; p += 4) { \\
+            cpool_hint_to(&hint, (const char*)(x + (p + 4) * n) + ahead); \\
+            cpool_max4_##NAME(x + p * n, n, out + p); \\
+            rare |= cpool_any_zero_or_nan4_##NAME(out + p); \\
+        } \\
+        for (; p < n_planes; p++) { \\
+            out[p] = cpool_max1_##NAME(x + p * n, n); \\
+            rare |= (out[p] == 0) | (out[p] != out[p]); \\
+        } \\
+        return 1 + rare; \\
+    }
+    #define CPOOL_LOAD_LO_f32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+    #define CPOOL_LOAD_HI_f32(p) _mm256_cvtps_pd(_mm_loadu_ps((p) + 4))
+    #define CPOOL_LOAD_LO_f64(p) _mm256_loadu_pd(p)
+    #define CPOOL_LOAD_HI_f64(p) _mm256_loadu_pd((p) + 4)
+    CPOOL_PLANE_KERNELS(f32, float, __m256, ps, 8, CPOOL_LOAD_LO_f32, CPOOL_LOAD_HI_f32)
+    CPOOL_PLANE_KERNELS(f64, double, __m256d, pd, 4, CPOOL_LOAD_LO_f64, CPOOL_LOAD_HI_f64)
+    #else
+    #define CPOOL_PLANE_KERNELS(NAME, T) \\
+    static inline int cpool_plane_sums_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
+                                              double* totals, Py_ssize_t ahead) { \\
+        (void)x; (void)n_planes; (void)n; (void)totals; (void)ahead; \\
+        return 0; \\
+    } \\
+    static inline int cpool_plane_maxima_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
+                                                T* out, Py_ssize_t ahead) { \\
+        (void)x; (void)n_planes; (void)n; (void)out; (void)ahead; \\
+        return 0; \\
+    }
+    CPOOL_PLANE_KERNELS(f32, float)
+    CPOOL_PLANE_KERNELS(f64, double)
+    #endif
     /* PyTorch's max update, as _types' _take_max: v replaces m where v > m or v is NaN. */
     #define CPOOL_TAKE_MAX(m, v) (((v) > (m)) | ((v) != (v)) ? (v) : (m))
     /* One output of each tile helper below (cpool_tiles_2x2, cpool_tiles_3x3_max,
@@ -838,6 +1044,14 @@ cdef extern from *:
                            Py_ssize_t nbytes) noexcept nogil
     bint cpool_rgb8_max_2s2(const unsigned char* buf, unsigned char* out,
                             Py_ssize_t n) noexcept nogil
+    bint cpool_plane_sums_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n,
+                              double* totals, Py_ssize_t ahead) noexcept nogil
+    bint cpool_plane_sums_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,
+                              double* totals, Py_ssize_t ahead) noexcept nogil
+    int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
+                               Py_ssize_t ahead) noexcept nogil
+    int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,
+                               double* out, Py_ssize_t ahead) noexcept nogil
     float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) noexcept nogil
     double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
     bint cpool_any_below_f32(const float* p, Py_ssize_t n, float bound) noexcept nogil
