@@ -126,6 +126,7 @@ cdef extern from *:
          or NaN, else 1: which zero or NaN the scan keeps, the caller finds by its search. */
     #if defined(__AVX__)
     #include <immintrin.h>
+    #define CPOOL_AVX_KERNELS 1
     /* The max of a vector's lanes, in any order (the callers settle zeros and NaNs apart). */
     static inline float cpool_hmax_f32(__m256 m) {
         __m128 w = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
@@ -292,6 +293,74 @@ cdef extern from *:
         } \\
         return 1 + rare; \\
     }
+    /* Sums and averages over 3x3 windows at stride 1 with one cell of padding on each side
+       (the "same" 3x3 of avg_pool2d(x, 3, 1, 1)), one plane a call: output row r from input
+       rows max(r-1, 0) .. min(r+1, H-1), in _small_plane_rows' steps and order: the rows'
+       sum per column ((r0 + r1) + r2) into buf[1 .. W] between two zeros (the padding's
+       identity), then ((buf[i] + buf[i+1]) + buf[i+2]) and _average's step (divs: the plane's
+       divisors, or their exact reciprocals with ``reciprocal``; the +0 before or after as
+       ``zero_first``), or for sums (divs NULL) the +0 alone. Rows of whole vectors, the last
+       overlapping the one before; buf holds W + 2 values. Returns 0 for rows under a vector
+       (the caller's own loops then). */
+    #define CPOOL_OVERLAP_END(j, W, N) if ((j) + (N) > (W)) (j) = (W) - (N)
+    #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
+    static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                 Py_ssize_t W, T* out, const T* divs, \\
+                                                 int reciprocal, int zero_first, T* buf) { \\
+        Py_ssize_t r, j; \\
+        const T *r0, *r1, *r2; \\
+        const V z = _mm256_setzero_##S(); \\
+        V v, d; \\
+        if (W < N) return 0; \\
+        buf[0] = 0; \\
+        buf[W + 1] = 0; \\
+        for (r = 0; r < H; r++) { \\
+            r0 = x + (r > 0 ? r - 1 : 0) * row_step; \\
+            r1 = r0 + row_step; \\
+            r2 = r1 + row_step; \\
+            if (H == 1) { \\
+                for (j = 0;; j += N) { \\
+                    CPOOL_OVERLAP_END(j, W, N); \\
+                    _mm256_storeu_##S(buf + 1 + j, _mm256_loadu_##S(r0 + j)); \\
+                    if (j + N >= W) break; \\
+                } \\
+            } else if (r == 0 || r == H - 1) { \\
+                for (j = 0;; j += N) { \\
+                    CPOOL_OVERLAP_END(j, W, N); \\
+                    _mm256_storeu_##S(buf + 1 + j, _mm256_add_##S(_mm256_loadu_##S(r0 + j), \\
+                                                                  _mm256_loadu_##S(r1 + j))); \\
+                    if (j + N >= W) break; \\
+                } \\
+            } else { \\
+                for (j = 0;; j += N) { \\
+                    CPOOL_OVERLAP_END(j, W, N); \\
+                    _mm256_storeu_##S(buf + 1 + j, _mm256_add_##S( \\
+                        _mm256_add_##S(_mm256_loadu_##S(r0 + j), _mm256_loadu_##S(r1 + j)), \\
+                        _mm256_loadu_##S(r2 + j))); \\
+                    if (j + N >= W) break; \\
+                } \\
+            } \\
+            for (j = 0;; j += N) { \\
+                CPOOL_OVERLAP_END(j, W, N); \\
+                v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(buf + j), \\
+                                                  _mm256_loadu_##S(buf + j + 1)), \\
+                                   _mm256_loadu_##S(buf + j + 2)); \\
+                if (divs == NULL) { \\
+                    v = _mm256_add_##S(v, z); \\
+                } else { \\
+                    d = _mm256_loadu_##S(divs + r * W + j); \\
+                    if (zero_first) v = _mm256_add_##S(v, z); \\
+                    v = reciprocal ? _mm256_mul_##S(v, d) : _mm256_div_##S(v, d); \\
+                    if (!zero_first) v = _mm256_add_##S(v, z); \\
+                } \\
+                _mm256_storeu_##S(out + r * W + j, v); \\
+                if (j + N >= W) break; \\
+            } \\
+        } \\
+        return 1; \\
+    }
+    CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
+    CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
     #define CPOOL_LOAD_LO_f32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
     #define CPOOL_LOAD_HI_f32(p) _mm256_cvtps_pd(_mm_loadu_ps((p) + 4))
     #define CPOOL_LOAD_LO_f64(p) _mm256_loadu_pd(p)
@@ -299,6 +368,7 @@ cdef extern from *:
     CPOOL_PLANE_KERNELS(f32, float, __m256, ps, 8, CPOOL_LOAD_LO_f32, CPOOL_LOAD_HI_f32)
     CPOOL_PLANE_KERNELS(f64, double, __m256d, pd, 4, CPOOL_LOAD_LO_f64, CPOOL_LOAD_HI_f64)
     #else
+    #define CPOOL_AVX_KERNELS 0
     #define CPOOL_PLANE_KERNELS(NAME, T) \\
     static inline int cpool_plane_sums_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
                                               double* totals, Py_ssize_t ahead) { \\
@@ -312,6 +382,16 @@ cdef extern from *:
     }
     CPOOL_PLANE_KERNELS(f32, float)
     CPOOL_PLANE_KERNELS(f64, double)
+    #define CPOOL_SAME_3X3(NAME, T) \\
+    static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                 Py_ssize_t W, T* out, const T* divs, \\
+                                                 int reciprocal, int zero_first, T* buf) { \\
+        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)divs; (void)reciprocal; \\
+        (void)zero_first; (void)buf; \\
+        return 0; \\
+    }
+    CPOOL_SAME_3X3(f32, float)
+    CPOOL_SAME_3X3(f64, double)
     #endif
     /* PyTorch's max update, as _types' _take_max: v replaces m where v > m or v is NaN. */
     #define CPOOL_TAKE_MAX(m, v) (((v) > (m)) | ((v) != (v)) ? (v) : (m))
@@ -1029,6 +1109,7 @@ cdef extern from *:
     CPOOL_TILE_ROWS(f64, double)
     """
     bint CPOOL_SSE2
+    bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
     void cpool_argmax_s2_f32(const float* x, Py_ssize_t below, int k, float* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,
                              int64_t index_below) noexcept nogil
@@ -1048,6 +1129,12 @@ cdef extern from *:
                               double* totals, Py_ssize_t ahead) noexcept nogil
     bint cpool_plane_sums_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,
                               double* totals, Py_ssize_t ahead) noexcept nogil
+    bint cpool_same_3x3_sums_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H,
+                                 Py_ssize_t W, float* out, const float* divs, bint reciprocal,
+                                 bint zero_first, float* buf) noexcept nogil
+    bint cpool_same_3x3_sums_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H,
+                                 Py_ssize_t W, double* out, const double* divs,
+                                 bint reciprocal, bint zero_first, double* buf) noexcept nogil
     int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
                                Py_ssize_t ahead) noexcept nogil
     int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,

@@ -41,7 +41,8 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_
                                   _scratch, _step,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport (cpool_argmax_s2_f32, cpool_argmax_s2_f64,
+from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_argmax_s2_f32, cpool_argmax_s2_f64,
+                                   cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
@@ -583,6 +584,16 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # with a bounds test per tap: a third of avg 3x3 s1 p1 on 28-wide planes.
     cdef bint gapped = (not tiles and R == 0 and sw == 1 and OW == W
                         and 0 < pad_w <= (kw - 1) * dw)
+    # The "same" 3x3 at stride 1 (padding 1 both ways; avg_pool2d(x, 3, 1, 1)) of float sums
+    # and averages: a plane a call of cpool_same_3x3_sums, the steps of the gapped rows below
+    # in vectors, without their calls per row (on 28-wide planes most of the time).
+    cdef Py_ssize_t H = x.shape[2]
+    cdef bint same3 = (CPOOL_AVX_KERNELS and gapped and numeric is numeric_acc
+                       and (numeric is float or numeric is double) and not is_max
+                       and not square and kw == 3 and dw == 1 and pad_w == 1 and dh == 1
+                       and OH == H and W * <Py_ssize_t>sizeof(numeric) >= 32)
+    for oh in range(OH if same3 else 0):
+        same3 = same3 and h_lo[oh] == max(oh - 1, 0) and h_lo[oh] + h_n[oh] == min(oh + 2, H)
     cdef Py_ssize_t Wg = W + (kw - 1) * dw if gapped else Wb  # values per buffer row
     cdef Py_ssize_t gap_lo = pad_w if gapped else 0  # where a buffer row's values start
     cdef Py_ssize_t j
@@ -660,6 +671,19 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                                           <numeric*>orow + oh * OW, OW):
                             _scan_tiles(first, dh * row_step, tile_rows * row_step, tile_n,
                                         <numeric*>orow + oh * OW, OW, 3)
+                elif same3:
+                    divs = NULL
+                    if divide:
+                        divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
+                                               &count_w[0], OH, OW, reciprocal)
+                    if numeric is float:
+                        cpool_same_3x3_sums_f32(&x[b0, b1, 0, 0], row_step, H, W,
+                                                <float*>orow, <float*>divs, reciprocal,
+                                                zero_first, <float*>buf)
+                    elif numeric is double:
+                        cpool_same_3x3_sums_f64(&x[b0, b1, 0, 0], row_step, H, W,
+                                                <double*>orow, <double*>divs, reciprocal,
+                                                zero_first, <double*>buf)
                 elif R:  # the flat sweep (square and not: a literal each, two inlined loops)
                     if square:
                         _vertical(&x[b0, b1, h_lo[0], 0], dh * row_step, h_n[0], n_buf, buf,
@@ -680,7 +704,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                                 buf[oh * Wg + j] = identity
                             for j in range(gap_lo + W, Wg):
                                 buf[oh * Wg + j] = identity
-                if tiles_2x2 or tiles_3x3:
+                if tiles_2x2 or tiles_3x3 or same3:
                     pass
                 elif tiles:
                     _horizontal(buf, orow, OH * OW, kw, sw, dw, is_max)
