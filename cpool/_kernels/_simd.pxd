@@ -107,6 +107,11 @@ cdef extern from *:
         return 0;
     }
     #endif
+    /* Inside a loop over vectors of N outputs, ``for (; i < n; i += N)``: the last vector of a
+       row that is not a whole number of them overlaps the one before (it writes the same
+       values twice), and a row of fewer than N outputs leaves the loop for the scalar tail. */
+    #define CPOOL_OVERLAP_LAST(i, n, N) \\
+        if ((i) + (N) > (n)) { if ((n) < (N)) break; (i) = (n) - (N); }
     /* Global pooling of small contiguous planes (ResNet's and VGG's last 7x7 maps): n_planes
        planes of n values each, one after the other at x. One call per chunk of planes, the
        planes read back to back with the lines ``ahead`` bytes on hinted as they go; per plane
@@ -302,7 +307,6 @@ cdef extern from *:
        ``zero_first``), or for sums (divs NULL) the +0 alone. Rows of whole vectors, the last
        overlapping the one before; buf holds W + 2 values. Returns 0 for rows under a vector
        (the caller's own loops then). */
-    #define CPOOL_OVERLAP_END(j, W, N) if ((j) + (N) > (W)) (j) = (W) - (N)
     #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
     static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                  Py_ssize_t W, T* out, const T* divs, \\
@@ -319,29 +323,26 @@ cdef extern from *:
             r1 = r0 + row_step; \\
             r2 = r1 + row_step; \\
             if (H == 1) { \\
-                for (j = 0;; j += N) { \\
-                    CPOOL_OVERLAP_END(j, W, N); \\
+                for (j = 0; j < W; j += N) { \\
+                    CPOOL_OVERLAP_LAST(j, W, N) \\
                     _mm256_storeu_##S(buf + 1 + j, _mm256_loadu_##S(r0 + j)); \\
-                    if (j + N >= W) break; \\
                 } \\
             } else if (r == 0 || r == H - 1) { \\
-                for (j = 0;; j += N) { \\
-                    CPOOL_OVERLAP_END(j, W, N); \\
+                for (j = 0; j < W; j += N) { \\
+                    CPOOL_OVERLAP_LAST(j, W, N) \\
                     _mm256_storeu_##S(buf + 1 + j, _mm256_add_##S(_mm256_loadu_##S(r0 + j), \\
                                                                   _mm256_loadu_##S(r1 + j))); \\
-                    if (j + N >= W) break; \\
                 } \\
             } else { \\
-                for (j = 0;; j += N) { \\
-                    CPOOL_OVERLAP_END(j, W, N); \\
+                for (j = 0; j < W; j += N) { \\
+                    CPOOL_OVERLAP_LAST(j, W, N) \\
                     _mm256_storeu_##S(buf + 1 + j, _mm256_add_##S( \\
                         _mm256_add_##S(_mm256_loadu_##S(r0 + j), _mm256_loadu_##S(r1 + j)), \\
                         _mm256_loadu_##S(r2 + j))); \\
-                    if (j + N >= W) break; \\
                 } \\
             } \\
-            for (j = 0;; j += N) { \\
-                CPOOL_OVERLAP_END(j, W, N); \\
+            for (j = 0; j < W; j += N) { \\
+                CPOOL_OVERLAP_LAST(j, W, N) \\
                 v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(buf + j), \\
                                                   _mm256_loadu_##S(buf + j + 1)), \\
                                    _mm256_loadu_##S(buf + j + 2)); \\
@@ -354,7 +355,6 @@ cdef extern from *:
                     if (!zero_first) v = _mm256_add_##S(v, z); \\
                 } \\
                 _mm256_storeu_##S(out + r * W + j, v); \\
-                if (j + N >= W) break; \\
             } \\
         } \\
         return 1; \\
@@ -608,11 +608,6 @@ cdef extern from *:
        takes from a scan in PyTorch's order; 0 for sums. Vectors of 2N columns; a row whose
        length is not a whole number of vectors ends with one that overlaps the one before
        (it writes the same values twice), so only rows under N outputs run scalar. */
-    /* Inside a loop over vectors of N outputs, ``for (; i < n; i += N)``: the last vector of a
-       row that is not a whole number of them overlaps the one before (it writes the same
-       values twice), and a row of fewer than N outputs leaves the loop for the scalar tail. */
-    #define CPOOL_OVERLAP_LAST(i, n, N) \\
-        if ((i) + (N) > (n)) { if ((n) < (N)) break; (i) = (n) - (N); }
     #define CPOOL_EVEN_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))
     #define CPOOL_ODD_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))
     #define CPOOL_EVEN_f64(a, b) _mm_unpacklo_pd(a, b)
