@@ -327,6 +327,9 @@ def test_same_3x3_bitwise(rng, dtype, W, H, mode):
     # edge rows, each divisor kind (per-window counts, an exact reciprocal, a division).
     x = (rng.standard_normal((3, 2, H, W)) * 10.0 ** rng.integers(-2, 3, (3, 2, H, W))).astype(dtype)
     x[0, 0, 0, :2] = -0.0
+    x[1, 1] = -0.0  # every window's sum a -0 (the kernel's edge rows add a row of +0)
+    x[2, 0, -1, -1] = np.inf
+    x[2, 1, 0, 0] = np.nan
     if mode == "sum":
         got, divisor = cpool.sum_pool2d(x, 3, 1, 1), None
     else:

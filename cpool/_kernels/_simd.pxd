@@ -301,62 +301,81 @@ cdef extern from *:
     /* Sums and averages over 3x3 windows at stride 1 with one cell of padding on each side
        (the "same" 3x3 of avg_pool2d(x, 3, 1, 1)), one plane a call: output row r from input
        rows max(r-1, 0) .. min(r+1, H-1), in _small_plane_rows' steps and order: the rows'
-       sum per column ((r0 + r1) + r2) into buf[1 .. W] between two zeros (the padding's
-       identity), then ((buf[i] + buf[i+1]) + buf[i+2]) and _average's step (divs: the plane's
-       divisors, or their exact reciprocals with ``reciprocal``; the +0 before or after as
-       ``zero_first``), or for sums (divs NULL) the +0 alone. Rows of whole vectors, the last
-       overlapping the one before; buf holds W + 2 values. Returns 0 for rows under a vector
+       sum per column ((r0 + r1) + r2) into a buffer row [0, s_0 .. s_{W-1}, 0] (the zeros:
+       the padding's identity), then ((b[i] + b[i+1]) + b[i+2]) and _average's step (divs: the
+       plane's divisors, or their exact reciprocals with ``reciprocal``; the +0 before or after
+       as ``zero_first``), or for sums (divs NULL) the +0 alone. A row at the plane's top or
+       bottom edge sums a row of zeros in place of the missing one (0 + s, s + 0: the bits
+       change only for a -0 sum, which the final +0 makes +0 in either case).
+       One loop per output row does both passes: it writes row r+1's column sums into one
+       buffer row while it reads row r's from the other (written a row earlier, so the loads,
+       which straddle two of its stores, do not wait on them). Rows of whole vectors, the last
+       overlapping the one before; buf holds 3W + 4 values. Returns 0 for rows under a vector
        (the caller's own loops then). */
     #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
+    /* One vector of the sweep over the column sums at b, for the outputs at ``at`` (mode: \\
+       0 sums, divs unread (NULL); 1, 2 divide by divs[at ..] with the +0 first or last; 3, 4 \\
+       multiply likewise). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_out_##NAME(const T* b, const T* divs, \\
+                                                           Py_ssize_t at, const int mode) { \\
+        const V z = _mm256_setzero_##S(); \\
+        V v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(b), _mm256_loadu_##S(b + 1)), \\
+                             _mm256_loadu_##S(b + 2)); \\
+        if (mode == 0 || mode == 1 || mode == 3) v = _mm256_add_##S(v, z); \\
+        if (mode == 1 || mode == 2) v = _mm256_div_##S(v, _mm256_loadu_##S(divs + at)); \\
+        if (mode == 3 || mode == 4) v = _mm256_mul_##S(v, _mm256_loadu_##S(divs + at)); \\
+        if (mode == 2 || mode == 4) v = _mm256_add_##S(v, z); \\
+        return v; \\
+    } \\
+    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_rows_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, const T* divs, \\
+            T* buf, const int mode) { \\
+        T *cur = buf, *next = buf + W + 2, *swap; \\
+        const T *zeros = buf + 2 * (W + 2), *above, *row, *below; \\
+        Py_ssize_t r, j; \\
+        /* row 0's column sums: (0 + x_0) + x_1 */ \\
+        below = H > 1 ? x + row_step : zeros; \\
+        for (j = 0; j < W; j += N) { \\
+            CPOOL_OVERLAP_LAST(j, W, N) \\
+            _mm256_storeu_##S(cur + 1 + j, _mm256_add_##S( \\
+                _mm256_add_##S(_mm256_loadu_##S(zeros + j), _mm256_loadu_##S(x + j)), \\
+                _mm256_loadu_##S(below + j))); \\
+        } \\
+        for (r = 0; r + 1 < H; r++) { \\
+            above = x + r * row_step; \\
+            row = above + row_step; \\
+            below = r + 2 < H ? row + row_step : zeros; \\
+            for (j = 0; j < W; j += N) { \\
+                CPOOL_OVERLAP_LAST(j, W, N) \\
+                _mm256_storeu_##S(next + 1 + j, _mm256_add_##S( \\
+                    _mm256_add_##S(_mm256_loadu_##S(above + j), _mm256_loadu_##S(row + j)), \\
+                    _mm256_loadu_##S(below + j))); \\
+                _mm256_storeu_##S(out + r * W + j, \\
+                                  cpool_same_3x3_out_##NAME(cur + j, divs, r * W + j, mode)); \\
+            } \\
+            swap = cur; \\
+            cur = next; \\
+            next = swap; \\
+        } \\
+        for (j = 0; j < W; j += N) { \\
+            CPOOL_OVERLAP_LAST(j, W, N) \\
+            _mm256_storeu_##S(out + r * W + j, \\
+                              cpool_same_3x3_out_##NAME(cur + j, divs, r * W + j, mode)); \\
+        } \\
+    } \\
     static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                  Py_ssize_t W, T* out, const T* divs, \\
                                                  int reciprocal, int zero_first, T* buf) { \\
-        Py_ssize_t r, j; \\
-        const T *r0, *r1, *r2; \\
-        const V z = _mm256_setzero_##S(); \\
-        V v, d; \\
+        Py_ssize_t j; \\
         if (W < N) return 0; \\
-        buf[0] = 0; \\
-        buf[W + 1] = 0; \\
-        for (r = 0; r < H; r++) { \\
-            r0 = x + (r > 0 ? r - 1 : 0) * row_step; \\
-            r1 = r0 + row_step; \\
-            r2 = r1 + row_step; \\
-            if (H == 1) { \\
-                for (j = 0; j < W; j += N) { \\
-                    CPOOL_OVERLAP_LAST(j, W, N) \\
-                    _mm256_storeu_##S(buf + 1 + j, _mm256_loadu_##S(r0 + j)); \\
-                } \\
-            } else if (r == 0 || r == H - 1) { \\
-                for (j = 0; j < W; j += N) { \\
-                    CPOOL_OVERLAP_LAST(j, W, N) \\
-                    _mm256_storeu_##S(buf + 1 + j, _mm256_add_##S(_mm256_loadu_##S(r0 + j), \\
-                                                                  _mm256_loadu_##S(r1 + j))); \\
-                } \\
-            } else { \\
-                for (j = 0; j < W; j += N) { \\
-                    CPOOL_OVERLAP_LAST(j, W, N) \\
-                    _mm256_storeu_##S(buf + 1 + j, _mm256_add_##S( \\
-                        _mm256_add_##S(_mm256_loadu_##S(r0 + j), _mm256_loadu_##S(r1 + j)), \\
-                        _mm256_loadu_##S(r2 + j))); \\
-                } \\
-            } \\
-            for (j = 0; j < W; j += N) { \\
-                CPOOL_OVERLAP_LAST(j, W, N) \\
-                v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(buf + j), \\
-                                                  _mm256_loadu_##S(buf + j + 1)), \\
-                                   _mm256_loadu_##S(buf + j + 2)); \\
-                if (divs == NULL) { \\
-                    v = _mm256_add_##S(v, z); \\
-                } else { \\
-                    d = _mm256_loadu_##S(divs + r * W + j); \\
-                    if (zero_first) v = _mm256_add_##S(v, z); \\
-                    v = reciprocal ? _mm256_mul_##S(v, d) : _mm256_div_##S(v, d); \\
-                    if (!zero_first) v = _mm256_add_##S(v, z); \\
-                } \\
-                _mm256_storeu_##S(out + r * W + j, v); \\
-            } \\
-        } \\
+        buf[0] = buf[W + 1] = buf[W + 2] = buf[2 * W + 3] = 0; \\
+        for (j = 2 * W + 4; j < 3 * W + 4; j++) buf[j] = 0; \\
+        if (divs == NULL) \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0); \\
+        else if (!reciprocal) \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 1 : 2); \\
+        else \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 3 : 4); \\
         return 1; \\
     }
     CPOOL_SAME_3X3(f32, float, __m256, ps, 8)

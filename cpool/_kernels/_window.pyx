@@ -599,7 +599,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef Py_ssize_t j
     if gapped:
         n_buf = OH * Wg
-        stride = _buffer_stride(2 * n_buf, sizeof(numeric_acc))
+        # (cpool_same_3x3_sums: three rows of W + 2, more than 2 * n_buf only where OH is 1)
+        stride = _buffer_stride(max(2 * n_buf, 3 * W + 4), sizeof(numeric_acc))
     cdef numeric_acc* buf
     cdef numeric_acc* divs
     cdef numeric_acc* orow
