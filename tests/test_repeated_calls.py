@@ -132,12 +132,63 @@ def test_thread_counts_are_part_of_the_call(rng):
         cpool.set_num_threads(None)
 
 
-def test_out_and_views_are_never_recorded(rng):
+def test_views_are_never_recorded(rng):
     x = random_array(rng, (2, 3, 8, 8), np.float32)
-    out = np.empty((2, 3, 4, 4), np.float32)
-    cpool.max_pool2d(x, 2, out=out)
     cpool.max_pool2d(x[:, :, ::2], 2)
     cpool.max_pool2d(x.tolist(), 2)
     assert len(_validation._RECIPES._entries) == 0
     cpool.max_pool2d(x, 2)
     assert len(_validation._RECIPES._entries) == 1
+
+
+OUT_CALLS = [
+    lambda x, **kw: cpool.max_pool2d(x, 2, **kw),
+    lambda x, **kw: cpool.avg_pool2d(x, 3, 1, 1, **kw),
+    lambda x, **kw: cpool.sum_pool2d(x, 3, 1, 1, **kw),
+    lambda x, **kw: cpool.global_avg_pool2d(x, **kw),
+    lambda x, **kw: cpool.adaptive_max_pool2d(x, (3, 5), **kw),
+]
+
+
+@pytest.mark.parametrize("call", OUT_CALLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_repeated_out_calls_write_out(rng, call, dtype):
+    # An ``out=`` the kernel writes as it is (the result's shape and dtype, C-contiguous,
+    # writeable, apart from the input) reuses the call's recorded plan; any other is validated
+    # in full every time: the same errors, and a temporary where it overlaps the input.
+    x = random_array(rng, (2, 3, 8, 8), dtype)
+    expected = _fresh(lambda: call(x))
+    for _ in range(3):  # the first call records, the next ones reuse
+        out = np.full_like(expected, 7)
+        assert call(x, out=out) is out
+        assert_identical(out, expected)
+    assert len(_validation._RECIPES._entries) == 1
+    with pytest.raises(ValueError, match="shape"):
+        call(x, out=np.empty(expected.shape + (1,), expected.dtype))
+    with pytest.raises(TypeError, match="dtype"):
+        call(x, out=np.empty(expected.shape, np.complex64))
+    if expected.ndim == 4:
+        with pytest.raises(ValueError, match="C-contiguous"):
+            call(x, out=np.empty(expected.shape[:3] + (2 * expected.shape[3],), expected.dtype)[..., ::2])
+    read_only = np.empty_like(expected)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        call(x, out=read_only)
+    if expected.shape == x.shape and expected.dtype == x.dtype:  # x as its own output: as if
+        # into a fresh array
+        y = x.copy()
+        assert call(y, out=y) is y
+        assert_identical(y, expected)
+    assert_identical(call(x), expected)
+
+
+def test_out_with_indices_is_validated_every_time(rng):
+    x = random_array(rng, (2, 3, 8, 8), np.float32)
+    values, indices = _fresh(lambda: cpool.max_pool2d(x, 2, return_indices=True))
+    out = (np.empty_like(values), np.empty_like(indices))
+    for _ in range(2):
+        assert cpool.max_pool2d(x, 2, return_indices=True, out=out) is not None
+        assert_identical(out[0], values)
+        assert_identical(out[1], indices)
+        with pytest.raises(TypeError, match="tuple"):
+            cpool.max_pool2d(x, 2, return_indices=True, out=np.empty_like(values))

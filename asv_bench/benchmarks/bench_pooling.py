@@ -18,6 +18,14 @@ except ImportError:  # older commits
     _baselines = None
 
 THREADS = sorted({1, min(2, ALL_THREADS), ALL_THREADS})
+_OUTS = {}
+
+
+def _out_2x2(x):
+    """An ``out=`` array for 2x2 stride-2 pooling of ``x``, made once per shape and dtype (a
+    call that passes one times its validation, not an allocation)."""
+    shape = x.shape[:-2] + (x.shape[-2] // 2, x.shape[-1] // 2)
+    return _OUTS.setdefault((shape, x.dtype), np.empty(shape, x.dtype))
 
 
 # op key -> (shape, cpool call, NumPy baseline); shapes are those of the speed targets.
@@ -33,6 +41,9 @@ OPS = {
                               lambda x: _baselines.max_pool2d(x, 2, 2)),
     "max_2x2_one_window": ((1, 1, 2, 2), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
                            None),
+    "max_2x2_one_window_out": ((1, 1, 2, 2),
+                               lambda x, t: cpool.max_pool2d(x, 2, num_threads=t, out=_out_2x2(x)),
+                               None),
     "max_2x2_tiny": ((1, 16, 32, 32), lambda x, t: cpool.max_pool2d(x, 2, num_threads=t),
                      lambda x: _baselines.max_pool2d(x, 2, 2)),
     "avg_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.avg_pool2d(x, 2, num_threads=t),
