@@ -166,6 +166,10 @@ def set_num_threads(n: int) -> None:
 
 
 def _check(n, fn, name="num_threads"):
+    # The usual case first, without the ABC checks below: they were a tenth of a (1, 1, 2, 2)
+    # max_pool2d call (54.5k -> 49.1k instructions).
+    if type(n) is int and n >= 1:
+        return n
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{fn}: `{name}` must be a positive int or None, got {n!r}")
     if n < 1:
