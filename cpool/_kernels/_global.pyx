@@ -266,19 +266,16 @@ cdef void _plane_maxima(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize
     by :func:`_band_max_at`, for p0 <= p < p1: :func:`global_max` over planes that are one
     contiguous block, as a loop over raw pointers (see :func:`_plane_sums`). Float planes of a
     vector or more take their maxima four planes a step from ``cpool_plane_maxima`` (AVX2
-    build), and then the search only where the bits are in question or indices are asked for."""
+    build; it returns 0 for smaller planes), and then the search only where the bits are in
+    question or indices are asked for."""
     cdef Py_ssize_t p
     cdef const numeric* plane
     cdef int done = 0  # 0: not done; 1: done; 2: done, and some maximum is a zero or NaN
     cdef numeric m
     if numeric is float:
-        if n >= 8:
-            done = cpool_plane_maxima_f32(x + p0 * n, p1 - p0, n, out + p0,
-                                          STREAM_PREFETCH_BYTES)
+        done = cpool_plane_maxima_f32(x + p0 * n, p1 - p0, n, out + p0, STREAM_PREFETCH_BYTES)
     elif numeric is double:
-        if n >= 4:
-            done = cpool_plane_maxima_f64(x + p0 * n, p1 - p0, n, out + p0,
-                                          STREAM_PREFETCH_BYTES)
+        done = cpool_plane_maxima_f64(x + p0 * n, p1 - p0, n, out + p0, STREAM_PREFETCH_BYTES)
     if done:  # the maxima: now the scan's bits of a zero or NaN, and the indices
         for p in range(p0, p1 if indices != NULL or done == 2 else p0):
             m = out[p]

@@ -123,8 +123,9 @@ cdef extern from *:
          last n % 8 elements added in order), so its bits are the general loop's. Four planes
          a step, whose combines share their last two vector steps (a step of fewer than four
          planes repeats the first one and keeps only its own results).
-       cpool_plane_maxima: out[p] = the max of plane p, or NaN if it has one (any NaN); needs
-         n >= the vector width (8 floats, 4 doubles). A plane whose length is not a whole
+       cpool_plane_maxima: out[p] = the max of plane p, or NaN if it has one (any NaN); returns
+         0 for planes under the vector width (8 floats, 4 doubles), as cpool_same_3x3_sums
+         does for rows. A plane whose length is not a whole
          number of vectors ends with one that overlaps the one before (a max may see a value
          twice). Four planes a step, their NaN checks shared (a step with a NaN redoes its
          planes one by one) and their lanes reduced together. Returns 2 if some max is a zero
@@ -287,6 +288,7 @@ cdef extern from *:
         Py_ssize_t p; \\
         const char* hint = (const char*)x + ahead; \\
         int rare = 0; \\
+        if (n < N) return 0; /* planes under a vector: the caller's own loop */ \\
         for (p = 0; p + 4 <= n_planes; p += 4) { \\
             cpool_hint_to(&hint, (const char*)(x + (p + 4) * n) + ahead); \\
             cpool_max4_##NAME(x + p * n, n, out + p); \\
@@ -310,8 +312,9 @@ cdef extern from *:
        One loop per output row does both passes: it writes row r+1's column sums into one
        buffer row while it reads row r's from the other (written a row earlier, so the loads,
        which straddle two of its stores, do not wait on them). Rows of whole vectors, the last
-       overlapping the one before; buf holds 3W + 4 values. Returns 0 for rows under a vector
-       (the caller's own loops then). */
+       overlapping the one before; buf holds 3W + 4 values, of which the edges and the row of
+       zeros are written only when ``fresh`` (a buffer's first plane: no call writes over
+       them). Returns 0 for rows under a vector (the caller's own loops then). */
     #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
     /* One vector of the sweep over the column sums at b, for the outputs at ``at`` (mode: \\
        0 sums, divs unread (NULL); 1, 2 divide by divs[at ..] with the +0 first or last; 3, 4 \\
@@ -365,11 +368,14 @@ cdef extern from *:
     } \\
     static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                  Py_ssize_t W, T* out, const T* divs, \\
-                                                 int reciprocal, int zero_first, T* buf) { \\
+                                                 int reciprocal, int zero_first, T* buf, \\
+                                                 int fresh) { \\
         Py_ssize_t j; \\
         if (W < N) return 0; \\
-        buf[0] = buf[W + 1] = buf[W + 2] = buf[2 * W + 3] = 0; \\
-        for (j = 2 * W + 4; j < 3 * W + 4; j++) buf[j] = 0; \\
+        if (fresh) { /* the zeros: written once per buffer, read-only after */ \\
+            buf[0] = buf[W + 1] = buf[W + 2] = buf[2 * W + 3] = 0; \\
+            for (j = 2 * W + 4; j < 3 * W + 4; j++) buf[j] = 0; \\
+        } \\
         if (divs == NULL) \\
             cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0); \\
         else if (!reciprocal) \\
@@ -404,9 +410,10 @@ cdef extern from *:
     #define CPOOL_SAME_3X3(NAME, T) \\
     static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                  Py_ssize_t W, T* out, const T* divs, \\
-                                                 int reciprocal, int zero_first, T* buf) { \\
+                                                 int reciprocal, int zero_first, T* buf, \\
+                                                 int fresh) { \\
         (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)divs; (void)reciprocal; \\
-        (void)zero_first; (void)buf; \\
+        (void)zero_first; (void)buf; (void)fresh; \\
         return 0; \\
     }
     CPOOL_SAME_3X3(f32, float)
@@ -1145,10 +1152,11 @@ cdef extern from *:
                               double* totals, Py_ssize_t ahead) noexcept nogil
     bint cpool_same_3x3_sums_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H,
                                  Py_ssize_t W, float* out, const float* divs, bint reciprocal,
-                                 bint zero_first, float* buf) noexcept nogil
+                                 bint zero_first, float* buf, bint fresh) noexcept nogil
     bint cpool_same_3x3_sums_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H,
                                  Py_ssize_t W, double* out, const double* divs,
-                                 bint reciprocal, bint zero_first, double* buf) noexcept nogil
+                                 bint reciprocal, bint zero_first, double* buf,
+                                 bint fresh) noexcept nogil
     int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
                                Py_ssize_t ahead) noexcept nogil
     int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,

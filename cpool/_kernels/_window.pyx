@@ -606,6 +606,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef numeric_acc* orow
     cdef const numeric* first
     cdef const numeric* plane
+    cdef bint fresh
     if P == 0:
         return 0
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + div_stride,
@@ -673,18 +674,22 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                             _scan_tiles(first, dh * row_step, tile_rows * row_step, tile_n,
                                         <numeric*>orow + oh * OW, OW, 3)
                 elif same3:
+                    # The thread's first plane (its divisors not yet built): the buffer's
+                    # zeros too, which later planes keep.
+                    fresh = built[threadid()] < 0
                     divs = NULL
                     if divide:
                         divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
                                                &count_w[0], OH, OW, reciprocal)
+                    built[threadid()] = 1
                     if numeric is float:
                         cpool_same_3x3_sums_f32(&x[b0, b1, 0, 0], row_step, H, W,
                                                 <float*>orow, <float*>divs, reciprocal,
-                                                zero_first, <float*>buf)
+                                                zero_first, <float*>buf, fresh)
                     elif numeric is double:
                         cpool_same_3x3_sums_f64(&x[b0, b1, 0, 0], row_step, H, W,
                                                 <double*>orow, <double*>divs, reciprocal,
-                                                zero_first, <double*>buf)
+                                                zero_first, <double*>buf, fresh)
                 elif R:  # the flat sweep (square and not: a literal each, two inlined loops)
                     if square:
                         _vertical(&x[b0, b1, h_lo[0], 0], dh * row_step, h_n[0], n_buf, buf,
