@@ -43,6 +43,9 @@ def _os_threads() -> int:
 
 
 _cpus = _available_cpus()
+# Whether the kernels were built with OpenMP: a property of the build, read once (every call
+# with num_threads=None asks, twice: two calls into the extension a call).
+_OPENMP = bool(_openmp.openmp_enabled())
 _serial_after_fork = False  # a fork() child whose inherited libgomp pool cannot run teams
 _parent_threads = 1
 
@@ -90,7 +93,7 @@ def openmp_enabled() -> bool:
     >>> isinstance(cpool.openmp_enabled(), bool)
     True
     """
-    return _openmp.openmp_enabled()
+    return _OPENMP
 
 
 def get_num_threads() -> int:
@@ -121,7 +124,7 @@ def get_num_threads() -> int:
     >>> cpool.get_num_threads() >= 1
     True
     """
-    if not _openmp.openmp_enabled() or _serial_after_fork:
+    if not _OPENMP or _serial_after_fork:
         return 1
     if _override is not None:
         return _override
@@ -181,7 +184,7 @@ def resolve(num_threads, fn):
     """The thread count for one call: ``num_threads`` checked, or the default; at most the CPUs
     available, and 1 where threads cannot run (a serial build, a fork child of a pool)."""
     n = get_num_threads() if num_threads is None else _check(num_threads, fn)
-    if not _openmp.openmp_enabled() or _serial_after_fork:
+    if not _OPENMP or _serial_after_fork:
         return 1
     return min(n, _cpus)
 
@@ -276,8 +279,14 @@ class uncapped:
         _planning.uncapped = False
 
 
+def load_capped(n: int, work: int) -> bool:
+    """Whether :func:`for_load` may cap a default count ``n`` for a call of ``work`` values (a
+    recorded plan of a call it never caps skips it)."""
+    return n > 1 and work >= LOAD_CHECK_WORK
+
+
 def for_load(n: int, work: int) -> int:
     """A default thread count ``n`` for a call of ``work`` values, capped by the free cores."""
-    if n <= 1 or work < LOAD_CHECK_WORK or getattr(_planning, "uncapped", False):
+    if not load_capped(n, work) or getattr(_planning, "uncapped", False):
         return n
     return min(n, free_cores())

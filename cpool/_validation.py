@@ -933,7 +933,7 @@ class _Recipe(NamedTuple):
     pixel: int
     num_threads: int
     kernel_args: Optional[tuple]  # separable_args (windowed ops)
-    default_threads: bool         # num_threads was None: capped by the machine's load
+    load_capped: bool             # num_threads was None, and the call is one the load caps
     work: int                     # values read and written
 
     def plan(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> Plan:
@@ -941,12 +941,12 @@ class _Recipe(NamedTuple):
         # reads are Python-level properties) and the Plan made by tuple.__new__ (its
         # constructor is Python-level too) took 0.95 -> 0.6 us of a (1, 1, 2, 2) call.
         (view_shape, shape, result_dtype, with_indices, k4, geometry, task_size, lanes, pixel,
-         num_threads, kernel_args, default_threads, work) = self
+         num_threads, kernel_args, load_capped, work) = self
         results: Tuple[np.ndarray, ...] = (np.empty(shape, result_dtype) if out is None
                                            else out,)
         if with_indices:
             results += (np.empty(shape, _INT64),)
-        if default_threads:
+        if load_capped:
             num_threads = _threads.for_load(num_threads, work)
         return _new_tuple(Plan, (x.reshape(view_shape), results[0].reshape(k4),
                                  results[1].reshape(k4) if with_indices else None,
@@ -1004,7 +1004,9 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
             a.nbytes for w in g.windows for a in (w.lo, w.count, w.padded_count))
         _RECIPES.put(key, _Recipe(plan.x.shape, r[0].shape, r[0].dtype, plan.indices is not None,
                                   plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
-                                  plan.num_threads, kernel_args, default_threads, work),
+                                  plan.num_threads, kernel_args,
+                                  default_threads and _threads.load_capped(plan.num_threads, work),
+                                  work),
                      arrays + 1024)
     if default_threads:
         return plan._replace(num_threads=_threads.for_load(plan.num_threads, work))
