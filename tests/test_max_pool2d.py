@@ -422,3 +422,30 @@ def test_padded_3x3_every_row_width(rng, W, dtype):
                     got = cpool.max_pool2d(xs, 3, 2, 1, ceil_mode=ceil_mode,
                                            num_threads=threads)
                     np.testing.assert_array_equal(as_bits(got), exp)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("W", [3, 4, 5, 7, 8, 9, 15, 16, 17, 28, 33, 40])
+@pytest.mark.parametrize("H", [1, 2, 3, 28])
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_same_3x3_bitwise(rng, dtype, W, H, num_threads):
+    # max 3x3 stride 1 padding 1 on small planes: a kernel of its own in the AVX2 build, a
+    # plane a call (_mm_max over the column maxima), which hands a plane with a NaN or a -0
+    # column max back to the gapped rows (the scan's zero or NaN); the planes after such a
+    # plane take the kernel again, with the buffer's padding rewritten. Every row width around
+    # its vector steps, the plane's edge rows; bits against the reference and the general path.
+    x = rng.standard_normal((3, 4, H, W)).astype(dtype)
+    x[0, 1] = 0.0                     # all +0: the kernel's (no -0 column max)
+    x[0, 2] = np.abs(x[0, 2]) + 1     # a -0 among larger values: the kernel's (H > 1)
+    x[0, 2, 0, min(1, W - 1)] = -0.0
+    x[1, 0] = -0.0                    # all -0: handed back
+    x[1, 1] = np.where(rng.random((H, W)) < 0.5, -0.0, 0.0)  # mixed zeros: handed back
+    x[1, 3, H // 2, W // 2] = np.nan  # a NaN: handed back, then the next planes are the kernel's
+    x[2, 0, -1, -1] = np.inf
+    x[2, 1] = -np.inf                 # all -inf: the padding's identity is never the answer
+    x[2, 2, 0, :] = -np.inf
+    got = cpool.max_pool2d(x, 3, 1, 1, num_threads=num_threads)
+    assert_identical(got, ref.max_pool2d(x, 3, 1, 1))
+    np.testing.assert_array_equal(as_bits(got), as_bits(ref.max_pool2d(x, 3, 1, 1)))
+    with general_path():
+        np.testing.assert_array_equal(as_bits(got), as_bits(cpool.max_pool2d(x, 3, 1, 1)))

@@ -313,17 +313,40 @@ cdef extern from *:
        buffer row while it reads row r's from the other (written a row earlier, so the loads,
        which straddle two of its stores, do not wait on them). Rows of whole vectors, the last
        overlapping the one before; buf holds 3W + 4 values, of which the edges and the row of
-       zeros are written only when ``fresh`` (a buffer's first plane: no call writes over
-       them). Returns 0 for rows under a vector (the caller's own loops then). */
+       identities are written only when ``fresh`` (a buffer's first plane: no call writes over
+       them). Returns 0 for rows under a vector (the caller's own loops then).
+       cpool_same_3x3_max: the same for max_pool2d(x, 3, 1, 1), in the same loops (mode 5):
+       each column's max of its rows in order, _mm_max(v, m) (m kept on ties), the padding's
+       identity -inf, then the max of three column maxima. That is the scan's answer wherever
+       no input is NaN (_mm_max drops a NaN v) and no column max is -0 (the separable order
+       then keeps another zero than the scan: see _window's _scan_order_max); returns 2 where
+       either happens, and the caller redoes the plane by its general rows. */
     #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
-    /* One vector of the sweep over the column sums at b, for the outputs at ``at`` (mode: \\
-       0 sums, divs unread (NULL); 1, 2 divide by divs[at ..] with the +0 first or last; 3, 4 \\
-       multiply likewise). */ \\
+    /* One vector of a row's column sums (mode < 5: (a + r) + b) or maxima (mode 5; NaN \\
+       inputs and -0 maxima noted in ``flags``), from the rows above, at and below. */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_col_##NAME(const T* a, const T* r, const T* b, \\
+                                                           const int mode, V* flags) { \\
+        V v = _mm256_loadu_##S(r), m; \\
+        if (mode < 5) \\
+            return _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(a), v), _mm256_loadu_##S(b)); \\
+        m = _mm256_max_##S(_mm256_loadu_##S(b), _mm256_max_##S(v, _mm256_loadu_##S(a))); \\
+        *flags = _mm256_or_##S(*flags, _mm256_or_##S( \\
+            _mm256_cmp_##S(v, v, _CMP_UNORD_Q), \\
+            _mm256_and_##S(_mm256_cmp_##S(m, _mm256_setzero_##S(), _CMP_EQ_OQ), m))); \\
+        return m; \\
+    } \\
+    /* One vector of the sweep over the column sums (or maxima) at b, for the outputs at \\
+       ``at`` (mode: 0 sums, divs unread (NULL); 1, 2 divide by divs[at ..] with the +0 first \\
+       or last; 3, 4 multiply likewise; 5 the max). */ \\
     static CPOOL_ALWAYS_INLINE V cpool_same_3x3_out_##NAME(const T* b, const T* divs, \\
                                                            Py_ssize_t at, const int mode) { \\
         const V z = _mm256_setzero_##S(); \\
-        V v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(b), _mm256_loadu_##S(b + 1)), \\
-                             _mm256_loadu_##S(b + 2)); \\
+        V v; \\
+        if (mode == 5) \\
+            return _mm256_max_##S(_mm256_max_##S(_mm256_loadu_##S(b), _mm256_loadu_##S(b + 1)), \\
+                                  _mm256_loadu_##S(b + 2)); \\
+        v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(b), _mm256_loadu_##S(b + 1)), \\
+                           _mm256_loadu_##S(b + 2)); \\
         if (mode == 0 || mode == 1 || mode == 3) v = _mm256_add_##S(v, z); \\
         if (mode == 1 || mode == 2) v = _mm256_div_##S(v, _mm256_loadu_##S(divs + at)); \\
         if (mode == 3 || mode == 4) v = _mm256_mul_##S(v, _mm256_loadu_##S(divs + at)); \\
@@ -332,27 +355,25 @@ cdef extern from *:
     } \\
     static CPOOL_ALWAYS_INLINE void cpool_same_3x3_rows_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, const T* divs, \\
-            T* buf, const int mode) { \\
+            T* buf, const int mode, V* flags) { \\
         T *cur = buf, *next = buf + W + 2, *swap; \\
-        const T *zeros = buf + 2 * (W + 2), *above, *row, *below; \\
+        const T *edge = buf + 2 * (W + 2), *above, *row, *below; \\
         Py_ssize_t r, j; \\
-        /* row 0's column sums: (0 + x_0) + x_1 */ \\
-        below = H > 1 ? x + row_step : zeros; \\
+        /* row 0's columns: (identity + x_0) + x_1, the row of identities for the missing row */ \\
+        below = H > 1 ? x + row_step : edge; \\
         for (j = 0; j < W; j += N) { \\
             CPOOL_OVERLAP_LAST(j, W, N) \\
-            _mm256_storeu_##S(cur + 1 + j, _mm256_add_##S( \\
-                _mm256_add_##S(_mm256_loadu_##S(zeros + j), _mm256_loadu_##S(x + j)), \\
-                _mm256_loadu_##S(below + j))); \\
+            _mm256_storeu_##S(cur + 1 + j, \\
+                              cpool_same_3x3_col_##NAME(edge + j, x + j, below + j, mode, flags)); \\
         } \\
         for (r = 0; r + 1 < H; r++) { \\
             above = x + r * row_step; \\
             row = above + row_step; \\
-            below = r + 2 < H ? row + row_step : zeros; \\
+            below = r + 2 < H ? row + row_step : edge; \\
             for (j = 0; j < W; j += N) { \\
                 CPOOL_OVERLAP_LAST(j, W, N) \\
-                _mm256_storeu_##S(next + 1 + j, _mm256_add_##S( \\
-                    _mm256_add_##S(_mm256_loadu_##S(above + j), _mm256_loadu_##S(row + j)), \\
-                    _mm256_loadu_##S(below + j))); \\
+                _mm256_storeu_##S(next + 1 + j, cpool_same_3x3_col_##NAME( \\
+                    above + j, row + j, below + j, mode, flags)); \\
                 _mm256_storeu_##S(out + r * W + j, \\
                                   cpool_same_3x3_out_##NAME(cur + j, divs, r * W + j, mode)); \\
             } \\
@@ -366,23 +387,36 @@ cdef extern from *:
                               cpool_same_3x3_out_##NAME(cur + j, divs, r * W + j, mode)); \\
         } \\
     } \\
+    /* The buffer's padding cells and its row of identities (a buffer's first plane). */ \\
+    static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity) { \\
+        Py_ssize_t j; \\
+        buf[0] = buf[W + 1] = buf[W + 2] = buf[2 * W + 3] = identity; \\
+        for (j = 2 * W + 4; j < 3 * W + 4; j++) buf[j] = identity; \\
+    } \\
     static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                  Py_ssize_t W, T* out, const T* divs, \\
                                                  int reciprocal, int zero_first, T* buf, \\
                                                  int fresh) { \\
-        Py_ssize_t j; \\
+        V unused = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
-        if (fresh) { /* the zeros: written once per buffer, read-only after */ \\
-            buf[0] = buf[W + 1] = buf[W + 2] = buf[2 * W + 3] = 0; \\
-            for (j = 2 * W + 4; j < 3 * W + 4; j++) buf[j] = 0; \\
-        } \\
+        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0); \\
         if (divs == NULL) \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0); \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0, &unused); \\
         else if (!reciprocal) \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 1 : 2); \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 1 : 2, \\
+                                       &unused); \\
         else \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 3 : 4); \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 3 : 4, \\
+                                       &unused); \\
         return 1; \\
+    } \\
+    static inline int cpool_same_3x3_max_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                Py_ssize_t W, T* out, T* buf, int fresh) { \\
+        V flags = _mm256_setzero_##S(); \\
+        if (W < N) return 0; \\
+        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY); \\
+        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 5, &flags); \\
+        return 1 + (_mm256_movemask_##S(flags) != 0); \\
     }
     CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
@@ -414,6 +448,11 @@ cdef extern from *:
                                                  int fresh) { \\
         (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)divs; (void)reciprocal; \\
         (void)zero_first; (void)buf; (void)fresh; \\
+        return 0; \\
+    } \\
+    static inline int cpool_same_3x3_max_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                Py_ssize_t W, T* out, T* buf, int fresh) { \\
+        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)fresh; \\
         return 0; \\
     }
     CPOOL_SAME_3X3(f32, float)
@@ -1157,6 +1196,10 @@ cdef extern from *:
                                  Py_ssize_t W, double* out, const double* divs,
                                  bint reciprocal, bint zero_first, double* buf,
                                  bint fresh) noexcept nogil
+    int cpool_same_3x3_max_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
+                               float* out, float* buf, bint fresh) noexcept nogil
+    int cpool_same_3x3_max_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
+                               double* out, double* buf, bint fresh) noexcept nogil
     int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
                                Py_ssize_t ahead) noexcept nogil
     int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,

@@ -42,6 +42,7 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_argmax_s2_f32, cpool_argmax_s2_f64,
+                                   cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
@@ -275,6 +276,23 @@ cdef inline bint _small_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ss
     the row."""
     return (not clipped and OH > 1 and W <= SHORT_ROW and OH * W <= TILED_VALUES
             and (edges or (pad_w == 0 and (OW - 1) * sw + (kw - 1) * dw < W)))
+
+
+cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH,
+                           Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                           Py_ssize_t pad_w, Py_ssize_t dh, const Py_ssize_t[::1] h_lo,
+                           const Py_ssize_t[::1] h_n, Py_ssize_t itemsize) noexcept nogil:
+    """Whether the windows of planes of ``floats`` are the "same" 3x3 at stride 1 (padding 1
+    both ways: avg_pool2d(x, 3, 1, 1), max_pool2d(x, 3, 1, 1)) that cpool_same_3x3_sums and
+    cpool_same_3x3_max take a plane at a time: rows of a vector or more, AVX2 build."""
+    cdef Py_ssize_t oh
+    if not (CPOOL_AVX_KERNELS and floats and kw == 3 and sw == 1 and dw == 1 and pad_w == 1
+            and dh == 1 and OH == H and OW == W and W * itemsize >= 32):
+        return False
+    for oh in range(OH):
+        if h_lo[oh] != max(oh - 1, 0) or h_lo[oh] + h_n[oh] != min(oh + 2, H):
+            return False
+    return True
 
 
 cdef inline bint _tiled_2x2_planes(Py_ssize_t W, Py_ssize_t OH, const Py_ssize_t[::1] h_n,
@@ -584,16 +602,15 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # with a bounds test per tap: a third of avg 3x3 s1 p1 on 28-wide planes.
     cdef bint gapped = (not tiles and R == 0 and sw == 1 and OW == W
                         and 0 < pad_w <= (kw - 1) * dw)
-    # The "same" 3x3 at stride 1 (padding 1 both ways; avg_pool2d(x, 3, 1, 1)) of float sums
-    # and averages: a plane a call of cpool_same_3x3_sums, the steps of the gapped rows below
-    # in vectors, without their calls per row (on 28-wide planes most of the time).
+    # The "same" 3x3 at stride 1 (padding 1 both ways; avg_pool2d(x, 3, 1, 1) and
+    # max_pool2d(x, 3, 1, 1)) of floats: a plane a call of cpool_same_3x3_sums or _max, the
+    # steps of the gapped rows below in vectors, without their calls per row (on 28-wide
+    # planes most of the time). A max plane with a NaN or a -0 column max takes the gapped
+    # rows after all (``fused`` false), whose scan fix-up settles which zero or NaN it keeps.
     cdef Py_ssize_t H = x.shape[2]
-    cdef bint same3 = (CPOOL_AVX_KERNELS and gapped and numeric is numeric_acc
-                       and (numeric is float or numeric is double) and not is_max
-                       and not square and kw == 3 and dw == 1 and pad_w == 1 and dh == 1
-                       and OH == H and W * <Py_ssize_t>sizeof(numeric) >= 32)
-    for oh in range(OH if same3 else 0):
-        same3 = same3 and h_lo[oh] == max(oh - 1, 0) and h_lo[oh] + h_n[oh] == min(oh + 2, H)
+    cdef bint same3 = gapped and not square and _same_3x3(
+        numeric is numeric_acc and (numeric is float or numeric is double), H, W, OH, OW, kw, sw,
+        dw, pad_w, dh, h_lo, h_n, sizeof(numeric))
     cdef Py_ssize_t Wg = W + (kw - 1) * dw if gapped else Wb  # values per buffer row
     cdef Py_ssize_t gap_lo = pad_w if gapped else 0  # where a buffer row's values start
     cdef Py_ssize_t j
@@ -606,7 +623,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef numeric_acc* orow
     cdef const numeric* first
     cdef const numeric* plane
-    cdef bint fresh
+    cdef bint fresh, fused
     if P == 0:
         return 0
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(num_threads, stride + div_stride,
@@ -643,7 +660,39 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     note_work(plane_work)
                 buf = scratch + threadid() * (stride + div_stride)
                 orow = &out[b0, b1, 0, 0]
-                if tiles_2x2:
+                fused = False
+                if same3:
+                    # The thread's first plane (its divisors not yet built): the buffer's
+                    # padding and row of identities too, which later planes keep.
+                    fresh = built[threadid()] < 0
+                    divs = NULL
+                    if divide:
+                        divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
+                                               &count_w[0], OH, OW, reciprocal)
+                    built[threadid()] = 1
+                    if is_max:
+                        if numeric is float:
+                            fused = cpool_same_3x3_max_f32(&x[b0, b1, 0, 0], row_step, H, W,
+                                                           <float*>orow, <float*>buf,
+                                                           fresh) == 1
+                        elif numeric is double:
+                            fused = cpool_same_3x3_max_f64(&x[b0, b1, 0, 0], row_step, H, W,
+                                                           <double*>orow, <double*>buf,
+                                                           fresh) == 1
+                        if not fused:  # the gapped rows below write over the buffer's edges
+                            built[threadid()] = -1
+                    elif numeric is float:
+                        fused = cpool_same_3x3_sums_f32(&x[b0, b1, 0, 0], row_step, H, W,
+                                                        <float*>orow, <float*>divs, reciprocal,
+                                                        zero_first, <float*>buf, fresh)
+                    elif numeric is double:
+                        fused = cpool_same_3x3_sums_f64(&x[b0, b1, 0, 0], row_step, H, W,
+                                                        <double*>orow, <double*>divs,
+                                                        reciprocal, zero_first, <double*>buf,
+                                                        fresh)
+                if fused:
+                    pass
+                elif tiles_2x2:
                     plane = &x[b0, b1, 0, 0]
                     # The plane's rows in one call where their first rows are evenly spaced
                     # (tile_rows: that spacing), else one call per row.
@@ -673,23 +722,6 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                                           <numeric*>orow + oh * OW, OW):
                             _scan_tiles(first, dh * row_step, tile_rows * row_step, tile_n,
                                         <numeric*>orow + oh * OW, OW, 3)
-                elif same3:
-                    # The thread's first plane (its divisors not yet built): the buffer's
-                    # zeros too, which later planes keep.
-                    fresh = built[threadid()] < 0
-                    divs = NULL
-                    if divide:
-                        divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
-                                               &count_w[0], OH, OW, reciprocal)
-                    built[threadid()] = 1
-                    if numeric is float:
-                        cpool_same_3x3_sums_f32(&x[b0, b1, 0, 0], row_step, H, W,
-                                                <float*>orow, <float*>divs, reciprocal,
-                                                zero_first, <float*>buf, fresh)
-                    elif numeric is double:
-                        cpool_same_3x3_sums_f64(&x[b0, b1, 0, 0], row_step, H, W,
-                                                <double*>orow, <double*>divs, reciprocal,
-                                                zero_first, <double*>buf, fresh)
                 elif R:  # the flat sweep (square and not: a literal each, two inlined loops)
                     if square:
                         _vertical(&x[b0, b1, h_lo[0], 0], dh * row_step, h_n[0], n_buf, buf,
@@ -710,7 +742,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                                 buf[oh * Wg + j] = identity
                             for j in range(gap_lo + W, Wg):
                                 buf[oh * Wg + j] = identity
-                if tiles_2x2 or tiles_3x3 or same3:
+                if fused or tiles_2x2 or tiles_3x3:
                     pass
                 elif tiles:
                     _horizontal(buf, orow, OH * OW, kw, sw, dw, is_max)
@@ -750,7 +782,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                         for i in range(i_hi, OW):
                             orow[oh * OW + i] = _padded_window(buf + at, W, i * sw - pad_w, kw,
                                                                dw, identity, is_max)
-                if numeric is numeric_acc and is_max and not (tiles_2x2 or tiles_3x3):
+                if numeric is numeric_acc and is_max and not (fused or tiles_2x2 or tiles_3x3):
                     # As in _separable: the scan's own bits where a column max is -0 or NaN.
                     for oh in range(OH):
                         at = _buffer_row(&h_lo[0], oh, R, W, Wg) + gap_lo
@@ -838,9 +870,12 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                            and kw == 2 and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
     # Padded windows here too, but for max at stride 1 (28-wide planes, 3x3 padding 1, one
     # thread: avg stride 1 0.276 -> 0.214 ms, max stride 2 0.195 -> 0.163; max stride 1 was
-    # faster on the per-row path, 0.251 against 0.321).
+    # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats,
+    # a plane a call there.
     if layout is planes and not depth and not plane_bounds and (_small_planes(
-            W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1)
+            W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or _same_3x3(
+                numeric is numeric_acc and (numeric is float or numeric is double), x.shape[2],
+                W, OH, OW, kw, sw, dw, pad_w, dh, h_lo, h_n, sizeof(numeric)))
             or (tiles_2x2 and _tiled_2x2_planes(W, OH, h_n, sizeof(numeric)))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
                                  divide, is_max, num_threads, square, root, zero_first)
