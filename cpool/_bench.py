@@ -78,6 +78,11 @@ CASES = [
          lambda x, n: cpool.avg_pool2d(x, 3, 1, 1, num_threads=n),
          lambda F, t: F.avg_pool2d(t, 3, 1, 1), lambda x: _baselines.avg_pool2d(x, 3, 1, 1), 5, 0.3,
          peers=_nchw("avg", 3, 1, 1), peer_target=1.25),
+    # Inception's pooling branch: max 3x3 stride 1 "same".
+    Case("max3s1", "max 3x3 s1 p1", (32, 128, 28, 28), "float32",
+         lambda x, n: cpool.max_pool2d(x, 3, 1, 1, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 3, 1, 1), lambda x: _baselines.max_pool2d(x, 3, 1, 1), 10,
+         0.3, peers=_nchw("max", 3, 1, 1), peer_target=2.0),
     Case("sum2", "sum 2x2 s2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.sum_pool2d(x, 2, num_threads=n),
          lambda F, t: F.avg_pool2d(t, 2, divisor_override=1), lambda x: _baselines.sum_pool2d(x, 2, 2),
@@ -207,8 +212,8 @@ CASES += [
     c._replace(key=c.key + "_c", label=c.label + ", in cache",
                shape=(max(1, c.shape[0] // 8),) + c.shape[1:], speedup_target=None,
                copy_target=None, relative_to=None, relative_target=None)
-    for c in list(CASES) if c.key in ("max2", "max3", "avg2", "avg3", "max2big", "gavg", "gmax",
-                                      "max2b")
+    for c in list(CASES) if c.key in ("max2", "max3", "max3s1", "avg2", "avg3", "max2big", "gavg",
+                                      "gmax", "max2b")
 ]
 
 # Channels-last (NHWC) inputs, against the strongest peers on the same NHWC array: torch
