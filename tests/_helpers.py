@@ -203,15 +203,21 @@ def odd_layouts(base):
 def general_path():
     """Every windowed kernel takes its general path (each window's in-bounds taps over an
     unpadded row: the path of kernels much wider than the input), so that grids of ordinary
-    geometries can check it against the fast paths."""
+    geometries can check it against the fast paths.
+
+    The plans recorded for repeated calls are dropped on the way in and out: a call made
+    before (the fast path's, with the same arguments) would otherwise replay its recorded
+    plan, fast path and all, and one made inside would replay the general path after."""
     from cpool import _validation
 
     saved = _validation._PADDED_ROW_SLACK, _validation._STOCHASTIC_FAST_TAPS
+    _validation._RECIPES.clear()
     _validation._PADDED_ROW_SLACK, _validation._STOCHASTIC_FAST_TAPS = -(2**62), 0
     try:
         yield
     finally:
         _validation._PADDED_ROW_SLACK, _validation._STOCHASTIC_FAST_TAPS = saved
+        _validation._RECIPES.clear()
 
 
 def stacked_rows(pool, x, k, s, reps=400):

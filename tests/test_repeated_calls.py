@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cpool
-from _helpers import assert_identical, random_array
+from _helpers import assert_identical, general_path, random_array
 from cpool import _validation
 
 
@@ -192,3 +192,21 @@ def test_out_with_indices_is_validated_every_time(rng):
         assert_identical(out[1], indices)
         with pytest.raises(TypeError, match="tuple"):
             cpool.max_pool2d(x, 2, return_indices=True, out=np.empty_like(values))
+
+
+def test_the_general_path_helper_replays_no_fast_plan(rng):
+    # tests/_helpers.general_path puts the kernels on their general path for the calls made
+    # inside it. A plan recorded before it (the fast path's, for the same arguments) must not
+    # be replayed inside, nor the general path's after it: the fast-against-general tests
+    # would compare a path with itself.
+    x = random_array(rng, (2, 3, 8, 8), np.float32)
+
+    def clipped():
+        plan = _validation.prepare_window("max_pool2d", "max", x, 2, None, 0, 1, False, False,
+                                          None, None)
+        return plan.geometry.clipped
+
+    assert not clipped() and not clipped()  # recorded, then replayed
+    with general_path():
+        assert clipped() and clipped()
+    assert not clipped()
