@@ -44,6 +44,12 @@ cdef extern from *:
     #define CPOOL_NOINLINE
     #define CPOOL_ALWAYS_INLINE inline
     #endif
+    /* A vector's -0 lanes: (m == 0) & m keeps the sign bit of -0 only. The max kernels or it
+       into their flags beside a NaN test: where a column max is -0 the row-separable order
+       may keep another zero than PyTorch's scan. 128 and 256 bits (m: a plain variable). */
+    #define CPOOL_NEGZERO(S, m) _mm_and_##S(_mm_cmpeq_##S(m, _mm_setzero_##S()), m)
+    #define CPOOL_NEGZERO256(S, m) \\
+        _mm256_and_##S(_mm256_cmp_##S(m, _mm256_setzero_##S(), _CMP_EQ_OQ), m)
     /* Copy n pixels of nbytes bytes, src_step bytes apart, to consecutive pixels at dst. Each
        common size is a copy of constant size (plain moves); a 3-, 6- or 12-byte pixel moves
        with one wider load and store whose spill into the next pixel the next copy overwrites
@@ -331,8 +337,7 @@ cdef extern from *:
             return _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(a), v), _mm256_loadu_##S(b)); \\
         m = _mm256_max_##S(_mm256_loadu_##S(b), _mm256_max_##S(v, _mm256_loadu_##S(a))); \\
         *flags = _mm256_or_##S(*flags, _mm256_or_##S( \\
-            _mm256_cmp_##S(v, v, _CMP_UNORD_Q), \\
-            _mm256_and_##S(_mm256_cmp_##S(m, _mm256_setzero_##S(), _CMP_EQ_OQ), m))); \\
+            _mm256_cmp_##S(v, v, _CMP_UNORD_Q), CPOOL_NEGZERO256(S, m))); \\
         return m; \\
     } \\
     /* One vector of the sweep over the column sums (or maxima) at b, for the outputs at \\
@@ -556,15 +561,14 @@ cdef extern from *:
             any |= p[j] < bound; \\
         return any; \\
     } \\
-    /* Whether any of p[0:n] is -0 or NaN: (v == 0) & v keeps the sign bit of -0 only. */ \\
+    /* Whether any of p[0:n] is -0 or NaN. */ \\
     static inline int cpool_any_negzero_or_nan_##NAME(const T* p, Py_ssize_t n) { \\
-        V z = _mm_setzero_##S(), m = z, v; \\
+        V m = _mm_setzero_##S(), v; \\
         Py_ssize_t j = 0; \\
         int any; \\
         for (; j + N <= n; j += N) { \\
             v = _mm_loadu_##S(p + j); \\
-            m = _mm_or_##S(m, _mm_or_##S(_mm_and_##S(_mm_cmpeq_##S(v, z), v), \\
-                                         _mm_cmpunord_##S(v, v))); \\
+            m = _mm_or_##S(m, _mm_or_##S(CPOOL_NEGZERO(S, v), _mm_cmpunord_##S(v, v))); \\
         } \\
         any = _mm_movemask_##S(m) != 0; \\
         for (; j < n; j++) \\
@@ -633,11 +637,11 @@ cdef extern from *:
        the SSE2 ones cost 10-15% of a 2x2 pooling. */
     #define CPOOL_AVX_NEGZERO(NAME, T, V, S, N) \\
     static inline int cpool_any_negzero_or_nan_avx_##NAME(const T* p, Py_ssize_t n) { \\
-        V z = _mm256_setzero_##S(), m = z, v; \\
+        V m = _mm256_setzero_##S(), v; \\
         Py_ssize_t j = 0; \\
         for (; j + N <= n; j += N) { \\
             v = _mm256_loadu_##S(p + j); \\
-            m = _mm256_or_##S(m, _mm256_or_##S(_mm256_and_##S(_mm256_cmp_##S(v, z, _CMP_EQ_OQ), v), \\
+            m = _mm256_or_##S(m, _mm256_or_##S(CPOOL_NEGZERO256(S, v), \\
                                                _mm256_cmp_##S(v, v, _CMP_UNORD_Q))); \\
         } \\
         return (_mm256_movemask_##S(m) != 0) | cpool_any_negzero_or_nan_##NAME(p + j, n - j); \\
@@ -697,9 +701,8 @@ cdef extern from *:
                     _mm256_cmp_##S(a0, b0, _CMP_UNORD_Q), _mm256_cmp_##S(a1, b1, _CMP_UNORD_Q))); \\
                 c0 = _mm256_max_##S(b0, a0); \\
                 c1 = _mm256_max_##S(b1, a1); \\
-                flags256 = _mm256_or_##S(flags256, _mm256_or_##S( \\
-                    _mm256_and_##S(_mm256_cmp_##S(c0, _mm256_setzero_##S(), _CMP_EQ_OQ), c0), \\
-                    _mm256_and_##S(_mm256_cmp_##S(c1, _mm256_setzero_##S(), _CMP_EQ_OQ), c1))); \\
+                flags256 = _mm256_or_##S(flags256, _mm256_or_##S(CPOOL_NEGZERO256(S, c0), \\
+                                                                 CPOOL_NEGZERO256(S, c1))); \\
             } else if (op == 1) { \\
                 c0 = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
                 c1 = _mm256_add_##S(_mm256_mul_##S(a1, a1), _mm256_mul_##S(b1, b1)); \\
@@ -846,9 +849,8 @@ cdef extern from *:
                                                          _mm_cmpunord_##S(a1, b1))); \\
                     v0 = _mm_max_##S(b0, a0); \\
                     v1 = _mm_max_##S(b1, a1); \\
-                    flags = _mm_or_##S(flags, _mm_or_##S( \\
-                        _mm_and_##S(_mm_cmpeq_##S(v0, _mm_setzero_##S()), v0), \\
-                        _mm_and_##S(_mm_cmpeq_##S(v1, _mm_setzero_##S()), v1))); \\
+                    flags = _mm_or_##S(flags, _mm_or_##S(CPOOL_NEGZERO(S, v0), \\
+                                                         CPOOL_NEGZERO(S, v1))); \\
                 } else if (op == 1) { \\
                     v0 = _mm_add_##S(_mm_mul_##S(a0, a0), _mm_mul_##S(b0, b0)); \\
                     v1 = _mm_add_##S(_mm_mul_##S(a1, a1), _mm_mul_##S(b1, b1)); \\
@@ -878,7 +880,7 @@ cdef extern from *:
         t0 = _mm_loadu_##S(p), t1 = _mm_loadu_##S((p) + below), t2 = _mm_loadu_##S((p) + 2 * below), \\
         flags = _mm_or_##S(flags, _mm_or_##S(_mm_cmpunord_##S(t0, t1), _mm_cmpunord_##S(t2, t2))), \\
         t0 = _mm_max_##S(t2, _mm_max_##S(t1, t0)), \\
-        flags = _mm_or_##S(flags, _mm_and_##S(_mm_cmpeq_##S(t0, _mm_setzero_##S()), t0)), \\
+        flags = _mm_or_##S(flags, CPOOL_NEGZERO(S, t0)), \\
         t0)
     #define CPOOL_TILES_3X3(NAME, T, V, S, N) \\
     static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\

@@ -533,7 +533,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                      const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n,
                      const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
                      bint is_max, int num_threads, bint square, double root,
-                     bint zero_first) except -1:
+                     bint zero_first, bint same_3x3) except -1:
     """:func:`_separable` for small planes (a 14-wide plane, 2x2 stride 2; adaptive 13 -> 6,
     3x3 stride 2): a task takes one plane and reduces each output row's window rows into one
     buffer, row after row, so that the plane's windows take one horizontal pass and its
@@ -607,10 +607,9 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # steps of the gapped rows below in vectors, without their calls per row (on 28-wide
     # planes most of the time). A max plane with a NaN or a -0 column max takes the gapped
     # rows after all (``fused`` false), whose scan fix-up settles which zero or NaN it keeps.
+    # (``same_3x3``: _separable's :func:`_same_3x3` of these windows.)
     cdef Py_ssize_t H = x.shape[2]
-    cdef bint same3 = gapped and not square and _same_3x3(
-        numeric is numeric_acc and (numeric is float or numeric is double), H, W, OH, OW, kw, sw,
-        dw, pad_w, dh, h_lo, h_n, sizeof(numeric))
+    cdef bint same3 = gapped and not square and same_3x3
     cdef Py_ssize_t Wg = W + (kw - 1) * dw if gapped else Wb  # values per buffer row
     cdef Py_ssize_t gap_lo = pad_w if gapped else 0  # where a buffer row's values start
     cdef Py_ssize_t j
@@ -666,10 +665,11 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     # padding and row of identities too, which later planes keep.
                     fresh = built[threadid()] < 0
                     divs = NULL
-                    if divide:
+                    if divide:  # (_plane_divisors marks the thread's buffer as built)
                         divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
                                                &count_w[0], OH, OW, reciprocal)
-                    built[threadid()] = 1
+                    else:
+                        built[threadid()] = 1
                     if is_max:
                         if numeric is float:
                             fused = cpool_same_3x3_max_f32(&x[b0, b1, 0, 0], row_step, H, W,
@@ -868,17 +868,19 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                            and (not is_max or numeric is float or numeric is double)
                            and not depth and not clipped and not plane_bounds
                            and kw == 2 and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
+    # The "same" 3x3 at stride 1 of float planes, which _small_plane_rows hands a plane at a
+    # time to cpool_same_3x3_sums or _max: decided here, once.
+    cdef bint same3 = (layout is planes and not depth and not plane_bounds and _same_3x3(
+        numeric is numeric_acc and (numeric is float or numeric is double), x.shape[2], W, OH,
+        OW, kw, sw, dw, pad_w, dh, h_lo, h_n, sizeof(numeric)))
     # Padded windows here too, but for max at stride 1 (28-wide planes, 3x3 padding 1, one
     # thread: avg stride 1 0.276 -> 0.214 ms, max stride 2 0.195 -> 0.163; max stride 1 was
-    # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats,
-    # a plane a call there.
+    # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats.
     if layout is planes and not depth and not plane_bounds and (_small_planes(
-            W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or _same_3x3(
-                numeric is numeric_acc and (numeric is float or numeric is double), x.shape[2],
-                W, OH, OW, kw, sw, dw, pad_w, dh, h_lo, h_n, sizeof(numeric)))
+            W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or same3)
             or (tiles_2x2 and _tiled_2x2_planes(W, OH, h_n, sizeof(numeric)))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
-                                 divide, is_max, num_threads, square, root, zero_first)
+                                 divide, is_max, num_threads, square, root, zero_first, same3)
     cdef Py_ssize_t nd, z
     cdef int64_t count_dh
     cdef const numeric* first
