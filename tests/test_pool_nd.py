@@ -7,7 +7,8 @@ import pytest
 
 import cpool
 import _reference as ref
-from _helpers import assert_identical, random_array, tolerance
+from _helpers import (as_bits, assert_identical, general_path, random_array,
+                      signed_zeros_and_payloads, tolerance)
 
 try:
     import torch
@@ -189,6 +190,56 @@ def test_results_do_not_depend_on_threads(rng, n):
     for name in ["max", "avg", "sum"]:
         one = OPS[n][name](x, 3, 2, 1, num_threads=1)
         assert_identical(OPS[n][name](x, 3, 2, 1, num_threads=2), one)
+
+
+# (kernel, stride, padding, ceil_mode) around the 2x2x2 windows' own path: all windows its
+# own; ceil_mode's last slice and row alone (a slice's rows tiled, or the general rows);
+# padded depth and height (the edge windows general, the rest tiled); one slice (kd = 1);
+# overlapping slices.
+TILES_2X2X2 = [(2, 2, 0, False), (2, 2, 0, True), ((2, 2, 2), 2, (1, 1, 0), False),
+               ((2, 2, 2), 2, (1, 0, 0), True), ((1, 2, 2), 2, 0, False),
+               (2, (1, 2, 2), 0, False)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("W", [2, 3, 7, 8, 9, 16, 17, 31, 32, 33, 64, 66, 130])
+def test_2x2x2_windows_are_the_general_paths_bits(rng, dtype, W):
+    # 2x2x2 windows at stride 2 fold their first three rows into the row buffer and reduce
+    # that with the fourth as 2x2 tiles (columns first, in the scan's (d, h) order), the max
+    # handing a row with a NaN or a -0 column max to the scan. Every row width around the
+    # vector steps (and the upper-row copy's, 130), bit for bit against the general path
+    # (for sums, but for which of several NaNs' payloads a sum keeps: C leaves the operands
+    # of an add to the compiler, and vectorised code may swap them); max also against the
+    # reference (zeros of both signs, NaN payloads, inf).
+    x = random_array(rng, (2, 3, 5, 6, W), dtype)
+    if x.dtype.kind == "f":
+        x[0, 1] = signed_zeros_and_payloads(rng, x[0, 1].shape, dtype)
+        x[1, 0, 1] = -0.0
+        x[1, 1] = np.abs(x[1, 1]) + 1
+        x[1, 1, 2, 3, 0] = -0.0  # a -0 among larger values
+        x[1, 2, :, 2] = np.inf
+    for k, s, p, c in TILES_2X2X2:
+        sums = [lambda t: cpool.sum_pool3d(x, k, s, p, 1, c, num_threads=t),
+                 lambda t: cpool.avg_pool3d(x, k, s, p, c, num_threads=t),
+                 lambda t: cpool.avg_pool3d(x, k, s, p, c, False, num_threads=t),
+                 lambda t: cpool.avg_pool3d(x, k, s, p, c, True, 3, num_threads=t)]
+        maxima = []
+        if x.dtype.kind == "f":
+            maxima.append(lambda t: cpool.max_pool3d(x, k, s, p, 1, c, num_threads=t))
+            got = cpool.max_pool3d(x, k, s, p, 1, c)
+            want = ref.pool_nd(x, 3, "max", k, s, p, 1, c)
+            assert_identical(got, want)
+            np.testing.assert_array_equal(as_bits(got), as_bits(want))
+        for call in sums + maxima:
+            got = call(1)
+            with general_path():
+                general = call(1)
+            bits, general_bits = as_bits(got), as_bits(general)
+            if call not in maxima:  # a NaN sum's payload aside
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(general))
+                bits, general_bits = bits[~np.isnan(got)], general_bits[~np.isnan(got)]
+            np.testing.assert_array_equal(bits, general_bits)
+            np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
 
 
 def test_one_d_padding_forms():

@@ -171,6 +171,17 @@ cdef inline void _vertical_more(const numeric* row0, Py_ssize_t step, Py_ssize_t
             buf[j] = _combine(buf[j], _read(r0[j], buf, square), is_max)
 
 
+cdef inline void _fold_three(const numeric* r0, const numeric* r1, const numeric* r2,
+                             Py_ssize_t W, numeric_acc* buf, bint is_max,
+                             bint square=False) noexcept nogil:
+    """buf[j] = rows r0, r1 and r2 of column j folded in that order, wherever each row lies
+    (:func:`_vertical`'s first three rows; a 2x2x2 window's d0h0, d0h1 and d1h0)."""
+    cdef Py_ssize_t j
+    for j in range(W):
+        buf[j] = _combine(_combine(_read(r0[j], buf, square), _read(r1[j], buf, square),
+                                   is_max), _read(r2[j], buf, square), is_max)
+
+
 cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W,
                            numeric_acc* buf, numeric_acc identity, bint is_max,
                            bint square=False) noexcept nogil:
@@ -191,9 +202,7 @@ cdef inline void _vertical(const numeric* row0, Py_ssize_t step, Py_ssize_t n_ro
         for j in range(W):
             buf[j] = _combine(_read(r0[j], buf, square), _read(r1[j], buf, square), is_max)
     else:  # three rows in one sweep, then any further rows
-        for j in range(W):
-            buf[j] = _combine(_combine(_read(r0[j], buf, square), _read(r1[j], buf, square),
-                                       is_max), _read(r2[j], buf, square), is_max)
+        _fold_three(r0, r1, r2, W, buf, is_max, square)
         _vertical_more(row0 + 3 * step, step, n_rows - 3, W, buf, is_max, square)
 
 

@@ -34,12 +34,13 @@ from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_stride,
                                   _average, _built_for, _combine, _from_zero,
-                                  _prefetch_ahead, _divisor_row, _horizontal, _horizontal_clipped,
+                                  _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
+                                  _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _one_count, _pad_edges, _padded_width, _powers_of_two,
                                   _prefetch_slices,
                                   _scratch, _step,
-                                  _vertical, _vertical_grid)
+                                  _vertical, _vertical_grid, _vertical_more)
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
@@ -863,10 +864,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t depth_step = dd * (x.strides[1] // <Py_ssize_t>sizeof(numeric))
     # Sums (and float maxima) over 2x2 tiles of two rows straight from the input, no buffer
     # (avg 2x2 on (4, 256, 56, 56) in cache, one thread: 0.61 -> 0.54 ms with the reciprocal
-    # below).
+    # below). A 3-D window of two slices (2x2x2) folds its first three rows into the buffer
+    # and tiles that with the fourth.
     cdef bint tiles_2x2 = (layout is planes and numeric is numeric_acc
                            and (not is_max or numeric is float or numeric is double)
-                           and not depth and not clipped and not plane_bounds
+                           and not clipped and not plane_bounds
                            and kw == 2 and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
     # The "same" 3x3 at stride 1 of float planes, which _small_plane_rows hands a plane at a
     # time to cpool_same_3x3_sums or _max: decided here, once.
@@ -913,15 +915,18 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint row_first = (tiles_2x2 and 2 * OW * <Py_ssize_t>sizeof(numeric) >= ROW_FIRST_BYTES
                            and L * <Py_ssize_t>sizeof(numeric) < PREFETCH_BYTES)
     cdef numeric_acc* copy
+    cdef const numeric_acc* fourth  # a 2x2x2 window's fourth row (d1h1)
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
     # its reciprocal as it writes (with the +0 on _average's side), the bits of the division
     # pass it replaces (avg 2x2 on (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
     cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
-                              and _one_count(count_w) > 0)
+                              and _one_count(count_w) > 0
+                              and (not depth or _one_count(count_d) > 0))
     cdef numeric_acc tile_scale = 1
     cdef bint row_scaled, row_tiled
     if scaled_tiles:
-        tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w))
+        tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w)
+                                                    * (_one_count(count_d) if depth else 1))
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
                           and not square
@@ -981,7 +986,30 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
-                    elif tiles_2x2 and h_n[hb + oh] == 2:
+                    elif tiles_2x2 and h_n[hb + oh] == 2 and nd == 2 and not square:
+                        # A 2x2x2 window: its rows d0h0, d0h1 and d1h0 folded into the buffer
+                        # (in L1), which the tiles then combine with d1h1, columns first: each
+                        # column's fold in (d, h) order, the bits of _vertical_grid then
+                        # _horizontal, in one pass over the fourth row.
+                        row_tiled = True
+                        _fold_three(first, first + dh * row_step, first + depth_step, 2 * OW,
+                                    buf + row0, is_max)
+                        fourth = <const numeric_acc*>(first + depth_step + dh * row_step)
+                        if is_max:
+                            if _tile_row_2x2(buf + row0, fourth, orow, OW, True, False):
+                                # A NaN tap (which the tiles' max may drop) or a -0 column
+                                # max: the general rows' steps, the buffer completed with the
+                                # fourth row, then the scan's bits.
+                                _vertical_more(first + depth_step + dh * row_step, 0, 1, 2 * OW,
+                                               buf + row0, True)
+                                _horizontal(buf + row0, orow, OW, kw, sw, dw, True)
+                                _scan_order_max(first, depth_step, nd, dh * row_step, 2,
+                                                &w_lo[wb], &w_n[wb], dw, <numeric*>orow, OW, 1)
+                        else:
+                            _tile_row_2x2(buf + row0, fourth, orow, OW, False, False, tile_scale,
+                                          zero_first)
+                            row_scaled = scaled_tiles
+                    elif tiles_2x2 and h_n[hb + oh] == 2 and nd == 1:
                         row_tiled = True
                         # The upper row's copy, or none: read side by side.
                         copy = buf + row0 if row_first else NULL
