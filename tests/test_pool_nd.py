@@ -7,7 +7,7 @@ import pytest
 
 import cpool
 import _reference as ref
-from _helpers import (as_bits, assert_identical, general_path, random_array,
+from _helpers import (as_bits, assert_identical, at_page_end, general_path, random_array,
                       signed_zeros_and_payloads, tolerance)
 
 try:
@@ -240,6 +240,19 @@ def test_2x2x2_windows_are_the_general_paths_bits(rng, dtype, W):
                 bits, general_bits = bits[~np.isnan(got)], general_bits[~np.isnan(got)]
             np.testing.assert_array_equal(bits, general_bits)
             np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("W", [2, 3, 8, 9, 17, 32, 33])
+def test_2x2x2_windows_read_nothing_past_the_input(rng, dtype, W):
+    # The 2x2x2 tiles' last row is the input's last bytes, against a page that cannot be
+    # read; a NaN in the last window sends its row down the general rows' steps, which read
+    # the fourth row again.
+    x = random_array(rng, (2, 3, 4, 6, W), dtype)
+    for last in (x[-1, -1, -1, -1, -1], np.nan):
+        x[-1, -1, -1, -1, -1] = last
+        for op in (cpool.max_pool3d, cpool.avg_pool3d, cpool.sum_pool3d):
+            assert_identical(op(at_page_end(x), 2), op(x.copy(), 2))
 
 
 def test_one_d_padding_forms():
