@@ -14,9 +14,12 @@ from cpool import _validation as _v
 from cpool._typing import (Array, ArrayLike, Axes, OptionalSize, Out, OutPair, Padding, Ratio,
                            Seed, Size, WithIndices)
 from cpool._docs import fill_doc, nd_doc
+from cpool._kernels import backward as _backward
 from cpool._kernels import global_pool as _global
 from cpool._kernels import stochastic as _stochastic
 from cpool._kernels import window as _window
+
+_FLOAT32 = np.dtype(np.float32)
 
 # Placeholder for the index output of a global max without return_indices.
 _UNUSED_INT64 = np.empty(0, np.int64)
@@ -981,17 +984,21 @@ _LP_CHUNK_BYTES = 1 << 21
 _LP_SQUARE_IN_KERNEL = True
 
 
-def powered(x, p, dtype, out):
+def powered(x, p, dtype, out, num_threads: int = 1):
     """``x ** p`` in ``dtype`` into ``out`` (``x`` itself too), as PyTorch's
     ``pow(input, p)`` computes it: products for p = 2, 3 and -2 (``x * x * x``, the same
-    roundings), square roots for 0.5 and -0.5, a reciprocal for -1, else the C library's pow.
+    roundings), square roots for 0.5 and -0.5, a reciprocal for -1, else pow: in float32
+    (into a C-contiguous ``out``) the kernel's vectorised pow with pow's rules, one pass on
+    ``num_threads`` threads (a resolved count; see ``_powers.pxd``: correctly rounded but for
+    a few values in 10^6, where the C powf was 1 ulp off for 1 in 1,600), else the C
+    library's pow, by NumPy.
 
-    The C pow on a negative base is 6 to 40 times slower than on a positive one (float32
-    pow(x, 3) on (32, 256, 56, 56) normal values: 1.08 s against 28 ms), and 7 times on NaN,
-    so it is applied to ``|x|`` with NaN lanes zeroed, and the results then take pow's own
-    rules: x's sign for an odd integer p, NaN for NaN and, for a p that is not an integer,
-    for a finite negative base (pow(-inf, p) is pow(inf, p) then). Its NaNs are the C pow's
-    (x86's default NaN), whatever the input NaN's payload."""
+    NumPy's path: the C pow on a negative base is 6 to 40 times slower than on a positive
+    one (float32 pow(x, 3) on (32, 256, 56, 56) normal values: 1.08 s against 28 ms), and 7
+    times on NaN, so it is applied to ``|x|`` with NaN lanes zeroed, and the results then
+    take pow's own rules: x's sign for an odd integer p, NaN for NaN and, for a p that is not
+    an integer, for a finite negative base (pow(-inf, p) is pow(inf, p) then). Its NaNs are
+    the C pow's (x86's default NaN), whatever the input NaN's payload; the kernel's too."""
     t = dtype.type
     with np.errstate(all="ignore"):
         if p == 1:
@@ -1010,6 +1017,14 @@ def powered(x, p, dtype, out):
                 np.divide(t(1), out, out=out)
         elif p == -1:
             np.divide(t(1), x, out=out, dtype=dtype)
+        elif dtype == _FLOAT32 and out.flags.c_contiguous:
+            whole = float(t(p)) == int(t(p))
+            base = x
+            if not (type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous):
+                np.copyto(out, x, casting="unsafe")  # the kernel reads float32 in one run
+                base = out
+            _backward.lp_powers(base.reshape(-1), out.reshape(-1), t(p), whole,
+                                whole and int(t(p)) % 2 == 1, num_threads)
         else:
             # pow on |x|. The C pow is slow on a negative base (6-40x), on NaN (7x) and on
             # zero (7x; a ReLU's output is half zeros), so NaN and zero lanes are raised from
@@ -1086,15 +1101,23 @@ def batch_blocks(shape, axes, itemsize):
             for outer in np.ndindex(*shape[:k]) for start in range(0, shape[k], step)]
 
 
-def powers_by_block(x, axes, p, dtype):
+def power_threads(num_threads, size: int, fn: str) -> int:
+    """The threads :func:`powered` gets for the blocks (:func:`batch_blocks`, about
+    _LP_CHUNK_BYTES of float32 each) of an array of ``size`` values: a power costs about what
+    16 values cost a pooling kernel, in tasks of 4096 values."""
+    block = min(size, _LP_CHUNK_BYTES // 4)
+    return _v._threads_for(num_threads, 16 * block, -(-block // 4096), fn)
+
+
+def powers_by_block(x, axes, p, dtype, num_threads: int = 1):
     """``(idx, x[idx] ** p)`` for each of :func:`batch_blocks`'s blocks of ``x`` in turn, the
-    powers (:func:`powered`, in ``dtype``) in one buffer that every block reuses: valid until
-    the next block is drawn."""
+    powers (:func:`powered`, in ``dtype``, on ``num_threads`` threads) in one buffer that every
+    block reuses: valid until the next block is drawn."""
     blocks = batch_blocks(x.shape, axes, dtype.itemsize)
     scratch = np.empty(max((x[b].size for b in blocks), default=0), dtype)
     for b in blocks:
         part = x[b]
-        yield b, powered(part, p, dtype, scratch[:part.size].reshape(part.shape))
+        yield b, powered(part, p, dtype, scratch[:part.size].reshape(part.shape), num_threads)
 
 
 def _lp_chunks(fn, n, plan, means, num_threads, norms=False):
@@ -1117,14 +1140,15 @@ def _lp_chunks(fn, n, plan, means, num_threads, norms=False):
             _window_mean(whole, counts, square=True,
                          root=float(math.prod(plan.geometry.kernel)) if norms else 0.0)
             return means
-    for b, powers in powers_by_block(x, axes, plan.p, plan.dtype):
+    pow_threads = power_threads(num_threads, x.size, fn)
+    for b, powers in powers_by_block(x, axes, plan.p, plan.dtype, pow_threads):
         _window_mean(_v.lp_chunk_plan(fn, plan, powers, means[b], num_threads), counts)
         if norms:
-            _lp_finish(plan, means[b], powers)
+            _lp_finish(plan, means[b], powers, pow_threads)
     return means
 
 
-def _lp_finish(plan, t, spare):
+def _lp_finish(plan, t, spare, num_threads: int = 1):
     """PyTorch's ``(sign(t) * relu(|t|) * prod(kernel)) ** (1/p)`` in place on means ``t``.
     sign(t) * relu(|t|) is t itself, NaN too, but for -0, which it makes +0 (hence the + 0;
     p = 2 sums squares, which are never -0). No warnings: overflow to inf and the NaN of a
@@ -1132,7 +1156,7 @@ def _lp_finish(plan, t, spare):
     ``spare``: a contiguous buffer of at least ``t.size`` values of the dtype, free to
     overwrite (the block's powers, once averaged), that takes the roots before they are
     copied back: :func:`powered` reads its base after writing its result, and would copy
-    ``t`` otherwise."""
+    ``t`` otherwise. The roots are taken on ``num_threads`` threads."""
     with np.errstate(all="ignore"):
         np.multiply(t, plan.dtype.type(math.prod(plan.geometry.kernel)), out=t)
         if plan.p != 2:
@@ -1141,7 +1165,7 @@ def _lp_finish(plan, t, spare):
             np.sqrt(t, out=t)
         elif plan.p != 1:
             roots = spare.reshape(-1)[:t.size].reshape(t.shape)
-            np.copyto(t, powered(t, 1 / plan.p, plan.dtype, roots))
+            np.copyto(t, powered(t, 1 / plan.p, plan.dtype, roots, num_threads))
 
 
 def _lp_pool(fn, n, x, norm_type, kernel_size, stride, ceil_mode, axes, out, num_threads):

@@ -850,7 +850,8 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
                          0, 1, plan.ceil_mode, target, num_threads, avg=(True, None),
                          squared_input=plan.x if in_spread else None)
         if p != 1 and not in_spread:
-            _lp_times_derivative(target, plan.x, p, dtype, target)
+            _lp_times_derivative(target, plan.x, p, dtype, target,
+                                 _api.power_threads(num_threads, plan.x.size, fn))
     if not direct:
         _v.cast_into(result, target)
     return result
@@ -868,12 +869,13 @@ def _lp_grad_of_means(fn, g, a, p, size, dtype, num_threads):
     return grad_a
 
 
-def _lp_times_derivative(grad, x, p, dtype, result):
+def _lp_times_derivative(grad, x, p, dtype, result, num_threads: int = 1):
     """``result = grad * (p * x ** (p - 1))`` in ``dtype``, a block of about _LP_CHUNK_BYTES at
     a time, cut along any axes (it is elementwise), so the derivative's buffer stays in cache
-    and small (the forward's blocks: :func:`cpool._api.powers_by_block`)."""
+    and small (the forward's blocks: :func:`cpool._api.powers_by_block`, the powers on
+    ``num_threads`` threads)."""
     with np.errstate(all="ignore"):
-        for b, d in _api.powers_by_block(x, (), p - 1, dtype):
+        for b, d in _api.powers_by_block(x, (), p - 1, dtype, num_threads):
             d *= dtype.type(p)
             np.multiply(grad[b], d, out=result[b], casting="unsafe")
 

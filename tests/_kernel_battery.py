@@ -69,6 +69,20 @@ def battery():
         keep(f"gmaxb/{dtype}", cpool.global_max_pool2d_backward(gm, gi, SHAPE))
         keep(f"gavgb/{dtype}", cpool.global_avg_pool2d_backward(gm, SHAPE))
         keep(f"gsumb/{dtype}", cpool.global_sum_pool2d_backward(gm, SHAPE))
+        # LP pooling: p = 2 squares in the window kernels; the others raise to the power by
+        # the float32 kernel's pow (_powers.pxd), whose polynomials must round alike in both
+        # builds. Signed input with NaN, zeros and inf: every special lane.
+        signed = random_array(rng, SHAPE, dtype)
+        signed[0, 1, 5, 7] = np.nan
+        signed[1, 2, 20, 30] = np.inf
+        signed[1, 0, ::3, ::4] = 0
+        for norm in (2, 1.5, 3, -0.7):
+            for k, s in ((2, 2), ((3, 2), 1)):
+                tag = f"{np.dtype(dtype).name}/{norm}/{k}"
+                y = cpool.lp_pool2d(signed, norm, k, s)
+                keep(f"lp/{tag}", y)
+                keep(f"lpb/{tag}", cpool.lp_pool2d_backward(random_array(rng, y.shape, dtype),
+                                                            signed, norm, k, s))
     return results
 
 

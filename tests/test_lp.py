@@ -276,3 +276,105 @@ def test_powers_take_pytorchs_rules(rng, p, dtype, values):
     assert ulps.max(initial=0) <= 1
     if p in (2, 3, -2, -1):  # PyTorch's products and reciprocal: its bits
         np.testing.assert_array_equal(got[finite].view(bits), want[finite].view(bits))
+
+
+# Powers the float32 kernel takes (the others are products, square roots or a reciprocal).
+KERNEL_POWERS = [1.5, -1.5, 1 / 3, 2.5, 7, 0.25, 1 / 1.5, 4, 5, -3, 1e-3, 37.5, -0.7, 1e6]
+
+
+def _float32_powers(x, p, num_threads=1):
+    from cpool._api import powered
+    return powered(x, p, np.dtype(np.float32), np.empty(x.shape, np.float32), num_threads)
+
+
+def _ulps(a, b):
+    """|a - b| in float32 units in the last place (both finite, of one sign)."""
+    return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32).astype(np.int64))
+
+
+@pytest.mark.parametrize("p", KERNEL_POWERS)
+def test_float32_powers_are_correctly_rounded_but_rarely(rng, p):
+    # The kernel's pow computes in double precision (_powers.pxd): against pow in float64 of
+    # the float32 base and exponent, rounded once to float32, every value is within 1 ulp
+    # and at most 1 in 10^4 differs (16.8 M bases measured 0-33 apart; the C powf 10,600).
+    # Bases over the whole float32 range, subnormals included, and results that overflow or
+    # underflow into subnormals.
+    bits = rng.integers(0, 0x7f800000, 200_000, dtype=np.uint32)
+    x = np.concatenate([bits.view(np.float32),
+                        rng.uniform(0.5, 2, 50_000).astype(np.float32),
+                        np.float32(2) ** rng.integers(-149, 128, 1000).astype(np.float32)])
+    got = _float32_powers(x, p)
+    with np.errstate(all="ignore"):
+        want = np.power(x.astype(np.float64), float(np.float32(p))).astype(np.float32)
+    assert not np.isnan(got).any()
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    ulps = _ulps(got[finite], want[finite])
+    assert ulps.max() <= 1
+    assert np.count_nonzero(ulps) <= 1e-4 * x.size
+
+
+@pytest.mark.parametrize("p", KERNEL_POWERS)
+def test_float32_powers_keep_the_c_pows_rules(rng, p):
+    # Special bases as the C powf (NumPy's float32 power) treats them: +-0, +-inf, NaN of any
+    # payload, negative bases (NaN for a p that is not an integer, the base's sign for an odd
+    # one), subnormals; the NaNs are x86's default NaN (0xffc00000) as the C pow returns.
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1.0, -1.0, 1e-45,
+                         -1e-45, 1e-40, -3e-39, 3.4e38, -3.4e38, 0.5, -2.0], np.float32)
+    payloads = np.array([0x7fc00001, 0xff800001, 0x7f800001], np.uint32).view(np.float32)
+    x = np.concatenate([specials, payloads, rng.standard_normal(3000).astype(np.float32)])
+    got = _float32_powers(x, p)
+    with np.errstate(all="ignore"):
+        want = np.power(x, np.float32(p))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert (got[np.isnan(got)].view(np.uint32) == 0xffc00000).all()
+    ok = ~np.isnan(want)
+    np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(want[ok]))
+    np.testing.assert_array_equal(np.isinf(got[ok]), np.isinf(want[ok]))
+    assert _ulps(np.abs(got[ok]), np.abs(want[ok])).max() <= 1
+
+
+def test_float32_powers_in_place_strided_threads_and_p_zero(rng):
+    from cpool._api import powered
+    from cpool._kernels import backward
+    x = (rng.standard_normal((64, 3000)) * 5).astype(np.float32)
+    x[::7, ::11] = -x[::7, ::11]
+    x[::5, ::13] = 0
+    x[::9, ::17] = np.nan
+    want = _float32_powers(x, 2.5)
+    assert_identical(_float32_powers(x, 2.5, num_threads=2), want)  # elementwise: any split
+    inplace = x.copy()
+    assert powered(inplace, 2.5, np.dtype(np.float32), inplace, 2) is inplace
+    assert_identical(inplace, want)
+    # A strided base, and one of another dtype, read through the output (one run for the
+    # kernel); the base is not modified.
+    wide = np.zeros((64, 6000), np.float32)
+    wide[:, ::2] = x
+    before = wide.copy()
+    assert_identical(_float32_powers(wide[:, ::2], 2.5), want)
+    assert_identical(wide, before)
+    assert_identical(_float32_powers(x.astype(np.float64), 2.5),
+                     _float32_powers(x.astype(np.float64).astype(np.float32), 2.5))
+    # Empty, and pow(x, 0) = 1 everywhere, NaN too (the kernel's own rule; LP never asks it).
+    assert _float32_powers(np.empty((0, 3), np.float32), 1.5).shape == (0, 3)
+    ones = np.empty_like(x)
+    backward.lp_powers(x.reshape(-1), ones.reshape(-1), 0.0, True, False, 2)
+    assert (ones == 1).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("p", [1.5, 3, -0.7, 7])
+def test_float32_lp_with_the_kernels_powers_matches_the_reference(rng, n, p):
+    # The whole op (the input's powers, the means' roots, the gradient's powers) on the
+    # kernel's pow, with negative inputs, zeros and NaN, against the float64 reference,
+    # on one and two threads (the same bits).
+    x = random_array(rng, (2, 3) + (9,) * n, np.float32)
+    x.reshape(-1)[::17] = 0
+    x.reshape(-1)[::29] = np.nan
+    x = np.abs(x) if p != int(p) or p < 0 else x
+    got = lp(n)(x, p, 2, num_threads=1)
+    assert_identical(lp(n)(x, p, 2, num_threads=2), got)
+    assert_close(got, ref.lp_pool_nd(x, n, p, 2), 1e-5)
+    g = random_array(rng, got.shape, np.float32)
+    back = lp_back(n)(g, x, p, 2, num_threads=1)
+    assert_identical(lp_back(n)(g, x, p, 2, num_threads=2), back)

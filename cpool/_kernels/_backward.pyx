@@ -1,4 +1,5 @@
-"""Gradient kernels (and max_unpool2d): scatters into zero-filled input-shaped planes.
+"""Gradient kernels (and max_unpool2d): scatters into zero-filled input-shaped planes; and the
+float32 powers LP pooling raises its values to, forward and backward (:func:`lp_powers`).
 
 Design
 ------
@@ -16,12 +17,13 @@ Design
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.math cimport pow, powf, sqrt, sqrtf
+from libc.math cimport floor, fmod, pow, powf, sqrt, sqrtf
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
 from cpool._kernels._openmp cimport note_work, tracing
+from cpool._kernels._powers cimport cpool_powf_run
 from cpool._kernels._simd cimport (cpool_spread_2x2_f32, cpool_spread_2x2_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _from_zero,
@@ -211,13 +213,20 @@ cdef inline floating _lp_mean_grad_one(floating g, floating a, floating size, fl
                                        floating exponent, bint root) noexcept nogil:
     """:func:`lp_mean_grad` for one mean ``a`` and its output's gradient ``g`` (``root``:
     p = 2, whose power PyTorch takes as ``1 / sqrt``)."""
-    cdef floating r, sa
+    cdef floating r
     if root:
         r = <floating>1 / (sqrtf(a * size) if floating is float else sqrt(a * size))
     elif floating is float:
         r = powf(a * size, exponent)
     else:
         r = pow(a * size, exponent)
+    return _lp_mean_grad_of_power(g, a, r, size, inv_p)
+
+
+cdef inline floating _lp_mean_grad_of_power(floating g, floating a, floating r, floating size,
+                                            floating inv_p) noexcept nogil:
+    """:func:`_lp_mean_grad_one` given the power ``r = (a * size) ** (1/p - 1)``."""
+    cdef floating sa
     r = g * (r * inv_p)
     r = r * size
     sa = _sign(a)
@@ -289,6 +298,11 @@ cdef inline const floating* _lp_plane_mean_grads(
     return result
 
 
+# Values per task of lp_powers and lp_mean_grad's powers: 16 KB, a few microseconds of work each.
+cdef enum:
+    POWER_TASK = 4096
+
+
 def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
                  const floating[::1] means,  # IN  the forward's window means of x ** p
                  floating size, double p,
@@ -301,13 +315,46 @@ def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
     pow(t, 1/p)' with t = a * size (sign * relu changes only -0, whose gradient is zeroed) is
     ``(1/p) * t ** (1/p - 1)`` (for p = 2 as PyTorch's pow takes it: ``1 / sqrt(t)``), times
     the incoming gradient, times mul's ``size``; then sign * relu(abs): times sign(a), zero
-    where |a| <= 0, times sign(a) again."""
-    cdef Py_ssize_t n = out.shape[0], i
+    where |a| <= 0, times sign(a) again.
+
+    float32 (p other than 2): the powers by the vectorised pow of :func:`lp_powers`, a task of
+    POWER_TASK means at a time, raised in ``out`` before the chain finishes them there (the
+    C powf, per value, had taken most of the pass)."""
+    cdef Py_ssize_t n = out.shape[0], i, task, start, stop
     cdef floating inv_p = <floating>(1 / p), exponent = <floating>(1 / p - 1)
-    cdef bint root = p == 2
+    cdef bint root = p == 2, whole = floor(exponent) == exponent
+    cdef bint odd = whole and fmod(exponent, 2) != 0
+    if floating is float:
+        if not root and n:
+            with nogil:
+                for task in prange((n + POWER_TASK - 1) // POWER_TASK, schedule='static',
+                                   num_threads=num_threads):
+                    start = task * POWER_TASK
+                    stop = min(start + POWER_TASK, n)
+                    for i in range(start, stop):
+                        out[i] = means[i] * size
+                    cpool_powf_run(&out[start], &out[start], stop - start, exponent, whole, odd)
+                    for i in range(start, stop):
+                        out[i] = _lp_mean_grad_of_power(grad[i], means[i], out[i], size, inv_p)
+            return
     with nogil:
         for i in prange(n, schedule='static', num_threads=num_threads):
             out[i] = _lp_mean_grad_one(grad[i], means[i], size, inv_p, exponent, root)
+
+
+def lp_powers(const float[::1] x,   # IN
+              float[::1] out,       # OUT, the size of x; may be x itself
+              float p, bint whole, bint odd, int num_threads):
+    """``out = x ** p`` in float32 with pow's rules (see _powers.pxd): LP pooling's powers of
+    its input (p), of its means (1 / p) and its gradient's (p - 1). ``whole``: p is an integer;
+    ``odd``: an odd one. Elementwise, so the bits do not depend on ``num_threads``."""
+    cdef Py_ssize_t n = x.shape[0], tasks = (n + POWER_TASK - 1) // POWER_TASK, task, start
+    if n == 0:
+        return
+    with nogil:
+        for task in prange(tasks, schedule='static', num_threads=num_threads):
+            start = task * POWER_TASK
+            cpool_powf_run(&x[start], &out[start], min(POWER_TASK, n - start), p, whole, odd)
 
 
 def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
