@@ -314,14 +314,14 @@ CASES += [
     Case("lp2", "lp p=2 2x2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.lp_pool2d(x, 2, 2, num_threads=n),
          lambda F, t: F.lp_pool2d(t, 2, 2), None, 10, 0.4),
-    # Another power: raised in blocks by PyTorch's pow rules (x * x * x), not the C library's
-    # pow, which is 40 times slower on negative bases.
+    # Another power: raised in blocks by PyTorch's pow rules (x * x * x); the means' roots
+    # (1/3) by the kernels' vectorised pow.
     Case("lp3", "lp p=3 2x2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.lp_pool2d(x, 3, 2, num_threads=n),
          lambda F, t: F.lp_pool2d(t, 3, 2), None, None, None),
     # A p that is not an integer: NaN for every window with a negative value (PyTorch's rule),
-    # and on a ReLU's output, half zeros. The C pow is slow on a negative base, NaN and zero
-    # alike; cpool raises such lanes from 1 and sets their results after.
+    # and on a ReLU's output, half zeros: the kernels' vectorised pow, whose special lanes
+    # (negative, NaN, zero) cost what the others do (the C powf's are 6-40x slower).
     Case("lp15", "lp p=1.5 2x2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.lp_pool2d(x, 1.5, 2, num_threads=n),
          lambda F, t: F.lp_pool2d(t, 1.5, 2), None, None, None),
@@ -349,6 +349,10 @@ CASES += [
          _backward(lambda x: (x, np.ones((32, 256, 28, 28), np.float32)),
                    lambda a, n: cpool.lp_pool2d_backward(a[1], a[0], 2, 2, num_threads=n)),
          None, None, None, None, "lp2", 2.0),
+    Case("lp15b", "lp p=1.5 2x2 backward, ReLU input", (32, 256, 56, 56), "float32",
+         _backward(lambda x: (x, np.ones((32, 256, 28, 28), np.float32)),
+                   lambda a, n: cpool.lp_pool2d_backward(a[1], a[0], 1.5, 2, num_threads=n)),
+         None, None, None, None, "lp15r", 2.0, relu=True),
     Case("frac2b", "fractional max 2x2 backward", (32, 64, 112, 112), "float32",
          _backward(_fractional_with_indices,
                    lambda a, n: cpool.fractional_max_pool2d_backward(a[1], a[2], a[0],
