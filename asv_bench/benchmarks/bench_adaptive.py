@@ -61,7 +61,7 @@ class AdaptiveLpFractional:
 class AdaptiveLpFractionalBackward:
     """The gradients (target: each within 2x of its forward)."""
     params = (["adaptive_avg_14_to_7", "adaptive_max_13_to_6", "lp_p2_2x2",
-               "fractional_2x2_ratio_0.7"], THREADS)
+               "lp_p1.5_2x2_relu", "fractional_2x2_ratio_0.7"], THREADS)
     param_names = ["case", "threads"]
     timeout = 300
 
@@ -71,9 +71,12 @@ class AdaptiveLpFractionalBackward:
         if case == "adaptive_avg_14_to_7":
             g = np.ones(shape[:2] + (7, 7), np.float32)
             self.call = lambda t: cpool.adaptive_avg_pool2d_backward(g, shape, num_threads=t)
-        elif case == "lp_p2_2x2":
+        elif case.startswith("lp_"):  # p = 2, and p = 1.5 on a ReLU's output
+            p = 2 if case == "lp_p2_2x2" else 1.5
+            if p != 2:
+                np.maximum(x, 0, out=x)
             g = np.ones(shape[:2] + (shape[2] // 2, shape[3] // 2), np.float32)
-            self.call = lambda t: cpool.lp_pool2d_backward(g, x, 2, 2, num_threads=t)
+            self.call = lambda t: cpool.lp_pool2d_backward(g, x, p, 2, num_threads=t)
         else:
             if case == "adaptive_max_13_to_6":
                 y, idx = cpool.adaptive_max_pool2d(x, 6, return_indices=True)
