@@ -40,7 +40,7 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_
                                   _one_count, _pad_edges, _padded_width, _powers_of_two,
                                   _prefetch_slices,
                                   _scratch, _step,
-                                  _vertical, _vertical_grid, _vertical_more)
+                                  _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
@@ -449,6 +449,33 @@ cdef inline bint _tile_row_2x2(const numeric_acc* r0, const numeric_acc* r1, num
     return False
 
 
+cdef inline bint _tiles_2x2x2(const numeric* first, Py_ssize_t depth_step, Py_ssize_t row_step,
+                              numeric_acc* buf, numeric_acc* orow, Py_ssize_t OW, bint is_max,
+                              numeric_acc scale, bint zero_first) noexcept nogil:
+    """One output row of 2x2x2 windows at stride 2 (``first``: the window row's first input
+    row, d0h0): rows d0h0, d0h1 and d1h0 folded into ``buf`` (in L1) in one sweep, which the
+    2x2 tiles then combine with d1h1, columns first: each column's fold in (d, h) order, the
+    bits of the general rows' vertical then horizontal passes, in one pass over the fourth
+    row. False for a max row the tiles flagged (a NaN tap, which their max may drop, or a -0
+    column max): the caller's general steps redo that row, as any other."""
+    cdef const numeric_acc* fourth = <const numeric_acc*>(first + depth_step + row_step)
+    _fold_three(first, first + row_step, first + depth_step, 2 * OW, buf, is_max)
+    # Literal ops at each call: GCC then calls the tiles' clone for that op (a max row took
+    # 38 more instructions through the clone that reads its op).
+    if is_max:
+        return not _tile_row_2x2(buf, fourth, orow, OW, True, False)
+    _tile_row_2x2(buf, fourth, orow, OW, False, False, scale, zero_first)
+    return True
+
+
+cdef inline int64_t _one_window_size(const int64_t[::1] count_d, const int64_t[::1] count_h,
+                                     const int64_t[::1] count_w, bint depth) noexcept nogil:
+    """The one count of cells every window is divided by (``count_d``'s taken only for 3-D
+    windows), or 0 where the windows' counts differ: the 2x2 tiles' scale."""
+    return (_one_count(count_h) * _one_count(count_w)
+            * (_one_count(count_d) if depth else 1))
+
+
 cdef inline bint _max_tiles_3x3(const numeric* x, Py_ssize_t below, Py_ssize_t step,
                                 Py_ssize_t n_rows, numeric* out, Py_ssize_t OW) noexcept nogil:
     """:func:`_tiles_2x2`'s max for 3x3 windows at stride 2 (adaptive 13 -> 6), floats only:
@@ -637,11 +664,12 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
     # its reciprocal as it writes (with the +0 on _average's side), the bits of the division
     # pass it replaces.
-    cdef bint scaled = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
-                        and _one_count(count_w) > 0)
+    cdef int64_t cells = (_one_window_size(count_h, count_h, count_w, False)
+                          if tiles_2x2 and reciprocal else 0)
+    cdef bint scaled = cells > 0
     cdef numeric_acc tile_scale = 1
     if scaled:
-        tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w))
+        tile_scale = <numeric_acc>1 / <numeric_acc>cells
     cdef const Py_ssize_t* first_rows = &h_lo[0]
     # The spacing of the output rows' first input rows where it is even (0 where not), and
     # the rows per _tiles_2x2 call: all OH, or one.
@@ -915,18 +943,16 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint row_first = (tiles_2x2 and 2 * OW * <Py_ssize_t>sizeof(numeric) >= ROW_FIRST_BYTES
                            and L * <Py_ssize_t>sizeof(numeric) < PREFETCH_BYTES)
     cdef numeric_acc* copy
-    cdef const numeric_acc* fourth  # a 2x2x2 window's fourth row (d1h1)
     # 2x2 tiles whose averages share one divisor (a power of two): _tiles_2x2 multiplies by
     # its reciprocal as it writes (with the +0 on _average's side), the bits of the division
     # pass it replaces (avg 2x2 on (8, 3, 1024, 1024), one thread: 5.8 -> 4.0 ms).
-    cdef bint scaled_tiles = (tiles_2x2 and reciprocal and _one_count(count_h) > 0
-                              and _one_count(count_w) > 0
-                              and (not depth or _one_count(count_d) > 0))
+    cdef int64_t tile_cells = (_one_window_size(count_d, count_h, count_w, depth)
+                               if tiles_2x2 and reciprocal else 0)
+    cdef bint scaled_tiles = tile_cells > 0
     cdef numeric_acc tile_scale = 1
     cdef bint row_scaled, row_tiled
     if scaled_tiles:
-        tile_scale = <numeric_acc>1 / <numeric_acc>(_one_count(count_h) * _one_count(count_w)
-                                                    * (_one_count(count_d) if depth else 1))
+        tile_scale = <numeric_acc>1 / <numeric_acc>tile_cells
     # Windows of one row whose taps all lie in the row can be reduced in place (below).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
                           and not square
@@ -986,29 +1012,13 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
                                     orow, buf, identity, is_max)
-                    elif tiles_2x2 and h_n[hb + oh] == 2 and nd == 2 and not square:
-                        # A 2x2x2 window: its rows d0h0, d0h1 and d1h0 folded into the buffer
-                        # (in L1), which the tiles then combine with d1h1, columns first: each
-                        # column's fold in (d, h) order, the bits of _vertical_grid then
-                        # _horizontal, in one pass over the fourth row.
+                    elif (tiles_2x2 and h_n[hb + oh] == 2 and nd == 2 and not square
+                          and _tiles_2x2x2(first, depth_step, dh * row_step, buf + row0, orow,
+                                           OW, is_max, tile_scale, zero_first)):
+                        # A 2x2x2 window's row, by the tiles. A max row they flagged is False
+                        # above and goes on to the general branch, which redoes it.
                         row_tiled = True
-                        _fold_three(first, first + dh * row_step, first + depth_step, 2 * OW,
-                                    buf + row0, is_max)
-                        fourth = <const numeric_acc*>(first + depth_step + dh * row_step)
-                        if is_max:
-                            if _tile_row_2x2(buf + row0, fourth, orow, OW, True, False):
-                                # A NaN tap (which the tiles' max may drop) or a -0 column
-                                # max: the general rows' steps, the buffer completed with the
-                                # fourth row, then the scan's bits.
-                                _vertical_more(first + depth_step + dh * row_step, 0, 1, 2 * OW,
-                                               buf + row0, True)
-                                _horizontal(buf + row0, orow, OW, kw, sw, dw, True)
-                                _scan_order_max(first, depth_step, nd, dh * row_step, 2,
-                                                &w_lo[wb], &w_n[wb], dw, <numeric*>orow, OW, 1)
-                        else:
-                            _tile_row_2x2(buf + row0, fourth, orow, OW, False, False, tile_scale,
-                                          zero_first)
-                            row_scaled = scaled_tiles
+                        row_scaled = scaled_tiles
                     elif tiles_2x2 and h_n[hb + oh] == 2 and nd == 1:
                         row_tiled = True
                         # The upper row's copy, or none: read side by side.
