@@ -1018,13 +1018,11 @@ def powered(x, p, dtype, out, num_threads: int = 1):
         elif p == -1:
             np.divide(t(1), x, out=out, dtype=dtype)
         elif dtype == _FLOAT32 and out.flags.c_contiguous:
-            whole = float(t(p)) == int(t(p))
             base = x
             if not (type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous):
                 np.copyto(out, x, casting="unsafe")  # the kernel reads float32 in one run
                 base = out
-            _backward.lp_powers(base.reshape(-1), out.reshape(-1), t(p), whole,
-                                whole and int(t(p)) % 2 == 1, num_threads)
+            _backward.lp_powers(base.reshape(-1), out.reshape(-1), t(p), num_threads)
         else:
             # pow on |x|. The C pow is slow on a negative base (6-40x), on NaN (7x) and on
             # zero (7x; a ReLU's output is half zeros), so NaN and zero lanes are raised from

@@ -358,7 +358,7 @@ def test_float32_powers_in_place_strided_threads_and_p_zero(rng):
     # Empty, and pow(x, 0) = 1 everywhere, NaN too (the kernel's own rule; LP never asks it).
     assert _float32_powers(np.empty((0, 3), np.float32), 1.5).shape == (0, 3)
     ones = np.empty_like(x)
-    backward.lp_powers(x.reshape(-1), ones.reshape(-1), 0.0, True, False, 2)
+    backward.lp_powers(x.reshape(-1), ones.reshape(-1), 0.0, 2)
     assert (ones == 1).all()
 
 

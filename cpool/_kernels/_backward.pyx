@@ -17,7 +17,7 @@ Design
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.math cimport floor, fmod, pow, powf, sqrt, sqrtf
+from libc.math cimport pow, powf, sqrt, sqrtf
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
@@ -322,8 +322,7 @@ def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
     C powf, per value, had taken most of the pass)."""
     cdef Py_ssize_t n = out.shape[0], i, task, start, stop
     cdef floating inv_p = <floating>(1 / p), exponent = <floating>(1 / p - 1)
-    cdef bint root = p == 2, whole = floor(exponent) == exponent
-    cdef bint odd = whole and fmod(exponent, 2) != 0
+    cdef bint root = p == 2
     if floating is float:
         if not root and n:
             with nogil:
@@ -333,7 +332,7 @@ def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
                     stop = min(start + POWER_TASK, n)
                     for i in range(start, stop):
                         out[i] = means[i] * size
-                    cpool_powf_run(&out[start], &out[start], stop - start, exponent, whole, odd)
+                    cpool_powf_run(&out[start], &out[start], stop - start, exponent)
                     for i in range(start, stop):
                         out[i] = _lp_mean_grad_of_power(grad[i], means[i], out[i], size, inv_p)
             return
@@ -344,17 +343,17 @@ def lp_mean_grad(const floating[::1] grad,   # IN  gradient of the LP outputs
 
 def lp_powers(const float[::1] x,   # IN
               float[::1] out,       # OUT, the size of x; may be x itself
-              float p, bint whole, bint odd, int num_threads):
+              float p, int num_threads):
     """``out = x ** p`` in float32 with pow's rules (see _powers.pxd): LP pooling's powers of
-    its input (p), of its means (1 / p) and its gradient's (p - 1). ``whole``: p is an integer;
-    ``odd``: an odd one. Elementwise, so the bits do not depend on ``num_threads``."""
+    its input (p), of its means (1 / p) and its gradient's (p - 1). Elementwise, so the bits
+    do not depend on ``num_threads``."""
     cdef Py_ssize_t n = x.shape[0], tasks = (n + POWER_TASK - 1) // POWER_TASK, task, start
     if n == 0:
         return
     with nogil:
         for task in prange(tasks, schedule='static', num_threads=num_threads):
             start = task * POWER_TASK
-            cpool_powf_run(&x[start], &out[start], min(POWER_TASK, n - start), p, whole, odd)
+            cpool_powf_run(&x[start], &out[start], min(POWER_TASK, n - start), p)
 
 
 def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)

@@ -31,9 +31,10 @@ cdef extern from *:
     #include <math.h>
     #define CPOOL_POW_BLOCK 256
     #define CPOOL_2_LN2 2.8853900817779268 /* 2 / ln 2 */
-    static void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p, int whole,
-                               int odd) {
+    static void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p) {
         const float zero_result = p > 0 ? 0.0f : INFINITY, inf_result = p > 0 ? INFINITY : 0.0f;
+        /* p an integer (a negative base keeps its power), an odd one (and its sign) */
+        const int whole = floor(p) == p, odd = whole && fmod(p, 2) != 0;
         double zs[CPOOL_POW_BLOCK];
         Py_ssize_t start, i, nb;
         if (p == 0) {  /* pow(x, 0) = 1, NaN too */
@@ -131,5 +132,4 @@ cdef extern from *:
         }
     }
     """
-    void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p, int whole,
-                        int odd) noexcept nogil
+    void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p) noexcept nogil
