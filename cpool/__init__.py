@@ -80,6 +80,7 @@ from cpool._gradients import (
     stochastic_pool2d_backward,
     sum_pool2d_backward,
 )
+from cpool._memory import buffer_cache_info, set_buffer_cache
 from cpool._threads import get_num_threads, openmp_enabled, set_num_threads
 
 __version__ = "0.1.0"
@@ -149,6 +150,8 @@ __all__ = [
     "max_pool2d",
     "openmp_enabled",
     "set_num_threads",
+    "buffer_cache_info",
+    "set_buffer_cache",
     "stochastic_pool2d",
     "sum_pool2d",
 ]

@@ -1112,7 +1112,7 @@ def powers_by_block(x, axes, p, dtype, num_threads: int = 1):
     powers (:func:`powered`, in ``dtype``, on ``num_threads`` threads) in one buffer that every
     block reuses: valid until the next block is drawn."""
     blocks = batch_blocks(x.shape, axes, dtype.itemsize)
-    scratch = np.empty(max((x[b].size for b in blocks), default=0), dtype)
+    scratch = _v.empty((max((x[b].size for b in blocks), default=0),), dtype)
     for b in blocks:
         part = x[b]
         yield b, powered(part, p, dtype, scratch[:part.size].reshape(part.shape), num_threads)
@@ -1172,7 +1172,7 @@ def _lp_pool(fn, n, x, norm_type, kernel_size, stride, ceil_mode, axes, out, num
     plan = _v.prepare_lp(fn, x, norm_type, kernel_size, stride, ceil_mode, axes, n)
     result = _v.lp_result(fn, plan, out)
     direct = result.dtype == plan.dtype and not np.may_share_memory(result, plan.x)
-    means = result if direct else np.empty(result.shape, plan.dtype)
+    means = result if direct else _v.empty(result.shape, plan.dtype)
     _lp_chunks(fn, n, plan, means, num_threads, norms=True)
     if not direct:
         _v.cast_into(result, means)

@@ -398,7 +398,7 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
         # A divisor is 0 only for a window with no real cell, whose gradient goes nowhere.
         with np.errstate(divide="ignore", invalid="ignore"):
             grad = (grad.reshape(P, OD, OH, OW) / divisors).reshape(P, OD * OH * OW)
-    slices = np.empty((P * OD, H, W), grad.dtype)
+    slices = _v.empty((P * OD, H, W), grad.dtype)
     _sum_backward_call(grad.reshape(P * OD, OH, OW), slices, geom.h, geom.w,
                        geom.axis_params(1), geom.axis_params(2), geom.clipped, _v.NO_COUNTS,
                        _v.NO_COUNTS, False, plan.num_threads)
@@ -830,7 +830,7 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
     dtype, p = np.result_type(g_dtype, plan.dtype), plan.p
     result = _v._result(out, plan.x.shape, result_dtype, fn)
     direct = result.dtype == dtype and not np.may_share_memory(result, plan.x)
-    target = result if direct else np.empty(result.shape, dtype)
+    target = result if direct else _v.empty(result.shape, dtype)
     if p == 2 and n < 3 and dtype == plan.dtype and _LP_MEANS_IN_SPREAD:
         # One kernel pass: each plane's means and their gradients made from the plane of x
         # as it is spread (the same steps in the same order as below).
@@ -838,7 +838,7 @@ def _lp_backward(fn, n, grad_output, x, norm_type, kernel_size, stride, ceil_mod
                          plan.kernel_size, plan.stride, 0, 1, plan.ceil_mode, target,
                          num_threads, avg=(True, None), squared_input=plan.x, lp_means=True)
     else:
-        a = _api._lp_chunks(fn, n, plan, np.empty(shape, plan.dtype), num_threads)
+        a = _api._lp_chunks(fn, n, plan, _v.empty(tuple(shape), plan.dtype), num_threads)
         grad_a = _lp_grad_of_means(fn, g, a, p, dtype.type(math.prod(plan.geometry.kernel)),
                                    dtype, num_threads)
         # avg_pool(x ** p)': each window's gradient over its divisor, spread on the window,
@@ -863,7 +863,7 @@ def _lp_grad_of_means(fn, g, a, p, size, dtype, num_threads):
     ``lp_mean_grad``)."""
     g = _v.contiguous(g, dtype)
     a = _v.contiguous(a, dtype)
-    grad_a = np.empty(a.shape, dtype)
+    grad_a = _v.empty(a.shape, dtype)
     _backward.lp_mean_grad(g.reshape(-1), a.reshape(-1), size, p, grad_a.reshape(-1),
                            _v._threads_for(num_threads, 3 * a.size, a.size, fn))
     return grad_a

@@ -20,6 +20,8 @@ import numpy as np
 
 from cpool import _threads
 from cpool._kernels import window as _window
+from cpool._kernels._buffers import MIN_BYTES as _POOLED_BYTES
+from cpool._kernels._buffers import empty
 
 # ---------------------------------------------------------------------------------------------
 # dtype policy (documented in README and docs): which dtypes run natively, which are promoted.
@@ -762,7 +764,7 @@ def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
 def _result(out, shape, dtype: np.dtype, fn: str, name: str = "out") -> np.ndarray:
     """Check a caller's ``out=`` array, or allocate one."""
     if out is None:
-        return np.empty(shape, dtype)
+        return empty(tuple(shape), dtype)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fn}: `{name}` must be a numpy.ndarray, got {type(out).__name__}")
     if out.dtype != dtype:
@@ -795,7 +797,7 @@ def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs):
     for r, v, g, dtype in zip(results, views, given, kernel_dtypes):
         direct = v.dtype == dtype and v.flags.c_contiguous and not (
             g and (not _aligned(r) or any(np.may_share_memory(r, a) for a in inputs)))
-        targets.append(v if direct else np.empty(v.shape, dtype))
+        targets.append(v if direct else empty(v.shape, dtype))
     return tuple(targets)
 
 
@@ -935,17 +937,19 @@ class _Recipe(NamedTuple):
     kernel_args: Optional[tuple]  # separable_args (windowed ops)
     load_capped: bool             # num_threads was None, and the call is one the load caps
     work: int                     # values read and written
+    new_result: Any               # np.empty, or empty for a result from the buffer cache
+    new_indices: Any              # the same for the indices
 
     def plan(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> Plan:
         # Every repeated call comes here: the fields unpacked at once (a named tuple's field
         # reads are Python-level properties) and the Plan made by tuple.__new__ (its
         # constructor is Python-level too) took 0.95 -> 0.6 us of a (1, 1, 2, 2) call.
         (view_shape, shape, result_dtype, with_indices, k4, geometry, task_size, lanes, pixel,
-         num_threads, kernel_args, load_capped, work) = self
-        results: Tuple[np.ndarray, ...] = (np.empty(shape, result_dtype) if out is None
+         num_threads, kernel_args, load_capped, work, new_result, new_indices) = self
+        results: Tuple[np.ndarray, ...] = (new_result(shape, result_dtype) if out is None
                                            else out,)
         if with_indices:
-            results += (np.empty(shape, _INT64),)
+            results += (new_indices(shape, _INT64),)
         if load_capped:
             num_threads = _threads.for_load(num_threads, work)
         return _new_tuple(Plan, (x.reshape(view_shape), results[0].reshape(k4),
@@ -1006,11 +1010,17 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
                                   plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
                                   plan.num_threads, kernel_args,
                                   default_threads and _threads.load_capped(plan.num_threads, work),
-                                  work),
+                                  work, _allocator(r[0].nbytes), _allocator(r[0].size * 8)),
                      arrays + 1024)
     if default_threads:
         return plan._replace(num_threads=_threads.for_load(plan.num_threads, work))
     return plan
+
+
+def _allocator(nbytes: int):
+    """What a recipe allocates a result of ``nbytes`` with: the buffer cache's ``empty`` where
+    it may serve it (a call that small would pay its handler switch for nothing)."""
+    return empty if nbytes >= _POOLED_BYTES else np.empty
 
 
 def _recorded(fn: str, op: str, x, out, num_threads, args):

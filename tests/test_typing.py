@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A user's script: every public function called the way the docs show, its results assigned
 # to annotated names (a wrong inferred type fails the check).
 USER_SCRIPT = '''
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -98,6 +98,9 @@ cpool.fractional_max_pool3d_backward(f3v, f3i, v.shape)
 threads: int = cpool.get_num_threads()
 cpool.set_num_threads(threads)
 enabled: bool = cpool.openmp_enabled()
+previous_cache: int = cpool.set_buffer_cache(1 << 20)
+cache: Dict[str, int] = cpool.buffer_cache_info()
+cpool.set_buffer_cache(previous_cache)
 version: str = cpool.__version__
 
 layer = MaxPool2d(2)
