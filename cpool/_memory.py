@@ -38,8 +38,10 @@ def set_buffer_cache(max_bytes: int) -> int:
     instead of pages the OS must map and zero on every call: a (32, 256, 56, 56) float32
     gradient took 15.5-21.8 ms fresh against 8.4-8.9 ms reused. The arrays are ordinary
     ones (they own their data; ``resize`` works); while another NumPy memory handler is in
-    force, cpool allocates through it and keeps nothing. The default limit is 256 MiB
-    (``CPOOL_BUFFER_CACHE``, in bytes, sets another at import). The setting is process-wide;
+    force, cpool allocates through it and keeps nothing. The default limit is 256 MiB, or a
+    sixteenth of the machine's memory where that is less (``CPOOL_BUFFER_CACHE``, in bytes,
+    sets another at import); it holds per process, so a pool of worker processes under a
+    memory limit (Dask's) may want a smaller one. The setting is process-wide;
     a fork child inherits the cache's blocks with the rest of the parent's memory.
 
     Examples

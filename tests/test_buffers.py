@@ -244,3 +244,18 @@ def test_the_environment_sets_the_limit(value, limit, warns):
                           text=True, env=dict(os.environ, CPOOL_BUFFER_CACHE=value), check=True)
     assert int(done.stdout) == (_buffers.DEFAULT_LIMIT if limit is None else limit)
     assert ("CPOOL_BUFFER_CACHE" in done.stderr) == warns
+
+
+def test_the_default_limit_is_a_sixteenth_of_a_small_machines_memory(monkeypatch):
+    import types
+
+    def machine(pages):
+        sizes = {"SC_PHYS_PAGES": pages, "SC_PAGE_SIZE": 4096}
+        return types.SimpleNamespace(sysconf=sizes.__getitem__, environ=os.environ)
+
+    monkeypatch.setattr(_buffers, "os", machine(2 * 2**30 // 4096))   # 2 GiB
+    assert _buffers._default_limit() == 128 * MIB
+    monkeypatch.setattr(_buffers, "os", machine(64 * 2**30 // 4096))  # 64 GiB
+    assert _buffers._default_limit() == 256 * MIB
+    monkeypatch.setattr(_buffers, "os", types.SimpleNamespace())      # no sysconf
+    assert _buffers._default_limit() == 256 * MIB

@@ -202,8 +202,19 @@ ctypedef object (*_get_handler_t)()
 # on its own, and a call that small would pay the handler's switch for nothing.
 MIN_BYTES = 1 << 20
 cdef Py_ssize_t _MIN_BYTES = MIN_BYTES
+
+
+def _default_limit():
+    """256 MiB, or a sixteenth of the machine's memory where that is less (128 MiB on 2 GiB)."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX, or not known
+        return 256 << 20
+    return min(256 << 20, max(memory, 0) // 16)
+
+
 # What the cache may hold unless CPOOL_BUFFER_CACHE or set_limit says otherwise.
-DEFAULT_LIMIT = 256 << 20
+DEFAULT_LIMIT = _default_limit()
 # The largest limit (no limit): a size_t's.
 MAX_LIMIT = SIZE_MAX
 
