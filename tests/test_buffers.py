@@ -259,3 +259,44 @@ def test_the_default_limit_is_a_sixteenth_of_a_small_machines_memory(monkeypatch
     assert _buffers._default_limit() == 256 * MIB
     monkeypatch.setattr(_buffers, "os", types.SimpleNamespace())      # no sysconf
     assert _buffers._default_limit() == 256 * MIB
+
+
+def test_the_cache_follows_its_policy_over_random_sequences(cache):
+    """Random allocations and frees against a model of the policy: an allocation takes the
+    newest kept block of exactly its size, else a fresh one; a freed block is kept if it fits
+    under the limit, the oldest kept blocks released first to make room (at most 64 kept)."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.given(st.integers(1, 12), st.lists(
+        st.tuples(st.booleans(), st.integers(0, 5), st.integers(0, 40)), max_size=60))
+    def run(limit_mib, steps):
+        cpool.set_buffer_cache(0)
+        cpool.set_buffer_cache(limit_mib * MIB)
+        start = cpool.buffer_cache_info()
+        kept, live, reused, fresh = [], [], 0, 0
+        try:
+            for allocate, size_class, pick in steps:
+                if allocate or not live:
+                    size = MIB + size_class * (MIB // 2)
+                    live.append(_buffers.empty((size,), np.dtype(np.uint8)))
+                    if size in kept:
+                        del kept[len(kept) - 1 - kept[::-1].index(size)]  # the newest
+                        reused += 1
+                    else:
+                        fresh += 1
+                else:
+                    size = live.pop(pick % len(live)).nbytes
+                    if size <= limit_mib * MIB:
+                        while len(kept) == 64 or sum(kept) + size > limit_mib * MIB:
+                            kept.pop(0)
+                        kept.append(size)
+                info = cpool.buffer_cache_info()
+                assert info["held_bytes"] == sum(kept) <= limit_mib * MIB
+                assert info["held_blocks"] == len(kept)
+                assert info["reused"] - start["reused"] == reused
+                assert info["fresh"] - start["fresh"] == fresh
+        finally:
+            del live
+
+    run()
