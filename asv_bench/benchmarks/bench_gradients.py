@@ -69,3 +69,26 @@ class Gradients:
 
     def peakmem_backward(self, op, dtype, threads):
         self.backward(self.x, self.args, threads)
+
+
+class BufferCache:
+    """What the buffer cache buys a loop that drops each gradient (docs/performance.md,
+    "Result memory reused"): the 2x2 average backward, one thread, with the cache at its
+    default limit and turned off (the OS then zeroes the result's fresh pages on every call)."""
+    params = [["default", "off"]]
+    param_names = ["cache"]
+
+    def setup(self, cache):
+        if not hasattr(cpool, "set_buffer_cache"):  # commits before the cache
+            raise NotImplementedError
+        x = np.random.default_rng(0).standard_normal(scaled((32, 256, 56, 56)), dtype=np.float32)
+        self.shape, self.grad = x.shape, cpool.avg_pool2d(x, 2)
+        self.previous = cpool.set_buffer_cache(0)
+        if cache == "default":
+            cpool.set_buffer_cache(self.previous)
+
+    def teardown(self, cache):
+        cpool.set_buffer_cache(self.previous)
+
+    def time_avg_2x2_backward(self, cache):
+        cpool.avg_pool2d_backward(self.grad, self.shape, 2, num_threads=1)
