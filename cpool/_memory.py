@@ -1,7 +1,7 @@
 """The buffer cache's public settings (the cache itself: :mod:`cpool._kernels._buffers`)."""
-import operator
 from typing import Dict
 
+from cpool import _validation as _v
 from cpool._kernels import _buffers
 
 
@@ -52,18 +52,11 @@ def set_buffer_cache(max_bytes: int) -> int:
     67108864
     >>> _ = cpool.set_buffer_cache(previous)
     """
-    if isinstance(max_bytes, bool):
-        raise TypeError("set_buffer_cache: `max_bytes` must be an int, got bool")
-    try:
-        limit = operator.index(max_bytes)
-    except TypeError:
-        raise TypeError(f"set_buffer_cache: `max_bytes` must be an int, got "
-                        f"{type(max_bytes).__name__}") from None
-    if limit < 0:
-        raise ValueError(f"set_buffer_cache: `max_bytes` must be >= 0, got {limit}")
-    previous = int(_buffers.get_limit())
-    _buffers.set_limit(min(limit, _buffers.MAX_LIMIT))
-    return previous
+    if not _v._is_int(max_bytes):
+        raise TypeError(f"set_buffer_cache: `max_bytes` must be an int, got {max_bytes!r}")
+    if max_bytes < 0:
+        raise ValueError(f"set_buffer_cache: `max_bytes` must be >= 0, got {max_bytes}")
+    return int(_buffers.set_limit(int(max_bytes)))
 
 
 def buffer_cache_info() -> Dict[str, int]:
@@ -95,4 +88,4 @@ def buffer_cache_info() -> Dict[str, int]:
     >>> cpool.buffer_cache_info()["reused"] > before   # the 2 MiB gradient's block, again
     True
     """
-    return {"limit": int(_buffers.get_limit()), **{k: int(v) for k, v in _buffers.stats().items()}}
+    return {k: int(v) for k, v in _buffers.stats().items()}

@@ -1010,7 +1010,8 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
                                   plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
                                   plan.num_threads, kernel_args,
                                   default_threads and _threads.load_capped(plan.num_threads, work),
-                                  work, _allocator(r[0].nbytes), _allocator(r[0].size * 8)),
+                                  work, _allocator(r[0].nbytes),
+                                  _allocator(r[0].size * _INT64.itemsize)),
                      arrays + 1024)
     if default_threads:
         return plan._replace(num_threads=_threads.for_load(plan.num_threads, work))

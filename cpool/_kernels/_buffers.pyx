@@ -22,7 +22,7 @@ indices NumPy keeps stable across releases: PyDataMem_SetHandler 304, PyDataMem_
 PyDataMem_DefaultHandler 306 (tests/test_buffers.py checks them against NumPy's header).
 """
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
-from libc.stdint cimport SIZE_MAX
+from libc.stdint cimport SIZE_MAX, uint64_t
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -154,17 +154,19 @@ cdef extern from *:
             cpool_release(block);
     }
 
-    /* Sets the limit, releasing the oldest blocks over it. */
-    static void cpool_set_limit(size_t limit) {
+    /* Sets the limit, releasing the oldest blocks over it; returns the previous one. */
+    static size_t cpool_set_limit(size_t limit) {
         char *dropped[CPOOL_SLOTS];
         int n_dropped = 0;
         PyThread_acquire_lock(cpool_lock, WAIT_LOCK);
+        size_t previous = cpool_limit;
         cpool_limit = limit;
         while (cpool_held_bytes > cpool_limit)
             dropped[n_dropped++] = cpool_drop_oldest();
         PyThread_release_lock(cpool_lock);
         for (int i = 0; i < n_dropped; i++)
             cpool_release(dropped[i]);
+        return previous;
     }
 
     static cpool_mem_handler cpool_handler = {
@@ -177,14 +179,15 @@ cdef extern from *:
         return cpool_lock != NULL;
     }
 
-    /* The held bytes and blocks, and the two counters. */
-    static uint64_t cpool_stat(int which) {
-        uint64_t v;
+    /* The limit, the held bytes and blocks and the two counters, read under one lock. */
+    static void cpool_stats(uint64_t out[5]) {
         PyThread_acquire_lock(cpool_lock, WAIT_LOCK);
-        v = which == 0 ? (uint64_t)cpool_held_bytes : which == 1 ? (uint64_t)cpool_held_count
-            : which == 2 ? cpool_reused : cpool_fresh;
+        out[0] = cpool_limit;
+        out[1] = cpool_held_bytes;
+        out[2] = (uint64_t)cpool_held_count;
+        out[3] = cpool_reused;
+        out[4] = cpool_fresh;
         PyThread_release_lock(cpool_lock);
-        return v;
     }
     """
     ctypedef struct cpool_mem_handler:
@@ -192,8 +195,8 @@ cdef extern from *:
     cpool_mem_handler cpool_handler
     size_t cpool_limit
     int cpool_init(cpool_mem_handler *numpy_default) noexcept nogil
-    void cpool_set_limit(size_t limit) noexcept nogil
-    unsigned long long cpool_stat(int which) noexcept nogil
+    size_t cpool_set_limit(size_t limit) noexcept nogil
+    void cpool_stats(uint64_t out[5]) noexcept nogil
 
 ctypedef object (*_set_handler_t)(object)
 ctypedef object (*_get_handler_t)()
@@ -239,7 +242,7 @@ def _init():
     if not cpool_init(<cpool_mem_handler *>PyCapsule_GetPointer(_default_handler, "mem_handler")):
         raise MemoryError("cpool: cannot allocate the buffer cache's lock")
     _handler = PyCapsule_New(&cpool_handler, "mem_handler", NULL)
-    cpool_set_limit(_limit_from_environment())
+    set_limit(_limit_from_environment())
 
 
 def _limit_from_environment():
@@ -248,7 +251,7 @@ def _limit_from_environment():
     if not text:
         return DEFAULT_LIMIT
     try:
-        limit = min(int(text), MAX_LIMIT)
+        limit = int(text)
         if limit < 0:
             raise ValueError
     except ValueError:
@@ -258,8 +261,6 @@ def _limit_from_environment():
         return DEFAULT_LIMIT
     return limit
 
-
-_init()
 
 
 def empty(tuple shape, dtype):
@@ -282,18 +283,20 @@ def empty(tuple shape, dtype):
         _set_handler(previous)
 
 
-def set_limit(size_t limit):
-    """Let the cache hold up to ``limit`` bytes of freed results (0: none), releasing the
-    oldest blocks over it now."""
-    cpool_set_limit(limit)
-
-
-def get_limit():
-    return cpool_limit
+def set_limit(limit):
+    """Let the cache hold up to ``limit`` bytes of freed results (a non-negative int; 0: none,
+    more than MAX_LIMIT: MAX_LIMIT), releasing the oldest blocks over it now. Returns the
+    previous limit."""
+    return cpool_set_limit(min(limit, MAX_LIMIT))
 
 
 def stats():
-    """The cache's state, for tests and diagnostics: bytes and blocks held, allocations served
-    from it and allocations that made a new block."""
-    return {"held_bytes": cpool_stat(0), "held_blocks": cpool_stat(1),
-            "reused": cpool_stat(2), "fresh": cpool_stat(3)}
+    """The cache's state in one reading, for buffer_cache_info and the tests: its limit, the
+    bytes and blocks it holds, allocations it served and allocations that made a new block."""
+    cdef uint64_t v[5]
+    cpool_stats(v)
+    return {"limit": v[0], "held_bytes": v[1], "held_blocks": v[2], "reused": v[3],
+            "fresh": v[4]}
+
+
+_init()  # after the functions it calls
