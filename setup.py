@@ -240,7 +240,14 @@ class BuildExtWithOpenMP(build_ext):
             _touch(cached)
             print(f"cpool: reused {ext.name} from {BUILD_CACHE}")
             return None
-        super().build_extension(ext)
+        # A miss: compile, even where distutils finds the target newer than its sources (it
+        # does not compare flags), since that target may come from other flags and would be
+        # stored under this key (a stale build, reused from then on).
+        force, self.force = self.force, True
+        try:
+            super().build_extension(ext)
+        finally:
+            self.force = force
         try:  # best effort: a read-only tree just builds every time
             os.makedirs(BUILD_CACHE, exist_ok=True)
             partial = f"{cached}.{os.getpid()}.tmp"

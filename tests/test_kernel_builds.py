@@ -185,3 +185,34 @@ def test_reused_build_is_newer_than_the_trees_extension(setup_py, tmp_path, monk
     build_extension(fake, types.SimpleNamespace(name="cpool._kernels.k"))
     assert target.read_bytes() == b"main's build"
     assert os.path.getmtime(target) >= os.path.getmtime(tree)
+
+
+def test_cache_miss_compiles_even_a_target_newer_than_its_sources(setup_py, tmp_path,
+                                                                   monkeypatch):
+    # distutils skips an extension whose target is newer than its sources, without looking at
+    # the flags. A cache miss (new flags, say) must compile anyway: the skipped target, built
+    # with the old flags, was stored under the new key and reused from then on.
+    import types
+
+    from setuptools import Distribution
+
+    cls = setup_py["BuildExtWithOpenMP"]
+    target = tmp_path / "build" / "k.so"
+    seen = []
+
+    def parent_build_extension(self, ext):
+        seen.append(self.force)
+        if self.force:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(b"new flags")
+
+    monkeypatch.setattr(cls.__mro__[1], "build_extension", parent_build_extension)
+    monkeypatch.setitem(cls.build_extension.__globals__, "BUILD_CACHE", str(tmp_path / "cache"))
+    command = cls(Distribution())
+    command.force = False
+    monkeypatch.setattr(command, "get_ext_fullpath", lambda name: str(target))
+    monkeypatch.setattr(command, "get_ext_filename", lambda name: "k.so")
+    monkeypatch.setattr(command, "_cache_key", lambda ext: "NEWKEY")
+    command.build_extension(types.SimpleNamespace(name="cpool._kernels.k"))
+    assert seen == [True] and command.force is False
+    assert (tmp_path / "cache" / "cpool._kernels.k.NEWKEY.so").read_bytes() == b"new flags"
