@@ -70,6 +70,53 @@ def _lowest(dtype):
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
+    """Window at a time; on large planes tap at a time (:func:`max_pool2d_by_tap`, the same
+    scan, checked against this one by test_max_pool2d), which takes a second where this takes
+    minutes."""
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    k, s, d, (pt, _), (pl, _), OH, OW = _geometry(x, kernel_size, stride, padding, dilation,
+                                                  ceil_mode)
+    if OH * OW > 64:
+        return max_pool2d_by_tap(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                 return_indices)
+    return max_pool2d_by_window(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                return_indices)
+
+
+def max_pool2d_by_tap(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                      return_indices=False):
+    """:func:`max_pool2d_by_window` vectorised over the output positions: the same scan of
+    each window's in-bounds taps in row-major order with PyTorch's update rule, one tap offset
+    ``(i, j)`` of every window at a time (an out-of-bounds tap never takes)."""
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    k, s, d, (pt, _), (pl, _), OH, OW = _geometry(x, kernel_size, stride, padding, dilation,
+                                                  ceil_mode)
+    planes = x.reshape(-1, H, W)
+    rows = np.arange(OH)[:, None] * s[0] - pt + np.arange(k[0])[None, :] * d[0]  # (OH, kh)
+    cols = np.arange(OW)[:, None] * s[1] - pl + np.arange(k[1])[None, :] * d[1]  # (OW, kw)
+    y0 = np.array([_taps(oh, H, k[0], s[0], pt, d[0])[1] for oh in range(OH)], np.int64)
+    x0 = np.array([_taps(ow, W, k[1], s[1], pl, d[1])[1] for ow in range(OW)], np.int64)
+    m = np.full((planes.shape[0], OH, OW), _lowest(x.dtype), x.dtype)
+    mi = np.broadcast_to(y0[:, None] * W + x0[None, :], m.shape).copy()
+    for i in range(k[0]):
+        y = rows[:, i][:, None]
+        for j in range(k[1]):
+            xx = cols[:, j][None, :]
+            inside = (0 <= y) & (y < H) & (0 <= xx) & (xx < W)  # (OH, OW)
+            v = planes[:, np.clip(y, 0, H - 1), np.clip(xx, 0, W - 1)]
+            take = inside & (((v > m) | np.isnan(v)) if x.dtype.kind == "f" else v > m)
+            m = np.where(take, v, m)
+            mi = np.where(take, y * W + xx, mi)
+    out = m.reshape(x.shape[:-2] + (OH, OW))
+    if return_indices:
+        return out, mi.reshape(x.shape[:-2] + (OH, OW))
+    return out
+
+
+def max_pool2d_by_window(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                         return_indices=False):
     x = np.asarray(x)
     H, W = x.shape[-2:]
     k, s, d, (pt, _), (pl, _), OH, OW = _geometry(x, kernel_size, stride, padding, dilation,

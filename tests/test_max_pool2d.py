@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -450,3 +452,35 @@ def test_same_3x3_bitwise(rng, dtype, W, H, num_threads):
     np.testing.assert_array_equal(as_bits(got), as_bits(expected))
     with general_path():
         np.testing.assert_array_equal(as_bits(got), as_bits(cpool.max_pool2d(x, 3, 1, 1)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint16])
+def test_reference_by_tap_equals_by_window(rng, dtype):
+    # The reference pools large planes a tap offset at a time (vectorised over the windows),
+    # small ones a window at a time; both forms must agree bit for bit, indices included, over
+    # the whole geometry grid (padding, dilation, ceil_mode, per-side and 'same' padding) on
+    # ties, infinities, signed zeros and NaNs of several payloads.
+    shapes = [(2, 3, 9, 11), (1, 1, 6, 5), (2, 13, 4)]
+
+    def bits(a):  # integers compare exactly as they are
+        return as_bits(a) if a.dtype.kind == "f" else a
+
+    def data(shape):
+        if np.dtype(dtype).kind == "f":
+            return _sparse_specials(rng, shape, dtype)
+        info = np.iinfo(dtype)  # ties, and the type's lowest (the scan's starting value)
+        picks = np.array([info.min, info.min + 1, 0, 1, info.max], dtype)
+        return picks[rng.integers(0, 5, size=shape)]
+
+    for (k, s, p, d, c), shape in itertools.product(GRID, shapes):
+        if not fits(shape, k, s, p, d, c):
+            continue
+        x = data(shape)
+        args = (x, k, s, p, d, c, True)
+        for got, exp in zip(ref.max_pool2d_by_tap(*args), ref.max_pool2d_by_window(*args)):
+            np.testing.assert_array_equal(bits(got), bits(exp), err_msg=str((k, s, p, d, c)))
+    x = data((2, 3, 10, 7))
+    for p in ("same", ((1, 0), (0, 2))):
+        for got, exp in zip(ref.max_pool2d_by_tap(x, 3, 2, p, 1, False, True),
+                            ref.max_pool2d_by_window(x, 3, 2, p, 1, False, True)):
+            np.testing.assert_array_equal(bits(got), bits(exp))
