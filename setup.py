@@ -160,6 +160,13 @@ def _optimisation_flags(compiler):
     with it GCC keeps a call to libm beside each sqrt (to set errno for a negative argument),
     which leaves the loop scalar (LP pooling's gradient: 2.3 ns a value). Results are the
     same: sqrt is correctly rounded either way.
+
+    -O3 costs most of the build (GCC's register allocation and dataflow over the unswitched
+    copies of the kernels' loops), and it pays: measured on 2026-12-02 (one run, the full
+    bench), -O2 -ftree-vectorize -fvect-cost-model=dynamic compiled _window.c in 131 s
+    instead of 370 but made max 3x3 s2 12x slower, stochastic pooling 7-12x, 3-D max 6-11x;
+    -O3 -fno-unswitch-loops -fno-version-loops-for-strides compiled it in 270 s and made max
+    3x3 s2 6x slower. The kernels' flag tests (is_max, divide, square) rely on unswitching.
     """
     if compiler.compiler_type == "msvc":
         return ["/O2"]
