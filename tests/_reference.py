@@ -2,7 +2,9 @@
 
 Written from PyTorch's kernels (aten/src/ATen/native/Pool.h, cpu/MaxPoolKernel.cpp,
 cpu/AvgPoolKernel.cpp), one output position at a time and vectorised only over the batch
-planes. Nothing here is shared with cpool, so a geometry bug in cpool cannot hide in both.
+planes (max pooling of large planes also a tap offset at a time over every window, checked
+against its window-at-a-time form). Nothing here is shared with cpool, so a geometry bug in
+cpool cannot hide in both.
 """
 import itertools
 import math
