@@ -56,7 +56,7 @@ def set_buffer_cache(max_bytes: int) -> int:
         raise TypeError(f"set_buffer_cache: `max_bytes` must be an int, got {max_bytes!r}")
     if max_bytes < 0:
         raise ValueError(f"set_buffer_cache: `max_bytes` must be >= 0, got {max_bytes}")
-    return int(_buffers.set_limit(int(max_bytes)))
+    return _buffers.set_limit(int(max_bytes))
 
 
 def buffer_cache_info() -> Dict[str, int]:
@@ -88,4 +88,4 @@ def buffer_cache_info() -> Dict[str, int]:
     >>> cpool.buffer_cache_info()["reused"] > before   # the 2 MiB gradient's block, again
     True
     """
-    return {k: int(v) for k, v in _buffers.stats().items()}
+    return _buffers.stats()

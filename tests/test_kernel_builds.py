@@ -206,7 +206,7 @@ def test_cache_miss_compiles_even_a_target_newer_than_its_sources(setup_py, tmp_
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(b"new flags")
 
-    monkeypatch.setattr(cls.__mro__[1], "build_extension", parent_build_extension)
+    monkeypatch.setattr(setup_py["build_ext"], "build_extension", parent_build_extension)
     monkeypatch.setitem(cls.build_extension.__globals__, "BUILD_CACHE", str(tmp_path / "cache"))
     command = cls(Distribution())
     command.force = False
