@@ -7,7 +7,8 @@
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.stdlib cimport malloc
 
-from cpool._kernels._simd cimport (cpool_any_negzero_or_nan_f32, cpool_any_negzero_or_nan_f64,
+from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_any_negzero_or_nan_f32,
+                                   cpool_any_negzero_or_nan_f64,
                                    cpool_copy_pixels, cpool_horizontal_s2_f32,
                                    cpool_horizontal_s2_f64, cpool_prefetch, cpool_rgb8_max_2s2)
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
@@ -302,6 +303,24 @@ cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
     return slots
 
 
+cdef inline numeric_acc* _plane_divisors(numeric_acc* divs, int64_t* built,
+                                         const int64_t* count_h, const int64_t* count_w,
+                                         Py_ssize_t OH, Py_ssize_t OW,
+                                         bint reciprocal) noexcept nogil:
+    """A small plane's divisors (OH * OW at ``divs``, a thread's buffer), made on the thread's
+    first plane (``*built`` < 0; the same for every plane): each count exact in int64, rounded
+    once (as _divisor_row), or with ``reciprocal`` its reciprocal, exact for a power of two."""
+    cdef Py_ssize_t oh, i
+    if built[0] < 0:
+        for oh in range(OH):
+            for i in range(OW):
+                divs[oh * OW + i] = (
+                    <numeric_acc>1 / <numeric_acc>(count_h[oh] * count_w[i])
+                    if reciprocal else <numeric_acc>(count_h[oh] * count_w[i]))
+        built[0] = 1
+    return divs
+
+
 cdef inline bint _power_of_two(int64_t n) noexcept nogil:
     """Whether n is 1, 2, 4, ... (its reciprocal is then exact in floating point: a product by
     it has the bits of the division, including for subnormal results)."""
@@ -448,3 +467,20 @@ cdef inline void _step(Py_ssize_t n_inner, Py_ssize_t B1, Py_ssize_t* b0, Py_ssi
         if b1[0] == B1:
             b1[0] = 0
             b0[0] += 1
+
+
+cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH,
+                           Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                           Py_ssize_t pad_w, Py_ssize_t dh, const Py_ssize_t[::1] h_lo,
+                           const Py_ssize_t[::1] h_n, Py_ssize_t itemsize) noexcept nogil:
+    """Whether the windows of planes of ``floats`` are the "same" 3x3 at stride 1 (padding 1
+    both ways: avg_pool2d(x, 3, 1, 1), max_pool2d(x, 3, 1, 1)) that cpool_same_3x3_sums and
+    cpool_same_3x3_max take a plane at a time: rows of a vector or more, AVX2 build."""
+    cdef Py_ssize_t oh
+    if not (CPOOL_AVX_KERNELS and floats and kw == 3 and sw == 1 and dw == 1 and pad_w == 1
+            and dh == 1 and OH == H and OW == W and W * itemsize >= 32):
+        return False
+    for oh in range(OH):
+        if h_lo[oh] != max(oh - 1, 0) or h_lo[oh] + h_n[oh] != min(oh + 2, H):
+            return False
+    return True

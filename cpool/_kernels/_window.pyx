@@ -37,7 +37,8 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_
                                   _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
                                   _horizontal_clipped,
                                   _horizontal_lanes, _locate,
-                                  _one_count, _pad_edges, _padded_width, _powers_of_two,
+                                  _one_count, _pad_edges, _padded_width, _plane_divisors,
+                                  _powers_of_two, _same_3x3,
                                   _prefetch_slices,
                                   _scratch, _step,
                                   _vertical, _vertical_grid)
@@ -279,23 +280,6 @@ cdef inline bint _small_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ss
             and (edges or (pad_w == 0 and (OW - 1) * sw + (kw - 1) * dw < W)))
 
 
-cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH,
-                           Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
-                           Py_ssize_t pad_w, Py_ssize_t dh, const Py_ssize_t[::1] h_lo,
-                           const Py_ssize_t[::1] h_n, Py_ssize_t itemsize) noexcept nogil:
-    """Whether the windows of planes of ``floats`` are the "same" 3x3 at stride 1 (padding 1
-    both ways: avg_pool2d(x, 3, 1, 1), max_pool2d(x, 3, 1, 1)) that cpool_same_3x3_sums and
-    cpool_same_3x3_max take a plane at a time: rows of a vector or more, AVX2 build."""
-    cdef Py_ssize_t oh
-    if not (CPOOL_AVX_KERNELS and floats and kw == 3 and sw == 1 and dw == 1 and pad_w == 1
-            and dh == 1 and OH == H and OW == W and W * itemsize >= 32):
-        return False
-    for oh in range(OH):
-        if h_lo[oh] != max(oh - 1, 0) or h_lo[oh] + h_n[oh] != min(oh + 2, H):
-            return False
-    return True
-
-
 cdef inline bint _tiled_2x2_planes(Py_ssize_t W, Py_ssize_t OH, const Py_ssize_t[::1] h_n,
                                    Py_ssize_t itemsize) noexcept nogil:
     """Whether planes of :func:`_separable`'s 2x2 tiles (its ``tiles_2x2``) wider than
@@ -534,24 +518,6 @@ cdef inline void _root_row(numeric_acc* row, Py_ssize_t n, double scale) noexcep
     elif numeric_acc is double:
         for i in range(n):
             row[i] = sqrt(row[i] * s)
-
-
-cdef inline numeric_acc* _plane_divisors(numeric_acc* divs, int64_t* built,
-                                         const int64_t* count_h, const int64_t* count_w,
-                                         Py_ssize_t OH, Py_ssize_t OW,
-                                         bint reciprocal) noexcept nogil:
-    """A small plane's divisors (OH * OW at ``divs``, a thread's buffer), made on the thread's
-    first plane (``*built`` < 0; the same for every plane): each count exact in int64, rounded
-    once (as _divisor_row), or with ``reciprocal`` its reciprocal, exact for a power of two."""
-    cdef Py_ssize_t oh, i
-    if built[0] < 0:
-        for oh in range(OH):
-            for i in range(OW):
-                divs[oh * OW + i] = (
-                    <numeric_acc>1 / <numeric_acc>(count_h[oh] * count_w[i])
-                    if reciprocal else <numeric_acc>(count_h[oh] * count_w[i]))
-        built[0] = 1
-    return divs
 
 
 cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
