@@ -61,6 +61,13 @@ def battery():
             keep(f"maxb/{tag}", cpool.max_pool2d_backward(grad, mi, SHAPE))
             keep(f"avgb/{tag}", cpool.avg_pool2d_backward(grad, SHAPE, k, s, p, c, bool(g % 2)))
             keep(f"sumb/{tag}", cpool.sum_pool2d_backward(grad, SHAPE, k, s, p, 1, c))
+        # The "same" 3x3 at stride 1: the gradients' plane-a-call path in the AVX2 build, the
+        # ring gather in the baseline's.
+        grad = random_array(rng, SHAPE, dtype)
+        for include in (True, False):
+            keep(f"avgb_same/{np.dtype(dtype).name}/{include}",
+                 cpool.avg_pool2d_backward(grad, SHAPE, 3, 1, 1, count_include_pad=include))
+        keep(f"sumb_same/{np.dtype(dtype).name}", cpool.sum_pool2d_backward(grad, SHAPE, 3, 1, 1))
         for k in (2, 3):  # unpooling inverts a pooling whose windows tile the plane
             tile = a[..., : SHAPE[2] // k * k, : SHAPE[3] // k * k]
             m, mi = cpool.max_pool2d(tile, k, return_indices=True)

@@ -206,6 +206,28 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return (sums / div).reshape(x.shape[:-2] + (OH, OW))
 
 
+def same_3x3_in_kernel_order(x, divisor):
+    """avg_pool2d(x, 3, 1, 1) (sum_pool2d with ``divisor`` None) step by step in the order of
+    the kernels: each output row's input rows summed per column, top row first, then
+    ((g[i] + g[i+1]) + g[i+2]) over those sums with a zero on either side, then the division
+    and PyTorch's +0, all in x's dtype. (The kernels' own order rather than the window's: the
+    tests that check their bits take it.)"""
+    H, W = x.shape[-2:]
+    zero = np.zeros(x.shape[:-2] + (H, 1), x.dtype)
+    cols = np.empty_like(x)
+    for r in range(H):
+        rows = [x[..., t, :] for t in range(max(r - 1, 0), min(r + 2, H))]
+        total = rows[0]
+        for row in rows[1:]:
+            total = total + row
+        cols[..., r, :] = total
+    g = np.concatenate([zero, cols, zero], axis=-1)
+    sums = (g[..., :-2] + g[..., 1:-1]) + g[..., 2:]
+    if divisor is None:
+        return sums + x.dtype.type(0)
+    return sums / divisor + x.dtype.type(0)
+
+
 def window_sum_backward(grad, input_shape, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, avg=None):
     """Gradient of sum pooling (``avg=None``) or of average pooling (``avg=(count_include_pad,

@@ -296,27 +296,6 @@ def test_zero_results_take_pytorchs_sign(dtype, layout, path):
                 np.signbit(overridden), np.signbit(tavg(t, kernel, divisor_override=-2).numpy()))
 
 
-def _same_3x3_in_kernel_order(x, divisor):
-    """avg_pool2d(x, 3, 1, 1) (sum_pool2d with ``divisor`` None) step by step in the order of
-    the kernels: each output row's input rows summed per column, top row first, then
-    ((g[i] + g[i+1]) + g[i+2]) over those sums with a zero on either side, then the division
-    and PyTorch's +0, all in x's dtype."""
-    H, W = x.shape[-2:]
-    zero = np.zeros(x.shape[:-2] + (H, 1), x.dtype)
-    cols = np.empty_like(x)
-    for r in range(H):
-        rows = [x[..., t, :] for t in range(max(r - 1, 0), min(r + 2, H))]
-        total = rows[0]
-        for row in rows[1:]:
-            total = total + row
-        cols[..., r, :] = total
-    g = np.concatenate([zero, cols, zero], axis=-1)
-    sums = (g[..., :-2] + g[..., 1:-1]) + g[..., 2:]
-    if divisor is None:
-        return sums + x.dtype.type(0)
-    return sums / divisor + x.dtype.type(0)
-
-
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("W", [3, 4, 5, 7, 8, 9, 15, 16, 17, 28, 33, 40])
 @pytest.mark.parametrize("H", [1, 2, 3, 28])
@@ -350,6 +329,6 @@ def test_same_3x3_bitwise(rng, dtype, W, H, mode):
             cols = np.minimum(np.arange(W) + 2, W) - np.maximum(np.arange(W) - 1, 0)
             divisor = np.outer(rows, cols).astype(dtype)
     got = pool()
-    assert_identical(got, _same_3x3_in_kernel_order(x, divisor))
+    assert_identical(got, ref.same_3x3_in_kernel_order(x, divisor))
     with general_path():  # the general rows' loops: the same steps, so the same bits
         assert_identical(got, pool())
