@@ -61,8 +61,10 @@ def battery():
             keep(f"maxb/{tag}", cpool.max_pool2d_backward(grad, mi, SHAPE))
             keep(f"avgb/{tag}", cpool.avg_pool2d_backward(grad, SHAPE, k, s, p, c, bool(g % 2)))
             keep(f"sumb/{tag}", cpool.sum_pool2d_backward(grad, SHAPE, k, s, p, 1, c))
-        # The "same" 3x3 at stride 1: the gradients' plane-a-call path in the AVX2 build, the
-        # ring gather in the baseline's.
+        # The "same" 3x3 at stride 1: the evaluation's and the gradients' plane-a-call paths
+        # in the AVX2 build, the row loop and the ring gather in the baseline's.
+        keep(f"stocheval_same/{np.dtype(dtype).name}",
+             cpool.stochastic_pool2d(a, 3, 1, 1, training=False))
         grad = random_array(rng, SHAPE, dtype)
         for include in (True, False):
             keep(f"avgb_same/{np.dtype(dtype).name}/{include}",

@@ -377,6 +377,40 @@ def test_eval_2x2_every_row_width(rng, W, dtype):
     assert_identical(cpool.stochastic_pool2d(y, 2, training=False), got)
 
 
+@pytest.mark.parametrize("W", [3, 4, 7, 8, 9, 15, 16, 17, 28, 33])
+@pytest.mark.parametrize("H", [1, 2, 3, 28])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_eval_same_3x3_every_row_width(rng, W, H, dtype):
+    # The evaluation of the "same" 3x3 at stride 1 (padding 1 both ways) runs a plane a call
+    # in vectors (AVX2 build, rows of a vector or more), the last vector of a row overlapping
+    # the one before: row widths around the vector steps and the planes' edge rows, with
+    # all-zero, infinite and overflowing windows and a NaN, against the reference and the
+    # general path bit for bit, at any thread count; a negative in any cell is found, beside
+    # a NaN too.
+    x = relu_data(rng, (2, 3, H, W), dtype)
+    got = cpool.stochastic_pool2d(x, 3, 1, 1, training=False)
+    np.testing.assert_allclose(got, ref.stochastic_pool2d(x, 3, 1, 1, training=False),
+                               *tolerance(dtype, got))
+    x[0, 0, :2, :2] = 0
+    x[0, 1, 0, -1] = np.inf  # infinite windows: infinity
+    x[1, 0, -1, 0] = np.finfo(dtype).max / 2  # its squares overflow: recomputed, finite
+    x[1, 1, 0, 0] = np.nan
+    got = cpool.stochastic_pool2d(x, 3, 1, 1, training=False)
+    assert np.isfinite(got[1, 0]).all() and got[1, 0, -1, 0] > np.finfo(dtype).max / 8
+    with general_path():
+        assert_identical(cpool.stochastic_pool2d(x, 3, 1, 1, training=False), got)
+    for n in (2, 3):
+        assert_identical(cpool.stochastic_pool2d(x, 3, 1, 1, training=False, num_threads=n), got)
+    for i in sorted({0, H // 2, H - 1}):
+        for j in range(0, W, 2):
+            y = x.copy()
+            y[1, 2, i, j] = -1
+            if j + 1 < W:
+                y[1, 2, i, j + 1] = np.nan
+            with pytest.raises(ValueError, match=r"`x` must be non-negative"):
+                cpool.stochastic_pool2d(y, 3, 1, 1, training=False)
+
+
 @pytest.mark.parametrize("W", [8, 16, 18, 34])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_eval_finds_a_negative_beside_a_nan(W, dtype):

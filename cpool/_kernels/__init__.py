@@ -10,7 +10,11 @@ once, at import, and bound to the names below, which the rest of cpool calls:
   comparisons); asking for AVX2 where it cannot run warns and uses the baseline.
 
 Both sets compute bitwise identical results (the same C code, compiled without FMA contraction
-or float reassociation); only speed differs. ``SIMD`` names the set in use.
+or float reassociation); only speed differs. The one exception is a NaN's sign and payload
+where NaNs of both signs meet in one sum (an input's NaN and one made by ``inf - inf``, say):
+the first operand's NaN comes out, and which operand is first each compiled loop decides
+(addition commutes; IEEE 754 leaves the NaN open). The NaN's position never differs.
+``SIMD`` names the set in use.
 """
 import importlib
 import os

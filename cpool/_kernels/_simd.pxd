@@ -326,7 +326,12 @@ cdef extern from *:
        identity -inf, then the max of three column maxima. That is the scan's answer wherever
        no input is NaN (_mm_max drops a NaN v) and no column max is -0 (the separable order
        then keeps another zero than the scan: see _window's _scan_order_max); returns 2 where
-       either happens, and the caller redoes the plane by its general rows. */
+       either happens, and the caller redoes the plane by its general rows.
+       cpool_same_3x3_eval: stochastic pooling's evaluation (training=False) over the same
+       windows, in the same loops with two sums per column: the rows' sums and sums of squares
+       in _stochastic's _eval_rows3 order, the three columns of each, then its _ratio; *low
+       the smaller of itself and every value read but NaN. buf holds 5W + 8 values (two
+       buffer rows of sums, two of squares, a row of zeros), all written by each call. */
     #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
     /* One vector of a row's column sums (mode < 5: (a + r) + b) or maxima (mode 5; NaN \\
        inputs and -0 maxima noted in ``flags``), from the rows above, at and below. */ \\
@@ -422,6 +427,75 @@ cdef extern from *:
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY); \\
         cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 5, &flags); \\
         return 1 + (_mm256_movemask_##S(flags) != 0); \\
+    } \\
+    /* One vector of stochastic evaluation's column sums ((a + r) + b) and sums of squares \\
+       ((a*a + r*r) + b*b, _eval_rows3's order) into s and q; the row's values (each input \\
+       row is one output row's ``r`` once) against the running minimum (min(v, m) is m where \\
+       v is NaN: a NaN is passed over). */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_eval_col_##NAME(const T* a, const T* r, \\
+                                                                 const T* b, T* s, T* q, \\
+                                                                 V* low) { \\
+        V va = _mm256_loadu_##S(a), v = _mm256_loadu_##S(r), vb = _mm256_loadu_##S(b); \\
+        *low = _mm256_min_##S(v, *low); \\
+        _mm256_storeu_##S(s, _mm256_add_##S(_mm256_add_##S(va, v), vb)); \\
+        _mm256_storeu_##S(q, _mm256_add_##S(_mm256_add_##S(_mm256_mul_##S(va, va), \\
+                                                           _mm256_mul_##S(v, v)), \\
+                                            _mm256_mul_##S(vb, vb))); \\
+    } \\
+    /* One vector of outputs from the column sums at s and q: ((s[i] + s[i+1]) + s[i+2]) of \\
+       each, then stochastic's _ratio (0 / 1 for an all-zero window, the sum where it is \\
+       infinite). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_ratio_##NAME(const T* s, const T* q) { \\
+        const V z = _mm256_setzero_##S(), one = _mm256_set1_##S(1), \\
+                inf = _mm256_set1_##S(INFINITY); \\
+        V sa = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(s), _mm256_loadu_##S(s + 1)), \\
+                              _mm256_loadu_##S(s + 2)), \\
+          sq = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(q), _mm256_loadu_##S(q + 1)), \\
+                              _mm256_loadu_##S(q + 2)); \\
+        sq = _mm256_div_##S(sq, _mm256_blendv_##S(sa, one, _mm256_cmp_##S(sa, z, _CMP_EQ_OQ))); \\
+        return _mm256_blendv_##S(sq, sa, _mm256_cmp_##S(sa, inf, _CMP_EQ_OQ)); \\
+    } \\
+    static inline int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                 Py_ssize_t W, T* out, T* buf, T* low) { \\
+        T *s_cur = buf, *s_next = buf + W + 2, *q_cur = buf + 2 * (W + 2), \\
+          *q_next = buf + 3 * (W + 2), *swap, lanes[N], v; \\
+        T *zeros = buf + 4 * (W + 2); \\
+        const T *above, *row, *below; \\
+        V m = _mm256_set1_##S(*low); \\
+        Py_ssize_t r, j; \\
+        if (W < N) return 0; \\
+        /* the padding cells of the four buffer rows, and the row of zeros for a missing row */ \\
+        s_cur[0] = s_cur[W + 1] = s_next[0] = s_next[W + 1] = 0; \\
+        q_cur[0] = q_cur[W + 1] = q_next[0] = q_next[W + 1] = 0; \\
+        for (j = 0; j < W; j++) zeros[j] = 0; \\
+        below = H > 1 ? x + row_step : zeros; \\
+        for (j = 0; j < W; j += N) { \\
+            CPOOL_OVERLAP_LAST(j, W, N) \\
+            cpool_same_3x3_eval_col_##NAME(zeros + j, x + j, below + j, s_cur + 1 + j, \\
+                                           q_cur + 1 + j, &m); \\
+        } \\
+        for (r = 0; r + 1 < H; r++) { \\
+            above = x + r * row_step; \\
+            row = above + row_step; \\
+            below = r + 2 < H ? row + row_step : zeros; \\
+            for (j = 0; j < W; j += N) { \\
+                CPOOL_OVERLAP_LAST(j, W, N) \\
+                cpool_same_3x3_eval_col_##NAME(above + j, row + j, below + j, s_next + 1 + j, \\
+                                               q_next + 1 + j, &m); \\
+                _mm256_storeu_##S(out + r * W + j, \\
+                                  cpool_same_3x3_ratio_##NAME(s_cur + j, q_cur + j)); \\
+            } \\
+            swap = s_cur; s_cur = s_next; s_next = swap; \\
+            swap = q_cur; q_cur = q_next; q_next = swap; \\
+        } \\
+        for (j = 0; j < W; j += N) { \\
+            CPOOL_OVERLAP_LAST(j, W, N) \\
+            _mm256_storeu_##S(out + r * W + j, cpool_same_3x3_ratio_##NAME(s_cur + j, q_cur + j)); \\
+        } \\
+        _mm256_storeu_##S(lanes, m); \\
+        for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
+        *low = v; \\
+        return 1; \\
     }
     CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
@@ -458,6 +532,11 @@ cdef extern from *:
     static inline int cpool_same_3x3_max_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                 Py_ssize_t W, T* out, T* buf, int fresh) { \\
         (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)fresh; \\
+        return 0; \\
+    } \\
+    static inline int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                 Py_ssize_t W, T* out, T* buf, T* low) { \\
+        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)low; \\
         return 0; \\
     }
     CPOOL_SAME_3X3(f32, float)
@@ -1202,6 +1281,11 @@ cdef extern from *:
                                float* out, float* buf, bint fresh) noexcept nogil
     int cpool_same_3x3_max_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
                                double* out, double* buf, bint fresh) noexcept nogil
+    bint cpool_same_3x3_eval_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
+                                 float* out, float* buf, float* low) noexcept nogil
+    bint cpool_same_3x3_eval_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H,
+                                 Py_ssize_t W, double* out, double* buf,
+                                 double* low) noexcept nogil
     int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
                                Py_ssize_t ahead) noexcept nogil
     int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,
