@@ -763,6 +763,7 @@ def stochastic_eval(
     cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p, at
     cdef double smallest = INFINITY
     cdef floating v, row_min, tiles_low
+    cdef bint minima_used
     cdef floating* sums
     cdef floating* squares
     cdef floating* row_sums
@@ -821,6 +822,10 @@ def stochastic_eval(
                 # scalar minimum is a reduction the compiler will not vectorise for floats.
                 for j in range(W):
                     minima[j] = INFINITY
+                # Whether a row of the chunk went through them (cpool_eval_2x2's rows keep
+                # their own minimum): a chunk of 2x2 tiles then skips their scan, a scalar
+                # chain of W dependent mins that took a fifth of eval 2x2's time.
+                minima_used = False
                 tiles_low = INFINITY  # the minimum of the rows cpool_eval_2x2 reads
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     orow = &out[b0, b1, oh, 0]
@@ -845,9 +850,11 @@ def stochastic_eval(
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     elif h_n[oh] == 3:  # one sweep over all three rows
+                        minima_used = True
                         _eval_rows3(&x[b0, b1, h_lo[oh], 0], row_step, W, sums + row0,
                                     squares + row0, minima)
                     else:
+                        minima_used = True
                         for t in range(h_n[oh]):
                             row = &x[b0, b1, h_lo[oh] + t, 0]
                             if t == 0:
@@ -886,7 +893,9 @@ def stochastic_eval(
                 # The smallest value in the covered columns (windows are ordered, so each
                 # column is looked at once).
                 row_min = INFINITY
-                if gapless:  # the windows cover one run of columns (stride <= kernel)
+                if not minima_used:
+                    pass
+                elif gapless:  # the windows cover one run of columns (stride <= kernel)
                     for j in range(w_lo[0], w_lo[OW - 1] + w_n[OW - 1]):
                         row_min = minima[j] if minima[j] < row_min else row_min
                 else:
