@@ -355,15 +355,21 @@ def test_eval_2x2_every_row_width(rng, W, dtype):
     # overlapping the one before: every output count from 1 to 20 and 32, odd sizes (a row and
     # a column no window covers), all-zero and infinite windows, against the general path bit
     # for bit; a negative is found in every covered cell and ignored in an uncovered one.
-    x = relu_data(rng, (2, 3, 5, W), dtype)
+    # 16 planes: a task per plane (at 1 and 2 threads); 3 of them: the row loop's chunks.
+    x = relu_data(rng, (2, 8, 5, W), dtype)
     x[0, 0, :2, :2] = 0
     got = cpool.stochastic_pool2d(x, 2, training=False)
     np.testing.assert_allclose(got, ref.stochastic_pool2d(x, 2, training=False),
                                *tolerance(dtype, got))
     x[0, 1, :2, -2:] = np.inf  # an infinite window: infinity (the reference's is NaN)
+    x[1, 5, 2:4, :2] = np.finfo(dtype).max  # its squares overflow: recomputed, finite
     got = cpool.stochastic_pool2d(x, 2, training=False)
+    assert got[1, 5, 1, 0] == np.finfo(dtype).max
     with general_path():
         assert_identical(cpool.stochastic_pool2d(x, 2, training=False), got)
+    for n in (1, 3):
+        assert_identical(cpool.stochastic_pool2d(x, 2, training=False, num_threads=n), got)
+    assert_identical(cpool.stochastic_pool2d(x[:1, :3], 2, training=False), got[:1, :3])
     for j in range(0, W, 3):
         y = x.copy()
         y[1, 2, 3, j] = -1

@@ -776,6 +776,14 @@ def stochastic_eval(
     if n_rows == 0:
         return 0.0
     cdef bint tiles_2x2 = not clipped and kw == 2 and sw == 2 and pad_w == 0 and 2 * OW <= W
+    # Planes that 2x2 windows tile (output row oh on input rows 2oh and 2oh + 1), enough of
+    # them to share among the threads: a task per plane, its rows by cpool_eval_2x2 back to
+    # back, without the row loop's bookkeeping per row (locating the row, hinting the next
+    # ones, the chunk's scans), which on 56-wide planes cost as much as the row's own work.
+    cdef bint tile_planes = tiles_2x2 and P >= 8 * num_threads
+    for oh in range(OH):
+        tile_planes = tile_planes and h_lo[oh] == 2 * oh and h_n[oh] == 2
+    cdef bint by_plane = same3 or tile_planes
     # Cells no window covers are not looked at; usually the covered columns are one run.
     cdef bint gapless = True
     for i in range(OW - 1):
@@ -784,12 +792,19 @@ def stochastic_eval(
         scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
         lows = _lows(num_threads)
         with nogil:
-            for p in prange(P if same3 else 0, schedule='static', num_threads=num_threads):
+            for p in prange(P if by_plane else 0, schedule='static', num_threads=num_threads):
                 b0 = p // B1
                 b1 = p - b0 * B1
                 orow = &out[b0, b1, 0, 0]
                 tiles_low = INFINITY  # the plane's smallest value
-                if floating is float:
+                if not same3:  # tile_planes
+                    for oh in range(OH):
+                        row = &x[b0, b1, 2 * oh, 0]
+                        if floating is float:
+                            cpool_eval_2x2_f32(row, row + row_step, orow + oh * OW, OW, &tiles_low)
+                        else:
+                            cpool_eval_2x2_f64(row, row + row_step, orow + oh * OW, OW, &tiles_low)
+                elif floating is float:
                     cpool_same_3x3_eval_f32(&x[b0, b1, 0, 0], row_step, H, W, orow,
                                             scratch + threadid() * thread_stride, &tiles_low)
                 else:
@@ -805,7 +820,8 @@ def stochastic_eval(
                                                     h_n[oh], w_lo[i], w_n[i], orow[at])
                 if tiles_low < 0:
                     lows[threadid()] = min(lows[threadid()], <double>tiles_low)
-            for c in prange(0 if same3 else n_chunks, schedule='static', num_threads=num_threads):
+            for c in prange(0 if by_plane else n_chunks, schedule='static',
+                            num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
                 # writes through pointers below, and shared counters would race.
                 b0 = b1 = oh = 0
