@@ -153,6 +153,32 @@ def signed_zeros_and_payloads(rng, shape, dtype):
     return values[rng.choice(len(values), size=shape, p=p / p.sum())]
 
 
+# avg/sum 3x3 stride 1 padding 1 (the "same" 3x3, a plane-a-call kernel of its own in the
+# AVX2 build): row widths around its vector steps, heights with edge rows, each divisor kind.
+SAME_3X3_WIDTHS = [3, 4, 5, 7, 8, 9, 15, 16, 17, 28, 33, 40]
+SAME_3X3_HEIGHTS = [1, 2, 3, 28]
+SAME_3X3_MODES = ["include_pad", "exclude_pad", "override_4", "override_7", "sum"]
+
+
+def same_3x3_mode(mode):
+    """``SAME_3X3_MODES``' average arguments (count_include_pad, divisor_override); None for
+    sums."""
+    if mode == "sum":
+        return None
+    return mode != "exclude_pad", int(mode[-1]) if mode.startswith("override") else None
+
+
+def same_3x3_planes(rng, H, W, dtype):
+    """(3, 2, H, W) values over five decades, with -0s (a plane of them: every window's sum a
+    -0 but for the kernels' added +0), an inf and a NaN."""
+    x = (rng.standard_normal((3, 2, H, W)) * 10.0 ** rng.integers(-2, 3, (3, 2, H, W))).astype(dtype)
+    x[0, 0, 0, :2] = -0.0
+    x[1, 1] = -0.0
+    x[2, 0, -1, -1] = np.inf
+    x[2, 1, 0, 0] = np.nan
+    return x
+
+
 def rows_apart(x):
     """``x``'s values with its rows 3 values further apart than its width (a slice of wider
     rows): a plane whose rows are not contiguous."""

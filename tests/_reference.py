@@ -228,6 +228,18 @@ def same_3x3_in_kernel_order(x, divisor):
     return sums / divisor + x.dtype.type(0)
 
 
+def same_3x3_divisors(H, W, count_include_pad, divisor_override, dtype):
+    """avg_pool2d(x, 3, 1, 1)'s divisors in ``dtype``: the override, 9 with the padding
+    counted, else each window's in-bounds cells (an (H, W) table)."""
+    if divisor_override:
+        return dtype(divisor_override)
+    if count_include_pad:
+        return dtype(9)
+    rows = np.minimum(np.arange(H) + 2, H) - np.maximum(np.arange(H) - 1, 0)
+    cols = np.minimum(np.arange(W) + 2, W) - np.maximum(np.arange(W) - 1, 0)
+    return np.outer(rows, cols).astype(dtype)
+
+
 def window_sum_backward(grad, input_shape, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, avg=None):
     """Gradient of sum pooling (``avg=None``) or of average pooling (``avg=(count_include_pad,

@@ -5,8 +5,9 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import (FLOAT_DTYPES, INT_DTYPES, assert_identical, fits, general_path, random_array,
-                      rows_apart, stacked_rows, tolerance, window_grid)
+from _helpers import (FLOAT_DTYPES, INT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_MODES, SAME_3X3_WIDTHS,
+                      assert_identical, fits, general_path, random_array, rows_apart,
+                      same_3x3_mode, same_3x3_planes, stacked_rows, tolerance, window_grid)
 
 # avg_pool2d has no dilation: keep the grid's dilation-1 cases.
 GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1]
@@ -297,37 +298,23 @@ def test_zero_results_take_pytorchs_sign(dtype, layout, path):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("W", [3, 4, 5, 7, 8, 9, 15, 16, 17, 28, 33, 40])
-@pytest.mark.parametrize("H", [1, 2, 3, 28])
-@pytest.mark.parametrize("mode", ["include_pad", "exclude_pad", "override_4", "override_7", "sum"])
+@pytest.mark.parametrize("W", SAME_3X3_WIDTHS)
+@pytest.mark.parametrize("H", SAME_3X3_HEIGHTS)
+@pytest.mark.parametrize("mode", SAME_3X3_MODES)
 def test_same_3x3_bitwise(rng, dtype, W, H, mode):
     # avg 3x3 stride 1 padding 1 (ResNet-style "same") on small planes: a kernel of its own
     # in the AVX2 build, a plane a call; every row width around its vector steps, the plane's
     # edge rows, each divisor kind (per-window counts, an exact reciprocal, a division).
-    x = (rng.standard_normal((3, 2, H, W)) * 10.0 ** rng.integers(-2, 3, (3, 2, H, W))).astype(dtype)
-    x[0, 0, 0, :2] = -0.0
-    x[1, 1] = -0.0  # every window's sum a -0 (the kernel's edge rows add a row of +0)
-    x[2, 0, -1, -1] = np.inf
-    x[2, 1, 0, 0] = np.nan
-    if mode == "sum":
+    x = same_3x3_planes(rng, H, W, dtype)
+    avg = same_3x3_mode(mode)
+    if avg is None:
         def pool():
             return cpool.sum_pool2d(x, 3, 1, 1)
         divisor = None
     else:
-        include = mode != "exclude_pad"
-        override = int(mode[-1]) if mode.startswith("override") else None
-
         def pool():
-            return cpool.avg_pool2d(x, 3, 1, 1, count_include_pad=include,
-                                    divisor_override=override)
-        if override:
-            divisor = dtype(override)
-        elif include:
-            divisor = dtype(9)
-        else:
-            rows = np.minimum(np.arange(H) + 2, H) - np.maximum(np.arange(H) - 1, 0)
-            cols = np.minimum(np.arange(W) + 2, W) - np.maximum(np.arange(W) - 1, 0)
-            divisor = np.outer(rows, cols).astype(dtype)
+            return cpool.avg_pool2d(x, 3, 1, 1, count_include_pad=avg[0], divisor_override=avg[1])
+        divisor = ref.same_3x3_divisors(H, W, *avg, dtype)
     got = pool()
     assert_identical(got, ref.same_3x3_in_kernel_order(x, divisor))
     with general_path():  # the general rows' loops: the same steps, so the same bits

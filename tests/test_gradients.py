@@ -4,8 +4,9 @@ import pytest
 
 import _reference
 import cpool
-from _helpers import (FLOAT_DTYPES, assert_identical, fits, general_path, misaligned_copy, odd_layouts,
-                      random_array, tolerance, window_grid)
+from _helpers import (FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_MODES, SAME_3X3_WIDTHS,
+                      assert_identical, fits, general_path, misaligned_copy, odd_layouts,
+                      random_array, same_3x3_mode, same_3x3_planes, tolerance, window_grid)
 
 GRID = [(k, s, p, d, c) for k, s, p, d, c in window_grid()][::9]
 AVG_GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::5]
@@ -317,9 +318,9 @@ def test_2x2_spread_every_row_width(rng, W, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("W", [3, 4, 5, 7, 8, 9, 15, 16, 17, 28, 33, 40])
-@pytest.mark.parametrize("H", [1, 2, 3, 28])
-@pytest.mark.parametrize("mode", ["include_pad", "exclude_pad", "override_4", "override_7", "sum"])
+@pytest.mark.parametrize("W", SAME_3X3_WIDTHS)
+@pytest.mark.parametrize("H", SAME_3X3_HEIGHTS)
+@pytest.mark.parametrize("mode", SAME_3X3_MODES)
 def test_same_3x3_backward_bitwise(rng, dtype, W, H, mode):
     # The gradient of the "same" 3x3 at stride 1 (padding 1 both ways) is the forward's
     # same-3x3 sums over the gradients over their divisors, as its windows are symmetric: a
@@ -327,33 +328,19 @@ def test_same_3x3_backward_bitwise(rng, dtype, W, H, mode):
     # under it (and in the baseline build, which test_kernel_builds compares). Both add in
     # the kernels' order, bit for bit: every row width around the vector steps, the planes'
     # edge rows, each divisor kind; -0s (a window of them sums to +0), an inf and a NaN.
-    g = (rng.standard_normal((3, 2, H, W)) * 10.0 ** rng.integers(-2, 3, (3, 2, H, W))).astype(dtype)
-    g[0, 0, 0, :2] = -0.0
-    g[1, 1] = -0.0
-    g[2, 0, -1, -1] = np.inf
-    g[2, 1, 0, 0] = np.nan
-    shape = g.shape
-    if mode == "sum":
+    g = same_3x3_planes(rng, H, W, dtype)
+    avg = same_3x3_mode(mode)
+    if avg is None:
         def backward(**kw):
-            return cpool.sum_pool2d_backward(g, shape, 3, 1, 1, **kw)
+            return cpool.sum_pool2d_backward(g, g.shape, 3, 1, 1, **kw)
         divided = g
     else:
-        include = mode != "exclude_pad"
-        override = int(mode[-1]) if mode.startswith("override") else None
-
         def backward(**kw):
-            return cpool.avg_pool2d_backward(g, shape, 3, 1, 1, count_include_pad=include,
-                                             divisor_override=override, **kw)
-        if override:
-            divisor = dtype(override)
-        elif include:
-            divisor = dtype(9)
-        else:
-            rows = np.minimum(np.arange(H) + 2, H) - np.maximum(np.arange(H) - 1, 0)
-            cols = np.minimum(np.arange(W) + 2, W) - np.maximum(np.arange(W) - 1, 0)
-            divisor = np.outer(rows, cols).astype(dtype)
-        divided = g / divisor + dtype(0)  # autograd's grad / divisor, then added to zeros
-    out = np.full(shape, np.nan, dtype)  # every cell written
+            return cpool.avg_pool2d_backward(g, g.shape, 3, 1, 1, count_include_pad=avg[0],
+                                             divisor_override=avg[1], **kw)
+        # autograd's grad / divisor, then added to zeros
+        divided = g / _reference.same_3x3_divisors(H, W, *avg, dtype) + dtype(0)
+    out = np.full(g.shape, np.nan, dtype)  # every cell written
     got = backward(out=out)
     assert got is out
     assert_identical(got, _reference.same_3x3_in_kernel_order(divided, None))
