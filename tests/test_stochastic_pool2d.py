@@ -417,6 +417,27 @@ def test_eval_same_3x3_every_row_width(rng, W, H, dtype):
                 cpool.stochastic_pool2d(y, 3, 1, 1, training=False)
 
 
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 1, 1)])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_eval_plane_tasks_match_row_chunks(rng, k, s, p, dtype):
+    # The evaluation of 2x2 tiles and of the same 3x3 runs a plane a task where the planes
+    # are many (8 a thread) or small (128 x 128 at most), else in the row loop's chunks, which
+    # split a few large planes between the threads: two large planes (chunks at 2 threads)
+    # and the same planes 16 times over (a plane a task at one), bit for bit, with an
+    # all-zero, an infinite and an overflowing window.
+    x = relu_data(rng, (1, 2, 131, 133), dtype)
+    x[0, 0, :4, :4] = 0
+    x[0, 1, 7, 9] = np.inf
+    x[0, 1, 60:62, 60:62] = np.finfo(dtype).max
+    few = cpool.stochastic_pool2d(x, k, s, p, training=False, num_threads=2)
+    many = cpool.stochastic_pool2d(np.concatenate([x] * 16, axis=1), k, s, p, training=False,
+                                   num_threads=1)
+    for i in range(16):
+        assert_identical(many[:, 2 * i:2 * i + 2], few)
+    np.testing.assert_allclose(few[0, 0], ref.stochastic_pool2d(x[:, :1], k, s, p, training=False)[0, 0],
+                               *tolerance(dtype, few))
+
+
 @pytest.mark.parametrize("W", [8, 16, 18, 34])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_eval_finds_a_negative_beside_a_nan(W, dtype):

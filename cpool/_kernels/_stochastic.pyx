@@ -43,6 +43,10 @@ from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
+    # Evaluation a plane a task: with at least this many planes per thread, or planes of at
+    # most SMALL_PLANE values (128 x 128).
+    PLANES_PER_THREAD = 8
+    SMALL_PLANE = 16384
     SPLIT_LANES = 8  # outputs per vector, rounded up to (a multiple of every build's lanes)
 
 
@@ -743,7 +747,9 @@ def stochastic_eval(
     The "same" 3x3 at stride 1 (padding 1 both ways) of rows of a vector or more takes a
     plane a call of cpool_same_3x3_eval (AVX2 build): the row loop's sums, squares and
     ratios in the same order, in vectors, without its calls per row, which took most of the
-    time on 28-wide planes (eval 3x3 s1 p1 on (32, 128, 28, 28): 2.7x avg_pool2d's time)."""
+    time on 28-wide planes (eval 3x3 s1 p1 on (32, 128, 28, 28): 2.7x avg_pool2d's time).
+    Planes that 2x2 windows tile go a plane a task too (``by_plane``: where the planes are
+    many or small)."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t n_rows = out.shape[0] * B1 * OH
@@ -776,14 +782,17 @@ def stochastic_eval(
     if n_rows == 0:
         return 0.0
     cdef bint tiles_2x2 = not clipped and kw == 2 and sw == 2 and pad_w == 0 and 2 * OW <= W
-    # Planes that 2x2 windows tile (output row oh on input rows 2oh and 2oh + 1), enough of
-    # them to share among the threads: a task per plane, its rows by cpool_eval_2x2 back to
-    # back, without the row loop's bookkeeping per row (locating the row, hinting the next
-    # ones, the chunk's scans), which on 56-wide planes cost as much as the row's own work.
-    cdef bint tile_planes = tiles_2x2 and P >= 8 * num_threads
+    # Planes that 2x2 windows tile (output row oh on input rows 2oh and 2oh + 1): a task per
+    # plane, its rows by cpool_eval_2x2 back to back, without the row loop's bookkeeping per
+    # row (locating the row, hinting the next ones, the chunk's scans), which on 56-wide
+    # planes cost as much as the row's own work. The same 3x3's planes likewise. Only where
+    # the planes are enough to share among the threads, or small: the row loop's chunks split
+    # a few large planes between the threads.
+    cdef bint tile_planes = tiles_2x2
     for oh in range(OH):
         tile_planes = tile_planes and h_lo[oh] == 2 * oh and h_n[oh] == 2
-    cdef bint by_plane = same3 or tile_planes
+    cdef bint by_plane = ((same3 or tile_planes)
+                          and (P >= PLANES_PER_THREAD * num_threads or H * W <= SMALL_PLANE))
     # Cells no window covers are not looked at; usually the covered columns are one run.
     cdef bint gapless = True
     for i in range(OW - 1):
