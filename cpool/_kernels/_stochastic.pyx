@@ -728,6 +728,18 @@ cdef floating _eval_window(const floating* plane, Py_ssize_t row_step, Py_ssize_
     return <floating>(sq / sa / scale)
 
 
+cdef inline void _redo_nonfinite(const floating* plane, Py_ssize_t row_step, floating* orow,
+                                 Py_ssize_t OW, Py_ssize_t y0, Py_ssize_t nh,
+                                 const Py_ssize_t* w_lo, const Py_ssize_t* w_n) noexcept nogil:
+    """An output row's values that came out infinite or NaN, again by :func:`_eval_window`
+    (rows ``y0`` .. ``y0 + nh - 1`` of ``plane``): an overflowed window gets its float64 ratio,
+    one holding an infinity or a NaN keeps it."""
+    cdef Py_ssize_t i
+    for i in range(OW if nh > 0 else 0):
+        if not (orow[i] - orow[i] == 0):
+            orow[i] = _eval_window(plane, row_step, y0, nh, w_lo[i], w_n[i], orow[i])
+
+
 def stochastic_eval(
         const floating[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         floating[:, :, :, ::1] out,                                                        # OUT
@@ -766,7 +778,7 @@ def stochastic_eval(
                                                 h_n, sizeof(floating))
     if same3:  # cpool_same_3x3_eval's buffer
         thread_stride = max(thread_stride, _buffer_stride(5 * W + 8, sizeof(floating)))
-    cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p, at
+    cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p
     cdef double smallest = INFINITY
     cdef floating v, row_min, tiles_low
     cdef bint minima_used
@@ -821,12 +833,9 @@ def stochastic_eval(
                                             scratch + threadid() * thread_stride, &tiles_low)
                 # Outputs that overflowed (or hold a NaN) again, as the row loop below does.
                 if _any_nonfinite(orow, OH * OW):
-                    for at in range(OH * OW):
-                        if not (orow[at] - orow[at] == 0):
-                            oh = at // OW
-                            i = at - oh * OW
-                            orow[at] = _eval_window(&x[b0, b1, 0, 0], row_step, h_lo[oh],
-                                                    h_n[oh], w_lo[i], w_n[i], orow[at])
+                    for oh in range(OH):
+                        _redo_nonfinite(&x[b0, b1, 0, 0], row_step, orow + oh * OW, OW,
+                                        h_lo[oh], h_n[oh], &w_lo[0], &w_n[0])
                 if tiles_low < 0:
                     lows[threadid()] = min(lows[threadid()], <double>tiles_low)
             for c in prange(0 if by_plane else n_chunks, schedule='static',
@@ -909,11 +918,8 @@ def stochastic_eval(
                 if _any_nonfinite(&out[0, 0, 0, 0] + c * ROW_CHUNK * OW, r * OW):
                     _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                     for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
-                        orow = &out[b0, b1, oh, 0]
-                        for i in range(OW if h_n[oh] > 0 else 0):
-                            if not (orow[i] - orow[i] == 0):
-                                orow[i] = _eval_window(&x[b0, b1, 0, 0], row_step, h_lo[oh],
-                                                       h_n[oh], w_lo[i], w_n[i], orow[i])
+                        _redo_nonfinite(&x[b0, b1, 0, 0], row_step, &out[b0, b1, oh, 0], OW,
+                                        h_lo[oh], h_n[oh], &w_lo[0], &w_n[0])
                         _step(OH, B1, &b0, &b1, &oh)
                 # The smallest value in the covered columns (windows are ordered, so each
                 # column is looked at once).
