@@ -235,6 +235,38 @@ def test_square_derivative_in_spread_matches_general_pass(rng, n, dtype, layout,
                 assert_identical(aliased, general)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("H", [2, 5, 8])
+def test_square_2x2_tiles_every_row_width(rng, dtype, H, monkeypatch):
+    """p = 2 over 2x2 tiles: the AVX2 build's one-pass kernel (means, their gradients and the
+    spread in vectors of 8 floats or 4 doubles, a row's last vector overlapping the one
+    before) against the step-by-step passes, bit for bit, for every row width from 1 to 41
+    outputs (under, at and between the vector steps), odd widths and heights (a column and a
+    row no window covers), with zeros, infinities, NaN, overflowing and underflowing squares
+    and -0 gradients, on 1 to 3 threads. Without AVX2 both sides take the passes."""
+    from cpool import _gradients
+    for W in list(range(2, 43)) + [57, 83]:
+        x = random_array(rng, (3, 2, H, W), dtype) * 3
+        x.flat[::7] = 0
+        x.flat[2::11] = -0.0
+        x.flat[3::41] = np.inf
+        x.flat[5::37] = -np.inf
+        x.flat[7::43] = np.nan
+        x.flat[9::31] = 1e30 if dtype == np.float32 else 1e300
+        x.flat[11::29] = 1e-30 if dtype == np.float32 else 1e-300
+        g = random_array(rng, cpool.lp_pool2d(x, 2, 2).shape, dtype)
+        g.flat[::13] = -0.0
+        g.flat[1::17] = np.nan
+        monkeypatch.setattr(_gradients, "_LP_MEANS_IN_SPREAD", False)
+        want = cpool.lp_pool2d_backward(g, x, 2, 2)
+        monkeypatch.setattr(_gradients, "_LP_MEANS_IN_SPREAD", True)
+        for threads in (1, 2, 3):
+            out = np.full(x.shape, np.nan, dtype)  # every cell written
+            got = cpool.lp_pool2d_backward(g, x, 2, 2, out=out, num_threads=threads)
+            assert got is out
+            assert_identical(got, want)
+
 POWERS = [2, 3, -2, 0.5, -0.5, -1, 4, 5, -3, 1.5, -1.5, 1 / 3, 2.5, 7, 0.25, 1 / 1.5]
 
 

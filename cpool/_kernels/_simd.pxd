@@ -760,6 +760,9 @@ cdef extern from *:
     #define CPOOL_ODD_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))
     #define CPOOL_EVEN_f64(a, b) _mm_unpacklo_pd(a, b)
     #define CPOOL_ODD_f64(a, b) _mm_unpackhi_pd(a, b)
+    /* __m256 and __m256d by suffix, for the macros below. */
+    #define __m256ps_T __m256
+    #define __m256pd_T __m256d
     #if defined(__AVX2__)
     /* 256 bits: the shuffles work within 128-bit halves, so the outputs come out in pairs
        (0 1 4 5 | 2 3 6 7 for floats, 0 2 | 1 3 for doubles), which one 64-bit permute orders. */
@@ -926,7 +929,80 @@ cdef extern from *:
             m = _mm_min_##S(_mm256_cast##S##256_##S##128(wm), m); \\
             m1 = _mm_min_##S(_mm256_extractf128_##S(wm, 1), m1); \\
         }
+    /* LP pooling's gradient (p = 2) over 2x2 tiles at stride 2, in one pass over each pair
+       of input rows (rows 2r and 2r+1 of x, W apart; n outputs a row, n_rows rows; g the
+       output gradients, n a row): each window's mean of squares as cpool_tiles_2x2 (op 1)
+       makes it, its gradient as _backward's _lp_mean_grad_one (p = 2: 1 / sqrt), over its
+       divisor (times the exact reciprocal ``recip``, plus +0), on its four cells of ``out``,
+       each times its x * 2; a column no window covers (an odd W) gets 0 * (x * 2). The same
+       operations in the same order as those three passes, so the same bits, with x read
+       once and nothing stored between them (the passes spent half their time on the
+       plane's round trips and their scalar row tails). Vectors in the tiles' pair order
+       (CPOOL_EVEN256), which unpacking to cell pairs puts back in order; the last vector of
+       a row overlaps the one before. Returns 0 for rows of fewer than N outputs. */
+    #define CPOOL_LP2_SPREAD_2X2(NAME, T, S, N) \\
+    static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, T* out, \\
+                                                  Py_ssize_t n_rows, Py_ssize_t n, T scale, \\
+                                                  T size, T recip) { \\
+        typedef __m256##S##_T V; \\
+        const V zb = _mm256_set1_##S((T)-0.0), z = _mm256_setzero_##S(); \\
+        const V sv = _mm256_set1_##S(scale); \\
+        const V sizev = _mm256_set1_##S(size), half = _mm256_set1_##S((T)0.5); \\
+        const V one = _mm256_set1_##S(1), minus_one = _mm256_set1_##S(-1); \\
+        const V rv = _mm256_set1_##S(recip), two = _mm256_set1_##S(2); \\
+        V a0, a1, b0, b1, m, r, sa; \\
+        const T* r0; \\
+        const T* r1; \\
+        T* o0; \\
+        T* o1; \\
+        Py_ssize_t row, i, j; \\
+        if (n < N) return 0; \\
+        for (row = 0; row < n_rows; row++) { \\
+            r0 = x + 2 * row * W; r1 = r0 + W; \\
+            o0 = out + 2 * row * W; o1 = o0 + W; \\
+            for (i = 0; i < n; i += N) { \\
+                CPOOL_OVERLAP_LAST(i, n, N) \\
+                a0 = _mm256_loadu_##S(r0 + 2 * i); a1 = _mm256_loadu_##S(r0 + 2 * i + N); \\
+                b0 = _mm256_loadu_##S(r1 + 2 * i); b1 = _mm256_loadu_##S(r1 + 2 * i + N); \\
+                m = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
+                r = _mm256_add_##S(_mm256_mul_##S(a1, a1), _mm256_mul_##S(b1, b1)); \\
+                m = _mm256_add_##S(CPOOL_EVEN256_##NAME(m, r), CPOOL_ODD256_##NAME(m, r)); \\
+                m = _mm256_add_##S(_mm256_mul_##S(_mm256_add_##S(m, zb), sv), z); \\
+                r = _mm256_div_##S(one, _mm256_sqrt_##S(_mm256_mul_##S(m, sizev))); \\
+                r = _mm256_mul_##S(CPOOL_ORDER256_##NAME(_mm256_loadu_##S(g + row * n + i)), \\
+                                   _mm256_mul_##S(r, half)); \\
+                r = _mm256_mul_##S(r, sizev); \\
+                sa = _mm256_or_##S(_mm256_and_##S(_mm256_cmp_##S(m, z, _CMP_GT_OQ), one), \\
+                                   _mm256_and_##S(_mm256_cmp_##S(m, z, _CMP_LT_OQ), minus_one)); \\
+                sa = _mm256_blendv_##S(sa, m, _mm256_cmp_##S(m, m, _CMP_UNORD_Q)); \\
+                r = _mm256_mul_##S(r, sa); \\
+                r = _mm256_andnot_##S(_mm256_cmp_##S(m, z, _CMP_EQ_OQ), r); \\
+                r = _mm256_add_##S(_mm256_mul_##S(_mm256_mul_##S(r, sa), rv), z); \\
+                m = _mm256_unpacklo_##S(r, r); \\
+                r = _mm256_unpackhi_##S(r, r); \\
+                _mm256_storeu_##S(o0 + 2 * i, _mm256_mul_##S(m, _mm256_mul_##S(a0, two))); \\
+                _mm256_storeu_##S(o0 + 2 * i + N, _mm256_mul_##S(r, _mm256_mul_##S(a1, two))); \\
+                _mm256_storeu_##S(o1 + 2 * i, _mm256_mul_##S(m, _mm256_mul_##S(b0, two))); \\
+                _mm256_storeu_##S(o1 + 2 * i + N, _mm256_mul_##S(r, _mm256_mul_##S(b1, two))); \\
+            } \\
+            for (j = 2 * n; j < W; j++) { /* a column no window covers (an odd W) */ \\
+                o0[j] = (T)0 * (r0[j] * (T)2); \\
+                o1[j] = (T)0 * (r1[j] * (T)2); \\
+            } \\
+        } \\
+        return 1; \\
+    }
+    CPOOL_LP2_SPREAD_2X2(f32, float, ps, 8)
+    CPOOL_LP2_SPREAD_2X2(f64, double, pd, 4)
     #else
+    #define CPOOL_LP2_SPREAD_2X2(NAME, T) \\
+    static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, \\
+                                                  T* out, Py_ssize_t n_rows, Py_ssize_t n, \\
+                                                  T scale, T size, T recip) { \\
+        return 0; \\
+    }
+    CPOOL_LP2_SPREAD_2X2(f32, float)
+    CPOOL_LP2_SPREAD_2X2(f64, double)
     #define CPOOL_EVAL_WIDE(NAME, S, N)
     #define CPOOL_ARGMAX_WIDE(NAME, T, S, N)
     #define CPOOL_TILES_WIDE(NAME, T, S, N)
@@ -934,9 +1010,6 @@ cdef extern from *:
     #define CPOOL_TILES_WIDE_FLAGS(S) 0
     #define CPOOL_TILES_WIDE_DECL(S)
     #endif
-    /* __m256 and __m256d by suffix, for the macro above. */
-    #define __m256ps_T __m256
-    #define __m256pd_T __m256d
     #define CPOOL_TILES_2X2(NAME, T, V, S, N) \\
     static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
                                              int op, T scale) { \\
@@ -1349,6 +1422,12 @@ cdef extern from *:
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n) noexcept nogil
     bint cpool_tiles_3x3_max_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, double* out, Py_ssize_t n) noexcept nogil
+    bint cpool_lp2_spread_2x2_f32(const float* x, Py_ssize_t W, const float* g, float* out,
+                                  Py_ssize_t n_rows, Py_ssize_t n, float scale, float size,
+                                  float recip) noexcept nogil
+    bint cpool_lp2_spread_2x2_f64(const double* x, Py_ssize_t W, const double* g, double* out,
+                                  Py_ssize_t n_rows, Py_ssize_t n, double scale, double size,
+                                  double recip) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale) noexcept nogil
