@@ -147,6 +147,29 @@ def test_nhwc_window_grid(rng, k, s, p, d, c, channels):
                 _back(cpool.avg_pool2d(_moved(x, (1, 2)), k, s, p, c, include), (1, 2), 4))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int64])
+@pytest.mark.parametrize("channels", [8, 9, 33, 256])
+def test_nhwc_2x2_tiles_read_directly(rng, dtype, channels):
+    """2x2 windows at stride 2 over pixels read straight from the input (wide enough for the
+    direct path; narrower ones of uint8 take the row buffer) take their own loops over each
+    output pixel's lanes (the sum's columns folded, then added; the max in row-major scan
+    order): the bits of the planes' kernels, with ties, signed zeros and NaN, on rows of even
+    and odd widths, with a last partial window row or column (ceil_mode, which leaves the
+    fast path), a slice of the channels, and on 1 to 3 threads."""
+    for H, W in ((4, 6), (5, 7), (2, 2), (6, 17)):
+        x = _with_specials(random_array(rng, (2, H, W, channels), dtype), rng)
+        for view in (x, x[..., 1:]):
+            for c in (False, True):
+                for threads in (1, 3):
+                    kw = dict(axes=(1, 2), num_threads=threads)
+                    moved = _moved(view, (1, 2))
+                    assert_identical(cpool.max_pool2d(view, 2, ceil_mode=c, **kw),
+                                     _back(cpool.max_pool2d(moved, 2, ceil_mode=c), (1, 2), 4))
+                    assert_identical(cpool.sum_pool2d(view, 2, ceil_mode=c, **kw),
+                                     _back(cpool.sum_pool2d(moved, 2, ceil_mode=c), (1, 2), 4))
+                    assert_identical(cpool.avg_pool2d(view, 2, ceil_mode=c, **kw),
+                                     _back(cpool.avg_pool2d(moved, 2, ceil_mode=c), (1, 2), 4))
+
 @pytest.mark.parametrize("channels", [3, 17])
 @pytest.mark.parametrize("dtype", [np.float32, np.int16])
 def test_nhwc_clipped_geometry(rng, channels, dtype):
