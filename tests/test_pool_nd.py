@@ -127,6 +127,30 @@ def test_nan_propagates_with_the_last_nan_index(rng, n):
         assert_identical(OPS[n]["max"](x, k, s, p), got[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int64])
+@pytest.mark.parametrize("channels", [8, 33])
+def test_ndhwc_2x2x2_tiles_read_directly(rng, dtype, channels):
+    """2x2x2 windows at stride 2 over pixels read straight from the input take their own
+    loops over each output pixel's lanes (a sum's columns folded over (slice, row), then
+    added; a max in (slice, row, column) scan order): the bits of the channels-first kernels,
+    with ties, signed zeros and NaN, odd sizes, ceil_mode (a last window of one slice or row
+    leaves those loops), on 1 and 3 threads."""
+    x = random_array(rng, (2, 5, 6, 7, channels), dtype)
+    if x.dtype.kind == "f":
+        x.flat[::7] = -0.0
+        x.flat[1::11] = 0.0
+        x.flat[2::13] = np.nan
+    else:
+        x //= np.array(max(1, min(1000, np.iinfo(x.dtype).max // 16)), x.dtype)  # ties
+    first = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    for c in (False, True):
+        for threads in (1, 3):
+            for name in ("max", "avg", "sum"):
+                got = OPS[3][name](x, 2, ceil_mode=c, axes=(1, 2, 3), num_threads=threads)
+                want = OPS[3][name](first, 2, ceil_mode=c)
+                assert_identical(got, np.ascontiguousarray(np.moveaxis(want, 1, -1)))
+
+
 @pytest.mark.parametrize("n", [1, 3])
 @pytest.mark.parametrize("channels", [3, 16])
 @pytest.mark.parametrize("op", ["max", "max_idx", "avg", "sum"])

@@ -162,14 +162,16 @@ cdef inline void _prefetch_window(const numeric* px, Py_ssize_t depth_step, Py_s
             _prefetch_ahead(px + s * depth_step + t * step, nbytes)
 
 
-cdef inline void _direct_tiles_2x2(const numeric* row0, Py_ssize_t step, Py_ssize_t lanes,
+cdef inline void _direct_tiles_2x2(const numeric* row0, Py_ssize_t depth_step,
+                                   Py_ssize_t n_depth, Py_ssize_t step, Py_ssize_t lanes,
                                    Py_ssize_t pixel, Py_ssize_t OW, numeric_acc* orow,
                                    bint is_max) noexcept nogil:
     """:func:`_direct_row` for 2x2 windows at stride 2 that lie in the row (no padding, two
-    rows): each output pixel's lanes in the general loops' order, with none of their per-tap
-    calls and tests. A sum folds each column over its two rows, then adds the columns
-    ((a + b) + (e + f), :func:`_fold_column`'s), a column a loop; a max takes the cells in
-    row-major order by PyTorch's rule (a, e, b, f), a cell a loop.
+    rows; one depth slice, or two: 2x2x2): each output pixel's lanes in the general loops'
+    order, with none of their per-tap calls and tests. A sum folds each column over its
+    rows (slice by slice, row by row, left to right: ((r0 + r1) + r2) + r3 for two slices),
+    then adds the columns (:func:`_fold_column`'s order), a column a loop; a max takes the
+    cells in scan order by PyTorch's rule (slice, row, column), a cell a loop.
 
     The loops are the ones that read memory fastest (one thread, (32, 56, 56, 256) float32,
     each variant in turn in one process, three rounds; no prefetch hints, which slowed the
@@ -177,34 +179,57 @@ cdef inline void _direct_tiles_2x2(const numeric* row0, Py_ssize_t step, Py_ssiz
     5.0-5.2 ms against 7.6-9.7 for the general loops (the four cells in one loop: 8.4 ms);
     the max 5.1-5.5 ms against 7.8-8.3 (a row a loop: 5.7-6.8 ms in one build, 11.4 in
     another; the four cells in one loop 9.8-10.2). 8- and 32-channel pixels, max
-    (32, 112, 112, C): 1.1-1.5 against 2.2-2.4 ms, and 4.3 against 4.6 ms."""
-    cdef Py_ssize_t ow, c
-    cdef const numeric* a  # (row 0, column 0)
-    cdef const numeric* e  # (row 0, column 1)
-    cdef const numeric* b  # (row 1, column 0)
-    cdef const numeric* f  # (row 1, column 1)
+    (32, 112, 112, C): 1.1-1.5 against 2.2-2.4 ms, and 4.3 against 4.6 ms. 2x2x2 over
+    (8, 32, 112, 112, 32): max 33.1 -> 29.9-30.9 ms, avg 34.4-35.1 -> 26.7-27.4 ms."""
+    cdef Py_ssize_t ow, c, r, n_cells = 2 * n_depth  # window rows, in scan order
+    cdef const numeric* px
+    cdef const numeric* a
+    cdef const numeric* b
+    cdef const numeric* g
+    cdef const numeric* h
     cdef numeric_acc* dst
     for ow in range(OW):
-        a = row0 + 2 * ow * pixel
-        e = a + pixel
-        b = a + step
-        f = b + pixel
+        px = row0 + 2 * ow * pixel  # the window's first cell
         dst = orow + ow * lanes
         if is_max:
             for c in range(lanes):
-                dst[c] = <numeric_acc>a[c]
+                dst[c] = <numeric_acc>px[c]
+            a = px + pixel
             for c in range(lanes):
-                dst[c] = _combine(dst[c], <numeric_acc>e[c], True)
-            for c in range(lanes):
-                dst[c] = _combine(dst[c], <numeric_acc>b[c], True)
-            for c in range(lanes):
-                dst[c] = _combine(dst[c], <numeric_acc>f[c], True)
-        else:
+                dst[c] = _combine(dst[c], <numeric_acc>a[c], True)
+            for r in range(1, n_cells):
+                a = px + (r // 2) * depth_step + (r % 2) * step
+                for c in range(lanes):
+                    dst[c] = _combine(dst[c], <numeric_acc>a[c], True)
+                a = a + pixel
+                for c in range(lanes):
+                    dst[c] = _combine(dst[c], <numeric_acc>a[c], True)
+        elif n_depth == 1:
+            a = px
+            b = px + step
             for c in range(lanes):
                 dst[c] = _combine(<numeric_acc>a[c], <numeric_acc>b[c], False)
+            a = a + pixel
+            b = b + pixel
             for c in range(lanes):
-                dst[c] = _combine(dst[c], _combine(<numeric_acc>e[c], <numeric_acc>f[c], False),
+                dst[c] = _combine(dst[c], _combine(<numeric_acc>a[c], <numeric_acc>b[c], False),
                                   False)
+        else:
+            a = px
+            b = px + step
+            g = px + depth_step
+            h = g + step
+            for c in range(lanes):
+                dst[c] = _combine(_combine(_combine(<numeric_acc>a[c], <numeric_acc>b[c], False),
+                                           <numeric_acc>g[c], False), <numeric_acc>h[c], False)
+            a = a + pixel
+            b = b + pixel
+            g = g + pixel
+            h = h + pixel
+            for c in range(lanes):
+                dst[c] = _combine(dst[c], _combine(_combine(_combine(
+                    <numeric_acc>a[c], <numeric_acc>b[c], False), <numeric_acc>g[c], False),
+                    <numeric_acc>h[c], False), False)
 
 
 cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
@@ -234,9 +259,9 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
     cdef bint first
     cdef numeric_acc* dst
     cdef const numeric* px
-    if (not clipped and n_depth == 1 and n_rows == 2 and kw == 2 and sw == 2 and dw == 1
-            and pad_w == 0 and 2 * OW <= W):
-        _direct_tiles_2x2(row0, step, lanes, pixel, OW, orow, is_max)
+    if (not clipped and (n_depth == 1 or n_depth == 2) and n_rows == 2 and kw == 2 and sw == 2
+            and dw == 1 and pad_w == 0 and 2 * OW <= W):
+        _direct_tiles_2x2(row0, depth_step, n_depth, step, lanes, pixel, OW, orow, is_max)
         return
     for ow in range(OW):
         dst = orow + ow * lanes
