@@ -313,9 +313,9 @@ cdef inline bint _lp_tiles_2x2(const floating* x, Py_ssize_t W, const floating* 
     (1, 128, 56, 56): 206 -> 167 us, the square roots and divisions left)."""
     cdef floating reciprocal = <floating>1 / <floating>count  # the means' scale and divisors'
     if floating is float:
-        return cpool_lp2_spread_2x2_f32(x, W, grad, out, OH, OW, reciprocal, size, reciprocal)
+        return cpool_lp2_spread_2x2_f32(x, W, grad, out, OH, OW, reciprocal, size)
     else:
-        return cpool_lp2_spread_2x2_f64(x, W, grad, out, OH, OW, reciprocal, size, reciprocal)
+        return cpool_lp2_spread_2x2_f64(x, W, grad, out, OH, OW, reciprocal, size)
 
 
 # Values per task of lp_powers and lp_mean_grad's powers: 16 KB, a few microseconds of work each.

@@ -933,7 +933,7 @@ cdef extern from *:
        of input rows (rows 2r and 2r+1 of x, W apart; n outputs a row, n_rows rows; g the
        output gradients, n a row): each window's mean of squares as cpool_tiles_2x2 (op 1)
        makes it, its gradient as _backward's _lp_mean_grad_one (p = 2: 1 / sqrt), over its
-       divisor (times the exact reciprocal ``recip``, plus +0), on its four cells of ``out``,
+       divisor (times the exact reciprocal ``recip``, plus +0; the means' scale too), on its four cells of ``out``,
        each times its x * 2; a column no window covers (an odd W) gets 0 * (x * 2). The same
        operations in the same order as those three passes, so the same bits, with x read
        once and nothing stored between them (the passes spent half their time on the
@@ -942,11 +942,10 @@ cdef extern from *:
        a row overlaps the one before. Returns 0 for rows of fewer than N outputs. */
     #define CPOOL_LP2_SPREAD_2X2(NAME, T, S, N) \\
     static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, T* out, \\
-                                                  Py_ssize_t n_rows, Py_ssize_t n, T scale, \\
-                                                  T size, T recip) { \\
+                                                  Py_ssize_t n_rows, Py_ssize_t n, T recip, \\
+                                                  T size) { \\
         typedef __m256##S##_T V; \\
         const V zb = _mm256_set1_##S((T)-0.0), z = _mm256_setzero_##S(); \\
-        const V sv = _mm256_set1_##S(scale); \\
         const V sizev = _mm256_set1_##S(size), half = _mm256_set1_##S((T)0.5); \\
         const V one = _mm256_set1_##S(1), minus_one = _mm256_set1_##S(-1); \\
         const V rv = _mm256_set1_##S(recip), two = _mm256_set1_##S(2); \\
@@ -967,7 +966,7 @@ cdef extern from *:
                 m = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
                 r = _mm256_add_##S(_mm256_mul_##S(a1, a1), _mm256_mul_##S(b1, b1)); \\
                 m = _mm256_add_##S(CPOOL_EVEN256_##NAME(m, r), CPOOL_ODD256_##NAME(m, r)); \\
-                m = _mm256_add_##S(_mm256_mul_##S(_mm256_add_##S(m, zb), sv), z); \\
+                m = _mm256_add_##S(_mm256_mul_##S(_mm256_add_##S(m, zb), rv), z); \\
                 r = _mm256_div_##S(one, _mm256_sqrt_##S(_mm256_mul_##S(m, sizev))); \\
                 r = _mm256_mul_##S(CPOOL_ORDER256_##NAME(_mm256_loadu_##S(g + row * n + i)), \\
                                    _mm256_mul_##S(r, half)); \\
@@ -998,7 +997,7 @@ cdef extern from *:
     #define CPOOL_LP2_SPREAD_2X2(NAME, T) \\
     static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, \\
                                                   T* out, Py_ssize_t n_rows, Py_ssize_t n, \\
-                                                  T scale, T size, T recip) { \\
+                                                  T recip, T size) { \\
         return 0; \\
     }
     CPOOL_LP2_SPREAD_2X2(f32, float)
@@ -1423,11 +1422,11 @@ cdef extern from *:
     bint cpool_tiles_3x3_max_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, double* out, Py_ssize_t n) noexcept nogil
     bint cpool_lp2_spread_2x2_f32(const float* x, Py_ssize_t W, const float* g, float* out,
-                                  Py_ssize_t n_rows, Py_ssize_t n, float scale, float size,
-                                  float recip) noexcept nogil
+                                  Py_ssize_t n_rows, Py_ssize_t n, float recip,
+                                  float size) noexcept nogil
     bint cpool_lp2_spread_2x2_f64(const double* x, Py_ssize_t W, const double* g, double* out,
-                                  Py_ssize_t n_rows, Py_ssize_t n, double scale, double size,
-                                  double recip) noexcept nogil
+                                  Py_ssize_t n_rows, Py_ssize_t n, double recip,
+                                  double size) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale) noexcept nogil
