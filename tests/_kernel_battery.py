@@ -42,6 +42,16 @@ def battery():
             keep(f"gsum/{dtype}/{keepdims}", cpool.global_sum_pool2d(x, keepdims))
             keep(f"gavg/{dtype}/{keepdims}", cpool.global_avg_pool2d(x, keepdims))
 
+    # Channels-last max over pixels read directly: windows inside the row take vectors held
+    # across their cells in the AVX2 build, a cell a loop in the baseline's.
+    for dtype in FLOAT_DTYPES:
+        x = random_array(rng, (2, 9, 11, 45), dtype)
+        x[0, 3, 4, 7] = np.nan
+        x[1, 5, 6, 40] = -np.inf
+        for k, s, p in ((3, 2, 1), (2, 2, 0), (3, 1, 1)):
+            keep(f"nhwc_max/{np.dtype(dtype).name}/{k}{s}{p}",
+                 cpool.max_pool2d(x, k, s, p, axes=(1, 2)))
+
     for dtype in FLOAT_DTYPES:
         a = np.maximum(random_array(rng, SHAPE, dtype), 0)
         a[rng.random(SHAPE) < 0.3] = 0

@@ -151,9 +151,9 @@ def test_nhwc_window_grid(rng, k, s, p, d, c, channels):
 @pytest.mark.parametrize("channels", [8, 9, 33, 256])
 def test_nhwc_2x2_tiles_read_directly(rng, dtype, channels):
     """2x2 windows at stride 2 over pixels read straight from the input (wide enough for the
-    direct path; narrower ones of uint8 take the row buffer) take their own loops over each
-    output pixel's lanes (the sum's columns folded, then added; the max in row-major scan
-    order): the bits of the planes' kernels, with ties, signed zeros and NaN, on rows of even
+    direct path; narrower ones of uint8 take the row buffer) take loops over each output
+    pixel's lanes (the sum's own: columns folded, then added; the max the interior windows',
+    in row-major scan order): the bits of the planes' kernels, with ties, signed zeros and NaN, on rows of even
     and odd widths, with a last partial window row or column (ceil_mode, which leaves the
     fast path), a slice of the channels, and on 1 to 3 threads."""
     for H, W in ((4, 6), (5, 7), (2, 2), (6, 17)):
@@ -169,6 +169,45 @@ def test_nhwc_2x2_tiles_read_directly(rng, dtype, channels):
                                      _back(cpool.sum_pool2d(moved, 2, ceil_mode=c), (1, 2), 4))
                     assert_identical(cpool.avg_pool2d(view, 2, ceil_mode=c, **kw),
                                      _back(cpool.avg_pool2d(moved, 2, ceil_mode=c), (1, 2), 4))
+
+def _with_payload_nans(x, rng):
+    """:func:`_with_specials` plus NaNs of several payloads and both signs (floats), so that
+    which NaN a max keeps (the last in scan order) shows in its bits."""
+    x = _with_specials(x, rng)
+    if x.dtype.kind == "f":
+        bits = x.view(np.uint32 if x.dtype == np.float32 else np.uint64).reshape(-1)
+        quiet = 0x7FC00000 if x.dtype == np.float32 else 0x7FF8000000000000
+        sign = 0x80000000 if x.dtype == np.float32 else 0x8000000000000000
+        pos = rng.choice(bits.size, size=max(1, bits.size // 9), replace=False)
+        bits[pos] = quiet | (np.arange(pos.size) % 5 + 1)
+        bits[pos[::2]] |= sign
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int16])
+@pytest.mark.parametrize("channels", [8, 12, 32, 45, 64, 130])
+def test_nhwc_max_interior_windows(rng, dtype, channels):
+    """Channels-last max windows that lie in the row (the interior outputs of padded rows;
+    every output of unpadded ones) read their cells in scan order, held in vectors across the
+    cells where the build has them (whole groups of four vectors, single vectors, then a
+    scalar tail: 8, 12, 32, 45 and 64 lanes cover each mix), a cell a loop otherwise (other
+    dtypes, the baseline build, pixels over 512 bytes: 130 float32 lanes): the
+    bits of the channels-first kernels with ties, signed zeros and NaNs of several payloads,
+    windows of 1 to 25 cells, dilation, ceil_mode's overhang (edges on the general loops),
+    a slice of the channels, 1 and 3 threads; windows of more cells than the interior loops
+    take (9x9) keep the general loops."""
+    x = _with_payload_nans(random_array(rng, (2, 9, 11, channels), dtype), rng)
+    geometries = [(3, 2, 1, 1, False), (3, 1, 0, 1, False), (3, 2, 1, 1, True), (2, 2, 0, 1, True),
+                  ((2, 3), (1, 2), (1, 0), 1, False), (3, 1, 1, 2, False), (5, 3, 2, 1, True),
+                  (1, 1, 0, 1, False), (9, 1, 4, 1, False)]
+    for view in (x, x[..., 1:]):
+        moved = _moved(view, (1, 2))
+        for k, s, p, d, c in geometries:
+            want = _back(cpool.max_pool2d(moved, k, s, p, d, c), (1, 2), 4)
+            for threads in (1, 3):
+                assert_identical(cpool.max_pool2d(view, k, s, p, d, c, axes=(1, 2),
+                                                  num_threads=threads), want)
+
 
 @pytest.mark.parametrize("channels", [3, 17])
 @pytest.mark.parametrize("dtype", [np.float32, np.int16])

@@ -151,6 +151,27 @@ def test_ndhwc_2x2x2_tiles_read_directly(rng, dtype, channels):
                 assert_identical(got, np.ascontiguousarray(np.moveaxis(want, 1, -1)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [8, 45])
+def test_ndhwc_max_interior_windows(rng, dtype, channels):
+    """Channels-last 3-D max windows that lie in the row read their cells in (slice, row,
+    column) scan order (3x3x3: 27 cells; 2x3x2 dilated), in vectors held across the cells:
+    the channels-first kernels' bits with signed zeros and NaNs of several payloads, on 1 and
+    3 threads."""
+    x = random_array(rng, (2, 5, 6, 9, channels), dtype)
+    x.flat[::7] = -0.0
+    x.flat[1::11] = 0.0
+    bits = x.view(np.uint32 if dtype == np.float32 else np.uint64).reshape(-1)
+    quiet = 0x7FC00000 if dtype == np.float32 else 0x7FF8000000000000
+    bits[2::13] = quiet | (np.arange(bits[2::13].size) % 5 + 1)
+    first = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    for k, s, p, d in ((3, 2, 1, 1), ((2, 3, 2), 1, 0, (1, 1, 2))):
+        want = np.ascontiguousarray(np.moveaxis(OPS[3]["max"](first, k, s, p, d), 1, -1))
+        for threads in (1, 3):
+            assert_identical(OPS[3]["max"](x, k, s, p, d, axes=(1, 2, 3), num_threads=threads),
+                             want)
+
+
 @pytest.mark.parametrize("n", [1, 3])
 @pytest.mark.parametrize("channels", [3, 16])
 @pytest.mark.parametrize("op", ["max", "max_idx", "avg", "sum"])

@@ -993,7 +993,57 @@ cdef extern from *:
     }
     CPOOL_LP2_SPREAD_2X2(f32, float, ps, 8)
     CPOOL_LP2_SPREAD_2X2(f64, double, pd, 4)
+    /* The max of a channels-last window's cells by PyTorch's rule (v replaces m where v > m
+       or v is NaN), in scan order: dst[c] = the max over k < n_cells of px[off[k] + c] (the
+       cells' offsets from the first cell, off[0] = 0), for the lanes c < the returned count
+       (a multiple of N; the caller takes the rest). Four vectors a step stay in registers
+       across the cells, where a loop per cell stored and reloaded the running max each time.
+       The select: max(v, m) is v > m ? v : m, then v where v is NaN. */
+    #define CPOOL_CELLS_MAX_STEP(S, m, q) \
+        v = _mm256_loadu_##S(q); \
+        m = _mm256_blendv_##S(_mm256_max_##S(v, m), v, _mm256_cmp_##S(v, v, _CMP_UNORD_Q));
+    #define CPOOL_CELLS_MAX(NAME, T, S, N) \
+    static inline Py_ssize_t cpool_cells_max_##NAME(const T* px, const Py_ssize_t* off, \
+                                                    Py_ssize_t n_cells, Py_ssize_t lanes, \
+                                                    T* dst) { \
+        typedef __m256##S##_T V; \
+        V m0, m1, m2, m3, v; \
+        const T* q; \
+        Py_ssize_t c = 0, k; \
+        for (; c + 4 * N <= lanes; c += 4 * N) { \
+            m0 = _mm256_loadu_##S(px + c); m1 = _mm256_loadu_##S(px + c + N); \
+            m2 = _mm256_loadu_##S(px + c + 2 * N); m3 = _mm256_loadu_##S(px + c + 3 * N); \
+            for (k = 1; k < n_cells; k++) { \
+                q = px + off[k] + c; \
+                CPOOL_CELLS_MAX_STEP(S, m0, q) \
+                CPOOL_CELLS_MAX_STEP(S, m1, q + N) \
+                CPOOL_CELLS_MAX_STEP(S, m2, q + 2 * N) \
+                CPOOL_CELLS_MAX_STEP(S, m3, q + 3 * N) \
+            } \
+            _mm256_storeu_##S(dst + c, m0); _mm256_storeu_##S(dst + c + N, m1); \
+            _mm256_storeu_##S(dst + c + 2 * N, m2); _mm256_storeu_##S(dst + c + 3 * N, m3); \
+        } \
+        for (; c + N <= lanes; c += N) { \
+            m0 = _mm256_loadu_##S(px + c); \
+            for (k = 1; k < n_cells; k++) { \
+                CPOOL_CELLS_MAX_STEP(S, m0, px + off[k] + c) \
+            } \
+            _mm256_storeu_##S(dst + c, m0); \
+        } \
+        return c; \
+    }
+    CPOOL_CELLS_MAX(f32, float, ps, 8)
+    CPOOL_CELLS_MAX(f64, double, pd, 4)
     #else
+    #define CPOOL_CELLS_MAX(NAME, T) \
+    static inline Py_ssize_t cpool_cells_max_##NAME(const T* px, const Py_ssize_t* off, \
+                                                    Py_ssize_t n_cells, Py_ssize_t lanes, \
+                                                    T* dst) { \
+        (void)px; (void)off; (void)n_cells; (void)lanes; (void)dst; \
+        return 0; \
+    }
+    CPOOL_CELLS_MAX(f32, float)
+    CPOOL_CELLS_MAX(f64, double)
     #define CPOOL_LP2_SPREAD_2X2(NAME, T) \\
     static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, \\
                                                   T* out, Py_ssize_t n_rows, Py_ssize_t n, \\
@@ -1427,6 +1477,10 @@ cdef extern from *:
     bint cpool_lp2_spread_2x2_f64(const double* x, Py_ssize_t W, const double* g, double* out,
                                   Py_ssize_t n_rows, Py_ssize_t n, double recip,
                                   double size) noexcept nogil
+    Py_ssize_t cpool_cells_max_f32(const float* px, const Py_ssize_t* off, Py_ssize_t n_cells,
+                                   Py_ssize_t lanes, float* dst) noexcept nogil
+    Py_ssize_t cpool_cells_max_f64(const double* px, const Py_ssize_t* off, Py_ssize_t n_cells,
+                                   Py_ssize_t lanes, double* dst) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale) noexcept nogil

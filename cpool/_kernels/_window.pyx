@@ -43,7 +43,8 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_
                                   _scratch, _step,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_argmax_s2_f32, cpool_argmax_s2_f64,
+from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_cells_max_f32, cpool_cells_max_f64,
+                                   cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
@@ -65,6 +66,8 @@ cdef enum:
     # ... or rows of 2x2 tiles (a call per plane) whose windows' rows fit this many bytes.
     TILED_PLANE_BYTES = 16384
     DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
+    WINDOW_CELLS = 64  # channels-last max windows of at most this many cells: interior loops
+    REGISTER_PIXEL_BYTES = 512  # ... held in vectors across the cells on pixels this wide
 
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
@@ -162,51 +165,58 @@ cdef inline void _prefetch_window(const numeric* px, Py_ssize_t depth_step, Py_s
             _prefetch_ahead(px + s * depth_step + t * step, nbytes)
 
 
-cdef inline void _direct_tiles_2x2(const numeric* row0, Py_ssize_t depth_step,
-                                   Py_ssize_t n_depth, Py_ssize_t step, Py_ssize_t lanes,
-                                   Py_ssize_t pixel, Py_ssize_t OW, numeric_acc* orow,
-                                   bint is_max) noexcept nogil:
-    """:func:`_direct_row` for 2x2 windows at stride 2 that lie in the row (no padding, two
-    rows; one depth slice, or two: 2x2x2): each output pixel's lanes in the general loops'
-    order, with none of their per-tap calls and tests. A sum folds each column over its
-    rows (slice by slice, row by row, left to right: ((r0 + r1) + r2) + r3 for two slices),
-    then adds the columns (:func:`_fold_column`'s order), a column a loop; a max takes the
-    cells in scan order by PyTorch's rule (slice, row, column), a cell a loop.
+cdef inline void _direct_window_max(const numeric* px, const Py_ssize_t* off,
+                                    Py_ssize_t n_cells, Py_ssize_t lanes, bint in_registers,
+                                    numeric_acc* dst) noexcept nogil:
+    """The max of a channels-last window that lies in the row (no padding, no overhang):
+    its ``n_cells`` cells (at ``off`` from the first, ``px``, in scan order: slice, row,
+    column) by PyTorch's rule, a cell a loop over the lanes; ``in_registers``: first the
+    lanes that cpool_cells_max holds in vectors across the cells (builds with them)."""
+    cdef Py_ssize_t c, k, done = 0
+    cdef const numeric* a
+    if numeric is numeric_acc and in_registers:
+        if numeric is float:
+            done = cpool_cells_max_f32(px, off, n_cells, lanes, dst)
+        elif numeric is double:
+            done = cpool_cells_max_f64(px, off, n_cells, lanes, dst)
+        if done == lanes:
+            return
+        px = px + done
+        dst = dst + done
+        lanes = lanes - done
+    for c in range(lanes):
+        dst[c] = <numeric_acc>px[c]
+    for k in range(1, n_cells):
+        a = px + off[k]
+        for c in range(lanes):
+            dst[c] = _combine(dst[c], <numeric_acc>a[c], True)
 
-    The loops are the ones that read memory fastest (one thread, (32, 56, 56, 256) float32,
-    each variant in turn in one process, three rounds; no prefetch hints, which slowed the
-    sum and, placed 2 KB or 8 KB ahead, left the max 5-100% slower or no faster): the sum
-    5.0-5.2 ms against 7.6-9.7 for the general loops (the four cells in one loop: 8.4 ms);
-    the max 5.1-5.5 ms against 7.8-8.3 (a row a loop: 5.7-6.8 ms in one build, 11.4 in
-    another; the four cells in one loop 9.8-10.2). 8- and 32-channel pixels, max
-    (32, 112, 112, C): 1.1-1.5 against 2.2-2.4 ms, and 4.3 against 4.6 ms. 2x2x2 over
-    (8, 32, 112, 112, 32): max 33.1 -> 29.9-30.9 ms, avg 34.4-35.1 -> 26.7-27.4 ms."""
-    cdef Py_ssize_t ow, c, r, n_cells = 2 * n_depth  # window rows, in scan order
-    cdef const numeric* px
+
+cdef inline void _direct_sums_2x2(const numeric* row0, Py_ssize_t depth_step,
+                                  Py_ssize_t n_depth, Py_ssize_t step, Py_ssize_t lanes,
+                                  Py_ssize_t pixel, Py_ssize_t OW,
+                                  numeric_acc* orow) noexcept nogil:
+    """:func:`_direct_row`'s sums over 2x2 windows at stride 2 that lie in the row (no
+    padding, two rows; one depth slice, or two: 2x2x2): each output pixel's lanes in the
+    general loops' order, with none of their per-tap calls and tests: each column folded over
+    its rows (slice by slice, row by row: ((r0 + r1) + r2) + r3 for two slices), then the
+    columns added (:func:`_fold_column`'s order), a column a loop.
+
+    The loops that read memory fastest (one thread, (32, 56, 56, 256) float32, each variant
+    in turn in one process, three rounds): 5.0-5.2 ms against 7.6-9.7 for the general loops
+    (the four cells in one loop: 8.4 ms; prefetch hints slowed it). 2x2x2 avg over
+    (8, 32, 112, 112, 32): 34.4-35.1 -> 26.7-27.4 ms."""
+    cdef Py_ssize_t ow, c
     cdef const numeric* a
     cdef const numeric* b
     cdef const numeric* g
     cdef const numeric* h
     cdef numeric_acc* dst
     for ow in range(OW):
-        px = row0 + 2 * ow * pixel  # the window's first cell
+        a = row0 + 2 * ow * pixel  # the window's first cell
+        b = a + step
         dst = orow + ow * lanes
-        if is_max:
-            for c in range(lanes):
-                dst[c] = <numeric_acc>px[c]
-            a = px + pixel
-            for c in range(lanes):
-                dst[c] = _combine(dst[c], <numeric_acc>a[c], True)
-            for r in range(1, n_cells):
-                a = px + (r // 2) * depth_step + (r % 2) * step
-                for c in range(lanes):
-                    dst[c] = _combine(dst[c], <numeric_acc>a[c], True)
-                a = a + pixel
-                for c in range(lanes):
-                    dst[c] = _combine(dst[c], <numeric_acc>a[c], True)
-        elif n_depth == 1:
-            a = px
-            b = px + step
+        if n_depth == 1:
             for c in range(lanes):
                 dst[c] = _combine(<numeric_acc>a[c], <numeric_acc>b[c], False)
             a = a + pixel
@@ -215,9 +225,7 @@ cdef inline void _direct_tiles_2x2(const numeric* row0, Py_ssize_t depth_step,
                 dst[c] = _combine(dst[c], _combine(<numeric_acc>a[c], <numeric_acc>b[c], False),
                                   False)
         else:
-            a = px
-            b = px + step
-            g = px + depth_step
+            g = a + depth_step
             h = g + step
             for c in range(lanes):
                 dst[c] = _combine(_combine(_combine(<numeric_acc>a[c], <numeric_acc>b[c], False),
@@ -248,7 +256,19 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
       the padded buffer's cells do; ``clipped`` windows fold their in-bounds columns only, as
       :func:`_horizontal_clipped` does.
     * Max scans the window's real cells in row-major order by PyTorch's rule: the bits the
-      buffered pass ends with after :func:`_scan_order_max`, with no second scan.
+      buffered pass ends with after :func:`_scan_order_max`, with no second scan. Windows
+      that lie in the row (up to WINDOW_CELLS cells) take :func:`_direct_window_max`, with
+      their cells' offsets worked out once per row; on pixels of at most
+      REGISTER_PIXEL_BYTES its vectors held across the cells. One thread, float32, each in
+      turn in one process: 3x3 s2 p1 on (32, 112, 112, 64) 11.3-14.8 ms (the loops below)
+      -> 8.8-13.5 (a cell a loop) -> 7.9-9.8 (in registers); 8-channel pixels
+      (32, 112, 112, 8) 3.8-5.3 -> 3.6-5.2 -> 2.2-2.8; 2x2 s2 on 8 channels (a cell a loop
+      against registers) 2.5 -> 1.8, on
+      64 and 128 neutral. On wider pixels the registers lost: (32, 56, 56, 256) 2x2 s2
+      5.9-6.9 -> 10.9-11.2 ms, 3x3 s2 p1 10.6-11.3 -> 13.8-13.9 (each window's cells read
+      128 bytes at a time, as many streams as cells, where a cell a loop reads each row's
+      pixels in order); at 512 bytes (128 channels) it still gained (3x3 s2 p1
+      9.6-12.0 -> 8.7-9.2 ms).
 
     A row of W*C values outgrows the L1 cache, so writing it to the buffer and reading it back
     cost more than the input did; reading each window's pixels directly keeps it one stream.
@@ -259,14 +279,36 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
     cdef bint first
     cdef numeric_acc* dst
     cdef const numeric* px
-    if (not clipped and (n_depth == 1 or n_depth == 2) and n_rows == 2 and kw == 2 and sw == 2
-            and dw == 1 and pad_w == 0 and 2 * OW <= W):
-        _direct_tiles_2x2(row0, depth_step, n_depth, step, lanes, pixel, OW, orow, is_max)
-        return
+    # Outputs [i_lo, i_hi) have every column in the row (no padding, no overhang).
+    cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first column in the row
+    cdef Py_ssize_t i_lo = min(OW, (pad_w + sw - 1) // sw)
+    cdef Py_ssize_t i_hi = max(i_lo, min(OW, last // sw + 1)) if last >= 0 else i_lo
+    cdef Py_ssize_t off[WINDOW_CELLS]  # the interior windows' cells, from their first
+    cdef Py_ssize_t n_cells = n_depth * n_rows * kw
+    cdef bint in_registers = lanes * <Py_ssize_t>sizeof(numeric) <= REGISTER_PIXEL_BYTES
+    if not is_max:
+        if (not clipped and (n_depth == 1 or n_depth == 2) and n_rows == 2 and kw == 2
+                and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW <= W):
+            _direct_sums_2x2(row0, depth_step, n_depth, step, lanes, pixel, OW, orow)
+            return
+        i_hi = i_lo
+    elif clipped or n_cells == 0 or n_cells > WINDOW_CELLS:
+        i_hi = i_lo
+    else:
+        u = 0
+        for s in range(n_depth):
+            for t in range(n_rows):
+                for col in range(kw):
+                    off[u] = s * depth_step + t * step + col * dw * pixel
+                    u = u + 1
     for ow in range(OW):
         dst = orow + ow * lanes
         n_cols = w_n[ow] if clipped else kw
         first_col = w_lo[ow] if clipped else ow * sw - pad_w
+        if i_lo <= ow < i_hi:
+            _direct_window_max(row0 + first_col * pixel, off, n_cells, lanes, in_registers,
+                               dst)
+            continue
         if 0 <= first_col < W:
             _prefetch_window(row0 + first_col * pixel, depth_step, n_depth, step, n_rows,
                              sw * pixel * <Py_ssize_t>sizeof(numeric))
