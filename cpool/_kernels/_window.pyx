@@ -165,6 +165,22 @@ cdef inline void _prefetch_window(const numeric* px, Py_ssize_t depth_step, Py_s
             _prefetch_ahead(px + s * depth_step + t * step, nbytes)
 
 
+cdef inline Py_ssize_t _first_inner(Py_ssize_t OW, Py_ssize_t sw,
+                                    Py_ssize_t pad_w) noexcept nogil:
+    """The first output of a row whose window starts inside it (past the left padding)."""
+    return min(OW, (pad_w + sw - 1) // sw)
+
+
+cdef inline Py_ssize_t _inner_end(Py_ssize_t i_lo, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw,
+                                  Py_ssize_t sw, Py_ssize_t dw,
+                                  Py_ssize_t pad_w) noexcept nogil:
+    """The end of the outputs from ``i_lo`` (:func:`_first_inner`) whose every tap lies in
+    the row: [i_lo, end) reach into no padding and past no end of the row."""
+    cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first tap in the row
+    # (C division, cdivision: no negative numerator)
+    return max(i_lo, min(OW, last // sw + 1)) if last >= 0 else i_lo
+
+
 cdef inline void _direct_window_max(const numeric* px, const Py_ssize_t* off,
                                     Py_ssize_t n_cells, Py_ssize_t lanes, bint in_registers,
                                     numeric_acc* dst) noexcept nogil:
@@ -263,9 +279,9 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
       turn in one process: 3x3 s2 p1 on (32, 112, 112, 64) 11.3-14.8 ms (the loops below)
       -> 8.8-13.5 (a cell a loop) -> 7.9-9.8 (in registers); 8-channel pixels
       (32, 112, 112, 8) 3.8-5.3 -> 3.6-5.2 -> 2.2-2.8; 2x2 s2 on 8 channels (a cell a loop
-      against registers) 2.5 -> 1.8, on
-      64 and 128 neutral. On wider pixels the registers lost: (32, 56, 56, 256) 2x2 s2
-      5.9-6.9 -> 10.9-11.2 ms, 3x3 s2 p1 10.6-11.3 -> 13.8-13.9 (each window's cells read
+      against registers) 2.5 -> 1.8, on 64 and 128 neutral. On wider pixels the registers
+      lost: (32, 56, 56, 256) 2x2 s2 5.9-6.9 -> 10.9-11.2 ms, 3x3 s2 p1 10.6-11.3 ->
+      13.8-13.9 (each window's cells read
       128 bytes at a time, as many streams as cells, where a cell a loop reads each row's
       pixels in order); at 512 bytes (128 channels) it still gained (3x3 s2 p1
       9.6-12.0 -> 8.7-9.2 ms).
@@ -280,9 +296,8 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
     cdef numeric_acc* dst
     cdef const numeric* px
     # Outputs [i_lo, i_hi) have every column in the row (no padding, no overhang).
-    cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first column in the row
-    cdef Py_ssize_t i_lo = min(OW, (pad_w + sw - 1) // sw)
-    cdef Py_ssize_t i_hi = max(i_lo, min(OW, last // sw + 1)) if last >= 0 else i_lo
+    cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
+    cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t off[WINDOW_CELLS]  # the interior windows' cells, from their first
     cdef Py_ssize_t n_cells = n_depth * n_rows * kw
     cdef bint in_registers = lanes * <Py_ssize_t>sizeof(numeric) <= REGISTER_PIXEL_BYTES
@@ -699,10 +714,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
         tiles_2x2 = tiles_2x2 and h_n[oh] == 2
         tiles_3x3 = tiles_3x3 and h_n[oh] == 3
     # Outputs [i_lo, i_hi) of a row have every tap in it; the rest reach into the padding.
-    cdef Py_ssize_t i_lo = min(OW, (pad_w + sw - 1) // sw)
-    cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first tap in the row
-    # (C division, cdivision: no negative numerator)
-    cdef Py_ssize_t i_hi = max(i_lo, min(OW, last // sw + 1)) if last >= 0 else i_lo
+    cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
+    cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
     # Stride 1 with a "same" padding (as many outputs per row as values): the buffer rows sit
     # Wg apart, with the identity in the gaps (pad_w before each row, the rest of
     # (kw - 1) * dw after), so that the stride-1 sweep gives every output, the rows' ends
