@@ -456,3 +456,59 @@ def test_eval_finds_a_negative_beside_a_nan(W, dtype):
                 x[0, 0, nan_row, nan] = np.nan
                 with pytest.raises(ValueError, match=r"`x` must be non-negative"):
                     cpool.stochastic_pool2d(x, 2, training=False)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42)) + [64, 65])
+@pytest.mark.parametrize("k,p", [(2, 0), (2, 1), (3, 0), (3, 1)])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_train_stride2_every_row_width(rng, W, k, p, dtype):
+    # Training draws of 2x2 and 3x3 stride-2 rows run in vectors of 4 or 8 outputs in the
+    # AVX2 build (cpool_stoch_s2), the last one overlapping the one before, their columns'
+    # random bits permuted to the vectors' pair order; with padding 1 the left edge comes in
+    # the first vector, its padding column masked: every output count from 1 to 21 and 33,
+    # against the reference generator, the general path and the baseline loop's rules bit
+    # for bit. In the rows: all-zero windows, signed zeros (an all -0 window gives +0),
+    # subnormal windows (the threshold rounded up to the sum), a NaN, infinities, a sum that
+    # overflows the dtype, ties. The cell left of every row is a NaN that must not be read.
+    shape = (2, 3, 7, W)
+    if not fits(shape, k, 2, p, 1, True):
+        pytest.skip("empty output")
+    wide = np.full(shape[:-1] + (W + 1,), np.nan, dtype)
+    x = wide[..., 1:]
+    x[...] = relu_data(rng, shape, dtype)
+    x[0, 0, :2, :2] = 0
+    x[0, 0, 2:5] = -0.0
+    x[0, 1, :3] = np.where(x[0, 1, :3] > 0, np.finfo(dtype).smallest_subnormal, 0)
+    x[0, 2, 2:5] = 1  # ties: every tap equally likely
+    x[1, 0, :2, -2:] = np.inf
+    x[1, 0, 2:4, -1] = np.nan
+    x[1, 1, 4:7, :3] = np.finfo(dtype).max
+    x[1, 2, :2, :1] = -0.0
+    for c in (False, True):
+        if not fits(shape, k, 2, p, 1, c):
+            continue
+        exp, ei = ref.stochastic_pool2d(x, k, 2, p, True, ref.stochastic_key(11), c)
+        got, gi = cpool.stochastic_pool2d(x, k, 2, p, seed=11, return_indices=True, ceil_mode=c)
+        np.testing.assert_array_equal(got, exp)
+        np.testing.assert_array_equal(gi, ei)
+        assert not np.signbit(got[0, 0]).any()
+        assert_identical(cpool.stochastic_pool2d(x, k, 2, p, seed=11, ceil_mode=c), got)
+        with general_path():
+            assert_identical(cpool.stochastic_pool2d(x, k, 2, p, seed=11, return_indices=True,
+                                                     ceil_mode=c), (got, gi))
+        for n in (1, 3):
+            assert_identical(cpool.stochastic_pool2d(x, k, 2, p, seed=11, ceil_mode=c,
+                                                     num_threads=n), got)
+    if not fits(shape, k, 2, p, 1, False):
+        return
+    # A negative in any covered cell is found; one in a column no window covers is not read.
+    got = cpool.stochastic_pool2d(x, k, 2, p, seed=11)
+    covered = (got.shape[-1] - 1) * 2 + k - p  # columns [0, covered) lie in some window
+    for j in range(0, W, 3):
+        y = x.copy()
+        y[1, 2, 3, j] = -1
+        if j < covered:
+            with pytest.raises(ValueError, match="found -1.0"):
+                cpool.stochastic_pool2d(y, k, 2, p, seed=11)
+        else:
+            assert_identical(cpool.stochastic_pool2d(y, k, 2, p, seed=11), got)

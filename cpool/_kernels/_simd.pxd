@@ -13,7 +13,7 @@
 # cpool_any_nonfinite_*: whether any of p[0:n] is infinite or NaN.
 # In AVX builds the last two are 256 bits wide.
 # cpool_first_equal_*: the first j with p[j] == v (or n): global max's index search.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 
 cdef extern from *:
@@ -1034,6 +1034,120 @@ cdef extern from *:
     }
     CPOOL_CELLS_MAX(f32, float, ps, 8)
     CPOOL_CELLS_MAX(f64, double, pd, 4)
+    /* Stochastic pooling's training draws (_stochastic's _take_taps) for a row of n k x k
+       windows at stride 2, k 2 or 3: row0 is the first window's first cell, its rows
+       ``below`` apart, every window's cells inside the input (nothing past them is read).
+       Per window, taps in row-major order: s their sum, tap by tap; the 32 random bits of
+       column ``first + i`` (lowbias32 of (lo + column) ^ hi, lo and hi the row key's
+       halves) make u, and u * s the threshold; the value is the last tap whose running sum
+       before it (0, the first tap, ...) is <= the threshold, a select per tap: the scalar
+       walk's value (its sums start from 0 + the first tap, which differs from it only in a
+       zero's sign, which no comparison sees), plus +0, so an all-zero window gives +0 as
+       documented. out[i] gets the value; taken[i] -2 where the caller must look again (a
+       negative tap, a NaN or infinite sum, or a zero taken from a positive sum), else the
+       tap number when ``with_taps`` and the sum is positive, else -1; *flagged whether any
+       output got -2 (so the caller need not scan the row for them). With ``lead`` (a
+       padding of 1) the first window's first column lies left of the row: row0 points one
+       cell before it, and that cell of each row is not read but taken as 0 (a masked load),
+       as a padded copy has it. A row's even and odd columns split by two shuffles (the
+       third column of a 3-wide window: the odd columns one cell on), where GCC's loop
+       gathered each tap with two permutes and a blend, or a 3-wide row was first copied out
+       split; the vectors are in the tiles' pair order (CPOOL_EVEN256), their columns
+       permuted to match, put back in order by one permute before each store. The last
+       vector of a row overlaps the one before. Returns the outputs done: n, or 0 for rows
+       of fewer than N outputs. */
+    #define CPOOL_STOCH_S2 1
+    /* A vector from p with its first lane 0 and p[0] not read (a masked load never faults). */
+    #define CPOOL_LOAD_BUT_FIRST_f32(p) _mm256_maskload_ps(p, _mm256_setr_epi32(0, -1, -1, -1, -1, -1, -1, -1))
+    #define CPOOL_LOAD_BUT_FIRST_f64(p) _mm256_maskload_pd(p, _mm256_setr_epi64x(0, -1, -1, -1))
+    static inline __m256 cpool_stoch_u_f32(uint32_t lo, uint32_t hi) {
+        __m256i h = _mm256_xor_si256(_mm256_add_epi32(_mm256_set1_epi32((int)lo),
+                                                      _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7)),
+                                     _mm256_set1_epi32((int)hi));
+        h = _mm256_mullo_epi32(_mm256_xor_si256(h, _mm256_srli_epi32(h, 16)),
+                               _mm256_set1_epi32(0x7FEB352D));
+        h = _mm256_mullo_epi32(_mm256_xor_si256(h, _mm256_srli_epi32(h, 15)),
+                               _mm256_set1_epi32((int)0x846CA68BU));
+        h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 8)),
+                             _mm256_set1_ps(1.0f / 16777216.0f));
+    }
+    static inline __m256d cpool_stoch_u_f64(uint32_t lo, uint32_t hi) {
+        __m128i h = _mm_xor_si128(_mm_add_epi32(_mm_set1_epi32((int)lo), _mm_setr_epi32(0, 2, 1, 3)),
+                                  _mm_set1_epi32((int)hi));
+        h = _mm_mullo_epi32(_mm_xor_si128(h, _mm_srli_epi32(h, 16)), _mm_set1_epi32(0x7FEB352D));
+        h = _mm_mullo_epi32(_mm_xor_si128(h, _mm_srli_epi32(h, 15)),
+                            _mm_set1_epi32((int)0x846CA68BU));
+        h = _mm_xor_si128(h, _mm_srli_epi32(h, 16));
+        /* unsigned to double: flip the top bit, convert as signed, add 2**31 back (exact) */
+        return _mm256_mul_pd(_mm256_add_pd(_mm256_cvtepi32_pd(_mm_xor_si128(h, _mm_set1_epi32(-2147483647 - 1))),
+                                           _mm256_set1_pd(2147483648.0)),
+                             _mm256_set1_pd(1.0 / 4294967296.0));
+    }
+    #define CPOOL_STOCH_S2_K(NAME, T, S, N) \\
+    static CPOOL_ALWAYS_INLINE Py_ssize_t cpool_stoch_s2_k_##NAME( \\
+            const T* row0, Py_ssize_t below, Py_ssize_t n, uint64_t row_key, Py_ssize_t first, \\
+            T* out, T* taken, int with_taps, int* flagged, int lead, const int K) { \\
+        typedef __m256##S##_T V; \\
+        const V z = _mm256_setzero_##S(), inf = _mm256_set1_##S((T)INFINITY); \\
+        const V none = _mm256_set1_##S(-1), again = _mm256_set1_##S(-2); \\
+        const uint32_t lo = (uint32_t)row_key + (uint32_t)first, hi = (uint32_t)(row_key >> 32); \\
+        V tap[9], p, q, s, m, thr, run, le, value, number, flag, flags = z; \\
+        const T* r; \\
+        Py_ssize_t i; \\
+        int t, j; \\
+        if (n < N) return 0; \\
+        for (i = 0; i < n; i += N) { \\
+            CPOOL_OVERLAP_LAST(i, n, N) \\
+            for (t = 0; t < K; t++) { \\
+                r = row0 + t * below + 2 * i; \\
+                p = lead && i == 0 ? CPOOL_LOAD_BUT_FIRST_##NAME(r) : _mm256_loadu_##S(r); \\
+                q = _mm256_loadu_##S(r + N); \\
+                tap[t * K] = CPOOL_EVEN256_##NAME(p, q); \\
+                tap[t * K + 1] = CPOOL_ODD256_##NAME(p, q); \\
+                if (K == 3) \\
+                    tap[t * K + 2] = CPOOL_ODD256_##NAME(_mm256_loadu_##S(r + 1), \\
+                                                         _mm256_loadu_##S(r + 1 + N)); \\
+            } \\
+            s = tap[0]; m = tap[0]; \\
+            for (j = 1; j < K * K; j++) { \\
+                s = _mm256_add_##S(s, tap[j]); \\
+                m = _mm256_min_##S(m, tap[j]); \\
+            } \\
+            thr = _mm256_mul_##S(cpool_stoch_u_##NAME(lo + (uint32_t)i, hi), s); \\
+            value = tap[0]; number = z; run = tap[0]; \\
+            for (j = 1; j < K * K; j++) { \\
+                le = _mm256_cmp_##S(run, thr, _CMP_LE_OQ); \\
+                value = _mm256_blendv_##S(value, tap[j], le); \\
+                if (with_taps) number = _mm256_blendv_##S(number, _mm256_set1_##S((T)j), le); \\
+                run = _mm256_add_##S(run, tap[j]); \\
+            } \\
+            /* a NaN tap makes s NaN, so the min's NaN rule cannot hide a flag */ \\
+            flag = _mm256_or_##S(_mm256_cmp_##S(m, z, _CMP_LT_OQ), \\
+                                 _mm256_cmp_##S(s, inf, _CMP_NLT_UQ)); \\
+            le = _mm256_cmp_##S(s, z, _CMP_GT_OQ); \\
+            flag = _mm256_or_##S(flag, _mm256_and_##S(_mm256_cmp_##S(value, z, _CMP_EQ_OQ), le)); \\
+            flags = _mm256_or_##S(flags, flag); \\
+            number = with_taps ? _mm256_blendv_##S(none, number, le) : none; \\
+            _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME(_mm256_add_##S(value, z))); \\
+            _mm256_storeu_##S(taken + i, \\
+                              CPOOL_ORDER256_##NAME(_mm256_blendv_##S(number, again, flag))); \\
+        } \\
+        *flagged = _mm256_movemask_##S(flags) != 0; \\
+        return n; \\
+    } \\
+    static inline Py_ssize_t cpool_stoch_s2_##NAME(const T* row0, Py_ssize_t below, Py_ssize_t n, \\
+                                                   Py_ssize_t k, uint64_t row_key, \\
+                                                   Py_ssize_t first, T* out, T* taken, \\
+                                                   int with_taps, int* flagged, int lead) { \\
+        if (k == 2) \\
+            return cpool_stoch_s2_k_##NAME(row0, below, n, row_key, first, out, taken, with_taps, \\
+                                           flagged, lead, 2); \\
+        return cpool_stoch_s2_k_##NAME(row0, below, n, row_key, first, out, taken, with_taps, \\
+                                       flagged, lead, 3); \\
+    }
+    CPOOL_STOCH_S2_K(f32, float, ps, 8)
+    CPOOL_STOCH_S2_K(f64, double, pd, 4)
     #else
     #define CPOOL_CELLS_MAX(NAME, T) \
     static inline Py_ssize_t cpool_cells_max_##NAME(const T* px, const Py_ssize_t* off, \
@@ -1044,6 +1158,18 @@ cdef extern from *:
     }
     CPOOL_CELLS_MAX(f32, float)
     CPOOL_CELLS_MAX(f64, double)
+    #define CPOOL_STOCH_S2 0
+    #define CPOOL_STOCH_S2_K(NAME, T) \\
+    static inline Py_ssize_t cpool_stoch_s2_##NAME(const T* row0, Py_ssize_t below, Py_ssize_t n, \\
+                                                   Py_ssize_t k, uint64_t row_key, \\
+                                                   Py_ssize_t first, T* out, T* taken, \\
+                                                   int with_taps, int* flagged, int lead) { \\
+        (void)row0; (void)below; (void)n; (void)k; (void)row_key; (void)first; (void)out; \\
+        (void)taken; (void)with_taps; (void)flagged; (void)lead; \\
+        return 0; \\
+    }
+    CPOOL_STOCH_S2_K(f32, float)
+    CPOOL_STOCH_S2_K(f64, double)
     #define CPOOL_LP2_SPREAD_2X2(NAME, T) \\
     static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, \\
                                                   T* out, Py_ssize_t n_rows, Py_ssize_t n, \\
@@ -1481,6 +1607,14 @@ cdef extern from *:
                                    Py_ssize_t lanes, float* dst) noexcept nogil
     Py_ssize_t cpool_cells_max_f64(const double* px, const Py_ssize_t* off, Py_ssize_t n_cells,
                                    Py_ssize_t lanes, double* dst) noexcept nogil
+    bint CPOOL_STOCH_S2  # whether cpool_stoch_s2 has its AVX2 body (else it returns 0)
+    Py_ssize_t cpool_stoch_s2_f32(const float* row0, Py_ssize_t below, Py_ssize_t n, Py_ssize_t k,
+                                  uint64_t row_key, Py_ssize_t first, float* out, float* taken,
+                                  bint with_taps, int* flagged, bint lead) noexcept nogil
+    Py_ssize_t cpool_stoch_s2_f64(const double* row0, Py_ssize_t below, Py_ssize_t n,
+                                  Py_ssize_t k, uint64_t row_key, Py_ssize_t first, double* out,
+                                  double* taken, bint with_taps, int* flagged,
+                                  bint lead) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale) noexcept nogil

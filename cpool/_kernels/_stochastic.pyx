@@ -39,7 +39,8 @@ from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _horizontal_clip
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
                                    cpool_eval_2x2_f32, cpool_eval_2x2_f64,
-                                   cpool_same_3x3_eval_f32, cpool_same_3x3_eval_f64)
+                                   cpool_same_3x3_eval_f32, cpool_same_3x3_eval_f64,
+                                   cpool_stoch_s2_f32, cpool_stoch_s2_f64, CPOOL_STOCH_S2)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -292,7 +293,7 @@ cdef inline void _take_taps(const floating* src, Py_ssize_t stride, Py_ssize_t O
                         tap_number = <floating>(t * kw + u) if run <= threshold else tap_number
                     run = run + v
         flagged = (low < 0) | (not (total < INFINITY)) | ((value == 0) & (total > 0))
-        orow[ow] = value
+        orow[ow] = value + 0  # +0: an all-zero window of -0 cells gives 0, as documented
         if with_taps:
             taken[ow] = -2 if flagged else (tap_number if total > 0 else -1)
         else:
@@ -308,10 +309,35 @@ cdef inline bint _any_flagged(const floating* taken, Py_ssize_t OW) noexcept nog
         return cpool_any_below_f64(taken, OW, -1.5)
 
 
-cdef inline void _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
+cdef inline Py_ssize_t _draws_s2(const floating* src, Py_ssize_t stride, Py_ssize_t n,
+                                 Py_ssize_t k, uint64_t row_key, Py_ssize_t first,
+                                 floating* orow, floating* taken, bint with_taps, bint lead,
+                                 int* flagged) noexcept nogil:
+    """``cpool_stoch_s2`` for the dtype: the outputs it drew (n, or 0 where it has no AVX2
+    body or n is under a vector)."""
+    if floating is float:
+        return cpool_stoch_s2_f32(src, stride, n, k, row_key, first, orow, taken, with_taps,
+                                  flagged, lead)
+    else:
+        return cpool_stoch_s2_f64(src, stride, n, k, row_key, first, orow, taken, with_taps,
+                                  flagged, lead)
+
+
+cdef inline bint _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
                            Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, Py_ssize_t first,
                            floating* orow, floating* taken, bint with_taps) noexcept nogil:
-    """:func:`_take_taps`, with literal geometry for 2x2 and 3x3 windows at stride 1 or 2."""
+    """:func:`_take_taps`, with literal geometry for 2x2 and 3x3 windows at stride 1 or 2.
+    Returns whether it flagged an output (-2 in ``taken``).
+
+    Square 2x2 and 3x3 windows at stride 2 go to the AVX2 build's explicit kernel first
+    (``cpool_stoch_s2``: the same sums, bits and selects, on taps split by shuffles as they
+    are loaded; it says itself whether it flagged one); it returns 0 in the baseline build
+    and for rows under a vector of outputs, which the loop then does."""
+    cdef int flagged = 0
+    if (sw == 2 and kh == kw and (kh == 2 or kh == 3)
+            and _draws_s2(src, stride, OW, kh, row_key, first, orow, taken, with_taps, False,
+                          &flagged) == OW):
+        return flagged
     if kh == 2 and kw == 2 and sw == 2:
         _take_taps(src, stride, OW, 2, 2, 2, row_key, first, orow, taken, with_taps, 0, False)
     elif kh == 3 and kw == 3 and sw == 2:
@@ -322,9 +348,10 @@ cdef inline void _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW
         _take_taps(src, stride, OW, 2, 2, 1, row_key, first, orow, taken, with_taps, 0, False)
     else:
         _take_taps(src, stride, OW, kh, kw, sw, row_key, first, orow, taken, with_taps, 0, False)
+    return _any_flagged(taken, OW)
 
 
-cdef inline void _take_padded(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
+cdef inline bint _take_padded(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
                               Py_ssize_t y0, Py_ssize_t nh, Py_ssize_t kh, Py_ssize_t kw,
                               Py_ssize_t sw, Py_ssize_t pad_w, Py_ssize_t ow0, Py_ssize_t ow1,
                               floating* buf, Py_ssize_t buf_stride, uint64_t row_key,
@@ -332,20 +359,20 @@ cdef inline void _take_padded(const floating* plane, Py_ssize_t row_step, Py_ssi
     """:func:`_take_row` for outputs ``ow0 .. ow1-1`` of a row whose windows reach into the
     padding: their padded columns are copied into ``buf`` first, zeros outside the input
     (rows past ``nh`` too). Used for the few edge outputs of a row, or a whole top or bottom
-    row; the rest of the row is read in place."""
+    row; the rest of the row is read in place. Returns whether it flagged an output."""
     cdef Py_ssize_t t, i, j, col0 = ow0 * sw - pad_w, n_cols = (ow1 - ow0 - 1) * sw + kw
     if ow1 <= ow0:
-        return
+        return False
     for t in range(kh):
         for i in range(n_cols):
             j = col0 + i
             buf[t * buf_stride + i] = (plane[(y0 + t) * row_step + j]
                                        if t < nh and 0 <= j < W else 0)
-    _take_row(buf, buf_stride, ow1 - ow0, kh, kw, sw, row_key, ow0, orow + ow0, taken + ow0,
-              with_taps)
+    return _take_row(buf, buf_stride, ow1 - ow0, kh, kw, sw, row_key, ow0, orow + ow0,
+                     taken + ow0, with_taps)
 
 
-cdef inline void _take_output_row(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
+cdef inline bint _take_output_row(const floating* plane, Py_ssize_t row_step, Py_ssize_t W,
                                   Py_ssize_t y0, Py_ssize_t nh, Py_ssize_t kh, Py_ssize_t kw,
                                   Py_ssize_t sw, Py_ssize_t pad_w, Py_ssize_t OW,
                                   Py_ssize_t ow_lo, Py_ssize_t ow_hi, floating* buf,
@@ -359,26 +386,38 @@ cdef inline void _take_output_row(const floating* plane, Py_ssize_t row_step, Py
     are split into even and odd columns (zeros outside the input), so the nine taps are
     contiguous loads rather than strided gathers, and the row is rounded up to whole vectors
     (SPLIT_LANES outputs) into ``vals``, so no output runs through a scalar tail or edge call.
-    The same taps are summed in the same order: the results are identical."""
+    The same taps are summed in the same order: the results are identical. The AVX2 build
+    splits the columns as it loads them (:func:`_take_row`'s kernel) and takes the usual
+    path. Returns whether an output was flagged (-2 in ``taken``)."""
     cdef Py_ssize_t n, half, ow
-    if kh == 3 and kw == 3 and sw == 2 and nh == 3:
+    cdef int flagged = 0
+    # A padding of 1 at stride 2 puts only the first window's first column outside the row:
+    # the AVX2 kernel reads the row from there, that column as 0, and so draws the left edge
+    # with the rest (a call of its own for one output cost a tenth of the 3x3 kernel's time).
+    if (CPOOL_STOCH_S2 and nh == kh and sw == 2 and pad_w == 1 and kh == kw
+            and (kh == 2 or kh == 3) and ow_hi > 0
+            and _draws_s2(plane + y0 * row_step - 1, row_step, ow_hi, kh, row_key, 0, orow,
+                          taken, with_taps, True, &flagged) == ow_hi):
+        return flagged | _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, ow_hi, OW,
+                                      buf, buf_stride, row_key, orow, taken, with_taps)
+    if kh == 3 and kw == 3 and sw == 2 and nh == 3 and not CPOOL_STOCH_S2:
         n = (OW + SPLIT_LANES - 1) // SPLIT_LANES * SPLIT_LANES
         half = n + SPLIT_LANES
         _split_rows(plane + y0 * row_step, row_step, W, 3, -pad_w, n, buf, buf_stride, half)
         _take_taps(buf, buf_stride, n, 3, 3, 2, row_key, 0, vals, taken, with_taps, half, True)
         for ow in range(OW):
             orow[ow] = vals[ow]
-        return
+        return _any_flagged(taken, OW)
     if nh < kh:
-        _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, 0, OW, buf, buf_stride,
-                     row_key, orow, taken, with_taps)
-        return
-    _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, 0, ow_lo, buf, buf_stride,
-                 row_key, orow, taken, with_taps)
-    _take_row(plane + y0 * row_step + ow_lo * sw - pad_w, row_step, ow_hi - ow_lo, kh, kw, sw,
-              row_key, ow_lo, orow + ow_lo, taken + ow_lo, with_taps)
-    _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, ow_hi, OW, buf, buf_stride,
-                 row_key, orow, taken, with_taps)
+        return _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, 0, OW, buf,
+                            buf_stride, row_key, orow, taken, with_taps)
+    # | does not short-circuit: all three parts run (they write disjoint outputs).
+    return (_take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, 0, ow_lo, buf,
+                         buf_stride, row_key, orow, taken, with_taps)
+            | _take_row(plane + y0 * row_step + ow_lo * sw - pad_w, row_step, ow_hi - ow_lo,
+                        kh, kw, sw, row_key, ow_lo, orow + ow_lo, taken + ow_lo, with_taps)
+            | _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, ow_hi, OW, buf,
+                           buf_stride, row_key, orow, taken, with_taps))
 
 
 cdef inline floating _window_total(const floating* plane, Py_ssize_t row_step, Py_ssize_t y0,
@@ -544,6 +583,7 @@ def stochastic_train(
     cdef Py_ssize_t ow_hi = (ow_lo if W + pad_w < kw
                              else max(ow_lo, min(OW, (W + pad_w - kw) // sw + 1)))
     cdef Py_ssize_t c, r, b0, b1, oh, ow, y0, nh, k
+    cdef bint flagged
     cdef floating low
     cdef uint64_t row_key
     cdef double smallest = INFINITY
@@ -596,13 +636,13 @@ def stochastic_train(
                     # Tap numbers only where indices are wanted: a literal flag, so the
                     # values-only call carries no tap-number select.
                     if with_indices:
-                        _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, OW,
-                                         ow_lo, ow_hi, rows, row_stride, row_key, orow, taken,
-                                         vals, True)
+                        flagged = _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw,
+                                                   pad_w, OW, ow_lo, ow_hi, rows, row_stride,
+                                                   row_key, orow, taken, vals, True)
                     else:
-                        _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, OW,
-                                         ow_lo, ow_hi, rows, row_stride, row_key, orow, taken,
-                                         vals, False)
+                        flagged = _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw,
+                                                   pad_w, OW, ow_lo, ow_hi, rows, row_stride,
+                                                   row_key, orow, taken, vals, False)
                     if with_indices:
                         irow = &indices[b0, b1, oh, 0]
                         for ow in range(OW):
@@ -616,7 +656,7 @@ def stochastic_train(
                                     _column_bits(row_key, <uint32_t>ow))
                             else:  # no tap taken (all zero), or flagged: its first tap
                                 irow[ow] = y0 * W + w_lo[ow]
-                    if _any_flagged(taken, OW):  # rare: look at the flagged windows again
+                    if flagged:  # rare: look at the flagged windows again
                         for ow in range(OW):
                             if taken[ow] < -1:
                                 low = _window_min(plane, row_step, y0, nh, w_lo[ow], w_n[ow])
