@@ -512,3 +512,23 @@ def test_train_stride2_every_row_width(rng, W, k, p, dtype):
                 cpool.stochastic_pool2d(y, k, 2, p, seed=11)
         else:
             assert_identical(cpool.stochastic_pool2d(y, k, 2, p, seed=11), got)
+
+
+@pytest.mark.parametrize("k,p", [(2, 0), (2, 1), (3, 0), (3, 1)])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_train_runs_of_rows(rng, k, p, dtype):
+    # The AVX2 build draws a chunk's rows of one plane in one call (up to 8 rows, stopping at
+    # a plane's end and at rows whose windows reach into the padding): planes of 18-20 output
+    # rows, so runs end at chunk and plane boundaries, at 1 and 2 threads, into a fresh result
+    # and into `out=`.
+    x = relu_data(rng, (2, 3, 39, 35), dtype)
+    x[1, 1, 20:24, 8:12] = np.nan
+    x[0, 2, 30:32, 30:34] = np.finfo(dtype).smallest_subnormal
+    exp, ei = ref.stochastic_pool2d(x, k, 2, p, True, ref.stochastic_key(5))
+    for n in (1, 2):
+        got, gi = cpool.stochastic_pool2d(x, k, 2, p, seed=5, return_indices=True, num_threads=n)
+        np.testing.assert_array_equal(got, exp)
+        np.testing.assert_array_equal(gi, ei)
+        out = np.full(exp.shape, -7, dtype)
+        assert cpool.stochastic_pool2d(x, k, 2, p, seed=5, num_threads=n, out=out) is out
+        assert_identical(out, got)

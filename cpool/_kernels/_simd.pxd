@@ -1054,8 +1054,12 @@ cdef extern from *:
        gathered each tap with two permutes and a blend, or a 3-wide row was first copied out
        split; the vectors are in the tiles' pair order (CPOOL_EVEN256), their columns
        permuted to match, put back in order by one permute before each store. The last
-       vector of a row overlaps the one before. Returns the outputs done: n, or 0 for rows
-       of fewer than N outputs. */
+       vector of a row overlaps the one before. n_rows such rows at once, ``step`` apart (the
+       windows' vertical stride), row r with keys[r] and its outputs at out + r * out_step
+       (taken + r * taken_step): one call for a run of a plane's rows, whose set-up and
+       bookkeeping cost as much as a 28-output row's draws when done row by row; *flagged
+       for any of them. Returns the outputs done a row: n, or 0 for rows of fewer than N
+       outputs. */
     #define CPOOL_STOCH_S2 1
     /* A vector from p with its first lane 0 and p[0] not read (a masked load never faults). */
     #define CPOOL_LOAD_BUT_FIRST_f32(p) _mm256_maskload_ps(p, _mm256_setr_epi32(0, -1, -1, -1, -1, -1, -1, -1))
@@ -1136,15 +1140,26 @@ cdef extern from *:
         *flagged = _mm256_movemask_##S(flags) != 0; \\
         return n; \\
     } \\
-    static inline Py_ssize_t cpool_stoch_s2_##NAME(const T* row0, Py_ssize_t below, Py_ssize_t n, \\
-                                                   Py_ssize_t k, uint64_t row_key, \\
-                                                   Py_ssize_t first, T* out, T* taken, \\
-                                                   int with_taps, int* flagged, int lead) { \\
-        if (k == 2) \\
-            return cpool_stoch_s2_k_##NAME(row0, below, n, row_key, first, out, taken, with_taps, \\
-                                           flagged, lead, 2); \\
-        return cpool_stoch_s2_k_##NAME(row0, below, n, row_key, first, out, taken, with_taps, \\
-                                       flagged, lead, 3); \\
+    static inline Py_ssize_t cpool_stoch_s2_##NAME( \\
+            const T* row0, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t n, \\
+            Py_ssize_t k, const uint64_t* keys, Py_ssize_t first, T* out, Py_ssize_t out_step, \\
+            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead) { \\
+        Py_ssize_t r; \\
+        int any = 0, f = 0; \\
+        if (n < N) return 0; \\
+        for (r = 0; r < n_rows; r++) { \\
+            if (k == 2) \\
+                cpool_stoch_s2_k_##NAME(row0 + r * step, below, n, keys[r], first, \\
+                                        out + r * out_step, taken + r * taken_step, with_taps, \\
+                                        &f, lead, 2); \\
+            else \\
+                cpool_stoch_s2_k_##NAME(row0 + r * step, below, n, keys[r], first, \\
+                                        out + r * out_step, taken + r * taken_step, with_taps, \\
+                                        &f, lead, 3); \\
+            any |= f; \\
+        } \\
+        *flagged = any; \\
+        return n; \\
     }
     CPOOL_STOCH_S2_K(f32, float, ps, 8)
     CPOOL_STOCH_S2_K(f64, double, pd, 4)
@@ -1160,12 +1175,13 @@ cdef extern from *:
     CPOOL_CELLS_MAX(f64, double)
     #define CPOOL_STOCH_S2 0
     #define CPOOL_STOCH_S2_K(NAME, T) \\
-    static inline Py_ssize_t cpool_stoch_s2_##NAME(const T* row0, Py_ssize_t below, Py_ssize_t n, \\
-                                                   Py_ssize_t k, uint64_t row_key, \\
-                                                   Py_ssize_t first, T* out, T* taken, \\
-                                                   int with_taps, int* flagged, int lead) { \\
-        (void)row0; (void)below; (void)n; (void)k; (void)row_key; (void)first; (void)out; \\
-        (void)taken; (void)with_taps; (void)flagged; (void)lead; \\
+    static inline Py_ssize_t cpool_stoch_s2_##NAME( \\
+            const T* row0, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t n, \\
+            Py_ssize_t k, const uint64_t* keys, Py_ssize_t first, T* out, Py_ssize_t out_step, \\
+            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead) { \\
+        (void)row0; (void)below; (void)step; (void)n_rows; (void)n; (void)k; (void)keys; \\
+        (void)first; (void)out; (void)out_step; (void)taken; (void)taken_step; (void)with_taps; \\
+        (void)flagged; (void)lead; \\
         return 0; \\
     }
     CPOOL_STOCH_S2_K(f32, float)
@@ -1608,13 +1624,16 @@ cdef extern from *:
     Py_ssize_t cpool_cells_max_f64(const double* px, const Py_ssize_t* off, Py_ssize_t n_cells,
                                    Py_ssize_t lanes, double* dst) noexcept nogil
     bint CPOOL_STOCH_S2  # whether cpool_stoch_s2 has its AVX2 body (else it returns 0)
-    Py_ssize_t cpool_stoch_s2_f32(const float* row0, Py_ssize_t below, Py_ssize_t n, Py_ssize_t k,
-                                  uint64_t row_key, Py_ssize_t first, float* out, float* taken,
+    Py_ssize_t cpool_stoch_s2_f32(const float* row0, Py_ssize_t below, Py_ssize_t step,
+                                  Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t k,
+                                  const uint64_t* keys, Py_ssize_t first, float* out,
+                                  Py_ssize_t out_step, float* taken, Py_ssize_t taken_step,
                                   bint with_taps, int* flagged, bint lead) noexcept nogil
-    Py_ssize_t cpool_stoch_s2_f64(const double* row0, Py_ssize_t below, Py_ssize_t n,
-                                  Py_ssize_t k, uint64_t row_key, Py_ssize_t first, double* out,
-                                  double* taken, bint with_taps, int* flagged,
-                                  bint lead) noexcept nogil
+    Py_ssize_t cpool_stoch_s2_f64(const double* row0, Py_ssize_t below, Py_ssize_t step,
+                                  Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t k,
+                                  const uint64_t* keys, Py_ssize_t first, double* out,
+                                  Py_ssize_t out_step, double* taken, Py_ssize_t taken_step,
+                                  bint with_taps, int* flagged, bint lead) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale) noexcept nogil

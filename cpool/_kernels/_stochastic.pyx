@@ -309,18 +309,20 @@ cdef inline bint _any_flagged(const floating* taken, Py_ssize_t OW) noexcept nog
         return cpool_any_below_f64(taken, OW, -1.5)
 
 
-cdef inline Py_ssize_t _draws_s2(const floating* src, Py_ssize_t stride, Py_ssize_t n,
-                                 Py_ssize_t k, uint64_t row_key, Py_ssize_t first,
-                                 floating* orow, floating* taken, bint with_taps, bint lead,
-                                 int* flagged) noexcept nogil:
-    """``cpool_stoch_s2`` for the dtype: the outputs it drew (n, or 0 where it has no AVX2
-    body or n is under a vector)."""
+cdef inline Py_ssize_t _draw_rows(const floating* src, Py_ssize_t stride, Py_ssize_t step,
+                                  Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t k,
+                                  const uint64_t* keys, Py_ssize_t first, floating* out,
+                                  Py_ssize_t out_step, floating* taken, Py_ssize_t taken_step,
+                                  bint with_taps, bint lead, int* flagged) noexcept nogil:
+    """``cpool_stoch_s2`` for the dtype over ``n_rows`` rows ``step`` apart (their outputs and
+    tap numbers ``out_step`` and ``taken_step`` apart), output columns from ``first``: the
+    outputs it drew a row (n, or 0 where it has no AVX2 body or n is under a vector)."""
     if floating is float:
-        return cpool_stoch_s2_f32(src, stride, n, k, row_key, first, orow, taken, with_taps,
-                                  flagged, lead)
+        return cpool_stoch_s2_f32(src, stride, step, n_rows, n, k, keys, first, out, out_step,
+                                  taken, taken_step, with_taps, flagged, lead)
     else:
-        return cpool_stoch_s2_f64(src, stride, n, k, row_key, first, orow, taken, with_taps,
-                                  flagged, lead)
+        return cpool_stoch_s2_f64(src, stride, step, n_rows, n, k, keys, first, out, out_step,
+                                  taken, taken_step, with_taps, flagged, lead)
 
 
 cdef inline bint _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
@@ -335,8 +337,8 @@ cdef inline bint _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW
     and for rows under a vector of outputs, which the loop then does."""
     cdef int flagged = 0
     if (sw == 2 and kh == kw and (kh == 2 or kh == 3)
-            and _draws_s2(src, stride, OW, kh, row_key, first, orow, taken, with_taps, False,
-                          &flagged) == OW):
+            and _draw_rows(src, stride, 0, 1, OW, kh, &row_key, first, orow, 0, taken, 0,
+                           with_taps, False, &flagged) == OW):
         return flagged
     if kh == 2 and kw == 2 and sw == 2:
         _take_taps(src, stride, OW, 2, 2, 2, row_key, first, orow, taken, with_taps, 0, False)
@@ -396,8 +398,8 @@ cdef inline bint _take_output_row(const floating* plane, Py_ssize_t row_step, Py
     # with the rest (a call of its own for one output cost a tenth of the 3x3 kernel's time).
     if (CPOOL_STOCH_S2 and nh == kh and sw == 2 and pad_w == 1 and kh == kw
             and (kh == 2 or kh == 3) and ow_hi > 0
-            and _draws_s2(plane + y0 * row_step - 1, row_step, ow_hi, kh, row_key, 0, orow,
-                          taken, with_taps, True, &flagged) == ow_hi):
+            and _draw_rows(plane + y0 * row_step - 1, row_step, 0, 1, ow_hi, kh, &row_key, 0,
+                           orow, 0, taken, 0, with_taps, True, &flagged) == ow_hi):
         return flagged | _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, ow_hi, OW,
                                       buf, buf_stride, row_key, orow, taken, with_taps)
     if kh == 3 and kw == 3 and sw == 2 and nh == 3 and not CPOOL_STOCH_S2:
@@ -573,8 +575,8 @@ def stochastic_train(
     cdef Py_ssize_t row_stride = _buffer_stride(max(width, 2 * OW + 4 * SPLIT_LANES),
                                                 sizeof(floating))
     cdef Py_ssize_t out_stride = _buffer_stride(OW + SPLIT_LANES, sizeof(floating))
-    # Per thread: kh row buffers, the taken tap numbers and a row of values.
-    cdef Py_ssize_t thread_stride = kh * row_stride + 2 * out_stride
+    # Per thread: kh row buffers, the taken tap numbers of ROW_CHUNK rows and a row of values.
+    cdef Py_ssize_t thread_stride = kh * row_stride + (ROW_CHUNK + 1) * out_stride
     # Tap numbers are carried as `floating` (so the select has one width); exact below 2**24.
     cdef bint exact_taps = not (floating is float and kh * kw > (1 << 24))
     # Outputs ow_lo .. ow_hi-1 have every window column inside the input: in rows whose
@@ -582,6 +584,16 @@ def stochastic_train(
     cdef Py_ssize_t ow_lo = min(OW, (pad_w + sw - 1) // sw)
     cdef Py_ssize_t ow_hi = (ow_lo if W + pad_w < kw
                              else max(ow_lo, min(OW, (W + pad_w - kw) // sw + 1)))
+    # Runs of a plane's rows in one call of the AVX2 kernel: 2x2 and 3x3 windows at stride 2
+    # whose rows have no edge that needs a padded copy (a padding of 1 on the left it masks).
+    cdef bint runs = (CPOOL_STOCH_S2 and sw == 2 and kh == kw and (kh == 2 or kh == 3)
+                      and pad_w <= 1 and ow_lo == pad_w and ow_hi == OW and OW >= SPLIT_LANES)
+    cdef Py_ssize_t out_row_step = out.strides[2] // <Py_ssize_t>sizeof(floating)
+    cdef Py_ssize_t run_len, run_left
+    cdef int run_flagged
+    cdef uint64_t* keys
+    cdef uint64_t* row_keys = NULL
+    cdef floating* rtaken
     cdef Py_ssize_t c, r, b0, b1, oh, ow, y0, nh, k
     cdef bint flagged
     cdef floating low
@@ -610,6 +622,7 @@ def stochastic_train(
     try:  # allocated inside, so a failed allocation frees the ones before it
         scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
         lows = _lows(num_threads)
+        row_keys = <uint64_t*>_scratch(num_threads, ROW_CHUNK, sizeof(uint64_t))
         # Offset of tap k from its window's first tap, within the plane: (k // kw) * W + k % kw.
         tap_offset = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
         for k in range(kh * kw):
@@ -623,7 +636,10 @@ def stochastic_train(
                 unwanted = 0
                 rows = scratch + threadid() * thread_stride
                 taken = rows + kh * row_stride
-                vals = taken + out_stride
+                vals = taken + ROW_CHUNK * out_stride
+                keys = row_keys + threadid() * ROW_CHUNK
+                run_len = run_left = 0
+                run_flagged = 0
                 for r in range(c * ROW_CHUNK, min(c * ROW_CHUNK + ROW_CHUNK, n_rows)):
                     plane = &x[b0, b1, 0, 0]
                     orow = &out[b0, b1, oh, 0]
@@ -631,22 +647,46 @@ def stochastic_train(
                     nh = h_n[oh]
                     row_key = _block_row_key(key, r, b0 * B1 + b1, oh, origin,
                                              <uint32_t>col_origin)
-                    if nh > 0:
-                        _prefetch_rows(&x[b0, b1, y0 + nh - 1, 0], row_step, nh, sh, W)
-                    # Tap numbers only where indices are wanted: a literal flag, so the
-                    # values-only call carries no tap-number select.
-                    if with_indices:
-                        flagged = _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw,
-                                                   pad_w, OW, ow_lo, ow_hi, rows, row_stride,
-                                                   row_key, orow, taken, vals, True)
+                    if runs and run_left == 0:
+                        # This row and the chunk's next ones in the same plane whose windows
+                        # have all kh rows, drawn in one call; their taps go to taken's rows.
+                        run_len = 0
+                        while (run_len < min(c * ROW_CHUNK + ROW_CHUNK, n_rows) - r
+                               and oh + run_len < OH and h_n[oh + run_len] == kh
+                               and h_lo[oh + run_len] == y0 + run_len * sh):
+                            keys[run_len] = _block_row_key(key, r + run_len, b0 * B1 + b1,
+                                                           oh + run_len, origin,
+                                                           <uint32_t>col_origin)
+                            run_len = run_len + 1
+                        if run_len > 0 and _draw_rows(
+                                plane + y0 * row_step - pad_w, row_step, sh * row_step, run_len,
+                                OW, kh, keys, 0, orow, out_row_step, taken, out_stride,
+                                with_indices, pad_w == 1, &run_flagged) == OW:
+                            run_left = run_len
+                    if run_left > 0:
+                        rtaken = taken + (run_len - run_left) * out_stride
+                        flagged = run_flagged and _any_flagged(rtaken, OW)
+                        run_left = run_left - 1
                     else:
-                        flagged = _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw,
-                                                   pad_w, OW, ow_lo, ow_hi, rows, row_stride,
-                                                   row_key, orow, taken, vals, False)
+                        rtaken = taken
+                        if nh > 0:
+                            _prefetch_rows(&x[b0, b1, y0 + nh - 1, 0], row_step, nh, sh, W)
+                        # Tap numbers only where indices are wanted: a literal flag, so the
+                        # values-only call carries no tap-number select.
+                        if with_indices:
+                            flagged = _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw,
+                                                       pad_w, OW, ow_lo, ow_hi, rows,
+                                                       row_stride, row_key, orow, taken, vals,
+                                                       True)
+                        else:
+                            flagged = _take_output_row(plane, row_step, W, y0, nh, kh, kw, sw,
+                                                       pad_w, OW, ow_lo, ow_hi, rows,
+                                                       row_stride, row_key, orow, taken, vals,
+                                                       False)
                     if with_indices:
                         irow = &indices[b0, b1, oh, 0]
                         for ow in range(OW):
-                            k = <Py_ssize_t>taken[ow]
+                            k = <Py_ssize_t>rtaken[ow]
                             if k >= 0 and exact_taps:
                                 irow[ow] = y0 * W - pad_w + ow * sw + tap_offset[k]
                             elif k >= 0:
@@ -658,7 +698,7 @@ def stochastic_train(
                                 irow[ow] = y0 * W + w_lo[ow]
                     if flagged:  # rare: look at the flagged windows again
                         for ow in range(OW):
-                            if taken[ow] < -1:
+                            if rtaken[ow] < -1:
                                 low = _window_min(plane, row_step, y0, nh, w_lo[ow], w_n[ow])
                                 if low < 0:  # the caller raises
                                     lows[threadid()] = min(lows[threadid()], <double>low)
@@ -678,6 +718,7 @@ def stochastic_train(
             smallest = _lowest_of(lows, num_threads)
         free(scratch)
         free(lows)
+        free(row_keys)
         free(tap_offset)
     return smallest
 
