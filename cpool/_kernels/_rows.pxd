@@ -421,6 +421,22 @@ cdef inline Py_ssize_t _padded_width(Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw,
     return max(pad_w + W, (OW - 1) * sw + (kw - 1) * dw + 1)
 
 
+cdef inline Py_ssize_t _first_inner(Py_ssize_t OW, Py_ssize_t sw,
+                                    Py_ssize_t pad_w) noexcept nogil:
+    """The first output of a row whose window starts inside it (past the left padding)."""
+    return min(OW, (pad_w + sw - 1) // sw)
+
+
+cdef inline Py_ssize_t _inner_end(Py_ssize_t i_lo, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw,
+                                  Py_ssize_t sw, Py_ssize_t dw,
+                                  Py_ssize_t pad_w) noexcept nogil:
+    """The end of the outputs from ``i_lo`` (:func:`_first_inner`) whose every tap lies in
+    the row: [i_lo, end) reach into no padding and past no end of the row."""
+    cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first tap in the row
+    # (C division, cdivision: no negative numerator)
+    return max(i_lo, min(OW, last // sw + 1)) if last >= 0 else i_lo
+
+
 cdef inline void _pad_edges(numeric_acc* buf, Py_ssize_t pad_w, Py_ssize_t W, Py_ssize_t width,
                             numeric_acc value) noexcept nogil:
     """Fill the padding cells of a padded row buffer (all but ``buf[pad_w:pad_w + W]``)."""

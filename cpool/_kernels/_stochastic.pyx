@@ -34,7 +34,8 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
 from cpool._kernels cimport _openmp  # noqa: F401 (its one-thread regions: _openmp.pxd)
-from cpool._kernels._rows cimport (_buffer_stride, _horizontal, _horizontal_clipped, _locate,
+from cpool._kernels._rows cimport (_buffer_stride, _first_inner, _horizontal,
+                                  _horizontal_clipped, _inner_end, _locate,
                                   _padded_width, _prefetch_rows, _same_3x3, _scratch, _step)
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
@@ -581,9 +582,8 @@ def stochastic_train(
     cdef bint exact_taps = not (floating is float and kh * kw > (1 << 24))
     # Outputs ow_lo .. ow_hi-1 have every window column inside the input: in rows whose
     # windows have all kh rows, they are read in place; the edges go through the row buffers.
-    cdef Py_ssize_t ow_lo = min(OW, (pad_w + sw - 1) // sw)
-    cdef Py_ssize_t ow_hi = (ow_lo if W + pad_w < kw
-                             else max(ow_lo, min(OW, (W + pad_w - kw) // sw + 1)))
+    cdef Py_ssize_t ow_lo = _first_inner(OW, sw, pad_w)
+    cdef Py_ssize_t ow_hi = _inner_end(ow_lo, W, OW, kw, sw, 1, pad_w)
     # Runs of a plane's rows in one call of the AVX2 kernel: 2x2 and 3x3 windows at stride 2
     # whose rows have no edge that needs a padded copy (a padding of 1 on the left it masks).
     cdef bint runs = (CPOOL_STOCH_S2 and sw == 2 and kh == kw and (kh == 2 or kh == 3)

@@ -33,6 +33,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_stride,
+                                  _first_inner, _inner_end,
                                   _average, _built_for, _combine, _from_zero,
                                   _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
                                   _horizontal_clipped,
@@ -163,22 +164,6 @@ cdef inline void _prefetch_window(const numeric* px, Py_ssize_t depth_step, Py_s
     for s in range(n_depth):
         for t in range(n_rows):
             _prefetch_ahead(px + s * depth_step + t * step, nbytes)
-
-
-cdef inline Py_ssize_t _first_inner(Py_ssize_t OW, Py_ssize_t sw,
-                                    Py_ssize_t pad_w) noexcept nogil:
-    """The first output of a row whose window starts inside it (past the left padding)."""
-    return min(OW, (pad_w + sw - 1) // sw)
-
-
-cdef inline Py_ssize_t _inner_end(Py_ssize_t i_lo, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t kw,
-                                  Py_ssize_t sw, Py_ssize_t dw,
-                                  Py_ssize_t pad_w) noexcept nogil:
-    """The end of the outputs from ``i_lo`` (:func:`_first_inner`) whose every tap lies in
-    the row: [i_lo, end) reach into no padding and past no end of the row."""
-    cdef Py_ssize_t last = W - 1 + pad_w - (kw - 1) * dw  # the last first tap in the row
-    # (C division, cdivision: no negative numerator)
-    return max(i_lo, min(OW, last // sw + 1)) if last >= 0 else i_lo
 
 
 cdef inline void _direct_window_max(const numeric* px, const Py_ssize_t* off,
