@@ -326,6 +326,16 @@ cdef inline Py_ssize_t _draw_rows(const floating* src, Py_ssize_t stride, Py_ssi
                                   taken, taken_step, with_taps, flagged, lead)
 
 
+cdef inline bint _s2_in_place(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw,
+                              Py_ssize_t pad_w) noexcept nogil:
+    """Whether the AVX2 kernel (:func:`_draw_rows`) draws the rows of these windows in place,
+    from the row's first output: square 2x2 or 3x3 windows at stride 2, with a padding of at
+    most 1 on the left (the one column it reaches outside the row is read as 0 through a
+    masked lane). Rows whose windows lack some of their kh rows, and outputs from the first
+    whose windows reach past the row's end, still go through padded copies."""
+    return CPOOL_STOCH_S2 and sw == 2 and kh == kw and (kh == 2 or kh == 3) and pad_w <= 1
+
+
 cdef inline bint _take_row(const floating* src, Py_ssize_t stride, Py_ssize_t OW, Py_ssize_t kh,
                            Py_ssize_t kw, Py_ssize_t sw, uint64_t row_key, Py_ssize_t first,
                            floating* orow, floating* taken, bint with_taps) noexcept nogil:
@@ -397,8 +407,7 @@ cdef inline bint _take_output_row(const floating* plane, Py_ssize_t row_step, Py
     # A padding of 1 at stride 2 puts only the first window's first column outside the row:
     # the AVX2 kernel reads the row from there, that column as 0, and so draws the left edge
     # with the rest (a call of its own for one output cost a tenth of the 3x3 kernel's time).
-    if (CPOOL_STOCH_S2 and nh == kh and sw == 2 and pad_w == 1 and kh == kw
-            and (kh == 2 or kh == 3) and ow_hi > 0
+    if (pad_w == 1 and nh == kh and ow_hi > 0 and _s2_in_place(kh, kw, sw, pad_w)
             and _draw_rows(plane + y0 * row_step - 1, row_step, 0, 1, ow_hi, kh, &row_key, 0,
                            orow, 0, taken, 0, with_taps, True, &flagged) == ow_hi):
         return flagged | _take_padded(plane, row_step, W, y0, nh, kh, kw, sw, pad_w, ow_hi, OW,
@@ -586,8 +595,7 @@ def stochastic_train(
     cdef Py_ssize_t ow_hi = _inner_end(ow_lo, W, OW, kw, sw, 1, pad_w)
     # Runs of a plane's rows in one call of the AVX2 kernel: 2x2 and 3x3 windows at stride 2
     # whose rows have no edge that needs a padded copy (a padding of 1 on the left it masks).
-    cdef bint runs = (CPOOL_STOCH_S2 and sw == 2 and kh == kw and (kh == 2 or kh == 3)
-                      and pad_w <= 1 and ow_lo == pad_w and ow_hi == OW and OW >= SPLIT_LANES)
+    cdef bint runs = _s2_in_place(kh, kw, sw, pad_w) and ow_hi == OW and OW >= SPLIT_LANES
     cdef Py_ssize_t out_row_step = out.strides[2] // <Py_ssize_t>sizeof(floating)
     cdef Py_ssize_t run_len, run_left
     cdef int run_flagged
@@ -645,8 +653,6 @@ def stochastic_train(
                     orow = &out[b0, b1, oh, 0]
                     y0 = h_lo[oh]
                     nh = h_n[oh]
-                    row_key = _block_row_key(key, r, b0 * B1 + b1, oh, origin,
-                                             <uint32_t>col_origin)
                     if runs and run_left == 0:
                         # This row and the chunk's next ones in the same plane whose windows
                         # have all kh rows, drawn in one call; their taps go to taken's rows.
@@ -664,10 +670,14 @@ def stochastic_train(
                                 with_indices, pad_w == 1, &run_flagged) == OW:
                             run_left = run_len
                     if run_left > 0:
+                        # The run's start worked out the keys of its rows.
+                        row_key = keys[run_len - run_left]
                         rtaken = taken + (run_len - run_left) * out_stride
                         flagged = run_flagged and _any_flagged(rtaken, OW)
                         run_left = run_left - 1
                     else:
+                        row_key = _block_row_key(key, r, b0 * B1 + b1, oh, origin,
+                                                 <uint32_t>col_origin)
                         rtaken = taken
                         if nh > 0:
                             _prefetch_rows(&x[b0, b1, y0 + nh - 1, 0], row_step, nh, sh, W)
