@@ -1088,6 +1088,9 @@ cdef extern from *:
                                            _mm256_set1_pd(2147483648.0)),
                              _mm256_set1_pd(1.0 / 4294967296.0));
     }
+    #define CPOOL_STOCH_S2_ROW(NAME, TAPS, K) \\
+        cpool_stoch_s2_k_##NAME(row0 + r * step, below, n, keys[r], first, out + r * out_step, \\
+                                taken + r * taken_step, TAPS, &f, lead, K)
     #define CPOOL_STOCH_S2_K(NAME, T, S, N) \\
     static CPOOL_ALWAYS_INLINE Py_ssize_t cpool_stoch_s2_k_##NAME( \\
             const T* row0, Py_ssize_t below, Py_ssize_t n, uint64_t row_key, Py_ssize_t first, \\
@@ -1147,15 +1150,14 @@ cdef extern from *:
         Py_ssize_t r; \\
         int any = 0, f = 0; \\
         if (n < N) return 0; \\
+        /* with_taps and k as literals: with_taps a variable, GCC shares each walk mask \\
+           between the value's and the tap number's blends and rebuilds it as an integer \\
+           compare first (a vpcmpgtd per tap, 3 of about 70 instructions for 2x2) */ \\
         for (r = 0; r < n_rows; r++) { \\
-            if (k == 2) \\
-                cpool_stoch_s2_k_##NAME(row0 + r * step, below, n, keys[r], first, \\
-                                        out + r * out_step, taken + r * taken_step, with_taps, \\
-                                        &f, lead, 2); \\
-            else \\
-                cpool_stoch_s2_k_##NAME(row0 + r * step, below, n, keys[r], first, \\
-                                        out + r * out_step, taken + r * taken_step, with_taps, \\
-                                        &f, lead, 3); \\
+            if (k == 2 && with_taps) CPOOL_STOCH_S2_ROW(NAME, 1, 2); \\
+            else if (k == 2) CPOOL_STOCH_S2_ROW(NAME, 0, 2); \\
+            else if (with_taps) CPOOL_STOCH_S2_ROW(NAME, 1, 3); \\
+            else CPOOL_STOCH_S2_ROW(NAME, 0, 3); \\
             any |= f; \\
         } \\
         *flagged = any; \\
