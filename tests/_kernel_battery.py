@@ -8,7 +8,8 @@ import sys
 import numpy as np
 
 import cpool
-from _helpers import ALL_DTYPES, FLOAT_DTYPES, fits, random_array, window_grid
+from _helpers import (ALL_DTYPES, FLOAT_DTYPES, fits, random_array, signed_zeros_and_payloads,
+                      window_grid)
 
 # Odd widths and heights, so vector loops of every width end in a scalar tail.
 SHAPE = (2, 3, 23, 37)
@@ -41,6 +42,25 @@ def battery():
             keep(f"gmaxv/{dtype}/{keepdims}", cpool.global_max_pool2d(x, keepdims))
             keep(f"gsum/{dtype}/{keepdims}", cpool.global_sum_pool2d(x, keepdims))
             keep(f"gavg/{dtype}/{keepdims}", cpool.global_avg_pool2d(x, keepdims))
+
+    # Max over signed zeros, ties and NaNs of several payloads (a -NaN among them): both
+    # builds must return the scan's own cell, bit for bit (the test compares every bit of the
+    # results named "bits/"), the first zero of a tie and the last NaN.
+    for dtype in FLOAT_DTYPES:
+        x = signed_zeros_and_payloads(rng, SHAPE, dtype)
+        mixed = rng.random(SHAPE) < 0.5  # and ordinary values beside them
+        x[mixed] = random_array(rng, SHAPE, dtype)[mixed]
+        last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+        for g, (k, s, p, d, c) in enumerate(window_grid()[::5]):
+            if not fits(SHAPE, k, s, p, d, c):
+                continue
+            tag = f"{np.dtype(dtype).name}/{g}"
+            keep(f"bits/max/{tag}", cpool.max_pool2d(x, k, s, p, d, c, return_indices=True))
+            keep(f"bits/maxv/{tag}", cpool.max_pool2d(x, k, s, p, d, c))
+            keep(f"bits/nhwc_max/{tag}", cpool.max_pool2d(last, k, s, p, d, c, axes=(1, 2)))
+        keep(f"bits/gmax/{dtype}", cpool.global_max_pool2d(x, return_indices=True))
+        keep(f"bits/gmaxv/{dtype}", cpool.global_max_pool2d(x))
+        keep(f"bits/nhwc_gmax/{dtype}", cpool.global_max_pool2d(last, axes=(1, 2)))
 
     # Channels-last max over pixels read directly: windows inside the row take vectors held
     # across their cells in the AVX2 build, a cell a loop in the baseline's.
