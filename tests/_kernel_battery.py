@@ -61,6 +61,16 @@ def battery():
         keep(f"bits/gmax/{dtype}", cpool.global_max_pool2d(x, return_indices=True))
         keep(f"bits/gmaxv/{dtype}", cpool.global_max_pool2d(x))
         keep(f"bits/nhwc_gmax/{dtype}", cpool.global_max_pool2d(last, axes=(1, 2)))
+        # The other max ops, which reduce with the same kernels or tiles of their own.
+        for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
+            tag = f"{np.dtype(dtype).name}/{k}{s}{p}"
+            keep(f"bits/max1d/{tag}", cpool.max_pool1d(x, k, s, p, return_indices=True))
+            keep(f"bits/max3d/{tag}", cpool.max_pool3d(x, k, s, p, return_indices=True))
+        for size in ((6, 9), (7, 13), (1, 1)):
+            keep(f"bits/admax/{np.dtype(dtype).name}/{size}",
+                 cpool.adaptive_max_pool2d(x, size, return_indices=True))
+        keep(f"bits/frac/{dtype}",
+             cpool.fractional_max_pool2d(x, 2, output_ratio=0.7, return_indices=True, seed=3))
 
     # Channels-last max over pixels read directly: windows inside the row take vectors held
     # across their cells in the AVX2 build, a cell a loop in the baseline's.
