@@ -519,13 +519,16 @@ def test_train_stride2_every_row_width(rng, W, k, p, dtype):
 def test_train_runs_of_rows(rng, k, p, dtype):
     # The AVX2 build draws a chunk's rows of one plane in one call (up to 8 rows, stopping at
     # a plane's end and at rows whose windows reach into the padding): planes of 18-20 output
-    # rows, so runs end at chunk and plane boundaries, at 1 and 2 threads, into a fresh result
-    # and into `out=`.
+    # rows, so runs end at chunk and plane boundaries, at 1, 2 and 5 threads (a thread's
+    # chunks follow one another, and each carries its position on from the last: 5 threads
+    # start theirs at rows of every kind), into a fresh result and into `out=`. Values-only
+    # runs with nothing flagged skip their rows' bookkeeping; the NaN and subnormal windows
+    # flag some.
     x = relu_data(rng, (2, 3, 39, 35), dtype)
     x[1, 1, 20:24, 8:12] = np.nan
     x[0, 2, 30:32, 30:34] = np.finfo(dtype).smallest_subnormal
     exp, ei = ref.stochastic_pool2d(x, k, 2, p, True, ref.stochastic_key(5))
-    for n in (1, 2):
+    for n in (1, 2, 5):
         got, gi = cpool.stochastic_pool2d(x, k, 2, p, seed=5, return_indices=True, num_threads=n)
         np.testing.assert_array_equal(got, exp)
         np.testing.assert_array_equal(gi, ei)
