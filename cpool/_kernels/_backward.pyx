@@ -31,7 +31,7 @@ from cpool._kernels._simd cimport (cpool_lp2_spread_2x2_f32, cpool_lp2_spread_2x
 from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _from_zero,
                                    _horizontal, _horizontal_clipped, _padded_width,
                                    _plane_divisors, _powers_of_two, _prefetch_rows, _same_3x3,
-                                   _scratch, _vertical)
+                                   _scratch, _vertical, THREAD_SLOT)
 
 
 cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, floating* plane,
@@ -469,10 +469,11 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                                 &squared_input[p, 0, 0], W, gp, drow + row_grads_stride, OH,
                                 OW, &h_lo[0], &h_n[0], sh, kw, sw, &w_lo[0], &w_n[0], clipped,
                                 width, &count_h[0], &count_w[0], size, buf, drow,
-                                &drow_h[threadid()], reciprocal, reciprocal)
+                                &drow_h[threadid() * THREAD_SLOT], reciprocal, reciprocal)
                         for oh in range(OH):
-                            divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh],
-                                                 &count_w[0], OW, reciprocal) if divide else NULL)
+                            divs = (_divisor_row(drow, &drow_h[threadid() * THREAD_SLOT],
+                                                 count_h[oh], &count_w[0], OW, reciprocal)
+                                    if divide else NULL)
                             _spread_2x2(gp + oh * OW, divs, divide, reciprocal,
                                         &out[p, 2 * oh, 0], &out[p, 2 * oh + 1, 0], OW, W,
                                         &squared_input[p, 2 * oh, 0] if squared else NULL,
@@ -494,13 +495,14 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                     gp = _lp_plane_mean_grads(
                         &squared_input[p, 0, 0], W, gp, drow + row_grads_stride, OH, OW,
                         &h_lo[0], &h_n[0], sh, kw, sw, &w_lo[0], &w_n[0], clipped, width,
-                        &count_h[0], &count_w[0], size, buf, drow, &drow_h[threadid()], False)
+                        &count_h[0], &count_w[0], size, buf, drow,
+                        &drow_h[threadid() * THREAD_SLOT], False)
                 written = 0  # input rows [0, written) hold values (dh == 1 path)
                 if dh != 1:
                     memset(&out[p, 0, 0], 0, H * W * sizeof(floating))
                 for oh in range(OH):
-                    divs = (_divisor_row(drow, &drow_h[threadid()], count_h[oh], &count_w[0],
-                                         OW) if divide else NULL)
+                    divs = (_divisor_row(drow, &drow_h[threadid() * THREAD_SLOT], count_h[oh],
+                                         &count_w[0], OW) if divide else NULL)
                     _divided_row(gp + oh * OW, divs, divide, g, OW)
                     # Horizontal scatter into the padded row (padding cells are dropped).
                     if clipped:  # each gradient over its window's in-bounds columns
@@ -632,16 +634,17 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                 if same3:
                     buf = ring  # cpool_same_3x3_sums' rows
                     # (its edges and row of zeros written on the thread's first plane only)
-                    fresh = drow_h[threadid()] < 0
+                    fresh = drow_h[threadid() * THREAD_SLOT] < 0
                     if divide:  # (_plane_divisors marks the thread's buffer as built)
                         divided = buf + same3_rows
-                        divs = _plane_divisors(divided + plane_stride, &drow_h[threadid()],
-                                               &count_h[0], &count_w[0], OH, OW, False)
+                        divs = _plane_divisors(divided + plane_stride,
+                                               &drow_h[threadid() * THREAD_SLOT], &count_h[0],
+                                               &count_w[0], OH, OW, False)
                         for j in range(OH * OW):
                             divided[j] = _from_zero(gp[j] / divs[j])
                         gp = divided
                     else:  # sums: the kernel's final +0 settles the zeros' signs
-                        drow_h[threadid()] = 1
+                        drow_h[threadid() * THREAD_SLOT] = 1
                     if floating is float:
                         cpool_same_3x3_sums_f32(gp, OW, OH, OW, &out[p, 0, 0], NULL, 0, 0,
                                                 buf, fresh)
@@ -655,8 +658,8 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                         &squared_input[p, 0, 0], W, gp,
                         lp_row + _buffer_stride(mean_width, sizeof(floating)), OH, OW,
                         &h_lo[0], &h_n[0], 1, kw, 1, &w_lo[0], &w_n[0], False, mean_width,
-                        &count_h[0], &count_w[0], size, lp_row, drow, &drow_h[threadid()],
-                        False)
+                        &count_h[0], &count_w[0], size, lp_row, drow,
+                        &drow_h[threadid() * THREAD_SLOT], False)
                 for j in range(kw - 1):
                     buf[j] = 0
                     buf[OW + kw - 1 + j] = 0
@@ -669,8 +672,8 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                         # Row b enters the ring; the row it replaces (b - R) ended above y.
                         slot = ring + (b % R) * ring_stride
                         _divided_row(gp + b * OW,
-                                     _divisor_row(drow, &drow_h[threadid()], count_h[b],
-                                                  &count_w[0], OW)
+                                     _divisor_row(drow, &drow_h[threadid() * THREAD_SLOT],
+                                                  count_h[b], &count_w[0], OW)
                                      if divide else NULL, divide, slot, OW)
                         for ow in range(OW):
                             slot[R * ring_stride + ow] = slot[ow]

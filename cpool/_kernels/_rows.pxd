@@ -17,6 +17,11 @@ cdef enum:
     PREFETCH_BYTES = 2048  # how far ahead of the bytes being read the kernels prefetch
     STREAM_PREFETCH_BYTES = 8192  # the same, for kernels reading their input in one stream
     LONG_ROW_HINT_BYTES = 16384  # rows up to this long get the next window's rows hinted whole
+    # Per-thread slots of 8-byte entries for small state that threads write as they go (a
+    # divisor row's built-for count, stochastic training's row keys and cursor): up to 8
+    # used and a cache line more, so that no two threads' slots share a line whatever
+    # malloc's alignment (adjacent slots did, and each write took the line from the other).
+    THREAD_SLOT = 16
 
 
 cdef inline numeric_acc _read(numeric v, numeric_acc* like, bint square) noexcept nogil:
@@ -295,11 +300,12 @@ cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_
 
 
 cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
-    """One slot per thread for :func:`_divisor_row`'s ``built_for``, all -1 (nothing built)."""
-    cdef int64_t* slots = <int64_t*>_scratch(num_threads, 1, sizeof(int64_t))
+    """One slot per thread for :func:`_divisor_row`'s ``built_for``, all -1 (nothing built):
+    thread t's is entry ``t * THREAD_SLOT``."""
+    cdef int64_t* slots = <int64_t*>_scratch(num_threads, THREAD_SLOT, sizeof(int64_t))
     cdef Py_ssize_t i
     for i in range(num_threads):
-        slots[i] = -1
+        slots[i * THREAD_SLOT] = -1
     return slots
 
 

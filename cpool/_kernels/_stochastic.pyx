@@ -36,7 +36,8 @@ from libc.stdlib cimport free
 from cpool._kernels cimport _openmp  # noqa: F401 (its one-thread regions: _openmp.pxd)
 from cpool._kernels._rows cimport (_buffer_stride, _first_inner, _horizontal,
                                   _horizontal_clipped, _inner_end, _locate,
-                                  _padded_width, _prefetch_rows, _same_3x3, _scratch, _step)
+                                  _padded_width, _prefetch_rows, _same_3x3, _scratch, _step,
+                                  THREAD_SLOT)
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
                                    cpool_eval_2x2_f32, cpool_eval_2x2_f64,
@@ -45,10 +46,6 @@ from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
-    # Per-thread slots of 8-byte entries for small state (row keys, a cursor): up to 8 used
-    # and a cache line more, so that no two threads' slots share a line whatever malloc's
-    # alignment (adjacent 64-byte slots shared lines, and the threads' writes bounced them).
-    THREAD_SLOT = 16
     # Evaluation a plane a task: with at least this many planes per thread, or planes of at
     # most SMALL_PLANE values (128 x 128).
     PLANES_PER_THREAD = 8

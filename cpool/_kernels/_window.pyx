@@ -32,8 +32,8 @@ from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from cpool._kernels._rows cimport (PREFETCH_BYTES, _any_negzero_or_nan, _buffer_stride,
-                                  _first_inner, _inner_end,
+from cpool._kernels._rows cimport (PREFETCH_BYTES, THREAD_SLOT, _any_negzero_or_nan,
+                                  _buffer_stride, _first_inner, _inner_end,
                                   _average, _built_for, _combine, _from_zero,
                                   _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
                                   _horizontal_clipped,
@@ -772,13 +772,13 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                 if same3:
                     # The thread's first plane (its divisors not yet built): the buffer's
                     # padding and row of identities too, which later planes keep.
-                    fresh = built[threadid()] < 0
+                    fresh = built[threadid() * THREAD_SLOT] < 0
                     divs = NULL
                     if divide:  # (_plane_divisors marks the thread's buffer as built)
-                        divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
-                                               &count_w[0], OH, OW, reciprocal)
+                        divs = _plane_divisors(buf + stride, &built[threadid() * THREAD_SLOT],
+                                               &count_h[0], &count_w[0], OH, OW, reciprocal)
                     else:
-                        built[threadid()] = 1
+                        built[threadid() * THREAD_SLOT] = 1
                     if is_max:
                         if numeric is float:
                             fused = cpool_same_3x3_max_f32(&x[b0, b1, 0, 0], row_step, H, W,
@@ -789,7 +789,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                                                            <double*>orow, <double*>buf,
                                                            fresh) == 1
                         if not fused:  # the gapped rows below write over the buffer's edges
-                            built[threadid()] = -1
+                            built[threadid() * THREAD_SLOT] = -1
                     elif numeric is float:
                         fused = cpool_same_3x3_sums_f32(&x[b0, b1, 0, 0], row_step, H, W,
                                                         <float*>orow, <float*>divs, reciprocal,
@@ -860,8 +860,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     # division pass below, without its own loads and stores.
                     _horizontal(buf, buf + n_buf, n_buf - (kw - 1) * dw, kw, 1, dw, is_max)
                     if divide and not scaled:
-                        divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
-                                               &count_w[0], OH, OW, reciprocal)
+                        divs = _plane_divisors(buf + stride, &built[threadid() * THREAD_SLOT],
+                                               &count_h[0], &count_w[0], OH, OW, reciprocal)
                     for oh in range(OH):
                         if is_max:
                             for i in range(OW):
@@ -902,8 +902,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                 # Averages with PyTorch's +0 (_average); sums alone from its +0 start
                 # (_from_zero). 2x2 tiles and the gapped rows' copy did this as they wrote.
                 if divide and not scaled and not gapped:
-                    divs = _plane_divisors(buf + stride, &built[threadid()], &count_h[0],
-                                           &count_w[0], OH, OW, reciprocal)
+                    divs = _plane_divisors(buf + stride, &built[threadid() * THREAD_SLOT],
+                                           &count_h[0], &count_w[0], OH, OW, reciprocal)
                     if reciprocal:
                         for i in range(OH * OW):
                             orow[i] = _average(orow[i], divs[i], True, zero_first)
@@ -1149,8 +1149,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     # (_from_zero). A row of 2x2 tiles did this as it wrote.
                     if divide and not row_scaled:
                         count_dh = count_h[oh] * (count_d[b1] if depth else 1)
-                        _divisor_row(drow, &drow_h[threadid()], count_dh, &count_w[0], OW,
-                                     reciprocal)
+                        _divisor_row(drow, &drow_h[threadid() * THREAD_SLOT], count_dh,
+                                     &count_w[0], OW, reciprocal)
                         if layout is planes and reciprocal:
                             for i in range(OW):
                                 orow[i] = _average(orow[i], drow[i], True, zero_first)
