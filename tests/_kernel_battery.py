@@ -15,6 +15,11 @@ from _helpers import (ALL_DTYPES, FLOAT_DTYPES, fits, random_array, signed_zeros
 SHAPE = (2, 3, 23, 37)
 
 
+def fitted(step):
+    """(g, (k, s, p, d, c)) for every ``step``-th geometry of the grid that fits SHAPE."""
+    return [(g, w) for g, w in enumerate(window_grid()[::step]) if fits(SHAPE, *w)]
+
+
 def battery():
     rng = np.random.default_rng(2024)
     results = {}
@@ -28,9 +33,7 @@ def battery():
         if np.dtype(dtype).kind == "f":
             x[0, 1, 5, 7] = np.nan
             x[1, 2, 20, 30] = np.inf
-        for g, (k, s, p, d, c) in enumerate(window_grid()[::7]):
-            if not fits(SHAPE, k, s, p, d, c):
-                continue
+        for g, (k, s, p, d, c) in fitted(7):
             tag = f"{np.dtype(dtype).name}/{g}"
             keep(f"max/{tag}", cpool.max_pool2d(x, k, s, p, d, c, return_indices=True))
             keep(f"maxv/{tag}", cpool.max_pool2d(x, k, s, p, d, c))
@@ -51,9 +54,7 @@ def battery():
         mixed = rng.random(SHAPE) < 0.5  # and ordinary values beside them
         x[mixed] = random_array(rng, SHAPE, dtype)[mixed]
         last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
-        for g, (k, s, p, d, c) in enumerate(window_grid()[::5]):
-            if not fits(SHAPE, k, s, p, d, c):
-                continue
+        for g, (k, s, p, d, c) in fitted(5):
             tag = f"{np.dtype(dtype).name}/{g}"
             keep(f"bits/max/{tag}", cpool.max_pool2d(x, k, s, p, d, c, return_indices=True))
             keep(f"bits/maxv/{tag}", cpool.max_pool2d(x, k, s, p, d, c))
