@@ -621,7 +621,8 @@ def stochastic_train(
     cdef const int64_t* origin = NULL
     # Per thread: the row after its last chunk and that row's (b0, b1, oh), so that the next
     # chunk, when it is that row's (a static schedule hands each thread consecutive chunks),
-    # skips _locate's two divisions (with 8-row chunks, about a tenth of a 2x2 call).
+    # skips _locate's two divisions (two 64-bit divisions every 8 rows; this and the runs' row
+    # skipping below took 2x2 s2 on (32, 256, 56, 56) from 7.39-7.50 to 6.91-7.01 ms).
     cdef Py_ssize_t* cursors = NULL
     cdef Py_ssize_t* cursor
     cdef Py_ssize_t chunk_end
