@@ -299,14 +299,19 @@ cdef inline void _horizontal(const numeric_acc* buf, numeric_acc* out, Py_ssize_
                 out[i] = _combine(out[i], buf[i * sw + u * dw], is_max)
 
 
-cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
-    """One slot per thread for :func:`_divisor_row`'s ``built_for``, all -1 (nothing built):
-    thread t's is entry ``t * THREAD_SLOT``."""
+cdef inline int64_t* _thread_slots(Py_ssize_t num_threads) except NULL:
+    """One THREAD_SLOT per thread (thread t's from entry ``t * THREAD_SLOT``), each slot's
+    first entry -1: nothing recorded yet."""
     cdef int64_t* slots = <int64_t*>_scratch(num_threads, THREAD_SLOT, sizeof(int64_t))
     cdef Py_ssize_t i
     for i in range(num_threads):
         slots[i * THREAD_SLOT] = -1
     return slots
+
+
+cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
+    """:func:`_thread_slots` for :func:`_divisor_row`'s ``built_for``: -1, nothing built."""
+    return _thread_slots(num_threads)
 
 
 cdef inline numeric_acc* _plane_divisors(numeric_acc* divs, int64_t* built,

@@ -37,7 +37,7 @@ from cpool._kernels cimport _openmp  # noqa: F401 (its one-thread regions: _open
 from cpool._kernels._rows cimport (_buffer_stride, _first_inner, _horizontal,
                                   _horizontal_clipped, _inner_end, _locate,
                                   _padded_width, _prefetch_rows, _same_3x3, _scratch, _step,
-                                  THREAD_SLOT)
+                                  _thread_slots, THREAD_SLOT)
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
                                    cpool_eval_2x2_f32, cpool_eval_2x2_f64,
@@ -623,8 +623,8 @@ def stochastic_train(
     # chunk, when it is that row's (a static schedule hands each thread consecutive chunks),
     # skips _locate's two divisions (two 64-bit divisions every 8 rows; this and the runs' row
     # skipping below took 2x2 s2 on (32, 256, 56, 56) from 7.39-7.50 to 6.91-7.01 ms).
-    cdef Py_ssize_t* cursors = NULL
-    cdef Py_ssize_t* cursor
+    cdef int64_t* cursors = NULL
+    cdef int64_t* cursor
     cdef Py_ssize_t chunk_end
     if n_rows == 0:
         return 0.0
@@ -643,9 +643,7 @@ def stochastic_train(
         tap_offset = <Py_ssize_t*>_scratch(1, kh * kw, sizeof(Py_ssize_t))
         for k in range(kh * kw):
             tap_offset[k] = (k // kw) * W + k % kw
-        cursors = <Py_ssize_t*>_scratch(num_threads, THREAD_SLOT, sizeof(Py_ssize_t))
-        for k in range(num_threads):
-            cursors[k * THREAD_SLOT] = -1
+        cursors = _thread_slots(num_threads)  # -1: no chunk run yet
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # Assigned here so Cython makes them thread-private: it does not count the
@@ -653,9 +651,9 @@ def stochastic_train(
                 b0 = b1 = oh = 0
                 cursor = cursors + threadid() * THREAD_SLOT
                 if cursor[0] == c * ROW_CHUNK:
-                    b0 = cursor[1]
-                    b1 = cursor[2]
-                    oh = cursor[3]
+                    b0 = <Py_ssize_t>cursor[1]
+                    b1 = <Py_ssize_t>cursor[2]
+                    oh = <Py_ssize_t>cursor[3]
                 else:
                     _locate(c * ROW_CHUNK, OH, B1, &b0, &b1, &oh)
                 chunk_end = min(c * ROW_CHUNK + ROW_CHUNK, n_rows)
