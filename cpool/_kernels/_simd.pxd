@@ -34,14 +34,20 @@ cdef extern from *:
     #endif
     #include <math.h>
     #include <string.h>
+    /* CPOOL_UNROLL: unroll the loop that follows (over a kernel's taps: a trip count that is a
+       constant in each copy) at any optimisation level. _window is built at -O2 (setup.py),
+       where GCC does not unroll a loop whose unrolled body would be larger. */
     #if defined(__GNUC__) || defined(__clang__)
     #define CPOOL_NOINLINE __attribute__((noinline))
     #define CPOOL_ALWAYS_INLINE inline __attribute__((always_inline))
+    #define CPOOL_UNROLL _Pragma("GCC unroll 4")
     #elif defined(_MSC_VER)
     #define CPOOL_NOINLINE
     #define CPOOL_ALWAYS_INLINE __forceinline
+    #define CPOOL_UNROLL
     #else
     #define CPOOL_NOINLINE
+    #define CPOOL_UNROLL
     #define CPOOL_ALWAYS_INLINE inline
     #endif
     /* A vector's -0 lanes: (m == 0) & m keeps the sign bit of -0 only. The max kernels or it
@@ -851,12 +857,12 @@ cdef extern from *:
     #define CPOOL_ARGMAX_STEP256(NAME, T, S, N, LOAD, lim, dst, dsti) \\
         { \\
             wc1 = wc2 = wr1 = wr2 = _mm256_setzero_##S(); \\
-            for (t = 0; t < k; t++) { \\
+            CPOOL_UNROLL for (t = 0; t < k; t++) { \\
                 const T* row = x + t * below + 2 * i; \\
                 w0 = LOAD(row, lim); w1 = LOAD(row + 2 * N, (lim) - 2 * N); \\
                 u0 = u1 = w0; \\
                 if (k == 3) { u0 = LOAD(row + 1, (lim) - 1); u1 = LOAD(row + 1 + 2 * N, (lim) - 1 - 2 * N); } \\
-                for (c = 0; c < k; c++) { \\
+                CPOOL_UNROLL for (c = 0; c < k; c++) { \\
                     wv = c == 0 ? CPOOL_EVEN256_##NAME(w0, w1) \\
                        : c == 1 ? CPOOL_ODD256_##NAME(w0, w1) : CPOOL_ODD256_##NAME(u0, u1); \\
                     if (t == 0 && c == 0) { wm = wv; continue; } \\
@@ -868,7 +874,7 @@ cdef extern from *:
             _mm256_storeu_##S(dst, CPOOL_ORDER256_##NAME(wm)); \\
             wc1 = CPOOL_ORDER256_##NAME(wc1); wr1 = CPOOL_ORDER256_##NAME(wr1); \\
             wc2 = CPOOL_ORDER256_##NAME(wc2); wr2 = CPOOL_ORDER256_##NAME(wr2); \\
-            for (g = 0; g < N / 2; g++) { \\
+            CPOOL_UNROLL for (g = 0; g < N / 2; g++) { \\
                 at256 = _mm256_add_epi64(_mm256_set1_epi64x(base + 2 * (i + 4 * g)), lane256); \\
                 at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wc1, g, 1)); \\
                 at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wr1, g, index_below)); \\
@@ -1204,8 +1210,10 @@ cdef extern from *:
     #define CPOOL_TILES_WIDE_DECL(S)
     #endif
     #define CPOOL_TILES_2X2(NAME, T, V, S, N) \\
-    static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
-                                             int op, T scale) { \\
+    /* Always inlined: it runs once a row, and at -O2 (_window's build) GCC left it a call, \\
+       which made adaptive avg 14 -> 7 (rows of 7 outputs) 1.26x as slow. */ \\
+    static CPOOL_ALWAYS_INLINE int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, \\
+                                                          Py_ssize_t n, int op, T scale) { \\
         /* the +0 on its side of the scale, -0 (which changes nothing) on the other */ \\
         T zb = op == 3 ? (T)0 : (T)-0.0, za = op == 3 ? (T)-0.0 : (T)0; \\
         V flags = _mm_setzero_##S(), sv = _mm_set1_##S(scale); \\
@@ -1354,12 +1362,12 @@ cdef extern from *:
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
             c1 = c2 = r1 = r2 = m = _mm_setzero_##S(); \\
-            for (t = 0; t < k; t++) { \\
+            CPOOL_UNROLL for (t = 0; t < k; t++) { \\
                 const T* row = x + t * below + 2 * i; \\
                 a0 = _mm_loadu_##S(row); a1 = _mm_loadu_##S(row + N); \\
                 b0 = b1 = a0; \\
                 if (k == 3) { b0 = _mm_loadu_##S(row + 1); b1 = _mm_loadu_##S(row + 1 + N); } \\
-                for (c = 0; c < k; c++) { \\
+                CPOOL_UNROLL for (c = 0; c < k; c++) { \\
                     v = c == 0 ? CPOOL_EVEN_##NAME(a0, a1) \\
                       : c == 1 ? CPOOL_ODD_##NAME(a0, a1) : CPOOL_ODD_##NAME(b0, b1); \\
                     if (t == 0 && c == 0) { m = v; continue; } \\
@@ -1369,7 +1377,7 @@ cdef extern from *:
                 } \\
             } \\
             _mm_storeu_##S(out + i, m); \\
-            for (g = 0; g < N / 2; g++) { \\
+            CPOOL_UNROLL for (g = 0; g < N / 2; g++) { \\
                 at = _mm_add_epi64(_mm_set1_epi64x(base + 2 * (i + 2 * g)), lane); \\
                 at = _mm_add_epi64(at, CPOOL_ARG_INDEX(NAME, c1, g, 1)); \\
                 at = _mm_add_epi64(at, CPOOL_ARG_INDEX(NAME, r1, g, index_below)); \\
@@ -1534,16 +1542,28 @@ cdef extern from *:
     #define CPOOL_TILE_ROWS(NAME, T) \\
     /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
        r from input rows x + r*step and x + r*step + below. One call for a small plane's rows \\
-       (the calls per row cost a quarter of 14 -> 7). */ \\
-    static inline int cpool_tile_rows_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
-                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
-                                                 int op, T scale) { \\
+       (the calls per row cost a quarter of 14 -> 7), with op a literal in each copy of the \\
+       loop (as cpool_argmax_s2's k): at -O2 (_window's build) GCC inlines none of this into \\
+       its callers, and with op read at run time inside, 14 -> 7 took 1.17x as long. */ \\
+    static CPOOL_ALWAYS_INLINE int cpool_tile_rows_2x2_op_##NAME( \\
+            const T* x, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
+            int op, T scale) { \\
         Py_ssize_t r; \\
         int any = 0; \\
         for (r = 0; r < n_rows; r++) \\
             any |= cpool_tiles_2x2_##NAME(x + r * step, x + r * step + below, out + r * n, n, \\
                                           op, scale); \\
         return any; \\
+    } \\
+    static inline int cpool_tile_rows_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
+                                                 int op, T scale) { \\
+        switch (op) { \\
+            case 2: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 2, scale); \\
+            case 1: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 1, scale); \\
+            case 3: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 3, scale); \\
+            default: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 0, scale); \\
+        } \\
     }
     CPOOL_TILE_ROWS(f32, float)
     CPOOL_TILE_ROWS(f64, double)
