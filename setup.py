@@ -149,7 +149,8 @@ ALIAS_CHECKS_FLAG = "--param=vect-max-version-for-alias-checks=40"
 
 
 def _optimisation_flags(compiler):
-    """The compile flags every extension gets (and the OpenMP probe with them).
+    """The compile flags every extension gets (and the OpenMP probe with them), beside its
+    optimisation level (:func:`_level_flags`).
 
     Portable flags only: no -march=native (wheels would SIGILL elsewhere), no -ffast-math (it
     folds the `v != v` NaN test away and breaks NaN propagation). -fno-trapping-math: no code
@@ -161,19 +162,48 @@ def _optimisation_flags(compiler):
     which leaves the loop scalar (LP pooling's gradient: 2.3 ns a value). Results are the
     same: sqrt is correctly rounded either way.
 
-    -O3 costs most of the build (GCC's register allocation and dataflow over the unswitched
-    copies of the kernels' loops), and it pays: measured on 2026-12-02 (one run, the full
-    bench), -O2 -ftree-vectorize -fvect-cost-model=dynamic compiled _window.c in 131 s
-    instead of 370 but made max 3x3 s2 12x slower, stochastic pooling 7-12x, 3-D max 6-11x;
-    -O3 -fno-unswitch-loops -fno-version-loops-for-strides compiled it in 270 s and made max
-    3x3 s2 6x slower. The kernels' flag tests (is_max, divide, square) rely on unswitching.
+    The level: -O3, but for ``_window`` (``CHEAPER_LEVEL``). Measured on 2026-12-02 (one run,
+    the full bench), -O2 -ftree-vectorize -fvect-cost-model=dynamic without -funswitch-loops
+    made max 3x3 s2 12x slower, stochastic pooling 7-12x, 3-D max 6-11x; -O3
+    -fno-unswitch-loops -fno-version-loops-for-strides made max 3x3 s2 6x slower. The
+    kernels' flag tests (is_max, divide, square) rely on unswitching.
     """
     if compiler.compiler_type == "msvc":
         return ["/O2"]
-    opt = ["-O3", "-fno-trapping-math", "-fno-math-errno"] + ([] if DEBUG_INFO else ["-g0"])
+    opt = ["-fno-trapping-math", "-fno-math-errno"] + ([] if DEBUG_INFO else ["-g0"])
     if _builds(compiler, "int cpool_probe(void) { return 0; }\n", ["-Werror", ALIAS_CHECKS_FLAG]):
         opt.append(ALIAS_CHECKS_FLAG)
     return opt
+
+
+# The optimisation level of each kernel module (GCC/Clang): -O3, or for the modules here the
+# cheaper set beside it. _window's -O3 build took 220-250 s of GCC's time, of about 300 s that
+# all four SIMD modules took (measured on 2026-12-03 on the AVX2 C; the baseline build doubles
+# it): most of the set-up. GCC's per-function report put 180 s of it in the eight integer
+# dtypes' copies, and nearly all the extra time over -O2 in O3's inlining limits (register
+# allocation and dataflow over the larger bodies). This set (-O2, the loop vectoriser at O3's
+# cost model, loop unswitching, which the kernels' flag tests need, and a middle inlining
+# limit for functions declared inline) compiled it in 149 s, side by side with the baseline
+# build as a build runs them. Over 35 bench cases (alternating processes, three rounds) each
+# was within 0.89-1.09x of -O3's time, once the 2x2 tiles' helpers took their op as a literal
+# (_simd.pxd). -O2's own limit (70) compiled in 103 s but left 3-D max and the small integer
+# sums 7-8 % slower (their row helpers in _rows.pxd became calls); O3's 200, 172 s. The other
+# modules take 10-30 s at -O3, and stochastic pooling lost a third of its speed at -O2: they
+# keep -O3. docs/performance.md ("Build time") has the measurements.
+CHEAPER_LEVEL = {"_window": ["-O2", "-ftree-vectorize", "-fvect-cost-model=dynamic",
+                             "-funswitch-loops", "--param=max-inline-insns-single=120"]}
+
+
+def _level_flags(module, compiler=None):
+    """The optimisation level flags of kernel ``module`` (its AVX2 twin's are its own): -O3
+    where the cheaper set is not this module's, or where ``compiler`` (when given) rejects it
+    (a compiler without GCC's ``--param`` or loop options)."""
+    for name, flags in CHEAPER_LEVEL.items():
+        if module in (name, avx2_twin(name)):
+            if compiler is None or _builds(compiler, "int cpool_probe(void) { return 0; }\n",
+                                           ["-Werror"] + flags):
+                return flags
+    return ["-O3"]
 
 
 def _with_ccache(compiler):
@@ -288,7 +318,8 @@ class BuildExtWithOpenMP(build_ext):
             self.extensions = [ext for ext in self.extensions if not ext.name.endswith("_avx2")]
         for ext in self.extensions:
             simd = [AVX2_FLAG] if ext.name.endswith("_avx2") else []
-            ext.extra_compile_args = opt + simd + ([flag] if use_openmp else [])
+            level = [] if msvc else _level_flags(ext.name.rsplit(".", 1)[1], self.compiler)
+            ext.extra_compile_args = level + opt + simd + ([flag] if use_openmp else [])
             ext.extra_link_args = [flag] if use_openmp and not msvc else []
         self.parallel = self.parallel or os.cpu_count() or 1  # compile the modules concurrently
         super().build_extensions()

@@ -100,6 +100,34 @@ def test_openmp_probe_builds_with_the_extensions_flags(setup_py, monkeypatch):
         assert setup_py["_compiler_supports_openmp"](compiler, "-fopenmp", opt), flags
 
 
+def test_optimisation_levels(setup_py):
+    # _window (most of the build's compile time) is built at the cheaper level, its AVX2 twin
+    # likewise; the level keeps loop unswitching, which the kernels' flag tests rely on for
+    # their speed. The other modules stay at -O3.
+    level = setup_py["_level_flags"]
+    assert level("_window") == level(setup_py["avx2_twin"]("_window"))
+    assert "-O2" in level("_window") and "-funswitch-loops" in level("_window")
+    assert "-ftree-vectorize" in level("_window")
+    for name in set(setup_py["KERNELS"]) - {"_window"}:
+        assert level(name) == level(setup_py["avx2_twin"](name)) == ["-O3"], name
+    # A compiler that rejects the set gets -O3; GCC (the build here) takes it.
+    ccompiler = pytest.importorskip("setuptools._distutils.ccompiler")
+    sysconfig = pytest.importorskip("setuptools._distutils.sysconfig")
+    compiler = ccompiler.new_compiler()
+    sysconfig.customize_compiler(compiler)
+    if compiler.compiler_type == "msvc":
+        pytest.skip("GCC/Clang flags")
+    if "gcc" in os.path.basename(compiler.compiler_so[0]):
+        assert level("_window", compiler) == level("_window")
+    saved = dict(setup_py["CHEAPER_LEVEL"])
+    try:
+        setup_py["CHEAPER_LEVEL"]["_window"] = ["-O2", "--param=no-such-param-cpool=1"]
+        assert level("_window", compiler) == ["-O3"]
+    finally:
+        setup_py["CHEAPER_LEVEL"].clear()
+        setup_py["CHEAPER_LEVEL"].update(saved)
+
+
 @pytest.mark.skipif(not (_openmp.cpu_has_avx2() and cpool._kernels._avx2_built()),
                     reason="the AVX2 kernels are not built or cannot run on this CPU")
 def test_avx2_twins_are_modules_of_their_own():
