@@ -188,7 +188,7 @@ def _optimisation_flags(compiler):
 # was within 0.89-1.09x of -O3's time, once the 2x2 tiles' helpers took their op as a literal
 # (_simd.pxd). -O2's own limit (70) compiled in 103 s but left 3-D max and the small integer
 # sums 7-8 % slower (their row helpers in _rows.pxd became calls); O3's 200, 172 s. The other
-# modules take 10-30 s at -O3, and stochastic pooling lost a third of its speed at -O2: they
+# modules take 10-30 s at -O3, and at -O2 stochastic training 3x3 took 1.67x as long: they
 # keep -O3. docs/performance.md ("Build time") has the measurements.
 CHEAPER_LEVEL = {"_window": ["-O2", "-ftree-vectorize", "-fvect-cost-model=dynamic",
                              "-funswitch-loops", "--param=max-inline-insns-single=120"]}
