@@ -28,10 +28,10 @@ from cpool._kernels._simd cimport (cpool_lp2_spread_2x2_f32, cpool_lp2_spread_2x
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_spread_2x2_f32, cpool_spread_2x2_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64)
-from cpool._kernels._rows cimport (_buffer_stride, _built_for, _divisor_row, _from_zero,
+from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero,
                                    _horizontal, _horizontal_clipped, _padded_width,
                                    _plane_divisors, _powers_of_two, _prefetch_rows, _same_3x3,
-                                   _scratch, _vertical, THREAD_SLOT)
+                                   _scratch, _thread_slots, _vertical, THREAD_SLOT)
 
 
 cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, floating* plane,
@@ -452,7 +452,7 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     cdef bint trace = tracing()
     try:
-        drow_h = _built_for(num_threads)
+        drow_h = _thread_slots(num_threads)  # -1: nothing built
         with nogil:
             if tile_2x2:
                 for p in prange(P, schedule='static', num_threads=num_threads):
@@ -622,7 +622,7 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
     cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     cdef bint trace = tracing()
     try:
-        drow_h = _built_for(num_threads)
+        drow_h = _thread_slots(num_threads)  # -1: nothing built
         with nogil:
             for p in prange(P, schedule='static', num_threads=num_threads):
                 if trace:  # gradients read, the plane written

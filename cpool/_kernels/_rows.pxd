@@ -309,11 +309,6 @@ cdef inline int64_t* _thread_slots(Py_ssize_t num_threads) except NULL:
     return slots
 
 
-cdef inline int64_t* _built_for(Py_ssize_t num_threads) except NULL:
-    """:func:`_thread_slots` for :func:`_divisor_row`'s ``built_for``: -1, nothing built."""
-    return _thread_slots(num_threads)
-
-
 cdef inline numeric_acc* _plane_divisors(numeric_acc* divs, int64_t* built,
                                          const int64_t* count_h, const int64_t* count_w,
                                          Py_ssize_t OH, Py_ssize_t OW,

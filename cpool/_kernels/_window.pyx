@@ -34,14 +34,14 @@ from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, THREAD_SLOT, _any_negzero_or_nan,
                                   _buffer_stride, _first_inner, _inner_end,
-                                  _average, _built_for, _combine, _from_zero,
+                                  _average, _combine, _from_zero,
                                   _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
                                   _horizontal_clipped,
                                   _horizontal_lanes, _locate,
                                   _one_count, _pad_edges, _padded_width, _plane_divisors,
                                   _powers_of_two, _same_3x3,
                                   _prefetch_slices,
-                                  _scratch, _step,
+                                  _scratch, _step, _thread_slots,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_cells_max_f32, cpool_cells_max_f64,
@@ -759,7 +759,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
             tile_rows = 0
     cdef Py_ssize_t tile_n = OH if tile_rows else 1
     try:
-        built = _built_for(num_threads)
+        built = _thread_slots(num_threads)  # -1: nothing built
         with nogil:
             for p in prange(P, schedule='static', num_threads=num_threads):
                 b0 = p // B1
@@ -1056,7 +1056,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # variable does not), so interior rows never rebuild it.
     cdef int64_t* drow_h = NULL
     try:
-        drow_h = _built_for(num_threads)
+        drow_h = _thread_slots(num_threads)  # -1: nothing built
         with nogil:
             for c in prange(n_chunks, schedule='static', num_threads=num_threads):
                 # One division per chunk of rows; counters after that (divisions cost more
