@@ -1210,8 +1210,9 @@ cdef extern from *:
     #define CPOOL_TILES_WIDE_DECL(S)
     #endif
     #define CPOOL_TILES_2X2(NAME, T, V, S, N) \\
-    /* Always inlined: it runs once a row, and at -O2 (_window's build) GCC left it a call, \\
-       which made adaptive avg 14 -> 7 (rows of 7 outputs) 1.26x as slow. */ \\
+    /* Always inlined, so that cpool_tile_rows_2x2's literal op reaches its loop: at -O2 \\
+       (_window's build) GCC left it a call, op read at run time (adaptive avg 14 -> 7, rows \\
+       of 7 outputs: 1.26x as slow). */ \\
     static CPOOL_ALWAYS_INLINE int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, \\
                                                           Py_ssize_t n, int op, T scale) { \\
         /* the +0 on its side of the scale, -0 (which changes nothing) on the other */ \\
