@@ -17,6 +17,7 @@ Design
   indices. Combining band results in order with the same rule gives the same value and index
   as one scan over the plane.
 """
+cimport cython
 from cython cimport view
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
@@ -36,7 +37,8 @@ from cpool._kernels._simd cimport (CPOOL_SSE2,
                                    cpool_prefetch,
                                    cpool_run_max_f32,
                                    cpool_run_max_f64)
-from cpool._kernels._types cimport _lowest, _replaces, numeric, sum_out, sums_into
+from cpool._kernels._types cimport (_lowest, _replaces, numeric, signed_ints, sum_out,
+                                   unsigned_ints)
 
 
 ctypedef fused band_acc:
@@ -410,11 +412,14 @@ def global_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
             free(part_i)
 
 
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 def global_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                sum_out[::1] out,                                                                 # OUT
                bint mean, Py_ssize_t band_rows, int num_threads):
     """Kernel of :func:`cpool.global_sum_pool2d` and, with ``mean``, :func:`cpool.global_avg_pool2d`."""
-    if not sums_into(<numeric*>NULL, <sum_out*>NULL):
+    if not ((sum_out is float and numeric is float) or (sum_out is double and numeric is not float)
+            or (sum_out is int64_t and numeric in signed_ints)
+            or (sum_out is uint64_t and numeric in unsigned_ints)):
         raise TypeError("cpool: no summing kernel reads this input dtype into this output dtype")
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t P = out.shape[0]
@@ -647,6 +652,7 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
         free(scratch)
 
 
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                      sum_out[::1] out,                                                                 # OUT
                      bint mean, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t block,
@@ -654,7 +660,9 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
     """:func:`global_sum` over channels-last planes (shapes as :func:`global_max_lanes`), with
     the same accumulators: float64 for floats and means of 64-bit integers, 64-bit two's
     complement for other integers. Each lane sums its pixels in row-major order."""
-    if not sums_into(<numeric*>NULL, <sum_out*>NULL):
+    if not ((sum_out is float and numeric is float) or (sum_out is double and numeric is not float)
+            or (sum_out is int64_t and numeric in signed_ints)
+            or (sum_out is uint64_t and numeric in unsigned_ints)):
         raise TypeError("cpool: no summing kernel reads this input dtype into this output dtype")
     cdef Py_ssize_t B1 = x.shape[1], H = x.shape[2], W = (x.shape[3] - lanes) // pixel + 1
     cdef Py_ssize_t blocks = (lanes + block - 1) // block

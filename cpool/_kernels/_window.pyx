@@ -25,10 +25,11 @@ Design
   by PyTorch's update rule ``v > m or v != v``; windows then combine their columns so that the
   result is PyTorch's row-major scan exactly (ties keep the first element, the last NaN wins).
 """
+cimport cython
 from cython cimport view
 from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, sqrtf
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
@@ -52,7 +53,7 @@ from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_cells_max_f32, cpool
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
 from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
-                                   planes, sum_out, sums_into)
+                                   planes, signed_ints, sum_out, unsigned_ints)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task at most (one division per task, counters within)
@@ -241,6 +242,7 @@ cdef inline void _direct_sums_2x2(const numeric* row0, Py_ssize_t depth_step,
                     <numeric_acc>h[c], False), False)
 
 
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
                              Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t W, Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t OW,
                              Py_ssize_t kw,
@@ -276,6 +278,10 @@ cdef inline void _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
     Pixels are ``pixel`` values apart (more than ``lanes`` for a slice of the channels). A 3-D
     window's rows are ``n_depth`` slices of ``n_rows`` rows, scanned slice by slice.
     """
+    if not (numeric is numeric_acc or (numeric_acc is double and numeric is not float)
+            or (numeric_acc is int64_t and numeric in signed_ints)
+            or (numeric_acc is uint64_t and numeric in unsigned_ints)):
+        return
     cdef Py_ssize_t ow, u, s, t, col, c, n_cols, first_col
     cdef bint first
     cdef numeric_acc* dst
@@ -636,6 +642,7 @@ cdef inline void _root_row(numeric_acc* row, Py_ssize_t n, double scale) noexcep
             row[i] = sqrt(row[i] * s)
 
 
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                      numeric_acc[:, :, :, ::1] out,
                      const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
@@ -662,6 +669,10 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     in-row taps from the buffer row, the identity for the rest (avg 3x3 stride 1 padding 1 on
     28-wide planes: 2 of 28 outputs per row). Per output the same operations in the same order
     as _separable's rows, so the same bits (``square`` as there)."""
+    if not (numeric is numeric_acc or (numeric_acc is double and numeric is not float)
+            or (numeric_acc is int64_t and numeric in signed_ints)
+            or (numeric_acc is uint64_t and numeric in unsigned_ints)):
+        raise TypeError("cpool: no kernel reads this input dtype into this output dtype")
     cdef Py_ssize_t B1 = out.shape[1], OH = out.shape[2], OW = out.shape[3]
     cdef Py_ssize_t P = out.shape[0] * B1, W = x.shape[3]
     cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
@@ -921,6 +932,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     return 0
 
 
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                     numeric_acc[:, :, :, ::1] out,
                     const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
@@ -957,6 +969,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     ``plane_bounds`` (fractional max pooling, planes only): every plane has its own windows,
     plane p's at ``[p*OH, (p+1)*OH)`` of ``h_lo``/``h_n`` (likewise W, and depth with
     ``p*OD``), planes numbered row-major over (B0, B1), or over B0 with a depth."""
+    if not (numeric is numeric_acc or (numeric_acc is double and numeric is not float)
+            or (numeric_acc is int64_t and numeric in signed_ints)
+            or (numeric_acc is uint64_t and numeric in unsigned_ints)):
+        raise TypeError("cpool: no kernel reads this input dtype into this output dtype")
     if layout is planes:  # compiled with the constant: no channels-last code in this version
         lanes = pixel = 1
     cdef Py_ssize_t B1 = out.shape[1], L = x.shape[3], W = (x.shape[3] - lanes) // pixel + 1
@@ -1179,6 +1195,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     return 0
 
 
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                         numeric_acc[:, :, :, ::1] out,
                         const Py_ssize_t[::1] bounds, Py_ssize_t n_d, Py_ssize_t n_h,
@@ -1191,6 +1208,10 @@ cdef int _separable_any(const numeric[::view.strided, ::view.strided, ::view.str
                         double root=0, bint zero_first=False) except -1:
     """:func:`_separable` in its version for the rows: planes (``lanes`` 1) or pixels (which
     never ``square``), over the window bounds packed in ``bounds`` (see :func:`window_max`)."""
+    if not (numeric is numeric_acc or (numeric_acc is double and numeric is not float)
+            or (numeric_acc is int64_t and numeric in signed_ints)
+            or (numeric_acc is uint64_t and numeric in unsigned_ints)):
+        raise TypeError("cpool: no kernel reads this input dtype into this output dtype")
     # The six bound arrays in one: one memoryview for the call to acquire, not six
     # (max_pool2d on (1, 1, 2, 2), one thread: 5.2 -> 4.95 us).
     cdef Py_ssize_t h0 = 2 * n_d, w0 = h0 + 2 * n_h
@@ -1222,6 +1243,7 @@ def window_max(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
                    num_threads, False)
 
 
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
                sum_out[:, :, :, ::1] out,                                                        # OUT
                const Py_ssize_t[::1] bounds, Py_ssize_t n_d, Py_ssize_t n_h, Py_ssize_t n_w,
@@ -1241,7 +1263,9 @@ def window_sum(const numeric[::view.strided, ::view.strided, ::view.strided, ::v
     from +0, as PyTorch's; averages get it after the division (avg_pool's results land in a
     zeroed output), or with ``zero_first`` before it (adaptive pooling's sums start at +0).
     """
-    if not sums_into(<numeric*>NULL, <sum_out*>NULL):
+    if not ((sum_out is float and numeric is float) or (sum_out is double and numeric is not float)
+            or (sum_out is int64_t and numeric in signed_ints)
+            or (sum_out is uint64_t and numeric in unsigned_ints)):
         raise TypeError("cpool: no summing kernel reads this input dtype into this output dtype")
     if square and lanes != 1:
         raise ValueError("cpool: window_sum squares planes only (lanes == 1)")
