@@ -176,6 +176,52 @@ def test_cython_output_cache_keeps_whole_generations(setup_py, tmp_path):
     assert sorted(os.listdir(cache)) == ["k2", "k3"]  # nothing half-kept, no partial left
 
 
+def test_largest_module_first(setup_py, tmp_path, monkeypatch):
+    # Cython's translation and the compiles start with the largest module (an AVX2 twin before
+    # its baseline), so that the long ones (_window's translation, both _window compiles) do
+    # not wait behind the short ones while a core idles. Results keep the caller's order.
+    import concurrent.futures
+
+    from setuptools import Extension
+
+    def module(name, size, ext="pyx"):
+        path = tmp_path / f"{name}.{ext}"
+        path.write_bytes(b"#" * size)
+        return Extension(f"cpool._kernels.{name}", [str(path)])
+
+    pyx = [module("_openmp", 3), module("_window", 107), module("_global", 35)]
+    c = [module("_global", 90, "c"), module("_window", 200, "c"), module("_w_avx2", 200, "c"),
+         module("_g_avx2", 90, "c")]
+    names = setup_py["_largest_first"]
+    assert [e.name[15:] for e in names(c)] == ["_w_avx2", "_window", "_g_avx2", "_global"]
+
+    submitted = []
+
+    class InlinePool:  # ProcessPoolExecutor's interface, running nothing
+        def __init__(self, workers):
+            assert workers == 2
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, translate, exts, **options):
+            assert translate is setup_py["cythonize"] and options["force"]
+            submitted.append(exts[0].name[15:])
+            job = concurrent.futures.Future()
+            job.set_result([Extension(exts[0].name, [exts[0].sources[0][:-3] + "c"])])
+            return job
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", InlinePool)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    built = setup_py["_translate"](pyx)
+    assert submitted == ["_window", "_global", "_openmp"]
+    assert [(e.name, e.sources) for e in built] == [
+        (e.name, [e.sources[0][:-3] + "c"]) for e in pyx]
+
+
 def test_build_key_ignores_empty_include_directories(setup_py, tmp_path):
     # A virtual environment's empty include/ must not keep asv's or the CI gate's build from
     # reusing an extension built in another environment of the same Python; a directory
