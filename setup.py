@@ -365,10 +365,16 @@ def _translate(extensions):
     put _window (the longest by far, 51 s alone) last: it started after _backward, and the
     other core idled for the end of the step (90 s; 53 s in this order)."""
     workers = min(len(extensions), os.cpu_count() or 1)
-    if workers <= 1:
+    pool = None
+    if workers > 1:
+        try:
+            pool = concurrent.futures.ProcessPoolExecutor(workers)
+        except (NotImplementedError, OSError):  # no process pools here (no sem_open)
+            pass
+    if pool is None:
         return cythonize(extensions, compiler_directives=DIRECTIVES, force=True)
     order = _largest_first(extensions)
-    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+    with pool:
         jobs = [pool.submit(cythonize, [ext], compiler_directives=DIRECTIVES, force=True)
                 for ext in order]
         built = {ext.name: ext for job in jobs for ext in job.result()}

@@ -221,6 +221,16 @@ def test_largest_module_first(setup_py, tmp_path, monkeypatch):
     assert [(e.name, e.sources) for e in built] == [
         (e.name, [e.sources[0][:-3] + "c"]) for e in pyx]
 
+    # Where no process pool can start (no sem_open), one cythonize call translates them all.
+    def no_pool(workers):
+        raise OSError("no semaphores")
+
+    serial = []
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setitem(setup_py["_translate"].__globals__, "cythonize",
+                        lambda exts, **options: serial.append(exts) or exts)
+    assert setup_py["_translate"](pyx) == pyx and serial == [pyx]
+
 
 def test_build_key_ignores_empty_include_directories(setup_py, tmp_path):
     # A virtual environment's empty include/ must not keep asv's or the CI gate's build from
