@@ -194,12 +194,28 @@ def _optimisation_flags(compiler):
 CHEAPER_LEVEL = {"_window": ["-O2", "-ftree-vectorize", "-fvect-cost-model=dynamic",
                              "-funswitch-loops", "--param=max-inline-insns-single=120"]}
 
+# A baseline module whose AVX2 twin is built beside it runs only on x86-64 CPUs without AVX2
+# (the twin is picked at import everywhere else), and there its level here: _window's set at
+# -O2's own inlining limit. Its baseline build took 173 s of GCC's time side by side with
+# another compile, 138 s at this level (2026-12-03, docs/performance.md "Build time: the
+# fallback build"); forced to run (CPOOL_KERNELS=baseline), 21 bench cases took 0.80-1.07x
+# of their time at the twin's level (alternating processes, three rounds). Where no twin is
+# built (other CPUs, CPOOL_NO_AVX2=1) the baseline is the only build and keeps CHEAPER_LEVEL.
+FALLBACK_LEVEL = {"_window": ["-O2", "-ftree-vectorize", "-fvect-cost-model=dynamic",
+                              "-funswitch-loops"]}
 
-def _level_flags(module, compiler=None):
+
+def _level_flags(module, compiler=None, fallback=False):
     """The optimisation level flags of kernel ``module`` (its AVX2 twin's are its own): -O3
     where the cheaper set is not this module's, or where ``compiler`` (when given) rejects it
-    (a compiler without GCC's ``--param`` or loop options)."""
-    for name, flags in CHEAPER_LEVEL.items():
+    (a compiler without GCC's ``--param`` or loop options). ``fallback``: ``module`` is a
+    baseline build with its AVX2 twin beside it, which takes ``FALLBACK_LEVEL`` where it has
+    an entry."""
+    if fallback and module in FALLBACK_LEVEL:
+        levels = [(module, FALLBACK_LEVEL[module])]
+    else:
+        levels = list(CHEAPER_LEVEL.items())
+    for name, flags in levels:
         if module in (name, avx2_twin(name)):
             if compiler is None or _builds(compiler, "int cpool_probe(void) { return 0; }\n",
                                            ["-Werror"] + flags):
@@ -319,7 +335,9 @@ class BuildExtWithOpenMP(build_ext):
             self.extensions = [ext for ext in self.extensions if not ext.name.endswith("_avx2")]
         for ext in self.extensions:
             simd = [AVX2_FLAG] if ext.name.endswith("_avx2") else []
-            level = [] if msvc else _level_flags(ext.name.rsplit(".", 1)[1], self.compiler)
+            module = ext.name.rsplit(".", 1)[1]
+            level = [] if msvc else _level_flags(module, self.compiler,
+                                                 fallback=avx2 and module in SIMD_KERNELS)
             ext.extra_compile_args = level + opt + simd + ([flag] if use_openmp else [])
             ext.extra_link_args = [flag] if use_openmp and not msvc else []
         self.parallel = self.parallel or os.cpu_count() or 1  # compile the modules concurrently

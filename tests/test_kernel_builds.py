@@ -110,6 +110,13 @@ def test_optimisation_levels(setup_py):
     assert "-ftree-vectorize" in level("_window")
     for name in set(setup_py["KERNELS"]) - {"_window"}:
         assert level(name) == level(setup_py["avx2_twin"](name)) == ["-O3"], name
+        assert level(name, fallback=True) == ["-O3"], name
+    # Beside its AVX2 twin, the baseline _window (run only by CPUs without AVX2) is built at
+    # -O2's own inlining limit, keeping the vectoriser and unswitching; alone, at the twin's.
+    fallback = level("_window", fallback=True)
+    assert fallback != level("_window")
+    assert "-O2" in fallback and "-funswitch-loops" in fallback and "-ftree-vectorize" in fallback
+    assert not any(flag.startswith("--param=max-inline") for flag in fallback)
     # A compiler that rejects the set gets -O3; GCC (the build here) takes it.
     ccompiler = pytest.importorskip("setuptools._distutils.ccompiler")
     sysconfig = pytest.importorskip("setuptools._distutils.sysconfig")
@@ -119,6 +126,7 @@ def test_optimisation_levels(setup_py):
         pytest.skip("GCC/Clang flags")
     if "gcc" in os.path.basename(compiler.compiler_so[0]):
         assert level("_window", compiler) == level("_window")
+        assert level("_window", compiler, fallback=True) == fallback
     saved = dict(setup_py["CHEAPER_LEVEL"])
     try:
         setup_py["CHEAPER_LEVEL"]["_window"] = ["-O2", "--param=no-such-param-cpool=1"]
