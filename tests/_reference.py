@@ -72,18 +72,12 @@ def _lowest(dtype):
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """Window at a time; on large planes tap at a time (:func:`max_pool2d_by_tap`, the same
-    scan, checked against this one by test_max_pool2d), which takes a second where this takes
-    minutes."""
-    x = np.asarray(x)
-    H, W = x.shape[-2:]
-    k, s, d, (pt, _), (pl, _), OH, OW = _geometry(x, kernel_size, stride, padding, dilation,
-                                                  ceil_mode)
-    if OH * OW > 64:
-        return max_pool2d_by_tap(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                 return_indices)
-    return max_pool2d_by_window(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                return_indices)
+    """A tap offset at a time (:func:`max_pool2d_by_tap`): the window-at-a-time scan of
+    :func:`max_pool2d_by_window`, checked against it bit for bit by test_max_pool2d, in a few
+    NumPy calls per tap where the scan takes a few per cell of every window (on the suite's
+    small planes the scan was a tenth of the whole suite's time)."""
+    return max_pool2d_by_tap(x, kernel_size, stride, padding, dilation, ceil_mode,
+                             return_indices)
 
 
 def max_pool2d_by_tap(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -102,12 +96,14 @@ def max_pool2d_by_tap(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     x0 = np.array([_taps(ow, W, k[1], s[1], pl, d[1])[1] for ow in range(OW)], np.int64)
     m = np.full((planes.shape[0], OH, OW), _lowest(x.dtype), x.dtype)
     mi = np.broadcast_to(y0[:, None] * W + x0[None, :], m.shape).copy()
+    rows_in, cols_in = (0 <= rows) & (rows < H), (0 <= cols) & (cols < W)
+    rows_read, cols_read = np.clip(rows, 0, H - 1), np.clip(cols, 0, W - 1)  # in-bounds reads
     for i in range(k[0]):
         y = rows[:, i][:, None]
         for j in range(k[1]):
             xx = cols[:, j][None, :]
-            inside = (0 <= y) & (y < H) & (0 <= xx) & (xx < W)  # (OH, OW)
-            v = planes[:, np.clip(y, 0, H - 1), np.clip(xx, 0, W - 1)]
+            inside = rows_in[:, i][:, None] & cols_in[:, j][None, :]  # (OH, OW)
+            v = planes[:, rows_read[:, i][:, None], cols_read[:, j][None, :]]
             take = inside & (((v > m) | np.isnan(v)) if x.dtype.kind == "f" else v > m)
             m = np.where(take, v, m)
             mi = np.where(take, y * W + xx, mi)
@@ -159,13 +155,40 @@ def _window_cells(H, W, k, s, d, pads_h, pads_w, OH, OW):
                     yield oh, ow, y, xx
 
 
-def _window_sums(x, k, s, d, pads_h, pads_w, OH, OW, acc_dtype):
+def window_sums_by_cell(x, k, s, d, pads_h, pads_w, OH, OW, acc_dtype):
+    """Each window's real cells added in scan order, one cell of one window at a time."""
     H, W = x.shape[-2:]
     planes = x.reshape(-1, H, W).astype(acc_dtype)
     sums = np.zeros((planes.shape[0], OH, OW), acc_dtype)
     for oh, ow, y, xx in _window_cells(H, W, k, s, d, pads_h, pads_w, OH, OW):
         sums[:, oh, ow] += planes[:, y, xx]
     return sums
+
+
+def window_sums_by_tap(x, k, s, d, pads_h, pads_w, OH, OW, acc_dtype):
+    """:func:`window_sums_by_cell` vectorised over the windows: tap offset ``(i, j)`` of every
+    window at a time, in the same scan order, an out-of-bounds tap adding an exact zero (a sum
+    starts at +0, and +0 added to any value leaves its bits), so the same bits (checked by
+    test_sum_pool2d)."""
+    H, W = x.shape[-2:]
+    planes = x.reshape(-1, H, W).astype(acc_dtype)
+    sums = np.zeros((planes.shape[0], OH, OW), acc_dtype)
+    if H == 0 or W == 0:  # no real cell
+        return sums
+    rows = np.arange(OH)[:, None] * s[0] - pads_h[0] + np.arange(k[0])[None, :] * d[0]
+    cols = np.arange(OW)[:, None] * s[1] - pads_w[0] + np.arange(k[1])[None, :] * d[1]
+    rows_in, cols_in = (0 <= rows) & (rows < H), (0 <= cols) & (cols < W)
+    rows_read, cols_read = np.clip(rows, 0, H - 1), np.clip(cols, 0, W - 1)  # in-bounds reads
+    zero = acc_dtype(0)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            inside = rows_in[:, i][:, None] & cols_in[:, j][None, :]  # (OH, OW)
+            v = planes[:, rows_read[:, i][:, None], cols_read[:, j][None, :]]
+            sums += np.where(inside, v, zero)
+    return sums
+
+
+_window_sums = window_sums_by_tap
 
 
 def sum_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -260,6 +283,30 @@ def window_sum_backward(grad, input_shape, kernel_size, stride=None, padding=0, 
 
 
 def global_max_pool2d(x, keepdims=False, return_indices=False):
+    """The scan of :func:`global_max_pool2d_by_scan` in whole-plane reductions (checked
+    against it bit for bit by test_global_pool2d): a value takes only when it is larger than
+    the running maximum, so the first of the largest wins (``argmax``'s rule, signed zeros
+    included); every NaN takes, so in a float plane that holds one the last NaN wins, payload
+    and all. The value is read at the index, so its bits are the input's."""
+    x = np.asarray(x)
+    H, W = x.shape[-2:]
+    if H * W == 0:
+        return global_max_pool2d_by_scan(x, keepdims, return_indices)
+    flat = x.reshape(-1, H * W)
+    mi = np.argmax(flat, axis=1).astype(np.int64)
+    if x.dtype.kind == "f":
+        nan = np.isnan(flat)
+        last_nan = H * W - 1 - np.argmax(nan[:, ::-1], axis=1)
+        mi = np.where(nan.any(axis=1), last_nan, mi)
+    m = flat[np.arange(flat.shape[0]), mi]
+    shape = x.shape[:-2] + ((1, 1) if keepdims else ())
+    if return_indices:
+        return m.reshape(shape), mi.reshape(shape)
+    return m.reshape(shape)
+
+
+def global_max_pool2d_by_scan(x, keepdims=False, return_indices=False):
+    """Every cell of the plane in row-major order with PyTorch's update rule."""
     x = np.asarray(x)
     H, W = x.shape[-2:]
     flat = x.reshape(-1, H * W)
@@ -466,10 +513,81 @@ def _flat(cell, sizes):
 
 def pool_nd(x, n, op, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
             count_include_pad=True, divisor_override=None, return_indices=False):
-    """``op`` ('max', 'sum', 'avg') pooling over the last ``n`` axes of ``x``. Max: PyTorch's
-    scan (``v > m or isnan(v)``), -inf at the first tap for an empty window. Sums in float64
-    (int64/uint64 for integer sums), avg divided by the count of taps summed (or within the
-    padded extent, or ``divisor_override``)."""
+    """``op`` ('max', 'sum', 'avg') pooling over the last ``n`` axes of ``x``: the window at a
+    time scan of :func:`pool_nd_by_window` a tap offset of every window at a time, in the same
+    scan order (an out-of-bounds tap never takes, and adds +0, which leaves a sum's bits), so
+    the same bits, checked by test_pool_nd."""
+    x = np.asarray(x)
+    sizes = x.shape[-n:]
+    k, s, d, pads, outs = nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode)
+    lead = x.shape[:-n]
+    blocks = x.reshape((-1,) + sizes)
+    B = blocks.shape[0]
+    if op == "max":
+        out_dtype = x.dtype
+    elif op == "avg" or x.dtype.kind == "f":
+        out_dtype = np.dtype(np.float64)
+    else:
+        out_dtype = np.dtype(np.int64 if x.dtype.kind == "i" else np.uint64)
+    if math.prod(outs) == 0 or math.prod(sizes) == 0:  # nothing to scan: the window form
+        return pool_nd_by_window(x, n, op, kernel_size, stride, padding, dilation, ceil_mode,
+                                 count_include_pad, divisor_override, return_indices)
+
+    def along(a, v):  # a per-axis (o_a,) array shaped to broadcast over the outputs
+        return v.reshape((1,) * a + (-1,) + (1,) * (n - 1 - a))
+
+    # Per axis: each window's tap positions (o, k), which lie in the input, which within the
+    # padded extent, and PyTorch's first in-bounds-or-after tap of each window.
+    cells = [np.arange(o)[:, None] * si - pb + np.arange(ki)[None, :] * di
+             for o, ki, si, di, (pb, _) in zip(outs, k, s, d, pads)]
+    real = [(0 <= c) & (c < m) for c, m in zip(cells, sizes)]
+    read = [np.clip(c, 0, m - 1) for c, m in zip(cells, sizes)]
+    padded = [(c < m + pa).sum(axis=1) for c, m, (_, pa) in zip(cells, sizes, pads)]
+    # The first tap at or after the input's start: the start moved on by whole dilations.
+    first = [np.where(c[:, 0] < 0, c[:, 0] + (-c[:, 0] + di - 1) // di * di, c[:, 0])
+             for c, di in zip(cells, d)]
+    steps = [math.prod(sizes[a + 1:]) for a in range(n)]  # row-major strides in cells
+    if op == "max":
+        m = np.full((B,) + outs, _lowest(x.dtype), x.dtype)
+        first_cell = sum(along(a, f * steps[a]) for a, f in enumerate(first))
+        mi = np.broadcast_to(first_cell, m.shape).astype(np.int64)
+    else:
+        acc = np.zeros((B,) + outs, out_dtype)
+    for tap in itertools.product(*(range(ki) for ki in k)):
+        inside = np.ones(outs, bool)
+        for a, t in enumerate(tap):
+            inside = inside & along(a, real[a][:, t])
+        v = blocks[(slice(None),) + np.ix_(*(read[a][:, t] for a, t in enumerate(tap)))]
+        if op == "max":
+            take = inside & (((v > m) | np.isnan(v)) if x.dtype.kind == "f" else v > m)
+            m = np.where(take, v, m)
+            cell = sum(along(a, cells[a][:, t] * steps[a]) for a, t in enumerate(tap))
+            mi = np.where(take, cell, mi)
+        else:
+            acc = acc + np.where(inside, v.astype(out_dtype), out_dtype.type(0))
+    if op == "max":
+        out = m.reshape(lead + outs)
+        return (out, mi.reshape(lead + outs)) if return_indices else out
+    if op == "avg":
+        if divisor_override is not None:
+            div = divisor_override
+        else:
+            counts = padded if count_include_pad else [r.sum(axis=1) for r in real]
+            div = np.ones(outs, np.int64)
+            for a, c in enumerate(counts):
+                div = div * along(a, c)
+        with np.errstate(invalid="ignore"):  # 0/0: a dilated window with no real cell
+            acc = acc / div
+    return acc.reshape(lead + outs)
+
+
+def pool_nd_by_window(x, n, op, kernel_size, stride=None, padding=0, dilation=1,
+                      ceil_mode=False, count_include_pad=True, divisor_override=None,
+                      return_indices=False):
+    """``op`` ('max', 'sum', 'avg') pooling over the last ``n`` axes of ``x``, a window at a
+    time. Max: PyTorch's scan (``v > m or isnan(v)``), -inf at the first tap for an empty
+    window. Sums in float64 (int64/uint64 for integer sums), avg divided by the count of taps
+    summed (or within the padded extent, or ``divisor_override``)."""
     x = np.asarray(x)
     sizes = x.shape[-n:]
     k, s, d, pads, outs = nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode)

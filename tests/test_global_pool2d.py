@@ -245,3 +245,31 @@ def test_float_sums_do_not_depend_on_the_layout(rng, op, dtype, shape):
                  x[..., ::-1, ::-1].copy()[..., ::-1, ::-1]):
         for n in (1, 3):
             assert_identical(fn(view, num_threads=n), expected)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+def test_reference_reductions_equal_the_scan(rng, dtype):
+    # The reference's global max is whole-plane reductions (argmax, the last NaN); the scan it
+    # stands for takes a cell at a time by PyTorch's rule. Both must agree bit for bit, indices
+    # included: ties everywhere, the type's lowest (the scan's starting value) filling whole
+    # planes, and for floats infinities, signed zeros and several NaNs of several payloads.
+    dtype = np.dtype(dtype)
+    for shape in [(40, 1, 1), (40, 1, 5), (30, 3, 3), (20, 7, 7), (4, 16, 33)]:
+        if dtype.kind == "f":
+            picks = np.array([-np.inf, -1, -0.0, 0.0, 1, np.inf], dtype)
+            x = picks[rng.integers(0, len(picks), size=shape)]
+            special = signed_zeros_and_payloads(rng, shape, dtype)
+            x = np.where(rng.random(shape) < 0.05, special, x).astype(dtype)
+            x[0] = -np.inf
+        else:
+            info = np.iinfo(dtype)
+            picks = np.array([info.min, info.min + 1, 0, 1, info.max], dtype)
+            x = picks[rng.integers(0, len(picks), size=shape)]
+            x[0] = info.min
+        for keepdims in (False, True):
+            got = ref.global_max_pool2d(x, keepdims, return_indices=True)
+            exp = ref.global_max_pool2d_by_scan(x, keepdims, return_indices=True)
+            for g, e in zip(got, exp):
+                assert g.shape == e.shape and g.dtype == e.dtype
+                np.testing.assert_array_equal(as_bits(g) if g.dtype.kind == "f" else g,
+                                              as_bits(e) if e.dtype.kind == "f" else e)

@@ -561,3 +561,47 @@ def test_huge_arguments_cost_nothing():
     got = cpool.max_pool3d(x, k, 1, "same", return_indices=True)
     assert got[0].shape == x.shape and (got[0] == 1).all()
     assert cpool.avg_pool1d(np.ones((3, 7)), k, 1, "same", count_include_pad=False).shape == (3, 7)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_reference_by_tap_equals_by_window(rng, n, dtype):
+    # The N-D reference pools a tap offset of every window at a time; the form it stands for
+    # scans one window at a time. Both must agree bit for bit (values, indices, sums and
+    # averages) over the geometry grid, count_include_pad both ways and divisor_override, on
+    # ties, the type's lowest, infinities, signed zeros and NaNs of several payloads.
+    grid = _grid(1)[::3] if n == 2 else _grid(3)[::2] if n == 3 else _grid(1)
+    shapes = SHAPES[n] if n != 2 else [(2, 3, 6, 7), (1, 1, 2, 5)]
+    for shape, (k, s, p, d, c) in itertools.product(shapes, grid):
+        if n == 2 and not isinstance(p, str):
+            p = p if np.isscalar(p) or len(p) == 2 else 0
+        try:
+            kk, ss, dd, pads, outs = ref.nd_geometry(shape[-n:], k, s, p, d, c)
+        except (ValueError, TypeError):
+            continue
+        if min(outs) < 1:
+            continue
+        if np.dtype(dtype).kind == "f":
+            x = np.where(rng.random(shape) < 0.1, signed_zeros_and_payloads(rng, shape, dtype),
+                         rng.integers(-2, 3, shape)).astype(dtype)
+            x.flat[::11] = -np.inf
+        else:
+            info = np.iinfo(dtype)
+            x = np.array([info.min, 0, 1, info.max], dtype)[rng.integers(0, 4, shape)]
+        calls = [dict(op="max", return_indices=True), dict(op="sum"),
+                 dict(op="avg", count_include_pad=True), dict(op="avg", count_include_pad=False),
+                 dict(op="avg", divisor_override=3)]
+        for kwargs in calls:
+            got = ref.pool_nd(x, n, kernel_size=k, stride=s, padding=p, dilation=d,
+                              ceil_mode=c, **kwargs)
+            exp = ref.pool_nd_by_window(x, n, kernel_size=k, stride=s, padding=p, dilation=d,
+                                        ceil_mode=c, **kwargs)
+            for g, e in zip(*((got, exp) if isinstance(got, tuple) else ((got,), (exp,)))):
+                assert g.shape == e.shape and g.dtype == e.dtype, (kwargs, k, s, p, d, c)
+                if kwargs["op"] != "max" and g.dtype.kind == "f":
+                    # Which NaN's payload a sum of NaNs keeps is NumPy's loop's choice of
+                    # operand order, not the reference's: any NaN stands for all.
+                    g, e = np.where(np.isnan(g), np.nan, g), np.where(np.isnan(e), np.nan, e)
+                np.testing.assert_array_equal(as_bits(g) if g.dtype.kind == "f" else g,
+                                              as_bits(e) if e.dtype.kind == "f" else e,
+                                              err_msg=str((kwargs, k, s, p, d, c)))

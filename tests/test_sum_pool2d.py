@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,26 @@ def test_general_path_is_identical(rng, k, s, p, d, c):
             fast = cpool.sum_pool2d(x, k, s, p, d, c)
             with general_path():
                 assert_identical(cpool.sum_pool2d(x, k, s, p, d, c), fast)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.uint16, np.int64])
+def test_reference_sums_by_tap_equal_by_cell(rng, dtype):
+    # The reference sums a tap offset of every window at a time; the form it stands for adds
+    # each window's cells one at a time in scan order. Both must agree bit for bit (the same
+    # order of additions; an out-of-bounds tap adds +0) over the whole geometry grid, per-side
+    # and 'same' padding, on planes smaller than the window, with signed zeros and infinities.
+    for (k, s, p, d, c), shape in itertools.product(GRID, [(2, 3, 9, 11), (1, 2, 5)]):
+        if not fits(shape, k, s, p, d, c):
+            continue
+        x = random_array(rng, shape, dtype)
+        if np.dtype(dtype).kind == "f":
+            x.flat[::7] = -0.0
+            x.flat[::23] = np.inf
+        for padding in (p, "same", ((1, 0), (0, 1))) if p == 0 and d == 1 else (p,):
+            geometry = ref._geometry(x, k, s, padding, d, c)
+            kk, ss, dd, ph, pw, OH, OW = geometry
+            acc = np.float64 if x.dtype.kind == "f" else np.int64
+            got = ref.window_sums_by_tap(x, kk, ss, dd, ph, pw, OH, OW, acc)
+            exp = ref.window_sums_by_cell(x, kk, ss, dd, ph, pw, OH, OW, acc)
+            np.testing.assert_array_equal(got.view(np.int64), exp.view(np.int64),
+                                          err_msg=str((k, s, padding, d, c)))
