@@ -198,10 +198,10 @@ CHEAPER_LEVEL = {"_window": ["-O2", "-ftree-vectorize", "-fvect-cost-model=dynam
 # (the twin is picked at import everywhere else), and there its level here: _window's set at
 # -O2's own inlining limit. Its baseline build took 173 s of GCC's time side by side with
 # another compile, 138 s at this level (2026-12-03, docs/performance.md "Build time: the
-# fallback build"). Forced to run (CPOOL_KERNELS=baseline), 21 bench cases took 0.87-1.07x
-# of their time at the twin's level (alternating processes, the host's noise), but for 3-D
-# max 3x3x3, 1.06-1.11x in three runs (its row helpers become calls, as in the AVX2 build at
-# this level). Where no twin is built (other CPUs, CPOOL_NO_AVX2=1) the baseline is the only
+# fallback build"). Forced to run (CPOOL_KERNELS=baseline), 21 bench cases took 0.80-1.27x
+# of their time at the twin's level in single runs, the two over 1.1 back at 0.98-1.05 in a
+# longer rerun (the host's noise), but for 3-D max 3x3x3, 1.06-1.11x in all three runs (its
+# row helpers become calls, as in the AVX2 build at this level). Where no twin is built (other CPUs, CPOOL_NO_AVX2=1) the baseline is the only
 # build and keeps CHEAPER_LEVEL.
 FALLBACK_LEVEL = {"_window": ["-O2", "-ftree-vectorize", "-fvect-cost-model=dynamic",
                               "-funswitch-loops"]}
