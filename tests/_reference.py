@@ -66,6 +66,14 @@ def _taps(o, n, k, s, pad, d):
     return taps, adjusted
 
 
+def axis_taps(o, m, k, s, pad_before, d):
+    """One axis's tap tables for ``o`` windows over ``m`` cells: each window's tap positions
+    ``(o, k)`` (padding included), which of them lie in the input, and the positions clipped
+    into it (reads that are always in bounds; a tap outside is masked, never used)."""
+    cells = np.arange(o)[:, None] * s - pad_before + np.arange(k)[None, :] * d
+    return cells, (0 <= cells) & (cells < m), np.clip(cells, 0, max(m - 1, 0))
+
+
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
@@ -90,14 +98,12 @@ def max_pool2d_by_tap(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     k, s, d, (pt, _), (pl, _), OH, OW = _geometry(x, kernel_size, stride, padding, dilation,
                                                   ceil_mode)
     planes = x.reshape(-1, H, W)
-    rows = np.arange(OH)[:, None] * s[0] - pt + np.arange(k[0])[None, :] * d[0]  # (OH, kh)
-    cols = np.arange(OW)[:, None] * s[1] - pl + np.arange(k[1])[None, :] * d[1]  # (OW, kw)
+    rows, rows_in, rows_read = axis_taps(OH, H, k[0], s[0], pt, d[0])  # (OH, kh)
+    cols, cols_in, cols_read = axis_taps(OW, W, k[1], s[1], pl, d[1])  # (OW, kw)
     y0 = np.array([_taps(oh, H, k[0], s[0], pt, d[0])[1] for oh in range(OH)], np.int64)
     x0 = np.array([_taps(ow, W, k[1], s[1], pl, d[1])[1] for ow in range(OW)], np.int64)
     m = np.full((planes.shape[0], OH, OW), _lowest(x.dtype), x.dtype)
     mi = np.broadcast_to(y0[:, None] * W + x0[None, :], m.shape).copy()
-    rows_in, cols_in = (0 <= rows) & (rows < H), (0 <= cols) & (cols < W)
-    rows_read, cols_read = np.clip(rows, 0, H - 1), np.clip(cols, 0, W - 1)  # in-bounds reads
     for i in range(k[0]):
         y = rows[:, i][:, None]
         for j in range(k[1]):
@@ -175,10 +181,8 @@ def window_sums_by_tap(x, k, s, d, pads_h, pads_w, OH, OW, acc_dtype):
     sums = np.zeros((planes.shape[0], OH, OW), acc_dtype)
     if H == 0 or W == 0:  # no real cell
         return sums
-    rows = np.arange(OH)[:, None] * s[0] - pads_h[0] + np.arange(k[0])[None, :] * d[0]
-    cols = np.arange(OW)[:, None] * s[1] - pads_w[0] + np.arange(k[1])[None, :] * d[1]
-    rows_in, cols_in = (0 <= rows) & (rows < H), (0 <= cols) & (cols < W)
-    rows_read, cols_read = np.clip(rows, 0, H - 1), np.clip(cols, 0, W - 1)  # in-bounds reads
+    _, rows_in, rows_read = axis_taps(OH, H, k[0], s[0], pads_h[0], d[0])
+    _, cols_in, cols_read = axis_taps(OW, W, k[1], s[1], pads_w[0], d[1])
     zero = acc_dtype(0)
     for i in range(k[0]):
         for j in range(k[1]):
@@ -511,6 +515,21 @@ def _flat(cell, sizes):
         sum(c * math.prod(sizes[a + 1:]) for a, c in enumerate(cell)))
 
 
+def _nd_setup(x, n, op, kernel_size, stride, padding, dilation, ceil_mode):
+    """What both forms of :func:`pool_nd` start from: the spatial sizes, the geometry, the
+    leading shape, the input as blocks of the last ``n`` axes, and the output dtype (the
+    input's for max, float64 for avg and float sums, 64-bit integers for integer sums)."""
+    sizes = x.shape[-n:]
+    k, s, d, pads, outs = nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode)
+    if op == "max":
+        out_dtype = x.dtype
+    elif op == "avg" or x.dtype.kind == "f":
+        out_dtype = np.dtype(np.float64)
+    else:
+        out_dtype = np.dtype(np.int64 if x.dtype.kind == "i" else np.uint64)
+    return sizes, k, s, d, pads, outs, x.shape[:-n], x.reshape((-1,) + sizes), out_dtype
+
+
 def pool_nd(x, n, op, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
             count_include_pad=True, divisor_override=None, return_indices=False):
     """``op`` ('max', 'sum', 'avg') pooling over the last ``n`` axes of ``x``: the window at a
@@ -518,30 +537,20 @@ def pool_nd(x, n, op, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     scan order (an out-of-bounds tap never takes, and adds +0, which leaves a sum's bits), so
     the same bits, checked by test_pool_nd."""
     x = np.asarray(x)
-    sizes = x.shape[-n:]
-    k, s, d, pads, outs = nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode)
-    lead = x.shape[:-n]
-    blocks = x.reshape((-1,) + sizes)
-    B = blocks.shape[0]
-    if op == "max":
-        out_dtype = x.dtype
-    elif op == "avg" or x.dtype.kind == "f":
-        out_dtype = np.dtype(np.float64)
-    else:
-        out_dtype = np.dtype(np.int64 if x.dtype.kind == "i" else np.uint64)
+    sizes, k, s, d, pads, outs, lead, blocks, out_dtype = _nd_setup(
+        x, n, op, kernel_size, stride, padding, dilation, ceil_mode)
     if math.prod(outs) == 0 or math.prod(sizes) == 0:  # nothing to scan: the window form
         return pool_nd_by_window(x, n, op, kernel_size, stride, padding, dilation, ceil_mode,
                                  count_include_pad, divisor_override, return_indices)
+    B = blocks.shape[0]
 
     def along(a, v):  # a per-axis (o_a,) array shaped to broadcast over the outputs
         return v.reshape((1,) * a + (-1,) + (1,) * (n - 1 - a))
 
     # Per axis: each window's tap positions (o, k), which lie in the input, which within the
     # padded extent, and PyTorch's first in-bounds-or-after tap of each window.
-    cells = [np.arange(o)[:, None] * si - pb + np.arange(ki)[None, :] * di
-             for o, ki, si, di, (pb, _) in zip(outs, k, s, d, pads)]
-    real = [(0 <= c) & (c < m) for c, m in zip(cells, sizes)]
-    read = [np.clip(c, 0, m - 1) for c, m in zip(cells, sizes)]
+    cells, real, read = zip(*(axis_taps(o, m, ki, si, pb, di) for o, m, ki, si, di, (pb, _)
+                              in zip(outs, sizes, k, s, d, pads)))
     padded = [(c < m + pa).sum(axis=1) for c, m, (_, pa) in zip(cells, sizes, pads)]
     # The first tap at or after the input's start: the start moved on by whole dilations.
     first = [np.where(c[:, 0] < 0, c[:, 0] + (-c[:, 0] + di - 1) // di * di, c[:, 0])
@@ -589,18 +598,12 @@ def pool_nd_by_window(x, n, op, kernel_size, stride=None, padding=0, dilation=1,
     window. Sums in float64 (int64/uint64 for integer sums), avg divided by the count of taps
     summed (or within the padded extent, or ``divisor_override``)."""
     x = np.asarray(x)
-    sizes = x.shape[-n:]
-    k, s, d, pads, outs = nd_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode)
-    lead = x.shape[:-n]
-    blocks = x.reshape((-1,) + sizes)
+    sizes, k, s, d, pads, outs, lead, blocks, out_dtype = _nd_setup(
+        x, n, op, kernel_size, stride, padding, dilation, ceil_mode)
     B = blocks.shape[0]
+    out = np.empty((B,) + outs, out_dtype)
     if op == "max":
-        out = np.empty((B,) + outs, x.dtype)
         idx = np.empty((B,) + outs, np.int64)
-    elif op == "avg" or x.dtype.kind == "f":
-        out = np.empty((B,) + outs, np.float64)
-    else:
-        out = np.empty((B,) + outs, np.int64 if x.dtype.kind == "i" else np.uint64)
     for pos, taps, padded, first in _nd_windows(sizes, k, s, d, pads, outs):
         sel = (slice(None),) + pos
         if op == "max":
