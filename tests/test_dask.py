@@ -437,3 +437,69 @@ def test_empty_chunks_along_pooled_axes(op, kwargs):
     an empty block alone would be an error."""
     x = _data((2, 3, 6, 5), np.float32, 14)
     _check(op, x, ((2,), (3,), (2, 0, 4), (0, 5, 0)), **kwargs)
+
+
+def _misaligned(x):
+    """A copy of ``x`` whose data starts one byte past an aligned address (as distributed's
+    workers may deserialise a block sent from another process)."""
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    m = raw[1:].view(x.dtype).reshape(x.shape) if x.itemsize == 1 else np.frombuffer(
+        raw.data, x.dtype, x.size, 1).reshape(x.shape)
+    m[...] = x
+    assert x.itemsize == 1 or not m.flags.aligned
+    return m
+
+
+@pytest.mark.parametrize("op, shape, chunks, kwargs", [
+    ("max_pool2d", (3, 5, 9, 8), ((2, 1), (5,), (4, 5), (8,)),
+     dict(kernel_size=3, stride=2, padding=1, return_indices=True)),
+    ("avg_pool2d", (3, 5, 9, 8), ((3,), (2, 3), (9,), (3, 5)),
+     dict(kernel_size=3, stride=1, padding=1, count_include_pad=False)),
+    ("sum_pool2d", (2, 7, 6, 6), ((2,), (7,), (6,), (6,)), dict(kernel_size=2)),
+    ("lp_pool2d", (2, 7, 6, 6), ((1, 1), (7,), (6,), (6,)), dict(norm_type=2, kernel_size=2)),
+    ("max_pool2d", (2, 6, 7, 5), ((2,), (6,), (7,), (5,)), dict(kernel_size=2, axes=(1, 2))),
+    ("max_pool1d", (3, 4, 17), ((3,), (4,), (9, 8)), dict(kernel_size=3, stride=2)),
+    ("avg_pool3d", (2, 3, 4, 5, 6), ((2,), (3,), (4,), (5,), (6,)), dict(kernel_size=2)),
+    ("stochastic_pool2d", (2, 5, 6, 6), ((2,), (5,), (6,), (6,)), dict(kernel_size=2, seed=4)),
+])
+def test_misaligned_blocks_a_slab_at_a_time(monkeypatch, op, shape, chunks, kwargs):
+    """A block whose items are not aligned is pooled a slab of planes at a time through an
+    aligned buffer (tiny slabs here: several per outer index, a short last one); every output,
+    index and draw is the in-memory result's."""
+    monkeypatch.setattr(cd, "_SLAB_BYTES", 3 * shape[-1] * 4)
+    x = _data(shape, np.float32, 21)
+    if op in ("lp_pool2d", "stochastic_pool2d"):
+        x = np.abs(x)
+    want = getattr(cpool, op)(x, **kwargs)
+    got = _computed(getattr(cd, op)(_chunked(_misaligned(x), chunks), **kwargs))
+    _assert_same(got, want, exact=True)
+
+
+def test_misaligned_slabs_cover_every_plane_once():
+    """The slabs' calls: more than one, their inputs aligned, together every plane once, with
+    the batch axes an index at a time outside and in runs inside."""
+    x = _data((3, 4, 5, 6), np.float64, 22)
+    m = _misaligned(x)
+    seen = []
+
+    def call(block, pads, origin, out=None):
+        assert block.flags.aligned and origin is None
+        result = cpool.max_pool2d(block, 2, out=out)
+        seen.append(block.copy())
+        return result
+
+    old = cd._SLAB_BYTES
+    try:
+        cd._SLAB_BYTES = 2 * 5 * 6 * 8  # two planes
+        got = cd._realigned_call(call, m, [2, 3], [(0, 0), (0, 0)], None)
+    finally:
+        cd._SLAB_BYTES = old
+    assert len(seen) == 3 * 2  # each image in runs of 2, 2 channels
+    np.testing.assert_array_equal(np.concatenate([s.reshape(-1, 5, 6) for s in seen]),
+                                  x.reshape(-1, 5, 6))
+    np.testing.assert_array_equal(got, cpool.max_pool2d(x, 2))
+    # An aligned block, or one slab's worth, is one call on the block itself.
+    seen.clear()
+    np.testing.assert_array_equal(cd._realigned_call(call, x, [2, 3], [(0, 0)] * 2, None),
+                                  cpool.max_pool2d(x, 2))
+    assert len(seen) == 1
