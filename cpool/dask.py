@@ -31,7 +31,7 @@ How the blocks are made
 
 A block whose items are not aligned (distributed's workers may deserialise a block sent from
 another process at any byte offset) is pooled a slab of planes at a time through one aligned
-buffer, rather than as an aligned copy of the whole block (:func:`_realigned_call`).
+buffer, rather than as an aligned copy of the whole block (:func:`_realigned`).
 
 Each task calls the in-memory op with ``num_threads=1`` unless told otherwise: Dask's workers
 are the parallelism, and a task's OpenMP team on top of them would oversubscribe the cores.
@@ -197,7 +197,10 @@ def _window_block(parts, axes, cut, call, pads, index_fix, origin, first_taps=()
     the whole plane (``index_fix``: the span's shape, its start, the plane's sizes;
     ``first_taps``: see :func:`_plane_positions`)."""
     x = _assemble(parts, axes)[cut]
-    result = _realigned_call(call, x, axes, pads, origin)
+    if origin is None:  # stochastic pooling (draws placed by origin) takes the whole block
+        result = _realigned(lambda b, out=None: call(b, pads, origin, out=out), x, axes)
+    else:
+        result = call(x, pads, origin)
     if index_fix is None or not isinstance(result, tuple):
         return result
     values, idx = result
@@ -214,15 +217,15 @@ def _call_op(op, kwargs, padded, x, pads, origin, out=None):
     return op(x, **kwargs)
 
 
-# The input a slab at a time when a block is misaligned (see _realigned_call): slabs of about
+# The input a slab at a time when a block is misaligned (see _realigned): slabs of about
 # this many bytes, which stay in the core's L2 cache between their copy and their pooling
 # (1.6 MB slabs were the fastest of 0.2-3.2 MB on the 2-core machine).
 _SLAB_BYTES = 2 << 20
 
 
-def _realigned_call(call, x, axes, pads, origin):
-    """``call(x, pads, origin)``; for an ``x`` whose items are not aligned, a slab of whole
-    planes at a time.
+def _realigned(fn, x, axes):
+    """``fn(x)``, an op over the pooled ``axes`` that takes ``out=``; for an ``x`` whose items
+    are not aligned, a slab of whole planes at a time.
 
     Why: distributed's workers deserialise a block sent from another process at whatever
     offset its frame lands on (an odd byte offset is common), and the kernels, which address
@@ -232,12 +235,11 @@ def _realigned_call(call, x, axes, pads, origin):
     (outer batch axes an index at a time, the next batch axis in runs of about
     :data:`_SLAB_BYTES`) is copied into one reused buffer, where it stays in cache for its
     pooling, and its outputs go straight into the block's result (``out=``). Slabs hold whole
-    planes, so every output is the one the whole block gives. Stochastic pooling (its draws
-    placed by ``origin``) takes the whole block."""
+    planes, so every output is the one the whole block gives."""
     pooled = {ax % x.ndim for ax in axes}
     batch = [a for a in range(x.ndim) if a not in pooled and x.shape[a] > 1]
-    if origin is not None or not batch or _v._aligned(x):
-        return call(x, pads, origin)
+    if not batch or _v._aligned(x):
+        return fn(x)
     k, per = 0, x.nbytes // x.shape[batch[0]]  # bytes of one index of axis batch[k]
     while per > _SLAB_BYTES and k + 1 < len(batch):
         k += 1
@@ -245,7 +247,7 @@ def _realigned_call(call, x, axes, pads, origin):
     outer, a = batch[:k], batch[k]
     step = max(1, _SLAB_BYTES // max(1, per))
     if not outer and step >= x.shape[a]:
-        return call(x, pads, origin)
+        return fn(x)
 
     def slab_of(index, lo, hi):
         sel = [slice(None)] * x.ndim
@@ -263,7 +265,7 @@ def _realigned_call(call, x, axes, pads, origin):
         buffer = scratch[(slice(None),) * a + (slice(0, sel[a].stop - sel[a].start),)]
         np.copyto(buffer, x[sel])
         if results is None:  # the first slab's result gives the results' dtypes and shapes
-            first = call(buffer, pads, origin)
+            first = fn(buffer)
             parts = first if isinstance(first, tuple) else (first,)
             results = tuple(_v.empty(tuple(x.shape[d] if d in outer or d == a else n
                                            for d, n in enumerate(p.shape)), p.dtype)
@@ -272,7 +274,7 @@ def _realigned_call(call, x, axes, pads, origin):
                 r[sel] = p
             continue
         out = tuple(r[sel] for r in results)
-        call(buffer, pads, origin, out=out if isinstance(first, tuple) else out[0])
+        fn(buffer, out=out if isinstance(first, tuple) else out[0])
     return results if isinstance(first, tuple) else results[0]
 
 
@@ -364,14 +366,15 @@ def _global_partial(x, kind, axes, origin, sizes, num_threads):
         n = len(axes)
         op = {1: cpool.global_max_pool1d, 2: cpool.global_max_pool2d,
               3: cpool.global_max_pool3d}[n]
-        values, idx = op(x, keepdims=True, return_indices=True, axes=axes,
-                         num_threads=num_threads)
+        values, idx = _realigned(functools.partial(
+            op, keepdims=True, return_indices=True, axes=axes, num_threads=num_threads), x, axes)
         local = tuple(x.shape[a] for a in axes)
         return values, _plane_positions(idx, local, origin, sizes)
     if kind == "sum":
         op = {1: cpool.global_sum_pool1d, 2: cpool.global_sum_pool2d,
               3: cpool.global_sum_pool3d}[len(axes)]
-        return op(x, keepdims=True, axes=axes, num_threads=num_threads)
+        return _realigned(functools.partial(op, keepdims=True, axes=axes,
+                                            num_threads=num_threads), x, axes)
     return np.sum(x, axis=tuple(axes), dtype=np.float64, keepdims=True)
 
 

@@ -461,6 +461,9 @@ def _misaligned(x):
     ("max_pool1d", (3, 4, 17), ((3,), (4,), (9, 8)), dict(kernel_size=3, stride=2)),
     ("avg_pool3d", (2, 3, 4, 5, 6), ((2,), (3,), (4,), (5,), (6,)), dict(kernel_size=2)),
     ("stochastic_pool2d", (2, 5, 6, 6), ((2,), (5,), (6,), (6,)), dict(kernel_size=2, seed=4)),
+    ("global_max_pool2d", (3, 5, 6, 4), ((3,), (5,), (2, 4), (4,)), dict(return_indices=True)),
+    ("global_sum_pool2d", (3, 5, 6, 4), ((2, 1), (5,), (6,), (4,)), dict(keepdims=True)),
+    ("global_max_pool3d", (2, 3, 4, 5, 6), ((2,), (3,), (4,), (5,), (6,)), {}),
 ])
 def test_misaligned_blocks_a_slab_at_a_time(monkeypatch, op, shape, chunks, kwargs):
     """A block whose items are not aligned is pooled a slab of planes at a time through an
@@ -482,8 +485,8 @@ def test_misaligned_slabs_cover_every_plane_once():
     m = _misaligned(x)
     seen = []
 
-    def call(block, pads, origin, out=None):
-        assert block.flags.aligned and origin is None
+    def call(block, out=None):
+        assert block.flags.aligned
         result = cpool.max_pool2d(block, 2, out=out)
         seen.append(block.copy())
         return result
@@ -491,7 +494,7 @@ def test_misaligned_slabs_cover_every_plane_once():
     old = cd._SLAB_BYTES
     try:
         cd._SLAB_BYTES = 2 * 5 * 6 * 8  # two planes
-        got = cd._realigned_call(call, m, [2, 3], [(0, 0), (0, 0)], None)
+        got = cd._realigned(call, m, [2, 3])
     finally:
         cd._SLAB_BYTES = old
     assert len(seen) == 3 * 2  # each image in runs of 2, 2 channels
@@ -500,6 +503,5 @@ def test_misaligned_slabs_cover_every_plane_once():
     np.testing.assert_array_equal(got, cpool.max_pool2d(x, 2))
     # An aligned block, or one slab's worth, is one call on the block itself.
     seen.clear()
-    np.testing.assert_array_equal(cd._realigned_call(call, x, [2, 3], [(0, 0)] * 2, None),
-                                  cpool.max_pool2d(x, 2))
+    np.testing.assert_array_equal(cd._realigned(call, x, [2, 3]), cpool.max_pool2d(x, 2))
     assert len(seen) == 1
