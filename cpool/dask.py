@@ -459,6 +459,8 @@ def _planewise_block(op, kwargs, names, spatial_out, axes, *blocks):
     """The in-memory op on one batch block of whole planes, the arrays ``blocks`` passed as the
     arguments ``names``; a gradient's ``input_shape`` becomes the block's batch sizes and the
     whole planes' sizes ``spatial_out``."""
+    if names == ["x"]:  # a forward op of x alone (adaptive): planes are independent
+        return _realigned(lambda x, out=None: op(x, out=out, **kwargs), blocks[0], axes)
     kwargs = dict(kwargs, **dict(zip(names, blocks)))
     if "input_shape" in kwargs:
         ndim, first = len(kwargs["input_shape"]), blocks[0]

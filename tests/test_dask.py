@@ -464,6 +464,11 @@ def _misaligned(x):
     ("global_max_pool2d", (3, 5, 6, 4), ((3,), (5,), (2, 4), (4,)), dict(return_indices=True)),
     ("global_sum_pool2d", (3, 5, 6, 4), ((2, 1), (5,), (6,), (4,)), dict(keepdims=True)),
     ("global_max_pool3d", (2, 3, 4, 5, 6), ((2,), (3,), (4,), (5,), (6,)), {}),
+    ("adaptive_max_pool2d", (3, 5, 9, 8), ((2, 1), (5,), (9,), (8,)),
+     dict(output_size=(4, 3), return_indices=True)),
+    ("adaptive_avg_pool1d", (3, 5, 13), ((3,), (2, 3), (13,)), dict(output_size=5)),
+    ("fractional_max_pool2d", (2, 5, 9, 8), ((2,), (5,), (9,), (8,)),
+     dict(kernel_size=2, output_ratio=0.6, seed=1)),
 ])
 def test_misaligned_blocks_a_slab_at_a_time(monkeypatch, op, shape, chunks, kwargs):
     """A block whose items are not aligned is pooled a slab of planes at a time through an
