@@ -459,7 +459,9 @@ def _planewise_block(op, kwargs, names, spatial_out, axes, *blocks):
     """The in-memory op on one batch block of whole planes, the arrays ``blocks`` passed as the
     arguments ``names``; a gradient's ``input_shape`` becomes the block's batch sizes and the
     whole planes' sizes ``spatial_out``."""
-    if names == ["x"]:  # a forward op of x alone (adaptive): planes are independent
+    if names == ["x"] and op.__name__.startswith("adaptive_"):
+        # Adaptive forward ops: every plane's result depends on that plane alone (fractional
+        # pooling's draws depend on the plane's position, and come as an array here).
         return _realigned(lambda x, out=None: op(x, out=out, **kwargs), blocks[0], axes)
     kwargs = dict(kwargs, **dict(zip(names, blocks)))
     if "input_shape" in kwargs:

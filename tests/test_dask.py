@@ -510,3 +510,25 @@ def test_misaligned_slabs_cover_every_plane_once():
     seen.clear()
     np.testing.assert_array_equal(cd._realigned(call, x, [2, 3]), cpool.max_pool2d(x, 2))
     assert len(seen) == 1
+
+
+def test_whole_plane_tasks_take_slabs_only_where_planes_are_independent(monkeypatch):
+    """Adaptive pooling of a misaligned block goes a slab at a time; fractional pooling with a
+    seed (its draws depend on each plane's position in the block) takes the whole block."""
+    monkeypatch.setattr(cd, "_SLAB_BYTES", 8 * 4)
+    x = _data((3, 5, 9, 8), np.float32, 23)
+    calls = []
+
+    def adaptive_max_pool2d(*args, **kwargs):
+        calls.append(args[0].shape)
+        return cpool.adaptive_max_pool2d(*args, **kwargs)
+
+    got = cd._planewise_block(adaptive_max_pool2d, dict(output_size=(4, 3), axes=[2, 3]), ["x"],
+                              (9, 8), [2, 3], _misaligned(x))
+    np.testing.assert_array_equal(got, cpool.adaptive_max_pool2d(x, (4, 3)))
+    assert len(calls) == 15
+    got = cd._planewise_block(cpool.fractional_max_pool2d,
+                              dict(kernel_size=2, output_ratio=0.6, seed=1, axes=[2, 3]), ["x"],
+                              (9, 8), [2, 3], _misaligned(x))
+    np.testing.assert_array_equal(got, cpool.fractional_max_pool2d(x, 2, output_ratio=0.6,
+                                                                   seed=1))
