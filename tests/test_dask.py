@@ -14,6 +14,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import cpool  # noqa: E402
 import cpool.dask as cd  # noqa: E402
+from _helpers import misaligned_copy  # noqa: E402
 
 def _chunked(x, chunks):
     return da.from_array(x, chunks=chunks)
@@ -439,17 +440,6 @@ def test_empty_chunks_along_pooled_axes(op, kwargs):
     _check(op, x, ((2,), (3,), (2, 0, 4), (0, 5, 0)), **kwargs)
 
 
-def _misaligned(x):
-    """A copy of ``x`` whose data starts one byte past an aligned address (as distributed's
-    workers may deserialise a block sent from another process)."""
-    raw = np.zeros(x.nbytes + 1, np.uint8)
-    m = raw[1:].view(x.dtype).reshape(x.shape) if x.itemsize == 1 else np.frombuffer(
-        raw.data, x.dtype, x.size, 1).reshape(x.shape)
-    m[...] = x
-    assert x.itemsize == 1 or not m.flags.aligned
-    return m
-
-
 @pytest.mark.parametrize("op, shape, chunks, kwargs", [
     ("max_pool2d", (3, 5, 9, 8), ((2, 1), (5,), (4, 5), (8,)),
      dict(kernel_size=3, stride=2, padding=1, return_indices=True)),
@@ -479,7 +469,7 @@ def test_misaligned_blocks_a_slab_at_a_time(monkeypatch, op, shape, chunks, kwar
     if op in ("lp_pool2d", "stochastic_pool2d"):
         x = np.abs(x)
     want = getattr(cpool, op)(x, **kwargs)
-    got = _computed(getattr(cd, op)(_chunked(_misaligned(x), chunks), **kwargs))
+    got = _computed(getattr(cd, op)(_chunked(misaligned_copy(x), chunks), **kwargs))
     _assert_same(got, want, exact=True)
 
 
@@ -487,7 +477,7 @@ def test_misaligned_slabs_cover_every_plane_once():
     """The slabs' calls: more than one, their inputs aligned, together every plane once, with
     the batch axes an index at a time outside and in runs inside."""
     x = _data((3, 4, 5, 6), np.float64, 22)
-    m = _misaligned(x)
+    m = misaligned_copy(x)
     seen = []
 
     def call(block, out=None):
@@ -524,11 +514,11 @@ def test_whole_plane_tasks_take_slabs_only_where_planes_are_independent(monkeypa
         return cpool.adaptive_max_pool2d(*args, **kwargs)
 
     got = cd._planewise_block(adaptive_max_pool2d, dict(output_size=(4, 3), axes=[2, 3]), ["x"],
-                              (9, 8), [2, 3], _misaligned(x))
+                              (9, 8), [2, 3], misaligned_copy(x))
     np.testing.assert_array_equal(got, cpool.adaptive_max_pool2d(x, (4, 3)))
     assert len(calls) == 15
     got = cd._planewise_block(cpool.fractional_max_pool2d,
                               dict(kernel_size=2, output_ratio=0.6, seed=1, axes=[2, 3]), ["x"],
-                              (9, 8), [2, 3], _misaligned(x))
+                              (9, 8), [2, 3], misaligned_copy(x))
     np.testing.assert_array_equal(got, cpool.fractional_max_pool2d(x, 2, output_ratio=0.6,
                                                                    seed=1))
