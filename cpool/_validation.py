@@ -646,8 +646,12 @@ def _converted(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         x = x.view(_UINT8)
     elif x.dtype != dtype:  # float16 -> float32, byte-swapped -> native order
         x = x.astype(dtype)
-    if not _aligned(x):  # one aligned C-contiguous copy
-        x = np.array(x, order="C")
+    if not _aligned(x):
+        # One aligned C-contiguous copy, in memory the buffer cache can give again to the next
+        # call's copy: fresh pages for it took about as long as the pooling itself.
+        copy = empty(x.shape, x.dtype)
+        np.copyto(copy, x)
+        x = copy
     return x
 
 
