@@ -120,6 +120,23 @@ def test_windowed_ops_equal_in_memory_for_any_chunking(case):
     _check(name, x, chunks, **kwargs)
 
 
+@given(_windowed_case(), st.integers(1, 400))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_misaligned_blocks_equal_in_memory_for_any_chunking_and_slab(case, slab_bytes):
+    """The same property on misaligned input, its blocks pooled in slabs of any size."""
+    name, shape, dtype, chunks, kwargs, seed = case
+    x = _data(shape, dtype, seed)
+    if name.startswith("lp"):
+        x = np.abs(x)
+    want = getattr(cpool, name)(x, **kwargs)
+    old, cd._SLAB_BYTES = cd._SLAB_BYTES, slab_bytes
+    try:
+        got = _computed(getattr(cd, name)(_chunked(misaligned_copy(x), chunks), **kwargs))
+    finally:
+        cd._SLAB_BYTES = old
+    _assert_same(got, want, "max" in name or x.dtype.kind in "iub")
+
+
 @pytest.mark.parametrize("chunks", [
     ((2,), (1,), (3, 3, 3, 3, 1), (2, 5, 6)),     # chunks smaller than the kernel, uneven last
     ((1, 1), (1,), (13,), (1,) * 13),           # one-cell chunks
