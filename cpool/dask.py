@@ -261,21 +261,21 @@ def _realigned(fn, x, axes):
              for index in np.ndindex(*(x.shape[b] for b in outer))
              for lo in range(0, x.shape[a], step)]
     scratch = _v.empty(x[slabs[0]].shape, x.dtype)
-    results = None
-    for sel in slabs:
+
+    def copied(sel):  # the slab ``sel`` of x in the aligned buffer
         buffer = scratch[(slice(None),) * a + (slice(0, sel[a].stop - sel[a].start),)]
         np.copyto(buffer, x[sel])
-        if results is None:  # the first slab's result gives the results' dtypes and shapes
-            first = fn(buffer)
-            parts = first if isinstance(first, tuple) else (first,)
-            results = tuple(_v.empty(tuple(x.shape[d] if d in outer or d == a else n
-                                           for d, n in enumerate(p.shape)), p.dtype)
-                            for p in parts)
-            for r, p in zip(results, parts):
-                r[sel] = p
-            continue
+        return buffer
+
+    first = fn(copied(slabs[0]))  # its result gives the results' dtypes and shapes
+    parts = first if isinstance(first, tuple) else (first,)
+    results = tuple(_v.empty(tuple(x.shape[d] if d in outer or d == a else n
+                                   for d, n in enumerate(p.shape)), p.dtype) for p in parts)
+    for r, p in zip(results, parts):
+        r[slabs[0]] = p
+    for sel in slabs[1:]:
         out = tuple(r[sel] for r in results)
-        fn(buffer, out=out if isinstance(first, tuple) else out[0])
+        fn(copied(sel), out=out if isinstance(first, tuple) else out[0])
     return results if isinstance(first, tuple) else results[0]
 
 

@@ -490,9 +490,10 @@ def test_misaligned_blocks_a_slab_at_a_time(monkeypatch, op, shape, chunks, kwar
     _assert_same(got, want, exact=True)
 
 
-def test_misaligned_slabs_cover_every_plane_once():
+def test_misaligned_slabs_cover_every_plane_once(monkeypatch):
     """The slabs' calls: more than one, their inputs aligned, together every plane once, with
     the batch axes an index at a time outside and in runs inside."""
+    monkeypatch.setattr(cd, "_SLAB_BYTES", 2 * 5 * 6 * 8)  # two planes
     x = _data((3, 4, 5, 6), np.float64, 22)
     m = misaligned_copy(x)
     seen = []
@@ -503,12 +504,7 @@ def test_misaligned_slabs_cover_every_plane_once():
         seen.append(block.copy())
         return result
 
-    old = cd._SLAB_BYTES
-    try:
-        cd._SLAB_BYTES = 2 * 5 * 6 * 8  # two planes
-        got = cd._realigned(call, m, [2, 3])
-    finally:
-        cd._SLAB_BYTES = old
+    got = cd._realigned(call, m, [2, 3])
     assert len(seen) == 3 * 2  # each image in runs of 2, 2 channels
     np.testing.assert_array_equal(np.concatenate([s.reshape(-1, 5, 6) for s in seen]),
                                   x.reshape(-1, 5, 6))
