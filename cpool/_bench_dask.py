@@ -8,8 +8,10 @@ a plain file copy, side by side in one run.
   a preallocated ``out=``, which saves that call its fresh pages), and on a
   ``distributed.LocalCluster`` of that many one-thread worker processes, its input held on the
   workers (``persist``) and its result kept there: the cost of the cluster's scheduling, not
-  of shipping the array from this process. A graph of the same shape whose tasks do nothing
-  gives the cluster's fixed cost per run.
+  of shipping the array from this process. The input is either made on the workers, a block
+  per task (as a zarr read or an upstream op makes it), or sent from this process (whose
+  blocks a worker deserialises at unaligned offsets: see cpool.dask._realigned). A graph of
+  the same shape whose tasks do nothing gives the cluster's fixed cost per run.
 * The batch command: ``python -m cpool pool`` of a ``.npy`` file (4 GB by default) into
   another, against ``cp`` of the same file, each followed by ``sync``: rates are bytes read
   plus bytes written per second.
@@ -34,6 +36,14 @@ BATCH_TARGET = 0.5
 
 def _noop(block):
     return block[:0]
+
+
+def _made_block(block_info=None):
+    """One chunk of the input, made where its task runs (a worker), as a zarr read or an
+    upstream op makes its blocks: standard normal float32 from the chunk's own seed."""
+    start = block_info[None]["array-location"][0][0]
+    rng = np.random.default_rng(start)
+    return rng.standard_normal((CHUNK,) + SHAPE[1:], dtype=np.float32)
 
 
 def throughput(workers: int, repeat: int):
@@ -70,7 +80,10 @@ def throughput(workers: int, repeat: int):
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         held = client.persist(da.from_array(x, chunks=(CHUNK,) + SHAPE[1:]))
-        wait(held)
+        made = client.persist(da.map_blocks(
+            _made_block, chunks=((CHUNK,) * (SHAPE[0] // CHUNK),) + tuple((n,) for n in SHAPE[1:]),
+            dtype=np.float32))
+        wait([held, made])
 
         def on_cluster(make):
             """Best wall time of a run, and its tasks' compute time (the task stream's)."""
@@ -90,15 +103,20 @@ def throughput(workers: int, repeat: int):
                 time.sleep(0.5)  # the workers free the results
             return best
 
+        t_made, t_made_tasks = on_cluster(lambda: cd.max_pool2d(made, 2))
         t_cluster, t_tasks = on_cluster(lambda: cd.max_pool2d(held, 2))
         t_noop, _ = on_cluster(lambda: held.map_blocks(_noop, dtype=held.dtype))
         t_mem = _time(in_memory, repeat)
-        rows.append(("LocalCluster of one-thread processes, input and result held there",
-                     t_cluster, t_mem))
+        rows.append(("LocalCluster of one-thread processes, input made on the workers (as a "
+                     "zarr read makes it) and result held there", t_made, t_mem))
+        rows.append(("LocalCluster of one-thread processes, input sent from this process "
+                     "(its blocks arrive misaligned) and result held there", t_cluster, t_mem))
         rows.append(("LocalCluster: the same graph shape doing nothing (its fixed cost)",
                      t_noop, None))
-        rows.append(("LocalCluster: its tasks' own compute time, per worker", t_tasks / workers,
-                     None))
+        rows.append(("LocalCluster: its tasks' own compute time, per worker, input made there",
+                     t_made_tasks / workers, None))
+        rows.append(("LocalCluster: its tasks' own compute time, per worker, input sent",
+                     t_tasks / workers, None))
     # What a worker's tasks cost in this process: each block's result kept (fresh pages, as a
     # worker holds its results), or freed before the next (the allocator reuses its pages).
     blocks = [x[i:i + CHUNK] for i in range(0, SHAPE[0], CHUNK)]
