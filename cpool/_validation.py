@@ -633,9 +633,22 @@ def _aligned(a: np.ndarray) -> bool:
     return a.flags.aligned and all(st % item == 0 for n, st in zip(a.shape, a.strides) if n > 1)
 
 
+def _cached_copy(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A C-contiguous copy of ``a`` in ``dtype`` (NumPy's unsafe cast, as ``np.asarray(a,
+    dtype)``), in memory the buffer cache can give again to the next call's copy: fresh pages
+    for a copy took about as long as the pooling itself."""
+    copy = empty(a.shape, dtype)
+    np.copyto(copy, a, casting="unsafe")
+    return copy
+
+
 def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``a`` in ``dtype``, C-contiguous and aligned: ``a`` itself when it already is, else a copy."""
-    return np.require(a, dtype, ("C_CONTIGUOUS", "ALIGNED"))
+    """``a`` in ``dtype``, C-contiguous and aligned: ``a`` itself when it already is, else a
+    copy (:func:`_cached_copy`)."""
+    flags = a.flags
+    if a.dtype == dtype and flags.c_contiguous and flags.aligned:
+        return a
+    return _cached_copy(a, dtype)
 
 
 def _converted(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -647,11 +660,7 @@ def _converted(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     elif x.dtype != dtype:  # float16 -> float32, byte-swapped -> native order
         x = x.astype(dtype)
     if not _aligned(x):
-        # One aligned C-contiguous copy, in memory the buffer cache can give again to the next
-        # call's copy: fresh pages for it took about as long as the pooling itself.
-        copy = empty(x.shape, x.dtype)
-        np.copyto(copy, x)
-        x = copy
+        x = _cached_copy(x, x.dtype)
     return x
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import cpool
 from cpool._kernels import _buffers
-from _helpers import OPS, random_array
+from _helpers import OPS, misaligned_copy, random_array
 
 MIB = 1 << 20
 
@@ -153,6 +153,35 @@ def test_gradients_into_reused_blocks(rng):
     finally:
         cpool.set_buffer_cache(0)
         cpool.set_buffer_cache(previous)
+
+
+_COPIED_GRADIENT_INPUTS = {
+    "strided grad_output": lambda g, i: (np.asfortranarray(g), i),
+    "misaligned grad_output": lambda g, i: (misaligned_copy(g), i),
+    "byte-swapped grad_output": lambda g, i: (g.astype(g.dtype.newbyteorder()), i),
+    "int32 indices": lambda g, i: (g, i.astype(np.int32)),
+    "misaligned indices": lambda g, i: (g, misaligned_copy(i)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_COPIED_GRADIENT_INPUTS))
+def test_gradient_inputs_copy_into_reused_blocks(cache, rng, case):
+    """A gradient's input that the kernel cannot read as it is (strided, misaligned, another
+    dtype or byte order) is copied into a block of the cache, which the next call's copy
+    takes again; the answers are those of the input the kernel reads directly."""
+    x = random_array(rng, (8, 32, 64, 64), np.float32)  # grad_output, indices: 1 MiB, 2 MiB
+    values, indices = cpool.max_pool2d(x, 2, return_indices=True)
+    grad = random_array(rng, values.shape, np.float32)
+    expected = cpool.max_pool2d_backward(grad, indices, x.shape)
+    g, i = _COPIED_GRADIENT_INPUTS[case](grad, indices)
+    before = (g.copy(), i.copy())
+    cpool.max_pool2d_backward(g, i, x.shape)
+    reused = cpool.buffer_cache_info()["reused"]
+    np.testing.assert_array_equal(cpool.max_pool2d_backward(g, i, x.shape), expected)
+    # The copy and the result each take the block the first call's left behind.
+    assert cpool.buffer_cache_info()["reused"] >= reused + 2
+    np.testing.assert_array_equal(g, before[0])
+    np.testing.assert_array_equal(i, before[1])
 
 
 def test_never_holds_more_than_its_limit(cache):
