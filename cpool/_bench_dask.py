@@ -16,6 +16,7 @@ a plain file copy, side by side in one run.
   another, against ``cp`` of the same file, each followed by ``sync``: rates are bytes read
   plus bytes written per second.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ import time
 import numpy as np
 
 import cpool
-from cpool._bench import _time, _time_pair
+from cpool._bench import _time, _time_pair, machine
 
 SHAPE = (64, 256, 112, 112)
 CHUNK = 8
@@ -170,7 +171,7 @@ def batch(gigabytes: float, folder: str):
 
 def main(args) -> int:
     try:
-        import dask  # noqa: F401
+        import dask
     except ImportError:
         print("python -m cpool bench --dask needs Dask: pip install \"cpool[dask]\"",
               file=sys.stderr)
@@ -182,11 +183,18 @@ def main(args) -> int:
     print("| scheduler | cpool.dask ms | in-memory ms | of in-memory | target | |")
     print("|---|---|---|---|---|---|")
     missed = False
+    measured = {"machine": machine(), "workers": workers, "shape": SHAPE, "chunk": CHUNK,
+                "throughput": [], "batch": []}
+    measured["machine"]["dask"] = dask.__version__
     for name, t_dask, t_mem in throughput(workers, args.repeat):
+        row = {"how": name, "dask_ms": round(t_dask * 1e3, 1), "in_memory_ms": None,
+               "of_in_memory": None}
+        measured["throughput"].append(row)
         if t_mem is None:
             print(f"| {name} | {t_dask * 1e3:.1f} | — | — | | |")
             continue
         ratio = t_mem / t_dask
+        row.update(in_memory_ms=round(t_mem * 1e3, 1), of_in_memory=round(ratio, 2))
         ok = ratio >= THROUGHPUT_TARGET
         missed |= not ok
         print(f"| {name} | {t_dask * 1e3:.1f} | {t_mem * 1e3:.1f} | {ratio:.2f} | "
@@ -208,4 +216,13 @@ def main(args) -> int:
         print(f"| cp | {t_cp:.2f} | {cp_rate / 1e9:.2f} | 1.00 | | |")
         print(f"| python -m cpool pool | {t_pool:.2f} | {rate / 1e9:.2f} | {rate / cp_rate:.2f} | "
               f">= {BATCH_TARGET} | {'met' if ok else 'MISSED'} |")
+        measured["batch"] = [
+            {"command": "cp", "s": round(t_cp, 2), "gb_per_s": round(cp_rate / 1e9, 2),
+             "of_cp": 1.0},
+            {"command": "python -m cpool pool", "s": round(t_pool, 2),
+             "gb_per_s": round(rate / 1e9, 2), "of_cp": round(rate / cp_rate, 2)}]
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(measured, f, indent=1)
+        print(f"\nwrote {args.json}")
     return 1 if missed and args.check else 0

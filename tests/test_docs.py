@@ -114,6 +114,55 @@ def test_performance_tables_match_their_json():
     assert checked > 100
 
 
+def _page_tables(section):
+    """The unindented Markdown tables of ``section`` as lists of {header cell: cell} rows, by
+    their first header cell."""
+    tables, head = {}, None
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            head = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if set("".join(cells)) <= set("-: "):
+            continue
+        if head is None:
+            head = cells
+            tables[head[0]] = []
+        else:
+            tables[head[0]].append(dict(zip(head, cells)))
+    return tables
+
+
+def test_larger_than_memory_tables_match_their_json():
+    """The Speed section of docs/larger_than_memory.md shows the run in
+    docs/_data/bench-2core-dask.json (``python -m cpool bench --dask --json``) row by row: the
+    throughput table's rows in the run's order, and the batch command against cp."""
+    data = json.loads((ROOT / "docs" / "_data" / "bench-2core-dask.json").read_text())
+    text = (ROOT / "docs" / "larger_than_memory.md").read_text()
+    section = text.split("\n## Speed\n", 1)[1].split("\n## ", 1)[0]
+    assert "docs/_data/bench-2core-dask.json" in section
+    tables = _page_tables(section)
+    shown = tables["how"]
+    assert [r["how"] for r in shown] == [r["how"] for r in data["throughput"]]
+    checked = 0
+    for cells, row in zip(shown, data["throughput"]):
+        for column, field in (("cpool.dask ms", "dask_ms"), ("in-memory ms", "in_memory_ms"),
+                              ("of in-memory", "of_in_memory")):
+            if row[field] is None:
+                assert cells[column] in ("", "—"), (row["how"], column)
+            else:
+                assert _agrees(cells[column], row[field]), (row["how"], column, cells[column])
+                checked += 1
+    shown = tables["command"]
+    assert len(shown) == len(data["batch"]) == 2
+    for cells, row in zip(shown, data["batch"]):
+        assert row["command"] in cells["command"]
+        for column, field in (("s", "s"), ("GB/s", "gb_per_s"), ("of cp", "of_cp")):
+            assert _agrees(cells[column], row[field]), (row["command"], column, cells[column])
+            checked += 1
+    assert checked >= 20
+
+
 def test_index_figures_come_from_the_json():
     """The index page's headline figures are the measured ones (docs/_data/bench-2core.json,
     max 2x2 s2 at one thread), as conf.py substitutes them."""
