@@ -57,18 +57,20 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _tables(section):
-    """The Markdown tables of ``section``: (header cells, body rows of cells)."""
+    """The unindented Markdown tables of ``section``: (header cells, body rows of cells)."""
     tables = []
+    in_table = False
     for line in section.splitlines():
-        if not line.startswith("|"):
+        in_table, was_in_table = line.startswith("|"), in_table
+        if not in_table:
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if set("".join(cells)) <= set("-: "):
             continue
-        if cells[0] in ("case", "row width"):
-            tables.append((cells, []))
-        elif tables:
+        if was_in_table:
             tables[-1][1].append(cells)
+        else:
+            tables.append((cells, []))
     return tables
 
 
@@ -100,7 +102,7 @@ def test_performance_tables_match_their_json():
         rows = json.loads((ROOT / "docs" / "_data" / sources[0]).read_text())["rows"]
         by_case = {(r["case"], r["threads"]): r for r in rows}
         for head, body in _tables(section):
-            if "threads" not in head:
+            if head[0] not in ("case", "row width") or "threads" not in head:
                 continue
             for cells in body:
                 row = by_case.get((cells[0], int(cells[head.index("threads")])))
@@ -114,25 +116,6 @@ def test_performance_tables_match_their_json():
     assert checked > 100
 
 
-def _page_tables(section):
-    """The unindented Markdown tables of ``section`` as lists of {header cell: cell} rows, by
-    their first header cell."""
-    tables, head = {}, None
-    for line in section.splitlines():
-        if not line.startswith("|"):
-            head = None
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if set("".join(cells)) <= set("-: "):
-            continue
-        if head is None:
-            head = cells
-            tables[head[0]] = []
-        else:
-            tables[head[0]].append(dict(zip(head, cells)))
-    return tables
-
-
 def test_larger_than_memory_tables_match_their_json():
     """The Speed section of docs/larger_than_memory.md shows the run in
     docs/_data/bench-2core-dask.json (``python -m cpool bench --dask --json``) row by row: the
@@ -141,7 +124,8 @@ def test_larger_than_memory_tables_match_their_json():
     text = (ROOT / "docs" / "larger_than_memory.md").read_text()
     section = text.split("\n## Speed\n", 1)[1].split("\n## ", 1)[0]
     assert "docs/_data/bench-2core-dask.json" in section
-    tables = _page_tables(section)
+    tables = {head[0]: [dict(zip(head, cells)) for cells in body]
+              for head, body in _tables(section)}
     shown = tables["how"]
     assert [r["how"] for r in shown] == [r["how"] for r in data["throughput"]]
     checked = 0
