@@ -15,6 +15,18 @@ CHUNK = 1 if SMALL else 8
 WORKERS = 2
 
 
+def _best_alternating(fns, rounds=5):
+    """Each of ``fns``' best time over ``rounds`` rounds, in each of which every one runs once in
+    turn, so that drift in the machine's load affects them alike."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
 def _dask():
     try:
         import dask.array as da
@@ -45,14 +57,8 @@ class DaskMaxPool:
 
     def track_of_in_memory(self):
         """In-memory time / cpool.dask time, timed in alternating rounds (best of 5 each)."""
-        t_dask = t_mem = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            self._store()
-            t_dask = min(t_dask, time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            cpool.max_pool2d(self.x, 2, num_threads=WORKERS)
-            t_mem = min(t_mem, time.perf_counter() - t0)
+        t_dask, t_mem = _best_alternating(
+            (self._store, lambda: cpool.max_pool2d(self.x, 2, num_threads=WORKERS)))
         return t_mem / t_dask
 
     track_of_in_memory.unit = "ratio"
@@ -84,13 +90,9 @@ class DaskMisalignedBlocks:
 
     def track_of_aligned(self):
         """Aligned input's time / misaligned input's, timed in alternating rounds (best of 5)."""
-        best = {"aligned": float("inf"), "misaligned": float("inf")}
-        for _ in range(5):
-            for name in best:
-                t0 = time.perf_counter()
-                self._store(name)
-                best[name] = min(best[name], time.perf_counter() - t0)
-        return best["aligned"] / best["misaligned"]
+        t_aligned, t_misaligned = _best_alternating(
+            (lambda: self._store("aligned"), lambda: self._store("misaligned")))
+        return t_aligned / t_misaligned
 
     track_of_aligned.unit = "ratio"
 
