@@ -354,10 +354,10 @@ def _window_backward(fn, n, grad_output, input_shape, axes, kernel_size, stride,
     """Gradient of sum (``avg`` None) or average (``avg``: (count_include_pad,
     divisor_override)) pooling over ``n`` spatial axes (of the squares of ``squared_input``,
     an input-shaped array, where given)."""
-    shape, axes, geom, grad_shape = _v.window_backward_geometry(
-        fn, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode, n)
+    grad, shape, axes, geom, grad_shape = _v.window_backward_geometry(
+        fn, grad_output, input_shape, axes, kernel_size, stride, padding, dilation, ceil_mode, n)
     counts = None if avg is None else _v.avg_divisors(geom, avg[0], avg[1], fn)
-    return _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_threads,
+    return _spread(fn, n, grad, shape, axes, geom, grad_shape, counts, out, num_threads,
                    squared_input, lp_means)
 
 

@@ -425,15 +425,18 @@ def _clipped(W: int, out_w: int, kernel: int, stride: int, dilation: int, pad_be
     return width > 2 * W + _PADDED_ROW_SLACK
 
 
-def _geometry(fn: str, shape, axes, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
-    """The geometry of a windowed op over the spatial ``axes`` of an array of ``shape``."""
+def _geometry(fn: str, shape, axes, kernel_size, stride, padding, dilation, ceil_mode,
+              arrays: bool = True) -> Geometry:
+    """The geometry of a windowed op over the spatial ``axes`` of an array of ``shape``; with
+    ``arrays`` False (or an empty batch, which reads nothing) the output sizes and padding
+    alone, without the per-window arrays, whose size follows the output's."""
     n = len(axes)
     kernel = _tuple("kernel_size", kernel_size, fn, n)
     stride = kernel if stride is None else _tuple("stride", stride, fn, n)
     dilation = _tuple("dilation", dilation, fn, n)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
     padding = _padding_arg(padding, fn, n)
-    arrays = all(k > 0 for k in without_axes(shape, axes))  # an empty batch reads nothing
+    arrays = arrays and all(k > 0 for k in without_axes(shape, axes))
     return _checked_geometry(fn, tuple(shape[a] for a in axes), kernel, stride, padding,
                              dilation, ceil_mode, arrays)
 
@@ -1486,6 +1489,10 @@ def _lane_tasks(num_threads, work: int, images: int, lanes: int, fn: str) -> Tup
 # ---------------------------------------------------------------------------------------------
 # gradients and max_unpool2d
 # ---------------------------------------------------------------------------------------------
+# The most elements a gradient of `input_shape` may have: sys.maxsize bytes of float64.
+_MAX_RESULT_ELEMENTS = np.iinfo(np.intp).max // 8
+
+
 def input_shape_arg(input_shape, axes, fn: str,
                     n: int = 2) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
     """Check ``input_shape`` (at least n non-negative ints) and ``axes``, its n spatial axes,
@@ -1504,6 +1511,12 @@ def input_shape_arg(input_shape, axes, fn: str,
         raise ValueError(
             f"{fn}: `input_shape` must have non-empty ({', '.join(AXIS_NAMES[n])}) axes "
             f"{axes}, got {shape}")
+    # The gradient is an array of this shape (of up to 8-byte values): NumPy cannot make one
+    # past sys.maxsize bytes, and would say so without naming the argument.
+    if math.prod(shape) > _MAX_RESULT_ELEMENTS:
+        raise ValueError(
+            f"{fn}: `input_shape` {shape} is too large: its gradient would have "
+            f"{math.prod(shape)} elements, more than an array can hold ({_MAX_RESULT_ELEMENTS})")
     return shape, axes
 
 
@@ -1597,13 +1610,23 @@ def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
     return GradPlan(g, idx, kernel_out, result, view, lanes, block, nt)
 
 
-def window_backward_geometry(fn, input_shape, axes, kernel_size, stride, padding, dilation,
-                             ceil_mode, n: int = 2):
-    """The normalised input shape and axes, the geometry of the forward window op and the
-    grad_output shape it implies."""
+def window_backward_geometry(fn, grad_output, input_shape, axes, kernel_size, stride, padding,
+                             dilation, ceil_mode, n: int = 2):
+    """``grad_output`` as an array, the normalised input shape and axes, the geometry of the
+    forward window op and the grad_output shape it implies, which ``grad_output`` must have.
+
+    The shapes are compared before the geometry's per-window arrays are made: their size
+    follows ``input_shape``, an argument, and must not be paid for a gradient that cannot
+    match it."""
     shape, axes = input_shape_arg(input_shape, axes, fn, n)
+    sizes = _geometry(fn, shape, axes, kernel_size, stride, padding, dilation, ceil_mode,
+                      arrays=False).out_sizes
+    grad_shape = pooled_shape(shape, axes, sizes)
+    g = as_array(grad_output, "grad_output", fn)
+    if g.shape != grad_shape:
+        raise ValueError(f"{fn}: `grad_output` must have shape {grad_shape}, got {g.shape}")
     geom = _geometry(fn, shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
-    return shape, axes, geom, pooled_shape(shape, axes, geom.out_sizes)
+    return g, shape, axes, geom, grad_shape
 
 
 def unpool_output_shape(fn, x_shape, axes, kernel_size, stride, padding, output_size):

@@ -1,4 +1,7 @@
 """Gradients: against PyTorch autograd when installed, and always against finite differences."""
+import inspect
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -490,6 +493,44 @@ def test_errors(rng):
         cpool.avg_pool2d_backward(y, x.shape, 2, divisor_override=0)
     with pytest.raises(ValueError, match=r"`out` must have shape \(2, 3, 8, 8\)"):
         cpool.max_pool2d_backward(y, idx, x.shape, out=np.empty((2, 3, 8, 7), np.float32))
+
+
+@pytest.mark.parametrize("name", ["avg_pool1d_backward", "sum_pool1d_backward",
+                                  "avg_pool2d_backward", "sum_pool2d_backward",
+                                  "avg_pool3d_backward", "sum_pool3d_backward"])
+def test_a_huge_input_shape_is_checked_against_grad_output_first(name):
+    # The per-window arrays follow the output's size, which `input_shape` sets: a gradient
+    # that cannot match it is an error before they are made (they were: 384 MB here).
+    n = int(name[-11])  # the 1, 2 or 3 of "..._pool2d_backward"
+    shape = (1, 1) + (1 << (24 if n < 3 else 19),) * n  # (3-D: under the element limit)
+    grad = np.ones((1, 1) + (4,) * n, np.float32)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=rf"^{name}: `grad_output` must have shape"):
+            getattr(cpool, name)(grad, shape, 2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("name", [n for n in dir(cpool) if n.endswith("_backward")
+                                  and "input_shape" in inspect.signature(getattr(cpool, n)).parameters])
+def test_an_input_shape_no_array_can_hold_names_it(name):
+    # Past sys.maxsize bytes NumPy says "array is too big" without naming the argument.
+    op = getattr(cpool, name)
+    n = 3 if "3d" in name else 1 if "1d" in name else 2
+    shape = (2, 3) + (1 << (64 // n),) * n
+    kwargs = {"input_shape": shape}
+    params = inspect.signature(op).parameters
+    grad = np.ones((2, 3) if "global" in name else (2, 3) + (2,) * n, np.float32)
+    if "indices" in params:
+        kwargs["indices"] = np.zeros(grad.shape, np.int64)
+    for key, value in (("kernel_size", 2), ("output_size", 2)):
+        if key in params and params[key].default is inspect.Parameter.empty:
+            kwargs[key] = value
+    with pytest.raises(ValueError, match=rf"^{name}: `input_shape` \(2, 3, .*\) is too large"):
+        op(grad, **kwargs)
 
 
 @pytest.mark.parametrize("op,k,s,p,d,c", [(op,) + g for g in window_grid()[::5]
