@@ -21,6 +21,7 @@ import numpy as np
 from cpool import _threads
 from cpool._kernels import window as _window
 from cpool._kernels._buffers import MIN_BYTES as _POOLED_BYTES
+from cpool._kernels import _half
 from cpool._kernels._buffers import empty
 
 # ---------------------------------------------------------------------------------------------
@@ -34,6 +35,7 @@ _NATIVE = frozenset(
 _FLOAT16 = np.dtype(np.float16)
 _BOOL = np.dtype(np.bool_)
 _UINT8 = np.dtype(np.uint8)
+_UINT16 = np.dtype(np.uint16)
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
 _INT64 = np.dtype(np.int64)
@@ -636,13 +638,47 @@ def _aligned(a: np.ndarray) -> bool:
     return a.flags.aligned and all(st % item == 0 for n, st in zip(a.shape, a.strides) if n > 1)
 
 
-def _cached_copy(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """A C-contiguous copy of ``a`` in ``dtype`` (NumPy's unsafe cast, as ``np.asarray(a,
-    dtype)``), in memory the buffer cache can give again to the next call's copy: fresh pages
-    for a copy took about as long as the pooling itself."""
+def _cached_copy(a: np.ndarray, dtype: np.dtype, keep_layout: bool = False) -> np.ndarray:
+    """A copy of ``a`` in ``dtype`` (NumPy's unsafe cast), in memory the buffer cache can give
+    again to the next call's copy: fresh pages for a copy took about as long as the pooling
+    itself. C-contiguous (as ``np.asarray(a, dtype)``), or with ``keep_layout`` its axes laid
+    out in memory in the order of ``a``'s (as ``a.astype(dtype)``, NumPy's order "K"), so that
+    the kernels read the copy as they would have read ``a``."""
+    if keep_layout and not a.flags.c_contiguous:
+        # Outermost first: the axes by decreasing stride (a stable sort keeps the order of
+        # unit axes, whose strides say nothing).
+        order = sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+        copy = empty(tuple(a.shape[i] for i in order), dtype)
+        _convert_into(copy, a.transpose(order))
+        return copy.transpose(np.argsort(order))
     copy = empty(a.shape, dtype)
-    np.copyto(copy, a, casting="unsafe")
+    _convert_into(copy, a)
     return copy
+
+
+def _convert_into(dst: np.ndarray, src: np.ndarray) -> None:
+    """``src``'s values into ``dst`` (of its shape), converted to ``dst``'s dtype with NumPy's
+    unsafe cast and its bits. float16 to or from float32 goes by F16C
+    (:mod:`cpool._kernels._half`; NumPy's cast runs a value at a time) between C-contiguous
+    runs, through a plain copy in one dtype where either side is strided. A float32 value past
+    float16's range becomes inf without NumPy's RuntimeWarning (see :func:`cast_into`)."""
+    if _half.usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
+        if not dst.flags.c_contiguous:
+            run = empty(dst.shape, dst.dtype)
+            _convert_into(run, src)
+            np.copyto(dst, run)
+            return
+        src = contiguous(src, src.dtype)
+        if src.dtype == _FLOAT16:
+            _half.widen(src.reshape(-1).view(_UINT16), dst.reshape(-1))
+        else:
+            _half.narrow(src.reshape(-1), dst.reshape(-1).view(_UINT16))
+        return
+    with np.errstate(over="ignore"):
+        np.copyto(dst, src, casting="unsafe")
+
+
+_HALF_PAIRS = ((_FLOAT16, _FLOAT32), (_FLOAT32, _FLOAT16))
 
 
 def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -661,7 +697,7 @@ def _converted(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if x.dtype == _BOOL:  # max of bool runs on the uint8 view of the same bytes
         x = x.view(_UINT8)
     elif x.dtype != dtype:  # float16 -> float32, byte-swapped -> native order
-        x = x.astype(dtype)
+        x = _cached_copy(x, dtype, keep_layout=True)
     if not _aligned(x):
         x = _cached_copy(x, x.dtype)
     return x
@@ -823,8 +859,7 @@ def cast_into(dst: np.ndarray, src: np.ndarray) -> None:
     without the RuntimeWarning NumPy's cast gives: the kernels' own arithmetic overflows to
     inf silently, as PyTorch's does, so a float16 sum that overflows must not warn (and, under
     ``-W error``, raise) where a float32 one does not."""
-    with np.errstate(over="ignore"):
-        np.copyto(dst, src, casting="unsafe")
+    _convert_into(dst, src)
 
 
 def _finish(results, views, targets):

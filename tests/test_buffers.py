@@ -184,6 +184,47 @@ def test_gradient_inputs_copy_into_reused_blocks(cache, rng, case):
     np.testing.assert_array_equal(i, before[1])
 
 
+_CONVERTED_INPUTS = {
+    "float16": lambda x: x.astype(np.float16),
+    "float16, channels-last memory": lambda x: (
+        np.ascontiguousarray(x.transpose(0, 2, 3, 1).astype(np.float16)).transpose(0, 3, 1, 2)),
+    "float16, reversed and strided": lambda x: x.astype(np.float16)[:, ::-1, :, ::2],
+    "byte-swapped": lambda x: x.astype(x.dtype.newbyteorder()),
+    "byte-swapped, Fortran order": lambda x: np.asfortranarray(x.astype(x.dtype.newbyteorder())),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_CONVERTED_INPUTS))
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_converted_inputs_copy_into_reused_blocks_in_their_layout(cache, rng, case, op):
+    """An input in another dtype or byte order is converted into a block of the cache, laid
+    out as the input is (as ``astype`` would), which the next call's conversion takes again;
+    the answers are those of the input converted beforehand."""
+    x = random_array(rng, (8, 32, 64, 64), np.float32)  # 4 MiB as float32
+    given = _CONVERTED_INPUTS[case](x)
+    before = given.copy()
+    pool = getattr(cpool, f"{op}_pool2d")
+
+    def blocks_reused_by_a_second_call(a):
+        cpool.set_buffer_cache(0)
+        cpool.set_buffer_cache(_buffers.DEFAULT_LIMIT)
+        first = pool(a, 2)
+        reused = cpool.buffer_cache_info()["reused"]
+        del first
+        second = pool(a, 2)
+        return second, cpool.buffer_cache_info()["reused"] - reused
+
+    converted = given.astype(np.float32)  # in the input's layout, as the kernels read it
+    expected, reused_without = blocks_reused_by_a_second_call(converted)
+    result, reused = blocks_reused_by_a_second_call(given)
+    assert result.dtype == (np.float16 if given.dtype == np.float16 else np.float32)
+    np.testing.assert_array_equal(result, expected.astype(result.dtype))
+    # The conversion takes the block the first call's conversion left behind (a strided
+    # float16 input: and the block of its plain copy into one run, which F16C then widens).
+    assert reused >= reused_without + 1
+    np.testing.assert_array_equal(given, before)
+
+
 def test_never_holds_more_than_its_limit(cache):
     cpool.set_buffer_cache(5 * MIB)
     arrays = [_buffers.empty((n * MIB,), np.dtype(np.uint8)) for n in (1, 2, 3, 1, 4, 6)]

@@ -1,0 +1,120 @@
+"""float16 <-> float32 conversions (cpool._kernels._half): NumPy's bits, every half and every
+float32 exponent, tails and offsets; and float16 pooling through them equal to NumPy's casts."""
+import numpy as np
+import pytest
+
+import cpool
+from cpool import _validation
+from cpool._kernels import _half
+
+needs_f16c = pytest.mark.skipif(not _half.usable, reason="F16C is not usable on this CPU")
+
+
+def _float32_patterns(rng):
+    """Bit patterns over every float32 exponent (normals, subnormals, inf and NaN), both signs:
+    the mantissas at float16's rounding edges (the round bit, ties, carries into the exponent)
+    and random ones."""
+    edges = np.array([0, 1, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x400000,
+                      0x401000, 0x7fe000, 0x7ff000, 0x7fffff], np.uint32)
+    mantissas = np.concatenate([edges, rng.integers(0, 1 << 23, 48, dtype=np.uint32)])
+    exponents = np.arange(256, dtype=np.uint32) << 23
+    bits = (exponents[:, None] | mantissas[None, :]).ravel()
+    return np.concatenate([bits, bits | np.uint32(0x80000000)])
+
+
+@needs_f16c
+def test_widen_gives_numpys_bits_for_every_half():
+    halves = np.arange(1 << 16, dtype=np.uint16)
+    got = np.empty(halves.size, np.float32)
+    _half.widen(halves, got)
+    expected = halves.view(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+@needs_f16c
+def test_narrow_gives_numpys_bits(rng):
+    # Every one of the 2**32 patterns was checked once (7 minutes); these cover each exponent.
+    values = _float32_patterns(rng).view(np.float32)
+    got = np.empty(values.size, np.uint16)
+    _half.narrow(values, got)
+    with np.errstate(over="ignore"):
+        expected = values.astype(np.float16).view(np.uint16)
+    np.testing.assert_array_equal(got, expected)
+
+
+@needs_f16c
+@pytest.mark.parametrize("n", range(0, 18))
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_tails_and_offsets_write_exactly_their_values(rng, n, offset):
+    # The last 1-7 values go through a padded vector: nothing past them is written.
+    halves = rng.integers(0, 1 << 16, n + offset + 8, dtype=np.uint16)
+    wide = np.full(n + offset + 8, -7.0, np.float32)
+    _half.widen(halves[offset:offset + n], wide[offset:offset + n])
+    np.testing.assert_array_equal(wide[offset:offset + n].view(np.uint32),
+                                  halves[offset:offset + n].view(np.float16).astype(np.float32)
+                                  .view(np.uint32))
+    assert (wide[:offset] == -7).all() and (wide[offset + n:] == -7).all()
+    narrow = np.full(n + offset + 8, 0xABCD, np.uint16)
+    _half.narrow(wide[offset:offset + n], narrow[offset:offset + n])
+    np.testing.assert_array_equal(narrow[offset:offset + n], halves[offset:offset + n])
+    assert (narrow[:offset] == 0xABCD).all() and (narrow[offset + n:] == 0xABCD).all()
+
+
+@needs_f16c
+def test_lengths_must_match():
+    with pytest.raises(ValueError, match="3 values into 4"):
+        _half.widen(np.zeros(3, np.uint16), np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="3 values into 2"):
+        _half.narrow(np.zeros(3, np.float32), np.zeros(2, np.uint16))
+
+
+def _nan_halves():
+    # Quiet and signalling NaNs of both signs, payloads that survive and that do not.
+    return np.array([0x7c01, 0x7d55, 0x7e00, 0x7fff, 0xfc01, 0xfe01], np.uint16).view(np.float16)
+
+
+@pytest.mark.parametrize("f16c", [True, False], ids=["F16C", "NumPy's casts"])
+@pytest.mark.parametrize("layout", ["C order", "strided", "channels-last memory"])
+def test_float16_pooling_is_float32_pooling_cast(rng, monkeypatch, f16c, layout):
+    """Either conversion path, any layout: float16 pooling is the float32 pooling of the
+    widened input, narrowed as NumPy narrows it; a NaN's payload comes through a max."""
+    if f16c and not _half.usable:
+        pytest.skip("F16C is not usable on this CPU")
+    monkeypatch.setattr(_half, "usable", f16c)
+    x = rng.standard_normal((2, 8, 12, 20)).astype(np.float16) * np.float16(300)
+    x.flat[rng.choice(x.size, 6, replace=False)] = _nan_halves()
+    x[0, 0, 0, :4] = np.float16(65504)  # sums past float16's range: inf, silently
+    if layout == "strided":
+        x = x[:, ::-1, :, 1:]
+    elif layout == "channels-last memory":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    before = x.copy()
+    wide = x.astype(np.float32)
+    for op, args in (("max", (2,)), ("avg", (3, 1, 1)), ("sum", (2,))):
+        pool = getattr(cpool, f"{op}_pool2d")
+        got = pool(x, *args)
+        with np.errstate(over="ignore"):
+            expected = pool(wide, *args).astype(np.float16)
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(got.view(np.uint16), expected.view(np.uint16))
+    values, where = cpool.max_pool2d(x, 2, return_indices=True)
+    picked = np.take_along_axis(x.reshape(x.shape[:2] + (-1,)), where.reshape(where.shape[:2] + (-1,)),
+                                axis=2).reshape(values.shape)
+    np.testing.assert_array_equal(values.view(np.uint16), picked.view(np.uint16))
+    grad = cpool.max_pool2d_backward(values, where, x.shape)
+    np.testing.assert_array_equal(
+        grad.view(np.uint16),
+        cpool.max_pool2d_backward(values.astype(np.float32), where, x.shape)
+        .astype(np.float16).view(np.uint16))
+    np.testing.assert_array_equal(x.view(np.uint16), before.view(np.uint16))
+
+
+@needs_f16c
+def test_conversions_into_strided_results():
+    """A float16 result the kernel cannot write in place (a caller's ``out`` seen through a
+    transposed view) is narrowed into a run, then copied: the same bits."""
+    src = np.linspace(-70000, 70000, 3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    dst = np.empty((5, 4, 3), np.float16).transpose(2, 1, 0)
+    _validation.cast_into(dst, src)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(dst.view(np.uint16), src.astype(np.float16).view(np.uint16))
