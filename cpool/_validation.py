@@ -1159,18 +1159,27 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
                  return_indices, out, num_threads) -> Plan:
     """The kernel input, outputs and threads of a windowed op whose geometry is known."""
     # Stochastic and fractional pooling have no channels-last kernel: they read the spatial
-    # axes moved last.
+    # axes moved last. (Fractional pooling's windows differ from plane to plane: it reads
+    # planes too.)
+    channels_last = op not in ("stochastic", "fractional")
+    # Channels-last memory seen in another axis order (a PyTorch channels_last tensor's NCHW
+    # view): the op runs on the view in memory order, and its results are laid out so too.
+    order = _channels_last_order(x_in, axes) if channels_last and out is None else None
+    if order is not None:
+        x_in = x_in.transpose(order)
+        axes = tuple(order.index(a) for a in axes)
     # The windowed kernels read pixels of a vector's width or more one by one, so those may lie
     # apart (a slice of the channels).
     wide = (in_dtype.itemsize * math.prod(x_in.shape[axes[-1] + 1:])
             >= _window.DIRECT_PIXEL_BYTES)
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
-    # Fractional pooling's windows differ from plane to plane: it reads planes too.
-    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes,
-                                            op not in ("stochastic", "fractional"), wide)
+    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes, channels_last, wide)
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
                                        return_indices, [xk], axes if moved else None)
+    if order is not None:  # the caller's axis order, as views of the memory-order results
+        inverse = tuple(np.argsort(order))
+        results = tuple(r.transpose(inverse) for r in results)
     # Output rows: (B0, B1 or the output depth, OH, OW*lanes).
     k4 = (xk.shape[0], geom.d.out_size if n == 3 else xk.shape[1], geom.h.out_size,
           geom.w.out_size * lanes)
@@ -1179,6 +1188,23 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     nt = _threads_for(num_threads, work, rows, fn)
     return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
                 results, views, targets, geom, 0, lanes, pixel, nt)
+
+
+def _channels_last_order(x: np.ndarray, axes) -> Optional[Tuple[int, ...]]:
+    """The axes of ``x`` in memory order (outermost first) where they differ from its own and
+    make channels-last memory: ``x`` dense in that order, its spatial ``axes`` adjacent there
+    and in order, with axes after them (the channels, which the channels-last kernels read as
+    vector lanes, in place). None otherwise: C order, spatial axes last in memory, or no dense
+    layout (the input is read, or copied, as before)."""
+    if x.ndim <= len(axes) or x.flags.c_contiguous or min(x.strides) <= 0 or not x.size:
+        return None
+    order = tuple(sorted(range(x.ndim), key=lambda i: -x.strides[i]))
+    if not x.transpose(order).flags.c_contiguous:
+        return None
+    spatial = [order.index(a) for a in axes]
+    if not (_consecutive(spatial) and spatial[-1] < x.ndim - 1):
+        return None
+    return order
 
 
 # The divisor counts of a sum, which divides by nothing.

@@ -264,6 +264,64 @@ def test_result_is_c_contiguous_in_the_callers_order(rng):
     assert cpool.global_avg_pool2d(x, keepdims=True, axes=(1, 2)).shape == (2, 1, 1, 5)
 
 
+def _channels_last_memory(x, order):
+    """``x`` (C order) with its memory laid out in axis ``order``, outermost first: a view of
+    ``x.transpose(order)``'s C-ordered copy, in ``x``'s axis order."""
+    return np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+
+
+CHANNELS_LAST_MEMORY = {  # (shape, memory order, op over the default axes)
+    "NCHW seen, NHWC memory": ((2, 20, 7, 6), (0, 2, 3, 1), None),
+    "CHW seen, HWC memory": ((5, 9, 8), (1, 2, 0), None),
+    "NCL seen, NLC memory (1-D)": ((2, 12, 11), (0, 2, 1), "1d"),
+    "NCDHW seen, NDHWC memory (3-D)": ((2, 9, 5, 6, 7), (0, 2, 3, 4, 1), "3d"),
+}
+OPS_1D_3D = {
+    "1d": [lambda x, **kw: cpool.max_pool1d(x, 3, 2, 1, return_indices=True, **kw),
+           lambda x, **kw: cpool.avg_pool1d(x, 3, 2, 1, ceil_mode=True, **kw),
+           lambda x, **kw: cpool.sum_pool1d(x, 2, **kw),
+           lambda x, **kw: cpool.adaptive_max_pool1d(x, 4, return_indices=True, **kw)],
+    "3d": [lambda x, **kw: cpool.max_pool3d(x, 2, return_indices=True, **kw),
+           lambda x, **kw: cpool.avg_pool3d(x, 3, 2, 1, **kw),
+           lambda x, **kw: cpool.adaptive_avg_pool3d(x, (2, 3, 4), **kw)],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.float16])
+@pytest.mark.parametrize("case", sorted(CHANNELS_LAST_MEMORY))
+def test_channels_last_memory_seen_in_another_order(rng, case, dtype):
+    """A channels-last array seen in another axis order (a PyTorch channels_last tensor's NCHW
+    view) is pooled in place by the channels-last kernels: the C-ordered input's bits, the
+    result laid out as the input is (PyTorch's memory format, NumPy's order "K"); with
+    ``out=`` the result is the caller's C-ordered array."""
+    shape, order, kind = CHANNELS_LAST_MEMORY[case]
+    base = random_array(rng, shape, dtype)
+    if dtype != np.float16:
+        base = _with_specials(base, rng)
+    x = _channels_last_memory(base, order)
+    before = x.copy()
+    if kind is None:
+        ops = [WINDOWED[n] for n in sorted(WINDOWED)] + [
+            lambda a, **kw: cpool.adaptive_max_pool2d(a, (3, 4), return_indices=True, **kw)]
+    else:
+        ops = OPS_1D_3D[kind]
+    for op in ops:
+        got = op(x)
+        expected = op(base)
+        assert_identical(got, expected)
+        for r in (got if isinstance(got, tuple) else (got,)):
+            assert r.transpose(order).flags.c_contiguous, r.strides
+        out = tuple(np.empty_like(e) for e in expected) if isinstance(expected, tuple) \
+            else np.empty_like(expected)
+        assert_identical(op(x, out=out), expected)
+    np.testing.assert_array_equal(x, before)
+    if kind is None and dtype != np.uint8:
+        # LP pooling averages the powers of x, in a C-ordered temporary: the same bits, its
+        # result in C order.
+        lp = lambda a: cpool.lp_pool2d(np.abs(a), 2, 2)  # noqa: E731
+        assert_identical(lp(x), lp(base))
+
+
 @pytest.mark.parametrize("name", ["max_indices", "avg", "sum"])
 def test_out_in_channels_last(rng, name):
     x = random_array(rng, (2, 8, 6, 5), np.float32)
