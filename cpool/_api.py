@@ -1000,6 +1000,9 @@ def powered(x, p, dtype, out, num_threads: int = 1):
     an integer, for a finite negative base (pow(-inf, p) is pow(inf, p) then). Its NaNs are
     the C pow's (x86's default NaN), whatever the input NaN's payload; the kernel's too."""
     t = dtype.type
+    if x.dtype != dtype:  # float16 (by F16C), integers, byte-swapped: converted once, into out
+        _v.cast_into(out, x)
+        x = out
     with np.errstate(all="ignore"):
         if p == 1:
             np.copyto(out, x, casting="unsafe")

@@ -90,7 +90,8 @@ def test_float16_pooling_is_float32_pooling_cast(rng, monkeypatch, f16c, layout)
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     before = x.copy()
     wide = x.astype(np.float32)
-    for op, args in (("max", (2,)), ("avg", (3, 1, 1)), ("sum", (2,))):
+    for op, args in (("max", (2,)), ("avg", (3, 1, 1)), ("sum", (2,)), ("lp", (1.0, 2)),
+                     ("lp", (3.0, 2)), ("lp", (2.0, 3, 1))):
         pool = getattr(cpool, f"{op}_pool2d")
         got = pool(x, *args)
         with np.errstate(over="ignore"):
