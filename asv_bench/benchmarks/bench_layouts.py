@@ -37,3 +37,25 @@ class SlicedBatch:
 
     def peakmem_max_2x2(self):
         cpool.max_pool2d(self.x, 2)
+
+
+class Float16AndChannelsLastViews:
+    """Inputs a copy used to dominate: float16 (converted to float32 and back, by F16C where
+    the CPU has it) and channels-last memory seen as NCHW (a PyTorch channels_last tensor's
+    ``t.numpy()``, read in place by the channels-last kernels). Each beside float32 NCHW."""
+
+    params = (["float32 NCHW", "float16 NCHW", "float32 NHWC memory as NCHW",
+               "float16 NHWC memory as NCHW"], ["max", "avg"])
+    param_names = ["input", "op"]
+
+    def setup(self, input, op):
+        x = np.random.default_rng(0).standard_normal(SHAPE, dtype=np.float32)
+        if input.startswith("float16"):
+            x = x.astype(np.float16)
+        if "NHWC" in input:
+            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        self.x = x
+        self.f = {"max": cpool.max_pool2d, "avg": cpool.avg_pool2d}[op]
+
+    def time_2x2(self, input, op):
+        self.f(self.x, 2)
