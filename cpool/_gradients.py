@@ -30,7 +30,18 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
             f"{fn}: `{values_name}` {v.shape} does not match `input_shape` {shape}: "
             f"the axes other than ({', '.join(_v.AXIS_NAMES[len(axes)])}) {axes} must be equal"
         )
-    plan = _v.prepare_scatter(fn, v, indices, shape, axes, out, num_threads, values_name)
+    # Channels-last memory seen in another axis order (a PyTorch channels_last tensor's NCHW
+    # view): scattered in memory order by the channels-last scatter, the result laid out alike,
+    # as the forward ops do (_validation._channels_last_order).
+    # (Only where the indices match: errors name the caller's shapes.)
+    idx = _v.as_array(indices, "indices", fn)
+    order = _v._channels_last_order(v, axes) if out is None and idx.shape == v.shape else None
+    if order is not None:
+        moved = _scatter(fn, v.transpose(order), idx.transpose(order),
+                         tuple(shape[a] for a in order), tuple(order.index(a) for a in axes),
+                         None, num_threads, accumulate, values_name)
+        return moved.transpose(tuple(np.argsort(order)))
+    plan = _v.prepare_scatter(fn, v, idx, shape, axes, out, num_threads, values_name)
     cells = math.prod(shape[a] for a in axes)
     P = math.prod(_v.without_axes(shape, axes)) // plan.lanes  # planes, or images
 

@@ -322,6 +322,35 @@ def test_channels_last_memory_seen_in_another_order(rng, case, dtype):
         assert_identical(lp(x), lp(base))
 
 
+@pytest.mark.parametrize("case", sorted(CHANNELS_LAST_MEMORY))
+def test_scatters_of_channels_last_memory_seen_in_another_order(rng, case):
+    """Max and stochastic backward and max_unpool of gradients and indices in channels-last
+    memory seen in another axis order scatter in place (the channels-last scatter): the
+    C-ordered inputs' bits (overlapping windows add in the same order), the result laid out
+    as the gradient is."""
+    shape, order, kind = CHANNELS_LAST_MEMORY[case]
+    x = _with_specials(random_array(rng, shape, np.float32), rng)
+    n = {"1d": 1, "3d": 3}.get(kind, 2)
+    pool = getattr(cpool, f"max_pool{n}d")
+    calls = []
+    for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
+        values, indices = pool(x, k, s, p, return_indices=True)
+        grad = random_array(rng, values.shape, np.float32)
+        calls.append((getattr(cpool, f"max_pool{n}d_backward"), (grad, indices, x.shape), {}))
+        calls.append((getattr(cpool, f"max_unpool{n}d"), (grad, indices, k, s, p),
+                      {"output_size": x.shape}))
+    if n == 2:
+        values, indices = cpool.stochastic_pool2d(np.abs(x), 2, seed=1, return_indices=True)
+        calls.append((cpool.stochastic_pool2d_backward,
+                      (random_array(rng, values.shape, np.float32), indices, x.shape), {}))
+    for op, (grad, indices, *rest), kwargs in calls:
+        expected = op(grad, indices, *rest, **kwargs)
+        got = op(_channels_last_memory(grad, order), _channels_last_memory(indices, order), *rest,
+                 **kwargs)
+        assert_identical(got, expected)
+        assert got.transpose(order).flags.c_contiguous, got.strides
+
+
 @pytest.mark.parametrize("name", ["max_indices", "avg", "sum"])
 def test_out_in_channels_last(rng, name):
     x = random_array(rng, (2, 8, 6, 5), np.float32)
