@@ -39,7 +39,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp", "_buffers", "_half", "_window", "_global", "_stochastic", "_backward"]
+KERNELS = ["_openmp", "_buffers", "_convert", "_window", "_global", "_stochastic", "_backward"]
 # Built a second time with AVX2, as the module avx2_twin(name). Only -mavx2: no -mfma, since
 # contracting a*b + c into an FMA would round differently, and both builds must give bitwise
 # identical results (the same C code, and GCC does not reassociate float operations).

@@ -21,7 +21,7 @@ import numpy as np
 from cpool import _threads
 from cpool._kernels import window as _window
 from cpool._kernels._buffers import MIN_BYTES as _POOLED_BYTES
-from cpool._kernels import _half
+from cpool._kernels import _convert
 from cpool._kernels._buffers import empty
 
 # ---------------------------------------------------------------------------------------------
@@ -659,10 +659,20 @@ def _cached_copy(a: np.ndarray, dtype: np.dtype, keep_layout: bool = False) -> n
 def _convert_into(dst: np.ndarray, src: np.ndarray) -> None:
     """``src``'s values into ``dst`` (of its shape), converted to ``dst``'s dtype with NumPy's
     unsafe cast and its bits. float16 to or from float32 goes by F16C
-    (:mod:`cpool._kernels._half`; NumPy's cast runs a value at a time) between C-contiguous
+    (:mod:`cpool._kernels._convert`; NumPy's cast runs a value at a time) between C-contiguous
     runs, through a plain copy in one dtype where either side is strided. A float32 value past
     float16's range becomes inf without NumPy's RuntimeWarning (see :func:`cast_into`)."""
-    if _half.usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
+    if src.dtype == dst.dtype and dst.flags.c_contiguous and not src.flags.c_contiguous:
+        runs = _transposed_runs(src)
+        if runs is not None:  # a batch of 2-D transposes, in tiles
+            B, R, S = runs
+            item = _UNSIGNED_OF_SIZE[src.itemsize]
+            memory = np.lib.stride_tricks.as_strided(
+                src, (B, R, S), (R * S * src.itemsize, S * src.itemsize, src.itemsize))
+            _convert.transpose(memory.view(item), dst.reshape(B, S, R).view(item),
+                               _threads_for(None, src.size, B * -(-R // 32), "copy"))
+            return
+    if _convert.f16c_usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
         if not dst.flags.c_contiguous:
             run = empty(dst.shape, dst.dtype)
             _convert_into(run, src)
@@ -670,15 +680,45 @@ def _convert_into(dst: np.ndarray, src: np.ndarray) -> None:
             return
         src = contiguous(src, src.dtype)
         if src.dtype == _FLOAT16:
-            _half.widen(src.reshape(-1).view(_UINT16), dst.reshape(-1))
+            _convert.widen(src.reshape(-1).view(_UINT16), dst.reshape(-1))
         else:
-            _half.narrow(src.reshape(-1), dst.reshape(-1).view(_UINT16))
+            _convert.narrow(src.reshape(-1), dst.reshape(-1).view(_UINT16))
         return
     with np.errstate(over="ignore"):
         np.copyto(dst, src, casting="unsafe")
 
 
 _HALF_PAIRS = ((_FLOAT16, _FLOAT32), (_FLOAT32, _FLOAT16))
+_UNSIGNED_OF_SIZE = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+
+
+def _transposed_runs(a: np.ndarray) -> Optional[Tuple[int, int, int]]:
+    """(B, R, S) where ``a`` is a batch of 2-D transposes of dense memory: its memory, read in
+    order, is (B, R, S), and ``a`` in C order is (B, S, R). So is channels-last memory seen as
+    NCHW (R = H*W, S = C), or a matrix's transpose. Unit axes (whose strides say nothing) are
+    left out; None for any other layout (negative or zero strides, gaps, other orders, items
+    of other sizes)."""
+    if a.itemsize not in _UNSIGNED_OF_SIZE:
+        return None
+    axes = [i for i in range(a.ndim) if a.shape[i] != 1]
+    if any(a.strides[i] <= 0 for i in axes):
+        return None
+    memory = sorted(axes, key=lambda i: -a.strides[i])
+    step = a.itemsize
+    for i in reversed(memory):
+        if a.strides[i] != step:
+            return None
+        step *= a.shape[i]
+    k = 0  # the batch: axes in their own places
+    while k < len(axes) and memory[k] == axes[k]:
+        k += 1
+    if k == len(axes):
+        return None
+    p = axes.index(memory[k])  # memory: the batch, then axes[p:], then axes[k:p]
+    if memory[k:] != axes[p:] + axes[k:p]:
+        return None
+    sizes = [a.shape[i] for i in axes]
+    return math.prod(sizes[:k]), math.prod(sizes[p:]), math.prod(sizes[k:p])
 
 
 def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -749,7 +789,7 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
             elif step == item and movable:
                 return _kernel_view(spatial_last(x, axes), depth), 1, 1, True
             else:
-                x = np.ascontiguousarray(x)
+                x = _cached_copy(x, x.dtype)
         rows = np.lib.stride_tricks.as_strided(
             x, x.shape[:aw] + ((W - 1) * pixel + lanes,), x.strides[:aw] + (item,),
             writeable=False)
@@ -791,7 +831,7 @@ def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
         return x.reshape((1, x.size // (H * W) if x.size else 0, H, W))
     item = x.itemsize
     if W > 1 and x.strides[-1] != item:
-        x = np.ascontiguousarray(x)
+        x = _cached_copy(x, x.dtype)
     groups: List[Tuple[int, int]] = []  # (size, stride) of the batch axes after merging
     for n, st in zip(x.shape[:-kept], x.strides[:-kept]):
         if n == 1:
@@ -801,7 +841,7 @@ def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
         else:
             groups.append((n, st))
     if len(groups) > n_groups:
-        x = np.ascontiguousarray(x)
+        x = _cached_copy(x, x.dtype)
         groups = [(math.prod(x.shape[:-kept]), x.strides[-kept - 1])]
     groups = [(1, 0)] * (n_groups - len(groups)) + groups
     if depth:

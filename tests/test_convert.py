@@ -1,13 +1,13 @@
-"""float16 <-> float32 conversions (cpool._kernels._half): NumPy's bits, every half and every
+"""float16 <-> float32 conversions (cpool._kernels._convert): NumPy's bits, every half and every
 float32 exponent, tails and offsets; and float16 pooling through them equal to NumPy's casts."""
 import numpy as np
 import pytest
 
 import cpool
 from cpool import _validation
-from cpool._kernels import _half
+from cpool._kernels import _convert
 
-needs_f16c = pytest.mark.skipif(not _half.usable, reason="F16C is not usable on this CPU")
+needs_f16c = pytest.mark.skipif(not _convert.f16c_usable, reason="F16C is not usable on this CPU")
 
 
 def _float32_patterns(rng):
@@ -26,7 +26,7 @@ def _float32_patterns(rng):
 def test_widen_gives_numpys_bits_for_every_half():
     halves = np.arange(1 << 16, dtype=np.uint16)
     got = np.empty(halves.size, np.float32)
-    _half.widen(halves, got)
+    _convert.widen(halves, got)
     expected = halves.view(np.float16).astype(np.float32)
     np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
 
@@ -36,7 +36,7 @@ def test_narrow_gives_numpys_bits(rng):
     # Every one of the 2**32 patterns was checked once (7 minutes); these cover each exponent.
     values = _float32_patterns(rng).view(np.float32)
     got = np.empty(values.size, np.uint16)
-    _half.narrow(values, got)
+    _convert.narrow(values, got)
     with np.errstate(over="ignore"):
         expected = values.astype(np.float16).view(np.uint16)
     np.testing.assert_array_equal(got, expected)
@@ -49,13 +49,13 @@ def test_tails_and_offsets_write_exactly_their_values(rng, n, offset):
     # The last 1-7 values go through a padded vector: nothing past them is written.
     halves = rng.integers(0, 1 << 16, n + offset + 8, dtype=np.uint16)
     wide = np.full(n + offset + 8, -7.0, np.float32)
-    _half.widen(halves[offset:offset + n], wide[offset:offset + n])
+    _convert.widen(halves[offset:offset + n], wide[offset:offset + n])
     np.testing.assert_array_equal(wide[offset:offset + n].view(np.uint32),
                                   halves[offset:offset + n].view(np.float16).astype(np.float32)
                                   .view(np.uint32))
     assert (wide[:offset] == -7).all() and (wide[offset + n:] == -7).all()
     narrow = np.full(n + offset + 8, 0xABCD, np.uint16)
-    _half.narrow(wide[offset:offset + n], narrow[offset:offset + n])
+    _convert.narrow(wide[offset:offset + n], narrow[offset:offset + n])
     np.testing.assert_array_equal(narrow[offset:offset + n], halves[offset:offset + n])
     assert (narrow[:offset] == 0xABCD).all() and (narrow[offset + n:] == 0xABCD).all()
 
@@ -63,9 +63,9 @@ def test_tails_and_offsets_write_exactly_their_values(rng, n, offset):
 @needs_f16c
 def test_lengths_must_match():
     with pytest.raises(ValueError, match="3 values into 4"):
-        _half.widen(np.zeros(3, np.uint16), np.zeros(4, np.float32))
+        _convert.widen(np.zeros(3, np.uint16), np.zeros(4, np.float32))
     with pytest.raises(ValueError, match="3 values into 2"):
-        _half.narrow(np.zeros(3, np.float32), np.zeros(2, np.uint16))
+        _convert.narrow(np.zeros(3, np.float32), np.zeros(2, np.uint16))
 
 
 def _nan_halves():
@@ -78,9 +78,9 @@ def _nan_halves():
 def test_float16_pooling_is_float32_pooling_cast(rng, monkeypatch, f16c, layout):
     """Either conversion path, any layout: float16 pooling is the float32 pooling of the
     widened input, narrowed as NumPy narrows it; a NaN's payload comes through a max."""
-    if f16c and not _half.usable:
+    if f16c and not _convert.f16c_usable:
         pytest.skip("F16C is not usable on this CPU")
-    monkeypatch.setattr(_half, "usable", f16c)
+    monkeypatch.setattr(_convert, "f16c_usable", f16c)
     x = rng.standard_normal((2, 8, 12, 20)).astype(np.float16) * np.float16(300)
     x.flat[rng.choice(x.size, 6, replace=False)] = _nan_halves()
     x[0, 0, 0, :4] = np.float16(65504)  # sums past float16's range: inf, silently
@@ -119,3 +119,59 @@ def test_conversions_into_strided_results():
     _validation.cast_into(dst, src)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(dst.view(np.uint16), src.astype(np.float16).view(np.uint16))
+
+
+# --- layouts: batches of 2-D transposes ------------------------------------------------------
+
+@pytest.mark.parametrize("simd", [True, False], ids=["AVX2 8x8 blocks", "item by item"])
+@pytest.mark.parametrize("item", [np.uint8, np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_transpose_every_edge(rng, monkeypatch, simd, item, threads):
+    # Tiles of 32 and blocks of 8: sizes below, at and past them, and 1.
+    if simd and not _convert.f16c_usable:
+        pytest.skip("AVX2 is not usable on this CPU")
+    monkeypatch.setattr(_convert, "f16c_usable", simd)
+    for B, R, S in [(1, 1, 1), (2, 8, 8), (1, 7, 9), (3, 33, 65), (2, 64, 32), (1, 100, 3),
+                    (2, 5, 300), (4, 40, 41)]:
+        src = rng.integers(0, np.iinfo(item).max, (B, R, S), dtype=item, endpoint=True)
+        dst = np.zeros((B, S, R), item)
+        _convert.transpose(src, dst, threads)
+        np.testing.assert_array_equal(dst, src.transpose(0, 2, 1))
+    with pytest.raises(ValueError, match=r"transpose: \(2, 3, 4\) into \(2, 3, 4\)"):
+        _convert.transpose(np.zeros((2, 3, 4), item), np.zeros((2, 3, 4), item))
+
+
+def _layouts(x):
+    """``x`` laid out in memory in other orders: (view, whether it is a batch of transposes)."""
+    def memory(order):
+        return np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+    return [
+        (memory((0, 2, 3, 1)), True),     # NHWC memory seen as NCHW
+        (memory((2, 3, 0, 1)), True),     # HW first
+        (memory((0, 1, 3, 2)), True),     # each plane transposed
+        (memory((0, 3, 1, 2)), True),
+        (memory((3, 2, 1, 0)), False),    # Fortran order: not one rotation
+        (memory((1, 0, 2, 3)), False),
+        (memory((0, 2, 3, 1))[:, :, 1:], False),  # a gap between rows
+        (memory((0, 2, 3, 1))[:, :, :, ::-1], False),
+        (np.ascontiguousarray(x[:, :1]).transpose(0, 1, 3, 2), True),  # unit axes left out
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float16, np.float32, np.int64,
+                                   np.float64])
+def test_copies_into_c_order_by_transposes(rng, dtype):
+    """_cached_copy (the kernels' input, the gradients' copies) of every layout: the values of
+    ``np.ascontiguousarray`` bit for bit, NaN payloads included; batches of transposes
+    recognised (and only they)."""
+    x = rng.standard_normal((3, 5, 9, 17)) * 100
+    x = x.astype(dtype)
+    if x.dtype.kind == "f":  # NaNs with every payload bit set, of both signs
+        bits = x.view(f"u{x.itemsize}")
+        bits.flat[::7] |= np.iinfo(bits.dtype).max >> 1
+    for view, batched in _layouts(x):
+        assert (_validation._transposed_runs(view) is not None) == batched, view.strides
+        copy = _validation._cached_copy(view, view.dtype)
+        assert copy.flags.c_contiguous
+        np.testing.assert_array_equal(copy.view(f"u{x.itemsize}"),
+                                      np.ascontiguousarray(view).view(f"u{x.itemsize}"))
