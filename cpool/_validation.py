@@ -662,7 +662,8 @@ def _convert_into(dst: np.ndarray, src: np.ndarray) -> None:
     (:mod:`cpool._kernels._convert`; NumPy's cast runs a value at a time) between C-contiguous
     runs, through a plain copy in one dtype where either side is strided. A float32 value past
     float16's range becomes inf without NumPy's RuntimeWarning (see :func:`cast_into`)."""
-    if src.dtype == dst.dtype and dst.flags.c_contiguous and not src.flags.c_contiguous:
+    if (src.dtype == dst.dtype and dst.flags.c_contiguous and not src.flags.c_contiguous
+            and _aligned(src) and _aligned(dst)):  # the kernel reads and writes whole items
         runs = _transposed_runs(src)
         if runs is not None:  # a batch of 2-D transposes, in tiles
             B, R, S = runs

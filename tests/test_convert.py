@@ -175,3 +175,16 @@ def test_copies_into_c_order_by_transposes(rng, dtype):
         assert copy.flags.c_contiguous
         np.testing.assert_array_equal(copy.view(f"u{x.itemsize}"),
                                       np.ascontiguousarray(view).view(f"u{x.itemsize}"))
+
+
+def test_misaligned_layouts_are_copied_by_numpy(rng):
+    """A batch of transposes whose data is off its item size (a record field, a byte offset)
+    is not for the tiled transpose, which reads whole items: NumPy copies it, the same values."""
+    x = rng.standard_normal((2, 6, 5, 4)).astype(np.float32)
+    raw = np.zeros(x.nbytes + 1, np.uint8)[1:]
+    nhwc = raw.view(np.float32).reshape(2, 5, 4, 6)
+    nhwc[...] = x.transpose(0, 2, 3, 1)
+    view = nhwc.transpose(0, 3, 1, 2)
+    assert not view.flags.aligned and _validation._transposed_runs(view) is not None
+    np.testing.assert_array_equal(_validation._cached_copy(view, view.dtype), x)
+    np.testing.assert_array_equal(cpool.max_pool2d(view, 2), cpool.max_pool2d(x, 2))
