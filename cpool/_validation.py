@@ -670,8 +670,9 @@ def _convert_into(dst: np.ndarray, src: np.ndarray) -> None:
             item = _UNSIGNED_OF_SIZE[src.itemsize]
             memory = np.lib.stride_tricks.as_strided(
                 src, (B, R, S), (R * S * src.itemsize, S * src.itemsize, src.itemsize))
-            _convert.transpose(memory.view(item), dst.reshape(B, S, R).view(item),
-                               _threads_for(None, src.size, B * -(-R // 32), "copy"))
+            # One thread: the call's `num_threads` does not reach its copies, and a call
+            # given one thread must use one.
+            _convert.transpose(memory.view(item), dst.reshape(B, S, R).view(item), 1)
             return
     if _convert.f16c_usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
         if not dst.flags.c_contiguous:
