@@ -645,23 +645,31 @@ def _cached_copy(a: np.ndarray, dtype: np.dtype, keep_layout: bool = False) -> n
     out in memory in the order of ``a``'s (as ``a.astype(dtype)``, NumPy's order "K"), so that
     the kernels read the copy as they would have read ``a``."""
     if keep_layout and not a.flags.c_contiguous:
-        # Outermost first: the axes by decreasing stride (a stable sort keeps the order of
-        # unit axes, whose strides say nothing).
-        order = sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+        order = _memory_order(a, range(a.ndim))
         copy = empty(tuple(a.shape[i] for i in order), dtype)
-        _convert_into(copy, a.transpose(order))
+        cast_into(copy, a.transpose(order))
         return copy.transpose(np.argsort(order))
     copy = empty(a.shape, dtype)
-    _convert_into(copy, a)
+    cast_into(copy, a)
     return copy
 
 
-def _convert_into(dst: np.ndarray, src: np.ndarray) -> None:
+def _memory_order(a: np.ndarray, axes) -> List[int]:
+    """``axes`` of ``a`` in the order its memory holds them, outermost first: by decreasing
+    stride (a stable sort keeps the order of unit axes, whose strides say nothing)."""
+    return sorted(axes, key=lambda i: -abs(a.strides[i]))
+
+
+def cast_into(dst: np.ndarray, src: np.ndarray) -> None:
     """``src``'s values into ``dst`` (of its shape), converted to ``dst``'s dtype with NumPy's
-    unsafe cast and its bits. float16 to or from float32 goes by F16C
+    unsafe cast and its bits: the kernels' inputs' copies and their results' conversions (a
+    float32 result into a float16 one). float16 to or from float32 goes by F16C
     (:mod:`cpool._kernels._convert`; NumPy's cast runs a value at a time) between C-contiguous
-    runs, through a plain copy in one dtype where either side is strided. A float32 value past
-    float16's range becomes inf without NumPy's RuntimeWarning (see :func:`cast_into`)."""
+    runs, through a plain copy in one dtype where either side is strided; a batch of 2-D
+    transposes in one dtype by tiles. A value past the narrower type's range becomes inf,
+    IEEE's rounding of it, without the RuntimeWarning NumPy's cast gives: the kernels' own
+    arithmetic overflows to inf silently, as PyTorch's does, so a float16 sum that overflows
+    must not warn (and, under ``-W error``, raise) where a float32 one does not."""
     if (src.dtype == dst.dtype and dst.flags.c_contiguous and not src.flags.c_contiguous
             and _aligned(src) and _aligned(dst)):  # the kernel reads and writes whole items
         runs = _transposed_runs(src)
@@ -677,7 +685,7 @@ def _convert_into(dst: np.ndarray, src: np.ndarray) -> None:
     if _convert.f16c_usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
         if not dst.flags.c_contiguous:
             run = empty(dst.shape, dst.dtype)
-            _convert_into(run, src)
+            cast_into(run, src)
             np.copyto(dst, run)
             return
         src = contiguous(src, src.dtype)
@@ -705,7 +713,7 @@ def _transposed_runs(a: np.ndarray) -> Optional[Tuple[int, int, int]]:
     axes = [i for i in range(a.ndim) if a.shape[i] != 1]
     if any(a.strides[i] <= 0 for i in axes):
         return None
-    memory = sorted(axes, key=lambda i: -a.strides[i])
+    memory = _memory_order(a, axes)
     step = a.itemsize
     for i in reversed(memory):
         if a.strides[i] != step:
@@ -893,15 +901,6 @@ def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs):
             g and (not _aligned(r) or any(np.may_share_memory(r, a) for a in inputs)))
         targets.append(v if direct else empty(v.shape, dtype))
     return tuple(targets)
-
-
-def cast_into(dst: np.ndarray, src: np.ndarray) -> None:
-    """``src``'s values into ``dst``, converted to ``dst``'s dtype (a float32 result into a
-    float16 one). A value past the narrower type's range becomes inf, IEEE's rounding of it,
-    without the RuntimeWarning NumPy's cast gives: the kernels' own arithmetic overflows to
-    inf silently, as PyTorch's does, so a float16 sum that overflows must not warn (and, under
-    ``-W error``, raise) where a float32 one does not."""
-    _convert_into(dst, src)
 
 
 def _finish(results, views, targets):
@@ -1240,7 +1239,7 @@ def _channels_last_order(x: np.ndarray, axes) -> Optional[Tuple[int, ...]]:
     layout (the input is read, or copied, as before)."""
     if x.ndim <= len(axes) or x.flags.c_contiguous or min(x.strides) <= 0 or not x.size:
         return None
-    order = tuple(sorted(range(x.ndim), key=lambda i: -x.strides[i]))
+    order = tuple(_memory_order(x, range(x.ndim)))
     if not x.transpose(order).flags.c_contiguous:
         return None
     spatial = [order.index(a) for a in axes]
