@@ -136,7 +136,7 @@ def as_bits(a):
     """``a``'s values as the unsigned integers of their bits: compared, they tell a -0 from a
     +0 and one NaN payload from another."""
     a = np.asarray(a)
-    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
+    return a.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
 
 
 def signed_zeros_and_payloads(rng, shape, dtype):

@@ -287,6 +287,53 @@ def test_2x2x2_windows_are_the_general_paths_bits(rng, dtype, W):
             np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
 
 
+# Padded one-row windows: (kernel, stride, padding, dilation, ceil_mode), the padding within
+# PyTorch's bound, ceil-mode windows reaching past the row's end.
+ONE_ROW_PADDED = [(3, 1, 1, 1, False), (2, 1, 1, 1, False), (5, 1, 2, 1, False),
+                  (3, 2, 1, 1, True), (4, 3, 2, 1, True), (3, 1, 1, 2, False),
+                  (2, 2, 0, 1, True), (5, 2, 2, 3, True)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8])
+@pytest.mark.parametrize("W", [1, 2, 3, 7, 8, 9, 16, 17, 33, 64, 130])
+def test_padded_rows_are_reduced_in_place_with_the_general_paths_bits(rng, dtype, W):
+    # A row's windows (1-D inputs, kH = 1) are reduced where the row lies: the interior ones by
+    # the row's sweep, the ones reaching into the padding or past the row's end one by one.
+    # Bit for bit against the general path (each window's in-bounds taps) and the reference,
+    # zeros of both signs, NaN payloads and infinities in the rows.
+    x = random_array(rng, (2, 3, W), dtype)
+    if x.dtype.kind == "f":
+        x[0, 1] = signed_zeros_and_payloads(rng, x[0, 1].shape, dtype)
+        x[1, 0, ::2] = -0.0
+        x[1, 2, -1] = np.inf
+        x[1, 1, 0] = -np.inf
+    for k, s, p, d, c in ONE_ROW_PADDED:
+        if not _fits(x.shape, 1, k, s, p, d, c):
+            continue
+        calls = {"max": lambda t: cpool.max_pool1d(x, k, s, p, d, c, num_threads=t),
+                 "sum": lambda t: cpool.sum_pool1d(x, k, s, p, d, c, num_threads=t),
+                 "avg": lambda t: cpool.avg_pool1d(x, k, s, p, c, dilation=d, num_threads=t),
+                 "avg_real": lambda t: cpool.avg_pool1d(x, k, s, p, c, False, dilation=d,
+                                                         num_threads=t),
+                 "max_2d": lambda t: cpool.max_pool2d(x[:, None], (1, k), (1, s), (0, p),
+                                                      (1, d), c, num_threads=t)[:, 0]}
+        want = ref.pool_nd(x, 1, "max", k, s, p, d, c)
+        assert_identical(calls["max"](1), want)
+        np.testing.assert_array_equal(as_bits(calls["max"](1)), as_bits(want))
+        if x.dtype.kind != "f":
+            assert_identical(calls["sum"](1), ref.pool_nd(x, 1, "sum", k, s, p, d, c))
+        for name, call in calls.items():
+            got = call(1)
+            with general_path():
+                general = call(1)
+            bits, general_bits = as_bits(got), as_bits(general)
+            if not name.startswith("max"):  # a NaN sum's payload aside
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(general))
+                bits, general_bits = bits[~np.isnan(got)], general_bits[~np.isnan(got)]
+            np.testing.assert_array_equal(bits, general_bits)
+            np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("W", [2, 3, 8, 9, 17, 32, 33])
 def test_2x2x2_windows_read_nothing_past_the_input(rng, dtype, W):

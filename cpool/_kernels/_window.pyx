@@ -1049,10 +1049,15 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint row_scaled, row_tiled
     if scaled_tiles:
         tile_scale = <numeric_acc>1 / <numeric_acc>tile_cells
-    # Windows of one row whose taps all lie in the row can be reduced in place (below).
+    # The windows of one row (a 1-D input's, kH = 1) are reduced where the row lies (below):
+    # those whose taps all lie in it by the row's sweep, the few that reach into the padding
+    # or past the row's end one by one (_padded_window: the padded buffer's bits). Before,
+    # a padded row was first copied into the buffer (avg_pool1d k3 s1 p1 on (64, 256, 4096),
+    # one thread: the copy was a fifth of the time).
     cdef bint in_place = (layout is planes and numeric is numeric_acc and not clipped
-                          and not square
-                          and pad_w == 0 and width == L)
+                          and not square)
+    cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
+    cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t c, r, b0, b1, oh, i, j, hb, wb, db, pl
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
@@ -1132,10 +1137,16 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                        False, False, tile_scale, zero_first)
                             row_scaled = scaled_tiles
                     elif in_place and nd * h_n[hb + oh] == 1:
-                        # One row that needs no padding: reduced where it lies (a 1-D input's
-                        # rows, kH = 1), no copy through the buffer. One row's combine is the
-                        # scan itself, so max needs no rescan either.
-                        _horizontal(<const numeric_acc*>first, orow, OW, kw, sw, dw, is_max)
+                        # One row, no copy through the buffer. One row's combine is the scan
+                        # itself, so max needs no rescan either.
+                        for i in range(i_lo):
+                            orow[i] = _padded_window(<const numeric_acc*>first, W,
+                                                     i * sw - pad_w, kw, dw, identity, is_max)
+                        _horizontal(<const numeric_acc*>first + (i_lo * sw - pad_w),
+                                    orow + i_lo, i_hi - i_lo, kw, sw, dw, is_max)
+                        for i in range(i_hi, OW):
+                            orow[i] = _padded_window(<const numeric_acc*>first, W,
+                                                     i * sw - pad_w, kw, dw, identity, is_max)
                     else:
                         if layout is planes and square:  # a literal each: two inlined loops
                             _vertical_grid(first, depth_step, nd, dh * row_step, h_n[hb + oh],
