@@ -6,10 +6,13 @@ For each case and thread count it times, in one run on one machine:
 * PyTorch's CPU kernel on the same contiguous NCHW tensor (when torch is installed);
 * the plain-NumPy baseline from :mod:`cpool._baselines`;
 * a copy of an array of the input's size, the bandwidth ceiling: ``np.copyto`` at one thread,
-  PyTorch's threaded ``Tensor.copy_`` at more (when installed).
+  PyTorch's threaded ``Tensor.copy_`` at more (when installed);
+* a read of the input's bytes once (a SIMD max over them), the floor under any op that reads
+  its whole input.
 
-It reports ``speed-up = torch time / cpool time`` and ``of copy = cpool's (input + output
-bytes)/time divided by copy's (2 x input bytes)/time``, with the targets of the speed issue.
+It reports ``speed-up = torch time / cpool time``, ``of copy = cpool's (input + output
+bytes)/time divided by copy's (2 x input bytes)/time`` and ``of read = read time / cpool
+time``, with the targets of the speed issue.
 Times are the minimum over repeats of the mean over a calibrated number of calls.
 """
 import contextlib
@@ -273,6 +276,9 @@ CASES += [
     Case("avg1d3", "avg1d k3 s1 p1", (64, 256, 4096), "float32",
          lambda x, n: cpool.avg_pool1d(x, 3, 1, 1, num_threads=n),
          lambda F, t: F.avg_pool1d(t, 3, 1, 1), None, 3, 0.4),
+    Case("max1d3", "max1d k3 s1 p1", (64, 256, 4096), "float32",
+         lambda x, n: cpool.max_pool1d(x, 3, 1, 1, num_threads=n),
+         lambda F, t: F.max_pool1d(t, 3, 1, 1), None, 5, 0.4),
     Case("max3d2i", "max3d 2x2x2 s2 with indices", (8, 32, 32, 112, 112), "float32",
          lambda x, n: cpool.max_pool3d(x, 2, return_indices=True, num_threads=n),
          lambda F, t: F.max_pool3d(t, 2, return_indices=True), None, None, None),
@@ -460,6 +466,21 @@ def _copy_time(x, threads, torch, repeat):
     return _time(lambda: np.copyto(dst, x), repeat)
 
 
+def _read_time(x, threads, torch, repeat):
+    """The time to read x's bytes once, the floor under any op that must read all of its
+    input (the copy also writes them all, and with non-temporal stores for large arrays, so
+    an op that writes little can trail the copy and still run at the memory's speed):
+    the max of the bytes seen as int32 (uint8 where the size is not a multiple of 4), a SIMD
+    pass that keeps nothing but a register. One thread: NumPy's; more: PyTorch's threaded
+    ``amax`` when installed (NumPy's reduction is single-threaded)."""
+    flat = x.reshape(-1).view(np.uint8)
+    words = flat.view(np.int32) if flat.size % 4 == 0 else flat
+    if threads > 1 and torch is not None:
+        t = torch.from_numpy(words)
+        return _time(lambda: t.amax(), repeat)
+    return _time(lambda: np.max(words), repeat)
+
+
 def _nbytes(a):
     return sum(np.asarray(r).nbytes for r in a) if isinstance(a, tuple) else np.asarray(a).nbytes
 
@@ -533,6 +554,7 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True, peers
         if torch is not None:
             torch.set_num_threads(m)
         t_copy = _copy_time(x, m, torch, repeat)
+        t_read = _read_time(x, m, torch, repeat)
         t_torch = t_numpy = None
         if torch is not None and case.torch is not None:
             tx = torch.from_numpy(x)
@@ -558,6 +580,8 @@ def run(cases, threads, repeat, with_numpy, progress=sys.stderr, pin=True, peers
             "copy_GBps": 2 * x.nbytes / t_copy / 1e9,
             "speedup_vs_torch": None if t_torch is None else t_torch / t_ours,
             "of_copy": (moved / t_ours) / (2 * x.nbytes / t_copy),
+            "read_ms": t_read * 1e3,
+            "of_read": t_read / t_ours,
             **dict(zip(("speedup_target", "copy_target"), _targets(case, n, bool(peer_ms)))),
             "relative_to": case.relative_to, "relative_target": case.relative_target,
             "related_ms": None if t_related is None else t_related * 1e3,
@@ -625,8 +649,8 @@ def _verdict(row):
 
 def table(rows):
     head = ("| case | shape | threads | cpool ms | torch ms | NumPy ms | copy ms | speed-up | of copy "
-            "| target (speed-up / of copy) | |")
-    lines = [head, "|" + "---|" * 11]
+            "| of read | target (speed-up / of copy) | |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         if r.get("relative_to") or r.get("peers_ms"):
             continue  # shown in relative_table / peer_table
@@ -636,7 +660,8 @@ def table(rows):
             f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
             f"{r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {_fmt(r['torch_ms'], '.3f')} | "
             f"{_fmt(r['numpy_ms'], '.1f')} | {r['copy_ms']:.3f} | "
-            f"{_fmt(r['speedup_vs_torch'], '.1f')}x | {r['of_copy']:.2f} | {target} | {_verdict(r)} |"
+            f"{_fmt(r['speedup_vs_torch'], '.1f')}x | {r['of_copy']:.2f} | "
+            f"{_fmt(r.get('of_read'), '.2f')} | {target} | {_verdict(r)} |"
         )
     return "\n".join(lines)
 
@@ -657,8 +682,8 @@ def peer_table(rows):
     if not columns:
         return ""
     head = ("| case | shape | threads | cpool ms | " + " | ".join(f"{c} ms" for c in columns)
-            + " | best peer | cpool vs best | of copy | target (vs best / of copy) | |")
-    lines = [head, "|" + "---|" * (9 + len(columns))]
+            + " | best peer | cpool vs best | of copy | of read | target (vs best / of copy) | |")
+    lines = [head, "|" + "---|" * (10 + len(columns))]
     for r in rows:
         if not r.get("peers_ms"):
             continue
@@ -669,6 +694,7 @@ def peer_table(rows):
             f"| {r['case']} | {tuple(r['shape'])} {'' if r['dtype'] == 'float32' else r['dtype']}| "
             f"{r['threads'] or 'default'} | {r['cpool_ms']:.3f} | {peers} | {r['best_peer']} | "
             f"{_fmt(r['speedup_vs_torch'], '.2f')}x | {r['of_copy']:.2f} | "
+            f"{_fmt(r.get('of_read'), '.2f')} | "
             f"{speedup} / {_fmt(r['copy_target'], '.2f')} | {_verdict(r)} |")
     how = sorted({name for r in rows for name in r.get("peers_ms", {})} - set(columns))
     if how:
@@ -735,7 +761,8 @@ def main(args):
           f"PyTorch {info['torch'] or 'not installed'} | OpenMP {info['openmp']} | "
           f"kernels {info['kernels']}")
     print("speed-up = PyTorch NCHW time / cpool time; of copy = cpool (in+out) GB/s / copy GB/s "
-          "(np.copyto at 1 thread, torch copy_ at more)"
+          "(np.copyto at 1 thread, torch copy_ at more); of read = the time to read the input "
+          "once / cpool time (1.0: cpool at the speed of its input's read)"
           + (f"; measured with {load} busy processes running" if load else "") + "\n")
     print(table(rows))
     peers = peer_table(rows)

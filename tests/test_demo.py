@@ -45,6 +45,24 @@ def test_bench_command_runs_and_writes_json(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert {(r["key"], r["threads"]) for r in rows} == {("tiny", 1), ("tiny", 2), ("gavg", 1), ("gavg", 2)}
     assert all(r["cpool_ms"] > 0 and r["of_copy"] > 0 for r in rows)
+    # The floor: reading the input once, which no op that reads it all can beat.
+    assert all(r["read_ms"] > 0 and r["of_read"] == r["read_ms"] / r["cpool_ms"] for r in rows)
+    assert "of read" in proc.stdout
+
+
+def test_read_floor_reads_every_byte_once(monkeypatch):
+    # The floor's pass is a max over the input's bytes as int32 (bytes where the size is no
+    # multiple of 4): it must see every byte of the array, whatever its dtype and size.
+    from cpool import _bench
+
+    seen = []
+    monkeypatch.setattr(_bench, "_time", lambda f, repeat: seen.append(f()) or 1.0)
+    for x, want in [(np.arange(12, dtype=np.float32), np.arange(12, dtype=np.float32)
+                     .view(np.int32).max()),
+                    (np.array([1, 250, 3], np.uint8), 250)]:
+        seen.clear()
+        _bench._read_time(x, 1, None, 1)
+        assert seen == [want]
 
 
 def test_bench_row_width_sweep_covers_16_to_4096():

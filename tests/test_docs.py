@@ -86,7 +86,8 @@ def _agrees(cell, value):
 
 # Table column -> the bench JSON's field.
 _COLUMNS = {"cpool ms": "cpool_ms", "torch ms": "torch_ms", "copy ms": "copy_ms",
-            "NumPy ms": "numpy_ms", "speed-up": "speedup_vs_torch", "of copy": "of_copy"}
+            "NumPy ms": "numpy_ms", "speed-up": "speedup_vs_torch", "of copy": "of_copy",
+            "read ms": "read_ms", "of read": "of_read"}
 
 
 def test_performance_tables_match_their_json():

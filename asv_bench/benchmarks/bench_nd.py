@@ -1,5 +1,5 @@
 """1-D signals and 3-D volumes: the cases of ``python -m cpool bench`` (max3d2, max3d3, avg3d2,
-ndhwc_max3d2, max1d2, avg1d3, max3d2b), whose table also times PyTorch on the same arrays.
+ndhwc_max3d2, max1d2, avg1d3, max1d3, max3d2b), whose table also times PyTorch on the same arrays.
 CPOOL_ASV_SMALL shrinks the batch and spatial axes and keeps the channels.
 """
 import numpy as np
@@ -35,6 +35,8 @@ CASES = {
     "max1d_k2_s2": ((64, 256, 4096), False, lambda x, t: cpool.max_pool1d(x, 2, num_threads=t)),
     "avg1d_k3_s1_p1": ((64, 256, 4096), False,
                        lambda x, t: cpool.avg_pool1d(x, 3, 1, 1, num_threads=t)),
+    "max1d_k3_s1_p1": ((64, 256, 4096), False,
+                       lambda x, t: cpool.max_pool1d(x, 3, 1, 1, num_threads=t)),
 }
 
 
