@@ -670,17 +670,25 @@ def cast_into(dst: np.ndarray, src: np.ndarray) -> None:
     IEEE's rounding of it, without the RuntimeWarning NumPy's cast gives: the kernels' own
     arithmetic overflows to inf silently, as PyTorch's does, so a float16 sum that overflows
     must not warn (and, under ``-W error``, raise) where a float32 one does not."""
-    if (src.dtype == dst.dtype and dst.flags.c_contiguous and not src.flags.c_contiguous
+    if (src.dtype == dst.dtype and dst.flags.c_contiguous != src.flags.c_contiguous
             and _aligned(src) and _aligned(dst)):  # the kernel reads and writes whole items
-        runs = _transposed_runs(src)
-        if runs is not None:  # a batch of 2-D transposes, in tiles
+        # One side C-contiguous, the other a batch of 2-D transposes (B, S, R) of its dense
+        # memory (B, R, S): an input's copy into C order, or a result's into a caller's
+        # C-ordered `out` from the memory order it was computed in.
+        dense, seen = (dst, src) if dst.flags.c_contiguous else (src, dst)
+        runs = _transposed_runs(seen)
+        if runs is not None:  # in tiles
             B, R, S = runs
             item = _UNSIGNED_OF_SIZE[src.itemsize]
             memory = np.lib.stride_tricks.as_strided(
-                src, (B, R, S), (R * S * src.itemsize, S * src.itemsize, src.itemsize))
+                seen, (B, R, S), (R * S * src.itemsize, S * src.itemsize, src.itemsize))
+            ordered = dense.reshape(B, S, R)
             # One thread: the call's `num_threads` does not reach its copies, and a call
             # given one thread must use one.
-            _convert.transpose(memory.view(item), dst.reshape(B, S, R).view(item), 1)
+            if seen is src:
+                _convert.transpose(memory.view(item), ordered.view(item), 1)
+            else:
+                _convert.transpose(ordered.view(item), memory.view(item), 1)
             return
     if _convert.f16c_usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
         if not dst.flags.c_contiguous:
@@ -967,6 +975,15 @@ def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool
     views in the kernel's order, kernel targets). ``axes``: the results' (H, W) axes, moved
     last for the kernel; None for results without spatial axes (global ops), whose other axes
     are already in the kernel's order."""
+    results, given, kernel_dtypes = _checked_results(fn, out, shape, kernel_dtype, result_dtype,
+                                                     with_indices)
+    views = results if axes is None else tuple(spatial_last(r, axes) for r in results)
+    return results, views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs)
+
+
+def _checked_results(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool):
+    """:func:`_buffers`' results (a caller's ``out=``, checked, or new arrays), which of them
+    the caller gave, and the dtypes the kernel writes them in."""
     out_values, out_indices = out, None
     if with_indices and out is not None:
         if not isinstance(out, tuple):
@@ -987,8 +1004,7 @@ def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool
         results += (_result(out_indices, shape, _INT64, fn, "out[1]"),)
         given += (out_indices is not None,)
         kernel_dtypes += (_INT64,)
-    views = results if axes is None else tuple(spatial_last(r, axes) for r in results)
-    return results, views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs)
+    return results, given, kernel_dtypes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1205,8 +1221,16 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     channels_last = op not in ("stochastic", "fractional")
     # Channels-last memory seen in another axis order (a PyTorch channels_last tensor's NCHW
     # view): the op runs on the view in memory order, and its results are laid out so too.
-    order = _channels_last_order(x_in, axes) if channels_last and out is None else None
+    # A caller's `out` (C-contiguous in the caller's order) is checked in that order and
+    # written through a temporary in memory order, which the tiled transpose copies into it:
+    # the results' transpose, where the input's was copied before (a quarter of the bytes at
+    # 2x2 stride 2).
+    order = _channels_last_order(x_in, axes) if channels_last else None
+    checked = None
     if order is not None:
+        if out is not None:
+            checked = _checked_results(fn, out, pooled_shape(x_in.shape, axes, geom.out_sizes),
+                                       kernel_dtype, result_dtype, return_indices)
         x_in = x_in.transpose(order)
         axes = tuple(order.index(a) for a in axes)
     # The windowed kernels read pixels of a vector's width or more one by one, so those may lie
@@ -1216,11 +1240,17 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
     xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes, channels_last, wide)
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
-    results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
-                                       return_indices, [xk], axes if moved else None)
-    if order is not None:  # the caller's axis order, as views of the memory-order results
-        inverse = tuple(np.argsort(order))
-        results = tuple(r.transpose(inverse) for r in results)
+    if checked is not None:  # the caller's `out`, seen in memory order
+        results, given, kernel_dtypes = checked
+        in_memory = tuple(r.transpose(order) for r in results)
+        views = in_memory if not moved else tuple(spatial_last(r, axes) for r in in_memory)
+        targets = _kernel_targets(fn, in_memory, views, given, kernel_dtypes, [xk])
+    else:
+        results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
+                                           return_indices, [xk], axes if moved else None)
+        if order is not None:  # the caller's axis order, as views of the memory-order results
+            inverse = tuple(np.argsort(order))
+            results = tuple(r.transpose(inverse) for r in results)
     # Output rows: (B0, B1 or the output depth, OH, OW*lanes).
     k4 = (xk.shape[0], geom.d.out_size if n == 3 else xk.shape[1], geom.h.out_size,
           geom.w.out_size * lanes)

@@ -313,13 +313,39 @@ def test_channels_last_memory_seen_in_another_order(rng, case, dtype):
             assert r.transpose(order).flags.c_contiguous, r.strides
         out = tuple(np.empty_like(e) for e in expected) if isinstance(expected, tuple) \
             else np.empty_like(expected)
-        assert_identical(op(x, out=out), expected)
+        # (run in memory order into a temporary, then transposed into the caller's arrays)
+        written = op(x, out=out)
+        assert_identical(written, expected)
+        for w, o in zip(written if isinstance(out, tuple) else (written,),
+                        out if isinstance(out, tuple) else (out,)):
+            assert w is o
     np.testing.assert_array_equal(x, before)
     if kind is None and dtype != np.uint8:
         # LP pooling averages the powers of x, in a C-ordered temporary: the same bits, its
         # result in C order.
         lp = lambda a: cpool.lp_pool2d(np.abs(a), 2, 2)  # noqa: E731
         assert_identical(lp(x), lp(base))
+
+
+def test_out_of_channels_last_memory_seen_in_another_order(rng):
+    """``out=`` with a channels-last view: checked in the caller's axis order (its messages
+    name the caller's shapes), and an ``out`` sharing memory with the input gets the answer a
+    fresh array would."""
+    base = random_array(rng, (2, 16, 8, 6), np.float32)
+    x = _channels_last_memory(base, (0, 2, 3, 1))
+    with pytest.raises(ValueError, match=r"`out` must have shape \(2, 16, 4, 3\)"):
+        cpool.max_pool2d(x, 2, out=np.empty((2, 4, 3, 16), np.float32))
+    with pytest.raises(TypeError, match="`out` must have dtype float32"):
+        cpool.max_pool2d(x, 2, out=np.empty((2, 16, 4, 3), np.float64))
+    with pytest.raises(ValueError, match=r"`out\[1\]` must have shape"):
+        cpool.max_pool2d(x, 2, return_indices=True,
+                         out=(np.empty((2, 16, 4, 3), np.float32), np.empty(3, np.int64)))
+    want = cpool.avg_pool2d(base, 2)
+    memory = np.ascontiguousarray(base.transpose(0, 2, 3, 1))
+    x = memory.transpose(0, 3, 1, 2)  # the view; `out` below overlaps its memory
+    out = memory.reshape(-1)[:want.size].reshape(want.shape)
+    assert cpool.avg_pool2d(x, 2, out=out) is out
+    assert_identical(out, want)
 
 
 @pytest.mark.parametrize("case", sorted(CHANNELS_LAST_MEMORY))

@@ -177,6 +177,24 @@ def test_copies_into_c_order_by_transposes(rng, dtype):
                                       np.ascontiguousarray(view).view(f"u{x.itemsize}"))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
+def test_copies_from_c_order_into_transposed_memory(rng, dtype, monkeypatch):
+    """cast_into the other way round (a result computed in memory order into a caller's
+    C-ordered `out`, seen in that order): C-ordered values into every layout, bit for bit,
+    batches of transposes by tiles (and only they)."""
+    x = (rng.standard_normal((3, 5, 9, 17)) * 100).astype(dtype)
+    tiled = []
+    real = _convert.transpose
+    monkeypatch.setattr(_convert, "transpose", lambda *a: tiled.append(True) or real(*a))
+    for (view, batched), (seen, _) in zip(_layouts(x), _layouts(np.zeros_like(x))):
+        src = np.ascontiguousarray(view)
+        tiled.clear()
+        _validation.cast_into(seen, src)
+        np.testing.assert_array_equal(seen.view(f"u{x.itemsize}"), src.view(f"u{x.itemsize}"))
+        assert bool(tiled) == batched, seen.strides
+        assert not np.shares_memory(seen, src)
+
+
 def test_misaligned_layouts_are_copied_by_numpy(rng):
     """A batch of transposes whose data is off its item size (a record field, a byte offset)
     is not for the tiled transpose, which reads whole items: NumPy copies it, the same values."""
