@@ -85,8 +85,8 @@ def bench_main(argv):
 
     parser = argparse.ArgumentParser(
         prog="python -m cpool bench",
-        description="Time cpool against PyTorch, NumPy and np.copyto, side by side, and compare "
-                    "with the speed targets.")
+        description="Time cpool against PyTorch, NumPy, np.copyto and a read of the input "
+                    "once, side by side, and compare with the speed targets.")
     parser.add_argument("--threads", type=int, nargs="+", default=None,
                         help="thread counts to measure (default: 1); 0 is cpool's default count "
                              "(num_threads=None), other libraries then get every CPU")
