@@ -262,6 +262,25 @@ cdef inline void _store_sum(sum_out* dst, double total, uint64_t bits, bint in_d
         dst[0] = <sum_out>bits
 
 
+cdef inline void _store_sums(sum_out* dst, const double* acc, Py_ssize_t n, bint in_double,
+                             bint is_signed, bint mean, Py_ssize_t count) noexcept nogil:
+    """:func:`_store_sum` of ``n`` accumulators (float64, or 64-bit integers viewed as
+    ``acc``) into dst[0:n], the same bits. Float64 ones in loops the compiler vectorises: a
+    division per plane, one by one, was the slowest step of a sum over small planes. (Over
+    channels-last pixels, a lane at a time through :func:`_store_sum` measured the same:
+    (256, 7, 7, 2048) float32, 6.95-8.67 ms against 6.97-7.02 ms.)"""
+    cdef Py_ssize_t c
+    if in_double and mean:
+        for c in range(n):
+            dst[c] = <sum_out>(acc[c] / <double>count)
+    elif in_double:
+        for c in range(n):
+            dst[c] = <sum_out>acc[c]
+    else:
+        for c in range(n):
+            _store_sum(dst + c, 0, (<const uint64_t*>acc)[c], False, is_signed, mean, count)
+
+
 cdef void _plane_maxima(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t n,
                         numeric* out, int64_t* indices) noexcept nogil:
     """out[p] (and indices[p] unless NULL) = the max of plane p of ``n`` cells at ``x + p * n``
@@ -303,7 +322,7 @@ cdef void _plane_sums(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t
     this loop. Float planes go to ``cpool_plane_sums`` (AVX2 build) a chunk at a time, four
     planes a step in the same order, and the chunk's totals are finished in one vectorised
     loop."""
-    cdef Py_ssize_t p, i, count
+    cdef Py_ssize_t p, count
     cdef const numeric* plane
     cdef bint is_signed = _signed(<numeric*>NULL)
     cdef bint in_double = _in_double(<numeric*>NULL, mean)
@@ -318,12 +337,7 @@ cdef void _plane_sums(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t
             done = cpool_plane_sums_f64(x + p * n, count, n, totals, STREAM_PREFETCH_BYTES)
         if not done:
             break
-        if mean:  # as _store_sum, in a loop the compiler vectorises (a division per plane
-            for i in range(count):  # was the slowest step of the loop above)
-                out[p + i] = <sum_out>(totals[i] / <double>n)
-        else:
-            for i in range(count):
-                out[p + i] = <sum_out>totals[i]
+        _store_sums(out + p, totals, count, True, is_signed, mean, n)
         p += count
     for p in range(p, p1):
         plane = x + p * n
@@ -690,8 +704,6 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
                 else:
                     _lanes_sum(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
                                <uint64_t*>acc)
-                for c in range(n):
-                    _store_sum(&out[img * lanes + c0 + c], acc[c], (<uint64_t*>acc)[c],
-                               in_double, is_signed, mean, H * W)
+                _store_sums(&out[img * lanes + c0], acc, n, in_double, is_signed, mean, H * W)
     finally:
         free(scratch)
