@@ -273,3 +273,29 @@ def test_reference_reductions_equal_the_scan(rng, dtype):
                 assert g.shape == e.shape and g.dtype == e.dtype
                 np.testing.assert_array_equal(as_bits(g) if g.dtype.kind == "f" else g,
                                               as_bits(e) if e.dtype.kind == "f" else e)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("channels", [1, 7, 16, 17, 40, 100])
+def test_channels_last_sums_do_not_depend_on_where_the_array_starts(rng, dtype, channels):
+    # Channels-last sums add a group of pixels a cache line of lanes at a time, the lanes up
+    # to the first pixel's next line first: the chunks move with the array's address, each
+    # lane's sum must not. Every offset within a line, against the aligned array's bits and
+    # NumPy's exact sums (integer-valued data: every order gives the same total).
+    x = rng.integers(-1000, 1000, (3, 5, 7, channels)).astype(dtype)
+    want_sum = x.sum(axis=(1, 2), dtype=np.float64 if x.dtype.kind == "f" else np.int64)
+    first = None
+    for offset in range(0, 64, x.itemsize):
+        raw = np.zeros(x.nbytes + 128, np.uint8)
+        start = (-raw.ctypes.data) % 64 + offset
+        shifted = raw[start:start + x.nbytes].view(dtype).reshape(x.shape)
+        shifted[...] = x
+        got = (cpool.global_sum_pool2d(shifted, axes=(1, 2)),
+               cpool.global_avg_pool2d(shifted, axes=(1, 2)) if x.dtype.kind == "f" else None)
+        np.testing.assert_array_equal(got[0], want_sum)
+        if first is None:
+            first = got
+        assert_identical(got[0], first[0])
+        if got[1] is not None:
+            np.testing.assert_array_equal(as_bits(got[1]), as_bits(first[1]))
+            np.testing.assert_allclose(got[1], want_sum / 35, rtol=1e-6)
