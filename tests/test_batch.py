@@ -154,6 +154,11 @@ def test_an_interrupted_run_leaves_no_partial_output(tmp_path, x, monkeypatch):
 BIG_SHAPE = (64, 64, 512, 512)  # float32: 4.3 GB
 BIG_CHUNKS = (1, 64, 512, 512)  # 64 MiB
 WORKER_LIMIT = 1 << 30
+# The sanitizer job (.ci/run --asan) preloads AddressSanitizer into every process, workers
+# included: their RSS then also holds its shadow memory and its quarantine of freed blocks
+# (256 MB by default), which are not cpool's (both workers peaked at 1.0786 GB there, the
+# same to the byte). The bound is checked without it (CI's main job); the results with it.
+SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 
 def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb():
@@ -187,7 +192,8 @@ def test_pools_a_4_gb_zarr_store_with_workers_limited_to_1_gb():
             peaks = {w: u.ru_maxrss * 1024 for w, u in usage.items()}  # Linux: KiB
         print(f"worker peak RSS: {sorted(peaks.values())} bytes, limit {WORKER_LIMIT}")
         assert len(peaks) == 2
-        assert max(peaks.values()) < WORKER_LIMIT, peaks
+        if not SANITIZED:
+            assert max(peaks.values()) < WORKER_LIMIT, peaks
         out = zarr.open_array(dst, mode="r")
         source = zarr.open_array(src, mode="r")
         for i in (0, 31, 63):
