@@ -516,10 +516,15 @@ cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t O
                            const Py_ssize_t[::1] h_n, Py_ssize_t itemsize) noexcept nogil:
     """Whether the windows of planes of ``floats`` are the "same" 3x3 at stride 1 (padding 1
     both ways: avg_pool2d(x, 3, 1, 1), max_pool2d(x, 3, 1, 1)) that cpool_same_3x3_sums and
-    cpool_same_3x3_max take a plane at a time: rows of a vector or more, AVX2 build."""
+    cpool_same_3x3_max take a plane at a time: rows of a vector or more, AVX2 build.
+
+    An empty batch's bounds are not made (the arrays are empty whatever OH is): nothing then
+    reads them, and the answer is False (AddressSanitizer: an 8-byte read of an empty array,
+    a Dask stand-in of stochastic_pool2d(x, 3, 1, 1, training=False))."""
     cdef Py_ssize_t oh
     if not (CPOOL_AVX_KERNELS and floats and kw == 3 and sw == 1 and dw == 1 and pad_w == 1
-            and dh == 1 and OH == H and OW == W and W * itemsize >= 32):
+            and dh == 1 and OH == H and OW == W and W * itemsize >= 32
+            and h_lo.shape[0] >= OH and h_n.shape[0] >= OH):
         return False
     for oh in range(OH):
         if h_lo[oh] != max(oh - 1, 0) or h_lo[oh] + h_n[oh] != min(oh + 2, H):

@@ -891,10 +891,6 @@ def stochastic_eval(
     cdef Py_ssize_t min_stride = _buffer_stride(W, sizeof(floating))
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
     cdef Py_ssize_t H = x.shape[2], P = out.shape[0] * B1
-    cdef bint same3 = not clipped and _same_3x3(True, H, W, OH, OW, kw, sw, 1, pad_w, 1, h_lo,
-                                                h_n, sizeof(floating))
-    if same3:  # cpool_same_3x3_eval's buffer
-        thread_stride = max(thread_stride, _buffer_stride(5 * W + 8, sizeof(floating)))
     cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p
     cdef double smallest = INFINITY
     cdef floating v, row_min, tiles_low
@@ -908,8 +904,13 @@ def stochastic_eval(
     cdef floating* orow
     cdef floating* scratch = NULL
     cdef double* lows = NULL
+    # Nothing to compute: return before reading a window bound (an empty batch has none made).
     if n_rows == 0:
         return 0.0
+    cdef bint same3 = not clipped and _same_3x3(True, H, W, OH, OW, kw, sw, 1, pad_w, 1, h_lo,
+                                                h_n, sizeof(floating))
+    if same3:  # cpool_same_3x3_eval's buffer
+        thread_stride = max(thread_stride, _buffer_stride(5 * W + 8, sizeof(floating)))
     cdef bint tiles_2x2 = not clipped and kw == 2 and sw == 2 and pad_w == 0 and 2 * OW <= W
     # Planes that 2x2 windows tile (output row oh on input rows 2oh and 2oh + 1): a task per
     # plane, its rows by cpool_eval_2x2 back to back, without the row loop's bookkeeping per
