@@ -627,6 +627,21 @@ cdef inline numeric_acc _padded_window(const numeric_acc* row, Py_ssize_t W, Py_
     return acc
 
 
+cdef inline void _padded_edges(const numeric_acc* row, Py_ssize_t W, numeric_acc* orow,
+                               Py_ssize_t OW, Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t sw,
+                               Py_ssize_t pad_w, Py_ssize_t kw, Py_ssize_t dw,
+                               numeric_acc identity, bint is_max) noexcept nogil:
+    """The windows of an output row that reach into the padding or past the row's end, those
+    before ``i_lo`` and from ``i_hi`` on (window i's first tap at column ``i*sw - pad_w``),
+    each by :func:`_padded_window`: the bits of the padded row's reduction. The row's
+    interior windows ``[i_lo, i_hi)`` are the caller's sweep."""
+    cdef Py_ssize_t i
+    for i in range(i_lo):
+        orow[i] = _padded_window(row, W, i * sw - pad_w, kw, dw, identity, is_max)
+    for i in range(i_hi, OW):
+        orow[i] = _padded_window(row, W, i * sw - pad_w, kw, dw, identity, is_max)
+
+
 cdef inline void _root_row(numeric_acc* row, Py_ssize_t n, double scale) noexcept nogil:
     """LP pooling's p = 2 finish on means of squares, where they are made:
     ``sqrt(mean * scale)`` (``scale`` the kernel's cell count), PyTorch's
@@ -896,12 +911,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                         at = _buffer_row(&h_lo[0], oh, R, W, W)
                         for i in range(i_lo, i_hi):
                             orow[oh * OW + i] = buf[n_buf + at + i * sw - pad_w]
-                        for i in range(i_lo):
-                            orow[oh * OW + i] = _padded_window(buf + at, W, i * sw - pad_w, kw,
-                                                               dw, identity, is_max)
-                        for i in range(i_hi, OW):
-                            orow[oh * OW + i] = _padded_window(buf + at, W, i * sw - pad_w, kw,
-                                                               dw, identity, is_max)
+                        _padded_edges(buf + at, W, orow + oh * OW, OW, i_lo, i_hi, sw, pad_w,
+                                      kw, dw, identity, is_max)
                 if numeric is numeric_acc and is_max and not (fused or tiles_2x2 or tiles_3x3):
                     # As in _separable: the scan's own bits where a column max is -0 or NaN.
                     for oh in range(OH):
@@ -1139,14 +1150,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row, no copy through the buffer. One row's combine is the scan
                         # itself, so max needs no rescan either.
-                        for i in range(i_lo):
-                            orow[i] = _padded_window(<const numeric_acc*>first, W,
-                                                     i * sw - pad_w, kw, dw, identity, is_max)
                         _horizontal(<const numeric_acc*>first + (i_lo * sw - pad_w),
                                     orow + i_lo, i_hi - i_lo, kw, sw, dw, is_max)
-                        for i in range(i_hi, OW):
-                            orow[i] = _padded_window(<const numeric_acc*>first, W,
-                                                     i * sw - pad_w, kw, dw, identity, is_max)
+                        _padded_edges(<const numeric_acc*>first, W, orow, OW, i_lo, i_hi, sw,
+                                      pad_w, kw, dw, identity, is_max)
                     else:
                         if layout is planes and square:  # a literal each: two inlined loops
                             _vertical_grid(first, depth_step, nd, dh * row_step, h_n[hb + oh],
