@@ -432,15 +432,21 @@ def _geometry(fn: str, shape, axes, kernel_size, stride, padding, dilation, ceil
     """The geometry of a windowed op over the spatial ``axes`` of an array of ``shape``; with
     ``arrays`` False (or an empty batch, which reads nothing) the output sizes and padding
     alone, without the per-window arrays, whose size follows the output's."""
-    n = len(axes)
+    kernel, stride, padding, dilation, ceil_mode = _window_arguments(
+        fn, len(axes), kernel_size, stride, padding, dilation, ceil_mode)
+    arrays = arrays and all(k > 0 for k in without_axes(shape, axes))
+    return _checked_geometry(fn, tuple(shape[a] for a in axes), kernel, stride, padding,
+                             dilation, ceil_mode, arrays)
+
+
+def _window_arguments(fn: str, n: int, kernel_size, stride, padding, dilation, ceil_mode):
+    """A windowed op's arguments over ``n`` axes normalised, in :func:`_checked_geometry`'s
+    order: kernel, stride (the kernel's when None), padding, dilation, ceil_mode."""
     kernel = _tuple("kernel_size", kernel_size, fn, n)
     stride = kernel if stride is None else _tuple("stride", stride, fn, n)
     dilation = _tuple("dilation", dilation, fn, n)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
-    padding = _padding_arg(padding, fn, n)
-    arrays = arrays and all(k > 0 for k in without_axes(shape, axes))
-    return _checked_geometry(fn, tuple(shape[a] for a in axes), kernel, stride, padding,
-                             dilation, ceil_mode, arrays)
+    return kernel, stride, _padding_arg(padding, fn, n), dilation, ceil_mode
 
 
 # Stochastic training's fast path holds kH padded rows per thread and a table of kH*kW tap
@@ -1751,13 +1757,20 @@ def window_backward_geometry(fn, grad_output, input_shape, axes, kernel_size, st
     follows ``input_shape``, an argument, and must not be paid for a gradient that cannot
     match it."""
     shape, axes = input_shape_arg(input_shape, axes, fn, n)
-    sizes = _geometry(fn, shape, axes, kernel_size, stride, padding, dilation, ceil_mode,
-                      arrays=False).out_sizes
-    grad_shape = pooled_shape(shape, axes, sizes)
+    sizes = tuple(shape[a] for a in axes)
+    kernel, stride, padding, dilation, ceil_mode = _window_arguments(
+        fn, len(axes), kernel_size, stride, padding, dilation, ceil_mode)
+    geom = _checked_geometry(fn, sizes, kernel, stride, padding, dilation, ceil_mode, False)
+    grad_shape = pooled_shape(shape, axes, geom.out_sizes)
     g = as_array(grad_output, "grad_output", fn)
     if g.shape != grad_shape:
         raise ValueError(f"{fn}: `grad_output` must have shape {grad_shape}, got {g.shape}")
-    geom = _geometry(fn, shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
+    if all(k > 0 for k in without_axes(shape, axes)):  # the windows' arrays, now worth making
+        geom = geom._replace(windows=tuple(
+            typing.cast(AxisWindows, window_bounds(m, k, s, d, a.pad_before, a.pad_after,
+                                                   ceil_mode))
+            for m, k, s, d, a in zip(sizes, geom.kernel, geom.stride, geom.dilation,
+                                     geom.windows)))
     return g, shape, axes, geom, grad_shape
 
 
