@@ -39,6 +39,45 @@ cdef extern from *:
     #else
     #define CPOOL_OMP_FOR
     #endif
+    /* Batches of 2-D transposes of items of 1, 2, 4 or 8 bytes: src (B, R, S) in C order into
+       dst (B, S, R) in C order, in square tiles of CPOOL_TILE items a side (16 KB of 8-byte
+       items on each side), so that the side read or written across rows stays in cache; the
+       batch's tiles split over the threads. One loop over the tiles for every item size and
+       for the AVX2 blocks (CPOOL_TRANSPOSE's TILE: how one tile is copied). */
+    #define CPOOL_TILE 32
+    /* Rows [i0, i1) x columns [j0, j1) of one (R, S) matrix s into d (S, R), item by item. */
+    #define CPOOL_TILE_ITEMS(T)                                                              \
+    static inline void cpool_tile_##T(const T *s, T *d, Py_ssize_t R, Py_ssize_t S,         \
+                                      Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0,           \
+                                      Py_ssize_t j1) {                                       \
+        for (Py_ssize_t j = j0; j < j1; j++)                                                 \
+            for (Py_ssize_t i = i0; i < i1; i++)                                             \
+                d[j * R + i] = s[i * S + j];                                                 \
+    }
+    #define CPOOL_TRANSPOSE(ATTR, NAME, T, TILE)                                             \
+    static ATTR void NAME(const T *src, T *dst, Py_ssize_t B, Py_ssize_t R, Py_ssize_t S,    \
+                          int threads) {                                                     \
+        Py_ssize_t row_tiles = (R + CPOOL_TILE - 1) / CPOOL_TILE;                            \
+        Py_ssize_t t;                                                                        \
+        (void)threads;                                                                       \
+        CPOOL_OMP_FOR                                                                        \
+        for (t = 0; t < B * row_tiles; t++) {                                                \
+            Py_ssize_t b = t / row_tiles, i0 = (t % row_tiles) * CPOOL_TILE;                 \
+            Py_ssize_t i1 = i0 + CPOOL_TILE < R ? i0 + CPOOL_TILE : R;                       \
+            for (Py_ssize_t j0 = 0; j0 < S; j0 += CPOOL_TILE)                                \
+                TILE(src + b * R * S, dst + b * R * S, R, S, i0, i1, j0,                     \
+                     j0 + CPOOL_TILE < S ? j0 + CPOOL_TILE : S);                             \
+        }                                                                                    \
+    }
+    CPOOL_TILE_ITEMS(uint8_t)
+    CPOOL_TILE_ITEMS(uint16_t)
+    CPOOL_TILE_ITEMS(uint32_t)
+    CPOOL_TILE_ITEMS(uint64_t)
+    CPOOL_TRANSPOSE(, cpool_transpose_uint8_t, uint8_t, cpool_tile_uint8_t)
+    CPOOL_TRANSPOSE(, cpool_transpose_uint16_t, uint16_t, cpool_tile_uint16_t)
+    CPOOL_TRANSPOSE(, cpool_transpose_uint32_t, uint32_t, cpool_tile_uint32_t)
+    CPOOL_TRANSPOSE(, cpool_transpose_uint64_t, uint64_t, cpool_tile_uint64_t)
+
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
     #include <immintrin.h>
     #define CPOOL_F16C_BUILT 1
@@ -138,34 +177,20 @@ cdef extern from *:
         _mm256_storeu_ps((float *)(d + 7 * ds), _mm256_permute2f128_ps(u3, u7, 0x31));
     }
 
-    static CPOOL_F16C_TARGET void cpool_transpose32_avx2(const uint32_t *src, uint32_t *dst,
-                                                         Py_ssize_t B, Py_ssize_t R,
-                                                         Py_ssize_t S, int threads) {
-        Py_ssize_t row_tiles = (R + 31) / 32;
-        Py_ssize_t t;
-        (void)threads;
-        CPOOL_OMP_FOR
-        for (t = 0; t < B * row_tiles; t++) {
-            Py_ssize_t b = t / row_tiles, i0 = (t % row_tiles) * 32;
-            Py_ssize_t i1 = i0 + 32 < R ? i0 + 32 : R;
-            const uint32_t *s = src + b * R * S;
-            uint32_t *d = dst + b * R * S;
-            for (Py_ssize_t j0 = 0; j0 < S; j0 += 32) {
-                Py_ssize_t j1 = j0 + 32 < S ? j0 + 32 : S;
-                Py_ssize_t i, j;
-                for (i = i0; i + 8 <= i1; i += 8)
-                    for (j = j0; j + 8 <= j1; j += 8)
-                        cpool_block8x8(s + i * S + j, S, d + j * R + i, R);
-                /* The edges: columns past the last full block, then rows. */
-                for (j = j0 + (j1 - j0) / 8 * 8; j < j1; j++)
-                    for (i = i0; i < i1; i++)
-                        d[j * R + i] = s[i * S + j];
-                for (i = i0 + (i1 - i0) / 8 * 8; i < i1; i++)
-                    for (j = j0; j < j0 + (j1 - j0) / 8 * 8; j++)
-                        d[j * R + i] = s[i * S + j];
-            }
-        }
+    /* One tile (CPOOL_TILE a side) of 4-byte items: its 8 x 8 blocks in registers, then
+       the columns past the last full block and the rows below it item by item. */
+    static CPOOL_F16C_TARGET inline void cpool_tile32_avx2(const uint32_t *s, uint32_t *d,
+                                                           Py_ssize_t R, Py_ssize_t S,
+                                                           Py_ssize_t i0, Py_ssize_t i1,
+                                                           Py_ssize_t j0, Py_ssize_t j1) {
+        Py_ssize_t i_end = i0 + (i1 - i0) / 8 * 8, j_end = j0 + (j1 - j0) / 8 * 8;
+        for (Py_ssize_t i = i0; i < i_end; i += 8)
+            for (Py_ssize_t j = j0; j < j_end; j += 8)
+                cpool_block8x8(s + i * S + j, S, d + j * R + i, R);
+        cpool_tile_uint32_t(s, d, R, S, i0, i1, j_end, j1);
+        cpool_tile_uint32_t(s, d, R, S, i_end, i1, j0, j_end);
     }
+    CPOOL_TRANSPOSE(CPOOL_F16C_TARGET, cpool_transpose32_avx2, uint32_t, cpool_tile32_avx2)
 
     /* __builtin_cpu_supports also checks that the OS saves the AVX registers (XGETBV). */
     static int cpool_f16c_usable(void) {
@@ -181,35 +206,6 @@ cdef extern from *:
                                        Py_ssize_t R, Py_ssize_t S, int threads) {}
     #endif
 
-    /* Batches of 2-D transposes of items of 1, 2, 4 or 8 bytes: src (B, R, S) in C order into
-       dst (B, S, R) in C order, in square tiles of CPOOL_TILE items a side (16 KB of 8-byte
-       items on each side), so that the side read or written across rows stays in cache; the
-       batch's tiles split over the threads. */
-    #define CPOOL_TILE 32
-    #define CPOOL_TRANSPOSE(T)                                                               \
-    static void cpool_transpose_##T(const T *src, T *dst, Py_ssize_t B, Py_ssize_t R,        \
-                                    Py_ssize_t S, int threads) {                             \
-        Py_ssize_t row_tiles = (R + CPOOL_TILE - 1) / CPOOL_TILE;                            \
-        Py_ssize_t t;                                                                        \
-        (void)threads;                                                                       \
-        CPOOL_OMP_FOR                                                                        \
-        for (t = 0; t < B * row_tiles; t++) {                                                \
-            Py_ssize_t b = t / row_tiles, i0 = (t % row_tiles) * CPOOL_TILE;                 \
-            Py_ssize_t i1 = i0 + CPOOL_TILE < R ? i0 + CPOOL_TILE : R;                       \
-            const T *s = src + b * R * S;                                                    \
-            T *d = dst + b * R * S;                                                          \
-            for (Py_ssize_t j0 = 0; j0 < S; j0 += CPOOL_TILE) {                              \
-                Py_ssize_t j1 = j0 + CPOOL_TILE < S ? j0 + CPOOL_TILE : S;                   \
-                for (Py_ssize_t j = j0; j < j1; j++)                                         \
-                    for (Py_ssize_t i = i0; i < i1; i++)                                     \
-                        d[j * R + i] = s[i * S + j];                                         \
-            }                                                                                \
-        }                                                                                    \
-    }
-    CPOOL_TRANSPOSE(uint8_t)
-    CPOOL_TRANSPOSE(uint16_t)
-    CPOOL_TRANSPOSE(uint32_t)
-    CPOOL_TRANSPOSE(uint64_t)
     """
     void cpool_widen_f16c(const uint16_t* src, float* dst, Py_ssize_t n) noexcept nogil
     void cpool_narrow_f16c(const float* src, uint16_t* dst, Py_ssize_t n) noexcept nogil
