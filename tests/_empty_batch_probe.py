@@ -10,6 +10,7 @@ names the call. Prints the number of calls made.
 """
 import ctypes
 import faulthandler
+import itertools
 import mmap
 import sys
 
@@ -27,9 +28,9 @@ if ctypes.CDLL(None).mprotect(ctypes.c_void_p(_start + PAGE), ctypes.c_size_t(PA
     sys.exit("mprotect failed")
 
 
-def _unreadable(dtype) -> np.ndarray:
+def _unreadable(dtype, shape=(0,)) -> np.ndarray:
     """An empty array of ``dtype`` whose data pointer is the first byte of the guard page."""
-    return np.ndarray((0,), dtype, buffer=_pages, offset=PAGE)
+    return np.ndarray(shape, dtype, buffer=_pages, offset=PAGE)
 
 
 _validation._NO_WINDOWS = _unreadable(np.intp)
@@ -46,93 +47,100 @@ def _guarded_concatenate(parts, *args, **kwargs):
 
 np.concatenate = _guarded_concatenate
 
+
+def _like(a: np.ndarray) -> np.ndarray:
+    """An unreadable empty array of ``a``'s shape and dtype (a gradient's inputs)."""
+    return _unreadable(a.dtype, a.shape)
+
 SPATIAL = {1: (64,), 2: (16, 16), 3: (8, 16, 16)}
 # The fast paths' windows: 2x2 tiles, the "same" 3x3, stride-2 runs, overlapping windows.
 WINDOWS = [(2, 2, 0), (3, 1, 1), (3, 2, 1), (2, 1, 0)]
 
 
 def _calls():
-    """(name, call) for every op over empty batches of every layout, dtype and window."""
-    for n, spatial in SPATIAL.items():
-        for channels_last in (False, True):
-            shape = (0,) + spatial + (3,) if channels_last else (0, 3) + spatial
-            axes = tuple(range(1, n + 1)) if channels_last else tuple(range(-n, 0))
-            in_shape = (0, 3) + spatial if not channels_last else shape
-            for dtype in (np.float32, np.float64, np.uint8, np.int32):
-                x = np.zeros(shape, dtype)
-                floats = x.dtype.kind == "f"
-                for k, s, p in WINDOWS:
-                    yield f"max_pool{n}d {k, s, p}", lambda: getattr(cpool, f"max_pool{n}d")(
-                        x, k, s, p, return_indices=True, axes=axes)
-                    yield f"max_pool{n}d {k, s, p}", lambda: getattr(cpool, f"max_pool{n}d")(
-                        x, k, s, p, axes=axes)
-                    yield f"sum_pool{n}d {k, s, p}", lambda: getattr(cpool, f"sum_pool{n}d")(
-                        x, k, s, p, axes=axes)
-                    if not floats:
-                        continue
-                    for include in (True, False):
-                        yield f"avg_pool{n}d {k, s, p}", lambda: getattr(
-                            cpool, f"avg_pool{n}d")(x, k, s, p, count_include_pad=include,
-                                                    axes=axes)
-                    for norm in (2, 1.5):
-                        yield f"lp_pool{n}d {k, s}", lambda: getattr(cpool, f"lp_pool{n}d")(
-                            x, norm, k, s, axes=axes)
-                    if n == 2:
-                        yield f"stochastic_pool2d {k, s, p}", lambda: cpool.stochastic_pool2d(
-                            x, k, s, p, training=False, axes=axes)
-                        yield f"stochastic_pool2d {k, s, p}", lambda: cpool.stochastic_pool2d(
-                            x, k, s, p, seed=1, return_indices=True, axes=axes)
-                for size in (8, 7, 1):
-                    yield f"adaptive_max_pool{n}d {size}", lambda: getattr(
-                        cpool, f"adaptive_max_pool{n}d")(x, size, return_indices=True, axes=axes)
-                    if floats:
-                        yield f"adaptive_avg_pool{n}d {size}", lambda: getattr(
-                            cpool, f"adaptive_avg_pool{n}d")(x, size, axes=axes)
-                for kind in ("max", "avg", "sum"):
-                    yield f"global_{kind}_pool{n}d", lambda: getattr(
-                        cpool, f"global_{kind}_pool{n}d")(x, axes=axes)
-                if floats and n > 1:
-                    yield f"fractional_max_pool{n}d", lambda: getattr(
-                        cpool, f"fractional_max_pool{n}d")(x, 2, output_size=5, seed=1,
-                                                           return_indices=True, axes=axes)
-            # Gradients (float32), from the forward results' shapes.
-            x = np.zeros(shape, np.float32)
+    """(name, call) for every op over empty batches (no images, or images of no channels) of
+    every layout, dtype and window; the inputs are unreadable too."""
+    for (batch, channels), n, channels_last in itertools.product(
+            [(0, 3), (2, 0)], SPATIAL, (False, True)):
+        spatial = SPATIAL[n]
+        shape = (batch,) + spatial + (channels,) if channels_last else (batch, channels) + spatial
+        axes = tuple(range(1, n + 1)) if channels_last else tuple(range(-n, 0))
+        for dtype in (np.float32, np.float64, np.uint8, np.int32):
+            x = _unreadable(dtype, shape)
+            floats = x.dtype.kind == "f"
             for k, s, p in WINDOWS:
-                values, indices = getattr(cpool, f"max_pool{n}d")(x, k, s, p, axes=axes,
-                                                                  return_indices=True)
-                yield f"max_pool{n}d_backward {k, s, p}", lambda: getattr(
-                    cpool, f"max_pool{n}d_backward")(values, indices, in_shape, axes=axes)
-                yield f"max_unpool{n}d {k, s, p}", lambda: getattr(cpool, f"max_unpool{n}d")(
-                    values, indices, k, s, p, axes=axes)
-                for kind in ("avg", "sum"):
-                    yield f"{kind}_pool{n}d_backward {k, s, p}", lambda: getattr(
-                        cpool, f"{kind}_pool{n}d_backward")(values, in_shape, k, s, p, axes=axes)
-                lp = getattr(cpool, f"lp_pool{n}d")(x, 2, k, s, axes=axes)
-                yield f"lp_pool{n}d_backward {k, s}", lambda: getattr(
-                    cpool, f"lp_pool{n}d_backward")(lp, x, 2, k, s, axes=axes)
+                yield f"max_pool{n}d {k, s, p}", lambda: getattr(cpool, f"max_pool{n}d")(
+                    x, k, s, p, return_indices=True, axes=axes)
+                yield f"max_pool{n}d {k, s, p}", lambda: getattr(cpool, f"max_pool{n}d")(
+                    x, k, s, p, axes=axes)
+                yield f"sum_pool{n}d {k, s, p}", lambda: getattr(cpool, f"sum_pool{n}d")(
+                    x, k, s, p, axes=axes)
+                if not floats:
+                    continue
+                for include in (True, False):
+                    yield f"avg_pool{n}d {k, s, p}", lambda: getattr(
+                        cpool, f"avg_pool{n}d")(x, k, s, p, count_include_pad=include,
+                                                axes=axes)
+                for norm in (2, 1.5):
+                    yield f"lp_pool{n}d {k, s}", lambda: getattr(cpool, f"lp_pool{n}d")(
+                        x, norm, k, s, axes=axes)
                 if n == 2:
-                    v, i = cpool.stochastic_pool2d(x, k, s, p, seed=1, return_indices=True,
-                                                   axes=axes)
-                    yield f"stochastic_pool2d_backward {k, s, p}", lambda: (
-                        cpool.stochastic_pool2d_backward(v, i, in_shape, axes=axes))
-            for size in (8, 7):
-                v, i = getattr(cpool, f"adaptive_max_pool{n}d")(x, size, return_indices=True,
-                                                                axes=axes)
-                yield f"adaptive_max_pool{n}d_backward {size}", lambda: getattr(
-                    cpool, f"adaptive_max_pool{n}d_backward")(v, i, in_shape, axes=axes)
-                yield f"adaptive_avg_pool{n}d_backward {size}", lambda: getattr(
-                    cpool, f"adaptive_avg_pool{n}d_backward")(v, in_shape, axes=axes)
-            v, i = getattr(cpool, f"global_max_pool{n}d")(x, return_indices=True, axes=axes)
-            yield f"global_max_pool{n}d_backward", lambda: getattr(
-                cpool, f"global_max_pool{n}d_backward")(v, i, in_shape, axes=axes)
+                    yield f"stochastic_pool2d {k, s, p}", lambda: cpool.stochastic_pool2d(
+                        x, k, s, p, training=False, axes=axes)
+                    yield f"stochastic_pool2d {k, s, p}", lambda: cpool.stochastic_pool2d(
+                        x, k, s, p, seed=1, return_indices=True, axes=axes)
+            for size in (8, 7, 1):
+                yield f"adaptive_max_pool{n}d {size}", lambda: getattr(
+                    cpool, f"adaptive_max_pool{n}d")(x, size, return_indices=True, axes=axes)
+                if floats:
+                    yield f"adaptive_avg_pool{n}d {size}", lambda: getattr(
+                        cpool, f"adaptive_avg_pool{n}d")(x, size, axes=axes)
+            for kind in ("max", "avg", "sum"):
+                yield f"global_{kind}_pool{n}d", lambda: getattr(
+                    cpool, f"global_{kind}_pool{n}d")(x, axes=axes)
+            if floats and n > 1:
+                yield f"fractional_max_pool{n}d", lambda: getattr(
+                    cpool, f"fractional_max_pool{n}d")(x, 2, output_size=5, seed=1,
+                                                       return_indices=True, axes=axes)
+        # Gradients (float32), from the forward results' shapes.
+        x = _unreadable(np.float32, shape)
+        for k, s, p in WINDOWS:
+            values, indices = map(_like, getattr(cpool, f"max_pool{n}d")(
+                x, k, s, p, axes=axes, return_indices=True))
+            yield f"max_pool{n}d_backward {k, s, p}", lambda: getattr(
+                cpool, f"max_pool{n}d_backward")(values, indices, shape, axes=axes)
+            yield f"max_unpool{n}d {k, s, p}", lambda: getattr(cpool, f"max_unpool{n}d")(
+                values, indices, k, s, p, axes=axes)
             for kind in ("avg", "sum"):
-                yield f"global_{kind}_pool{n}d_backward", lambda: getattr(
-                    cpool, f"global_{kind}_pool{n}d_backward")(v, in_shape, axes=axes)
-            if n > 1:
-                v, i = getattr(cpool, f"fractional_max_pool{n}d")(
-                    x, 2, output_size=5, seed=1, return_indices=True, axes=axes)
-                yield f"fractional_max_pool{n}d_backward", lambda: getattr(
-                    cpool, f"fractional_max_pool{n}d_backward")(v, i, in_shape, axes=axes)
+                yield f"{kind}_pool{n}d_backward {k, s, p}", lambda: getattr(
+                    cpool, f"{kind}_pool{n}d_backward")(values, shape, k, s, p, axes=axes)
+            lp = _like(getattr(cpool, f"lp_pool{n}d")(x, 2, k, s, axes=axes))
+            yield f"lp_pool{n}d_backward {k, s}", lambda: getattr(
+                cpool, f"lp_pool{n}d_backward")(lp, x, 2, k, s, axes=axes)
+            if n == 2:
+                v, i = map(_like, cpool.stochastic_pool2d(x, k, s, p, seed=1, axes=axes,
+                                                          return_indices=True))
+                yield f"stochastic_pool2d_backward {k, s, p}", lambda: (
+                    cpool.stochastic_pool2d_backward(v, i, shape, axes=axes))
+        for size in (8, 7):
+            v, i = map(_like, getattr(cpool, f"adaptive_max_pool{n}d")(
+                x, size, return_indices=True, axes=axes))
+            yield f"adaptive_max_pool{n}d_backward {size}", lambda: getattr(
+                cpool, f"adaptive_max_pool{n}d_backward")(v, i, shape, axes=axes)
+            yield f"adaptive_avg_pool{n}d_backward {size}", lambda: getattr(
+                cpool, f"adaptive_avg_pool{n}d_backward")(v, shape, axes=axes)
+        v, i = map(_like, getattr(cpool, f"global_max_pool{n}d")(x, return_indices=True,
+                                                                 axes=axes))
+        yield f"global_max_pool{n}d_backward", lambda: getattr(
+            cpool, f"global_max_pool{n}d_backward")(v, i, shape, axes=axes)
+        for kind in ("avg", "sum"):
+            yield f"global_{kind}_pool{n}d_backward", lambda: getattr(
+                cpool, f"global_{kind}_pool{n}d_backward")(v, shape, axes=axes)
+        if n > 1:
+            v, i = map(_like, getattr(cpool, f"fractional_max_pool{n}d")(
+                x, 2, output_size=5, seed=1, return_indices=True, axes=axes))
+            yield f"fractional_max_pool{n}d_backward", lambda: getattr(
+                cpool, f"fractional_max_pool{n}d_backward")(v, i, shape, axes=axes)
 
 
 def main() -> None:

@@ -125,9 +125,10 @@ def test_empty_batch(rng, name):
 
 @pytest.mark.parametrize("kernels", ["avx2", "baseline"])
 def test_no_kernel_reads_an_empty_batchs_window_bounds(kernels):
-    """Every op and gradient over empty batches (1-D to 3-D, both layouts, four dtypes, the
-    fast paths' windows) with the empty batch's window bounds and counts where no byte can be
-    read (tests/_empty_batch_probe.py): a kernel that reads one crashes the probe. The AVX2
+    """Every op and gradient over empty batches (no images or no channels, 1-D to 3-D, both
+    layouts, four dtypes, the fast paths' windows) with the inputs and the empty batch's window
+    bounds and counts where no byte can be read (tests/_empty_batch_probe.py): a kernel that
+    reads one crashes the probe. The AVX2
     stochastic_pool2d(x, 3, 1, 1, training=False) did, deciding its "same" 3x3 before it
     returned for no rows (found by AddressSanitizer through a Dask stand-in)."""
     probe = pathlib.Path(__file__).with_name("_empty_batch_probe.py")
