@@ -8,33 +8,20 @@ only AddressSanitizer reports. Here those arrays are replaced by empty arrays th
 a page no one may read begins, so such a read crashes this process instead, and faulthandler
 names the call. Prints the number of calls made.
 """
-import ctypes
 import faulthandler
 import itertools
-import mmap
-import sys
 
 import numpy as np
 
 import cpool
+from _helpers import unreadable_empty
 from cpool import _validation
 
 faulthandler.enable()
 
-PAGE = mmap.PAGESIZE
-_pages = mmap.mmap(-1, 2 * PAGE)
-_start = ctypes.addressof(ctypes.c_char.from_buffer(_pages))
-if ctypes.CDLL(None).mprotect(ctypes.c_void_p(_start + PAGE), ctypes.c_size_t(PAGE), 0) != 0:
-    sys.exit("mprotect failed")
 
-
-def _unreadable(dtype, shape=(0,)) -> np.ndarray:
-    """An empty array of ``dtype`` whose data pointer is the first byte of the guard page."""
-    return np.ndarray(shape, dtype, buffer=_pages, offset=PAGE)
-
-
-_validation._NO_WINDOWS = _unreadable(np.intp)
-_validation.NO_COUNTS = _unreadable(np.int64)
+_validation._NO_WINDOWS = unreadable_empty((0,), np.intp)
+_validation.NO_COUNTS = unreadable_empty((0,), np.int64)
 _concatenate = np.concatenate
 
 
@@ -42,7 +29,7 @@ def _guarded_concatenate(parts, *args, **kwargs):
     """np.concatenate, whose empty results (the kernels' packed bounds of an empty batch)
     are unreadable too."""
     result = _concatenate(parts, *args, **kwargs)
-    return _unreadable(result.dtype) if result.size == 0 else result
+    return unreadable_empty((0,), result.dtype) if result.size == 0 else result
 
 
 np.concatenate = _guarded_concatenate
@@ -50,7 +37,8 @@ np.concatenate = _guarded_concatenate
 
 def _like(a: np.ndarray) -> np.ndarray:
     """An unreadable empty array of ``a``'s shape and dtype (a gradient's inputs)."""
-    return _unreadable(a.dtype, a.shape)
+    return unreadable_empty(a.shape, a.dtype)
+
 
 SPATIAL = {1: (64,), 2: (16, 16), 3: (8, 16, 16)}
 # The fast paths' windows: 2x2 tiles, the "same" 3x3, stride-2 runs, overlapping windows.
@@ -66,7 +54,7 @@ def _calls():
         shape = (batch,) + spatial + (channels,) if channels_last else (batch, channels) + spatial
         axes = tuple(range(1, n + 1)) if channels_last else tuple(range(-n, 0))
         for dtype in (np.float32, np.float64, np.uint8, np.int32):
-            x = _unreadable(dtype, shape)
+            x = unreadable_empty(shape, dtype)
             floats = x.dtype.kind == "f"
             for k, s, p in WINDOWS:
                 yield f"max_pool{n}d {k, s, p}", lambda: getattr(cpool, f"max_pool{n}d")(
@@ -103,7 +91,7 @@ def _calls():
                     cpool, f"fractional_max_pool{n}d")(x, 2, output_size=5, seed=1,
                                                        return_indices=True, axes=axes)
         # Gradients (float32), from the forward results' shapes.
-        x = _unreadable(np.float32, shape)
+        x = unreadable_empty(shape, np.float32)
         for k, s, p in WINDOWS:
             values, indices = map(_like, getattr(cpool, f"max_pool{n}d")(
                 x, k, s, p, axes=axes, return_indices=True))

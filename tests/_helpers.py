@@ -187,18 +187,14 @@ def rows_apart(x):
     return wide[..., :x.shape[-1]]
 
 
-def at_page_end(base):
-    """``base``'s values, C-contiguous, ending at the last byte before a page that cannot be
-    read: a kernel that reads past the array's end (a vector load past a row's last tap)
-    crashes the test instead of reading other memory unseen. Skips where ``mprotect`` is not
-    available."""
+def _before_a_guard_page(data_pages: int) -> np.ndarray:
+    """``data_pages`` pages of bytes (uint8) followed by a page that cannot be read, in a
+    mapping of their own. Skips where ``mprotect`` is not available."""
     import ctypes
     import mmap
 
     import pytest
-    base = np.asarray(base)
     page = mmap.PAGESIZE
-    data_pages = max(1, -(-base.nbytes // page))
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         mapping = mmap.mmap(-1, (data_pages + 1) * page)
@@ -208,9 +204,28 @@ def at_page_end(base):
     guard = raw.ctypes.data + data_pages * page
     if libc.mprotect(ctypes.c_void_p(guard), ctypes.c_size_t(page), 0) != 0:
         pytest.skip("mprotect refused the guard page")
-    start = data_pages * page - base.nbytes
-    a = raw[start:start + base.nbytes].view(base.dtype).reshape(base.shape)
+    return raw[:data_pages * page]
+
+
+def at_page_end(base):
+    """``base``'s values, C-contiguous, ending at the last byte before a page that cannot be
+    read: a kernel that reads past the array's end (a vector load past a row's last tap)
+    crashes the test instead of reading other memory unseen."""
+    import mmap
+    base = np.asarray(base)
+    raw = _before_a_guard_page(max(1, -(-base.nbytes // mmap.PAGESIZE)))
+    a = raw[raw.size - base.nbytes:].view(base.dtype).reshape(base.shape)
     a[...] = base
+    return a
+
+
+def unreadable_empty(shape, dtype) -> np.ndarray:
+    """An empty array of ``shape`` (some entry 0) and ``dtype`` whose data pointer is the
+    first byte of a page that cannot be read: any read of it crashes (NumPy's own empty
+    arrays point at a 1-byte allocation, whose over-reads only a sanitizer sees)."""
+    raw = _before_a_guard_page(1)
+    a = np.ndarray(shape, dtype, buffer=raw.base, offset=raw.size)
+    assert a.size == 0, shape
     return a
 
 
