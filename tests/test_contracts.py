@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import cpool
-from _helpers import (OPS, assert_identical, general_path, misaligned_copy, odd_layouts,
-                      random_array)
+from _helpers import (OPS, assert_identical, at_page_end, general_path, misaligned_copy,
+                      odd_layouts, random_array)
 
 OP_NAMES = sorted(OPS)
 SEEDED = {"fractional_max_pool2d"}
@@ -51,6 +51,7 @@ def _layouts(base):
         "transposed_batch": np.ascontiguousarray(base.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3),
         "negative_strides": np.ascontiguousarray(base[:, :, ::-1, ::-1])[:, :, ::-1, ::-1],
         "hw_transposed": np.ascontiguousarray(base.swapaxes(-1, -2)).swapaxes(-1, -2),
+        "at_page_end": at_page_end(base),  # a read past the last value crashes
         # Off the item size (record fields, byte strides, misaligned data): the kernels step
         # rows in whole items, so these are read through one aligned copy (they used to be read
         # at the wrong rows).
@@ -123,6 +124,26 @@ def test_empty_batch(rng, name):
         assert r.shape[:2] == (0, 3) and r.size == 0
 
 
+@pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int32])
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_reads_and_writes_stay_inside_the_arrays(rng, name, dtype, axes):
+    """Inputs, and results given as ``out``, that end where a page that cannot be touched
+    begins, at row widths the vector paths take (16 to 64 wide, odd widths past a vector):
+    a kernel that reads past its input's last value or writes past its result's crashes
+    here, where it would go unseen on NumPy's arrays outside a sanitizer run."""
+    op = _op(name, axes)
+    for nchw in [(2, 3, 16, 64), (1, 2, 7, 33), (2, 2, 28, 28), (1, 1, 4, 17)]:
+        x = random_array(rng, _shape(nchw, axes), dtype)
+        expected = op(x)
+        assert_identical(op(at_page_end(x)), expected)
+        if isinstance(expected, tuple):
+            out = tuple(at_page_end(np.zeros_like(e)) for e in expected)
+        else:
+            out = at_page_end(np.zeros_like(expected))
+        assert_identical(op(x, out=out), expected)
+
+
 @pytest.mark.parametrize("kernels", ["avx2", "baseline"])
 def test_no_kernel_reads_an_empty_batchs_window_bounds(kernels):
     """Every op and gradient over empty batches (no images or no channels, 1-D to 3-D, both
@@ -139,8 +160,9 @@ def test_no_kernel_reads_an_empty_batchs_window_bounds(kernels):
     assert int(done.stdout) > 800  # the calls were made
 
 
-@pytest.mark.parametrize("make", [np.empty_like, lambda a: misaligned_copy(np.zeros_like(a))],
-                         ids=["fresh", "misaligned"])
+@pytest.mark.parametrize("make", [np.empty_like, lambda a: misaligned_copy(np.zeros_like(a)),
+                                  lambda a: at_page_end(np.zeros_like(a))],
+                         ids=["fresh", "misaligned", "at_page_end"])
 @pytest.mark.parametrize("axes", AXES, ids=AXES_IDS)
 @pytest.mark.parametrize("name", OP_NAMES)
 def test_out_is_filled_and_returned(rng, name, make, axes):

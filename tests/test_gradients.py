@@ -8,7 +8,7 @@ import pytest
 import _reference
 import cpool
 from _helpers import (FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_MODES, SAME_3X3_WIDTHS,
-                      assert_identical, fits, general_path, misaligned_copy, odd_layouts,
+                      assert_identical, at_page_end, fits, general_path, misaligned_copy, odd_layouts,
                       random_array, same_3x3_mode, same_3x3_planes, tolerance, window_grid)
 
 GRID = [(k, s, p, d, c) for k, s, p, d, c in window_grid()][::9]
@@ -404,6 +404,34 @@ def test_inputs_off_the_item_size(rng, name):
     out = misaligned_copy(np.full(x.shape, 7.0))
     assert call(y, idx, out=out) is out
     assert_identical(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["max", "stochastic", "unpool", "avg", "sum"])
+def test_reads_and_writes_stay_inside_the_arrays(rng, name, dtype):
+    """Gradients, indices and results (``out``) that end where a page that cannot be touched
+    begins, on planes the vector paths take: a kernel that reads past an input's last value
+    or writes past its result's crashes here (on NumPy's arrays only a sanitizer sees it).
+    With the "same" 3x3's gradient and the global gradients beside the 2x2 windows'."""
+    for shape in [(2, 3, 16, 64), (1, 2, 28, 28), (1, 1, 6, 34)]:
+        x = random_array(rng, shape, dtype)
+        y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+        call = _backward_calls(x)[name]
+        expected = call(y, idx)
+        assert_identical(call(at_page_end(y), at_page_end(idx)), expected)
+        assert_identical(call(y, idx, out=at_page_end(np.zeros_like(expected))), expected)
+    same = rng.standard_normal(shape).astype(dtype)
+    expected = cpool.avg_pool2d_backward(same, shape, 3, 1, 1)
+    assert_identical(cpool.avg_pool2d_backward(at_page_end(same), shape, 3, 1, 1,
+                                               out=at_page_end(np.zeros_like(expected))),
+                     expected)
+    g, i = cpool.global_max_pool2d(x, return_indices=True)
+    i = at_page_end(i)
+    for backward in (lambda g, **kw: cpool.global_max_pool2d_backward(g, i, shape, **kw),
+                     lambda g, **kw: cpool.global_avg_pool2d_backward(g, shape, **kw)):
+        expected = backward(g)
+        assert_identical(backward(at_page_end(g), out=at_page_end(np.zeros_like(expected))),
+                         expected)
 
 
 @pytest.mark.parametrize("name", ["max", "stochastic", "unpool", "avg", "sum"])
