@@ -17,11 +17,6 @@ import cpool
 from _helpers import unreadable_empty
 from cpool import _validation
 
-faulthandler.enable()
-
-
-_validation._NO_WINDOWS = unreadable_empty((0,), np.intp)
-_validation.NO_COUNTS = unreadable_empty((0,), np.int64)
 _concatenate = np.concatenate
 
 
@@ -30,9 +25,6 @@ def _guarded_concatenate(parts, *args, **kwargs):
     are unreadable too."""
     result = _concatenate(parts, *args, **kwargs)
     return unreadable_empty((0,), result.dtype) if result.size == 0 else result
-
-
-np.concatenate = _guarded_concatenate
 
 
 def _like(a: np.ndarray) -> np.ndarray:
@@ -132,6 +124,12 @@ def _calls():
 
 
 def main() -> None:
+    """Guard the empty arrays, then make every call (in this process only: pytest's doctest
+    collection imports this module, which must then change nothing)."""
+    faulthandler.enable()
+    _validation._NO_WINDOWS = unreadable_empty((0,), np.intp)
+    _validation.NO_COUNTS = unreadable_empty((0,), np.int64)
+    np.concatenate = _guarded_concatenate
     calls = 0
     for name, call in _calls():
         results = call()
