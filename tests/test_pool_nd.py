@@ -347,6 +347,32 @@ def test_2x2x2_windows_read_nothing_past_the_input(rng, dtype, W):
             assert_identical(op(at_page_end(x), 2), op(x.copy(), 2))
 
 
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_reads_and_writes_stay_inside_the_arrays(rng, n, dtype):
+    """Inputs, and results given as ``out``, that end where a page that cannot be touched
+    begins: 1-D rows read in place (the last row's last windows reach past its end, into the
+    padding) and 3-D windows over rows the vector paths take. A kernel that reads past its
+    input or writes past its result crashes here."""
+    widths = (1, 7, 8, 9, 17, 33, 64, 130) if n == 1 else (3, 8, 17, 33)
+    for W in widths:
+        shape = (2, 3, W) if n == 1 else (2, 2, 4, 6, W)
+        x = random_array(rng, shape, dtype)
+        for name, op in OPS[n].items():
+            windows = [()] if name.startswith("global") else [
+                (k, s, p) for k, s, p in [(2, 2, 0), (3, 1, 1), (3, 2, 1), (2, 1, 0)]
+                if _fits(shape, n, k, s, p, 1, False)]
+            for args in windows:
+                want = op(x, *args)
+                assert_identical(op(at_page_end(x), *args), want)
+                assert_identical(op(x, *args, out=at_page_end(np.zeros_like(want))), want)
+                if name == "max":
+                    want = op(x, *args, return_indices=True)
+                    out = tuple(at_page_end(np.zeros_like(w)) for w in want)
+                    assert_identical(op(at_page_end(x), *args, return_indices=True, out=out),
+                                     want)
+
+
 def test_one_d_padding_forms():
     """A bare (before, after) pair is per side in 1-D (np.pad's convention), as is
     ((before, after),); one int per axis, (p,), is symmetric."""
