@@ -352,25 +352,29 @@ def test_2x2x2_windows_read_nothing_past_the_input(rng, dtype, W):
 def test_reads_and_writes_stay_inside_the_arrays(rng, n, dtype):
     """Inputs, and results given as ``out``, that end where a page that cannot be touched
     begins: 1-D rows read in place (the last row's last windows reach past its end, into the
-    padding) and 3-D windows over rows the vector paths take. A kernel that reads past its
+    padding) and 3-D windows over rows the vector paths take, planes and channels-last (8
+    channels). A kernel that reads past its
     input or writes past its result crashes here."""
     widths = (1, 7, 8, 9, 17, 33, 64, 130) if n == 1 else (3, 8, 17, 33)
-    for W in widths:
-        shape = (2, 3, W) if n == 1 else (2, 2, 4, 6, W)
-        x = random_array(rng, shape, dtype)
+    for W, channels_last in itertools.product(widths, (False, True)):
+        shape = (2, 3, W) if n == 1 else (2, 2, 4, 6, W)  # planes: spatial axes last
+        # Channels-last: the same spatial sizes with 8 channels after them.
+        x = random_array(rng, shape[:1] + shape[2:] + (8,) if channels_last else shape, dtype)
+        axes = tuple(range(1, n + 1)) if channels_last else AXES[n]
         for name, op in OPS[n].items():
             windows = [()] if name.startswith("global") else [
                 (k, s, p) for k, s, p in [(2, 2, 0), (3, 1, 1), (3, 2, 1), (2, 1, 0)]
                 if _fits(shape, n, k, s, p, 1, False)]
             for args in windows:
-                want = op(x, *args)
-                assert_identical(op(at_page_end(x), *args), want)
-                assert_identical(op(x, *args, out=at_page_end(np.zeros_like(want))), want)
+                want = op(x, *args, axes=axes)
+                assert_identical(op(at_page_end(x), *args, axes=axes), want)
+                assert_identical(op(x, *args, axes=axes, out=at_page_end(np.zeros_like(want))),
+                                 want)
                 if name == "max":
-                    want = op(x, *args, return_indices=True)
+                    want = op(x, *args, return_indices=True, axes=axes)
                     out = tuple(at_page_end(np.zeros_like(w)) for w in want)
-                    assert_identical(op(at_page_end(x), *args, return_indices=True, out=out),
-                                     want)
+                    assert_identical(op(at_page_end(x), *args, return_indices=True, axes=axes,
+                                        out=out), want)
 
 
 def test_one_d_padding_forms():
