@@ -353,8 +353,7 @@ def test_reads_and_writes_stay_inside_the_arrays(rng, n, dtype):
     """Inputs, and results given as ``out``, that end where a page that cannot be touched
     begins: 1-D rows read in place (the last row's last windows reach past its end, into the
     padding) and 3-D windows over rows the vector paths take, planes and channels-last (8
-    channels). A kernel that reads past its
-    input or writes past its result crashes here."""
+    channels). A kernel that reads past its input or writes past its result crashes here."""
     widths = (1, 7, 8, 9, 17, 33, 64, 130) if n == 1 else (3, 8, 17, 33)
     for W, channels_last in itertools.product(widths, (False, True)):
         shape = (2, 3, W) if n == 1 else (2, 2, 4, 6, W)  # planes: spatial axes last
