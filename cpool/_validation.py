@@ -983,8 +983,14 @@ def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool
     are already in the kernel's order."""
     results, given, kernel_dtypes = _checked_results(fn, out, shape, kernel_dtype, result_dtype,
                                                      with_indices)
+    return (results,) + _views_and_targets(fn, results, given, kernel_dtypes, inputs, axes)
+
+
+def _views_and_targets(fn: str, results, given, kernel_dtypes, inputs, axes):
+    """The ``results``' views in the kernel's axis order (``axes`` as in :func:`_buffers`)
+    and the arrays the kernel writes for them (:func:`_kernel_targets`)."""
     views = results if axes is None else tuple(spatial_last(r, axes) for r in results)
-    return results, views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs)
+    return views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs)
 
 
 def _checked_results(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool):
@@ -1248,9 +1254,8 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     if checked is not None:  # the caller's `out`, seen in memory order
         results, given, kernel_dtypes = checked
-        in_memory = tuple(r.transpose(order) for r in results)
-        views = in_memory if not moved else tuple(spatial_last(r, axes) for r in in_memory)
-        targets = _kernel_targets(fn, in_memory, views, given, kernel_dtypes, [xk])
+        views, targets = _views_and_targets(fn, tuple(r.transpose(order) for r in results),
+                                            given, kernel_dtypes, [xk], axes if moved else None)
     else:
         results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
                                            return_indices, [xk], axes if moved else None)
