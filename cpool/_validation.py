@@ -1771,11 +1771,7 @@ def window_backward_geometry(fn, grad_output, input_shape, axes, kernel_size, st
     if g.shape != grad_shape:
         raise ValueError(f"{fn}: `grad_output` must have shape {grad_shape}, got {g.shape}")
     if all(k > 0 for k in without_axes(shape, axes)):  # the windows' arrays, now worth making
-        geom = geom._replace(windows=tuple(
-            typing.cast(AxisWindows, window_bounds(m, k, s, d, a.pad_before, a.pad_after,
-                                                   ceil_mode))
-            for m, k, s, d, a in zip(sizes, geom.kernel, geom.stride, geom.dilation,
-                                     geom.windows)))
+        geom = _checked_geometry(fn, sizes, kernel, stride, padding, dilation, ceil_mode, True)
     return g, shape, axes, geom, grad_shape
 
 
