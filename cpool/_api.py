@@ -25,12 +25,6 @@ _FLOAT32 = np.dtype(np.float32)
 _UNUSED_INT64 = np.empty(0, np.int64)
 
 
-def _separable_args(plan):
-    """The windowed kernels' geometry arguments (:func:`cpool._validation.separable_args`),
-    recorded with a repeated call's plan."""
-    return plan.kernel_args or _v.separable_args(plan.geometry, plan.lanes, plan.pixel)
-
-
 def _max_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               axes, out, num_threads):
     """max_pool1d/2d/3d over ``n`` spatial axes."""
@@ -42,9 +36,9 @@ def _max_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, retur
 def _window_max(plan):
     """The max kernel of a windowed plan, with or without indices; the result."""
     if plan.indices is None:
-        _window.window_max(plan.x, plan.out, *_separable_args(plan), plan.num_threads)
+        _window.window_max(plan.x, plan.out, *plan.kernel_args, plan.num_threads)
     else:
-        _window.window_max_with_indices(plan.x, plan.out, plan.indices, *_separable_args(plan),
+        _window.window_max_with_indices(plan.x, plan.out, plan.indices, *plan.kernel_args,
                                         plan.num_threads)
     return plan.finish()
 
@@ -63,7 +57,7 @@ def _window_mean(plan, counts, square=False, root=0.0, zero_first=False):
     its count (avg_divisors), and with ``root`` > 0 each such mean ``a`` made LP's
     ``sqrt(a * root)``; the result. PyTorch's +0 comes after the division (avg_pool, LP), or
     with ``zero_first`` before it (adaptive pooling): see window_sum."""
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), *counts, True, square,
+    _window.window_sum(plan.x, plan.out, *plan.kernel_args, *counts, True, square,
                        plan.num_threads, root, zero_first)
     return plan.finish()
 
@@ -87,7 +81,7 @@ def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes,
     """sum_pool1d/2d/3d over ``n`` spatial axes."""
     plan = _v.prepare_window(fn, "sum", x, kernel_size, stride, padding, dilation, ceil_mode,
                              False, out, num_threads, axes, n)
-    _window.window_sum(plan.x, plan.out, *_separable_args(plan), _v.NO_COUNTS, _v.NO_COUNTS,
+    _window.window_sum(plan.x, plan.out, *plan.kernel_args, _v.NO_COUNTS, _v.NO_COUNTS,
                        _v.NO_COUNTS, False, False, plan.num_threads)
     return plan.finish()
 

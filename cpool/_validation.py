@@ -949,10 +949,13 @@ class Plan(NamedTuple):
     lanes: int                    # values per pixel: C for channels-last input, else 1
     pixel: int                    # values from one pixel to the next (>= lanes)
     num_threads: int
-    kernel_args: Optional[tuple] = None  # separable_args, where a recipe recorded them
+    kernel_args: Optional[tuple] = None  # separable_args (windowed ops)
 
     def finish(self):
-        return _finish(self.results, self.views, self.targets)
+        results = self.results
+        if self.targets is results:  # a recorded plan's kernel wrote the results themselves
+            return results[0] if len(results) == 1 else results
+        return _finish(results, self.views, self.targets)
 
 
 def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
@@ -1025,9 +1028,9 @@ def _checked_results(fn: str, out, shape, kernel_dtype, result_dtype, with_indic
 # Validation costs 15 us a call (argument normalisation, the geometry's window bounds, the
 # kernel view), several times a small input's kernel time. A call whose input is a plain
 # C-contiguous, aligned, non-empty ndarray and whose arguments are ints, bools, strings, None
-# and tuples of them (keyed with their types: True is not 1) has a plan determined by its key;
-# the plan's fresh parts (the input's view, new outputs) are rebuilt from a recipe recorded
-# the first time. Errors are never recorded: an invalid call validates, and raises, every time.
+# and tuples of them has a plan determined by their values and types (True is not 1): the
+# plan's fresh parts (the input's view, new outputs) are rebuilt from a recipe recorded the
+# first time. Errors are never recorded: an invalid call validates, and raises, every time.
 # A caller's ``out=`` array takes the place of the new output where the kernel writes it as it
 # is (_direct_out); one it cannot (another shape or dtype, strided, read-only, overlapping the
 # input, a tuple with indices) is validated in full, every time (a (1, 1, 28, 28) avg_pool2d
@@ -1044,11 +1047,13 @@ _new_tuple = tuple.__new__
 class _Recipe(NamedTuple):
     """How to rebuild a recorded plan for a new input of the same key."""
 
-    view_shape: tuple             # the kernel's view of the input: a reshape of it
+    view_shape: Optional[tuple]   # the kernel's view of the input: a reshape of it (None: the
+                                  # input as it is)
     shape: tuple                  # the results' shape
     result_dtype: np.dtype
     with_indices: bool
-    kernel_shape: tuple           # the kernel's outputs: a reshape of the results
+    kernel_shape: Optional[tuple]  # the kernel's outputs: a reshape of the results (None: the
+                                   # results as they are)
     geometry: Optional[Geometry]  # windowed ops
     task_size: int                # global ops
     lanes: int
@@ -1059,21 +1064,27 @@ class _Recipe(NamedTuple):
     work: int                     # values read and written
     new_result: Any               # np.empty, or empty for a result from the buffer cache
     new_indices: Any              # the same for the indices
+    args: tuple                   # the recorded call's arguments (the objects themselves)
+    arg_types: tuple              # their types (_arg_types)
 
     def plan(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> Plan:
         # Every repeated call comes here: the fields unpacked at once (a named tuple's field
         # reads are Python-level properties) and the Plan made by tuple.__new__ (its
-        # constructor is Python-level too) took 0.95 -> 0.6 us of a (1, 1, 2, 2) call.
+        # constructor is Python-level too) took 0.95 -> 0.6 us of a (1, 1, 2, 2) call; a
+        # reshape to the shape an array already has is skipped (None), 0.25 us each.
         (view_shape, shape, result_dtype, with_indices, k4, geometry, task_size, lanes, pixel,
-         num_threads, kernel_args, load_capped, work, new_result, new_indices) = self
-        results: Tuple[np.ndarray, ...] = (new_result(shape, result_dtype) if out is None
-                                           else out,)
-        if with_indices:
-            results += (new_indices(shape, _INT64),)
+         num_threads, kernel_args, load_capped, work, new_result, new_indices, _, _) = self
+        result = new_result(shape, result_dtype) if out is None else out
         if load_capped:
             num_threads = _threads.for_load(num_threads, work)
-        return _new_tuple(Plan, (x.reshape(view_shape), results[0].reshape(k4),
-                                 results[1].reshape(k4) if with_indices else None,
+        if with_indices:
+            results: Tuple[np.ndarray, ...] = (result, new_indices(shape, _INT64))
+            index_target = results[1] if k4 is None else results[1].reshape(k4)
+        else:
+            results = (result,)
+            index_target = None
+        return _new_tuple(Plan, (x if view_shape is None else x.reshape(view_shape),
+                                 result if k4 is None else result.reshape(k4), index_target,
                                  results, results, results, geometry, task_size, lanes, pixel,
                                  num_threads, kernel_args))
 
@@ -1084,14 +1095,9 @@ _KEY_TYPES = frozenset((int, bool, str, type(None), np.bool_, np.int8, np.int16,
                         np.int64, np.uint8, np.uint16, np.uint32, np.uint64))
 
 
-def _recipe_key(fn: str, op: str, x, out, num_threads, args) -> Optional[tuple]:
-    """The key of a call whose plan may be recorded (see above), or None: the arguments with
-    the types of their values, down to the pairs of per-side padding."""
-    if (out is not None and type(out) is not np.ndarray) or type(x) is not np.ndarray or not x.size:
-        return None
-    flags = x.flags
-    if not (flags.c_contiguous and flags.aligned):
-        return None
+def _arg_types(args: tuple) -> Optional[tuple]:
+    """The types of ``args``, down to the pairs of per-side padding; None where one is not a
+    type whose value keys a recipe (_KEY_TYPES)."""
     types: List[Any] = []
     for a in args:
         t = type(a)
@@ -1100,38 +1106,44 @@ def _recipe_key(fn: str, op: str, x, out, num_threads, args) -> Optional[tuple]:
                 te = type(e)
                 if te is tuple:
                     types.extend(map(type, e))
+                    types.append(tuple)  # ((1, 2), 3) and (1, (2, 3)) differ
                 else:
                     types.append(te)
+            types.append(tuple)
         else:
             types.append(t)
-    if not _KEY_TYPES.issuperset(types):
+    if not _KEY_TYPES.issuperset(t for t in types if t is not tuple):
         return None
-    return (fn, op, x.shape, x.dtype, _threads.resolve(num_threads, fn), num_threads is None,
-            args, tuple(types))
+    return tuple(types)
 
 
 def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Plan:
     """Record ``plan`` (made for ``x``, its threads not capped by the load) under ``key`` where
-    its recipe rebuilds it: its input view is a reshape of ``x`` and its results are new
-    arrays the kernel writes directly. Returns the plan with its threads for this call."""
+    its recipe rebuilds it: its arguments are of the types a key holds, its input view is a
+    reshape of ``x`` and its results are new arrays the kernel writes directly. Returns the
+    plan with its threads for this call."""
     r = plan.results
     view = x.reshape(plan.x.shape)  # x is C-contiguous: a view
     work = plan.x.size + plan.out.size
-    if (plan.x.dtype == x.dtype and plan.x.strides == view.strides
+    args = key[-1]
+    arg_types = _arg_types(args)
+    if (arg_types is not None and plan.x.dtype == x.dtype and plan.x.strides == view.strides
             and plan.x.__array_interface__["data"] == view.__array_interface__["data"]
             and all(v is a for v, a in zip(plan.views, r))
             and all(t is a for t, a in zip(plan.targets, r))):
         g = plan.geometry
-        kernel_args = None if g is None else separable_args(g, plan.lanes, plan.pixel)
+        kernel_args = plan.kernel_args
         # The geometry's arrays and their packed copy in kernel_args.
         arrays = 0 if g is None or kernel_args is None else kernel_args[0].nbytes + sum(
             a.nbytes for w in g.windows for a in (w.lo, w.count, w.padded_count))
-        _RECIPES.put(key, _Recipe(plan.x.shape, r[0].shape, r[0].dtype, plan.indices is not None,
-                                  plan.out.shape, g, plan.task_size, plan.lanes, plan.pixel,
+        _RECIPES.put(key, _Recipe(None if plan.x.shape == x.shape else plan.x.shape,
+                                  r[0].shape, r[0].dtype, plan.indices is not None,
+                                  None if plan.out.shape == r[0].shape else plan.out.shape,
+                                  g, plan.task_size, plan.lanes, plan.pixel,
                                   plan.num_threads, kernel_args,
                                   default_threads and _threads.load_capped(plan.num_threads, work),
                                   work, _allocator(r[0].nbytes),
-                                  _allocator(r[0].size * _INT64.itemsize)),
+                                  _allocator(r[0].size * _INT64.itemsize), args, arg_types),
                      arrays + 1024)
     if default_threads:
         return plan._replace(num_threads=_threads.for_load(plan.num_threads, work))
@@ -1144,13 +1156,36 @@ def _allocator(nbytes: int):
     return empty if nbytes >= _POOLED_BYTES else np.empty
 
 
+_NDARRAY = np.ndarray
+_is = operator.is_
+
+
 def _recorded(fn: str, op: str, x, out, num_threads, args):
     """(key, plan) of a call with these arguments: its key (None where it cannot be recorded)
-    and its plan rebuilt from the recorded recipe (None where there is none yet)."""
-    key = _recipe_key(fn, op, x, out, num_threads, args)
-    recipe = None if key is None else _RECIPES.get(key)
+    and its plan rebuilt from the recorded recipe (None where there is none yet).
+
+    The arguments are in the key by value: equal values of other types (True and 1, 2 and 2.0)
+    share a key, and a recipe is reused only for arguments of its recorded types. The key is
+    made here, not by a helper of its own: a call's Python-level cost is a tenth of a (1, 1,
+    2, 2) call, where every call comes here."""
+    if (out is not None and type(out) is not _NDARRAY) or type(x) is not _NDARRAY:
+        return None, None
+    flags = x.flags
+    if not (flags.c_contiguous and flags.aligned) or not x.size:
+        return None, None
+    key = (fn, op, x.shape, x.dtype, _threads.resolve(num_threads, fn), num_threads is None,
+           args)
+    try:
+        recipe = _RECIPES.get(key)
+    except TypeError:  # an unhashable argument (a list, an array): validated, never recorded
+        return None, None
     if recipe is None:
         return key, None
+    # The recorded call's own argument objects (small ints, True, None, a default tuple: the
+    # usual repeat) are of its types; others are compared by type.
+    if not (all(map(_is, args, recipe.args))
+            or _arg_types(args) == recipe.arg_types):
+        return None, None  # equal to a recorded call's arguments, of other types: validated
     if out is None:
         return key, recipe.plan(x)
     if _direct_out(out, recipe, x):
@@ -1269,7 +1304,8 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
     return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
-                results, views, targets, geom, 0, lanes, pixel, nt)
+                results, views, targets, geom, 0, lanes, pixel, nt,
+                separable_args(geom, lanes, pixel))
 
 
 def _channels_last_order(x: np.ndarray, axes) -> Optional[Tuple[int, ...]]:

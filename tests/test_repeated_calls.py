@@ -99,6 +99,44 @@ def test_arguments_of_another_type_are_validated_again():
             cpool.max_pool2d(x, 0)
 
 
+def test_equal_arguments_of_the_recorded_types_reuse_the_plan(rng, monkeypatch):
+    # A repeat is found by the arguments' values, and reused when they are the recorded call's
+    # objects or others of the same types (new tuples, equal ints); arguments of other types
+    # (np.int64 for int, True for 1) are validated again, whatever their values.
+    x = random_array(rng, (2, 3, 8, 9), np.float32)
+    first = cpool.max_pool2d(x, (3, 2), (2, 1), ((1, 0), (0, 1)))
+    planned = []
+    validate = _validation._window_plan_of
+
+    def counted(*args):
+        planned.append(args)
+        return validate(*args)
+
+    monkeypatch.setattr(_validation, "_window_plan_of", counted)
+    again = cpool.max_pool2d(x, tuple([3, 2]), tuple([2, 1]), tuple([(1, 0), tuple([0, 1])]))
+    assert_identical(first, again)
+    assert planned == []
+    assert_identical(cpool.max_pool2d(x, (3, np.int64(2)), (2, 1), ((1, 0), (0, 1))), first)
+    assert len(planned) == 1
+    with pytest.raises(TypeError, match="padding"):
+        cpool.max_pool2d(x, (3, 2), (2, 1), ((1, 0), (0, True)))
+    assert len(planned) == 2
+    assert len(_validation._RECIPES._entries) == 1
+
+
+def test_unhashable_arguments_are_validated_every_time(rng):
+    # Lists and arrays cannot key a recipe: such calls are planned in full, each time, with
+    # the same answers and errors as tuples.
+    x = random_array(rng, (2, 3, 8, 9), np.float32)
+    expected = cpool.max_pool2d(x, (2, 3), (2, 1))
+    for _ in range(2):
+        assert_identical(cpool.max_pool2d(x, [2, 3], [2, 1]), expected)
+        assert_identical(cpool.max_pool2d(x, np.array([2, 3]), (2, 1)), expected)
+        with pytest.raises(ValueError, match="stride"):
+            cpool.max_pool2d(x, 2, [2, 2, 2])
+    assert len(_validation._RECIPES._entries) == 1
+
+
 def test_inputs_of_another_kind_are_planned_again(rng):
     x = random_array(rng, (2, 3, 8, 9), np.float32)
     expected = cpool.max_pool2d(x, 2)
