@@ -47,9 +47,9 @@ def _avg_pool(fn, n, x, kernel_size, stride, padding, ceil_mode, count_include_p
               divisor_override, dilation, axes, out, num_threads):
     """avg_pool1d/2d/3d over ``n`` spatial axes."""
     plan = _v.prepare_window(fn, "avg", x, kernel_size, stride, padding, dilation, ceil_mode,
-                             False, out, num_threads, axes, n)
-    return _window_mean(plan, _v.avg_divisors(plan.geometry, count_include_pad,
-                                              divisor_override, fn))
+                             False, out, num_threads, axes, n, count_include_pad,
+                             divisor_override)
+    return _window_mean(plan, plan.counts)
 
 
 def _window_mean(plan, counts, square=False, root=0.0, zero_first=False):
@@ -73,7 +73,7 @@ def _adaptive_pool(fn, n, op, x, output_size, return_indices, axes, out, num_thr
     plan = _v.prepare_adaptive(fn, op, x, output_size, return_indices, out, num_threads, axes, n)
     if op == "max":
         return _window_max(plan)
-    return _window_mean(plan, _v.avg_divisors(plan.geometry, False, None, fn), zero_first=True)
+    return _window_mean(plan, plan.counts, zero_first=True)
 
 
 def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes, out,

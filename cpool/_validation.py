@@ -950,6 +950,7 @@ class Plan(NamedTuple):
     pixel: int                    # values from one pixel to the next (>= lanes)
     num_threads: int
     kernel_args: Optional[tuple] = None  # separable_args (windowed ops)
+    counts: Optional[tuple] = None       # avg_divisors (averages)
 
     def finish(self):
         results = self.results
@@ -1060,6 +1061,7 @@ class _Recipe(NamedTuple):
     pixel: int
     num_threads: int
     kernel_args: Optional[tuple]  # separable_args (windowed ops)
+    counts: Optional[tuple]       # avg_divisors (averages)
     load_capped: bool             # num_threads was None, and the call is one the load caps
     work: int                     # values read and written
     new_result: Any               # np.empty, or empty for a result from the buffer cache
@@ -1073,7 +1075,8 @@ class _Recipe(NamedTuple):
         # constructor is Python-level too) took 0.95 -> 0.6 us of a (1, 1, 2, 2) call; a
         # reshape to the shape an array already has is skipped (None), 0.25 us each.
         (view_shape, shape, result_dtype, with_indices, k4, geometry, task_size, lanes, pixel,
-         num_threads, kernel_args, load_capped, work, new_result, new_indices, _, _) = self
+         num_threads, kernel_args, counts, load_capped, work, new_result, new_indices, _,
+         _) = self
         result = new_result(shape, result_dtype) if out is None else out
         if load_capped:
             num_threads = _threads.for_load(num_threads, work)
@@ -1086,7 +1089,7 @@ class _Recipe(NamedTuple):
         return _new_tuple(Plan, (x if view_shape is None else x.reshape(view_shape),
                                  result if k4 is None else result.reshape(k4), index_target,
                                  results, results, results, geometry, task_size, lanes, pixel,
-                                 num_threads, kernel_args))
+                                 num_threads, kernel_args, counts))
 
 
 # Argument types whose values key a recipe: validation's outcome depends on the value and the
@@ -1133,14 +1136,15 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
             and all(t is a for t, a in zip(plan.targets, r))):
         g = plan.geometry
         kernel_args = plan.kernel_args
-        # The geometry's arrays and their packed copy in kernel_args.
+        # The geometry's arrays, their packed copy in kernel_args and an average's divisors.
         arrays = 0 if g is None or kernel_args is None else kernel_args[0].nbytes + sum(
-            a.nbytes for w in g.windows for a in (w.lo, w.count, w.padded_count))
+            a.nbytes for w in g.windows for a in (w.lo, w.count, w.padded_count)) + sum(
+            c.nbytes for c in plan.counts or ())
         _RECIPES.put(key, _Recipe(None if plan.x.shape == x.shape else plan.x.shape,
                                   r[0].shape, r[0].dtype, plan.indices is not None,
                                   None if plan.out.shape == r[0].shape else plan.out.shape,
                                   g, plan.task_size, plan.lanes, plan.pixel,
-                                  plan.num_threads, kernel_args,
+                                  plan.num_threads, kernel_args, plan.counts,
                                   default_threads and _threads.load_capped(plan.num_threads, work),
                                   work, _allocator(r[0].nbytes),
                                   _allocator(r[0].size * _INT64.itemsize), args, arg_types),
@@ -1217,25 +1221,32 @@ def _new_plan(key, x, num_threads, make, *args) -> Plan:
 
 
 def prepare_window(fn: str, op: str, x, kernel_size, stride, padding, dilation, ceil_mode,
-                   return_indices: bool, out, num_threads, axes=SPATIAL_AXES, n: int = 2) -> Plan:
+                   return_indices: bool, out, num_threads, axes=SPATIAL_AXES, n: int = 2,
+                   count_include_pad=True, divisor_override=None) -> Plan:
     """Validate a windowed op (``op``: 'max', 'sum', 'avg', 'stochastic') over ``n`` spatial
-    axes and allocate its output."""
+    axes and allocate its output; for 'avg', its divisors too (``plan.counts``, from
+    ``count_include_pad`` and ``divisor_override``)."""
     key, plan = _recorded(fn, op, x, out, num_threads, (kernel_size, stride, padding, dilation,
-                                                         ceil_mode, return_indices, axes, n))
+                                                         ceil_mode, return_indices, axes, n,
+                                                         count_include_pad, divisor_override))
     if plan is None:
         plan = _new_plan(key, x, num_threads, _window_plan_of, fn, op, x, kernel_size, stride,
-                         padding, dilation, ceil_mode, return_indices, out, num_threads, axes, n)
+                         padding, dilation, ceil_mode, return_indices, out, num_threads, axes, n,
+                         count_include_pad, divisor_override)
     return plan
 
 
 def _window_plan_of(fn, op, x, kernel_size, stride, padding, dilation, ceil_mode,
-                    return_indices, out, num_threads, axes, n) -> Plan:
+                    return_indices, out, num_threads, axes, n, count_include_pad,
+                    divisor_override) -> Plan:
     """prepare_window's plan, from the arguments."""
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _geometry(fn, x_in.shape, axes, kernel_size, stride, padding, dilation, ceil_mode)
+    counts = (avg_divisors(geom, count_include_pad, divisor_override, fn) if op == "avg"
+              else None)
     return _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
-                        return_indices, out, num_threads)
+                        return_indices, out, num_threads, counts)
 
 
 def prepare_adaptive(fn: str, op: str, x, output_size, return_indices: bool, out, num_threads,
@@ -1255,13 +1266,15 @@ def _adaptive_plan_of(fn, op, x, output_size, return_indices, out, num_threads, 
     x_in, axes, in_dtype, kernel_dtype, result_dtype = _input(x, axes, op, fn, n)
     return_indices = _flag("return_indices", return_indices, fn)
     geom = _adaptive_geometry(fn, x_in.shape, axes, output_size)
+    counts = avg_divisors(geom, False, None, fn) if op == "avg" else None
     return _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
-                        return_indices, out, num_threads)
+                        return_indices, out, num_threads, counts)
 
 
 def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, geom,
-                 return_indices, out, num_threads) -> Plan:
-    """The kernel input, outputs and threads of a windowed op whose geometry is known."""
+                 return_indices, out, num_threads, counts=None) -> Plan:
+    """The kernel input, outputs and threads of a windowed op whose geometry (and, for
+    averages, ``counts``: avg_divisors) is known."""
     # Stochastic and fractional pooling have no channels-last kernel: they read the spatial
     # axes moved last. (Fractional pooling's windows differ from plane to plane: it reads
     # planes too.)
@@ -1305,7 +1318,7 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     nt = _threads_for(num_threads, work, rows, fn)
     return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
                 results, views, targets, geom, 0, lanes, pixel, nt,
-                separable_args(geom, lanes, pixel))
+                separable_args(geom, lanes, pixel), counts)
 
 
 def _channels_last_order(x: np.ndarray, axes) -> Optional[Tuple[int, ...]]:

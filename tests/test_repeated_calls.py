@@ -137,6 +137,26 @@ def test_unhashable_arguments_are_validated_every_time(rng):
     assert len(_validation._RECIPES._entries) == 1
 
 
+def test_average_divisors_are_part_of_the_call(rng):
+    # An average's plan holds its divisors: count_include_pad and divisor_override key it,
+    # and arguments of other types are validated (and refused) every time.
+    x = random_array(rng, (2, 3, 8, 9), np.float32)
+    calls = [lambda: cpool.avg_pool2d(x, 3, 1, 1),
+             lambda: cpool.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
+             lambda: cpool.avg_pool2d(x, 3, 1, 1, divisor_override=2),
+             lambda: cpool.avg_pool2d(x, 3, 1, 1, False, False, 5)]
+    expected = [_fresh(call) for call in calls]
+    _validation._RECIPES.clear()
+    for _ in range(2):
+        for call, want in zip(calls, expected):
+            assert_identical(call(), want)
+        with pytest.raises(TypeError, match="count_include_pad"):
+            cpool.avg_pool2d(x, 3, 1, 1, count_include_pad=1)
+        with pytest.raises(TypeError, match="divisor_override"):
+            cpool.avg_pool2d(x, 3, 1, 1, divisor_override=2.0)
+    assert len(_validation._RECIPES._entries) == len(calls)
+
+
 def test_inputs_of_another_kind_are_planned_again(rng):
     x = random_array(rng, (2, 3, 8, 9), np.float32)
     expected = cpool.max_pool2d(x, 2)
