@@ -9,6 +9,9 @@ import cpool
 from _helpers import assert_identical, general_path, random_array
 from cpool import _validation
 
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, strategies as st  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def fresh_recipes():
@@ -268,3 +271,80 @@ def test_the_general_path_helper_replays_no_fast_plan(rng):
     with general_path():
         assert clipped() and clipped()
     assert not clipped()
+
+
+# ------------------------------------------------------------------------------ fuzzing
+# A recipe is found by the arguments' values, and values equal across types (2, 2.0,
+# np.int64(2); 1 and True; a tuple, a list, a tuple of another element type) find the same
+# one. Each sequence below is a call and variants of it, each with an argument swapped for an
+# equal value of another type (valid or not); every call must be answered (a result or an
+# error) as a call with no recorded plan answers it, whatever the earlier calls recorded.
+_EQUALS = [
+    [0, False, 0.0, np.int64(0), np.bool_(False)],
+    [1, True, 1.0, np.int64(1), np.uint8(1), np.bool_(True), np.float64(1.0)],
+    [2, 2.0, np.int64(2), np.int16(2), np.float32(2.0)],
+    [3, 3.0, np.uint32(3)],
+    [None],
+    [(2, 2), [2, 2], (2, np.int64(2)), (2, 2.0), (np.int8(2), 2)],
+    [(1, 2), [1, 2], (True, 2), (1.0, 2), (np.int64(1), 2)],
+    [((0, 1), (1, 0)), ((False, 1), (1, 0)), ((0, 1), (1, 0.0)), [(0, 1), (1, 0)],
+     ((0, 1), [1, 0])],
+    [(-2, -1), [-2, -1], (-2, -1.0), (np.int64(-2), -1)],
+    [(2, 3), (2, 3.0), (np.int64(2), 3)],
+    ["same"], ["valid"],
+]
+_ARGS = {  # each argument's equal-value classes (indices into _EQUALS)
+    "kernel_size": [2, 3, 5, 6], "stride": [4, 1, 2, 6], "padding": [0, 1, 7, 10, 11],
+    "dilation": [1, 2, 6], "ceil_mode": [0, 1], "return_indices": [0, 1],
+    "count_include_pad": [0, 1], "divisor_override": [4, 2, 3, 1], "axes": [8, 9],
+    "num_threads": [4, 1, 2],
+}
+_OP_ARGS = {"max": ["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices",
+                    "axes", "num_threads"],
+            "avg": ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                    "divisor_override", "axes", "num_threads"],
+            "sum": ["kernel_size", "stride", "padding", "dilation", "ceil_mode", "axes",
+                    "num_threads"]}
+
+
+def _answer(call):
+    """What ``call()`` gives: ("ok", result) or ("error", its type, its message)."""
+    try:
+        return ("ok", call())
+    except (TypeError, ValueError) as e:
+        return ("error", type(e), str(e))
+
+
+def _same_answer(a, b):
+    assert a[0] == b[0], (a, b)
+    if a[0] == "error":
+        assert a[1:] == b[1:]
+    else:
+        assert_identical(a[1], b[1])
+
+
+@st.composite
+def _calls(draw):
+    """An op, a call of it (each argument a class of equal values) and its variants."""
+    op = draw(st.sampled_from(sorted(_OP_ARGS)))
+    names = _OP_ARGS[op]
+    classes = {name: _EQUALS[draw(st.sampled_from(_ARGS[name]))] for name in names}
+    calls = []
+    for _ in range(draw(st.integers(2, 8))):
+        calls.append({name: draw(st.sampled_from(values)) if draw(st.booleans()) else values[0]
+                      for name, values in classes.items()})
+    return op, calls
+
+
+@given(case=_calls(), dtype=st.sampled_from([np.float32, np.int16]),
+       seed=st.integers(0, 2**32 - 1))
+def test_recorded_plans_answer_as_validation_does(case, dtype, seed):
+    op, calls = case
+    x = random_array(np.random.default_rng(seed), (2, 3, 7, 8), dtype)
+    pool = {"max": cpool.max_pool2d, "avg": cpool.avg_pool2d, "sum": cpool.sum_pool2d}[op]
+    funcs = [(lambda kw=kw: pool(x, **kw)) for kw in calls]
+    fresh = [_answer(lambda f=f: _fresh(f)) for f in funcs]
+    _validation._RECIPES.clear()
+    for f, want in zip(funcs, fresh):
+        _same_answer(_answer(f), want)
+        _same_answer(_answer(f), want)  # the same call again: its own recorded plan
