@@ -6,6 +6,7 @@ import pytest
 import cpool
 from cpool import _validation
 from cpool._kernels import _convert
+from _helpers import assert_identical
 
 needs_f16c = pytest.mark.skipif(not _convert.f16c_usable, reason="F16C is not usable on this CPU")
 
@@ -141,8 +142,32 @@ def test_transpose_every_edge(rng, monkeypatch, simd, item, threads):
         _convert.transpose(np.zeros((2, 3, 4), item), np.zeros((2, 3, 4), item))
 
 
+@pytest.mark.parametrize("simd", [True, False], ids=["AVX2 8x8 blocks", "item by item"])
+@pytest.mark.parametrize("item", [np.uint8, np.uint16, np.uint32, np.uint64])
+def test_transpose_of_strided_matrices(rng, monkeypatch, simd, item):
+    # Matrices and rows any whole number of items apart, forwards or backwards, the last axes
+    # contiguous; nothing outside the destination's view is written.
+    if simd and not _convert.f16c_usable:
+        pytest.skip("AVX2 is not usable on this CPU")
+    monkeypatch.setattr(_convert, "f16c_usable", simd)
+    big = rng.integers(0, np.iinfo(item).max, (7, 50, 80), dtype=item, endpoint=True)
+    for src in [big[::2, 3:40, 5:38], big[::-3, ::2, 1:70], big[1:4, ::-1, 9:10],
+                big[:, 7:47:5, 40:80]]:
+        B, R, S = src.shape
+        for place in [lambda c: c[1::2, 1:S + 1, 2:R + 2][:B],
+                      lambda c: c[::-2, ::-1, 1:R + 1][:B, :S]]:
+            canvas = rng.integers(0, np.iinfo(item).max, (2 * B + 1, S + 3, R + 3), dtype=item,
+                                  endpoint=True)
+            before = canvas.copy()
+            _convert.transpose(src, place(canvas))
+            np.testing.assert_array_equal(place(canvas), src.transpose(0, 2, 1))
+            place(canvas)[...] = place(before)
+            np.testing.assert_array_equal(canvas, before)
+
+
 def _layouts(x):
-    """``x`` laid out in memory in other orders: (view, whether it is a batch of transposes)."""
+    """``x`` laid out in memory in other orders: (view, whether a copy of it into C order goes
+    by tiled transposes: its items lie next to each other along another axis than W)."""
     def memory(order):
         return np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
     return [
@@ -150,27 +175,31 @@ def _layouts(x):
         (memory((2, 3, 0, 1)), True),     # HW first
         (memory((0, 1, 3, 2)), True),     # each plane transposed
         (memory((0, 3, 1, 2)), True),
-        (memory((3, 2, 1, 0)), False),    # Fortran order: not one rotation
-        (memory((1, 0, 2, 3)), False),
-        (memory((0, 2, 3, 1))[:, :, 1:], False),  # a gap between rows
-        (memory((0, 2, 3, 1))[:, :, :, ::-1], False),
+        (memory((3, 2, 1, 0)), True),     # Fortran order: matrices (W, N), looped over C and H
+        (memory((2, 0, 3, 1)), True),     # no two axes merge
+        (memory((1, 0, 2, 3)), False),    # rows of W in place: NumPy's copy reads them in order
+        (memory((0, 2, 3, 1))[:, :, 1:], True),  # a gap between rows
+        (memory((0, 2, 3, 1))[:, :, :, ::-1], True),  # W backwards, C in order
+        (np.ascontiguousarray(x)[:, :, :, ::-1], False),  # backwards along the fastest axis
         (np.ascontiguousarray(x[:, :1]).transpose(0, 1, 3, 2), True),  # unit axes left out
     ]
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float16, np.float32, np.int64,
                                    np.float64])
-def test_copies_into_c_order_by_transposes(rng, dtype):
+def test_copies_into_c_order_by_transposes(rng, dtype, monkeypatch):
     """_cached_copy (the kernels' input, the gradients' copies) of every layout: the values of
-    ``np.ascontiguousarray`` bit for bit, NaN payloads included; batches of transposes
+    ``np.ascontiguousarray`` bit for bit, NaN payloads included; layouts to transpose
     recognised (and only they)."""
+    monkeypatch.setattr(_validation, "_TILED_COPY_BYTES", 0)
     x = rng.standard_normal((3, 5, 9, 17)) * 100
     x = x.astype(dtype)
     if x.dtype.kind == "f":  # NaNs with every payload bit set, of both signs
         bits = x.view(f"u{x.itemsize}")
         bits.flat[::7] |= np.iinfo(bits.dtype).max >> 1
     for view, batched in _layouts(x):
-        assert (_validation._transposed_runs(view) is not None) == batched, view.strides
+        plan = _validation._transposing_axes(np.empty(view.shape, view.dtype), view)
+        assert (plan is not None) == batched, view.strides
         copy = _validation._cached_copy(view, view.dtype)
         assert copy.flags.c_contiguous
         np.testing.assert_array_equal(copy.view(f"u{x.itemsize}"),
@@ -182,6 +211,7 @@ def test_copies_from_c_order_into_transposed_memory(rng, dtype, monkeypatch):
     """cast_into the other way round (a result computed in memory order into a caller's
     C-ordered `out`, seen in that order): C-ordered values into every layout, bit for bit,
     batches of transposes by tiles (and only they)."""
+    monkeypatch.setattr(_validation, "_TILED_COPY_BYTES", 0)
     x = (rng.standard_normal((3, 5, 9, 17)) * 100).astype(dtype)
     tiled = []
     real = _convert.transpose
@@ -203,6 +233,35 @@ def test_misaligned_layouts_are_copied_by_numpy(rng):
     nhwc = raw.view(np.float32).reshape(2, 5, 4, 6)
     nhwc[...] = x.transpose(0, 2, 3, 1)
     view = nhwc.transpose(0, 3, 1, 2)
-    assert not view.flags.aligned and _validation._transposed_runs(view) is not None
+    assert not view.flags.aligned
+    assert _validation._transposing_axes(np.empty(view.shape, view.dtype), view) is None
     np.testing.assert_array_equal(_validation._cached_copy(view, view.dtype), x)
     np.testing.assert_array_equal(cpool.max_pool2d(view, 2), cpool.max_pool2d(x, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32, np.float64])
+def test_pooling_inputs_of_every_layout_past_the_tiles_threshold(rng, dtype, monkeypatch):
+    """The ops on inputs large enough for their copies to go by tiles (Fortran order, planes
+    transposed, HWCN memory as MATLAB writes it...): the C-ordered input's results, bit for
+    bit, with the tiled transpose doing the layouts that need it."""
+    x = (rng.standard_normal((4, 6, 33, 70)) * 100).astype(dtype)
+    assert x.nbytes >= _validation._TILED_COPY_BYTES
+    tiled = []
+    real = _convert.transpose
+    monkeypatch.setattr(_convert, "transpose", lambda *a: tiled.append(True) or real(*a))
+
+    def ops(a):
+        return [cpool.max_pool2d(a, 2), cpool.avg_pool2d(a, 3, 2, 1),
+                cpool.max_pool2d(a, (2, 3), return_indices=True)]
+
+    for view, _ in _layouts(x):  # (some are slices or reversals of x: their own C copy's)
+        for a, b in zip(ops(view), ops(np.ascontiguousarray(view))):
+            assert_identical(a, b)
+    expected = ops(x)
+    # The layouts no kernel reads in place: copied by tiles (other layouts are read as they
+    # are, channels-last memory by the channels-last kernels).
+    for order in [(3, 2, 1, 0), (0, 1, 3, 2), (2, 0, 3, 1)]:
+        view = np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+        tiled.clear()
+        assert_identical(cpool.max_pool2d(view, 2), expected[0])
+        assert tiled, order

@@ -28,6 +28,7 @@ for a (32, 256, 56, 56) float32 input, ten times the pooling. Most such layouts 
 one 2-D transpose: memory (B, R, S) read as (B, S, R) (NHWC memory read as NCHW: R = H*W,
 S = C). ``transpose`` copies those in tiles that stay in cache on both sides.
 """
+from cython cimport view
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef extern from *:
@@ -39,23 +40,27 @@ cdef extern from *:
     #else
     #define CPOOL_OMP_FOR
     #endif
-    /* Batches of 2-D transposes of items of 1, 2, 4 or 8 bytes: src (B, R, S) in C order into
-       dst (B, S, R) in C order, in square tiles of CPOOL_TILE items a side (16 KB of 8-byte
-       items on each side), so that the side read or written across rows stays in cache; the
-       batch's tiles split over the threads. One loop over the tiles for every item size and
-       for the AVX2 blocks (CPOOL_TRANSPOSE's TILE: how one tile is copied). */
+    /* Batches of 2-D transposes of items of 1, 2, 4 or 8 bytes: src (B, R, S) into dst
+       (B, S, R), each matrix's rows contiguous and the rows and matrices any number of items
+       apart (src's rows ss apart and its matrices sb, dst's ds and db), in square tiles of
+       CPOOL_TILE items a side (16 KB of 8-byte items on each side), so that the side read or
+       written across rows stays in cache; the batch's tiles split over the threads. One loop
+       over the tiles for every item size and for the AVX2 blocks (CPOOL_TRANSPOSE's TILE: how
+       one tile is copied). */
     #define CPOOL_TILE 32
-    /* Rows [i0, i1) x columns [j0, j1) of one (R, S) matrix s into d (S, R), item by item. */
+    /* Rows [i0, i1) x columns [j0, j1) of one matrix s (rows ss apart) into d (S, R; rows ds
+       apart), item by item. */
     #define CPOOL_TILE_ITEMS(T)                                                              \
-    static inline void cpool_tile_##T(const T *s, T *d, Py_ssize_t R, Py_ssize_t S,         \
+    static inline void cpool_tile_##T(const T *s, T *d, Py_ssize_t ss, Py_ssize_t ds,       \
                                       Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0,           \
                                       Py_ssize_t j1) {                                       \
         for (Py_ssize_t j = j0; j < j1; j++)                                                 \
             for (Py_ssize_t i = i0; i < i1; i++)                                             \
-                d[j * R + i] = s[i * S + j];                                                 \
+                d[j * ds + i] = s[i * ss + j];                                               \
     }
     #define CPOOL_TRANSPOSE(ATTR, NAME, T, TILE)                                             \
     static ATTR void NAME(const T *src, T *dst, Py_ssize_t B, Py_ssize_t R, Py_ssize_t S,    \
+                          Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,        \
                           int threads) {                                                     \
         Py_ssize_t row_tiles = (R + CPOOL_TILE - 1) / CPOOL_TILE;                            \
         Py_ssize_t t;                                                                        \
@@ -65,7 +70,7 @@ cdef extern from *:
             Py_ssize_t b = t / row_tiles, i0 = (t % row_tiles) * CPOOL_TILE;                 \
             Py_ssize_t i1 = i0 + CPOOL_TILE < R ? i0 + CPOOL_TILE : R;                       \
             for (Py_ssize_t j0 = 0; j0 < S; j0 += CPOOL_TILE)                                \
-                TILE(src + b * R * S, dst + b * R * S, R, S, i0, i1, j0,                     \
+                TILE(src + b * sb, dst + b * db, ss, ds, i0, i1, j0,                         \
                      j0 + CPOOL_TILE < S ? j0 + CPOOL_TILE : S);                             \
         }                                                                                    \
     }
@@ -180,15 +185,15 @@ cdef extern from *:
     /* One tile (CPOOL_TILE a side) of 4-byte items: its 8 x 8 blocks in registers, then
        the columns past the last full block and the rows below it item by item. */
     static CPOOL_F16C_TARGET inline void cpool_tile32_avx2(const uint32_t *s, uint32_t *d,
-                                                           Py_ssize_t R, Py_ssize_t S,
+                                                           Py_ssize_t ss, Py_ssize_t ds,
                                                            Py_ssize_t i0, Py_ssize_t i1,
                                                            Py_ssize_t j0, Py_ssize_t j1) {
         Py_ssize_t i_end = i0 + (i1 - i0) / 8 * 8, j_end = j0 + (j1 - j0) / 8 * 8;
         for (Py_ssize_t i = i0; i < i_end; i += 8)
             for (Py_ssize_t j = j0; j < j_end; j += 8)
-                cpool_block8x8(s + i * S + j, S, d + j * R + i, R);
-        cpool_tile_uint32_t(s, d, R, S, i0, i1, j_end, j1);
-        cpool_tile_uint32_t(s, d, R, S, i_end, i1, j0, j_end);
+                cpool_block8x8(s + i * ss + j, ss, d + j * ds + i, ds);
+        cpool_tile_uint32_t(s, d, ss, ds, i0, i1, j_end, j1);
+        cpool_tile_uint32_t(s, d, ss, ds, i_end, i1, j0, j_end);
     }
     CPOOL_TRANSPOSE(CPOOL_F16C_TARGET, cpool_transpose32_avx2, uint32_t, cpool_tile32_avx2)
 
@@ -203,7 +208,9 @@ cdef extern from *:
     static void cpool_narrow_f16c(const float *src, uint16_t *dst, Py_ssize_t n) {}
     static int cpool_f16c_usable(void) { return 0; }
     static void cpool_transpose32_avx2(const uint32_t *src, uint32_t *dst, Py_ssize_t B,
-                                       Py_ssize_t R, Py_ssize_t S, int threads) {}
+                                       Py_ssize_t R, Py_ssize_t S, Py_ssize_t sb,
+                                       Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
+                                       int threads) {}
     #endif
 
     """
@@ -211,15 +218,20 @@ cdef extern from *:
     void cpool_narrow_f16c(const float* src, uint16_t* dst, Py_ssize_t n) noexcept nogil
     int cpool_f16c_usable() noexcept nogil
     void cpool_transpose32_avx2(const uint32_t* src, uint32_t* dst, Py_ssize_t B, Py_ssize_t R,
-                                Py_ssize_t S, int threads) noexcept nogil
+        Py_ssize_t S, Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
+        int threads) noexcept nogil
     void cpool_transpose_uint8_t(const uint8_t* src, uint8_t* dst, Py_ssize_t B, Py_ssize_t R,
-                                 Py_ssize_t S, int threads) noexcept nogil
+        Py_ssize_t S, Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
+        int threads) noexcept nogil
     void cpool_transpose_uint16_t(const uint16_t* src, uint16_t* dst, Py_ssize_t B, Py_ssize_t R,
-                                  Py_ssize_t S, int threads) noexcept nogil
+        Py_ssize_t S, Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
+        int threads) noexcept nogil
     void cpool_transpose_uint32_t(const uint32_t* src, uint32_t* dst, Py_ssize_t B, Py_ssize_t R,
-                                  Py_ssize_t S, int threads) noexcept nogil
+        Py_ssize_t S, Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
+        int threads) noexcept nogil
     void cpool_transpose_uint64_t(const uint64_t* src, uint64_t* dst, Py_ssize_t B, Py_ssize_t R,
-                                  Py_ssize_t S, int threads) noexcept nogil
+        Py_ssize_t S, Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
+        int threads) noexcept nogil
 
 
 #: Whether the conversions below can run here (built with F16C, on a CPU with F16C and AVX2).
@@ -255,25 +267,39 @@ ctypedef fused item:
     uint64_t
 
 
-def transpose(const item[:, :, ::1] src, item[:, :, ::1] dst, int threads=1):
-    """``src`` (B, R, S) into ``dst`` (B, S, R), both C-ordered, items of 1-8 bytes (as the
-    unsigned integers of their size), on ``threads`` threads."""
+def transpose(const item[::view.strided, ::view.strided, ::view.contiguous] src,
+              item[::view.strided, ::view.strided, ::view.contiguous] dst, int threads=1):
+    """``src`` (B, R, S) into ``dst`` (B, S, R), items of 1-8 bytes (as the unsigned integers
+    of their size), on ``threads`` threads. The last axes are contiguous; the other two are
+    any whole number of items apart (a C-ordered batch, or matrices and rows of a larger
+    array's view). ``dst``'s matrices must not overlap each other or ``src``."""
     cdef Py_ssize_t B = src.shape[0], R = src.shape[1], S = src.shape[2]
+    cdef Py_ssize_t size = sizeof(item)
     cdef bint simd = f16c_usable  # AVX2, and F16C beside it
     if dst.shape[0] != B or dst.shape[1] != S or dst.shape[2] != R:
         raise ValueError(f"transpose: ({B}, {R}, {S}) into ({dst.shape[0]}, {dst.shape[1]}, "
                          f"{dst.shape[2]})")
+    if (src.strides[0] % size or src.strides[1] % size or dst.strides[0] % size
+            or dst.strides[1] % size):
+        raise ValueError("transpose: strides that are not whole items")
     if B * R * S == 0:
         return
+    cdef Py_ssize_t sb = src.strides[0] // size, ss = src.strides[1] // size
+    cdef Py_ssize_t db = dst.strides[0] // size, ds = dst.strides[1] // size
     with nogil:
         if item is uint8_t:
-            cpool_transpose_uint8_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, threads)
+            cpool_transpose_uint8_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, sb, ss, db, ds,
+                                    threads)
         elif item is uint16_t:
-            cpool_transpose_uint16_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, threads)
+            cpool_transpose_uint16_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, sb, ss, db, ds,
+                                     threads)
         elif item is uint32_t:
             if simd:
-                cpool_transpose32_avx2(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, threads)
+                cpool_transpose32_avx2(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, sb, ss, db, ds,
+                                       threads)
             else:
-                cpool_transpose_uint32_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, threads)
+                cpool_transpose_uint32_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, sb, ss, db,
+                                         ds, threads)
         else:
-            cpool_transpose_uint64_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, threads)
+            cpool_transpose_uint64_t(&src[0, 0, 0], &dst[0, 0, 0], B, R, S, sb, ss, db, ds,
+                                     threads)
