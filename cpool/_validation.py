@@ -644,19 +644,21 @@ def _aligned(a: np.ndarray) -> bool:
     return a.flags.aligned and all(st % item == 0 for n, st in zip(a.shape, a.strides) if n > 1)
 
 
-def _cached_copy(a: np.ndarray, dtype: np.dtype, keep_layout: bool = False) -> np.ndarray:
+def _cached_copy(a: np.ndarray, dtype: np.dtype, keep_layout: bool = False,
+                 threads: int = 1) -> np.ndarray:
     """A copy of ``a`` in ``dtype`` (NumPy's unsafe cast), in memory the buffer cache can give
     again to the next call's copy: fresh pages for a copy took about as long as the pooling
     itself. C-contiguous (as ``np.asarray(a, dtype)``), or with ``keep_layout`` its axes laid
     out in memory in the order of ``a``'s (as ``a.astype(dtype)``, NumPy's order "K"), so that
-    the kernels read the copy as they would have read ``a``."""
+    the kernels read the copy as they would have read ``a``. ``threads``: see
+    :func:`cast_into`."""
     if keep_layout and not a.flags.c_contiguous:
         order = _memory_order(a, range(a.ndim))
         copy = empty(tuple(a.shape[i] for i in order), dtype)
-        cast_into(copy, a.transpose(order))
+        cast_into(copy, a.transpose(order), threads)
         return copy.transpose(np.argsort(order))
     copy = empty(a.shape, dtype)
-    cast_into(copy, a)
+    cast_into(copy, a, threads)
     return copy
 
 
@@ -666,7 +668,7 @@ def _memory_order(a: np.ndarray, axes) -> List[int]:
     return sorted(axes, key=lambda i: -abs(a.strides[i]))
 
 
-def cast_into(dst: np.ndarray, src: np.ndarray) -> None:
+def cast_into(dst: np.ndarray, src: np.ndarray, threads: int = 1) -> None:
     """``src``'s values into ``dst`` (of its shape), converted to ``dst``'s dtype with NumPy's
     unsafe cast and its bits: the kernels' inputs' copies and their results' conversions (a
     float32 result into a float16 one). float16 to or from float32 goes by F16C
@@ -676,23 +678,27 @@ def cast_into(dst: np.ndarray, src: np.ndarray) -> None:
     (:func:`_transposing_axes`). A value past the narrower type's range becomes inf, IEEE's
     rounding of it, without the RuntimeWarning NumPy's cast gives: the kernels' own
     arithmetic overflows to inf silently, as PyTorch's does, so a float16 sum that overflows
-    must not warn (and, under ``-W error``, raise) where a float32 one does not."""
+    must not warn (and, under ``-W error``, raise) where a float32 one does not.
+
+    ``threads``: the tiles and the float16 conversions run on that many (the call's own
+    count, :func:`_copy_threads`); NumPy's copies on one."""
     if src.dtype == dst.dtype and src.nbytes >= _TILED_COPY_BYTES:
         axes = _transposing_axes(dst, src)
         if axes is not None:
-            _tiled_copy(dst, src, *axes)
+            shape, s_st, d_st, i, j = axes
+            _tiled_copy(dst, src, shape, s_st, d_st, i, j, threads)
             return
     if _convert.f16c_usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
         if not dst.flags.c_contiguous:
             run = empty(dst.shape, dst.dtype)
-            cast_into(run, src)
+            cast_into(run, src, threads)
             np.copyto(dst, run)
             return
-        src = contiguous(src, src.dtype)
+        src = contiguous(src, src.dtype, threads)
         if src.dtype == _FLOAT16:
-            _convert.widen(src.reshape(-1).view(_UINT16), dst.reshape(-1))
+            _convert.widen(src.reshape(-1).view(_UINT16), dst.reshape(-1), threads)
         else:
-            _convert.narrow(src.reshape(-1), dst.reshape(-1).view(_UINT16))
+            _convert.narrow(src.reshape(-1), dst.reshape(-1).view(_UINT16), threads)
         return
     with np.errstate(over="ignore"):
         np.copyto(dst, src, casting="unsafe")
@@ -707,7 +713,8 @@ _TILED_COPY_BYTES = 1 << 16
 _MAX_TILED_CALLS = 1 << 10
 
 
-def _transposing_axes(dst: np.ndarray, src: np.ndarray):
+def _transposing_axes(dst: np.ndarray, src: np.ndarray) -> Optional[
+        Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...], int, int]]:
     """How to copy ``src`` into ``dst`` (same shape and dtype) as 2-D transposes: where the
     axis along which ``src``'s items lie next to each other in memory is not ``dst``'s (a
     Fortran-ordered array copied into C order, channels-last memory seen as NCHW, a
@@ -748,7 +755,8 @@ def _transposing_axes(dst: np.ndarray, src: np.ndarray):
     return tuple(shape), tuple(s_st), tuple(d_st), i, j
 
 
-def _tiled_copy(dst: np.ndarray, src: np.ndarray, shape, s_st, d_st, i: int, j: int) -> None:
+def _tiled_copy(dst: np.ndarray, src: np.ndarray, shape, s_st, d_st, i: int, j: int,
+                threads: int = 1) -> None:
     """``src`` into ``dst`` by :func:`_transposing_axes`' plan: matrices of ``src``'s axes
     (``j``, ``i``) into ``dst``'s (``i``, ``j``), a batch of them along the largest other axis
     per call of the tiled transpose, the rest of the axes looped over here."""
@@ -757,8 +765,6 @@ def _tiled_copy(dst: np.ndarray, src: np.ndarray, shape, s_st, d_st, i: int, j: 
     loops = [k for k in rest if k != batch]
     item = _UNSIGNED_OF_SIZE[src.itemsize]
     as_strided = np.lib.stride_tricks.as_strided
-    # One thread: the call's `num_threads` does not reach its copies, and a call given one
-    # thread must use one.
     s_all = as_strided(src, shape, s_st, writeable=False).view(item)
     d_all = as_strided(dst, shape, d_st).view(item)
     order_s = loops + ([batch] if batch is not None else []) + [j, i]
@@ -767,28 +773,35 @@ def _tiled_copy(dst: np.ndarray, src: np.ndarray, shape, s_st, d_st, i: int, j: 
     if batch is None:
         s_all, d_all = s_all[None], d_all[None]
     for index in np.ndindex(*[shape[k] for k in loops]):
-        _convert.transpose(s_all[index], d_all[index], 1)
+        _convert.transpose(s_all[index], d_all[index], threads)
 
 
-def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def contiguous(a: np.ndarray, dtype: np.dtype, threads: int = 1) -> np.ndarray:
     """``a`` in ``dtype``, C-contiguous and aligned: ``a`` itself when it already is, else a
-    copy (:func:`_cached_copy`)."""
+    copy (:func:`_cached_copy`, on ``threads``)."""
     flags = a.flags
     if a.dtype == dtype and flags.c_contiguous and flags.aligned:
         return a
-    return _cached_copy(a, dtype)
+    return _cached_copy(a, dtype, threads=threads)
 
 
-def _converted(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _copy_threads(num_threads, a: np.ndarray, fn: str) -> int:
+    """The threads a copy of ``a`` for a call of ``num_threads`` runs on: the call's count,
+    capped as a kernel's is by the work (its reads and writes) and, for the default count, by
+    the machine's load (:func:`_threads_for`)."""
+    return _threads_for(num_threads, 2 * a.size, max(1, a.nbytes >> 16), fn)
+
+
+def _converted(x: np.ndarray, dtype: np.dtype, threads: int = 1) -> np.ndarray:
     """``x`` in ``dtype``, aligned to its item size: ``x`` itself, a view (bool as uint8), or a
     copy (another dtype or byte order, keeping the memory layout; or a misaligned layout, see
     :func:`_aligned`, copied in C order)."""
     if x.dtype == _BOOL:  # max of bool runs on the uint8 view of the same bytes
         x = x.view(_UINT8)
     elif x.dtype != dtype:  # float16 -> float32, byte-swapped -> native order
-        x = _cached_copy(x, dtype, keep_layout=True)
+        x = _cached_copy(x, dtype, keep_layout=True, threads=threads)
     if not _aligned(x):
-        x = _cached_copy(x, x.dtype)
+        x = _cached_copy(x, x.dtype, threads=threads)
     return x
 
 
@@ -803,7 +816,7 @@ def _dense_from(x: np.ndarray, axis: int) -> bool:
 
 
 def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
-                  spaced_pixels: bool = False, movable: bool = True):
+                  spaced_pixels: bool = False, movable: bool = True, threads: int = 1):
     """The input as the kernels read it: ``(view, lanes, pixel, moved)``.
 
     ``axes``: (H, W), or (D, H, W) for 3-D windows, whose view is (B, D, H, row) (the batch
@@ -821,8 +834,10 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
       input is copied once, in C order.
     * Otherwise (``lanes`` 1): the spatial axes moved last, (B0, B1, H, W) as
       :func:`_kernel_view` makes it; ``moved`` tells whether they were not already last.
+
+    Copies run on ``threads`` (:func:`_copy_threads`).
     """
-    x = _converted(x, dtype)
+    x = _converted(x, dtype, threads)
     ah, aw = axes[-2:]
     depth = len(axes) == 3
     if channels_last and _consecutive(axes) and aw < x.ndim - 1 and x.size:
@@ -836,15 +851,15 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
                     and step // item >= lanes):
                 pixel = step // item  # a slice of the channels, read in place
             elif step == item and movable:
-                return _kernel_view(spatial_last(x, axes), depth), 1, 1, True
+                return _kernel_view(spatial_last(x, axes), depth, threads), 1, 1, True
             else:
-                x = _cached_copy(x, x.dtype)
+                x = _cached_copy(x, x.dtype, threads=threads)
         rows = np.lib.stride_tricks.as_strided(
             x, x.shape[:aw] + ((W - 1) * pixel + lanes,), x.strides[:aw] + (item,),
             writeable=False)
-        return _kernel_view(rows, depth), lanes, pixel, False
+        return _kernel_view(rows, depth, threads), lanes, pixel, False
     moved = tuple(axes) != tuple(range(x.ndim - len(axes), x.ndim))
-    return _kernel_view(spatial_last(x, axes), depth), 1, 1, moved
+    return _kernel_view(spatial_last(x, axes), depth, threads), 1, 1, moved
 
 
 def _consecutive(axes) -> bool:
@@ -862,7 +877,7 @@ def _with_unit_rows(x: np.ndarray, axes, n: int):
     return np.expand_dims(x, a), (a, a + 1)
 
 
-def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
+def _kernel_view(x: np.ndarray, depth: bool = False, threads: int = 1) -> np.ndarray:
     """A (B0, B1, H, W) view of ``x`` (already :func:`_converted`) whose last axis is contiguous.
 
     The leading axes are merged into two where their strides allow it (so sliced, transposed
@@ -880,7 +895,7 @@ def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
         return x.reshape((1, x.size // (H * W) if x.size else 0, H, W))
     item = x.itemsize
     if W > 1 and x.strides[-1] != item:
-        x = _cached_copy(x, x.dtype)
+        x = _cached_copy(x, x.dtype, threads=threads)
     groups: List[Tuple[int, int]] = []  # (size, stride) of the batch axes after merging
     for n, st in zip(x.shape[:-kept], x.strides[:-kept]):
         if n == 1:
@@ -890,7 +905,7 @@ def _kernel_view(x: np.ndarray, depth: bool = False) -> np.ndarray:
         else:
             groups.append((n, st))
     if len(groups) > n_groups:
-        x = _cached_copy(x, x.dtype)
+        x = _cached_copy(x, x.dtype, threads=threads)
         groups = [(math.prod(x.shape[:-kept]), x.strides[-kept - 1])]
     groups = [(1, 0)] * (n_groups - len(groups)) + groups
     if depth:
@@ -942,13 +957,13 @@ def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs):
     return tuple(targets)
 
 
-def _finish(results, views, targets):
-    """Copy temporaries into the results' views (see :func:`_kernel_targets`); return the
-    result(s)."""
+def _finish(results, views, targets, threads: int = 1):
+    """Copy temporaries into the results' views (see :func:`_kernel_targets`), on ``threads``;
+    return the result(s)."""
     if targets is not views:  # a recorded plan's kernel writes its results' views themselves
         for v, t in zip(views, targets):
             if t is not v:
-                cast_into(v, t)
+                cast_into(v, t, threads)
     return results[0] if len(results) == 1 else results
 
 
@@ -981,7 +996,7 @@ class Plan(NamedTuple):
         results = self.results
         if self.targets is results:  # a recorded plan's kernel wrote the results themselves
             return results[0] if len(results) == 1 else results
-        return _finish(results, self.views, self.targets)
+        return _finish(results, self.views, self.targets, self.num_threads)
 
 
 def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
@@ -1323,7 +1338,8 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     wide = (in_dtype.itemsize * math.prod(x_in.shape[axes[-1] + 1:])
             >= _window.DIRECT_PIXEL_BYTES)
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
-    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes, channels_last, wide)
+    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes, channels_last, wide,
+                                            threads=_copy_threads(num_threads, x_rows, fn))
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     if checked is not None:  # the caller's `out`, seen in memory order
         results, given, kernel_dtypes = checked
@@ -1658,7 +1674,8 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
     # a channels-last layout always takes the channels-last kernel: the bits then do not depend
     # on the memory layout.
     xk, lanes, pixel, _ = _kernel_input(x_planes, in_dtype, plane_axes, True, True,
-                                        movable=False)
+                                        movable=False,
+                                        threads=_copy_threads(num_threads, x_planes, fn))
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
     # results' own order, with or without the size-1 spatial axes.
@@ -1759,7 +1776,7 @@ class GradPlan(NamedTuple):
     num_threads: int
 
     def finish(self):
-        return _finish((self.result,), (self.view,), (self.out,))
+        return _finish((self.result,), (self.view,), (self.out,), self.num_threads)
 
 
 def prepare_scatter(fn: str, values, indices, result_shape, axes, out, num_threads,
@@ -1777,9 +1794,10 @@ def prepare_scatter(fn: str, values, indices, result_shape, axes, out, num_threa
         )
     lanes = _channels_last_lanes(result_shape, axes)
     if lanes > 1:  # read and written in the caller's order, channels as lanes
-        return _grad_plan(fn, v, contiguous(idx, _INT64), kernel_dtype, result_dtype,
-                          result_shape, axes, out, num_threads, lanes)
-    idx = contiguous(spatial_last(idx, axes), _INT64)
+        return _grad_plan(fn, v, contiguous(idx, _INT64, _copy_threads(num_threads, idx, fn)),
+                          kernel_dtype, result_dtype, result_shape, axes, out, num_threads,
+                          lanes)
+    idx = contiguous(spatial_last(idx, axes), _INT64, _copy_threads(num_threads, idx, fn))
     return _grad_plan(fn, spatial_last(v, axes), idx, kernel_dtype, result_dtype, result_shape,
                       axes, out, num_threads)
 
@@ -1813,7 +1831,7 @@ def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
     scatters) the kernel's order is the caller's."""
     result = _result(out, result_shape, result_dtype, fn)
     view = result if lanes > 1 else spatial_last(result, axes)
-    g = contiguous(g, kernel_dtype)
+    g = contiguous(g, kernel_dtype, _copy_threads(num_threads, g, fn))
     inputs = [g] if idx is None else [g, idx]
     kernel_out, = _kernel_targets(fn, (result,), (view,), (out is not None,), (kernel_dtype,),
                                   inputs)

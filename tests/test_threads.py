@@ -297,3 +297,34 @@ def test_calls_from_many_python_threads_at_once(rng, num_threads):
     for i, results in enumerate(got):
         for w, g in zip(want[i % 8], results):
             np.testing.assert_array_equal(w, g)
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+@pytest.mark.parametrize("layout", ["fortran", "float16", "float16 fortran"])
+def test_copies_run_on_the_calls_threads(monkeypatch, rng, layout, num_threads):
+    # An input's copy (a transposing one, a float16 conversion) runs on the call's threads, as
+    # capped by the CPUs and the work: a call given one thread uses one. The results are the
+    # C-ordered float32 input's.
+    from cpool import _validation
+    from cpool._kernels import _convert
+    x = rng.standard_normal((4, 16, 64, 64)).astype(np.float32)
+    if "float16" in layout:
+        x = x.astype(np.float16)
+    view = np.asfortranarray(x) if "fortran" in layout else x
+    seen = []
+    for name in ("transpose", "widen", "narrow"):
+        real = getattr(_convert, name)
+        monkeypatch.setattr(_convert, name,
+                            lambda *a, real=real: seen.append(a[-1]) or real(*a))
+    expected = cpool.max_pool2d(x, 2, num_threads=1)
+    seen.clear()
+    np.testing.assert_array_equal(cpool.max_pool2d(view, 2, num_threads=num_threads), expected)
+    if "float16" in layout and not _convert.f16c_usable:
+        seen.append(_validation._copy_threads(num_threads, view, "f"))  # NumPy's casts
+    assert seen and set(seen) == {_validation._copy_threads(num_threads, view, "f")}
+    assert set(seen) == {min(num_threads, _threads_available())}
+
+
+def _threads_available():
+    from cpool import _threads
+    return _threads.resolve(10**6, "f")

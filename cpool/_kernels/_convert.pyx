@@ -213,9 +213,29 @@ cdef extern from *:
                                        int threads) {}
     #endif
 
+    /* A conversion of n values as `threads` runs, one a thread, each a whole number of
+       vectors but the last. */
+    #define CPOOL_IN_RUNS(NAME, CONVERT, FROM, TO)                                           \
+    static void NAME(const FROM *src, TO *dst, Py_ssize_t n, int threads) {                  \
+        Py_ssize_t c, runs = threads > 1 ? threads : 1;                                      \
+        if (runs == 1) {                                                                     \
+            CONVERT(src, dst, n);                                                            \
+            return;                                                                          \
+        }                                                                                    \
+        CPOOL_OMP_FOR                                                                        \
+        for (c = 0; c < runs; c++) {                                                         \
+            Py_ssize_t lo = n / 8 * c / runs * 8;                                            \
+            Py_ssize_t hi = c + 1 == runs ? n : n / 8 * (c + 1) / runs * 8;                 \
+            CONVERT(src + lo, dst + lo, hi - lo);                                            \
+        }                                                                                    \
+    }
+    CPOOL_IN_RUNS(cpool_widen_runs, cpool_widen_f16c, uint16_t, float)
+    CPOOL_IN_RUNS(cpool_narrow_runs, cpool_narrow_f16c, float, uint16_t)
     """
-    void cpool_widen_f16c(const uint16_t* src, float* dst, Py_ssize_t n) noexcept nogil
-    void cpool_narrow_f16c(const float* src, uint16_t* dst, Py_ssize_t n) noexcept nogil
+    void cpool_widen_runs(const uint16_t* src, float* dst, Py_ssize_t n,
+                          int threads) noexcept nogil
+    void cpool_narrow_runs(const float* src, uint16_t* dst, Py_ssize_t n,
+                           int threads) noexcept nogil
     int cpool_f16c_usable() noexcept nogil
     void cpool_transpose32_avx2(const uint32_t* src, uint32_t* dst, Py_ssize_t B, Py_ssize_t R,
         Py_ssize_t S, Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
@@ -238,26 +258,28 @@ cdef extern from *:
 f16c_usable = bool(cpool_f16c_usable())
 
 
-def widen(const uint16_t[::1] src, float[::1] dst):
-    """float16 values (their bits, as uint16) into float32 ``dst`` of the same length."""
+def widen(const uint16_t[::1] src, float[::1] dst, int threads=1):
+    """float16 values (their bits, as uint16) into float32 ``dst`` of the same length, on
+    ``threads`` threads."""
     if not f16c_usable:
         raise RuntimeError("cpool._kernels._convert: F16C is not usable here")
     if dst.shape[0] != src.shape[0]:
         raise ValueError(f"widen: {src.shape[0]} values into {dst.shape[0]}")
     with nogil:
-        cpool_widen_f16c(&src[0] if src.shape[0] else NULL,
-                         &dst[0] if dst.shape[0] else NULL, src.shape[0])
+        cpool_widen_runs(&src[0] if src.shape[0] else NULL,
+                         &dst[0] if dst.shape[0] else NULL, src.shape[0], threads)
 
 
-def narrow(const float[::1] src, uint16_t[::1] dst):
-    """float32 values into float16 ``dst`` (its bits, as uint16) of the same length."""
+def narrow(const float[::1] src, uint16_t[::1] dst, int threads=1):
+    """float32 values into float16 ``dst`` (its bits, as uint16) of the same length, on
+    ``threads`` threads."""
     if not f16c_usable:
         raise RuntimeError("cpool._kernels._convert: F16C is not usable here")
     if dst.shape[0] != src.shape[0]:
         raise ValueError(f"narrow: {src.shape[0]} values into {dst.shape[0]}")
     with nogil:
-        cpool_narrow_f16c(&src[0] if src.shape[0] else NULL,
-                          &dst[0] if dst.shape[0] else NULL, src.shape[0])
+        cpool_narrow_runs(&src[0] if src.shape[0] else NULL,
+                          &dst[0] if dst.shape[0] else NULL, src.shape[0], threads)
 
 
 ctypedef fused item:
