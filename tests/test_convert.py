@@ -265,3 +265,58 @@ def test_pooling_inputs_of_every_layout_past_the_tiles_threshold(rng, dtype, mon
         tiled.clear()
         assert_identical(cpool.max_pool2d(view, 2), expected[0])
         assert tiled, order
+
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@st.composite
+def _layout_of(draw, shape, dtype):
+    """A function placing an array of ``shape`` in memory: a random order of the axes, random
+    steps (backwards too); it returns (the whole memory, the view)."""
+    ndim = len(shape)
+    order = draw(st.permutations(range(ndim)))
+    steps = [draw(st.sampled_from([1, 1, 2, -1, -2])) for _ in range(ndim)]
+    big = tuple(n * abs(s) for n, s in zip(shape, steps))
+    seed = draw(st.integers(0, 2**32 - 1))
+
+    def place(values=None):
+        memory = np.random.default_rng(seed).integers(0, 100, tuple(big[i] for i in order))
+        memory = memory.astype(dtype)
+        view = memory.transpose(np.argsort(order))[tuple(slice(None, None, s) for s in steps)]
+        if values is not None:
+            view[...] = values
+        return memory, view
+    return place
+
+
+@st.composite
+def _two_layouts(draw):
+    ndim = draw(st.integers(1, 5))
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=ndim, max_size=ndim)))
+    dtype = draw(st.sampled_from([np.uint8, np.int16, np.float32, np.int64, np.complex128]))
+    return draw(_layout_of(shape, dtype)), draw(_layout_of(shape, dtype))
+
+
+@given(layouts=_two_layouts(), threads=st.sampled_from([1, 2]))
+def test_copies_between_any_layouts(layouts, threads):
+    """cast_into between any two layouts of one dtype (the tiles' threshold lowered, so that
+    these small arrays go by tiles where their layouts call for it): the values, bit for bit,
+    and nothing else of the destination's memory written; _cached_copy into C order too."""
+    src_place, dst_place = layouts
+    _, src = src_place()
+    values = np.ascontiguousarray(src)
+    saved = _validation._TILED_COPY_BYTES
+    _validation._TILED_COPY_BYTES = 0
+    try:
+        copy = _validation._cached_copy(src, src.dtype, threads=threads)
+        memory, dst = dst_place()
+        _validation.cast_into(dst, src, threads)
+    finally:
+        _validation._TILED_COPY_BYTES = saved
+    assert copy.flags.c_contiguous
+    np.testing.assert_array_equal(copy, values)
+    expected, _ = dst_place(values)  # the same memory, written by NumPy
+    np.testing.assert_array_equal(memory, expected)
