@@ -993,10 +993,7 @@ class Plan(NamedTuple):
     counts: Optional[tuple] = None       # avg_divisors (averages)
 
     def finish(self):
-        results = self.results
-        if self.targets is results:  # a recorded plan's kernel wrote the results themselves
-            return results[0] if len(results) == 1 else results
-        return _finish(results, self.views, self.targets, self.num_threads)
+        return _finish(self.results, self.views, self.targets, self.num_threads)
 
 
 def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
