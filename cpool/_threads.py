@@ -183,16 +183,10 @@ def _check(n, fn, name="num_threads"):
 def resolve(num_threads, fn):
     """The thread count for one call: ``num_threads`` checked, or the default; at most the CPUs
     available, and 1 where threads cannot run (a serial build, a fork child of a pool)."""
-    # get_num_threads' steps written out: every call comes here, a (1, 1, 2, 2) one included.
-    if num_threads is not None:
-        n = _check(num_threads, fn)
-    elif _override is not None:
-        n = _override
-    else:
-        n = _openmp.max_threads() if _OPENMP else 1
+    n = get_num_threads() if num_threads is None else _check(num_threads, fn)
     if not _OPENMP or _serial_after_fork:
         return 1
-    return min(n, _cpus) if n > 0 else 1
+    return min(n, _cpus)
 
 
 # ---------------------------------------------------------------------------------------------
