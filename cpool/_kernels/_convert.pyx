@@ -126,8 +126,10 @@ cdef extern from *:
 
     static CPOOL_F16C_TARGET void cpool_widen_f16c(const uint16_t *src, float *dst, Py_ssize_t n) {
         Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8)
+        for (; i + 8 <= n; i += 8) {
+            _mm_prefetch((const char *)(src + i) + 1024, _MM_HINT_T0);
             _mm256_storeu_ps(dst + i, cpool_widen8(_mm_loadu_si128((const __m128i *)(src + i))));
+        }
         if (i < n) {  /* the last 1-7 values through a vector's worth of padding */
             uint16_t h[8] = {0};
             float f[8];
