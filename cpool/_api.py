@@ -35,7 +35,10 @@ def _max_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, retur
 
 def _window_max(plan):
     """The max kernel of a windowed plan, with or without indices; the result."""
-    if plan.indices is None:
+    if plan.slabs is not None:
+        _v.by_slabs(plan, _window.window_max if plan.indices is None
+                    else _window.window_max_with_indices, *plan.kernel_args, plan.num_threads)
+    elif plan.indices is None:
         _window.window_max(plan.x, plan.out, *plan.kernel_args, plan.num_threads)
     else:
         _window.window_max_with_indices(plan.x, plan.out, plan.indices, *plan.kernel_args,
@@ -57,8 +60,12 @@ def _window_mean(plan, counts, square=False, root=0.0, zero_first=False):
     its count (avg_divisors), and with ``root`` > 0 each such mean ``a`` made LP's
     ``sqrt(a * root)``; the result. PyTorch's +0 comes after the division (avg_pool, LP), or
     with ``zero_first`` before it (adaptive pooling): see window_sum."""
-    _window.window_sum(plan.x, plan.out, *plan.kernel_args, *counts, True, square,
-                       plan.num_threads, root, zero_first)
+    if plan.slabs is not None:
+        _v.by_slabs(plan, _window.window_sum, *plan.kernel_args, *counts, True, square,
+                    plan.num_threads, root, zero_first)
+    else:
+        _window.window_sum(plan.x, plan.out, *plan.kernel_args, *counts, True, square,
+                           plan.num_threads, root, zero_first)
     return plan.finish()
 
 
@@ -81,8 +88,12 @@ def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes,
     """sum_pool1d/2d/3d over ``n`` spatial axes."""
     plan = _v.prepare_window(fn, "sum", x, kernel_size, stride, padding, dilation, ceil_mode,
                              False, out, num_threads, axes, n)
-    _window.window_sum(plan.x, plan.out, *plan.kernel_args, _v.NO_COUNTS, _v.NO_COUNTS,
-                       _v.NO_COUNTS, False, False, plan.num_threads)
+    if plan.slabs is not None:
+        _v.by_slabs(plan, _window.window_sum, *plan.kernel_args, _v.NO_COUNTS, _v.NO_COUNTS,
+                    _v.NO_COUNTS, False, False, plan.num_threads)
+    else:
+        _window.window_sum(plan.x, plan.out, *plan.kernel_args, _v.NO_COUNTS, _v.NO_COUNTS,
+                           _v.NO_COUNTS, False, False, plan.num_threads)
     return plan.finish()
 
 
@@ -90,6 +101,15 @@ def _global_max(fn, n, x, keepdims, return_indices, axes, out, num_threads):
     """global_max_pool1d/2d/3d over ``n`` spatial axes."""
     plan = _v.prepare_global(fn, "max", x, keepdims, return_indices, out, num_threads, axes, n)
     with_indices = plan.indices is not None
+    if plan.slabs is not None:  # by_slabs passes the plan's indices, where it has them
+        unused = () if with_indices else (_UNUSED_INT64,)
+        if plan.lanes > 1:
+            _v.by_slabs(plan, _global.global_max_lanes, *unused, with_indices, plan.lanes,
+                        plan.pixel, plan.task_size, plan.num_threads)
+        else:
+            _v.by_slabs(plan, _global.global_max, *unused, with_indices, plan.task_size,
+                        plan.num_threads)
+        return plan.finish()
     indices = plan.indices if with_indices else _UNUSED_INT64
     if plan.lanes > 1:
         _global.global_max_lanes(plan.x, plan.out, indices, with_indices, plan.lanes,
@@ -108,7 +128,13 @@ def _global_sum_op(fn, n, op, x, keepdims, axes, out, num_threads):
 
 
 def _global_sum(plan, mean):
-    if plan.lanes > 1:
+    if plan.slabs is not None:
+        if plan.lanes > 1:
+            _v.by_slabs(plan, _global.global_sum_lanes, mean, plan.lanes, plan.pixel,
+                        plan.task_size, plan.num_threads)
+        else:
+            _v.by_slabs(plan, _global.global_sum, mean, plan.task_size, plan.num_threads)
+    elif plan.lanes > 1:
         _global.global_sum_lanes(plan.x, plan.out, mean, plan.lanes, plan.pixel,
                                  plan.task_size, plan.num_threads)
     else:

@@ -934,13 +934,16 @@ def _result(out, shape, dtype: np.dtype, fn: str, name: str = "out") -> np.ndarr
     return out
 
 
-def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs):
+def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs, by_slabs=False):
     """The arrays the kernel writes, one per result: the result's ``view`` in the kernel's axis
     order (the result itself unless it has other axes than the spatial ones last), or a
     C-contiguous temporary that ``finish()`` copies into that view when the kernel cannot write
     it directly: a view that is not C-contiguous (spatial axes not last), another dtype
     (float16, bool), a caller's ``out`` that is misaligned or may share memory with an array the
     kernel reads (NumPy's rule for ``out=``: the answer is as if computed into a fresh array).
+    With ``by_slabs`` (a float16 input read by slabs), a float16 values result that the kernel
+    could write but for its dtype is its own target: :func:`by_slabs` narrows each slab's
+    float32 values into it.
 
     Two of the caller's outputs sharing memory have no answer (one would overwrite the other):
     that is an error. Outputs are C-contiguous, so ``may_share_memory`` is exact for them.
@@ -951,8 +954,9 @@ def _kernel_targets(fn: str, results, views, given, kernel_dtypes, inputs):
             raise ValueError(f"{fn}: the arrays in `out` overlap in memory; pass separate arrays")
     targets = []
     for r, v, g, dtype in zip(results, views, given, kernel_dtypes):
-        direct = v.dtype == dtype and v.flags.c_contiguous and not (
-            g and (not _aligned(r) or any(np.may_share_memory(r, a) for a in inputs)))
+        direct = (v.dtype == dtype or (by_slabs and v.dtype == _FLOAT16)) and (
+            v.flags.c_contiguous and not (
+                g and (not _aligned(r) or any(np.may_share_memory(r, a) for a in inputs))))
         targets.append(v if direct else empty(v.shape, dtype))
     return tuple(targets)
 
@@ -991,9 +995,94 @@ class Plan(NamedTuple):
     num_threads: int
     kernel_args: Optional[tuple] = None  # separable_args (windowed ops)
     counts: Optional[tuple] = None       # avg_divisors (averages)
+    slabs: Optional["HalfSlabs"] = None  # a float16 input converted a slab at a time (by_slabs)
 
     def finish(self):
         return _finish(self.results, self.views, self.targets, self.num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# float16 inputs a slab at a time
+# ---------------------------------------------------------------------------------------------
+# The kernels compute in float32. Converting a whole float16 input first wrote a float32 copy
+# twice its size to memory and read it back (three times the input's traffic before the kernel
+# wrote anything), and the float32 result the same way on its way back to float16. Converted a
+# slab of planes at a time into a buffer that stays in the core's cache, the input is read once
+# from memory and the float16 result written once. A slab is about this many bytes of float32
+# per thread (each thread converts, then pools, about its own share: both split a slab's
+# planes in order).
+_HALF_SLAB_BYTES = 1 << 19
+# On more than one thread, inputs whose float32 copy is at most this many bytes are converted
+# whole: each slab forks and joins the threads three times (its conversion, the kernel, the
+# result's), which costs more than the memory traffic slabs save while the copy is small.
+# Measured at two threads, whole against slabs: avg 3x3 s1 p1 on (N, 256, 56, 56) float16,
+# N = 4, 8, 16, 32 (copies of 13 to 103 MB): 1.24, 1.41, 0.79, 0.77 times the time; max 2x2
+# 0.85, 0.90, 0.71, 0.53; at one thread slabs took 0.48-0.95 of the time at every size.
+_HALF_WHOLE_BYTES = 1 << 25
+
+
+class HalfSlabs(NamedTuple):
+    """How :func:`by_slabs` runs a kernel over a float16 input. The plan's ``x`` is the float32
+    buffer of one slab, and its ``out`` (and ``indices``) the kernel's outputs: whole, each slab
+    writing its part, or, where ``results`` is given, ``out`` is one slab's float32 buffer too,
+    narrowed into ``results`` after each slab."""
+
+    src: np.ndarray                # the float16 input in the kernel's view, C-contiguous
+    axis: int                      # the view's axis cut into slabs: 0, or 1 where axis 0 is 1
+    step: int                      # items of that axis per slab
+    results: Optional[np.ndarray]  # the float16 values result in the kernel's output shape
+    flat: bool                     # the kernel takes its outputs 1-D (global ops)
+
+
+def _half_slabs(xk: np.ndarray, depth: bool, threads: int) -> Optional[Tuple[int, int]]:
+    """(axis, step) for :class:`HalfSlabs` over ``xk``, the float16 input's kernel view; None
+    where it is not read by slabs (it is then converted whole, as other dtypes' copies are):
+    not C-contiguous, one slab's worth or less (the slabs' set-up, a few microseconds, is then
+    all they would change), or on ``threads`` > 1 a copy of _HALF_WHOLE_BYTES or less. 3-D
+    windows span the view's axis 1 (depth): their slabs cut axis 0 alone."""
+    if (xk.dtype != _FLOAT16 or not xk.flags.c_contiguous
+            or (threads > 1 and xk.size * _FLOAT32.itemsize <= _HALF_WHOLE_BYTES)):
+        return None
+    axis = 0 if depth or xk.shape[0] > 1 else 1
+    unit = math.prod(xk.shape[axis + 1:]) * _FLOAT32.itemsize
+    step = max(1, _HALF_SLAB_BYTES * threads // unit)
+    return (axis, step) if step < xk.shape[axis] else None
+
+
+def _slab(axis: int, start: int, stop: int) -> tuple:
+    """The index of items ``start:stop`` of ``axis`` (0 or 1)."""
+    return (slice(start, stop),) if axis == 0 else (slice(None), slice(start, stop))
+
+
+def by_slabs(plan: Plan, kernel, *args) -> None:
+    """``kernel(x, out, [indices,] *args)`` (indices where the plan has them) over a float16
+    input a slab at a time (:class:`HalfSlabs`): each slab converted into the plan's float32
+    buffer, pooled into its part of the outputs (or into the output buffer, then narrowed into
+    the result). Planes never span slabs, so every value and index is the one a whole
+    conversion gives."""
+    src, axis, step, results, flat = typing.cast(HalfSlabs, plan.slabs)
+    x, out, indices, threads = plan.x, plan.out, plan.indices, plan.num_threads
+    units = src.shape[axis]
+    for start in range(0, units, step):
+        stop = min(units, start + step)
+        part = _slab(axis, start, stop)
+        part_src = src[part]
+        # The buffer's head, C-contiguous with strides of its own shape (the kernels take a
+        # dense block's fast path by its strides; a slice of the buffer has the buffer's).
+        xs = x.reshape(-1)[:part_src.size].reshape(part_src.shape)
+        cast_into(xs, part_src, threads)
+        if results is not None:
+            part_out = results[part]
+            outs = [out.reshape(-1)[:part_out.size].reshape(part_out.shape)]
+        else:
+            outs = [out[part]]
+        if indices is not None:
+            outs.append(indices[part])
+        if flat:
+            outs = [o.reshape(-1) for o in outs]
+        kernel(xs, *outs, *args)
+        if results is not None:
+            cast_into(part_out, outs[0], threads)
 
 
 def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
@@ -1017,21 +1106,22 @@ def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
 
 
 def _buffers(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool, inputs,
-             axes=None):
+             axes=None, by_slabs=False):
     """Check or allocate the results (in the caller's axis order); return (results, their
     views in the kernel's order, kernel targets). ``axes``: the results' (H, W) axes, moved
     last for the kernel; None for results without spatial axes (global ops), whose other axes
-    are already in the kernel's order."""
+    are already in the kernel's order. ``by_slabs``: see :func:`_kernel_targets`."""
     results, given, kernel_dtypes = _checked_results(fn, out, shape, kernel_dtype, result_dtype,
                                                      with_indices)
-    return (results,) + _views_and_targets(fn, results, given, kernel_dtypes, inputs, axes)
+    return (results,) + _views_and_targets(fn, results, given, kernel_dtypes, inputs, axes,
+                                           by_slabs)
 
 
-def _views_and_targets(fn: str, results, given, kernel_dtypes, inputs, axes):
+def _views_and_targets(fn: str, results, given, kernel_dtypes, inputs, axes, by_slabs=False):
     """The ``results``' views in the kernel's axis order (``axes`` as in :func:`_buffers`)
     and the arrays the kernel writes for them (:func:`_kernel_targets`)."""
     views = results if axes is None else tuple(spatial_last(r, axes) for r in results)
-    return views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs)
+    return views, _kernel_targets(fn, results, views, given, kernel_dtypes, inputs, by_slabs)
 
 
 def _checked_results(fn: str, out, shape, kernel_dtype, result_dtype, with_indices: bool):
@@ -1126,7 +1216,7 @@ class _Recipe(NamedTuple):
         return _new_tuple(Plan, (x if view_shape is None else x.reshape(view_shape),
                                  result if k4 is None else result.reshape(k4), index_target,
                                  results, results, results, geometry, task_size, lanes, pixel,
-                                 num_threads, kernel_args, counts))
+                                 num_threads, kernel_args, counts, None))
 
 
 # Argument types whose values key a recipe: validation's outcome depends on the value and the
@@ -1163,10 +1253,14 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
     reshape of ``x`` and its results are new arrays the kernel writes directly. Returns the
     plan with its threads for this call."""
     r = plan.results
-    view = x.reshape(plan.x.shape)  # x is C-contiguous: a view
-    work = plan.x.size + plan.out.size
-    args = key[-1]
-    arg_types = _arg_types(args)
+    if plan.slabs is not None:  # float16 by slabs: x is not what the kernel reads
+        work = plan.slabs.src.size + r[0].size
+        arg_types = None
+    else:
+        view = x.reshape(plan.x.shape)  # x is C-contiguous: a view
+        work = plan.x.size + plan.out.size
+        args = key[-1]
+        arg_types = _arg_types(args)
     if (arg_types is not None and plan.x.dtype == x.dtype and plan.x.strides == view.strides
             and plan.x.__array_interface__["data"] == view.__array_interface__["data"]
             and all(v is a for v, a in zip(plan.views, r))
@@ -1335,16 +1429,25 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     wide = (in_dtype.itemsize * math.prod(x_in.shape[axes[-1] + 1:])
             >= _window.DIRECT_PIXEL_BYTES)
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
-    xk, lanes, pixel, moved = _kernel_input(x_rows, in_dtype, row_axes, channels_last, wide,
-                                            threads=_copy_threads(num_threads, x_rows, fn))
+    copy_threads = _copy_threads(num_threads, x_rows, fn)
+    # float16 by slabs (by_slabs) where every plane pools alone: the stochastic draws and the
+    # fractional windows depend on the plane's place in the batch.
+    half = x_rows.dtype == _FLOAT16 and channels_last
+    xk, lanes, pixel, moved = _kernel_input(x_rows, _FLOAT16 if half else in_dtype, row_axes,
+                                            channels_last, wide, threads=copy_threads)
+    slabs = _half_slabs(xk, n == 3, copy_threads) if half else None
+    if half and slabs is None:
+        xk = _converted(xk, in_dtype, copy_threads)
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     if checked is not None:  # the caller's `out`, seen in memory order
         results, given, kernel_dtypes = checked
         views, targets = _views_and_targets(fn, tuple(r.transpose(order) for r in results),
-                                            given, kernel_dtypes, [xk], axes if moved else None)
+                                            given, kernel_dtypes, [xk], axes if moved else None,
+                                            slabs is not None)
     else:
         results, views, targets = _buffers(fn, out, shape, kernel_dtype, result_dtype,
-                                           return_indices, [xk], axes if moved else None)
+                                           return_indices, [xk], axes if moved else None,
+                                           slabs is not None)
         if order is not None:  # the caller's axis order, as views of the memory-order results
             inverse = tuple(np.argsort(order))
             results = tuple(r.transpose(inverse) for r in results)
@@ -1354,9 +1457,28 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     rows = k4[0] * k4[1] * k4[2]
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
-    return Plan(xk, targets[0].reshape(k4), targets[1].reshape(k4) if return_indices else None,
+    out4 = targets[0].reshape(k4)
+    half_slabs = None
+    if slabs is not None:
+        xk, out4, half_slabs = _slab_buffers(xk, slabs, out4, k4, targets, False)
+    return Plan(xk, out4, targets[1].reshape(k4) if return_indices else None,
                 results, views, targets, geom, 0, lanes, pixel, nt,
-                separable_args(geom, lanes, pixel), counts)
+                separable_args(geom, lanes, pixel), counts, half_slabs)
+
+
+def _slab_buffers(xk, slabs, out, out_shape, targets, flat):
+    """A float16 plan's (x, out, HalfSlabs) for ``slabs`` ((axis, step) of
+    :func:`_half_slabs`): the float32 buffer of one slab of ``xk``; and where the float16
+    values result is its own target (``_kernel_targets``' ``by_slabs``), one slab's float32
+    output buffer, which :func:`by_slabs` narrows into the result slab by slab; else ``out``,
+    the whole float32 target, which ``finish()`` converts."""
+    axis, step = slabs
+    x = empty(xk.shape[:axis] + (step,) + xk.shape[axis + 1:], _FLOAT32)
+    results = None
+    if not flat and targets[0].dtype == _FLOAT16:
+        results = targets[0].reshape(out_shape)
+        out = empty(out_shape[:axis] + (step,) + out_shape[axis + 1:], _FLOAT32)
+    return x, out, HalfSlabs(xk, axis, step, results, flat)
 
 
 def _channels_last_order(x: np.ndarray, axes) -> Optional[Tuple[int, ...]]:
@@ -1670,9 +1792,13 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
     # Float sums add in another order in the channels-last kernel than in the planes kernel, so
     # a channels-last layout always takes the channels-last kernel: the bits then do not depend
     # on the memory layout.
-    xk, lanes, pixel, _ = _kernel_input(x_planes, in_dtype, plane_axes, True, True,
-                                        movable=False,
-                                        threads=_copy_threads(num_threads, x_planes, fn))
+    copy_threads = _copy_threads(num_threads, x_planes, fn)
+    half = x_planes.dtype == _FLOAT16  # by slabs (by_slabs)
+    xk, lanes, pixel, _ = _kernel_input(x_planes, _FLOAT16 if half else in_dtype, plane_axes,
+                                        True, True, movable=False, threads=copy_threads)
+    slabs = _half_slabs(xk, False, copy_threads) if half else None
+    if half and slabs is None:
+        xk = _converted(xk, in_dtype, copy_threads)
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
     # results' own order, with or without the size-1 spatial axes.
@@ -1684,9 +1810,16 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
     else:  # tasks: (plane, band of rows)
         task_size = max(1, _BAND_ELEMENTS // W)
         nt = _threads_for(num_threads, xk.size, planes * -(-H // task_size), fn)
-    return Plan(xk, targets[0].reshape(planes),
-                targets[1].reshape(planes) if return_indices else None, results, views, targets,
-                None, task_size, lanes, pixel, nt)
+    out = targets[0].reshape(planes)
+    indices = targets[1].reshape(planes) if return_indices else None
+    half_slabs = None
+    if slabs is not None:  # the outputs by (B0, B1, lanes), cut as the view's B0 or B1 is
+        per_view = xk.shape[:2] + (lanes,)
+        xk, out, half_slabs = _slab_buffers(xk, slabs, out.reshape(per_view), per_view,
+                                            targets, True)
+        indices = None if indices is None else indices.reshape(per_view)
+    return Plan(xk, out, indices, results, views, targets, None, task_size, lanes, pixel, nt,
+                None, None, half_slabs)
 
 
 # Channels-last global ops and scatters: a task is a block of an image's channels, at least

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import cpool
+from cpool import _validation
 from cpool._kernels import _buffers
 from _helpers import OPS, misaligned_copy, random_array
 
@@ -185,9 +186,7 @@ def test_gradient_inputs_copy_into_reused_blocks(cache, rng, case):
 
 
 _CONVERTED_INPUTS = {
-    "float16": lambda x: x.astype(np.float16),
-    "float16, channels-last memory": lambda x: (
-        np.ascontiguousarray(x.transpose(0, 2, 3, 1).astype(np.float16)).transpose(0, 3, 1, 2)),
+    # (float16 in C order or channels-last memory is read a slab at a time: see below.)
     "float16, reversed and strided": lambda x: x.astype(np.float16)[:, ::-1, :, ::2],
     "byte-swapped": lambda x: x.astype(x.dtype.newbyteorder()),
     "byte-swapped, Fortran order": lambda x: np.asfortranarray(x.astype(x.dtype.newbyteorder())),
@@ -223,6 +222,53 @@ def test_converted_inputs_copy_into_reused_blocks_in_their_layout(cache, rng, ca
     # float16 input: and the block of its plain copy into one run, which F16C then widens).
     assert reused >= reused_without + 1
     np.testing.assert_array_equal(given, before)
+
+
+@pytest.mark.parametrize("layout", ["C order", "channels-last memory"])
+@pytest.mark.parametrize("op", ["max", "avg", "global_avg"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float16_by_slabs_takes_no_whole_float32_copy(cache, rng, monkeypatch, layout, op,
+                                                       threads):
+    """A float16 input in one C-ordered block is converted a slab at a time: no buffer the
+    call takes is as large as the input's float32 copy (the whole conversion took one twice
+    the input's size), the slabs' buffers are about _HALF_SLAB_BYTES a thread, and the
+    answer is that of the input converted beforehand. (On more than one thread, only copies
+    past _HALF_WHOLE_BYTES go by slabs: lowered here.)"""
+    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", 1 << 20)
+    x = random_array(rng, (8, 32, 64, 64), np.float32)  # 4 MiB as float32
+    given = x.astype(np.float16)
+    if layout == "channels-last memory":
+        given = np.ascontiguousarray(given.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    pool = getattr(cpool, f"{op}_pool2d")
+    args = () if op.startswith("global") else (2,)
+    expected = pool(given.astype(np.float32), *args, num_threads=threads).astype(np.float16)
+    taken = []
+    empty = _validation.empty
+    monkeypatch.setattr(_validation, "empty",
+                        lambda shape, dtype: taken.append(empty(shape, dtype)) or taken[-1])
+    result = pool(given, *args, num_threads=threads)
+    np.testing.assert_array_equal(result, expected)
+    taken = [a for a in taken if a.dtype == np.float32]
+    assert taken and max(a.nbytes for a in taken) < x.nbytes // 2
+    slab = max(a.nbytes for a in taken if a.ndim == 4)  # the input's slab
+    assert slab <= _validation._HALF_SLAB_BYTES * threads
+
+
+@pytest.mark.parametrize("threads, by_slabs", [(1, True), (2, False)])
+def test_float16_copies_in_cache_are_whole_on_more_threads(monkeypatch, threads, by_slabs):
+    """On one thread a float16 input past one slab always goes by slabs; on more, only one
+    whose float32 copy is past _HALF_WHOLE_BYTES (each slab forks the threads three times)."""
+    slabbed = []
+    real = _validation.by_slabs
+    monkeypatch.setattr(_validation, "by_slabs",
+                        lambda plan, *a: (slabbed.append(plan.slabs), real(plan, *a)))
+    x = np.ones((8, 32, 64, 64), np.float16)  # a 4 MiB float32 copy, 8 slabs at one thread
+    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", x.size * 4)
+    assert cpool.max_pool2d(x, 2, num_threads=threads).dtype == np.float16
+    assert bool(slabbed) == by_slabs
+    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", x.size * 4 - 1)
+    cpool.max_pool2d(x, 2, num_threads=threads)
+    assert slabbed
 
 
 def test_never_holds_more_than_its_limit(cache):

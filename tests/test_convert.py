@@ -1,5 +1,8 @@
 """float16 <-> float32 conversions (cpool._kernels._convert): NumPy's bits, every half and every
-float32 exponent, tails and offsets; and float16 pooling through them equal to NumPy's casts."""
+float32 exponent, tails and offsets; and float16 pooling through them equal to NumPy's casts,
+whole or a slab at a time."""
+import math
+
 import numpy as np
 import pytest
 
@@ -109,6 +112,111 @@ def test_float16_pooling_is_float32_pooling_cast(rng, monkeypatch, f16c, layout)
         cpool.max_pool2d_backward(values.astype(np.float32), where, x.shape)
         .astype(np.float16).view(np.uint16))
     np.testing.assert_array_equal(x.view(np.uint16), before.view(np.uint16))
+
+
+def _half_cases(n):
+    """(name, op, args, kwargs) of every forward op family over ``n`` spatial axes that reads a
+    float16 input by slabs."""
+    d = f"{n}d"
+    return [
+        ("max", getattr(cpool, f"max_pool{d}"), (2,), {}),
+        ("max 3 s1 p1, indices", getattr(cpool, f"max_pool{d}"), (3, 1, 1),
+         {"return_indices": True}),
+        ("max ceil dilated", getattr(cpool, f"max_pool{d}"), (2, 3), {"dilation": 2,
+                                                                      "ceil_mode": True}),
+        ("avg 3 s2 p1", getattr(cpool, f"avg_pool{d}"), (3, 2, 1), {}),
+        ("avg no pad count", getattr(cpool, f"avg_pool{d}"), (3, 2, 1),
+         {"count_include_pad": False}),
+        ("sum", getattr(cpool, f"sum_pool{d}"), (2,), {}),
+        ("global max, indices", getattr(cpool, f"global_max_pool{d}"), (),
+         {"return_indices": True}),
+        ("global avg", getattr(cpool, f"global_avg_pool{d}"), (), {}),
+        ("global sum", getattr(cpool, f"global_sum_pool{d}"), (), {}),
+        ("adaptive avg", getattr(cpool, f"adaptive_avg_pool{d}"), (3,), {}),
+        ("adaptive max, indices", getattr(cpool, f"adaptive_max_pool{d}"), (3,),
+         {"return_indices": True}),
+        ("lp 2", getattr(cpool, f"lp_pool{d}"), (2.0, 2), {}),
+        ("lp 3", getattr(cpool, f"lp_pool{d}"), (3.0, 2), {}),
+    ]
+
+
+def _as_float16(result):
+    if isinstance(result, tuple):
+        return result[0].astype(np.float16), result[1]
+    return result.astype(np.float16)
+
+
+def _assert_same_sums(got, expected):
+    """Bitwise equality but for the NaNs' signs and payloads: a sum of NaNs of both signs
+    keeps the one its additions' operand order picks, and the global kernels' four-planes
+    step does not add a plane alone (a slab of one plane) in the order it adds four; NaN it
+    is either way (float32 calls on one plane and on a batch differ so too)."""
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    np.testing.assert_array_equal(got[~nan].view(np.uint16), expected[~nan].view(np.uint16))
+
+
+@pytest.mark.parametrize("f16c", [True, False], ids=["F16C", "NumPy's casts"])
+@pytest.mark.parametrize("units", [0, 2.5], ids=["a plane a slab", "uneven slabs"])
+@pytest.mark.parametrize("n, shape, axes", [
+    (1, (3, 5, 33), None),
+    (2, (3, 5, 9, 11), None),
+    (2, (3, 9, 11, 6), (1, 2)),          # channels-last: slabs of whole images
+    (3, (3, 4, 5, 7, 9), None),          # slabs of whole volumes (windows span the depth)
+    (3, (3, 5, 7, 9, 4), (1, 2, 3)),
+])
+def test_float16_by_slabs_is_a_whole_conversion(rng, monkeypatch, f16c, units, n, shape, axes):
+    """A float16 input read a slab of planes at a time (_validation.by_slabs, here with slabs
+    of one plane, image or volume, or of 2.5 such units with a shorter last slab) gives every
+    op the bits of the float32 op on the whole widened input, narrowed: values, infinities,
+    the first NaN's payload for maxima, indices; at one thread and at three; into a caller's
+    ``out`` too, one that is a view of the input's own memory included; the input
+    unchanged."""
+    if f16c and not _convert.f16c_usable:
+        pytest.skip("F16C is not usable on this CPU")
+    monkeypatch.setattr(_convert, "f16c_usable", f16c)
+    # A unit is what a slab never splits: a plane, a channels-last image, a volume.
+    first = len(shape) - n if axes is None else axes[0]
+    unit = 4 * math.prod(shape[first:])
+    monkeypatch.setattr(_validation, "_HALF_SLAB_BYTES", int(units * unit) or 4)
+    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", 0)  # slabs at any thread count
+    slabbed = []
+    by_slabs = _validation.by_slabs
+    monkeypatch.setattr(_validation, "by_slabs",
+                        lambda plan, *a: (slabbed.append(plan.slabs), by_slabs(plan, *a)))
+    x = (rng.standard_normal(shape) * 300).astype(np.float16)
+    x.flat[rng.choice(x.size, 6, replace=False)] = _nan_halves()
+    x.flat[:4] = np.float16(65504)  # sums past float16's range: inf, silently
+    before = x.copy()
+    wide = x.astype(np.float32)
+    kw = {} if axes is None else {"axes": axes}
+    for name, pool, args, kwargs in _half_cases(n):
+        for threads in (1, 3):
+            slabbed.clear()
+            got = pool(x, *args, num_threads=threads, **kwargs, **kw)
+            with np.errstate(over="ignore", invalid="ignore"):
+                expected = _as_float16(pool(wide, *args, num_threads=threads, **kwargs, **kw))
+            if "max" in name:
+                assert_identical(got, expected)
+            else:
+                _assert_same_sums(got, expected)
+            # LP pools its powers' float32 blocks, but for p = 2 over planes (the kernel
+            # squares as it reads).
+            if not name.startswith("lp") or (name == "lp 2" and axes is None):
+                assert slabbed and all(s.step < s.src.shape[s.axis] for s in slabbed), name
+    np.testing.assert_array_equal(x.view(np.uint16), before.view(np.uint16))
+    # A caller's float16 ``out``: written a slab at a time, or, where it shares the input's
+    # memory, through a whole temporary (a slab's result must not overwrite planes still to
+    # be read).
+    pool = getattr(cpool, f"max_pool{n}d")
+    expected = _as_float16(pool(wide, 2, **kw))
+    out = np.full(expected.shape, np.float16(7))
+    assert pool(x, 2, out=out, **kw) is out
+    assert_identical(out, expected)
+    memory = x.copy()  # the result over the input's last planes, which slabs read last
+    aliased = memory.reshape(-1)[-expected.size:].reshape(expected.shape)
+    assert_identical(pool(memory, 2, out=aliased, **kw), expected)
 
 
 @needs_f16c
