@@ -114,6 +114,11 @@ CASES = [
     Case("max2f64", "max 2x2 s2 float64", (16, 256, 56, 56), "float64",
          lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
          lambda F, t: F.max_pool2d(t, 2), lambda x: _baselines.max_pool2d(x, 2, 2), 8, 0.6),
+    # float16: computed in float32, the input converted a slab at a time (no target; measured
+    # so that a regression shows).
+    Case("max2f16", "max 2x2 s2 float16", (32, 256, 56, 56), "float16",
+         lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 2), None, None, None),
     # With indices (what training needs for the backward). The speed issue sets no target for
     # these; they are measured so a regression shows.
     Case("max2i", "max 2x2 s2 with indices", (32, 256, 56, 56), "float32",

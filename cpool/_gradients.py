@@ -48,8 +48,12 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
     def rows(a):  # (P, everything of one plane or image)
         return a.reshape(P, a.size // P if P else 0)
 
-    bad = _backward.scatter(rows(plan.grad), rows(plan.indices), rows(plan.out), accumulate,
-                            plan.lanes, plan.block, plan.num_threads)
+    if plan.slab:  # a new float16 result, a slab of planes at a time
+        bad = _v.scatter_by_slabs(plan, _backward.scatter, P, accumulate, plan.lanes,
+                                  plan.block, plan.num_threads)
+    else:
+        bad = _backward.scatter(rows(plan.grad), rows(plan.indices), rows(plan.out),
+                                accumulate, plan.lanes, plan.block, plan.num_threads)
     if bad:
         names = "*".join(_v.AXIS_NAMES[len(axes)])
         raise ValueError(f"{fn}: `indices` must lie in [0, {names}) = [0, {cells}); {bad} do not")

@@ -1,5 +1,6 @@
 """Gradients: against PyTorch autograd when installed, and always against finite differences."""
 import inspect
+import math
 import tracemalloc
 
 import numpy as np
@@ -452,6 +453,81 @@ def test_out_sharing_memory_with_an_input_gives_the_fresh_answer(rng, name):
         gbuf[start:start + n] = y.ravel()
         out = gbuf[:4 * n].reshape(x.shape)
         assert_identical(call(gbuf[start:start + n].reshape(y.shape), idx, out=out), expected)
+
+
+def _scatters(n, axes):
+    """(name, gradient of a float16 forward) of every scatter over ``n`` spatial axes: each a
+    function of the forward's input, its values' dtype and keyword arguments."""
+    d = f"{n}d"
+    max_pool = getattr(cpool, f"max_pool{d}")
+    backward = getattr(cpool, f"max_pool{d}_backward")
+    global_max = getattr(cpool, f"global_max_pool{d}")
+    global_backward = getattr(cpool, f"global_max_pool{d}_backward")
+    kw = {} if axes is None else {"axes": axes}
+
+    def max_grad(x, dtype, **k):
+        y, i = max_pool(x, 2, return_indices=True, **kw)
+        return backward(y.astype(dtype), i, x.shape, **kw, **k)
+
+    def global_grad(x, dtype, **k):
+        y, i = global_max(x, return_indices=True, **kw)
+        return global_backward(y.astype(dtype), i, x.shape, **kw, **k)
+
+    cases = [("max backward", max_grad), ("global max backward", global_grad)]
+    if n == 2:
+        def unpool(x, dtype, **k):
+            y, i = max_pool(x, 2, return_indices=True, **kw)
+            return cpool.max_unpool2d(y.astype(dtype), i, 2, **kw, **k)
+
+        def stochastic_grad(x, dtype, **k):
+            y, i = cpool.stochastic_pool2d(np.abs(x), 2, return_indices=True, seed=3, **kw)
+            return cpool.stochastic_pool2d_backward(y.astype(dtype), i, x.shape, **kw, **k)
+
+        cases += [("max_unpool2d", unpool), ("stochastic backward", stochastic_grad)]
+    return cases
+
+
+@pytest.mark.parametrize("units", [0, 2.5], ids=["a plane a slab", "uneven slabs"])
+@pytest.mark.parametrize("n, shape, axes", [
+    (1, (3, 5, 34), None),
+    (2, (3, 5, 10, 12), None),
+    (2, (3, 10, 12, 6), (1, 2)),           # channels-last: slabs of whole images
+    (3, (3, 2, 4, 6, 8), None),
+])
+def test_float16_scatters_by_slabs_are_whole_scatters(rng, monkeypatch, units, n, shape, axes):
+    """A scatter into a new float16 result goes a slab of planes (images) at a time
+    (_validation.scatter_by_slabs: each slab into a float32 buffer, then narrowed): the bits of
+    the float32 scatter narrowed, at one thread and at three; a bad index is still an error;
+    a caller's ``out`` is scattered whole, and a bad index leaves it as it was."""
+    from cpool import _validation
+    first = len(shape) - n if axes is None else axes[0]
+    monkeypatch.setattr(_validation, "_HALF_SLAB_BYTES",
+                        int(units * 4 * math.prod(shape[first:])) or 4)
+    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", 0)  # slabs at any thread count
+    slabbed = []
+    real = _validation.scatter_by_slabs
+    monkeypatch.setattr(_validation, "scatter_by_slabs",
+                        lambda plan, *a: (slabbed.append(plan.slab), real(plan, *a))[1])
+    x = (rng.standard_normal(shape) * 300).astype(np.float16)
+    for name, grad in _scatters(n, axes):
+        for threads in (1, 3):
+            slabbed.clear()
+            got = grad(x, np.float16, num_threads=threads)
+            assert slabbed, name
+            expected = grad(x, np.float32, num_threads=threads).astype(np.float16)
+            assert_identical(got, expected)
+    y, i = getattr(cpool, f"max_pool{n}d")(x, 2, return_indices=True,
+                                            **({} if axes is None else {"axes": axes}))
+    backward = getattr(cpool, f"max_pool{n}d_backward")
+    kw = {} if axes is None else {"axes": axes}
+    i[-1].flat[-1] = 10 ** 6  # in the last slab
+    with pytest.raises(ValueError, match="`indices` must lie in"):
+        backward(y, i, x.shape, **kw)
+    out = np.full(x.shape, np.float16(5))
+    slabbed.clear()
+    with pytest.raises(ValueError, match="`indices` must lie in"):
+        backward(y, i, x.shape, out=out, **kw)
+    assert not slabbed and (out == 5).all()
 
 
 def test_big_endian_float16_gradients(rng):
