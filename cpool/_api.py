@@ -652,15 +652,28 @@ def _stochastic_pool(fn, x, kernel_size, stride, padding, training, seed, return
                              return_indices, out, num_threads, axes)
     g = plan.geometry
     if training:
-        smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, g.h.lo, g.h.count,
-                                                 g.stride[0], g.w.lo, g.w.count, g.kernel[0],
-                                                 g.kernel[1], g.stride[1], g.w.pad_before, key,
-                                                 _v.stochastic_general(g, plan.x.shape[2]),
-                                                 plan.num_threads, row_origin, col_origin)
+        args = (g.h.lo, g.h.count, g.stride[0], g.w.lo, g.w.count, g.kernel[0], g.kernel[1],
+                g.stride[1], g.w.pad_before, key, _v.stochastic_general(g, plan.x.shape[2]),
+                plan.num_threads)
+        if plan.slabs is not None:
+            # A slab's draws are its rows' in the whole output: plane p's first output row is
+            # row p * OH of it (the kernel's own numbering), or the caller's origin.
+            if row_origin is None:
+                row_origin = np.arange(plan.slabs.src.size // math.prod(plan.x.shape[2:]),
+                                       dtype=np.int64) * g.h.out_size
+            smallest = min(_v.by_slabs(plan, _stochastic.stochastic_train,
+                                       *(() if return_indices else (None,)), *args,
+                                       row_origin=row_origin, col_origin=col_origin))
+        else:
+            smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, *args,
+                                                     row_origin, col_origin)
     else:
-        smallest = _stochastic.stochastic_eval(plan.x, plan.out, g.h.lo, g.h.count, g.stride[0],
-                                                g.kernel[1], g.stride[1], g.w.pad_before,
-                                                g.w.lo, g.w.count, g.clipped, plan.num_threads)
+        args = (g.h.lo, g.h.count, g.stride[0], g.kernel[1], g.stride[1], g.w.pad_before,
+                g.w.lo, g.w.count, g.clipped, plan.num_threads)
+        if plan.slabs is not None:
+            smallest = min(_v.by_slabs(plan, _stochastic.stochastic_eval, *args))
+        else:
+            smallest = _stochastic.stochastic_eval(plan.x, plan.out, *args)
     if smallest < 0:
         raise ValueError(
             f"{fn}: `x` must be non-negative (stochastic pooling samples ReLU outputs); "

@@ -1075,15 +1075,19 @@ def _slab(axis: int, start: int, stop: int) -> tuple:
     return (slice(start, stop),) if axis == 0 else (slice(None), slice(start, stop))
 
 
-def by_slabs(plan: Plan, kernel, *args) -> None:
-    """``kernel(x, out, [indices,] *args)`` (indices where the plan has them) over a float16
-    input a slab at a time (:class:`HalfSlabs`): each slab converted into the plan's float32
-    buffer, pooled into its part of the outputs (or into the output buffer, then narrowed into
-    the result). Planes never span slabs, so every value and index is the one a whole
-    conversion gives."""
+def by_slabs(plan: Plan, kernel, *args, row_origin=None, **kwargs) -> list:
+    """``kernel(x, out, [indices,] *args, **kwargs)`` (indices where the plan has them) over a
+    float16 input a slab at a time (:class:`HalfSlabs`): each slab converted into the plan's
+    float32 buffer, pooled into its part of the outputs (or into the output buffer, then
+    narrowed into the result). Planes never span slabs, so every value and index is the one a
+    whole conversion gives. ``row_origin`` (one value per plane of the whole input: the
+    stochastic kernel's) reaches each slab's call as its planes' part. Returns the kernel's
+    return values, a slab's each."""
     src, axis, step, results, flat = typing.cast(HalfSlabs, plan.slabs)
     x, out, indices, threads = plan.x, plan.out, plan.indices, plan.num_threads
     units = src.shape[axis]
+    planes_per_unit = src.shape[1] if axis == 0 else 1
+    returned = []
     for start in range(0, units, step):
         stop = min(units, start + step)
         part = _slab(axis, start, stop)
@@ -1101,9 +1105,12 @@ def by_slabs(plan: Plan, kernel, *args) -> None:
             outs.append(indices[part])
         if flat:
             outs = [o.reshape(-1) for o in outs]
-        kernel(xs, *outs, *args)
+        if row_origin is not None:
+            kwargs["row_origin"] = row_origin[start * planes_per_unit:stop * planes_per_unit]
+        returned.append(kernel(xs, *outs, *args, **kwargs))
         if results is not None:
             cast_into(part_out, outs[0], threads)
+    return returned
 
 
 def separable_args(g: Geometry, lanes: int, pixel: int) -> tuple:
@@ -1451,9 +1458,10 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
             >= _window.DIRECT_PIXEL_BYTES)
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
     copy_threads = _copy_threads(num_threads, x_rows, fn)
-    # float16 by slabs (by_slabs) where every plane pools alone: the stochastic draws and the
-    # fractional windows depend on the plane's place in the batch.
-    half = x_rows.dtype == _FLOAT16 and channels_last
+    # float16 by slabs (by_slabs); not fractional pooling, whose windows are each plane's
+    # own (stochastic pooling's draws follow the plane too: its slabs pass their planes'
+    # place in the whole output).
+    half = x_rows.dtype == _FLOAT16 and op != "fractional"
     xk, lanes, pixel, moved = _kernel_input(x_rows, _FLOAT16 if half else in_dtype, row_axes,
                                             channels_last, wide, threads=copy_threads)
     slabs = _half_slabs(xk, n == 3, copy_threads) if half else None

@@ -261,7 +261,8 @@ def test_float16_copies_in_cache_are_whole_on_more_threads(monkeypatch, threads,
     slabbed = []
     real = _validation.by_slabs
     monkeypatch.setattr(_validation, "by_slabs",
-                        lambda plan, *a: (slabbed.append(plan.slabs), real(plan, *a)))
+                        lambda plan, *a, **k: (slabbed.append(plan.slabs),
+                                               real(plan, *a, **k))[1])
     x = np.ones((8, 32, 64, 64), np.float16)  # a 4 MiB float32 copy, 8 slabs at one thread
     monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", x.size * 4)
     assert cpool.max_pool2d(x, 2, num_threads=threads).dtype == np.float16

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cpool
-from cpool import _validation
+from cpool import _api, _validation
 from cpool._kernels import _convert
 from _helpers import assert_identical
 
@@ -137,7 +137,17 @@ def _half_cases(n):
          {"return_indices": True}),
         ("lp 2", getattr(cpool, f"lp_pool{d}"), (2.0, 2), {}),
         ("lp 3", getattr(cpool, f"lp_pool{d}"), (3.0, 2), {}),
-    ]
+    ] + ([
+        # (stochastic pooling samples activations: |x|)
+        ("stochastic, indices", _on_magnitudes(cpool.stochastic_pool2d), (2,),
+         {"seed": 5, "return_indices": True}),
+        ("stochastic 3 s1 p1", _on_magnitudes(cpool.stochastic_pool2d), (3, 1, 1), {"seed": 7}),
+        ("stochastic eval", _on_magnitudes(cpool.stochastic_pool2d), (2,), {"training": False}),
+    ] if n == 2 else [])
+
+
+def _on_magnitudes(pool):
+    return lambda x, *args, **kwargs: pool(np.abs(x), *args, **kwargs)
 
 
 def _as_float16(result):
@@ -184,7 +194,8 @@ def test_float16_by_slabs_is_a_whole_conversion(rng, monkeypatch, f16c, units, n
     slabbed = []
     by_slabs = _validation.by_slabs
     monkeypatch.setattr(_validation, "by_slabs",
-                        lambda plan, *a: (slabbed.append(plan.slabs), by_slabs(plan, *a)))
+                        lambda plan, *a, **k: (slabbed.append(plan.slabs),
+                                               by_slabs(plan, *a, **k))[1])
     x = (rng.standard_normal(shape) * 300).astype(np.float16)
     x.flat[rng.choice(x.size, 6, replace=False)] = _nan_halves()
     x.flat[:4] = np.float16(65504)  # sums past float16's range: inf, silently
@@ -197,7 +208,7 @@ def test_float16_by_slabs_is_a_whole_conversion(rng, monkeypatch, f16c, units, n
             got = pool(x, *args, num_threads=threads, **kwargs, **kw)
             with np.errstate(over="ignore", invalid="ignore"):
                 expected = _as_float16(pool(wide, *args, num_threads=threads, **kwargs, **kw))
-            if "max" in name:
+            if "max" in name or "stochastic" in name:  # picked cells: their own bits
                 assert_identical(got, expected)
             else:
                 _assert_same_sums(got, expected)
@@ -217,6 +228,18 @@ def test_float16_by_slabs_is_a_whole_conversion(rng, monkeypatch, f16c, units, n
     memory = x.copy()  # the result over the input's last planes, which slabs read last
     aliased = memory.reshape(-1)[-expected.size:].reshape(expected.shape)
     assert_identical(pool(memory, 2, out=aliased, **kw), expected)
+    if n == 2 and axes is None:
+        # A block of a larger output (cpool.dask's row and column origins): each slab's
+        # planes keep their own origins.
+        planes = math.prod(shape[:-2])
+        origin = np.arange(planes, dtype=np.int64)[::-1] * 7 + 3
+        args = ("stochastic_pool2d", np.abs(x), 2, None, 0, True, None, True, (-2, -1), None,
+                1, False)
+        got = _api._stochastic_pool(*args, row_origin=origin, col_origin=5, key=99)
+        wide_args = args[:1] + (np.abs(wide),) + args[2:]
+        expected = _as_float16(_api._stochastic_pool(*wide_args, row_origin=origin,
+                                                     col_origin=5, key=99))
+        assert_identical(got, expected)
 
 
 @needs_f16c
