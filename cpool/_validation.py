@@ -673,22 +673,28 @@ def cast_into(dst: np.ndarray, src: np.ndarray, threads: int = 1) -> None:
     unsafe cast and its bits: the kernels' inputs' copies and their results' conversions (a
     float32 result into a float16 one). float16 to or from float32 goes by F16C
     (:mod:`cpool._kernels._convert`; NumPy's cast runs a value at a time) between C-contiguous
-    runs, through a plain copy in one dtype where either side is strided; a copy in one dtype
+    runs, through a plain copy in one dtype where either side is strided; another byte order
+    into the native one by ``_convert.swap_bytes`` between C-contiguous runs; a copy in one dtype
     whose two sides run fastest along different axes, by tiled transposes
     (:func:`_transposing_axes`). A value past the narrower type's range becomes inf, IEEE's
     rounding of it, without the RuntimeWarning NumPy's cast gives: the kernels' own
     arithmetic overflows to inf silently, as PyTorch's does, so a float16 sum that overflows
     must not warn (and, under ``-W error``, raise) where a float32 one does not.
 
-    ``threads``: the tiles and the float16 conversions run on that many (the call's own
-    count, :func:`_copy_threads`); NumPy's copies on one."""
+    ``threads``: the tiles, the float16 conversions and the byte swaps run on that many (the
+    call's own count, :func:`_copy_threads`); NumPy's copies on one."""
     if src.dtype == dst.dtype and src.nbytes >= _TILED_COPY_BYTES:
         axes = _transposing_axes(dst, src)
         if axes is not None:
             shape, s_st, d_st, i, j = axes
             _tiled_copy(dst, src, shape, s_st, d_st, i, j, threads)
             return
-    if _convert.f16c_usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
+    if _byte_swapped(src.dtype, dst.dtype):
+        if src.flags.c_contiguous and dst.flags.c_contiguous:  # by _convert, on the threads
+            _convert.swap_bytes(src.reshape(-1).view(_UINT8), dst.reshape(-1).view(_UINT8),
+                                dst.itemsize, threads)
+            return
+    elif _convert.f16c_usable and (src.dtype, dst.dtype) in _HALF_PAIRS:
         if not dst.flags.c_contiguous:
             run = empty(dst.shape, dst.dtype)
             cast_into(run, src, threads)
@@ -705,6 +711,13 @@ def cast_into(dst: np.ndarray, src: np.ndarray, threads: int = 1) -> None:
 
 
 _HALF_PAIRS = ((_FLOAT16, _FLOAT32), (_FLOAT32, _FLOAT16))
+
+
+def _byte_swapped(src: np.dtype, dst: np.dtype) -> bool:
+    """Whether ``src`` is ``dst`` (a native integer or floating dtype of 2, 4 or 8 bytes) in
+    the other byte order: a copy between them reverses each item's bytes."""
+    return (src != dst and dst.isnative and dst.kind in "iuf" and dst.itemsize in (2, 4, 8)
+            and src.newbyteorder("=") == dst)
 _UNSIGNED_OF_SIZE = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 # Smaller copies stay in cache whatever their order: NumPy's copy, without the tiles' set-up.
 _TILED_COPY_BYTES = 1 << 16
@@ -995,56 +1008,66 @@ class Plan(NamedTuple):
     num_threads: int
     kernel_args: Optional[tuple] = None  # separable_args (windowed ops)
     counts: Optional[tuple] = None       # avg_divisors (averages)
-    slabs: Optional["HalfSlabs"] = None  # a float16 input converted a slab at a time (by_slabs)
+    slabs: Optional["InputSlabs"] = None  # an input converted a slab at a time (by_slabs)
 
     def finish(self):
         return _finish(self.results, self.views, self.targets, self.num_threads)
 
 
 # ---------------------------------------------------------------------------------------------
-# float16 inputs a slab at a time
+# inputs converted a slab at a time: float16, and other byte orders
 # ---------------------------------------------------------------------------------------------
-# The kernels compute in float32. Converting a whole float16 input first wrote a float32 copy
-# twice its size to memory and read it back (three times the input's traffic before the kernel
-# wrote anything), and the float32 result the same way on its way back to float16. Converted a
-# slab of planes at a time into a buffer that stays in the core's cache, the input is read once
-# from memory and the float16 result written once. A slab is about this many bytes of float32
-# per thread (each thread converts, then pools, about its own share: both split a slab's
-# planes in order).
-_HALF_SLAB_BYTES = 1 << 19
+# The kernels compute float16 in float32, and read their own byte order. Converting a whole
+# float16 input first wrote a float32 copy twice its size to memory and read it back (three
+# times the input's traffic before the kernel wrote anything), and the float32 result the same
+# way on its way back to float16; a byte-swapped input was copied whole too. Converted a slab
+# of planes at a time into a buffer that stays in the core's cache, the input is read once
+# from memory and the float16 result written once. A slab is about this many bytes of the
+# kernel's dtype per thread (each thread converts, then pools, about its own share: both split
+# a slab's planes in order).
+_SLAB_BYTES = 1 << 19
 # On more than one thread, inputs whose float32 copy is at most this many bytes are converted
 # whole: each slab forks and joins the threads three times (its conversion, the kernel, the
 # result's), which costs more than the memory traffic slabs save while the copy is small.
 # Measured at two threads, whole against slabs: avg 3x3 s1 p1 on (N, 256, 56, 56) float16,
 # N = 4, 8, 16, 32 (copies of 13 to 103 MB): 1.24, 1.41, 0.79, 0.77 times the time; max 2x2
 # 0.85, 0.90, 0.71, 0.53; at one thread slabs took 0.48-0.95 of the time at every size.
-_HALF_WHOLE_BYTES = 1 << 25
+_WHOLE_COPY_BYTES = 1 << 25
 
 
-class HalfSlabs(NamedTuple):
-    """How :func:`by_slabs` runs a kernel over a float16 input. The plan's ``x`` is the float32
-    buffer of one slab, and its ``out`` (and ``indices``) the kernel's outputs: whole, each slab
-    writing its part, or, where ``results`` is given, ``out`` is one slab's float32 buffer too,
-    narrowed into ``results`` after each slab."""
+class InputSlabs(NamedTuple):
+    """How :func:`by_slabs` runs a kernel over an input converted a slab at a time (float16, or
+    another byte order). The plan's ``x`` is the kernel dtype's buffer of one slab, and its
+    ``out`` (and ``indices``) the kernel's outputs: whole, each slab writing its part, or,
+    where ``results`` is given (float16), ``out`` is one slab's float32 buffer too, narrowed
+    into ``results`` after each slab."""
 
-    src: np.ndarray                # the float16 input in the kernel's view, C-contiguous
+    src: np.ndarray                # the input in the kernel's view, C-contiguous, its own dtype
     axis: int                      # the view's axis cut into slabs: 0, or 1 where axis 0 is 1
     step: int                      # items of that axis per slab
     results: Optional[np.ndarray]  # the float16 values result in the kernel's output shape
     flat: bool                     # the kernel takes its outputs 1-D (global ops)
 
 
-def _half_slabs(xk: np.ndarray, depth: bool, threads: int,
-                per_thread: bool = False) -> Optional[Tuple[int, int]]:
-    """(axis, step) for :class:`HalfSlabs` over ``xk``, the float16 input's kernel view; None
-    where it is not read by slabs (it is then converted whole, as other dtypes' copies are):
-    not C-contiguous, one slab's worth or less (the slabs' set-up, a few microseconds, is then
-    all they would change), or on ``threads`` > 1 a copy of _HALF_WHOLE_BYTES or less. 3-D
-    windows span the view's axis 1 (depth): their slabs cut axis 0 alone."""
-    if xk.dtype != _FLOAT16 or not xk.flags.c_contiguous:
+def _by_slabs(dtype: np.dtype, kernel_dtype: np.dtype) -> bool:
+    """Whether an input of ``dtype`` that the kernels read in ``kernel_dtype`` is one that
+    :func:`by_slabs` converts a slab at a time: float16 (into float32), or another byte
+    order of the kernel's dtype."""
+    return dtype == _FLOAT16 or _byte_swapped(dtype, kernel_dtype)
+
+
+def _input_slabs(xk: np.ndarray, kernel_dtype: np.dtype, depth: bool, threads: int,
+                 per_thread: bool = False) -> Optional[Tuple[int, int]]:
+    """(axis, step) for :class:`InputSlabs` over ``xk``, the kernel's view of an input of a
+    dtype :func:`_by_slabs` takes; None where it is not read by slabs (it is then converted
+    whole, as other dtypes' copies are): not C-contiguous, one slab's worth or less (the slabs'
+    set-up, a few microseconds, is then all they would change), or on ``threads`` > 1 a copy
+    of _WHOLE_COPY_BYTES or less. 3-D windows span the view's axis 1 (depth): their slabs cut
+    axis 0 alone."""
+    if not xk.flags.c_contiguous:
         return None
     axis = 0 if depth or xk.shape[0] > 1 else 1
-    step = _slab_step(xk.shape[axis], math.prod(xk.shape[axis + 1:]) * _FLOAT32.itemsize,
+    step = _slab_step(xk.shape[axis], math.prod(xk.shape[axis + 1:]) * kernel_dtype.itemsize,
                       threads, per_thread)
     return None if step is None else (axis, step)
 
@@ -1053,7 +1076,7 @@ def _slab_step(units: int, unit_bytes: int, threads: int,
                per_thread: bool = False) -> Optional[int]:
     """Units (planes, images, volumes) per slab of a float16 array of ``units`` converted a
     slab at a time on ``threads``, each ``unit_bytes`` in float32; None where it is converted
-    whole: one slab's worth or less, or on more than one thread a copy of _HALF_WHOLE_BYTES
+    whole: one slab's worth or less, or on more than one thread a copy of _WHOLE_COPY_BYTES
     or less.
 
     ``per_thread`` (channels-last images, which the kernels split into blocks of channels
@@ -1062,9 +1085,9 @@ def _slab_step(units: int, unit_bytes: int, threads: int,
     each thread half of every pixel written by the other core to read from its cache: max
     backward on (32, 56, 56, 256) at two threads took 14.8 ms whole, 19.8 by slabs of one
     image in two blocks, 10.7 by slabs of two images."""
-    if threads > 1 and units * unit_bytes <= _HALF_WHOLE_BYTES:
+    if threads > 1 and units * unit_bytes <= _WHOLE_COPY_BYTES:
         return None
-    step = max(1, _HALF_SLAB_BYTES * threads // max(unit_bytes, 1))
+    step = max(1, _SLAB_BYTES * threads // max(unit_bytes, 1))
     if per_thread:
         step = -(-step // threads) * threads
     return step if step < units else None
@@ -1076,14 +1099,14 @@ def _slab(axis: int, start: int, stop: int) -> tuple:
 
 
 def by_slabs(plan: Plan, kernel, *args, row_origin=None, **kwargs) -> list:
-    """``kernel(x, out, [indices,] *args, **kwargs)`` (indices where the plan has them) over a
-    float16 input a slab at a time (:class:`HalfSlabs`): each slab converted into the plan's
-    float32 buffer, pooled into its part of the outputs (or into the output buffer, then
-    narrowed into the result). Planes never span slabs, so every value and index is the one a
-    whole conversion gives. ``row_origin`` (one value per plane of the whole input: the
+    """``kernel(x, out, [indices,] *args, **kwargs)`` (indices where the plan has them) over an
+    input converted a slab at a time (:class:`InputSlabs`): each slab converted into the
+    plan's buffer, pooled into its part of the outputs (or into the output buffer, then
+    narrowed into the float16 result). Planes never span slabs, so every value and index is
+    the one a whole conversion gives. ``row_origin`` (one value per plane of the whole input: the
     stochastic kernel's) reaches each slab's call as its planes' part. Returns the kernel's
     return values, a slab's each."""
-    src, axis, step, results, flat = typing.cast(HalfSlabs, plan.slabs)
+    src, axis, step, results, flat = typing.cast(InputSlabs, plan.slabs)
     x, out, indices, threads = plan.x, plan.out, plan.indices, plan.num_threads
     units = src.shape[axis]
     planes_per_unit = src.shape[1] if axis == 0 else 1
@@ -1458,14 +1481,14 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
             >= _window.DIRECT_PIXEL_BYTES)
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
     copy_threads = _copy_threads(num_threads, x_rows, fn)
-    # float16 by slabs (by_slabs); not fractional pooling, whose windows are each plane's
-    # own (stochastic pooling's draws follow the plane too: its slabs pass their planes'
-    # place in the whole output).
-    half = x_rows.dtype == _FLOAT16 and op != "fractional"
-    xk, lanes, pixel, moved = _kernel_input(x_rows, _FLOAT16 if half else in_dtype, row_axes,
-                                            channels_last, wide, threads=copy_threads)
-    slabs = _half_slabs(xk, n == 3, copy_threads) if half else None
-    if half and slabs is None:
+    # float16 and other byte orders by slabs (by_slabs); not fractional pooling, whose
+    # windows are each plane's own (stochastic pooling's draws follow the plane too: its
+    # slabs pass their planes' place in the whole output).
+    slabbed = _by_slabs(x_rows.dtype, in_dtype) and op != "fractional"
+    xk, lanes, pixel, moved = _kernel_input(x_rows, x_rows.dtype if slabbed else in_dtype,
+                                            row_axes, channels_last, wide, threads=copy_threads)
+    slabs = _input_slabs(xk, in_dtype, n == 3, copy_threads) if slabbed else None
+    if slabbed and slabs is None:
         xk = _converted(xk, in_dtype, copy_threads)
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     if checked is not None:  # the caller's `out`, seen in memory order
@@ -1487,27 +1510,27 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     work = xk.size + rows * k4[3]
     nt = _threads_for(num_threads, work, rows, fn)
     out4 = targets[0].reshape(k4)
-    half_slabs = None
+    input_slabs = None
     if slabs is not None:
-        xk, out4, half_slabs = _slab_buffers(xk, slabs, out4, k4, targets, False)
+        xk, out4, input_slabs = _slab_buffers(xk, in_dtype, slabs, out4, k4, targets, False)
     return Plan(xk, out4, targets[1].reshape(k4) if return_indices else None,
                 results, views, targets, geom, 0, lanes, pixel, nt,
-                separable_args(geom, lanes, pixel), counts, half_slabs)
+                separable_args(geom, lanes, pixel), counts, input_slabs)
 
 
-def _slab_buffers(xk, slabs, out, out_shape, targets, flat):
-    """A float16 plan's (x, out, HalfSlabs) for ``slabs`` ((axis, step) of
-    :func:`_half_slabs`): the float32 buffer of one slab of ``xk``; and where the float16
-    values result is its own target (``_kernel_targets``' ``by_slabs``), one slab's float32
-    output buffer, which :func:`by_slabs` narrows into the result slab by slab; else ``out``,
-    the whole float32 target, which ``finish()`` converts."""
+def _slab_buffers(xk, kernel_dtype, slabs, out, out_shape, targets, flat):
+    """A plan's (x, out, InputSlabs) for ``slabs`` ((axis, step) of :func:`_input_slabs`): the
+    ``kernel_dtype`` buffer of one slab of ``xk``; and where the float16 values result is its
+    own target (``_kernel_targets``' ``by_slabs``), one slab's float32 output buffer, which
+    :func:`by_slabs` narrows into the result slab by slab; else ``out``, the kernel's whole
+    target (the result, or a temporary ``finish()`` converts)."""
     axis, step = slabs
-    x = empty(xk.shape[:axis] + (step,) + xk.shape[axis + 1:], _FLOAT32)
+    x = empty(xk.shape[:axis] + (step,) + xk.shape[axis + 1:], kernel_dtype)
     results = None
     if not flat and targets[0].dtype == _FLOAT16:
         results = targets[0].reshape(out_shape)
         out = empty(out_shape[:axis] + (step,) + out_shape[axis + 1:], _FLOAT32)
-    return x, out, HalfSlabs(xk, axis, step, results, flat)
+    return x, out, InputSlabs(xk, axis, step, results, flat)
 
 
 def _channels_last_order(x: np.ndarray, axes) -> Optional[Tuple[int, ...]]:
@@ -1822,11 +1845,12 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
     # a channels-last layout always takes the channels-last kernel: the bits then do not depend
     # on the memory layout.
     copy_threads = _copy_threads(num_threads, x_planes, fn)
-    half = x_planes.dtype == _FLOAT16  # by slabs (by_slabs)
-    xk, lanes, pixel, _ = _kernel_input(x_planes, _FLOAT16 if half else in_dtype, plane_axes,
-                                        True, True, movable=False, threads=copy_threads)
-    slabs = _half_slabs(xk, False, copy_threads, lanes > 1) if half else None
-    if half and slabs is None:
+    slabbed = _by_slabs(x_planes.dtype, in_dtype)  # (by_slabs)
+    xk, lanes, pixel, _ = _kernel_input(x_planes, x_planes.dtype if slabbed else in_dtype,
+                                        plane_axes, True, True, movable=False,
+                                        threads=copy_threads)
+    slabs = _input_slabs(xk, in_dtype, False, copy_threads, lanes > 1) if slabbed else None
+    if slabbed and slabs is None:
         xk = _converted(xk, in_dtype, copy_threads)
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
@@ -1844,14 +1868,14 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
         nt = _threads_for(num_threads, xk.size, planes * -(-H // task_size), fn)
     out = targets[0].reshape(planes)
     indices = targets[1].reshape(planes) if return_indices else None
-    half_slabs = None
+    input_slabs = None
     if slabs is not None:  # the outputs by (B0, B1, lanes), cut as the view's B0 or B1 is
         per_view = xk.shape[:2] + (lanes,)
-        xk, out, half_slabs = _slab_buffers(xk, slabs, out.reshape(per_view), per_view,
-                                            targets, True)
+        xk, out, input_slabs = _slab_buffers(xk, in_dtype, slabs, out.reshape(per_view),
+                                             per_view, targets, True)
         indices = None if indices is None else indices.reshape(per_view)
     return Plan(xk, out, indices, results, views, targets, None, task_size, lanes, pixel, nt,
-                None, None, half_slabs)
+                None, None, input_slabs)
 
 
 # Channels-last global ops and scatters: a task is a block of an image's channels, at least

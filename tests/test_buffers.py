@@ -195,10 +195,13 @@ _CONVERTED_INPUTS = {
 
 @pytest.mark.parametrize("case", sorted(_CONVERTED_INPUTS))
 @pytest.mark.parametrize("op", ["max", "avg"])
-def test_converted_inputs_copy_into_reused_blocks_in_their_layout(cache, rng, case, op):
-    """An input in another dtype or byte order is converted into a block of the cache, laid
-    out as the input is (as ``astype`` would), which the next call's conversion takes again;
-    the answers are those of the input converted beforehand."""
+def test_converted_inputs_copy_into_reused_blocks_in_their_layout(cache, rng, monkeypatch, case,
+                                                                  op):
+    """An input in another dtype or byte order converted whole is converted into a block of
+    the cache, laid out as the input is (as ``astype`` would), which the next call's
+    conversion takes again; the answers are those of the input converted beforehand. (Here
+    every conversion is whole: one by slabs takes no such block, see below.)"""
+    monkeypatch.setattr(_validation, "_SLAB_BYTES", 1 << 40)
     x = random_array(rng, (8, 32, 64, 64), np.float32)  # 4 MiB as float32
     given = _CONVERTED_INPUTS[case](x)
     before = given.copy()
@@ -224,50 +227,56 @@ def test_converted_inputs_copy_into_reused_blocks_in_their_layout(cache, rng, ca
     np.testing.assert_array_equal(given, before)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32 byte-swapped"])
 @pytest.mark.parametrize("layout", ["C order", "channels-last memory"])
 @pytest.mark.parametrize("op", ["max", "avg", "global_avg"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_float16_by_slabs_takes_no_whole_float32_copy(cache, rng, monkeypatch, layout, op,
-                                                       threads):
-    """A float16 input in one C-ordered block is converted a slab at a time: no buffer the
-    call takes is as large as the input's float32 copy (the whole conversion took one twice
-    the input's size), the slabs' buffers are about _HALF_SLAB_BYTES a thread, and the
-    answer is that of the input converted beforehand. (On more than one thread, only copies
-    past _HALF_WHOLE_BYTES go by slabs: lowered here.)"""
-    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", 1 << 20)
+def test_inputs_by_slabs_take_no_whole_copy(cache, rng, monkeypatch, dtype, layout, op,
+                                            threads):
+    """A float16 or byte-swapped input in one C-ordered block is converted a slab at a time:
+    no buffer the call takes is as large as the input's float32 copy (the whole conversion
+    took one that large: twice a float16 input's size), the slabs' buffers are about
+    _SLAB_BYTES a thread, and the answer is that of the input converted beforehand. (On
+    more than one thread, only copies past _WHOLE_COPY_BYTES go by slabs: lowered here.)"""
+    monkeypatch.setattr(_validation, "_WHOLE_COPY_BYTES", 1 << 20)
     x = random_array(rng, (8, 32, 64, 64), np.float32)  # 4 MiB as float32
-    given = x.astype(np.float16)
+    given = x.astype(np.float16 if dtype == "float16" else x.dtype.newbyteorder())
     if layout == "channels-last memory":
         given = np.ascontiguousarray(given.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     pool = getattr(cpool, f"{op}_pool2d")
     args = () if op.startswith("global") else (2,)
-    expected = pool(given.astype(np.float32), *args, num_threads=threads).astype(np.float16)
+    expected = pool(given.astype(np.float32), *args, num_threads=threads).astype(
+        np.float16 if dtype == "float16" else np.float32)
     taken = []
     empty = _validation.empty
     monkeypatch.setattr(_validation, "empty",
                         lambda shape, dtype: taken.append(empty(shape, dtype)) or taken[-1])
+    slabs = []
+    by_slabs = _validation.by_slabs
+    monkeypatch.setattr(_validation, "by_slabs",
+                        lambda plan, *a, **k: (slabs.append(plan.x.nbytes),
+                                               by_slabs(plan, *a, **k))[1])
     result = pool(given, *args, num_threads=threads)
     np.testing.assert_array_equal(result, expected)
     taken = [a for a in taken if a.dtype == np.float32]
     assert taken and max(a.nbytes for a in taken) < x.nbytes // 2
-    slab = max(a.nbytes for a in taken if a.ndim == 4)  # the input's slab
-    assert slab <= _validation._HALF_SLAB_BYTES * threads
+    assert slabs and max(slabs) <= _validation._SLAB_BYTES * threads  # the input's slab
 
 
 @pytest.mark.parametrize("threads, by_slabs", [(1, True), (2, False)])
 def test_float16_copies_in_cache_are_whole_on_more_threads(monkeypatch, threads, by_slabs):
     """On one thread a float16 input past one slab always goes by slabs; on more, only one
-    whose float32 copy is past _HALF_WHOLE_BYTES (each slab forks the threads three times)."""
+    whose float32 copy is past _WHOLE_COPY_BYTES (each slab forks the threads three times)."""
     slabbed = []
     real = _validation.by_slabs
     monkeypatch.setattr(_validation, "by_slabs",
                         lambda plan, *a, **k: (slabbed.append(plan.slabs),
                                                real(plan, *a, **k))[1])
     x = np.ones((8, 32, 64, 64), np.float16)  # a 4 MiB float32 copy, 8 slabs at one thread
-    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", x.size * 4)
+    monkeypatch.setattr(_validation, "_WHOLE_COPY_BYTES", x.size * 4)
     assert cpool.max_pool2d(x, 2, num_threads=threads).dtype == np.float16
     assert bool(slabbed) == by_slabs
-    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", x.size * 4 - 1)
+    monkeypatch.setattr(_validation, "_WHOLE_COPY_BYTES", x.size * 4 - 1)
     cpool.max_pool2d(x, 2, num_threads=threads)
     assert slabbed
 

@@ -72,6 +72,33 @@ def test_lengths_must_match():
         _convert.narrow(np.zeros(3, np.float32), np.zeros(2, np.uint16))
 
 
+@pytest.mark.parametrize("simd", [True, False], ids=["AVX2 shuffles", "item by item"])
+@pytest.mark.parametrize("item", [np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_swap_bytes_reverses_every_item(rng, monkeypatch, simd, item, threads):
+    """Another byte order into the native one: every item's bytes reversed, at every length
+    around the 32-byte steps and their split over threads, from and into unaligned bytes;
+    nothing written past the end."""
+    if simd and not _convert.f16c_usable:
+        pytest.skip("AVX2 is not usable on this CPU")
+    monkeypatch.setattr(_convert, "f16c_usable", simd)
+    size = np.dtype(item).itemsize
+    for n in list(range(0, 40)) + [95, 96, 97, 1000]:
+        for offset in (0, 1):
+            values = rng.integers(0, np.iinfo(item).max, n, dtype=item, endpoint=True)
+            src = np.empty(n * size + offset, np.uint8)[offset:]
+            src[:] = values.view(np.uint8)
+            dst = np.zeros(n * size + offset + 8, np.uint8)
+            _convert.swap_bytes(src, dst[offset:offset + n * size], size, threads)
+            np.testing.assert_array_equal(dst[offset:offset + n * size].view(item),
+                                          values.byteswap())
+            assert not dst[:offset].any() and not dst[offset + n * size:].any()
+    with pytest.raises(ValueError, match="items of 3 bytes"):
+        _convert.swap_bytes(np.zeros(6, np.uint8), np.zeros(6, np.uint8), 3)
+    with pytest.raises(ValueError, match="7 bytes into 8"):
+        _convert.swap_bytes(np.zeros(7, np.uint8), np.zeros(8, np.uint8), 2)
+
+
 def _nan_halves():
     # Quiet and signalling NaNs of both signs, payloads that survive and that do not.
     return np.array([0x7c01, 0x7d55, 0x7e00, 0x7fff, 0xfc01, 0xfe01], np.uint16).view(np.float16)
@@ -147,7 +174,12 @@ def _half_cases(n):
 
 
 def _on_magnitudes(pool):
-    return lambda x, *args, **kwargs: pool(np.abs(x), *args, **kwargs)
+    return lambda x, *args, **kwargs: pool(_magnitudes(x), *args, **kwargs)
+
+
+def _magnitudes(x):
+    """|x| in ``x``'s dtype (NumPy's abs returns a byte-swapped array's in native order)."""
+    return np.abs(x).astype(x.dtype, copy=False)
 
 
 def _as_float16(result):
@@ -164,10 +196,17 @@ def _assert_same_sums(got, expected):
     assert got.dtype == expected.dtype and got.shape == expected.shape
     nan = np.isnan(expected)
     np.testing.assert_array_equal(np.isnan(got), nan)
-    np.testing.assert_array_equal(got[~nan].view(np.uint16), expected[~nan].view(np.uint16))
+    bits = f"u{got.dtype.itemsize}"
+    np.testing.assert_array_equal(got[~nan].view(bits), expected[~nan].view(bits))
 
 
-@pytest.mark.parametrize("f16c", [True, False], ids=["F16C", "NumPy's casts"])
+_SWAPPED_F4 = np.dtype(np.float32).newbyteorder("S")
+_SWAPPED_F8 = np.dtype(np.float64).newbyteorder("S")
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(np.float16), _SWAPPED_F4, _SWAPPED_F8],
+                         ids=["float16", "float32 byte-swapped", "float64 byte-swapped"])
+@pytest.mark.parametrize("f16c", [True, False], ids=["AVX2 and F16C", "without"])
 @pytest.mark.parametrize("units", [0, 2.5], ids=["a plane a slab", "uneven slabs"])
 @pytest.mark.parametrize("n, shape, axes", [
     (1, (3, 5, 33), None),
@@ -176,69 +215,79 @@ def _assert_same_sums(got, expected):
     (3, (3, 4, 5, 7, 9), None),          # slabs of whole volumes (windows span the depth)
     (3, (3, 5, 7, 9, 4), (1, 2, 3)),
 ])
-def test_float16_by_slabs_is_a_whole_conversion(rng, monkeypatch, f16c, units, n, shape, axes):
-    """A float16 input read a slab of planes at a time (_validation.by_slabs, here with slabs
-    of one plane, image or volume, or of 2.5 such units with a shorter last slab) gives every
-    op the bits of the float32 op on the whole widened input, narrowed: values, infinities,
-    the first NaN's payload for maxima, indices; at one thread and at three; into a caller's
-    ``out`` too, one that is a view of the input's own memory included; the input
-    unchanged."""
+def test_inputs_by_slabs_are_whole_conversions(rng, monkeypatch, dtype, f16c, units, n, shape,
+                                               axes):
+    """An input converted a slab of planes at a time (_validation.by_slabs, here with slabs of
+    one plane, image or volume, or of 2.5 such units with a shorter last slab) gives every op
+    the bits of the op on the whole converted input (float16 widened to float32, the result
+    narrowed; another byte order into the native one): values, infinities, the first NaN's
+    payload for maxima, indices; at one thread and at three; into a caller's ``out`` too, one
+    that is a view of the input's own memory included; the input unchanged. With and without
+    the AVX2 conversions (F16C, byte shuffles) and NumPy's casts."""
     if f16c and not _convert.f16c_usable:
         pytest.skip("F16C is not usable on this CPU")
     monkeypatch.setattr(_convert, "f16c_usable", f16c)
+    half = dtype == np.float16
+    wide_dtype = np.dtype(np.float32) if half else dtype.newbyteorder("=")
     # A unit is what a slab never splits: a plane, a channels-last image, a volume.
     first = len(shape) - n if axes is None else axes[0]
-    unit = 4 * math.prod(shape[first:])
-    monkeypatch.setattr(_validation, "_HALF_SLAB_BYTES", int(units * unit) or 4)
-    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", 0)  # slabs at any thread count
+    unit = wide_dtype.itemsize * math.prod(shape[first:])
+    monkeypatch.setattr(_validation, "_SLAB_BYTES", int(units * unit) or 4)
+    monkeypatch.setattr(_validation, "_WHOLE_COPY_BYTES", 0)  # slabs at any thread count
     slabbed = []
     by_slabs = _validation.by_slabs
     monkeypatch.setattr(_validation, "by_slabs",
                         lambda plan, *a, **k: (slabbed.append(plan.slabs),
                                                by_slabs(plan, *a, **k))[1])
-    x = (rng.standard_normal(shape) * 300).astype(np.float16)
-    x.flat[rng.choice(x.size, 6, replace=False)] = _nan_halves()
-    x.flat[:4] = np.float16(65504)  # sums past float16's range: inf, silently
+    x = (rng.standard_normal(shape) * 300).astype(dtype)
+    x.flat[rng.choice(x.size, 6, replace=False)] = (
+        _nan_halves() if half else _nan_halves().astype(wide_dtype))
+    x.flat[:4] = np.finfo(dtype).max  # sums past the range: inf, silently
     before = x.copy()
-    wide = x.astype(np.float32)
+    wide = x.astype(wide_dtype)
+    narrowed = _as_float16 if half else (lambda r: r)
+    bits = f"u{dtype.itemsize}"
     kw = {} if axes is None else {"axes": axes}
     for name, pool, args, kwargs in _half_cases(n):
         for threads in (1, 3):
             slabbed.clear()
             got = pool(x, *args, num_threads=threads, **kwargs, **kw)
             with np.errstate(over="ignore", invalid="ignore"):
-                expected = _as_float16(pool(wide, *args, num_threads=threads, **kwargs, **kw))
+                expected = narrowed(pool(wide, *args, num_threads=threads, **kwargs, **kw))
             if "max" in name or "stochastic" in name:  # picked cells: their own bits
                 assert_identical(got, expected)
             else:
                 _assert_same_sums(got, expected)
-            # LP pools its powers' float32 blocks, but for p = 2 over planes (the kernel
-            # squares as it reads).
+            # LP pools its powers' blocks in the kernel's dtype, but for p = 2 over planes
+            # (the kernel squares as it reads).
             if not name.startswith("lp") or (name == "lp 2" and axes is None):
                 assert slabbed and all(s.step < s.src.shape[s.axis] for s in slabbed), name
-    np.testing.assert_array_equal(x.view(np.uint16), before.view(np.uint16))
-    # A caller's float16 ``out``: written a slab at a time, or, where it shares the input's
-    # memory, through a whole temporary (a slab's result must not overwrite planes still to
-    # be read).
+    np.testing.assert_array_equal(x.view(bits), before.view(bits))
+    # A caller's ``out``: written a slab at a time, or, where it shares the input's memory,
+    # through a whole temporary (a slab's result must not overwrite planes still to be read).
     pool = getattr(cpool, f"max_pool{n}d")
-    expected = _as_float16(pool(wide, 2, **kw))
-    out = np.full(expected.shape, np.float16(7))
+    expected = narrowed(pool(wide, 2, **kw))
+    out = np.full(expected.shape, 7, expected.dtype)
     assert pool(x, 2, out=out, **kw) is out
     assert_identical(out, expected)
     memory = x.copy()  # the result over the input's last planes, which slabs read last
-    aliased = memory.reshape(-1)[-expected.size:].reshape(expected.shape)
-    assert_identical(pool(memory, 2, out=aliased, **kw), expected)
+    aliased = memory.reshape(-1).view(bits)[-expected.size:].view(expected.dtype)
+    if aliased.size == expected.size:  # (a float16 input holds its float16 result)
+        aliased = aliased.reshape(expected.shape)
+        assert_identical(pool(memory, 2, out=aliased, **kw), expected)
     if n == 2 and axes is None:
         # A block of a larger output (cpool.dask's row and column origins): each slab's
         # planes keep their own origins.
         planes = math.prod(shape[:-2])
         origin = np.arange(planes, dtype=np.int64)[::-1] * 7 + 3
-        args = ("stochastic_pool2d", np.abs(x), 2, None, 0, True, None, True, (-2, -1), None,
-                1, False)
+        args = ("stochastic_pool2d", _magnitudes(x), 2, None, 0, True, None, True, (-2, -1),
+                None, 1, False)
+        slabbed.clear()
         got = _api._stochastic_pool(*args, row_origin=origin, col_origin=5, key=99)
+        assert slabbed
         wide_args = args[:1] + (np.abs(wide),) + args[2:]
-        expected = _as_float16(_api._stochastic_pool(*wide_args, row_origin=origin,
-                                                     col_origin=5, key=99))
+        expected = narrowed(_api._stochastic_pool(*wide_args, row_origin=origin,
+                                                  col_origin=5, key=99))
         assert_identical(got, expected)
 
 

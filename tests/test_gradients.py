@@ -501,9 +501,9 @@ def test_float16_scatters_by_slabs_are_whole_scatters(rng, monkeypatch, units, n
     a caller's ``out`` is scattered whole, and a bad index leaves it as it was."""
     from cpool import _validation
     first = len(shape) - n if axes is None else axes[0]
-    monkeypatch.setattr(_validation, "_HALF_SLAB_BYTES",
+    monkeypatch.setattr(_validation, "_SLAB_BYTES",
                         int(units * 4 * math.prod(shape[first:])) or 4)
-    monkeypatch.setattr(_validation, "_HALF_WHOLE_BYTES", 0)  # slabs at any thread count
+    monkeypatch.setattr(_validation, "_WHOLE_COPY_BYTES", 0)  # slabs at any thread count
     slabbed = []
     real = _validation.scatter_by_slabs
     monkeypatch.setattr(_validation, "scatter_by_slabs",

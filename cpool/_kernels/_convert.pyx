@@ -199,6 +199,30 @@ cdef extern from *:
     }
     CPOOL_TRANSPOSE(CPOOL_F16C_TARGET, cpool_transpose32_avx2, uint32_t, cpool_tile32_avx2)
 
+    /* n bytes of items of `size` bytes (2, 4 or 8) with each item's bytes reversed, 32 bytes
+       a step by one byte shuffle, the source prefetched 1 KB ahead (as in widening: between
+       kernel calls the hardware prefetcher falls behind). Returns the bytes done: a multiple
+       of 32. */
+    static CPOOL_F16C_TARGET Py_ssize_t cpool_swap_avx2(const uint8_t *src, uint8_t *dst,
+                                                        Py_ssize_t n, int size) {
+        __m256i order = size == 2 ? _mm256_setr_epi8(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12,
+                                                      15, 14, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11,
+                                                      10, 13, 12, 15, 14)
+                      : size == 4 ? _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14,
+                                                      13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9,
+                                                      8, 15, 14, 13, 12)
+                      : _mm256_setr_epi8(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,
+                                         7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+        Py_ssize_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            _mm_prefetch((const char *)(src + i) + 1024, _MM_HINT_T0);
+            _mm256_storeu_si256((__m256i *)(dst + i),
+                                _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(src + i)),
+                                                    order));
+        }
+        return i;
+    }
+
     /* __builtin_cpu_supports also checks that the OS saves the AVX registers (XGETBV). */
     static int cpool_f16c_usable(void) {
         __builtin_cpu_init();
@@ -213,7 +237,56 @@ cdef extern from *:
                                        Py_ssize_t R, Py_ssize_t S, Py_ssize_t sb,
                                        Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
                                        int threads) {}
+    static Py_ssize_t cpool_swap_avx2(const uint8_t *src, uint8_t *dst, Py_ssize_t n,
+                                      int size) { return 0; }
     #endif
+
+    /* Items of another byte order into the native one: n bytes of items of `size` bytes,
+       each item's bytes reversed (by AVX2 shuffles with `simd`, the rest item by item: loads
+       and stores by memcpy, as an item of the source need not be aligned, and a byte
+       reversal compilers turn into one instruction). */
+    #define CPOOL_SWAP_ITEMS(T, REVERSE)                                                     \
+    static void cpool_swap_##T(const uint8_t *src, uint8_t *dst, Py_ssize_t n) {            \
+        T v;                                                                                 \
+        for (Py_ssize_t i = 0; i + (Py_ssize_t)sizeof v <= n; i += sizeof v) {               \
+            memcpy(&v, src + i, sizeof v);                                                   \
+            v = REVERSE(v);                                                                  \
+            memcpy(dst + i, &v, sizeof v);                                                   \
+        }                                                                                    \
+    }
+    #define CPOOL_REVERSE16(v) ((uint16_t)(((v) >> 8) | ((v) << 8)))
+    #define CPOOL_REVERSE32(v) (((v) >> 24) | (((v) >> 8) & 0xff00u) | (((v) << 8) & 0xff0000u) \
+                                | ((v) << 24))
+    #define CPOOL_REVERSE64(v) (((uint64_t)CPOOL_REVERSE32((uint32_t)(v)) << 32)              \
+                                | CPOOL_REVERSE32((uint32_t)((v) >> 32)))
+    CPOOL_SWAP_ITEMS(uint16_t, CPOOL_REVERSE16)
+    CPOOL_SWAP_ITEMS(uint32_t, CPOOL_REVERSE32)
+    CPOOL_SWAP_ITEMS(uint64_t, CPOOL_REVERSE64)
+    static void cpool_swap_run(const uint8_t *src, uint8_t *dst, Py_ssize_t n, int size,
+                               int simd) {
+        Py_ssize_t i = simd ? cpool_swap_avx2(src, dst, n, size) : 0;
+        if (size == 2)
+            cpool_swap_uint16_t(src + i, dst + i, n - i);
+        else if (size == 4)
+            cpool_swap_uint32_t(src + i, dst + i, n - i);
+        else
+            cpool_swap_uint64_t(src + i, dst + i, n - i);
+    }
+    /* ... as `threads` runs, one a thread, each of whole 32-byte steps but the last. */
+    static void cpool_swap_runs(const uint8_t *src, uint8_t *dst, Py_ssize_t n, int size,
+                                int simd, int threads) {
+        Py_ssize_t c, runs = threads > 1 ? threads : 1;
+        if (runs == 1) {
+            cpool_swap_run(src, dst, n, size, simd);
+            return;
+        }
+        CPOOL_OMP_FOR
+        for (c = 0; c < runs; c++) {
+            Py_ssize_t lo = n / 32 * c / runs * 32;
+            Py_ssize_t hi = c + 1 == runs ? n : n / 32 * (c + 1) / runs * 32;
+            cpool_swap_run(src + lo, dst + lo, hi - lo, size, simd);
+        }
+    }
 
     /* A conversion of n values as `threads` runs, one a thread, each a whole number of
        vectors but the last. */
@@ -239,6 +312,8 @@ cdef extern from *:
     void cpool_narrow_runs(const float* src, uint16_t* dst, Py_ssize_t n,
                            int threads) noexcept nogil
     int cpool_f16c_usable() noexcept nogil
+    void cpool_swap_runs(const uint8_t* src, uint8_t* dst, Py_ssize_t n, int size, int simd,
+                         int threads) noexcept nogil
     void cpool_transpose32_avx2(const uint32_t* src, uint32_t* dst, Py_ssize_t B, Py_ssize_t R,
         Py_ssize_t S, Py_ssize_t sb, Py_ssize_t ss, Py_ssize_t db, Py_ssize_t ds,
         int threads) noexcept nogil
@@ -282,6 +357,23 @@ def narrow(const float[::1] src, uint16_t[::1] dst, int threads=1):
     with nogil:
         cpool_narrow_runs(&src[0] if src.shape[0] else NULL,
                           &dst[0] if dst.shape[0] else NULL, src.shape[0], threads)
+
+
+def swap_bytes(const uint8_t[::1] src, uint8_t[::1] dst, int size, int threads=1):
+    """The bytes of items of ``size`` bytes (2, 4 or 8) of another byte order into ``dst``
+    (as many bytes), each item's bytes reversed: a byte-swapped input into the native order,
+    on ``threads`` threads (NumPy's cast runs on one), by AVX2 shuffles where
+    ``f16c_usable``."""
+    if size not in (2, 4, 8):
+        raise ValueError(f"swap_bytes: items of {size} bytes")
+    if dst.shape[0] != src.shape[0] or src.shape[0] % size:
+        raise ValueError(f"swap_bytes: {src.shape[0]} bytes into {dst.shape[0]}, items of "
+                         f"{size}")
+    cdef bint simd = f16c_usable  # AVX2, and F16C beside it
+    if src.shape[0] == 0:
+        return
+    with nogil:
+        cpool_swap_runs(&src[0], &dst[0], src.shape[0], size, simd, threads)
 
 
 ctypedef fused item:
