@@ -1026,9 +1026,10 @@ class Plan(NamedTuple):
 # kernel's dtype per thread (each thread converts, then pools, about its own share: both split
 # a slab's planes in order).
 _SLAB_BYTES = 1 << 19
-# On more than one thread, inputs whose float32 copy is at most this many bytes are converted
-# whole: each slab forks and joins the threads three times (its conversion, the kernel, the
-# result's), which costs more than the memory traffic slabs save while the copy is small.
+# On more than one thread, inputs whose copy in the kernel's dtype is at most this many bytes
+# are converted whole: each slab forks and joins the threads three times (its conversion, the
+# kernel, the result's), which costs more than the memory traffic slabs save while the copy
+# is small.
 # Measured at two threads, whole against slabs: avg 3x3 s1 p1 on (N, 256, 56, 56) float16,
 # N = 4, 8, 16, 32 (copies of 13 to 103 MB): 1.24, 1.41, 0.79, 0.77 times the time; max 2x2
 # 0.85, 0.90, 0.71, 0.53; at one thread slabs took 0.48-0.95 of the time at every size.
@@ -1074,8 +1075,8 @@ def _input_slabs(xk: np.ndarray, kernel_dtype: np.dtype, depth: bool, threads: i
 
 def _slab_step(units: int, unit_bytes: int, threads: int,
                per_thread: bool = False) -> Optional[int]:
-    """Units (planes, images, volumes) per slab of a float16 array of ``units`` converted a
-    slab at a time on ``threads``, each ``unit_bytes`` in float32; None where it is converted
+    """Units (planes, images, volumes) per slab of an array of ``units`` converted a slab at a
+    time on ``threads``, each ``unit_bytes`` in the kernel's dtype; None where it is converted
     whole: one slab's worth or less, or on more than one thread a copy of _WHOLE_COPY_BYTES
     or less.
 
@@ -1103,9 +1104,9 @@ def by_slabs(plan: Plan, kernel, *args, row_origin=None, **kwargs) -> list:
     input converted a slab at a time (:class:`InputSlabs`): each slab converted into the
     plan's buffer, pooled into its part of the outputs (or into the output buffer, then
     narrowed into the float16 result). Planes never span slabs, so every value and index is
-    the one a whole conversion gives. ``row_origin`` (one value per plane of the whole input: the
-    stochastic kernel's) reaches each slab's call as its planes' part. Returns the kernel's
-    return values, a slab's each."""
+    the one a whole conversion gives. ``row_origin`` (the stochastic kernel's: one value per
+    plane of the whole input) reaches each slab's call as its planes' part. Returns the
+    kernel's return values, a slab's each."""
     src, axis, step, results, flat = typing.cast(InputSlabs, plan.slabs)
     x, out, indices, threads = plan.x, plan.out, plan.indices, plan.num_threads
     units = src.shape[axis]
