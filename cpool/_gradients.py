@@ -49,8 +49,9 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
         return a.reshape(P, a.size // P if P else 0)
 
     if plan.slab:  # a new float16 result, a slab of planes at a time
-        bad = _v.scatter_by_slabs(plan, _backward.scatter, P, accumulate, plan.lanes,
-                                  plan.block, plan.num_threads)
+        bad = sum(_v.gradient_by_slabs(plan, P, lambda a, b, part: _backward.scatter(
+            rows(plan.grad)[a:b], rows(plan.indices)[a:b], part, accumulate, plan.lanes,
+            plan.block, plan.num_threads)))
     else:
         bad = _backward.scatter(rows(plan.grad), rows(plan.indices), rows(plan.out),
                                 accumulate, plan.lanes, plan.block, plan.num_threads)
@@ -252,9 +253,14 @@ def _global_fill(fn, n, grad_output, input_shape, axes, mean, out, num_threads):
     shape, axes = _v.input_shape_arg(input_shape, axes, fn, n)
     expected = (_v.global_shape(shape, axes, False), _v.global_shape(shape, axes, True))
     plan = _v.prepare_backward(fn, grad_output, shape, axes, expected, out, num_threads,
-                               spatial=False)
+                               spatial=False, by_slabs=True)
     P, HW = math.prod(expected[0]), math.prod(shape[a] for a in axes)
-    _backward.fill_planes(plan.grad.reshape(P), plan.out.reshape(P, HW), mean, plan.num_threads)
+    grad = plan.grad.reshape(P)
+    if plan.slab:  # a new float16 result, a slab of planes at a time
+        _v.gradient_by_slabs(plan, P, lambda a, b, part: _backward.fill_planes(
+            grad[a:b], part, mean, plan.num_threads))
+    else:
+        _backward.fill_planes(grad, plan.out.reshape(P, HW), mean, plan.num_threads)
     return plan.finish()
 
 
@@ -389,7 +395,9 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     its axes' gradients applied one after the other (the forward sums them one axis at a
     time): the gradients over their divisors spread over (H, W) for every output slice, then
     those slices spread over the depth windows."""
-    plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads)
+    # (A float16 result by slabs where one kernel call writes it, and not LP's.)
+    plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads,
+                               by_slabs=n < 3 and squared_input is None)
     squared = (None if squared_input is None else
                _v.contiguous(_v.spatial_last(squared_input, axes), plan.out.dtype))
     avg = counts is not None
@@ -400,10 +408,15 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     OH, OW = geom.h.out_size, geom.w.out_size
     grad = plan.grad.reshape(P, math.prod(geom.out_sizes))
     if n < 3:
-        _sum_backward_call(grad.reshape(P, OH, OW), plan.out.reshape(P, H, W), geom.h, geom.w,
-                           geom.axis_params(1), geom.axis_params(2), geom.clipped, counts[1],
-                           counts[2], avg, plan.num_threads,
-                           None if squared is None else squared.reshape(P, H, W), lp_means)
+        grad = grad.reshape(P, OH, OW)
+        windows = (geom.h, geom.w, geom.axis_params(1), geom.axis_params(2), geom.clipped,
+                   counts[1], counts[2], avg, plan.num_threads)
+        if plan.slab:  # a new float16 result, a slab of planes at a time
+            _v.gradient_by_slabs(plan, P, lambda a, b, part: _sum_backward_call(
+                grad[a:b], part.reshape(b - a, H, W), *windows))
+        else:
+            _sum_backward_call(grad, plan.out.reshape(P, H, W), *windows,
+                               None if squared is None else squared.reshape(P, H, W), lp_means)
         return plan.finish()
     if lp_means:
         raise ValueError(f"{fn}: LP means are made in the spread for 1-D and 2-D windows only")

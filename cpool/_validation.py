@@ -1961,31 +1961,28 @@ class GradPlan(NamedTuple):
     lanes: int             # channels-last scatters: values per pixel (else 1)
     block: int             # channels-last scatters: channels per task
     num_threads: int
-    slab: int = 0          # scatters into a new float16 result: planes (images) per slab of
-                           # scatter_by_slabs, whose ``out`` is the result itself; 0: whole
+    slab: int = 0          # a new float16 result: planes (images) per slab of
+                           # gradient_by_slabs, whose ``out`` is the result itself; 0: whole
 
     def finish(self):
         return _finish((self.result,), (self.view,), (self.out,), self.num_threads)
 
 
-def scatter_by_slabs(plan: GradPlan, kernel, planes: int, *args) -> int:
-    """``kernel(values, indices, out, *args)`` (rows of ``planes`` planes or images: the
-    scatter) into a new float16 result a slab of ``plan.slab`` planes at a time: each slab
-    scattered into one float32 buffer that stays in cache, then narrowed into the result,
-    instead of a whole float32 result written, read back and narrowed. Returns the sum of the
-    kernel's counts of bad indices."""
-    values = plan.grad.reshape(planes, -1)
-    indices = typing.cast(np.ndarray, plan.indices).reshape(planes, -1)
+def gradient_by_slabs(plan: GradPlan, planes: int, write) -> list:
+    """A gradient into a new float16 result a slab of ``plan.slab`` planes (images) at a time:
+    ``write(start, stop, part)`` computes the result's planes ``start:stop`` (of ``planes``)
+    into ``part``, rows of one float32 buffer that stays in cache, which is then narrowed into
+    the result; instead of a whole float32 result written, read back and narrowed. Returns
+    what each ``write`` returned."""
     result = plan.out.reshape(planes, -1)
-    step = plan.slab
-    buffer = empty((step, result.shape[1]), plan.grad.dtype)
-    bad = 0
-    for start in range(0, planes, step):
-        stop = min(planes, start + step)
+    buffer = empty((plan.slab, result.shape[1]), plan.grad.dtype)
+    returned = []
+    for start in range(0, planes, plan.slab):
+        stop = min(planes, start + plan.slab)
         part = buffer[:stop - start]
-        bad += kernel(values[start:stop], indices[start:stop], part, *args)
+        returned.append(write(start, stop, part))
         cast_into(result[start:stop], part, plan.num_threads)
-    return bad
+    return returned
 
 
 def prepare_scatter(fn: str, values, indices, result_shape, axes, out, num_threads,
@@ -2018,10 +2015,11 @@ def _channels_last_lanes(shape, axes) -> int:
 
 
 def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, out, num_threads,
-                     spatial: bool = True) -> GradPlan:
+                     spatial: bool = True, by_slabs: bool = False) -> GradPlan:
     """Validate a gradient whose shape must be one of ``expected_shapes``; with ``spatial`` it
     has (H, W) axes at ``axes`` (windowed ops), else none (global ops: their other axes are
-    already in the kernel's order)."""
+    already in the kernel's order). ``by_slabs``: its kernel writes each plane of the result
+    alone, so that a float16 result may go by :func:`gradient_by_slabs`."""
     g = as_array(grad_output, "grad_output", fn)
     kernel_dtype, result_dtype = _grad_dtypes(g.dtype, "grad_output", fn)
     if g.shape not in expected_shapes:
@@ -2030,15 +2028,16 @@ def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, 
     if spatial:
         g = spatial_last(g, axes)
     return _grad_plan(fn, g, None, kernel_dtype, result_dtype, result_shape, axes, out,
-                      num_threads)
+                      num_threads, 1, by_slabs)
 
 
 def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
-               num_threads, lanes=1, scatter=False) -> GradPlan:
+               num_threads, lanes=1, by_slabs=False) -> GradPlan:
     """``g`` (and ``idx``) arrive in the kernel's axis order; the result is allocated in the
     caller's, ``result_shape``, with (H, W) at ``axes``. With ``lanes`` > 1 (channels-last
-    scatters) the kernel's order is the caller's. A ``scatter`` into a new float16 result
-    goes by slabs (:func:`scatter_by_slabs`) where :func:`_slab_step` says so."""
+    scatters) the kernel's order is the caller's. With ``by_slabs`` (a kernel that writes
+    each plane alone), a new float16 result goes by slabs (:func:`gradient_by_slabs`) where
+    :func:`_slab_step` says so."""
     result = _result(out, result_shape, result_dtype, fn)
     view = result if lanes > 1 else spatial_last(result, axes)
     g = contiguous(g, kernel_dtype, _copy_threads(num_threads, g, fn))
@@ -2054,7 +2053,7 @@ def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
     # in part, where the float16 result's whole scatter into a float32 temporary leaves it
     # as it was.)
     slab = None
-    if scatter and out is None and result_dtype == _FLOAT16 and planes:
+    if by_slabs and out is None and result_dtype == _FLOAT16 and planes:
         units = planes // lanes
         slab = _slab_step(units, result.size // units * _FLOAT32.itemsize, nt, lanes > 1)
         if slab and lanes > 1:  # the blocks of one slab's images
