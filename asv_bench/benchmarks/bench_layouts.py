@@ -41,17 +41,20 @@ class SlicedBatch:
 
 class Float16AndChannelsLastViews:
     """Inputs a copy used to dominate: float16 (converted to float32 and back, by F16C where
-    the CPU has it) and channels-last memory seen as NCHW (a PyTorch channels_last tensor's
-    ``t.numpy()``, read in place by the channels-last kernels). Each beside float32 NCHW."""
+    the CPU has it, a slab at a time), big-endian float32 (byte-swapped a slab at a time) and
+    channels-last memory seen as NCHW (a PyTorch channels_last tensor's ``t.numpy()``, read
+    in place by the channels-last kernels). Each beside float32 NCHW."""
 
     params = (["float32 NCHW", "float16 NCHW", "float32 NHWC memory as NCHW",
-               "float16 NHWC memory as NCHW"], ["max", "avg"])
+               "float16 NHWC memory as NCHW", "float32 byte-swapped NCHW"], ["max", "avg"])
     param_names = ["input", "op"]
 
     def setup(self, input, op):
         x = np.random.default_rng(0).standard_normal(SHAPE, dtype=np.float32)
         if input.startswith("float16"):
             x = x.astype(np.float16)
+        if "byte-swapped" in input:
+            x = x.astype(x.dtype.newbyteorder())
         if "NHWC" in input:
             x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
         self.x = x
