@@ -395,9 +395,9 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     its axes' gradients applied one after the other (the forward sums them one axis at a
     time): the gradients over their divisors spread over (H, W) for every output slice, then
     those slices spread over the depth windows."""
-    # (A float16 result by slabs where one kernel call writes it, and not LP's.)
+    # (A float16 result by slabs, but not LP's.)
     plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads,
-                               by_slabs=n < 3 and squared_input is None)
+                               by_slabs=squared_input is None)
     squared = (None if squared_input is None else
                _v.contiguous(_v.spatial_last(squared_input, axes), plan.out.dtype))
     avg = counts is not None
@@ -426,16 +426,28 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
         # A divisor is 0 only for a window with no real cell, whose gradient goes nowhere.
         with np.errstate(divide="ignore", invalid="ignore"):
             grad = (grad.reshape(P, OD, OH, OW) / divisors).reshape(P, OD * OH * OW)
-    slices = _v.empty((P * OD, H, W), grad.dtype)
-    _sum_backward_call(grad.reshape(P * OD, OH, OW), slices, geom.h, geom.w,
-                       geom.axis_params(1), geom.axis_params(2), geom.clipped, _v.NO_COUNTS,
-                       _v.NO_COUNTS, False, plan.num_threads)
     # Depth: each slice's H*W cells are the columns of one row, spread over the depth windows
     # (adaptive pooling's uneven depth windows by the kernel's general path).
     cells = _v.window_bounds(H * W, 1, 1, 1, 0, 0, False)
-    _sum_backward_call(slices.reshape(P, OD, H * W), plan.out.reshape(P, D, H * W), geom.d,
-                       cells, geom.axis_params(0), (1, 1, 1), geom.clipped, _v.NO_COUNTS,
-                       _v.NO_COUNTS, False, plan.num_threads,
+    slices = _v.empty(((plan.slab or P) * OD, H, W), grad.dtype)
+
+    def spread_volumes(g, volumes, squares=None):
+        """``g`` (p, OD * OH * OW) into ``volumes`` (p, D, H * W): over (H, W) for every output
+        slice into ``slices``' head, then those over the depth windows."""
+        p = g.shape[0]
+        part = slices[:p * OD]
+        _sum_backward_call(g.reshape(p * OD, OH, OW), part, geom.h, geom.w,
+                           geom.axis_params(1), geom.axis_params(2), geom.clipped,
+                           _v.NO_COUNTS, _v.NO_COUNTS, False, plan.num_threads)
+        _sum_backward_call(part.reshape(p, OD, H * W), volumes, geom.d, cells,
+                           geom.axis_params(0), (1, 1, 1), geom.clipped, _v.NO_COUNTS,
+                           _v.NO_COUNTS, False, plan.num_threads, squares)
+
+    if plan.slab:  # a new float16 result, a slab of volumes at a time
+        _v.gradient_by_slabs(plan, P, lambda a, b, part: spread_volumes(
+            grad[a:b], part.reshape(b - a, D, H * W)))
+    else:
+        spread_volumes(grad, plan.out.reshape(P, D, H * W),
                        None if squared is None else squared.reshape(P, D, H * W))
     return plan.finish()
 

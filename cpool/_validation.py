@@ -1080,12 +1080,13 @@ def _slab_step(units: int, unit_bytes: int, threads: int,
     whole: one slab's worth or less, or on more than one thread a copy of _WHOLE_COPY_BYTES
     or less.
 
-    ``per_thread`` (channels-last images, which the kernels split into blocks of channels
-    where there are fewer images than threads): a multiple of ``threads`` units, so that each
-    thread takes whole images, as the conversions split the slab. Blocks of channels leave
-    each thread half of every pixel written by the other core to read from its cache: max
-    backward on (32, 56, 56, 256) at two threads took 14.8 ms whole, 19.8 by slabs of one
-    image in two blocks, 10.7 by slabs of two images."""
+    ``per_thread``: a multiple of ``threads`` units, so that each thread takes whole units,
+    as the conversions split the slab. For the kernels whose tasks are whole planes (the
+    gradients: a slab of one 3-D volume ran on one thread of two) and for channels-last
+    images, which the kernels split into blocks of channels where there are fewer images than
+    threads: blocks of channels leave each thread half of every pixel written by the other
+    core to read from its cache (max backward on (32, 56, 56, 256) at two threads took
+    14.8 ms whole, 19.8 by slabs of one image in two blocks, 10.7 by slabs of two images)."""
     if threads > 1 and units * unit_bytes <= _WHOLE_COPY_BYTES:
         return None
     step = max(1, _SLAB_BYTES * threads // max(unit_bytes, 1))
@@ -2055,7 +2056,8 @@ def _grad_plan(fn, g, idx, kernel_dtype, result_dtype, result_shape, axes, out,
     slab = None
     if by_slabs and out is None and result_dtype == _FLOAT16 and planes:
         units = planes // lanes
-        slab = _slab_step(units, result.size // units * _FLOAT32.itemsize, nt, lanes > 1)
+        # (per_thread: the gradient kernels' tasks are whole planes or images.)
+        slab = _slab_step(units, result.size // units * _FLOAT32.itemsize, nt, True)
         if slab and lanes > 1:  # the blocks of one slab's images
             block = _lane_tasks(nt, work, slab, lanes, fn)[1]
     kernel_out, = _kernel_targets(fn, (result,), (view,), (out is not None,), (kernel_dtype,),

@@ -482,18 +482,18 @@ def _scatters(n, axes):
 
     cases = [("max backward", max_grad), ("global max backward", global_grad),
              ("global avg backward", fill_grad("avg")), ("global sum backward", fill_grad("sum"))]
-    if n < 3:  # the spreads: one kernel call over the planes (3-D: two, through slices)
-        def spread(op, *args, **opts):
-            def grad(x, dtype, **k):
-                y = getattr(cpool, f"{op}_pool{d}")(x, *args, **opts, **kw)
-                return getattr(cpool, f"{op}_pool{d}_backward")(y.astype(dtype), x.shape, *args,
-                                                                **opts, **kw, **k)
-            return grad
+    # The spreads: one kernel call over the planes (3-D: two, through slices).
+    def spread(op, *args, **opts):
+        def grad(x, dtype, **k):
+            y = getattr(cpool, f"{op}_pool{d}")(x, *args, **opts, **kw)
+            return getattr(cpool, f"{op}_pool{d}_backward")(y.astype(dtype), x.shape, *args,
+                                                            **opts, **kw, **k)
+        return grad
 
-        cases += [("avg backward", spread("avg", 2)),
-                  ("avg 3 s1 p1 backward, no pad count", spread("avg", 3, 1, 1,
-                                                                count_include_pad=False)),
-                  ("sum backward", spread("sum", 3, 2))]
+    cases += [("avg backward", spread("avg", 2)),
+              ("avg 3 s1 p1 backward, no pad count", spread("avg", 3, 1, 1,
+                                                            count_include_pad=False)),
+              ("sum backward", spread("sum", 3, 2))]
     if n == 2:
         def unpool(x, dtype, **k):
             y, i = max_pool(x, 2, return_indices=True, **kw)
@@ -516,8 +516,8 @@ def _scatters(n, axes):
 ])
 def test_float16_gradients_by_slabs_are_whole_gradients(rng, monkeypatch, units, n, shape,
                                                         axes):
-    """A gradient into a new float16 result (the scatters, the global fills, the 1-D and 2-D
-    spreads) goes a slab of planes (images) at a time (_validation.gradient_by_slabs: each
+    """A gradient into a new float16 result (the scatters, the global fills, the spreads)
+    goes a slab of planes (images, volumes) at a time (_validation.gradient_by_slabs: each
     slab into a float32 buffer, then narrowed): the bits of the float32 gradient narrowed, at
     one thread and at three; a bad index is still an error; a caller's ``out`` is scattered
     whole, and a bad index leaves it as it was."""
