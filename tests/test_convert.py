@@ -500,3 +500,96 @@ def test_copies_between_any_layouts(layouts, threads):
     np.testing.assert_array_equal(copy, values)
     expected, _ = dst_place(values)  # the same memory, written by NumPy
     np.testing.assert_array_equal(memory, expected)
+
+
+_SLAB_OPS = ("max", "max indices", "avg", "sum", "global avg", "global max indices",
+             "adaptive max", "stochastic")
+
+
+@st.composite
+def _slab_calls(draw):
+    """A random input of a dtype converted by slabs (float16, byte-swapped float32 or int16),
+    a random layout of its memory as one block (C order, or channels-last with ``axes``), a
+    forward op with random windows, and a random slab size (in planes' worth of bytes)."""
+    n = draw(st.sampled_from([1, 2, 3]))
+    spatial = tuple(draw(st.lists(st.integers(1, 9), min_size=n, max_size=n)))
+    batch = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)))
+    channels_last = draw(st.booleans())
+    dtype = draw(st.sampled_from([np.dtype(np.float16), _SWAPPED_F4,
+                                  np.dtype(np.int16).newbyteorder("S")]))
+    op = draw(st.sampled_from(_SLAB_OPS if n == 2 else _SLAB_OPS[:-1]))
+    if dtype.kind == "i" and op == "stochastic":
+        op = "max"
+    kernel = tuple(draw(st.integers(1, s)) for s in spatial)
+    stride = tuple(draw(st.integers(1, 3)) for _ in spatial)
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    ceil_mode = draw(st.booleans())
+    seed = draw(st.integers(0, 2**32 - 1))
+    slab_units = draw(st.sampled_from([0, 1, 2.5, 7]))
+    threads = draw(st.sampled_from([1, 2, 3]))
+    return (n, spatial, batch, channels_last, dtype, op, kernel, stride, padding, ceil_mode,
+            seed, slab_units, threads)
+
+
+@given(call=_slab_calls())
+def test_slabs_never_change_an_answer(call):
+    """Any forward op over an input converted a slab at a time gives the bits of the same op
+    on the whole converted input (sums: but for the signs of NaNs, none drawn here), for any
+    geometry, slab size, layout and thread count; or raises the same error."""
+    (n, spatial, batch, channels_last, dtype, op, kernel, stride, padding, ceil_mode, seed,
+     slab_units, threads) = call
+    rng = np.random.default_rng(seed)
+    shape = batch + spatial + ((3,) if channels_last else ())
+    axes = tuple(range(len(batch), len(batch) + n))
+    values = rng.standard_normal(shape) * 50
+    if op == "stochastic":
+        values = np.abs(values)
+    x = values.astype(dtype)
+    native = np.dtype(np.float32) if dtype == np.float16 else dtype.newbyteorder("=")
+    d = f"{n}d"
+    window = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
+    calls = {
+        "max": lambda a: getattr(cpool, f"max_pool{d}")(a, kernel, axes=axes, **window),
+        "max indices": lambda a: getattr(cpool, f"max_pool{d}")(
+            a, kernel, return_indices=True, axes=axes, **window),
+        "avg": lambda a: getattr(cpool, f"avg_pool{d}")(a, kernel, axes=axes, **window),
+        "sum": lambda a: getattr(cpool, f"sum_pool{d}")(a, kernel, axes=axes, **window),
+        "global avg": lambda a: getattr(cpool, f"global_avg_pool{d}")(a, axes=axes),
+        "global max indices": lambda a: getattr(cpool, f"global_max_pool{d}")(
+            a, return_indices=True, axes=axes),
+        "adaptive max": lambda a: getattr(cpool, f"adaptive_max_pool{d}")(
+            a, tuple(max(1, s // 2) for s in spatial), axes=axes),
+        "stochastic": lambda a: cpool.stochastic_pool2d(a, kernel, seed=seed, axes=axes,
+                                                        **window),
+    }
+    pool = calls[op]
+
+    def answer(a):
+        try:
+            return pool(a)
+        except ValueError as error:  # windows the geometry refuses: the same message
+            return str(error)
+
+    expected = answer(x.astype(native))
+    # What a slab never splits: a plane (a row for 1-D), a channels-last image, a volume.
+    unit = native.itemsize * math.prod(shape[len(batch):])
+    saved = (_validation._SLAB_BYTES, _validation._WHOLE_COPY_BYTES, _validation.by_slabs)
+    slabbed = []
+    _validation._SLAB_BYTES = max(1, int(slab_units * unit))
+    _validation._WHOLE_COPY_BYTES = 0
+    _validation.by_slabs = lambda plan, *a, **k: (slabbed.append(plan.slabs),
+                                                  saved[2](plan, *a, **k))[1]
+    try:
+        got = answer(x)
+    finally:
+        _validation._SLAB_BYTES, _validation._WHOLE_COPY_BYTES, _validation.by_slabs = saved
+    if isinstance(expected, str):
+        assert got == expected
+        return
+    # A unit a slab, and two units or more: by slabs (but stochastic pooling of channels-last
+    # memory, whose planes it reads moved last: a strided view, or a copy, by the layout).
+    if slab_units == 0 and math.prod(batch) > 1 and not (channels_last and op == "stochastic"):
+        assert slabbed
+    if dtype == np.float16:
+        expected = _as_float16(expected)
+    assert_identical(got, expected)
