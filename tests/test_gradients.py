@@ -713,3 +713,74 @@ def test_every_gradient_of_an_empty_batch(n):
     for name, args in calls:
         result = getattr(cpool, name)(*args)
         assert result.shape == shape, name
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@st.composite
+def _gradient_calls(draw):
+    """A random float16 gradient call whose result goes by slabs: a scatter, fill or spread
+    over 1-3 axes, random windows and layouts (channels-last too), slab size and threads."""
+    n = draw(st.sampled_from([1, 2, 3]))
+    spatial = tuple(draw(st.lists(st.integers(1, 8), min_size=n, max_size=n)))
+    batch = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)))
+    channels_last = draw(st.booleans())
+    op = draw(st.sampled_from(["max", "avg", "sum", "global max", "global avg"]))
+    kernel = tuple(draw(st.integers(1, s)) for s in spatial)
+    stride = tuple(draw(st.integers(1, 3)) for _ in spatial)
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    return (n, spatial, batch, channels_last, op, kernel, stride, padding,
+            draw(st.booleans()), draw(st.integers(0, 2**32 - 1)),
+            draw(st.sampled_from([0, 1, 2.5, 7])), draw(st.sampled_from([1, 2, 3])))
+
+
+@given(call=_gradient_calls())
+def test_gradient_slabs_never_change_an_answer(call):
+    """Any float16 gradient written a slab at a time (_validation.gradient_by_slabs) is the
+    float32 gradient narrowed, bit for bit, for any geometry, layout, slab size and thread
+    count."""
+    from cpool import _validation
+    (n, spatial, batch, channels_last, op, kernel, stride, padding, ceil_mode, seed,
+     slab_units, threads) = call
+    rng = np.random.default_rng(seed)
+    shape = batch + spatial + ((3,) if channels_last else ())
+    axes = tuple(range(len(batch), len(batch) + n))
+    x = (rng.standard_normal(shape) * 50).astype(np.float16)
+    d = f"{n}d"
+    window = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, axes=axes)
+    if op == "max":
+        y, i = getattr(cpool, f"max_pool{d}")(x, kernel, return_indices=True, **window)
+
+        def grad(g):
+            return getattr(cpool, f"max_pool{d}_backward")(g, i, x.shape, axes=axes,
+                                                           num_threads=threads)
+    elif op in ("avg", "sum"):
+        y = getattr(cpool, f"{op}_pool{d}")(x, kernel, **window)
+
+        def grad(g):
+            return getattr(cpool, f"{op}_pool{d}_backward")(g, x.shape, kernel,
+                                                            num_threads=threads, **window)
+    elif op == "global max":
+        y, i = getattr(cpool, f"global_max_pool{d}")(x, return_indices=True, axes=axes)
+
+        def grad(g):
+            return getattr(cpool, f"global_max_pool{d}_backward")(g, i, x.shape, axes=axes,
+                                                                  num_threads=threads)
+    else:
+        y = getattr(cpool, f"global_avg_pool{d}")(x, axes=axes)
+
+        def grad(g):
+            return getattr(cpool, f"global_avg_pool{d}_backward")(g, x.shape, axes=axes,
+                                                                  num_threads=threads)
+    g = (rng.standard_normal(y.shape) * 10).astype(np.float16)
+    expected = grad(g.astype(np.float32)).astype(np.float16)
+    unit = 4 * math.prod(shape[len(batch):])
+    saved = (_validation._SLAB_BYTES, _validation._WHOLE_COPY_BYTES)
+    _validation._SLAB_BYTES = max(1, int(slab_units * unit))
+    _validation._WHOLE_COPY_BYTES = 0
+    try:
+        got = grad(g)
+    finally:
+        _validation._SLAB_BYTES, _validation._WHOLE_COPY_BYTES = saved
+    assert_identical(got, expected)
