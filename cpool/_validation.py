@@ -718,6 +718,8 @@ def _byte_swapped(src: np.dtype, dst: np.dtype) -> bool:
     the other byte order: a copy between them reverses each item's bytes."""
     return (src != dst and dst.isnative and dst.kind in "iuf" and dst.itemsize in (2, 4, 8)
             and src.newbyteorder("=") == dst)
+
+
 _UNSIGNED_OF_SIZE = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 # Smaller copies stay in cache whatever their order: NumPy's copy, without the tiles' set-up.
 _TILED_COPY_BYTES = 1 << 16
@@ -1055,6 +1057,26 @@ def _by_slabs(dtype: np.dtype, kernel_dtype: np.dtype) -> bool:
     :func:`by_slabs` converts a slab at a time: float16 (into float32), or another byte
     order of the kernel's dtype."""
     return dtype == _FLOAT16 or _byte_swapped(dtype, kernel_dtype)
+
+
+def _slabbed_kernel_input(x: np.ndarray, kernel_dtype: np.dtype, axes, channels_last: bool,
+                          spaced_pixels: bool, num_threads, fn: str, movable: bool = True,
+                          allowed: bool = True, depth: bool = False, whole_images: bool = False):
+    """:func:`_kernel_input`'s ``(view, lanes, pixel, moved)`` and the input's slabs (``(axis,
+    step)`` of :func:`_input_slabs`, or None): an input :func:`_by_slabs` takes (where
+    ``allowed``) is viewed in its own dtype, and converted whole only where it does not go by
+    slabs. ``depth``: 3-D windows; ``whole_images``: a kernel that splits channels-last images
+    into blocks of channels (:func:`_slab_step`'s ``per_thread``). Copies run on the call's
+    threads (:func:`_copy_threads`)."""
+    threads = _copy_threads(num_threads, x, fn)
+    slabbed = allowed and _by_slabs(x.dtype, kernel_dtype)
+    xk, lanes, pixel, moved = _kernel_input(x, x.dtype if slabbed else kernel_dtype, axes,
+                                            channels_last, spaced_pixels, movable, threads)
+    slabs = (_input_slabs(xk, kernel_dtype, depth, threads, whole_images and lanes > 1)
+             if slabbed else None)
+    if slabbed and slabs is None:
+        xk = _converted(xk, kernel_dtype, threads)
+    return xk, lanes, pixel, moved, slabs
 
 
 def _input_slabs(xk: np.ndarray, kernel_dtype: np.dtype, depth: bool, threads: int,
@@ -1482,16 +1504,11 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
     wide = (in_dtype.itemsize * math.prod(x_in.shape[axes[-1] + 1:])
             >= _window.DIRECT_PIXEL_BYTES)
     x_rows, row_axes = _with_unit_rows(x_in, axes, n)
-    copy_threads = _copy_threads(num_threads, x_rows, fn)
-    # float16 and other byte orders by slabs (by_slabs); not fractional pooling, whose
-    # windows are each plane's own (stochastic pooling's draws follow the plane too: its
-    # slabs pass their planes' place in the whole output).
-    slabbed = _by_slabs(x_rows.dtype, in_dtype) and op != "fractional"
-    xk, lanes, pixel, moved = _kernel_input(x_rows, x_rows.dtype if slabbed else in_dtype,
-                                            row_axes, channels_last, wide, threads=copy_threads)
-    slabs = _input_slabs(xk, in_dtype, n == 3, copy_threads) if slabbed else None
-    if slabbed and slabs is None:
-        xk = _converted(xk, in_dtype, copy_threads)
+    # Not fractional pooling by slabs: its windows are each plane's own (stochastic pooling's
+    # draws follow the plane too: its slabs pass their planes' place in the whole output).
+    xk, lanes, pixel, moved, slabs = _slabbed_kernel_input(
+        x_rows, in_dtype, row_axes, channels_last, wide, num_threads, fn,
+        allowed=op != "fractional", depth=n == 3)
     shape = pooled_shape(x_in.shape, axes, geom.out_sizes)
     if checked is not None:  # the caller's `out`, seen in memory order
         results, given, kernel_dtypes = checked
@@ -1846,14 +1863,9 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
     # Float sums add in another order in the channels-last kernel than in the planes kernel, so
     # a channels-last layout always takes the channels-last kernel: the bits then do not depend
     # on the memory layout.
-    copy_threads = _copy_threads(num_threads, x_planes, fn)
-    slabbed = _by_slabs(x_planes.dtype, in_dtype)  # (by_slabs)
-    xk, lanes, pixel, _ = _kernel_input(x_planes, x_planes.dtype if slabbed else in_dtype,
-                                        plane_axes, True, True, movable=False,
-                                        threads=copy_threads)
-    slabs = _input_slabs(xk, in_dtype, False, copy_threads, lanes > 1) if slabbed else None
-    if slabbed and slabs is None:
-        xk = _converted(xk, in_dtype, copy_threads)
+    xk, lanes, pixel, _, slabs = _slabbed_kernel_input(
+        x_planes, in_dtype, plane_axes, True, True, num_threads, fn, movable=False,
+        whole_images=True)
     shape = global_shape(x_in.shape, axes, keepdims)
     # The kernel writes one value per plane, in the order of the axes that are not pooled: the
     # results' own order, with or without the size-1 spatial axes.
