@@ -659,8 +659,8 @@ def _stochastic_pool(fn, x, kernel_size, stride, padding, training, seed, return
             # A slab's draws are its rows' in the whole output: plane p's first output row is
             # row p * OH of it (the kernel's own numbering), or the caller's origin.
             if row_origin is None:
-                row_origin = np.arange(plan.slabs.src.size // math.prod(plan.x.shape[2:]),
-                                       dtype=np.int64) * g.h.out_size
+                planes = plan.slabs.src.shape[0] * plan.slabs.src.shape[1]
+                row_origin = np.arange(planes, dtype=np.int64) * g.h.out_size
             smallest = min(_v.by_slabs(plan, _stochastic.stochastic_train,
                                        *(() if return_indices else (None,)), *args,
                                        row_origin=row_origin, col_origin=col_origin))
