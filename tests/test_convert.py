@@ -47,6 +47,28 @@ def test_narrow_gives_numpys_bits(rng):
 
 
 @needs_f16c
+
+@needs_f16c
+@pytest.mark.parametrize("nan_half, nan_float", [(0x7c01, 0x7f800001), (0xfd55, 0xff812345),
+                                                 (0x7e00, 0x7fc00000)])
+def test_a_nan_in_any_lane_keeps_numpys_bits(rng, nan_half, nan_float):
+    # Steps of ordinary values convert by F16C alone, which quiets a signalling NaN where
+    # NumPy keeps its bits: a NaN in any lane of a step (16 halves, 8 floats), or in the
+    # 8-value step and the tail after them, must send its step the NaN-aware way.
+    n = 16 * 2 + 8 + 5
+    for position in range(n):
+        halves = rng.integers(0, 0x7c00, n, dtype=np.uint16) | rng.integers(0, 2, n, np.uint16) << 15
+        halves[position] = nan_half
+        wide = np.empty(n, np.float32)
+        _convert.widen(halves, wide)
+        np.testing.assert_array_equal(wide.view(np.uint32),
+                                      halves.view(np.float16).astype(np.float32).view(np.uint32))
+        floats = wide.copy()
+        floats.view(np.uint32)[position] = nan_float
+        narrow = np.empty(n, np.uint16)
+        _convert.narrow(floats, narrow)
+        np.testing.assert_array_equal(narrow, floats.astype(np.float16).view(np.uint16))
+
 @pytest.mark.parametrize("n", range(0, 18))
 @pytest.mark.parametrize("offset", [0, 1, 3])
 def test_tails_and_offsets_write_exactly_their_values(rng, n, offset):
