@@ -5,7 +5,8 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import (ALL_DTYPES, FLOAT_DTYPES, as_bits, assert_identical, at_page_end, fits,
+from _helpers import (ALL_DTYPES, FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_WIDTHS, as_bits,
+                      assert_identical, at_page_end, fits,
                       general_path, random_array, rows_apart, signed_zeros_and_payloads,
                       stacked_rows, window_grid)
 
@@ -427,8 +428,8 @@ def test_padded_3x3_every_row_width(rng, W, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("W", [3, 4, 5, 7, 8, 9, 15, 16, 17, 28, 33, 40])
-@pytest.mark.parametrize("H", [1, 2, 3, 28])
+@pytest.mark.parametrize("W", SAME_3X3_WIDTHS)
+@pytest.mark.parametrize("H", SAME_3X3_HEIGHTS)
 @pytest.mark.parametrize("num_threads", [1, 2])
 def test_same_3x3_bitwise(rng, dtype, W, H, num_threads):
     # max 3x3 stride 1 padding 1 on small planes: a kernel of its own in the AVX2 build, a
@@ -452,6 +453,26 @@ def test_same_3x3_bitwise(rng, dtype, W, H, num_threads):
     np.testing.assert_array_equal(as_bits(got), as_bits(expected))
     with general_path():
         np.testing.assert_array_equal(as_bits(got), as_bits(cpool.max_pool2d(x, 3, 1, 1)))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("W", [126, 127])
+def test_same_3x3_at_the_plane_kernels_bound(rng, dtype, W):
+    # The plane-a-call kernel takes planes whose gapped rows (2 * H * (W + 2) values) fit
+    # _window's SAME3_VALUES (32768): 128 x 126 planes are its, 128 x 127 ones the per-row
+    # path's. Both sides, max with a plane handed back (a NaN) and averages, bit for bit
+    # against the reference and the general path.
+    x = rng.standard_normal((2, 2, 128, W)).astype(dtype)
+    x[1, 0, 64, W // 2] = np.nan
+    x[1, 1, :3] = -0.0
+    for pool, expected in ((lambda: cpool.max_pool2d(x, 3, 1, 1), ref.max_pool2d(x, 3, 1, 1)),
+                           (lambda: cpool.avg_pool2d(x, 3, 1, 1),
+                            ref.same_3x3_in_kernel_order(x, ref.same_3x3_divisors(
+                                128, W, True, None, dtype)))):
+        got = pool()
+        np.testing.assert_array_equal(as_bits(got), as_bits(expected))
+        with general_path():
+            np.testing.assert_array_equal(as_bits(got), as_bits(pool()))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint16])

@@ -63,6 +63,12 @@ cdef enum:
     # ... and rows of at most this many values. On 56-wide rows it gained 20% at one thread
     # (the division pass vectorises) but lost 4-10% at two threads on inputs in memory.
     SHORT_ROW = 32
+    # The "same" 3x3 of floats (cpool_same_3x3_sums and _max, a plane a call) takes planes of
+    # any row width whose gapped rows (the buffer of a max plane handed back: 2 * H * (W + 2)
+    # values a thread) fit this many: planes up to 126 x 126. On wider rows than SHORT_ROW
+    # the per-row path took 2-5x as long (max 3x3 s1 p1 on (4, 256, 56, 56), one thread,
+    # 2.68 -> 0.97 ms; two threads 2.18 -> 0.50).
+    SAME3_VALUES = 32768
     ROW_FIRST_BYTES = 512  # 2x2 tiles on rows this wide (and under PREFETCH_BYTES) read the
                            # upper row first
     # ... or rows of 2x2 tiles (a call per plane) whose windows' rows fit this many bytes.
@@ -1012,9 +1018,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
         OW, kw, sw, dw, pad_w, dh, h_lo, h_n, sizeof(numeric)))
     # Padded windows here too, but for max at stride 1 (28-wide planes, 3x3 padding 1, one
     # thread: avg stride 1 0.276 -> 0.214 ms, max stride 2 0.195 -> 0.163; max stride 1 was
-    # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats.
-    if layout is planes and not depth and not plane_bounds and (_small_planes(
-            W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or same3)
+    # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats,
+    # which takes planes of any width up to SAME3_VALUES.
+    if layout is planes and not depth and not plane_bounds and (
+            (same3 and 2 * OH * (W + 2) <= SAME3_VALUES)
+            or _small_planes(W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or same3)
             or (tiles_2x2 and _tiled_2x2_planes(W, OH, h_n, sizeof(numeric)))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
                                  divide, is_max, num_threads, square, root, zero_first, same3)
