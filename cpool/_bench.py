@@ -87,6 +87,12 @@ CASES = [
          lambda x, n: cpool.max_pool2d(x, 3, 1, 1, num_threads=n),
          lambda F, t: F.max_pool2d(t, 3, 1, 1), lambda x: _baselines.max_pool2d(x, 3, 1, 1), 10,
          0.3, peers=_nchw("max", 3, 1, 1), peer_target=2.0),
+    # ... on 56-wide planes (ResNet's second stage), whose rows are wider than the small
+    # planes' path takes: the "same" 3x3's plane-a-call kernel.
+    Case("max3s1w", "max 3x3 s1 p1, 56-wide", (8, 256, 56, 56), "float32",
+         lambda x, n: cpool.max_pool2d(x, 3, 1, 1, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 3, 1, 1), lambda x: _baselines.max_pool2d(x, 3, 1, 1), 10,
+         0.3, peers=_nchw("max", 3, 1, 1), peer_target=2.0),
     Case("sum2", "sum 2x2 s2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.sum_pool2d(x, 2, num_threads=n),
          lambda F, t: F.avg_pool2d(t, 2, divisor_override=1), lambda x: _baselines.sum_pool2d(x, 2, 2),

@@ -52,6 +52,10 @@ OPS = {
                       lambda x: _baselines.avg_pool2d(x, 3, 1, 1)),
     "max_3x3_s1_p1": ((32, 128, 28, 28), lambda x, t: cpool.max_pool2d(x, 3, 1, 1, num_threads=t),
                       lambda x: _baselines.max_pool2d(x, 3, 1, 1)),
+    # The "same" 3x3 on rows wider than the small planes' (a plane-a-call kernel since 2026-12-04).
+    "max_3x3_s1_p1_56_wide": ((8, 256, 56, 56),
+                              lambda x, t: cpool.max_pool2d(x, 3, 1, 1, num_threads=t),
+                              lambda x: _baselines.max_pool2d(x, 3, 1, 1)),
     "sum_2x2_s2": ((32, 256, 56, 56), lambda x, t: cpool.sum_pool2d(x, 2, num_threads=t),
                    lambda x: _baselines.sum_pool2d(x, 2, 2)),
     "stochastic_train_2x2_s2": ((32, 256, 56, 56),
