@@ -1028,14 +1028,18 @@ class Plan(NamedTuple):
 # kernel's dtype per thread (each thread converts, then pools, about its own share: both split
 # a slab's planes in order).
 _SLAB_BYTES = 1 << 19
-# On more than one thread, inputs whose copy in the kernel's dtype is at most this many bytes
-# are converted whole: each slab forks and joins the threads three times (its conversion, the
-# kernel, the result's), which costs more than the memory traffic slabs save while the copy
-# is small.
-# Measured at two threads, whole against slabs: avg 3x3 s1 p1 on (N, 256, 56, 56) float16,
-# N = 4, 8, 16, 32 (copies of 13 to 103 MB): 1.24, 1.41, 0.79, 0.77 times the time; max 2x2
-# 0.85, 0.90, 0.71, 0.53; at one thread slabs took 0.48-0.95 of the time at every size.
+# On more than _SLABS_ALWAYS_THREADS threads, inputs whose copy in the kernel's dtype is at
+# most this many bytes are converted whole: each slab costs about 6 us of Python (its three
+# kernel calls) and forks and joins the threads three times (its conversion, the kernel, the
+# result's), a cost that grows with the team where each thread's share of a slab does not.
+# At one and two threads slabs took less time at every size once the conversions took their
+# NaN-aware steps only where a step holds a NaN (2026-12-04): two threads, whole against
+# slabs, float16 (N, 256, 56, 56), N = 2, 4, 8 (float32 copies of 6 to 26 MB), 0.59-0.97 of
+# the time over 13 forward ops and three gradients (per slab 10 us at two threads, 6 at one).
+# Before that change, at two threads, avg 3x3 s1 p1 took 1.24 and 1.41 times as long by slabs
+# at N = 4 and 8. Teams of more than two threads are not measured here: they keep the rule.
 _WHOLE_COPY_BYTES = 1 << 25
+_SLABS_ALWAYS_THREADS = 2
 
 
 class InputSlabs(NamedTuple):
@@ -1084,8 +1088,8 @@ def _input_slabs(xk: np.ndarray, kernel_dtype: np.dtype, depth: bool, threads: i
     """(axis, step) for :class:`InputSlabs` over ``xk``, the kernel's view of an input of a
     dtype :func:`_by_slabs` takes; None where it is not read by slabs (it is then converted
     whole, as other dtypes' copies are): not C-contiguous, one slab's worth or less (the slabs'
-    set-up, a few microseconds, is then all they would change), or on ``threads`` > 1 a copy
-    of _WHOLE_COPY_BYTES or less. 3-D windows span the view's axis 1 (depth): their slabs cut
+    set-up, a few microseconds, is then all they would change), or on more than
+    _SLABS_ALWAYS_THREADS threads a copy of _WHOLE_COPY_BYTES or less. 3-D windows span the view's axis 1 (depth): their slabs cut
     axis 0 alone."""
     if not xk.flags.c_contiguous:
         return None
@@ -1099,8 +1103,8 @@ def _slab_step(units: int, unit_bytes: int, threads: int,
                per_thread: bool = False) -> Optional[int]:
     """Units (planes, images, volumes) per slab of an array of ``units`` converted a slab at a
     time on ``threads``, each ``unit_bytes`` in the kernel's dtype; None where it is converted
-    whole: one slab's worth or less, or on more than one thread a copy of _WHOLE_COPY_BYTES
-    or less.
+    whole: one slab's worth or less, or on more than _SLABS_ALWAYS_THREADS threads a copy of
+    _WHOLE_COPY_BYTES or less.
 
     ``per_thread``: a multiple of ``threads`` units, so that each thread takes whole units,
     as the conversions split the slab. For the kernels whose tasks are whole planes (the
@@ -1109,7 +1113,7 @@ def _slab_step(units: int, unit_bytes: int, threads: int,
     threads: blocks of channels leave each thread half of every pixel written by the other
     core to read from its cache (max backward on (32, 56, 56, 256) at two threads took
     14.8 ms whole, 19.8 by slabs of one image in two blocks, 10.7 by slabs of two images)."""
-    if threads > 1 and units * unit_bytes <= _WHOLE_COPY_BYTES:
+    if threads > _SLABS_ALWAYS_THREADS and units * unit_bytes <= _WHOLE_COPY_BYTES:
         return None
     step = max(1, _SLAB_BYTES * threads // max(unit_bytes, 1))
     if per_thread:

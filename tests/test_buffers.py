@@ -237,7 +237,7 @@ def test_inputs_by_slabs_take_no_whole_copy(cache, rng, monkeypatch, dtype, layo
     no buffer the call takes is as large as the input's float32 copy (the whole conversion
     took one that large: twice a float16 input's size), the slabs' buffers are about
     _SLAB_BYTES a thread, and the answer is that of the input converted beforehand. (On
-    more than one thread, only copies past _WHOLE_COPY_BYTES go by slabs: lowered here.)"""
+    more than two threads, only copies past _WHOLE_COPY_BYTES go by slabs: lowered here.)"""
     monkeypatch.setattr(_validation, "_WHOLE_COPY_BYTES", 1 << 20)
     x = random_array(rng, (8, 32, 64, 64), np.float32)  # 4 MiB as float32
     given = x.astype(np.float16 if dtype == "float16" else x.dtype.newbyteorder())
@@ -263,10 +263,15 @@ def test_inputs_by_slabs_take_no_whole_copy(cache, rng, monkeypatch, dtype, layo
     assert slabs and max(slabs) <= _validation._SLAB_BYTES * threads  # the input's slab
 
 
-@pytest.mark.parametrize("threads, by_slabs", [(1, True), (2, False)])
-def test_float16_copies_in_cache_are_whole_on_more_threads(monkeypatch, threads, by_slabs):
-    """On one thread a float16 input past one slab always goes by slabs; on more, only one
-    whose float32 copy is past _WHOLE_COPY_BYTES (each slab forks the threads three times)."""
+@pytest.mark.parametrize("threads, always, by_slabs", [(1, 2, True), (2, 2, True),
+                                                        (2, 1, False)])
+def test_float16_copies_in_cache_are_whole_on_more_threads(monkeypatch, threads, always,
+                                                           by_slabs):
+    """On up to _SLABS_ALWAYS_THREADS threads (two; lowered to one here, as this machine runs
+    no larger team) a float16 input past one slab always goes by slabs; on more, only one
+    whose float32 copy is past _WHOLE_COPY_BYTES (each slab forks the threads three times,
+    which costs more in a larger team)."""
+    monkeypatch.setattr(_validation, "_SLABS_ALWAYS_THREADS", always)
     slabbed = []
     real = _validation.by_slabs
     monkeypatch.setattr(_validation, "by_slabs",
