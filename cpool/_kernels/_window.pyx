@@ -67,7 +67,10 @@ cdef enum:
     # any row width whose gapped rows (the buffer of a max plane handed back: 2 * H * (W + 2)
     # values a thread) fit this many: planes up to 126 x 126. On wider rows than SHORT_ROW
     # the per-row path took 2-5x as long (max 3x3 s1 p1 on (4, 256, 56, 56), one thread,
-    # 2.68 -> 0.97 ms; two threads 2.18 -> 0.50).
+    # 2.68 -> 0.97 ms; two threads 2.18 -> 0.50). Not planes of one row (1-D k3 s1 p1, whose
+    # windows are this 3x3's over rows of identities): the per-row path reads their row in
+    # place, without a buffer (avg_pool1d on (64, 256, 4096), one thread: 46.9 ms, 63.8 by
+    # the plane kernel).
     SAME3_VALUES = 32768
     ROW_FIRST_BYTES = 512  # 2x2 tiles on rows this wide (and under PREFETCH_BYTES) read the
                            # upper row first
@@ -1021,7 +1024,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats,
     # which takes planes of any width up to SAME3_VALUES.
     if layout is planes and not depth and not plane_bounds and (
-            (same3 and 2 * OH * (W + 2) <= SAME3_VALUES)
+            (same3 and OH > 1 and 2 * OH * (W + 2) <= SAME3_VALUES)
             or _small_planes(W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or same3)
             or (tiles_2x2 and _tiled_2x2_planes(W, OH, h_n, sizeof(numeric)))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
