@@ -1089,8 +1089,8 @@ def _input_slabs(xk: np.ndarray, kernel_dtype: np.dtype, depth: bool, threads: i
     dtype :func:`_by_slabs` takes; None where it is not read by slabs (it is then converted
     whole, as other dtypes' copies are): not C-contiguous, one slab's worth or less (the slabs'
     set-up, a few microseconds, is then all they would change), or on more than
-    _SLABS_ALWAYS_THREADS threads a copy of _WHOLE_COPY_BYTES or less. 3-D windows span the view's axis 1 (depth): their slabs cut
-    axis 0 alone."""
+    _SLABS_ALWAYS_THREADS threads a copy of _WHOLE_COPY_BYTES or less. 3-D windows span the
+    view's axis 1 (depth): their slabs cut axis 0 alone."""
     if not xk.flags.c_contiguous:
         return None
     axis = 0 if depth or xk.shape[0] > 1 else 1
