@@ -65,6 +65,12 @@ def _nchw(op, *args):
     return _peers.Pool(op, *args, layout="nchw")
 
 
+# Inception's pooling branch: max 3x3 stride 1 "same".
+_MAX3S1 = Case("max3s1", "max 3x3 s1 p1", (32, 128, 28, 28), "float32",
+               lambda x, n: cpool.max_pool2d(x, 3, 1, 1, num_threads=n),
+               lambda F, t: F.max_pool2d(t, 3, 1, 1), lambda x: _baselines.max_pool2d(x, 3, 1, 1),
+               10, 0.3, peers=_nchw("max", 3, 1, 1), peer_target=2.0)
+
 CASES = [
     Case("max2", "max 2x2 s2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.max_pool2d(x, 2, num_threads=n),
@@ -82,17 +88,10 @@ CASES = [
          lambda x, n: cpool.avg_pool2d(x, 3, 1, 1, num_threads=n),
          lambda F, t: F.avg_pool2d(t, 3, 1, 1), lambda x: _baselines.avg_pool2d(x, 3, 1, 1), 5, 0.3,
          peers=_nchw("avg", 3, 1, 1), peer_target=1.25),
-    # Inception's pooling branch: max 3x3 stride 1 "same".
-    Case("max3s1", "max 3x3 s1 p1", (32, 128, 28, 28), "float32",
-         lambda x, n: cpool.max_pool2d(x, 3, 1, 1, num_threads=n),
-         lambda F, t: F.max_pool2d(t, 3, 1, 1), lambda x: _baselines.max_pool2d(x, 3, 1, 1), 10,
-         0.3, peers=_nchw("max", 3, 1, 1), peer_target=2.0),
+    _MAX3S1,
     # ... on 56-wide planes (ResNet's second stage), whose rows are wider than the small
     # planes' path takes: the "same" 3x3's plane-a-call kernel.
-    Case("max3s1w", "max 3x3 s1 p1, 56-wide", (8, 256, 56, 56), "float32",
-         lambda x, n: cpool.max_pool2d(x, 3, 1, 1, num_threads=n),
-         lambda F, t: F.max_pool2d(t, 3, 1, 1), lambda x: _baselines.max_pool2d(x, 3, 1, 1), 10,
-         0.3, peers=_nchw("max", 3, 1, 1), peer_target=2.0),
+    _MAX3S1._replace(key="max3s1w", label="max 3x3 s1 p1, 56-wide", shape=(8, 256, 56, 56)),
     Case("sum2", "sum 2x2 s2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.sum_pool2d(x, 2, num_threads=n),
          lambda F, t: F.avg_pool2d(t, 2, divisor_override=1), lambda x: _baselines.sum_pool2d(x, 2, 2),
