@@ -311,7 +311,7 @@ def test_powers_take_pytorchs_rules(rng, p, dtype, values):
 
 
 # Powers the float32 kernel takes (the others are products, square roots or a reciprocal).
-KERNEL_POWERS = [1.5, -1.5, 1 / 3, 2.5, 7, 0.25, 1 / 1.5, 4, 5, -3, 1e-3, 37.5, -0.7, 1e6]
+KERNEL_POWERS = [1.5, -1.5, 1 / 3, 2.5, 3.5, 7, 0.25, 1 / 1.5, 4, 5, -3, 1e-3, 37.5, -0.7, 1e6]
 
 
 def _float32_powers(x, p, num_threads=1):
@@ -344,6 +344,30 @@ def test_float32_powers_are_correctly_rounded_but_rarely(rng, p):
     ulps = _ulps(got[finite], want[finite])
     assert ulps.max() <= 1
     assert np.count_nonzero(ulps) <= 1e-4 * x.size
+
+
+@pytest.mark.parametrize("p", [1.5, 2.5, 3.5])
+def test_float32_half_integer_powers_are_a_square_root_and_products(rng, p):
+    # p = k + 1/2 (k = 1, 2, 3) takes sqrt|x| * |x| ** k in double (_powers.pxd), IEEE
+    # operations alone: NumPy's float64 sqrt and products in the same order give the same
+    # bits, over the whole float32 range (subnormals, results that overflow or underflow).
+    # NaN and finite negative bases give the default NaN; -0 gives +0, -inf inf (pow's rules).
+    bits = rng.integers(0, 0x7f800000, 100_000, dtype=np.uint32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 1e-45, -1e-45, 4.0,
+                         3.4e38, -3.4e38], np.float32)
+    x = np.concatenate([bits.view(np.float32), -bits[:1000].view(np.float32), specials,
+                        rng.standard_normal(10_000).astype(np.float32)])
+    got = _float32_powers(x, p)
+    d = np.abs(x.astype(np.float64))
+    want = np.sqrt(d) * d
+    for _ in range(int(p) - 1):
+        want = want * d
+    with np.errstate(over="ignore"):
+        want = want.astype(np.float32)
+    want[np.isnan(x) | (np.isfinite(x) & (x < 0))] = np.uint32(0xffc00000).view(np.float32)
+    assert_identical(got, want)
+    at = len(bits) + 1000  # where the specials start
+    assert got[at + 9] == 4.0 ** p and got[at + 1] == 0 and not np.signbit(got[at + 1])
 
 
 @pytest.mark.parametrize("p", KERNEL_POWERS)

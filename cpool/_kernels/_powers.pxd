@@ -16,6 +16,10 @@
 # where glibc's powf (what NumPy called) differs on ~10,600. Within 1 ulp of PyTorch's
 # (Sleef's 1-ulp pow), as the tests check.
 #
+# p = 1.5, 2.5 and 3.5 (an integer and a half) take sqrt|x| * |x| ** k in double instead: IEEE
+# operations alone, closer still to the exact power (within 2 double ulps), at a quarter of
+# the time (cpool_powf_half_run).
+#
 # Special bases take pow's results after the fact, lane by lane with selects: +-0 gives 0
 # (p > 0) or inf (p < 0), +-inf the reverse; NaN, and a finite negative base (not -0) with a p
 # that is not an integer, give x86's default NaN (0xffc00000, what the C pow returns for
@@ -31,6 +35,32 @@ cdef extern from *:
     #include <math.h>
     #define CPOOL_POW_BLOCK 256
     #define CPOOL_2_LN2 2.8853900817779268 /* 2 / ln 2 */
+    /* |x| ** (k + 1/2) for k = 1, 2, 3 (p = 1.5, 2.5, 3.5): sqrt|x| * |x| ** k in double,
+       each step an IEEE operation (the double result within 2 ulp of the power, so its
+       rounding to float32 is the correctly rounded power but within ~4e-16 of a rounding
+       boundary, against ~1e-14 for the log and exp below), and a quarter of their time: the
+       input pass of LP pooling with p = 1.5. Special bases as below: 0 for +-0, inf for +-inf
+       (sqrt and products give them), x86's default NaN for NaN and finite negative bases. */
+    static void cpool_powf_half_run(const float* x, float* out, Py_ssize_t n, int k) {
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) {
+            uint32_t ix, ia, ir;
+            float a, r;
+            double d, q;
+            memcpy(&ix, &x[i], 4);
+            ia = ix & 0x7fffffffu;
+            memcpy(&a, &ia, 4);
+            d = a;
+            q = sqrt(d) * d;
+            q = k >= 2 ? q * d : q;
+            q = k >= 3 ? q * d : q;
+            r = (float)q;
+            memcpy(&ir, &r, 4);
+            ir = ((ia > 0x7f800000u) | ((int)(ix >> 31) & (ia != 0) & (ia < 0x7f800000u)))
+                 ? 0xffc00000u : ir;
+            memcpy(&out[i], &ir, 4);
+        }
+    }
     static void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p) {
         const float zero_result = p > 0 ? 0.0f : INFINITY, inf_result = p > 0 ? INFINITY : 0.0f;
         /* p an integer (a negative base keeps its power), an odd one (and its sign) */
@@ -39,6 +69,10 @@ cdef extern from *:
         Py_ssize_t start, i, nb;
         if (p == 0) {  /* pow(x, 0) = 1, NaN too */
             for (i = 0; i < n; i++) out[i] = 1.0f;
+            return;
+        }
+        if (p > 1 && p < 4 && !whole && floor(2 * p) == 2 * p) {
+            cpool_powf_half_run(x, out, n, (int)floor(p));
             return;
         }
         /* Blocks of CPOOL_POW_BLOCK values in two loops, z = p * log2|x| into zs, then the
