@@ -311,7 +311,7 @@ def test_powers_take_pytorchs_rules(rng, p, dtype, values):
 
 
 # Powers the float32 kernel takes (the others are products, square roots or a reciprocal).
-KERNEL_POWERS = [1.5, -1.5, 1 / 3, 2.5, 3.5, 7, 0.25, 1 / 1.5, 4, 5, -3, 1e-3, 37.5, -0.7, 1e6]
+KERNEL_POWERS = [1.5, -1.5, 1 / 3, 2.5, 3.5, 7, 8, 0.25, 1 / 1.5, 4, 5, -3, 1e-3, 37.5, -0.7, 1e6]
 
 
 def _float32_powers(x, p, num_threads=1):
@@ -346,28 +346,46 @@ def test_float32_powers_are_correctly_rounded_but_rarely(rng, p):
     assert np.count_nonzero(ulps) <= 1e-4 * x.size
 
 
-@pytest.mark.parametrize("p", [1.5, 2.5, 3.5])
-def test_float32_half_integer_powers_are_a_square_root_and_products(rng, p):
-    # p = k + 1/2 (k = 1, 2, 3) takes sqrt|x| * |x| ** k in double (_powers.pxd), IEEE
-    # operations alone: NumPy's float64 sqrt and products in the same order give the same
-    # bits, over the whole float32 range (subnormals, results that overflow or underflow).
-    # NaN and finite negative bases give the default NaN; -0 gives +0, -inf inf (pow's rules).
+def _exact_power_model(x, p):
+    """The double steps of _powers.pxd's cpool_powf_exact_run, in NumPy's float64 (IEEE
+    operations, so the same bits), rounded to float32, with pow's special bases."""
+    d = np.abs(x.astype(np.float64))
+    k = int(p)
+    with np.errstate(over="ignore", under="ignore"):
+        if p == 0.25:
+            q = np.sqrt(np.sqrt(d))
+        elif p != k:  # k + 1/2
+            q = np.sqrt(d) * d
+            for _ in range(k - 1):
+                q = q * d
+        else:
+            d4 = (d * d) * (d * d)
+            q = d4 * d4 if k == 8 else d4 * (d * d) if k >= 6 else d4
+            q = q * d if k % 2 else q
+        want = q.astype(np.float32)
+    if p == k and k % 2:
+        want = np.copysign(want, x)
+    nan = np.isnan(x) if p == k else np.isnan(x) | (np.isfinite(x) & (x < 0))
+    want[nan] = np.uint32(0xffc00000).view(np.float32)
+    return want
+
+
+@pytest.mark.parametrize("p", [1.5, 2.5, 3.5, 4, 5, 6, 7, 8, 0.25])
+def test_float32_powers_by_ieee_steps(rng, p):
+    # p = k + 1/2 (k = 1, 2, 3), the integers 4 to 8 and 1/4 take a few IEEE operations in
+    # double (_powers.pxd): NumPy's float64 sqrt and products in the same order give the same
+    # bits, over the whole float32 range (subnormals, results that overflow or underflow) and
+    # pow's special bases (-0 gives +0, or -0 for an odd k; -inf inf, or -inf).
     bits = rng.integers(0, 0x7f800000, 100_000, dtype=np.uint32)
     specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 1e-45, -1e-45, 4.0,
-                         3.4e38, -3.4e38], np.float32)
+                         3.4e38, -3.4e38, -2.0], np.float32)
     x = np.concatenate([bits.view(np.float32), -bits[:1000].view(np.float32), specials,
                         rng.standard_normal(10_000).astype(np.float32)])
     got = _float32_powers(x, p)
-    d = np.abs(x.astype(np.float64))
-    want = np.sqrt(d) * d
-    for _ in range(int(p) - 1):
-        want = want * d
-    with np.errstate(over="ignore"):
-        want = want.astype(np.float32)
-    want[np.isnan(x) | (np.isfinite(x) & (x < 0))] = np.uint32(0xffc00000).view(np.float32)
-    assert_identical(got, want)
+    assert_identical(got, _exact_power_model(x, p))
     at = len(bits) + 1000  # where the specials start
-    assert got[at + 9] == 4.0 ** p and got[at + 1] == 0 and not np.signbit(got[at + 1])
+    assert got[at + 9] == 4.0 ** p and got[at] == 0 and not np.signbit(got[at])
+    assert np.signbit(got[at + 1]) == (p == int(p) and int(p) % 2 == 1)
 
 
 @pytest.mark.parametrize("p", KERNEL_POWERS)

@@ -16,9 +16,10 @@
 # where glibc's powf (what NumPy called) differs on ~10,600. Within 1 ulp of PyTorch's
 # (Sleef's 1-ulp pow), as the tests check.
 #
-# p = 1.5, 2.5 and 3.5 (an integer and a half) take sqrt|x| * |x| ** k in double instead: IEEE
-# operations alone, closer still to the exact power (within 2 double ulps), at a quarter of
-# the time (cpool_powf_half_run).
+# p = 1.5, 2.5 and 3.5 (an integer and a half), the integers 4 to 8 and 1/4 take a few IEEE
+# operations in double instead (sqrt|x| * |x| ** k, products, sqrt(sqrt|x|)): closer still to
+# the exact power (within 2 double ulps), at a quarter of the time or less
+# (cpool_powf_exact_run).
 #
 # Special bases take pow's results after the fact, lane by lane with selects: +-0 gives 0
 # (p > 0) or inf (p < 0), +-inf the reverse; NaN, and a finite negative base (not -0) with a p
@@ -35,30 +36,74 @@ cdef extern from *:
     #include <math.h>
     #define CPOOL_POW_BLOCK 256
     #define CPOOL_2_LN2 2.8853900817779268 /* 2 / ln 2 */
-    /* |x| ** (k + 1/2) for k = 1, 2, 3 (p = 1.5, 2.5, 3.5): sqrt|x| * |x| ** k in double,
-       each step an IEEE operation (the double result within 2 ulp of the power, so its
-       rounding to float32 is the correctly rounded power but within ~4e-16 of a rounding
-       boundary, against ~1e-14 for the log and exp below), and a quarter of their time: the
-       input pass of LP pooling with p = 1.5. Special bases as below: 0 for +-0, inf for +-inf
-       (sqrt and products give them), x86's default NaN for NaN and finite negative bases. */
-    static void cpool_powf_half_run(const float* x, float* out, Py_ssize_t n, int k) {
+    /* The powers that a few IEEE operations in double give, and their kind (0: none):
+       1: p = k + 1/2, k = 1, 2, 3 (1.5, 2.5, 3.5): sqrt|x| * |x| ** k;
+       2: p = k, an integer from 4 to 8: x ** k by squarings, d2 = x * x exact, d4 = d2 * d2,
+          then d4 * d4 (8), d4 * d2 (6, 7), and one more * x for odd k (the base's sign);
+       3: p = 1/4 (LP pooling's root for p = 4): sqrt(sqrt|x|).
+       The double result lies within 2 ulp (of double) of the power, at most three roundings,
+       so its rounding to float32 is the correctly rounded power but within ~5e-16 of a
+       rounding boundary, against ~1e-14 for the log and exp below, at a quarter of their
+       time or less (LP pooling with p = 1.5: its input's powers). p = 2, 3 never come here
+       (PyTorch's products, in float32: cpool._api.powered). */
+    static int cpool_powf_exact_kind(double p) {
+        if (p > 1 && p < 4 && floor(p) != p && floor(2 * p) == 2 * p) return 1;
+        if (p >= 4 && p <= 8 && floor(p) == p) return 2;
+        return p == 0.25 ? 3 : 0;
+    }
+    /* The float32 result of cpool_powf_exact_run's double power q of |x| (x's bits ix):
+       special bases as below (0 for +-0, inf for +-inf, as sqrt and products give them;
+       -0 and -inf for an odd k), x86's default NaN for NaN and, unless ``whole``, finite
+       negative bases. */
+    static inline uint32_t cpool_powf_exact_bits(double q, uint32_t ix, int whole, int odd) {
+        uint32_t ia = ix & 0x7fffffffu, ir;
+        float r = (float)q;
+        memcpy(&ir, &r, 4);
+        ir |= ((uint32_t)odd & (ix >> 31)) << 31;
+        return ((ia > 0x7f800000u) | (!whole & (int)(ix >> 31) & (ia != 0) & (ia < 0x7f800000u)))
+               ? 0xffc00000u : ir;
+    }
+    static inline double cpool_powf_abs(const float* x, Py_ssize_t i, uint32_t* ix) {
+        uint32_t ia;
+        float a;
+        memcpy(ix, &x[i], 4);
+        ia = *ix & 0x7fffffffu;
+        memcpy(&a, &ia, 4);
+        return a;
+    }
+    /* cpool_powf_exact_kind's powers, a loop of each kind (one loop testing the kind in its
+       body did not vectorise: 1.5x the log and exp's time). */
+    static void cpool_powf_exact_run(const float* x, float* out, Py_ssize_t n, double p,
+                                     int kind) {
+        const int k = (int)floor(p), odd = kind == 2 && (k & 1);
         Py_ssize_t i;
-        for (i = 0; i < n; i++) {
-            uint32_t ix, ia, ir;
-            float a, r;
-            double d, q;
-            memcpy(&ix, &x[i], 4);
-            ia = ix & 0x7fffffffu;
-            memcpy(&a, &ia, 4);
-            d = a;
-            q = sqrt(d) * d;
-            q = k >= 2 ? q * d : q;
-            q = k >= 3 ? q * d : q;
-            r = (float)q;
-            memcpy(&ir, &r, 4);
-            ir = ((ia > 0x7f800000u) | ((int)(ix >> 31) & (ia != 0) & (ia < 0x7f800000u)))
-                 ? 0xffc00000u : ir;
-            memcpy(&out[i], &ir, 4);
+        uint32_t ix, ir;
+        double d, d2, d4, q;
+        if (kind == 1) {
+            for (i = 0; i < n; i++) {
+                d = cpool_powf_abs(x, i, &ix);
+                q = sqrt(d) * d;
+                q = k >= 2 ? q * d : q;
+                q = k >= 3 ? q * d : q;
+                ir = cpool_powf_exact_bits(q, ix, 0, 0);
+                memcpy(&out[i], &ir, 4);
+            }
+        } else if (kind == 2) {
+            for (i = 0; i < n; i++) {
+                d = cpool_powf_abs(x, i, &ix);
+                d2 = d * d;
+                d4 = d2 * d2;
+                q = k == 8 ? d4 * d4 : k >= 6 ? d4 * d2 : d4;
+                q = odd ? q * d : q;
+                ir = cpool_powf_exact_bits(q, ix, 1, odd);
+                memcpy(&out[i], &ir, 4);
+            }
+        } else {
+            for (i = 0; i < n; i++) {
+                d = cpool_powf_abs(x, i, &ix);
+                ir = cpool_powf_exact_bits(sqrt(sqrt(d)), ix, 0, 0);
+                memcpy(&out[i], &ir, 4);
+            }
         }
     }
     static void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p) {
@@ -71,8 +116,8 @@ cdef extern from *:
             for (i = 0; i < n; i++) out[i] = 1.0f;
             return;
         }
-        if (p > 1 && p < 4 && !whole && floor(2 * p) == 2 * p) {
-            cpool_powf_half_run(x, out, n, (int)floor(p));
+        if (cpool_powf_exact_kind(p)) {
+            cpool_powf_exact_run(x, out, n, p, cpool_powf_exact_kind(p));
             return;
         }
         /* Blocks of CPOOL_POW_BLOCK values in two loops, z = p * log2|x| into zs, then the
