@@ -337,6 +337,11 @@ CASES += [
     Case("lp3", "lp p=3 2x2", (32, 256, 56, 56), "float32",
          lambda x, n: cpool.lp_pool2d(x, 3, 2, num_threads=n),
          lambda F, t: F.lp_pool2d(t, 3, 2), None, None, None),
+    # p = 4 (and the other integers to 8, the halves 1.5 to 3.5): the powers by IEEE steps in
+    # double (products; the roots 1/4 by two square roots), a few operations a value.
+    Case("lp4", "lp p=4 2x2", (32, 256, 56, 56), "float32",
+         lambda x, n: cpool.lp_pool2d(x, 4, 2, num_threads=n),
+         lambda F, t: F.lp_pool2d(t, 4, 2), None, None, None),
     # A p that is not an integer: NaN for every window with a negative value (PyTorch's rule),
     # and on a ReLU's output, half zeros: the kernels' vectorised pow, whose special lanes
     # (negative, NaN, zero) cost what the others do (the C powf's are 6-40x slower).

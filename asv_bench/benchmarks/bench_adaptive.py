@@ -1,5 +1,5 @@
 """Adaptive, LP and fractional pooling and their gradients: the cases of ``python -m cpool
-bench`` (adavg7, adavg1, admax6, admax6i, admax5, lp2, lp3, lp15, lp15r, frac2, frac2i and
+bench`` (adavg7, adavg1, admax6, admax6i, admax5, lp2, lp3, lp4, lp15, lp15r, frac2, frac2i and
 their backwards), whose table also times PyTorch on the same arrays. CPOOL_ASV_SMALL shrinks
 the batch and keeps the planes' sizes (adaptive windows depend on them).
 """
@@ -31,6 +31,7 @@ CASES = {
                              lambda x, t: cpool.adaptive_max_pool2d(x, 5, num_threads=t)),
     "lp_p2_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 2, 2, num_threads=t)),
     "lp_p3_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 3, 2, num_threads=t)),
+    "lp_p4_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 4, 2, num_threads=t)),
     "lp_p1.5_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 1.5, 2, num_threads=t)),
     "lp_p1.5_2x2_relu": ((32, 256, 56, 56),
                          lambda x, t: cpool.lp_pool2d(x, 1.5, 2, num_threads=t)),
