@@ -1020,11 +1020,12 @@ _LP_SQUARE_IN_KERNEL = True
 def powered(x, p, dtype, out, num_threads: int = 1):
     """``x ** p`` in ``dtype`` into ``out`` (``x`` itself too), as PyTorch's
     ``pow(input, p)`` computes it: products for p = 2, 3 and -2 (``x * x * x``, the same
-    roundings), square roots for 0.5 and -0.5, a reciprocal for -1, else pow: in float32
-    (into a C-contiguous ``out``) the kernel's vectorised pow with pow's rules, one pass on
-    ``num_threads`` threads (a resolved count; see ``_powers.pxd``: correctly rounded but for
-    a few values in 10^6, where the C powf was 1 ulp off for 1 in 1,600), else the C
-    library's pow, by NumPy.
+    roundings), square roots for 0.5 and -0.5, a reciprocal for -1, else pow. In float32
+    (into a C-contiguous ``out``), but for the square roots and the reciprocal, the kernel
+    does it, one pass on ``num_threads`` threads (a resolved count): the products, or its
+    vectorised pow with pow's rules (see ``_powers.pxd``: correctly rounded but for a few
+    values in 10^6, where the C powf was 1 ulp off for 1 in 1,600). Else the C library's
+    pow, by NumPy.
 
     NumPy's path: the C pow on a negative base is 6 to 40 times slower than on a positive
     one (float32 pow(x, 3) on (32, 256, 56, 56) normal values: 1.08 s against 28 ms), and 7
@@ -1039,6 +1040,13 @@ def powered(x, p, dtype, out, num_threads: int = 1):
     with np.errstate(all="ignore"):
         if p == 1:
             np.copyto(out, x, casting="unsafe")
+        elif (dtype == _FLOAT32 and out.flags.c_contiguous
+              and p not in (0.5, -0.5, -1)):  # the kernel: its products for 2, 3, -2 too
+            base = x
+            if not (type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous):
+                np.copyto(out, x, casting="unsafe")  # the kernel reads float32 in one run
+                base = out
+            _backward.lp_powers(base.reshape(-1), out.reshape(-1), t(p), num_threads)
         elif p == 3:  # x * x first: into a temporary where out is x
             square = np.multiply(x, x, out=None if np.may_share_memory(out, x) else out,
                                  dtype=dtype)
@@ -1053,12 +1061,6 @@ def powered(x, p, dtype, out, num_threads: int = 1):
                 np.divide(t(1), out, out=out)
         elif p == -1:
             np.divide(t(1), x, out=out, dtype=dtype)
-        elif dtype == _FLOAT32 and out.flags.c_contiguous:
-            base = x
-            if not (type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous):
-                np.copyto(out, x, casting="unsafe")  # the kernel reads float32 in one run
-                base = out
-            _backward.lp_powers(base.reshape(-1), out.reshape(-1), t(p), num_threads)
         else:
             # pow on |x|. The C pow is slow on a negative base (6-40x), on NaN (7x) and on
             # zero (7x; a ReLU's output is half zeros), so NaN and zero lanes are raised from

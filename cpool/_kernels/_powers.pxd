@@ -21,6 +21,8 @@
 # the exact power (within 2 double ulps), at a quarter of the time or less
 # (cpool_powf_exact_run).
 #
+# p = 2, 3 and -2 are PyTorch's products in float32 (x * x * x), the same bits as its pow.
+#
 # Special bases take pow's results after the fact, lane by lane with selects: +-0 gives 0
 # (p > 0) or inf (p < 0), +-inf the reverse; NaN, and a finite negative base (not -0) with a p
 # that is not an integer, give x86's default NaN (0xffc00000, what the C pow returns for
@@ -106,6 +108,20 @@ cdef extern from *:
             }
         }
     }
+    /* PyTorch's float32 products (and NumPy's): x * x (p = 2), (x * x) * x (3), 1 / (x * x)
+       (-2), the same operations in float, so the same bits, NaN payloads included. One pass
+       on the call's threads, where NumPy took two (p = 3) on one. */
+    static void cpool_powf_products_run(const float* x, float* out, Py_ssize_t n, int k) {
+        Py_ssize_t i;
+        float a;
+        if (k == 3) {
+            for (i = 0; i < n; i++) { a = x[i]; out[i] = (a * a) * a; }
+        } else if (k == 2) {
+            for (i = 0; i < n; i++) { a = x[i]; out[i] = a * a; }
+        } else {
+            for (i = 0; i < n; i++) { a = x[i]; out[i] = 1.0f / (a * a); }
+        }
+    }
     static void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p) {
         const float zero_result = p > 0 ? 0.0f : INFINITY, inf_result = p > 0 ? INFINITY : 0.0f;
         /* p an integer (a negative base keeps its power), an odd one (and its sign) */
@@ -114,6 +130,10 @@ cdef extern from *:
         Py_ssize_t start, i, nb;
         if (p == 0) {  /* pow(x, 0) = 1, NaN too */
             for (i = 0; i < n; i++) out[i] = 1.0f;
+            return;
+        }
+        if (p == 2 || p == 3 || p == -2) {
+            cpool_powf_products_run(x, out, n, (int)p);
             return;
         }
         if (cpool_powf_exact_kind(p)) {
