@@ -43,11 +43,12 @@ cdef extern from *:
        2: p = k, an integer from 4 to 8: x ** k by squarings, d2 = x * x exact, d4 = d2 * d2,
           then d4 * d4 (8), d4 * d2 (6, 7), and one more * x for odd k (the base's sign);
        3: p = 1/4 (LP pooling's root for p = 4): sqrt(sqrt|x|).
-       The double result lies within 2 ulp (of double) of the power, at most three roundings,
-       so its rounding to float32 is the correctly rounded power but within ~5e-16 of a
-       rounding boundary, against ~1e-14 for the log and exp below, at a quarter of their
-       time or less (LP pooling with p = 1.5: its input's powers). p = 2, 3 never come here
-       (PyTorch's products, in float32: cpool._api.powered). */
+       The double result lies within 2 ulp (of double) of the power (at most four roundings
+       of half an ulp: 3.5's square root and three products), so its rounding to float32 is
+       the correctly rounded power but within ~5e-16 of a rounding boundary, against ~1e-14
+       for the log and exp below, at a quarter of their time or less (LP pooling with
+       p = 1.5: its input's powers). p = 2 and 3 take PyTorch's float32 products before
+       (cpool_powf_products_run). */
     static int cpool_powf_exact_kind(double p) {
         if (p > 1 && p < 4 && floor(p) != p && floor(2 * p) == 2 * p) return 1;
         if (p >= 4 && p <= 8 && floor(p) == p) return 2;
@@ -110,16 +111,18 @@ cdef extern from *:
     }
     /* PyTorch's float32 products (and NumPy's): x * x (p = 2), (x * x) * x (3), 1 / (x * x)
        (-2), the same operations in float, so the same bits, NaN payloads included. One pass
-       on the call's threads, where NumPy took two (p = 3) on one. */
+       on the call's threads, where NumPy took two (p = 3) on one. Read and written by
+       memcpy, as everywhere here: an array's floats need not be 4-byte aligned (a view at a
+       byte offset), and a plain load of one is undefined behaviour. */
     static void cpool_powf_products_run(const float* x, float* out, Py_ssize_t n, int k) {
         Py_ssize_t i;
-        float a;
+        float a, r;
         if (k == 3) {
-            for (i = 0; i < n; i++) { a = x[i]; out[i] = (a * a) * a; }
+            for (i = 0; i < n; i++) { memcpy(&a, &x[i], 4); r = (a * a) * a; memcpy(&out[i], &r, 4); }
         } else if (k == 2) {
-            for (i = 0; i < n; i++) { a = x[i]; out[i] = a * a; }
+            for (i = 0; i < n; i++) { memcpy(&a, &x[i], 4); r = a * a; memcpy(&out[i], &r, 4); }
         } else {
-            for (i = 0; i < n; i++) { a = x[i]; out[i] = 1.0f / (a * a); }
+            for (i = 0; i < n; i++) { memcpy(&a, &x[i], 4); r = 1.0f / (a * a); memcpy(&out[i], &r, 4); }
         }
     }
     static void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p) {
@@ -129,7 +132,8 @@ cdef extern from *:
         double zs[CPOOL_POW_BLOCK];
         Py_ssize_t start, i, nb;
         if (p == 0) {  /* pow(x, 0) = 1, NaN too */
-            for (i = 0; i < n; i++) out[i] = 1.0f;
+            const float one = 1.0f;
+            for (i = 0; i < n; i++) memcpy(&out[i], &one, 4);
             return;
         }
         if (p == 2 || p == 3 || p == -2) {
