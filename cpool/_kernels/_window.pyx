@@ -64,8 +64,8 @@ cdef enum:
     # (the division pass vectorises) but lost 4-10% at two threads on inputs in memory.
     SHORT_ROW = 32
     # The "same" 3x3 of floats (cpool_same_3x3_sums and _max, a plane a call) takes planes of
-    # any row width whose gapped rows (the buffer of a max plane handed back: 2 * H * (W + 2)
-    # values a thread) fit this many: planes up to 126 x 126. On wider rows than SHORT_ROW
+    # any row width whose gapped rows (the buffer of a max plane handed back: twice
+    # _gapped_values, 2 * H * (W + 2) values a thread) fit this many: planes up to 126 x 126. On wider rows than SHORT_ROW
     # the per-row path took 2-5x as long (max 3x3 s1 p1 on (4, 256, 56, 56), one thread,
     # 2.68 -> 0.97 ms; two threads 2.18 -> 0.50). Not planes of one row (1-D k3 s1 p1, whose
     # windows are this 3x3's over rows of identities): the per-row path reads their row in
@@ -397,6 +397,15 @@ cdef inline Py_ssize_t _bounds_plane(bint plane_bounds, bint depth, Py_ssize_t b
     if not plane_bounds:
         return 0
     return b0 if depth else b0 * B1 + b1
+
+
+cdef inline Py_ssize_t _gapped_values(Py_ssize_t OH, Py_ssize_t W, Py_ssize_t kw,
+                                      Py_ssize_t dw) noexcept nogil:
+    """Values in :func:`_small_plane_rows`' gapped buffer rows of a plane ("same" windows at
+    stride 1): OH rows of W values and the (kw - 1) * dw identities of their gaps. Twice
+    this is its buffer a thread, which bounds the "same" 3x3 planes it takes
+    (SAME3_VALUES)."""
+    return OH * (W + (kw - 1) * dw)
 
 
 cdef inline bint _small_planes(Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t kw,
@@ -753,11 +762,11 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # (``same_3x3``: _separable's :func:`_same_3x3` of these windows.)
     cdef Py_ssize_t H = x.shape[2]
     cdef bint same3 = gapped and not square and same_3x3
-    cdef Py_ssize_t Wg = W + (kw - 1) * dw if gapped else Wb  # values per buffer row
+    cdef Py_ssize_t Wg = _gapped_values(1, W, kw, dw) if gapped else Wb  # values per buffer row
     cdef Py_ssize_t gap_lo = pad_w if gapped else 0  # where a buffer row's values start
     cdef Py_ssize_t j
     if gapped:
-        n_buf = OH * Wg
+        n_buf = _gapped_values(OH, W, kw, dw)
         # (cpool_same_3x3_sums: three rows of W + 2, more than 2 * n_buf only where OH is 1)
         stride = _buffer_stride(max(2 * n_buf, 3 * W + 4), sizeof(numeric_acc))
     cdef numeric_acc* buf
@@ -1024,7 +1033,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats,
     # which takes planes of any width up to SAME3_VALUES.
     if layout is planes and not depth and not plane_bounds and (
-            (same3 and OH > 1 and 2 * OH * (W + 2) <= SAME3_VALUES)
+            (same3 and OH > 1 and 2 * _gapped_values(OH, W, kw, dw) <= SAME3_VALUES)
             or _small_planes(W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or same3)
             or (tiles_2x2 and _tiled_2x2_planes(W, OH, h_n, sizeof(numeric)))):
         return _small_plane_rows(x, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n, count_h, count_w,
