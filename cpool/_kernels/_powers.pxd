@@ -54,13 +54,12 @@ cdef extern from *:
         if (p >= 4 && p <= 8 && floor(p) == p) return 2;
         return p == 0.25 ? 3 : 0;
     }
-    /* The float32 result of cpool_powf_exact_run's double power q of |x| (x's bits ix):
-       special bases as below (0 for +-0, inf for +-inf, as sqrt and products give them;
-       -0 and -inf for an odd k), x86's default NaN for NaN and, unless ``whole``, finite
-       negative bases. */
-    static inline uint32_t cpool_powf_exact_bits(double q, uint32_t ix, int whole, int odd) {
+    /* The bits of the power r of |x| (x's bits ix) by pow's sign and NaN rules: x's sign for
+       an ``odd`` integer p, x86's default NaN for NaN and, unless p is ``whole``, for finite
+       negative bases. Both paths below end with it (the zeros and infinities of +-0 and +-inf
+       are their own: the exact powers' sqrt and products give them). */
+    static inline uint32_t cpool_powf_rules(float r, uint32_t ix, int whole, int odd) {
         uint32_t ia = ix & 0x7fffffffu, ir;
-        float r = (float)q;
         memcpy(&ir, &r, 4);
         ir |= ((uint32_t)odd & (ix >> 31)) << 31;
         return ((ia > 0x7f800000u) | (!whole & (int)(ix >> 31) & (ia != 0) & (ia < 0x7f800000u)))
@@ -88,7 +87,7 @@ cdef extern from *:
                 q = sqrt(d) * d;
                 q = k >= 2 ? q * d : q;
                 q = k >= 3 ? q * d : q;
-                ir = cpool_powf_exact_bits(q, ix, 0, 0);
+                ir = cpool_powf_rules((float)q, ix, 0, 0);
                 memcpy(&out[i], &ir, 4);
             }
         } else if (kind == 2) {
@@ -98,13 +97,13 @@ cdef extern from *:
                 d4 = d2 * d2;
                 q = k == 8 ? d4 * d4 : k >= 6 ? d4 * d2 : d4;
                 q = odd ? q * d : q;
-                ir = cpool_powf_exact_bits(q, ix, 1, odd);
+                ir = cpool_powf_rules((float)q, ix, 1, odd);
                 memcpy(&out[i], &ir, 4);
             }
         } else {
             for (i = 0; i < n; i++) {
                 d = cpool_powf_abs(x, i, &ix);
-                ir = cpool_powf_exact_bits(sqrt(sqrt(d)), ix, 0, 0);
+                ir = cpool_powf_rules((float)sqrt(sqrt(d)), ix, 0, 0);
                 memcpy(&out[i], &ir, 4);
             }
         }
@@ -198,7 +197,6 @@ cdef extern from *:
                 double z = zs[i], k, y, y2, y4, q01, q23, q45, q67, q89, q1011, q03, q47, q811;
                 double q, scale;
                 float r;
-                int nan;
                 /* k = z rounded to an integer (adding 1.5 * 2^52 rounds it into the low bits
                    of the sum's mantissa), f = z - k in [-1/2, 1/2] */
                 k = z + 6755399441055744.0;
@@ -225,11 +223,7 @@ cdef extern from *:
                 ia = ix & 0x7fffffffu;
                 r = ia == 0 ? zero_result : r;
                 r = ia == 0x7f800000u ? inf_result : r;
-                memcpy(&ir, &r, 4);
-                ir |= ((uint32_t)odd & (ix >> 31)) << 31;
-                nan = (ia > 0x7f800000u)
-                      | (!whole & (int)(ix >> 31) & (ia != 0) & (ia < 0x7f800000u));
-                ir = nan ? 0xffc00000u : ir;
+                ir = cpool_powf_rules(r, ix, whole, odd);
                 memcpy(&os[i], &ir, 4);
             }
         }
