@@ -10,12 +10,12 @@ cores cannot say what the rule should be past two threads: run it on a larger ma
 """
 import json
 import sys
-import time
 
 import numpy as np
 
 import cpool
 from cpool import _validation
+from cpool._bench import _time
 
 SHAPES = [(4, 256, 56, 56), (12, 256, 56, 56), (32, 256, 56, 56)]
 OPS = {
@@ -26,24 +26,6 @@ OPS = {
 # (slabs past this many threads, whole copies up to this many bytes) for each way
 BUILT = (_validation._SLABS_ALWAYS_THREADS, _validation._WHOLE_COPY_BYTES)
 RULES = {"default": BUILT, "slabs": (1 << 30, BUILT[1]), "whole": (0, 1 << 60)}
-
-
-def best_time(fn, rounds=5, min_time=0.01):
-    """Minimum over ``rounds`` of the mean time of enough calls to take ``min_time``."""
-    fn()
-    best = float("inf")
-    for _ in range(rounds):
-        number = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            elapsed = time.perf_counter() - t0
-            if elapsed > min_time or number > 4096:
-                break
-            number *= 4
-        best = min(best, elapsed / number)
-    return best
 
 
 def main(argv):
@@ -59,7 +41,7 @@ def main(argv):
                     for rule, (always, whole_bytes) in RULES.items():
                         _validation._SLABS_ALWAYS_THREADS = always
                         _validation._WHOLE_COPY_BYTES = whole_bytes
-                        ms[rule] = best_time(lambda: op(x, n)) * 1e3
+                        ms[rule] = _time(lambda: op(x, n), 5, min_time=0.01) * 1e3
                     rows.append(dict(shape=shape, op=name, threads=n, **ms))
                     print(f"{str(shape):18s} {name:7s} {n:3d}t  default {ms['default']:8.3f}  "
                           f"slabs {ms['slabs']:8.3f}  whole {ms['whole']:8.3f} ms  "
