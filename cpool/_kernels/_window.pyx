@@ -65,9 +65,9 @@ cdef enum:
     SHORT_ROW = 32
     # The "same" 3x3 of floats (cpool_same_3x3_sums and _max, a plane a call) takes planes of
     # any row width whose gapped rows (the buffer of a max plane handed back: twice
-    # _gapped_values, 2 * H * (W + 2) values a thread) fit this many: planes up to 126 x 126. On wider rows than SHORT_ROW
-    # the per-row path took 2-5x as long (max 3x3 s1 p1 on (4, 256, 56, 56), one thread,
-    # 2.68 -> 0.97 ms; two threads 2.18 -> 0.50). Not planes of one row (1-D k3 s1 p1, whose
+    # _gapped_values, 2 * H * (W + 2) values a thread) fit this many: planes up to 126 x 126.
+    # On wider rows than SHORT_ROW the per-row path took 2-5x as long (max 3x3 s1 p1 on
+    # (4, 256, 56, 56), one thread, 2.68 -> 0.97 ms; two threads 2.18 -> 0.50). Not planes of one row (1-D k3 s1 p1, whose
     # windows are this 3x3's over rows of identities): the per-row path reads their row in
     # place, without a buffer (avg_pool1d on (64, 256, 4096), one thread: 46.9 ms, 63.8 by
     # the plane kernel).
