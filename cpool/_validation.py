@@ -1341,7 +1341,7 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
         args = key[-1]
         arg_types = _arg_types(args)
     if (arg_types is not None and plan.x.dtype == x.dtype and plan.x.strides == view.strides
-            and plan.x.__array_interface__["data"] == view.__array_interface__["data"]
+            and plan.x.__array_interface__["data"][0] == view.__array_interface__["data"][0]
             and all(v is a for v, a in zip(plan.views, r))
             and all(t is a for t, a in zip(plan.targets, r))):
         g = plan.geometry

@@ -48,6 +48,22 @@ CALLS = [
 ]
 
 
+@pytest.mark.parametrize("call", CALLS)
+def test_contiguous_calls_are_recorded(rng, call, monkeypatch):
+    # Every call on a C-contiguous array of a kernel dtype is recorded once and then reused,
+    # channels-last ones included: their kernel view is read-only where the input is not,
+    # which once kept them from being recorded (26 us a call instead of 3.5 us).
+    x = random_array(rng, (2, 5, 9, 10), np.float32)
+    first = call(x)
+    assert len(_validation._RECIPES._entries) == 1
+
+    def planned_again(*args, **kwargs):
+        raise AssertionError("a recorded call was planned again")
+
+    monkeypatch.setattr(_validation, "_new_plan", planned_again)
+    assert_identical(call(x), first)
+
+
 def test_adaptive_errors_raise_every_time(rng):
     x = random_array(rng, (2, 5, 9, 10), np.float32)
     cpool.adaptive_avg_pool2d(x, 3)
