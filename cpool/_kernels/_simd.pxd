@@ -18,19 +18,24 @@ from libc.stdint cimport int64_t, uint64_t
 
 cdef extern from *:
     """
-    /* A read-prefetch hint into all cache levels; a no-op where the compiler has none. On x86
-       with GCC or Clang it is an asm statement rather than __builtin_prefetch: GCC 12 deleted
+    /* A read-prefetch hint into all cache levels (cpool_prefetch), or into L2 and the levels
+       below it, not L1 (cpool_prefetch_l2); no-ops where the compiler has none. On x86 with
+       GCC or Clang they are asm statements rather than __builtin_prefetch: GCC 12 deleted
        loops made only of the builtin (it counts them as free of side effects) wherever the
        loop's guard was not a constant, so the hints vanished from most kernels. */
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     #define cpool_prefetch(p) __asm__ __volatile__("prefetcht0 %0" : : "m"(*(const char*)(p)))
+    #define cpool_prefetch_l2(p) __asm__ __volatile__("prefetcht1 %0" : : "m"(*(const char*)(p)))
     #elif defined(__GNUC__) || defined(__clang__)
     #define cpool_prefetch(p) __builtin_prefetch((const void*)(p), 0, 3)
+    #define cpool_prefetch_l2(p) __builtin_prefetch((const void*)(p), 0, 2)
     #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
     #include <xmmintrin.h>
     #define cpool_prefetch(p) _mm_prefetch((const char*)(p), _MM_HINT_T0)
+    #define cpool_prefetch_l2(p) _mm_prefetch((const char*)(p), _MM_HINT_T1)
     #else
     #define cpool_prefetch(p) ((void)0)
+    #define cpool_prefetch_l2(p) ((void)0)
     #endif
     #include <math.h>
     #include <string.h>
@@ -1582,6 +1587,7 @@ cdef extern from *:
     void cpool_horizontal_s2_f64(const double* buf, double* out, Py_ssize_t n, int k,
                                  int op) noexcept nogil
     void cpool_prefetch(const void* p) noexcept nogil
+    void cpool_prefetch_l2(const void* p) noexcept nogil
     void cpool_copy_pixels(const char* src, char* dst, Py_ssize_t n, Py_ssize_t step,
                            Py_ssize_t nbytes) noexcept nogil
     bint cpool_rgb8_max_2s2(const unsigned char* buf, unsigned char* out,
