@@ -192,7 +192,7 @@ def test_average_is_the_rounded_quotient_of_the_sum(rng, k, s, p, c, shape, dtyp
     assert_identical(got, sums / counts)
 
 
-@pytest.mark.parametrize("W", list(range(2, 42)) + [63, 64, 65, 80, 128, 129, 257])
+@pytest.mark.parametrize("W", list(range(2, 42)) + [63, 64, 65, 80, 128, 129, 257, 512, 1031])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES + [np.int64, np.uint64])
 def test_2x2_tiles_every_row_width(rng, W, dtype):
     # 2x2 stride 2 sums each output row straight from its two input rows in vectors, the last
@@ -202,7 +202,8 @@ def test_2x2_tiles_every_row_width(rng, W, dtype):
     # divisors overridden (3 has no exact reciprocal), sums and LP's squares. Planes whose
     # window rows fit 16 KB take a call per plane, taller ones (H = 205 at the widest rows)
     # a call per row, and from 512 bytes of taps to rows of 2 KB (W = 64-255 for 8-byte
-    # values, 128-511 float32) copy the upper row first. 64-bit integer sums take the same
+    # values, 128-511 float32) copy the upper row first; longer rows are read side by side,
+    # the rows of the windows ahead hinted as they go. 64-bit integer sums take the same
     # tiles (their sums keep the dtype).
     for H in (2, 5, 8) + ((205,) if W >= 41 else ()):
         x = random_array(rng, (3, 2, H, W), dtype)

@@ -332,7 +332,7 @@ def _sparse_specials(rng, shape, dtype):
     return np.where(rng.random(shape) < 0.03, special, x).astype(dtype)
 
 
-@pytest.mark.parametrize("W", list(range(3, 42)) + [63, 64, 65, 80, 128, 129, 257])
+@pytest.mark.parametrize("W", list(range(3, 42)) + [63, 64, 65, 80, 128, 129, 257, 512, 1031])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("k", [2, 3])
 def test_tiles_every_row_width(rng, W, dtype, k):
@@ -344,7 +344,9 @@ def test_tiles_every_row_width(rng, W, dtype, k):
     # in memory, adaptive pooling's 3x3 windows. Planes whose window rows fit 16 KB take a
     # call per plane (every width here at heights 3-8), taller ones a call per row (H = 205
     # at the widest rows), whose 2x2 tiles copy the upper row first from 512 bytes of taps
-    # and under 2 KB of row (W = 64-255 float64, 128-511 float32).
+    # and under 2 KB of row (W = 64-255 float64, 128-511 float32); longer rows are read side
+    # by side, with the rows of the windows ahead hinted as they go (W = 257 float64, 512 and
+    # 1031 for both).
     for H in (3, 5, 8) + ((205,) if W >= 41 else ()):
         x = _sparse_specials(rng, (3, 2, H, W), dtype)
         for xs in (x, rows_apart(x)):

@@ -272,10 +272,10 @@ cdef inline const floating* _lp_plane_mean_grads(
             _prefetch_rows(x + (2 * oh + 1) * W, W, 2, 2, W)
             if floating is float:
                 cpool_tile_rows_2x2_f32(x + 2 * oh * W, W, 2 * W, 1, result + oh * OW, OW, 1,
-                                        scale)
+                                        scale, 0)
             else:
                 cpool_tile_rows_2x2_f64(x + 2 * oh * W, W, 2 * W, 1, result + oh * OW, OW, 1,
-                                        scale)
+                                        scale, 0)
         for i in range(OH * OW):
             result[i] = _lp_mean_grad_one(grad[i], result[i], size, half, minus_half, True)
         return result

@@ -786,6 +786,10 @@ cdef extern from *:
     #define CPOOL_ORDER256_f64(v) _mm256_permute4x64_pd(v, _MM_SHUFFLE(3, 1, 2, 0))
     #define CPOOL_TILES_WIDE(NAME, T, S, N) \\
         for (; i + 2 * N <= n; i += 2 * N) { \\
+            if (ahead) { /* each row's next 64 bytes, ``ahead`` bytes on */ \\
+                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+            } \\
             __m256##S##_T a0 = _mm256_loadu_##S(r0 + 2 * i), a1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
             __m256##S##_T b0 = _mm256_loadu_##S(r1 + 2 * i), b1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
             __m256##S##_T c0, c1, e, o; \\
@@ -1219,7 +1223,8 @@ cdef extern from *:
        (_window's build) GCC left it a call, op read at run time (adaptive avg 14 -> 7, rows \\
        of 7 outputs: 1.26x as slow). */ \\
     static CPOOL_ALWAYS_INLINE int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, \\
-                                                          Py_ssize_t n, int op, T scale) { \\
+                                                          Py_ssize_t n, int op, T scale, \\
+                                                          Py_ssize_t ahead) { \\
         /* the +0 on its side of the scale, -0 (which changes nothing) on the other */ \\
         T zb = op == 3 ? (T)0 : (T)-0.0, za = op == 3 ? (T)-0.0 : (T)0; \\
         V flags = _mm_setzero_##S(), sv = _mm_set1_##S(scale); \\
@@ -1230,6 +1235,10 @@ cdef extern from *:
         CPOOL_TILES_WIDE(NAME, T, S, N) \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
+            if (ahead) { /* 32 bytes a row: each line hinted twice, as cheap as once */ \\
+                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+            } \\
             { \\
                 V a0 = _mm_loadu_##S(r0 + 2 * i), a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
                 V b0 = _mm_loadu_##S(r1 + 2 * i), b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
@@ -1505,9 +1514,10 @@ cdef extern from *:
     CPOOL_SIMD_HELPERS(f64, double)
     #define CPOOL_TILE_LOOPS(NAME, T) \\
     static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
-                                             int op, T scale) { \\
+                                             int op, T scale, Py_ssize_t ahead) { \\
         Py_ssize_t i; \\
         int any = 0; \\
+        (void)ahead; /* no hints without SSE2 */ \\
         for (i = 0; i < n; i++) out[i] = cpool_tile_2x2_one_##NAME(r0, r1, i, op, scale, &any); \\
         return any; \\
     } \\
@@ -1553,22 +1563,22 @@ cdef extern from *:
        its callers, and with op read at run time inside, 14 -> 7 took 1.17x as long. */ \\
     static CPOOL_ALWAYS_INLINE int cpool_tile_rows_2x2_op_##NAME( \\
             const T* x, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
-            int op, T scale) { \\
+            int op, T scale, Py_ssize_t ahead) { \\
         Py_ssize_t r; \\
         int any = 0; \\
         for (r = 0; r < n_rows; r++) \\
             any |= cpool_tiles_2x2_##NAME(x + r * step, x + r * step + below, out + r * n, n, \\
-                                          op, scale); \\
+                                          op, scale, ahead); \\
         return any; \\
     } \\
     static inline int cpool_tile_rows_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
                                                  Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
-                                                 int op, T scale) { \\
+                                                 int op, T scale, Py_ssize_t ahead) { \\
         switch (op) { \\
-            case 2: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 2, scale); \\
-            case 1: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 1, scale); \\
-            case 3: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 3, scale); \\
-            default: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 0, scale); \\
+            case 2: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 2, scale, ahead); \\
+            case 1: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 1, scale, ahead); \\
+            case 3: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 3, scale, ahead); \\
+            default: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 0, scale, ahead); \\
         } \\
     }
     CPOOL_TILE_ROWS(f32, float)
@@ -1627,9 +1637,9 @@ cdef extern from *:
     Py_ssize_t cpool_first_equal_f32(const float* p, Py_ssize_t n, float v) noexcept nogil
     Py_ssize_t cpool_first_equal_f64(const double* p, Py_ssize_t n, double v) noexcept nogil
     bint cpool_tiles_2x2_f32(const float* r0, const float* r1, float* out, Py_ssize_t n,
-                             int op, float scale) noexcept nogil
+                             int op, float scale, Py_ssize_t ahead) noexcept nogil
     bint cpool_tiles_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
-                             int op, double scale) noexcept nogil
+                             int op, double scale, Py_ssize_t ahead) noexcept nogil
     void cpool_spread_2x2_f32(const float* src, const float* div, int mode, float* r0,
                               float* r1, Py_ssize_t n) noexcept nogil
     void cpool_spread_2x2_f64(const double* src, const double* div, int mode, double* r0,
@@ -1665,7 +1675,7 @@ cdef extern from *:
                                   bint with_taps, int* flagged, bint lead) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
-                                 float scale) noexcept nogil
+                                 float scale, Py_ssize_t ahead) noexcept nogil
     bint cpool_tile_rows_2x2_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, double* out, Py_ssize_t n, int op,
-                                 double scale) noexcept nogil
+                                 double scale, Py_ssize_t ahead) noexcept nogil
