@@ -766,7 +766,10 @@ cdef extern from *:
        result says whether any tap is NaN or any column max is -0, whose bits the caller then
        takes from a scan in PyTorch's order; 0 for sums. Vectors of 2N columns; a row whose
        length is not a whole number of vectors ends with one that overlaps the one before
-       (it writes the same values twice), so only rows under N outputs run scalar. */
+       (it writes the same values twice), so only rows under N outputs run scalar. With
+       ``ahead`` (bytes) each step hints into L2 the lines that far past the ones it reads of
+       r1 and of h0, the upper row where it lies in the input (r0 itself, or the row r0 is a
+       copy of). */
     #define CPOOL_EVEN_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))
     #define CPOOL_ODD_f32(a, b) _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))
     #define CPOOL_EVEN_f64(a, b) _mm_unpacklo_pd(a, b)
@@ -787,7 +790,7 @@ cdef extern from *:
     #define CPOOL_TILES_WIDE(NAME, T, S, N) \\
         for (; i + 2 * N <= n; i += 2 * N) { \\
             if (ahead) { /* each row's next 64 bytes, ``ahead`` bytes on */ \\
-                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(h0 + 2 * i) + ahead); \\
                 cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
             } \\
             __m256##S##_T a0 = _mm256_loadu_##S(r0 + 2 * i), a1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
@@ -1224,7 +1227,7 @@ cdef extern from *:
        of 7 outputs: 1.26x as slow). */ \\
     static CPOOL_ALWAYS_INLINE int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, \\
                                                           Py_ssize_t n, int op, T scale, \\
-                                                          Py_ssize_t ahead) { \\
+                                                          const T* h0, Py_ssize_t ahead) { \\
         /* the +0 on its side of the scale, -0 (which changes nothing) on the other */ \\
         T zb = op == 3 ? (T)0 : (T)-0.0, za = op == 3 ? (T)-0.0 : (T)0; \\
         V flags = _mm_setzero_##S(), sv = _mm_set1_##S(scale); \\
@@ -1236,7 +1239,7 @@ cdef extern from *:
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
             if (ahead) { /* 32 bytes a row: each line hinted twice, as cheap as once */ \\
-                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(h0 + 2 * i) + ahead); \\
                 cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
             } \\
             { \\
@@ -1514,10 +1517,10 @@ cdef extern from *:
     CPOOL_SIMD_HELPERS(f64, double)
     #define CPOOL_TILE_LOOPS(NAME, T) \\
     static inline int cpool_tiles_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
-                                             int op, T scale, Py_ssize_t ahead) { \\
+                                             int op, T scale, const T* h0, Py_ssize_t ahead) { \\
         Py_ssize_t i; \\
         int any = 0; \\
-        (void)ahead; /* no hints without SSE2 */ \\
+        (void)h0; (void)ahead; /* no hints without SSE2 */ \\
         for (i = 0; i < n; i++) out[i] = cpool_tile_2x2_one_##NAME(r0, r1, i, op, scale, &any); \\
         return any; \\
     } \\
@@ -1568,7 +1571,7 @@ cdef extern from *:
         int any = 0; \\
         for (r = 0; r < n_rows; r++) \\
             any |= cpool_tiles_2x2_##NAME(x + r * step, x + r * step + below, out + r * n, n, \\
-                                          op, scale, ahead); \\
+                                          op, scale, x + r * step, ahead); \\
         return any; \\
     } \\
     static inline int cpool_tile_rows_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
@@ -1637,9 +1640,11 @@ cdef extern from *:
     Py_ssize_t cpool_first_equal_f32(const float* p, Py_ssize_t n, float v) noexcept nogil
     Py_ssize_t cpool_first_equal_f64(const double* p, Py_ssize_t n, double v) noexcept nogil
     bint cpool_tiles_2x2_f32(const float* r0, const float* r1, float* out, Py_ssize_t n,
-                             int op, float scale, Py_ssize_t ahead) noexcept nogil
+                             int op, float scale, const float* h0,
+                             Py_ssize_t ahead) noexcept nogil
     bint cpool_tiles_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
-                             int op, double scale, Py_ssize_t ahead) noexcept nogil
+                             int op, double scale, const double* h0,
+                             Py_ssize_t ahead) noexcept nogil
     void cpool_spread_2x2_f32(const float* src, const float* div, int mode, float* r0,
                               float* r1, Py_ssize_t n) noexcept nogil
     void cpool_spread_2x2_f64(const double* src, const double* div, int mode, double* r0,

@@ -548,25 +548,27 @@ cdef inline bint _tile_pair(const numeric_acc* x, Py_ssize_t below, numeric_acc*
                             Py_ssize_t ahead=0) noexcept nogil:
     """One row of :func:`_tiles_2x2` (input rows ``x`` and ``x + below``), the upper row's
     taps first copied to ``copy`` unless it is NULL (:func:`_separable`'s ``row_first``):
-    the same values, so the same bits. Rows read side by side may have the lines ``ahead``
-    bytes on hinted as they are read (:func:`_separable`'s ``tile_ahead``)."""
+    the same values, so the same bits. The lines ``ahead`` bytes on of both input rows may be
+    hinted as they are read (:func:`_separable`'s ``tile_ahead``)."""
     if copy == NULL:
         return _tiles_2x2(x, below, 0, 1, out, OW, is_max, square, scale, zero_first, ahead)
     memcpy(copy, x, 2 * OW * sizeof(numeric_acc))
-    return _tile_row_2x2(copy, x + below, out, OW, is_max, square, scale, zero_first)
+    return _tile_row_2x2(copy, x + below, out, OW, is_max, square, scale, zero_first, x, ahead)
 
 
 cdef inline bint _tile_row_2x2(const numeric_acc* r0, const numeric_acc* r1, numeric_acc* o,
                                Py_ssize_t OW, bint is_max, bint square,
-                               numeric_acc scale=1, bint zero_first=False) noexcept nogil:
+                               numeric_acc scale=1, bint zero_first=False,
+                               const numeric_acc* source=NULL, Py_ssize_t ahead=0) noexcept nogil:
     """One row of :func:`_tiles_2x2` from its two input rows ``r0`` and ``r1``, wherever each
-    lies (``r0`` may be a copy: :func:`_tile_pair`)."""
+    lies (``r0`` may be a copy of the input row at ``source``: :func:`_tile_pair`, whose
+    ``ahead`` hints go by that row)."""
     cdef Py_ssize_t i
     cdef int op = _tile_op(is_max, square, zero_first)
     if numeric_acc is float:
-        return cpool_tiles_2x2_f32(r0, r1, o, OW, op, scale, 0)
+        return cpool_tiles_2x2_f32(r0, r1, o, OW, op, scale, source if source else r0, ahead)
     elif numeric_acc is double:
-        return cpool_tiles_2x2_f64(r0, r1, o, OW, op, scale, 0)
+        return cpool_tiles_2x2_f64(r0, r1, o, OW, op, scale, source if source else r0, ahead)
     if square:
         for i in range(OW):
             o[i] = ((r0[2 * i] * r0[2 * i] + r1[2 * i] * r1[2 * i])
@@ -1082,11 +1084,13 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # burst that filled the core's miss buffers while the window's own loads waited on them).
     # Max 2x2 on 64 MB of float32 rows, one thread, a C model of the kernel's tile loop and
     # its hints: 512 wide 7.8 -> 2.9 ms, 1024 wide 4.0 -> 2.6, 2048 and 4096 3.6-3.8 -> 2.8;
-    # the same loop without the NaN and -0 checks took 2.0-2.4 ms with either hints.
+    # the same loop without the NaN and -0 checks took 2.0-2.4 ms with either hints. Rows
+    # read upper row first (row_first) hint both input rows likewise: 128-500 wide, the same
+    # model with the copy, 3.3-4.2 -> 2.8-3.0 ms.
     cdef Py_ssize_t window_bytes = sh * row_step * <Py_ssize_t>sizeof(numeric)  # a window's advance
     cdef Py_ssize_t tile_ahead = 0
-    if (tiles_2x2 and not row_first and (numeric_acc is float or numeric_acc is double)
-            and numeric is numeric_acc and L * <Py_ssize_t>sizeof(numeric) >= PREFETCH_BYTES
+    if (tiles_2x2 and (numeric_acc is float or numeric_acc is double) and numeric is numeric_acc
+            and (row_first or L * <Py_ssize_t>sizeof(numeric) >= PREFETCH_BYTES)
             and window_bytes > 0):
         tile_ahead = window_bytes * max(1, min(3, TILE_HINT_BYTES // window_bytes))
     cdef numeric_acc* copy
