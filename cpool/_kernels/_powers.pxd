@@ -117,11 +117,23 @@ cdef extern from *:
         Py_ssize_t i;
         float a, r;
         if (k == 3) {
-            for (i = 0; i < n; i++) { memcpy(&a, &x[i], 4); r = (a * a) * a; memcpy(&out[i], &r, 4); }
+            for (i = 0; i < n; i++) {
+                memcpy(&a, &x[i], 4);
+                r = (a * a) * a;
+                memcpy(&out[i], &r, 4);
+            }
         } else if (k == 2) {
-            for (i = 0; i < n; i++) { memcpy(&a, &x[i], 4); r = a * a; memcpy(&out[i], &r, 4); }
+            for (i = 0; i < n; i++) {
+                memcpy(&a, &x[i], 4);
+                r = a * a;
+                memcpy(&out[i], &r, 4);
+            }
         } else {
-            for (i = 0; i < n; i++) { memcpy(&a, &x[i], 4); r = 1.0f / (a * a); memcpy(&out[i], &r, 4); }
+            for (i = 0; i < n; i++) {
+                memcpy(&a, &x[i], 4);
+                r = 1.0f / (a * a);
+                memcpy(&out[i], &r, 4);
+            }
         }
     }
     static void cpool_powf_run(const float* x, float* out, Py_ssize_t n, double p) {

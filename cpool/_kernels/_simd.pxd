@@ -1578,10 +1578,14 @@ cdef extern from *:
                                                  Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
                                                  int op, T scale, Py_ssize_t ahead) { \\
         switch (op) { \\
-            case 2: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 2, scale, ahead); \\
-            case 1: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 1, scale, ahead); \\
-            case 3: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 3, scale, ahead); \\
-            default: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 0, scale, ahead); \\
+            case 2: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 2, \\
+                                                         scale, ahead); \\
+            case 1: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 1, \\
+                                                         scale, ahead); \\
+            case 3: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 3, \\
+                                                         scale, ahead); \\
+            default: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 0, \\
+                                                          scale, ahead); \\
         } \\
     }
     CPOOL_TILE_ROWS(f32, float)

@@ -67,10 +67,10 @@ cdef enum:
     # any row width whose gapped rows (the buffer of a max plane handed back: twice
     # _gapped_values, 2 * H * (W + 2) values a thread) fit this many: planes up to 126 x 126.
     # On wider rows than SHORT_ROW the per-row path took 2-5x as long (max 3x3 s1 p1 on
-    # (4, 256, 56, 56), one thread, 2.68 -> 0.97 ms; two threads 2.18 -> 0.50). Not planes of one row (1-D k3 s1 p1, whose
-    # windows are this 3x3's over rows of identities): the per-row path reads their row in
-    # place, without a buffer (avg_pool1d on (64, 256, 4096), one thread: 46.9 ms, 63.8 by
-    # the plane kernel).
+    # (4, 256, 56, 56), one thread, 2.68 -> 0.97 ms; two threads 2.18 -> 0.50). Not planes
+    # of one row (1-D k3 s1 p1, whose windows are this 3x3's over rows of identities): the
+    # per-row path reads their row in place, without a buffer (avg_pool1d on
+    # (64, 256, 4096), one thread: 46.9 ms, 63.8 by the plane kernel).
     SAME3_VALUES = 32768
     ROW_FIRST_BYTES = 512  # 2x2 tiles on rows this wide (and under PREFETCH_BYTES) read the
                            # upper row first
@@ -1087,7 +1087,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # the same loop without the NaN and -0 checks took 2.0-2.4 ms with either hints. Rows
     # read upper row first (row_first) hint both input rows likewise: 128-500 wide, the same
     # model with the copy, 3.3-4.2 -> 2.8-3.0 ms.
-    cdef Py_ssize_t window_bytes = sh * row_step * <Py_ssize_t>sizeof(numeric)  # a window's advance
+    cdef Py_ssize_t window_bytes = sh * row_step * <Py_ssize_t>sizeof(numeric)  # its advance
     cdef Py_ssize_t tile_ahead = 0
     if (tiles_2x2 and (numeric_acc is float or numeric_acc is double) and numeric is numeric_acc
             and (row_first or L * <Py_ssize_t>sizeof(numeric) >= PREFETCH_BYTES)
