@@ -45,7 +45,8 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, THREAD_SLOT, _any_negzero_or_
                                   _scratch, _step, _thread_slots,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_cells_max_f32, cpool_cells_max_f64,
+from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF,
+                                   cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
@@ -776,8 +777,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef Py_ssize_t j
     if gapped:
         n_buf = _gapped_values(OH, W, kw, dw)
-        # (cpool_same_3x3_sums: three rows of W + 2, more than 2 * n_buf only where OH is 1)
-        stride = _buffer_stride(max(2 * n_buf, 3 * W + 4), sizeof(numeric_acc))
+        # (cpool_same_3x3_sums' ring of rows: more than 2 * n_buf only where OH is small)
+        stride = _buffer_stride(max(2 * n_buf, CPOOL_SAME_3X3_BUF(W)), sizeof(numeric_acc))
     cdef numeric_acc* buf
     cdef numeric_acc* divs
     cdef numeric_acc* orow
