@@ -329,17 +329,18 @@ cdef extern from *:
        as ``zero_first``), or for sums (divs NULL) the +0 alone. A row at the plane's top or
        bottom edge sums a row of zeros in place of the missing one (0 + s, s + 0: the bits
        change only for a -0 sum, which the final +0 makes +0 in either case).
-       One loop per input row does both passes: it writes row r's column sums into a buffer
-       row while it sweeps those of an earlier row. On rows of 6 vectors or more that is the
-       row just before (two buffer rows, in turn); on shorter rows, row r - 2 or r - 3, in a
-       ring of four buffer rows: at least 10 vectors' steps after they were written, so that
-       the sweep's loads, which straddle two of those stores each, find them in L1. Read a row
-       after them, on 28-wide planes the loads waited on the stores for a third of the time
-       (a C model, 512 planes of 28 x 28: 0.134 -> 0.092 ms; the kernel, avg_pool2d(x, 3, 1, 1)
-       on (4, 128, 28, 28): 0.204 -> 0.137 ms). Rows of whole vectors, the last overlapping the
-       one before; buf holds CPOOL_SAME_3X3_BUF(W) = 5W + 8 values, of which the edges and the
-       row of identities are written only when ``fresh`` (a buffer's first plane: no call
-       writes over them). Returns 0 for rows under a vector (the caller's own loops then).
+       One loop per input row does both passes: it writes row r's column sums into a ring of
+       four buffer rows while it sweeps those of row r - 2 (rows of 5 vectors or more) or
+       r - 3, at least 10 vectors' steps after they were written, so that the sweep's loads,
+       which straddle two of those stores each, find them in L1. Read a row after them (the
+       two-row buffer before), on 28-wide planes the loads waited on the stores for a third of
+       the time (a C model, 512 planes of 28 x 28: 0.134 -> 0.092 ms; the kernel,
+       avg_pool2d(x, 3, 1, 1) on (4, 128, 28, 28): 0.197 -> 0.121 ms), and 56- to 112-wide
+       planes gained 0-14% too. Rows of
+       whole vectors, the last overlapping the one before; buf holds CPOOL_SAME_3X3_BUF(W) =
+       5W + 8 values, of which the edges and the row of identities are written only when
+       ``fresh`` (a buffer's first plane: no call writes over them). Returns 0 for rows under
+       a vector (the caller's own loops then).
        cpool_same_3x3_max: the same for max_pool2d(x, 3, 1, 1), in the same loops (mode 5):
        each column's max of its rows in order, _mm_max(v, m) (m kept on ties), the padding's
        identity -inf, then the max of three column maxima. That is the scan's answer wherever
@@ -386,43 +387,12 @@ cdef extern from *:
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, const T* divs, \\
             T* buf, const int mode, V* flags) { \\
         const Py_ssize_t Wr = W + 2, vectors = (W + N - 1) / N; \\
-        /* Rows between writing a row's column sums and sweeping them */ \\
+        /* Rows between writing a row's column sums and sweeping them: 10 vectors' steps or \\
+           more, and never the row just before (slower at every width measured, 28 to 112) */ \\
         const Py_ssize_t lag = vectors >= 5 ? 2 : 3; \\
         const T *edge = buf + 4 * Wr, *above, *row, *below, *sums; \\
-        T *dst, *cur = buf, *next = buf + Wr; \\
+        T* dst; \\
         Py_ssize_t r, j, o; \\
-        if (vectors >= 6) { \\
-            /* Rows of 6 vectors or more: row r + 1's column sums into one buffer row while \\
-               row r's are swept from the other (the ring at a lag of 1 measured 1.1-1.2x \\
-               slower on 56- and 112-wide planes, for reasons not found). */ \\
-            below = H > 1 ? x + row_step : edge; \\
-            for (j = 0; j < W; j += N) { \\
-                CPOOL_OVERLAP_LAST(j, W, N) \\
-                _mm256_storeu_##S(cur + 1 + j, cpool_same_3x3_col_##NAME( \\
-                    edge + j, x + j, below + j, mode, flags)); \\
-            } \\
-            for (r = 0; r + 1 < H; r++) { \\
-                above = x + r * row_step; \\
-                row = above + row_step; \\
-                below = r + 2 < H ? row + row_step : edge; \\
-                for (j = 0; j < W; j += N) { \\
-                    CPOOL_OVERLAP_LAST(j, W, N) \\
-                    _mm256_storeu_##S(next + 1 + j, cpool_same_3x3_col_##NAME( \\
-                        above + j, row + j, below + j, mode, flags)); \\
-                    _mm256_storeu_##S(out + r * W + j, cpool_same_3x3_out_##NAME( \\
-                        cur + j, divs, r * W + j, mode)); \\
-                } \\
-                dst = cur; \\
-                cur = next; \\
-                next = dst; \\
-            } \\
-            for (j = 0; j < W; j += N) { \\
-                CPOOL_OVERLAP_LAST(j, W, N) \\
-                _mm256_storeu_##S(out + r * W + j, cpool_same_3x3_out_##NAME( \\
-                    cur + j, divs, r * W + j, mode)); \\
-            } \\
-            return; \\
-        } \\
         for (r = 0; r < H + lag; r++) { \\
             dst = buf + (r & 3) * Wr + 1; \\
             sums = buf + ((r + 4 - lag) & 3) * Wr; \\
@@ -463,8 +433,8 @@ cdef extern from *:
         for (j = 0; j < 4; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
         for (j = 4 * (W + 2); j < CPOOL_SAME_3X3_BUF(W); j++) buf[j] = identity; \\
     } \\
-    /* (Not inlined into the callers' large loops, whose register pressure cost the rows of \\
-       6 vectors or more 8-24% beside the ring's code.) */ \\
+    /* (Not inlined into the callers' large loops: inlined there, the ring's loop made rows of \\
+       6 vectors or more 8-24% slower than the two-row loop before it.) */ \\
     static CPOOL_NOINLINE int cpool_same_3x3_sums_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
             const T* divs, int reciprocal, int zero_first, T* buf, int fresh) { \\
