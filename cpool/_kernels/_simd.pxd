@@ -335,12 +335,11 @@ cdef extern from *:
        which straddle two of those stores each, find them in L1. Read a row after them (the
        two-row buffer before), on 28-wide planes the loads waited on the stores for a third of
        the time (a C model, 512 planes of 28 x 28: 0.134 -> 0.092 ms; the kernel,
-       avg_pool2d(x, 3, 1, 1) on (4, 128, 28, 28): 0.197 -> 0.121 ms), and 56- to 112-wide
-       planes gained 0-14% too. Rows of
-       whole vectors, the last overlapping the one before; buf holds CPOOL_SAME_3X3_BUF(W) =
-       5W + 8 values, of which the edges and the row of identities are written only when
-       ``fresh`` (a buffer's first plane: no call writes over them). Returns 0 for rows under
-       a vector (the caller's own loops then).
+       avg_pool2d(x, 3, 1, 1) on (4, 128, 28, 28): 0.196 -> 0.117 ms; 56- to 112-wide planes
+       0.94-1.02 of their time). Rows of whole vectors, the last overlapping the one before;
+       buf holds CPOOL_SAME_3X3_BUF(W) = 5W + 8 values, of which the edges and the row of
+       identities are written only when ``fresh`` (a buffer's first plane: no call writes over
+       them). Returns 0 for rows under a vector (the caller's own loops then).
        cpool_same_3x3_max: the same for max_pool2d(x, 3, 1, 1), in the same loops (mode 5):
        each column's max of its rows in order, _mm_max(v, m) (m kept on ties), the padding's
        identity -inf, then the max of three column maxima. That is the scan's answer wherever
