@@ -3,7 +3,8 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import FLOAT_DTYPES, assert_identical, fits, general_path, tolerance, window_grid
+from _helpers import (FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_WIDTHS, assert_identical, fits,
+                      general_path, tolerance, window_grid)
 
 GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::3]
 
@@ -383,8 +384,8 @@ def test_eval_2x2_every_row_width(rng, W, dtype):
     assert_identical(cpool.stochastic_pool2d(y, 2, training=False), got)
 
 
-@pytest.mark.parametrize("W", [3, 4, 7, 8, 9, 15, 16, 17, 28, 33])
-@pytest.mark.parametrize("H", [1, 2, 3, 28])
+@pytest.mark.parametrize("W", SAME_3X3_WIDTHS)
+@pytest.mark.parametrize("H", SAME_3X3_HEIGHTS)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_eval_same_3x3_every_row_width(rng, W, H, dtype):
     # The evaluation of the "same" 3x3 at stride 1 (padding 1 both ways) runs a plane a call

@@ -37,6 +37,7 @@ cdef extern from *:
     #define cpool_prefetch(p) ((void)0)
     #define cpool_prefetch_l2(p) ((void)0)
     #endif
+    #include <float.h>
     #include <math.h>
     #include <string.h>
     /* CPOOL_UNROLL: unroll the loop that follows (over a kernel's taps: a trip count that is a
@@ -150,6 +151,8 @@ cdef extern from *:
     /* The values cpool_same_3x3_sums' and _max's buffer holds, for rows of W values (a ring
        of four rows of W + 2, and a row of W identities). */
     #define CPOOL_SAME_3X3_BUF(W) (5 * (W) + 8)
+    /* cpool_same_3x3_eval's: two rings (sums, squares) and a row of zeros. */
+    #define CPOOL_SAME_3X3_EVAL_BUF(W) (9 * (W) + 16)
     #if defined(__AVX__)
     #include <immintrin.h>
     #define CPOOL_AVX_KERNELS 1
@@ -347,10 +350,16 @@ cdef extern from *:
        then keeps another zero than the scan: see _window's _scan_order_max); returns 2 where
        either happens, and the caller redoes the plane by its general rows.
        cpool_same_3x3_eval: stochastic pooling's evaluation (training=False) over the same
-       windows, in the same loops with two sums per column: the rows' sums and sums of squares
-       in _stochastic's _eval_rows3 order, the three columns of each, then its _ratio; *low
-       the smaller of itself and every value read but NaN. buf holds 5W + 8 values (two
-       buffer rows of sums, two of squares, a row of zeros), all written by each call. */
+       windows, in the same loops (mode 6) with two sums per column: the rows' sums and sums
+       of squares in _stochastic's _eval_rows3 order, each in a ring of its own, the three
+       columns of each, then its _ratio (see cpool_same_3x3_ratio); *low the smaller of itself
+       and every value read but NaN. Returns 2 where some output is infinite or NaN (the
+       caller redoes those), else 1, so the caller does not scan the plane again. buf holds
+       CPOOL_SAME_3X3_EVAL_BUF(W) = 9W + 16 values (the two rings, a row of zeros), all
+       written by each call. Its own loop before (two buffer rows of each, swept a row after
+       they were written, the caller's scan of each plane for outputs not finite, _ratio's
+       compares and blends): eval 3x3 s1 p1 on (4, 128, 28, 28) 0.231 -> 0.169 ms, on
+       (32, 256, 14, 14) 2.24 -> 0.84 ms, 56- and 112-wide planes 0.75-0.85 of their time. */
     #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
     /* One vector of a row's column sums (mode < 5: (a + r) + b) or maxima (mode 5; NaN \\
        inputs and -0 maxima noted in ``flags``), from the rows above, at and below. */ \\
@@ -382,83 +391,6 @@ cdef extern from *:
         if (mode == 2 || mode == 4) v = _mm256_add_##S(v, z); \\
         return v; \\
     } \\
-    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_rows_##NAME( \\
-            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, const T* divs, \\
-            T* buf, const int mode, V* flags) { \\
-        const Py_ssize_t Wr = W + 2, vectors = (W + N - 1) / N; \\
-        /* Rows between writing a row's column sums and sweeping them: 10 vectors' steps or \\
-           more, and never the row just before (slower at every width measured, 28 to 112) */ \\
-        const Py_ssize_t lag = vectors >= 5 ? 2 : 3; \\
-        const T *edge = buf + 4 * Wr, *above, *row, *below, *sums; \\
-        T* dst; \\
-        Py_ssize_t r, j, o; \\
-        for (r = 0; r < H + lag; r++) { \\
-            dst = buf + (r & 3) * Wr + 1; \\
-            sums = buf + ((r + 4 - lag) & 3) * Wr; \\
-            o = (r - lag) * W; /* the swept row's first output */ \\
-            if (r < H) { \\
-                /* row r's columns, with the row of identities for a missing row above or \\
-                   below: row 0's (identity + x_0) + x_1 */ \\
-                row = x + r * row_step; \\
-                above = r > 0 ? row - row_step : edge; \\
-                below = r + 1 < H ? row + row_step : edge; \\
-                if (r >= lag) { \\
-                    for (j = 0; j < W; j += N) { \\
-                        CPOOL_OVERLAP_LAST(j, W, N) \\
-                        _mm256_storeu_##S(dst + j, cpool_same_3x3_col_##NAME( \\
-                            above + j, row + j, below + j, mode, flags)); \\
-                        _mm256_storeu_##S(out + o + j, cpool_same_3x3_out_##NAME( \\
-                            sums + j, divs, o + j, mode)); \\
-                    } \\
-                } else { \\
-                    for (j = 0; j < W; j += N) { \\
-                        CPOOL_OVERLAP_LAST(j, W, N) \\
-                        _mm256_storeu_##S(dst + j, cpool_same_3x3_col_##NAME( \\
-                            above + j, row + j, below + j, mode, flags)); \\
-                    } \\
-                } \\
-            } else if (r >= lag) { \\
-                for (j = 0; j < W; j += N) { \\
-                    CPOOL_OVERLAP_LAST(j, W, N) \\
-                    _mm256_storeu_##S(out + o + j, cpool_same_3x3_out_##NAME( \\
-                        sums + j, divs, o + j, mode)); \\
-                } \\
-            } \\
-        } \\
-    } \\
-    /* The buffer's padding cells and its row of identities (a buffer's first plane). */ \\
-    static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity) { \\
-        Py_ssize_t j; \\
-        for (j = 0; j < 4; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
-        for (j = 4 * (W + 2); j < CPOOL_SAME_3X3_BUF(W); j++) buf[j] = identity; \\
-    } \\
-    /* (Not inlined into the callers' large loops: inlined there, the ring's loop made rows of \\
-       6 vectors or more 8-24% slower than the two-row loop before it.) */ \\
-    static CPOOL_NOINLINE int cpool_same_3x3_sums_##NAME( \\
-            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
-            const T* divs, int reciprocal, int zero_first, T* buf, int fresh) { \\
-        V unused = _mm256_setzero_##S(); \\
-        if (W < N) return 0; \\
-        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0); \\
-        if (divs == NULL) \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0, &unused); \\
-        else if (!reciprocal) \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 1 : 2, \\
-                                       &unused); \\
-        else \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 3 : 4, \\
-                                       &unused); \\
-        return 1; \\
-    } \\
-    static CPOOL_NOINLINE int cpool_same_3x3_max_##NAME( \\
-            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, T* buf, \\
-            int fresh) { \\
-        V flags = _mm256_setzero_##S(); \\
-        if (W < N) return 0; \\
-        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY); \\
-        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 5, &flags); \\
-        return 1 + (_mm256_movemask_##S(flags) != 0); \\
-    } \\
     /* One vector of stochastic evaluation's column sums ((a + r) + b) and sums of squares \\
        ((a*a + r*r) + b*b, _eval_rows3's order) into s and q; the row's values (each input \\
        row is one output row's ``r`` once) against the running minimum (min(v, m) is m where \\
@@ -474,59 +406,137 @@ cdef extern from *:
                                             _mm256_mul_##S(vb, vb))); \\
     } \\
     /* One vector of outputs from the column sums at s and q: ((s[i] + s[i+1]) + s[i+2]) of \\
-       each, then stochastic's _ratio (0 / 1 for an all-zero window, the sum where it is \\
-       infinite). */ \\
+       each, then sq / max(sa, the dtype's smallest normal). That is stochastic's _ratio \\
+       (sq / (sa if sa != 0 else 1), or sa where sa is infinite) bit for bit wherever no \\
+       value is negative (the call then raises) and sa is finite: a sum under the smallest \\
+       normal is of values whose squares are all 0, so both give +0; a NaN sum comes with a \\
+       NaN sq, which the division keeps either way. An infinite sa gives NaN here (inf / inf) \\
+       where _ratio gives inf; the caller redoes every output not finite (_eval_window gives \\
+       inf to a window holding an infinity and no NaN). Three operations a vector fewer than \\
+       _ratio's two compares and blends, on the ports the squares' products use. */ \\
     static CPOOL_ALWAYS_INLINE V cpool_same_3x3_ratio_##NAME(const T* s, const T* q) { \\
-        const V z = _mm256_setzero_##S(), one = _mm256_set1_##S(1), \\
-                inf = _mm256_set1_##S(INFINITY); \\
+        const V least = _mm256_set1_##S(sizeof(T) == 4 ? FLT_MIN : DBL_MIN); \\
         V sa = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(s), _mm256_loadu_##S(s + 1)), \\
                               _mm256_loadu_##S(s + 2)), \\
           sq = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(q), _mm256_loadu_##S(q + 1)), \\
                               _mm256_loadu_##S(q + 2)); \\
-        sq = _mm256_div_##S(sq, _mm256_blendv_##S(sa, one, _mm256_cmp_##S(sa, z, _CMP_EQ_OQ))); \\
-        return _mm256_blendv_##S(sq, sa, _mm256_cmp_##S(sa, inf, _CMP_EQ_OQ)); \\
+        return _mm256_div_##S(sq, _mm256_max_##S(sa, least)); \\
     } \\
-    static inline int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
-                                                 Py_ssize_t W, T* out, T* buf, T* low) { \\
-        T *s_cur = buf, *s_next = buf + W + 2, *q_cur = buf + 2 * (W + 2), \\
-          *q_next = buf + 3 * (W + 2), *swap, lanes[N], v; \\
-        T *zeros = buf + 4 * (W + 2); \\
-        const T *above, *row, *below; \\
-        V m = _mm256_set1_##S(*low); \\
-        Py_ssize_t r, j; \\
-        if (W < N) return 0; \\
-        /* the padding cells of the four buffer rows, and the row of zeros for a missing row */ \\
-        s_cur[0] = s_cur[W + 1] = s_next[0] = s_next[W + 1] = 0; \\
-        q_cur[0] = q_cur[W + 1] = q_next[0] = q_next[W + 1] = 0; \\
-        for (j = 0; j < W; j++) zeros[j] = 0; \\
-        below = H > 1 ? x + row_step : zeros; \\
-        for (j = 0; j < W; j += N) { \\
-            CPOOL_OVERLAP_LAST(j, W, N) \\
-            cpool_same_3x3_eval_col_##NAME(zeros + j, x + j, below + j, s_cur + 1 + j, \\
-                                           q_cur + 1 + j, &m); \\
+    /* The column step at ``dst`` (mode 6: sums at dst, squares at dst + rq) and the sweep \\
+       step from ``sums`` (and sums + rq) into out[at], for every mode. Mode 6 ORs each \\
+       output's v - v into *flags: +0 where it is finite, NaN bits where not. */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_col_step_##NAME( \\
+            const T* a, const T* r, const T* b, T* dst, Py_ssize_t rq, const int mode, \\
+            V* flags, V* low) { \\
+        if (mode == 6) cpool_same_3x3_eval_col_##NAME(a, r, b, dst, dst + rq, low); \\
+        else _mm256_storeu_##S(dst, cpool_same_3x3_col_##NAME(a, r, b, mode, flags)); \\
+    } \\
+    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_out_step_##NAME( \\
+            const T* sums, Py_ssize_t rq, const T* divs, T* out, Py_ssize_t at, const int mode, \\
+            V* flags) { \\
+        V v; \\
+        if (mode == 6) { \\
+            v = cpool_same_3x3_ratio_##NAME(sums, sums + rq); \\
+            *flags = _mm256_or_##S(*flags, _mm256_sub_##S(v, v)); \\
+        } else { \\
+            v = cpool_same_3x3_out_##NAME(sums, divs, at, mode); \\
         } \\
-        for (r = 0; r + 1 < H; r++) { \\
-            above = x + r * row_step; \\
-            row = above + row_step; \\
-            below = r + 2 < H ? row + row_step : zeros; \\
-            for (j = 0; j < W; j += N) { \\
-                CPOOL_OVERLAP_LAST(j, W, N) \\
-                cpool_same_3x3_eval_col_##NAME(above + j, row + j, below + j, s_next + 1 + j, \\
-                                               q_next + 1 + j, &m); \\
-                _mm256_storeu_##S(out + r * W + j, \\
-                                  cpool_same_3x3_ratio_##NAME(s_cur + j, q_cur + j)); \\
+        _mm256_storeu_##S(out + at, v); \\
+    } \\
+    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_rows_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, const T* divs, \\
+            T* buf, const int mode, V* flags, V* low) { \\
+        const Py_ssize_t Wr = W + 2, vectors = (W + N - 1) / N; \\
+        /* Rows between writing a row's column sums and sweeping them: 10 vectors' steps or \\
+           more, and never the row just before (slower at every width measured, 28 to 112) */ \\
+        const Py_ssize_t lag = vectors >= 5 ? 2 : 3; \\
+        /* mode 6: the squares' ring after the sums' (CPOOL_SAME_3X3_EVAL_BUF) */ \\
+        const Py_ssize_t rq = mode == 6 ? 4 * Wr : 0; \\
+        const T *edge = buf + 4 * Wr + rq, *above, *row, *below, *sums; \\
+        T* dst; \\
+        Py_ssize_t r, j, o; \\
+        for (r = 0; r < H + lag; r++) { \\
+            dst = buf + (r & 3) * Wr + 1; \\
+            sums = buf + ((r + 4 - lag) & 3) * Wr; \\
+            o = (r - lag) * W; /* the swept row's first output */ \\
+            if (r < H) { \\
+                /* row r's columns, with the row of identities for a missing row above or \\
+                   below: row 0's (identity + x_0) + x_1 */ \\
+                row = x + r * row_step; \\
+                above = r > 0 ? row - row_step : edge; \\
+                below = r + 1 < H ? row + row_step : edge; \\
+                if (r >= lag) { \\
+                    for (j = 0; j < W; j += N) { \\
+                        CPOOL_OVERLAP_LAST(j, W, N) \\
+                        cpool_same_3x3_col_step_##NAME(above + j, row + j, below + j, dst + j, \\
+                                                       rq, mode, flags, low); \\
+                        cpool_same_3x3_out_step_##NAME(sums + j, rq, divs, out, o + j, mode, \\
+                                                       flags); \\
+                    } \\
+                } else { \\
+                    for (j = 0; j < W; j += N) { \\
+                        CPOOL_OVERLAP_LAST(j, W, N) \\
+                        cpool_same_3x3_col_step_##NAME(above + j, row + j, below + j, dst + j, \\
+                                                       rq, mode, flags, low); \\
+                    } \\
+                } \\
+            } else if (r >= lag) { \\
+                for (j = 0; j < W; j += N) { \\
+                    CPOOL_OVERLAP_LAST(j, W, N) \\
+                    cpool_same_3x3_out_step_##NAME(sums + j, rq, divs, out, o + j, mode, flags); \\
+                } \\
             } \\
-            swap = s_cur; s_cur = s_next; s_next = swap; \\
-            swap = q_cur; q_cur = q_next; q_next = swap; \\
         } \\
-        for (j = 0; j < W; j += N) { \\
-            CPOOL_OVERLAP_LAST(j, W, N) \\
-            _mm256_storeu_##S(out + r * W + j, cpool_same_3x3_ratio_##NAME(s_cur + j, q_cur + j)); \\
-        } \\
+    } \\
+    /* The buffer's padding cells and its row of identities (a buffer's first plane): rings \\
+       of four buffer rows each, 1 (sums, maxima) or 2 (evaluation's sums and squares). */ \\
+    static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity, \\
+                                                   int rings) { \\
+        Py_ssize_t j; \\
+        for (j = 0; j < 4 * rings; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
+        for (j = 4 * rings * (W + 2); j < 4 * rings * (W + 2) + W; j++) buf[j] = identity; \\
+    } \\
+    /* (Not inlined into the callers' large loops: inlined there, the ring's loop made rows of \\
+       6 vectors or more 8-24% slower than the two-row loop before it.) */ \\
+    static CPOOL_NOINLINE int cpool_same_3x3_sums_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
+            const T* divs, int reciprocal, int zero_first, T* buf, int fresh) { \\
+        V unused = _mm256_setzero_##S(); \\
+        if (W < N) return 0; \\
+        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0, 1); \\
+        if (divs == NULL) \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0, &unused, &unused); \\
+        else if (!reciprocal) \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 1 : 2, \\
+                                       &unused, &unused); \\
+        else \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 3 : 4, \\
+                                       &unused, &unused); \\
+        return 1; \\
+    } \\
+    static CPOOL_NOINLINE int cpool_same_3x3_max_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, T* buf, \\
+            int fresh) { \\
+        V flags = _mm256_setzero_##S(); \\
+        if (W < N) return 0; \\
+        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY, 1); \\
+        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 5, &flags, &flags); \\
+        return 1 + (_mm256_movemask_##S(flags) != 0); \\
+    } \\
+    static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
+                                                         Py_ssize_t H, Py_ssize_t W, T* out, \\
+                                                         T* buf, T* low) { \\
+        V m = _mm256_set1_##S(*low), flags = _mm256_setzero_##S(); \\
+        T lanes[N], v; \\
+        Py_ssize_t j; \\
+        if (W < N) return 0; \\
+        cpool_same_3x3_edges_##NAME(buf, W, 0, 2); \\
+        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 6, &flags, &m); \\
         _mm256_storeu_##S(lanes, m); \\
         for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
         *low = v; \\
-        return 1; \\
+        return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
+                                       _mm256_cast##S##_si256(flags)); \\
     }
     CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
@@ -1614,6 +1624,7 @@ cdef extern from *:
     bint CPOOL_SSE2
     bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
     Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W)  # cpool_same_3x3_sums' and _max's buf
+    Py_ssize_t CPOOL_SAME_3X3_EVAL_BUF(Py_ssize_t W)  # cpool_same_3x3_eval's buf
     void cpool_argmax_s2_f32(const float* x, Py_ssize_t below, int k, float* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,
                              int64_t index_below) noexcept nogil
@@ -1645,11 +1656,11 @@ cdef extern from *:
                                float* out, float* buf, bint fresh) noexcept nogil
     int cpool_same_3x3_max_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
                                double* out, double* buf, bint fresh) noexcept nogil
-    bint cpool_same_3x3_eval_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
-                                 float* out, float* buf, float* low) noexcept nogil
-    bint cpool_same_3x3_eval_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H,
-                                 Py_ssize_t W, double* out, double* buf,
-                                 double* low) noexcept nogil
+    int cpool_same_3x3_eval_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
+                                float* out, float* buf, float* low) noexcept nogil
+    int cpool_same_3x3_eval_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H,
+                                Py_ssize_t W, double* out, double* buf,
+                                double* low) noexcept nogil
     int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
                                Py_ssize_t ahead) noexcept nogil
     int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,

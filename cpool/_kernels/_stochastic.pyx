@@ -42,7 +42,8 @@ from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
                                    cpool_eval_2x2_f32, cpool_eval_2x2_f64,
                                    cpool_same_3x3_eval_f32, cpool_same_3x3_eval_f64,
-                                   cpool_stoch_s2_f32, cpool_stoch_s2_f64, CPOOL_STOCH_S2)
+                                   CPOOL_SAME_3X3_EVAL_BUF, cpool_stoch_s2_f32,
+                                   cpool_stoch_s2_f64, CPOOL_STOCH_S2)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -824,16 +825,22 @@ cdef floating _eval_window(const floating* plane, Py_ssize_t row_step, Py_ssize_
                            floating fast) noexcept nogil:
     """sum(a^2) / sum(a) over a window whose evaluation in the dtype was not finite: from
     float64 sums of the values scaled by 2**-e (2**e above the largest, so no square or sum
-    overflows; the scale cancels in the ratio). A window holding an infinity or a NaN keeps
-    the dtype's answer ``fast`` (infinity, or NaN)."""
+    overflows; the scale cancels in the ratio). A window holding a NaN keeps the dtype's
+    answer ``fast`` (its NaN); one holding an infinity and no NaN gives infinity (the
+    sum, as _ratio has it; cpool_same_3x3_eval's ``fast`` is inf / inf there)."""
     cdef Py_ssize_t t, u
     cdef double largest = 0, scale, a, sa = 0, sq = 0
+    cdef bint infinite = False
     for t in range(nh):
         for u in range(nw):
             a = plane[(y0 + t) * row_step + x0 + u]
             if not (a - a == 0):
-                return fast
+                if a != a:
+                    return fast
+                infinite = True
             largest = max(largest, a)
+    if infinite:
+        return INFINITY
     if largest == 0:
         return 0
     scale = _unit_scale(largest)
@@ -892,6 +899,7 @@ def stochastic_eval(
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
     cdef Py_ssize_t H = x.shape[2], P = out.shape[0] * B1
     cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p
+    cdef int plane_state  # cpool_same_3x3_eval's answer: 2 where some output is not finite
     cdef double smallest = INFINITY
     cdef floating v, row_min, tiles_low
     cdef bint minima_used
@@ -910,7 +918,8 @@ def stochastic_eval(
     cdef bint same3 = not clipped and _same_3x3(True, H, W, OH, OW, kw, sw, 1, pad_w, 1, h_lo,
                                                 h_n, sizeof(floating))
     if same3:  # cpool_same_3x3_eval's buffer
-        thread_stride = max(thread_stride, _buffer_stride(5 * W + 8, sizeof(floating)))
+        thread_stride = max(thread_stride,
+                            _buffer_stride(CPOOL_SAME_3X3_EVAL_BUF(W), sizeof(floating)))
     cdef bint tiles_2x2 = not clipped and kw == 2 and sw == 2 and pad_w == 0 and 2 * OW <= W
     # Planes that 2x2 windows tile (output row oh on input rows 2oh and 2oh + 1): a task per
     # plane, its rows by cpool_eval_2x2 back to back, without the row loop's bookkeeping per
@@ -936,6 +945,7 @@ def stochastic_eval(
                 b1 = p - b0 * B1
                 orow = &out[b0, b1, 0, 0]
                 tiles_low = INFINITY  # the plane's smallest value
+                plane_state = 2  # 2x2 tiles: the plane is scanned for outputs not finite
                 if not same3:  # tile_planes
                     for oh in range(OH):
                         row = &x[b0, b1, 2 * oh, 0]
@@ -944,13 +954,15 @@ def stochastic_eval(
                         else:
                             cpool_eval_2x2_f64(row, row + row_step, orow + oh * OW, OW, &tiles_low)
                 elif floating is float:
-                    cpool_same_3x3_eval_f32(&x[b0, b1, 0, 0], row_step, H, W, orow,
-                                            scratch + threadid() * thread_stride, &tiles_low)
+                    plane_state = cpool_same_3x3_eval_f32(&x[b0, b1, 0, 0], row_step, H, W, orow,
+                                                          scratch + threadid() * thread_stride,
+                                                          &tiles_low)
                 else:
-                    cpool_same_3x3_eval_f64(&x[b0, b1, 0, 0], row_step, H, W, orow,
-                                            scratch + threadid() * thread_stride, &tiles_low)
+                    plane_state = cpool_same_3x3_eval_f64(&x[b0, b1, 0, 0], row_step, H, W, orow,
+                                                          scratch + threadid() * thread_stride,
+                                                          &tiles_low)
                 # Outputs that overflowed (or hold a NaN) again, as the row loop below does.
-                if _any_nonfinite(orow, OH * OW):
+                if plane_state != 1 and _any_nonfinite(orow, OH * OW):
                     for oh in range(OH):
                         _redo_nonfinite(&x[b0, b1, 0, 0], row_step, orow + oh * OW, OW,
                                         h_lo[oh], h_n[oh], &w_lo[0], &w_n[0])
