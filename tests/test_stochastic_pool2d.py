@@ -402,8 +402,15 @@ def test_eval_same_3x3_every_row_width(rng, W, H, dtype):
     x[0, 1, 0, -1] = np.inf  # infinite windows: infinity
     x[1, 0, -1, 0] = np.finfo(dtype).max / 2  # its squares overflow: recomputed, finite
     x[1, 1, 0, 0] = np.nan
+    # Sums under the smallest normal (the kernel divides by it there: squares all 0, so +0),
+    # and all -0 windows (+0).
+    x[0, 2, :3, :3] = np.finfo(dtype).smallest_subnormal * 5
+    x[0, 2, -3:, -2:] = -0.0
     got = cpool.stochastic_pool2d(x, 3, 1, 1, training=False)
     assert np.isfinite(got[1, 0]).all() and got[1, 0, -1, 0] > np.finfo(dtype).max / 8
+    assert got[0, 2, 0, 0] == 0 and not np.signbit(got[0, 2, 0, 0])
+    assert got[0, 2, -1, -1] == 0 and not np.signbit(got[0, 2, -1, -1])
+    assert got[0, 1, 0, -1] == np.inf
     with general_path():
         assert_identical(cpool.stochastic_pool2d(x, 3, 1, 1, training=False), got)
     for n in (2, 3):
