@@ -425,14 +425,45 @@ def test_eval_same_3x3_every_row_width(rng, W, H, dtype):
                 cpool.stochastic_pool2d(y, 3, 1, 1, training=False)
 
 
+@pytest.mark.parametrize("H", [129, 130, 131, 160, 161])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_eval_same_3x3_bands_of_large_planes(rng, H, dtype):
+    # Planes over 128 x 128 go a band of 32 rows a task through the same kernel (any thread
+    # count): bands ending 1, 2 and 3 rows after a multiple of 32 (within the kernel's lag),
+    # or on one; all-zero, infinite, overflowing and NaN windows on the bands' edge rows,
+    # against the reference and the general path bit for bit, at 1 to 4 threads; a negative
+    # on a band's first or last row is found.
+    x = relu_data(rng, (1, 2, H, 130), dtype)
+    got = cpool.stochastic_pool2d(x, 3, 1, 1, training=False, num_threads=2)
+    np.testing.assert_allclose(got, ref.stochastic_pool2d(x, 3, 1, 1, training=False),
+                               *tolerance(dtype, got))
+    x[0, 0, 30:34, :4] = 0
+    x[0, 0, 31, 9] = np.inf  # infinite windows: infinity (the reference's is NaN)
+    x[0, 1, 63:65, 60:62] = np.finfo(dtype).max / 2  # sums overflow: recomputed, finite
+    x[0, 1, 96, 7] = np.nan
+    x[0, 1, -1, -1] = np.inf
+    got = cpool.stochastic_pool2d(x, 3, 1, 1, training=False, num_threads=1)
+    assert got[0, 0, 30, 8] == np.inf and np.isfinite(got[0, 1, 62:66, 59:63]).all()
+    with general_path():
+        assert_identical(cpool.stochastic_pool2d(x, 3, 1, 1, training=False), got)
+    for n in (2, 3, 4):
+        assert_identical(cpool.stochastic_pool2d(x, 3, 1, 1, training=False, num_threads=n), got)
+    for i in (31, 32, 63, 64, H - 1):
+        y = x.copy()
+        y[0, 0, i, 100] = -1
+        with pytest.raises(ValueError, match=r"`x` must be non-negative"):
+            cpool.stochastic_pool2d(y, 3, 1, 1, training=False, num_threads=2)
+
+
 @pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 1, 1)])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_eval_plane_tasks_match_row_chunks(rng, k, s, p, dtype):
-    # The evaluation of 2x2 tiles and of the same 3x3 runs a plane a task where the planes
-    # are many (8 a thread) or small (128 x 128 at most), else in the row loop's chunks, which
-    # split a few large planes between the threads: two large planes (chunks at 2 threads)
-    # and the same planes 16 times over (a plane a task at one), bit for bit, with an
-    # all-zero, an infinite and an overflowing window.
+    # The evaluation of 2x2 tiles runs a plane a task where the planes are many (8 a thread)
+    # or small (128 x 128 at most), else in the row loop's chunks, which split a few large
+    # planes between the threads (the same 3x3 goes a band of rows a task on such planes,
+    # whatever the count): two large planes (chunks at 2 threads) and the same planes 16
+    # times over (a plane a task at one), bit for bit, with an all-zero, an infinite and an
+    # overflowing window.
     x = relu_data(rng, (1, 2, 131, 133), dtype)
     x[0, 0, :4, :4] = 0
     x[0, 1, 7, 9] = np.inf

@@ -55,6 +55,46 @@ def test_num_threads_larger_than_cores_is_fine(rng):
     np.testing.assert_array_equal(cpool.max_pool2d(x, 2, num_threads=64), cpool.max_pool2d(x, 2, num_threads=1))
 
 
+# Windowed ops whose kernels may take one path or another by the thread count (planes a task,
+# rows a task): on non-negative data holding NaNs of several payloads and both signs, every
+# output's bits are the same at any count. Planes just over 128 x 128 (the stochastic
+# evaluation's bands), a few planes (fewer than 8 a thread), many small ones.
+_NAN_OPS = {
+    "max 3x3 s1": lambda x, n: cpool.max_pool2d(x, 3, 1, 1, num_threads=n),
+    "avg 3x3 s1": lambda x, n: cpool.avg_pool2d(x, 3, 1, 1, num_threads=n),
+    "sum 3x3 s1": lambda x, n: cpool.sum_pool2d(x, 3, 1, 1, num_threads=n),
+    "avg 2x2": lambda x, n: cpool.avg_pool2d(x, 2, num_threads=n),
+    "avg 3x3 s2": lambda x, n: cpool.avg_pool2d(x, 3, 2, 1, num_threads=n),
+    "lp 2x2": lambda x, n: cpool.lp_pool2d(x, 2, 2, num_threads=n),
+    "adaptive avg": lambda x, n: cpool.adaptive_avg_pool2d(x, 5, num_threads=n),
+    "stochastic eval 3x3 s1": lambda x, n: cpool.stochastic_pool2d(x, 3, 1, 1, training=False,
+                                                                   num_threads=n),
+    "stochastic eval 2x2": lambda x, n: cpool.stochastic_pool2d(x, 2, training=False,
+                                                                num_threads=n),
+    "stochastic train 2x2": lambda x, n: cpool.stochastic_pool2d(x, 2, seed=4, num_threads=n),
+}
+
+
+@pytest.mark.parametrize("op", list(_NAN_OPS))
+@pytest.mark.parametrize("shape", [(1, 8, 130, 130), (1, 3, 161, 140), (2, 40, 28, 28)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_payloads_do_not_depend_on_the_thread_count(rng, op, shape, dtype):
+    # Regression: the stochastic evaluation of the same 3x3 took its plane kernel with 8 planes
+    # a thread or more, else the row loop, whose sums keep another NaN of two; on
+    # (1, 8, 130, 130) one thread and two gave other NaN bits.
+    uint = {4: np.uint32, 8: np.uint64}[np.dtype(dtype).itemsize]
+    x = np.abs(rng.standard_normal(shape)).astype(dtype)
+    bits = x.view(uint)
+    nan = rng.random(shape) < 0.01
+    quiet = np.array(np.nan, dtype).view(uint)
+    payloads = rng.integers(1, 1 << 20, size=nan.sum()).astype(uint)
+    signs = rng.integers(0, 2, size=nan.sum()).astype(uint) << uint(8 * x.itemsize - 1)
+    bits[nan] = quiet | payloads | signs
+    one = _NAN_OPS[op](x, 1)
+    for n in (2, 3, 4):
+        np.testing.assert_array_equal(_NAN_OPS[op](x, n).view(uint), one.view(uint))
+
+
 SCENARIOS = os.path.join(os.path.dirname(__file__), "_fork_scenarios.py")
 
 

@@ -354,7 +354,9 @@ cdef extern from *:
        of squares in _stochastic's _eval_rows3 order, each in a ring of its own, the three
        columns of each, then its _ratio (see cpool_same_3x3_ratio); *low the smaller of itself
        and every value read but NaN. Returns 2 where some output is infinite or NaN (the
-       caller redoes those), else 1, so the caller does not scan the plane again. buf holds
+       caller redoes those), else 1, so the caller does not scan the plane again. It takes a
+       band of a plane's rows as well (has_above, has_below: the rows beyond the band are
+       the plane's), computing each output as the whole plane's call does. buf holds
        CPOOL_SAME_3X3_EVAL_BUF(W) = 9W + 16 values (the two rings, a row of zeros), all
        written by each call. Its own loop before (two buffer rows of each, swept a row after
        they were written, the caller's scan of each plane for outputs not finite, _ratio's
@@ -443,9 +445,11 @@ cdef extern from *:
         } \\
         _mm256_storeu_##S(out + at, v); \\
     } \\
+    /* Output rows 0 .. H - 1 from input rows at x; has_above / has_below: whether x's row -1 \\
+       / row H are the plane's (x a band of a plane's rows) or its padding. */ \\
     static CPOOL_ALWAYS_INLINE void cpool_same_3x3_rows_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, const T* divs, \\
-            T* buf, const int mode, V* flags, V* low) { \\
+            T* buf, const int mode, V* flags, V* low, int has_above, int has_below) { \\
         const Py_ssize_t Wr = W + 2, vectors = (W + N - 1) / N; \\
         /* Rows between writing a row's column sums and sweeping them: 10 vectors' steps or \\
            more, and never the row just before (slower at every width measured, 28 to 112) */ \\
@@ -463,8 +467,8 @@ cdef extern from *:
                 /* row r's columns, with the row of identities for a missing row above or \\
                    below: row 0's (identity + x_0) + x_1 */ \\
                 row = x + r * row_step; \\
-                above = r > 0 ? row - row_step : edge; \\
-                below = r + 1 < H ? row + row_step : edge; \\
+                above = r > 0 || has_above ? row - row_step : edge; \\
+                below = r + 1 < H || has_below ? row + row_step : edge; \\
                 if (r >= lag) { \\
                     for (j = 0; j < W; j += N) { \\
                         CPOOL_OVERLAP_LAST(j, W, N) \\
@@ -505,13 +509,14 @@ cdef extern from *:
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0, 1); \\
         if (divs == NULL) \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0, &unused, &unused); \\
+            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0, &unused, &unused, \\
+                                       0, 0); \\
         else if (!reciprocal) \\
             cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 1 : 2, \\
-                                       &unused, &unused); \\
+                                       &unused, &unused, 0, 0); \\
         else \\
             cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 3 : 4, \\
-                                       &unused, &unused); \\
+                                       &unused, &unused, 0, 0); \\
         return 1; \\
     } \\
     static CPOOL_NOINLINE int cpool_same_3x3_max_##NAME( \\
@@ -520,18 +525,20 @@ cdef extern from *:
         V flags = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY, 1); \\
-        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 5, &flags, &flags); \\
+        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 5, &flags, &flags, 0, 0); \\
         return 1 + (_mm256_movemask_##S(flags) != 0); \\
     } \\
     static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
                                                          Py_ssize_t H, Py_ssize_t W, T* out, \\
-                                                         T* buf, T* low) { \\
+                                                         T* buf, T* low, int has_above, \\
+                                                         int has_below) { \\
         V m = _mm256_set1_##S(*low), flags = _mm256_setzero_##S(); \\
         T lanes[N], v; \\
         Py_ssize_t j; \\
         if (W < N) return 0; \\
         cpool_same_3x3_edges_##NAME(buf, W, 0, 2); \\
-        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 6, &flags, &m); \\
+        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 6, &flags, &m, \\
+                                   has_above, has_below); \\
         _mm256_storeu_##S(lanes, m); \\
         for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
         *low = v; \\
@@ -576,8 +583,10 @@ cdef extern from *:
         return 0; \\
     } \\
     static inline int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
-                                                 Py_ssize_t W, T* out, T* buf, T* low) { \\
+                                                 Py_ssize_t W, T* out, T* buf, T* low, \\
+                                                 int has_above, int has_below) { \\
         (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)low; \\
+        (void)has_above; (void)has_below; \\
         return 0; \\
     }
     CPOOL_SAME_3X3(f32, float)
@@ -1657,10 +1666,11 @@ cdef extern from *:
     int cpool_same_3x3_max_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
                                double* out, double* buf, bint fresh) noexcept nogil
     int cpool_same_3x3_eval_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W,
-                                float* out, float* buf, float* low) noexcept nogil
+                                float* out, float* buf, float* low, bint has_above,
+                                bint has_below) noexcept nogil
     int cpool_same_3x3_eval_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H,
-                                Py_ssize_t W, double* out, double* buf,
-                                double* low) noexcept nogil
+                                Py_ssize_t W, double* out, double* buf, double* low,
+                                bint has_above, bint has_below) noexcept nogil
     int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
                                Py_ssize_t ahead) noexcept nogil
     int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,

@@ -51,6 +51,10 @@ cdef enum:
     # most SMALL_PLANE values (128 x 128).
     PLANES_PER_THREAD = 8
     SMALL_PLANE = 16384
+    # The same 3x3's evaluation on larger planes: a task per band of this many rows, so that
+    # a few large planes are shared among the threads by the same kernel (each output's bits
+    # are then the same whatever the thread count: see stochastic_eval).
+    SAME3_BAND = 32
     SPLIT_LANES = 8  # outputs per vector, rounded up to (a multiple of every build's lanes)
 
 
@@ -881,9 +885,10 @@ def stochastic_eval(
     (kernels or padding much wider than the row).
 
     The "same" 3x3 at stride 1 (padding 1 both ways) of rows of a vector or more takes a
-    plane a call of cpool_same_3x3_eval (AVX2 build): the row loop's sums, squares and
-    ratios in the same order, in vectors, without its calls per row, which took most of the
-    time on 28-wide planes (eval 3x3 s1 p1 on (32, 128, 28, 28): 2.7x avg_pool2d's time).
+    plane a call of cpool_same_3x3_eval (AVX2 build), or on planes over SMALL_PLANE values
+    a band of SAME3_BAND rows a call, whatever the thread count: the row loop's sums, squares
+    and ratios in the same order, in vectors, without its calls per row, which took most of
+    the time on 28-wide planes (eval 3x3 s1 p1 on (32, 128, 28, 28): 2.7x avg_pool2d's time).
     Planes that 2x2 windows tile go a plane a task too (``by_plane``: where the planes are
     many or small)."""
     cdef Py_ssize_t B1 = x.shape[1], W = x.shape[3]
@@ -898,7 +903,7 @@ def stochastic_eval(
     cdef Py_ssize_t min_stride = _buffer_stride(W, sizeof(floating))
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
     cdef Py_ssize_t H = x.shape[2], P = out.shape[0] * B1
-    cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p
+    cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p, first_row, task_rows
     cdef int plane_state  # cpool_same_3x3_eval's answer: 2 where some output is not finite
     cdef double smallest = INFINITY
     cdef floating v, row_min, tiles_low
@@ -930,8 +935,15 @@ def stochastic_eval(
     cdef bint tile_planes = tiles_2x2
     for oh in range(OH):
         tile_planes = tile_planes and h_lo[oh] == 2 * oh and h_n[oh] == 2
-    cdef bint by_plane = ((same3 or tile_planes)
-                          and (P >= PLANES_PER_THREAD * num_threads or H * W <= SMALL_PLANE))
+    # The same 3x3 always goes through cpool_same_3x3_eval, a plane a task (planes of at most
+    # SMALL_PLANE values) or a band of SAME3_BAND rows a task, whatever the thread count: the
+    # row loop's bits differ from the kernel's on a window holding NaNs of two payloads (which
+    # NaN a sum keeps follows the compiled operand order), so choosing between the two by the
+    # thread count, as the 2x2 tiles do, made such outputs depend on it.
+    cdef bint by_plane = same3 or (tile_planes and (P >= PLANES_PER_THREAD * num_threads
+                                                    or H * W <= SMALL_PLANE))
+    cdef Py_ssize_t band_height = H if (not same3 or H * W <= SMALL_PLANE) else SAME3_BAND
+    cdef Py_ssize_t bands = (H + band_height - 1) // band_height
     # Cells no window covers are not looked at; usually the covered columns are one run.
     cdef bint gapless = True
     for i in range(OW - 1):
@@ -940,11 +952,16 @@ def stochastic_eval(
         scratch = <floating*>_scratch(num_threads, thread_stride, sizeof(floating))
         lows = _lows(num_threads)
         with nogil:
-            for p in prange(P if by_plane else 0, schedule='static', num_threads=num_threads):
+            for t in prange(P * bands if by_plane else 0, schedule='static',
+                            num_threads=num_threads):
+                p = t // bands
                 b0 = p // B1
                 b1 = p - b0 * B1
-                orow = &out[b0, b1, 0, 0]
-                tiles_low = INFINITY  # the plane's smallest value
+                # the task's output rows: the plane's (2x2 tiles), or a band of the same 3x3's
+                first_row = (t - p * bands) * band_height
+                task_rows = min(band_height, H - first_row) if same3 else OH
+                orow = &out[b0, b1, first_row, 0]
+                tiles_low = INFINITY  # the task's smallest value
                 plane_state = 2  # 2x2 tiles: the plane is scanned for outputs not finite
                 if not same3:  # tile_planes
                     for oh in range(OH):
@@ -954,17 +971,19 @@ def stochastic_eval(
                         else:
                             cpool_eval_2x2_f64(row, row + row_step, orow + oh * OW, OW, &tiles_low)
                 elif floating is float:
-                    plane_state = cpool_same_3x3_eval_f32(&x[b0, b1, 0, 0], row_step, H, W, orow,
-                                                          scratch + threadid() * thread_stride,
-                                                          &tiles_low)
+                    plane_state = cpool_same_3x3_eval_f32(
+                        &x[b0, b1, first_row, 0], row_step, task_rows, W, orow,
+                        scratch + threadid() * thread_stride, &tiles_low, first_row > 0,
+                        first_row + task_rows < H)
                 else:
-                    plane_state = cpool_same_3x3_eval_f64(&x[b0, b1, 0, 0], row_step, H, W, orow,
-                                                          scratch + threadid() * thread_stride,
-                                                          &tiles_low)
+                    plane_state = cpool_same_3x3_eval_f64(
+                        &x[b0, b1, first_row, 0], row_step, task_rows, W, orow,
+                        scratch + threadid() * thread_stride, &tiles_low, first_row > 0,
+                        first_row + task_rows < H)
                 # Outputs that overflowed (or hold a NaN) again, as the row loop below does.
-                if plane_state != 1 and _any_nonfinite(orow, OH * OW):
-                    for oh in range(OH):
-                        _redo_nonfinite(&x[b0, b1, 0, 0], row_step, orow + oh * OW, OW,
+                if plane_state != 1 and _any_nonfinite(orow, task_rows * OW):
+                    for oh in range(first_row, first_row + task_rows):
+                        _redo_nonfinite(&x[b0, b1, 0, 0], row_step, &out[b0, b1, oh, 0], OW,
                                         h_lo[oh], h_n[oh], &w_lo[0], &w_n[0])
                 if tiles_low < 0:
                     lows[threadid()] = min(lows[threadid()], <double>tiles_low)
