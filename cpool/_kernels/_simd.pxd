@@ -414,8 +414,8 @@ cdef extern from *:
        normal is of values whose squares are all 0, so both give +0; a NaN sum comes with a \\
        NaN sq, which the division keeps either way. An infinite sa gives NaN here (inf / inf) \\
        where _ratio gives inf; the caller redoes every output not finite (_eval_window gives \\
-       inf to a window holding an infinity and no NaN). Three operations a vector fewer than \\
-       _ratio's two compares and blends, on the ports the squares' products use. */ \\
+       inf to a window holding an infinity and no NaN). One operation a vector in place of \\
+       _ratio's two compares and two blends. */ \\
     static CPOOL_ALWAYS_INLINE V cpool_same_3x3_ratio_##NAME(const T* s, const T* q) { \\
         const V least = _mm256_set1_##S(sizeof(T) == 4 ? FLT_MIN : DBL_MIN); \\
         V sa = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(s), _mm256_loadu_##S(s + 1)), \\
