@@ -148,11 +148,10 @@ cdef extern from *:
          twice). Four planes a step, their NaN checks shared (a step with a NaN redoes its
          planes one by one) and their lanes reduced together. Returns 2 if some max is a zero
          or NaN, else 1: which zero or NaN the scan keeps, the caller finds by its search. */
-    /* The values cpool_same_3x3_sums' and _max's buffer holds, for rows of W values (a ring
-       of four rows of W + 2, and a row of W identities). */
-    #define CPOOL_SAME_3X3_BUF(W) (5 * (W) + 8)
-    /* cpool_same_3x3_eval's: two rings (sums, squares) and a row of zeros. */
-    #define CPOOL_SAME_3X3_EVAL_BUF(W) (9 * (W) + 16)
+    /* The values a "same" 3x3 kernel's buffer holds, for rows of W values: ``rings`` rings of
+       four rows of W + 2 (1: cpool_same_3x3_sums' and _max's; 2: cpool_same_3x3_eval's sums
+       and squares), and a row of W identities. cpool_same_3x3_edges and _rows lay it out. */
+    #define CPOOL_SAME_3X3_BUF(W, rings) (4 * (rings) * ((W) + 2) + (W))
     #if defined(__AVX__)
     #include <immintrin.h>
     #define CPOOL_AVX_KERNELS 1
@@ -340,7 +339,7 @@ cdef extern from *:
        the time (a C model, 512 planes of 28 x 28: 0.134 -> 0.092 ms; the kernel,
        avg_pool2d(x, 3, 1, 1) on (4, 128, 28, 28): 0.196 -> 0.117 ms; 56- to 112-wide planes
        0.94-1.02 of their time). Rows of whole vectors, the last overlapping the one before;
-       buf holds CPOOL_SAME_3X3_BUF(W) = 5W + 8 values, of which the edges and the row of
+       buf holds CPOOL_SAME_3X3_BUF(W, 1) = 5W + 8 values, of which the edges and the row of
        identities are written only when ``fresh`` (a buffer's first plane: no call writes over
        them). Returns 0 for rows under a vector (the caller's own loops then).
        cpool_same_3x3_max: the same for max_pool2d(x, 3, 1, 1), in the same loops (mode 5):
@@ -357,7 +356,7 @@ cdef extern from *:
        caller redoes those), else 1, so the caller does not scan the plane again. It takes a
        band of a plane's rows as well (has_above, has_below: the rows beyond the band are
        the plane's), computing each output as the whole plane's call does. buf holds
-       CPOOL_SAME_3X3_EVAL_BUF(W) = 9W + 16 values (the two rings, a row of zeros), all
+       CPOOL_SAME_3X3_BUF(W, 2) = 9W + 16 values (the two rings, a row of zeros), all
        written by each call. Its own loop before (two buffer rows of each, swept a row after
        they were written, the caller's scan of each plane for outputs not finite, _ratio's
        compares and blends): eval 3x3 s1 p1 on (4, 128, 28, 28) 0.231 -> 0.169 ms, on
@@ -454,7 +453,7 @@ cdef extern from *:
         /* Rows between writing a row's column sums and sweeping them: 10 vectors' steps or \\
            more, and never the row just before (slower at every width measured, 28 to 112) */ \\
         const Py_ssize_t lag = vectors >= 5 ? 2 : 3; \\
-        /* mode 6: the squares' ring after the sums' (CPOOL_SAME_3X3_EVAL_BUF) */ \\
+        /* mode 6: the squares' ring after the sums' (CPOOL_SAME_3X3_BUF(W, 2)) */ \\
         const Py_ssize_t rq = mode == 6 ? 4 * Wr : 0; \\
         const T *edge = buf + 4 * Wr + rq, *above, *row, *below, *sums; \\
         T* dst; \\
@@ -498,7 +497,7 @@ cdef extern from *:
                                                    int rings) { \\
         Py_ssize_t j; \\
         for (j = 0; j < 4 * rings; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
-        for (j = 4 * rings * (W + 2); j < 4 * rings * (W + 2) + W; j++) buf[j] = identity; \\
+        for (j = 4 * rings * (W + 2); j < CPOOL_SAME_3X3_BUF(W, rings); j++) buf[j] = identity; \\
     } \\
     /* (Not inlined into the callers' large loops: inlined there, the ring's loop made rows of \\
        6 vectors or more 8-24% slower than the two-row loop before it.) */ \\
@@ -1632,8 +1631,7 @@ cdef extern from *:
     """
     bint CPOOL_SSE2
     bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
-    Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W)  # cpool_same_3x3_sums' and _max's buf
-    Py_ssize_t CPOOL_SAME_3X3_EVAL_BUF(Py_ssize_t W)  # cpool_same_3x3_eval's buf
+    Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W, int rings)  # a "same" 3x3 kernel's buf
     void cpool_argmax_s2_f32(const float* x, Py_ssize_t below, int k, float* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,
                              int64_t index_below) noexcept nogil

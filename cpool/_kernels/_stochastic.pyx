@@ -42,8 +42,8 @@ from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
                                    cpool_eval_2x2_f32, cpool_eval_2x2_f64,
                                    cpool_same_3x3_eval_f32, cpool_same_3x3_eval_f64,
-                                   CPOOL_SAME_3X3_EVAL_BUF, cpool_stoch_s2_f32,
-                                   cpool_stoch_s2_f64, CPOOL_STOCH_S2)
+                                   CPOOL_SAME_3X3_BUF, cpool_stoch_s2_f32, cpool_stoch_s2_f64,
+                                   CPOOL_STOCH_S2)
 
 cdef enum:
     ROW_CHUNK = 8  # output rows per parallel task (one division per chunk, counters within)
@@ -924,7 +924,7 @@ def stochastic_eval(
                                                 h_n, sizeof(floating))
     if same3:  # cpool_same_3x3_eval's buffer
         thread_stride = max(thread_stride,
-                            _buffer_stride(CPOOL_SAME_3X3_EVAL_BUF(W), sizeof(floating)))
+                            _buffer_stride(CPOOL_SAME_3X3_BUF(W, 2), sizeof(floating)))
     cdef bint tiles_2x2 = not clipped and kw == 2 and sw == 2 and pad_w == 0 and 2 * OW <= W
     # Planes that 2x2 windows tile (output row oh on input rows 2oh and 2oh + 1): a task per
     # plane, its rows by cpool_eval_2x2 back to back, without the row loop's bookkeeping per

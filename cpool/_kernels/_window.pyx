@@ -778,7 +778,7 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     if gapped:
         n_buf = _gapped_values(OH, W, kw, dw)
         # (cpool_same_3x3_sums' ring of rows: more than 2 * n_buf only where OH is small)
-        stride = _buffer_stride(max(2 * n_buf, CPOOL_SAME_3X3_BUF(W)), sizeof(numeric_acc))
+        stride = _buffer_stride(max(2 * n_buf, CPOOL_SAME_3X3_BUF(W, 1)), sizeof(numeric_acc))
     cdef numeric_acc* buf
     cdef numeric_acc* divs
     cdef numeric_acc* orow
