@@ -904,7 +904,7 @@ def stochastic_eval(
     cdef Py_ssize_t thread_stride = 2 * buf_stride + 2 * out_stride + min_stride
     cdef Py_ssize_t H = x.shape[2], P = out.shape[0] * B1
     cdef Py_ssize_t c, r, b0, b1, oh, i, t, j, done, p, first_row, task_rows
-    cdef int plane_state  # cpool_same_3x3_eval's answer: 2 where some output is not finite
+    cdef int task_state  # 2 where some output of the task is not finite, else 1
     cdef double smallest = INFINITY
     cdef floating v, row_min, tiles_low
     cdef bint minima_used
@@ -962,26 +962,26 @@ def stochastic_eval(
                 task_rows = min(band_height, H - first_row) if same3 else OH
                 orow = &out[b0, b1, first_row, 0]
                 tiles_low = INFINITY  # the task's smallest value
-                plane_state = 2  # 2x2 tiles: the plane is scanned for outputs not finite
-                if not same3:  # tile_planes
+                if not same3:  # tile_planes: the plane is scanned for outputs not finite
                     for oh in range(OH):
                         row = &x[b0, b1, 2 * oh, 0]
                         if floating is float:
                             cpool_eval_2x2_f32(row, row + row_step, orow + oh * OW, OW, &tiles_low)
                         else:
                             cpool_eval_2x2_f64(row, row + row_step, orow + oh * OW, OW, &tiles_low)
+                    task_state = 2 if _any_nonfinite(orow, task_rows * OW) else 1
                 elif floating is float:
-                    plane_state = cpool_same_3x3_eval_f32(
+                    task_state = cpool_same_3x3_eval_f32(
                         &x[b0, b1, first_row, 0], row_step, task_rows, W, orow,
                         scratch + threadid() * thread_stride, &tiles_low, first_row > 0,
                         first_row + task_rows < H)
                 else:
-                    plane_state = cpool_same_3x3_eval_f64(
+                    task_state = cpool_same_3x3_eval_f64(
                         &x[b0, b1, first_row, 0], row_step, task_rows, W, orow,
                         scratch + threadid() * thread_stride, &tiles_low, first_row > 0,
                         first_row + task_rows < H)
                 # Outputs that overflowed (or hold a NaN) again, as the row loop below does.
-                if plane_state != 1 and _any_nonfinite(orow, task_rows * OW):
+                if task_state != 1:
                     for oh in range(first_row, first_row + task_rows):
                         _redo_nonfinite(&x[b0, b1, 0, 0], row_step, &out[b0, b1, oh, 0], OW,
                                         h_lo[oh], h_n[oh], &w_lo[0], &w_n[0])
