@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import cpool
+from _helpers import as_bits
 from cpool import _bench
 
 
@@ -82,17 +83,16 @@ def test_nan_payloads_do_not_depend_on_the_thread_count(rng, op, shape, dtype):
     # Regression: the stochastic evaluation of the same 3x3 took its plane kernel with 8 planes
     # a thread or more, else the row loop, whose sums keep another NaN of two; on
     # (1, 8, 130, 130) one thread and two gave other NaN bits.
-    uint = {4: np.uint32, 8: np.uint64}[np.dtype(dtype).itemsize]
     x = np.abs(rng.standard_normal(shape)).astype(dtype)
-    bits = x.view(uint)
+    bits = as_bits(x)
+    uint = bits.dtype.type
     nan = rng.random(shape) < 0.01
-    quiet = np.array(np.nan, dtype).view(uint)
     payloads = rng.integers(1, 1 << 20, size=nan.sum()).astype(uint)
     signs = rng.integers(0, 2, size=nan.sum()).astype(uint) << uint(8 * x.itemsize - 1)
-    bits[nan] = quiet | payloads | signs
+    bits[nan] = as_bits(np.array(np.nan, dtype)) | payloads | signs
     one = _NAN_OPS[op](x, 1)
     for n in (2, 3, 4):
-        np.testing.assert_array_equal(_NAN_OPS[op](x, n).view(uint), one.view(uint))
+        np.testing.assert_array_equal(as_bits(_NAN_OPS[op](x, n)), as_bits(one))
 
 
 SCENARIOS = os.path.join(os.path.dirname(__file__), "_fork_scenarios.py")
