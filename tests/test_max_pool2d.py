@@ -368,6 +368,45 @@ def test_tiles_every_row_width(rng, W, dtype, k):
                                       as_bits(ref.max_pool2d(x, 3, 2)))
 
 
+@pytest.mark.parametrize("W", list(range(33, 58)) + [63, 64, 65, 112, 113, 224, 225, 1031])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("p,ceil", [(0, False), (1, False), (1, True), (0, True)])
+def test_3x3_stride_2_rows_with_padding(rng, W, dtype, p, ceil):
+    # Max 3x3 s2 on rows over 32 values (ResNet's stem: padding 1) reads each output row's
+    # windows inside the row straight from its three input rows, each column's max once (in
+    # AVX2 vectors of 8 or 4 outputs, the last overlapping the one before; the last window's
+    # third column checked after them), and the windows reaching into the padding or past the
+    # row (ceil_mode) over their columns in the row; a row holding a NaN or a -0 column max is
+    # redone by the general path. Sparse -0, +0 and NaNs of several payloads among ties, each
+    # output count from 16 to 28 and more (whole vectors, overlaps), odd widths, rows set apart,
+    # the input against an unreadable page, two threads, a dilated height: the reference's bits,
+    # and the general path's.
+    for H in (3, 8, 31):
+        x = _sparse_specials(rng, (2, 3, H, W), dtype)
+        exp = ref.max_pool2d(x, 3, 2, p, ceil_mode=ceil)
+        for xs in (x, rows_apart(x), at_page_end(x)):
+            np.testing.assert_array_equal(
+                as_bits(cpool.max_pool2d(xs, 3, 2, p, ceil_mode=ceil)), as_bits(exp))
+        np.testing.assert_array_equal(
+            as_bits(cpool.max_pool2d(x, 3, 2, p, ceil_mode=ceil, num_threads=2)), as_bits(exp))
+        with general_path():
+            np.testing.assert_array_equal(
+                as_bits(cpool.max_pool2d(x, 3, 2, p, ceil_mode=ceil)), as_bits(exp))
+        if H >= 5:
+            np.testing.assert_array_equal(
+                as_bits(cpool.max_pool2d(x, 3, 2, p, (2, 1), ceil_mode=ceil)),
+                as_bits(ref.max_pool2d(x, 3, 2, p, (2, 1), ceil_mode=ceil)))
+    # A NaN, or a -0 among negative values, alone at each column of the middle row (the
+    # tiles' columns, the last window's third column, the edges' columns): its row is redone.
+    x = -np.abs(random_array(rng, (1, 1, 3, W), dtype)) - 1
+    for col in range(W):
+        for special in (np.nan, -0.0):
+            y = x.copy()
+            y[..., 1, col] = special
+            np.testing.assert_array_equal(as_bits(cpool.max_pool2d(y, 3, 2, p, ceil_mode=ceil)),
+                                          as_bits(ref.max_pool2d(y, 3, 2, p, ceil_mode=ceil)))
+
+
 @pytest.mark.parametrize("W", list(range(3, 60)) + [63, 64, 65, 80, 112, 113])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("k", [2, 3])

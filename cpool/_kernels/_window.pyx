@@ -48,6 +48,7 @@ from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
+                                   cpool_max_row_3x3_f32, cpool_max_row_3x3_f64,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
@@ -88,6 +89,19 @@ cdef enum:
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
 
 
+cdef inline numeric _scan_max(const numeric* row, Py_ssize_t below, Py_ssize_t n_rows,
+                              Py_ssize_t n_taps, Py_ssize_t tap_step, numeric m) noexcept nogil:
+    """``m`` updated by PyTorch's row-major scan (``v > m or isnan(v)``, :func:`_replaces`) of
+    ``n_rows`` rows ``below`` apart from ``row``, ``n_taps`` taps each, ``tap_step`` apart."""
+    cdef Py_ssize_t t, u
+    cdef numeric v
+    for t in range(n_rows):
+        for u in range(n_taps):
+            v = row[t * below + u * tap_step]
+            m = v if _replaces(m, v) else m
+    return m
+
+
 cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
                                  Py_ssize_t step, Py_ssize_t n_rows,
                                  const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t dw,
@@ -101,9 +115,8 @@ cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t depth_step, Py_
     order, with the scan's rule; every other maximum has one bit pattern. Channels-last rows
     (``lanes`` values per pixel) are scanned lane by lane; 3-D windows slice by slice
     (``n_depth`` slices of ``n_rows`` rows)."""
-    cdef Py_ssize_t ow, s, t, u, c
-    cdef numeric m, v
-    cdef const numeric* r
+    cdef Py_ssize_t ow, s, c
+    cdef numeric m
     if not (numeric is float or numeric is double):
         return
     for ow in range(OW):
@@ -112,11 +125,8 @@ cdef inline void _scan_order_max(const numeric* row0, Py_ssize_t depth_step, Py_
             if m == 0 or m != m:
                 m = _lowest(<numeric*>NULL)
                 for s in range(n_depth):
-                    for t in range(n_rows):
-                        r = row0 + s * depth_step + t * step + w_lo[ow] * lanes + c
-                        for u in range(w_n[ow]):
-                            v = r[u * dw * lanes]
-                            m = v if _replaces(m, v) else m
+                    m = _scan_max(row0 + s * depth_step + w_lo[ow] * lanes + c, step, n_rows,
+                                  w_n[ow], dw * lanes, m)
                 orow[ow * lanes + c] = m
 
 
@@ -615,9 +625,24 @@ cdef inline bint _max_tiles_3x3(const numeric* x, Py_ssize_t below, Py_ssize_t s
     """:func:`_tiles_2x2`'s max for 3x3 windows at stride 2 (adaptive 13 -> 6), floats only:
     whether a row needs :func:`_scan_tiles`."""
     if numeric is float:
-        return cpool_tiles_3x3_max_f32(x, below, step, n_rows, out, OW)
+        return cpool_tiles_3x3_max_f32(x, below, step, n_rows, out, OW, 0)
     elif numeric is double:
-        return cpool_tiles_3x3_max_f64(x, below, step, n_rows, out, OW)
+        return cpool_tiles_3x3_max_f64(x, below, step, n_rows, out, OW, 0)
+    return False
+
+
+cdef inline bint _max_row_3x3(const numeric* first, Py_ssize_t below, numeric* orow,
+                              Py_ssize_t OW, Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w,
+                              const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
+                              Py_ssize_t ahead) noexcept nogil:
+    """A row of float max over three rows at stride 2 (``cpool_max_row_3x3``): whether it is
+    done, False where a tap is NaN or a column max -0 (its bits are then the general path's)."""
+    if numeric is float:
+        return not cpool_max_row_3x3_f32(first, below, orow, OW, i_lo, i_hi, pad_w, w_lo, w_n,
+                                         ahead)
+    elif numeric is double:
+        return not cpool_max_row_3x3_f64(first, below, orow, OW, i_lo, i_hi, pad_w, w_lo, w_n,
+                                         ahead)
     return False
 
 
@@ -627,18 +652,11 @@ cdef inline void _scan_tiles(const numeric* x, Py_ssize_t below, Py_ssize_t step
     """The max of :func:`_tiles_2x2` (k = 2) or :func:`_max_tiles_3x3` (k = 3) by PyTorch's
     row-major scan (``v > m or isnan(v)``), for the rows they flag: output i of row r scans
     rows ``x + r*step + t*below`` (t < k), columns 2i to 2i + k - 1, in that order."""
-    cdef Py_ssize_t i, r, t, u
-    cdef numeric m, v
-    cdef const numeric* row
+    cdef Py_ssize_t i, r
     for r in range(n_rows):
         for i in range(OW):
-            row = x + r * step + 2 * i
-            m = row[0]
-            for t in range(k):
-                for u in range(k):
-                    v = row[t * below + u]
-                    m = v if _replaces(m, v) else m
-            out[r * OW + i] = m
+            out[r * OW + i] = _scan_max(x + r * step + 2 * i, below, k, k, 1,
+                                        _lowest(<numeric*>NULL))
 
 
 cdef inline numeric_acc _padded_window(const numeric_acc* row, Py_ssize_t W, Py_ssize_t lo,
@@ -1114,6 +1132,20 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                           and not square)
     cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
     cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
+    # Float max over three rows at stride 2 (3x3 s2 p1, ResNet's first pooling), each output
+    # row straight from its input rows, no buffer: the windows inside the row by the 3x3 tiles
+    # (each column's max once, then even and odd lanes), the one or two reaching into the
+    # padding or past the row's end by PyTorch's scan. (32, 64, 112, 112) in cache, one thread:
+    # the buffer's vertical pass, its -0 and NaN check and the horizontal pass were 0.84 ms.
+    cdef bint rows_3x3 = (layout is planes and is_max and numeric is numeric_acc
+                          and (numeric is float or numeric is double) and not clipped
+                          and not plane_bounds and kw == 3 and sw == 2 and dw == 1
+                          and i_hi > i_lo)
+    # Its lower two rows hinted into L2 as the 2x2 tiles' are (tile_ahead above), six windows
+    # on: (32, 64, 112, 112), one thread, 8.1 ms with _prefetch_slices' hints, 6.9-7.2 ms
+    # three windows on, 6.5-6.7 six, 6.3-6.9 twelve or sixteen.
+    if rows_3x3 and window_bytes > 0:
+        tile_ahead = window_bytes * max(1, min(6, TILE_HINT_BYTES // window_bytes))
     cdef Py_ssize_t c, r, b0, b1, oh, i, j, hb, wb, db, pl
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
@@ -1163,7 +1195,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     if trace:  # values read and written
                         note_work(nd * h_n[hb + oh] * L + OW * lanes)
                     first = &x[b0, z, h_lo[hb + oh], 0] if nd > 0 else &x[0, 0, 0, 0]
-                    if not (tile_ahead and h_n[hb + oh] == 2 and nd == 1):
+                    if not (tile_ahead and h_n[hb + oh] == (3 if rows_3x3 else 2) and nd == 1):
                         _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh,
                                          L)
                     row_scaled = row_tiled = False
@@ -1194,6 +1226,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             _tile_pair(<const numeric_acc*>first, dh * row_step, copy, orow, OW,
                                        False, False, tile_scale, zero_first, tile_ahead)
                             row_scaled = scaled_tiles
+                    elif (rows_3x3 and h_n[hb + oh] == 3 and nd == 1
+                          and _max_row_3x3(first, dh * row_step, <numeric*>orow, OW, i_lo, i_hi,
+                                           pad_w, &w_lo[wb], &w_n[wb], tile_ahead)):
+                        pass  # a row flagged goes on to the general branch, which redoes it
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row, no copy through the buffer. One row's combine is the scan
                         # itself, so max needs no rescan either.
