@@ -48,7 +48,7 @@ from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
-                                   cpool_max_row_3x3_f32, cpool_max_row_3x3_f64,
+                                   cpool_max_rows_3x3_f32, cpool_max_rows_3x3_f64,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
@@ -631,19 +631,20 @@ cdef inline bint _max_tiles_3x3(const numeric* x, Py_ssize_t below, Py_ssize_t s
     return False
 
 
-cdef inline bint _max_row_3x3(const numeric* first, Py_ssize_t below, numeric* orow,
-                              Py_ssize_t OW, Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w,
-                              const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
-                              Py_ssize_t ahead) noexcept nogil:
-    """A row of float max over three rows at stride 2 (``cpool_max_row_3x3``): whether it is
-    done, False where a tap is NaN or a column max -0 (its bits are then the general path's)."""
+cdef inline Py_ssize_t _max_rows_3x3(const numeric* first, Py_ssize_t below, Py_ssize_t step,
+                                     Py_ssize_t n_rows, numeric* orow, Py_ssize_t OW,
+                                     Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w,
+                                     const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
+                                     Py_ssize_t ahead) noexcept nogil:
+    """Rows of float max over three rows at stride 2 (``cpool_max_rows_3x3``): how many are
+    done before one with a NaN tap or a -0 column max (whose bits are the general path's)."""
     if numeric is float:
-        return not cpool_max_row_3x3_f32(first, below, orow, OW, i_lo, i_hi, pad_w, w_lo, w_n,
-                                         ahead)
+        return cpool_max_rows_3x3_f32(first, below, step, n_rows, orow, OW, OW, i_lo, i_hi,
+                                      pad_w, w_lo, w_n, ahead)
     elif numeric is double:
-        return not cpool_max_row_3x3_f64(first, below, orow, OW, i_lo, i_hi, pad_w, w_lo, w_n,
-                                         ahead)
-    return False
+        return cpool_max_rows_3x3_f64(first, below, step, n_rows, orow, OW, OW, i_lo, i_hi,
+                                      pad_w, w_lo, w_n, ahead)
+    return 0
 
 
 cdef inline void _scan_tiles(const numeric* x, Py_ssize_t below, Py_ssize_t step,
@@ -1146,7 +1147,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # three windows on, 6.5-6.7 six, 6.3-6.9 twelve or sixteen.
     if rows_3x3 and window_bytes > 0:
         tile_ahead = window_bytes * max(1, min(6, TILE_HINT_BYTES // window_bytes))
-    cdef Py_ssize_t c, r, b0, b1, oh, i, j, hb, wb, db, pl
+    cdef Py_ssize_t c, r, r_end, b0, b1, oh, i, j, hb, wb, db, pl
+    cdef Py_ssize_t run_left  # rows_3x3: the rows from this one on that its run has done
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
@@ -1181,7 +1183,9 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 # fold away the channels-last code of the planes' version.
                 if layout is planes or not direct:
                     _pad_edges(buf, row0, L, width, identity)
-                for r in range(c * n_rows // n_chunks, (c + 1) * n_rows // n_chunks):
+                run_left = 0
+                r_end = (c + 1) * n_rows // n_chunks
+                for r in range(c * n_rows // n_chunks, r_end):
                     orow = &out[b0, b1, oh, 0]
                     # Where this row's plane's window bounds start in the bound arrays.
                     pl = _bounds_plane(plane_bounds, depth, b0, b1, B1)
@@ -1199,6 +1203,16 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh,
                                          L)
                     row_scaled = row_tiled = False
+                    if rows_3x3 and run_left == 0 and nd == 1 and h_n[hb + oh] == 3:
+                        # This plane's rows of three rows at the vertical stride from here, in
+                        # the chunk, in one call, which stops before a row it flags.
+                        j = 1
+                        while (oh + j < OH and r + j < r_end and h_n[hb + oh + j] == 3
+                               and h_lo[hb + oh + j] == h_lo[hb + oh] + j * sh):
+                            j = j + 1
+                        run_left = _max_rows_3x3(first, dh * row_step, sh * row_step, j,
+                                                 <numeric*>orow, OW, i_lo, i_hi, pad_w,
+                                                 &w_lo[wb], &w_n[wb], tile_ahead)
                     if layout is pixels and direct:
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
@@ -1226,10 +1240,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             _tile_pair(<const numeric_acc*>first, dh * row_step, copy, orow, OW,
                                        False, False, tile_scale, zero_first, tile_ahead)
                             row_scaled = scaled_tiles
-                    elif (rows_3x3 and h_n[hb + oh] == 3 and nd == 1
-                          and _max_row_3x3(first, dh * row_step, <numeric*>orow, OW, i_lo, i_hi,
-                                           pad_w, &w_lo[wb], &w_n[wb], tile_ahead)):
-                        pass  # a row flagged goes on to the general branch, which redoes it
+                    elif run_left > 0:  # done by the run of rows above (a row it flagged
+                        run_left = run_left - 1  # is not, and goes on to the general branch)
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row, no copy through the buffer. One row's combine is the scan
                         # itself, so max needs no rescan either.
