@@ -287,6 +287,30 @@ def test_2x2x2_windows_are_the_general_paths_bits(rng, dtype, W):
             np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
 
 
+@pytest.mark.parametrize("W", [33, 40, 41, 56, 57, 113])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k,p,c", [(3, 1, False), (3, 0, False), (3, 1, True),
+                                   ((2, 3, 3), (1, 1, 0), False), ((4, 3, 3), (2, 0, 1), True)])
+def test_max_3x3_stride_2_rows_of_slices(rng, W, dtype, k, p, c):
+    # Float max over 3x3 rows at stride 2 of rows over 32 values reads each output row's
+    # windows inside the row straight from the rows of every slice of its window (three
+    # rows of one, two, three or four slices, clipped at the volume's faces), each column's
+    # max once in vectors, the edge windows over their columns in the row; a row with a NaN
+    # or a -0 column max is redone by the general path: the reference's bits (sparse -0,
+    # +0 and NaN payloads among ties), the general path's, and two threads'.
+    x = np.round(random_array(rng, (2, 2, 7, 9, W), dtype) / 4)
+    special = signed_zeros_and_payloads(rng, x.shape, dtype)
+    x = np.where(rng.random(x.shape) < 0.01, special, x).astype(dtype)
+    for xs in (x, at_page_end(x)):
+        got = cpool.max_pool3d(xs, k, 2, p, 1, c)
+        want = ref.pool_nd(x, 3, "max", k, 2, p, 1, c)
+        np.testing.assert_array_equal(as_bits(got), as_bits(want))
+    with general_path():
+        np.testing.assert_array_equal(as_bits(cpool.max_pool3d(x, k, 2, p, 1, c)), as_bits(got))
+    np.testing.assert_array_equal(as_bits(cpool.max_pool3d(x, k, 2, p, 1, c, num_threads=2)),
+                                  as_bits(got))
+
+
 # Padded one-row windows: (kernel, stride, padding, dilation, ceil_mode), the padding within
 # PyTorch's bound, ceil-mode windows reaching past the row's end.
 ONE_ROW_PADDED = [(3, 1, 1, 1, False), (2, 1, 1, 1, False), (5, 1, 2, 1, False),

@@ -621,34 +621,41 @@ cdef extern from *:
         return ((r0[2 * i] + r1[2 * i]) + (r0[2 * i + 1] + r1[2 * i + 1]) \\
                 + (op == 3 ? (T)0 : (T)-0.0)) * scale + (op == 3 ? (T)-0.0 : (T)0); \\
     } \\
-    /* The max of three rows' taps at p, p + below and p + 2*below, in order, and of n_cols \\
+    /* The max of a column's taps, three rows at p, p + below and p + 2*below of each of \\
+       n_depth slices depth_step apart (a 3-D window's), in (slice, row) order, and of n_cols \\
        (0 to 3) such columns from p, in order, by selects (v > m ? v : m: no branch); *any set \\
        where a tap is NaN or a column max -0, whose bits are then a scan's. */ \\
-    static inline T cpool_column_3_##NAME(const T* p, Py_ssize_t below, int* any) { \\
-        T c = p[0], v = p[below]; \\
-        *any |= (c != c) | (v != v); \\
-        c = v > c ? v : c; \\
-        v = p[2 * below]; \\
-        *any |= v != v; \\
-        c = v > c ? v : c; \\
+    static inline T cpool_column_3_##NAME(const T* p, Py_ssize_t below, Py_ssize_t depth_step, \\
+                                          Py_ssize_t n_depth, int* any) { \\
+        T c = p[0], v; \\
+        Py_ssize_t sl, t; \\
+        *any |= c != c; \\
+        for (sl = 0; sl < n_depth; sl++) \\
+            for (t = sl == 0; t < 3; t++) { \\
+                v = p[sl * depth_step + t * below]; \\
+                *any |= v != v; \\
+                c = v > c ? v : c; \\
+            } \\
         *any |= (c == 0) & (signbit(c) != 0); \\
         return c; \\
     } \\
-    static inline T cpool_window_3_rows_##NAME(const T* p, Py_ssize_t below, Py_ssize_t n_cols, \\
-                                               int* any) { \\
+    static inline T cpool_window_3_rows_##NAME(const T* p, Py_ssize_t below, \\
+                                               Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+                                               Py_ssize_t n_cols, int* any) { \\
         T m, c; \\
         Py_ssize_t u; \\
         if (n_cols <= 0) return -(T)INFINITY; \\
-        m = cpool_column_3_##NAME(p, below, any); \\
+        m = cpool_column_3_##NAME(p, below, depth_step, n_depth, any); \\
         for (u = 1; u < n_cols; u++) { \\
-            c = cpool_column_3_##NAME(p + u, below, any); \\
+            c = cpool_column_3_##NAME(p + u, below, depth_step, n_depth, any); \\
             m = c > m ? c : m; \\
         } \\
         return m; \\
     } \\
-    static inline T cpool_tile_3x3_one_##NAME(const T* row, Py_ssize_t below, Py_ssize_t i, \\
-                                              int* any) { \\
-        return cpool_window_3_rows_##NAME(row + 2 * i, below, 3, any); \\
+    static inline T cpool_tile_3x3_one_##NAME(const T* row, Py_ssize_t below, \\
+                                              Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+                                              Py_ssize_t i, int* any) { \\
+        return cpool_window_3_rows_##NAME(row + 2 * i, below, depth_step, n_depth, 3, any); \\
     } \\
     static inline void cpool_spread_2x2_one_##NAME(const T* src, const T* div, int mode, T* r0, \\
                                                    T* r1, Py_ssize_t i) { \\
@@ -877,41 +884,58 @@ cdef extern from *:
        taps is read). The last vector of a row overlaps the one before (CPOOL_OVERLAP_LAST).
        Flags and the order of each max as in the 128-bit loop below, so the same bits. Max 3x3
        s2 p1 on 112-wide planes: the 128-bit loop made each column's max twice. */
-    #define CPOOL_COLUMN_MAX3_256(S, p) ( \\
-        u0 = _mm256_loadu_##S(p), u1 = _mm256_loadu_##S((p) + below), \\
-        u2 = _mm256_loadu_##S((p) + 2 * below), \\
-        flags256 = _mm256_or_##S(flags256, _mm256_or_##S(_mm256_cmp_##S(u0, u1, _CMP_UNORD_Q), \\
-                                                         _mm256_cmp_##S(u2, u2, _CMP_UNORD_Q))), \\
-        u0 = _mm256_max_##S(u2, _mm256_max_##S(u1, u0)), \\
-        flags256 = _mm256_or_##S(flags256, CPOOL_NEGZERO256(S, u0)), \\
-        u0)
+    #define CPOOL_COLUMN_MAX3_256(NAME, T, S) \\
+    static CPOOL_ALWAYS_INLINE __m256##S##_T cpool_column_max3_256_##NAME( \\
+            const T* p, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+            __m256##S##_T* flags) { \\
+        __m256##S##_T u0 = _mm256_loadu_##S(p), u1 = _mm256_loadu_##S(p + below); \\
+        __m256##S##_T u2 = _mm256_loadu_##S(p + 2 * below), f; \\
+        Py_ssize_t sl; \\
+        f = _mm256_or_##S(_mm256_cmp_##S(u0, u1, _CMP_UNORD_Q), \\
+                          _mm256_cmp_##S(u2, u2, _CMP_UNORD_Q)); \\
+        u0 = _mm256_max_##S(u2, _mm256_max_##S(u1, u0)); \\
+        for (sl = 1; sl < n_depth; sl++) { /* a 3-D window's further slices */ \\
+            const T* q = p + sl * depth_step; \\
+            __m256##S##_T v0 = _mm256_loadu_##S(q); \\
+            u1 = _mm256_loadu_##S(q + below); \\
+            u2 = _mm256_loadu_##S(q + 2 * below); \\
+            f = _mm256_or_##S(f, _mm256_or_##S(_mm256_cmp_##S(v0, u1, _CMP_UNORD_Q), \\
+                                               _mm256_cmp_##S(u2, u2, _CMP_UNORD_Q))); \\
+            u0 = _mm256_max_##S(u2, _mm256_max_##S(u1, _mm256_max_##S(v0, u0))); \\
+        } \\
+        *flags = _mm256_or_##S(*flags, _mm256_or_##S(f, CPOOL_NEGZERO256(S, u0))); \\
+        return u0; \\
+    }
     #define CPOOL_NEXT_LANE_f32(e, c2) _mm256_blend_ps(_mm256_permutevar8x32_ps( \\
         e, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0)), c2, 0x80)
     #define CPOOL_NEXT_LANE_f64(e, c2) _mm256_blend_pd(_mm256_permute4x64_pd( \\
         e, _MM_SHUFFLE(0, 3, 2, 1)), c2, 0x8)
     #define CPOOL_TILES_3X3_WIDE(NAME, T, S, N) \\
         for (; i < n; i += 2 * N) { \\
-            __m256##S##_T u0, u1, u2, c0, c1, c2, e, o; \\
+            __m256##S##_T c0, c1, c2, e, o, unchecked = _mm256_setzero_##S(); \\
+            Py_ssize_t sl; \\
             if (i + 2 * N > n) { if (n < 2 * N) break; i = n - 2 * N; } \\
-            if (ahead) { /* the lower two rows' next 64 bytes, ``ahead`` bytes on */ \\
-                cpool_prefetch_l2((const char*)(row + below + 2 * i) + ahead); \\
-                cpool_prefetch_l2((const char*)(row + 2 * below + 2 * i) + ahead); \\
+            for (sl = 0; ahead && sl < n_depth; sl++) { \\
+                /* each slice's lower two rows' next 64 bytes, ``ahead`` bytes on */ \\
+                cpool_prefetch_l2((const char*)(row + sl * depth_step + below + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(row + sl * depth_step + 2 * below + 2 * i) \\
+                                  + ahead); \\
             } \\
-            c0 = CPOOL_COLUMN_MAX3_256(S, row + 2 * i); \\
-            c1 = CPOOL_COLUMN_MAX3_256(S, row + 2 * i + 2 * N); \\
+            c0 = cpool_column_max3_256_##NAME(row + 2 * i, below, depth_step, n_depth, \\
+                                              &flags256); \\
+            c1 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N, below, depth_step, n_depth, \\
+                                              &flags256); \\
             /* c2's columns but the last are c1's, checked there; that one is the next \\
                vector's first, or is checked after the loop */ \\
-            u0 = _mm256_loadu_##S(row + 2 * i + 2 * N + 1); \\
-            u1 = _mm256_loadu_##S(row + 2 * i + 2 * N + 1 + below); \\
-            u2 = _mm256_loadu_##S(row + 2 * i + 2 * N + 1 + 2 * below); \\
-            c2 = _mm256_max_##S(u2, _mm256_max_##S(u1, u0)); \\
+            c2 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N + 1, below, depth_step, \\
+                                              n_depth, &unchecked); \\
             e = CPOOL_ORDER256_##NAME(CPOOL_EVEN256_##NAME(c0, c1)); \\
             o = CPOOL_ORDER256_##NAME(CPOOL_ODD256_##NAME(c0, c1)); \\
             _mm256_storeu_##S(o_row + i, _mm256_max_##S(CPOOL_NEXT_LANE_##NAME(e, c2), \\
                                                         _mm256_max_##S(o, e))); \\
         } \\
         if (i >= n) /* the last window's third column */ \\
-            (void)cpool_column_3_##NAME(row + 2 * n, below, &any);
+            (void)cpool_column_3_##NAME(row + 2 * n, below, depth_step, n_depth, &any);
     #define CPOOL_TILES_WIDE_DECL(S) __m256##S##_T flags256 = _mm256_setzero_##S();
     /* PyTorch's max update in vectors (v replaces m where v > m or v is NaN), ``mask`` where
        it did; CPOOL_COMBINE256: that update (op 2) or the sum, as a statement. */
@@ -1310,6 +1334,7 @@ cdef extern from *:
     #define CPOOL_ARGMAX_WIDE(NAME, T, S, N)
     #define CPOOL_TILES_WIDE(NAME, T, S, N)
     #define CPOOL_TILES_3X3_WIDE(NAME, T, S, N)
+    #define CPOOL_COLUMN_MAX3_256(NAME, T, S)
     #define CPOOL_HORIZONTAL_WIDE(NAME, S, N)
     #define CPOOL_TILES_WIDE_FLAGS(S) 0
     #define CPOOL_TILES_WIDE_DECL(S)
@@ -1368,21 +1393,36 @@ cdef extern from *:
     CPOOL_TILES_2X2(f64, double, __m128d, pd, 2)
     /* Max over rows of 3x3 tiles at stride 2 (adaptive 13 -> 6, the windows inside a row of
        max 3x3 s2 p1): output row r (n values at out + r*n) from input rows
-       x + r*step + t*below, t < 3; out[i] the max of columns 2i,
+       x + r*step + t*below, t < 3 (_d: of each of n_depth slices, x + s*depth_step + ..., a
+       3-D window's; the rows of every slice are a column's); out[i] the max of columns 2i,
        2i+1 and 2i+2, each column's max first (rows in order), with _mm_max(v, m). Columns 2i+2
        come from the odd lanes of the columns loaded one further on, so nothing past column
        2n is read. Returns whether any tap is NaN or any column max -0 (as cpool_tiles_2x2). */
-    #define CPOOL_COLUMN_MAX3(S, p, flags) ( \\
-        t0 = _mm_loadu_##S(p), t1 = _mm_loadu_##S((p) + below), t2 = _mm_loadu_##S((p) + 2 * below), \\
-        flags = _mm_or_##S(flags, _mm_or_##S(_mm_cmpunord_##S(t0, t1), _mm_cmpunord_##S(t2, t2))), \\
-        t0 = _mm_max_##S(t2, _mm_max_##S(t1, t0)), \\
-        flags = _mm_or_##S(flags, CPOOL_NEGZERO(S, t0)), \\
-        t0)
     #define CPOOL_TILES_3X3(NAME, T, V, S, N) \\
-    static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
-                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
-                                                 Py_ssize_t ahead) { \\
-        V flags = _mm_setzero_##S(), t0, t1, t2, a0, a1, b0, b1, m; \\
+    CPOOL_COLUMN_MAX3_256(NAME, T, S) \\
+    static CPOOL_ALWAYS_INLINE V cpool_column_max3_##NAME(const T* p, Py_ssize_t below, \\
+                                                         Py_ssize_t depth_step, \\
+                                                         Py_ssize_t n_depth, V* flags) { \\
+        V t0 = _mm_loadu_##S(p), t1 = _mm_loadu_##S(p + below); \\
+        V t2 = _mm_loadu_##S(p + 2 * below); \\
+        V f = _mm_or_##S(_mm_cmpunord_##S(t0, t1), _mm_cmpunord_##S(t2, t2)); \\
+        Py_ssize_t sl; \\
+        t0 = _mm_max_##S(t2, _mm_max_##S(t1, t0)); \\
+        for (sl = 1; sl < n_depth; sl++) { /* a 3-D window's further slices */ \\
+            const T* q = p + sl * depth_step; \\
+            V v0 = _mm_loadu_##S(q); \\
+            t1 = _mm_loadu_##S(q + below); \\
+            t2 = _mm_loadu_##S(q + 2 * below); \\
+            f = _mm_or_##S(f, _mm_or_##S(_mm_cmpunord_##S(v0, t1), _mm_cmpunord_##S(t2, t2))); \\
+            t0 = _mm_max_##S(t2, _mm_max_##S(t1, _mm_max_##S(v0, t0))); \\
+        } \\
+        *flags = _mm_or_##S(*flags, _mm_or_##S(f, CPOOL_NEGZERO(S, t0))); \\
+        return t0; \\
+    } \\
+    static CPOOL_ALWAYS_INLINE int cpool_tiles_3x3_max_d_##NAME( \\
+            const T* x, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, Py_ssize_t ahead) { \\
+        V flags = _mm_setzero_##S(), a0, a1, b0, b1, m; \\
         CPOOL_TILES_WIDE_DECL(S) \\
         Py_ssize_t r, i, at; \\
         int any = 0; \\
@@ -1393,17 +1433,24 @@ cdef extern from *:
             CPOOL_TILES_3X3_WIDE(NAME, T, S, N) \\
             for (; i < n; i += N) { \\
                 CPOOL_OVERLAP_LAST(i, n, N) \\
-                a0 = CPOOL_COLUMN_MAX3(S, row + 2 * i, flags); \\
-                a1 = CPOOL_COLUMN_MAX3(S, row + 2 * i + N, flags); \\
-                b0 = CPOOL_COLUMN_MAX3(S, row + 2 * i + 1, flags); \\
-                b1 = CPOOL_COLUMN_MAX3(S, row + 2 * i + 1 + N, flags); \\
+                a0 = cpool_column_max3_##NAME(row + 2 * i, below, depth_step, n_depth, &flags); \\
+                a1 = cpool_column_max3_##NAME(row + 2 * i + N, below, depth_step, n_depth, \\
+                                              &flags); \\
+                b0 = cpool_column_max3_##NAME(row + 2 * i + 1, below, depth_step, n_depth, \\
+                                              &flags); \\
+                b1 = cpool_column_max3_##NAME(row + 2 * i + 1 + N, below, depth_step, n_depth, \\
+                                              &flags); \\
                 m = _mm_max_##S(CPOOL_ODD_##NAME(a0, a1), CPOOL_EVEN_##NAME(a0, a1)); \\
                 _mm_storeu_##S(o_row + i, _mm_max_##S(CPOOL_ODD_##NAME(b0, b1), m)); \\
             } \\
             for (at = i; at < n; at++) /* rows of fewer than N outputs */ \\
-                o_row[at] = cpool_tile_3x3_one_##NAME(row, below, at, &any); \\
+                o_row[at] = cpool_tile_3x3_one_##NAME(row, below, depth_step, n_depth, at, &any); \\
         } \\
         return any | (_mm_movemask_##S(flags) != 0) | CPOOL_TILES_WIDE_FLAGS(S); \\
+    } \\
+    static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
+        return cpool_tiles_3x3_max_d_##NAME(x, below, 0, 1, step, n_rows, out, n, 0); \\
     }
     CPOOL_TILES_3X3(f32, float, __m128, ps, 4)
     CPOOL_TILES_3X3(f64, double, __m128d, pd, 2)
@@ -1621,16 +1668,21 @@ cdef extern from *:
         for (i = 0; i < n; i++) out[i] = cpool_tile_2x2_one_##NAME(r0, r1, i, op, scale, &any); \\
         return any; \\
     } \\
-    static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
-                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
-                                                 Py_ssize_t ahead) { \\
+    static inline int cpool_tiles_3x3_max_d_##NAME( \\
+            const T* x, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, Py_ssize_t ahead) { \\
         Py_ssize_t r, i; \\
         int any = 0; \\
         (void)ahead; /* no hints without SSE2 */ \\
         for (r = 0; r < n_rows; r++) \\
             for (i = 0; i < n; i++) \\
-                out[r * n + i] = cpool_tile_3x3_one_##NAME(x + r * step, below, i, &any); \\
+                out[r * n + i] = cpool_tile_3x3_one_##NAME(x + r * step, below, depth_step, \\
+                                                           n_depth, i, &any); \\
         return any; \\
+    } \\
+    static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                 Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
+        return cpool_tiles_3x3_max_d_##NAME(x, below, 0, 1, step, n_rows, out, n, 0); \\
     } \\
     static inline void cpool_spread_2x2_##NAME(const T* src, const T* div, int mode, T* r0, \\
                                                T* r1, Py_ssize_t n) { \\
@@ -1699,27 +1751,37 @@ cdef extern from *:
        cost a third of the time in cache). */
     #define CPOOL_MAX_ROW_3X3(NAME, T) \\
     static CPOOL_ALWAYS_INLINE int cpool_max_row_3x3_##NAME( \\
-            const T* first, Py_ssize_t below, T* out, Py_ssize_t n, Py_ssize_t i_lo, \\
-            Py_ssize_t i_hi, Py_ssize_t pad_w, const Py_ssize_t* w_lo, const Py_ssize_t* w_n, \\
-            Py_ssize_t ahead) { \\
-        int any = cpool_tiles_3x3_max_##NAME(first + 2 * i_lo - pad_w, below, 0, 1, out + i_lo, \\
-                                             i_hi - i_lo, ahead); \\
+            const T* first, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, T* out, \\
+            Py_ssize_t n, Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w, \\
+            const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t ahead) { \\
+        int any = cpool_tiles_3x3_max_d_##NAME(first + 2 * i_lo - pad_w, below, depth_step, \\
+                                               n_depth, 0, 1, out + i_lo, i_hi - i_lo, ahead); \\
         Py_ssize_t i; \\
         for (i = 0; i < i_lo; i++) \\
-            out[i] = cpool_window_3_rows_##NAME(first + w_lo[i], below, w_n[i], &any); \\
+            out[i] = cpool_window_3_rows_##NAME(first + w_lo[i], below, depth_step, n_depth, \\
+                                                w_n[i], &any); \\
         for (i = i_hi; i < n; i++) \\
-            out[i] = cpool_window_3_rows_##NAME(first + w_lo[i], below, w_n[i], &any); \\
+            out[i] = cpool_window_3_rows_##NAME(first + w_lo[i], below, depth_step, n_depth, \\
+                                                w_n[i], &any); \\
         return any; \\
     } \\
-    static Py_ssize_t cpool_max_rows_3x3_##NAME(const T* first, Py_ssize_t below, Py_ssize_t step, \\
-                                                Py_ssize_t n_rows, T* out, Py_ssize_t out_step, \\
-                                                Py_ssize_t n, Py_ssize_t i_lo, Py_ssize_t i_hi, \\
-                                                Py_ssize_t pad_w, const Py_ssize_t* w_lo, \\
-                                                const Py_ssize_t* w_n, Py_ssize_t ahead) { \\
+    static Py_ssize_t cpool_max_rows_3x3_##NAME( \\
+            const T* first, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t out_step, Py_ssize_t n, \\
+            Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w, const Py_ssize_t* w_lo, \\
+            const Py_ssize_t* w_n, Py_ssize_t ahead) { \\
         Py_ssize_t r; \\
+        if (n_depth == 1) { /* a literal: 2-D windows' loops without the slices' */ \\
+            for (r = 0; r < n_rows; r++) \\
+                if (cpool_max_row_3x3_##NAME(first + r * step, below, 0, 1, out + r * out_step, \\
+                                             n, i_lo, i_hi, pad_w, w_lo, w_n, ahead)) \\
+                    break; \\
+            return r; \\
+        } \\
         for (r = 0; r < n_rows; r++) \\
-            if (cpool_max_row_3x3_##NAME(first + r * step, below, out + r * out_step, n, i_lo, \\
-                                         i_hi, pad_w, w_lo, w_n, ahead)) \\
+            if (cpool_max_row_3x3_##NAME(first + r * step, below, depth_step, n_depth, \\
+                                         out + r * out_step, n, i_lo, i_hi, pad_w, w_lo, w_n, \\
+                                         ahead)) \\
                 break; \\
         return r; \\
     }
@@ -1795,17 +1857,17 @@ cdef extern from *:
     void cpool_eval_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
                             double* low) noexcept nogil
     bint cpool_tiles_3x3_max_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
-                                 Py_ssize_t n_rows, float* out, Py_ssize_t n,
-                                 Py_ssize_t ahead) noexcept nogil
+                                 Py_ssize_t n_rows, float* out, Py_ssize_t n) noexcept nogil
     bint cpool_tiles_3x3_max_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
-                                 Py_ssize_t n_rows, double* out, Py_ssize_t n,
-                                 Py_ssize_t ahead) noexcept nogil
-    Py_ssize_t cpool_max_rows_3x3_f32(const float* first, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, double* out, Py_ssize_t n) noexcept nogil
+    Py_ssize_t cpool_max_rows_3x3_f32(const float* first, Py_ssize_t below, Py_ssize_t depth_step,
+                                      Py_ssize_t n_depth, Py_ssize_t step,
                                       Py_ssize_t n_rows, float* out, Py_ssize_t out_step,
                                       Py_ssize_t n, Py_ssize_t i_lo, Py_ssize_t i_hi,
                                       Py_ssize_t pad_w, const Py_ssize_t* w_lo,
                                       const Py_ssize_t* w_n, Py_ssize_t ahead) noexcept nogil
-    Py_ssize_t cpool_max_rows_3x3_f64(const double* first, Py_ssize_t below, Py_ssize_t step,
+    Py_ssize_t cpool_max_rows_3x3_f64(const double* first, Py_ssize_t below, Py_ssize_t depth_step,
+                                      Py_ssize_t n_depth, Py_ssize_t step,
                                       Py_ssize_t n_rows, double* out, Py_ssize_t out_step,
                                       Py_ssize_t n, Py_ssize_t i_lo, Py_ssize_t i_hi,
                                       Py_ssize_t pad_w, const Py_ssize_t* w_lo,

@@ -625,25 +625,27 @@ cdef inline bint _max_tiles_3x3(const numeric* x, Py_ssize_t below, Py_ssize_t s
     """:func:`_tiles_2x2`'s max for 3x3 windows at stride 2 (adaptive 13 -> 6), floats only:
     whether a row needs :func:`_scan_tiles`."""
     if numeric is float:
-        return cpool_tiles_3x3_max_f32(x, below, step, n_rows, out, OW, 0)
+        return cpool_tiles_3x3_max_f32(x, below, step, n_rows, out, OW)
     elif numeric is double:
-        return cpool_tiles_3x3_max_f64(x, below, step, n_rows, out, OW, 0)
+        return cpool_tiles_3x3_max_f64(x, below, step, n_rows, out, OW)
     return False
 
 
-cdef inline Py_ssize_t _max_rows_3x3(const numeric* first, Py_ssize_t below, Py_ssize_t step,
+cdef inline Py_ssize_t _max_rows_3x3(const numeric* first, Py_ssize_t below,
+                                     Py_ssize_t depth_step, Py_ssize_t n_depth, Py_ssize_t step,
                                      Py_ssize_t n_rows, numeric* orow, Py_ssize_t OW,
                                      Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w,
                                      const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
                                      Py_ssize_t ahead) noexcept nogil:
-    """Rows of float max over three rows at stride 2 (``cpool_max_rows_3x3``): how many are
-    done before one with a NaN tap or a -0 column max (whose bits are the general path's)."""
+    """Rows of float max over three rows at stride 2, of ``n_depth`` slices each (a 3-D
+    window's; ``cpool_max_rows_3x3``): how many are done before one with a NaN tap or a -0
+    column max (whose bits are the general path's)."""
     if numeric is float:
-        return cpool_max_rows_3x3_f32(first, below, step, n_rows, orow, OW, OW, i_lo, i_hi,
-                                      pad_w, w_lo, w_n, ahead)
+        return cpool_max_rows_3x3_f32(first, below, depth_step, n_depth, step, n_rows, orow, OW,
+                                      OW, i_lo, i_hi, pad_w, w_lo, w_n, ahead)
     elif numeric is double:
-        return cpool_max_rows_3x3_f64(first, below, step, n_rows, orow, OW, OW, i_lo, i_hi,
-                                      pad_w, w_lo, w_n, ahead)
+        return cpool_max_rows_3x3_f64(first, below, depth_step, n_depth, step, n_rows, orow, OW,
+                                      OW, i_lo, i_hi, pad_w, w_lo, w_n, ahead)
     return 0
 
 
@@ -1133,11 +1135,13 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                           and not square)
     cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
     cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
-    # Float max over three rows at stride 2 (3x3 s2 p1, ResNet's first pooling), each output
-    # row straight from its input rows, no buffer: the windows inside the row by the 3x3 tiles
-    # (each column's max once, then even and odd lanes), the one or two reaching into the
-    # padding or past the row's end by PyTorch's scan. (32, 64, 112, 112) in cache, one thread:
-    # the buffer's vertical pass, its -0 and NaN check and the horizontal pass were 0.84 ms.
+    # Float max over three rows at stride 2 (3x3 s2 p1, ResNet's first pooling; a 3-D window's
+    # three rows of each of its slices), each output row straight from its input rows, no
+    # buffer: a plane's run of rows in one call (_max_rows_3x3), the windows inside each row by
+    # the 3x3 tiles (each column's max once, then even and odd lanes), the one or two reaching
+    # into the padding or past the row's end over their columns in the row. (4, 64, 112, 112),
+    # one thread: 0.81 -> 0.63 ms, where the buffer's vertical pass, its -0 and NaN check and
+    # the horizontal pass took a call each per row.
     cdef bint rows_3x3 = (layout is planes and is_max and numeric is numeric_acc
                           and (numeric is float or numeric is double) and not clipped
                           and not plane_bounds and kw == 3 and sw == 2 and dw == 1
@@ -1199,20 +1203,22 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                     if trace:  # values read and written
                         note_work(nd * h_n[hb + oh] * L + OW * lanes)
                     first = &x[b0, z, h_lo[hb + oh], 0] if nd > 0 else &x[0, 0, 0, 0]
-                    if not (tile_ahead and h_n[hb + oh] == (3 if rows_3x3 else 2) and nd == 1):
+                    if not (tile_ahead and h_n[hb + oh] == (3 if rows_3x3 else 2)
+                            and (nd == 1 or rows_3x3)):
                         _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh,
                                          L)
                     row_scaled = row_tiled = False
-                    if rows_3x3 and run_left == 0 and nd == 1 and h_n[hb + oh] == 3:
+                    if rows_3x3 and run_left == 0 and nd > 0 and h_n[hb + oh] == 3:
                         # This plane's rows of three rows at the vertical stride from here, in
-                        # the chunk, in one call, which stops before a row it flags.
+                        # the chunk (of nd slices each, 3-D), in one call, which stops before a
+                        # row it flags.
                         j = 1
                         while (oh + j < OH and r + j < r_end and h_n[hb + oh + j] == 3
                                and h_lo[hb + oh + j] == h_lo[hb + oh] + j * sh):
                             j = j + 1
-                        run_left = _max_rows_3x3(first, dh * row_step, sh * row_step, j,
-                                                 <numeric*>orow, OW, i_lo, i_hi, pad_w,
-                                                 &w_lo[wb], &w_n[wb], tile_ahead)
+                        run_left = _max_rows_3x3(first, dh * row_step, depth_step, nd,
+                                                 sh * row_step, j, <numeric*>orow, OW, i_lo,
+                                                 i_hi, pad_w, &w_lo[wb], &w_n[wb], tile_ahead)
                     if layout is pixels and direct:
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
