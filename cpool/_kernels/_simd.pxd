@@ -1742,7 +1742,7 @@ cdef extern from *:
     CPOOL_TILE_ROWS(f32, float)
     CPOOL_TILE_ROWS(f64, double)
     /* Rows of max over three rows at stride 2 (3x3 s2 with its padding, _window's _separable):
-       n_rows output rows of n outputs, row r at out + r*out_step from input rows first + r*step,
+       n_rows output rows of n outputs, row r at out + r*n from input rows first + r*step,
        + below and + 2*below; outputs [i_lo, i_hi), every tap in the row, by
        cpool_tiles_3x3_max from first + 2*i_lo - pad_w, the others, reaching into the padding
        or past the row's end, over their columns in the row, w_lo[i] to w_lo[i] + w_n[i] - 1.
@@ -1767,21 +1767,20 @@ cdef extern from *:
     } \\
     static Py_ssize_t cpool_max_rows_3x3_##NAME( \\
             const T* first, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
-            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t out_step, Py_ssize_t n, \\
-            Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w, const Py_ssize_t* w_lo, \\
-            const Py_ssize_t* w_n, Py_ssize_t ahead) { \\
+            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, Py_ssize_t i_lo, \\
+            Py_ssize_t i_hi, Py_ssize_t pad_w, const Py_ssize_t* w_lo, const Py_ssize_t* w_n, \\
+            Py_ssize_t ahead) { \\
         Py_ssize_t r; \\
         if (n_depth == 1) { /* a literal: 2-D windows' loops without the slices' */ \\
             for (r = 0; r < n_rows; r++) \\
-                if (cpool_max_row_3x3_##NAME(first + r * step, below, 0, 1, out + r * out_step, \\
-                                             n, i_lo, i_hi, pad_w, w_lo, w_n, ahead)) \\
+                if (cpool_max_row_3x3_##NAME(first + r * step, below, 0, 1, out + r * n, n, \\
+                                             i_lo, i_hi, pad_w, w_lo, w_n, ahead)) \\
                     break; \\
             return r; \\
         } \\
         for (r = 0; r < n_rows; r++) \\
             if (cpool_max_row_3x3_##NAME(first + r * step, below, depth_step, n_depth, \\
-                                         out + r * out_step, n, i_lo, i_hi, pad_w, w_lo, w_n, \\
-                                         ahead)) \\
+                                         out + r * n, n, i_lo, i_hi, pad_w, w_lo, w_n, ahead)) \\
                 break; \\
         return r; \\
     }
@@ -1862,14 +1861,14 @@ cdef extern from *:
                                  Py_ssize_t n_rows, double* out, Py_ssize_t n) noexcept nogil
     Py_ssize_t cpool_max_rows_3x3_f32(const float* first, Py_ssize_t below, Py_ssize_t depth_step,
                                       Py_ssize_t n_depth, Py_ssize_t step,
-                                      Py_ssize_t n_rows, float* out, Py_ssize_t out_step,
-                                      Py_ssize_t n, Py_ssize_t i_lo, Py_ssize_t i_hi,
+                                      Py_ssize_t n_rows, float* out, Py_ssize_t n,
+                                      Py_ssize_t i_lo, Py_ssize_t i_hi,
                                       Py_ssize_t pad_w, const Py_ssize_t* w_lo,
                                       const Py_ssize_t* w_n, Py_ssize_t ahead) noexcept nogil
     Py_ssize_t cpool_max_rows_3x3_f64(const double* first, Py_ssize_t below, Py_ssize_t depth_step,
                                       Py_ssize_t n_depth, Py_ssize_t step,
-                                      Py_ssize_t n_rows, double* out, Py_ssize_t out_step,
-                                      Py_ssize_t n, Py_ssize_t i_lo, Py_ssize_t i_hi,
+                                      Py_ssize_t n_rows, double* out, Py_ssize_t n,
+                                      Py_ssize_t i_lo, Py_ssize_t i_hi,
                                       Py_ssize_t pad_w, const Py_ssize_t* w_lo,
                                       const Py_ssize_t* w_n, Py_ssize_t ahead) noexcept nogil
     bint cpool_lp2_spread_2x2_f32(const float* x, Py_ssize_t W, const float* g, float* out,

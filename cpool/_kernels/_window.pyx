@@ -642,10 +642,10 @@ cdef inline Py_ssize_t _max_rows_3x3(const numeric* first, Py_ssize_t below,
     column max (whose bits are the general path's)."""
     if numeric is float:
         return cpool_max_rows_3x3_f32(first, below, depth_step, n_depth, step, n_rows, orow, OW,
-                                      OW, i_lo, i_hi, pad_w, w_lo, w_n, ahead)
+                                      i_lo, i_hi, pad_w, w_lo, w_n, ahead)
     elif numeric is double:
         return cpool_max_rows_3x3_f64(first, below, depth_step, n_depth, step, n_rows, orow, OW,
-                                      OW, i_lo, i_hi, pad_w, w_lo, w_n, ahead)
+                                      i_lo, i_hi, pad_w, w_lo, w_n, ahead)
     return 0
 
 
