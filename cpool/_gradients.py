@@ -48,13 +48,16 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
     def rows(a):  # (P, everything of one plane or image)
         return a.reshape(P, a.size // P if P else 0)
 
+    # 2-D planes' row widths, for the kernel's one-pass 2x2 tiles (0: none).
+    widths = ((plan.grad.shape[-1], shape[axes[-1]]) if len(axes) == 2 and plan.lanes == 1
+              else (0, 0))
     if plan.slab:  # a new float16 result, a slab of planes at a time
         bad = sum(_v.gradient_by_slabs(plan, P, lambda a, b, part: _backward.scatter(
             rows(plan.grad)[a:b], rows(plan.indices)[a:b], part, accumulate, plan.lanes,
-            plan.block, plan.num_threads)))
+            plan.block, plan.num_threads, *widths)))
     else:
         bad = _backward.scatter(rows(plan.grad), rows(plan.indices), rows(plan.out),
-                                accumulate, plan.lanes, plan.block, plan.num_threads)
+                                accumulate, plan.lanes, plan.block, plan.num_threads, *widths)
     if bad:
         names = "*".join(_v.AXIS_NAMES[len(axes)])
         raise ValueError(f"{fn}: `indices` must lie in [0, {names}) = [0, {cells}); {bad} do not")

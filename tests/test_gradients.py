@@ -225,18 +225,24 @@ def tile_indices(rng, P, OH, OW, H, W):
     return (h * W + w).astype(np.int64)
 
 
-TILE_SHAPES = [(H, W, OH, OW) for H, W in [(1, 1), (2, 2), (5, 5), (6, 7), (7, 6), (8, 9)]
+# Rows of outputs under and over a vector (8 floats, 4 doubles: the one-pass 2x2 tiles'
+# vectors and their overlapping last one), floor mode (tiles, with a spare row or column when
+# odd) and ceil mode (the scatter).
+TILE_SHAPES = [(H, W, OH, OW) for H, W in [(1, 1), (2, 2), (5, 5), (6, 7), (7, 6), (8, 9),
+                                           (4, 16), (5, 19), (3, 26), (6, 33), (2, 56), (4, 64)]
                for OH in sorted({H // 2, (H + 1) // 2} - {0})
                for OW in sorted({W // 2, (W + 1) // 2} - {0})]
 
 
 @pytest.mark.parametrize("H,W,OH,OW", TILE_SHAPES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", ["in_tiles", "one_outside", "last_row_outside", "shared_cell"])
+@pytest.mark.parametrize("case", ["in_tiles", "one_outside", "last_row_outside", "shared_cell",
+                                  "lane_outside", "next_row_outside"])
 def test_scatter_matches_reference(rng, H, W, OH, OW, dtype, case):
     """max_pool2d_backward adds and max_unpool2d assigns, in output order, bit for bit as the
-    reference: indices inside their 2x2 windows or not, two outputs on one cell (added, or the
-    last wins), signed zeros (0 + -0.0 is +0.0 when added) and NaN."""
+    reference: indices inside their 2x2 windows or not (a plane of them all inside is written
+    in one pass, the others filled and scattered), two outputs on one cell (added, or the last
+    wins), signed zeros (0 + -0.0 is +0.0 when added) and NaN."""
     P = 6
     vals = random_array(rng, (P, OH, OW), dtype)
     vals.reshape(-1)[::5] = -0.0
@@ -248,6 +254,14 @@ def test_scatter_matches_reference(rng, H, W, OH, OW, dtype, case):
         idx[2, -1, -1] = idx[5, -1, -1] = 0
     elif case == "shared_cell":
         idx[3, -1, :] = idx[3, 0, 0]
+    elif case == "lane_outside":  # in the next window's tile, from a middle lane
+        j = min(5, OW - 1)
+        if 2 * j + 3 < W or j > 0:
+            idx[1, OH // 2, j] += 2 if 2 * j + 3 < W else -2
+        idx[4, -1, OW // 2] = idx[4, -1, OW // 2] - 1 if OW // 2 else idx[4, -1, 0]
+    elif case == "next_row_outside":  # a row further down: W apart, or 2W
+        idx[2, 0, -1] = min(idx[2, 0, -1] + 2 * W, H * W - 1)
+        idx[5, OH - 1, 0] = max(idx[5, OH - 1, 0] - W, 0)
     shape = (2, 3, H, W)
     g, i = vals.reshape(2, 3, OH, OW), idx.reshape(2, 3, OH, OW)
     assert_identical(cpool.max_pool2d_backward(g, i, shape),
@@ -262,6 +276,24 @@ def test_scatter_rejects_indices_out_of_range(rng):
     idx[0, 0, 0, 0] = -1
     with pytest.raises(ValueError, match=r"`indices` must lie in \[0, H\*W\) = \[0, 64\); 2 do not"):
         cpool.max_pool2d_backward(y, idx, (2, 3, 8, 8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [2 ** 32, -2 ** 32, 2 ** 33 + 1, -(2 ** 63)])
+def test_tile_indices_far_outside_are_errors(rng, dtype, offset):
+    """An index off its 2x2 tile's cell by a multiple of 2^32 (the float tiles compare the
+    indices' low halves) is out of range, from any lane, and nothing is written but the
+    error's."""
+    x = random_array(rng, (2, 3, 8, 40), dtype)
+    y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+    for p, (r, c) in enumerate([(0, 0), (1, 7), (3, 19), (2, 12), (3, 8), (0, 13)]):
+        bad = idx.copy()
+        bad.reshape(6, 4, 20)[p, r, c] = (int(bad.reshape(6, 4, 20)[p, r, c]) + offset
+                                          if offset != -(2 ** 63) else offset)
+        with pytest.raises(ValueError, match=r"= \[0, 320\); 1 do not"):
+            cpool.max_pool2d_backward(y, bad, x.shape)
+        with pytest.raises(ValueError, match=r"= \[0, 320\); 1 do not"):
+            cpool.max_unpool2d(y, bad, 2)
 
 
 # ------------------------------------------------------------------------------ window sums

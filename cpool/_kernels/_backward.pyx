@@ -24,15 +24,64 @@ from libc.string cimport memset
 
 from cpool._kernels._openmp cimport note_work, tracing
 from cpool._kernels._powers cimport cpool_powf_run
-from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF,
+from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_UNPOOL_TILES,
                                    cpool_lp2_spread_2x2_f32, cpool_lp2_spread_2x2_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_spread_2x2_f32, cpool_spread_2x2_f64,
-                                   cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64)
+                                   cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
+                                   cpool_unpool_2x2_f32, cpool_unpool_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero,
                                    _horizontal, _horizontal_clipped, _padded_width,
                                    _plane_divisors, _powers_of_two, _prefetch_rows, _same_3x3,
                                    _scratch, _thread_slots, _vertical, THREAD_SLOT)
+
+
+cdef inline bint _row_in_tiles(const int64_t* idx, Py_ssize_t n, Py_ssize_t W) noexcept nogil:
+    """Whether each of a first output row's n indices lies in its 2x2 stride-2 tile (rows 0
+    and 1, columns 2i and 2i + 1 of a plane W wide)."""
+    cdef Py_ssize_t i
+    cdef uint64_t local
+    for i in range(n):
+        local = <uint64_t>idx[i] - <uint64_t>(2 * i)
+        if not (local < 2 or local - <uint64_t>W < 2):
+            return False
+    return True
+
+
+cdef inline bint _unpool_tiles(const floating* vals, const int64_t* idx, floating* plane,
+                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
+                               bint accumulate) noexcept nogil:
+    """cpool_unpool_2x2 of the plane's dtype: whether it wrote the plane."""
+    if floating is float:
+        return cpool_unpool_2x2_f32(vals, idx, plane, OH, OW, H, W, accumulate)
+    else:
+        return cpool_unpool_2x2_f64(vals, idx, plane, OH, OW, H, W, accumulate)
+
+
+cdef inline Py_ssize_t _scatter_plane(const floating* vals, const int64_t* idx, floating* plane,
+                                      Py_ssize_t n, Py_ssize_t HW,
+                                      bint accumulate) noexcept nogil:
+    """:func:`scatter` of one plane: zero-filled, then each value added (``accumulate``) or
+    written at its index, in output order. Returns the number of bad indices."""
+    cdef Py_ssize_t i, bad = 0
+    cdef uint64_t k
+    memset(plane, 0, HW * sizeof(floating))
+    # One loop per mode (the branch hoisted); one unsigned compare checks 0 <= k < HW.
+    if accumulate:
+        for i in range(n):
+            k = <uint64_t>idx[i]
+            if k < <uint64_t>HW:
+                plane[k] = plane[k] + vals[i]
+            else:
+                bad += 1
+    else:
+        for i in range(n):
+            k = <uint64_t>idx[i]
+            if k < <uint64_t>HW:
+                plane[k] = vals[i]
+            else:
+                bad += 1
+    return bad
 
 
 cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, floating* plane,
@@ -61,18 +110,24 @@ cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, 
 def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
             const int64_t[:, ::1] indices,   # IN  (P, n * lanes), flat h*W + w
             floating[:, ::1] out,            # OUT (P, H*W * lanes), zero-filled here
-            bint accumulate, Py_ssize_t lanes, Py_ssize_t block, int num_threads):
+            bint accumulate, Py_ssize_t lanes, Py_ssize_t block, int num_threads,
+            Py_ssize_t out_w=0, Py_ssize_t in_w=0):
     """out[p, indices[p, i]] += values[p, i] (``accumulate``, max/stochastic backward) or
     = values[p, i] (max_unpool2d: the last write wins). Returns the number of bad indices.
 
     Channels-last data (``lanes`` > 1): ``p`` is an image, each of its pixels holds ``lanes``
     values, and lane c's index addresses pixels (``out[p, k*lanes + c]``). Tasks are (image,
     ``block`` of lanes), each lane written in output order by one thread: bitwise identical
-    results for any thread count."""
+    results for any thread count.
+
+    ``out_w`` and ``in_w`` (planes, ``lanes`` 1): the widths of the values' and the result's
+    rows, where the planes are 2-D (0: not known). In AVX2 builds a plane whose every index
+    lies in its output's 2x2 stride-2 tile, in rows of a vector's outputs or more, is written
+    in one pass by cpool_unpool_2x2, the same bits (max_pool2d(x, 2)'s gradient in cache: the
+    fill and the scatter's reads of it were most of the time)."""
     cdef Py_ssize_t P = out.shape[0], HW = out.shape[1] // lanes, n = values.shape[1] // lanes
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
-    cdef Py_ssize_t p, i, task, c0
-    cdef uint64_t k
+    cdef Py_ssize_t p, task, c0
     cdef Py_ssize_t bad = 0
     cdef floating* plane
     cdef const floating* vals
@@ -80,6 +135,18 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     cdef bint trace = tracing()
     if P == 0 or HW == 0 or lanes == 0:
         return 0
+    # The planes' shapes where their indices may tile 2x2 at stride 2 (cells under 2^30: the
+    # float kernel compares the indices' low halves).
+    cdef Py_ssize_t OH = n // out_w if out_w > 0 else 0
+    cdef Py_ssize_t H = HW // in_w if in_w > 0 else 0
+    cdef bint tiles = (CPOOL_UNPOOL_TILES and lanes == 1
+                       and out_w >= <Py_ssize_t>(32 // sizeof(floating))  # a vector's outputs
+                       and OH * out_w == n and in_w >= 2
+                       and H * in_w == HW and 2 * OH <= H and 2 * out_w <= in_w
+                       and HW < (<Py_ssize_t>1 << 30))
+    # Indices of other windows (3x3 stride 2's, say) leave their tiles in the first row, where
+    # every plane's attempt would stop: they go straight to the scatter.
+    tiles = tiles and _row_in_tiles(&indices[0, 0], out_w, in_w)
     with nogil:
         if lanes > 1:
             for task in prange(P * blocks, schedule='static', num_threads=num_threads):
@@ -96,22 +163,8 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
                 note_work(HW + 2 * n)
             vals = &values[p, 0] if n > 0 else NULL
             idx = &indices[p, 0] if n > 0 else NULL
-            memset(plane, 0, HW * sizeof(floating))
-            # One loop per mode (the branch hoisted); one unsigned compare checks 0 <= k < HW.
-            if accumulate:
-                for i in range(n):
-                    k = <uint64_t>idx[i]
-                    if k < <uint64_t>HW:
-                        plane[k] = plane[k] + vals[i]
-                    else:
-                        bad += 1
-            else:
-                for i in range(n):
-                    k = <uint64_t>idx[i]
-                    if k < <uint64_t>HW:
-                        plane[k] = vals[i]
-                    else:
-                        bad += 1
+            if not (tiles and _unpool_tiles(vals, idx, plane, OH, out_w, H, in_w, accumulate)):
+                bad += _scatter_plane(vals, idx, plane, n, HW, accumulate)
     return bad
 
 

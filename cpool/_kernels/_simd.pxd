@@ -1786,6 +1786,124 @@ cdef extern from *:
     }
     CPOOL_MAX_ROW_3X3(f32, float)
     CPOOL_MAX_ROW_3X3(f64, double)
+    /* Max pooling's gradient (and max_unpool2d) on a plane whose every index lies in its own
+       output's 2x2 stride-2 tile (max_pool2d(x, 2)'s indices, whatever made them): each cell
+       of the input-shaped plane written once, the output's value at its index and +0 in the
+       tile's other three, rather than a zero fill of the plane and a scatter that reads back
+       what the fill wrote. With ``accumulate`` (a gradient) the value is written plus +0, as
+       the scatter's 0 + v (a -0 lands as +0); the bits are the scatter's either way, since no
+       two outputs share a cell. Returns 0, having written part of the plane, at the first
+       output row with an index outside its tile; the caller then fills and scatters. Also 0
+       without AVX2 and for rows of fewer outputs than a vector (8 floats, 4 doubles): there
+       the fill and the scatter are as fast (14-wide planes: a scalar loop of selects took
+       10x their time, GCC's branches on random indices). */
+    #if defined(__AVX2__)
+    #define CPOOL_UNPOOL_TILES 1
+    /* A vector of 8 float outputs from i (4 double) of a row whose tiles start at flat index
+       base, cells 2i.. of rows r0 and r1 (W apart): each index less the flat index of its
+       tile's first cell is 0, 1, W or W + 1 (four compares), and the value, in pairs by the
+       unpacks, masked into each of the two rows' cells. The shuffles work within 128-bit
+       halves: indices and values are taken in the order 0 1 4 5 | 2 3 6 7 (0 2 | 1 3), whose
+       unpacks come out in order. Float indices are compared by their low halves (the plane
+       has under 2^30 cells), the high halves or-ed into *high, which must stay 0. Returns the
+       lanes whose index is in its tile. */
+    #define CPOOL_SET1_EPI32(x) _mm256_set1_epi32((int)(x))
+    /* A step's compares and masked writes, from ``local`` (the indices less their tiles' first
+       cells, in the shuffled order) in lanes of E (epi32, epi64). */
+    #define CPOOL_UNPOOL_WRITE(NAME, S, E, SET1, N) \\
+        __m256i c0 = _mm256_cmpeq_##E(local, _mm256_setzero_si256()); \\
+        __m256i c1 = _mm256_cmpeq_##E(local, SET1(1)); \\
+        __m256i d0 = _mm256_cmpeq_##E(local, SET1(W)); \\
+        __m256i d1 = _mm256_cmpeq_##E(local, SET1(W + 1)); \\
+        __m256##S##_T v = _mm256_loadu_##S(g + i), lo, hi; \\
+        if (accumulate) v = _mm256_add_##S(v, _mm256_setzero_##S()); \\
+        v = CPOOL_ORDER256_##NAME(v); \\
+        lo = _mm256_unpacklo_##S(v, v); \\
+        hi = _mm256_unpackhi_##S(v, v); \\
+        _mm256_storeu_##S(r0 + 2 * i, _mm256_and_##S(lo, _mm256_castsi256_##S( \\
+            _mm256_unpacklo_##E(c0, c1)))); \\
+        _mm256_storeu_##S(r0 + 2 * i + N, _mm256_and_##S(hi, _mm256_castsi256_##S( \\
+            _mm256_unpackhi_##E(c0, c1)))); \\
+        _mm256_storeu_##S(r1 + 2 * i, _mm256_and_##S(lo, _mm256_castsi256_##S( \\
+            _mm256_unpacklo_##E(d0, d1)))); \\
+        _mm256_storeu_##S(r1 + 2 * i + N, _mm256_and_##S(hi, _mm256_castsi256_##S( \\
+            _mm256_unpackhi_##E(d0, d1)))); \\
+        return _mm256_or_si256(_mm256_or_si256(c0, c1), _mm256_or_si256(d0, d1));
+    static CPOOL_ALWAYS_INLINE __m256i cpool_unpool_step_f32(
+            const float* g, const int64_t* idx, Py_ssize_t i, int64_t base, Py_ssize_t W,
+            float* r0, float* r1, int accumulate, __m256i* high) {
+        __m256 a = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i*)(idx + i)));
+        __m256 b = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i*)(idx + i + 4)));
+        __m256i first = _mm256_add_epi32(_mm256_set1_epi32((int)(base + 2 * i)),
+                                         _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14));
+        __m256i local = _mm256_sub_epi32(
+            _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), first);
+        *high = _mm256_or_si256(*high, _mm256_castps_si256(
+            _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))));
+        CPOOL_UNPOOL_WRITE(f32, ps, epi32, CPOOL_SET1_EPI32, 8)
+    }
+    static CPOOL_ALWAYS_INLINE __m256i cpool_unpool_step_f64(
+            const double* g, const int64_t* idx, Py_ssize_t i, int64_t base, Py_ssize_t W,
+            double* r0, double* r1, int accumulate, __m256i* high) {
+        __m256i q = _mm256_permute4x64_epi64(_mm256_loadu_si256((const __m256i*)(idx + i)),
+                                             _MM_SHUFFLE(3, 1, 2, 0));
+        __m256i local = _mm256_sub_epi64(q, _mm256_add_epi64(
+            _mm256_set1_epi64x(base + 2 * i), _mm256_setr_epi64x(0, 4, 2, 6)));
+        (void)high; /* the indices compare whole */
+        CPOOL_UNPOOL_WRITE(f64, pd, epi64, _mm256_set1_epi64x, 4)
+    }
+    /* A row of n >= N outputs; its last vector overlaps the one before (the same cells
+       written twice). Whether every index was in its tile. */
+    #define CPOOL_UNPOOL_2X2(NAME, T, N) \\
+    static CPOOL_ALWAYS_INLINE int cpool_unpool_row_2x2_##NAME( \\
+            const T* g, const int64_t* idx, Py_ssize_t n, int64_t base, Py_ssize_t W, T* r0, \\
+            T* r1, int accumulate) { \\
+        Py_ssize_t i; \\
+        __m256i in_tile = _mm256_set1_epi32(-1), high = _mm256_setzero_si256(); \\
+        for (i = 0; i < n; i += N) { \\
+            CPOOL_OVERLAP_LAST(i, n, N) \\
+            in_tile = _mm256_and_si256(in_tile, cpool_unpool_step_##NAME( \\
+                g, idx, i, base, W, r0, r1, accumulate, &high)); \\
+        } \\
+        return _mm256_testc_si256(in_tile, _mm256_set1_epi32(-1)) \\
+               & _mm256_testz_si256(high, high); \\
+    } \\
+    static inline int cpool_unpool_2x2_##NAME(const T* g, const int64_t* idx, T* plane, \\
+                                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, \\
+                                              Py_ssize_t W, int accumulate) { \\
+        Py_ssize_t oh; \\
+        int ok; \\
+        if (OW < N) return 0; \\
+        for (oh = 0; oh < OH; oh++) { \\
+            T* r0 = plane + 2 * oh * W; \\
+            if (accumulate) /* a literal in each copy of the row's loop */ \\
+                ok = cpool_unpool_row_2x2_##NAME(g + oh * OW, idx + oh * OW, OW, 2 * oh * W, \\
+                                                 W, r0, r0 + W, 1); \\
+            else \\
+                ok = cpool_unpool_row_2x2_##NAME(g + oh * OW, idx + oh * OW, OW, 2 * oh * W, \\
+                                                 W, r0, r0 + W, 0); \\
+            if (!ok) return 0; \\
+            if (W > 2 * OW) { /* the columns past the last tile */ \\
+                memset(r0 + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
+                memset(r0 + W + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
+            } \\
+        } \\
+        memset(plane + 2 * OH * W, 0, (size_t)((H - 2 * OH) * W) * sizeof(T)); \\
+        return 1; \\
+    }
+    #else
+    #define CPOOL_UNPOOL_TILES 0
+    #define CPOOL_UNPOOL_2X2(NAME, T, N) \\
+    static inline int cpool_unpool_2x2_##NAME(const T* g, const int64_t* idx, T* plane, \\
+                                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, \\
+                                              Py_ssize_t W, int accumulate) { \\
+        (void)g; (void)idx; (void)plane; (void)OH; (void)OW; (void)H; (void)W; \\
+        (void)accumulate; \\
+        return 0; \\
+    }
+    #endif
+    CPOOL_UNPOOL_2X2(f32, float, 8)
+    CPOOL_UNPOOL_2X2(f64, double, 4)
     """
     bint CPOOL_SSE2
     bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
@@ -1892,6 +2010,13 @@ cdef extern from *:
                                   const uint64_t* keys, Py_ssize_t first, double* out,
                                   Py_ssize_t out_step, double* taken, Py_ssize_t taken_step,
                                   bint with_taps, int* flagged, bint lead) noexcept nogil
+    bint CPOOL_UNPOOL_TILES  # whether cpool_unpool_2x2 has its AVX2 body (else it returns 0)
+    bint cpool_unpool_2x2_f32(const float* g, const int64_t* idx, float* plane, Py_ssize_t OH,
+                              Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
+                              bint accumulate) noexcept nogil
+    bint cpool_unpool_2x2_f64(const double* g, const int64_t* idx, double* plane,
+                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
+                              bint accumulate) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale, Py_ssize_t ahead) noexcept nogil
