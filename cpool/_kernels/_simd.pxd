@@ -1799,14 +1799,6 @@ cdef extern from *:
        10x their time, GCC's branches on random indices). */
     #if defined(__AVX2__)
     #define CPOOL_UNPOOL_TILES 1
-    /* A vector of 8 float outputs from i (4 double) of a row whose tiles start at flat index
-       base, cells 2i.. of rows r0 and r1 (W apart): each index less the flat index of its
-       tile's first cell is 0, 1, W or W + 1 (four compares), and the value, in pairs by the
-       unpacks, masked into each of the two rows' cells. The shuffles work within 128-bit
-       halves: indices and values are taken in the order 0 1 4 5 | 2 3 6 7 (0 2 | 1 3), whose
-       unpacks come out in order. Float indices are compared by their low halves (the plane
-       has under 2^30 cells), the high halves or-ed into *high, which must stay 0. Returns the
-       lanes whose index is in its tile. */
     #define CPOOL_SET1_EPI32(x) _mm256_set1_epi32((int)(x))
     /* A step's compares and masked writes, from ``local`` (the indices less their tiles' first
        cells, in the shuffled order) in lanes of E (epi32, epi64). */
@@ -1829,6 +1821,14 @@ cdef extern from *:
         _mm256_storeu_##S(r1 + 2 * i + N, _mm256_and_##S(hi, _mm256_castsi256_##S( \\
             _mm256_unpackhi_##E(d0, d1)))); \\
         return _mm256_or_si256(_mm256_or_si256(c0, c1), _mm256_or_si256(d0, d1));
+    /* A vector of 8 float outputs from i (4 double) of a row whose tiles start at flat index
+       base, cells 2i.. of rows r0 and r1 (W apart): each index less the flat index of its
+       tile's first cell is 0, 1, W or W + 1 (four compares), and the value, in pairs by the
+       unpacks, masked into each of the two rows' cells. The shuffles work within 128-bit
+       halves: indices and values are taken in the order 0 1 4 5 | 2 3 6 7 (0 2 | 1 3), whose
+       unpacks come out in order. Float indices are compared by their low halves (the plane
+       has under 2^30 cells), the high halves or-ed into *high, which must stay 0. Returns the
+       lanes whose index is in its tile. */
     static CPOOL_ALWAYS_INLINE __m256i cpool_unpool_step_f32(
             const float* g, const int64_t* idx, Py_ssize_t i, int64_t base, Py_ssize_t W,
             float* r0, float* r1, int accumulate, __m256i* high) {
