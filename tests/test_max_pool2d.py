@@ -374,13 +374,15 @@ def test_tiles_every_row_width(rng, W, dtype, k):
 def test_3x3_stride_2_rows_with_padding(rng, W, dtype, p, ceil):
     # Max 3x3 s2 on rows over 32 values (ResNet's stem: padding 1) reads each output row's
     # windows inside the row straight from its three input rows, each column's max once (in
-    # AVX2 vectors of 8 or 4 outputs, the last overlapping the one before; the last window's
-    # third column checked after them), and the windows reaching into the padding or past the
-    # row (ceil_mode) over their columns in the row; a row holding a NaN or a -0 column max is
-    # redone by the general path. Sparse -0, +0 and NaNs of several payloads among ties, each
-    # output count from 16 to 28 and more (whole vectors, overlaps), odd widths, rows set apart,
-    # the input against an unreadable page, two threads, a dilated height: the reference's bits,
-    # and the general path's.
+    # AVX2 vectors of 8 or 4 outputs, each vector's last column carried to the next while the
+    # one after is whole, the last overlapping the one before; the last window's third column
+    # checked after them), and the windows reaching into the padding or past the row
+    # (ceil_mode) from one vector of the columns at the row's start or end (over their columns
+    # in the row where the row has under a vector of inner windows); a row holding a NaN or
+    # a -0 column max is redone by the general path. Sparse -0, +0 and NaNs of several
+    # payloads among ties, each output count from 16 to 28 and more (whole vectors, overlaps),
+    # odd widths, rows set apart, the input against an unreadable page, two threads, a
+    # dilated height: the reference's bits, and the general path's.
     for H in (3, 8, 31):
         x = _sparse_specials(rng, (2, 3, H, W), dtype)
         exp = ref.max_pool2d(x, 3, 2, p, ceil_mode=ceil)

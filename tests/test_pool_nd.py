@@ -287,7 +287,7 @@ def test_2x2x2_windows_are_the_general_paths_bits(rng, dtype, W):
             np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
 
 
-@pytest.mark.parametrize("W", [33, 40, 41, 56, 57, 113])
+@pytest.mark.parametrize("W", [33, 40, 41, 47, 56, 57, 72, 113])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k,p,c", [(3, 1, False), (3, 0, False), (3, 1, True),
                                    ((2, 3, 3), (1, 1, 0), False), ((4, 3, 3), (2, 0, 1), True)])
@@ -295,8 +295,10 @@ def test_max_3x3_stride_2_rows_of_slices(rng, W, dtype, k, p, c):
     # Float max over 3x3 rows at stride 2 of rows over 32 values reads each output row's
     # windows inside the row straight from the rows of every slice of its window (three
     # rows of one, two, three or four slices, clipped at the volume's faces), each column's
-    # max once in vectors, the edge windows over their columns in the row; a row with a NaN
-    # or a -0 column max is redone by the general path: the reference's bits (sparse -0,
+    # max once in vectors (each vector's last column carried to the next while the one after
+    # is whole: 16-36 outputs a row), the edge windows from a vector of the columns at the
+    # row's start or end, or over their columns in the row where the row is short; a row
+    # with a NaN or a -0 column max is redone by the general path: the reference's bits (sparse -0,
     # +0 and NaN payloads among ties), the general path's, and two threads'.
     x = np.round(random_array(rng, (2, 2, 7, 9, W), dtype) / 4)
     special = signed_zeros_and_payloads(rng, x.shape, dtype)

@@ -910,29 +910,67 @@ cdef extern from *:
         e, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0)), c2, 0x80)
     #define CPOOL_NEXT_LANE_f64(e, c2) _mm256_blend_pd(_mm256_permute4x64_pd( \\
         e, _MM_SHUFFLE(0, 3, 2, 1)), c2, 0x8)
+    /* As CPOOL_NEXT_LANE, the last lane from the first of ``c0``: the next vector's columns. */
+    #define CPOOL_FIRST_LANE_f32(e, c0) _mm256_permutevar8x32_ps( \\
+        _mm256_blend_ps(e, c0, 0x01), _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0))
+    #define CPOOL_FIRST_LANE_f64(e, c0) _mm256_permute4x64_pd( \\
+        _mm256_blend_pd(e, c0, 0x1), _MM_SHUFFLE(0, 3, 2, 1))
+    /* Each slice's lower two rows' next 64 bytes, ``ahead`` bytes on. */
+    #define CPOOL_TILES_3X3_HINTS \\
+        for (sl = 0; ahead && sl < n_depth; sl++) { \\
+            cpool_prefetch_l2((const char*)(row + sl * depth_step + below + 2 * i) + ahead); \\
+            cpool_prefetch_l2((const char*)(row + sl * depth_step + 2 * below + 2 * i) + ahead); \\
+        }
+    /* Given c0 (columns 2i .. 2i+2N-1), a vector's other columns and its store: c1, and c2
+       one column on, whose columns but the last are c1's, checked there; that one is the next
+       vector's first, or is checked after the loop (cpool_column_3). */
+    #define CPOOL_TILES_3X3_STEP(NAME, S, N) \\
+        c1 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N, below, depth_step, n_depth, \\
+                                          &flags256); \\
+        c2 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N + 1, below, depth_step, \\
+                                          n_depth, &unchecked); \\
+        e = CPOOL_ORDER256_##NAME(CPOOL_EVEN256_##NAME(c0, c1)); \\
+        o = CPOOL_ORDER256_##NAME(CPOOL_ODD256_##NAME(c0, c1)); \\
+        _mm256_storeu_##S(o_row + i, _mm256_max_##S(CPOOL_NEXT_LANE_##NAME(e, c2), \\
+                                                    _mm256_max_##S(o, e)));
+    /* The vectors of 2N outputs. While the vector after next is whole, each vector's c2 is
+       the next one's c0 (columns 2i+4N .. 2i+6N-1, whose first lane is this vector's last
+       third column), so each column's max is made once: two column maxima a vector, where
+       the vectors after them take three (CPOOL_TILES_3X3_STEP; the first of them from the
+       carried c0). The last vector overlaps the one before (CPOOL_OVERLAP_LAST). The same
+       maxima, so the same bits. Max 3x3x3 s2 p1 on 56-wide planes (27 inner outputs a row):
+       10 column maxima a row instead of 12; max 3x3 s2 p1 on 112-wide ones: 16 for 21
+       (timings at cpool_edge_3_rows). */
     #define CPOOL_TILES_3X3_WIDE(NAME, T, S, N) \\
-        for (; i < n; i += 2 * N) { \\
+        { \\
             __m256##S##_T c0, c1, c2, e, o, unchecked = _mm256_setzero_##S(); \\
             Py_ssize_t sl; \\
-            if (i + 2 * N > n) { if (n < 2 * N) break; i = n - 2 * N; } \\
-            for (sl = 0; ahead && sl < n_depth; sl++) { \\
-                /* each slice's lower two rows' next 64 bytes, ``ahead`` bytes on */ \\
-                cpool_prefetch_l2((const char*)(row + sl * depth_step + below + 2 * i) + ahead); \\
-                cpool_prefetch_l2((const char*)(row + sl * depth_step + 2 * below + 2 * i) \\
-                                  + ahead); \\
+            if (i + 4 * N <= n) { \\
+                c0 = cpool_column_max3_256_##NAME(row + 2 * i, below, depth_step, n_depth, \\
+                                                  &flags256); \\
+                for (; i + 4 * N <= n; i += 2 * N) { \\
+                    CPOOL_TILES_3X3_HINTS \\
+                    c1 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N, below, depth_step, \\
+                                                      n_depth, &flags256); \\
+                    c2 = cpool_column_max3_256_##NAME(row + 2 * i + 4 * N, below, depth_step, \\
+                                                      n_depth, &flags256); \\
+                    e = CPOOL_ORDER256_##NAME(CPOOL_EVEN256_##NAME(c0, c1)); \\
+                    o = CPOOL_ORDER256_##NAME(CPOOL_ODD256_##NAME(c0, c1)); \\
+                    _mm256_storeu_##S(o_row + i, _mm256_max_##S( \\
+                        CPOOL_FIRST_LANE_##NAME(e, c2), _mm256_max_##S(o, e))); \\
+                    c0 = c2; \\
+                } \\
+                CPOOL_TILES_3X3_HINTS /* i + 2N <= n: the vector after them */ \\
+                CPOOL_TILES_3X3_STEP(NAME, S, N) \\
+                i += 2 * N; \\
             } \\
-            c0 = cpool_column_max3_256_##NAME(row + 2 * i, below, depth_step, n_depth, \\
-                                              &flags256); \\
-            c1 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N, below, depth_step, n_depth, \\
-                                              &flags256); \\
-            /* c2's columns but the last are c1's, checked there; that one is the next \\
-               vector's first, or is checked after the loop */ \\
-            c2 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N + 1, below, depth_step, \\
-                                              n_depth, &unchecked); \\
-            e = CPOOL_ORDER256_##NAME(CPOOL_EVEN256_##NAME(c0, c1)); \\
-            o = CPOOL_ORDER256_##NAME(CPOOL_ODD256_##NAME(c0, c1)); \\
-            _mm256_storeu_##S(o_row + i, _mm256_max_##S(CPOOL_NEXT_LANE_##NAME(e, c2), \\
-                                                        _mm256_max_##S(o, e))); \\
+            for (; i < n; i += 2 * N) { \\
+                if (i + 2 * N > n) { if (n < 2 * N) break; i = n - 2 * N; } \\
+                CPOOL_TILES_3X3_HINTS \\
+                c0 = cpool_column_max3_256_##NAME(row + 2 * i, below, depth_step, n_depth, \\
+                                                  &flags256); \\
+                CPOOL_TILES_3X3_STEP(NAME, S, N) \\
+            } \\
         } \\
         if (i >= n) /* the last window's third column */ \\
             (void)cpool_column_3_##NAME(row + 2 * n, below, depth_step, n_depth, &any);
@@ -1741,6 +1779,60 @@ cdef extern from *:
     }
     CPOOL_TILE_ROWS(f32, float)
     CPOOL_TILE_ROWS(f64, double)
+    /* The max of an edge window of max 3x3 s2 (n_cols of 1-3 columns from p, at a row's start
+       or, at_end, its end: the windows reaching into the padding or past the row), as
+       cpool_window_3_rows, from one vector of column maxima: the L columns from its first
+       (at its row's start) or ending at its last (at the end), its lanes kept and the others
+       set to -inf, folded. Where the row's inner windows fill a vector (n_inner >= L), those
+       columns are theirs or the window's, so their flags are the row's already; shorter rows
+       take the scalar loop. Max 3x3x3 s2 p1 on (4, 32, 32, 56, 56), one thread, with the
+       carried columns of CPOOL_TILES_3X3_WIDE: 0.96 of its time, with these edges too
+       0.90-0.92 (the left edge's 18 taps went one at a time); max 3x3 s2 p1 on
+       (4, 64, 112, 112) 0.96 and 0.91-0.93. */
+    #if defined(__AVX2__)
+    #define CPOOL_LANES_f32(lo, n_cols) _mm256_castsi256_ps(_mm256_and_si256( \\
+        _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), \\
+                           _mm256_set1_epi32((int)(lo) - 1)), \\
+        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)((lo) + (n_cols))), \\
+                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))))
+    #define CPOOL_LANES_f64(lo, n_cols) _mm256_castsi256_pd(_mm256_and_si256( \\
+        _mm256_cmpgt_epi64(_mm256_setr_epi64x(0, 1, 2, 3), _mm256_set1_epi64x((lo) - 1)), \\
+        _mm256_cmpgt_epi64(_mm256_set1_epi64x((lo) + (n_cols)), _mm256_setr_epi64x(0, 1, 2, 3))))
+    #define CPOOL_FOLD_MAX_f32(c, t) ( \\
+        t = _mm256_max_ps(c, _mm256_permute2f128_ps(c, c, 1)), \\
+        t = _mm256_max_ps(t, _mm256_permute_ps(t, _MM_SHUFFLE(1, 0, 3, 2))), \\
+        t = _mm256_max_ps(t, _mm256_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1))), \\
+        _mm256_cvtss_f32(t))
+    #define CPOOL_FOLD_MAX_f64(c, t) ( \\
+        t = _mm256_max_pd(c, _mm256_permute2f128_pd(c, c, 1)), \\
+        t = _mm256_max_pd(t, _mm256_permute_pd(t, 0x5)), \\
+        _mm256_cvtsd_f64(t))
+    #define CPOOL_EDGE_3_ROWS(NAME, T, S, L) \\
+    static inline T cpool_edge_3_rows_##NAME(const T* p, Py_ssize_t below, \\
+                                             Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+                                             Py_ssize_t n_cols, int at_end, \\
+                                             Py_ssize_t n_inner, int* any) { \\
+        __m256##S##_T flags = _mm256_setzero_##S(), c, t; \\
+        Py_ssize_t lo = at_end ? L - n_cols : 0; \\
+        if (n_inner < L || n_cols < 1 || n_cols > 3) \\
+            return cpool_window_3_rows_##NAME(p, below, depth_step, n_depth, n_cols, any); \\
+        c = cpool_column_max3_256_##NAME(p - lo, below, depth_step, n_depth, &flags); \\
+        *any |= _mm256_movemask_##S(flags) != 0; \\
+        c = _mm256_blendv_##S(_mm256_set1_##S(-(T)INFINITY), c, CPOOL_LANES_##NAME(lo, n_cols)); \\
+        return CPOOL_FOLD_MAX_##NAME(c, t); \\
+    }
+    #else
+    #define CPOOL_EDGE_3_ROWS(NAME, T, S, L) \\
+    static inline T cpool_edge_3_rows_##NAME(const T* p, Py_ssize_t below, \\
+                                             Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+                                             Py_ssize_t n_cols, int at_end, \\
+                                             Py_ssize_t n_inner, int* any) { \\
+        (void)at_end; (void)n_inner; \\
+        return cpool_window_3_rows_##NAME(p, below, depth_step, n_depth, n_cols, any); \\
+    }
+    #endif
+    CPOOL_EDGE_3_ROWS(f32, float, ps, 8)
+    CPOOL_EDGE_3_ROWS(f64, double, pd, 4)
     /* Rows of max over three rows at stride 2 (3x3 s2 with its padding, _window's _separable):
        n_rows output rows of n outputs, row r at out + r*n from input rows first + r*step,
        + below and + 2*below; outputs [i_lo, i_hi), every tap in the row, by
@@ -1758,11 +1850,11 @@ cdef extern from *:
                                                n_depth, 0, 1, out + i_lo, i_hi - i_lo, ahead); \\
         Py_ssize_t i; \\
         for (i = 0; i < i_lo; i++) \\
-            out[i] = cpool_window_3_rows_##NAME(first + w_lo[i], below, depth_step, n_depth, \\
-                                                w_n[i], &any); \\
+            out[i] = cpool_edge_3_rows_##NAME(first + w_lo[i], below, depth_step, n_depth, \\
+                                              w_n[i], 0, i_hi - i_lo, &any); \\
         for (i = i_hi; i < n; i++) \\
-            out[i] = cpool_window_3_rows_##NAME(first + w_lo[i], below, depth_step, n_depth, \\
-                                                w_n[i], &any); \\
+            out[i] = cpool_edge_3_rows_##NAME(first + w_lo[i], below, depth_step, n_depth, \\
+                                              w_n[i], 1, i_hi - i_lo, &any); \\
         return any; \\
     } \\
     static Py_ssize_t cpool_max_rows_3x3_##NAME( \\
