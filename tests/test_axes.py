@@ -573,17 +573,39 @@ def test_one_pixel_wide_rows_with_strided_channels(flip):
         assert_identical(call(x), call(dense))
 
 
-@pytest.mark.parametrize("padding", [0, 1])
-@pytest.mark.parametrize("W", [2, 3, 10, 11, 12, 13, 14, 15, 17, 36, 224, 225])
-def test_rgb_images_max_2x2(rng, W, padding):
-    """uint8 RGB pixels pooled 2x2 at stride 2 (one vector pass over three output pixels at a
-    time, the rest one by one): every row width around the vector's steps, against a max of
-    the four cells in NumPy, with and without padding (whose windows start off the pixels'
-    grid by one pixel)."""
-    x = rng.integers(0, 256, (2, 6, W, 3), dtype=np.uint8)
-    got = cpool.max_pool2d(x, 2, padding=padding, axes=(1, 2))
+def _rgb_max_2x2(x, padding):
+    """The reference: the max of each 2x2 tile of the padded images (zeros pad uint8's max)."""
     padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
     H2, W2 = (padded.shape[1] // 2) * 2, (padded.shape[2] // 2) * 2
-    tiles = padded[:, :H2, :W2].reshape(2, H2 // 2, 2, W2 // 2, 2, 3)
-    np.testing.assert_array_equal(got, tiles.max(axis=(2, 4)))
-    assert_identical(got, _back(cpool.max_pool2d(_moved(x, (1, 2)), 2, padding=padding), (1, 2), 4))
+    tiles = padded[:, :H2, :W2].reshape(len(x), H2 // 2, 2, W2 // 2, 2, 3)
+    return tiles.max(axis=(2, 4))
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("W", [2, 3, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 21, 22, 36, 224, 225])
+def test_rgb_images_max_2x2(rng, W, padding):
+    """uint8 RGB pixels pooled 2x2 at stride 2 (one vector pass over three output pixels at a
+    time, the rest one by one; in AVX2 builds, images without padding whose rows hold 32
+    bytes of taps or more (W >= 12) go a plane's run of rows a call, each row pair maxed 32
+    bytes at a time, the last 32 overlapping): every row width around the vector's steps, odd
+    and even heights, one output row, images whose rows lie apart in memory (a crop), two
+    threads (which cut a plane's run), against a max of the four cells in NumPy, with and
+    without padding (whose windows start off the pixels' grid by one pixel)."""
+    for H in (2, 3, 6, 9):
+        x = rng.integers(0, 256, (3, H, W, 3), dtype=np.uint8)
+        exp = _rgb_max_2x2(x, padding)
+        got = cpool.max_pool2d(x, 2, padding=padding, axes=(1, 2))
+        np.testing.assert_array_equal(got, exp)
+        crop = np.pad(x, ((0, 0), (0, 0), (0, 7), (0, 0)))[:, :, :W]
+        np.testing.assert_array_equal(cpool.max_pool2d(crop, 2, padding=padding, axes=(1, 2)),
+                                      exp)
+        np.testing.assert_array_equal(
+            cpool.max_pool2d(x, 2, padding=padding, axes=(1, 2), num_threads=2), exp)
+        assert_identical(got, _back(cpool.max_pool2d(_moved(x, (1, 2)), 2, padding=padding),
+                                    (1, 2), 4))
+    # Windows of rows two apart (dilated height), and the stride's height 1: other row steps.
+    x = rng.integers(0, 256, (2, 7, W, 3), dtype=np.uint8)
+    for kw in (dict(dilation=(2, 1)), dict(stride=(1, 2))):
+        np.testing.assert_array_equal(
+            cpool.max_pool2d(x, 2, padding=padding, axes=(1, 2), **kw),
+            _back(cpool.max_pool2d(_moved(x, (1, 2)), 2, padding=padding, **kw), (1, 2), 4))
