@@ -1162,21 +1162,22 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef bint rgb8_rows = (layout is pixels and numeric is uint8_t and numeric_acc is uint8_t
                            and CPOOL_AVX_KERNELS and is_max and lanes == 3 and pixel == 3
                            and not direct and not clipped and not plane_bounds and not depth
-                           and kw == 2 and sw == 2 and dw == 1 and i_lo == 0 and i_hi == OW)
+                           and kw == 2 and sw == 2 and dw == 1 and i_lo == 0 and i_hi == OW
+                           and 2 * OW * lanes >= 32)  # the kernel's vectors (W >= 12)
     cdef Py_ssize_t out_row_step = out.strides[2] // <Py_ssize_t>sizeof(numeric_acc)
     if rgb8_rows:
         tile_ahead = STREAM_PREFETCH_BYTES
     # Windows of several slices (3-D) are read without _prefetch_rows' bursts (the stride it
     # is given is 1, which it skips): their rows come from slices a plane apart, and a burst
     # for each slice's new rows filled the miss buffers that the window's own loads then
-    # waited on. (8, 32, 32, 112, 112), one thread: max 2x2x2 0.88-0.92 of its time with the
-    # bursts, avg 2x2x2 0.80-0.94, channels-last max 2x2x2 0.84-0.87, max 3x3x3 s2 p1 0.94.
+    # waited on. (8, 32, 32, 112, 112), one thread: avg 2x2x2 0.86 of its time with the
+    # bursts, channels-last max 2x2x2 0.85, max 3x3x3 s2 p1 0.98, max 2x2x2 unchanged.
     cdef Py_ssize_t hint_sh = sh, od
     for od in range(d_n.shape[0] if depth else 0):
         if d_n[od] > 1:
             hint_sh = 1
     cdef Py_ssize_t c, r, r_end, b0, b1, oh, i, j, hb, wb, db, pl
-    cdef Py_ssize_t run_left  # rows_3x3: the rows from this one on that its run has done
+    cdef Py_ssize_t run_left  # rows_3x3, rgb8_rows: the rows from this one on its run has done
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
