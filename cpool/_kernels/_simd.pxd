@@ -146,17 +146,17 @@ cdef extern from *:
         for (r = 0; r < n_rows; r++) {
             const unsigned char* r0 = x + r * step;
             const unsigned char* r1 = r0 + below;
+            /* the 32 bytes at J of the two rows, maxed into buf */
+            #define CPOOL_RGB8_PAIR(J) _mm256_storeu_si256((__m256i*)(buf + (J)), \\
+                _mm256_max_epu8(_mm256_loadu_si256((const __m256i*)(r0 + (J))), \\
+                                _mm256_loadu_si256((const __m256i*)(r1 + (J)))))
             for (j = 0; j + 64 <= m; j += 64) {
                 if (ahead) {
                     cpool_prefetch_l2(r0 + j + ahead);
                     cpool_prefetch_l2(r1 + j + ahead);
                 }
-                _mm256_storeu_si256((__m256i*)(buf + j), _mm256_max_epu8(
-                    _mm256_loadu_si256((const __m256i*)(r0 + j)),
-                    _mm256_loadu_si256((const __m256i*)(r1 + j))));
-                _mm256_storeu_si256((__m256i*)(buf + j + 32), _mm256_max_epu8(
-                    _mm256_loadu_si256((const __m256i*)(r0 + j + 32)),
-                    _mm256_loadu_si256((const __m256i*)(r1 + j + 32))));
+                CPOOL_RGB8_PAIR(j);
+                CPOOL_RGB8_PAIR(j + 32);
             }
             if (ahead) { /* the row's last line */
                 cpool_prefetch_l2(r0 + m - 1 + ahead);
@@ -164,10 +164,9 @@ cdef extern from *:
             }
             for (; j < m; j += 32) {
                 if (j + 32 > m) j = m - 32;
-                _mm256_storeu_si256((__m256i*)(buf + j), _mm256_max_epu8(
-                    _mm256_loadu_si256((const __m256i*)(r0 + j)),
-                    _mm256_loadu_si256((const __m256i*)(r1 + j))));
+                CPOOL_RGB8_PAIR(j);
             }
+            #undef CPOOL_RGB8_PAIR
             cpool_rgb8_max_2s2(buf, out + r * out_step, n);
         }
         return 1;
@@ -979,22 +978,24 @@ cdef extern from *:
             cpool_prefetch_l2((const char*)(row + sl * depth_step + 2 * below + 2 * i) + ahead); \\
         }
     /* Given c0 (columns 2i .. 2i+2N-1), a vector's other columns and its store: c1, and c2
-       one column on, whose columns but the last are c1's, checked there; that one is the next
-       vector's first, or is checked after the loop (cpool_column_3). */
-    #define CPOOL_TILES_3X3_STEP(NAME, S, N) \\
+       from column 2i + C2_AT, whose lane LANE (CPOOL_NEXT_LANE: its last; CPOOL_FIRST_LANE:
+       its first) is the windows' last third column, its flags into *C2_FLAGS. */
+    #define CPOOL_TILES_3X3_STEP(NAME, S, N, C2_AT, C2_FLAGS, LANE) \\
         c1 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N, below, depth_step, n_depth, \\
                                           &flags256); \\
-        c2 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N + 1, below, depth_step, \\
-                                          n_depth, &unchecked); \\
+        c2 = cpool_column_max3_256_##NAME(row + 2 * i + (C2_AT), below, depth_step, n_depth, \\
+                                          C2_FLAGS); \\
         e = CPOOL_ORDER256_##NAME(CPOOL_EVEN256_##NAME(c0, c1)); \\
         o = CPOOL_ORDER256_##NAME(CPOOL_ODD256_##NAME(c0, c1)); \\
-        _mm256_storeu_##S(o_row + i, _mm256_max_##S(CPOOL_NEXT_LANE_##NAME(e, c2), \\
+        _mm256_storeu_##S(o_row + i, _mm256_max_##S(LANE##_##NAME(e, c2), \\
                                                     _mm256_max_##S(o, e)));
     /* The vectors of 2N outputs. While the vector after next is whole, each vector's c2 is
        the next one's c0 (columns 2i+4N .. 2i+6N-1, whose first lane is this vector's last
        third column), so each column's max is made once: two column maxima a vector, where
-       the vectors after them take three (CPOOL_TILES_3X3_STEP; the first of them from the
-       carried c0). The last vector overlaps the one before (CPOOL_OVERLAP_LAST). The same
+       the vectors after them take three (c2 one column on from c1, its columns but the last
+       c1's, checked there; that one is the next vector's first, or is checked after the loop
+       by cpool_column_3; the first of them from the carried c0). The last vector overlaps
+       the one before (CPOOL_OVERLAP_LAST). The same
        maxima, so the same bits. Max 3x3x3 s2 p1 on 56-wide planes (27 inner outputs a row):
        10 column maxima a row instead of 12; max 3x3 s2 p1 on 112-wide ones: 16 for 21
        (timings at cpool_edge_3_rows). */
@@ -1007,18 +1008,11 @@ cdef extern from *:
                                                   &flags256); \\
                 for (; i + 4 * N <= n; i += 2 * N) { \\
                     CPOOL_TILES_3X3_HINTS \\
-                    c1 = cpool_column_max3_256_##NAME(row + 2 * i + 2 * N, below, depth_step, \\
-                                                      n_depth, &flags256); \\
-                    c2 = cpool_column_max3_256_##NAME(row + 2 * i + 4 * N, below, depth_step, \\
-                                                      n_depth, &flags256); \\
-                    e = CPOOL_ORDER256_##NAME(CPOOL_EVEN256_##NAME(c0, c1)); \\
-                    o = CPOOL_ORDER256_##NAME(CPOOL_ODD256_##NAME(c0, c1)); \\
-                    _mm256_storeu_##S(o_row + i, _mm256_max_##S( \\
-                        CPOOL_FIRST_LANE_##NAME(e, c2), _mm256_max_##S(o, e))); \\
+                    CPOOL_TILES_3X3_STEP(NAME, S, N, 4 * N, &flags256, CPOOL_FIRST_LANE) \\
                     c0 = c2; \\
                 } \\
                 CPOOL_TILES_3X3_HINTS /* i + 2N <= n: the vector after them */ \\
-                CPOOL_TILES_3X3_STEP(NAME, S, N) \\
+                CPOOL_TILES_3X3_STEP(NAME, S, N, 2 * N + 1, &unchecked, CPOOL_NEXT_LANE) \\
                 i += 2 * N; \\
             } \\
             for (; i < n; i += 2 * N) { \\
@@ -1026,7 +1020,7 @@ cdef extern from *:
                 CPOOL_TILES_3X3_HINTS \\
                 c0 = cpool_column_max3_256_##NAME(row + 2 * i, below, depth_step, n_depth, \\
                                                   &flags256); \\
-                CPOOL_TILES_3X3_STEP(NAME, S, N) \\
+                CPOOL_TILES_3X3_STEP(NAME, S, N, 2 * N + 1, &unchecked, CPOOL_NEXT_LANE) \\
             } \\
         } \\
         if (i >= n) /* the last window's third column */ \\

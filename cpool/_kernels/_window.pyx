@@ -633,6 +633,18 @@ cdef inline bint _max_tiles_3x3(const numeric* x, Py_ssize_t below, Py_ssize_t s
     return False
 
 
+cdef inline Py_ssize_t _run_of_rows(const Py_ssize_t* h_lo, const Py_ssize_t* h_n, Py_ssize_t oh,
+                                   Py_ssize_t oh_end, Py_ssize_t sh) noexcept nogil:
+    """How many output rows from ``oh`` (before ``oh_end``) have windows of ``h_n[oh]`` rows at
+    the vertical stride ``sh`` on from its own: the run of rows a row kernel does in one call
+    (_max_rows_3x3, cpool_rgb8_max_2x2_rows)."""
+    cdef Py_ssize_t j = 1
+    while (oh + j < oh_end and h_n[oh + j] == h_n[oh]
+           and h_lo[oh + j] == h_lo[oh] + j * sh):
+        j = j + 1
+    return j
+
+
 cdef inline Py_ssize_t _max_rows_3x3(const numeric* first, Py_ssize_t below,
                                      Py_ssize_t depth_step, Py_ssize_t n_depth, Py_ssize_t step,
                                      Py_ssize_t n_rows, numeric* orow, Py_ssize_t OW,
@@ -1237,20 +1249,15 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         # This plane's rows of three rows at the vertical stride from here, in
                         # the chunk (of nd slices each, 3-D), in one call, which stops before a
                         # row it flags.
-                        j = 1
-                        while (oh + j < OH and r + j < r_end and h_n[hb + oh + j] == 3
-                               and h_lo[hb + oh + j] == h_lo[hb + oh] + j * sh):
-                            j = j + 1
+                        j = _run_of_rows(&h_lo[hb], &h_n[hb], oh, min(OH, oh + r_end - r), sh)
                         run_left = _max_rows_3x3(first, dh * row_step, depth_step, nd,
                                                  sh * row_step, j, <numeric*>orow, OW, i_lo,
                                                  i_hi, pad_w, &w_lo[wb], &w_n[wb], tile_ahead)
                     if numeric is uint8_t and numeric_acc is uint8_t and layout is pixels:
                         if rgb8_rows and run_left == 0 and nd == 1 and h_n[hb + oh] == 2:
                             # Likewise this plane's run of rows of two rows.
-                            j = 1
-                            while (oh + j < OH and r + j < r_end and h_n[hb + oh + j] == 2
-                                   and h_lo[hb + oh + j] == h_lo[hb + oh] + j * sh):
-                                j = j + 1
+                            j = _run_of_rows(&h_lo[hb], &h_n[hb], oh, min(OH, oh + r_end - r),
+                                             sh)
                             if cpool_rgb8_max_2x2_rows(
                                     <const unsigned char*>first, dh * row_step, sh * row_step, j,
                                     <unsigned char*>orow, out_row_step, OW, <unsigned char*>buf,
