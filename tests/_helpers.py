@@ -156,9 +156,11 @@ def signed_zeros_and_payloads(rng, shape, dtype):
 # avg/sum/max 3x3 stride 1 padding 1 and stochastic evaluation's (the "same" 3x3, a
 # plane-a-call kernel of its own in the AVX2 build): row widths around its vector steps and past
 # the small planes' 32 (which it takes up to 126 x 126 planes), heights with edge rows (2 and 3:
-# no more rows than its ring of buffer rows lags), each divisor kind. Its sweep lags 3 rows on rows under 5 vectors, 2 on
-# wider ones: 16 and 17 (float64), 32 and 33 (float32) either side.
-SAME_3X3_WIDTHS = [3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 28, 32, 33, 40, 56, 61]
+# no more rows than its ring of buffer rows lags; max takes rows in pairs, so 1 and 3 end on a
+# row of its own), each divisor kind. Its sweep lags 3 rows on rows under 5 vectors, 2 on wider
+# ones: 16 and 17 (float64), 32 and 33 (float32) either side. Max's last vector of a row holds
+# W % 8 values (float32; W % 4, float64) or a whole vector: 10, 11 and 14 make every count.
+SAME_3X3_WIDTHS = [3, 4, 5, 7, 8, 9, 10, 11, 14, 15, 16, 17, 20, 28, 32, 33, 40, 56, 61]
 SAME_3X3_HEIGHTS = [1, 2, 3, 28]
 SAME_3X3_MODES = ["include_pad", "exclude_pad", "override_4", "override_7", "sum"]
 

@@ -398,8 +398,9 @@ cdef extern from *:
        buf holds CPOOL_SAME_3X3_BUF(W, 1) = 5W + 8 values, of which the edges and the row of
        identities are written only when ``fresh`` (a buffer's first plane: no call writes over
        them). Returns 0 for rows under a vector (the caller's own loops then).
-       cpool_same_3x3_max: the same for max_pool2d(x, 3, 1, 1), in the same loops (mode 5):
-       each column's max of its rows in order, _mm_max(v, m) (m kept on ties), the padding's
+       cpool_same_3x3_max: the same for max_pool2d(x, 3, 1, 1), by cpool_same_3x3_max_rows
+       (two rows a pass, no buffer rows; only the buffer's row of identities is read): each
+       column's max of its rows in order, _mm_max(v, m) (m kept on ties), the padding's
        identity -inf, then the max of three column maxima. That is the scan's answer wherever
        no input is NaN (_mm_max drops a NaN v) and no column max is -0 (the separable order
        then keeps another zero than the scan: see _window's _scan_order_max); returns 2 where
@@ -417,29 +418,163 @@ cdef extern from *:
        they were written, the caller's scan of each plane for outputs not finite, _ratio's
        compares and blends): eval 3x3 s1 p1 on (4, 128, 28, 28) 0.231 -> 0.169 ms, on
        (32, 256, 14, 14) 2.24 -> 0.84 ms, 56- and 112-wide planes 0.75-0.85 of their time. */
-    #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
-    /* One vector of a row's column sums (mode < 5: (a + r) + b) or maxima (mode 5; NaN \\
-       inputs and -0 maxima noted in ``flags``), from the rows above, at and below. */ \\
-    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_col_##NAME(const T* a, const T* r, const T* b, \\
-                                                           const int mode, V* flags) { \\
-        V v = _mm256_loadu_##S(r), m; \\
-        if (mode < 5) \\
-            return _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(a), v), _mm256_loadu_##S(b)); \\
-        m = _mm256_max_##S(_mm256_loadu_##S(b), _mm256_max_##S(v, _mm256_loadu_##S(a))); \\
-        *flags = _mm256_or_##S(*flags, _mm256_or_##S( \\
-            _mm256_cmp_##S(v, v, _CMP_UNORD_Q), CPOOL_NEGZERO256(S, m))); \\
-        return m; \\
+    /* Vectors as float32 lanes and back (permutevar8x32 for both types). */
+    #define CPOOL_PS_ps(v) (v)
+    #define CPOOL_PS_pd(v) _mm256_castpd_ps(v)
+    #define CPOOL_FROM_PS_ps(v) (v)
+    #define CPOOL_FROM_PS_pd(v) _mm256_castps_pd(v)
+    /* max_pool2d(x, 3, 1, 1) on a plane of H x W values (W at least a vector), output rows
+       two at a time from input rows r - 1 .. r + 2 (a missing row: the row of W identities,
+       -inf, at ``edge``): each column's max of rows r and r + 1 is shared, p = max(x_r+1, x_r),
+       then row r's column max is max(p, x_r-1) and row r + 1's max(x_r+2, p). _mm_max(v, m)
+       keeps m on ties, so each is the first of its column's largest values, as the scan
+       order over the rows gives: the same bits as one column max at a time. The columns'
+       neighbours come from the vectors beside them in registers (a lane shift across the
+       two halves: one permute2f128 shared by both shifts and an alignr each), with -inf
+       before the first column and after the last, and each output is max(max(left, centre),
+       right). A row's last vector reads the row's last N values and moves them down to its
+       first W - N(K - 1) lanes (the rest -inf); its outputs are stored that many lanes
+       wide, so nothing outside the row is read or written. Flags as the ring's: a NaN in
+       any row (unordered compare of the two middle rows) or a -0 column max (float32: the
+       least column max as an int32, which is INT_MIN only for -0; float64: the -0 lanes)
+       return 2, and the caller redoes the plane by its general rows. A last row of its own
+       (H odd) runs as the pair's first with the row above as the pair's fourth (its second
+       row's outputs are written first and then over). Against the ring below (one column
+       max a row, written to a buffer row and swept back from it), which it replaces for max:
+       0.72-0.81 of the time on planes 8 to 112 wide (a C model, planes in L2). */
+    #define CPOOL_SAME_3X3_MAX(NAME, T, V, S, N) \\
+    /* Lanes shifted by one value across the vector's halves: [prev's last, cur's first \\
+       N - 1] and [cur's last N - 1, next's first]. */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_shift_in_##NAME(V prev, V cur) { \\
+        return _mm256_castsi256_##S(_mm256_alignr_epi8( \\
+            _mm256_cast##S##_si256(cur), \\
+            _mm256_cast##S##_si256(_mm256_permute2f128_##S(prev, cur, 0x21)), \\
+            16 - (int)sizeof(T))); \\
     } \\
-    /* One vector of the sweep over the column sums (or maxima) at b, for the outputs at \\
-       ``at`` (mode: 0 sums, divs unread (NULL); 1, 2 divide by divs[at ..] with the +0 first \\
-       or last; 3, 4 multiply likewise; 5 the max). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_shift_out_##NAME(V cur, V next) { \\
+        return _mm256_castsi256_##S(_mm256_alignr_epi8( \\
+            _mm256_cast##S##_si256(_mm256_permute2f128_##S(cur, next, 0x21)), \\
+            _mm256_cast##S##_si256(cur), (int)sizeof(T))); \\
+    } \\
+    static CPOOL_ALWAYS_INLINE V cpool_max_3_across_##NAME(V prev, V cur, V next) { \\
+        return _mm256_max_##S(_mm256_max_##S(cpool_shift_in_##NAME(prev, cur), cur), \\
+                              cpool_shift_out_##NAME(cur, next)); \\
+    } \\
+    /* The first ``bytes`` bytes of v at o (bytes < 32, a multiple of sizeof(T)). */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_store_first_##NAME(T* o, V v, Py_ssize_t bytes) { \\
+        __m256i w = _mm256_cast##S##_si256(v); \\
+        __m128i part = _mm256_castsi256_si128(w); \\
+        char* at = (char*)o; \\
+        if (bytes & 16) { \\
+            _mm_storeu_si128((__m128i*)at, part); \\
+            at += 16; \\
+            part = _mm256_extracti128_si256(w, 1); \\
+        } \\
+        if (bytes & 8) { \\
+            _mm_storel_epi64((__m128i*)at, part); \\
+            at += 8; \\
+            part = _mm_srli_si128(part, 8); \\
+        } \\
+        if (bytes & 4) { \\
+            int32_t low = _mm_cvtsi128_si32(part); \\
+            memcpy(at, &low, 4); \\
+        } \\
+    } \\
+    /* A row's last vector: its last N values moved down to the first R lanes (to_last), the \\
+       other lanes -inf (last_lanes: the first R lanes' mask). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_last_of_row_##NAME(const T* row, Py_ssize_t W, \\
+                                                          __m256i to_last, V last_lanes) { \\
+        V v = CPOOL_FROM_PS_##S(_mm256_permutevar8x32_ps( \\
+            CPOOL_PS_##S(_mm256_loadu_##S(row + W - N)), to_last)); \\
+        return _mm256_blendv_##S(_mm256_set1_##S(-INFINITY), v, last_lanes); \\
+    } \\
+    /* One vector of the pair's four rows (a, b, c, d): the rows' column maxima n0, n1, and \\
+       the outputs of the vector before (c0, c1; prev0, prev1 before them) at o1 + at and then \\
+       o0 + at (none where at < 0: the row's first vector). */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_max_pair_step_##NAME( \\
+            V va, V vb, V vc, V vd, T* o0, T* o1, Py_ssize_t at, V* prev0, V* prev1, V* c0, \\
+            V* c1, V* flags, __m256i* least) { \\
+        V p = _mm256_max_##S(vc, vb), n0 = _mm256_max_##S(p, va), n1 = _mm256_max_##S(vd, p); \\
+        *flags = _mm256_or_##S(*flags, _mm256_cmp_##S(vb, vc, _CMP_UNORD_Q)); \\
+        if (sizeof(T) == 4) \\
+            *least = _mm256_min_epi32(*least, _mm256_min_epi32(_mm256_cast##S##_si256(n0), \\
+                                                               _mm256_cast##S##_si256(n1))); \\
+        else \\
+            *flags = _mm256_or_##S(*flags, _mm256_or_##S(CPOOL_NEGZERO256(S, n0), \\
+                                                         CPOOL_NEGZERO256(S, n1))); \\
+        if (at >= 0) { \\
+            _mm256_storeu_##S(o1 + at, cpool_max_3_across_##NAME(*prev1, *c1, n1)); \\
+            _mm256_storeu_##S(o0 + at, cpool_max_3_across_##NAME(*prev0, *c0, n0)); \\
+        } \\
+        *prev0 = *c0; \\
+        *prev1 = *c1; \\
+        *c0 = n0; \\
+        *c1 = n1; \\
+    } \\
+    static CPOOL_NOINLINE int cpool_same_3x3_max_rows_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
+            const T* edge) { \\
+        const V ninf = _mm256_set1_##S(-INFINITY); \\
+        const Py_ssize_t K = (W + N - 1) / N, R = W - N * (K - 1), per = 8 / N; \\
+        int32_t order[8], lanes[8]; \\
+        __m256i to_last, least = _mm256_set1_epi32(-1); \\
+        V last_lanes, flags = _mm256_setzero_##S(), c0, c1, prev0, prev1; \\
+        Py_ssize_t r, k, i, e; \\
+        /* the last vector's lanes: value e of the row's last N to lane e - (N - R) */ \\
+        for (i = 0; i < 8; i++) { \\
+            e = i / per + N - R; \\
+            order[i] = (int32_t)((e < N ? e : N - 1) * per + i % per); \\
+            lanes[i] = i / per < R ? -1 : 0; \\
+        } \\
+        to_last = _mm256_loadu_si256((const __m256i*)order); \\
+        last_lanes = _mm256_castsi256_##S(_mm256_loadu_si256((const __m256i*)lanes)); \\
+        for (r = 0; r < H; r += 2) { \\
+            const T *b = x + r * row_step, *a = r > 0 ? b - row_step : edge; \\
+            const T *c = r + 1 < H ? b + row_step : edge; \\
+            const T *d = r + 2 < H ? b + 2 * row_step : r + 1 < H ? edge : a; \\
+            T *o0 = out + r * W, *o1 = r + 1 < H ? o0 + W : o0; \\
+            prev0 = prev1 = c0 = c1 = ninf; \\
+            for (k = 0; k + 1 < K; k++) \\
+                cpool_max_pair_step_##NAME( \\
+                    _mm256_loadu_##S(a + k * N), _mm256_loadu_##S(b + k * N), \\
+                    _mm256_loadu_##S(c + k * N), _mm256_loadu_##S(d + k * N), \\
+                    o0, o1, (k - 1) * N, &prev0, &prev1, &c0, &c1, &flags, &least); \\
+            cpool_max_pair_step_##NAME( \\
+                cpool_last_of_row_##NAME(a, W, to_last, last_lanes), \\
+                cpool_last_of_row_##NAME(b, W, to_last, last_lanes), \\
+                cpool_last_of_row_##NAME(c, W, to_last, last_lanes), \\
+                cpool_last_of_row_##NAME(d, W, to_last, last_lanes), \\
+                o0, o1, (K - 2) * N, &prev0, &prev1, &c0, &c1, &flags, &least); \\
+            if (R == N) { \\
+                _mm256_storeu_##S(o1 + (K - 1) * N, cpool_max_3_across_##NAME(prev1, c1, ninf)); \\
+                _mm256_storeu_##S(o0 + (K - 1) * N, cpool_max_3_across_##NAME(prev0, c0, ninf)); \\
+            } else { \\
+                cpool_store_first_##NAME(o1 + (K - 1) * N, \\
+                                         cpool_max_3_across_##NAME(prev1, c1, ninf), \\
+                                         R * (Py_ssize_t)sizeof(T)); \\
+                cpool_store_first_##NAME(o0 + (K - 1) * N, \\
+                                         cpool_max_3_across_##NAME(prev0, c0, ninf), \\
+                                         R * (Py_ssize_t)sizeof(T)); \\
+            } \\
+        } \\
+        if (sizeof(T) == 4) /* -0 is the one float32 whose bits are INT_MIN */ \\
+            flags = _mm256_or_##S(flags, _mm256_castsi256_##S( \\
+                _mm256_cmpeq_epi32(least, _mm256_set1_epi32(INT32_MIN)))); \\
+        return 1 + (_mm256_movemask_##S(flags) != 0); \\
+    }
+    #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
+    /* One vector of a row's column sums, (a + r) + b, from the rows above, at and below. */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_col_##NAME(const T* a, const T* r, const T* b) { \\
+        return _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(a), _mm256_loadu_##S(r)), \\
+                              _mm256_loadu_##S(b)); \\
+    } \\
+    /* One vector of the sweep over the column sums at b, for the outputs at ``at`` (mode: 0 \\
+       sums, divs unread (NULL); 1, 2 divide by divs[at ..] with the +0 first or last; 3, 4 \\
+       multiply likewise). */ \\
     static CPOOL_ALWAYS_INLINE V cpool_same_3x3_out_##NAME(const T* b, const T* divs, \\
                                                            Py_ssize_t at, const int mode) { \\
         const V z = _mm256_setzero_##S(); \\
         V v; \\
-        if (mode == 5) \\
-            return _mm256_max_##S(_mm256_max_##S(_mm256_loadu_##S(b), _mm256_loadu_##S(b + 1)), \\
-                                  _mm256_loadu_##S(b + 2)); \\
         v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(b), _mm256_loadu_##S(b + 1)), \\
                            _mm256_loadu_##S(b + 2)); \\
         if (mode == 0 || mode == 1 || mode == 3) v = _mm256_add_##S(v, z); \\
@@ -486,7 +621,7 @@ cdef extern from *:
             const T* a, const T* r, const T* b, T* dst, Py_ssize_t rq, const int mode, \\
             V* flags, V* low) { \\
         if (mode == 6) cpool_same_3x3_eval_col_##NAME(a, r, b, dst, dst + rq, low); \\
-        else _mm256_storeu_##S(dst, cpool_same_3x3_col_##NAME(a, r, b, mode, flags)); \\
+        else _mm256_storeu_##S(dst, cpool_same_3x3_col_##NAME(a, r, b)); \\
     } \\
     static CPOOL_ALWAYS_INLINE void cpool_same_3x3_out_step_##NAME( \\
             const T* sums, Py_ssize_t rq, const T* divs, T* out, Py_ssize_t at, const int mode, \\
@@ -577,11 +712,10 @@ cdef extern from *:
     static CPOOL_NOINLINE int cpool_same_3x3_max_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, T* buf, \\
             int fresh) { \\
-        V flags = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY, 1); \\
-        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 5, &flags, &flags, 0, 0); \\
-        return 1 + (_mm256_movemask_##S(flags) != 0); \\
+        return cpool_same_3x3_max_rows_##NAME(x, row_step, H, W, out, \\
+                                              buf + 4 * (W + 2)); /* the row of identities */ \\
     } \\
     static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
                                                          Py_ssize_t H, Py_ssize_t W, T* out, \\
@@ -600,6 +734,8 @@ cdef extern from *:
         return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
                                        _mm256_cast##S##_si256(flags)); \\
     }
+    CPOOL_SAME_3X3_MAX(f32, float, __m256, ps, 8)
+    CPOOL_SAME_3X3_MAX(f64, double, __m256d, pd, 4)
     CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
     #define CPOOL_LOAD_LO_f32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
