@@ -381,68 +381,65 @@ cdef extern from *:
     /* Sums and averages over 3x3 windows at stride 1 with one cell of padding on each side
        (the "same" 3x3 of avg_pool2d(x, 3, 1, 1)), one plane a call: output row r from input
        rows max(r-1, 0) .. min(r+1, H-1), in _small_plane_rows' steps and order: the rows'
-       sum per column ((r0 + r1) + r2) into a buffer row [0, s_0 .. s_{W-1}, 0] (the zeros:
-       the padding's identity), then ((b[i] + b[i+1]) + b[i+2]) and _average's step (divs: the
-       plane's divisors, or their exact reciprocals with ``reciprocal``; the +0 before or after
-       as ``zero_first``), or for sums (divs NULL) the +0 alone. A row at the plane's top or
-       bottom edge sums a row of zeros in place of the missing one (0 + s, s + 0: the bits
-       change only for a -0 sum, which the final +0 makes +0 in either case).
-       One loop per input row does both passes: it writes row r's column sums into a ring of
-       four buffer rows while it sweeps those of row r - 2 (rows of 5 vectors or more) or
-       r - 3, at least 10 vectors' steps after they were written, so that the sweep's loads,
-       which straddle two of those stores each, find them in L1. Read a row after them (the
-       two-row buffer before), on 28-wide planes the loads waited on the stores for a third of
-       the time (a C model, 512 planes of 28 x 28: 0.134 -> 0.092 ms; the kernel,
-       avg_pool2d(x, 3, 1, 1) on (4, 128, 28, 28): 0.196 -> 0.117 ms; 56- to 112-wide planes
-       0.94-1.02 of their time). Rows of whole vectors, the last overlapping the one before;
-       buf holds CPOOL_SAME_3X3_BUF(W, 1) = 5W + 8 values, of which the edges and the row of
-       identities are written only when ``fresh`` (a buffer's first plane: no call writes over
-       them). Returns 0 for rows under a vector (the caller's own loops then).
-       cpool_same_3x3_max: the same for max_pool2d(x, 3, 1, 1), by cpool_same_3x3_max_rows
-       (two rows a pass, no buffer rows; only the buffer's row of identities is read): each
-       column's max of its rows in order, _mm_max(v, m) (m kept on ties), the padding's
-       identity -inf, then the max of three column maxima. That is the scan's answer wherever
-       no input is NaN (_mm_max drops a NaN v) and no column max is -0 (the separable order
-       then keeps another zero than the scan: see _window's _scan_order_max); returns 2 where
-       either happens, and the caller redoes the plane by its general rows.
+       sum per column ((r0 + r1) + r2), then ((s[i-1] + s[i]) + s[i+1]) with +0 for the
+       padding's columns, and _average's step (divs: the plane's divisors, or their exact
+       reciprocals with ``reciprocal``; the +0 before or after as ``zero_first``), or for
+       sums (divs NULL) the +0 alone. A row at the plane's top or bottom edge sums a row of
+       zeros in place of the missing one (0 + s, s + 0: the bits change only for a -0 sum,
+       which the final +0 makes +0 in either case). cpool_same_3x3_max: the same windows for
+       max_pool2d(x, 3, 1, 1): each column's max of its rows in order, _mm_max(v, m) (m kept
+       on ties), the padding's identity -inf, then the max of three column maxima. That is
+       the scan's answer wherever no input is NaN (_mm_max drops a NaN v) and no column max
+       is -0 (the separable order then keeps another zero than the scan: see _window's
+       _scan_order_max); returns 2 where either happens, and the caller redoes the plane by
+       its general rows.
+       Both by cpool_same_3x3_pairs: output rows two at a time from input rows r - 1 .. r + 2
+       (a missing row: the row of W identities, +0 or -inf, at ``edge``). A max shares the
+       column max of rows r and r + 1, p = max(x_r+1, x_r); row r's is then max(p, x_r-1)
+       and row r + 1's max(x_r+2, p). _mm_max(v, m) keeps m on ties, so each is the first of
+       its column's largest values, as the scan order over the rows gives: the same bits as
+       one column max at a time. Sums keep their order, (x_r-1 + x_r) + x_r+1, so share
+       only the rows' loads. The columns' neighbours come from the vectors beside them in
+       registers (a lane shift across the two halves: one permute2f128 shared by both
+       shifts and an alignr each), with the identity before the first column and after the
+       last. A row's last vector reads the row's last N values and moves them down to its
+       first W - N(K - 1) lanes (the rest the identity; the divisors likewise); its outputs
+       are stored that many lanes wide, so nothing outside the row is read or written. A
+       max's flags: a NaN in any row (unordered compare of the two middle rows) or a -0
+       column max (float32: the least column max as an int32, which is INT_MIN only for -0;
+       float64: the -0 lanes). A last row of its own (H odd) runs as the pair's first with
+       the row above as the pair's fourth (its second row's outputs are written first and
+       then over). Returns 0 for rows under a vector (the caller's own loops then). buf
+       holds CPOOL_SAME_3X3_BUF(W, 1) = 5W + 8 values, of which these read only the row of
+       identities, written when ``fresh`` (a buffer's first plane: no call writes over it).
+       Against the ring below, which both took until 2026-12-05 (each input row's column
+       sums or maxima stored to a buffer row, then swept back with three loads an output):
+       a C model, planes in L2, took 0.72-0.81 of the time for max and 0.62-0.89 for
+       averages on planes 8 to 112 wide.
        cpool_same_3x3_eval: stochastic pooling's evaluation (training=False) over the same
-       windows, in the same loops (mode 6) with two sums per column: the rows' sums and sums
-       of squares in _stochastic's _eval_rows3 order, each in a ring of its own, the three
-       columns of each, then its _ratio (see cpool_same_3x3_ratio); *low the smaller of itself
-       and every value read but NaN. Returns 2 where some output is infinite or NaN (the
-       caller redoes those), else 1, so the caller does not scan the plane again. It takes a
-       band of a plane's rows as well (has_above, has_below: the rows beyond the band are
-       the plane's), computing each output as the whole plane's call does. buf holds
-       CPOOL_SAME_3X3_BUF(W, 2) = 9W + 16 values (the two rings, a row of zeros), all
-       written by each call. Its own loop before (two buffer rows of each, swept a row after
-       they were written, the caller's scan of each plane for outputs not finite, _ratio's
-       compares and blends): eval 3x3 s1 p1 on (4, 128, 28, 28) 0.231 -> 0.169 ms, on
-       (32, 256, 14, 14) 2.24 -> 0.84 ms, 56- and 112-wide planes 0.75-0.85 of their time. */
+       windows, with two sums per column: the rows' sums and sums of squares in
+       _stochastic's _eval_rows3 order, each in a ring of its own, the three columns of each,
+       then its _ratio (see cpool_same_3x3_ratio); *low the smaller of itself and every value
+       read but NaN. Returns 2 where some output is infinite or NaN (the caller redoes
+       those), else 1, so the caller does not scan the plane again. It takes a band of a
+       plane's rows as well (has_above, has_below: the rows beyond the band are the plane's),
+       computing each output as the whole plane's call does. One loop per input row does
+       both passes: it writes row r's column sums into a ring of four buffer rows while it
+       sweeps those of row r - 2 (rows of 5 vectors or more) or r - 3, at least 10 vectors'
+       steps after they were written, so that the sweep's loads, which straddle two of those
+       stores each, find them in L1 (read a row after them, on 28-wide planes the loads
+       waited on the stores for a third of the time). buf holds CPOOL_SAME_3X3_BUF(W, 2) =
+       9W + 16 values (the two rings, a row of zeros), all written by each call. Its own loop
+       before (two buffer rows of each, swept a row after they were written, the caller's
+       scan of each plane for outputs not finite, _ratio's compares and blends): eval 3x3 s1
+       p1 on (4, 128, 28, 28) 0.231 -> 0.169 ms, on (32, 256, 14, 14) 2.24 -> 0.84 ms, 56- and
+       112-wide planes 0.75-0.85 of their time. */
     /* Vectors as float32 lanes and back (permutevar8x32 for both types). */
     #define CPOOL_PS_ps(v) (v)
     #define CPOOL_PS_pd(v) _mm256_castpd_ps(v)
     #define CPOOL_FROM_PS_ps(v) (v)
     #define CPOOL_FROM_PS_pd(v) _mm256_castps_pd(v)
-    /* max_pool2d(x, 3, 1, 1) on a plane of H x W values (W at least a vector), output rows
-       two at a time from input rows r - 1 .. r + 2 (a missing row: the row of W identities,
-       -inf, at ``edge``): each column's max of rows r and r + 1 is shared, p = max(x_r+1, x_r),
-       then row r's column max is max(p, x_r-1) and row r + 1's max(x_r+2, p). _mm_max(v, m)
-       keeps m on ties, so each is the first of its column's largest values, as the scan
-       order over the rows gives: the same bits as one column max at a time. The columns'
-       neighbours come from the vectors beside them in registers (a lane shift across the
-       two halves: one permute2f128 shared by both shifts and an alignr each), with -inf
-       before the first column and after the last, and each output is max(max(left, centre),
-       right). A row's last vector reads the row's last N values and moves them down to its
-       first W - N(K - 1) lanes (the rest -inf); its outputs are stored that many lanes
-       wide, so nothing outside the row is read or written. Flags as the ring's: a NaN in
-       any row (unordered compare of the two middle rows) or a -0 column max (float32: the
-       least column max as an int32, which is INT_MIN only for -0; float64: the -0 lanes)
-       return 2, and the caller redoes the plane by its general rows. A last row of its own
-       (H odd) runs as the pair's first with the row above as the pair's fourth (its second
-       row's outputs are written first and then over). Against the ring below (one column
-       max a row, written to a buffer row and swept back from it), which it replaces for max:
-       0.72-0.81 of the time on planes 8 to 112 wide (a C model, planes in L2). */
-    #define CPOOL_SAME_3X3_MAX(NAME, T, V, S, N) \\
+    #define CPOOL_SAME_3X3_REGS(NAME, T, V, S, N) \\
     /* Lanes shifted by one value across the vector's halves: [prev's last, cur's first \\
        N - 1] and [cur's last N - 1, next's first]. */ \\
     static CPOOL_ALWAYS_INLINE V cpool_shift_in_##NAME(V prev, V cur) { \\
@@ -456,9 +453,21 @@ cdef extern from *:
             _mm256_cast##S##_si256(_mm256_permute2f128_##S(cur, next, 0x21)), \\
             _mm256_cast##S##_si256(cur), (int)sizeof(T))); \\
     } \\
-    static CPOOL_ALWAYS_INLINE V cpool_max_3_across_##NAME(V prev, V cur, V next) { \\
-        return _mm256_max_##S(_mm256_max_##S(cpool_shift_in_##NAME(prev, cur), cur), \\
-                              cpool_shift_out_##NAME(cur, next)); \\
+    /* A vector of outputs from its columns' values (cur) and the vectors beside them: \\
+       max(max(left, centre), right) (mode 5), or ((left + centre) + right) and then the \\
+       average's steps with the divisors dv (mode 0: sums, dv unread; 1, 2: divide, the +0 \\
+       first or last; 3, 4: multiply likewise). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_across_##NAME(V prev, V cur, V next, V dv, \\
+                                                              const int mode) { \\
+        const V z = _mm256_setzero_##S(); \\
+        V left = cpool_shift_in_##NAME(prev, cur), right = cpool_shift_out_##NAME(cur, next), v; \\
+        if (mode == 5) return _mm256_max_##S(_mm256_max_##S(left, cur), right); \\
+        v = _mm256_add_##S(_mm256_add_##S(left, cur), right); \\
+        if (mode == 0 || mode == 1 || mode == 3) v = _mm256_add_##S(v, z); \\
+        if (mode == 1 || mode == 2) v = _mm256_div_##S(v, dv); \\
+        if (mode == 3 || mode == 4) v = _mm256_mul_##S(v, dv); \\
+        if (mode == 2 || mode == 4) v = _mm256_add_##S(v, z); \\
+        return v; \\
     } \\
     /* The first ``bytes`` bytes of v at o (bytes < 32, a multiple of sizeof(T)). */ \\
     static CPOOL_ALWAYS_INLINE void cpool_store_first_##NAME(T* o, V v, Py_ssize_t bytes) { \\
@@ -480,45 +489,60 @@ cdef extern from *:
             memcpy(at, &low, 4); \\
         } \\
     } \\
-    /* A row's last vector: its last N values moved down to the first R lanes (to_last), the \\
-       other lanes -inf (last_lanes: the first R lanes' mask). */ \\
+    /* A row's last N values moved down to the first R lanes (to_last). */ \\
     static CPOOL_ALWAYS_INLINE V cpool_last_of_row_##NAME(const T* row, Py_ssize_t W, \\
-                                                          __m256i to_last, V last_lanes) { \\
-        V v = CPOOL_FROM_PS_##S(_mm256_permutevar8x32_ps( \\
+                                                          __m256i to_last) { \\
+        return CPOOL_FROM_PS_##S(_mm256_permutevar8x32_ps( \\
             CPOOL_PS_##S(_mm256_loadu_##S(row + W - N)), to_last)); \\
-        return _mm256_blendv_##S(_mm256_set1_##S(-INFINITY), v, last_lanes); \\
     } \\
-    /* One vector of the pair's four rows (a, b, c, d): the rows' column maxima n0, n1, and \\
-       the outputs of the vector before (c0, c1; prev0, prev1 before them) at o1 + at and then \\
-       o0 + at (none where at < 0: the row's first vector). */ \\
-    static CPOOL_ALWAYS_INLINE void cpool_max_pair_step_##NAME( \\
-            V va, V vb, V vc, V vd, T* o0, T* o1, Py_ssize_t at, V* prev0, V* prev1, V* c0, \\
-            V* c1, V* flags, __m256i* least) { \\
-        V p = _mm256_max_##S(vc, vb), n0 = _mm256_max_##S(p, va), n1 = _mm256_max_##S(vd, p); \\
-        *flags = _mm256_or_##S(*flags, _mm256_cmp_##S(vb, vc, _CMP_UNORD_Q)); \\
-        if (sizeof(T) == 4) \\
-            *least = _mm256_min_epi32(*least, _mm256_min_epi32(_mm256_cast##S##_si256(n0), \\
-                                                               _mm256_cast##S##_si256(n1))); \\
-        else \\
-            *flags = _mm256_or_##S(*flags, _mm256_or_##S(CPOOL_NEGZERO256(S, n0), \\
-                                                         CPOOL_NEGZERO256(S, n1))); \\
+    /* One vector of the pair's four rows (a, b, c, d): the two rows' column maxima (mode 5) \\
+       or sums, n0 and n1, and the outputs of the vector before (c0, c1; prev0, prev1 before \\
+       them) at o1 + at and then o0 + at, with the divisors at d0 + at and d1 + at (none \\
+       where at < 0: the row's first vector). */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_pair_step_##NAME( \\
+            V va, V vb, V vc, V vd, T* o0, T* o1, const T* d0, const T* d1, Py_ssize_t at, \\
+            V* prev0, V* prev1, V* c0, V* c1, V* flags, __m256i* least, const int mode) { \\
+        V p, n0, n1, dv0 = _mm256_setzero_##S(), dv1 = dv0; \\
+        if (mode == 5) { \\
+            p = _mm256_max_##S(vc, vb); \\
+            n0 = _mm256_max_##S(p, va); \\
+            n1 = _mm256_max_##S(vd, p); \\
+            *flags = _mm256_or_##S(*flags, _mm256_cmp_##S(vb, vc, _CMP_UNORD_Q)); \\
+            if (sizeof(T) == 4) \\
+                *least = _mm256_min_epi32(*least, _mm256_min_epi32( \\
+                    _mm256_cast##S##_si256(n0), _mm256_cast##S##_si256(n1))); \\
+            else \\
+                *flags = _mm256_or_##S(*flags, _mm256_or_##S(CPOOL_NEGZERO256(S, n0), \\
+                                                             CPOOL_NEGZERO256(S, n1))); \\
+        } else { \\
+            n0 = _mm256_add_##S(_mm256_add_##S(va, vb), vc); \\
+            n1 = _mm256_add_##S(_mm256_add_##S(vb, vc), vd); \\
+        } \\
         if (at >= 0) { \\
-            _mm256_storeu_##S(o1 + at, cpool_max_3_across_##NAME(*prev1, *c1, n1)); \\
-            _mm256_storeu_##S(o0 + at, cpool_max_3_across_##NAME(*prev0, *c0, n0)); \\
+            if (mode >= 1 && mode <= 4) { \\
+                dv0 = _mm256_loadu_##S(d0 + at); \\
+                dv1 = _mm256_loadu_##S(d1 + at); \\
+            } \\
+            _mm256_storeu_##S(o1 + at, cpool_same_3x3_across_##NAME(*prev1, *c1, n1, dv1, mode)); \\
+            _mm256_storeu_##S(o0 + at, cpool_same_3x3_across_##NAME(*prev0, *c0, n0, dv0, mode)); \\
         } \\
         *prev0 = *c0; \\
         *prev1 = *c1; \\
         *c0 = n0; \\
         *c1 = n1; \\
     } \\
-    static CPOOL_NOINLINE int cpool_same_3x3_max_rows_##NAME( \\
+    /* Output rows 0 .. H - 1 (out, W apart) from input rows at x, row_step apart, with the \\
+       plane's divisors (W apart, modes 1 to 4) at divs and a row of W identities at edge; \\
+       returns 2 where a max's flags are set, else 1. */ \\
+    static CPOOL_ALWAYS_INLINE int cpool_same_3x3_pairs_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
-            const T* edge) { \\
-        const V ninf = _mm256_set1_##S(-INFINITY); \\
+            const T* divs, const T* edge, const int mode) { \\
+        const V zero = _mm256_setzero_##S(); \\
+        const V identity = mode == 5 ? _mm256_set1_##S((T)-INFINITY) : zero; \\
         const Py_ssize_t K = (W + N - 1) / N, R = W - N * (K - 1), per = 8 / N; \\
         int32_t order[8], lanes[8]; \\
         __m256i to_last, least = _mm256_set1_epi32(-1); \\
-        V last_lanes, flags = _mm256_setzero_##S(), c0, c1, prev0, prev1; \\
+        V last_lanes, flags = zero, c0, c1, prev0, prev1; \\
         Py_ssize_t r, k, i, e; \\
         /* the last vector's lanes: value e of the row's last N to lane e - (N - R) */ \\
         for (i = 0; i < 8; i++) { \\
@@ -532,57 +556,42 @@ cdef extern from *:
             const T *b = x + r * row_step, *a = r > 0 ? b - row_step : edge; \\
             const T *c = r + 1 < H ? b + row_step : edge; \\
             const T *d = r + 2 < H ? b + 2 * row_step : r + 1 < H ? edge : a; \\
+            const T *d0 = divs != NULL ? divs + r * W : NULL; \\
+            const T *d1 = divs != NULL && r + 1 < H ? d0 + W : d0; \\
             T *o0 = out + r * W, *o1 = r + 1 < H ? o0 + W : o0; \\
-            prev0 = prev1 = c0 = c1 = ninf; \\
+            V dv0 = zero, dv1 = zero, last0, last1; \\
+            prev0 = prev1 = c0 = c1 = identity; \\
             for (k = 0; k + 1 < K; k++) \\
-                cpool_max_pair_step_##NAME( \\
+                cpool_same_3x3_pair_step_##NAME( \\
                     _mm256_loadu_##S(a + k * N), _mm256_loadu_##S(b + k * N), \\
-                    _mm256_loadu_##S(c + k * N), _mm256_loadu_##S(d + k * N), \\
-                    o0, o1, (k - 1) * N, &prev0, &prev1, &c0, &c1, &flags, &least); \\
-            cpool_max_pair_step_##NAME( \\
-                cpool_last_of_row_##NAME(a, W, to_last, last_lanes), \\
-                cpool_last_of_row_##NAME(b, W, to_last, last_lanes), \\
-                cpool_last_of_row_##NAME(c, W, to_last, last_lanes), \\
-                cpool_last_of_row_##NAME(d, W, to_last, last_lanes), \\
-                o0, o1, (K - 2) * N, &prev0, &prev1, &c0, &c1, &flags, &least); \\
+                    _mm256_loadu_##S(c + k * N), _mm256_loadu_##S(d + k * N), o0, o1, d0, d1, \\
+                    (k - 1) * N, &prev0, &prev1, &c0, &c1, &flags, &least, mode); \\
+            cpool_same_3x3_pair_step_##NAME( \\
+                _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(a, W, to_last), last_lanes), \\
+                _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(b, W, to_last), last_lanes), \\
+                _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(c, W, to_last), last_lanes), \\
+                _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(d, W, to_last), last_lanes), \\
+                o0, o1, d0, d1, (K - 2) * N, &prev0, &prev1, &c0, &c1, &flags, &least, mode); \\
+            if (mode >= 1 && mode <= 4) { \\
+                dv0 = cpool_last_of_row_##NAME(d0, W, to_last); \\
+                dv1 = cpool_last_of_row_##NAME(d1, W, to_last); \\
+            } \\
+            last1 = cpool_same_3x3_across_##NAME(prev1, c1, identity, dv1, mode); \\
+            last0 = cpool_same_3x3_across_##NAME(prev0, c0, identity, dv0, mode); \\
             if (R == N) { \\
-                _mm256_storeu_##S(o1 + (K - 1) * N, cpool_max_3_across_##NAME(prev1, c1, ninf)); \\
-                _mm256_storeu_##S(o0 + (K - 1) * N, cpool_max_3_across_##NAME(prev0, c0, ninf)); \\
+                _mm256_storeu_##S(o1 + (K - 1) * N, last1); \\
+                _mm256_storeu_##S(o0 + (K - 1) * N, last0); \\
             } else { \\
-                cpool_store_first_##NAME(o1 + (K - 1) * N, \\
-                                         cpool_max_3_across_##NAME(prev1, c1, ninf), \\
-                                         R * (Py_ssize_t)sizeof(T)); \\
-                cpool_store_first_##NAME(o0 + (K - 1) * N, \\
-                                         cpool_max_3_across_##NAME(prev0, c0, ninf), \\
-                                         R * (Py_ssize_t)sizeof(T)); \\
+                cpool_store_first_##NAME(o1 + (K - 1) * N, last1, R * (Py_ssize_t)sizeof(T)); \\
+                cpool_store_first_##NAME(o0 + (K - 1) * N, last0, R * (Py_ssize_t)sizeof(T)); \\
             } \\
         } \\
-        if (sizeof(T) == 4) /* -0 is the one float32 whose bits are INT_MIN */ \\
+        if (mode == 5 && sizeof(T) == 4) /* -0 is the one float32 whose bits are INT_MIN */ \\
             flags = _mm256_or_##S(flags, _mm256_castsi256_##S( \\
                 _mm256_cmpeq_epi32(least, _mm256_set1_epi32(INT32_MIN)))); \\
         return 1 + (_mm256_movemask_##S(flags) != 0); \\
     }
     #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
-    /* One vector of a row's column sums, (a + r) + b, from the rows above, at and below. */ \\
-    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_col_##NAME(const T* a, const T* r, const T* b) { \\
-        return _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(a), _mm256_loadu_##S(r)), \\
-                              _mm256_loadu_##S(b)); \\
-    } \\
-    /* One vector of the sweep over the column sums at b, for the outputs at ``at`` (mode: 0 \\
-       sums, divs unread (NULL); 1, 2 divide by divs[at ..] with the +0 first or last; 3, 4 \\
-       multiply likewise). */ \\
-    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_out_##NAME(const T* b, const T* divs, \\
-                                                           Py_ssize_t at, const int mode) { \\
-        const V z = _mm256_setzero_##S(); \\
-        V v; \\
-        v = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(b), _mm256_loadu_##S(b + 1)), \\
-                           _mm256_loadu_##S(b + 2)); \\
-        if (mode == 0 || mode == 1 || mode == 3) v = _mm256_add_##S(v, z); \\
-        if (mode == 1 || mode == 2) v = _mm256_div_##S(v, _mm256_loadu_##S(divs + at)); \\
-        if (mode == 3 || mode == 4) v = _mm256_mul_##S(v, _mm256_loadu_##S(divs + at)); \\
-        if (mode == 2 || mode == 4) v = _mm256_add_##S(v, z); \\
-        return v; \\
-    } \\
     /* One vector of stochastic evaluation's column sums ((a + r) + b) and sums of squares \\
        ((a*a + r*r) + b*b, _eval_rows3's order) into s and q; the row's values (each input \\
        row is one output row's ``r`` once) against the running minimum (min(v, m) is m where \\
@@ -614,38 +623,25 @@ cdef extern from *:
                               _mm256_loadu_##S(q + 2)); \\
         return _mm256_div_##S(sq, _mm256_max_##S(sa, least)); \\
     } \\
-    /* The column step at ``dst`` (mode 6: sums at dst, squares at dst + rq) and the sweep \\
-       step from ``sums`` (and sums + rq) into out[at], for every mode. Mode 6 ORs each \\
+    /* The sweep step from ``sums`` and the squares at sums + rq into out[at]; ORs each \\
        output's v - v into *flags: +0 where it is finite, NaN bits where not. */ \\
-    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_col_step_##NAME( \\
-            const T* a, const T* r, const T* b, T* dst, Py_ssize_t rq, const int mode, \\
-            V* flags, V* low) { \\
-        if (mode == 6) cpool_same_3x3_eval_col_##NAME(a, r, b, dst, dst + rq, low); \\
-        else _mm256_storeu_##S(dst, cpool_same_3x3_col_##NAME(a, r, b)); \\
-    } \\
     static CPOOL_ALWAYS_INLINE void cpool_same_3x3_out_step_##NAME( \\
-            const T* sums, Py_ssize_t rq, const T* divs, T* out, Py_ssize_t at, const int mode, \\
-            V* flags) { \\
-        V v; \\
-        if (mode == 6) { \\
-            v = cpool_same_3x3_ratio_##NAME(sums, sums + rq); \\
-            *flags = _mm256_or_##S(*flags, _mm256_sub_##S(v, v)); \\
-        } else { \\
-            v = cpool_same_3x3_out_##NAME(sums, divs, at, mode); \\
-        } \\
+            const T* sums, Py_ssize_t rq, T* out, Py_ssize_t at, V* flags) { \\
+        V v = cpool_same_3x3_ratio_##NAME(sums, sums + rq); \\
+        *flags = _mm256_or_##S(*flags, _mm256_sub_##S(v, v)); \\
         _mm256_storeu_##S(out + at, v); \\
     } \\
     /* Output rows 0 .. H - 1 from input rows at x; has_above / has_below: whether x's row -1 \\
        / row H are the plane's (x a band of a plane's rows) or its padding. */ \\
     static CPOOL_ALWAYS_INLINE void cpool_same_3x3_rows_##NAME( \\
-            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, const T* divs, \\
-            T* buf, const int mode, V* flags, V* low, int has_above, int has_below) { \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, T* buf, \\
+            V* flags, V* low, int has_above, int has_below) { \\
         const Py_ssize_t Wr = W + 2, vectors = (W + N - 1) / N; \\
         /* Rows between writing a row's column sums and sweeping them: 10 vectors' steps or \\
            more, and never the row just before (slower at every width measured, 28 to 112) */ \\
         const Py_ssize_t lag = vectors >= 5 ? 2 : 3; \\
-        /* mode 6: the squares' ring after the sums' (CPOOL_SAME_3X3_BUF(W, 2)) */ \\
-        const Py_ssize_t rq = mode == 6 ? 4 * Wr : 0; \\
+        /* the squares' ring after the sums' (CPOOL_SAME_3X3_BUF(W, 2)) */ \\
+        const Py_ssize_t rq = 4 * Wr; \\
         const T *edge = buf + 4 * Wr + rq, *above, *row, *below, *sums; \\
         T* dst; \\
         Py_ssize_t r, j, o; \\
@@ -662,28 +658,28 @@ cdef extern from *:
                 if (r >= lag) { \\
                     for (j = 0; j < W; j += N) { \\
                         CPOOL_OVERLAP_LAST(j, W, N) \\
-                        cpool_same_3x3_col_step_##NAME(above + j, row + j, below + j, dst + j, \\
-                                                       rq, mode, flags, low); \\
-                        cpool_same_3x3_out_step_##NAME(sums + j, rq, divs, out, o + j, mode, \\
-                                                       flags); \\
+                        cpool_same_3x3_eval_col_##NAME(above + j, row + j, below + j, dst + j, \\
+                                                       dst + j + rq, low); \\
+                        cpool_same_3x3_out_step_##NAME(sums + j, rq, out, o + j, flags); \\
                     } \\
                 } else { \\
                     for (j = 0; j < W; j += N) { \\
                         CPOOL_OVERLAP_LAST(j, W, N) \\
-                        cpool_same_3x3_col_step_##NAME(above + j, row + j, below + j, dst + j, \\
-                                                       rq, mode, flags, low); \\
+                        cpool_same_3x3_eval_col_##NAME(above + j, row + j, below + j, dst + j, \\
+                                                       dst + j + rq, low); \\
                     } \\
                 } \\
             } else if (r >= lag) { \\
                 for (j = 0; j < W; j += N) { \\
                     CPOOL_OVERLAP_LAST(j, W, N) \\
-                    cpool_same_3x3_out_step_##NAME(sums + j, rq, divs, out, o + j, mode, flags); \\
+                    cpool_same_3x3_out_step_##NAME(sums + j, rq, out, o + j, flags); \\
                 } \\
             } \\
         } \\
     } \\
     /* The buffer's padding cells and its row of identities (a buffer's first plane): rings \\
-       of four buffer rows each, 1 (sums, maxima) or 2 (evaluation's sums and squares). */ \\
+       of four buffer rows each, 1 (sums, maxima: only the row of identities is read) or 2 \\
+       (evaluation's sums and squares). */ \\
     static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity, \\
                                                    int rings) { \\
         Py_ssize_t j; \\
@@ -695,27 +691,23 @@ cdef extern from *:
     static CPOOL_NOINLINE int cpool_same_3x3_sums_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
             const T* divs, int reciprocal, int zero_first, T* buf, int fresh) { \\
-        V unused = _mm256_setzero_##S(); \\
+        const T* identities = buf + 4 * (W + 2); \\
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0, 1); \\
         if (divs == NULL) \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, 0, &unused, &unused, \\
-                                       0, 0); \\
-        else if (!reciprocal) \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 1 : 2, \\
-                                       &unused, &unused, 0, 0); \\
-        else \\
-            cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, divs, buf, zero_first ? 3 : 4, \\
-                                       &unused, &unused, 0, 0); \\
-        return 1; \\
+            return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, 0); \\
+        if (!reciprocal) \\
+            return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, \\
+                                               zero_first ? 1 : 2); \\
+        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, \\
+                                           zero_first ? 3 : 4); \\
     } \\
     static CPOOL_NOINLINE int cpool_same_3x3_max_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, T* buf, \\
             int fresh) { \\
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY, 1); \\
-        return cpool_same_3x3_max_rows_##NAME(x, row_step, H, W, out, \\
-                                              buf + 4 * (W + 2)); /* the row of identities */ \\
+        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf + 4 * (W + 2), 5); \\
     } \\
     static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
                                                          Py_ssize_t H, Py_ssize_t W, T* out, \\
@@ -726,16 +718,16 @@ cdef extern from *:
         Py_ssize_t j; \\
         if (W < N) return 0; \\
         cpool_same_3x3_edges_##NAME(buf, W, 0, 2); \\
-        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, NULL, buf, 6, &flags, &m, \\
-                                   has_above, has_below); \\
+        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, buf, &flags, &m, has_above, \\
+                                   has_below); \\
         _mm256_storeu_##S(lanes, m); \\
         for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
         *low = v; \\
         return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
                                        _mm256_cast##S##_si256(flags)); \\
     }
-    CPOOL_SAME_3X3_MAX(f32, float, __m256, ps, 8)
-    CPOOL_SAME_3X3_MAX(f64, double, __m256d, pd, 4)
+    CPOOL_SAME_3X3_REGS(f32, float, __m256, ps, 8)
+    CPOOL_SAME_3X3_REGS(f64, double, __m256d, pd, 4)
     CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
     #define CPOOL_LOAD_LO_f32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
