@@ -4,7 +4,7 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import fits, tolerance
+from _helpers import as_bits, fits, rows_apart, tolerance
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import assume, given, strategies as st  # noqa: E402
@@ -59,6 +59,43 @@ def test_sum_matches_reference(case):
     x, k, s, p, d, c = case
     exp = ref.sum_pool2d(x, k, s, p, d, c)
     np.testing.assert_allclose(cpool.sum_pool2d(x, k, s, p, d, c), exp, *tolerance(np.float64, exp))
+
+
+# Values whose bits a 3x3 pooling can get wrong: ties, zeros of both signs, NaN and the
+# infinities, among ordinary values.
+_SPECIALS = [0.0, -0.0, 1.0, -1.0, 2.5, np.nan, np.inf, -np.inf]
+
+
+@given(st.integers(1, 3), st.integers(1, 20), st.integers(1, 48),
+       st.sampled_from([np.float32, np.float64]),
+       st.sampled_from(["max", "sum", "avg", "avg_exclude", "avg_override"]), st.booleans(),
+       st.data())
+def test_same_3x3_kernels_bitwise(planes, H, W, dtype, op, apart, data):
+    # max/avg/sum 3x3 stride 1 padding 1: the AVX2 build's plane kernel (rows in pairs, the
+    # columns' neighbours in registers, a short last vector; planes it flags redone by the
+    # general rows) and the other paths, against the reference's bits (a max's NaN too: the
+    # scan's first).
+    x = data.draw(hnp.arrays(dtype, (planes, H, W), elements=st.one_of(
+        st.sampled_from(_SPECIALS), st.floats(-4, 4, width=32)).map(dtype)))
+    if apart:
+        x = rows_apart(x)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, sums past the dtype's max
+        if op == "max":
+            got, expected = cpool.max_pool2d(x, 3, 1, 1), ref.max_pool2d(x, 3, 1, 1)
+        elif op == "sum":
+            got, expected = cpool.sum_pool2d(x, 3, 1, 1), ref.same_3x3_in_kernel_order(x, None)
+        else:
+            include, override = {"avg": (True, None), "avg_exclude": (False, None),
+                                 "avg_override": (True, 4)}[op]
+            got = cpool.avg_pool2d(x, 3, 1, 1, count_include_pad=include,
+                                   divisor_override=override)
+            expected = ref.same_3x3_in_kernel_order(
+                x, ref.same_3x3_divisors(H, W, include, override, dtype))
+    if op != "max":  # a sum's NaN is a NaN: which one (its sign) depends on the order of
+        got, expected = got.copy(), expected.copy()  # the operands GCC picks (semantics.md)
+        assert np.array_equal(np.isnan(got), np.isnan(expected))
+        got[np.isnan(got)] = expected[np.isnan(expected)] = 0
+    np.testing.assert_array_equal(as_bits(got), as_bits(expected))
 
 
 @given(hnp.arrays(np.int32, hnp.array_shapes(min_dims=2, max_dims=4, max_side=9),
