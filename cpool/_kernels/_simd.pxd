@@ -58,10 +58,20 @@ cdef extern from *:
     #endif
     /* A vector's -0 lanes: (m == 0) & m keeps the sign bit of -0 only. The max kernels or it
        into their flags beside a NaN test: where a column max is -0 the row-separable order
-       may keep another zero than PyTorch's scan. 128 and 256 bits (m: a plain variable). */
+       may keep another zero than PyTorch's scan. 128 and 256 bits (m: a plain variable). The
+       256-bit one of AVX2 builds compares the bits with -0's as integers, one instruction in
+       place of two: its -0 lanes are all ones. */
     #define CPOOL_NEGZERO(S, m) _mm_and_##S(_mm_cmpeq_##S(m, _mm_setzero_##S()), m)
+    #if defined(__AVX2__)
+    #define CPOOL_NEGZERO256(S, m) CPOOL_NEGZERO256_##S(m)
+    #define CPOOL_NEGZERO256_ps(m) _mm256_castsi256_ps(_mm256_cmpeq_epi32( \\
+        _mm256_castps_si256(m), _mm256_set1_epi32(INT32_MIN)))
+    #define CPOOL_NEGZERO256_pd(m) _mm256_castsi256_pd(_mm256_cmpeq_epi64( \\
+        _mm256_castpd_si256(m), _mm256_set1_epi64x(INT64_MIN)))
+    #else
     #define CPOOL_NEGZERO256(S, m) \\
         _mm256_and_##S(_mm256_cmp_##S(m, _mm256_setzero_##S(), _CMP_EQ_OQ), m)
+    #endif
     /* Copy n pixels of nbytes bytes, src_step bytes apart, to consecutive pixels at dst. Each
        common size is a copy of constant size (plain moves); a 3-, 6- or 12-byte pixel moves
        with one wider load and store whose spill into the next pixel the next copy overwrites
@@ -208,6 +218,21 @@ cdef extern from *:
        four rows of W + 2 (1: cpool_same_3x3_sums' and _max's; 2: cpool_same_3x3_eval's sums
        and squares), and a row of W identities. cpool_same_3x3_edges and _rows lay it out. */
     #define CPOOL_SAME_3X3_BUF(W, rings) (4 * (rings) * ((W) + 2) + (W))
+    /* cpool_same_3x3_sums and _max where there are no AVX2 vectors: 0, the caller's loops. */
+    #define CPOOL_SAME_3X3_NO_CALLS(NAME, T) \\
+    static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                 Py_ssize_t W, T* out, const T* divs, \\
+                                                 int reciprocal, int zero_first, T* buf, \\
+                                                 int fresh) { \\
+        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)divs; (void)reciprocal; \\
+        (void)zero_first; (void)buf; (void)fresh; \\
+        return 0; \\
+    } \\
+    static inline int cpool_same_3x3_max_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                Py_ssize_t W, T* out, T* buf, int fresh) { \\
+        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)fresh; \\
+        return 0; \\
+    }
     #if defined(__AVX__)
     #include <immintrin.h>
     #define CPOOL_AVX_KERNELS 1
@@ -686,6 +711,27 @@ cdef extern from *:
         for (j = 0; j < 4 * rings; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
         for (j = 4 * rings * (W + 2); j < CPOOL_SAME_3X3_BUF(W, rings); j++) buf[j] = identity; \\
     } \\
+    static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
+                                                         Py_ssize_t H, Py_ssize_t W, T* out, \\
+                                                         T* buf, T* low, int has_above, \\
+                                                         int has_below) { \\
+        V m = _mm256_set1_##S(*low), flags = _mm256_setzero_##S(); \\
+        T lanes[N], v; \\
+        Py_ssize_t j; \\
+        if (W < N) return 0; \\
+        cpool_same_3x3_edges_##NAME(buf, W, 0, 2); \\
+        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, buf, &flags, &m, has_above, \\
+                                   has_below); \\
+        _mm256_storeu_##S(lanes, m); \\
+        for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
+        *low = v; \\
+        return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
+                                       _mm256_cast##S##_si256(flags)); \\
+    }
+    CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
+    CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
+    #if defined(__AVX2__)
+    #define CPOOL_SAME_3X3_CALLS(NAME, T, V, S, N) \\
     /* (Not inlined into the callers' large loops: inlined there, the ring's loop made rows of \\
        6 vectors or more 8-24% slower than the two-row loop before it.) */ \\
     static CPOOL_NOINLINE int cpool_same_3x3_sums_##NAME( \\
@@ -708,28 +754,15 @@ cdef extern from *:
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY, 1); \\
         return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf + 4 * (W + 2), 5); \\
-    } \\
-    static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
-                                                         Py_ssize_t H, Py_ssize_t W, T* out, \\
-                                                         T* buf, T* low, int has_above, \\
-                                                         int has_below) { \\
-        V m = _mm256_set1_##S(*low), flags = _mm256_setzero_##S(); \\
-        T lanes[N], v; \\
-        Py_ssize_t j; \\
-        if (W < N) return 0; \\
-        cpool_same_3x3_edges_##NAME(buf, W, 0, 2); \\
-        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, buf, &flags, &m, has_above, \\
-                                   has_below); \\
-        _mm256_storeu_##S(lanes, m); \\
-        for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
-        *low = v; \\
-        return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
-                                       _mm256_cast##S##_si256(flags)); \\
     }
     CPOOL_SAME_3X3_REGS(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3_REGS(f64, double, __m256d, pd, 4)
-    CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
-    CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
+    CPOOL_SAME_3X3_CALLS(f32, float, __m256, ps, 8)
+    CPOOL_SAME_3X3_CALLS(f64, double, __m256d, pd, 4)
+    #else /* AVX without AVX2 (a baseline built with -mavx): the lane shifts need AVX2 */
+    CPOOL_SAME_3X3_NO_CALLS(f32, float)
+    CPOOL_SAME_3X3_NO_CALLS(f64, double)
+    #endif
     #define CPOOL_LOAD_LO_f32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
     #define CPOOL_LOAD_HI_f32(p) _mm256_cvtps_pd(_mm_loadu_ps((p) + 4))
     #define CPOOL_LOAD_LO_f64(p) _mm256_loadu_pd(p)
@@ -752,19 +785,7 @@ cdef extern from *:
     CPOOL_PLANE_KERNELS(f32, float)
     CPOOL_PLANE_KERNELS(f64, double)
     #define CPOOL_SAME_3X3(NAME, T) \\
-    static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
-                                                 Py_ssize_t W, T* out, const T* divs, \\
-                                                 int reciprocal, int zero_first, T* buf, \\
-                                                 int fresh) { \\
-        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)divs; (void)reciprocal; \\
-        (void)zero_first; (void)buf; (void)fresh; \\
-        return 0; \\
-    } \\
-    static inline int cpool_same_3x3_max_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
-                                                Py_ssize_t W, T* out, T* buf, int fresh) { \\
-        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)fresh; \\
-        return 0; \\
-    } \\
+    CPOOL_SAME_3X3_NO_CALLS(NAME, T) \\
     static inline int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                  Py_ssize_t W, T* out, T* buf, T* low, \\
                                                  int has_above, int has_below) { \\
