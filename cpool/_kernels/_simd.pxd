@@ -215,8 +215,10 @@ cdef extern from *:
          planes one by one) and their lanes reduced together. Returns 2 if some max is a zero
          or NaN, else 1: which zero or NaN the scan keeps, the caller finds by its search. */
     /* The values a "same" 3x3 kernel's buffer holds, for rows of W values: ``rings`` rings of
-       four rows of W + 2 (1: cpool_same_3x3_sums' and _max's; 2: cpool_same_3x3_eval's sums
-       and squares), and a row of W identities. cpool_same_3x3_edges and _rows lay it out. */
+       four rows of W + 2 (2: cpool_same_3x3_eval's sums and squares; 1: the ring
+       cpool_same_3x3_sums and _max had until 2026-12-05, of which they now read only the row
+       of identities after it), and a row of W identities. cpool_same_3x3_edges and _rows lay
+       it out. */
     #define CPOOL_SAME_3X3_BUF(W, rings) (4 * (rings) * ((W) + 2) + (W))
     /* cpool_same_3x3_sums and _max where there are no AVX2 vectors: 0, the caller's loops. */
     #define CPOOL_SAME_3X3_NO_CALLS(NAME, T) \\
