@@ -1189,11 +1189,10 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
         if d_n[od] > 1:
             hint_sh = 1
     cdef Py_ssize_t c, r, r_end, b0, b1, oh, i, j, hb, wb, db, pl
-    cdef Py_ssize_t run_left  # rows_3x3, rgb8_rows: the rows from this one on its run has done
-    # The rows after this one that its run has done, which the row loop steps over: walked
-    # one by one (the bound lookups, hints and branches of a row for each), they took a fifth
-    # of max 3x3 s2 p1's time on 56-output rows in cache.
-    cdef Py_ssize_t run_skip
+    # rows_3x3, rgb8_rows: the rows from this one on that its run has done. The row loop steps
+    # over those after this one: walked one by one (the bound lookups, hints and branches of a
+    # row for each), they took a fifth of max 3x3 s2 p1's time on 56-output rows in cache.
+    cdef Py_ssize_t run_done
     cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
     cdef numeric_acc* buf
     cdef numeric_acc* orow
@@ -1228,7 +1227,6 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 # fold away the channels-last code of the planes' version.
                 if layout is planes or not direct:
                     _pad_edges(buf, row0, L, width, identity)
-                run_left = 0
                 r_end = (c + 1) * n_rows // n_chunks
                 r = c * n_rows // n_chunks
                 while r < r_end:
@@ -1250,16 +1248,17 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh],
                                          hint_sh, L)
                     row_scaled = row_tiled = False
-                    if rows_3x3 and run_left == 0 and nd > 0 and h_n[hb + oh] == 3:
+                    run_done = 0
+                    if rows_3x3 and nd > 0 and h_n[hb + oh] == 3:
                         # This plane's rows of three rows at the vertical stride from here, in
                         # the chunk (of nd slices each, 3-D), in one call, which stops before a
                         # row it flags.
                         j = _run_of_rows(&h_lo[hb], &h_n[hb], oh, min(OH, oh + r_end - r), sh)
-                        run_left = _max_rows_3x3(first, dh * row_step, depth_step, nd,
+                        run_done = _max_rows_3x3(first, dh * row_step, depth_step, nd,
                                                  sh * row_step, j, <numeric*>orow, OW, i_lo,
                                                  i_hi, pad_w, &w_lo[wb], &w_n[wb], tile_ahead)
                     if numeric is uint8_t and numeric_acc is uint8_t and layout is pixels:
-                        if rgb8_rows and run_left == 0 and nd == 1 and h_n[hb + oh] == 2:
+                        if rgb8_rows and nd == 1 and h_n[hb + oh] == 2:
                             # Likewise this plane's run of rows of two rows.
                             j = _run_of_rows(&h_lo[hb], &h_n[hb], oh, min(OH, oh + r_end - r),
                                              sh)
@@ -1267,7 +1266,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                                     <const unsigned char*>first, dh * row_step, sh * row_step, j,
                                     <unsigned char*>orow, out_row_step, OW, <unsigned char*>buf,
                                     tile_ahead):
-                                run_left = j
+                                run_done = j
                     if layout is pixels and direct:
                         _direct_row(first, depth_step, nd, dh * row_step, h_n[hb + oh], W, lanes,
                                     pixel, OW, kw, sw, dw, pad_w, &w_lo[0], &w_n[0], clipped,
@@ -1295,8 +1294,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             _tile_pair(<const numeric_acc*>first, dh * row_step, copy, orow, OW,
                                        False, False, tile_scale, zero_first, tile_ahead)
                             row_scaled = scaled_tiles
-                    elif run_left > 0:  # done by the run of rows above (a row it flagged
-                        run_left = run_left - 1  # is not, and goes on to the general branch)
+                    elif run_done > 0:
+                        pass  # done by the run above (a row it flags is not: general branch)
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row, no copy through the buffer. One row's combine is the scan
                         # itself, so max needs no rescan either.
@@ -1356,15 +1355,15 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             orow[j] = _from_zero(orow[j])
                     if divide and layout is planes and root > 0:
                         _root_row(orow, OW, root)
-                    # The rows after this one that its run has done (the branch above counted
-                    # this one off): in its plane (oh + run_skip < OH), with its windows' rows
-                    # and slices (the work traced for each).
-                    run_skip = run_left
-                    if trace and run_skip > 0:
-                        note_work(run_skip * (nd * h_n[hb + oh] * L + OW * lanes))
-                    oh = oh + run_skip
-                    run_left = 0
-                    r = r + 1 + run_skip
+                    # The rows after this one that its run has done: in its plane (oh + the
+                    # rows skipped < OH), with its windows' rows and slices (the work traced for
+                    # each).
+                    if run_done > 1:
+                        if trace:
+                            note_work((run_done - 1) * (nd * h_n[hb + oh] * L + OW * lanes))
+                        oh = oh + run_done - 1
+                        r = r + run_done - 1
+                    r = r + 1
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(scratch)
