@@ -1112,7 +1112,26 @@ cdef extern from *:
         } \\
         *flags = _mm256_or_##S(*flags, _mm256_or_##S(f, CPOOL_NEGZERO256(S, u0))); \\
         return u0; \\
+    } \\
+    /* The same from p, its lane 0 the padding's column before a row (not read: -inf). */ \\
+    static CPOOL_ALWAYS_INLINE __m256##S##_T cpool_column_max3_lead_256_##NAME( \\
+            const T* p, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
+            __m256##S##_T* flags) { \\
+        __m256##S##_T u = _mm256_maskload_##S(p, CPOOL_FROM_LANE1_##S), v, f; \\
+        Py_ssize_t sl, t; \\
+        f = _mm256_cmp_##S(u, u, _CMP_UNORD_Q); \\
+        for (sl = 0; sl < n_depth; sl++) \\
+            for (t = sl == 0; t < 3; t++) { \\
+                v = _mm256_maskload_##S(p + sl * depth_step + t * below, CPOOL_FROM_LANE1_##S); \\
+                f = _mm256_or_##S(f, _mm256_cmp_##S(v, v, _CMP_UNORD_Q)); \\
+                u = _mm256_max_##S(v, u); \\
+            } \\
+        *flags = _mm256_or_##S(*flags, _mm256_or_##S(f, CPOOL_NEGZERO256(S, u))); \\
+        return _mm256_blend_##S(u, _mm256_set1_##S(-(T)INFINITY), 1); \\
     }
+    /* Lanes 1 on of a vector: the lead's loads skip lane 0, the padding's column. */
+    #define CPOOL_FROM_LANE1_ps _mm256_setr_epi32(0, -1, -1, -1, -1, -1, -1, -1)
+    #define CPOOL_FROM_LANE1_pd _mm256_setr_epi64x(0, -1, -1, -1)
     #define CPOOL_NEXT_LANE_f32(e, c2) _mm256_blend_ps(_mm256_permutevar8x32_ps( \\
         e, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0)), c2, 0x80)
     #define CPOOL_NEXT_LANE_f64(e, c2) _mm256_blend_pd(_mm256_permute4x64_pd( \\
@@ -1149,14 +1168,17 @@ cdef extern from *:
        the one before (CPOOL_OVERLAP_LAST). The same
        maxima, so the same bits. Max 3x3x3 s2 p1 on 56-wide planes (27 inner outputs a row):
        10 column maxima a row instead of 12; max 3x3 s2 p1 on 112-wide ones: 16 for 21
-       (timings at cpool_edge_3_rows). */
+       (timings at cpool_edge_3_rows). ``lead``: the row's first vector starts a column
+       before the row (cpool_column_max3_lead_256; cpool_max_row_3x3). */
     #define CPOOL_TILES_3X3_WIDE(NAME, T, S, N) \\
         { \\
             __m256##S##_T c0, c1, c2, e, o, unchecked = _mm256_setzero_##S(); \\
             Py_ssize_t sl; \\
             if (i + 4 * N <= n) { \\
-                c0 = cpool_column_max3_256_##NAME(row + 2 * i, below, depth_step, n_depth, \\
-                                                  &flags256); \\
+                c0 = lead ? cpool_column_max3_lead_256_##NAME(row, below, depth_step, n_depth, \\
+                                                              &flags256) \\
+                          : cpool_column_max3_256_##NAME(row + 2 * i, below, depth_step, \\
+                                                         n_depth, &flags256); \\
                 for (; i + 4 * N <= n; i += 2 * N) { \\
                     CPOOL_TILES_3X3_HINTS \\
                     CPOOL_TILES_3X3_STEP(NAME, S, N, 4 * N, &flags256, CPOOL_FIRST_LANE) \\
@@ -1177,6 +1199,7 @@ cdef extern from *:
         if (i >= n) /* the last window's third column */ \\
             (void)cpool_column_3_##NAME(row + 2 * n, below, depth_step, n_depth, &any);
     #define CPOOL_TILES_WIDE_DECL(S) __m256##S##_T flags256 = _mm256_setzero_##S();
+    #define CPOOL_LEAD_3X3 1
     /* PyTorch's max update in vectors (v replaces m where v > m or v is NaN), ``mask`` where
        it did; CPOOL_COMBINE256: that update (op 2) or the sum, as a statement. */
     #define CPOOL_TAKE_TAP256(S, m, v, mask) ( \\
@@ -1578,6 +1601,7 @@ cdef extern from *:
     #define CPOOL_HORIZONTAL_WIDE(NAME, S, N)
     #define CPOOL_TILES_WIDE_FLAGS(S) 0
     #define CPOOL_TILES_WIDE_DECL(S)
+    #define CPOOL_LEAD_3X3 0
     #endif
     #define CPOOL_TILES_2X2(NAME, T, V, S, N) \\
     /* Always inlined, so that cpool_tile_rows_2x2's literal op reaches its loop: at -O2 \\
@@ -1661,7 +1685,8 @@ cdef extern from *:
     } \\
     static CPOOL_ALWAYS_INLINE int cpool_tiles_3x3_max_d_##NAME( \\
             const T* x, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
-            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, Py_ssize_t ahead) { \\
+            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, Py_ssize_t ahead, \\
+            int lead) { \\
         V flags = _mm_setzero_##S(), a0, a1, b0, b1, m; \\
         CPOOL_TILES_WIDE_DECL(S) \\
         Py_ssize_t r, i, at; \\
@@ -1690,7 +1715,7 @@ cdef extern from *:
     } \\
     static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
                                                  Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
-        return cpool_tiles_3x3_max_d_##NAME(x, below, 0, 1, step, n_rows, out, n, 0); \\
+        return cpool_tiles_3x3_max_d_##NAME(x, below, 0, 1, step, n_rows, out, n, 0, 0); \\
     }
     CPOOL_TILES_3X3(f32, float, __m128, ps, 4)
     CPOOL_TILES_3X3(f64, double, __m128d, pd, 2)
@@ -1877,6 +1902,7 @@ cdef extern from *:
     CPOOL_EVAL_2X2(f64, double, __m128d, pd, 2)
     #else
     #define CPOOL_SSE2 0
+    #define CPOOL_LEAD_3X3 0
     /* Portable any_below; run_max and first_equal stubs only keep the names defined (callers use their own loop). */
     #define CPOOL_SIMD_HELPERS(NAME, T) \\
     static inline int cpool_any_below_##NAME(const T* p, Py_ssize_t n, T bound) { \\
@@ -1910,8 +1936,10 @@ cdef extern from *:
     } \\
     static inline int cpool_tiles_3x3_max_d_##NAME( \\
             const T* x, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
-            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, Py_ssize_t ahead) { \\
+            Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, Py_ssize_t ahead, \\
+            int lead) { \\
         Py_ssize_t r, i; \\
+        (void)lead; /* never set here (CPOOL_LEAD_3X3) */ \\
         int any = 0; \\
         (void)ahead; /* no hints without SSE2 */ \\
         for (r = 0; r < n_rows; r++) \\
@@ -1922,7 +1950,7 @@ cdef extern from *:
     } \\
     static inline int cpool_tiles_3x3_max_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
                                                  Py_ssize_t n_rows, T* out, Py_ssize_t n) { \\
-        return cpool_tiles_3x3_max_d_##NAME(x, below, 0, 1, step, n_rows, out, n, 0); \\
+        return cpool_tiles_3x3_max_d_##NAME(x, below, 0, 1, step, n_rows, out, n, 0, 0); \\
     } \\
     static inline void cpool_spread_2x2_##NAME(const T* src, const T* div, int mode, T* r0, \\
                                                T* r1, Py_ssize_t n) { \\
@@ -2043,15 +2071,23 @@ cdef extern from *:
        Returns the rows done: it stops at a row with a NaN tap or a -0 column max, which the
        caller redoes on its general path. One call for a plane's rows (a call per 56-output row
        cost a third of the time in cache). */
-    #define CPOOL_MAX_ROW_3X3(NAME, T) \\
+    #define CPOOL_MAX_ROW_3X3(NAME, T, N) \\
     static CPOOL_ALWAYS_INLINE int cpool_max_row_3x3_##NAME( \\
             const T* first, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, T* out, \\
             Py_ssize_t n, Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t pad_w, \\
             const Py_ssize_t* w_lo, const Py_ssize_t* w_n, Py_ssize_t ahead) { \\
-        int any = cpool_tiles_3x3_max_d_##NAME(first + 2 * i_lo - pad_w, below, depth_step, \\
-                                               n_depth, 0, 1, out + i_lo, i_hi - i_lo, ahead); \\
-        Py_ssize_t i; \\
-        for (i = 0; i < i_lo; i++) \\
+        /* The first window, whose left column is the padding's, as the first vector's lane 0 \\
+           (float32, where the wide loop takes the row: CPOOL_LEAD_3X3), not an edge window \\
+           apart (a call a row). Max 3x3 s2 p1, one thread, against the edge windows: \\
+           (4, 64, 112, 112) 0.91, (32, 64, 56, 56) 0.88, a ReLU input 0.93, in memory \\
+           (32, 64, 112, 112) 0.98-1.02; 3x3x3 s2 p1 (4, 32, 32, 56, 56) 0.96, one volume \\
+           0.92. Float64 measured 0.94-1.06 (1.04-1.06 on 25 MB): it keeps the edge. */ \\
+        int lead = CPOOL_LEAD_3X3 && sizeof(T) == 4 && i_lo == 1 && pad_w == 1 \\
+                   && i_hi >= 4 * N; \\
+        Py_ssize_t i, i0 = lead ? 0 : i_lo; \\
+        int any = cpool_tiles_3x3_max_d_##NAME(first + 2 * i0 - pad_w, below, depth_step, \\
+                                               n_depth, 0, 1, out + i0, i_hi - i0, ahead, lead); \\
+        for (i = 0; i < i0; i++) \\
             out[i] = cpool_edge_3_rows_##NAME(first + w_lo[i], below, depth_step, n_depth, \\
                                               w_n[i], 0, i_hi - i_lo, &any); \\
         for (i = i_hi; i < n; i++) \\
@@ -2078,8 +2114,8 @@ cdef extern from *:
                 break; \\
         return r; \\
     }
-    CPOOL_MAX_ROW_3X3(f32, float)
-    CPOOL_MAX_ROW_3X3(f64, double)
+    CPOOL_MAX_ROW_3X3(f32, float, 4)
+    CPOOL_MAX_ROW_3X3(f64, double, 2)
     /* Max pooling's gradient (and max_unpool2d) on a plane whose every index lies in its own
        output's 2x2 stride-2 tile (max_pool2d(x, 2)'s indices, whatever made them): each cell
        of the input-shaped plane written once, the output's value at its index and +0 in the
