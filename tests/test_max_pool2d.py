@@ -548,3 +548,22 @@ def test_reference_by_tap_equals_by_window(rng, dtype):
         for got, exp in zip(ref.max_pool2d_by_tap(x, 3, 2, p, 1, False, True),
                             ref.max_pool2d_by_window(x, 3, 2, p, 1, False, True)):
             np.testing.assert_array_equal(bits(got), bits(exp))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [2, 3])
+def test_stride2_indices_every_row_width(rng, dtype, k):
+    # Max k x k stride 2 with indices (the AVX2 build's vectors of 8 or 4 outputs, the 3x3
+    # rows' last 5-7 outputs in one vector stored 16, 8 and 4 bytes at a time, the 128-bit
+    # loop and the scalar tail): rows of every output count from 1 to 20, small planes
+    # (a plane a task) and a plane too large for that, against the reference's values and
+    # indices, with ties, NaN and infinities.
+    for ow in range(1, 21):
+        W = 2 * ow + k - 2
+        for shape in ((3, 7, W), (1, 130, W)):
+            x = _tie_heavy(rng, shape, dtype)
+            got, gi = cpool.max_pool2d(x, k, 2, return_indices=True)
+            exp, ei = ref.max_pool2d(x, k, 2, return_indices=True)
+            assert got.shape[-1] == ow
+            np.testing.assert_array_equal(as_bits(got), as_bits(exp))
+            np.testing.assert_array_equal(gi, ei)

@@ -1243,9 +1243,22 @@ cdef extern from *:
     #define CPOOL_LOADM256_f64(p, valid) _mm256_maskload_pd(p, _mm256_cmpgt_epi64( \\
         _mm256_set1_epi64x((valid) < 0 ? 0 : (valid) > 4 ? 4 : (valid)), \\
         _mm256_setr_epi64x(0, 1, 2, 3)))
+    /* Stores of a step's values and indices: whole (STOREU), or their first ``cnt`` lanes
+       (STOREM, 1 to 7 lanes: the rest of memory untouched), by stores of 16, 8 and 4 bytes
+       (cpool_store_first; masked stores took 1.2x the time of the whole step). */
+    #define CPOOL_STOREU256_f32(p, v, cnt) _mm256_storeu_ps(p, v)
+    #define CPOOL_STOREU256_f64(p, v, cnt) _mm256_storeu_pd(p, v)
+    #define CPOOL_STOREU256_IDX(p, v, cnt) _mm256_storeu_si256((__m256i*)(p), v)
+    #define CPOOL_STOREM256_f32(p, v, cnt) cpool_store_first_f32(p, v, (cnt) * 4)
+    #define CPOOL_STOREM256_f64(p, v, cnt) cpool_store_first_f64(p, v, (cnt) * 8)
+    #define CPOOL_STOREM256_IDX(p, v, cnt) do { \\
+            if ((cnt) >= 4) _mm256_storeu_si256((__m256i*)(p), v); \\
+            else cpool_store_first_f64((double*)(p), _mm256_castsi256_pd(v), (cnt) * 8); \\
+        } while (0)
     /* One vector of 2N outputs from output i: values to ``dst``, indices to ``dsti``, the row's
-       columns from 2i read by LOAD (``lim``: how many of them a LOADM may read). */
-    #define CPOOL_ARGMAX_STEP256(NAME, T, S, N, LOAD, lim, dst, dsti) \\
+       columns from 2i read by LOAD (``lim``: how many of them a LOADM may read), the first
+       ``cnt`` of them stored by STORE (STOREU: all). */
+    #define CPOOL_ARGMAX_STEP256(NAME, T, S, N, LOAD, lim, dst, dsti, STORE, cnt) \\
         { \\
             wc1 = wc2 = wr1 = wr2 = _mm256_setzero_##S(); \\
             CPOOL_UNROLL for (t = 0; t < k; t++) { \\
@@ -1262,7 +1275,7 @@ cdef extern from *:
                     CPOOL_ARG_CODE256(S, t, wr1, wr2, wmask) \\
                 } \\
             } \\
-            _mm256_storeu_##S(dst, CPOOL_ORDER256_##NAME(wm)); \\
+            STORE##_##NAME(dst, CPOOL_ORDER256_##NAME(wm), cnt); \\
             wc1 = CPOOL_ORDER256_##NAME(wc1); wr1 = CPOOL_ORDER256_##NAME(wr1); \\
             wc2 = CPOOL_ORDER256_##NAME(wc2); wr2 = CPOOL_ORDER256_##NAME(wr2); \\
             CPOOL_UNROLL for (g = 0; g < N / 2; g++) { \\
@@ -1273,26 +1286,27 @@ cdef extern from *:
                     at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wc2, g, 2)); \\
                     at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wr2, g, 2 * index_below)); \\
                 } \\
-                _mm256_storeu_si256((__m256i*)((dsti) + 4 * g), at256); \\
+                STORE##_IDX((dsti) + 4 * g, at256, (cnt) - 4 * g); \\
             } \\
         }
     /* Whole vectors of 2N outputs; then, for 3x3 windows, the row's last N + 1 to 2N - 1
-       outputs as one vector of masked loads, kept through a buffer: one step where the
-       128-bit loop below took two overlapping ones (adaptive max 13 -> 6 with indices,
+       outputs as one vector of masked loads and masked stores: one step where the 128-bit
+       loop below took two overlapping ones (adaptive max 13 -> 6 with indices,
        (32, 256, 13, 13), one thread: 1.14 -> 0.73 ms). For 2x2 windows the two 128-bit steps
-       cost less than the masks and the buffer (max 2x2 on 14-wide planes: 0.97 -> 1.3 ms). */
+       cost less than the masks (max 2x2 on 14-wide planes: 0.97 -> 1.3 ms). The masked step
+       wrote to a buffer before, whose copy out GCC made two memcpy calls a row, a quarter of
+       adaptive max 13 -> 6's time in a profile: 0.944 -> 0.875 ms with the stores of 16, 8
+       and 4 bytes (max 3x3 s2 with indices on 14- and 27-wide planes 0.93 too). */
     #define CPOOL_ARGMAX_WIDE(NAME, T, S, N) \\
         { \\
             __m256i lane256 = _mm256_set_epi64x(6, 4, 2, 0), at256; \\
             __m256##S##_T w0, w1, u0, u1, wm, wv, wmask, wc1, wc2, wr1, wr2; \\
-            T last_out[2 * N]; \\
-            int64_t last_idx[2 * N]; \\
             for (; i + 2 * N <= n; i += 2 * N) \\
-                CPOOL_ARGMAX_STEP256(NAME, T, S, N, CPOOL_LOADU256_##NAME, 0, out + i, idx + i) \\
+                CPOOL_ARGMAX_STEP256(NAME, T, S, N, CPOOL_LOADU256_##NAME, 0, out + i, idx + i, \\
+                                     CPOOL_STOREU256, 2 * N) \\
             if (k == 3 && n - i > N) { \\
                 CPOOL_ARGMAX_STEP256(NAME, T, S, N, CPOOL_LOADM256_##NAME, 2 * (n - i) + k - 2, \\
-                                     last_out, last_idx) \\
-                for (g = 0; g < n - i; g++) { out[i + g] = last_out[g]; idx[i + g] = last_idx[g]; } \\
+                                     out + i, idx + i, CPOOL_STOREM256, n - i) \\
                 i = n; \\
             } \\
         }
