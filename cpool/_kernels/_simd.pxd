@@ -1117,21 +1117,22 @@ cdef extern from *:
     static CPOOL_ALWAYS_INLINE __m256##S##_T cpool_column_max3_lead_256_##NAME( \\
             const T* p, Py_ssize_t below, Py_ssize_t depth_step, Py_ssize_t n_depth, \\
             __m256##S##_T* flags) { \\
-        __m256##S##_T u = _mm256_maskload_##S(p, CPOOL_FROM_LANE1_##S), v, f; \\
+        __m256##S##_T u = CPOOL_LOAD_BUT_FIRST_##NAME(p), v, f; \\
         Py_ssize_t sl, t; \\
         f = _mm256_cmp_##S(u, u, _CMP_UNORD_Q); \\
         for (sl = 0; sl < n_depth; sl++) \\
             for (t = sl == 0; t < 3; t++) { \\
-                v = _mm256_maskload_##S(p + sl * depth_step + t * below, CPOOL_FROM_LANE1_##S); \\
+                v = CPOOL_LOAD_BUT_FIRST_##NAME(p + sl * depth_step + t * below); \\
                 f = _mm256_or_##S(f, _mm256_cmp_##S(v, v, _CMP_UNORD_Q)); \\
                 u = _mm256_max_##S(v, u); \\
             } \\
         *flags = _mm256_or_##S(*flags, _mm256_or_##S(f, CPOOL_NEGZERO256(S, u))); \\
         return _mm256_blend_##S(u, _mm256_set1_##S(-(T)INFINITY), 1); \\
     }
-    /* Lanes 1 on of a vector: the lead's loads skip lane 0, the padding's column. */
-    #define CPOOL_FROM_LANE1_ps _mm256_setr_epi32(0, -1, -1, -1, -1, -1, -1, -1)
-    #define CPOOL_FROM_LANE1_pd _mm256_setr_epi64x(0, -1, -1, -1)
+    /* A vector from p with its first lane 0 and p[0] not read (a masked load never faults):
+       the lead's column before a row here, stochastic training's padded first cell below. */
+    #define CPOOL_LOAD_BUT_FIRST_f32(p) _mm256_maskload_ps(p, _mm256_setr_epi32(0, -1, -1, -1, -1, -1, -1, -1))
+    #define CPOOL_LOAD_BUT_FIRST_f64(p) _mm256_maskload_pd(p, _mm256_setr_epi64x(0, -1, -1, -1))
     #define CPOOL_NEXT_LANE_f32(e, c2) _mm256_blend_ps(_mm256_permutevar8x32_ps( \\
         e, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0)), c2, 0x80)
     #define CPOOL_NEXT_LANE_f64(e, c2) _mm256_blend_pd(_mm256_permute4x64_pd( \\
@@ -1472,9 +1473,6 @@ cdef extern from *:
        for any of them. Returns the outputs done a row: n, or 0 for rows of fewer than N
        outputs. */
     #define CPOOL_STOCH_S2 1
-    /* A vector from p with its first lane 0 and p[0] not read (a masked load never faults). */
-    #define CPOOL_LOAD_BUT_FIRST_f32(p) _mm256_maskload_ps(p, _mm256_setr_epi32(0, -1, -1, -1, -1, -1, -1, -1))
-    #define CPOOL_LOAD_BUT_FIRST_f64(p) _mm256_maskload_pd(p, _mm256_setr_epi64x(0, -1, -1, -1))
     static inline __m256 cpool_stoch_u_f32(uint32_t lo, uint32_t hi) {
         __m256i h = _mm256_xor_si256(_mm256_add_epi32(_mm256_set1_epi32((int)lo),
                                                       _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7)),
