@@ -66,6 +66,11 @@ def test_sum_matches_reference(case):
 _SPECIALS = [0.0, -0.0, 1.0, -1.0, 2.5, np.nan, np.inf, -np.inf]
 
 
+def _special_or_small(dtype):
+    """Elements of ``dtype``: those values, or floats in [-4, 4]."""
+    return st.one_of(st.sampled_from(_SPECIALS), st.floats(-4, 4, width=32)).map(dtype)
+
+
 @given(st.integers(1, 3), st.integers(1, 20), st.integers(1, 48),
        st.sampled_from([np.float32, np.float64]),
        st.sampled_from(["max", "sum", "avg", "avg_exclude", "avg_override"]), st.booleans(),
@@ -75,8 +80,7 @@ def test_same_3x3_kernels_bitwise(planes, H, W, dtype, op, apart, data):
     # columns' neighbours in registers, a short last vector; planes it flags redone by the
     # general rows) and the other paths, against the reference's bits (a max's NaN too: the
     # scan's first).
-    x = data.draw(hnp.arrays(dtype, (planes, H, W), elements=st.one_of(
-        st.sampled_from(_SPECIALS), st.floats(-4, 4, width=32)).map(dtype)))
+    x = data.draw(hnp.arrays(dtype, (planes, H, W), elements=_special_or_small(dtype)))
     if apart:
         x = rows_apart(x)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, sums past the dtype's max
@@ -110,8 +114,7 @@ def test_max_3x3_s2_kernels_bitwise(planes, H, W, padding, ceil_mode, dtype, dim
     assume(W + 2 * padding >= 3)
     depth = 1 if dims == 2 else data.draw(st.integers(3, 5))
     shape = (planes, H, W) if dims == 2 else (planes, depth, H, W)
-    x = data.draw(hnp.arrays(dtype, shape, elements=st.one_of(
-        st.sampled_from(_SPECIALS), st.floats(-4, 4, width=32)).map(dtype)))
+    x = data.draw(hnp.arrays(dtype, shape, elements=_special_or_small(dtype)))
     if apart:
         x = rows_apart(x)
     if dims == 2:
