@@ -1320,6 +1320,10 @@ cdef extern from *:
             const __m256##S##_T wz = _mm256_setzero_##S(), wone = _mm256_set1_##S(1), \\
                                 winf = _mm256_set1_##S(INFINITY); \\
             for (; i + 2 * N <= n; i += 2 * N) { \\
+                if (ahead) { /* each row's next 64 bytes (float32), ``ahead`` bytes on */ \\
+                    cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                    cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+                } \\
                 wa0 = _mm256_loadu_##S(r0 + 2 * i); wa1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
                 wb0 = _mm256_loadu_##S(r1 + 2 * i); wb1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
                 wm = _mm256_min_##S(wa0, wm); wm = _mm256_min_##S(wb0, wm); \\
@@ -1499,11 +1503,12 @@ cdef extern from *:
     }
     #define CPOOL_STOCH_S2_ROW(NAME, TAPS, K) \\
         cpool_stoch_s2_k_##NAME(row0 + r * step, below, n, keys[r], first, out + r * out_step, \\
-                                taken + r * taken_step, TAPS, &f, lead, K)
+                                taken + r * taken_step, TAPS, &f, lead, ahead, K)
     #define CPOOL_STOCH_S2_K(NAME, T, S, N) \\
     static CPOOL_ALWAYS_INLINE Py_ssize_t cpool_stoch_s2_k_##NAME( \\
             const T* row0, Py_ssize_t below, Py_ssize_t n, uint64_t row_key, Py_ssize_t first, \\
-            T* out, T* taken, int with_taps, int* flagged, int lead, const int K) { \\
+            T* out, T* taken, int with_taps, int* flagged, int lead, Py_ssize_t ahead, \\
+            const int K) { \\
         typedef __m256##S##_T V; \\
         const V z = _mm256_setzero_##S(), inf = _mm256_set1_##S((T)INFINITY); \\
         const V none = _mm256_set1_##S(-1), again = _mm256_set1_##S(-2); \\
@@ -1515,6 +1520,9 @@ cdef extern from *:
         if (n < N) return 0; \\
         for (i = 0; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
+            if (ahead) /* each row's next 64 bytes (float32), ``ahead`` bytes on */ \\
+                for (t = 0; t < K; t++) \\
+                    cpool_prefetch_l2((const char*)(row0 + t * below + 2 * i) + ahead); \\
             for (t = 0; t < K; t++) { \\
                 r = row0 + t * below + 2 * i; \\
                 p = lead && i == 0 ? CPOOL_LOAD_BUT_FIRST_##NAME(r) : _mm256_loadu_##S(r); \\
@@ -1555,7 +1563,8 @@ cdef extern from *:
     static inline Py_ssize_t cpool_stoch_s2_##NAME( \\
             const T* row0, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t n, \\
             Py_ssize_t k, const uint64_t* keys, Py_ssize_t first, T* out, Py_ssize_t out_step, \\
-            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead) { \\
+            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead, \\
+            Py_ssize_t ahead) { \\
         Py_ssize_t r; \\
         int any = 0, f = 0; \\
         if (n < N) return 0; \\
@@ -1589,10 +1598,11 @@ cdef extern from *:
     static inline Py_ssize_t cpool_stoch_s2_##NAME( \\
             const T* row0, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t n, \\
             Py_ssize_t k, const uint64_t* keys, Py_ssize_t first, T* out, Py_ssize_t out_step, \\
-            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead) { \\
+            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead, \\
+            Py_ssize_t ahead) { \\
         (void)row0; (void)below; (void)step; (void)n_rows; (void)n; (void)k; (void)keys; \\
         (void)first; (void)out; (void)out_step; (void)taken; (void)taken_step; (void)with_taps; \\
-        (void)flagged; (void)lead; \\
+        (void)flagged; (void)lead; (void)ahead; \\
         return 0; \\
     }
     CPOOL_STOCH_S2_K(f32, float)
@@ -1876,7 +1886,7 @@ cdef extern from *:
        runs 2N outputs a step first (CPOOL_EVAL_WIDE). */
     #define CPOOL_EVAL_2X2(NAME, T, V, S, N) \\
     static inline void cpool_eval_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
-                                             T* low) { \\
+                                             T* low, Py_ssize_t ahead) { \\
         Py_ssize_t i = 0; \\
         V a0, a1, b0, b1, sa, sq, den, z = _mm_setzero_##S(), one = _mm_set1_##S(1); \\
         V inf = _mm_set1_##S(INFINITY), m = _mm_set1_##S(*low), m1 = m; \\
@@ -1884,6 +1894,10 @@ cdef extern from *:
         CPOOL_EVAL_WIDE(NAME, S, N) \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
+            if (ahead) { /* 32 bytes a row (float32): each line hinted twice */ \\
+                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+            } \\
             a0 = _mm_loadu_##S(r0 + 2 * i); a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
             b0 = _mm_loadu_##S(r1 + 2 * i); b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
             /* Each cell against a running minimum on its own: min(x, m) is m where x is NaN, \\
@@ -1970,8 +1984,9 @@ cdef extern from *:
         for (i = 0; i < n; i++) cpool_spread_2x2_one_##NAME(src, div, mode, r0, r1, i); \\
     } \\
     static inline void cpool_eval_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
-                                             T* low) { \\
+                                             T* low, Py_ssize_t ahead) { \\
         Py_ssize_t i; \\
+        (void)ahead; \\
         for (i = 0; i < n; i++) out[i] = cpool_eval_2x2_one_##NAME(r0, r1, i, low); \\
     } \\
     static inline void cpool_horizontal_s2_##NAME(const T* buf, T* out, Py_ssize_t n, int k, \\
@@ -2316,9 +2331,9 @@ cdef extern from *:
     void cpool_spread_2x2_f64(const double* src, const double* div, int mode, double* r0,
                               double* r1, Py_ssize_t n) noexcept nogil
     void cpool_eval_2x2_f32(const float* r0, const float* r1, float* out, Py_ssize_t n,
-                            float* low) noexcept nogil
+                            float* low, Py_ssize_t ahead) noexcept nogil
     void cpool_eval_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
-                            double* low) noexcept nogil
+                            double* low, Py_ssize_t ahead) noexcept nogil
     bint cpool_tiles_3x3_max_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n) noexcept nogil
     bint cpool_tiles_3x3_max_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
@@ -2350,12 +2365,14 @@ cdef extern from *:
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t k,
                                   const uint64_t* keys, Py_ssize_t first, float* out,
                                   Py_ssize_t out_step, float* taken, Py_ssize_t taken_step,
-                                  bint with_taps, int* flagged, bint lead) noexcept nogil
+                                  bint with_taps, int* flagged, bint lead,
+                                  Py_ssize_t ahead) noexcept nogil
     Py_ssize_t cpool_stoch_s2_f64(const double* row0, Py_ssize_t below, Py_ssize_t step,
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t k,
                                   const uint64_t* keys, Py_ssize_t first, double* out,
                                   Py_ssize_t out_step, double* taken, Py_ssize_t taken_step,
-                                  bint with_taps, int* flagged, bint lead) noexcept nogil
+                                  bint with_taps, int* flagged, bint lead,
+                                  Py_ssize_t ahead) noexcept nogil
     bint CPOOL_UNPOOL_TILES  # whether cpool_unpool_2x2 has its AVX2 body (else it returns 0)
     bint cpool_unpool_2x2_f32(const float* g, const int64_t* idx, float* plane, Py_ssize_t OH,
                               Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,

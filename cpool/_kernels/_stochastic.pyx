@@ -37,7 +37,7 @@ from cpool._kernels cimport _openmp  # noqa: F401 (its one-thread regions: _open
 from cpool._kernels._rows cimport (_buffer_stride, _first_inner, _horizontal,
                                   _horizontal_clipped, _inner_end, _locate,
                                   _padded_width, _prefetch_rows, _same_3x3, _scratch, _step,
-                                  _thread_slots, THREAD_SLOT)
+                                  _thread_slots, STREAM_PREFETCH_BYTES, THREAD_SLOT)
 from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
                                    cpool_eval_2x2_f32, cpool_eval_2x2_f64,
@@ -320,16 +320,19 @@ cdef inline Py_ssize_t _draw_rows(const floating* src, Py_ssize_t stride, Py_ssi
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t k,
                                   const uint64_t* keys, Py_ssize_t first, floating* out,
                                   Py_ssize_t out_step, floating* taken, Py_ssize_t taken_step,
-                                  bint with_taps, bint lead, int* flagged) noexcept nogil:
+                                  bint with_taps, bint lead, int* flagged,
+                                  Py_ssize_t ahead=0) noexcept nogil:
     """``cpool_stoch_s2`` for the dtype over ``n_rows`` rows ``step`` apart (their outputs and
     tap numbers ``out_step`` and ``taken_step`` apart), output columns from ``first``: the
-    outputs it drew a row (n, or 0 where it has no AVX2 body or n is under a vector)."""
+    outputs it drew a row (n, or 0 where it has no AVX2 body or n is under a vector). With
+    ``ahead``, the lines that many bytes past each window row's are hinted into L2 as it is
+    read."""
     if floating is float:
         return cpool_stoch_s2_f32(src, stride, step, n_rows, n, k, keys, first, out, out_step,
-                                  taken, taken_step, with_taps, flagged, lead)
+                                  taken, taken_step, with_taps, flagged, lead, ahead)
     else:
         return cpool_stoch_s2_f64(src, stride, step, n_rows, n, k, keys, first, out, out_step,
-                                  taken, taken_step, with_taps, flagged, lead)
+                                  taken, taken_step, with_taps, flagged, lead, ahead)
 
 
 cdef inline bint _s2_in_place(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sw,
@@ -693,7 +696,8 @@ def stochastic_train(
                         if run_len > 0 and _draw_rows(
                                 plane + y0 * row_step - pad_w, row_step, sh * row_step, run_len,
                                 OW, kh, keys, 0, orow, out_row_step, taken, out_stride,
-                                with_indices, pad_w == 1, &run_flagged) == OW:
+                                with_indices, pad_w == 1, &run_flagged,
+                                STREAM_PREFETCH_BYTES) == OW:
                             run_left = run_len
                     if run_left > 0:
                         # The run's start worked out the keys of its rows.
@@ -966,9 +970,11 @@ def stochastic_eval(
                     for oh in range(OH):
                         row = &x[b0, b1, 2 * oh, 0]
                         if floating is float:
-                            cpool_eval_2x2_f32(row, row + row_step, orow + oh * OW, OW, &tiles_low)
+                            cpool_eval_2x2_f32(row, row + row_step, orow + oh * OW, OW, &tiles_low,
+                                               STREAM_PREFETCH_BYTES)
                         else:
-                            cpool_eval_2x2_f64(row, row + row_step, orow + oh * OW, OW, &tiles_low)
+                            cpool_eval_2x2_f64(row, row + row_step, orow + oh * OW, OW, &tiles_low,
+                                               STREAM_PREFETCH_BYTES)
                     task_state = 2 if _any_nonfinite(orow, task_rows * OW) else 1
                 elif floating is float:
                     task_state = cpool_same_3x3_eval_f32(
@@ -1027,9 +1033,9 @@ def stochastic_eval(
                         # additions in the same order): cpool_eval_2x2.
                         row = &x[b0, b1, h_lo[oh], 0]
                         if floating is float:
-                            cpool_eval_2x2_f32(row, row + row_step, orow, OW, &tiles_low)
+                            cpool_eval_2x2_f32(row, row + row_step, orow, OW, &tiles_low, 0)
                         else:
-                            cpool_eval_2x2_f64(row, row + row_step, orow, OW, &tiles_low)
+                            cpool_eval_2x2_f64(row, row + row_step, orow, OW, &tiles_low, 0)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     elif h_n[oh] == 3:  # one sweep over all three rows
