@@ -33,7 +33,8 @@ from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_UNPOOL_TILES,
 from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero,
                                    _horizontal, _horizontal_clipped, _padded_width,
                                    _plane_divisors, _powers_of_two, _prefetch_rows, _same_3x3,
-                                   _scratch, _thread_slots, _vertical, THREAD_SLOT)
+                                   _scratch, _thread_slots, _vertical, STREAM_PREFETCH_BYTES,
+                                   THREAD_SLOT)
 
 
 cdef inline bint _row_in_tiles(const int64_t* idx, Py_ssize_t n, Py_ssize_t W) noexcept nogil:
@@ -53,9 +54,11 @@ cdef inline bint _unpool_tiles(const floating* vals, const int64_t* idx, floatin
                                bint accumulate) noexcept nogil:
     """cpool_unpool_2x2 of the plane's dtype: whether it wrote the plane."""
     if floating is float:
-        return cpool_unpool_2x2_f32(vals, idx, plane, OH, OW, H, W, accumulate)
+        return cpool_unpool_2x2_f32(vals, idx, plane, OH, OW, H, W, accumulate,
+                                    STREAM_PREFETCH_BYTES)
     else:
-        return cpool_unpool_2x2_f64(vals, idx, plane, OH, OW, H, W, accumulate)
+        return cpool_unpool_2x2_f64(vals, idx, plane, OH, OW, H, W, accumulate,
+                                    STREAM_PREFETCH_BYTES)
 
 
 cdef inline Py_ssize_t _scatter_plane(const floating* vals, const int64_t* idx, floating* plane,
@@ -219,9 +222,11 @@ cdef inline void _spread_2x2(const floating* src, const floating* div, bint divi
     cdef Py_ssize_t j
     if x0 == NULL:
         if floating is float:
-            cpool_spread_2x2_f32(src, div, (1 if reciprocal else 2) if divide else 0, r0, r1, OW)
+            cpool_spread_2x2_f32(src, div, (1 if reciprocal else 2) if divide else 0, r0, r1, OW,
+                                 STREAM_PREFETCH_BYTES)
         else:
-            cpool_spread_2x2_f64(src, div, (1 if reciprocal else 2) if divide else 0, r0, r1, OW)
+            cpool_spread_2x2_f64(src, div, (1 if reciprocal else 2) if divide else 0, r0, r1, OW,
+                                 STREAM_PREFETCH_BYTES)
     elif divide and reciprocal:
         _spread_2x2_squared(src, div, r0, r1, OW, x0, x1, True, True)
     elif divide:
@@ -367,9 +372,11 @@ cdef inline bint _lp_tiles_2x2(const floating* x, Py_ssize_t W, const floating* 
     (1, 128, 56, 56): 206 -> 167 us, the square roots and divisions left)."""
     cdef floating reciprocal = <floating>1 / <floating>count  # the means' scale and divisors'
     if floating is float:
-        return cpool_lp2_spread_2x2_f32(x, W, grad, out, OH, OW, reciprocal, size)
+        return cpool_lp2_spread_2x2_f32(x, W, grad, out, OH, OW, reciprocal, size,
+                                        STREAM_PREFETCH_BYTES)
     else:
-        return cpool_lp2_spread_2x2_f64(x, W, grad, out, OH, OW, reciprocal, size)
+        return cpool_lp2_spread_2x2_f64(x, W, grad, out, OH, OW, reciprocal, size,
+                                        STREAM_PREFETCH_BYTES)
 
 
 # Values per task of lp_powers and lp_mean_grad's powers: 16 KB, a few microseconds of work each.

@@ -1359,7 +1359,7 @@ cdef extern from *:
     #define CPOOL_LP2_SPREAD_2X2(NAME, T, S, N) \\
     static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, T* out, \\
                                                   Py_ssize_t n_rows, Py_ssize_t n, T recip, \\
-                                                  T size) { \\
+                                                  T size, Py_ssize_t ahead) { \\
         typedef __m256##S##_T V; \\
         const V zb = _mm256_set1_##S((T)-0.0), z = _mm256_setzero_##S(); \\
         const V sizev = _mm256_set1_##S(size), half = _mm256_set1_##S((T)0.5); \\
@@ -1377,6 +1377,12 @@ cdef extern from *:
             o0 = out + 2 * row * W; o1 = o0 + W; \\
             for (i = 0; i < n; i += N) { \\
                 CPOOL_OVERLAP_LAST(i, n, N) \\
+                if (ahead) { /* x's and out's rows, 64 bytes each (float32), ``ahead`` on */ \\
+                    cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                    cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+                    cpool_prefetch_l2((const char*)(o0 + 2 * i) + ahead); \\
+                    cpool_prefetch_l2((const char*)(o1 + 2 * i) + ahead); \\
+                } \\
                 a0 = _mm256_loadu_##S(r0 + 2 * i); a1 = _mm256_loadu_##S(r0 + 2 * i + N); \\
                 b0 = _mm256_loadu_##S(r1 + 2 * i); b1 = _mm256_loadu_##S(r1 + 2 * i + N); \\
                 m = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
@@ -1610,7 +1616,9 @@ cdef extern from *:
     #define CPOOL_LP2_SPREAD_2X2(NAME, T) \\
     static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, \\
                                                   T* out, Py_ssize_t n_rows, Py_ssize_t n, \\
-                                                  T recip, T size) { \\
+                                                  T recip, T size, Py_ssize_t ahead) { \\
+        (void)x; (void)W; (void)g; (void)out; (void)n_rows; (void)n; (void)recip; (void)size; \\
+        (void)ahead; \\
         return 0; \\
     }
     CPOOL_LP2_SPREAD_2X2(f32, float)
@@ -1858,11 +1866,15 @@ cdef extern from *:
        (adaptive avg 14 -> 7 backward: a third of its time). */
     #define CPOOL_SPREAD_2X2(NAME, T, V, S, N) \\
     static inline void cpool_spread_2x2_##NAME(const T* src, const T* div, int mode, T* r0, \\
-                                               T* r1, Py_ssize_t n) { \\
+                                               T* r1, Py_ssize_t n, Py_ssize_t ahead) { \\
         Py_ssize_t i = 0; \\
         V v, lo, hi; \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
+            if (ahead) { /* the rows' lines ``ahead`` bytes on, each hinted twice (float32) */ \\
+                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+            } \\
             v = _mm_loadu_##S(src + i); \\
             if (mode == 1) v = _mm_mul_##S(v, _mm_loadu_##S(div + i)); \\
             else if (mode == 2) v = _mm_div_##S(v, _mm_loadu_##S(div + i)); \\
@@ -1979,8 +1991,9 @@ cdef extern from *:
         return cpool_tiles_3x3_max_d_##NAME(x, below, 0, 1, step, n_rows, out, n, 0, 0); \\
     } \\
     static inline void cpool_spread_2x2_##NAME(const T* src, const T* div, int mode, T* r0, \\
-                                               T* r1, Py_ssize_t n) { \\
+                                               T* r1, Py_ssize_t n, Py_ssize_t ahead) { \\
         Py_ssize_t i; \\
+        (void)ahead; \\
         for (i = 0; i < n; i++) cpool_spread_2x2_one_##NAME(src, div, mode, r0, r1, i); \\
     } \\
     static inline void cpool_eval_2x2_##NAME(const T* r0, const T* r1, T* out, Py_ssize_t n, \\
@@ -2214,11 +2227,15 @@ cdef extern from *:
     #define CPOOL_UNPOOL_2X2(NAME, T, N) \\
     static CPOOL_ALWAYS_INLINE int cpool_unpool_row_2x2_##NAME( \\
             const T* g, const int64_t* idx, Py_ssize_t n, int64_t base, Py_ssize_t W, T* r0, \\
-            T* r1, int accumulate) { \\
+            T* r1, int accumulate, Py_ssize_t ahead) { \\
         Py_ssize_t i; \\
         __m256i in_tile = _mm256_set1_epi32(-1), high = _mm256_setzero_si256(); \\
         for (i = 0; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
+            if (ahead) { /* the rows' next 64 bytes (float32), ``ahead`` bytes on */ \\
+                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
+                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+            } \\
             in_tile = _mm256_and_si256(in_tile, cpool_unpool_step_##NAME( \\
                 g, idx, i, base, W, r0, r1, accumulate, &high)); \\
         } \\
@@ -2227,7 +2244,7 @@ cdef extern from *:
     } \\
     static inline int cpool_unpool_2x2_##NAME(const T* g, const int64_t* idx, T* plane, \\
                                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, \\
-                                              Py_ssize_t W, int accumulate) { \\
+                                              Py_ssize_t W, int accumulate, Py_ssize_t ahead) { \\
         Py_ssize_t oh; \\
         int ok; \\
         if (OW < N) return 0; \\
@@ -2235,10 +2252,10 @@ cdef extern from *:
             T* r0 = plane + 2 * oh * W; \\
             if (accumulate) /* a literal in each copy of the row's loop */ \\
                 ok = cpool_unpool_row_2x2_##NAME(g + oh * OW, idx + oh * OW, OW, 2 * oh * W, \\
-                                                 W, r0, r0 + W, 1); \\
+                                                 W, r0, r0 + W, 1, ahead); \\
             else \\
                 ok = cpool_unpool_row_2x2_##NAME(g + oh * OW, idx + oh * OW, OW, 2 * oh * W, \\
-                                                 W, r0, r0 + W, 0); \\
+                                                 W, r0, r0 + W, 0, ahead); \\
             if (!ok) return 0; \\
             if (W > 2 * OW) { /* the columns past the last tile */ \\
                 memset(r0 + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
@@ -2253,9 +2270,9 @@ cdef extern from *:
     #define CPOOL_UNPOOL_2X2(NAME, T, N) \\
     static inline int cpool_unpool_2x2_##NAME(const T* g, const int64_t* idx, T* plane, \\
                                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, \\
-                                              Py_ssize_t W, int accumulate) { \\
+                                              Py_ssize_t W, int accumulate, Py_ssize_t ahead) { \\
         (void)g; (void)idx; (void)plane; (void)OH; (void)OW; (void)H; (void)W; \\
-        (void)accumulate; \\
+        (void)accumulate; (void)ahead; \\
         return 0; \\
     }
     #endif
@@ -2327,9 +2344,9 @@ cdef extern from *:
                              int op, double scale, const double* h0,
                              Py_ssize_t ahead) noexcept nogil
     void cpool_spread_2x2_f32(const float* src, const float* div, int mode, float* r0,
-                              float* r1, Py_ssize_t n) noexcept nogil
+                              float* r1, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
     void cpool_spread_2x2_f64(const double* src, const double* div, int mode, double* r0,
-                              double* r1, Py_ssize_t n) noexcept nogil
+                              double* r1, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
     void cpool_eval_2x2_f32(const float* r0, const float* r1, float* out, Py_ssize_t n,
                             float* low, Py_ssize_t ahead) noexcept nogil
     void cpool_eval_2x2_f64(const double* r0, const double* r1, double* out, Py_ssize_t n,
@@ -2352,10 +2369,10 @@ cdef extern from *:
                                       const Py_ssize_t* w_n, Py_ssize_t ahead) noexcept nogil
     bint cpool_lp2_spread_2x2_f32(const float* x, Py_ssize_t W, const float* g, float* out,
                                   Py_ssize_t n_rows, Py_ssize_t n, float recip,
-                                  float size) noexcept nogil
+                                  float size, Py_ssize_t ahead) noexcept nogil
     bint cpool_lp2_spread_2x2_f64(const double* x, Py_ssize_t W, const double* g, double* out,
                                   Py_ssize_t n_rows, Py_ssize_t n, double recip,
-                                  double size) noexcept nogil
+                                  double size, Py_ssize_t ahead) noexcept nogil
     Py_ssize_t cpool_cells_max_f32(const float* px, const Py_ssize_t* off, Py_ssize_t n_cells,
                                    Py_ssize_t lanes, float* dst) noexcept nogil
     Py_ssize_t cpool_cells_max_f64(const double* px, const Py_ssize_t* off, Py_ssize_t n_cells,
@@ -2376,10 +2393,10 @@ cdef extern from *:
     bint CPOOL_UNPOOL_TILES  # whether cpool_unpool_2x2 has its AVX2 body (else it returns 0)
     bint cpool_unpool_2x2_f32(const float* g, const int64_t* idx, float* plane, Py_ssize_t OH,
                               Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
-                              bint accumulate) noexcept nogil
+                              bint accumulate, Py_ssize_t ahead) noexcept nogil
     bint cpool_unpool_2x2_f64(const double* g, const int64_t* idx, double* plane,
                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
-                              bint accumulate) noexcept nogil
+                              bint accumulate, Py_ssize_t ahead) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale, Py_ssize_t ahead) noexcept nogil
