@@ -1302,9 +1302,11 @@ cdef extern from *:
         { \\
             __m256i lane256 = _mm256_set_epi64x(6, 4, 2, 0), at256; \\
             __m256##S##_T w0, w1, u0, u1, wm, wv, wmask, wc1, wc2, wr1, wr2; \\
-            for (; i + 2 * N <= n; i += 2 * N) \\
+            for (; i + 2 * N <= n; i += 2 * N) { \\
+                CPOOL_ARGMAX_HINT(i) \\
                 CPOOL_ARGMAX_STEP256(NAME, T, S, N, CPOOL_LOADU256_##NAME, 0, out + i, idx + i, \\
                                      CPOOL_STOREU256, 2 * N) \\
+            } \\
             if (k == 3 && n - i > N) { \\
                 CPOOL_ARGMAX_STEP256(NAME, T, S, N, CPOOL_LOADM256_##NAME, 2 * (n - i) + k - 2, \\
                                      out + i, idx + i, CPOOL_STOREM256, n - i) \\
@@ -1807,10 +1809,20 @@ cdef extern from *:
         if (k == 3) two_ = (code) == 2 ? _mm_or_##S(two_, M) : _mm_andnot_##S(M, two_); }
     #define CPOOL_ARG_INDEX(NAME, v, g, step) \\
         _mm_and_si128(CPOOL_MASK64_##NAME(v, g), _mm_set1_epi64x(step))
+    /* cpool_argmax_s2's hints: with ``ahead``, the lines that many bytes past the step's in
+       each of its k input rows and in its outputs and indices, into L2 (a small plane's rows,
+       a thread's planes after each other, are one stream each way). */
+    #define CPOOL_ARGMAX_HINT(i) \\
+        if (ahead) { \\
+            for (t = 0; t < k; t++) \\
+                cpool_prefetch_l2((const char*)(x + t * below + 2 * (i)) + ahead); \\
+            cpool_prefetch_l2((const char*)(out + (i)) + ahead); \\
+            cpool_prefetch_l2((const char*)(idx + (i)) + ahead); \\
+        }
     #define CPOOL_ARGMAX_S2(NAME, T, V, S, N) \\
     static CPOOL_ALWAYS_INLINE void cpool_argmax_s2_k_##NAME( \\
             const T* x, Py_ssize_t below, int k, T* out, int64_t* idx, Py_ssize_t n, \\
-            int64_t base, int64_t index_below) { \\
+            int64_t base, int64_t index_below, Py_ssize_t ahead) { \\
         Py_ssize_t i = 0, g; \\
         int t, c; \\
         V a0, a1, b0, b1, m, v, mask, c1, c2, r1, r2; \\
@@ -1818,6 +1830,7 @@ cdef extern from *:
         CPOOL_ARGMAX_WIDE(NAME, T, S, N) \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
+            CPOOL_ARGMAX_HINT(i) \\
             c1 = c2 = r1 = r2 = m = _mm_setzero_##S(); \\
             CPOOL_UNROLL for (t = 0; t < k; t++) { \\
                 const T* row = x + t * below + 2 * i; \\
@@ -1852,9 +1865,9 @@ cdef extern from *:
        each tap's lanes folds away (a k read at run time made 2x2 with indices 12% slower). */ \\
     static inline void cpool_argmax_s2_##NAME(const T* x, Py_ssize_t below, int k, T* out, \\
                                               int64_t* idx, Py_ssize_t n, int64_t base, \\
-                                              int64_t index_below) { \\
-        if (k == 3) cpool_argmax_s2_k_##NAME(x, below, 3, out, idx, n, base, index_below); \\
-        else cpool_argmax_s2_k_##NAME(x, below, 2, out, idx, n, base, index_below); \\
+                                              int64_t index_below, Py_ssize_t ahead) { \\
+        if (k == 3) cpool_argmax_s2_k_##NAME(x, below, 3, out, idx, n, base, index_below, ahead); \\
+        else cpool_argmax_s2_k_##NAME(x, below, 2, out, idx, n, base, index_below, ahead); \\
     }
     CPOOL_ARGMAX_S2(f32, float, __m128, ps, 4)
     CPOOL_ARGMAX_S2(f64, double, __m128d, pd, 2)
@@ -2009,8 +2022,9 @@ cdef extern from *:
     } \\
     static inline void cpool_argmax_s2_##NAME(const T* x, Py_ssize_t below, int k, T* out, \\
                                               int64_t* idx, Py_ssize_t n, int64_t base, \\
-                                              int64_t index_below) { \\
+                                              int64_t index_below, Py_ssize_t ahead) { \\
         Py_ssize_t i; \\
+        (void)ahead; \\
         for (i = 0; i < n; i++) \\
             cpool_argmax_s2_one_##NAME(x, below, k, i, base, index_below, out, idx); \\
     }
@@ -2284,10 +2298,10 @@ cdef extern from *:
     Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W, int rings)  # a "same" 3x3 kernel's buf
     void cpool_argmax_s2_f32(const float* x, Py_ssize_t below, int k, float* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,
-                             int64_t index_below) noexcept nogil
+                             int64_t index_below, Py_ssize_t ahead) noexcept nogil
     void cpool_argmax_s2_f64(const double* x, Py_ssize_t below, int k, double* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,
-                             int64_t index_below) noexcept nogil
+                             int64_t index_below, Py_ssize_t ahead) noexcept nogil
     void cpool_horizontal_s2_f32(const float* buf, float* out, Py_ssize_t n, int k,
                                  int op) noexcept nogil
     void cpool_horizontal_s2_f64(const double* buf, double* out, Py_ssize_t n, int k,

@@ -520,11 +520,15 @@ cdef inline void _argmax_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k, 
     """One output row of max pooling with indices over k x k windows (k = 2 or 3) at stride 2,
     floats only: out[i] and idx[i] from columns 2i .. 2i+k-1 of rows ``r0 + t*below``, by
     cpool_argmax_s2 (PyTorch's scan, tap by tap, in vectors); the indices ``base + 2i`` + the
-    column + the row times ``index_below``."""
+    column + the row times ``index_below``. The lines STREAM_PREFETCH_BYTES past those it
+    reads and writes are hinted into L2 as it goes (its callers' rows and planes follow each
+    other)."""
     if numeric is float:
-        cpool_argmax_s2_f32(r0, below, <int>k, out, idx, OW, base, index_below)
+        cpool_argmax_s2_f32(r0, below, <int>k, out, idx, OW, base, index_below,
+                            STREAM_PREFETCH_BYTES)
     elif numeric is double:
-        cpool_argmax_s2_f64(r0, below, <int>k, out, idx, OW, base, index_below)
+        cpool_argmax_s2_f64(r0, below, <int>k, out, idx, OW, base, index_below,
+                            STREAM_PREFETCH_BYTES)
 
 
 cdef inline int _tile_op(bint is_max, bint square, bint zero_first) noexcept nogil:
