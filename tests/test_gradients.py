@@ -271,6 +271,68 @@ def test_scatter_matches_reference(rng, H, W, OH, OW, dtype, case):
                      _reference.scatter(g, i, shape, accumulate=False))
 
 
+# Volumes for the 3-D tiles (2x2x2 windows at stride 2): rows under and over a vector, floor
+# mode with a spare slice, row or column where a size is odd, and ceil mode (the scatter).
+TILE_VOLUMES = [(D, H, W, OD, OH, OW) for D, H, W in [(2, 2, 2), (3, 5, 16), (4, 3, 17),
+                                                     (5, 4, 34), (2, 6, 9), (3, 2, 64)]
+                for OD in sorted({D // 2, (D + 1) // 2} - {0})
+                for OH in sorted({H // 2, (H + 1) // 2} - {0})
+                for OW in sorted({W // 2, (W + 1) // 2} - {0})]
+
+
+@pytest.mark.parametrize("D,H,W,OD,OH,OW", TILE_VOLUMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["in_tiles", "one_outside", "shared_cell", "slice_outside",
+                                  "next_row_outside"])
+def test_scatter_3d_matches_reference(rng, D, H, W, OD, OH, OW, dtype, case):
+    """max_pool3d_backward adds and max_unpool3d assigns, in output order, bit for bit as the
+    reference: indices inside their 2x2x2 windows (a volume of them all inside is written in
+    one pass, both slices of a window's row a step), or not (filled and scattered): in
+    another window, in the slice past their window's, two outputs on one cell; signed zeros
+    and NaN."""
+    P = 4
+    vals = random_array(rng, (P, OD, OH, OW), dtype)
+    vals.reshape(-1)[::5] = -0.0
+    vals.reshape(-1)[3::7] = np.nan
+    od, oh, ow = np.meshgrid(np.arange(OD), np.arange(OH), np.arange(OW), indexing="ij")
+    d = np.minimum(2 * od + rng.integers(0, 2, (P, OD, OH, OW)), D - 1)
+    h = np.minimum(2 * oh + rng.integers(0, 2, (P, OD, OH, OW)), H - 1)
+    w = np.minimum(2 * ow + rng.integers(0, 2, (P, OD, OH, OW)), W - 1)
+    idx = ((d * H + h) * W + w).astype(np.int64)
+    if case == "one_outside":  # an in-range index in another window
+        idx[1, 0, 0, 0] = idx[3, -1, -1, -1] = D * H * W - 1 if OD * OH * OW > 1 else 0
+    elif case == "shared_cell":
+        idx[2, -1, -1, :] = idx[2, 0, 0, 0]
+    elif case == "slice_outside":  # two slices on: the same cell of the next window's slice
+        if D >= 3:
+            idx[1, 0, OH // 2, min(3, OW - 1)] = min(idx[1, 0, OH // 2, min(3, OW - 1)]
+                                                     + 2 * H * W, D * H * W - 1)
+    elif case == "next_row_outside":  # a row further down: 2W on, in the same slice
+        idx[3, 0, 0, -1] = min(idx[3, 0, 0, -1] + 2 * W, D * H * W - 1)
+    shape = (2, 2, D, H, W)
+    g, i = vals.reshape(2, 2, OD, OH, OW), idx.reshape(2, 2, OD, OH, OW)
+    flat = (2, 2, D, H * W)  # the reference scatters into each volume's flat cells
+    assert_identical(cpool.max_pool3d_backward(g, i, shape),
+                     _reference.scatter(g, i, flat, accumulate=True).reshape(shape))
+    assert_identical(cpool.max_unpool3d(g, i, 2, output_size=(D, H, W)),
+                     _reference.scatter(g, i, flat, accumulate=False).reshape(shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype):
+    """The 3-D 2x2x2 gradient from max_pool3d's own indices (every volume in its windows: the
+    one-pass tiles) equals the reference scatter, with ties, zeros of both signs and NaN in
+    the input, and a slice, a row and a column past the last window."""
+    x = random_array(rng, (2, 3, 5, 7, 37), dtype)
+    x.reshape(-1)[::11] = 0.0
+    x.reshape(-1)[5::13] = -0.0
+    x.reshape(-1)[7::29] = np.nan
+    y, idx = cpool.max_pool3d(x, 2, return_indices=True)
+    for threads in (1, 3):
+        assert_identical(cpool.max_pool3d_backward(y, idx, x.shape, num_threads=threads),
+                         _reference.scatter(y, idx, (2, 3, 5, 7 * 37)).reshape(x.shape))
+
+
 def test_scatter_rejects_indices_out_of_range(rng):
     y, idx = cpool.max_pool2d(random_array(rng, (2, 3, 8, 8), np.float32), 2, return_indices=True)
     idx[1, 2, 3, 3] = 64

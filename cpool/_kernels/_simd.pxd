@@ -2237,56 +2237,84 @@ cdef extern from *:
         CPOOL_UNPOOL_WRITE(f64, pd, epi64, _mm256_set1_epi64x, 4)
     }
     /* A row of n >= N outputs; its last vector overlaps the one before (the same cells
-       written twice). Whether every index was in its tile. */
+       written twice). With ``slice`` (3-D, 2x2x2 windows: the cells between a window's two
+       slices), each step writes the second slice's two rows as well, ``base`` + slice on,
+       and an index is in its window if it is in either slice's tile (a cell of the other
+       slice gets +0, as a cell no index names). Whether every index was in its window. */
     #define CPOOL_UNPOOL_2X2(NAME, T, N) \\
     static CPOOL_ALWAYS_INLINE int cpool_unpool_row_2x2_##NAME( \\
             const T* g, const int64_t* idx, Py_ssize_t n, int64_t base, Py_ssize_t W, T* r0, \\
-            T* r1, int accumulate, Py_ssize_t ahead) { \\
+            T* r1, int accumulate, Py_ssize_t ahead, Py_ssize_t slice) { \\
         Py_ssize_t i; \\
-        __m256i in_tile = _mm256_set1_epi32(-1), high = _mm256_setzero_si256(); \\
+        __m256i in_tile = _mm256_set1_epi32(-1), high = _mm256_setzero_si256(), both; \\
         for (i = 0; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
             if (ahead) { /* the rows' next 64 bytes (float32), ``ahead`` bytes on */ \\
                 cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
                 cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
+                if (slice) { \\
+                    cpool_prefetch_l2((const char*)(r0 + slice + 2 * i) + ahead); \\
+                    cpool_prefetch_l2((const char*)(r1 + slice + 2 * i) + ahead); \\
+                } \\
             } \\
-            in_tile = _mm256_and_si256(in_tile, cpool_unpool_step_##NAME( \\
-                g, idx, i, base, W, r0, r1, accumulate, &high)); \\
+            both = cpool_unpool_step_##NAME(g, idx, i, base, W, r0, r1, accumulate, &high); \\
+            if (slice) \\
+                both = _mm256_or_si256(both, cpool_unpool_step_##NAME( \\
+                    g, idx, i, base + slice, W, r0 + slice, r1 + slice, accumulate, &high)); \\
+            in_tile = _mm256_and_si256(in_tile, both); \\
         } \\
         return _mm256_testc_si256(in_tile, _mm256_set1_epi32(-1)) \\
                & _mm256_testz_si256(high, high); \\
     } \\
+    /* A plane's (OD = D = 1, depth 1) or a volume's (OD x OH x OW outputs of 2x2x2 windows, */ \\
+    /* depth 2, from D x H x W cells) gradient, every cell written once: the windows' cells */ \\
+    /* by the rows above, the cells no window covers (columns, rows and slices past the last */ \\
+    /* window) zeroed. Whether it wrote them (0: an index outside its window, or rows of */ \\
+    /* fewer than N outputs; the caller then scatters). */ \\
     static inline int cpool_unpool_2x2_##NAME(const T* g, const int64_t* idx, T* plane, \\
-                                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, \\
-                                              Py_ssize_t W, int accumulate, Py_ssize_t ahead) { \\
-        Py_ssize_t oh; \\
+                                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, \\
+                                              Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, \\
+                                              Py_ssize_t depth, int accumulate, \\
+                                              Py_ssize_t ahead) { \\
+        Py_ssize_t od, oh, s, HW = H * W, slice = depth == 2 ? HW : 0; \\
         int ok; \\
         if (OW < N) return 0; \\
-        for (oh = 0; oh < OH; oh++) { \\
-            T* r0 = plane + 2 * oh * W; \\
-            if (accumulate) /* a literal in each copy of the row's loop */ \\
-                ok = cpool_unpool_row_2x2_##NAME(g + oh * OW, idx + oh * OW, OW, 2 * oh * W, \\
-                                                 W, r0, r0 + W, 1, ahead); \\
-            else \\
-                ok = cpool_unpool_row_2x2_##NAME(g + oh * OW, idx + oh * OW, OW, 2 * oh * W, \\
-                                                 W, r0, r0 + W, 0, ahead); \\
-            if (!ok) return 0; \\
-            if (W > 2 * OW) { /* the columns past the last tile */ \\
-                memset(r0 + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
-                memset(r0 + W + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
+        for (od = 0; od < OD; od++) { \\
+            T* first = plane + depth * od * HW; \\
+            const T* gp = g + od * OH * OW; \\
+            const int64_t* ip = idx + od * OH * OW; \\
+            for (oh = 0; oh < OH; oh++) { \\
+                T* r0 = first + 2 * oh * W; \\
+                int64_t base = depth * od * HW + 2 * oh * W; \\
+                if (accumulate) /* a literal in each copy of the row's loop */ \\
+                    ok = cpool_unpool_row_2x2_##NAME(gp + oh * OW, ip + oh * OW, OW, base, W, \\
+                                                     r0, r0 + W, 1, ahead, slice); \\
+                else \\
+                    ok = cpool_unpool_row_2x2_##NAME(gp + oh * OW, ip + oh * OW, OW, base, W, \\
+                                                     r0, r0 + W, 0, ahead, slice); \\
+                if (!ok) return 0; \\
+                if (W > 2 * OW) /* the columns past the last tile */ \\
+                    for (s = 0; s < depth; s++) { \\
+                        memset(r0 + s * HW + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
+                        memset(r0 + s * HW + W + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
+                    } \\
             } \\
+            for (s = 0; s < depth; s++) /* the rows past the last tile */ \\
+                memset(first + s * HW + 2 * OH * W, 0, (size_t)((H - 2 * OH) * W) * sizeof(T)); \\
         } \\
-        memset(plane + 2 * OH * W, 0, (size_t)((H - 2 * OH) * W) * sizeof(T)); \\
+        memset(plane + depth * OD * HW, 0, (size_t)((D - depth * OD) * HW) * sizeof(T)); \\
         return 1; \\
     }
     #else
     #define CPOOL_UNPOOL_TILES 0
     #define CPOOL_UNPOOL_2X2(NAME, T, N) \\
     static inline int cpool_unpool_2x2_##NAME(const T* g, const int64_t* idx, T* plane, \\
-                                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, \\
-                                              Py_ssize_t W, int accumulate, Py_ssize_t ahead) { \\
-        (void)g; (void)idx; (void)plane; (void)OH; (void)OW; (void)H; (void)W; \\
-        (void)accumulate; (void)ahead; \\
+                                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, \\
+                                              Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, \\
+                                              Py_ssize_t depth, int accumulate, \\
+                                              Py_ssize_t ahead) { \\
+        (void)g; (void)idx; (void)plane; (void)OD; (void)OH; (void)OW; (void)D; (void)H; \\
+        (void)W; (void)depth; (void)accumulate; (void)ahead; \\
         return 0; \\
     }
     #endif
@@ -2405,12 +2433,14 @@ cdef extern from *:
                                   bint with_taps, int* flagged, bint lead,
                                   Py_ssize_t ahead) noexcept nogil
     bint CPOOL_UNPOOL_TILES  # whether cpool_unpool_2x2 has its AVX2 body (else it returns 0)
-    bint cpool_unpool_2x2_f32(const float* g, const int64_t* idx, float* plane, Py_ssize_t OH,
-                              Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
-                              bint accumulate, Py_ssize_t ahead) noexcept nogil
+    bint cpool_unpool_2x2_f32(const float* g, const int64_t* idx, float* plane, Py_ssize_t OD,
+                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t D, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t depth, bint accumulate,
+                              Py_ssize_t ahead) noexcept nogil
     bint cpool_unpool_2x2_f64(const double* g, const int64_t* idx, double* plane,
-                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
-                              bint accumulate, Py_ssize_t ahead) noexcept nogil
+                              Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t D,
+                              Py_ssize_t H, Py_ssize_t W, Py_ssize_t depth, bint accumulate,
+                              Py_ssize_t ahead) noexcept nogil
     bint cpool_tile_rows_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                  float scale, Py_ssize_t ahead) noexcept nogil
