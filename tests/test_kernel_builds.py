@@ -321,3 +321,32 @@ def test_cache_miss_compiles_even_a_target_newer_than_its_sources(setup_py, tmp_
     command.build_extension(types.SimpleNamespace(name="cpool._kernels.k"))
     assert seen == [True] and command.force is False
     assert (tmp_path / "cache" / "cpool._kernels.k.NEWKEY.so").read_bytes() == b"new flags"
+
+
+# The x86 SIMD macros a compiler predefines; without them the kernels' C takes its portable
+# branch, as on a CPU without SSE2 (ARM, say).
+X86_SIMD_MACROS = ("__SSE__", "__SSE2__", "__SSE3__", "__SSSE3__", "__SSE4_1__", "__SSE4_2__",
+                   "__AVX__", "__AVX2__", "__FMA__", "__AVX512F__")
+
+
+@pytest.mark.parametrize("module", ["_window", "_global", "_stochastic", "_backward"])
+def test_portable_branch_compiles(module):
+    """Every helper a kernel module calls is defined in the portable branch too: the AVX2-only
+    kernels' stubs once stood inside the SSE2 branch, so a build for a CPU without SSE2 had
+    neither (CPOOL_STOCH_S2 undeclared, cpool_stoch_s2_f32 and others implicit). The module's
+    generated C, checked by GCC (syntax and declarations only, under a second) with the x86
+    SIMD macros undefined and implicit declarations as errors."""
+    import shutil
+    import sysconfig
+
+    source = os.path.join(HERE, os.pardir, "cpool", "_kernels", module + ".c")
+    gcc = shutil.which("gcc")
+    if gcc is None or not os.path.exists(source):
+        pytest.skip("needs GCC and the generated C (an in-place or editable build)")
+    undefine = [f"-U{m}" for m in X86_SIMD_MACROS]
+    result = subprocess.run(
+        [gcc, "-fsyntax-only", "-fopenmp", "-Werror=implicit-function-declaration", *undefine,
+         "-I", sysconfig.get_paths()["include"], "-I", np.get_include(), source],
+        capture_output=True, text=True)
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert result.returncode == 0 and not errors, "\n".join(errors[:10])

@@ -1592,39 +1592,6 @@ cdef extern from *:
     CPOOL_STOCH_S2_K(f32, float, ps, 8)
     CPOOL_STOCH_S2_K(f64, double, pd, 4)
     #else
-    #define CPOOL_CELLS_MAX(NAME, T) \
-    static inline Py_ssize_t cpool_cells_max_##NAME(const T* px, const Py_ssize_t* off, \
-                                                    Py_ssize_t n_cells, Py_ssize_t lanes, \
-                                                    T* dst) { \
-        (void)px; (void)off; (void)n_cells; (void)lanes; (void)dst; \
-        return 0; \
-    }
-    CPOOL_CELLS_MAX(f32, float)
-    CPOOL_CELLS_MAX(f64, double)
-    #define CPOOL_STOCH_S2 0
-    #define CPOOL_STOCH_S2_K(NAME, T) \\
-    static inline Py_ssize_t cpool_stoch_s2_##NAME( \\
-            const T* row0, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t n, \\
-            Py_ssize_t k, const uint64_t* keys, Py_ssize_t first, T* out, Py_ssize_t out_step, \\
-            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead, \\
-            Py_ssize_t ahead) { \\
-        (void)row0; (void)below; (void)step; (void)n_rows; (void)n; (void)k; (void)keys; \\
-        (void)first; (void)out; (void)out_step; (void)taken; (void)taken_step; (void)with_taps; \\
-        (void)flagged; (void)lead; (void)ahead; \\
-        return 0; \\
-    }
-    CPOOL_STOCH_S2_K(f32, float)
-    CPOOL_STOCH_S2_K(f64, double)
-    #define CPOOL_LP2_SPREAD_2X2(NAME, T) \\
-    static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, \\
-                                                  T* out, Py_ssize_t n_rows, Py_ssize_t n, \\
-                                                  T recip, T size, Py_ssize_t ahead) { \\
-        (void)x; (void)W; (void)g; (void)out; (void)n_rows; (void)n; (void)recip; (void)size; \\
-        (void)ahead; \\
-        return 0; \\
-    }
-    CPOOL_LP2_SPREAD_2X2(f32, float)
-    CPOOL_LP2_SPREAD_2X2(f64, double)
     #define CPOOL_EVAL_WIDE(NAME, S, N)
     #define CPOOL_ARGMAX_WIDE(NAME, T, S, N)
     #define CPOOL_TILES_WIDE(NAME, T, S, N)
@@ -2030,6 +1997,45 @@ cdef extern from *:
     }
     CPOOL_TILE_LOOPS(f32, float)
     CPOOL_TILE_LOOPS(f64, double)
+    #endif
+    #if !defined(__AVX2__)
+    /* The AVX2-only kernels' stubs, for the SSE2 and AVX builds and the portable one alike
+       (they stood inside the SSE2 branch, so a build for a CPU without SSE2, an ARM one, had
+       neither the kernels nor the stubs): each returns 0, "not done", and the callers take
+       their general loops. */
+    #define CPOOL_CELLS_MAX(NAME, T) \
+    static inline Py_ssize_t cpool_cells_max_##NAME(const T* px, const Py_ssize_t* off, \
+                                                    Py_ssize_t n_cells, Py_ssize_t lanes, \
+                                                    T* dst) { \
+        (void)px; (void)off; (void)n_cells; (void)lanes; (void)dst; \
+        return 0; \
+    }
+    CPOOL_CELLS_MAX(f32, float)
+    CPOOL_CELLS_MAX(f64, double)
+    #define CPOOL_STOCH_S2 0
+    #define CPOOL_STOCH_S2_K(NAME, T) \\
+    static inline Py_ssize_t cpool_stoch_s2_##NAME( \\
+            const T* row0, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t n, \\
+            Py_ssize_t k, const uint64_t* keys, Py_ssize_t first, T* out, Py_ssize_t out_step, \\
+            T* taken, Py_ssize_t taken_step, int with_taps, int* flagged, int lead, \\
+            Py_ssize_t ahead) { \\
+        (void)row0; (void)below; (void)step; (void)n_rows; (void)n; (void)k; (void)keys; \\
+        (void)first; (void)out; (void)out_step; (void)taken; (void)taken_step; (void)with_taps; \\
+        (void)flagged; (void)lead; (void)ahead; \\
+        return 0; \\
+    }
+    CPOOL_STOCH_S2_K(f32, float)
+    CPOOL_STOCH_S2_K(f64, double)
+    #define CPOOL_LP2_SPREAD_2X2(NAME, T) \\
+    static inline int cpool_lp2_spread_2x2_##NAME(const T* x, Py_ssize_t W, const T* g, \\
+                                                  T* out, Py_ssize_t n_rows, Py_ssize_t n, \\
+                                                  T recip, T size, Py_ssize_t ahead) { \\
+        (void)x; (void)W; (void)g; (void)out; (void)n_rows; (void)n; (void)recip; (void)size; \\
+        (void)ahead; \\
+        return 0; \\
+    }
+    CPOOL_LP2_SPREAD_2X2(f32, float)
+    CPOOL_LP2_SPREAD_2X2(f64, double)
     #endif
     #define CPOOL_TILE_ROWS(NAME, T) \\
     /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
