@@ -37,6 +37,11 @@ cdef extern from *:
     #define cpool_prefetch(p) ((void)0)
     #define cpool_prefetch_l2(p) ((void)0)
     #endif
+    /* The kernels' stream hints: the lines ``ahead`` bytes past a and b (two rows' places in
+       a step of a loop) into L2, where ahead is not 0. */
+    #define CPOOL_HINT_ROWS(a, b, ahead) \
+        do { if (ahead) { cpool_prefetch_l2((const char*)(a) + (ahead)); \
+                          cpool_prefetch_l2((const char*)(b) + (ahead)); } } while (0)
     #include <float.h>
     #include <math.h>
     #include <string.h>
@@ -1053,10 +1058,7 @@ cdef extern from *:
     #define CPOOL_ORDER256_f64(v) _mm256_permute4x64_pd(v, _MM_SHUFFLE(3, 1, 2, 0))
     #define CPOOL_TILES_WIDE(NAME, T, S, N) \\
         for (; i + 2 * N <= n; i += 2 * N) { \\
-            if (ahead) { /* each row's next 64 bytes, ``ahead`` bytes on */ \\
-                cpool_prefetch_l2((const char*)(h0 + 2 * i) + ahead); \\
-                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
-            } \\
+            CPOOL_HINT_ROWS(h0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row */ \\
             __m256##S##_T a0 = _mm256_loadu_##S(r0 + 2 * i), a1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
             __m256##S##_T b0 = _mm256_loadu_##S(r1 + 2 * i), b1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
             __m256##S##_T c0, c1, e, o; \\
@@ -1322,10 +1324,7 @@ cdef extern from *:
             const __m256##S##_T wz = _mm256_setzero_##S(), wone = _mm256_set1_##S(1), \\
                                 winf = _mm256_set1_##S(INFINITY); \\
             for (; i + 2 * N <= n; i += 2 * N) { \\
-                if (ahead) { /* each row's next 64 bytes (float32), ``ahead`` bytes on */ \\
-                    cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
-                    cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
-                } \\
+                CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row (float32) */ \\
                 wa0 = _mm256_loadu_##S(r0 + 2 * i); wa1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
                 wb0 = _mm256_loadu_##S(r1 + 2 * i); wb1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
                 wm = _mm256_min_##S(wa0, wm); wm = _mm256_min_##S(wb0, wm); \\
@@ -1379,12 +1378,8 @@ cdef extern from *:
             o0 = out + 2 * row * W; o1 = o0 + W; \\
             for (i = 0; i < n; i += N) { \\
                 CPOOL_OVERLAP_LAST(i, n, N) \\
-                if (ahead) { /* x's and out's rows, 64 bytes each (float32), ``ahead`` on */ \\
-                    cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
-                    cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
-                    cpool_prefetch_l2((const char*)(o0 + 2 * i) + ahead); \\
-                    cpool_prefetch_l2((const char*)(o1 + 2 * i) + ahead); \\
-                } \\
+                CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* x's rows (float32) */ \\
+                CPOOL_HINT_ROWS(o0 + 2 * i, o1 + 2 * i, ahead); /* and out's */ \\
                 a0 = _mm256_loadu_##S(r0 + 2 * i); a1 = _mm256_loadu_##S(r0 + 2 * i + N); \\
                 b0 = _mm256_loadu_##S(r1 + 2 * i); b1 = _mm256_loadu_##S(r1 + 2 * i + N); \\
                 m = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
@@ -1528,7 +1523,7 @@ cdef extern from *:
         if (n < N) return 0; \\
         for (i = 0; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
-            if (ahead) /* each row's next 64 bytes (float32), ``ahead`` bytes on */ \\
+            if (ahead) /* 64 bytes a row (float32) */ \\
                 for (t = 0; t < K; t++) \\
                     cpool_prefetch_l2((const char*)(row0 + t * below + 2 * i) + ahead); \\
             for (t = 0; t < K; t++) { \\
@@ -1619,10 +1614,7 @@ cdef extern from *:
         CPOOL_TILES_WIDE(NAME, T, S, N) \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
-            if (ahead) { /* 32 bytes a row: each line hinted twice, as cheap as once */ \\
-                cpool_prefetch_l2((const char*)(h0 + 2 * i) + ahead); \\
-                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
-            } \\
+            CPOOL_HINT_ROWS(h0 + 2 * i, r1 + 2 * i, ahead); /* a line twice: as cheap as once */ \\
             { \\
                 V a0 = _mm_loadu_##S(r0 + 2 * i), a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
                 V b0 = _mm_loadu_##S(r1 + 2 * i), b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
@@ -1851,10 +1843,7 @@ cdef extern from *:
         V v, lo, hi; \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
-            if (ahead) { /* the rows' lines ``ahead`` bytes on, each hinted twice (float32) */ \\
-                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
-                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
-            } \\
+            CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* a line twice (float32) */ \\
             v = _mm_loadu_##S(src + i); \\
             if (mode == 1) v = _mm_mul_##S(v, _mm_loadu_##S(div + i)); \\
             else if (mode == 2) v = _mm_div_##S(v, _mm_loadu_##S(div + i)); \\
@@ -1886,10 +1875,7 @@ cdef extern from *:
         CPOOL_EVAL_WIDE(NAME, S, N) \\
         for (; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
-            if (ahead) { /* 32 bytes a row (float32): each line hinted twice */ \\
-                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
-                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
-            } \\
+            CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* a line twice (float32) */ \\
             a0 = _mm_loadu_##S(r0 + 2 * i); a1 = _mm_loadu_##S(r0 + 2 * i + N); \\
             b0 = _mm_loadu_##S(r1 + 2 * i); b1 = _mm_loadu_##S(r1 + 2 * i + N); \\
             /* Each cell against a running minimum on its own: min(x, m) is m where x is NaN, \\
@@ -2255,14 +2241,8 @@ cdef extern from *:
         __m256i in_tile = _mm256_set1_epi32(-1), high = _mm256_setzero_si256(), both; \\
         for (i = 0; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
-            if (ahead) { /* the rows' next 64 bytes (float32), ``ahead`` bytes on */ \\
-                cpool_prefetch_l2((const char*)(r0 + 2 * i) + ahead); \\
-                cpool_prefetch_l2((const char*)(r1 + 2 * i) + ahead); \\
-                if (slice) { \\
-                    cpool_prefetch_l2((const char*)(r0 + slice + 2 * i) + ahead); \\
-                    cpool_prefetch_l2((const char*)(r1 + slice + 2 * i) + ahead); \\
-                } \\
-            } \\
+            CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row (float32) */ \\
+            if (slice) CPOOL_HINT_ROWS(r0 + slice + 2 * i, r1 + slice + 2 * i, ahead); \\
             both = cpool_unpool_step_##NAME(g, idx, i, base, W, r0, r1, accumulate, &high); \\
             if (slice) \\
                 both = _mm256_or_si256(both, cpool_unpool_step_##NAME( \\
