@@ -2,8 +2,10 @@
 results (NaNs in the same places; see below for their signs): every op over a grid of
 geometries and dtypes, run once per build in a subprocess."""
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 
 import numpy as np
 import pytest
@@ -336,9 +338,6 @@ def test_portable_branch_compiles(module):
     neither (CPOOL_STOCH_S2 undeclared, cpool_stoch_s2_f32 and others implicit). The module's
     generated C, checked by GCC (syntax and declarations only, under a second) with the x86
     SIMD macros undefined and implicit declarations as errors."""
-    import shutil
-    import sysconfig
-
     source = os.path.join(HERE, os.pardir, "cpool", "_kernels", module + ".c")
     gcc = shutil.which("gcc")
     if gcc is None or not os.path.exists(source):
