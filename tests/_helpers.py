@@ -266,6 +266,20 @@ def general_path():
         _validation._RECIPES.clear()
 
 
+@contextlib.contextmanager
+def rows_past_the_caches():
+    """Windows of one input row at stride 1 (a 1-D input's) are written past the caches, by
+    the kernels' non-temporal stores (_window's _stream_row), whatever the output's size:
+    the path of outputs larger than the caches, on arrays small enough for a test."""
+    from cpool._kernels import window
+
+    before = window._set_stream_store_bytes(0)
+    try:
+        yield
+    finally:
+        window._set_stream_store_bytes(before)
+
+
 def stacked_rows(pool, x, k, s, reps=400):
     """``pool(x)`` on planes small enough for the kernels' one-pass-per-plane path, and the
     same windows taken from ``reps`` copies of each plane stacked along H (a plane far too tall

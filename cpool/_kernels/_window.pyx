@@ -46,13 +46,14 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD
                                   _scratch, _step, _thread_slots,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF,
+from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_S1,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_max_rows_3x3_f32, cpool_max_rows_3x3_f64,
                                    cpool_rgb8_max_2x2_rows,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
+                                   cpool_stream_fence, cpool_stream_s1_f32, cpool_stream_s1_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
@@ -94,6 +95,24 @@ cdef enum:
 
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
+
+# Outputs of at least this many bytes a call, written as many as they read (one input row a
+# window at stride 1: a 1-D input's), go to memory past the caches (_stream_row). A C model
+# of the 1-D loop (max k3 s1, this host's Intel Xeon, one thread), per 268 MB of output with
+# non-temporal stores against plain ones: 1 MB 1.25x as long, 4-17 MB 1.11-1.12x, 67 MB and
+# 268 MB 0.63-0.64x; with a read of the output after each call, 1.9x, 1.4x and 0.78x. A
+# variable, not a constant, so that the tests can take the path on small arrays
+# (_set_stream_store_bytes).
+cdef Py_ssize_t stream_store_bytes = 32 << 20
+
+
+def _set_stream_store_bytes(Py_ssize_t nbytes):
+    """Set the output size from which one-row windows at stride 1 are written past the
+    caches (tests take the path on small arrays with it); returns the size it replaces."""
+    global stream_store_bytes
+    cdef Py_ssize_t before = stream_store_bytes
+    stream_store_bytes = nbytes
+    return before
 
 
 cdef inline numeric _scan_max(const numeric* row, Py_ssize_t below, Py_ssize_t n_rows,
@@ -714,6 +733,33 @@ cdef inline void _padded_edges(const numeric_acc* row, Py_ssize_t W, numeric_acc
         orow[i] = _padded_window(row, W, i * sw - pad_w, kw, dw, identity, is_max)
 
 
+cdef inline void _stream_row(const numeric_acc* row, Py_ssize_t W, numeric_acc* orow,
+                             Py_ssize_t OW, Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t kw,
+                             Py_ssize_t pad_w, numeric_acc identity, bint is_max,
+                             bint divide, const numeric_acc* drow,
+                             bint reciprocal) noexcept nogil:
+    """One input row's windows at stride 1 (a 1-D input's, or a window of one row), finished:
+    the windows inside the row by cpool_stream_s1, which writes past the caches; those
+    reaching into the padding or past the row's end by :func:`_padded_edges`; then an
+    average's division and +0 (``drow``: the row's divisors, or their reciprocals) or a sum's
+    +0, as the row loop finishes a row, on those few. The bits of the in-place path."""
+    cdef int op = 2 if is_max else ((3 if reciprocal else 1) if divide else 0)
+    cdef Py_ssize_t i
+    if numeric_acc is float:
+        cpool_stream_s1_f32(row + i_lo - pad_w, orow + i_lo, i_hi - i_lo, kw, op, drow + i_lo,
+                            STREAM_PREFETCH_BYTES)
+    elif numeric_acc is double:
+        cpool_stream_s1_f64(row + i_lo - pad_w, orow + i_lo, i_hi - i_lo, kw, op, drow + i_lo,
+                            STREAM_PREFETCH_BYTES)
+    _padded_edges(row, W, orow, OW, i_lo, i_hi, 1, pad_w, kw, 1, identity, is_max)
+    if is_max:
+        return
+    for i in range(i_lo):
+        orow[i] = _average(orow[i], drow[i], reciprocal, False) if divide else _from_zero(orow[i])
+    for i in range(i_hi, OW):
+        orow[i] = _average(orow[i], drow[i], reciprocal, False) if divide else _from_zero(orow[i])
+
+
 cdef inline void _root_row(numeric_acc* row, Py_ssize_t n, double scale) noexcept nogil:
     """LP pooling's p = 2 finish on means of squares, where they are made:
     ``sqrt(mean * scale)`` (``scale`` the kernel's cell count), PyTorch's
@@ -1164,6 +1210,14 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                           and not square)
     cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
     cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
+    # ... and at stride 1 (as many outputs as inputs) into outputs past stream_store_bytes,
+    # written past the caches (_stream_row). Max k3 s1 p1 on (64, 256, 4096), one thread:
+    # see docs/performance.md ("Outputs past the caches").
+    cdef bint stream_rows = (in_place and CPOOL_STREAM_S1 and sw == 1 and dw == 1
+                             and (numeric_acc is float or numeric_acc is double)
+                             and i_hi > i_lo and not zero_first and root == 0
+                             and out.shape[0] * out.shape[1] * out.shape[2] * out.shape[3]
+                             * <Py_ssize_t>sizeof(numeric_acc) >= stream_store_bytes)
     # Float max over three rows at stride 2 (3x3 s2 p1, ResNet's first pooling; a 3-D window's
     # three rows of each of its slices), each output row straight from its input rows, no
     # buffer: a plane's run of rows in one call (_max_rows_3x3), the windows inside each row by
@@ -1311,6 +1365,14 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             row_scaled = scaled_tiles
                     elif run_done > 0:
                         pass  # done by the run above (a row it flags is not: general branch)
+                    elif stream_rows and nd * h_n[hb + oh] == 1:
+                        if divide:
+                            count_dh = count_h[oh] * (count_d[b1] if depth else 1)
+                            _divisor_row(drow, &drow_h[threadid() * THREAD_SLOT], count_dh,
+                                         &count_w[0], OW, reciprocal)
+                        _stream_row(<const numeric_acc*>first, W, orow, OW, i_lo, i_hi, kw, pad_w,
+                                    identity, is_max, divide, drow, reciprocal)
+                        row_tiled = row_scaled = True  # finished: no division or +0 below
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row, no copy through the buffer. One row's combine is the scan
                         # itself, so max needs no rescan either.
@@ -1380,6 +1442,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         r = r + run_done - 1
                     r = r + 1
                     _step(OH, B1, &b0, &b1, &oh)
+                if stream_rows:
+                    cpool_stream_fence()  # the chunk's non-temporal stores, before the barrier
     finally:
         free(scratch)
         free(drow_h)
