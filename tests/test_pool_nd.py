@@ -360,20 +360,24 @@ def test_padded_rows_are_reduced_in_place_with_the_general_paths_bits(rng, dtype
             np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
 
 
-STREAMED_ROWS = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (4, 2), (5, 2), (7, 3)]
+STREAMED_ROWS = [(1, 1, 0, False), (2, 1, 0, False), (2, 1, 1, False), (3, 1, 0, False),
+                 (3, 1, 1, False), (4, 1, 2, False), (5, 1, 2, False), (7, 1, 3, False),
+                 (2, 2, 0, False), (2, 2, 1, False), (2, 2, 0, True), (3, 2, 0, False),
+                 (3, 2, 1, False), (3, 2, 1, True), (4, 2, 1, False)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("W", [1, 5, 23, 24, 25, 47, 48, 49, 64, 65, 96, 97, 130, 257])
 @pytest.mark.parametrize("with_nan", [True, False])
 def test_rows_written_past_the_caches_have_the_in_place_paths_bits(rng, dtype, W, with_nan):
-    # Outputs larger than the caches take their one-row windows at stride 1 by non-temporal
-    # stores, a cache line at a time, each row's first and last values by vectors of plain
-    # stores, and max by maxps unless a NaN is among a row's taps (then again by PyTorch's
-    # update). Bit for bit against the in-place path, for each op, on rows of every length
-    # around the vectors' (8 and 16 float32 values, 4 and 8 float64), with the results at
-    # every offset in a cache line (out= in a larger buffer, which stays untouched around
-    # them), at 1 and 3 threads; the in-place path's max against the reference.
+    # Outputs larger than the caches take their one-row windows at stride 1, or 2 over two or
+    # three taps, by non-temporal stores a cache line at a time, each row's first and last
+    # values by vectors of plain stores, and max by maxps unless a NaN is among a row's taps
+    # (then again by PyTorch's update). Bit for bit against the in-place path, for each op, on
+    # rows of every length around the vectors' (8 and 16 float32 outputs, 4 and 8 float64),
+    # with the results at every offset in a cache line (out= in a larger buffer, which stays
+    # untouched around them), at 1 and 3 threads; the in-place path's max against the
+    # reference.
     x = random_array(rng, (2, 3, W), dtype)
     x[1, 0, ::2] = -0.0
     x[1, 2, -1] = np.inf
@@ -381,17 +385,18 @@ def test_rows_written_past_the_caches_have_the_in_place_paths_bits(rng, dtype, W
     if with_nan:
         x[0, 1] = signed_zeros_and_payloads(rng, x[0, 1].shape, dtype)
     planes = np.ascontiguousarray(np.broadcast_to(x[:, :, None], (2, 3, 4, W)))
-    for k, p in STREAMED_ROWS:
-        if W + 2 * p < k:
+    for k, s, p, c in STREAMED_ROWS:
+        if not _fits(x.shape, 1, k, s, p, 1, c):
             continue
-        calls = {"max": lambda **kw: cpool.max_pool1d(x, k, 1, p, **kw),
-                 "sum": lambda **kw: cpool.sum_pool1d(x, k, 1, p, **kw),
-                 "avg": lambda **kw: cpool.avg_pool1d(x, k, 1, p, **kw),
-                 "avg_real": lambda **kw: cpool.avg_pool1d(x, k, 1, p, False, False, **kw),
-                 "avg_by_3": lambda **kw: cpool.avg_pool1d(x, k, 1, p, divisor_override=3,
+        calls = {"max": lambda **kw: cpool.max_pool1d(x, k, s, p, ceil_mode=c, **kw),
+                 "sum": lambda **kw: cpool.sum_pool1d(x, k, s, p, ceil_mode=c, **kw),
+                 "avg": lambda **kw: cpool.avg_pool1d(x, k, s, p, c, **kw),
+                 "avg_real": lambda **kw: cpool.avg_pool1d(x, k, s, p, c, False, **kw),
+                 "avg_by_3": lambda **kw: cpool.avg_pool1d(x, k, s, p, c, divisor_override=3,
                                                            **kw),
-                 "max_2d": lambda **kw: cpool.max_pool2d(planes, (1, k), 1, (0, p), **kw)}
-        assert_identical(calls["max"](), ref.pool_nd(x, 1, "max", k, 1, p, 1, False))
+                 "max_2d": lambda **kw: cpool.max_pool2d(planes, (1, k), (1, s), (0, p),
+                                                         ceil_mode=c, **kw)}
+        assert_identical(calls["max"](), ref.pool_nd(x, 1, "max", k, s, p, 1, c))
         for name, call in calls.items():
             want = call()
             for offset, threads in itertools.product((0, 1, 3, 7, 9, 15), (1, 3)):
@@ -405,7 +410,7 @@ def test_rows_written_past_the_caches_have_the_in_place_paths_bits(rng, dtype, W
                 if not name.startswith("max"):  # a NaN sum's payload aside
                     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
                     bits, want_bits = bits[~np.isnan(want)], want_bits[~np.isnan(want)]
-                np.testing.assert_array_equal(bits, want_bits, err_msg=f"{name} {k} {p}")
+                np.testing.assert_array_equal(bits, want_bits, err_msg=f"{name} {k} {s} {p} {c}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

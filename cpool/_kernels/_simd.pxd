@@ -2306,70 +2306,103 @@ cdef extern from *:
     #endif
     CPOOL_UNPOOL_2X2(f32, float, 8)
     CPOOL_UNPOOL_2X2(f64, double, 4)
-    /* A row of windows of k taps at stride 1 (_rows' _horizontal at sw = dw = 1), finished as
-       the row loop finishes it, and written past the caches: out[i] = x[i .. i+k-1] folded
-       left to right by PyTorch's max update (op 2: v replaces m where v > m or v is NaN) or
-       by the sum, which then gets +0 (op 0: _from_zero), or becomes an average, divided by
-       div[i] (op 1) or multiplied by it (op 3: div holds exact reciprocals) and then + 0
-       (_average). For outputs far larger than the caches (_window's stream_store_bytes):
-       whole cache lines of out go to memory by non-temporal stores, which do not read the
-       line first, and the input's line ``ahead`` bytes on is hinted into L2 at each. A scalar
-       head (to the first whole line) and tail of the same arithmetic take the rest, with
-       plain stores, so no line takes both kinds. Ends with an sfence: such stores are weakly
-       ordered. CPOOL_STREAM_S1 is 0 where the build has no AVX2; the scalar loop then does
-       it all. */
-    #define CPOOL_STREAM_S1_ONE(NAME, T) \\
-    static inline T cpool_stream_s1_one_##NAME(const T* x, Py_ssize_t i, int k, int op, \\
-                                               const T* div) { \\
-        T c = x[i]; \\
+    /* A row's windows of k taps at stride s (1, or 2 with k = 2 or 3; _rows' _horizontal at
+       dw = 1), finished as the row loop finishes a row, and written past the caches:
+       out[i] = x[s*i .. s*i+k-1] folded left to right by PyTorch's max update (op 2: v
+       replaces m where v > m or v is NaN) or by the sum, which then gets +0 (op 0:
+       _from_zero), or becomes an average, divided by div[i] (op 1) or multiplied by it (op 3:
+       div holds exact reciprocals) and then + 0 (_average). For outputs far larger than the
+       caches (_window's stream_store_bytes): whole cache lines of out go to memory by
+       non-temporal stores, which do not read the line first, and the input's lines ``ahead``
+       bytes on are hinted into L2 at each. CPOOL_STREAM_ROWS is 0 where the build has no
+       AVX2; the scalar loop then does it all. */
+    #define CPOOL_STREAM_ROW_ONE(NAME, T) \\
+    static inline T cpool_stream_row_one_##NAME(const T* x, Py_ssize_t i, int k, int s, int op, \\
+                                                const T* div) { \\
+        T c = x[s * i]; \\
         int u; \\
-        for (u = 1; u < k; u++) c = op == 2 ? CPOOL_TAKE_MAX(c, x[i + u]) : c + x[i + u]; \\
+        for (u = 1; u < k; u++) \\
+            c = op == 2 ? CPOOL_TAKE_MAX(c, x[s * i + u]) : c + x[s * i + u]; \\
         if (op == 1) c = c / div[i]; \\
         else if (op == 3) c = c * div[i]; \\
         return op == 2 ? c : c + (T)0; \\
     }
-    CPOOL_STREAM_S1_ONE(f32, float)
-    CPOOL_STREAM_S1_ONE(f64, double)
+    CPOOL_STREAM_ROW_ONE(f32, float)
+    CPOOL_STREAM_ROW_ONE(f64, double)
     #if defined(__AVX2__)
-    #define CPOOL_STREAM_S1 1
-    /* The lines' loop with its taps and op as literals (2 or 3 taps: a 1-D k3 s1 p1's
-       fold unrolled, and no op tests in the loop), or as variables. */
-    #define CPOOL_STREAM_S1_LINES(NAME, from, to, K, OP, fast, nt) \\
-        cpool_stream_s1_lines_##NAME(x, out, from, to, K, OP, div, ahead, fast, nt)
-    #define CPOOL_STREAM_S1_OPS(NAME, from, to, K, op, fast, nt) ( \\
-        (op) == 2 && (fast) ? CPOOL_STREAM_S1_LINES(NAME, from, to, K, 2, 1, nt) \\
-        : (op) == 2 ? CPOOL_STREAM_S1_LINES(NAME, from, to, K, 2, 0, nt) \\
-        : (op) == 0 ? CPOOL_STREAM_S1_LINES(NAME, from, to, K, 0, 0, nt) \\
-        : (op) == 1 ? CPOOL_STREAM_S1_LINES(NAME, from, to, K, 1, 0, nt) \\
-        : CPOOL_STREAM_S1_LINES(NAME, from, to, K, 3, 0, nt))
-    #define CPOOL_STREAM_S1_CASES(NAME, from, to, fast, nt) ( \\
-        k == 2 ? CPOOL_STREAM_S1_OPS(NAME, from, to, 2, op, fast, nt) \\
-        : k == 3 ? CPOOL_STREAM_S1_OPS(NAME, from, to, 3, op, fast, nt) \\
-        : CPOOL_STREAM_S1_LINES(NAME, from, to, k, op, fast, nt))
-    /* Whole lines of out from i to end (2N values a line), by non-temporal stores (``nt``;
-       plain ones for the row's first and last 2N values, which overlap the lines). Max
-       (op 2) with ``fast``: by maxps, which is PyTorch's update (v > m ? v : m) but where v
-       is NaN; returns whether a NaN is among the lines' first taps, in which case the caller
-       redoes the lines by the update itself (a window's further taps are other windows'
-       first taps, or the few the caller checks). A compare and a blend less per tap. */
-    #define CPOOL_STREAM_S1_ROW(NAME, T, S, N) \\
-    static CPOOL_ALWAYS_INLINE int cpool_stream_s1_lines_##NAME( \\
-            const T* x, T* out, Py_ssize_t i, Py_ssize_t end, int k, int op, const T* div, \\
-            Py_ssize_t ahead, int fast, int nt) { \\
-        __m256##S##_T m0, m1, v, mask, zero = _mm256_setzero_##S(), nan = zero; \\
+    #define CPOOL_STREAM_ROWS 1
+    /* The lines' loop with its taps, stride and op as literals (2 or 3 taps: 1-D k3 s1 p1's
+       and k2 s2's folds unrolled, and no op tests in the loop), or as variables (stride 1). */
+    #define CPOOL_STREAM_LINES(NAME, from, to, K, STEP, OP, fast, nt) \\
+        cpool_stream_lines_##NAME(x, out, from, to, K, STEP, OP, div, ahead, fast, nt)
+    #define CPOOL_STREAM_OPS(NAME, from, to, K, STEP, fast, nt) ( \\
+        op == 2 && (fast) ? CPOOL_STREAM_LINES(NAME, from, to, K, STEP, 2, 1, nt) \\
+        : op == 2 ? CPOOL_STREAM_LINES(NAME, from, to, K, STEP, 2, 0, nt) \\
+        : op == 0 ? CPOOL_STREAM_LINES(NAME, from, to, K, STEP, 0, 0, nt) \\
+        : op == 1 ? CPOOL_STREAM_LINES(NAME, from, to, K, STEP, 1, 0, nt) \\
+        : CPOOL_STREAM_LINES(NAME, from, to, K, STEP, 3, 0, nt))
+    #define CPOOL_STREAM_CASES(NAME, from, to, fast, nt) ( \\
+        s == 2 ? (k == 3 ? CPOOL_STREAM_OPS(NAME, from, to, 3, 2, fast, nt) \\
+                          : CPOOL_STREAM_OPS(NAME, from, to, 2, 2, fast, nt)) \\
+        : k == 2 ? CPOOL_STREAM_OPS(NAME, from, to, 2, 1, fast, nt) \\
+        : k == 3 ? CPOOL_STREAM_OPS(NAME, from, to, 3, 1, fast, nt) \\
+        : CPOOL_STREAM_LINES(NAME, from, to, k, 1, op, fast, nt))
+    /* Outputs from i to end (2N a cache line of out), by non-temporal stores (``nt``), or
+       plain ones (the row's first and last 2N values, which overlap the lines). At stride 2,
+       each vector's taps are the even and odd lanes of two loads (the third's, the odd lanes
+       of the loads one further on, as in cpool_horizontal_s2), in pair order until ORDER256.
+       Max (op 2) with ``fast``: by maxps, which is PyTorch's update (v > m ? v : m) but where
+       v is NaN; returns whether a NaN is among the values loaded, in which case the caller
+       redoes the lines by the update itself (the taps not loaded here, the last line's
+       further ones, the caller checks). A compare and a blend less per tap. */
+    #define CPOOL_STREAM_ROW(NAME, T, S, N) \\
+    static CPOOL_ALWAYS_INLINE int cpool_stream_lines_##NAME( \\
+            const T* x, T* out, Py_ssize_t i, Py_ssize_t end, int k, int s, int op, \\
+            const T* div, Py_ssize_t ahead, int fast, int nt) { \\
+        __m256##S##_T m0, m1, v, w0, w1, mask, zero = _mm256_setzero_##S(), nan = zero; \\
         int u; \\
         for (; i < end; i += 2 * N) { \\
-            if (nt) cpool_prefetch_l2((const char*)(x + i) + ahead); \\
-            m0 = _mm256_loadu_##S(x + i); \\
-            m1 = _mm256_loadu_##S(x + i + N); \\
-            if (fast) { \\
-                nan = _mm256_or_##S(nan, _mm256_cmp_##S(m0, m1, _CMP_UNORD_Q)); \\
-                for (u = 1; u < k; u++) { \\
-                    m0 = _mm256_max_##S(_mm256_loadu_##S(x + i + u), m0); \\
-                    m1 = _mm256_max_##S(_mm256_loadu_##S(x + i + N + u), m1); \\
+            if (nt) { \\
+                cpool_prefetch_l2((const char*)(x + s * i) + ahead); \\
+                if (s == 2) cpool_prefetch_l2((const char*)(x + s * i) + ahead + 64); \\
+            } \\
+            if (s == 2) { \\
+                w0 = _mm256_loadu_##S(x + 2 * i); \\
+                w1 = _mm256_loadu_##S(x + 2 * i + N); \\
+                if (fast) nan = _mm256_or_##S(nan, _mm256_cmp_##S(w0, w1, _CMP_UNORD_Q)); \\
+                m0 = CPOOL_EVEN256_##NAME(w0, w1); \\
+                v = CPOOL_ODD256_##NAME(w0, w1); \\
+                if (fast) m0 = _mm256_max_##S(v, m0); \\
+                else { CPOOL_COMBINE256(S, op, m0, v, mask) } \\
+                w0 = _mm256_loadu_##S(x + 2 * i + 2 * N); \\
+                w1 = _mm256_loadu_##S(x + 2 * i + 3 * N); \\
+                if (fast) nan = _mm256_or_##S(nan, _mm256_cmp_##S(w0, w1, _CMP_UNORD_Q)); \\
+                m1 = CPOOL_EVEN256_##NAME(w0, w1); \\
+                v = CPOOL_ODD256_##NAME(w0, w1); \\
+                if (fast) m1 = _mm256_max_##S(v, m1); \\
+                else { CPOOL_COMBINE256(S, op, m1, v, mask) } \\
+                if (k == 3) { \\
+                    v = CPOOL_ODD256_##NAME(_mm256_loadu_##S(x + 2 * i + 1), \\
+                                            _mm256_loadu_##S(x + 2 * i + 1 + N)); \\
+                    if (fast) m0 = _mm256_max_##S(v, m0); \\
+                    else { CPOOL_COMBINE256(S, op, m0, v, mask) } \\
+                    v = CPOOL_ODD256_##NAME(_mm256_loadu_##S(x + 2 * i + 1 + 2 * N), \\
+                                            _mm256_loadu_##S(x + 2 * i + 1 + 3 * N)); \\
+                    if (fast) m1 = _mm256_max_##S(v, m1); \\
+                    else { CPOOL_COMBINE256(S, op, m1, v, mask) } \\
                 } \\
+                m0 = CPOOL_ORDER256_##NAME(m0); \\
+                m1 = CPOOL_ORDER256_##NAME(m1); \\
             } else { \\
+                m0 = _mm256_loadu_##S(x + i); \\
+                m1 = _mm256_loadu_##S(x + i + N); \\
+                if (fast) nan = _mm256_or_##S(nan, _mm256_cmp_##S(m0, m1, _CMP_UNORD_Q)); \\
                 for (u = 1; u < k; u++) { \\
+                    if (fast) { \\
+                        m0 = _mm256_max_##S(_mm256_loadu_##S(x + i + u), m0); \\
+                        m1 = _mm256_max_##S(_mm256_loadu_##S(x + i + N + u), m1); \\
+                        continue; \\
+                    } \\
                     v = _mm256_loadu_##S(x + i + u); \\
                     CPOOL_COMBINE256(S, op, m0, v, mask) \\
                     v = _mm256_loadu_##S(x + i + N + u); \\
@@ -2397,12 +2430,12 @@ cdef extern from *:
         } \\
         return _mm256_movemask_##S(nan) != 0; \\
     } \\
-    static inline void cpool_stream_s1_##NAME(const T* x, T* out, Py_ssize_t n, int k, int op, \\
-                                              const T* div, Py_ssize_t ahead) { \\
+    static inline void cpool_stream_row_##NAME(const T* x, T* out, Py_ssize_t n, int k, int s, \\
+                                               int op, const T* div, Py_ssize_t ahead) { \\
         Py_ssize_t i, start, end, j, head = (Py_ssize_t)((64 - ((uintptr_t)out & 63)) & 63); \\
         int fast = op == 2; \\
         if (head % (Py_ssize_t)sizeof(T) || n < 6 * N) { /* misaligned items, or few */ \\
-            for (i = 0; i < n; i++) out[i] = cpool_stream_s1_one_##NAME(x, i, k, op, div); \\
+            for (i = 0; i < n; i++) out[i] = cpool_stream_row_one_##NAME(x, i, k, s, op, div); \\
             return; \\
         } \\
         /* By plain stores, vectors of 2N values: up to the first whole line and that line, \\
@@ -2412,34 +2445,34 @@ cdef extern from *:
         start = i > 0 ? i + 2 * N : 0; \\
         end = start + (n - 2 * N - start) / (2 * N) * (2 * N); \\
         if (i > 0) { \\
-            CPOOL_STREAM_S1_CASES(NAME, 0, 2 * N, 0, 0); \\
-            CPOOL_STREAM_S1_CASES(NAME, i, start, 0, 0); \\
+            CPOOL_STREAM_CASES(NAME, 0, 2 * N, 0, 0); \\
+            CPOOL_STREAM_CASES(NAME, i, start, 0, 0); \\
         } \\
-        if (CPOOL_STREAM_S1_CASES(NAME, start, end, fast, 1)) \\
+        if (CPOOL_STREAM_CASES(NAME, start, end, fast, 1)) \\
             fast = 0; \\
-        for (j = end; fast && j < end + k - 1; j++) /* the last line's further taps */ \\
+        for (j = s * end; fast && j < s * (end - 1) + k; j++) /* taps no load reached */ \\
             fast = x[j] == x[j]; \\
         if (op == 2 && !fast) /* a NaN among the taps: the lines again, by the update */ \\
-            CPOOL_STREAM_S1_CASES(NAME, start, end, 0, 1); \\
-        CPOOL_STREAM_S1_CASES(NAME, end, end + 2 * N, 0, 0); \\
-        CPOOL_STREAM_S1_CASES(NAME, n - 2 * N, n, 0, 0); \\
+            CPOOL_STREAM_CASES(NAME, start, end, 0, 1); \\
+        CPOOL_STREAM_CASES(NAME, end, end + 2 * N, 0, 0); \\
+        CPOOL_STREAM_CASES(NAME, n - 2 * N, n, 0, 0); \\
     }
-    /* After a thread's rows by cpool_stream_s1: its stores are then ordered before what
+    /* After a thread's rows by cpool_stream_row: its stores are then ordered before what
        follows (another thread's reads after the loop's barrier). */
     #define cpool_stream_fence() _mm_sfence()
     #else
-    #define CPOOL_STREAM_S1 0
+    #define CPOOL_STREAM_ROWS 0
     #define cpool_stream_fence() ((void)0)
-    #define CPOOL_STREAM_S1_ROW(NAME, T, S, N) \\
-    static inline void cpool_stream_s1_##NAME(const T* x, T* out, Py_ssize_t n, int k, int op, \\
-                                              const T* div, Py_ssize_t ahead) { \\
+    #define CPOOL_STREAM_ROW(NAME, T, S, N) \\
+    static inline void cpool_stream_row_##NAME(const T* x, T* out, Py_ssize_t n, int k, int s, \\
+                                               int op, const T* div, Py_ssize_t ahead) { \\
         Py_ssize_t i; \\
         (void)ahead; \\
-        for (i = 0; i < n; i++) out[i] = cpool_stream_s1_one_##NAME(x, i, k, op, div); \\
+        for (i = 0; i < n; i++) out[i] = cpool_stream_row_one_##NAME(x, i, k, s, op, div); \\
     }
     #endif
-    CPOOL_STREAM_S1_ROW(f32, float, ps, 8)
-    CPOOL_STREAM_S1_ROW(f64, double, pd, 4)
+    CPOOL_STREAM_ROW(f32, float, ps, 8)
+    CPOOL_STREAM_ROW(f64, double, pd, 4)
     """
     bint CPOOL_SSE2
     bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
@@ -2450,11 +2483,11 @@ cdef extern from *:
     void cpool_argmax_s2_f64(const double* x, Py_ssize_t below, int k, double* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,
                              int64_t index_below, Py_ssize_t ahead) noexcept nogil
-    bint CPOOL_STREAM_S1  # whether cpool_stream_s1 has its vector loop (AVX2)
-    void cpool_stream_s1_f32(const float* x, float* out, Py_ssize_t n, int k, int op,
-                             const float* div, Py_ssize_t ahead) noexcept nogil
-    void cpool_stream_s1_f64(const double* x, double* out, Py_ssize_t n, int k, int op,
-                             const double* div, Py_ssize_t ahead) noexcept nogil
+    bint CPOOL_STREAM_ROWS  # whether cpool_stream_row has its vector loop (AVX2)
+    void cpool_stream_row_f32(const float* x, float* out, Py_ssize_t n, int k, int s, int op,
+                              const float* div, Py_ssize_t ahead) noexcept nogil
+    void cpool_stream_row_f64(const double* x, double* out, Py_ssize_t n, int k, int s, int op,
+                              const double* div, Py_ssize_t ahead) noexcept nogil
     void cpool_stream_fence() noexcept nogil
     void cpool_horizontal_s2_f32(const float* buf, float* out, Py_ssize_t n, int k,
                                  int op) noexcept nogil

@@ -46,14 +46,15 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD
                                   _scratch, _step, _thread_slots,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, tracing
-from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_S1,
+from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
                                    cpool_max_rows_3x3_f32, cpool_max_rows_3x3_f64,
                                    cpool_rgb8_max_2x2_rows,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
-                                   cpool_stream_fence, cpool_stream_s1_f32, cpool_stream_s1_f64,
+                                   cpool_stream_fence, cpool_stream_row_f32,
+                                   cpool_stream_row_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
@@ -96,8 +97,8 @@ cdef enum:
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
 
-# Outputs of at least this many bytes a call, written as many as they read (one input row a
-# window at stride 1: a 1-D input's), go to memory past the caches (_stream_row). A C model
+# Outputs of at least this many bytes a call, of one input row a window (a 1-D input's) at
+# stride 1 or 2, go to memory past the caches (_stream_row). A C model
 # of the 1-D loop (max k3 s1, this host's Intel Xeon, one thread), per 268 MB of output with
 # non-temporal stores against plain ones: 1 MB 1.25x as long, 4-17 MB 1.11-1.12x, 67 MB and
 # 268 MB 0.63-0.64x; with a read of the output after each call, 1.9x, 1.4x and 0.78x. A
@@ -107,7 +108,7 @@ cdef Py_ssize_t stream_store_bytes = 32 << 20
 
 
 def _set_stream_store_bytes(Py_ssize_t nbytes):
-    """Set the output size from which one-row windows at stride 1 are written past the
+    """Set the output size from which one-row windows at stride 1 or 2 are written past the
     caches (tests take the path on small arrays with it); returns the size it replaces."""
     global stream_store_bytes
     cdef Py_ssize_t before = stream_store_bytes
@@ -735,23 +736,23 @@ cdef inline void _padded_edges(const numeric_acc* row, Py_ssize_t W, numeric_acc
 
 cdef inline void _stream_row(const numeric_acc* row, Py_ssize_t W, numeric_acc* orow,
                              Py_ssize_t OW, Py_ssize_t i_lo, Py_ssize_t i_hi, Py_ssize_t kw,
-                             Py_ssize_t pad_w, numeric_acc identity, bint is_max,
+                             Py_ssize_t sw, Py_ssize_t pad_w, numeric_acc identity, bint is_max,
                              bint divide, const numeric_acc* drow,
                              bint reciprocal) noexcept nogil:
-    """One input row's windows at stride 1 (a 1-D input's, or a window of one row), finished:
-    the windows inside the row by cpool_stream_s1, which writes past the caches; those
+    """One input row's windows (a 1-D input's, or windows of one row) at stride 1 or 2,
+    finished: those inside the row by cpool_stream_row, which writes past the caches; those
     reaching into the padding or past the row's end by :func:`_padded_edges`; then an
     average's division and +0 (``drow``: the row's divisors, or their reciprocals) or a sum's
     +0, as the row loop finishes a row, on those few. The bits of the in-place path."""
     cdef int op = 2 if is_max else ((3 if reciprocal else 1) if divide else 0)
     cdef Py_ssize_t i
     if numeric_acc is float:
-        cpool_stream_s1_f32(row + i_lo - pad_w, orow + i_lo, i_hi - i_lo, kw, op, drow + i_lo,
-                            STREAM_PREFETCH_BYTES)
+        cpool_stream_row_f32(row + i_lo * sw - pad_w, orow + i_lo, i_hi - i_lo, kw, sw, op,
+                             drow + i_lo, STREAM_PREFETCH_BYTES)
     elif numeric_acc is double:
-        cpool_stream_s1_f64(row + i_lo - pad_w, orow + i_lo, i_hi - i_lo, kw, op, drow + i_lo,
-                            STREAM_PREFETCH_BYTES)
-    _padded_edges(row, W, orow, OW, i_lo, i_hi, 1, pad_w, kw, 1, identity, is_max)
+        cpool_stream_row_f64(row + i_lo * sw - pad_w, orow + i_lo, i_hi - i_lo, kw, sw, op,
+                             drow + i_lo, STREAM_PREFETCH_BYTES)
+    _padded_edges(row, W, orow, OW, i_lo, i_hi, sw, pad_w, kw, 1, identity, is_max)
     if is_max:
         return
     for i in range(i_lo):
@@ -1210,10 +1211,11 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                           and not square)
     cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
     cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
-    # ... and at stride 1 (as many outputs as inputs) into outputs past stream_store_bytes,
-    # written past the caches (_stream_row). Max k3 s1 p1 on (64, 256, 4096), one thread:
-    # see docs/performance.md ("Outputs past the caches").
-    cdef bint stream_rows = (in_place and CPOOL_STREAM_S1 and sw == 1 and dw == 1
+    # ... and, into outputs of stream_store_bytes or more, written past the caches at stride 1,
+    # or 2 over 2 or 3 taps (_stream_row). 1-D max k3 s1 p1 and k2 s2 on (64, 256, 4096), one
+    # thread: see docs/performance.md ("One-row windows written past the caches").
+    cdef bint stream_rows = (in_place and CPOOL_STREAM_ROWS and dw == 1
+                             and (sw == 1 or (sw == 2 and (kw == 2 or kw == 3)))
                              and (numeric_acc is float or numeric_acc is double)
                              and i_hi > i_lo and not zero_first and root == 0
                              and out.shape[0] * out.shape[1] * out.shape[2] * out.shape[3]
@@ -1370,8 +1372,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                             count_dh = count_h[oh] * (count_d[b1] if depth else 1)
                             _divisor_row(drow, &drow_h[threadid() * THREAD_SLOT], count_dh,
                                          &count_w[0], OW, reciprocal)
-                        _stream_row(<const numeric_acc*>first, W, orow, OW, i_lo, i_hi, kw, pad_w,
-                                    identity, is_max, divide, drow, reciprocal)
+                        _stream_row(<const numeric_acc*>first, W, orow, OW, i_lo, i_hi, kw, sw,
+                                    pad_w, identity, is_max, divide, drow, reciprocal)
                         row_tiled = row_scaled = True  # finished: no division or +0 below
                     elif in_place and nd * h_n[hb + oh] == 1:
                         # One row, no copy through the buffer. One row's combine is the scan
