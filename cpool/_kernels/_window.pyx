@@ -98,12 +98,12 @@ cdef enum:
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
 
 # Outputs of at least this many bytes a call, of one input row a window (a 1-D input's) at
-# stride 1 or 2, go to memory past the caches (_stream_row). A C model
-# of the 1-D loop (max k3 s1, this host's Intel Xeon, one thread), per 268 MB of output with
-# non-temporal stores against plain ones: 1 MB 1.25x as long, 4-17 MB 1.11-1.12x, 67 MB and
-# 268 MB 0.63-0.64x; with a read of the output after each call, 1.9x, 1.4x and 0.78x. A
-# variable, not a constant, so that the tests can take the path on small arrays
-# (_set_stream_store_bytes).
+# stride 1 or 2, go to memory past the caches (_stream_row). A C model of the 1-D loop (max
+# k3 s1, the Intel host, one thread), per 268 MB of output, non-temporal stores against plain
+# ones: 1 MB 1.25x as long, 4-17 MB 1.11-1.12x, 67 MB and 268 MB 0.63-0.64x; with a read of
+# the output after each call, 1.9x, 1.4x and 0.74-0.78x (docs/performance.md, "One-row
+# windows written past the caches"). A variable, not a constant, so that the tests can take
+# the path on small arrays (_set_stream_store_bytes).
 cdef Py_ssize_t stream_store_bytes = 32 << 20
 
 
@@ -1212,8 +1212,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
     cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
     # ... and, into outputs of stream_store_bytes or more, written past the caches at stride 1,
-    # or 2 over 2 or 3 taps (_stream_row). 1-D max k3 s1 p1 and k2 s2 on (64, 256, 4096), one
-    # thread: see docs/performance.md ("One-row windows written past the caches").
+    # or 2 over 2 or 3 taps (_stream_row). (64, 256, 4096), one thread: max k3 s1 p1 0.65 of
+    # the time, avg 0.55, max k2 s2 0.86 (docs/performance.md).
     cdef bint stream_rows = (in_place and CPOOL_STREAM_ROWS and dw == 1
                              and (sw == 1 or (sw == 2 and (kw == 2 or kw == 3)))
                              and (numeric_acc is float or numeric_acc is double)
