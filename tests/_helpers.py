@@ -268,16 +268,17 @@ def general_path():
 
 @contextlib.contextmanager
 def rows_past_the_caches():
-    """Windows of one input row at stride 1 (a 1-D input's) are written past the caches, by
-    the kernels' non-temporal stores (_window's _stream_row), whatever the output's size:
+    """Windows of one input row at stride 1 or 2 (a 1-D input's), and the stride-1 sums'
+    gradients, are written past the caches by the kernels' non-temporal stores
+    (cpool_stream_row), whatever the output's size:
     the path of outputs larger than the caches, on arrays small enough for a test."""
-    from cpool._kernels import window
+    from cpool._kernels import _openmp
 
-    before = window._set_stream_store_bytes(0)
+    before = _openmp.set_stream_store_bytes(0)
     try:
         yield
     finally:
-        window._set_stream_store_bytes(before)
+        _openmp.set_stream_store_bytes(before)
 
 
 def stacked_rows(pool, x, k, s, reps=400):

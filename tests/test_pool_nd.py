@@ -360,6 +360,20 @@ def test_padded_rows_are_reduced_in_place_with_the_general_paths_bits(rng, dtype
             np.testing.assert_array_equal(as_bits(call(2)), as_bits(got))
 
 
+def _past_the_caches(call, want, offsets):
+    """Each result of ``call(out=..., num_threads=t)`` taken past the caches
+    (rows_past_the_caches), placed at each of ``offsets`` (values) into a larger buffer, which
+    stays untouched around it, at 1 and 3 threads."""
+    for offset, threads in itertools.product(offsets, (1, 3)):
+        held = np.full(want.size + 16, 7, want.dtype)
+        out = held[offset:offset + want.size].reshape(want.shape)
+        with rows_past_the_caches():
+            got = call(out=out, num_threads=threads)
+        assert got is out
+        assert (held[:offset] == 7).all() and (held[offset + want.size:] == 7).all()
+        yield got
+
+
 STREAMED_ROWS = [(1, 1, 0, False), (2, 1, 0, False), (2, 1, 1, False), (3, 1, 0, False),
                  (3, 1, 1, False), (4, 1, 2, False), (5, 1, 2, False), (7, 1, 3, False),
                  (2, 2, 0, False), (2, 2, 1, False), (2, 2, 0, True), (3, 2, 0, False),
@@ -399,18 +413,48 @@ def test_rows_written_past_the_caches_have_the_in_place_paths_bits(rng, dtype, W
         assert_identical(calls["max"](), ref.pool_nd(x, 1, "max", k, s, p, 1, c))
         for name, call in calls.items():
             want = call()
-            for offset, threads in itertools.product((0, 1, 3, 7, 9, 15), (1, 3)):
-                held = np.full(want.size + 16, 7, dtype)
-                out = held[offset:offset + want.size].reshape(want.shape)
-                with rows_past_the_caches():
-                    got = call(out=out, num_threads=threads)
-                assert got is out
-                assert (held[:offset] == 7).all() and (held[offset + want.size:] == 7).all()
+            for got in _past_the_caches(call, want, (0, 1, 3, 7, 9, 15)):
                 bits, want_bits = as_bits(got), as_bits(want)
                 if not name.startswith("max"):  # a NaN sum's payload aside
                     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
                     bits, want_bits = bits[~np.isnan(want)], want_bits[~np.isnan(want)]
                 np.testing.assert_array_equal(bits, want_bits, err_msg=f"{name} {k} {s} {p} {c}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("W", [1, 5, 23, 24, 25, 47, 48, 49, 64, 65, 130])
+def test_sums_gradients_written_past_the_caches_have_the_same_bits(rng, dtype, W):
+    # The stride-1 sums' gradients (sum and average pooling of one-row windows: a 1-D
+    # input's, or 2-D windows of one row) write each input row's sums by the same
+    # non-temporal stores as the forward where the result is larger than the caches. Bit for
+    # bit against the plain stores, gradients with NaN, signed zeros and infinities, results
+    # at every offset in a cache line, at 1 and 3 threads.
+    shape = (2, 3, W)
+    for k, p in [(1, 0), (2, 0), (2, 1), (3, 1), (5, 2), (4, 0)]:
+        if W + 2 * p < k:
+            continue
+        OW = W + 2 * p - k + 1
+        g = random_array(rng, (2, 3, OW), dtype)
+        g[0, 1] = signed_zeros_and_payloads(rng, g[0, 1].shape, dtype)
+        g[1, 2, ::3] = np.inf
+        g[1, 0, ::2] = -0.0
+        g_planes = np.ascontiguousarray(np.broadcast_to(g[:, :, None], (2, 3, 4, OW)))
+        calls = {
+            "sum": lambda **kw: cpool.sum_pool1d_backward(g, shape, k, 1, p, **kw),
+            "avg": lambda **kw: cpool.avg_pool1d_backward(g, shape, k, 1, p, **kw),
+            "avg_real": lambda **kw: cpool.avg_pool1d_backward(g, shape, k, 1, p, False, False,
+                                                               **kw),
+            "avg_by_3": lambda **kw: cpool.avg_pool1d_backward(g, shape, k, 1, p,
+                                                               divisor_override=3, **kw),
+            "avg_2d": lambda **kw: cpool.avg_pool2d_backward(g_planes, (2, 3, 4, W), (1, k), 1,
+                                                             (0, p), **kw)}
+        for name, call in calls.items():
+            want = call()
+            for got in _past_the_caches(call, want, (0, 1, 7, 15)):
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+                keep = ~np.isnan(want)  # a NaN sum's payload aside
+                np.testing.assert_array_equal(as_bits(got)[keep], as_bits(want)[keep],
+                                              err_msg=f"{name} {k} {p}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

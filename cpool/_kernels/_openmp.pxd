@@ -58,3 +58,7 @@ cdef extern from *:
 # when it is on, notes each task's work (values read and written) for the thread that ran it.
 cdef bint tracing() noexcept nogil
 cdef void note_work(Py_ssize_t amount) noexcept nogil
+
+# Outputs of at least this many bytes a call, of one input row a window, are written past the
+# caches (_openmp.pyx says why; set_stream_store_bytes sets it, for tests).
+cdef Py_ssize_t stream_store_bytes() noexcept nogil

@@ -83,3 +83,27 @@ def trace_work(bint on):
     counts = [_work[t] for t in range(_team)]
     _team = 0  # a second stop returns nothing
     return counts
+
+
+# Outputs of at least this many bytes a call whose windows or gradients are one input row's
+# (a 1-D input's) go to memory past the caches, by non-temporal stores (cpool_stream_row, in
+# _window's forward and _backward's stride-1 sums). A C model of the 1-D loop (max k3 s1, the
+# Intel host, one thread), per 268 MB of output, non-temporal stores against plain ones:
+# 1 MB 1.25x as long, 4-17 MB 1.11-1.12x, 67 MB and 268 MB 0.63-0.64x; with a read of the
+# output after each call, 1.9x, 1.4x and 0.74-0.78x (docs/performance.md, "One-row windows
+# written past the caches"). Here, where both kernel modules read it; a variable so that the
+# tests can take the path on small arrays (set_stream_store_bytes).
+cdef Py_ssize_t _stream_store_bytes = 32 << 20
+
+
+cdef Py_ssize_t stream_store_bytes() noexcept nogil:
+    return _stream_store_bytes
+
+
+def set_stream_store_bytes(Py_ssize_t nbytes):
+    """Set the output size from which one-row windows (and their sums' gradients) are written
+    past the caches; returns the size it replaces. For tests; not thread-safe."""
+    global _stream_store_bytes
+    cdef Py_ssize_t before = _stream_store_bytes
+    _stream_store_bytes = nbytes
+    return before

@@ -2312,7 +2312,7 @@ cdef extern from *:
        replaces m where v > m or v is NaN) or by the sum, which then gets +0 (op 0:
        _from_zero), or becomes an average, divided by div[i] (op 1) or multiplied by it (op 3:
        div holds exact reciprocals) and then + 0 (_average). For outputs far larger than the
-       caches (_window's stream_store_bytes): whole cache lines of out go to memory by
+       caches (_openmp's stream_store_bytes): whole cache lines of out go to memory by
        non-temporal stores, which do not read the line first, and the input's lines ``ahead``
        bytes on are hinted into L2 at each. CPOOL_STREAM_ROWS is 0 where the build has no
        AVX2; the scalar loop then does it all. */

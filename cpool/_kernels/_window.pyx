@@ -45,7 +45,7 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD
                                   _prefetch_slices,
                                   _scratch, _step, _thread_slots,
                                   _vertical, _vertical_grid)
-from cpool._kernels._openmp cimport note_work, tracing
+from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
@@ -96,24 +96,6 @@ cdef enum:
 
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
-
-# Outputs of at least this many bytes a call, of one input row a window (a 1-D input's) at
-# stride 1 or 2, go to memory past the caches (_stream_row). A C model of the 1-D loop (max
-# k3 s1, the Intel host, one thread), per 268 MB of output, non-temporal stores against plain
-# ones: 1 MB 1.25x as long, 4-17 MB 1.11-1.12x, 67 MB and 268 MB 0.63-0.64x; with a read of
-# the output after each call, 1.9x, 1.4x and 0.74-0.78x (docs/performance.md, "One-row
-# windows written past the caches"). A variable, not a constant, so that the tests can take
-# the path on small arrays (_set_stream_store_bytes).
-cdef Py_ssize_t stream_store_bytes = 32 << 20
-
-
-def _set_stream_store_bytes(Py_ssize_t nbytes):
-    """Set the output size from which one-row windows at stride 1 or 2 are written past the
-    caches (tests take the path on small arrays with it); returns the size it replaces."""
-    global stream_store_bytes
-    cdef Py_ssize_t before = stream_store_bytes
-    stream_store_bytes = nbytes
-    return before
 
 
 cdef inline numeric _scan_max(const numeric* row, Py_ssize_t below, Py_ssize_t n_rows,
@@ -1211,7 +1193,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                           and not square)
     cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
     cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
-    # ... and, into outputs of stream_store_bytes or more, written past the caches at stride 1,
+    # ... and, into outputs of stream_store_bytes() or more, written past the caches at stride 1,
     # or 2 over 2 or 3 taps (_stream_row). (64, 256, 4096), one thread: max k3 s1 p1 0.65 of
     # the time, avg 0.55, max k2 s2 0.86 (docs/performance.md).
     cdef bint stream_rows = (in_place and CPOOL_STREAM_ROWS and dw == 1
@@ -1219,7 +1201,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                              and (numeric_acc is float or numeric_acc is double)
                              and i_hi > i_lo and not zero_first and root == 0
                              and out.shape[0] * out.shape[1] * out.shape[2] * out.shape[3]
-                             * <Py_ssize_t>sizeof(numeric_acc) >= stream_store_bytes)
+                             * <Py_ssize_t>sizeof(numeric_acc) >= stream_store_bytes())
     # Float max over three rows at stride 2 (3x3 s2 p1, ResNet's first pooling; a 3-D window's
     # three rows of each of its slices), each output row straight from its input rows, no
     # buffer: a plane's run of rows in one call (_max_rows_3x3), the windows inside each row by
