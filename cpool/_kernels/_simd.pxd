@@ -2434,7 +2434,8 @@ cdef extern from *:
                                                int op, const T* div, Py_ssize_t ahead) { \\
         Py_ssize_t i, start, end, j, head = (Py_ssize_t)((64 - ((uintptr_t)out & 63)) & 63); \\
         int fast = op == 2; \\
-        if (head % (Py_ssize_t)sizeof(T) || n < 6 * N) { /* misaligned items, or few */ \\
+        if (head % (Py_ssize_t)sizeof(T) || n < 6 * N /* misaligned items, or few */ \\
+                || (s != 1 && (s != 2 || k < 2 || k > 3))) { /* or no vector form */ \\
             for (i = 0; i < n; i++) out[i] = cpool_stream_row_one_##NAME(x, i, k, s, op, div); \\
             return; \\
         } \\
