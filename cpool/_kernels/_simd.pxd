@@ -2347,79 +2347,61 @@ cdef extern from *:
         : k == 2 ? CPOOL_STREAM_OPS(NAME, from, to, 2, 1, fast, nt) \\
         : k == 3 ? CPOOL_STREAM_OPS(NAME, from, to, 3, 1, fast, nt) \\
         : CPOOL_STREAM_LINES(NAME, from, to, k, 1, op, fast, nt))
-    /* Outputs from i to end (2N a cache line of out), by non-temporal stores (``nt``), or
-       plain ones (the row's first and last 2N values, which overlap the lines). At stride 2,
-       each vector's taps are the even and odd lanes of two loads (the third's, the odd lanes
+    /* Outputs i to i+N-1 in a vector, finished (the division or product, the +0). At
+       stride 2 the taps are the even and odd lanes of two loads (the third's, the odd lanes
        of the loads one further on, as in cpool_horizontal_s2), in pair order until ORDER256.
        Max (op 2) with ``fast``: by maxps, which is PyTorch's update (v > m ? v : m) but where
-       v is NaN; returns whether a NaN is among the values loaded, in which case the caller
-       redoes the lines by the update itself (the taps not loaded here, the last line's
-       further ones, the caller checks). A compare and a blend less per tap. */
+       v is NaN; *nan then flags any NaN among the values loaded for the first taps (stride 1)
+       or all of them (stride 2). A compare and a blend less per tap. */
+    #define CPOOL_STREAM_TAP(S, m, v) \\
+        if (fast) m = _mm256_max_##S(v, m); else { CPOOL_COMBINE256(S, op, m, v, mask) }
     #define CPOOL_STREAM_ROW(NAME, T, S, N) \\
+    static CPOOL_ALWAYS_INLINE __m256##S##_T cpool_stream_vector_##NAME( \\
+            const T* x, Py_ssize_t i, int k, int s, int op, const T* div, int fast, \\
+            __m256##S##_T* nan) { \\
+        __m256##S##_T m, v, w0, w1, mask; \\
+        int u; \\
+        if (s == 2) { \\
+            w0 = _mm256_loadu_##S(x + 2 * i); \\
+            w1 = _mm256_loadu_##S(x + 2 * i + N); \\
+            if (fast) *nan = _mm256_or_##S(*nan, _mm256_cmp_##S(w0, w1, _CMP_UNORD_Q)); \\
+            m = CPOOL_EVEN256_##NAME(w0, w1); \\
+            v = CPOOL_ODD256_##NAME(w0, w1); \\
+            CPOOL_STREAM_TAP(S, m, v) \\
+            if (k == 3) { \\
+                v = CPOOL_ODD256_##NAME(_mm256_loadu_##S(x + 2 * i + 1), \\
+                                        _mm256_loadu_##S(x + 2 * i + 1 + N)); \\
+                CPOOL_STREAM_TAP(S, m, v) \\
+            } \\
+            m = CPOOL_ORDER256_##NAME(m); \\
+        } else { \\
+            m = _mm256_loadu_##S(x + i); \\
+            if (fast) *nan = _mm256_or_##S(*nan, _mm256_cmp_##S(m, m, _CMP_UNORD_Q)); \\
+            for (u = 1; u < k; u++) { \\
+                v = _mm256_loadu_##S(x + i + u); \\
+                CPOOL_STREAM_TAP(S, m, v) \\
+            } \\
+        } \\
+        if (op == 1) m = _mm256_div_##S(m, _mm256_loadu_##S(div + i)); \\
+        else if (op == 3) m = _mm256_mul_##S(m, _mm256_loadu_##S(div + i)); \\
+        return op == 2 ? m : _mm256_add_##S(m, _mm256_setzero_##S()); \\
+    } \\
+    /* Outputs from i to end (2N a cache line of out), by non-temporal stores (``nt``), or \\
+       plain ones (the row's first and last 2N values, which overlap the lines). Returns \\
+       whether, with ``fast``, a NaN was among the values loaded, in which case the caller \\
+       redoes the lines by the update itself (the taps not loaded here, the last line's \\
+       further ones, the caller checks). */ \\
     static CPOOL_ALWAYS_INLINE int cpool_stream_lines_##NAME( \\
             const T* x, T* out, Py_ssize_t i, Py_ssize_t end, int k, int s, int op, \\
             const T* div, Py_ssize_t ahead, int fast, int nt) { \\
-        __m256##S##_T m0, m1, v, w0, w1, mask, zero = _mm256_setzero_##S(), nan = zero; \\
-        int u; \\
+        __m256##S##_T m0, m1, nan = _mm256_setzero_##S(); \\
         for (; i < end; i += 2 * N) { \\
             if (nt) { \\
                 cpool_prefetch_l2((const char*)(x + s * i) + ahead); \\
                 if (s == 2) cpool_prefetch_l2((const char*)(x + s * i) + ahead + 64); \\
             } \\
-            if (s == 2) { \\
-                w0 = _mm256_loadu_##S(x + 2 * i); \\
-                w1 = _mm256_loadu_##S(x + 2 * i + N); \\
-                if (fast) nan = _mm256_or_##S(nan, _mm256_cmp_##S(w0, w1, _CMP_UNORD_Q)); \\
-                m0 = CPOOL_EVEN256_##NAME(w0, w1); \\
-                v = CPOOL_ODD256_##NAME(w0, w1); \\
-                if (fast) m0 = _mm256_max_##S(v, m0); \\
-                else { CPOOL_COMBINE256(S, op, m0, v, mask) } \\
-                w0 = _mm256_loadu_##S(x + 2 * i + 2 * N); \\
-                w1 = _mm256_loadu_##S(x + 2 * i + 3 * N); \\
-                if (fast) nan = _mm256_or_##S(nan, _mm256_cmp_##S(w0, w1, _CMP_UNORD_Q)); \\
-                m1 = CPOOL_EVEN256_##NAME(w0, w1); \\
-                v = CPOOL_ODD256_##NAME(w0, w1); \\
-                if (fast) m1 = _mm256_max_##S(v, m1); \\
-                else { CPOOL_COMBINE256(S, op, m1, v, mask) } \\
-                if (k == 3) { \\
-                    v = CPOOL_ODD256_##NAME(_mm256_loadu_##S(x + 2 * i + 1), \\
-                                            _mm256_loadu_##S(x + 2 * i + 1 + N)); \\
-                    if (fast) m0 = _mm256_max_##S(v, m0); \\
-                    else { CPOOL_COMBINE256(S, op, m0, v, mask) } \\
-                    v = CPOOL_ODD256_##NAME(_mm256_loadu_##S(x + 2 * i + 1 + 2 * N), \\
-                                            _mm256_loadu_##S(x + 2 * i + 1 + 3 * N)); \\
-                    if (fast) m1 = _mm256_max_##S(v, m1); \\
-                    else { CPOOL_COMBINE256(S, op, m1, v, mask) } \\
-                } \\
-                m0 = CPOOL_ORDER256_##NAME(m0); \\
-                m1 = CPOOL_ORDER256_##NAME(m1); \\
-            } else { \\
-                m0 = _mm256_loadu_##S(x + i); \\
-                m1 = _mm256_loadu_##S(x + i + N); \\
-                if (fast) nan = _mm256_or_##S(nan, _mm256_cmp_##S(m0, m1, _CMP_UNORD_Q)); \\
-                for (u = 1; u < k; u++) { \\
-                    if (fast) { \\
-                        m0 = _mm256_max_##S(_mm256_loadu_##S(x + i + u), m0); \\
-                        m1 = _mm256_max_##S(_mm256_loadu_##S(x + i + N + u), m1); \\
-                        continue; \\
-                    } \\
-                    v = _mm256_loadu_##S(x + i + u); \\
-                    CPOOL_COMBINE256(S, op, m0, v, mask) \\
-                    v = _mm256_loadu_##S(x + i + N + u); \\
-                    CPOOL_COMBINE256(S, op, m1, v, mask) \\
-                } \\
-            } \\
-            if (op == 1) { \\
-                m0 = _mm256_div_##S(m0, _mm256_loadu_##S(div + i)); \\
-                m1 = _mm256_div_##S(m1, _mm256_loadu_##S(div + i + N)); \\
-            } else if (op == 3) { \\
-                m0 = _mm256_mul_##S(m0, _mm256_loadu_##S(div + i)); \\
-                m1 = _mm256_mul_##S(m1, _mm256_loadu_##S(div + i + N)); \\
-            } \\
-            if (op != 2) { \\
-                m0 = _mm256_add_##S(m0, zero); \\
-                m1 = _mm256_add_##S(m1, zero); \\
-            } \\
+            m0 = cpool_stream_vector_##NAME(x, i, k, s, op, div, fast, &nan); \\
+            m1 = cpool_stream_vector_##NAME(x, i + N, k, s, op, div, fast, &nan); \\
             if (nt) { \\
                 _mm256_stream_##S(out + i, m0); \\
                 _mm256_stream_##S(out + i + N, m1); \\
