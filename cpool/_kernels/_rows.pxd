@@ -7,7 +7,7 @@
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.stdlib cimport malloc
 
-from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, cpool_any_negzero_or_nan_f32,
+from cpool._kernels._simd cimport (CPOOL_SAME_3X3_KERNELS, cpool_any_negzero_or_nan_f32,
                                    cpool_any_negzero_or_nan_f64,
                                    cpool_copy_pixels, cpool_horizontal_s2_f32,
                                    cpool_horizontal_s2_f64, cpool_prefetch, cpool_rgb8_max_2s2)
@@ -522,7 +522,7 @@ cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t O
     reads them, and the answer is False (AddressSanitizer: an 8-byte read of an empty array,
     a Dask stand-in of stochastic_pool2d(x, 3, 1, 1, training=False))."""
     cdef Py_ssize_t oh
-    if not (CPOOL_AVX_KERNELS and floats and kw == 3 and sw == 1 and dw == 1 and pad_w == 1
+    if not (CPOOL_SAME_3X3_KERNELS and floats and kw == 3 and sw == 1 and dw == 1 and pad_w == 1
             and dh == 1 and OH == H and OW == W and W * itemsize >= 32
             and h_lo.shape[0] >= OH and h_n.shape[0] >= OH):
         return False

@@ -220,10 +220,9 @@ cdef extern from *:
          planes one by one) and their lanes reduced together. Returns 2 if some max is a zero
          or NaN, else 1: which zero or NaN the scan keeps, the caller finds by its search. */
     /* The values a "same" 3x3 kernel's buffer holds, for rows of W values: ``rings`` rings of
-       four rows of W + 2 (2: cpool_same_3x3_eval's sums and squares; 1: the ring
-       cpool_same_3x3_sums and _max had until 2026-12-05, of which they now read only the row
-       of identities after it), and a row of W identities. cpool_same_3x3_edges and _rows lay
-       it out. */
+       four rows of W + 2 (1: the ring cpool_same_3x3_sums and _max had until 2026-12-05, of
+       which they now read only the row of identities after it), and a row of W identities.
+       cpool_same_3x3_edges lays it out. */
     #define CPOOL_SAME_3X3_BUF(W, rings) (4 * (rings) * ((W) + 2) + (W))
     /* cpool_same_3x3_sums and _max where there are no AVX2 vectors: 0, the caller's loops. */
     #define CPOOL_SAME_3X3_NO_CALLS(NAME, T) \\
@@ -238,6 +237,13 @@ cdef extern from *:
     static inline int cpool_same_3x3_max_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
                                                 Py_ssize_t W, T* out, T* buf, int fresh) { \\
         (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)fresh; \\
+        return 0; \\
+    } \\
+    static inline int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
+                                                 Py_ssize_t W, T* out, T* buf, T* low, \\
+                                                 int has_above, int has_below) { \\
+        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)low; \\
+        (void)has_above; (void)has_below; \\
         return 0; \\
     }
     #if defined(__AVX__)
@@ -432,9 +438,10 @@ cdef extern from *:
        its column's largest values, as the scan order over the rows gives: the same bits as
        one column max at a time. Sums keep their order, (x_r-1 + x_r) + x_r+1, so share
        only the rows' loads. The columns' neighbours come from the vectors beside them in
-       registers (a lane shift across the two halves: one permute2f128 shared by both
-       shifts and an alignr each), with the identity before the first column and after the
-       last. A row's last vector reads the row's last N values and moves them down to its
+       registers (a lane shift across the two halves: an alignr each, from one
+       permute2f128 a vector, its halves with the next vector, which serve both its right
+       neighbours and the next vector's left ones), with the identity before the first
+       column and after the last. A row's last vector reads the row's last N values and moves them down to its
        first W - N(K - 1) lanes (the rest the identity; the divisors likewise); its outputs
        are stored that many lanes wide, so nothing outside the row is read or written. A
        max's flags: a NaN in any row (unordered compare of the two middle rows) or a -0
@@ -449,56 +456,82 @@ cdef extern from *:
        a C model, planes in L2, took 0.72-0.81 of the time for max and 0.62-0.89 for
        averages on planes 8 to 112 wide.
        cpool_same_3x3_eval: stochastic pooling's evaluation (training=False) over the same
-       windows, with two sums per column: the rows' sums and sums of squares in
-       _stochastic's _eval_rows3 order, each in a ring of its own, the three columns of each,
-       then its _ratio (see cpool_same_3x3_ratio); *low the smaller of itself and every value
-       read but NaN. Returns 2 where some output is infinite or NaN (the caller redoes
-       those), else 1, so the caller does not scan the plane again. It takes a band of a
-       plane's rows as well (has_above, has_below: the rows beyond the band are the plane's),
-       computing each output as the whole plane's call does. One loop per input row does
-       both passes: it writes row r's column sums into a ring of four buffer rows while it
-       sweeps those of row r - 2 (rows of 5 vectors or more) or r - 3, at least 10 vectors'
-       steps after they were written, so that the sweep's loads, which straddle two of those
-       stores each, find them in L1 (read a row after them, on 28-wide planes the loads
-       waited on the stores for a third of the time). buf holds CPOOL_SAME_3X3_BUF(W, 2) =
-       9W + 16 values (the two rings, a row of zeros), all written by each call. Its own loop
-       before (two buffer rows of each, swept a row after they were written, the caller's
-       scan of each plane for outputs not finite, _ratio's compares and blends): eval 3x3 s1
-       p1 on (4, 128, 28, 28) 0.231 -> 0.169 ms, on (32, 256, 14, 14) 2.24 -> 0.84 ms, 56- and
-       112-wide planes 0.75-0.85 of their time. */
+       windows, by cpool_same_3x3_pairs too (mode 6): each row pair's column sums of the
+       values and of their squares in _stochastic's _eval_rows3 order, the three columns of
+       each in _ratio_row's, then cpool_same_3x3_out's ratio; *low the smaller of itself and
+       every value read but NaN (or the padding's 0). Returns 2 where some output is
+       infinite or NaN (the caller redoes those), else 1, so the caller does not scan the
+       plane again. It takes a band of a plane's rows as well (has_above, has_below: the
+       rows beyond the band are the plane's), computing each output as the whole plane's
+       call does. buf: a row of W zeros (written by each call). Until 2026-12-06 it had a
+       ring of its own, each input row's column sums and squares stored to buffer rows and
+       swept back with three loads each, and its flags were each output's v - v ORed
+       together (now the outputs' sum, one operation). Against it, one thread, the two
+       builds alternated: eval 3x3 s1 p1 on (32, 128, 28, 28) 1.75-1.77 -> 1.35-1.39 ms, on
+       (4, 128, 28, 28) 0.224-0.233 -> 0.178-0.185, on 14- and 56-wide planes 0.72-0.75 of
+       the time, on 112 0.75-0.81; avg and max 3x3 s1 p1 (the one permute2f128 a vector)
+       0.95-1.01. */
     /* Vectors as float32 lanes and back (permutevar8x32 for both types). */
     #define CPOOL_PS_ps(v) (v)
     #define CPOOL_PS_pd(v) _mm256_castpd_ps(v)
     #define CPOOL_FROM_PS_ps(v) (v)
     #define CPOOL_FROM_PS_pd(v) _mm256_castps_pd(v)
     #define CPOOL_SAME_3X3_REGS(NAME, T, V, S, N) \\
-    /* Lanes shifted by one value across the vector's halves: [prev's last, cur's first \\
-       N - 1] and [cur's last N - 1, next's first]. */ \\
-    static CPOOL_ALWAYS_INLINE V cpool_shift_in_##NAME(V prev, V cur) { \\
-        return _mm256_castsi256_##S(_mm256_alignr_epi8( \\
-            _mm256_cast##S##_si256(cur), \\
-            _mm256_cast##S##_si256(_mm256_permute2f128_##S(prev, cur, 0x21)), \\
-            16 - (int)sizeof(T))); \\
+    /* The two halves across vectors a and b, [a's high half, b's low half]: a row's sweep \\
+       makes one per vector (halves(cur, next) is the next vector's halves(prev, cur)). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_halves_##NAME(V a, V b) { \\
+        return _mm256_permute2f128_##S(a, b, 0x21); \\
     } \\
-    static CPOOL_ALWAYS_INLINE V cpool_shift_out_##NAME(V cur, V next) { \\
+    /* Lanes shifted by one value: [prev's last, cur's first N - 1] from h = halves(prev, \\
+       cur), and [cur's last N - 1, next's first] from h = halves(cur, next). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_shift_in_##NAME(V cur, V h) { \\
         return _mm256_castsi256_##S(_mm256_alignr_epi8( \\
-            _mm256_cast##S##_si256(_mm256_permute2f128_##S(cur, next, 0x21)), \\
-            _mm256_cast##S##_si256(cur), (int)sizeof(T))); \\
+            _mm256_cast##S##_si256(cur), _mm256_cast##S##_si256(h), 16 - (int)sizeof(T))); \\
     } \\
-    /* A vector of outputs from its columns' values (cur) and the vectors beside them: \\
-       max(max(left, centre), right) (mode 5), or ((left + centre) + right) and then the \\
-       average's steps with the divisors dv (mode 0: sums, dv unread; 1, 2: divide, the +0 \\
-       first or last; 3, 4: multiply likewise). */ \\
-    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_across_##NAME(V prev, V cur, V next, V dv, \\
+    static CPOOL_ALWAYS_INLINE V cpool_shift_out_##NAME(V cur, V h) { \\
+        return _mm256_castsi256_##S(_mm256_alignr_epi8( \\
+            _mm256_cast##S##_si256(h), _mm256_cast##S##_si256(cur), (int)sizeof(T))); \\
+    } \\
+    /* A vector of outputs from its columns' values (cur) and the vectors beside them (by \\
+       h_in = halves(prev, cur) and h_out = halves(cur, next)): max(max(left, centre), \\
+       right) (mode 5), or ((left + centre) + right) and then the average's steps with the \\
+       divisors dv (mode 0: sums, dv unread; 1, 2: divide, the +0 first or last; 3, 4: \\
+       multiply likewise; 6: the sum alone, for cpool_same_3x3_out). */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_across_##NAME(V cur, V h_in, V h_out, V dv, \\
                                                               const int mode) { \\
         const V z = _mm256_setzero_##S(); \\
-        V left = cpool_shift_in_##NAME(prev, cur), right = cpool_shift_out_##NAME(cur, next), v; \\
+        V left = cpool_shift_in_##NAME(cur, h_in), right = cpool_shift_out_##NAME(cur, h_out), v; \\
         if (mode == 5) return _mm256_max_##S(_mm256_max_##S(left, cur), right); \\
         v = _mm256_add_##S(_mm256_add_##S(left, cur), right); \\
+        if (mode == 6) return v; \\
         if (mode == 0 || mode == 1 || mode == 3) v = _mm256_add_##S(v, z); \\
         if (mode == 1 || mode == 2) v = _mm256_div_##S(v, dv); \\
         if (mode == 3 || mode == 4) v = _mm256_mul_##S(v, dv); \\
         if (mode == 2 || mode == 4) v = _mm256_add_##S(v, z); \\
+        return v; \\
+    } \\
+    /* A vector of outputs: across's (modes 0 to 5), or stochastic evaluation's (mode 6) from \\
+       the window sums of the values (cur, h_in, h_out) and of their squares (qcur, qh_in, \\
+       qh_out): sq / max(sa, the dtype's smallest normal), added into *flags (a lane's sum is \\
+       not finite once an output in it is not, or, rarely, when the sum overflows: the \\
+       caller's redo then finds nothing to redo). That is _stochastic's _ratio (sq / (sa if \\
+       sa != 0 else 1), or sa where sa is infinite) bit for bit wherever no value is \\
+       negative (the call then raises) and sa is finite: a sum under the smallest normal is \\
+       of values whose squares are all 0, so both give +0; a NaN sum comes with a NaN sq, \\
+       which the division keeps either way. An infinite sa gives NaN here (inf / inf) where \\
+       _ratio gives inf; the caller redoes every output not finite (_eval_window gives inf \\
+       to a window holding an infinity and no NaN). One operation a vector in place of \\
+       _ratio's two compares and two blends. */ \\
+    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_out_##NAME(V cur, V h_in, V h_out, V qcur, \\
+                                                           V qh_in, V qh_out, V dv, V* flags, \\
+                                                           const int mode) { \\
+        V sa, v; \\
+        if (mode != 6) return cpool_same_3x3_across_##NAME(cur, h_in, h_out, dv, mode); \\
+        sa = cpool_same_3x3_across_##NAME(cur, h_in, h_out, dv, 6); \\
+        v = _mm256_div_##S(cpool_same_3x3_across_##NAME(qcur, qh_in, qh_out, dv, 6), \\
+                           _mm256_max_##S(sa, _mm256_set1_##S(sizeof(T) == 4 ? FLT_MIN \\
+                                                                            : DBL_MIN))); \\
+        *flags = _mm256_add_##S(*flags, v); \\
         return v; \\
     } \\
     /* The first ``bytes`` bytes of v at o (bytes < 32, a multiple of sizeof(T)). */ \\
@@ -527,55 +560,94 @@ cdef extern from *:
         return CPOOL_FROM_PS_##S(_mm256_permutevar8x32_ps( \\
             CPOOL_PS_##S(_mm256_loadu_##S(row + W - N)), to_last)); \\
     } \\
+    /* What a row pair's sweep carries from one vector to the next: the column sums (or \\
+       maxima) of the vector before (c0, c1: the pair's two output rows) and their halves \\
+       with the one before that (h0, h1); for stochastic evaluation (mode 6) those of the \\
+       squares too (q...), and the running minimum of the values read (low); the flags (NaN \\
+       bits, or a max's masks) and a float32 max's least column max as an int32 (least). */ \\
+    typedef struct { \\
+        V h0, h1, c0, c1, qh0, qh1, qc0, qc1, flags, low; \\
+        __m256i least; \\
+    } cpool_same_3x3_state_##NAME; \\
     /* One vector of the pair's four rows (a, b, c, d): the two rows' column maxima (mode 5) \\
-       or sums, n0 and n1, and the outputs of the vector before (c0, c1; prev0, prev1 before \\
-       them) at o1 + at and then o0 + at, with the divisors at d0 + at and d1 + at (none \\
+       or sums, n0 and n1 (and of squares, m0 and m1: mode 6), and the outputs of the vector \\
+       before at o1 + at and then o0 + at, with the divisors at d0 + at and d1 + at (none \\
        where at < 0: the row's first vector). */ \\
     static CPOOL_ALWAYS_INLINE void cpool_same_3x3_pair_step_##NAME( \\
             V va, V vb, V vc, V vd, T* o0, T* o1, const T* d0, const T* d1, Py_ssize_t at, \\
-            V* prev0, V* prev1, V* c0, V* c1, V* flags, __m256i* least, const int mode) { \\
-        V p, n0, n1, dv0 = _mm256_setzero_##S(), dv1 = dv0; \\
+            cpool_same_3x3_state_##NAME* st, const int mode) { \\
+        V p, n0, n1, dv0 = _mm256_setzero_##S(), dv1 = dv0, m0 = dv0, m1 = dv0, hn0, hn1, \\
+          qhn0 = dv0, qhn1 = dv0; \\
         if (mode == 5) { \\
             p = _mm256_max_##S(vc, vb); \\
             n0 = _mm256_max_##S(p, va); \\
             n1 = _mm256_max_##S(vd, p); \\
-            *flags = _mm256_or_##S(*flags, _mm256_cmp_##S(vb, vc, _CMP_UNORD_Q)); \\
+            st->flags = _mm256_or_##S(st->flags, _mm256_cmp_##S(vb, vc, _CMP_UNORD_Q)); \\
             if (sizeof(T) == 4) \\
-                *least = _mm256_min_epi32(*least, _mm256_min_epi32( \\
+                st->least = _mm256_min_epi32(st->least, _mm256_min_epi32( \\
                     _mm256_cast##S##_si256(n0), _mm256_cast##S##_si256(n1))); \\
             else \\
-                *flags = _mm256_or_##S(*flags, _mm256_or_##S(CPOOL_NEGZERO256(S, n0), \\
-                                                             CPOOL_NEGZERO256(S, n1))); \\
+                st->flags = _mm256_or_##S(st->flags, _mm256_or_##S(CPOOL_NEGZERO256(S, n0), \\
+                                                                   CPOOL_NEGZERO256(S, n1))); \\
         } else { \\
             n0 = _mm256_add_##S(_mm256_add_##S(va, vb), vc); \\
             n1 = _mm256_add_##S(_mm256_add_##S(vb, vc), vd); \\
+        } \\
+        if (mode == 6) { \\
+            /* _eval_rows3's order, (a*a + b*b) + c*c; min(v, m) is m where v is NaN */ \\
+            V qb = _mm256_mul_##S(vb, vb), qc = _mm256_mul_##S(vc, vc); \\
+            m0 = _mm256_add_##S(_mm256_add_##S(_mm256_mul_##S(va, va), qb), qc); \\
+            m1 = _mm256_add_##S(_mm256_add_##S(qb, qc), _mm256_mul_##S(vd, vd)); \\
+            st->low = _mm256_min_##S(vc, _mm256_min_##S(vb, st->low)); \\
+        } \\
+        hn0 = cpool_halves_##NAME(st->c0, n0); \\
+        hn1 = cpool_halves_##NAME(st->c1, n1); \\
+        if (mode == 6) { \\
+            qhn0 = cpool_halves_##NAME(st->qc0, m0); \\
+            qhn1 = cpool_halves_##NAME(st->qc1, m1); \\
         } \\
         if (at >= 0) { \\
             if (mode >= 1 && mode <= 4) { \\
                 dv0 = _mm256_loadu_##S(d0 + at); \\
                 dv1 = _mm256_loadu_##S(d1 + at); \\
             } \\
-            _mm256_storeu_##S(o1 + at, cpool_same_3x3_across_##NAME(*prev1, *c1, n1, dv1, mode)); \\
-            _mm256_storeu_##S(o0 + at, cpool_same_3x3_across_##NAME(*prev0, *c0, n0, dv0, mode)); \\
+            _mm256_storeu_##S(o1 + at, cpool_same_3x3_out_##NAME( \\
+                st->c1, st->h1, hn1, st->qc1, st->qh1, qhn1, dv1, &st->flags, mode)); \\
+            _mm256_storeu_##S(o0 + at, cpool_same_3x3_out_##NAME( \\
+                st->c0, st->h0, hn0, st->qc0, st->qh0, qhn0, dv0, &st->flags, mode)); \\
         } \\
-        *prev0 = *c0; \\
-        *prev1 = *c1; \\
-        *c0 = n0; \\
-        *c1 = n1; \\
+        st->h0 = hn0; \\
+        st->h1 = hn1; \\
+        st->c0 = n0; \\
+        st->c1 = n1; \\
+        if (mode == 6) { \\
+            st->qh0 = qhn0; \\
+            st->qh1 = qhn1; \\
+            st->qc0 = m0; \\
+            st->qc1 = m1; \\
+        } \\
     } \\
     /* Output rows 0 .. H - 1 (out, W apart) from input rows at x, row_step apart, with the \\
-       plane's divisors (W apart, modes 1 to 4) at divs and a row of W identities at edge; \\
-       returns 2 where a max's flags are set, else 1. */ \\
+       plane's divisors (W apart, modes 1 to 4) at divs and a row of W identities at edge for \\
+       the rows past the plane's (x's rows -1 and H where has_above and has_below: x is then \\
+       a band of a plane's rows); returns 2 where flags are set (a max's, or an evaluation's \\
+       output not finite), else 1. *low (mode 6): the smaller of itself and every value of \\
+       rows 0 .. H - 1 but NaN, or 0 (the padding's). */ \\
     static CPOOL_ALWAYS_INLINE int cpool_same_3x3_pairs_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
-            const T* divs, const T* edge, const int mode) { \\
+            const T* divs, const T* edge, int has_above, int has_below, V* low, \\
+            const int mode) { \\
         const V zero = _mm256_setzero_##S(); \\
         const V identity = mode == 5 ? _mm256_set1_##S((T)-INFINITY) : zero; \\
         const Py_ssize_t K = (W + N - 1) / N, R = W - N * (K - 1), per = 8 / N; \\
         int32_t order[8], lanes[8]; \\
-        __m256i to_last, least = _mm256_set1_epi32(-1); \\
-        V last_lanes, flags = zero, c0, c1, prev0, prev1; \\
+        __m256i to_last; \\
+        V last_lanes, tail_flags; \\
+        cpool_same_3x3_state_##NAME st; \\
         Py_ssize_t r, k, i, e; \\
+        st.least = _mm256_set1_epi32(-1); \\
+        st.flags = zero; \\
+        st.low = *low; \\
         /* the last vector's lanes: value e of the row's last N to lane e - (N - R) */ \\
         for (i = 0; i < 8; i++) { \\
             e = i / per + N - R; \\
@@ -585,31 +657,41 @@ cdef extern from *:
         to_last = _mm256_loadu_si256((const __m256i*)order); \\
         last_lanes = _mm256_castsi256_##S(_mm256_loadu_si256((const __m256i*)lanes)); \\
         for (r = 0; r < H; r += 2) { \\
-            const T *b = x + r * row_step, *a = r > 0 ? b - row_step : edge; \\
-            const T *c = r + 1 < H ? b + row_step : edge; \\
-            const T *d = r + 2 < H ? b + 2 * row_step : r + 1 < H ? edge : a; \\
+            const T *b = x + r * row_step, *a = r > 0 || has_above ? b - row_step : edge; \\
+            const T *c = r + 1 < H || has_below ? b + row_step : edge; \\
+            const T *d = r + 2 < H || (r + 2 == H && has_below) ? b + 2 * row_step \\
+                         : r + 1 < H ? edge : a; \\
             const T *d0 = divs != NULL ? divs + r * W : NULL; \\
             const T *d1 = divs != NULL && r + 1 < H ? d0 + W : d0; \\
             T *o0 = out + r * W, *o1 = r + 1 < H ? o0 + W : o0; \\
             V dv0 = zero, dv1 = zero, last0, last1; \\
-            prev0 = prev1 = c0 = c1 = identity; \\
+            st.h0 = st.h1 = st.c0 = st.c1 = identity; \\
+            st.qh0 = st.qh1 = st.qc0 = st.qc1 = zero; \\
             for (k = 0; k + 1 < K; k++) \\
                 cpool_same_3x3_pair_step_##NAME( \\
                     _mm256_loadu_##S(a + k * N), _mm256_loadu_##S(b + k * N), \\
                     _mm256_loadu_##S(c + k * N), _mm256_loadu_##S(d + k * N), o0, o1, d0, d1, \\
-                    (k - 1) * N, &prev0, &prev1, &c0, &c1, &flags, &least, mode); \\
+                    (k - 1) * N, &st, mode); \\
             cpool_same_3x3_pair_step_##NAME( \\
                 _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(a, W, to_last), last_lanes), \\
                 _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(b, W, to_last), last_lanes), \\
                 _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(c, W, to_last), last_lanes), \\
                 _mm256_blendv_##S(identity, cpool_last_of_row_##NAME(d, W, to_last), last_lanes), \\
-                o0, o1, d0, d1, (K - 2) * N, &prev0, &prev1, &c0, &c1, &flags, &least, mode); \\
+                o0, o1, d0, d1, (K - 2) * N, &st, mode); \\
             if (mode >= 1 && mode <= 4) { \\
                 dv0 = cpool_last_of_row_##NAME(d0, W, to_last); \\
                 dv1 = cpool_last_of_row_##NAME(d1, W, to_last); \\
             } \\
-            last1 = cpool_same_3x3_across_##NAME(prev1, c1, identity, dv1, mode); \\
-            last0 = cpool_same_3x3_across_##NAME(prev0, c0, identity, dv0, mode); \\
+            /* (the lanes past the row's last value are not outputs: their flags are not) */ \\
+            tail_flags = zero; \\
+            last1 = cpool_same_3x3_out_##NAME( \\
+                st.c1, st.h1, cpool_halves_##NAME(st.c1, identity), st.qc1, st.qh1, \\
+                cpool_halves_##NAME(st.qc1, zero), dv1, &tail_flags, mode); \\
+            last0 = cpool_same_3x3_out_##NAME( \\
+                st.c0, st.h0, cpool_halves_##NAME(st.c0, identity), st.qc0, st.qh0, \\
+                cpool_halves_##NAME(st.qc0, zero), dv0, &tail_flags, mode); \\
+            st.flags = mode == 6 ? _mm256_add_##S(st.flags, _mm256_and_##S(tail_flags, last_lanes)) \\
+                                 : _mm256_or_##S(st.flags, _mm256_and_##S(tail_flags, last_lanes)); \\
             if (R == N) { \\
                 _mm256_storeu_##S(o1 + (K - 1) * N, last1); \\
                 _mm256_storeu_##S(o0 + (K - 1) * N, last0); \\
@@ -619,154 +701,78 @@ cdef extern from *:
             } \\
         } \\
         if (mode == 5 && sizeof(T) == 4) /* -0 is the one float32 whose bits are INT_MIN */ \\
-            flags = _mm256_or_##S(flags, _mm256_castsi256_##S( \\
-                _mm256_cmpeq_epi32(least, _mm256_set1_epi32(INT32_MIN)))); \\
-        return 1 + (_mm256_movemask_##S(flags) != 0); \\
+            st.flags = _mm256_or_##S(st.flags, _mm256_castsi256_##S( \\
+                _mm256_cmpeq_epi32(st.least, _mm256_set1_epi32(INT32_MIN)))); \\
+        *low = st.low; \\
+        if (mode == 6) /* NaN bits where a lane's sum of outputs is not finite, else +0 */ \\
+            st.flags = _mm256_sub_##S(st.flags, st.flags); \\
+        return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(st.flags), \\
+                                       _mm256_cast##S##_si256(st.flags)); \\
     }
-    #define CPOOL_SAME_3X3(NAME, T, V, S, N) \\
-    /* One vector of stochastic evaluation's column sums ((a + r) + b) and sums of squares \\
-       ((a*a + r*r) + b*b, _eval_rows3's order) into s and q; the row's values (each input \\
-       row is one output row's ``r`` once) against the running minimum (min(v, m) is m where \\
-       v is NaN: a NaN is passed over). */ \\
-    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_eval_col_##NAME(const T* a, const T* r, \\
-                                                                 const T* b, T* s, T* q, \\
-                                                                 V* low) { \\
-        V va = _mm256_loadu_##S(a), v = _mm256_loadu_##S(r), vb = _mm256_loadu_##S(b); \\
-        *low = _mm256_min_##S(v, *low); \\
-        _mm256_storeu_##S(s, _mm256_add_##S(_mm256_add_##S(va, v), vb)); \\
-        _mm256_storeu_##S(q, _mm256_add_##S(_mm256_add_##S(_mm256_mul_##S(va, va), \\
-                                                           _mm256_mul_##S(v, v)), \\
-                                            _mm256_mul_##S(vb, vb))); \\
-    } \\
-    /* One vector of outputs from the column sums at s and q: ((s[i] + s[i+1]) + s[i+2]) of \\
-       each, then sq / max(sa, the dtype's smallest normal). That is stochastic's _ratio \\
-       (sq / (sa if sa != 0 else 1), or sa where sa is infinite) bit for bit wherever no \\
-       value is negative (the call then raises) and sa is finite: a sum under the smallest \\
-       normal is of values whose squares are all 0, so both give +0; a NaN sum comes with a \\
-       NaN sq, which the division keeps either way. An infinite sa gives NaN here (inf / inf) \\
-       where _ratio gives inf; the caller redoes every output not finite (_eval_window gives \\
-       inf to a window holding an infinity and no NaN). One operation a vector in place of \\
-       _ratio's two compares and two blends. */ \\
-    static CPOOL_ALWAYS_INLINE V cpool_same_3x3_ratio_##NAME(const T* s, const T* q) { \\
-        const V least = _mm256_set1_##S(sizeof(T) == 4 ? FLT_MIN : DBL_MIN); \\
-        V sa = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(s), _mm256_loadu_##S(s + 1)), \\
-                              _mm256_loadu_##S(s + 2)), \\
-          sq = _mm256_add_##S(_mm256_add_##S(_mm256_loadu_##S(q), _mm256_loadu_##S(q + 1)), \\
-                              _mm256_loadu_##S(q + 2)); \\
-        return _mm256_div_##S(sq, _mm256_max_##S(sa, least)); \\
-    } \\
-    /* The sweep step from ``sums`` and the squares at sums + rq into out[at]; ORs each \\
-       output's v - v into *flags: +0 where it is finite, NaN bits where not. */ \\
-    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_out_step_##NAME( \\
-            const T* sums, Py_ssize_t rq, T* out, Py_ssize_t at, V* flags) { \\
-        V v = cpool_same_3x3_ratio_##NAME(sums, sums + rq); \\
-        *flags = _mm256_or_##S(*flags, _mm256_sub_##S(v, v)); \\
-        _mm256_storeu_##S(out + at, v); \\
-    } \\
-    /* Output rows 0 .. H - 1 from input rows at x; has_above / has_below: whether x's row -1 \\
-       / row H are the plane's (x a band of a plane's rows) or its padding. */ \\
-    static CPOOL_ALWAYS_INLINE void cpool_same_3x3_rows_##NAME( \\
-            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, T* buf, \\
-            V* flags, V* low, int has_above, int has_below) { \\
-        const Py_ssize_t Wr = W + 2, vectors = (W + N - 1) / N; \\
-        /* Rows between writing a row's column sums and sweeping them: 10 vectors' steps or \\
-           more, and never the row just before (slower at every width measured, 28 to 112) */ \\
-        const Py_ssize_t lag = vectors >= 5 ? 2 : 3; \\
-        /* the squares' ring after the sums' (CPOOL_SAME_3X3_BUF(W, 2)) */ \\
-        const Py_ssize_t rq = 4 * Wr; \\
-        const T *edge = buf + 4 * Wr + rq, *above, *row, *below, *sums; \\
-        T* dst; \\
-        Py_ssize_t r, j, o; \\
-        for (r = 0; r < H + lag; r++) { \\
-            dst = buf + (r & 3) * Wr + 1; \\
-            sums = buf + ((r + 4 - lag) & 3) * Wr; \\
-            o = (r - lag) * W; /* the swept row's first output */ \\
-            if (r < H) { \\
-                /* row r's columns, with the row of identities for a missing row above or \\
-                   below: row 0's (identity + x_0) + x_1 */ \\
-                row = x + r * row_step; \\
-                above = r > 0 || has_above ? row - row_step : edge; \\
-                below = r + 1 < H || has_below ? row + row_step : edge; \\
-                if (r >= lag) { \\
-                    for (j = 0; j < W; j += N) { \\
-                        CPOOL_OVERLAP_LAST(j, W, N) \\
-                        cpool_same_3x3_eval_col_##NAME(above + j, row + j, below + j, dst + j, \\
-                                                       dst + j + rq, low); \\
-                        cpool_same_3x3_out_step_##NAME(sums + j, rq, out, o + j, flags); \\
-                    } \\
-                } else { \\
-                    for (j = 0; j < W; j += N) { \\
-                        CPOOL_OVERLAP_LAST(j, W, N) \\
-                        cpool_same_3x3_eval_col_##NAME(above + j, row + j, below + j, dst + j, \\
-                                                       dst + j + rq, low); \\
-                    } \\
-                } \\
-            } else if (r >= lag) { \\
-                for (j = 0; j < W; j += N) { \\
-                    CPOOL_OVERLAP_LAST(j, W, N) \\
-                    cpool_same_3x3_out_step_##NAME(sums + j, rq, out, o + j, flags); \\
-                } \\
-            } \\
-        } \\
-    } \\
-    /* The buffer's padding cells and its row of identities (a buffer's first plane): rings \\
-       of four buffer rows each, 1 (sums, maxima: only the row of identities is read) or 2 \\
-       (evaluation's sums and squares). */ \\
-    static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity, \\
-                                                   int rings) { \\
-        Py_ssize_t j; \\
-        for (j = 0; j < 4 * rings; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
-        for (j = 4 * rings * (W + 2); j < CPOOL_SAME_3X3_BUF(W, rings); j++) buf[j] = identity; \\
-    } \\
-    static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
-                                                         Py_ssize_t H, Py_ssize_t W, T* out, \\
-                                                         T* buf, T* low, int has_above, \\
-                                                         int has_below) { \\
-        V m = _mm256_set1_##S(*low), flags = _mm256_setzero_##S(); \\
-        T lanes[N], v; \\
-        Py_ssize_t j; \\
-        if (W < N) return 0; \\
-        cpool_same_3x3_edges_##NAME(buf, W, 0, 2); \\
-        cpool_same_3x3_rows_##NAME(x, row_step, H, W, out, buf, &flags, &m, has_above, \\
-                                   has_below); \\
-        _mm256_storeu_##S(lanes, m); \\
-        for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
-        *low = v; \\
-        return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
-                                       _mm256_cast##S##_si256(flags)); \\
-    }
-    CPOOL_SAME_3X3(f32, float, __m256, ps, 8)
-    CPOOL_SAME_3X3(f64, double, __m256d, pd, 4)
     #if defined(__AVX2__)
+    #define CPOOL_SAME_3X3_KERNELS 1
     #define CPOOL_SAME_3X3_CALLS(NAME, T, V, S, N) \\
+    /* The buffer's padding cells and its row of identities (a buffer's first plane; of its \\
+       ring of four buffer rows only the row of identities after them is read now). */ \\
+    static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity) { \\
+        Py_ssize_t j; \\
+        for (j = 0; j < 4; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
+        for (j = 4 * (W + 2); j < CPOOL_SAME_3X3_BUF(W, 1); j++) buf[j] = identity; \\
+    } \\
     /* (Not inlined into the callers' large loops: inlined there, the ring's loop made rows of \\
        6 vectors or more 8-24% slower than the two-row loop before it.) */ \\
     static CPOOL_NOINLINE int cpool_same_3x3_sums_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
             const T* divs, int reciprocal, int zero_first, T* buf, int fresh) { \\
         const T* identities = buf + 4 * (W + 2); \\
+        V unused = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
-        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0, 1); \\
+        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0); \\
         if (divs == NULL) \\
-            return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, 0); \\
+            return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, 0, 0, \\
+                                               &unused, 0); \\
         if (!reciprocal) \\
-            return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, \\
-                                               zero_first ? 1 : 2); \\
-        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, \\
-                                           zero_first ? 3 : 4); \\
+            return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, 0, 0, \\
+                                               &unused, zero_first ? 1 : 2); \\
+        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, 0, 0, \\
+                                           &unused, zero_first ? 3 : 4); \\
     } \\
     static CPOOL_NOINLINE int cpool_same_3x3_max_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, T* buf, \\
             int fresh) { \\
+        V unused = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
-        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY, 1); \\
-        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf + 4 * (W + 2), 5); \\
+        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY); \\
+        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf + 4 * (W + 2), 0, \\
+                                           0, &unused, 5); \\
+    } \\
+    /* Stochastic evaluation over the same windows (mode 6): the row pairs' sums of the values \\
+       and of their squares, in _stochastic's _eval_rows3 and _ratio_row order, then \\
+       cpool_same_3x3_out's ratio; *low the smaller of itself and every value read but NaN \\
+       (or 0). buf: the row of W zeros for the padding's rows, written here. */ \\
+    static CPOOL_NOINLINE int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, \\
+                                                         Py_ssize_t H, Py_ssize_t W, T* out, \\
+                                                         T* buf, T* low, int has_above, \\
+                                                         int has_below) { \\
+        V m = _mm256_set1_##S(*low); \\
+        T lanes[N], v; \\
+        Py_ssize_t j; \\
+        int state; \\
+        if (W < N) return 0; \\
+        for (j = 0; j < W; j++) buf[j] = 0; \\
+        state = cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf, has_above, \\
+                                            has_below, &m, 6); \\
+        _mm256_storeu_##S(lanes, m); \\
+        for (v = *low, j = 0; j < N; j++) v = lanes[j] < v ? lanes[j] : v; \\
+        *low = v; \\
+        return state; \\
     }
     CPOOL_SAME_3X3_REGS(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3_REGS(f64, double, __m256d, pd, 4)
     CPOOL_SAME_3X3_CALLS(f32, float, __m256, ps, 8)
     CPOOL_SAME_3X3_CALLS(f64, double, __m256d, pd, 4)
     #else /* AVX without AVX2 (a baseline built with -mavx): the lane shifts need AVX2 */
+    #define CPOOL_SAME_3X3_KERNELS 0
     CPOOL_SAME_3X3_NO_CALLS(f32, float)
     CPOOL_SAME_3X3_NO_CALLS(f64, double)
     #endif
@@ -778,6 +784,7 @@ cdef extern from *:
     CPOOL_PLANE_KERNELS(f64, double, __m256d, pd, 4, CPOOL_LOAD_LO_f64, CPOOL_LOAD_HI_f64)
     #else
     #define CPOOL_AVX_KERNELS 0
+    #define CPOOL_SAME_3X3_KERNELS 0
     #define CPOOL_PLANE_KERNELS(NAME, T) \\
     static inline int cpool_plane_sums_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
                                               double* totals, Py_ssize_t ahead) { \\
@@ -791,17 +798,8 @@ cdef extern from *:
     }
     CPOOL_PLANE_KERNELS(f32, float)
     CPOOL_PLANE_KERNELS(f64, double)
-    #define CPOOL_SAME_3X3(NAME, T) \\
-    CPOOL_SAME_3X3_NO_CALLS(NAME, T) \\
-    static inline int cpool_same_3x3_eval_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
-                                                 Py_ssize_t W, T* out, T* buf, T* low, \\
-                                                 int has_above, int has_below) { \\
-        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)buf; (void)low; \\
-        (void)has_above; (void)has_below; \\
-        return 0; \\
-    }
-    CPOOL_SAME_3X3(f32, float)
-    CPOOL_SAME_3X3(f64, double)
+    CPOOL_SAME_3X3_NO_CALLS(f32, float)
+    CPOOL_SAME_3X3_NO_CALLS(f64, double)
     #endif
     /* PyTorch's max update, as _types' _take_max: v replaces m where v > m or v is NaN. */
     #define CPOOL_TAKE_MAX(m, v) (((v) > (m)) | ((v) != (v)) ? (v) : (m))
@@ -2459,6 +2457,7 @@ cdef extern from *:
     """
     bint CPOOL_SSE2
     bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
+    bint CPOOL_SAME_3X3_KERNELS  # whether cpool_same_3x3_sums, _max and _eval compute (AVX2)
     Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W, int rings)  # a "same" 3x3 kernel's buf
     void cpool_argmax_s2_f32(const float* x, Py_ssize_t below, int k, float* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,

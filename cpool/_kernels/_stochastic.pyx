@@ -42,7 +42,7 @@ from cpool._kernels._simd cimport (cpool_any_below_f32, cpool_any_below_f64,
                                    cpool_any_nonfinite_f32, cpool_any_nonfinite_f64,
                                    cpool_eval_2x2_f32, cpool_eval_2x2_f64,
                                    cpool_same_3x3_eval_f32, cpool_same_3x3_eval_f64,
-                                   CPOOL_SAME_3X3_BUF, cpool_stoch_s2_f32, cpool_stoch_s2_f64,
+                                   cpool_stoch_s2_f32, cpool_stoch_s2_f64,
                                    CPOOL_STOCH_S2)
 
 cdef enum:
@@ -926,9 +926,8 @@ def stochastic_eval(
         return 0.0
     cdef bint same3 = not clipped and _same_3x3(True, H, W, OH, OW, kw, sw, 1, pad_w, 1, h_lo,
                                                 h_n, sizeof(floating))
-    if same3:  # cpool_same_3x3_eval's buffer
-        thread_stride = max(thread_stride,
-                            _buffer_stride(CPOOL_SAME_3X3_BUF(W, 2), sizeof(floating)))
+    if same3:  # cpool_same_3x3_eval's row of zeros
+        thread_stride = max(thread_stride, _buffer_stride(W, sizeof(floating)))
     cdef bint tiles_2x2 = not clipped and kw == 2 and sw == 2 and pad_w == 0 and 2 * OW <= W
     # Planes that 2x2 windows tile (output row oh on input rows 2oh and 2oh + 1): a task per
     # plane, its rows by cpool_eval_2x2 back to back, without the row loop's bookkeeping per
