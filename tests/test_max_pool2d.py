@@ -231,6 +231,25 @@ def test_indices_past_int32_rows(H):
     np.testing.assert_array_equal(ev, v)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k", [2, 3])
+def test_stride2_indices_of_window_rows_far_apart(dtype, k):
+    # The AVX2 build's vectors of 2x2 and 3x3 stride-2 windows with indices keep each lane's
+    # winner as its offset from the window's first cell, in the lanes' own width (int32 for
+    # float32); window rows 2**30 cells or more apart in the plane (a dilation here) take the
+    # 128-bit loop, whose offsets are int64. Rows one cell apart in memory (8 MB in all), the
+    # last window row the only one not zero: each window's winner is its last cell.
+    W, dh = 1024, 2**20 + 1
+    buf = np.zeros((k - 1) * dh + W, dtype)
+    buf[(k - 1) * dh:] = np.arange(1, W + 1)
+    x = np.lib.stride_tricks.as_strided(buf, ((k - 1) * dh + 1, W), (buf.itemsize,) * 2,
+                                        writeable=False)
+    v, i = cpool.max_pool2d(x, k, 2, dilation=(dh, 1), return_indices=True)
+    j = np.arange(v.shape[-1])
+    np.testing.assert_array_equal(v[0], 2 * j + k)
+    np.testing.assert_array_equal(i[0], (k - 1) * dh * W + 2 * j + k - 1)
+
+
 @pytest.mark.parametrize("k,s,p,d,c", GRID[::2])
 def test_general_path_is_identical(rng, k, s, p, d, c):
     # The general path (kernels much wider than the input) against the fast path, bit for bit,

@@ -1221,18 +1221,16 @@ cdef extern from *:
             } \\
             _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME(wm)); \\
         }
-    /* cpool_argmax_s2's vectors of 2N outputs (below), in pair order until ORDER256; their
-       indices in groups of 4 int64: the float masks' halves sign-extended, the double ones as
-       they are. */
-    #define CPOOL_MASK256_f32(v, g) _mm256_cvtepi32_epi64((g) ? \\
+    /* cpool_argmax_s2's vectors of 2N outputs (below), in pair order until ORDER256: each
+       lane's winner as its offset from the window's first cell (c + t * index_below, a
+       constant per tap, blended in where the tap wins), in the lanes' own integer width;
+       CPOOL_INT64_256 the int64 of 4 of them (float32: half g, sign-extended). */
+    #define CPOOL_OFFSET256_f32(o) _mm256_castsi256_ps(_mm256_set1_epi32((int32_t)(o)))
+    #define CPOOL_OFFSET256_f64(o) _mm256_castsi256_pd(_mm256_set1_epi64x(o))
+    #define CPOOL_INT64_256_f32(v, g) _mm256_cvtepi32_epi64((g) ? \\
         _mm256_extracti128_si256(_mm256_castps_si256(v), 1) : \\
         _mm256_castsi256_si128(_mm256_castps_si256(v)))
-    #define CPOOL_MASK256_f64(v, g) _mm256_castpd_si256(v)
-    #define CPOOL_ARG_CODE256(S, code, one_, two_, M) { \\
-        one_ = (code) == 1 ? _mm256_or_##S(one_, M) : _mm256_andnot_##S(M, one_); \\
-        if (k == 3) two_ = (code) == 2 ? _mm256_or_##S(two_, M) : _mm256_andnot_##S(M, two_); }
-    #define CPOOL_ARG_INDEX256(NAME, v, g, step) \\
-        _mm256_and_si256(CPOOL_MASK256_##NAME(v, g), _mm256_set1_epi64x(step))
+    #define CPOOL_INT64_256_f64(v, g) _mm256_castpd_si256(v)
     /* Loads for CPOOL_ARGMAX_STEP256: LOADU the plain one; LOADM only the first ``valid``
        lanes (the rest read as 0 and are never touched in memory, so a row's last vector reads
        nothing past its last window's taps). */
@@ -1256,37 +1254,63 @@ cdef extern from *:
             if ((cnt) >= 4) _mm256_storeu_si256((__m256i*)(p), v); \\
             else cpool_store_first_f64((double*)(p), _mm256_castsi256_pd(v), (cnt) * 8); \\
         } while (0)
+    /* Row t's taps for CPOOL_ARGMAX_STEP256, columns 2i + c in A, B (and C for 3 taps). */
+    #define CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, t, A, B, C) \\
+        { \\
+            const T* row = x + (t) * below + 2 * i; \\
+            w0 = LOAD(row, lim); w1 = LOAD(row + 2 * N, (lim) - 2 * N); \\
+            A = CPOOL_EVEN256_##NAME(w0, w1); \\
+            B = CPOOL_ODD256_##NAME(w0, w1); \\
+            if (k == 3) { \\
+                u0 = LOAD(row + 1, (lim) - 1); u1 = LOAD(row + 1 + 2 * N, (lim) - 1 - 2 * N); \\
+                C = CPOOL_ODD256_##NAME(u0, u1); \\
+            } \\
+        }
+    /* The run of taps (b, bo) after (a, ao): b replaces a where the scan's rule has it. */
+    #define CPOOL_ARGMAX_PAIR256(S, a, ao, b, bo) \\
+        { \\
+            CPOOL_TAKE_TAP256(S, a, b, wmask); \\
+            ao = _mm256_blendv_##S(ao, bo, wmask); \\
+        }
     /* One vector of 2N outputs from output i: values to ``dst``, indices to ``dsti``, the row's
        columns from 2i read by LOAD (``lim``: how many of them a LOADM may read), the first
        ``cnt`` of them stored by STORE (STOREU: all). */
     #define CPOOL_ARGMAX_STEP256(NAME, T, S, N, LOAD, lim, dst, dsti, STORE, cnt) \\
         { \\
-            wc1 = wc2 = wr1 = wr2 = _mm256_setzero_##S(); \\
-            CPOOL_UNROLL for (t = 0; t < k; t++) { \\
-                const T* row = x + t * below + 2 * i; \\
-                w0 = LOAD(row, lim); w1 = LOAD(row + 2 * N, (lim) - 2 * N); \\
-                u0 = u1 = w0; \\
-                if (k == 3) { u0 = LOAD(row + 1, (lim) - 1); u1 = LOAD(row + 1 + 2 * N, (lim) - 1 - 2 * N); } \\
-                CPOOL_UNROLL for (c = 0; c < k; c++) { \\
-                    wv = c == 0 ? CPOOL_EVEN256_##NAME(w0, w1) \\
-                       : c == 1 ? CPOOL_ODD256_##NAME(w0, w1) : CPOOL_ODD256_##NAME(u0, u1); \\
-                    if (t == 0 && c == 0) { wm = wv; continue; } \\
-                    CPOOL_TAKE_TAP256(S, wm, wv, wmask); \\
-                    CPOOL_ARG_CODE256(S, c, wc1, wc2, wmask) \\
-                    CPOOL_ARG_CODE256(S, t, wr1, wr2, wmask) \\
-                } \\
+            __m256##S##_T p0, p1, p2, p3, p4, p5, p6, p7, p8, q0, q2, q4, q6; \\
+            p2 = p3 = p4 = p5 = p6 = p7 = p8 = _mm256_setzero_##S(); \\
+            CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 0, p0, p1, p2) \\
+            if (k == 3) { \\
+                CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 1, p3, p4, p5) \\
+                CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 2, p6, p7, p8) \\
+            } else { \\
+                CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 1, p2, p3, p4) \\
             } \\
+            /* The scan's answer by pairs of neighbouring runs of taps (p0 .. p8 in the \\
+               scan's order), each run's winner against the next run's by the scan's own \\
+               rule: a run's winner (its first largest value, or its last NaN) is what the \\
+               scan over the two runs keeps. The chain of dependent steps is then log2 of \\
+               the taps long, not their number. */ \\
+            q0 = offsets[0]; q2 = offsets[2]; q4 = offsets[4]; q6 = offsets[6]; \\
+            CPOOL_ARGMAX_PAIR256(S, p0, q0, p1, offsets[1]) \\
+            CPOOL_ARGMAX_PAIR256(S, p2, q2, p3, offsets[3]) \\
+            if (k == 3) { \\
+                CPOOL_ARGMAX_PAIR256(S, p4, q4, p5, offsets[5]) \\
+                CPOOL_ARGMAX_PAIR256(S, p6, q6, p7, offsets[7]) \\
+                CPOOL_ARGMAX_PAIR256(S, p0, q0, p2, q2) \\
+                CPOOL_ARGMAX_PAIR256(S, p4, q4, p6, q6) \\
+                CPOOL_ARGMAX_PAIR256(S, p0, q0, p4, q4) \\
+                CPOOL_ARGMAX_PAIR256(S, p0, q0, p8, offsets[8]) \\
+            } else { \\
+                CPOOL_ARGMAX_PAIR256(S, p0, q0, p2, q2) \\
+            } \\
+            wm = p0; \\
+            wo = q0; \\
             STORE##_##NAME(dst, CPOOL_ORDER256_##NAME(wm), cnt); \\
-            wc1 = CPOOL_ORDER256_##NAME(wc1); wr1 = CPOOL_ORDER256_##NAME(wr1); \\
-            wc2 = CPOOL_ORDER256_##NAME(wc2); wr2 = CPOOL_ORDER256_##NAME(wr2); \\
+            wo = CPOOL_ORDER256_##NAME(wo); \\
             CPOOL_UNROLL for (g = 0; g < N / 2; g++) { \\
                 at256 = _mm256_add_epi64(_mm256_set1_epi64x(base + 2 * (i + 4 * g)), lane256); \\
-                at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wc1, g, 1)); \\
-                at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wr1, g, index_below)); \\
-                if (k == 3) { \\
-                    at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wc2, g, 2)); \\
-                    at256 = _mm256_add_epi64(at256, CPOOL_ARG_INDEX256(NAME, wr2, g, 2 * index_below)); \\
-                } \\
+                at256 = _mm256_add_epi64(at256, CPOOL_INT64_256_##NAME(wo, g)); \\
                 STORE##_IDX((dsti) + 4 * g, at256, (cnt) - 4 * g); \\
             } \\
         }
@@ -1297,11 +1321,20 @@ cdef extern from *:
        cost less than the masks (max 2x2 on 14-wide planes: 0.97 -> 1.3 ms). The masked step
        wrote to a buffer before, whose copy out GCC made two memcpy calls a row, a quarter of
        adaptive max 13 -> 6's time in a profile: 0.944 -> 0.875 ms with the stores of 16, 8
-       and 4 bytes (max 3x3 s2 with indices on 14- and 27-wide planes 0.93 too). */
+       and 4 bytes (max 3x3 s2 with indices on 14- and 27-wide planes 0.93 too). Until
+       2026-12-06 a step took its taps one after another, each winner's row and column kept
+       as two masks each (four operations a tap, and the index's sums after): adaptive
+       max 13 -> 6 with indices 1.32-1.34 -> 1.07 ms on the Intel host, max 3x3 s2 with
+       indices on 14- and 27-wide planes 0.74-0.81 of the time, 2x2 0.95-1.00 (float64
+       adaptive 0.93; one thread, the two builds alternated). */
     #define CPOOL_ARGMAX_WIDE(NAME, T, S, N) \\
-        { \\
+        /* (float32 offsets are int32 lanes: rows too far apart for them take the loop below) */ \\
+        if (sizeof(T) == 8 || index_below <= (INT32_MAX - 2) / 2) { \\
             __m256i lane256 = _mm256_set_epi64x(6, 4, 2, 0), at256; \\
-            __m256##S##_T w0, w1, u0, u1, wm, wv, wmask, wc1, wc2, wr1, wr2; \\
+            __m256##S##_T w0, w1, u0, u1, wm, wmask, wo, offsets[9]; \\
+            for (t = 0; t < k; t++) /* in the scan's order */ \\
+                for (c = 0; c < k; c++) \\
+                    offsets[t * k + c] = CPOOL_OFFSET256_##NAME(c + t * index_below); \\
             for (; i + 2 * N <= n; i += 2 * N) { \\
                 CPOOL_ARGMAX_HINT(i) \\
                 CPOOL_ARGMAX_STEP256(NAME, T, S, N, CPOOL_LOADU256_##NAME, 0, out + i, idx + i, \\
