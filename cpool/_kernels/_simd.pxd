@@ -1254,56 +1254,72 @@ cdef extern from *:
             if ((cnt) >= 4) _mm256_storeu_si256((__m256i*)(p), v); \\
             else cpool_store_first_f64((double*)(p), _mm256_castsi256_pd(v), (cnt) * 8); \\
         } while (0)
-    /* Row t's taps for CPOOL_ARGMAX_STEP256, columns 2i + c in A, B (and C for 3 taps). */
-    #define CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, t, A, B, C) \\
+    /* Row t's taps for CPOOL_ARGMAX_STEP256, columns 2i + c in A, B (and C for 3 taps), and
+       the lanes of any NaN among them ORed into wnan. */
+    #define CPOOL_ARGMAX_ROW256(NAME, T, S, N, LOAD, lim, t, A, B, C) \\
         { \\
             const T* row = x + (t) * below + 2 * i; \\
             w0 = LOAD(row, lim); w1 = LOAD(row + 2 * N, (lim) - 2 * N); \\
             A = CPOOL_EVEN256_##NAME(w0, w1); \\
             B = CPOOL_ODD256_##NAME(w0, w1); \\
+            wnan = _mm256_or_##S(wnan, _mm256_cmp_##S(w0, w1, _CMP_UNORD_Q)); \\
             if (k == 3) { \\
                 u0 = LOAD(row + 1, (lim) - 1); u1 = LOAD(row + 1 + 2 * N, (lim) - 1 - 2 * N); \\
                 C = CPOOL_ODD256_##NAME(u0, u1); \\
+                wnan = _mm256_or_##S(wnan, _mm256_cmp_##S(u1, u1, _CMP_UNORD_Q)); \\
             } \\
         }
-    /* The run of taps (b, bo) after (a, ao): b replaces a where the scan's rule has it. */
+    /* The run of taps (b, bo) after (a, ao): b replaces a where the scan's rule has it (v > m
+       or v NaN); _FAST where no tap is NaN, by one max (max(b, a) is a where b > a is not). */
     #define CPOOL_ARGMAX_PAIR256(S, a, ao, b, bo) \\
         { \\
             CPOOL_TAKE_TAP256(S, a, b, wmask); \\
             ao = _mm256_blendv_##S(ao, bo, wmask); \\
+        }
+    #define CPOOL_ARGMAX_PAIR256_FAST(S, a, ao, b, bo) \\
+        { \\
+            wmask = _mm256_cmp_##S(b, a, _CMP_GT_OQ); \\
+            a = _mm256_max_##S(b, a); \\
+            ao = _mm256_blendv_##S(ao, bo, wmask); \\
+        }
+    /* The scan's answer by pairs of neighbouring runs of taps (p0 .. p8 in the scan's order),
+       each run's winner against the next run's by the scan's own rule: a run's winner (its
+       first largest value, or its last NaN) is what the scan over the two runs keeps. The
+       chain of dependent steps is then log2 of the taps long, not their number. */
+    #define CPOOL_ARGMAX_TREE256(S, PAIR) \\
+        { \\
+            q0 = offsets[0]; q2 = offsets[2]; q4 = offsets[4]; q6 = offsets[6]; \\
+            PAIR(S, p0, q0, p1, offsets[1]) \\
+            PAIR(S, p2, q2, p3, offsets[3]) \\
+            if (k == 3) { \\
+                PAIR(S, p4, q4, p5, offsets[5]) \\
+                PAIR(S, p6, q6, p7, offsets[7]) \\
+                PAIR(S, p0, q0, p2, q2) \\
+                PAIR(S, p4, q4, p6, q6) \\
+                PAIR(S, p0, q0, p4, q4) \\
+                PAIR(S, p0, q0, p8, offsets[8]) \\
+            } else { \\
+                PAIR(S, p0, q0, p2, q2) \\
+            } \\
         }
     /* One vector of 2N outputs from output i: values to ``dst``, indices to ``dsti``, the row's
        columns from 2i read by LOAD (``lim``: how many of them a LOADM may read), the first
        ``cnt`` of them stored by STORE (STOREU: all). */
     #define CPOOL_ARGMAX_STEP256(NAME, T, S, N, LOAD, lim, dst, dsti, STORE, cnt) \\
         { \\
-            __m256##S##_T p0, p1, p2, p3, p4, p5, p6, p7, p8, q0, q2, q4, q6; \\
-            p2 = p3 = p4 = p5 = p6 = p7 = p8 = _mm256_setzero_##S(); \\
-            CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 0, p0, p1, p2) \\
+            __m256##S##_T p0, p1, p2, p3, p4, p5, p6, p7, p8, q0, q2, q4, q6, wnan; \\
+            p2 = p3 = p4 = p5 = p6 = p7 = p8 = wnan = _mm256_setzero_##S(); \\
+            CPOOL_ARGMAX_ROW256(NAME, T, S, N, LOAD, lim, 0, p0, p1, p2) \\
             if (k == 3) { \\
-                CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 1, p3, p4, p5) \\
-                CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 2, p6, p7, p8) \\
+                CPOOL_ARGMAX_ROW256(NAME, T, S, N, LOAD, lim, 1, p3, p4, p5) \\
+                CPOOL_ARGMAX_ROW256(NAME, T, S, N, LOAD, lim, 2, p6, p7, p8) \\
             } else { \\
-                CPOOL_ARGMAX_ROW256(NAME, T, N, LOAD, lim, 1, p2, p3, p4) \\
+                CPOOL_ARGMAX_ROW256(NAME, T, S, N, LOAD, lim, 1, p2, p3, p4) \\
             } \\
-            /* The scan's answer by pairs of neighbouring runs of taps (p0 .. p8 in the \\
-               scan's order), each run's winner against the next run's by the scan's own \\
-               rule: a run's winner (its first largest value, or its last NaN) is what the \\
-               scan over the two runs keeps. The chain of dependent steps is then log2 of \\
-               the taps long, not their number. */ \\
-            q0 = offsets[0]; q2 = offsets[2]; q4 = offsets[4]; q6 = offsets[6]; \\
-            CPOOL_ARGMAX_PAIR256(S, p0, q0, p1, offsets[1]) \\
-            CPOOL_ARGMAX_PAIR256(S, p2, q2, p3, offsets[3]) \\
-            if (k == 3) { \\
-                CPOOL_ARGMAX_PAIR256(S, p4, q4, p5, offsets[5]) \\
-                CPOOL_ARGMAX_PAIR256(S, p6, q6, p7, offsets[7]) \\
-                CPOOL_ARGMAX_PAIR256(S, p0, q0, p2, q2) \\
-                CPOOL_ARGMAX_PAIR256(S, p4, q4, p6, q6) \\
-                CPOOL_ARGMAX_PAIR256(S, p0, q0, p4, q4) \\
-                CPOOL_ARGMAX_PAIR256(S, p0, q0, p8, offsets[8]) \\
-            } else { \\
-                CPOOL_ARGMAX_PAIR256(S, p0, q0, p2, q2) \\
-            } \\
+            if (_mm256_testz_si256(_mm256_cast##S##_si256(wnan), _mm256_cast##S##_si256(wnan))) \\
+                CPOOL_ARGMAX_TREE256(S, CPOOL_ARGMAX_PAIR256_FAST) \\
+            else \\
+                CPOOL_ARGMAX_TREE256(S, CPOOL_ARGMAX_PAIR256) \\
             wm = p0; \\
             wo = q0; \\
             STORE##_##NAME(dst, CPOOL_ORDER256_##NAME(wm), cnt); \\
@@ -1323,10 +1339,10 @@ cdef extern from *:
        adaptive max 13 -> 6's time in a profile: 0.944 -> 0.875 ms with the stores of 16, 8
        and 4 bytes (max 3x3 s2 with indices on 14- and 27-wide planes 0.93 too). Until
        2026-12-06 a step took its taps one after another, each winner's row and column kept
-       as two masks each (four operations a tap, and the index's sums after): adaptive
-       max 13 -> 6 with indices 1.32-1.34 -> 1.07 ms on the Intel host, max 3x3 s2 with
-       indices on 14- and 27-wide planes 0.74-0.81 of the time, 2x2 0.95-1.00 (float64
-       adaptive 0.93; one thread, the two builds alternated). */
+       as two masks each (four operations a tap, and the index's sums after), and each tap
+       checked for NaN: adaptive max 13 -> 6 with indices 1.37 -> 0.96 ms on the Intel host,
+       max 3x3 s2 with indices on 14- and 27-wide planes 0.59-0.70 of the time, 2x2
+       0.88-1.02 (float64 adaptive 0.82; one thread, the two builds alternated). */
     #define CPOOL_ARGMAX_WIDE(NAME, T, S, N) \\
         /* (float32 offsets are int32 lanes: rows too far apart for them take the loop below) */ \\
         if (sizeof(T) == 8 || index_below <= (INT32_MAX - 2) / 2) { \\
