@@ -387,6 +387,31 @@ def test_tiles_every_row_width(rng, W, dtype, k):
                                       as_bits(ref.max_pool2d(x, 3, 2)))
 
 
+@pytest.mark.parametrize("W", [3, 4, 5, 9, 16, 17, 33, 34, 35, 40, 41, 56, 57, 113, 1031])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("k", [2, 3])
+def test_stride2_indices_of_rows_the_padding_cuts(rng, W, dtype, k):
+    # Max 2x2 and 3x3 stride 2 with indices and padding (ResNet's stem with indices): on rows
+    # whose every window row is real, the windows with every tap in the row go by the
+    # vectors, those the padding cuts (the first, with ceil_mode the last) by PyTorch's scan
+    # of their real columns; the top and bottom rows, cut by the padding, by the general
+    # path. Planes over the small-plane size, widths from one window up, odd and even, ties,
+    # -0, +0 and NaN payloads, rows set apart, one and two threads, against the reference's
+    # values and indices bitwise.
+    for p in range(1, k // 2 + 1):
+        for H in (k + 2, 40):
+            x = _sparse_specials(rng, (2, 3, H, W), dtype)
+            for xs in (x, rows_apart(x)):
+                for ceil_mode in (False, True):
+                    exp, ei = ref.max_pool2d(xs, k, 2, p, ceil_mode=ceil_mode,
+                                             return_indices=True)
+                    for threads in (1, 2):
+                        got, gi = cpool.max_pool2d(xs, k, 2, p, ceil_mode=ceil_mode,
+                                                   return_indices=True, num_threads=threads)
+                        np.testing.assert_array_equal(as_bits(got), as_bits(exp))
+                        np.testing.assert_array_equal(gi, ei)
+
+
 @pytest.mark.parametrize("W", list(range(33, 58)) + [63, 64, 65, 112, 113, 224, 225, 1031])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("p,ceil", [(0, False), (1, False), (1, True), (0, True)])

@@ -533,6 +533,43 @@ cdef inline void _argmax_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k, 
                             STREAM_PREFETCH_BYTES)
 
 
+cdef inline void _argmax_window(const numeric* cell, Py_ssize_t below, Py_ssize_t n_rows,
+                                Py_ssize_t n_cols, int64_t at, int64_t index_below,
+                                numeric* out, int64_t* idx) noexcept nogil:
+    """PyTorch's scan of one window with its index: ``n_cols`` columns from ``cell`` of rows
+    ``cell + t*below`` (t < ``n_rows``), the first tap the start; a tap's index ``at`` + its
+    column + t * ``index_below``."""
+    cdef numeric m = cell[0], v
+    cdef int64_t best = at
+    cdef Py_ssize_t t, c
+    for t in range(n_rows):
+        for c in range(n_cols):
+            v = cell[t * below + c]
+            if _replaces(m, v):
+                m = v
+                best = at + t * index_below + c
+    out[0] = m
+    idx[0] = best
+
+
+cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k,
+                                    numeric* out, int64_t* idx, Py_ssize_t OW, Py_ssize_t in_lo,
+                                    Py_ssize_t in_hi, const Py_ssize_t* w_lo,
+                                    const Py_ssize_t* w_n, int64_t base,
+                                    int64_t index_below) noexcept nogil:
+    """:func:`_argmax_row` for a row of k x k windows at stride 2 whose first or last windows
+    the padding cuts: outputs ``in_lo`` .. ``in_hi`` - 1 (every tap in the row) by it, the
+    others by :func:`_argmax_window` over their real columns (``w_lo``, ``w_n``); ``base``
+    the flat index of the row's first cell."""
+    cdef Py_ssize_t ow
+    _argmax_row(r0 + w_lo[in_lo], below, k, out + in_lo, idx + in_lo, in_hi - in_lo,
+                base + w_lo[in_lo], index_below)
+    for ow in range(OW):
+        if ow < in_lo or ow >= in_hi:
+            _argmax_window(r0 + w_lo[ow], below, k, w_n[ow], base + w_lo[ow], index_below,
+                           out + ow, idx + ow)
+
+
 cdef inline int _tile_op(bint is_max, bint square, bint zero_first) noexcept nogil:
     """cpool_tiles_2x2's op: 2 max, 1 sums of squares, 0 sums with PyTorch's +0 after the
     scale (avg_pool), 3 with it before (``zero_first``: adaptive pooling)."""
@@ -1964,6 +2001,20 @@ cdef inline int _max_with_indices(
     cdef bint tiles = (layout is planes and (numeric is float or numeric is double)
                        and not depth and not clipped and not plane_bounds
                        and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
+    # The same windows in rows that padding cuts at either end (max_pool2d(x, 3, 2, 1,
+    # return_indices=True), ResNet's stem): the windows with every tap in the row by
+    # _argmax_row, the cut ones by PyTorch's scan of their real columns (_argmax_padded_row);
+    # rows with every window row real.
+    cdef bint padded_tiles = (layout is planes and (numeric is float or numeric is double)
+                              and not depth and not clipped and not plane_bounds and not tiles
+                              and (kw == 2 or kw == 3) and sw == 2 and dw == 1 and pad_w > 0)
+    cdef Py_ssize_t in_lo = OW, in_hi = 0  # the outputs whose windows are whole
+    if padded_tiles:
+        for ow in range(OW):
+            if w_n[ow] == kw:
+                in_lo = min(in_lo, ow)
+                in_hi = ow + 1
+        padded_tiles = in_hi > in_lo and not any_empty
     cdef Py_ssize_t n_out = max(OW, n_pos) * lanes  # outputs one combine sweep writes
     # Per thread: the column maxima (and the gathered sweep's values); their rows, then the
     # winners' rows and columns; the row table (and the gathered sweep's indices).
@@ -2033,6 +2084,11 @@ cdef inline int _max_with_indices(
                     if tiles and h_n[hb + oh] == kw:
                         _argmax_row(first, dh * row_step, kw, orow, irow, OW,
                                     row_at[0] + w_lo[wb], dh * W)
+                        _step(OH, B1, &b0, &b1, &oh)
+                        continue
+                    if padded_tiles and h_n[hb + oh] == kw:
+                        _argmax_padded_row(first, dh * row_step, kw, orow, irow, OW, in_lo, in_hi,
+                                           &w_lo[0], &w_n[0], row_at[0], dh * W)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _vertical_arg(first, depth_step, nd, dh * row_step, h_n[hb + oh], L, vmax + row0,
