@@ -564,10 +564,12 @@ cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssiz
     cdef Py_ssize_t ow
     _argmax_row(r0 + w_lo[in_lo], below, k, out + in_lo, idx + in_lo, in_hi - in_lo,
                 base + w_lo[in_lo], index_below)
-    for ow in range(OW):
-        if ow < in_lo or ow >= in_hi:
-            _argmax_window(r0 + w_lo[ow], below, k, w_n[ow], base + w_lo[ow], index_below,
-                           out + ow, idx + ow)
+    for ow in range(in_lo):
+        _argmax_window(r0 + w_lo[ow], below, k, w_n[ow], base + w_lo[ow], index_below,
+                       out + ow, idx + ow)
+    for ow in range(in_hi, OW):
+        _argmax_window(r0 + w_lo[ow], below, k, w_n[ow], base + w_lo[ow], index_below,
+                       out + ow, idx + ow)
 
 
 cdef inline int _tile_op(bint is_max, bint square, bint zero_first) noexcept nogil:
