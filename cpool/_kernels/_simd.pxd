@@ -433,28 +433,27 @@ cdef extern from *:
        its general rows.
        Both by cpool_same_3x3_pairs: output rows two at a time from input rows r - 1 .. r + 2
        (a missing row: the row of W identities, +0 or -inf, at ``edge``). A max shares the
-       column max of rows r and r + 1, p = max(x_r+1, x_r); row r's is then max(p, x_r-1)
-       and row r + 1's max(x_r+2, p). _mm_max(v, m) keeps m on ties, so each is the first of
-       its column's largest values, as the scan order over the rows gives: the same bits as
-       one column max at a time. Sums keep their order, (x_r-1 + x_r) + x_r+1, so share
-       only the rows' loads. The columns' neighbours come from the vectors beside them in
-       registers (a lane shift across the two halves: an alignr each, from one
-       permute2f128 a vector, its halves with the next vector, which serve both its right
-       neighbours and the next vector's left ones), with the identity before the first
-       column and after the last. A row's last vector reads the row's last N values and moves them down to its
-       first W - N(K - 1) lanes (the rest the identity; the divisors likewise); its outputs
-       are stored that many lanes wide, so nothing outside the row is read or written. A
-       max's flags: a NaN in any row (unordered compare of the two middle rows) or a -0
-       column max (float32: the least column max as an int32, which is INT_MIN only for -0;
-       float64: the -0 lanes). A last row of its own (H odd) runs as the pair's first with
-       the row above as the pair's fourth (its second row's outputs are written first and
-       then over). Returns 0 for rows under a vector (the caller's own loops then). buf
-       holds CPOOL_SAME_3X3_BUF(W, 1) = 5W + 8 values, of which these read only the row of
-       identities, written when ``fresh`` (a buffer's first plane: no call writes over it).
-       Against the ring below, which both took until 2026-12-05 (each input row's column
-       sums or maxima stored to a buffer row, then swept back with three loads an output):
-       a C model, planes in L2, took 0.72-0.81 of the time for max and 0.62-0.89 for
-       averages on planes 8 to 112 wide.
+       column max of rows r and r + 1, p = max(x_r+1, x_r); row r's is then max(p, x_r-1) and
+       row r + 1's max(x_r+2, p). _mm_max(v, m) keeps m on ties, so each is the first of its
+       column's largest values, as the scan order over the rows gives: the same bits as one
+       column max at a time. Sums keep their order, (x_r-1 + x_r) + x_r+1, so share only the
+       rows' loads. The columns' neighbours come from the vectors beside them in registers (a
+       lane shift across the two halves: an alignr each, from one permute2f128 a vector, its
+       halves with the next vector, which serve both its right neighbours and the next vector's
+       left ones), with the identity before the first column and after the last. A row's last
+       vector reads the row's last N values and moves them down to its first W - N(K - 1) lanes
+       (the rest the identity; the divisors likewise); its outputs are stored that many lanes
+       wide, so nothing outside the row is read or written. A max's flags: a NaN in any row
+       (unordered compare of the two middle rows) or a -0 column max (float32: the least column
+       max as an int32, which is INT_MIN only for -0; float64: the -0 lanes). A last row of its
+       own (H odd) runs as the pair's first with the row above as the pair's fourth (its second
+       row's outputs are written first and then over). Returns 0 for rows under a vector (the
+       caller's own loops then). buf holds CPOOL_SAME_3X3_BUF(W, 1) = 5W + 8 values, of which
+       these read only the row of identities, written when ``fresh`` (a buffer's first plane:
+       no call writes over it). Against the ring below, which both took until 2026-12-05 (each
+       input row's column sums or maxima stored to a buffer row, then swept back with three
+       loads an output): a C model, planes in L2, took 0.72-0.81 of the time for max and
+       0.62-0.89 for averages on planes 8 to 112 wide.
        cpool_same_3x3_eval: stochastic pooling's evaluation (training=False) over the same
        windows, by cpool_same_3x3_pairs too (mode 6): each row pair's column sums of the
        values and of their squares in _stochastic's _eval_rows3 order, the three columns of
@@ -690,8 +689,9 @@ cdef extern from *:
             last0 = cpool_same_3x3_out_##NAME( \\
                 st.c0, st.h0, cpool_halves_##NAME(st.c0, identity), st.qc0, st.qh0, \\
                 cpool_halves_##NAME(st.qc0, zero), dv0, &tail_flags, mode); \\
-            st.flags = mode == 6 ? _mm256_add_##S(st.flags, _mm256_and_##S(tail_flags, last_lanes)) \\
-                                 : _mm256_or_##S(st.flags, _mm256_and_##S(tail_flags, last_lanes)); \\
+            tail_flags = _mm256_and_##S(tail_flags, last_lanes); \\
+            st.flags = mode == 6 ? _mm256_add_##S(st.flags, tail_flags) \\
+                                 : _mm256_or_##S(st.flags, tail_flags); \\
             if (R == N) { \\
                 _mm256_storeu_##S(o1 + (K - 1) * N, last1); \\
                 _mm256_storeu_##S(o0 + (K - 1) * N, last0); \\
