@@ -177,6 +177,37 @@ def test_contiguous_planes_with_a_few_special_ones(rng, dtype, shape):
     assert_identical(cpool.global_max_pool2d(x[:, ::-1, ::-1].copy()[:, ::-1, ::-1]), v)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("n", [8, 9, 15, 16, 17, 31, 32, 33, 35, 36, 49, 63, 64, 65, 71, 72, 100,
+                               127, 128, 129, 135, 200])
+def test_contiguous_planes_maximum_at_every_position(rng, dtype, n):
+    # The AVX2 planes kernel finds each maximum's cell (its index, its sign of zero) while the
+    # plane is in cache: the compare masks of eight vectors a step in one word, the values past
+    # the last whole vector from the plane's last vector shifted into place (shifted right
+    # where they start before the step), a chunk of 64 planes a call. Plane p holds its
+    # maximum at p % n and again later (a tie the scan must not take); some planes are all
+    # zeros of mixed signs, some hold a NaN: 211 planes, so chunks and their four-plane steps
+    # end at every remainder.
+    planes = random_array(rng, (211, n), dtype) - 3.0
+    at = np.arange(211) % n
+    planes[np.arange(211), at] = 5.0
+    later = np.minimum(at + 1 + rng.integers(0, n, 211), n - 1)
+    planes[np.arange(211), later] = 5.0
+    for p in rng.choice(211, 12, replace=False):
+        planes[p] = np.where(rng.random(n) < 0.5, -0.0, 0.0).astype(dtype)
+        planes[p, : p % n] = -1.0
+    for p in rng.choice(211, 6, replace=False):
+        planes[p, rng.integers(0, n)] = np.nan
+    x = planes.reshape(211, 1, n)
+    expected = ref.global_max_pool2d(x, False, return_indices=True)
+    for threads in (1, 2):
+        v, i = cpool.global_max_pool2d(x, return_indices=True, num_threads=threads)
+        np.testing.assert_array_equal(as_bits(v), as_bits(expected[0]))
+        np.testing.assert_array_equal(i, expected[1])
+        np.testing.assert_array_equal(as_bits(cpool.global_max_pool2d(x, num_threads=threads)),
+                                      as_bits(expected[0]))
+
+
 def test_global_max_nan_bits_reproducer():
     x = np.array([[1, np.nan, 2]])
     x.view(np.uint64)[0, 1] |= 0x123  # a NaN with a payload

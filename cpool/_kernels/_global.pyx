@@ -49,7 +49,7 @@ ctypedef fused band_acc:
 
 cdef enum:
     TASK_CHUNK = 16  # (plane, band) tasks per parallel iteration: one division per chunk
-    PLANE_CHUNK = 64  # small planes summed per call of cpool_plane_sums (totals on the stack)
+    PLANE_CHUNK = 64  # small planes per call of cpool_plane_sums (totals on the stack), _maxima
     LANES = 8  # independent accumulators per run: breaks the add/select dependency chain
 
 
@@ -287,26 +287,32 @@ cdef void _plane_maxima(const numeric* x, Py_ssize_t p0, Py_ssize_t p1, Py_ssize
     """out[p] (and indices[p] unless NULL) = the max of plane p of ``n`` cells at ``x + p * n``
     by :func:`_band_max_at`, for p0 <= p < p1: :func:`global_max` over planes that are one
     contiguous block, as a loop over raw pointers (see :func:`_plane_sums`). Float planes of a
-    vector or more take their maxima four planes a step from ``cpool_plane_maxima`` (AVX2
-    build; it returns 0 for smaller planes), and then the search only where the bits are in
-    question or indices are asked for."""
-    cdef Py_ssize_t p
+    vector or more take their maxima, and their scan's cells (indices, the sign of a zero),
+    four planes a step from ``cpool_plane_maxima`` (AVX2 build; it returns 0 for smaller
+    planes), a chunk of planes a call, so that the search of a NaN maximum's plane (the last
+    NaN) finds it in cache."""
+    cdef Py_ssize_t p, q, count
     cdef const numeric* plane
-    cdef int done = 0  # 0: not done; 1: done; 2: done, and some maximum is a zero or NaN
-    cdef numeric m
-    if numeric is float:
-        done = cpool_plane_maxima_f32(x + p0 * n, p1 - p0, n, out + p0, STREAM_PREFETCH_BYTES)
-    elif numeric is double:
-        done = cpool_plane_maxima_f64(x + p0 * n, p1 - p0, n, out + p0, STREAM_PREFETCH_BYTES)
-    if done:  # the maxima: now the scan's bits of a zero or NaN, and the indices
-        for p in range(p0, p1 if indices != NULL or done == 2 else p0):
-            m = out[p]
-            if indices != NULL:
-                out[p] = _band_search(x + p * n, n, 0, 1, n, m, indices + p)
-            elif done == 2 and (m == 0 or m != m):
-                out[p] = _band_search_rare(x + p * n, n, 0, 1, n, m)
-        return
-    for p in range(p0, p1):
+    cdef int done = 0  # 0: not done; 1: done; 2: done, and some maximum is NaN
+    p = p0
+    while p < p1 and (numeric is float or numeric is double):
+        count = min(PLANE_CHUNK, p1 - p)
+        if numeric is float:
+            done = cpool_plane_maxima_f32(x + p * n, count, n, out + p,
+                                          indices + p if indices != NULL else NULL,
+                                          STREAM_PREFETCH_BYTES)
+        elif numeric is double:
+            done = cpool_plane_maxima_f64(x + p * n, count, n, out + p,
+                                          indices + p if indices != NULL else NULL,
+                                          STREAM_PREFETCH_BYTES)
+        if not done:
+            break
+        for q in range(p, p + count if done == 2 else p):
+            if out[q] != out[q]:
+                out[q] = _band_search(x + q * n, n, 0, 1, n, out[q],
+                                      indices + q if indices != NULL else NULL)
+        p += count
+    for p in range(p, p1):
         plane = x + p * n
         _prefetch_stream(plane, n * sizeof(numeric))
         out[p] = _band_max_at(plane, n, 0, 1, n, indices + p if indices != NULL else NULL)

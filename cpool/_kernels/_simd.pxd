@@ -61,6 +61,16 @@ cdef extern from *:
     #define CPOOL_UNROLL
     #define CPOOL_ALWAYS_INLINE inline
     #endif
+    /* The index of the lowest set bit of a nonzero word. */
+    static inline int cpool_ctz64(uint64_t bits) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctzll(bits);
+    #else
+        int k = 0;
+        for (; !(bits & 1); bits >>= 1) k++;
+        return k;
+    #endif
+    }
     /* A vector's -0 lanes: (m == 0) & m keeps the sign bit of -0 only. The max kernels or it
        into their flags beside a NaN test: where a column max is -0 the row-separable order
        may keep another zero than PyTorch's scan. 128 and 256 bits (m: a plain variable). The
@@ -217,8 +227,12 @@ cdef extern from *:
          does for rows. A plane whose length is not a whole
          number of vectors ends with one that overlaps the one before (a max may see a value
          twice). Four planes a step, their NaN checks shared (a step with a NaN redoes its
-         planes one by one) and their lanes reduced together. Returns 2 if some max is a zero
-         or NaN, else 1: which zero or NaN the scan keeps, the caller finds by its search. */
+         planes one by one) and their lanes reduced together. A zero maximum, and with
+         ``indices`` (not NULL) every maximum, is then looked up in its plane while the plane
+         is in cache (cpool_first_max: the scan's first equal value, its sign of zero and its
+         index); before 2026-12-06 the caller searched after the whole call, reading every
+         plane from memory a second time. Returns 2 if some max is NaN, else 1: which NaN the
+         scan keeps (the last), and its index, the caller finds by its search. */
     /* The values a "same" 3x3 kernel's buffer holds, for rows of W values: ``rings`` rings of
        four rows of W + 2 (1: the ring cpool_same_3x3_sums and _max had until 2026-12-05, of
        which they now read only the row of identities after it), and a row of W identities.
@@ -399,22 +413,68 @@ cdef extern from *:
         } \\
         cpool_hmax4_##NAME(m0, m1, m2, m3, out); \\
     } \\
+    /* The index of the first of the plane's n >= N values at q equal to b's lanes (one of \\
+       them is). The first vector on its own (the zeros of a ReLU's dead channel, where the \\
+       values-only max looks: a search of the whole plane there cost 1.14x the time of a \\
+       max over planes a quarter of them dead), then the compare masks of eight vectors a \\
+       step in one word, so that where in a plane of up to nine vectors it lies takes no \\
+       further branch. Values past the last whole vector come from the vector that ends the \\
+       plane, its mask shifted into place (its lanes before the step's first value, if any, \\
+       were compared in the step before). */ \\
+    static inline Py_ssize_t cpool_first_equal256_##NAME(const T* q, Py_ssize_t n, V b) { \\
+        Py_ssize_t j, k, at; \\
+        uint64_t bits = (unsigned)_mm256_movemask_##S(_mm256_cmp_##S(_mm256_loadu_##S(q), b, \\
+                                                                     _CMP_EQ_OQ)), last; \\
+        if (bits) return cpool_ctz64(bits); \\
+        for (j = N; j < n; j += 8 * N) { \\
+            bits = 0; \\
+            for (k = 0; k < 8 && j + (k + 1) * N <= n; k++) \\
+                bits |= (uint64_t)(unsigned)_mm256_movemask_##S(_mm256_cmp_##S( \\
+                    _mm256_loadu_##S(q + j + k * N), b, _CMP_EQ_OQ)) << (k * N); \\
+            if (k < 8 && j + k * N < n) { \\
+                last = (unsigned)_mm256_movemask_##S(_mm256_cmp_##S( \\
+                    _mm256_loadu_##S(q + n - N), b, _CMP_EQ_OQ)); \\
+                at = n - N - j; \\
+                bits |= at >= 0 ? last << at : last >> -at; \\
+            } \\
+            if (bits) return j + cpool_ctz64(bits); \\
+        } \\
+        return n; /* not reached: b is a value of the plane */ \\
+    } \\
+    /* The cell of PyTorch's scan that holds the plane's maximum *m (n >= N values at q): \\
+       the first value equal to it, whose own bits (the sign of a zero) go to *m, its index \\
+       to *index unless that is NULL. A NaN maximum is left to the caller's search (the \\
+       scan keeps the last NaN): returns 1 for one, else 0. */ \\
+    static inline int cpool_first_max_##NAME(const T* q, Py_ssize_t n, T* m, int64_t* index) { \\
+        Py_ssize_t j; \\
+        if (*m != *m) return 1; \\
+        j = cpool_first_equal256_##NAME(q, n, _mm256_set1_##S(*m)); \\
+        *m = q[j]; \\
+        if (index) *index = j; \\
+        return 0; \\
+    } \\
     static inline int cpool_plane_maxima_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
-                                                T* out, Py_ssize_t ahead) { \\
-        Py_ssize_t p; \\
+                                                T* out, int64_t* indices, Py_ssize_t ahead) { \\
+        Py_ssize_t p, k; \\
         const char* hint = (const char*)x + ahead; \\
-        int rare = 0; \\
+        int nan = 0; \\
         if (n < N) return 0; /* planes under a vector: the caller's own loop */ \\
         for (p = 0; p + 4 <= n_planes; p += 4) { \\
             cpool_hint_to(&hint, (const char*)(x + (p + 4) * n) + ahead); \\
             cpool_max4_##NAME(x + p * n, n, out + p); \\
-            rare |= cpool_any_zero_or_nan4_##NAME(out + p); \\
+            if (indices || cpool_any_zero_or_nan4_##NAME(out + p)) \\
+                for (k = p; k < p + 4; k++) \\
+                    if (indices || out[k] == 0 || out[k] != out[k]) \\
+                        nan |= cpool_first_max_##NAME(x + k * n, n, out + k, \\
+                                                      indices ? indices + k : NULL); \\
         } \\
         for (; p < n_planes; p++) { \\
             out[p] = cpool_max1_##NAME(x + p * n, n); \\
-            rare |= (out[p] == 0) | (out[p] != out[p]); \\
+            if (indices || out[p] == 0 || out[p] != out[p]) \\
+                nan |= cpool_first_max_##NAME(x + p * n, n, out + p, \\
+                                              indices ? indices + p : NULL); \\
         } \\
-        return 1 + rare; \\
+        return 1 + nan; \\
     }
     /* Sums and averages over 3x3 windows at stride 1 with one cell of padding on each side
        (the "same" 3x3 of avg_pool2d(x, 3, 1, 1)), one plane a call: output row r from input
@@ -792,8 +852,8 @@ cdef extern from *:
         return 0; \\
     } \\
     static inline int cpool_plane_maxima_##NAME(const T* x, Py_ssize_t n_planes, Py_ssize_t n, \\
-                                                T* out, Py_ssize_t ahead) { \\
-        (void)x; (void)n_planes; (void)n; (void)out; (void)ahead; \\
+                                                T* out, int64_t* indices, Py_ssize_t ahead) { \\
+        (void)x; (void)n_planes; (void)n; (void)out; (void)indices; (void)ahead; \\
         return 0; \\
     }
     CPOOL_PLANE_KERNELS(f32, float)
@@ -2556,9 +2616,9 @@ cdef extern from *:
                                 Py_ssize_t W, double* out, double* buf, double* low,
                                 bint has_above, bint has_below) noexcept nogil
     int cpool_plane_maxima_f32(const float* x, Py_ssize_t n_planes, Py_ssize_t n, float* out,
-                               Py_ssize_t ahead) noexcept nogil
+                               int64_t* indices, Py_ssize_t ahead) noexcept nogil
     int cpool_plane_maxima_f64(const double* x, Py_ssize_t n_planes, Py_ssize_t n,
-                               double* out, Py_ssize_t ahead) noexcept nogil
+                               double* out, int64_t* indices, Py_ssize_t ahead) noexcept nogil
     float cpool_run_max_f32(const float* p, Py_ssize_t n, float m, int* nan_seen) noexcept nogil
     double cpool_run_max_f64(const double* p, Py_ssize_t n, double m, int* nan_seen) noexcept nogil
     bint cpool_any_below_f32(const float* p, Py_ssize_t n, float bound) noexcept nogil
