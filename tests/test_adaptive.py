@@ -81,6 +81,31 @@ def test_match_the_reference(rng, n, dtype):
             assert_close(aavg(n)(x, o), ref.adaptive_pool_nd(x, n, "avg", o))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size,out", [((10, 10), 7), ((13, 13), 5), ((14, 14), (5, 3)),
+                                      ((7, 32), (3, 9)), ((31, 5), (4, 2)), ((2, 3), (2, 2)),
+                                      ((10, 33), 7), ((40, 10), 7)])
+def test_uneven_windows_of_small_planes_bitwise(rng, dtype, size, out):
+    # Uneven windows of planes with rows of at most 32 values take a plane a task (each
+    # buffer row's windows clipped to their taps), wider rows or a lone output row the per-row
+    # path: both must give the exact averages and maxima. On integer values every sum is
+    # exact in any order, so each average is its sum's quotient by the count rounded once.
+    x = rng.integers(-50, 50, size=(3, 5) + size).astype(dtype)
+    oh, ow = (out, out) if isinstance(out, int) else out
+    rows, cols = _v.adaptive_bounds(size[0], oh), _v.adaptive_bounds(size[1], ow)
+    avg = np.empty(x.shape[:2] + (oh, ow), dtype)
+    top = np.empty_like(avg)
+    for i in range(oh):
+        for j in range(ow):
+            window = x[..., rows.lo[i]:rows.lo[i] + rows.count[i],
+                       cols.lo[j]:cols.lo[j] + cols.count[j]]
+            avg[..., i, j] = window.sum(axis=(-2, -1)) / dtype(rows.count[i] * cols.count[j])
+            top[..., i, j] = window.max(axis=(-2, -1))
+    for threads in (1, 2, 3):
+        assert_identical(aavg(2)(x, out, num_threads=threads), avg)
+        assert_identical(amax(2)(x, out, num_threads=threads), top)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_signed_zeros_and_nan_payloads_bitwise(rng, n, dtype):
