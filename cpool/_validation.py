@@ -862,8 +862,11 @@ def _kernel_input(x: np.ndarray, dtype: np.dtype, axes, channels_last: bool,
         # Not one C-ordered run from W on (a W of 1 is skipped: its channels must still be).
         if not _dense_from(x, aw):
             step = x.strides[aw]
-            if (spaced_pixels and _dense_from(x, aw + 1) and step > 0 and step % item == 0
-                    and step // item >= lanes):
+            # A slice of one channel is not read in place: the kernels take one lane as a
+            # plane, whose rows must be dense (read in place, the global ops' planes kernel
+            # read the other channels' values as the slice's until 2026-12-06).
+            if (spaced_pixels and lanes > 1 and _dense_from(x, aw + 1) and step > 0
+                    and step % item == 0 and step // item >= lanes):
                 pixel = step // item  # a slice of the channels, read in place
             elif step == item and movable:
                 return _kernel_view(spatial_last(x, axes), depth, threads), 1, 1, True

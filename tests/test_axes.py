@@ -609,3 +609,26 @@ def test_rgb_images_max_2x2(rng, W, padding):
         np.testing.assert_array_equal(
             cpool.max_pool2d(x, 2, padding=padding, axes=(1, 2), **kw),
             _back(cpool.max_pool2d(_moved(x, (1, 2)), 2, padding=padding, **kw), (1, 2), 4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_global_ops_on_a_slice_of_one_channel(rng, dtype, n):
+    # Regression (2026-12-06): a slice of one channel of a channels-last array (x[..., :1]) was
+    # read in place as pixels three values apart, and the global ops' planes kernel then took
+    # the other channels' values as the slice's (global_avg_pool2d gave 63 for 7.5). Now
+    # the slice is copied; every result is the dense copy's, bit for bit, and the maxima
+    # NumPy's (the channel between holds the dtype's largest value).
+    spatial = {1: (9,), 2: (4, 5), 3: (2, 3, 4)}[n]
+    x = random_array(rng, (2,) + spatial + (3,), dtype)
+    x[..., 1] = (np.finfo if np.dtype(dtype).kind == "f" else np.iinfo)(dtype).max
+    axes = tuple(range(1, n + 1))
+    for view in (x[..., :1], x[..., 2:3], x[:, ::-1, ..., :1]):
+        dense = np.ascontiguousarray(view)
+        for name in ("max", "avg", "sum"):
+            op = getattr(cpool, f"global_{name}_pool{n}d")
+            kw = {"return_indices": True} if name == "max" else {}
+            assert_identical(op(view, axes=axes, **kw), op(dense, axes=axes, **kw))
+        np.testing.assert_array_equal(cpool.global_max_pool2d(view, axes=axes[-2:]) if n > 1
+                                      else cpool.global_max_pool1d(view, axes=axes),
+                                      view.max(axis=axes[-2:] if n > 1 else axes))
