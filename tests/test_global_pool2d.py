@@ -330,3 +330,39 @@ def test_channels_last_sums_do_not_depend_on_where_the_array_starts(rng, dtype, 
         if got[1] is not None:
             np.testing.assert_array_equal(as_bits(got[1]), as_bits(first[1]))
             np.testing.assert_allclose(got[1], want_sum / 35, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int32])
+@pytest.mark.parametrize("hw", [(1, 1), (1, 7), (2, 4), (3, 3), (3, 6), (7, 7), (8, 8)])
+@pytest.mark.parametrize("channels", [1, 3, 16, 17, 40, 100])
+def test_channels_last_max_in_groups_of_pixels(rng, dtype, hw, channels):
+    # Channels-last global max scans eight pixels at a time (groups running across the ends
+    # of rows, then the last H*W % 8 pixels one by one), a cache line of lanes at a time from
+    # the first pixel's next line, each lane's pixel kept as an int32: every pixel count
+    # around the groups, lanes around a line, whole images, slices of the channels (pixels
+    # wider than their lanes), rows set apart and any start within a line, against the planes
+    # kernel on the moved array, bit for bit (ties, signed zeros, NaN payloads).
+    shape = (3,) + hw + (channels + 2,)
+    x = rng.integers(0, 4, shape).astype(dtype)
+    if np.dtype(dtype).kind == "f":  # small integers (ties) among -0, +0, -1 and NaN payloads
+        x = np.where(rng.random(shape) < 0.5, x - 2, signed_zeros_and_payloads(rng, shape, dtype))
+    tall = np.repeat(x, 2, axis=1)
+    raw = np.zeros(x.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + x.itemsize * int(rng.integers(0, 64 // x.itemsize))
+    shifted = raw[start:start + x.nbytes].view(dtype).reshape(x.shape)
+    shifted[...] = x
+    for view in (x[..., :channels], x[..., 1:channels + 1], tall[:, ::2, :, :channels],
+                 shifted[..., :channels]):
+        expected = cpool.global_max_pool2d(np.ascontiguousarray(np.moveaxis(view, 3, 1)),
+                                           return_indices=True)
+        np.testing.assert_array_equal(as_bits(expected[0]),
+                                      as_bits(ref.global_max_pool2d(np.moveaxis(view, 3, 1),
+                                                                    False, True)[0]))
+        for threads in (1, 2):
+            v, i = cpool.global_max_pool2d(view, return_indices=True, axes=(1, 2),
+                                           num_threads=threads)
+            np.testing.assert_array_equal(as_bits(v), as_bits(expected[0]))
+            np.testing.assert_array_equal(i, expected[1])
+            np.testing.assert_array_equal(
+                as_bits(cpool.global_max_pool2d(view, axes=(1, 2), num_threads=threads)),
+                as_bits(expected[0]))

@@ -1,7 +1,8 @@
 """Adaptive, LP and fractional pooling and their gradients: the cases of ``python -m cpool
-bench`` (adavg7, adavg1, admax6, admax6i, admax5, lp2, lp3, lp4, lp15, lp15r, frac2, frac2i and
-their backwards), whose table also times PyTorch on the same arrays. CPOOL_ASV_SMALL shrinks
-the batch and keeps the planes' sizes (adaptive windows depend on them).
+bench`` (adavg7, adavg1, admax6, admax6i, admax5, adavg10, lp2, lp3, lp4, lp15, lp15r, frac2,
+frac2i and their backwards), whose table also times PyTorch on the same arrays.
+CPOOL_ASV_SMALL shrinks the batch and keeps the planes' sizes (adaptive windows depend on
+them).
 """
 import numpy as np
 
@@ -29,6 +30,8 @@ CASES = {
                                          x, 6, return_indices=True, num_threads=t)),
     "adaptive_max_13_to_5": ((32, 256, 13, 13),
                              lambda x, t: cpool.adaptive_max_pool2d(x, 5, num_threads=t)),
+    "adaptive_avg_10_to_7": ((32, 512, 10, 10),
+                             lambda x, t: cpool.adaptive_avg_pool2d(x, 7, num_threads=t)),
     "lp_p2_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 2, 2, num_threads=t)),
     "lp_p3_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 3, 2, num_threads=t)),
     "lp_p4_2x2": ((32, 256, 56, 56), lambda x, t: cpool.lp_pool2d(x, 4, 2, num_threads=t)),
