@@ -932,19 +932,29 @@ cdef extern from *:
         T w = (mode == 1 ? src[i] * div[i] : mode == 2 ? src[i] / div[i] : src[i]) + (T)0; \\
         r0[2 * i] = r0[2 * i + 1] = r1[2 * i] = r1[2 * i + 1] = w; \\
     } \\
+    /* PyTorch's scan of one window with its index: n_cols columns from cell of rows \\
+       cell + t*below (t < n_rows), the first tap the start; a tap's index is ``at`` + its \\
+       column + t * index_below (the vector steps' tails, the cut windows of padded rows). */ \\
+    static inline void cpool_argmax_window_##NAME(const T* cell, Py_ssize_t below, \\
+                                                  Py_ssize_t n_rows, Py_ssize_t n_cols, \\
+                                                  int64_t at, int64_t index_below, T* out, \\
+                                                  int64_t* idx) { \\
+        T m = cell[0], v; \\
+        int64_t best = at; \\
+        Py_ssize_t t, c; \\
+        for (t = 0; t < n_rows; t++) \\
+            for (c = 0; c < n_cols; c++) { \\
+                v = cell[t * below + c]; \\
+                if ((v > m) | (v != v)) { m = v; best = at + t * index_below + c; } \\
+            } \\
+        *out = m; \\
+        *idx = best; \\
+    } \\
     static inline void cpool_argmax_s2_one_##NAME(const T* x, Py_ssize_t below, int k, \\
                                                   Py_ssize_t i, int64_t base, \\
                                                   int64_t index_below, T* out, int64_t* idx) { \\
-        T m = x[2 * i], v; \\
-        int64_t at = base + 2 * i; \\
-        int t, c; \\
-        for (t = 0; t < k; t++) \\
-            for (c = 0; c < k; c++) { \\
-                v = x[t * below + 2 * i + c]; \\
-                if ((v > m) | (v != v)) { m = v; at = base + t * index_below + 2 * i + c; } \\
-            } \\
-        out[i] = m; \\
-        idx[i] = at; \\
+        cpool_argmax_window_##NAME(x + 2 * i, below, k, k, base + 2 * i, index_below, \\
+                                   out + i, idx + i); \\
     } \\
     static inline T cpool_eval_2x2_one_##NAME(const T* r0, const T* r1, Py_ssize_t i, T* low) { \\
         T sa, sq, v = *low; \\
@@ -2568,6 +2578,12 @@ cdef extern from *:
     bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
     bint CPOOL_SAME_3X3_KERNELS  # whether cpool_same_3x3_sums, _max and _eval compute (AVX2)
     Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W, int rings)  # a "same" 3x3 kernel's buf
+    void cpool_argmax_window_f32(const float* cell, Py_ssize_t below, Py_ssize_t n_rows,
+                                 Py_ssize_t n_cols, int64_t at, int64_t index_below,
+                                 float* out, int64_t* idx) noexcept nogil
+    void cpool_argmax_window_f64(const double* cell, Py_ssize_t below, Py_ssize_t n_rows,
+                                 Py_ssize_t n_cols, int64_t at, int64_t index_below,
+                                 double* out, int64_t* idx) noexcept nogil
     void cpool_argmax_s2_f32(const float* x, Py_ssize_t below, int k, float* out,
                              int64_t* idx, Py_ssize_t n, int64_t base,
                              int64_t index_below, Py_ssize_t ahead) noexcept nogil

@@ -49,6 +49,7 @@ from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
+                                   cpool_argmax_window_f32, cpool_argmax_window_f64,
                                    cpool_max_rows_3x3_f32, cpool_max_rows_3x3_f64,
                                    cpool_rgb8_max_2x2_rows,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
@@ -539,20 +540,14 @@ cdef inline void _argmax_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k, 
 cdef inline void _argmax_window(const numeric* cell, Py_ssize_t below, Py_ssize_t n_rows,
                                 Py_ssize_t n_cols, int64_t at, int64_t index_below,
                                 numeric* out, int64_t* idx) noexcept nogil:
-    """PyTorch's scan of one window with its index: ``n_cols`` columns from ``cell`` of rows
-    ``cell + t*below`` (t < ``n_rows``), the first tap the start; a tap's index ``at`` + its
-    column + t * ``index_below``."""
-    cdef numeric m = cell[0], v
-    cdef int64_t best = at
-    cdef Py_ssize_t t, c
-    for t in range(n_rows):
-        for c in range(n_cols):
-            v = cell[t * below + c]
-            if _replaces(m, v):
-                m = v
-                best = at + t * index_below + c
-    out[0] = m
-    idx[0] = best
+    """PyTorch's scan of one window with its index, floats only (``cpool_argmax_window``, the
+    scan of cpool_argmax_s2's tails): ``n_cols`` columns from ``cell`` of rows
+    ``cell + t*below`` (t < ``n_rows``); a tap's index ``at`` + its column + t *
+    ``index_below``."""
+    if numeric is float:
+        cpool_argmax_window_f32(cell, below, n_rows, n_cols, at, index_below, out, idx)
+    elif numeric is double:
+        cpool_argmax_window_f64(cell, below, n_rows, n_cols, at, index_below, out, idx)
 
 
 cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k,
