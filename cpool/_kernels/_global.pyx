@@ -49,7 +49,7 @@ ctypedef fused band_acc:
 
 cdef enum:
     TASK_CHUNK = 16  # (plane, band) tasks per parallel iteration: one division per chunk
-    PLANE_CHUNK = 64  # small planes per call of cpool_plane_sums (totals on the stack), _maxima
+    PLANE_CHUNK = 64  # small planes per call of cpool_plane_sums (totals on the stack) or _maxima
     LANES = 8  # independent accumulators per run: breaks the add/select dependency chain
 
 
