@@ -676,10 +676,10 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                                  + _buffer_stride(OH * OW, sizeof(floating))) if lp_means else 0
     cdef Py_ssize_t per_thread = 2 * R * ring_stride + buf_stride + ring_stride + lp_stride
     # The same 3x3 (no LP: its windows have no padding): per thread cpool_same_3x3_sums' rows
-    # (CPOOL_SAME_3X3_BUF(W, 1) values), the plane of divided gradients, the plane's divisors.
+    # (CPOOL_SAME_3X3_BUF(W) values), the plane of divided gradients, the plane's divisors.
     cdef bint same3 = not squared and _same_3x3(True, H, W, OH, OW, kw, 1, 1, pad_w, 1, h_lo,
                                                 h_n, sizeof(floating))
-    cdef Py_ssize_t same3_rows = _buffer_stride(CPOOL_SAME_3X3_BUF(W, 1), sizeof(floating))
+    cdef Py_ssize_t same3_rows = _buffer_stride(CPOOL_SAME_3X3_BUF(W), sizeof(floating))
     cdef Py_ssize_t plane_stride = _buffer_stride(OH * OW, sizeof(floating))
     if same3:
         per_thread = same3_rows + 2 * plane_stride
@@ -716,7 +716,7 @@ cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] ou
                 gp = &grad[p, 0, 0]
                 if same3:
                     buf = ring  # cpool_same_3x3_sums' rows
-                    # (its edges and row of zeros written on the thread's first plane only)
+                    # (its row of zeros written on the thread's first plane only)
                     fresh = drow_h[threadid() * THREAD_SLOT] < 0
                     if divide:  # (_plane_divisors marks the thread's buffer as built)
                         divided = buf + same3_rows

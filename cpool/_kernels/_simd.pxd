@@ -233,11 +233,10 @@ cdef extern from *:
          index); before 2026-12-06 the caller searched after the whole call, reading every
          plane from memory a second time. Returns 2 if some max is NaN, else 1: which NaN the
          scan keeps (the last), and its index, the caller finds by its search. */
-    /* The values a "same" 3x3 kernel's buffer holds, for rows of W values: ``rings`` rings of
-       four rows of W + 2 (1: the ring cpool_same_3x3_sums and _max had until 2026-12-05, of
-       which they now read only the row of identities after it), and a row of W identities.
-       cpool_same_3x3_edges lays it out. */
-    #define CPOOL_SAME_3X3_BUF(W, rings) (4 * (rings) * ((W) + 2) + (W))
+    /* The values a "same" 3x3 kernel's buffer holds, for rows of W values: a row of W
+       identities, the padding's rows (cpool_same_3x3_edges writes it). Until 2026-12-05 it
+       held a ring of four rows of W + 2 before that row as well. */
+    #define CPOOL_SAME_3X3_BUF(W) (W)
     /* cpool_same_3x3_sums and _max where there are no AVX2 vectors: 0, the caller's loops. */
     #define CPOOL_SAME_3X3_NO_CALLS(NAME, T) \\
     static inline int cpool_same_3x3_sums_##NAME(const T* x, Py_ssize_t row_step, Py_ssize_t H, \\
@@ -508,9 +507,8 @@ cdef extern from *:
        max as an int32, which is INT_MIN only for -0; float64: the -0 lanes). A last row of its
        own (H odd) runs as the pair's first with the row above as the pair's fourth (its second
        row's outputs are written first and then over). Returns 0 for rows under a vector (the
-       caller's own loops then). buf holds CPOOL_SAME_3X3_BUF(W, 1) = 5W + 8 values, of which
-       these read only the row of identities, written when ``fresh`` (a buffer's first plane:
-       no call writes over it). Against the ring below, which both took until 2026-12-05 (each
+       caller's own loops then). buf holds CPOOL_SAME_3X3_BUF(W) values, the row of
+       identities, written when ``fresh`` (a buffer's first plane: no call writes over it). Against the ring below, which both took until 2026-12-05 (each
        input row's column sums or maxima stored to a buffer row, then swept back with three
        loads an output): a C model, planes in L2, took 0.72-0.81 of the time for max and
        0.62-0.89 for averages on planes 8 to 112 wide.
@@ -772,19 +770,17 @@ cdef extern from *:
     #if defined(__AVX2__)
     #define CPOOL_SAME_3X3_KERNELS 1
     #define CPOOL_SAME_3X3_CALLS(NAME, T, V, S, N) \\
-    /* The buffer's padding cells and its row of identities (a buffer's first plane; of its \\
-       ring of four buffer rows only the row of identities after them is read now). */ \\
+    /* The buffer's row of identities (a buffer's first plane). */ \\
     static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity) { \\
         Py_ssize_t j; \\
-        for (j = 0; j < 4; j++) buf[j * (W + 2)] = buf[j * (W + 2) + W + 1] = identity; \\
-        for (j = 4 * (W + 2); j < CPOOL_SAME_3X3_BUF(W, 1); j++) buf[j] = identity; \\
+        for (j = 0; j < CPOOL_SAME_3X3_BUF(W); j++) buf[j] = identity; \\
     } \\
     /* (Not inlined into the callers' large loops: inlined there, the ring's loop made rows of \\
        6 vectors or more 8-24% slower than the two-row loop before it.) */ \\
     static CPOOL_NOINLINE int cpool_same_3x3_sums_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
             const T* divs, int reciprocal, int zero_first, T* buf, int fresh) { \\
-        const T* identities = buf + 4 * (W + 2); \\
+        const T* identities = buf; \\
         V unused = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0); \\
@@ -803,8 +799,8 @@ cdef extern from *:
         V unused = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
         if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY); \\
-        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf + 4 * (W + 2), 0, \\
-                                           0, &unused, 5); \\
+        return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf, 0, 0, &unused, \\
+                                           5); \\
     } \\
     /* Stochastic evaluation over the same windows (mode 6): the row pairs' sums of the values \\
        and of their squares, in _stochastic's _eval_rows3 and _ratio_row order, then \\
@@ -2577,7 +2573,7 @@ cdef extern from *:
     bint CPOOL_SSE2
     bint CPOOL_AVX_KERNELS  # whether the kernels below that return 0 without AVX have it
     bint CPOOL_SAME_3X3_KERNELS  # whether cpool_same_3x3_sums, _max and _eval compute (AVX2)
-    Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W, int rings)  # a "same" 3x3 kernel's buf
+    Py_ssize_t CPOOL_SAME_3X3_BUF(Py_ssize_t W)  # a "same" 3x3 kernel's buf
     void cpool_argmax_window_f32(const float* cell, Py_ssize_t below, Py_ssize_t n_rows,
                                  Py_ssize_t n_cols, int64_t at, int64_t index_below,
                                  float* out, int64_t* idx) noexcept nogil

@@ -898,8 +898,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     cdef Py_ssize_t j
     if gapped:
         n_buf = _gapped_values(OH, W, kw, dw)
-        # (cpool_same_3x3_sums' ring of rows: more than 2 * n_buf only where OH is small)
-        stride = _buffer_stride(max(2 * n_buf, CPOOL_SAME_3X3_BUF(W, 1)), sizeof(numeric_acc))
+        # (cpool_same_3x3_sums' and _max's row of identities: within the buffer rows)
+        stride = _buffer_stride(max(2 * n_buf, CPOOL_SAME_3X3_BUF(W)), sizeof(numeric_acc))
     cdef numeric_acc* buf
     cdef numeric_acc* divs
     cdef numeric_acc* orow
