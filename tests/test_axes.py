@@ -253,6 +253,44 @@ def test_nhwc_thread_counts_bitwise_identical(rng, name):
             assert_identical(op(x, axes=(1, 2), num_threads=n), one)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint8, np.int32,
+                                   np.int64, np.uint64])
+@pytest.mark.parametrize("shape", [(3, 480, 130), (1, 1440, 256), (2, 594, 65),
+                                   (3, 24, 20, 130), (1, 40, 36, 256), (2, 9, 66, 65),
+                                   (3, 4, 6, 20, 130), (1, 4, 10, 36, 256), (2, 3, 3, 66, 65)])
+def test_channels_last_global_ops_split_into_channel_blocks(rng, shape, dtype):
+    # Regression (2026-12-06): where an image's channels are split into blocks (tasks) over
+    # the threads, the channels-last global kernels shared one block's start and length among
+    # the threads (a prange body that passed them by address; from 68ded25 on): at two
+    # threads or more global max, sum and avg read another task's channels, and sums came out
+    # wrong (even NaN). 1-D to 3-D images of 65 to 256 channels, 1 to 3 images, split into
+    # blocks at 2 to 4 threads; every result is one thread's, bit for bit, and the
+    # channels-first planes kernel's (integer sums exact, maxima and their indices NumPy's).
+    n = len(shape) - 2
+    x = _with_specials(random_array(rng, shape, dtype), rng)
+    axes = tuple(range(1, n + 1))
+    moved = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    for name in ("max", "avg", "sum"):
+        op = getattr(cpool, f"global_{name}_pool{n}d")
+        kw = {"return_indices": True} if name == "max" else {}
+        one = op(x, axes=axes, num_threads=1, **kw)
+        for threads in (2, 3, 4):
+            assert_identical(op(x, axes=axes, num_threads=threads, **kw), one)
+        planes = op(moved, num_threads=1, **kw)
+        if name == "max" or np.dtype(dtype).kind != "f":
+            assert_identical(one, planes)
+        else:
+            np.testing.assert_allclose(one, planes, *tolerance(one.dtype, planes))
+    spatial = x.reshape(x.shape[0], -1, x.shape[-1])
+    if np.dtype(dtype).kind != "f":  # exact sums, maxima and the first maximum's position
+        np.testing.assert_array_equal(cpool.global_sum_pool1d(spatial, axes=(1,), num_threads=2),
+                                      spatial.sum(axis=1))
+    values, where = cpool.global_max_pool1d(spatial, return_indices=True, axes=(1,), num_threads=3)
+    np.testing.assert_array_equal(values, np.max(spatial, axis=1))
+    if np.dtype(dtype).kind != "f":
+        np.testing.assert_array_equal(where, np.argmax(spatial, axis=1))
+
+
 def test_result_is_c_contiguous_in_the_callers_order(rng):
     x = random_array(rng, (2, 8, 6, 5), np.float32)
     for axes in [(1, 2), (2, 1), (0, 2)]:

@@ -738,15 +738,17 @@ cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize
             y += 1
 
 
-cdef inline Py_ssize_t _lane_task(Py_ssize_t task, Py_ssize_t blocks, Py_ssize_t block,
-                                  Py_ssize_t lanes, Py_ssize_t* c0,
-                                  Py_ssize_t* n) noexcept nogil:
-    """The image of channels-last task ``task`` (``blocks`` tasks per image); its first channel
-    and channel count go to ``c0[0]`` and ``n[0]``."""
-    cdef Py_ssize_t img = task // blocks
-    c0[0] = (task - img * blocks) * block
-    n[0] = min(block, lanes - c0[0])
-    return img
+cdef inline Py_ssize_t _lane_start(Py_ssize_t task, Py_ssize_t blocks,
+                                   Py_ssize_t block) noexcept nogil:
+    """The first channel of channels-last task ``task`` (``blocks`` tasks of ``block`` channels
+    per image; the image is ``task // blocks``).
+
+    It returns the value rather than writing through a pointer: the prange bodies assign it,
+    which makes it each thread's own. (A variable a prange body only passes by address stays
+    shared among the threads: ``_lane_task(task, ..., &c0, &n)`` let two threads' tasks
+    read each other's channel block, and channels-last global max, sum and avg over images of
+    more than one block returned wrong values at two threads or more, from 68ded25 on.)"""
+    return (task - (task // blocks) * blocks) * block
 
 
 def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -775,7 +777,9 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
         with nogil:
             for task in prange(x.shape[0] * B1 * blocks, schedule='static',
                                num_threads=num_threads):
-                img = _lane_task(task, blocks, block, lanes, &c0, &n)
+                img = task // blocks
+                c0 = _lane_start(task, blocks, block)
+                n = min(block, lanes - c0)
                 if trace:
                     note_work(H * W * n)
                 _lanes_max(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
@@ -816,7 +820,9 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
         with nogil:
             for task in prange(x.shape[0] * B1 * blocks, schedule='static',
                                num_threads=num_threads):
-                img = _lane_task(task, blocks, block, lanes, &c0, &n)
+                img = task // blocks
+                c0 = _lane_start(task, blocks, block)
+                n = min(block, lanes - c0)
                 if trace:
                     note_work(H * W * n)
                 acc = scratch + threadid() * block
