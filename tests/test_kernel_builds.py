@@ -349,3 +349,49 @@ def test_portable_branch_compiles(module):
         capture_output=True, text=True)
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert result.returncode == 0 and not errors, "\n".join(errors[:10])
+
+
+def _prange_bodies(source):
+    """(line number, body lines) of each ``for ... in prange(...)`` loop of Cython ``source``:
+    the lines after the loop's header indented deeper than its ``for``."""
+    lines = source.splitlines()
+    for i, line in enumerate(lines):
+        if " in prange(" not in line:
+            continue
+        indent = len(line) - len(line.lstrip())
+        j = i
+        while not lines[j].rstrip().endswith(":"):  # the header's continuation lines
+            j += 1
+        body = []
+        for later in lines[j + 1:]:
+            if later.strip() and len(later) - len(later.lstrip()) <= indent:
+                break
+            body.append(later.split("#")[0])
+        yield i + 1, body
+
+
+def test_prange_bodies_pass_only_their_own_variables_by_address():
+    # Cython makes a variable private to each thread when the prange body assigns it; one the
+    # body only passes by address (``f(&n)``) stays shared among the threads, and two threads
+    # then write it at once. That raced in the channels-last global kernels (68ded25 to
+    # 2026-12-06: wrong sums at two threads). Every ``&name`` of a plain variable (not an
+    # element, ``&x[i]``) in a prange body must be one the body assigns.
+    import re
+    kernels = os.path.dirname(cpool._kernels.__file__)
+    found = 0
+    for name in sorted(os.listdir(kernels)):
+        if not name.endswith((".pyx", ".pxd")):
+            continue
+        with open(os.path.join(kernels, name)) as f:
+            source = f.read()
+        for line_no, body in _prange_bodies(source):
+            found += 1
+            text = "\n".join(body)
+            assigned = {v for chain in re.findall(r"^\s*((?:\w+\s*(?:=|\+=|-=)(?!=)\s*)+)",
+                                                  text, re.M)
+                        for v in re.findall(r"\w+", chain)}  # a = b = 0 assigns both
+            assigned |= set(re.findall(r"\bfor\s+(\w+)\s+in\b", text))
+            for var in set(re.findall(r"&(\w+)\b(?!\s*\[)", text)):
+                assert var in assigned, (f"{name}:{line_no}: the prange body passes &{var} "
+                                         f"but never assigns {var}: it is shared by the threads")
+    assert found >= 20  # every kernel module's loops were read
