@@ -20,7 +20,7 @@ How the blocks are made
   pooling draws from each output's position in the whole output.
 * Global ops: a partial result per input block, combined in a tree (:data:`_SPLIT_EVERY` at a
   time): max by value, then position (the in-memory scan's rules: ties keep the first, NaN the
-  last), integer sums exactly, float averages from float64 sums.
+  last), integer sums exactly, float sums and averages from float64 sums rounded once.
 * Gradients of avg, sum and LP pooling over chunked pooled axes: gradient block ``j`` starts
   where output block ``j``'s windows do (LP: x's chunks); its task takes the gradient of the
   outputs whose windows reach it (a halo of output cells), spreads it over their span with the
@@ -362,7 +362,12 @@ def _nested_keys(name: str, batch_idx, axes, picks):
 # ---------------------------------------------------------------------------------------------
 def _global_partial(x, kind, axes, origin, sizes, num_threads):
     """A block's partial result, spatial axes kept (size 1): (max, its position in the whole
-    plane) for 'max', the sum for 'sum', the float64 sum for 'avg'."""
+    plane) for 'max', the exact 64-bit sum of integers for 'sum', else the float64 sum.
+
+    Float sums stay in float64 until the plane's last partial is added, then round once to
+    the input's dtype, as the in-memory kernel's do: partials rounded to float16 (or float32)
+    and added in it drifted by several of its ulps over a few blocks (a float16 plane of
+    three blocks: 38.5 for 38.47)."""
     if kind == "max":
         n = len(axes)
         op = {1: cpool.global_max_pool1d, 2: cpool.global_max_pool2d,
@@ -371,7 +376,7 @@ def _global_partial(x, kind, axes, origin, sizes, num_threads):
             op, keepdims=True, return_indices=True, axes=axes, num_threads=num_threads), x, axes)
         local = tuple(x.shape[a] for a in axes)
         return values, _plane_positions(idx, local, origin, sizes)
-    if kind == "sum":
+    if kind == "sum" and x.dtype.kind != "f":
         op = {1: cpool.global_sum_pool1d, 2: cpool.global_sum_pool2d,
               3: cpool.global_sum_pool3d}[len(axes)]
         return _realigned(functools.partial(op, keepdims=True, axes=axes,
@@ -407,9 +412,10 @@ def _global_finish(partial, kind, axes, keepdims, with_indices, count, dtype):
     if kind == "max":
         values, idx = partial
         return (shaped(values), shaped(idx)) if with_indices else shaped(values)
-    if kind == "avg":
-        return shaped((partial / count).astype(dtype))
-    return shaped(partial)
+    with np.errstate(over="ignore"):  # a float16 sum past its range is inf, silently
+        if kind == "avg":
+            return shaped((partial / count).astype(dtype))
+        return shaped(partial.astype(dtype, copy=False))
 
 
 def _global(name: str, kind: str, d, axes, keepdims: bool, with_indices: bool, num_threads,

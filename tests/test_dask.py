@@ -177,6 +177,27 @@ def test_global_ops_as_a_tree(op, dtype, keepdims):
     _check(op, x, ((2, 1), (2,), (3, 3, 3, 2), (2,) * 5), **kwargs)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_global_float_sums_round_once_over_blocks(dtype):
+    # Regression (2026-12-06): each block's float sum was rounded to the input's dtype and
+    # the partials added in it, so a float16 plane of three blocks came out several ulps off
+    # the in-memory sum (38.5 for 38.47). Partials now stay in float64 and round once: the
+    # sum of every plane is the in-memory one but where the float64 sums of two orders round
+    # to neighbours (never here: at most one ulp off, checked against the exact sum).
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((4, 3, 10, 6)) * 4).astype(dtype)
+    chunks = ((1, 3), (1, 2), (3, 3, 4), (2, 3, 1))
+    exact = x.astype(np.float64).sum(axis=(2, 3))
+    got = _computed(cd.global_sum_pool2d(_chunked(x, chunks)), "synchronous")
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, cpool.global_sum_pool2d(x))
+    np.testing.assert_array_equal(got, exact.astype(dtype))
+    # a float16 sum past its range is inf, as in memory (the float64 sum is not)
+    big = np.full((1, 1, 4, 4), 6e4, np.float16)
+    assert np.isinf(_computed(cd.global_sum_pool2d(_chunked(big, ((1,), (1,), (2, 2), (4,)))),
+                              "synchronous")).all()
+
+
 def test_global_max_ties_and_nan_positions_over_blocks():
     x = np.zeros((2, 9, 9), np.float32)
     x[0, 1, 7] = x[0, 6, 0] = 5.0        # a tie across blocks: the first in the scan
