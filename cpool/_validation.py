@@ -1466,7 +1466,12 @@ def prepare_adaptive(fn: str, op: str, x, output_size, return_indices: bool, out
                      axes, n: int) -> Plan:
     """Validate an adaptive op (``op``: 'max', 'avg') over ``n`` spatial axes and allocate its
     output."""
-    key, plan = _recorded(fn, op, x, out, num_threads, (output_size, return_indices, axes, n))
+    # Keyed apart from the global ops, which serve this function's calls for output size 1
+    # under the same name: the arguments (True, False, axes, 2) are keepdims=True there and
+    # output_size=True here, and output_size=True took the global op's recorded plan (an
+    # internal TypeError, "Value after * must be an iterable").
+    key, plan = _recorded(fn, "adaptive " + op, x, out, num_threads,
+                          (output_size, return_indices, axes, n))
     if plan is None:
         plan = _new_plan(key, x, num_threads, _adaptive_plan_of, fn, op, x, output_size,
                          return_indices, out, num_threads, axes, n)

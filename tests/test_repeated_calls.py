@@ -118,6 +118,23 @@ def test_arguments_of_another_type_are_validated_again():
             cpool.max_pool2d(x, 0)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("name", ["adaptive_avg_pool", "adaptive_max_pool"])
+def test_adaptive_calls_never_take_a_global_ops_plan(rng, name, n):
+    # Regression (2026-12-06): an adaptive op with output size 1 runs the global op under
+    # the adaptive op's name, whose recorded arguments (keepdims=True, False, axes, n) equal
+    # an adaptive call's (output_size=True, False, axes, n): output_size=True then took the
+    # global op's plan, and adaptive_avg_pool2d raised an internal TypeError ("Value after *
+    # must be an iterable") where validation names `output_size`.
+    op = getattr(cpool, f"{name}{n}d")
+    x = rng.standard_normal((2, 3) + (5,) * n).astype(np.float32)
+    for keepdims_like in (1, (1,) * n):
+        op(x, keepdims_like)  # recorded: the global op's plan
+        with pytest.raises(TypeError, match="`output_size`"):
+            op(x, True)
+    assert_identical(op(x, 1), op(x.copy(), (1,) * n))
+
+
 def test_equal_arguments_of_the_recorded_types_reuse_the_plan(rng, monkeypatch):
     # A repeat is found by the arguments' values, and reused when they are the recorded call's
     # objects or others of the same types (new tuples, equal ints); arguments of other types
