@@ -330,14 +330,26 @@ _ARGS = {  # each argument's equal-value classes (indices into _EQUALS)
     "kernel_size": [2, 3, 5, 6], "stride": [4, 1, 2, 6], "padding": [0, 1, 7, 10, 11],
     "dilation": [1, 2, 6], "ceil_mode": [0, 1], "return_indices": [0, 1],
     "count_include_pad": [0, 1], "divisor_override": [4, 2, 3, 1], "axes": [8, 9],
-    "num_threads": [4, 1, 2],
+    "num_threads": [4, 1, 2], "keepdims": [0, 1], "output_size": [1, 2, 3, 5, 6, 4],
+    "norm_type": [1, 2, 3],
 }
 _OP_ARGS = {"max": ["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices",
                     "axes", "num_threads"],
             "avg": ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
                     "divisor_override", "axes", "num_threads"],
             "sum": ["kernel_size", "stride", "padding", "dilation", "ceil_mode", "axes",
-                    "num_threads"]}
+                    "num_threads"],
+            # One function, two plans: an adaptive op of output size 1 is the global op (keyed
+            # apart: output_size=True once took its plan, 7d54727).
+            "adaptive_max": ["output_size", "return_indices", "axes", "num_threads"],
+            "adaptive_avg": ["output_size", "axes", "num_threads"],
+            "global_max": ["keepdims", "return_indices", "axes", "num_threads"],
+            "global_avg": ["keepdims", "axes", "num_threads"],
+            "lp": ["norm_type", "kernel_size", "stride", "ceil_mode", "axes", "num_threads"]}
+_OPS = {"max": cpool.max_pool2d, "avg": cpool.avg_pool2d, "sum": cpool.sum_pool2d,
+        "adaptive_max": cpool.adaptive_max_pool2d, "adaptive_avg": cpool.adaptive_avg_pool2d,
+        "global_max": cpool.global_max_pool2d, "global_avg": cpool.global_avg_pool2d,
+        "lp": cpool.lp_pool2d}
 
 
 def _answer(call):
@@ -374,7 +386,7 @@ def _calls(draw):
 def test_recorded_plans_answer_as_validation_does(case, dtype, seed):
     op, calls = case
     x = random_array(np.random.default_rng(seed), (2, 3, 7, 8), dtype)
-    pool = {"max": cpool.max_pool2d, "avg": cpool.avg_pool2d, "sum": cpool.sum_pool2d}[op]
+    pool = _OPS[op]
     funcs = [(lambda kw=kw: pool(x, **kw)) for kw in calls]
     fresh = [_answer(lambda f=f: _fresh(f)) for f in funcs]
     _validation._RECIPES.clear()
