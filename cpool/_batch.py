@@ -71,6 +71,9 @@ class NpyFile:
 
     def __init__(self, path: str, mode: str = "r"):
         self.path, self.mode = path, mode
+        with open(path, "rb") as f:  # np.load calls any other file "pickled (object) data"
+            if f.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+                raise ValueError("it does not start with the .npy format's header")
         mm = np.load(path, mmap_mode="r", allow_pickle=False)
         self.shape, self.dtype, self.ndim = mm.shape, mm.dtype, mm.ndim
 

@@ -77,7 +77,10 @@ def test_progress_on_stderr(tmp_path, x):
 
 @pytest.mark.parametrize("setup, argv, message", [
     (None, ["missing.npy", "out.npy", "--op", "max", "--kernel", "2"], "does not exist"),
-    ("text", ["in.npy", "out.npy", "--op", "max", "--kernel", "2"], "not a readable .npy"),
+    ("text", ["in.npy", "out.npy", "--op", "max", "--kernel", "2"],
+     "not a readable .npy file: it does not start with the .npy format's header"),
+    ("empty", ["in.npy", "out.npy", "--op", "max", "--kernel", "2"], "does not start with"),
+    ("cut", ["in.npy", "out.npy", "--op", "max", "--kernel", "2"], "not a readable .npy"),
     ("dir", ["in.data", "out.npy", "--op", "max", "--kernel", "2"], "not a zarr array"),
     ("npy", ["in.npy", "out.npy", "--op", "max", "--kernel", "0"], "kernel_size"),
     ("npy", ["in.npy", "out.npy", "--op", "avg", "--kernel", "2", "--padding", "2"], "padding"),
@@ -93,6 +96,12 @@ def test_errors_before_any_work(tmp_path, x, capsys, setup, argv, message, monke
     monkeypatch.chdir(tmp_path)
     if setup == "text":
         (tmp_path / "in.npy").write_text("not an array")
+    elif setup == "empty":
+        (tmp_path / "in.npy").write_bytes(b"")
+    elif setup == "cut":  # a header, then less data than it describes
+        np.save(tmp_path / "in.npy", x)
+        data = (tmp_path / "in.npy").read_bytes()
+        (tmp_path / "in.npy").write_bytes(data[:len(data) // 2])
     elif setup == "dir":
         (tmp_path / "in.data").mkdir()
     elif setup == "npy":
