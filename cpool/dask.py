@@ -881,3 +881,9 @@ def __getattr__(name: str) -> Callable[..., Any]:
     are cpool's, checked at the call; it returns Dask arrays). At run time they are module
     attributes, and this is only reached for a name that is not one."""
     raise AttributeError(f"module 'cpool.dask' has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    """The ops only (tab completion offers no typing helpers or private functions; they stay
+    reachable)."""
+    return sorted(__all__)

@@ -529,3 +529,8 @@ def _document(cls: type) -> None:
 for _cls in _layer_types().values():
     _document(_cls)  # type: ignore[arg-type]
 del _cls
+
+
+def __dir__() -> list:
+    """The layers only (tab completion offers no typing helpers; they stay reachable)."""
+    return sorted(__all__)

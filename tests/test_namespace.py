@@ -1,5 +1,6 @@
 """cpool's namespace: what ``dir(cpool)`` offers, what ``import cpool`` imports, and one name per
 argument."""
+import importlib
 import inspect
 import subprocess
 import sys
@@ -61,6 +62,21 @@ def test_public_submodules_import_on_first_use():
 
     assert cpool.dask is sys.modules["cpool.dask"]
     assert "max_pool2d" in dir(cpool.dask)
+
+
+@pytest.mark.parametrize("module", PUBLIC_SUBMODULES)
+def test_public_submodules_offer_their_api_only(module):
+    # Tab completion on cpool.layers offered Any, Callable, Dict, ...; on cpool.dask also
+    # HighLevelGraph, NamedTuple, Sequence. dir() is the public names (__all__); the rest
+    # stays reachable.
+    if module == "dask":
+        pytest.importorskip("dask")
+    mod = importlib.import_module(f"cpool.{module}")
+    assert dir(mod) == sorted(mod.__all__)
+    assert all(callable(getattr(mod, name)) for name in dir(mod))
+    assert {"MaxPool2d", "StochasticPool2d"} <= set(dir(mod)) if module == "layers" else \
+        {"max_pool2d", "global_avg_pool3d_backward", "max_unpool2d"} <= set(dir(mod))
+    assert mod.Any is not None  # still there
 
 
 @pytest.mark.parametrize("name", cpool.__all__)
