@@ -101,6 +101,9 @@ class Layer:
         if "indices" in self._keeps:
             values, saved["indices"] = result
             result = (values, saved["indices"]) if self._kwargs.get("return_indices") else values
+        else:
+            values = result
+        saved["output_shape"] = values.shape
         if "x" in self._keeps:
             saved["x"] = x
         self._saved = saved
@@ -117,6 +120,11 @@ class Layer:
         gradient with respect to its output (the values; not the indices)."""
         if self._saved is None:
             raise RuntimeError(f"{type(self).__name__}.backward: call forward first")
+        shape = np.shape(grad)
+        if shape != self._saved["output_shape"]:  # else the gradient's error names `indices`
+            raise ValueError(f"{type(self).__name__}.backward: `grad` must have the shape of "
+                             f"the last forward's output {self._saved['output_shape']}, got "
+                             f"{shape}")
         fn, params = _gradient(self._op)
         args: Dict[str, Any] = {k: v for k, v in self._kwargs.items() if k in params}
         args.update({k: v for k, v in self._saved.items() if k in params})

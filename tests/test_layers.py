@@ -176,10 +176,25 @@ def test_bad_arguments_name_the_op_and_argument():
     layer = layers.MaxPool2d(0)
     with pytest.raises(ValueError, match="max_pool2d.*kernel_size"):
         layer(np.ones((1, 1, 4, 4)))
-    with pytest.raises(ValueError, match="grad_output"):
+    with pytest.raises(ValueError, match="AvgPool2d.backward: `grad` must have the shape of "
+                                         r"the last forward's output \(1, 1, 2, 2\), got "
+                                         r"\(1, 1, 3, 3\)"):
         pool = layers.AvgPool2d(2)
         pool(np.ones((1, 1, 4, 4)))
         pool.backward(np.ones((1, 1, 3, 3)))
+
+
+@pytest.mark.parametrize("name, n, args, kwargs, fargs, fkwargs", list(_cases()))
+def test_backward_names_a_gradient_of_another_shape(rng, name, n, args, kwargs, fargs, fkwargs):
+    # The max family's gradient checked `indices` against it first, so a gradient of the
+    # wrong shape was reported as indices of the wrong shape: every layer names `grad`.
+    layer = LAYERS[name](*args, **kwargs)
+    out = layer(rng.standard_normal(SHAPES[n]))
+    values = out[0] if isinstance(out, tuple) else out
+    for wrong in (values.shape[:-1] + (values.shape[-1] + 1,), values.shape[1:]):
+        with pytest.raises(ValueError, match=f"{name}.backward: `grad` must have the shape"):
+            layer.backward(np.ones(wrong))
+    assert layer.backward(np.ones(values.shape)).shape == SHAPES[n]
 
 
 def test_inputs_are_not_modified(rng):
