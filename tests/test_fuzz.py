@@ -6,6 +6,8 @@ plain C-contiguous copy (bit for bit: the layout must not matter), and the slow 
 what broke before: byte strides off the item size, record fields, negative steps, misaligned
 data, broadcast axes, and outputs sharing memory with the input.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ from _helpers import assert_identical, byte_strided, misaligned_copy, record_fie
 from _helpers import tolerance as _tolerance
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import assume, given, strategies as st  # noqa: E402
+from hypothesis import assume, given, settings, strategies as st  # noqa: E402
 
 DTYPES = ["float32", "float64", "float16", ">f4", ">f8", "<f2", ">f2", "int8", "uint8", "int16",
           ">i2", "uint16", "int32", "uint32", ">u4", "int64", "uint64"]
@@ -359,3 +361,66 @@ def test_one_and_three_d_ops(data):
         else:
             np.testing.assert_allclose(got, want, *tolerance(got.dtype, want))
     unchanged(x, snapshot)
+
+
+# Shapes large enough that the calls run several threads and split images into tasks (up to
+# 2.4 M values; channels-last images of 64 to 300 channels split into channel blocks). The
+# small shapes above mostly run one thread: a race in the channels-last global kernels
+# (fcdc1a3) gave wrong sums at two threads and passed every test above.
+_LARGE_OPS = {
+    "max": lambda x, n, **kw: getattr(cpool, f"max_pool{n}d")(x, 3, 2, 1, return_indices=True,
+                                                               **kw),
+    "avg": lambda x, n, **kw: getattr(cpool, f"avg_pool{n}d")(x, 2, **kw),
+    "sum": lambda x, n, **kw: getattr(cpool, f"sum_pool{n}d")(x, 3, 1, 1, **kw),
+    "global_max": lambda x, n, **kw: getattr(cpool, f"global_max_pool{n}d")(
+        x, return_indices=True, **kw),
+    "global_avg": lambda x, n, **kw: getattr(cpool, f"global_avg_pool{n}d")(x, **kw),
+    "global_sum": lambda x, n, **kw: getattr(cpool, f"global_sum_pool{n}d")(x, **kw),
+    "adaptive_max": lambda x, n, **kw: getattr(cpool, f"adaptive_max_pool{n}d")(
+        x, 5, True, **kw),
+    "adaptive_avg": lambda x, n, **kw: getattr(cpool, f"adaptive_avg_pool{n}d")(x, 3, **kw),
+}
+
+
+@settings(max_examples=max(200, settings().max_examples))  # milliseconds an example
+@given(st.data())
+def test_large_inputs_on_many_threads_and_layouts(data):
+    """Every result equals one thread's on the C-contiguous array, bit for bit, whatever the
+    thread count (2 to 16, more than this machine's cores) and the layout; channels-last and
+    channels-first inputs agree (bit for bit where the op is exact)."""
+    n = data.draw(st.sampled_from([1, 2, 3]), "n")
+    name = data.draw(st.sampled_from(sorted(_LARGE_OPS)), "op")
+    dtype = np.dtype(data.draw(st.sampled_from(["float32", "float64", "int32", "uint8"]),
+                               "dtype"))
+    channels = data.draw(st.sampled_from([3, 64, 65, 130, 256, 300]), "channels")
+    images = data.draw(st.integers(1, 4), "images")
+    side = {1: [111, 700, 2000], 2: [7, 17, 33, 48], 3: [3, 9, 14]}[n]
+    sizes = tuple(data.draw(st.sampled_from(side)) for _ in range(n))
+    assume(images * channels * math.prod(sizes) <= 2_400_000)
+    channels_last = data.draw(st.booleans(), "channels_last")
+    shape = (images,) + ((*sizes, channels) if channels_last else (channels, *sizes))
+    axes = tuple(range(1, n + 1)) if channels_last else tuple(range(-n, 0))
+    x = data.draw(values(shape, dtype, specials=name.endswith("max")), "x")
+    op = _LARGE_OPS[name]
+    want = op(x, n, axes=axes, num_threads=1)
+    xs = data.draw(st.sampled_from(["C", "reversed", "slice"]), "layout")
+    if xs == "reversed":
+        xs = np.ascontiguousarray(x[:, ::-1])[:, ::-1]
+    elif xs == "slice":  # a slice of a wider last axis: pixels wider than their channels
+        wide = np.zeros(shape[:-1] + (shape[-1] + 3,), dtype)
+        wide[..., 1:-2] = x
+        xs = wide[..., 1:-2]
+    else:
+        xs = x
+    for nt in data.draw(st.lists(st.integers(2, 16), min_size=1, max_size=3), "threads"):
+        assert_identical(op(xs, n, axes=axes, num_threads=nt), want)
+    if channels_last:
+        first = op(np.ascontiguousarray(np.moveaxis(x, -1, 1)), n, num_threads=2)
+        if not name.startswith("global"):
+            want = tuple(np.moveaxis(w, -1, 1) for w in want) if isinstance(want, tuple) \
+                else np.moveaxis(want, -1, 1)
+        if name.endswith("max") or (dtype.kind != "f" and name.endswith("sum")):
+            assert_identical(first, tuple(map(np.ascontiguousarray, want))
+                             if isinstance(want, tuple) else np.ascontiguousarray(want))
+        else:
+            np.testing.assert_allclose(first, want, *tolerance(first.dtype, want))
