@@ -2151,6 +2151,6 @@ def unpool_output_shape(fn, x_shape, axes, kernel_size, stride, padding, output_
                     f"{fn}: `output_size` {size} must lie within `stride` {stride} of the default "
                     f"size {default} (exclusive)"
                 )
-    if min(size) < 1:
-        raise ValueError(f"{fn}: the output size {size} would be empty")
+    if min(size) < 0:
+        raise ValueError(f"{fn}: the output size {size} would be negative")
     return size

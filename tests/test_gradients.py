@@ -215,6 +215,26 @@ def test_max_unpool_matches_torch(rng, k, s, p, size):
     np.testing.assert_array_equal(got, exp)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_max_unpool_to_a_default_size_of_zero(rng, n):
+    # One pooled cell per axis with padding k / 2 on both sides: the default size
+    # (1 - 1) * s - 2 * p + k is 0. PyTorch returns an empty result (the values have nowhere
+    # to go); cpool raised "the output size would be empty" until 2026-12-06. A size below 0
+    # is an error.
+    x = random_array(rng, (2, 3) + (1,) * (n - 1) + (2,), np.float32)
+    k, s, p = (1,) * (n - 1) + (2,), (1,) * (n - 1) + (3,), (0,) * (n - 1) + (1,)
+    y, idx = getattr(cpool, f"max_pool{n}d")(x, k, s, p, return_indices=True)
+    unpool = getattr(cpool, f"max_unpool{n}d")
+    got = unpool(y, idx, k, s, p)
+    assert got.shape == (2, 3) + (1,) * (n - 1) + (0,) and got.dtype == np.float32
+    torch = pytest.importorskip("torch")
+    want = getattr(torch.nn.functional, f"max_unpool{n}d")(torch.from_numpy(y),
+                                                            torch.from_numpy(idx), k, s, p)
+    assert tuple(want.shape) == got.shape
+    with pytest.raises(ValueError, match=r"output size \(.*-3,?\) would be negative"):
+        unpool(y[..., :0], idx[..., :0], k, s, p)
+
+
 # ------------------------------------------------------------------------------------ scatters
 def tile_indices(rng, P, OH, OW, H, W):
     """Per output, a random cell of its 2x2 tile (rows 2oh.., columns 2ow.., clipped): what
