@@ -367,7 +367,8 @@ def _global_partial(x, kind, axes, origin, sizes, num_threads):
     Float sums stay in float64 until the plane's last partial is added, then round once to
     the input's dtype, as the in-memory kernel's do: partials rounded to float16 (or float32)
     and added in it drifted by several of its ulps over a few blocks (a float16 plane of
-    three blocks: 38.5 for 38.47)."""
+    three blocks: 38.5 for 38.47). A block that holds whole planes is summed by the
+    in-memory kernel (its bits; exact in float64, where it is the only partial)."""
     if kind == "max":
         n = len(axes)
         op = {1: cpool.global_max_pool1d, 2: cpool.global_max_pool2d,
@@ -376,11 +377,13 @@ def _global_partial(x, kind, axes, origin, sizes, num_threads):
             op, keepdims=True, return_indices=True, axes=axes, num_threads=num_threads), x, axes)
         local = tuple(x.shape[a] for a in axes)
         return values, _plane_positions(idx, local, origin, sizes)
-    if kind == "sum" and x.dtype.kind != "f":
+    whole = tuple(x.shape[a] for a in axes) == tuple(sizes)
+    if kind == "sum" and (x.dtype.kind != "f" or whole):
         op = {1: cpool.global_sum_pool1d, 2: cpool.global_sum_pool2d,
               3: cpool.global_sum_pool3d}[len(axes)]
-        return _realigned(functools.partial(op, keepdims=True, axes=axes,
-                                            num_threads=num_threads), x, axes)
+        total = _realigned(functools.partial(op, keepdims=True, axes=axes,
+                                             num_threads=num_threads), x, axes)
+        return total.astype(np.float64) if x.dtype.kind == "f" else total
     return np.sum(x, axis=tuple(axes), dtype=np.float64, keepdims=True)
 
 

@@ -192,6 +192,11 @@ def test_global_float_sums_round_once_over_blocks(dtype):
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, cpool.global_sum_pool2d(x))
     np.testing.assert_array_equal(got, exact.astype(dtype))
+    # planes in one block: the in-memory kernel's bits (float64 too)
+    for whole_planes in (x, x.astype(np.float64) * np.float64(1 + 2**-30)):
+        np.testing.assert_array_equal(
+            _computed(cd.global_sum_pool2d(_chunked(whole_planes, ((1, 3), (2, 1), (10,), (6,)))),
+                      "synchronous"), cpool.global_sum_pool2d(whole_planes))
     # a float16 sum past its range is inf, as in memory (the float64 sum is not)
     big = np.full((1, 1, 4, 4), 6e4, np.float16)
     assert np.isinf(_computed(cd.global_sum_pool2d(_chunked(big, ((1,), (1,), (2, 2), (4,)))),
