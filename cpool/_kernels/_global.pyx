@@ -738,17 +738,19 @@ cdef inline void _lanes_sum(const numeric* base, Py_ssize_t row_stride, Py_ssize
             y += 1
 
 
-cdef inline Py_ssize_t _lane_start(Py_ssize_t task, Py_ssize_t blocks,
-                                   Py_ssize_t block) noexcept nogil:
-    """The first channel of channels-last task ``task`` (``blocks`` tasks of ``block`` channels
-    per image; the image is ``task // blocks``).
+cdef inline (Py_ssize_t, Py_ssize_t, Py_ssize_t) _lane_task(
+        Py_ssize_t task, Py_ssize_t blocks, Py_ssize_t block, Py_ssize_t lanes) noexcept nogil:
+    """(image, first channel, channel count) of channels-last task ``task`` (``blocks`` tasks
+    of ``block`` channels per image).
 
-    It returns the value rather than writing through a pointer: the prange bodies assign it,
-    which makes it each thread's own. (A variable a prange body only passes by address stays
-    shared among the threads: ``_lane_task(task, ..., &c0, &n)`` let two threads' tasks
-    read each other's channel block, and channels-last global max, sum and avg over images of
-    more than one block returned wrong values at two threads or more, from 68ded25 on.)"""
-    return (task - (task // blocks) * blocks) * block
+    Returned, for the prange bodies to assign: an assigned variable is each thread's own. (A
+    variable a prange body only passes by address stays shared among the threads: this helper
+    wrote the block's start and length through pointers from 68ded25 to 2026-12-06, and
+    channels-last global max, sum and avg over images of more than one block read each
+    other's channels at two threads or more.)"""
+    cdef Py_ssize_t img = task // blocks
+    cdef Py_ssize_t c0 = (task - img * blocks) * block
+    return img, c0, min(block, lanes - c0)
 
 
 def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
@@ -777,9 +779,7 @@ def global_max_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
         with nogil:
             for task in prange(x.shape[0] * B1 * blocks, schedule='static',
                                num_threads=num_threads):
-                img = task // blocks
-                c0 = _lane_start(task, blocks, block)
-                n = min(block, lanes - c0)
+                img, c0, n = _lane_task(task, blocks, block, lanes)
                 if trace:
                     note_work(H * W * n)
                 _lanes_max(&x[img // B1, img % B1, 0, 0] + c0, row_stride, H, W, pixel, n,
@@ -820,9 +820,7 @@ def global_sum_lanes(const numeric[::view.strided, ::view.strided, ::view.stride
         with nogil:
             for task in prange(x.shape[0] * B1 * blocks, schedule='static',
                                num_threads=num_threads):
-                img = task // blocks
-                c0 = _lane_start(task, blocks, block)
-                n = min(block, lanes - c0)
+                img, c0, n = _lane_task(task, blocks, block, lanes)
                 if trace:
                     note_work(H * W * n)
                 acc = scratch + threadid() * block
