@@ -656,7 +656,7 @@ _ND_TEMPLATES.update({
     Raises
     ------
     ValueError
-        Too few dimensions, an empty spatial axis, a non-positive ``output_size``, bad
+        Too few dimensions, an empty spatial axis, a negative ``output_size``, bad
         ``axes``, a bad ``out``, ``num_threads < 1``.
     TypeError
         Unsupported dtype, a non-integer ``output_size``, a wrong ``out`` dtype.
@@ -699,7 +699,7 @@ _ND_TEMPLATES.update({
     Raises
     ------
     ValueError
-        Too few dimensions, an empty spatial axis, a non-positive ``output_size``, bad
+        Too few dimensions, an empty spatial axis, a negative ``output_size``, bad
         ``axes``, a bad ``out``, ``num_threads < 1``.
     TypeError
         Unsupported dtype, a non-integer ``output_size``, a wrong ``out`` dtype.

@@ -534,7 +534,7 @@ def _adaptive_geometry(fn: str, shape, axes, output_size) -> Geometry:
     for m, o in zip(sizes, outs):
         if not arrays:
             windows.append(AxisWindows(o, 0, 0, _NO_WINDOWS, _NO_WINDOWS, _NO_WINDOWS))
-            kernel.append(-(-m // o) + 1)  # no window is wider
+            kernel.append(-(-m // o) + 1 if o else 1)  # no window is wider
             stride.append(1)
             continue
         w, k, s, uneven = _adaptive_axis(m, o)
@@ -553,6 +553,8 @@ def _adaptive_axis(size: int, out: int):
     if cached is not None:
         return cached
     w = adaptive_bounds(size, out)
+    if out == 0:  # no windows (PyTorch's empty result): any kernel of one tap reads nothing
+        return (w, 1, 1, True)
     k, s = int(w.count[0]), (int(w.lo[1]) if out > 1 else size)
     tiled = window_bounds(size, k, s, 1, 0, 0, False) if s > 0 else None
     if (tiled is not None and tiled.out_size == out and np.array_equal(tiled.lo, w.lo)
@@ -573,8 +575,8 @@ def adaptive_output_size(fn: str, sizes, output_size) -> Tuple[int, ...]:
     if isinstance(items, (tuple, list)) and len(items) == n:  # None keeps an axis's size
         items = tuple(m if v is None else v for v, m in zip(items, sizes))
     outs = _tuple("output_size", items, fn, n, f"{_AN_INT_OR_TUPLE[n]} (None keeps an axis)")
-    if min(outs) < 1:
-        raise ValueError(f"{fn}: `output_size` must be positive, got {outs}")
+    if min(outs) < 0:
+        raise ValueError(f"{fn}: `output_size` must be non-negative, got {outs}")
     return outs
 
 
@@ -1733,6 +1735,8 @@ def fractional_starts(u: np.ndarray, size: int, out: int, kernel: int) -> np.nda
     (out - 1)``, ``start[i] = int((i + u) * alpha) - int(u * alpha)``, the last window at
     ``size - k``. (planes, out) first cells."""
     starts = np.empty((len(u), out), np.intp)
+    if out == 0:  # PyTorch's empty result: no windows
+        return starts
     starts[:, -1] = size - kernel
     if out > 1:
         t = u.dtype.type
@@ -1776,10 +1780,8 @@ def _fractional_sizes(fn, sizes, kernel, output_size, output_ratio):
         if not all(0 < r <= 1 for r in ratios):
             raise ValueError(f"{fn}: `output_ratio` must lie in (0, 1], got {output_ratio!r}")
         outs = tuple(int(m * float(r)) for m, r in zip(sizes, ratios))
-    if min(outs) < 1:
-        raise ValueError(
-            f"{fn}: the output size {outs} would be empty for input size "
-            f"({', '.join(AXIS_NAMES[n])}) = {tuple(sizes)}")
+    if min(outs) < 0:  # 0 is PyTorch's empty result
+        raise ValueError(f"{fn}: `output_size` must be non-negative, got {outs}")
     for m, o, k in zip(sizes, outs, kernel):
         if o + k - 1 > m:
             raise ValueError(

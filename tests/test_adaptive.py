@@ -231,8 +231,8 @@ def test_inputs_are_not_modified(rng):
 
 @pytest.mark.parametrize("o,exc,match", [
     ((2, 2), ValueError, r"adaptive_max_pool1d: `output_size` must be an int or a 1-tuple"),
-    (0, ValueError, r"`output_size` must be positive"),
-    (-3, ValueError, r"`output_size` must be positive"),
+    (-3, ValueError, r"`output_size` must be non-negative, got \(-3,\)"),
+    ((-1,), ValueError, r"`output_size` must be non-negative"),
     (2.5, TypeError, r"`output_size`"),
     ("2", TypeError, r"`output_size`"),
     (2**31, ValueError, r"`output_size`"),
@@ -240,6 +240,34 @@ def test_inputs_are_not_modified(rng):
 def test_output_size_errors(o, exc, match):
     with pytest.raises(exc, match=match):
         cpool.adaptive_max_pool1d(np.ones((2, 5)), o)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_output_size_zero_is_an_empty_result(rng, op, n):
+    # PyTorch returns an empty result for an output size of 0 along an axis; cpool raised
+    # "`output_size` must be positive" until 2026-12-06. The gradient of such a result is
+    # zeros (PyTorch's backward refuses an empty gradient); channels-last alike.
+    shape = (2, 3) + (7, 6, 5)[:n]
+    x = random_array(rng, shape, np.float32)
+    fn = getattr(cpool, f"adaptive_{op}_pool{n}d")
+    back = getattr(cpool, f"adaptive_{op}_pool{n}d_backward")
+    kw = {"return_indices": True} if op == "max" else {}
+    for size in [0, (0,) + (2,) * (n - 1), (2,) * (n - 1) + (0,)]:
+        wanted = (size,) * n if isinstance(size, int) else size
+        out = fn(x, size, **kw)
+        values = out[0] if op == "max" else out
+        assert values.shape == shape[:2] + wanted and values.dtype == np.float32
+        grad = np.ones_like(values)
+        g = back(grad, out[1], shape) if op == "max" else back(grad, shape)
+        assert g.shape == shape and not g.any()
+        last = fn(np.ascontiguousarray(np.moveaxis(x, 1, -1)), size,
+                  axes=tuple(range(1, n + 1)))
+        assert last.shape == (2,) + wanted + (3,)
+    torch = pytest.importorskip("torch")
+    tfn = getattr(torch.nn.functional, f"adaptive_{op}_pool{n}d")
+    assert tuple(tfn(torch.from_numpy(x), (0,) + (2,) * (n - 1)).shape) == \
+        fn(x, (0,) + (2,) * (n - 1)).shape
 
 
 def test_other_errors():

@@ -156,13 +156,36 @@ def test_empty_batch_and_inputs_not_modified(rng):
     cpool.fractional_max_pool2d(x, 2, 4, random_samples=u)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_output_size_zero_is_an_empty_result(n):
+    # PyTorch returns an empty result for an output size of 0 along an axis (or a ratio that
+    # rounds to it); cpool raised "the output size would be empty" until 2026-12-06. The
+    # gradient of such a result is zeros.
+    shape = (2, 3) + (7, 6, 5)[:n]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    fn = getattr(cpool, f"fractional_max_pool{n}d")
+    for size in [0, (0,) + (2,) * (n - 1), (2,) * (n - 1) + (0,)]:
+        wanted = (size,) * n if isinstance(size, int) else size
+        values, idx = fn(x, 2, output_size=size, return_indices=True, seed=3)
+        assert values.shape == idx.shape == shape[:2] + wanted
+        g = getattr(cpool, f"fractional_max_pool{n}d_backward")(np.ones_like(values), idx, shape)
+        assert g.shape == shape and not g.any()
+    assert fn(x, 2, output_ratio=0.1, seed=3).shape == shape[:2] + (0,) * n
+    torch = pytest.importorskip("torch")
+    samples = np.full(shape[:2] + (n,), 0.5, np.float32)
+    got = fn(x, 2, output_size=(0,) + (2,) * (n - 1), random_samples=samples)
+    want = getattr(torch.nn.functional, f"fractional_max_pool{n}d")(
+        torch.from_numpy(x), 2, output_size=(0,) + (2,) * (n - 1),
+        _random_samples=torch.from_numpy(samples))
+    assert tuple(want.shape) == got.shape
+
+
 @pytest.mark.parametrize("kwargs,exc,match", [
     (dict(output_size=None), ValueError, r"fractional_max_pool2d: pass exactly one of"),
     (dict(output_ratio=0.5), ValueError, r"pass exactly one of"),
-    (dict(output_size=0), ValueError, r"`output_size` must be positive|would be empty"),
+    (dict(output_size=-1), ValueError, r"`output_size` must be non-negative, got \(-1, -1\)"),
     (dict(output_size=9), ValueError, r"output size \(9, 9\) \+ kernel_size \(2, 2\) - 1 must "
                                       r"not exceed the input size \(9, 9\)"),
-    (dict(output_size=None, output_ratio=0.05), ValueError, r"would be empty"),
     (dict(output_size=None, output_ratio=1.5), ValueError, r"`output_ratio` must lie in"),
     (dict(output_size=None, output_ratio="a"), TypeError, r"`output_ratio` must be a number"),
     (dict(kernel_size=0), ValueError, r"`kernel_size` must be positive"),

@@ -69,7 +69,7 @@ def test_adaptive_errors_raise_every_time(rng):
     cpool.adaptive_avg_pool2d(x, 3)
     for _ in range(2):  # never recorded: the second call validates, and raises, again
         with pytest.raises(ValueError, match="output_size"):
-            cpool.adaptive_avg_pool2d(x, 0)
+            cpool.adaptive_avg_pool2d(x, -1)
         with pytest.raises(TypeError):
             cpool.adaptive_max_pool2d(x, 3, return_indices=2)
 
