@@ -203,6 +203,17 @@ def test_global_float_sums_round_once_over_blocks(dtype):
                               "synchronous")).all()
 
 
+@pytest.mark.parametrize("op, kwargs", [
+    ("adaptive_avg_pool2d", dict(output_size=(0, 3))),
+    ("adaptive_max_pool2d", dict(output_size=(3, 0), return_indices=True)),
+    ("fractional_max_pool2d", dict(kernel_size=2, output_size=(0, 2), seed=1)),
+])
+def test_output_size_zero_over_blocks(op, kwargs):
+    # An output size of 0 is PyTorch's empty result (2026-12-06), chunked or not.
+    x = _data((3, 2, 9, 8), np.float32, 2)
+    _check(op, x, ((2, 1), (1, 1), (4, 5), (3, 3, 2)), **kwargs)
+
+
 def test_global_max_ties_and_nan_positions_over_blocks():
     x = np.zeros((2, 9, 9), np.float32)
     x[0, 1, 7] = x[0, 6, 0] = 5.0        # a tie across blocks: the first in the scan
