@@ -234,8 +234,8 @@ cdef extern from *:
          plane from memory a second time. Returns 2 if some max is NaN, else 1: which NaN the
          scan keeps (the last), and its index, the caller finds by its search. */
     /* The values a "same" 3x3 kernel's buffer holds, for rows of W values: a row of W
-       identities, the padding's rows (cpool_same_3x3_edges writes it). Until 2026-12-05 it
-       held a ring of four rows of W + 2 before that row as well. */
+       identities, the padding row's values (cpool_same_3x3_identities writes it). Until
+       2026-12-05 it held a ring of four rows of W + 2 before that row as well. */
     #define CPOOL_SAME_3X3_BUF(W) (W)
     /* cpool_same_3x3_sums and _max where there are no AVX2 vectors: 0, the caller's loops. */
     #define CPOOL_SAME_3X3_NO_CALLS(NAME, T) \\
@@ -508,10 +508,11 @@ cdef extern from *:
        own (H odd) runs as the pair's first with the row above as the pair's fourth (its second
        row's outputs are written first and then over). Returns 0 for rows under a vector (the
        caller's own loops then). buf holds CPOOL_SAME_3X3_BUF(W) values, the row of
-       identities, written when ``fresh`` (a buffer's first plane: no call writes over it). Against the ring below, which both took until 2026-12-05 (each
-       input row's column sums or maxima stored to a buffer row, then swept back with three
-       loads an output): a C model, planes in L2, took 0.72-0.81 of the time for max and
-       0.62-0.89 for averages on planes 8 to 112 wide.
+       identities, written when ``fresh`` (a buffer's first plane: no call writes over it).
+       Against a ring of buffer rows, which both took until 2026-12-05 (each input row's
+       column sums or maxima stored to a buffer row, then swept back with three loads an
+       output): a C model, planes in L2, took 0.72-0.81 of the time for max and 0.62-0.89
+       for averages on planes 8 to 112 wide.
        cpool_same_3x3_eval: stochastic pooling's evaluation (training=False) over the same
        windows, by cpool_same_3x3_pairs too (mode 6): each row pair's column sums of the
        values and of their squares in _stochastic's _eval_rows3 order, the three columns of
@@ -771,7 +772,7 @@ cdef extern from *:
     #define CPOOL_SAME_3X3_KERNELS 1
     #define CPOOL_SAME_3X3_CALLS(NAME, T, V, S, N) \\
     /* The buffer's row of identities (a buffer's first plane). */ \\
-    static inline void cpool_same_3x3_edges_##NAME(T* buf, Py_ssize_t W, T identity) { \\
+    static inline void cpool_same_3x3_identities_##NAME(T* buf, Py_ssize_t W, T identity) { \\
         Py_ssize_t j; \\
         for (j = 0; j < CPOOL_SAME_3X3_BUF(W); j++) buf[j] = identity; \\
     } \\
@@ -783,7 +784,7 @@ cdef extern from *:
         const T* identities = buf; \\
         V unused = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
-        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, 0); \\
+        if (fresh) cpool_same_3x3_identities_##NAME(buf, W, 0); \\
         if (divs == NULL) \\
             return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, divs, identities, 0, 0, \\
                                                &unused, 0); \\
@@ -798,7 +799,7 @@ cdef extern from *:
             int fresh) { \\
         V unused = _mm256_setzero_##S(); \\
         if (W < N) return 0; \\
-        if (fresh) cpool_same_3x3_edges_##NAME(buf, W, (T)-INFINITY); \\
+        if (fresh) cpool_same_3x3_identities_##NAME(buf, W, (T)-INFINITY); \\
         return cpool_same_3x3_pairs_##NAME(x, row_step, H, W, out, NULL, buf, 0, 0, &unused, \\
                                            5); \\
     } \\
