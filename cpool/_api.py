@@ -188,7 +188,8 @@ def max_pool2d(x: ArrayLike, kernel_size: Size, stride: Optional[Size] = None, p
     %(dilation)s
     %(ceil_mode)s
     return_indices : bool, default=False
-        Also return int64 flat indices ``h * W + w`` of each maximum in its input plane.
+        Also return int64 flat indices ``h * W + w`` of each maximum in its input plane (-1
+        for a dilated window over padding alone, which reads no cell).
     %(axes)s
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result shape and dtype to fill (values, or (values,

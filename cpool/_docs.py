@@ -181,7 +181,8 @@ Gradient of :func:`{forward}{n}d`: each output's gradient added at its maximum's
     Raises
     ------
     ValueError
-        Shapes that do not match, an index outside the {NAME} block, a bad ``out``.
+        Shapes that do not match, an index outside the {NAME} block (but -1, a window that
+        read no cell, whose gradient goes nowhere), a bad ``out``.
     TypeError
         Non-floating ``grad_output``, non-integer ``indices``.
 
@@ -209,7 +210,8 @@ _ND_TEMPLATES = {
     %(dilation{n})s
     %(ceil_mode)s
     return_indices : bool, default=False
-        Also return int64 flat indices of each maximum within its {block}.
+        Also return int64 flat indices of each maximum within its {block} (-1 for a dilated
+        window over padding alone, which reads no cell).
     %(axes{n})s
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous array(s) of the result shape and dtype to fill, as in :func:`max_pool2d`.
@@ -614,7 +616,8 @@ Partial inverse of :func:`max_pool{n}d`: values at their indices, zeros elsewher
     Raises
     ------
     ValueError
-        A bad size, an index outside the output's block, bad ``axes``, a bad ``out``.
+        A bad size, an index outside the output's block (but -1, a window that read no cell:
+        nothing is placed), bad ``axes``, a bad ``out``.
     TypeError
         Non-floating ``x``, non-integer ``indices``.
 

@@ -91,8 +91,9 @@ def max_pool2d_backward(grad_output: ArrayLike, indices: ArrayLike, input_shape:
     Raises
     ------
     ValueError
-        Shapes that do not match, an index outside ``[0, H*W)`` (nothing is written out of
-        bounds), a bad ``out``, ``num_threads < 1``.
+        Shapes that do not match, an index outside ``[0, H*W)`` but -1 (nothing is written
+        out of bounds; -1, a dilated window that read no cell, sends nothing), a bad ``out``,
+        ``num_threads < 1``.
     TypeError
         Non-floating ``grad_output``, non-integer ``indices``.
 
@@ -618,8 +619,8 @@ def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: Size, stride: Op
     Raises
     ------
     ValueError
-        Shape mismatch, an index outside ``[0, H*W)``, an ``output_size`` out of range, bad
-        sizes or ``out``.
+        Shape mismatch, an index outside ``[0, H*W)`` but -1 (a window that read no cell:
+        nothing is placed), an ``output_size`` out of range, bad sizes or ``out``.
     TypeError
         Non-floating ``x``, non-integer ``indices`` or sizes.
 

@@ -122,31 +122,20 @@ def _assemble(parts, axes: Sequence[int]) -> np.ndarray:
 
 
 def _plane_positions(idx: np.ndarray, local: Sequence[int], origin: Sequence[int],
-                     sizes: Sequence[int], axes: Sequence[int] = (), first_taps=()) -> np.ndarray:
+                     sizes: Sequence[int]) -> np.ndarray:
     """Flat positions in a block of shape ``local`` (spatial, row-major) as positions in the
-    whole plane of ``sizes``, the block starting at ``origin``.
-
-    ``first_taps``: per spatial axis (at ``axes`` of ``idx``), the whole array's first tap and
-    tap count of each of the block's outputs. A dilated window with no real cell has the
-    encoded position of its first tap, which can lie past the plane (PyTorch's encoding, see
-    the semantics page): such a position cannot be decoded in the block, so it is encoded again
-    from the whole array's first taps."""
+    whole plane of ``sizes``, the block starting at ``origin``. -1 (a dilated max window with
+    no real cell, which has none in the whole array either: a block holds every tap of its
+    windows) stays -1."""
     if tuple(local) == tuple(sizes):
         return idx
-    empty = None
-    for a, (lo, count) in zip(axes, first_taps):
-        if lo.size and not count.all():
-            along = (count == 0).reshape([-1 if b == a else 1 for b in range(idx.ndim)])
-            empty = along if empty is None else empty | along
-    coords = np.unravel_index(idx if empty is None else np.where(empty, 0, idx), tuple(local))
+    empty = idx < 0
+    if not empty.any():  # the common case: no pass to mask
+        coords = np.unravel_index(idx, tuple(local))
+        return np.ravel_multi_index(tuple(c + o for c, o in zip(coords, origin)), tuple(sizes))
+    coords = np.unravel_index(np.where(empty, 0, idx), tuple(local))
     whole = np.ravel_multi_index(tuple(c + o for c, o in zip(coords, origin)), tuple(sizes))
-    if empty is None:
-        return whole
-    first, step = 0, 1
-    for a, (lo, _), size in reversed(list(zip(axes, first_taps, sizes))):
-        first = first + lo.reshape([-1 if b == a else 1 for b in range(idx.ndim)]) * step
-        step *= size
-    return np.where(empty, first, whole)
+    return np.where(empty, -1, whole)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,11 +180,10 @@ def _offsets(chunks, idx) -> Tuple[int, ...]:
 # ---------------------------------------------------------------------------------------------
 # windowed ops
 # ---------------------------------------------------------------------------------------------
-def _window_block(parts, axes, cut, call, pads, index_fix, origin, first_taps=()):
+def _window_block(parts, axes, cut, call, pads, index_fix, origin):
     """One output block of a windowed op: the blocks ``parts`` joined along the pooled
     ``axes``, cut to the span, pooled by ``call(x, pads, origin)``; indices made positions in
-    the whole plane (``index_fix``: the span's shape, its start, the plane's sizes;
-    ``first_taps``: see :func:`_plane_positions`)."""
+    the whole plane (``index_fix``: the span's shape, its start, the plane's sizes)."""
     x = _assemble(parts, axes)[cut]
     if origin is None:  # stochastic pooling (draws placed by origin) takes the whole block
         result = _realigned(lambda b, out=None: call(b, pads, origin, out=out), x, axes)
@@ -204,7 +192,7 @@ def _window_block(parts, axes, cut, call, pads, index_fix, origin, first_taps=()
     if index_fix is None or not isinstance(result, tuple):
         return result
     values, idx = result
-    return values, _plane_positions(idx, *index_fix, axes=axes, first_taps=first_taps)
+    return values, _plane_positions(idx, *index_fix)
 
 
 def _call_op(op, kwargs, padded, x, pads, origin, out=None):
@@ -331,11 +319,8 @@ def _windowed(name: str, n: int, d, args: Dict[str, Any], metas: tuple):
                                                 axes)
                 origin = (batch_offsets, batch_shape, geom.windows[0].out_size,
                           blocks[0][spatial_idx[0]][0], blocks[1][spatial_idx[1]][0])
-            first_taps = [(w.lo[o0:o1], w.count[o0:o1]) for w, (o0, o1) in
-                          zip(geom.windows, (blocks[i][j] for i, j in enumerate(spatial_idx)))
-                          ] if with_indices else []
             tasks[tuple(idx)] = (_window_block, parts, list(axes), tuple(cut), call,
-                                 [s.pad for s in spans], index_fix, origin, first_taps)
+                                 [s.pad for s in spans], index_fix, origin)
     chunks = list(d.chunks)
     for a, b in zip(axes, blocks):
         chunks[a] = tuple(o1 - o0 for o0, o1 in b)

@@ -103,7 +103,9 @@ def max_pool2d_by_tap(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     y0 = np.array([_taps(oh, H, k[0], s[0], pt, d[0])[1] for oh in range(OH)], np.int64)
     x0 = np.array([_taps(ow, W, k[1], s[1], pl, d[1])[1] for ow in range(OW)], np.int64)
     m = np.full((planes.shape[0], OH, OW), _lowest(x.dtype), x.dtype)
-    mi = np.broadcast_to(y0[:, None] * W + x0[None, :], m.shape).copy()
+    # A window with no in-bounds tap (dilated, over padding alone) keeps -1: no cell.
+    empty = ~rows_in.any(axis=1)[:, None] | ~cols_in.any(axis=1)[None, :]
+    mi = np.broadcast_to(np.where(empty, -1, y0[:, None] * W + x0[None, :]), m.shape).copy()
     for i in range(k[0]):
         y = rows[:, i][:, None]
         for j in range(k[1]):
@@ -134,7 +136,7 @@ def max_pool2d_by_window(x, kernel_size, stride=None, padding=0, dilation=1, cei
         for ow in range(OW):
             xs, x0 = _taps(ow, W, k[1], s[1], pl, d[1])
             m = np.full(planes.shape[0], _lowest(x.dtype), x.dtype)
-            mi = np.full(planes.shape[0], y0 * W + x0, np.int64)
+            mi = np.full(planes.shape[0], y0 * W + x0 if len(ys) and len(xs) else -1, np.int64)
             for y in ys:  # row-major scan, PyTorch's update rule
                 for xx in xs:
                     v = planes[:, y, xx]
@@ -442,6 +444,8 @@ def scatter(values, indices, shape, accumulate=True):
     idx = indices.reshape(out.shape[0], -1)
     for p in range(out.shape[0]):
         for v, k in zip(vals[p], idx[p]):
+            if k == -1:  # no cell (a dilated max window over padding alone)
+                continue
             out[p, k] = out[p, k] + v if accumulate else v
     return out.reshape(shape)
 
@@ -509,10 +513,15 @@ def _nd_windows(sizes, k, s, d, pads, outs):
         yield pos, taps, padded, first
 
 
+def no_cell_as_torch_gives(torch_indices, indices):
+    """PyTorch's max indices with cpool's -1 where ``indices`` (the reference's) have it: a
+    dilated window with no real cell, to which PyTorch gives its first tap's position (past
+    the plane, or a cell the window never read)."""
+    return np.where(np.asarray(indices) == -1, -1, torch_indices)
+
+
 def _flat(cell, sizes):
-    return int(np.ravel_multi_index(cell, sizes)) if all(
-        0 <= c < m for c, m in zip(cell, sizes)) else int(
-        sum(c * math.prod(sizes[a + 1:]) for a, c in enumerate(cell)))
+    return int(np.ravel_multi_index(cell, sizes))
 
 
 def _nd_setup(x, n, op, kernel_size, stride, padding, dilation, ceil_mode):
@@ -559,7 +568,8 @@ def pool_nd(x, n, op, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if op == "max":
         m = np.full((B,) + outs, _lowest(x.dtype), x.dtype)
         first_cell = sum(along(a, f * steps[a]) for a, f in enumerate(first))
-        mi = np.broadcast_to(first_cell, m.shape).astype(np.int64)
+        empty = sum(along(a, ~r.any(axis=1)) for a, r in enumerate(real)) > 0  # no real tap
+        mi = np.broadcast_to(np.where(empty, -1, first_cell), m.shape).astype(np.int64)
     else:
         acc = np.zeros((B,) + outs, out_dtype)
     for tap in itertools.product(*(range(ki) for ki in k)):
@@ -608,7 +618,7 @@ def pool_nd_by_window(x, n, op, kernel_size, stride=None, padding=0, dilation=1,
         sel = (slice(None),) + pos
         if op == "max":
             m = np.full(B, _lowest(x.dtype), x.dtype)
-            mi = np.full(B, _flat(first, sizes), np.int64)
+            mi = np.full(B, _flat(first, sizes) if taps else -1, np.int64)
             for cell in taps:
                 v = blocks[(slice(None),) + cell]
                 take = (v > m) | np.isnan(v) if x.dtype.kind == "f" else v > m
@@ -659,10 +669,11 @@ def scatter_nd(values, indices, input_shape, n, accumulate=True):
     i = np.asarray(indices).reshape(v.shape)
     res = np.zeros((v.shape[0], math.prod(sizes)))
     for b in range(v.shape[0]):
+        cell = i[b] != -1  # -1: no cell (a dilated max window over padding alone)
         if accumulate:
-            np.add.at(res[b], i[b], v[b])
+            np.add.at(res[b], i[b][cell], v[b][cell])
         else:
-            res[b, i[b]] = v[b]
+            res[b, i[b][cell]] = v[b][cell]
     return res.reshape(tuple(input_shape))
 
 

@@ -468,9 +468,9 @@ def test_stochastic_without_a_seed_draws_once_for_the_whole_result():
     (3, (1, 1, 5), (2, 3), dict(kernel_size=2, stride=1, padding=1, dilation=2)),
 ])
 def test_indices_of_dilated_windows_with_no_real_cell(n, sizes, chunked, kwargs):
-    """A dilated window that only covers padding gives -inf and its first tap's position, which
-    can lie past the plane (PyTorch's encoding): a block cannot decode it, so it is encoded
-    again from the whole array's first taps (found by hypothesis)."""
+    """A dilated window that only covers padding gives -inf and the index -1 (no cell), which a
+    block's positions keep as they become the whole plane's (found by hypothesis, when such
+    a window had its first tap's position, PyTorch's, which a block could not decode)."""
     name = f"max_pool{n}d"
     x = _data((1, 2) + sizes, np.float32, 13)
     values, _ = getattr(cpool, name)(x, return_indices=True, **kwargs)

@@ -354,11 +354,16 @@ def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype):
 
 
 def test_scatter_rejects_indices_out_of_range(rng):
+    """Any index outside the plane is an error but -1, a max window's "no cell", which sends
+    nothing."""
     y, idx = cpool.max_pool2d(random_array(rng, (2, 3, 8, 8), np.float32), 2, return_indices=True)
     idx[1, 2, 3, 3] = 64
-    idx[0, 0, 0, 0] = -1
+    idx[0, 0, 0, 0] = -2
+    idx[0, 0, 0, 1] = -1
     with pytest.raises(ValueError, match=r"`indices` must lie in \[0, H\*W\) = \[0, 64\); 2 do not"):
         cpool.max_pool2d_backward(y, idx, (2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"`indices` must lie in .*; 2 do not"):
+        cpool.max_pool2d_backward(y, idx, (2, 3, 8, 8), axes=(-2, -1), num_threads=3)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -701,7 +706,7 @@ def test_errors(rng):
         cpool.max_pool2d_backward(y, bad, x.shape)
     with pytest.raises(ValueError, match=r"`indices` must lie in"):
         bad = idx.copy()
-        bad[0, 0, 0, 0] = -1
+        bad[0, 0, 0, 0] = -3
         cpool.max_unpool2d(y, bad, 2)
     with pytest.raises(ValueError, match=r"the axes other than \(H, W\) \(2, 3\) must be equal"):
         cpool.max_pool2d_backward(y, idx, (3, 3, 8, 8))
@@ -898,3 +903,72 @@ def test_gradient_slabs_never_change_an_answer(call):
     finally:
         _validation._SLAB_BYTES, _validation._WHOLE_COPY_BYTES = saved
     assert_identical(got, expected)
+
+
+# A dilated window whose taps all lie in the padding: max gives -inf and the index -1 (no
+# cell). PyTorch gives its first tap's position instead, which lies on a cell the window
+# never read (here, with one column: the next row's cell) or past the plane, and its backward
+# gives that cell the window's gradient or writes past its buffer (PyTorch 2.13: a heap
+# corruption, found by a fuzzer of the layers against torch.nn).
+NO_CELL_CASES = [  # n, input shape, kernel_size, stride, padding, dilation
+    (2, (2, 3, 4, 1), (1, 2), (2, 1), (0, 1), (1, 2)),  # every window empty, all in range
+    (2, (1, 2, 1, 5), 2, 1, (1, 0), 2),                 # every window empty, past the plane
+    (2, (2, 1, 3, 2), 2, 1, 1, (1, 3)),                 # rows whose every column is empty
+    (1, (2, 3, 1), 2, 1, 1, 2),
+    (3, (1, 2, 2, 3, 1), (1, 1, 2), (1, 2, 1), (0, 0, 1), (1, 1, 2)),
+]
+
+
+@pytest.mark.parametrize("n, shape, k, s, p, d", NO_CELL_CASES)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_windows_with_no_cell_send_no_gradient(rng, n, shape, k, s, p, d, channels_last):
+    """The gradient of such a window's output is zero (it is a constant): max_poolNd_backward
+    and the max layer's backward send nothing for -1, and max_unpool places nothing; the
+    values and the other indices are PyTorch's."""
+    x = random_array(rng, shape, np.float64)
+    axes = tuple(range(1, 1 + n)) if channels_last else tuple(range(-n, 0))
+    xs = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+    pool = getattr(cpool, f"max_pool{n}d")
+    y, idx = pool(xs, k, s, p, d, return_indices=True, axes=axes)
+    ry, ridx = _reference.pool_nd(x, n, "max", k, s, p, d, return_indices=True)
+    if channels_last:
+        y, idx = np.moveaxis(y, -1, 1), np.moveaxis(idx, -1, 1)
+    assert_identical((y, idx), (ry, ridx))
+    assert (idx == -1).any() and np.isneginf(y[idx == -1]).all()
+    g = random_array(rng, y.shape, np.float64)
+    gs = np.ascontiguousarray(np.moveaxis(g, 1, -1)) if channels_last else g
+    want = _reference.scatter_nd(g, ridx, shape, n)
+    for threads in (1, 3):
+        got = getattr(cpool, f"max_pool{n}d_backward")(gs, np.moveaxis(idx, 1, -1)
+                                                       if channels_last else idx,
+                                                       xs.shape, axes=axes, num_threads=threads)
+        assert_identical(np.moveaxis(got, -1, 1) if channels_last else got, want)
+    layer = getattr(cpool.layers, f"MaxPool{n}d")(k, s, p, d, axes=axes)
+    layer(xs)
+    got = layer.backward(gs)
+    assert_identical(np.moveaxis(got, -1, 1) if channels_last else got, want)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_unpool_places_nothing_for_no_cell(rng, n):
+    """max_unpool skips an index -1 (a max window with no cell), as the gradients do."""
+    x = random_array(rng, (2, 3) + (4,) * n, np.float32)
+    y, idx = getattr(cpool, f"max_pool{n}d")(x, 2, return_indices=True)
+    idx = idx.copy()
+    idx.reshape(-1)[::5] = -1
+    got = getattr(cpool, f"max_unpool{n}d")(y, idx, 2)
+    assert_identical(got, _reference.scatter_nd(y, idx, x.shape, n, accumulate=False)
+                     .astype(np.float32))
+    assert (got.reshape(6, -1) != 0).sum() == (idx.reshape(6, -1) != -1).sum()
+
+
+@pytest.mark.parametrize("n, shape, k, s, p, d", NO_CELL_CASES)
+def test_windows_with_no_cell_match_torch_but_for_the_index(n, shape, k, s, p, d):
+    """Values bit for bit PyTorch's; indices PyTorch's but -1 where the window reads no cell."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = np.random.default_rng(3).standard_normal(shape)
+    ty, ti = getattr(F, f"max_pool{n}d")(torch.from_numpy(x), k, s, p, d, return_indices=True)
+    y, idx = getattr(cpool, f"max_pool{n}d")(x, k, s, p, d, return_indices=True)
+    _, ridx = _reference.pool_nd(x, n, "max", k, s, p, d, return_indices=True)
+    assert_identical((y, idx), (ty.numpy(), _reference.no_cell_as_torch_gives(ti.numpy(), ridx)))

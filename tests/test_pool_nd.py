@@ -522,16 +522,17 @@ def test_three_d_per_side_padding_is_np_pad():
     assert_identical(cpool.max_pool3d(x, 3, 2, pads), want)
 
 
-def test_empty_dilated_windows_give_the_lowest_value_at_the_first_tap():
+def test_empty_dilated_windows_give_the_lowest_value_and_no_cell():
     """A window whose taps all fall in the padding (dilation over a short axis): max gives
-    -inf at its first tap, as PyTorch's dilated case; an average over no cell is 0/0."""
+    -inf, as PyTorch's dilated case, and the index -1 (PyTorch's is its first tap, past the
+    plane here); an average over no cell is 0/0."""
     for n, x, k, d, p in [(1, np.ones((1, 1)), 2, 2, (1, 1)),
                           (3, np.ones((1, 1, 1, 1)), (1, 1, 2), (1, 1, 2),
                            ((0, 0), (0, 0), (1, 1)))]:
         got = OPS[n]["max"](x, k, 1, p, d, return_indices=True)
         want = ref.pool_nd(x, n, "max", k, 1, p, d, return_indices=True)
         assert_identical(got, want)
-        assert np.isneginf(got[0]).all() and (got[1] == 1).all()
+        assert np.isneginf(got[0]).all() and (got[1] == -1).all()
         assert np.isnan(OPS[n]["avg"](x, k, 1, p, count_include_pad=False, dilation=d)).all()
         assert (OPS[n]["avg"](x, k, 1, p, dilation=d) == 0).all()
 
@@ -612,7 +613,8 @@ def test_max_matches_torch(rng, n):
         ty, ti = tf(torch.from_numpy(x), k, s if s is not None else None, _torch_pads(n, p), d,
                     c, return_indices=True)
         got = OPS[n]["max"](x, k, s, p, d, c, return_indices=True)
-        assert_identical(got, (ty.numpy(), ti.numpy()))
+        _, want_i = ref.pool_nd(x, n, "max", k, s, p, d, c, return_indices=True)
+        assert_identical(got, (ty.numpy(), ref.no_cell_as_torch_gives(ti.numpy(), want_i)))
 
 
 @needs_torch

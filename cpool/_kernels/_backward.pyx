@@ -24,6 +24,7 @@ from libc.string cimport memset
 
 from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._powers cimport cpool_powf_run
+from cpool._kernels._types cimport NO_CELL
 from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS, CPOOL_UNPOOL_TILES,
                                    cpool_lp2_spread_2x2_f32, cpool_lp2_spread_2x2_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
@@ -72,7 +73,8 @@ cdef inline Py_ssize_t _scatter_plane(const floating* vals, const int64_t* idx, 
                                       Py_ssize_t n, Py_ssize_t HW,
                                       bint accumulate) noexcept nogil:
     """:func:`scatter` of one plane: zero-filled, then each value added (``accumulate``) or
-    written at its index, in output order. Returns the number of bad indices."""
+    written at its index, in output order; NO_CELL skipped. Returns the number of bad
+    indices."""
     cdef Py_ssize_t i, bad = 0
     cdef uint64_t k
     memset(plane, 0, HW * sizeof(floating))
@@ -82,14 +84,14 @@ cdef inline Py_ssize_t _scatter_plane(const floating* vals, const int64_t* idx, 
             k = <uint64_t>idx[i]
             if k < <uint64_t>HW:
                 plane[k] = plane[k] + vals[i]
-            else:
+            elif idx[i] != NO_CELL:
                 bad += 1
     else:
         for i in range(n):
             k = <uint64_t>idx[i]
             if k < <uint64_t>HW:
                 plane[k] = vals[i]
-            else:
+            elif idx[i] != NO_CELL:
                 bad += 1
     return bad
 
@@ -99,7 +101,7 @@ cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, 
                                      Py_ssize_t nb, bint accumulate) noexcept nogil:
     """:func:`scatter` for ``nb`` lanes of channels-last data (pixels of ``lanes`` values; the
     pointers at the block's first lane): each lane is a plane of its own, written in output
-    order. Returns the number of bad indices."""
+    order; NO_CELL skipped. Returns the number of bad indices."""
     cdef Py_ssize_t i, c, bad = 0
     cdef uint64_t k
     for i in range(HW):
@@ -112,7 +114,7 @@ cdef inline Py_ssize_t _scatter_lanes(const floating* vals, const int64_t* idx, 
                     plane[k * lanes + c] = plane[k * lanes + c] + vals[i * lanes + c]
                 else:
                     plane[k * lanes + c] = vals[i * lanes + c]
-            else:
+            elif idx[i * lanes + c] != NO_CELL:
                 bad += 1
     return bad
 
@@ -123,7 +125,8 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
             bint accumulate, Py_ssize_t lanes, Py_ssize_t block, int num_threads,
             Py_ssize_t out_w=0, Py_ssize_t in_w=0, Py_ssize_t out_h=0, Py_ssize_t in_h=0):
     """out[p, indices[p, i]] += values[p, i] (``accumulate``, max/stochastic backward) or
-    = values[p, i] (max_unpool2d: the last write wins). Returns the number of bad indices.
+    = values[p, i] (max_unpool2d: the last write wins). Returns the number of bad indices;
+    NO_CELL (-1, a max window with no input cell) is skipped, not bad.
 
     Channels-last data (``lanes`` > 1): ``p`` is an image, each of its pixels holds ``lanes``
     values, and lane c's index addresses pixels (``out[p, k*lanes + c]``). Tasks are (image,

@@ -4,6 +4,13 @@ from libc.stdint cimport (INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN,
                           int8_t, int16_t, int32_t, int64_t,
                           uint8_t, uint16_t, uint32_t, uint64_t)
 
+cdef enum:
+    # The index of a max window with no input cell (a dilated window over padding alone,
+    # whose value is -inf): PyTorch gives the position of its first tap there, which lies
+    # outside the plane or on a cell the window never read, and its own backward then writes
+    # out of bounds or to that cell. The scatters (gradients, max_unpool) skip it.
+    NO_CELL = -1
+
 # Every dtype a kernel reads natively. float16 and bool are converted by the validation layer.
 ctypedef fused numeric:
     float

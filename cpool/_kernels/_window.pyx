@@ -59,8 +59,8 @@ from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
-from cpool._kernels._types cimport (_lowest, _replaces, layout, numeric, numeric_acc, pixels,
-                                   planes, signed_ints, sum_out, unsigned_ints)
+from cpool._kernels._types cimport (NO_CELL, _lowest, _replaces, layout, numeric, numeric_acc,
+                                   pixels, planes, signed_ints, sum_out, unsigned_ints)
 
 cdef enum:
     # Output rows per parallel task at most (one division per task, counters within). A
@@ -1804,10 +1804,10 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
                             take = _replaces(m, v)
                             dst[c] = v if take else m
                             dsti[c] = at if take else dsti[c]
-        if first:  # no real cell (a dilated window): PyTorch's -inf at its first tap
+        if first:  # no real cell (a dilated window): -inf, and -1 for "no cell"
             for c in range(lanes):
                 dst[c] = _lowest(<numeric*>NULL)
-                dsti[c] = row_at[0] + w_lo[ow]
+                dsti[c] = NO_CELL
 
 
 cdef int _small_plane_arg_rows(
@@ -1947,7 +1947,8 @@ cdef inline int _max_with_indices(
     order), and each thread's table ``row_at`` turns one into the flat index of the row's first
     cell (64 bits). Padding cells hold the lowest value in a row past every real row: they lose
     every tie, so they never win while the window has a real cell. Windows with no real cell
-    (dilated) are answered as PyTorch does: -inf at the first tap. With ``clipped`` the buffers
+    (dilated) give -inf, as PyTorch's do, and the index NO_CELL (-1; PyTorch's first tap
+    lies outside the plane or on a cell the window never read). With ``clipped`` the buffers
     hold the row alone and each window combines its in-bounds columns (``w_lo``, ``w_n``).
 
     Depth as in :func:`_separable` (``d_lo`` empty: 1-D and 2-D windows, whose indices are
@@ -2077,12 +2078,12 @@ cdef inline int _max_with_indices(
                                 row_at[sl * h_n[hb + oh] + t] = (((z + sl * dd) * H if depth else 0)
                                                             + h_lo[hb + oh] + t * dh) * W
                     if n_taps == 0:
-                        # An empty (dilated) window: PyTorch's -inf at its first tap's index.
+                        # Empty (dilated) windows: -inf, as PyTorch's, and the index NO_CELL.
                         for ow in range(OW):
                             for j in range(ow * (1 if layout is planes else lanes),
                                            (ow + 1) * (1 if layout is planes else lanes)):
                                 orow[j] = lowest
-                                irow[j] = row_at[0] + w_lo[wb + ow]
+                                irow[j] = NO_CELL
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     first = &x[b0, z, h_lo[hb + oh], 0]
@@ -2121,13 +2122,13 @@ cdef inline int _max_with_indices(
                     else:
                         _combine_padded_lanes(vmax, vrow, hrow, hcol, OW, kw, sw, dw, row_at,
                                               pad_w, lanes, orow, irow)
-                    if any_empty:  # no real column: PyTorch's -inf at the first tap
+                    if any_empty:  # no real column: -inf and NO_CELL, as above
                         for ow in range(OW):
                             if w_n[wb + ow] == 0:
                                 for j in range(ow * (1 if layout is planes else lanes),
                                                (ow + 1) * (1 if layout is planes else lanes)):
                                     orow[j] = lowest
-                                    irow[j] = row_at[0] + w_lo[wb + ow]
+                                    irow[j] = NO_CELL
                     _step(OH, B1, &b0, &b1, &oh)
     finally:
         free(values)
