@@ -46,7 +46,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Sequence, Tuple
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 import cpool
 from cpool import _api
@@ -147,18 +147,23 @@ def _arrays(prefix: str, tasks: Dict[tuple, tuple], chunks, metas, source, token
     len(metas) arrays when there is more than one), with ``chunks``; ``extra`` tasks (by key)
     go into the same graph layer."""
     name = f"{prefix}-{token}"
-    if len(metas) == 1:
-        dsk = {(name,) + idx: task for idx, task in tasks.items()}
-        names = [name]
-    else:
-        dsk = {(name + "-all",) + idx: task for idx, task in tasks.items()}
-        names = [f"{name}-{k}" for k in range(len(metas))]
-        for k, part in enumerate(names):
-            dsk.update({(part,) + idx: (operator.getitem, (name + "-all",) + idx, k)
-                        for idx in tasks})
+    whole = name if len(metas) == 1 else name + "-all"  # the layer of the tasks themselves
+    dsk = {(whole,) + idx: task for idx, task in tasks.items()}
     dsk.update(extra or {})
     sources = source if isinstance(source, list) else [source]
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=sources)  # type: ignore[arg-type]
+    graph = HighLevelGraph.from_collections(whole, dsk, dependencies=sources)  # type: ignore[arg-type]
+    if len(metas) == 1:
+        return (da.Array(graph, name, chunks, meta=metas[0]),)
+    # Several results: each array's blocks in a layer of its own name, which a later graph
+    # built on that array names as its dependency (in one layer under another name, the
+    # indices fed to a gradient made dask's graph fail with a KeyError on that name).
+    layers, deps = dict(graph.layers), dict(graph.dependencies)
+    names = [f"{name}-{k}" for k in range(len(metas))]
+    for k, part in enumerate(names):
+        layers[part] = MaterializedLayer({(part,) + idx: (operator.getitem, (whole,) + idx, k)
+                                          for idx in tasks})
+        deps[part] = {whole}
+    graph = HighLevelGraph(layers, deps)
     return tuple(da.Array(graph, part, chunks, meta=meta) for part, meta in zip(names, metas))
 
 

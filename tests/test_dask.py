@@ -312,6 +312,39 @@ def test_gradients(case):
     _assert_same(got, want, exact="max" in name)
 
 
+@pytest.mark.parametrize("forward, backward, kwargs", [
+    ("max_pool2d", "max_pool2d_backward", dict(kernel_size=3, stride=2, padding=1)),
+    ("max_pool2d", "max_unpool2d", dict(kernel_size=2)),
+    ("max_pool1d", "max_pool1d_backward", dict(kernel_size=2, axes=-2)),
+    ("max_pool3d", "max_pool3d_backward", dict(kernel_size=2)),
+    ("global_max_pool2d", "global_max_pool2d_backward", {}),
+    ("adaptive_max_pool2d", "adaptive_max_pool2d_backward", dict(output_size=3)),
+    ("fractional_max_pool2d", "fractional_max_pool2d_backward",
+     dict(kernel_size=2, output_size=3, seed=1)),
+    ("stochastic_pool2d", "stochastic_pool2d_backward", dict(kernel_size=2, seed=1)),
+])
+def test_gradients_of_the_lazy_forwards_own_results(forward, backward, kwargs):
+    """A forward's lazy values and indices go straight into the lazy gradient (or unpooling),
+    the graphs joined: each result of a several-result op is a graph layer of its own name
+    (the indices' layer was missing, and dask failed with a KeyError on its name)."""
+    x = np.abs(_data((2, 3, 8, 8, 6), np.float64, 21))
+    n = 3 if "3d" in forward else 2
+    if "3d" not in forward:
+        x = x[..., 0]
+    unpool = {k: v for k, v in kwargs.items() if k in ("kernel_size",)}
+    values, indices = getattr(cpool, forward)(x, return_indices=True, **kwargs)
+    lazy_values, lazy_indices = getattr(cd, forward)(_chunked(x, (1, 2) + (4,) * n),
+                                                     return_indices=True, **kwargs)
+    axes = {"axes": kwargs["axes"]} if "axes" in kwargs else {}
+    if backward == "max_unpool2d":
+        want = cpool.max_unpool2d(values, indices, **unpool)
+        got = cd.max_unpool2d(lazy_values, lazy_indices, **unpool)
+    else:
+        want = getattr(cpool, backward)(values, indices, x.shape, **axes)
+        got = getattr(cd, backward)(lazy_values, lazy_indices, x.shape, **axes)
+    _assert_same(_computed(got), want, exact=True)
+
+
 def test_results_are_lazy_and_stream_batch_blocks():
     calls = []
 
