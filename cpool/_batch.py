@@ -192,6 +192,22 @@ def _scheduler(args):
     return {}, client
 
 
+def _zarr_aligned(result):
+    """``result`` with chunks that zarr chunks of each axis's largest block can hold one to a
+    block: equal blocks, but for a smaller last one. Pooled blocks are uneven where the input's
+    chunks are not whole strides (2, 1, 1, 2, ... outputs), and a block that straddled two zarr
+    chunks shared them with its neighbours: written concurrently (each write of part of a
+    chunk reads, changes and writes the whole chunk), one block's values were lost, and max
+    3x3 s3 over chunks of 4 lost about 14 % of the output in every run. Such a result is
+    rechunked to equal blocks, which dask does block by block, in bounded memory."""
+    def even(sizes):
+        return all(c == sizes[0] for c in sizes[:-1]) and sizes[-1] <= sizes[0]
+
+    if result.size == 0 or all(even(c) for c in result.chunks):
+        return result
+    return result.rechunk(tuple(max(c) for c in result.chunks))
+
+
 def _store(result, target, out_path, tmp, args):
     """Write ``result`` into ``target`` (a memory map or a zarr array), with a progress bar."""
     import dask
@@ -222,8 +238,21 @@ def _store(result, target, out_path, tmp, args):
             client.close()
 
 
+def _chunks_joined(argv: List[str]) -> List[str]:
+    """``--chunks VALUE`` as ``--chunks=VALUE`` where VALUE starts with ``-`` (``-1,8``): argparse
+    takes a token that starts with ``-`` and is not a plain negative number for an option, and
+    the help's own "-1: whole axis" first failed as "expected one argument"."""
+    out: List[str] = []
+    for i, arg in enumerate(argv):
+        if i and argv[i - 1] == "--chunks" and arg.startswith("-") and out[-1] == "--chunks":
+            out[-1] = f"--chunks={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def run(argv: List[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_chunks_joined(argv))
     try:
         import dask  # noqa: F401
     except ImportError:
@@ -255,6 +284,7 @@ def run(argv: List[str]) -> int:
         else:
             import zarr
 
+            result = _zarr_aligned(result)
             target = zarr.create_array(tmp, shape=result.shape, dtype=result.dtype,
                                        chunks=tuple(max(c) if c else 1 for c in result.chunks))
         _store(result, target, args.output, tmp, args)
