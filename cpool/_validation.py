@@ -439,14 +439,26 @@ def _geometry(fn: str, shape, axes, kernel_size, stride, padding, dilation, ceil
                              dilation, ceil_mode, arrays)
 
 
+def _one_for_every_axis(value):
+    """PyTorch's pooling reads a list or tuple of one int as that int for every axis
+    (``max_pool2d(x, [3])``, ``padding=[1]``); its int, or ``value`` as it is."""
+    if isinstance(value, (tuple, list)) and len(value) == 1 and _is_int(value[0]):
+        return value[0]
+    return value
+
+
 def _window_arguments(fn: str, n: int, kernel_size, stride, padding, dilation, ceil_mode):
     """A windowed op's arguments over ``n`` axes normalised, in :func:`_checked_geometry`'s
-    order: kernel, stride (the kernel's when None), padding, dilation, ceil_mode."""
-    kernel = _tuple("kernel_size", kernel_size, fn, n)
-    stride = kernel if stride is None else _tuple("stride", stride, fn, n)
-    dilation = _tuple("dilation", dilation, fn, n)
+    order: kernel, stride (the kernel's when None or empty, as PyTorch's ``stride=[]``),
+    padding, dilation, ceil_mode. One int in a list stands for every axis, as in PyTorch."""
+    kernel = _tuple("kernel_size", _one_for_every_axis(kernel_size), fn, n)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel
+    else:
+        stride = _tuple("stride", _one_for_every_axis(stride), fn, n)
+    dilation = _tuple("dilation", _one_for_every_axis(dilation), fn, n)
     ceil_mode = _flag("ceil_mode", ceil_mode, fn)
-    return kernel, stride, _padding_arg(padding, fn, n), dilation, ceil_mode
+    return kernel, stride, _padding_arg(_one_for_every_axis(padding), fn, n), dilation, ceil_mode
 
 
 # Stochastic training's fast path holds kH padded rows per thread and a table of kH*kW tap

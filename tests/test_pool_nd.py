@@ -806,3 +806,29 @@ def test_reference_by_tap_equals_by_window(rng, n, dtype):
                 np.testing.assert_array_equal(as_bits(g) if g.dtype.kind == "f" else g,
                                               as_bits(e) if e.dtype.kind == "f" else e,
                                               err_msg=str((kwargs, k, s, p, d, c)))
+
+
+ONE_ENTRY_ARGS = [([3],), (3, []), (3, [2]), (3, 2, [1]), ([2], [1], [1]), ((3,), (2,))]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("args", ONE_ENTRY_ARGS)
+def test_one_int_in_a_list_stands_for_every_axis(rng, n, args):
+    """PyTorch's pooling reads ``[3]`` as 3 for every axis and ``stride=[]`` as the default;
+    so do cpool's windowed ops and their gradients, and PyTorch's results are cpool's."""
+    x = random_array(rng, (2, 3) + (7, 9, 8)[:n], np.float64)
+    plain = tuple(a[0] if isinstance(a, (list, tuple)) and a else None if a == [] else a
+                  for a in args)
+    pool = {op: getattr(cpool, f"{op}_pool{n}d") for op in ("max", "avg", "sum")}
+    for op in pool:
+        assert_identical(pool[op](x, *args), pool[op](x, *plain))
+    g = np.ones_like(pool["avg"](x, *args))
+    backward = getattr(cpool, f"avg_pool{n}d_backward")
+    assert_identical(backward(g, x.shape, *args), backward(g, x.shape, *plain))
+    torch = pytest.importorskip("torch")
+    t = torch.from_numpy(x)
+    F = torch.nn.functional
+    assert_identical(pool["max"](x, *args), getattr(F, f"max_pool{n}d")(t, *args).numpy())
+    np.testing.assert_allclose(pool["avg"](x, *args),
+                               getattr(F, f"avg_pool{n}d")(t, *args).numpy(),
+                               rtol=1e-13, atol=1e-13)
