@@ -239,12 +239,12 @@ def _store(result, target, out_path, tmp, args):
 
 
 def _chunks_joined(argv: List[str]) -> List[str]:
-    """``--chunks VALUE`` as ``--chunks=VALUE`` where VALUE starts with ``-`` (``-1,8``): argparse
-    takes a token that starts with ``-`` and is not a plain negative number for an option, and
-    the help's own "-1: whole axis" first failed as "expected one argument"."""
+    """``--chunks VALUE`` as ``--chunks=VALUE`` where VALUE starts with ``-`` and a digit
+    (``-1,8``): argparse takes a token that starts with ``-`` and is not a plain negative number
+    for an option, and the help's own "-1: whole axis" failed as "expected one argument"."""
     out: List[str] = []
-    for i, arg in enumerate(argv):
-        if i and argv[i - 1] == "--chunks" and arg.startswith("-") and out[-1] == "--chunks":
+    for arg in argv:
+        if out and out[-1] == "--chunks" and arg[:1] == "-" and arg[1:2].isdigit():
             out[-1] = f"--chunks={arg}"
         else:
             out.append(arg)

@@ -130,12 +130,10 @@ def _plane_positions(idx: np.ndarray, local: Sequence[int], origin: Sequence[int
     if tuple(local) == tuple(sizes):
         return idx
     empty = idx < 0
-    if not empty.any():  # the common case: no pass to mask
-        coords = np.unravel_index(idx, tuple(local))
-        return np.ravel_multi_index(tuple(c + o for c, o in zip(coords, origin)), tuple(sizes))
-    coords = np.unravel_index(np.where(empty, 0, idx), tuple(local))
+    masked = bool(empty.any())  # else, as a rule, no pass to mask
+    coords = np.unravel_index(np.where(empty, 0, idx) if masked else idx, tuple(local))
     whole = np.ravel_multi_index(tuple(c + o for c, o in zip(coords, origin)), tuple(sizes))
-    return np.where(empty, -1, whole)
+    return np.where(empty, -1, whole) if masked else whole
 
 
 # ---------------------------------------------------------------------------------------------
