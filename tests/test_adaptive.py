@@ -8,6 +8,13 @@ import cpool
 from _helpers import as_bits, assert_identical, random_array, signed_zeros_and_payloads
 from cpool import _validation as _v
 
+
+def _planes(a):
+    """A channels-last array's channels-first copy: a view would be channels-last memory,
+    which cpool takes with its channels-last kernels (the ones under test)."""
+    return np.ascontiguousarray(np.moveaxis(a, -1, 1))
+
+
 try:
     import torch
     import torch.nn.functional as F
@@ -178,9 +185,9 @@ def test_channels_last_threads_and_out(rng, n):
         assert_identical(buf, got)
     y, idx = amax(n)(x, o, True, axes=axes)
     g = np.ones_like(y)
-    want = amax_back(n)(np.moveaxis(g, -1, 1), np.moveaxis(idx, -1, 1), first.shape)
+    want = amax_back(n)(_planes(g), _planes(idx), first.shape)
     assert_identical(amax_back(n)(g, idx, x.shape, axes=axes), np.moveaxis(want, 1, -1))
-    want = aavg_back(n)(np.moveaxis(g, -1, 1), first.shape, num_threads=1)
+    want = aavg_back(n)(_planes(g), first.shape, num_threads=1)
     assert_identical(aavg_back(n)(g, x.shape, axes=axes, num_threads=2),
                      np.moveaxis(want, 1, -1))
 

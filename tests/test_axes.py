@@ -35,7 +35,9 @@ LAYOUT_IDS = [f"{s}-{a}" for s, a in LAYOUTS]
 
 
 def _moved(x, axes):
-    return np.moveaxis(x, axes, (-2, -1))
+    """``x`` with ``axes`` last, copied to C order: a view would be channels-last memory,
+    which cpool pools with the channels-last kernels (the ones under test)."""
+    return np.ascontiguousarray(np.moveaxis(x, axes, (-2, -1)))
 
 
 def _back(result, axes, ndim):

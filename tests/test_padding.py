@@ -90,7 +90,7 @@ def test_sum_gradient_matches_the_reference(rng, k, s, p, d, c):
 @pytest.mark.parametrize("k,s,p,d,c", CASES)
 def test_channels_last_equals_channels_first(rng, k, s, p, d, c):
     x = random_array(rng, (2, 9, 8, 17), np.float32)
-    nchw = np.moveaxis(x, -1, 1)
+    nchw = np.ascontiguousarray(np.moveaxis(x, -1, 1))  # the planes' kernels
     assert_identical(cpool.max_pool2d(x, k, s, p, d, c, True, axes=(1, 2)),
                      tuple(np.ascontiguousarray(np.moveaxis(r, 1, -1))
                            for r in cpool.max_pool2d(nchw, k, s, p, d, c, True)))
