@@ -211,6 +211,45 @@ def test_nhwc_max_interior_windows(rng, dtype, channels):
                                                   num_threads=threads), want)
 
 
+def _bits(a):
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+
+
+@pytest.mark.parametrize("dtype,channels", [(np.float32, 24), (np.float32, 136),
+                                            (np.float32, 256), (np.float64, 68),
+                                            (np.float64, 130)])
+@pytest.mark.parametrize("values", ["signed_zeros", "one_nan", "nan_payloads"])
+def test_channels_last_max_2x2_in_two_passes(rng, dtype, channels, values):
+    """Channels-last max 2x2 (2x2x2) at stride 2 on pixels of whole vectors takes two passes
+    a window, a row (a slice) each (the AVX2 build), without PyTorch's NaN test per cell: a
+    row where a window read a NaN is scanned again (130 float64 lanes: the general loops).
+    The bits (NaN payloads included)
+    are the channels-first kernels': windows whose max is a zero of either sign with no NaN
+    (the vector passes' result stands), one NaN in one window (its row scanned again, the
+    rest not), NaNs of several payloads everywhere; odd widths and depths (a last column or
+    slice no window covers), 1 and 3 threads."""
+    shapes = {2: (2, 6, 9, channels), 3: (2, 5, 4, 7, channels)}
+    for nd, shape in shapes.items():
+        if values == "signed_zeros":  # most windows' max a zero of either sign
+            x = rng.choice(np.array([-2.0, -1.0, -0.0, 0.0, 0.5], dtype), size=shape,
+                           p=[0.2, 0.2, 0.28, 0.28, 0.04])
+        else:
+            x = random_array(rng, shape, dtype)
+            if values == "one_nan":
+                x[(1,) + (2,) * nd + (channels - 3,)] = np.nan
+            else:
+                x = _with_payload_nans(x, rng)
+        axes = tuple(range(1, nd + 1))
+        pool = cpool.max_pool2d if nd == 2 else cpool.max_pool3d
+        last = tuple(range(-nd, 0))
+        planes = np.ascontiguousarray(np.moveaxis(x, axes, last))  # the planes' kernels
+        want = np.ascontiguousarray(np.moveaxis(pool(planes, 2), last, axes))
+        for threads in (1, 3):
+            got = pool(x, 2, axes=axes, num_threads=threads)
+            assert_identical(got, want)
+            np.testing.assert_array_equal(_bits(got), _bits(want))
+
+
 @pytest.mark.parametrize("channels", [3, 17])
 @pytest.mark.parametrize("dtype", [np.float32, np.int16])
 def test_nhwc_clipped_geometry(rng, channels, dtype):
