@@ -186,19 +186,41 @@ def _with_payload_nans(x, rng):
     return x
 
 
+MAX_VALUES = ["signed_zeros", "one_nan", "nan_payloads"]
+
+
+def _max_values(kind, rng, shape, dtype):
+    """Inputs for the scan-order rules of max: ``signed_zeros``, most windows' max a zero of
+    either sign and no NaN (vector loops that skip the NaN select keep their result);
+    ``one_nan``, one NaN in one window (the rest of its row or lanes stays on those loops);
+    ``nan_payloads``, NaNs of several payloads everywhere. Integers: many ties."""
+    if np.dtype(dtype).kind != "f" or kind == "nan_payloads":
+        return _with_payload_nans(random_array(rng, shape, dtype), rng)
+    if kind == "signed_zeros":
+        return rng.choice(np.array([-2.0, -1.0, -0.0, 0.0, 0.5], dtype), size=shape,
+                          p=[0.2, 0.2, 0.28, 0.28, 0.04])
+    x = random_array(rng, shape, dtype)
+    x[(shape[0] - 1,) + tuple(min(2, n - 1) for n in shape[1:-1]) + (shape[-1] - 3,)] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("values", MAX_VALUES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int16])
 @pytest.mark.parametrize("channels", [8, 12, 32, 45, 64, 130])
-def test_nhwc_max_interior_windows(rng, dtype, channels):
+def test_nhwc_max_interior_windows(rng, dtype, channels, values):
     """Channels-last max windows that lie in the row (the interior outputs of padded rows;
     every output of unpadded ones) read their cells in scan order, held in vectors across the
     cells where the build has them (whole groups of four vectors, single vectors, then a
     scalar tail: 8, 12, 32, 45 and 64 lanes cover each mix), a cell a loop otherwise (other
     dtypes, the baseline build, pixels over 512 bytes: 130 float32 lanes): the
-    bits of the channels-first kernels with ties, signed zeros and NaNs of several payloads,
-    windows of 1 to 25 cells, dilation, ceil_mode's overhang (edges on the general loops),
-    a slice of the channels, 1 and 3 threads; windows of more cells than the interior loops
-    take (9x9) keep the general loops."""
-    x = _with_payload_nans(random_array(rng, (2, 9, 11, channels), dtype), rng)
+    bits of the channels-first kernels (NaN payloads included) on each of _max_values's
+    inputs (the vector loops skip the NaN select per cell and leave lanes that read a NaN to
+    the scan), windows of 1 to 25 cells (odd and even counts), dilation, ceil_mode's
+    overhang (edges on the general loops), a slice of the channels, 1 and 3 threads; windows
+    of more cells than the interior loops take (9x9) keep the general loops."""
+    if values != "nan_payloads" and np.dtype(dtype).kind != "f":
+        pytest.skip("integers: nan_payloads makes their ties")
+    x = _max_values(values, rng, (2, 9, 11, channels), dtype)
     geometries = [(3, 2, 1, 1, False), (3, 1, 0, 1, False), (3, 2, 1, 1, True), (2, 2, 0, 1, True),
                   ((2, 3), (1, 2), (1, 0), 1, False), (3, 1, 1, 2, False), (5, 3, 2, 1, True),
                   (1, 1, 0, 1, False), (9, 1, 4, 1, False)]
@@ -207,8 +229,10 @@ def test_nhwc_max_interior_windows(rng, dtype, channels):
         for k, s, p, d, c in geometries:
             want = _back(cpool.max_pool2d(moved, k, s, p, d, c), (1, 2), 4)
             for threads in (1, 3):
-                assert_identical(cpool.max_pool2d(view, k, s, p, d, c, axes=(1, 2),
-                                                  num_threads=threads), want)
+                got = cpool.max_pool2d(view, k, s, p, d, c, axes=(1, 2), num_threads=threads)
+                assert_identical(got, want)
+                if x.dtype.kind == "f":
+                    np.testing.assert_array_equal(_bits(got), _bits(want))
 
 
 def _bits(a):
@@ -218,7 +242,7 @@ def _bits(a):
 @pytest.mark.parametrize("dtype,channels", [(np.float32, 24), (np.float32, 136),
                                             (np.float32, 256), (np.float64, 68),
                                             (np.float64, 130)])
-@pytest.mark.parametrize("values", ["signed_zeros", "one_nan", "nan_payloads"])
+@pytest.mark.parametrize("values", MAX_VALUES)
 def test_channels_last_max_2x2_in_two_passes(rng, dtype, channels, values):
     """Channels-last max 2x2 (2x2x2) at stride 2 on pixels of whole vectors takes two passes
     a window, a row (a slice) each (the AVX2 build), without PyTorch's NaN test per cell: a
@@ -230,15 +254,7 @@ def test_channels_last_max_2x2_in_two_passes(rng, dtype, channels, values):
     slice no window covers), 1 and 3 threads."""
     shapes = {2: (2, 6, 9, channels), 3: (2, 5, 4, 7, channels)}
     for nd, shape in shapes.items():
-        if values == "signed_zeros":  # most windows' max a zero of either sign
-            x = rng.choice(np.array([-2.0, -1.0, -0.0, 0.0, 0.5], dtype), size=shape,
-                           p=[0.2, 0.2, 0.28, 0.28, 0.04])
-        else:
-            x = random_array(rng, shape, dtype)
-            if values == "one_nan":
-                x[(1,) + (2,) * nd + (channels - 3,)] = np.nan
-            else:
-                x = _with_payload_nans(x, rng)
+        x = _max_values(values, rng, shape, dtype)
         axes = tuple(range(1, nd + 1))
         pool = cpool.max_pool2d if nd == 2 else cpool.max_pool3d
         last = tuple(range(-nd, 0))
