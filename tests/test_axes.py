@@ -172,6 +172,35 @@ def test_nhwc_2x2_tiles_read_directly(rng, dtype, channels):
                     assert_identical(cpool.avg_pool2d(view, 2, ceil_mode=c, **kw),
                                      _back(cpool.avg_pool2d(moved, 2, ceil_mode=c), (1, 2), 4))
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [16, 40, 256])
+def test_nhwc_2x2_sums_finish_as_they_are_written(rng, dtype, channels):
+    """Channels-last sums over 2x2 (2x2x2) windows at stride 2 in whole vectors write what
+    the pass over the row after them would have (cpool_direct_sums_2x2's mode): the sum's
+    +0 (a window of -0s sums to +0), an average's quotient where every window's count is a
+    power of two (the default divisor, divisor_override 2 or 8; 3 and -4 keep the division
+    pass, -4 a power of two's negative), adaptive average's zero_first rule (8 -> 4 is 2x2
+    windows at stride 2); the bits of the channels-first kernels, 1 and 3 threads, on
+    tiny values whose quotients underflow and on -0s."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    for nd, shape in ((2, (2, 8, 10, channels)), (3, (2, 4, 8, 6, channels))):
+        x = rng.choice(np.array([-0.0, 0.0, -tiny, tiny, -1.5, 2.0], dtype), size=shape)
+        axes = tuple(range(1, nd + 1))
+        last = tuple(range(-nd, 0))
+        planes = np.ascontiguousarray(np.moveaxis(x, axes, last))  # the planes' kernels
+        avg = cpool.avg_pool2d if nd == 2 else cpool.avg_pool3d
+        sum_ = cpool.sum_pool2d if nd == 2 else cpool.sum_pool3d
+        adaptive = cpool.adaptive_avg_pool2d if nd == 2 else cpool.adaptive_avg_pool3d
+        calls = [lambda a, **kw: sum_(a, 2, **kw), lambda a, **kw: avg(a, 2, **kw),
+                 lambda a, **kw: adaptive(a, tuple(n // 2 for n in shape[1:-1]), **kw)]
+        calls += [lambda a, d=d, **kw: avg(a, 2, divisor_override=d, **kw) for d in (2, 8, 3, -4)]
+        for call in calls:
+            want = np.ascontiguousarray(np.moveaxis(call(planes), last, axes))
+            for threads in (1, 3):
+                got = call(x, axes=axes, num_threads=threads)
+                assert_identical(got, want)
+
+
 def _with_payload_nans(x, rng):
     """:func:`_with_specials` plus NaNs of several payloads and both signs (floats), so that
     which NaN a max keeps (the last in scan order) shows in its bits."""

@@ -1650,6 +1650,62 @@ cdef extern from *:
     }
     CPOOL_DIRECT_MAX_2X2(f32, float, ps, 8)
     CPOOL_DIRECT_MAX_2X2(f64, double, pd, 4)
+    /* _window's _direct_sums_2x2 in vectors: the same windows, sums in its order (a window
+       column a pass, its rows, slice by slice, added in order, then the second column's
+       sum added to the first's), each line hinted ``ahead`` bytes on in each pass's rows.
+       The second pass writes, by ``mode``: 0 the sums; 1 the sums + 0 (_from_zero: PyTorch's
+       +0 start); 2 and 3 _average's quotients, total times ``scale`` (the exact reciprocal
+       of a power of two) + 0 (2), or (total + 0) times scale (3: zero_first): the pass over
+       the row that followed. Returns 0 where lanes is not a multiple of N (the caller's
+       loops), else 1. Not inlined (as above). */
+    #define CPOOL_DIRECT_SUMS_2X2(NAME, T, S, N) \\
+    static CPOOL_NOINLINE int cpool_direct_sums_2x2_##NAME( \\
+            const T* row0, Py_ssize_t depth_step, Py_ssize_t n_depth, Py_ssize_t step, \\
+            Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t OW, T* orow, T scale, int mode, \\
+            Py_ssize_t ahead) { \\
+        typedef __m256##S##_T V; \\
+        const V zero = _mm256_setzero_##S(), factor = _mm256_set1_##S(scale); \\
+        V t; \\
+        const T *a, *b, *g, *h; \\
+        T* dst; \\
+        Py_ssize_t ow, c, col; \\
+        if (lanes % N != 0) return 0; \\
+        for (ow = 0; ow < OW; ow++) { \\
+            dst = orow + ow * lanes; \\
+            for (col = 0; col < 2; col++) { \\
+                a = row0 + (2 * ow + col) * pixel; \\
+                b = a + step; \\
+                g = a + depth_step; \\
+                h = g + step; \\
+                for (c = 0; c < lanes; c += N) { \\
+                    if (c % (64 / sizeof(T)) == 0) { \\
+                        cpool_prefetch((const char*)(a + c) + ahead); \\
+                        cpool_prefetch((const char*)(b + c) + ahead); \\
+                        if (n_depth == 2) { \\
+                            cpool_prefetch((const char*)(g + c) + ahead); \\
+                            cpool_prefetch((const char*)(h + c) + ahead); \\
+                        } \\
+                    } \\
+                    t = _mm256_add_##S(_mm256_loadu_##S(a + c), _mm256_loadu_##S(b + c)); \\
+                    if (n_depth == 2) \\
+                        t = _mm256_add_##S(_mm256_add_##S(t, _mm256_loadu_##S(g + c)), \\
+                                           _mm256_loadu_##S(h + c)); \\
+                    if (col == 0) { \\
+                        _mm256_storeu_##S(dst + c, t); \\
+                        continue; \\
+                    } \\
+                    t = _mm256_add_##S(_mm256_loadu_##S(dst + c), t); \\
+                    if (mode == 1 || mode == 3) t = _mm256_add_##S(t, zero); \\
+                    if (mode >= 2) t = _mm256_mul_##S(t, factor); \\
+                    if (mode == 2) t = _mm256_add_##S(t, zero); \\
+                    _mm256_storeu_##S(dst + c, t); \\
+                } \\
+            } \\
+        } \\
+        return 1; \\
+    }
+    CPOOL_DIRECT_SUMS_2X2(f32, float, ps, 8)
+    CPOOL_DIRECT_SUMS_2X2(f64, double, pd, 4)
     /* Stochastic pooling's training draws (_stochastic's _take_taps) for a row of n k x k
        windows at stride 2, k 2 or 3: row0 is the first window's first cell, its rows
        ``below`` apart, every window's cells inside the input (nothing past them is read).
@@ -2205,6 +2261,17 @@ cdef extern from *:
     }
     CPOOL_DIRECT_MAX_2X2(f32, float)
     CPOOL_DIRECT_MAX_2X2(f64, double)
+    #define CPOOL_DIRECT_SUMS_2X2(NAME, T) \\
+    static inline int cpool_direct_sums_2x2_##NAME( \\
+            const T* row0, Py_ssize_t depth_step, Py_ssize_t n_depth, Py_ssize_t step, \\
+            Py_ssize_t lanes, Py_ssize_t pixel, Py_ssize_t OW, T* orow, T scale, int mode, \\
+            Py_ssize_t ahead) { \\
+        (void)row0; (void)depth_step; (void)n_depth; (void)step; (void)lanes; (void)pixel; \\
+        (void)OW; (void)orow; (void)scale; (void)mode; (void)ahead; \\
+        return 0; \\
+    }
+    CPOOL_DIRECT_SUMS_2X2(f32, float)
+    CPOOL_DIRECT_SUMS_2X2(f64, double)
     #define CPOOL_STOCH_S2 0
     #define CPOOL_STOCH_S2_K(NAME, T) \\
     static inline Py_ssize_t cpool_stoch_s2_##NAME( \\
@@ -2782,6 +2849,14 @@ cdef extern from *:
                                  Py_ssize_t n_depth, Py_ssize_t step, Py_ssize_t lanes,
                                  Py_ssize_t pixel, Py_ssize_t OW, double* orow,
                                  Py_ssize_t ahead) noexcept nogil
+    int cpool_direct_sums_2x2_f32(const float* row0, Py_ssize_t depth_step,
+                                  Py_ssize_t n_depth, Py_ssize_t step, Py_ssize_t lanes,
+                                  Py_ssize_t pixel, Py_ssize_t OW, float* orow, float scale,
+                                  int mode, Py_ssize_t ahead) noexcept nogil
+    int cpool_direct_sums_2x2_f64(const double* row0, Py_ssize_t depth_step,
+                                  Py_ssize_t n_depth, Py_ssize_t step, Py_ssize_t lanes,
+                                  Py_ssize_t pixel, Py_ssize_t OW, double* orow, double scale,
+                                  int mode, Py_ssize_t ahead) noexcept nogil
     bint CPOOL_STOCH_S2  # whether cpool_stoch_s2 has its AVX2 body (else it returns 0)
     Py_ssize_t cpool_stoch_s2_f32(const float* row0, Py_ssize_t below, Py_ssize_t step,
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t k,
