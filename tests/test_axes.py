@@ -272,13 +272,13 @@ def _bits(a):
                                             (np.float32, 256), (np.float64, 68),
                                             (np.float64, 130)])
 @pytest.mark.parametrize("values", MAX_VALUES)
-def test_channels_last_max_2x2_in_two_passes(rng, dtype, channels, values):
-    """Channels-last max 2x2 (2x2x2) at stride 2 on pixels of whole vectors takes two passes
-    a window, a row (a slice) each (the AVX2 build), without PyTorch's NaN test per cell: a
-    row where a window read a NaN is scanned again (130 float64 lanes: the general loops).
+def test_channels_last_max_2x2_in_vectors(rng, dtype, channels, values):
+    """Channels-last max 2x2 (2x2x2) at stride 2 on pixels of whole vectors takes a pass a
+    slice over its four cells (the AVX2 build), without PyTorch's NaN test per cell: a row
+    where a window read a NaN is scanned again (130 float64 lanes: the general loops).
     The bits (NaN payloads included)
     are the channels-first kernels': windows whose max is a zero of either sign with no NaN
-    (the vector passes' result stands), one NaN in one window (its row scanned again, the
+    (the vector loop's result stands), one NaN in one window (its row scanned again, the
     rest not), NaNs of several payloads everywhere; odd widths and depths (a last column or
     slice no window covers), 1 and 3 threads."""
     shapes = {2: (2, 6, 9, channels), 3: (2, 5, 4, 7, channels)}

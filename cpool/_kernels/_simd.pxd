@@ -1601,14 +1601,15 @@ cdef extern from *:
     /* Channels-last max over 2x2 windows at stride 2 that lie in the row (two rows; one
        depth slice, or two: 2x2x2), as _window's _direct_row: orow's pixel ow (lanes values)
        the max of the window whose first cell is row0 + 2 * ow * pixel, its rows ``step``
-       apart, its slices ``depth_step``. Two passes a window, a row (a slice, 2x2x2) each,
-       two cells (four) a pass folded onto the output, where the cell-by-cell loop made
-       four; each line hinted ``ahead`` bytes on in each pass's rows. max(v, m) is
-       v > m ? v : m, PyTorch's rule but for a NaN v, and the rule is associative (the first
-       of equal maxima; the last NaN), so in scan order the bits are the scalar scan's
-       wherever no NaN was read; the NaN test is one unordered compare of a pass's two
-       cells (the select per cell of cpool_cells_max cost 1.3x the time on pixels of 256
-       float32 lanes). Returns 1, or 2 where a window read a NaN (the caller scans the row
+       apart, its slices ``depth_step``. One pass a slice over its four cells in scan order
+       (2x2x2: the second slice's folded onto the first's result), where the cell-by-cell
+       loop made a pass a cell; each line of the slice's four cells hinted ``ahead`` bytes
+       on. max(v, m) is v > m ? v : m, PyTorch's rule but for a NaN v, and the rule is
+       associative (the first of equal maxima; the last NaN), so in scan order the bits are
+       the scalar scan's wherever no NaN was read; the NaN test is one unordered compare of
+       each row's two cells (the select per cell of cpool_cells_max cost 1.3x the time on
+       pixels of 256 float32 lanes; two passes, a row each, measured the same as one in a C
+       model). Returns 1, or 2 where a window read a NaN (the caller scans the row
        again), for lanes a multiple of N (0 otherwise: the caller's loops). Not inlined:
        inside the large kernel loops lose their registers to spills. */
     #define CPOOL_DIRECT_MAX_2X2(NAME, T, S, N) \\

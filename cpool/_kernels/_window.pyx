@@ -308,12 +308,11 @@ cdef inline bint _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
       pixels in order); at 512 bytes (128 channels) it still gained (3x3 s2 p1
       9.6-12.0 -> 8.7-9.2 ms).
     * Max over 2x2 (2x2x2) windows at stride 2 that lie in the row, float32 and float64 in
-      whole vectors: cpool_direct_max_2x2, two passes a window, a row each, with no NaN
-      select per cell; a row where a window read a NaN is scanned again here. One thread,
+      whole vectors: cpool_direct_max_2x2, one pass a slice over its four cells, with no
+      NaN select per cell; a row where a window read a NaN is scanned again here. One thread,
       float32, the two builds alternating, four rounds: (32, 56, 56, 256) 6.9-7.1 ->
       5.0-5.4 ms (0.71-0.78x), (32, 80, 80, 128) 0.78x, (32, 28, 28, 1024) 0.64-0.70x,
       (8, 16, 56, 56, 256) 2x2x2 0.74x; two threads 0.64-0.67x.
-
     * Sums over such windows: cpool_direct_sums_2x2 in whole vectors, which also does what
       the caller's pass over the row would by ``sums_mode`` (its ``mode``: the +0 of sums,
       averages times ``scale``, the reciprocal of every window's count, a power of two):
