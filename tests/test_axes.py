@@ -172,6 +172,7 @@ def test_nhwc_2x2_tiles_read_directly(rng, dtype, channels):
                     assert_identical(cpool.avg_pool2d(view, 2, ceil_mode=c, **kw),
                                      _back(cpool.avg_pool2d(moved, 2, ceil_mode=c), (1, 2), 4))
 
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("channels", [16, 40, 256])
 def test_nhwc_2x2_sums_finish_as_they_are_written(rng, dtype, channels):
