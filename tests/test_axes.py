@@ -296,6 +296,47 @@ def test_channels_last_max_2x2_in_vectors(rng, dtype, channels, values):
             np.testing.assert_array_equal(_bits(got), _bits(want))
 
 
+# (kernel, stride, padding, dilation) over 2-D and 3-D channels-last windows: 4 to 16 cells
+# (the vector kernel's), 18 (the scan's), dilated, padded (interior windows in the row).
+ARGMAX_GEOMETRIES = {
+    2: [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 1), (2, 1, 0, 2), ((3, 2), (2, 1), (1, 0), 1),
+        (4, 2, 1, 1), ((1, 3), 1, 0, (1, 2))],
+    3: [(2, 2, 0, 1), ((2, 3, 3), 2, (0, 1, 1), 1), ((1, 2, 2), 1, 0, 1)],
+}
+
+
+@pytest.mark.parametrize("dtype,channels", [(np.float32, 8), (np.float32, 24),
+                                            (np.float32, 64), (np.float32, 12),
+                                            (np.float64, 24)])
+@pytest.mark.parametrize("values", MAX_VALUES + ["ties"])
+def test_channels_last_max_indices_in_vectors(rng, dtype, channels, values):
+    """Channels-last max with indices over float32 windows that lie in the row, of up to 16
+    cells, keeps each vector's max and its cell in registers (the AVX2 build's
+    cpool_direct_argmax), returning at the first window that read a NaN, which the scan
+    takes with the windows after it. Values, their bits (zeros' signs, NaN payloads) and
+    indices are the channels-first kernels': zeros of either sign as most windows' max,
+    one NaN, NaN payloads everywhere, and small integers (ties everywhere: the first
+    cell in scan order wins); 12 lanes (not whole vectors) and float64 take the scan."""
+    for nd, geometries in ARGMAX_GEOMETRIES.items():
+        shape = (2, 6, 9, channels) if nd == 2 else (2, 5, 4, 7, channels)
+        if values == "ties":
+            x = rng.integers(-2, 3, size=shape).astype(dtype)
+        else:
+            x = _max_values(values, rng, shape, dtype)
+        axes = tuple(range(1, nd + 1))
+        pool = cpool.max_pool2d if nd == 2 else cpool.max_pool3d
+        last = tuple(range(-nd, 0))
+        planes = np.ascontiguousarray(np.moveaxis(x, axes, last))  # the planes' kernels
+        for k, s, p, d in geometries:
+            want = [np.ascontiguousarray(np.moveaxis(r, last, axes))
+                    for r in pool(planes, k, s, p, d, return_indices=True)]
+            for threads in (1, 3):
+                got = pool(x, k, s, p, d, return_indices=True, axes=axes, num_threads=threads)
+                assert_identical(got[0], want[0])
+                np.testing.assert_array_equal(_bits(got[0]), _bits(want[0]))
+                np.testing.assert_array_equal(got[1], want[1])
+
+
 @pytest.mark.parametrize("channels", [3, 17])
 @pytest.mark.parametrize("dtype", [np.float32, np.int16])
 def test_nhwc_clipped_geometry(rng, channels, dtype):

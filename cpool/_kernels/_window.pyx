@@ -29,7 +29,7 @@ cimport cython
 from cython cimport view
 from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, sqrtf
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
@@ -48,6 +48,7 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD
 from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
+                                   cpool_direct_argmax_f32,
                                    cpool_direct_max_2x2_f32, cpool_direct_max_2x2_f64,
                                    cpool_direct_sums_2x2_f32, cpool_direct_sums_2x2_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
@@ -1814,7 +1815,12 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
     """One output row of :func:`window_max_with_indices` over channels-last pixels of a
     vector's width or more: each window's real cells scanned in row-major order by PyTorch's
     rule, lane by lane, straight from the input (as :func:`_direct_row` does for values).
-    ``row_at[k]``: the flat index of window row k's first cell (rows numbered slice by slice)."""
+    ``row_at[k]``: the flat index of window row k's first cell (rows numbered slice by slice).
+
+    Float32 windows that lie in the row, of up to 16 cells (2x2, 2x2x2, 3x3), take
+    cpool_direct_argmax (AVX2 builds), which holds each vector of lanes' max and its cell in
+    registers across the cells; the windows from the first with a NaN on are scanned here.
+    """
     cdef Py_ssize_t ow, sl, t, u, c, col, n_cols, first_col
     cdef int64_t at
     cdef bint first, take
@@ -1822,7 +1828,34 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
     cdef numeric* dst
     cdef int64_t* dsti
     cdef const numeric* px
+    # Outputs [i_lo, i_hi) have every cell in the row; [i_lo, done_hi) were done in vectors.
+    cdef Py_ssize_t i_lo = _first_inner(OW, sw, pad_w)
+    cdef Py_ssize_t i_hi = _inner_end(i_lo, W, OW, kw, sw, dw, pad_w)
+    cdef Py_ssize_t done_hi = i_lo
+    cdef Py_ssize_t off[16]  # the cells' offsets from the first, in values
+    cdef int32_t ioff[16]  # ... and in flat indices (past n_cells: 0, never picked)
+    cdef Py_ssize_t n_cells = n_depth * n_rows * kw
+    cdef int64_t reach
+    if numeric is float and not clipped and i_hi > i_lo and n_cells <= 16:
+        u = 0
+        reach = 0
+        for sl in range(n_depth):
+            for t in range(n_rows):
+                for col in range(kw):
+                    off[u] = sl * depth_step + t * step + col * dw * pixel
+                    reach = max(reach, row_at[sl * n_rows + t] - row_at[0] + col * dw)
+                    ioff[u] = <int32_t>(row_at[sl * n_rows + t] - row_at[0] + col * dw)
+                    u = u + 1
+        for u in range(n_cells, 16):
+            ioff[u] = 0
+        if reach <= INT32_MAX:
+            done_hi = i_lo + cpool_direct_argmax_f32(
+                row0 + (i_lo * sw - pad_w) * pixel, sw * pixel, off, ioff, n_cells, kw, lanes,
+                i_hi - i_lo, row_at[0] + i_lo * sw - pad_w, sw, orow + i_lo * lanes,
+                irow + i_lo * lanes, PREFETCH_BYTES)
     for ow in range(OW):
+        if i_lo <= ow < done_hi:
+            continue
         dst = orow + ow * lanes
         dsti = irow + ow * lanes
         n_cols = w_n[ow] if clipped else kw
