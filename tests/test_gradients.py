@@ -338,6 +338,60 @@ def test_scatter_3d_matches_reference(rng, D, H, W, OD, OH, OW, dtype, case):
                      _reference.scatter(g, i, flat, accumulate=False).reshape(shape))
 
 
+# Channels-last images for the lanes' 2x2 tiles: (H, W, C), a row or column past the last
+# window where a size is odd (floor mode), ceil mode (the scatter), lanes of whole vectors
+# and not (12 float32 lanes: the scatter).
+TILE_IMAGES = [(H, W, C, OH, OW) for H, W in [(2, 2), (5, 16), (4, 17), (6, 9)]
+               for C in (8, 12, 24)
+               for OH in sorted({H // 2, (H + 1) // 2}) for OW in sorted({W // 2, (W + 1) // 2})]
+
+
+@pytest.mark.parametrize("H,W,C,OH,OW", TILE_IMAGES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["in_tiles", "one_outside", "shared_cell", "next_row_outside",
+                                  "far_outside"])
+def test_channels_last_scatter_matches_reference(rng, H, W, C, OH, OW, dtype, case):
+    """Channels-last max_pool2d_backward adds and max_unpool2d assigns, lane by lane in
+    output order, bit for bit as the reference on each channel's plane: indices inside their
+    2x2 windows (an image's block of lanes all inside is written in one pass), or not
+    (filled and scattered): in another window, two outputs on one cell, a row further down,
+    2^32 off its cell (an error); signed zeros and NaN in the values; 1 and 3 threads."""
+    P = 2
+    vals = random_array(rng, (P, OH, OW, C), dtype)
+    vals.reshape(-1)[::5] = -0.0
+    vals.reshape(-1)[3::7] = np.nan
+    oh, ow = np.meshgrid(np.arange(OH), np.arange(OW), indexing="ij")
+    h = np.minimum(2 * oh[..., None] + rng.integers(0, 2, (P, OH, OW, C)), H - 1)
+    w = np.minimum(2 * ow[..., None] + rng.integers(0, 2, (P, OH, OW, C)), W - 1)
+    idx = (h * W + w).astype(np.int64)
+    if case == "one_outside":  # an in-range index in another window
+        idx[1, 0, 0, C - 1] = idx[0, -1, -1, 3] = H * W - 1 if OH * OW > 1 else 0
+    elif case == "shared_cell":
+        idx[1, -1, :, 5] = idx[1, 0, 0, 5]
+    elif case == "next_row_outside":
+        idx[0, 0, -1, 7] = min(idx[0, 0, -1, 7] + 2 * W, H * W - 1)
+    elif case == "far_outside":
+        idx[1, OH // 2, OW // 2, 6] += 2 ** 32
+    shape = (P, H, W, C)
+    planes = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 1))  # noqa: E731
+    for threads in (1, 3):
+        if case == "far_outside":
+            with pytest.raises(ValueError, match=r"1 do not"):
+                cpool.max_pool2d_backward(vals, idx, shape, axes=(1, 2), num_threads=threads)
+            with pytest.raises(ValueError, match=r"1 do not"):
+                cpool.max_unpool2d(vals, idx, 2, output_size=(H, W), axes=(1, 2),
+                                   num_threads=threads)
+            continue
+        for accumulate in (True, False):
+            want = np.moveaxis(_reference.scatter(planes(vals), planes(idx), (P, C, H, W),
+                                                  accumulate=accumulate), 1, -1)
+            got = (cpool.max_pool2d_backward(vals, idx, shape, axes=(1, 2), num_threads=threads)
+                   if accumulate else
+                   cpool.max_unpool2d(vals, idx, 2, output_size=(H, W), axes=(1, 2),
+                                      num_threads=threads))
+            assert_identical(got, want)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype):
     """The 3-D 2x2x2 gradient from max_pool3d's own indices (every volume in its windows: the

@@ -32,6 +32,7 @@ from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS, CPOOL_
                                    cpool_stream_fence, cpool_stream_row_f32,
                                    cpool_stream_row_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
+                                   cpool_unpool_lanes_2x2_f32, cpool_unpool_lanes_2x2_f64,
                                    cpool_unpool_2x2_f32, cpool_unpool_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero,
                                    _horizontal, _horizontal_clipped, _padded_width,
@@ -67,6 +68,19 @@ cdef inline bint _unpool_tiles(const floating* vals, const int64_t* idx, floatin
     else:
         return cpool_unpool_2x2_f64(vals, idx, plane, OD, OH, OW, D, H, W, depth, accumulate,
                                     STREAM_PREFETCH_BYTES)
+
+
+cdef inline bint _unpool_lane_tiles(const floating* vals, const int64_t* idx, floating* out,
+                                    Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t lanes, Py_ssize_t nb,
+                                    bint accumulate) noexcept nogil:
+    """cpool_unpool_lanes_2x2 of the image's dtype: whether it wrote the block of lanes."""
+    if floating is float:
+        return cpool_unpool_lanes_2x2_f32(vals, idx, out, OH, OW, H, W, lanes, nb, accumulate,
+                                          STREAM_PREFETCH_BYTES)
+    else:
+        return cpool_unpool_lanes_2x2_f64(vals, idx, out, OH, OW, H, W, lanes, nb, accumulate,
+                                          STREAM_PREFETCH_BYTES)
 
 
 cdef inline Py_ssize_t _scatter_plane(const floating* vals, const int64_t* idx, floating* plane,
@@ -133,14 +147,17 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     ``block`` of lanes), each lane written in output order by one thread: bitwise identical
     results for any thread count.
 
-    ``out_w`` and ``in_w`` (planes, ``lanes`` 1): the widths of the values' and the result's
-    rows, where the planes are 2-D (0: not known); with ``out_h`` and ``in_h`` too, their
-    heights, where the "planes" are 3-D volumes. In AVX2 builds a plane whose every index
+    ``out_w`` and ``in_w``: the widths of the values' and the result's rows (in pixels,
+    channels-last), where the planes (images) are 2-D (0: not known); with ``out_h`` and
+    ``in_h`` too, their heights, where the "planes" are 3-D volumes. In AVX2 builds a plane
+    whose every index
     lies in its output's 2x2 stride-2 tile (a volume: 2x2x2), in rows of a vector's outputs
     or more, is written in one pass by cpool_unpool_2x2, the same bits (max_pool2d(x, 2)'s
     gradient in cache: the fill and the scatter's reads of it were most of the time;
     max_pool3d(x, 2)'s on (8, 32, 32, 112, 112) float32 from memory, one thread, 0.76 of
-    the fill and scatter's time on the Intel Xeon host, one volume 0.82)."""
+    the fill and scatter's time on the Intel Xeon host, one volume 0.82); likewise a 2-D
+    image's block of channels-last lanes by cpool_unpool_lanes_2x2 (NHWC max_pool2d(x, 2)'s
+    gradient)."""
     cdef Py_ssize_t P = out.shape[0], HW = out.shape[1] // lanes, n = values.shape[1] // lanes
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t p, task, c0
@@ -167,6 +184,11 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     # every plane's attempt would stop: they go straight to the scatter.
     tiles = tiles and _row_in_tiles(&indices[0, 0], out_w, in_w,
                                     H * in_w if depth == 2 else 0)
+    # Channels-last 2-D images whose indices may tile 2x2 at stride 2 (lane blocks of whole
+    # vectors: cpool_unpool_lanes_2x2 checks).
+    cdef bint lane_tiles = (CPOOL_UNPOOL_TILES and lanes > 1 and depth == 1 and n > 0
+                            and out_w > 0 and OH * out_w == n and in_w >= 2 and H >= 2
+                            and H * in_w == HW and 2 * OH <= H and 2 * out_w <= in_w)
     with nogil:
         if lanes > 1:
             for task in prange(P * blocks, schedule='static', num_threads=num_threads):
@@ -174,9 +196,12 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
                 c0 = (task - p * blocks) * block
                 if trace:  # values and indices read, the plane written
                     note_work((HW + 2 * n) * min(block, lanes - c0))
-                bad += _scatter_lanes(&values[p, c0] if n > 0 else NULL,
-                                      &indices[p, c0] if n > 0 else NULL, &out[p, c0], n, HW,
-                                      lanes, min(block, lanes - c0), accumulate)
+                if not (lane_tiles and _unpool_lane_tiles(
+                        &values[p, c0], &indices[p, c0], &out[p, c0], OH, out_w, H, in_w,
+                        lanes, min(block, lanes - c0), accumulate)):
+                    bad += _scatter_lanes(&values[p, c0] if n > 0 else NULL,
+                                          &indices[p, c0] if n > 0 else NULL, &out[p, c0], n,
+                                          HW, lanes, min(block, lanes - c0), accumulate)
         for p in prange(0 if lanes > 1 else P, schedule='static', num_threads=num_threads):
             plane = &out[p, 0]
             if trace:
