@@ -307,16 +307,18 @@ ARGMAX_GEOMETRIES = {
 
 @pytest.mark.parametrize("dtype,channels", [(np.float32, 8), (np.float32, 24),
                                             (np.float32, 64), (np.float32, 12),
-                                            (np.float64, 24)])
+                                            (np.float64, 12), (np.float64, 24),
+                                            (np.float64, 6)])
 @pytest.mark.parametrize("values", MAX_VALUES + ["ties"])
 def test_channels_last_max_indices_in_vectors(rng, dtype, channels, values):
-    """Channels-last max with indices over float32 windows that lie in the row, of up to 16
+    """Channels-last max with indices over float windows that lie in the row, of up to 16
     cells, keeps each vector's max and its cell in registers (the AVX2 build's
     cpool_direct_argmax), returning at the first window that read a NaN, which the scan
     takes with the windows after it. Values, their bits (zeros' signs, NaN payloads) and
     indices are the channels-first kernels': zeros of either sign as most windows' max,
     one NaN, NaN payloads everywhere, and small integers (ties everywhere: the first
-    cell in scan order wins); 12 lanes (not whole vectors) and float64 take the scan."""
+    cell in scan order wins); lanes that are not whole vectors (12 float32, 6 float64)
+    take the scan."""
     for nd, geometries in ARGMAX_GEOMETRIES.items():
         shape = (2, 6, 9, channels) if nd == 2 else (2, 5, 4, 7, channels)
         if values == "ties":

@@ -1652,77 +1652,90 @@ cdef extern from *:
     CPOOL_DIRECT_MAX_2X2(f32, float, ps, 8)
     CPOOL_DIRECT_MAX_2X2(f64, double, pd, 4)
     /* Channels-last max with indices over windows that lie in the row (_window's
-       _direct_arg_row), float32 pixels of whole vectors: n windows, window w's cells at
+       _direct_arg_row), float32 and float64 pixels of whole vectors: n windows, window w's cells at
        first + w * px_step + off[k] (k < n_cells, in PyTorch's scan order: slice, row,
        column), its outputs at orow + w * lanes and indices at irow + w * lanes, cell k's
        flat index at0 + w * at_step + ioff[k]. Each vector of lanes keeps its running max in
-       a register and the winning cell's number beside it in int32 lanes, then looks the
+       a register and the winning cell's number beside it in its lanes, then looks the
        index offsets up in ioff (two tables of eight by permutes: n_cells <= 16, offsets of
        int32) and widens them to the int64 indices. max(v, m) is v > m ? v : m, PyTorch's
        rule but for a NaN v: every cell is tested for NaN (two a compare), and the call
        returns at the first window with a NaN in a lane, which the caller scans (its own
        and the later windows). Returns the windows done; 0 where lanes is not a multiple of
-       8 or the table does not fit (the caller's loop). The lanes loop of the cell-by-cell
+       N or the table does not fit (the caller's loop). The lanes loop of the cell-by-cell
        scan read and wrote each lane's max and int64 index once per cell (NHWC max 2x2 s2
        with indices took 2.5x the time of the values alone). One thread, the two builds
        alternating, four rounds: (32, 56, 56, 256) 2x2 s2 14.4 -> 11.6 ms (0.80), in cache
        (4, 56, 56, 256) 0.69, 3x3 s2 p1 on (32, 112, 112, 64) 0.65 and on 8 lanes 0.34,
-       2x2x2 on (8, 16, 56, 56, 256) 0.75-0.84; two threads 0.75-0.88. Windows with the
+       2x2x2 on (8, 16, 56, 56, 256) 0.75-0.84; two threads 0.75-0.88; float64 2x2 s2 on
+       (16, 56, 56, 256) 0.84 and 3x3 s2 p1 on (16, 112, 112, 64) 0.90. Windows with the
        cell count a constant (unrolled loops) measured the same. Not inlined, as those
        above. */
-    static CPOOL_NOINLINE Py_ssize_t cpool_direct_argmax_f32(
-            const float* first, Py_ssize_t px_step, const Py_ssize_t* off,
-            const int32_t* ioff, Py_ssize_t n_cells, Py_ssize_t kw, Py_ssize_t lanes,
-            Py_ssize_t n, int64_t at0, Py_ssize_t at_step, float* orow, int64_t* irow,
-            Py_ssize_t ahead) {
-        const __m256i lo_table = _mm256_loadu_si256((const __m256i*)ioff);
-        const __m256i hi_table = _mm256_loadu_si256((const __m256i*)(ioff + 8));
-        const __m256i seven = _mm256_set1_epi32(7);
-        __m256 m, v, u, nan, take, code;
-        __m256i cell, offs;
-        const float* px;
-        int64_t at;
-        Py_ssize_t w, c, k;
-        if (lanes % 8 != 0 || n_cells < 1 || n_cells > 16 || kw < 1) return 0;
-        for (w = 0; w < n; w++) {
-            px = first + w * px_step;
-            at = at0 + w * at_step;
-            for (c = 0; c < lanes; c += 8) {
-                if (c % 16 == 0) /* each window row's line, ahead bytes on */
-                    for (k = 0; k < n_cells; k += kw)
-                        cpool_prefetch((const char*)(px + off[k] + c) + ahead);
-                m = _mm256_loadu_ps(px + c);
-                nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
-                code = _mm256_setzero_ps();
-                u = m;
-                for (k = 1; k < n_cells; k++) {
-                    v = _mm256_loadu_ps(px + off[k] + c);
-                    if (k % 2 == 0) /* the cell before and this one, one compare */
-                        nan = _mm256_or_ps(nan, _mm256_cmp_ps(u, v, _CMP_UNORD_Q));
-                    u = v;
-                    take = _mm256_cmp_ps(v, m, _CMP_GT_OQ);
-                    m = _mm256_max_ps(v, m);
-                    code = _mm256_blendv_ps(code, _mm256_castsi256_ps(
-                        _mm256_set1_epi32((int)k)), take);
-                }
-                if (n_cells % 2 == 0) /* the last cell, which no pair took */
-                    nan = _mm256_or_ps(nan, _mm256_cmp_ps(u, u, _CMP_UNORD_Q));
-                if (!_mm256_testz_ps(nan, nan)) return w;
-                cell = _mm256_castps_si256(code);
-                offs = _mm256_permutevar8x32_epi32(lo_table, cell);
-                if (n_cells > 8)
-                    offs = _mm256_blendv_epi8(offs, _mm256_permutevar8x32_epi32(hi_table, cell),
-                                              _mm256_cmpgt_epi32(cell, seven));
-                _mm256_storeu_ps(orow + w * lanes + c, m);
-                _mm256_storeu_si256((__m256i*)(irow + w * lanes + c), _mm256_add_epi64(
-                    _mm256_cvtepi32_epi64(_mm256_castsi256_si128(offs)), _mm256_set1_epi64x(at)));
-                _mm256_storeu_si256((__m256i*)(irow + w * lanes + c + 4), _mm256_add_epi64(
-                    _mm256_cvtepi32_epi64(_mm256_extracti128_si256(offs, 1)),
-                    _mm256_set1_epi64x(at)));
-            }
-        }
-        return n;
+    /* A vector's cell number k in the lanes of the values (int32 lanes for float32, int64 for
+       float64), and the indices of a vector of lanes from their cells' offsets (offs: the
+       table entries, in the 32-bit lanes the cell numbers picked them by; each is >= 0) plus
+       the window's first cell ``at``. */
+    #define CPOOL_ARGMAX_CELL_f32(k) _mm256_castsi256_ps(_mm256_set1_epi32((int)(k)))
+    #define CPOOL_ARGMAX_CELL_f64(k) _mm256_castsi256_pd(_mm256_set1_epi64x((long long)(k)))
+    #define CPOOL_ARGMAX_STORE_f32(dst, offs, at) \\
+        _mm256_storeu_si256((__m256i*)(dst), _mm256_add_epi64( \\
+            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(offs)), _mm256_set1_epi64x(at))); \\
+        _mm256_storeu_si256((__m256i*)(dst) + 1, _mm256_add_epi64( \\
+            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(offs, 1)), _mm256_set1_epi64x(at)));
+    #define CPOOL_ARGMAX_STORE_f64(dst, offs, at) \\
+        _mm256_storeu_si256((__m256i*)(dst), _mm256_add_epi64( \\
+            _mm256_and_si256(offs, _mm256_set1_epi64x(0xFFFFFFFFLL)), _mm256_set1_epi64x(at)));
+    #define CPOOL_DIRECT_ARGMAX(NAME, T, S, N) \\
+    static CPOOL_NOINLINE Py_ssize_t cpool_direct_argmax_##NAME( \\
+            const T* first, Py_ssize_t px_step, const Py_ssize_t* off, const int32_t* ioff, \\
+            Py_ssize_t n_cells, Py_ssize_t kw, Py_ssize_t lanes, Py_ssize_t n, int64_t at0, \\
+            Py_ssize_t at_step, T* orow, int64_t* irow, Py_ssize_t ahead) { \\
+        const __m256i lo_table = _mm256_loadu_si256((const __m256i*)ioff); \\
+        const __m256i hi_table = _mm256_loadu_si256((const __m256i*)(ioff + 8)); \\
+        const __m256i seven = _mm256_set1_epi32(7); \\
+        __m256##S##_T m, v, u, nan, take, code; \\
+        __m256i cell, offs; \\
+        const T* px; \\
+        int64_t at; \\
+        Py_ssize_t w, c, k; \\
+        if (lanes % N != 0 || n_cells < 1 || n_cells > 16 || kw < 1) return 0; \\
+        for (w = 0; w < n; w++) { \\
+            px = first + w * px_step; \\
+            at = at0 + w * at_step; \\
+            for (c = 0; c < lanes; c += N) { \\
+                if (c % (64 / sizeof(T)) == 0) /* each window row's line, ahead bytes on */ \\
+                    for (k = 0; k < n_cells; k += kw) \\
+                        cpool_prefetch((const char*)(px + off[k] + c) + ahead); \\
+                m = _mm256_loadu_##S(px + c); \\
+                nan = _mm256_cmp_##S(m, m, _CMP_UNORD_Q); \\
+                code = _mm256_setzero_##S(); \\
+                u = m; \\
+                for (k = 1; k < n_cells; k++) { \\
+                    v = _mm256_loadu_##S(px + off[k] + c); \\
+                    if (k % 2 == 0) /* the cell before and this one, one compare */ \\
+                        nan = _mm256_or_##S(nan, _mm256_cmp_##S(u, v, _CMP_UNORD_Q)); \\
+                    u = v; \\
+                    take = _mm256_cmp_##S(v, m, _CMP_GT_OQ); \\
+                    m = _mm256_max_##S(v, m); \\
+                    code = _mm256_blendv_##S(code, CPOOL_ARGMAX_CELL_##NAME(k), take); \\
+                } \\
+                if (n_cells % 2 == 0) /* the last cell, which no pair took */ \\
+                    nan = _mm256_or_##S(nan, _mm256_cmp_##S(u, u, _CMP_UNORD_Q)); \\
+                if (!_mm256_testz_##S(nan, nan)) return w; \\
+                /* (float64: each cell number's high half is 0, and picks table entry 0) */ \\
+                cell = _mm256_cast##S##_si256(code); \\
+                offs = _mm256_permutevar8x32_epi32(lo_table, cell); \\
+                if (n_cells > 8) \\
+                    offs = _mm256_blendv_epi8(offs, _mm256_permutevar8x32_epi32(hi_table, cell), \\
+                                              _mm256_cmpgt_epi32(cell, seven)); \\
+                _mm256_storeu_##S(orow + w * lanes + c, m); \\
+                CPOOL_ARGMAX_STORE_##NAME(irow + w * lanes + c, offs, at) \\
+            } \\
+        } \\
+        return n; \\
     }
+    CPOOL_DIRECT_ARGMAX(f32, float, ps, 8)
+    CPOOL_DIRECT_ARGMAX(f64, double, pd, 4)
     /* _window's _direct_sums_2x2 in vectors: the same windows, sums in its order (a window
        column a pass, its rows, slice by slice, added in order, then the second column's
        sum added to the first's), each line hinted ``ahead`` bytes on in each pass's rows.
@@ -2360,15 +2373,17 @@ cdef extern from *:
     }
     CPOOL_DIRECT_MAX_2X2(f32, float)
     CPOOL_DIRECT_MAX_2X2(f64, double)
-    static inline Py_ssize_t cpool_direct_argmax_f32(
-            const float* first, Py_ssize_t px_step, const Py_ssize_t* off,
-            const int32_t* ioff, Py_ssize_t n_cells, Py_ssize_t kw, Py_ssize_t lanes,
-            Py_ssize_t n, int64_t at0, Py_ssize_t at_step, float* orow, int64_t* irow,
-            Py_ssize_t ahead) {
-        (void)first; (void)px_step; (void)off; (void)ioff; (void)n_cells; (void)kw;
-        (void)lanes; (void)n; (void)at0; (void)at_step; (void)orow; (void)irow; (void)ahead;
-        return 0;
+    #define CPOOL_DIRECT_ARGMAX(NAME, T) \\
+    static inline Py_ssize_t cpool_direct_argmax_##NAME( \\
+            const T* first, Py_ssize_t px_step, const Py_ssize_t* off, const int32_t* ioff, \\
+            Py_ssize_t n_cells, Py_ssize_t kw, Py_ssize_t lanes, Py_ssize_t n, int64_t at0, \\
+            Py_ssize_t at_step, T* orow, int64_t* irow, Py_ssize_t ahead) { \\
+        (void)first; (void)px_step; (void)off; (void)ioff; (void)n_cells; (void)kw; \\
+        (void)lanes; (void)n; (void)at0; (void)at_step; (void)orow; (void)irow; (void)ahead; \\
+        return 0; \\
     }
+    CPOOL_DIRECT_ARGMAX(f32, float)
+    CPOOL_DIRECT_ARGMAX(f64, double)
     #define CPOOL_DIRECT_SUMS_2X2(NAME, T) \\
     static inline int cpool_direct_sums_2x2_##NAME( \\
             const T* row0, Py_ssize_t depth_step, Py_ssize_t n_depth, Py_ssize_t step, \\
@@ -3055,6 +3070,12 @@ cdef extern from *:
                                        Py_ssize_t n_cells, Py_ssize_t kw, Py_ssize_t lanes,
                                        Py_ssize_t n, int64_t at0, Py_ssize_t at_step,
                                        float* orow, int64_t* irow,
+                                       Py_ssize_t ahead) noexcept nogil
+    Py_ssize_t cpool_direct_argmax_f64(const double* first, Py_ssize_t px_step,
+                                       const Py_ssize_t* off, const int32_t* ioff,
+                                       Py_ssize_t n_cells, Py_ssize_t kw, Py_ssize_t lanes,
+                                       Py_ssize_t n, int64_t at0, Py_ssize_t at_step,
+                                       double* orow, int64_t* irow,
                                        Py_ssize_t ahead) noexcept nogil
     int cpool_direct_max_2x2_f32(const float* row0, Py_ssize_t depth_step, Py_ssize_t n_depth,
                                  Py_ssize_t step, Py_ssize_t lanes, Py_ssize_t pixel,

@@ -48,7 +48,7 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD
 from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
-                                   cpool_direct_argmax_f32,
+                                   cpool_direct_argmax_f32, cpool_direct_argmax_f64,
                                    cpool_direct_max_2x2_f32, cpool_direct_max_2x2_f64,
                                    cpool_direct_sums_2x2_f32, cpool_direct_sums_2x2_f64,
                                    cpool_argmax_s2_f32, cpool_argmax_s2_f64,
@@ -1817,7 +1817,7 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
     rule, lane by lane, straight from the input (as :func:`_direct_row` does for values).
     ``row_at[k]``: the flat index of window row k's first cell (rows numbered slice by slice).
 
-    Float32 windows that lie in the row, of up to 16 cells (2x2, 2x2x2, 3x3), take
+    Float windows that lie in the row, of up to 16 cells (2x2, 2x2x2, 3x3), take
     cpool_direct_argmax (AVX2 builds), which holds each vector of lanes' max and its cell in
     registers across the cells; the windows from the first with a NaN on are scanned here.
     """
@@ -1836,7 +1836,8 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
     cdef int32_t ioff[16]  # ... and in flat indices (past n_cells: 0, never picked)
     cdef Py_ssize_t n_cells = n_depth * n_rows * kw
     cdef int64_t reach
-    if numeric is float and not clipped and i_hi > i_lo and n_cells <= 16:
+    if ((numeric is float or numeric is double) and not clipped and i_hi > i_lo
+            and n_cells <= 16):
         u = 0
         reach = 0
         for sl in range(n_depth):
@@ -1849,10 +1850,16 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
         for u in range(n_cells, 16):
             ioff[u] = 0
         if reach <= INT32_MAX:
-            done_hi = i_lo + cpool_direct_argmax_f32(
-                row0 + (i_lo * sw - pad_w) * pixel, sw * pixel, off, ioff, n_cells, kw, lanes,
-                i_hi - i_lo, row_at[0] + i_lo * sw - pad_w, sw, orow + i_lo * lanes,
-                irow + i_lo * lanes, PREFETCH_BYTES)
+            if numeric is float:
+                done_hi = i_lo + cpool_direct_argmax_f32(
+                    row0 + (i_lo * sw - pad_w) * pixel, sw * pixel, off, ioff, n_cells, kw,
+                    lanes, i_hi - i_lo, row_at[0] + i_lo * sw - pad_w, sw, orow + i_lo * lanes,
+                    irow + i_lo * lanes, PREFETCH_BYTES)
+            elif numeric is double:
+                done_hi = i_lo + cpool_direct_argmax_f64(
+                    row0 + (i_lo * sw - pad_w) * pixel, sw * pixel, off, ioff, n_cells, kw,
+                    lanes, i_hi - i_lo, row_at[0] + i_lo * sw - pad_w, sw, orow + i_lo * lanes,
+                    irow + i_lo * lanes, PREFETCH_BYTES)
     for ow in range(OW):
         if i_lo <= ow < done_hi:
             continue
