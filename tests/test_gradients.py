@@ -407,6 +407,18 @@ def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype):
                          _reference.scatter(y, idx, (2, 3, 5, 7 * 37)).reshape(x.shape))
 
 
+@pytest.mark.parametrize("axes", [(-2, -1), (1, 2)])
+def test_scatter_of_no_outputs_into_wide_rows(axes):
+    """A gradient with no outputs (no rows) into an input whose shape the 2x2 tiles would
+    take (rows of a vector's outputs and more, two rows): zeros, and nothing of the empty
+    indices read (the tiles' first-row check skipped; the sanitizer job would see the read)."""
+    shape = (1, 1, 2, 16) if axes == (-2, -1) else (1, 2, 16, 8)
+    grad_shape = (1, 1, 0, 8) if axes == (-2, -1) else (1, 0, 8, 8)
+    g, i = np.zeros(grad_shape, np.float32), np.zeros(grad_shape, np.int64)
+    assert_identical(cpool.max_pool2d_backward(g, i, shape, axes=axes),
+                     np.zeros(shape, np.float32))
+
+
 def test_scatter_rejects_indices_out_of_range(rng):
     """Any index outside the plane is an error but -1, a max window's "no cell", which sends
     nothing."""

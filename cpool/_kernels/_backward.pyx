@@ -174,20 +174,21 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     cdef Py_ssize_t H = in_h if in_h > 0 else (HW // in_w if in_w > 0 else 0)
     cdef Py_ssize_t OD = n // (OH * out_w) if OH * out_w > 0 else 0
     cdef Py_ssize_t D = HW // (H * in_w) if H * in_w > 0 else 0
-    cdef bint tiles = (CPOOL_UNPOOL_TILES and lanes == 1
+    # (Some values: with none, the first row's check below would read past the indices.)
+    cdef bint tile_shape = (CPOOL_UNPOOL_TILES and n > 0 and out_w > 0
+                            and OD * OH * out_w == n and in_w >= 2 and H >= 2
+                            and D * H * in_w == HW and depth * OD <= D and 2 * OH <= H
+                            and 2 * out_w <= in_w)
+    cdef bint tiles = (tile_shape and lanes == 1
                        and out_w >= <Py_ssize_t>(32 // sizeof(floating))  # a vector's outputs
-                       and OD * OH * out_w == n and in_w >= 2 and H >= 2
-                       and D * H * in_w == HW and depth * OD <= D and 2 * OH <= H
-                       and 2 * out_w <= in_w and HW < (<Py_ssize_t>1 << 30))
+                       and HW < (<Py_ssize_t>1 << 30))
     # Indices of other windows (3x3 stride 2's, say) leave their tiles in the first row, where
     # every plane's attempt would stop: they go straight to the scatter.
     tiles = tiles and _row_in_tiles(&indices[0, 0], out_w, in_w,
                                     H * in_w if depth == 2 else 0)
-    # Channels-last 2-D images whose indices may tile 2x2 at stride 2 (lane blocks of whole
-    # vectors: cpool_unpool_lanes_2x2 checks).
-    cdef bint lane_tiles = (CPOOL_UNPOOL_TILES and lanes > 1 and depth == 1 and n > 0
-                            and out_w > 0 and OH * out_w == n and in_w >= 2 and H >= 2
-                            and H * in_w == HW and 2 * OH <= H and 2 * out_w <= in_w)
+    # Channels-last 2-D images likewise, by lane blocks of whole vectors (which
+    # cpool_unpool_lanes_2x2 checks).
+    cdef bint lane_tiles = tile_shape and lanes > 1 and depth == 1
     with nogil:
         if lanes > 1:
             for task in prange(P * blocks, schedule='static', num_threads=num_threads):
