@@ -203,6 +203,19 @@ cdef inline void _prefetch_window(const numeric* px, Py_ssize_t depth_step, Py_s
             _prefetch_ahead(px + s * depth_step + t * step, nbytes)
 
 
+cdef inline void _cell_offsets(Py_ssize_t* off, Py_ssize_t depth_step, Py_ssize_t n_depth,
+                               Py_ssize_t step, Py_ssize_t n_rows, Py_ssize_t kw,
+                               Py_ssize_t dw, Py_ssize_t pixel) noexcept nogil:
+    """off[u]: the offset (in values) of a channels-last window's cell u from its first, the
+    cells in PyTorch's scan order (slice, row, column): n_depth * n_rows * kw of them."""
+    cdef Py_ssize_t s, t, col, u = 0
+    for s in range(n_depth):
+        for t in range(n_rows):
+            for col in range(kw):
+                off[u] = s * depth_step + t * step + col * dw * pixel
+                u = u + 1
+
+
 cdef inline void _direct_window_max(const numeric* px, const Py_ssize_t* off,
                                     Py_ssize_t n_cells, Py_ssize_t lanes, bint in_registers,
                                     numeric_acc* dst) noexcept nogil:
@@ -371,12 +384,7 @@ cdef inline bint _direct_row(const numeric* row0, Py_ssize_t depth_step, Py_ssiz
         if clipped or n_cells == 0 or n_cells > WINDOW_CELLS:
             i_hi = i_lo
         else:
-            u = 0
-            for s in range(n_depth):
-                for t in range(n_rows):
-                    for col in range(kw):
-                        off[u] = s * depth_step + t * step + col * dw * pixel
-                        u = u + 1
+            _cell_offsets(off, depth_step, n_depth, step, n_rows, kw, dw, pixel)
     for ow in range(OW):
         dst = orow + ow * lanes
         n_cols = w_n[ow] if clipped else kw
@@ -1838,17 +1846,13 @@ cdef inline void _direct_arg_row(const numeric* row0, Py_ssize_t depth_step, Py_
     cdef int64_t reach
     if ((numeric is float or numeric is double) and not clipped and i_hi > i_lo
             and n_cells <= 16):
-        u = 0
+        _cell_offsets(off, depth_step, n_depth, step, n_rows, kw, dw, pixel)
         reach = 0
-        for sl in range(n_depth):
-            for t in range(n_rows):
-                for col in range(kw):
-                    off[u] = sl * depth_step + t * step + col * dw * pixel
-                    reach = max(reach, row_at[sl * n_rows + t] - row_at[0] + col * dw)
-                    ioff[u] = <int32_t>(row_at[sl * n_rows + t] - row_at[0] + col * dw)
-                    u = u + 1
-        for u in range(n_cells, 16):
+        for u in range(16):  # cell u: window row u // kw (its row_at), column u % kw
             ioff[u] = 0
+            if u < n_cells:
+                reach = max(reach, row_at[u // kw] - row_at[0] + (u % kw) * dw)
+                ioff[u] = <int32_t>(row_at[u // kw] - row_at[0] + (u % kw) * dw)
         if reach <= INT32_MAX:
             if numeric is float:
                 done_hi = i_lo + cpool_direct_argmax_f32(
