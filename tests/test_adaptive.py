@@ -297,3 +297,49 @@ def test_other_errors():
     y, idx = cpool.adaptive_max_pool2d(x, 2, True)
     with pytest.raises(ValueError, match=r"`indices` must lie in"):
         cpool.adaptive_max_pool2d_backward(y, idx + 100, x.shape)
+
+
+def _side_by_side_inputs(rng, shape, dtype):
+    """Batches of enough small planes for the kernels to pool them side by side, as the
+    lanes of channels-last pixels (_window's _lane_planes: groups of 16 to 64 planes, the
+    last one short): C-ordered, and a view whose rows lie further apart than they are
+    long."""
+    x = signed_zeros_and_payloads(rng, shape, dtype)
+    x[..., ::3, :] = rng.standard_normal(x[..., ::3, :].shape)  # values other than zeros
+    wide = np.concatenate([x, x], axis=-1)
+    return {"contiguous": x, "rows apart": wide[..., :shape[-1]]}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size,out", [((10, 10), 7), ((13, 13), 5), ((8, 8), 7), ((9, 12), (4, 5)),
+                                      ((16, 11), (3, 7)), ((5, 5), 4)])
+def test_small_planes_side_by_side(rng, dtype, size, out):
+    """Uneven windows over small float planes are pooled side by side (a group of planes as
+    the lanes of channels-last pixels): max values, their bits (zeros' signs, NaN payloads)
+    and indices are the reference's and the channels-last kernels', averages the latter's
+    bits (but NaN payloads) and the reference's values, for a whole group, a short last
+    group and thread counts that shrink the groups."""
+    for name, x in _side_by_side_inputs(rng, (3, 100) + size, dtype).items():
+        want_max = ref.adaptive_pool_nd(x, 2, "max", out, True)
+        lanes = np.ascontiguousarray(np.moveaxis(x, 1, -1))  # the channels-last kernels
+        want_nhwc = [np.moveaxis(r, -1, 1) for r in (
+            cpool.adaptive_max_pool2d(lanes, out, True, axes=(1, 2)) +
+            (cpool.adaptive_avg_pool2d(lanes, out, axes=(1, 2)),))]
+        for threads in (1, 2, 3):
+            v, i = cpool.adaptive_max_pool2d(x, out, True, num_threads=threads)
+            np.testing.assert_array_equal(as_bits(v), as_bits(want_max[0]), err_msg=name)
+            np.testing.assert_array_equal(i, want_max[1], err_msg=name)
+            np.testing.assert_array_equal(i, want_nhwc[1], err_msg=name)
+            m = cpool.adaptive_max_pool2d(x, out, num_threads=threads)
+            np.testing.assert_array_equal(as_bits(m), as_bits(want_max[0]), err_msg=name)
+            a = cpool.adaptive_avg_pool2d(x, out, num_threads=threads)
+            _assert_same_sums(a, want_nhwc[2], name)
+            assert_close(a, ref.adaptive_pool_nd(x, 2, "avg", out))
+
+
+def _assert_same_sums(got, want, name):
+    """The same bits but NaN payloads, which a sum of two NaNs takes from either (PyTorch
+    defines none; a vector and a scalar loop may add in either order)."""
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan, err_msg=name)
+    np.testing.assert_array_equal(as_bits(got)[~nan], as_bits(want)[~nan], err_msg=name)

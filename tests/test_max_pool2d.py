@@ -611,3 +611,44 @@ def test_stride2_indices_every_row_width(rng, dtype, k):
             assert got.shape[-1] == ow
             np.testing.assert_array_equal(as_bits(got), as_bits(exp))
             np.testing.assert_array_equal(gi, ei)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k,s,p,d,c", [(3, 1, 1, 1, False), (2, 1, 0, 1, False),
+                                       (5, 1, 2, 1, False), (4, 3, 2, 1, True),
+                                       (3, 1, 1, 2, False), (2, 1, 1, 1, True)])
+def test_small_planes_side_by_side(rng, dtype, k, s, p, d, c):
+    """Windows over small float planes that the planes' own kernels take a short row at a
+    time (stride 1, padding) are pooled side by side, a group of planes as the lanes of
+    channels-last pixels: max values, their bits and indices are the reference's (zeros of
+    either sign, NaN payloads); sums and averages (padding counted or not) the channels-last
+    kernels' bits (but NaN payloads) and the reference's values; whole and short groups, thread counts that
+    shrink the groups, rows further apart than they are long."""
+    x = signed_zeros_and_payloads(rng, (3, 100, 7, 9), dtype)
+    x[..., ::2, :] = rng.standard_normal(x[..., ::2, :].shape)
+    for x in (x, np.concatenate([x, x], axis=-1)[..., :9]):
+        lanes = np.ascontiguousarray(np.moveaxis(x, 1, -1))  # the channels-last kernels
+        want_v, want_i = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        sums = {"sum": lambda a, **kw: cpool.sum_pool2d(a, k, s, p, d, c, **kw)}
+        if d == 1:
+            sums["avg"] = lambda a, **kw: cpool.avg_pool2d(a, k, s, p, c, **kw)
+            sums["avg, real cells"] = lambda a, **kw: cpool.avg_pool2d(a, k, s, p, c, False,
+                                                                        **kw)
+        finite = np.where(np.isnan(x), 1, x).astype(dtype)
+        for threads in (1, 2, 3):
+            v, i = cpool.max_pool2d(x, k, s, p, d, c, True, num_threads=threads)
+            np.testing.assert_array_equal(as_bits(v), as_bits(want_v))
+            np.testing.assert_array_equal(i, want_i)
+            v = cpool.max_pool2d(x, k, s, p, d, c, num_threads=threads)
+            np.testing.assert_array_equal(as_bits(v), as_bits(want_v))
+            for name, op in sums.items():
+                got = op(x, num_threads=threads)
+                want = np.moveaxis(op(lanes, axes=(1, 2)), -1, 1)
+                nan = np.isnan(want)  # (a sum of two NaNs may take either's payload)
+                np.testing.assert_array_equal(np.isnan(got), nan, err_msg=name)
+                np.testing.assert_array_equal(as_bits(got)[~nan], as_bits(want)[~nan],
+                                              err_msg=name)
+            np.testing.assert_allclose(cpool.sum_pool2d(finite, k, s, p, d, c,
+                                                        num_threads=threads),
+                                       ref.sum_pool2d(finite, k, s, p, d, c),
+                                       rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-5)

@@ -3128,3 +3128,93 @@ cdef extern from *:
     bint cpool_tile_rows_2x2_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, double* out, Py_ssize_t n, int op,
                                  double scale, Py_ssize_t ahead) noexcept nogil
+
+
+cdef extern from *:
+    """
+    /* Planes as lanes (_window's _lane_planes): cpool_lanes_in_NAME(src, n, dst, G) writes the
+       n values of each of N planes side by side, dst[i*G + g] = src[g][i] (g < N: eight 32-bit
+       or four 64-bit planes, a vector of lanes; dst + s and src + s for lanes s on);
+       cpool_lanes_out_NAME(src, n, G, dst) the reverse, dst[g][i] = src[i*G + g]. Bit moves
+       (no arithmetic), so any NaN payload passes. AVX builds transpose N x N blocks in
+       registers (unpacks, shuffles and 128-bit permutes), and hint the line ``ahead`` bytes
+       past each value they read into L2 (the same plane of the next group); the rest, and
+       other builds, a value at a time. */
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    static CPOOL_ALWAYS_INLINE void cpool_transpose_ps(__m256* r) {
+        __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+        r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+        r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+        r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+        r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+        r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+        r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+        r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+    }
+    static CPOOL_ALWAYS_INLINE void cpool_transpose_pd(__m256d* r) {
+        __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+        __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+        r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+        r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+        r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+        r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    }
+    #define CPOOL_LANES_BLOCKS_IN(E, V, S, N) \\
+        for (; i + N <= n; i += N) { \\
+            V r[N]; \\
+            for (g = 0; g < N; g++) { \\
+                r[g] = _mm256_loadu_##S((const E*)(src[g] + i)); \\
+                if (ahead) cpool_prefetch_l2((const char*)(src[g] + i) + ahead); \\
+            } \\
+            cpool_transpose_##S(r); \\
+            for (g = 0; g < N; g++) _mm256_storeu_##S((E*)(dst + (i + g) * G), r[g]); \\
+        }
+    #define CPOOL_LANES_BLOCKS_OUT(E, V, S, N) \\
+        for (; i + N <= n; i += N) { \\
+            V r[N]; \\
+            for (g = 0; g < N; g++) r[g] = _mm256_loadu_##S((const E*)(src + (i + g) * G)); \\
+            cpool_transpose_##S(r); \\
+            for (g = 0; g < N; g++) _mm256_storeu_##S((E*)(dst[g] + i), r[g]); \\
+        }
+    #else
+    #define CPOOL_LANES_BLOCKS_IN(E, V, S, N)
+    #define CPOOL_LANES_BLOCKS_OUT(E, V, S, N)
+    #endif
+    #define CPOOL_LANES(NAME, T, E, V, S, N) \\
+    static inline void cpool_lanes_in_##NAME(const T** src, Py_ssize_t n, T* dst, Py_ssize_t G, \\
+                                             Py_ssize_t ahead) { \\
+        Py_ssize_t i = 0, g; \\
+        CPOOL_LANES_BLOCKS_IN(E, V, S, N) \\
+        for (; i < n; i++) \\
+            for (g = 0; g < N; g++) dst[i * G + g] = src[g][i]; \\
+        (void)ahead; \\
+    } \\
+    static inline void cpool_lanes_out_##NAME(const T* src, Py_ssize_t n, Py_ssize_t G, T** dst) { \\
+        Py_ssize_t i = 0, g; \\
+        CPOOL_LANES_BLOCKS_OUT(E, V, S, N) \\
+        for (; i < n; i++) \\
+            for (g = 0; g < N; g++) dst[g][i] = src[i * G + g]; \\
+    }
+    CPOOL_LANES(f32, float, float, __m256, ps, 8)
+    CPOOL_LANES(f64, double, double, __m256d, pd, 4)
+    CPOOL_LANES(i64, int64_t, double, __m256d, pd, 4)
+    """
+    void cpool_lanes_in_f32(const float** src, Py_ssize_t n, float* dst,
+                            Py_ssize_t G, Py_ssize_t ahead) noexcept nogil
+    void cpool_lanes_in_f64(const double** src, Py_ssize_t n, double* dst,
+                            Py_ssize_t G, Py_ssize_t ahead) noexcept nogil
+    void cpool_lanes_out_f32(const float* src, Py_ssize_t n, Py_ssize_t G,
+                             float** dst) noexcept nogil
+    void cpool_lanes_out_f64(const double* src, Py_ssize_t n, Py_ssize_t G,
+                             double** dst) noexcept nogil
+    void cpool_lanes_out_i64(const int64_t* src, Py_ssize_t n, Py_ssize_t G,
+                             int64_t** dst) noexcept nogil

@@ -21,6 +21,11 @@ Design
   ``kh*W + kw*OW``, not ``kh*kw*OW``.
 * One code path serves max and sum: the inline helpers take ``is_max`` as a literal, and the
   compiler drops the branch after inlining.
+* Small float planes whose windows the planes' kernels would take a short row at a time
+  (uneven adaptive windows, stride 1 and padding on rows of 32 values or fewer) are pooled
+  side by side: a group of planes is transposed into a thread's buffer as the lanes of
+  channels-last pixels, pooled by the channels-last row kernels, and its outputs transposed
+  back (:func:`_lane_planes`), with the same bits.
 * Max with indices is row-separable too: the vertical pass keeps each column's max and its row
   by PyTorch's update rule ``v > m or v != v``; windows then combine their columns so that the
   result is PyTorch's row-major scan exactly (ties keep the first element, the last NaN wins).
@@ -61,7 +66,10 @@ from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_
                                    cpool_stream_row_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
-                                   cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
+                                   cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64,
+                                   cpool_lanes_in_f32, cpool_lanes_in_f64,
+                                   cpool_lanes_out_f32, cpool_lanes_out_f64,
+                                   cpool_lanes_out_i64)
 from cpool._kernels._types cimport (NO_CELL, _lowest, _replaces, layout, numeric, numeric_acc,
                                    pixels, planes, signed_ints, sum_out, unsigned_ints)
 
@@ -97,6 +105,17 @@ cdef enum:
     DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
     WINDOW_CELLS = 64  # channels-last max windows of at most this many cells: interior loops
     REGISTER_PIXEL_BYTES = 512  # ... held in vectors across the cells on pixels this wide
+    # Small float planes side by side, as the lanes of channels-last pixels (_lane_planes):
+    # pixels of this many bytes (64 float32 planes, 32 float64) ...
+    LANE_PIXEL_BYTES = 256
+    # ... or fewer, down to this many, where the groups would leave a thread without work
+    # (a vector's lanes, DIRECT_BYTES, took as long as the planes' own kernels) ...
+    LANE_PIXEL_MIN_BYTES = 64
+    # ... of planes of at most this many bytes each (22 x 22 float32, 16 x 16 float64); on
+    # larger ones the planes' kernels were faster (adaptive max 28 -> 7: 1.3x the time).
+    LANE_PLANE_BYTES = 2048
+    LANE_GROUP_MAX = 64  # planes a group at most: LANE_PIXEL_BYTES of float32
+    LANE_SUM_CELLS = 9  # ... and sums over windows of at most this many cells (see _separable)
 
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
@@ -1143,6 +1162,25 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     return 0
 
 
+cdef inline void _average_pixels(numeric_acc* orow, const numeric_acc* drow, Py_ssize_t OW,
+                                 Py_ssize_t lanes, bint reciprocal,
+                                 bint zero_first) noexcept nogil:
+    """A row of channels-last sums into averages (:func:`_average`): output pixel i's
+    ``lanes`` values by divisor ``drow[i]`` (its reciprocal with ``reciprocal``)."""
+    cdef Py_ssize_t i, j
+    cdef numeric_acc d
+    if reciprocal:  # a literal each: two inlined loops
+        for i in range(OW):
+            d = drow[i]
+            for j in range(i * lanes, i * lanes + lanes):
+                orow[j] = _average(orow[j], d, True, zero_first)
+    else:
+        for i in range(OW):
+            d = drow[i]
+            for j in range(i * lanes, i * lanes + lanes):
+                orow[j] = _average(orow[j], d, False, zero_first)
+
+
 @cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
 cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
                     numeric_acc[:, :, :, ::1] out,
@@ -1214,6 +1252,28 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # thread: avg stride 1 0.276 -> 0.214 ms, max stride 2 0.195 -> 0.163; max stride 1 was
     # faster on the per-row path, 0.251 against 0.321), unless it is the "same" 3x3 of floats,
     # which takes planes of any width up to SAME3_VALUES.
+    # Small float planes side by side (_lane_planes), where the planes' kernels would work a
+    # short row at a time: uneven windows (adaptive pooling), and the rows of SHORT_ROW values
+    # or fewer but those of the tiles (2x2 at stride 2, max 3x3 at stride 2) and the "same"
+    # 3x3. Sums only of float32 over windows of LANE_SUM_CELLS cells or fewer: they add each
+    # window's cells, where the planes' kernels add its rows' sums (float32 avg 5x5 s1 p2 on
+    # 14-wide planes, 1.14x the time; adaptive avg 13 -> 5, windows of up to 4 x 4, 1.02x;
+    # float64 adaptive avg 10 -> 7, 1.35x).
+    cdef Py_ssize_t lane_group
+    cdef int64_t[:, :, :, ::1] no_indices = None
+    if numeric is numeric_acc and (numeric is float or numeric is double):
+        if (layout is planes and not depth and not plane_bounds and not square and root == 0
+                and OH > 1 and OW > 0 and (clipped or (
+                    W <= SHORT_ROW and not tiles_2x2 and not same3
+                    and not (is_max and kw == 3 and sw == 2 and dw == 1)))
+                and (is_max or (numeric is float
+                                and _most_cells(h_n, w_n) <= LANE_SUM_CELLS))):
+            lane_group = _lane_group(out.shape[0] * B1, x.shape[2], W, sizeof(numeric),
+                                     num_threads)
+            if lane_group:
+                return _lane_planes(x, out, no_indices, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo,
+                                    w_n, clipped, count_h, count_w, divide, is_max, zero_first,
+                                    lane_group, num_threads)
     if layout is planes and not depth and not plane_bounds and (
             (same3 and OH > 1 and 2 * _gapped_values(OH, W, kw, dw) <= SAME3_VALUES)
             or _small_planes(W, OH, OW, kw, sw, dw, pad_w, clipped, not is_max or sw > 1 or same3,
@@ -1361,7 +1421,6 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     # stride 1 over the whole row, then each window's result gathered (_gather_windows).
     cdef bint gather = layout is planes and clipped and _uniform_windows(w_n, kw, W, dw)
     cdef Py_ssize_t tmp_stride = stride if (lanes > 1 and not direct and not clipped) or gather else 0
-    cdef numeric_acc d
     cdef numeric_acc* scratch = <numeric_acc*>_scratch(
         num_threads, stride + tmp_stride + drow_stride, sizeof(numeric_acc))
     # Per thread, the row count its divisor row was built for; it outlives a chunk (a prange
@@ -1506,16 +1565,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                         elif layout is planes:
                             for i in range(OW):
                                 orow[i] = _average(orow[i], drow[i], False, zero_first)
-                        elif reciprocal:
-                            for i in range(OW):
-                                d = drow[i]
-                                for j in range(i * lanes, i * lanes + lanes):
-                                    orow[j] = _average(orow[j], d, True, zero_first)
                         else:
-                            for i in range(OW):
-                                d = drow[i]
-                                for j in range(i * lanes, i * lanes + lanes):
-                                    orow[j] = _average(orow[j], d, False, zero_first)
+                            _average_pixels(orow, drow, OW, lanes, reciprocal, zero_first)
                     elif not (divide or is_max or square or row_tiled):
                         for j in range(OW * lanes):
                             orow[j] = _from_zero(orow[j])
@@ -1996,6 +2047,221 @@ cdef int _small_plane_arg_rows(
     return 0
 
 
+cdef inline Py_ssize_t _lane_group(Py_ssize_t P, Py_ssize_t H, Py_ssize_t W,
+                                   Py_ssize_t itemsize, int num_threads) noexcept nogil:
+    """The planes :func:`_lane_planes` puts side by side a task: LANE_PIXEL_BYTES of lanes,
+    halved (to LANE_PIXEL_MIN_BYTES at least) while the groups would give a thread fewer than
+    four, or 0: planes over LANE_PLANE_BYTES, or fewer groups than threads."""
+    cdef Py_ssize_t G = LANE_PIXEL_BYTES // itemsize
+    cdef Py_ssize_t threads = max(num_threads, 1)
+    if H * W * itemsize > LANE_PLANE_BYTES:
+        return 0
+    while G * itemsize > LANE_PIXEL_MIN_BYTES and P < 4 * G * threads:
+        G //= 2
+    return G if P >= G * threads else 0
+
+
+cdef inline Py_ssize_t _most_cells(const Py_ssize_t[::1] h_n,
+                                   const Py_ssize_t[::1] w_n) noexcept nogil:
+    """The most cells a window has in the plane: its most rows times its most columns."""
+    cdef Py_ssize_t i, rows = 0, cols = 0
+    for i in range(h_n.shape[0]):
+        rows = max(rows, h_n[i])
+    for i in range(w_n.shape[0]):
+        cols = max(cols, w_n[i])
+    return rows * cols
+
+
+cdef inline void _lanes_in(const numeric** src, Py_ssize_t n, numeric* dst, Py_ssize_t G,
+                           Py_ssize_t ahead) noexcept nogil:
+    """dst[i*G + g] = src[g][i] for i < n, g < G (floats: cpool_lanes_in's vectors of
+    planes, which hint the lines ``ahead`` bytes on into L2)."""
+    cdef Py_ssize_t s
+    if numeric is float:
+        for s in range(0, G, 8):
+            cpool_lanes_in_f32(<const float**>src + s, n, <float*>dst + s, G, ahead)
+    elif numeric is double:
+        for s in range(0, G, 4):
+            cpool_lanes_in_f64(<const double**>src + s, n, <double*>dst + s, G, ahead)
+
+
+cdef inline void _lanes_out(const numeric* src, Py_ssize_t n, Py_ssize_t G,
+                            numeric** dst) noexcept nogil:
+    """dst[g][i] = src[i*G + g] for i < n, g < G (:func:`_lanes_in` reversed)."""
+    cdef Py_ssize_t s
+    if numeric is float:
+        for s in range(0, G, 8):
+            cpool_lanes_out_f32(<const float*>src + s, n, G, <float**>dst + s)
+    elif numeric is double:
+        for s in range(0, G, 4):
+            cpool_lanes_out_f64(<const double*>src + s, n, G, <double**>dst + s)
+
+
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
+cdef inline void _lane_group_rows(
+        const numeric** src, numeric_acc** dst, int64_t** idst, Py_ssize_t G, Py_ssize_t H,
+        Py_ssize_t W, Py_ssize_t row_step, Py_ssize_t OH, Py_ssize_t OW,
+        const Py_ssize_t* h_lo, const Py_ssize_t* h_n, Py_ssize_t dh, Py_ssize_t kw,
+        Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w, const Py_ssize_t* w_lo,
+        const Py_ssize_t* w_n, bint clipped, const int64_t* count_h, const int64_t* count_w,
+        bint divide, bint reciprocal, bint is_max, bint zero_first, numeric* lanes_in,
+        numeric_acc* lanes_out, int64_t* lanes_idx, numeric_acc* tmp, numeric_acc* drow,
+        int64_t* drow_h, int64_t* row_at, Py_ssize_t ahead) noexcept nogil:
+    """One task of :func:`_lane_planes`: G planes (``src``) side by side into ``lanes_in``
+    (the lines ``ahead`` bytes past those read hinted into L2: the next group's),
+    each output row of them by the channels-last row kernels (:func:`_direct_row`, or
+    :func:`_direct_arg_row` where ``idst`` is given), then the outputs back to the planes'
+    (``dst``; their indices to ``idst``)."""
+    if not (numeric is numeric_acc and (numeric is float or numeric is double)):
+        return
+    cdef const numeric* rows[LANE_GROUP_MAX]
+    cdef Py_ssize_t h, g, oh, t, j
+    cdef Py_ssize_t in_row = W * G, out_row = OW * G
+    cdef const numeric* first
+    cdef numeric_acc* orow
+    cdef bint finished
+    cdef numeric_acc identity = _lowest(<numeric_acc*>NULL) if is_max else 0
+    # Sums' +0 and averages in the row loop below (cpool_direct_sums_2x2's modes need 2x2
+    # windows at stride 2, which the planes' tiles take before this).
+    cdef int sums_mode = 0 if divide or is_max else 1
+    if row_step == W:
+        _lanes_in(src, H * W, lanes_in, G, ahead)
+    else:
+        for h in range(H):
+            for g in range(G):
+                rows[g] = src[g] + h * row_step
+            _lanes_in(rows, W, lanes_in + h * in_row, G, ahead)
+    for oh in range(OH):
+        first = lanes_in + h_lo[oh] * in_row if h_n[oh] > 0 else lanes_in
+        orow = lanes_out + oh * out_row
+        if idst != NULL:
+            for t in range(h_n[oh]):
+                row_at[t] = (h_lo[oh] + t * dh) * W
+            _direct_arg_row(first, 0, 1, dh * in_row, h_n[oh], row_at, W, G, G, OW, kw, sw, dw,
+                            pad_w, w_lo, w_n, clipped, <numeric*>orow, lanes_idx + oh * out_row)
+            continue
+        finished = _direct_row(first, 0, 1 if h_n[oh] > 0 else 0, dh * in_row, h_n[oh], W, G,
+                               G, OW, kw, sw, dw, pad_w, w_lo, w_n, clipped, orow, tmp,
+                               identity, is_max, 0, sums_mode)
+        if finished or is_max:
+            continue
+        if divide:
+            _divisor_row(drow, drow_h, count_h[oh], count_w, OW, reciprocal)
+            _average_pixels(orow, drow, OW, G, reciprocal, zero_first)
+        else:
+            for j in range(out_row):
+                orow[j] = _from_zero(orow[j])
+    _lanes_out(lanes_out, OH * OW, G, dst)
+    if idst != NULL:
+        for g in range(0, G, 4):
+            cpool_lanes_out_i64(lanes_idx + g, OH * OW, G, idst + g)
+
+
+@cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
+cdef int _lane_planes(const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,
+                      numeric_acc[:, :, :, ::1] out, int64_t[:, :, :, ::1] indices,
+                      const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
+                      Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
+                      const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
+                      const int64_t[::1] count_h, const int64_t[::1] count_w, bint divide,
+                      bint is_max, bint zero_first, Py_ssize_t G, int num_threads) except -1:
+    """Small float planes pooled as the lanes of channels-last pixels: a task puts G planes
+    side by side (G values a pixel, in a thread's buffer), pools them with the channels-last
+    row kernels, which work a vector of lanes at a time where the planes' own kernels work a
+    short row at a time, and writes each plane's outputs (and ``indices``, where given: max
+    with indices) back. The same windows, rule and order per value as on the planes: the
+    same bits (tested against them).
+
+    Adaptive pooling to a size that does not divide the input's (windows of uneven widths:
+    a scalar loop per window over 10-wide rows) and max with indices gain most; the planes
+    (G <= 64) must hold a group per thread (:func:`_lane_group`)."""
+    if not (numeric is numeric_acc and (numeric is float or numeric is double)):
+        raise TypeError("cpool: only float32 and float64 planes are pooled side by side")
+    cdef Py_ssize_t B1 = out.shape[1], OH = out.shape[2], OW = out.shape[3]
+    cdef Py_ssize_t P = out.shape[0] * B1, H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t row_step = x.strides[2] // <Py_ssize_t>sizeof(numeric)
+    cdef Py_ssize_t n_out = OH * OW
+    # A run of planes a thread, in groups of G (its last one short): every thread the floor
+    # or the ceiling of P / threads planes, where groups dealt out whole left some of 15
+    # threads 8 where others had 9.
+    cdef Py_ssize_t n_chunks = min(max(num_threads, 1), P)
+    cdef bint with_indices = indices is not None
+    cdef Py_ssize_t oh, max_h = 1
+    for oh in range(OH):
+        max_h = max(max_h, h_n[oh])
+    # Per thread: the planes' values side by side, their outputs, a sink for the outputs of
+    # a last group's missing planes, _direct_row's column sums (G) and a row of divisors (OW);
+    # the indices side by side, their sink and the row table; the planes' pointers.
+    cdef Py_ssize_t n_in = _buffer_stride(H * W * G, sizeof(numeric))
+    cdef Py_ssize_t n_lanes_out = _buffer_stride(n_out * G, sizeof(numeric))
+    cdef Py_ssize_t n_sink = _buffer_stride(n_out, sizeof(numeric))
+    cdef Py_ssize_t vstride = n_in + n_lanes_out + n_sink + _buffer_stride(G + OW, sizeof(numeric))
+    cdef Py_ssize_t istride = (_buffer_stride(n_out * G + n_out + max_h, sizeof(int64_t))
+                               if with_indices else 0)
+    cdef Py_ssize_t pstride = _buffer_stride(3 * G, sizeof(void*))
+    cdef bint reciprocal = (divide and _powers_of_two(count_h) and _powers_of_two(count_w))
+    # A group's planes are read a few at a time, each a short stream of its own, which the
+    # hardware prefetcher did not keep ahead of: each line is hinted a group on (the same
+    # plane of the next group where the planes are evenly spaced, as in a batch's).
+    cdef Py_ssize_t ahead = G * (x.strides[1] if B1 > 1 else x.strides[0])
+    cdef bint trace = tracing()
+    cdef Py_ssize_t plane_work = H * W + n_out * (2 if with_indices else 1)
+    cdef Py_ssize_t c, p0, p_end, g, p, b0, b1, n_real
+    cdef numeric* buf
+    cdef int64_t* ibuf
+    cdef void** ptrs
+    if P == 0:
+        return 0
+    cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
+    cdef int64_t* ints = NULL
+    cdef void** pointers = NULL
+    cdef int64_t* drow_h = NULL  # per thread: the row count its divisor row was built for
+    try:
+        ints = <int64_t*>_scratch(num_threads, max(istride, 1), sizeof(int64_t))
+        pointers = <void**>_scratch(num_threads, pstride, sizeof(void*))
+        drow_h = _thread_slots(num_threads)
+        with nogil:
+            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+                buf = values + threadid() * vstride
+                ibuf = ints + threadid() * istride
+                ptrs = pointers + threadid() * pstride
+                p0 = c * P // n_chunks
+                p_end = (c + 1) * P // n_chunks
+                while p0 < p_end:
+                    n_real = min(G, p_end - p0)
+                    if trace:
+                        note_work(n_real * plane_work)
+                    # Planes past the chunk's: its first again, their outputs to the sinks.
+                    for g in range(G):
+                        p = p0 + g if g < n_real else p0
+                        b0 = p // B1
+                        b1 = p - b0 * B1
+                        ptrs[g] = <void*>&x[b0, b1, 0, 0]
+                        ptrs[G + g] = (<void*>&out[b0, b1, 0, 0] if g < n_real
+                                       else <void*>(buf + n_in + n_lanes_out))
+                        if with_indices:
+                            ptrs[2 * G + g] = (<void*>&indices[b0, b1, 0, 0] if g < n_real
+                                               else <void*>(ibuf + n_out * G))
+                    _lane_group_rows(<const numeric**>ptrs, <numeric_acc**>(ptrs + G),
+                                     <int64_t**>(ptrs + 2 * G) if with_indices else NULL, G, H, W,
+                                     row_step, OH, OW, &h_lo[0], &h_n[0], dh, kw, sw, dw, pad_w,
+                                     &w_lo[0], &w_n[0], clipped,
+                                     &count_h[0] if divide else NULL,
+                                     &count_w[0] if divide else NULL, divide, reciprocal, is_max,
+                                     zero_first, buf, <numeric_acc*>(buf + n_in),
+                                     ibuf, <numeric_acc*>(buf + n_in + n_lanes_out + n_sink),
+                                     <numeric_acc*>(buf + n_in + n_lanes_out + n_sink + G),
+                                     &drow_h[threadid() * THREAD_SLOT], ibuf + n_out * G + n_out,
+                                     ahead)
+                    p0 = p0 + G
+    finally:
+        free(values)
+        free(ints)
+        free(pointers)
+        free(drow_h)
+    return 0
+
+
 def window_max_with_indices(
         const numeric[::view.strided, ::view.strided, ::view.strided, ::view.contiguous] x,  # IN
         numeric[:, :, :, ::1] out,                                                        # OUT
@@ -2092,6 +2358,23 @@ cdef inline int _max_with_indices(
     cdef Py_ssize_t min_h = max_h
     for oh in range(h_n.shape[0]):
         min_h = min(min_h, h_n[oh])
+    # Small float planes side by side (_lane_planes; see _separable): uneven windows, and
+    # padded ones but those of _argmax_row (2x2 and 3x3 at stride 2), which the small planes'
+    # kernel does not take (unpadded windows it takes in vectors: max 2x2 s1 with indices on
+    # 14-wide planes, side by side, 1.13x the time).
+    cdef Py_ssize_t lane_group
+    cdef const int64_t[::1] no_counts = None
+    if numeric is float or numeric is double:
+        if (layout is planes and not depth and not plane_bounds and min_h > 0 and not any_empty
+                and OH > 1 and OW > 0 and (clipped or (
+                    W <= SHORT_ROW and pad_w > 0
+                    and not ((kw == 2 or kw == 3) and sw == 2 and dw == 1)))):
+            lane_group = _lane_group(out.shape[0] * B1, H, W, sizeof(numeric), num_threads)
+            if lane_group:
+                return _lane_planes(x, out, indices, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo,
+                                    w_n, clipped, no_counts, no_counts, False, True, False,
+                                    lane_group,
+                                    num_threads)
     if layout is planes and not depth and not plane_bounds and min_h > 0 and H * W < 2**31 and _small_planes(
             W, OH, OW, kw, sw, dw, pad_w, clipped):
         return _small_plane_arg_rows(x, out, indices, h_lo, h_n, dh, kw, sw, dw, num_threads)
