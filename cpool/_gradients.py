@@ -403,9 +403,15 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     its axes' gradients applied one after the other (the forward sums them one axis at a
     time): the gradients over their divisors spread over (H, W) for every output slice, then
     those slices spread over the depth windows."""
-    # (A float16 result by slabs, but not LP's.)
+    # (A float16 result by slabs, but not LP's.) Channels-last 1-D and 2-D gradients are
+    # spread in place, but stride-1 windows', which the planes gather (another order of
+    # additions, another rounding).
+    kh, sh, dh = geom.axis_params(1)
+    kw, sw, dw = geom.axis_params(2)
+    gathered = sh == dh == sw == dw == 1 and not geom.clipped
     plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads,
-                               by_slabs=squared_input is None)
+                               by_slabs=squared_input is None,
+                               lanes_ok=n < 3 and squared_input is None and not gathered)
     squared = (None if squared_input is None else
                _v.contiguous(_v.spatial_last(squared_input, axes), plan.out.dtype))
     avg = counts is not None
@@ -414,6 +420,22 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     sizes = tuple(shape[a] for a in axes)
     H, W = (1,) + sizes if n == 1 else sizes[-2:]
     OH, OW = geom.h.out_size, geom.w.out_size
+    if plan.lanes > 1:  # channels-last images: (N, rows of pixels)
+        images = P // plan.lanes
+
+        def spread_images(g, part):
+            _backward.window_sum_backward_lanes(
+                g, part, OW, W, geom.h.lo, geom.h.count, dh, kw, sw, dw, geom.w.pad_before,
+                geom.w.lo, geom.w.count, geom.clipped, counts[1], counts[2], avg, plan.lanes,
+                plan.block, plan.num_threads)
+
+        grad = plan.grad.reshape(images, math.prod(geom.out_sizes) * plan.lanes)
+        if plan.slab:  # a new float16 result, a slab of images at a time
+            _v.gradient_by_slabs(plan, images, lambda a, b, part: spread_images(
+                grad[a:b], part.reshape(b - a, H * W * plan.lanes)))
+        else:
+            spread_images(grad, plan.out.reshape(images, H * W * plan.lanes))
+        return plan.finish()
     grad = plan.grad.reshape(P, math.prod(geom.out_sizes))
     if n < 3:
         grad = grad.reshape(P, OH, OW)

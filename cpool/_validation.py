@@ -2054,16 +2054,23 @@ def _channels_last_lanes(shape, axes) -> int:
 
 
 def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, out, num_threads,
-                     spatial: bool = True, by_slabs: bool = False) -> GradPlan:
+                     spatial: bool = True, by_slabs: bool = False,
+                     lanes_ok: bool = False) -> GradPlan:
     """Validate a gradient whose shape must be one of ``expected_shapes``; with ``spatial`` it
     has (H, W) axes at ``axes`` (windowed ops), else none (global ops: their other axes are
     already in the kernel's order). ``by_slabs``: its kernel writes each plane of the result
-    alone, so that a float16 result may go by :func:`gradient_by_slabs`."""
+    alone, so that a float16 result may go by :func:`gradient_by_slabs`. ``lanes_ok``: its
+    kernel takes channels-last images too (the plan's ``lanes`` > 1: the gradient and result
+    in the caller's order, as :func:`prepare_scatter`'s)."""
     g = as_array(grad_output, "grad_output", fn)
     kernel_dtype, result_dtype = _grad_dtypes(g.dtype, "grad_output", fn)
     if g.shape not in expected_shapes:
         want = " or ".join(str(s) for s in expected_shapes)
         raise ValueError(f"{fn}: `grad_output` must have shape {want}, got {g.shape}")
+    lanes = _channels_last_lanes(result_shape, axes) if spatial and lanes_ok else 1
+    if lanes > 1:
+        return _grad_plan(fn, g, None, kernel_dtype, result_dtype, result_shape, axes, out,
+                          num_threads, lanes, by_slabs)
     if spatial:
         g = spatial_last(g, axes)
     return _grad_plan(fn, g, None, kernel_dtype, result_dtype, result_shape, axes, out,

@@ -1038,3 +1038,55 @@ def test_windows_with_no_cell_match_torch_but_for_the_index(n, shape, k, s, p, d
     y, idx = getattr(cpool, f"max_pool{n}d")(x, k, s, p, d, return_indices=True)
     _, ridx = _reference.pool_nd(x, n, "max", k, s, p, d, return_indices=True)
     assert_identical((y, idx), (ty.numpy(), _reference.no_cell_as_torch_gives(ti.numpy(), ridx)))
+
+
+# Channels-last window sums' gradients spread in place (window_sum_backward_lanes): windows
+# that tile the row, overlap it, reach into padding or past its end (ceil mode), dilated ones
+# (zeroed first), and rows no window covers; 1, 7 and 20 channels.
+LANE_SPREADS = [(2, 2, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (2, 3, 0, 1, False),
+                (4, 3, 2, 1, True), (3, 2, 0, 2, False), (5, 4, 2, 1, True),
+                (5, 2, 2, 1, False)]  # (up to three gradients a cell: their order counts)
+
+
+@pytest.mark.parametrize("k,s,p,d,c", LANE_SPREADS)
+@pytest.mark.parametrize("C", [1, 7, 20])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_channels_last_sum_gradients_spread_in_place(rng, k, s, p, d, c, C, dtype):
+    """Sum and average pooling's gradients of channels-last images, 1-D and 2-D, and adaptive
+    average pooling's: the planes' bits (the same order of additions per lane; -0 gradients
+    land as +0), and the reference's values."""
+    shape = (3, 11, 13, C)
+    planes = (3, C, 11, 13)
+    for op, avg in (("sum", None), ("avg", (True, None)), ("avg", (False, None)),
+                    ("avg", (True, 3))):
+        if op == "avg" and d != 1:
+            continue
+        y_shape = _reference.sum_pool2d(np.zeros(planes), k, s, p, d, c).shape
+        g = rng.standard_normal(y_shape).astype(dtype)
+        g.flat[::7] = -0.0
+        if op == "sum":
+            call = lambda gg, shp, **kw: cpool.sum_pool2d_backward(  # noqa: E731
+                gg, shp, k, s, p, d, c, **kw)
+        else:
+            call = lambda gg, shp, **kw: cpool.avg_pool2d_backward(  # noqa: E731
+                gg, shp, k, s, p, c, *avg, **kw)
+        want = call(g, planes)
+        np.testing.assert_allclose(want.astype(np.float64), _reference.window_sum_backward(
+            g.astype(np.float64), planes, k, s, p, d, c, avg), rtol=2e-3 if dtype == np.float16
+            else 1e-6, atol=2e-3 if dtype == np.float16 else 1e-6)
+        nhwc = np.ascontiguousarray(np.moveaxis(g, 1, -1))
+        for threads in (1, 3):
+            got = call(nhwc, shape, axes=(1, 2), num_threads=threads)
+            assert_identical(np.ascontiguousarray(np.moveaxis(got, -1, 1)), want)
+    if d == 1 and not c:  # 1-D: rows of (L, C) pixels
+        g1 = rng.standard_normal((3, C, (13 + 2 * p - k) // s + 1)).astype(dtype)
+        want = cpool.avg_pool1d_backward(g1, (3, C, 13), k, s, p)
+        got = cpool.avg_pool1d_backward(np.ascontiguousarray(np.moveaxis(g1, 1, -1)),
+                                        (3, 13, C), k, s, p, axes=(1,))
+        assert_identical(np.ascontiguousarray(np.moveaxis(got, -1, 1)), want)
+    for out in ((7, 5), (4, 13), (11, 6)):  # adaptive: uneven windows
+        ga = rng.standard_normal((3, C) + out).astype(dtype)
+        want = cpool.adaptive_avg_pool2d_backward(ga, planes)
+        got = cpool.adaptive_avg_pool2d_backward(np.ascontiguousarray(np.moveaxis(ga, 1, -1)),
+                                                 shape, axes=(1, 2))
+        assert_identical(np.ascontiguousarray(np.moveaxis(got, -1, 1)), want)
