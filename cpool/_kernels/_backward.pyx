@@ -722,6 +722,23 @@ cdef inline void _lanes_into_row(floating* row, const floating* rb, Py_ssize_t W
                 dst[c] = src[c]
 
 
+cdef inline void _tile_lanes_row(floating* row, const floating* g, Py_ssize_t OW,
+                                 Py_ssize_t kw, Py_ssize_t W, Py_ssize_t lanes,
+                                 Py_ssize_t nb) noexcept nogil:
+    """An input row of a tiling's windows (kw columns each, side by side from column 0):
+    pixel ow*kw + u gets gradient ow, the pixels past the last window zeros."""
+    cdef Py_ssize_t ow, u, c
+    cdef floating* dst
+    cdef const floating* src
+    for ow in range(OW):
+        src = g + ow * nb
+        for u in range(kw):
+            dst = row + (ow * kw + u) * lanes
+            for c in range(nb):
+                dst[c] = src[c]
+    _zero_lanes(row + OW * kw * lanes, W - OW * kw, lanes, nb)
+
+
 cdef inline void _zero_lanes(floating* row, Py_ssize_t n_pixels, Py_ssize_t lanes,
                              Py_ssize_t nb) noexcept nogil:
     """``nb`` lanes of ``n_pixels`` pixels ``lanes`` values apart, zeroed."""
@@ -748,7 +765,9 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
     horizontally into a row buffer of pixels, then assigned to or added to each input row of
     the windows, lane by lane in the planes' order: the planes' bits. Tasks are (image,
     ``block`` of lanes), as :func:`scatter`'s. Not for stride-1 windows, which the planes
-    gather (a different order of additions).
+    gather (a different order of additions). Windows that tile the rows write each input row
+    once, straight from the gradients (the values the buffer would hold: one gradient a
+    cell).
 
     Before, a channels-last gradient was spread as planes: the gradient transposed into them,
     the result out of them (NHWC avg_pool2d_backward 2x2 on (32, 56, 56, 256), one thread:
@@ -772,6 +791,13 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
     cdef floating* divs
     cdef bint trace = tracing()
     cdef int64_t* drow_h = NULL
+    # Averages over windows of a power of two cells each multiply by the exact reciprocals:
+    # the division's bits, without its latency.
+    cdef bint reciprocal = divide and _powers_of_two(count_h) and _powers_of_two(count_w)
+    # Windows that tile the rows (no padding, dilation, overlap or overhang): each input row
+    # is written once, straight from its window's gradients, with no row buffer.
+    cdef bint tiles = (not clipped and dw == 1 and sw == kw and pad_w == 0 and dh == 1
+                       and OW * kw <= W)
     if N == 0 or H == 0 or W == 0 or lanes == 0 or OH == 0:
         if N and H and W and lanes:  # no windows: a zero gradient
             with nogil:
@@ -796,18 +822,31 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
                     _zero_lanes(img, H * W, lanes, nb)
                 for oh in range(OH):
                     divs = (_divisor_row(drow, &drow_h[threadid() * THREAD_SLOT], count_h[oh],
-                                         &count_w[0], OW) if divide else NULL)
+                                         &count_w[0], OW, reciprocal) if divide else NULL)
                     for ow in range(OW):
                         gsrc = &grad[p, (oh * OW + ow) * lanes + c0]
-                        if divide:
+                        if divide and reciprocal:  # (a literal each: three loops)
+                            for c in range(nb):
+                                g[ow * nb + c] = _from_zero(gsrc[c] * divs[ow])
+                        elif divide:
                             for c in range(nb):
                                 g[ow * nb + c] = _from_zero(gsrc[c] / divs[ow])
                         else:
                             for c in range(nb):
                                 g[ow * nb + c] = _from_zero(gsrc[c])
+                    y0 = h_lo[oh]
+                    if tiles and y0 >= written and h_n[oh] > 0:
+                        # A tiling's rows, each written once straight from the gradients.
+                        if y0 > written:
+                            _zero_lanes(img + written * W * lanes, (y0 - written) * W, lanes,
+                                        nb)
+                        for t in range(h_n[oh]):
+                            _tile_lanes_row(img + (y0 + t) * W * lanes, g, OW, kw, W, lanes,
+                                            nb)
+                        written = y0 + h_n[oh]
+                        continue
                     _spread_lanes_row(g, rb, OW, kw, sw, dw, width, &w_lo[0], &w_n[0],
                                       clipped, nb)
-                    y0 = h_lo[oh]
                     if dh == 1:
                         if y0 > written:  # rows no window covers
                             _zero_lanes(img + written * W * lanes, (y0 - written) * W, lanes,
