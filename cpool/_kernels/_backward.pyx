@@ -750,6 +750,65 @@ cdef inline void _zero_lanes(floating* row, Py_ssize_t n_pixels, Py_ssize_t lane
         memset(row + x * lanes, 0, nb * sizeof(floating))
 
 
+cdef inline void _spread_image(const floating* gimg, floating* img, Py_ssize_t OH,
+                               Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W, Py_ssize_t lanes,
+                               Py_ssize_t nb, const Py_ssize_t* h_lo, const Py_ssize_t* h_n,
+                               Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                               Py_ssize_t width, Py_ssize_t row0, const Py_ssize_t* w_lo,
+                               const Py_ssize_t* w_n, bint clipped, bint tiles,
+                               const int64_t* count_h, const int64_t* count_w, bint divide,
+                               bint reciprocal, floating* rb, floating* g, floating* drow,
+                               int64_t* drow_h) noexcept nogil:
+    """One task of :func:`window_sum_backward_lanes`: ``nb`` lanes of a channels-last image's
+    gradient (pixels ``lanes`` values apart, from ``gimg``) spread into the same lanes of its
+    input gradient (``img``), with the thread's row buffer ``rb``, row of divided gradients
+    ``g`` and row of divisors ``drow`` (built for the row count ``drow_h[0]``)."""
+    cdef Py_ssize_t oh, ow, c, t, y, y0
+    cdef Py_ssize_t written = 0  # input rows [0, written) hold values (dh == 1)
+    cdef const floating* gsrc
+    cdef floating* divs
+    if dh != 1:
+        _zero_lanes(img, H * W, lanes, nb)
+    for oh in range(OH):
+        divs = _divisor_row(drow, drow_h, count_h[oh], count_w, OW, reciprocal) if divide else NULL
+        for ow in range(OW):
+            gsrc = gimg + (oh * OW + ow) * lanes
+            if divide and reciprocal:  # (a literal each: three loops)
+                for c in range(nb):
+                    g[ow * nb + c] = _from_zero(gsrc[c] * divs[ow])
+            elif divide:
+                for c in range(nb):
+                    g[ow * nb + c] = _from_zero(gsrc[c] / divs[ow])
+            else:
+                for c in range(nb):
+                    g[ow * nb + c] = _from_zero(gsrc[c])
+        y0 = h_lo[oh]
+        if tiles and y0 >= written and h_n[oh] > 0:
+            # A tiling's rows, each written once straight from the gradients.
+            if y0 > written:
+                _zero_lanes(img + written * W * lanes, (y0 - written) * W, lanes, nb)
+            for t in range(h_n[oh]):
+                _tile_lanes_row(img + (y0 + t) * W * lanes, g, OW, kw, W, lanes, nb)
+            written = y0 + h_n[oh]
+            continue
+        _spread_lanes_row(g, rb, OW, kw, sw, dw, width, w_lo, w_n, clipped, nb)
+        if dh == 1:
+            if y0 > written:  # rows no window covers
+                _zero_lanes(img + written * W * lanes, (y0 - written) * W, lanes, nb)
+            for t in range(h_n[oh]):
+                y = y0 + t
+                _lanes_into_row(img + y * W * lanes, rb + row0 * nb, W, lanes, nb,
+                                y < written)
+            if h_n[oh] > 0:
+                written = max(written, y0 + h_n[oh])
+        else:
+            for t in range(h_n[oh]):
+                _lanes_into_row(img + (y0 + t * dh) * W * lanes, rb + row0 * nb, W,
+                                lanes, nb, True)
+    if dh == 1 and written < H:
+        _zero_lanes(img + written * W * lanes, (H - written) * W, lanes, nb)
+
+
 def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lanes)
                               floating[:, ::1] out,         # OUT (N, H*W*lanes), every cell
                               Py_ssize_t OW, Py_ssize_t W,
@@ -782,13 +841,9 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
     cdef Py_ssize_t rb_stride = _buffer_stride(width * block, sizeof(floating))
     cdef Py_ssize_t g_stride = _buffer_stride(OW * block, sizeof(floating))
     cdef Py_ssize_t per_thread = rb_stride + g_stride + _buffer_stride(OW, sizeof(floating))
-    cdef Py_ssize_t task, p, c0, nb, oh, ow, c, t, y, y0, written
-    cdef const floating* gsrc
-    cdef floating* img
+    cdef Py_ssize_t task, p, c0, nb
     cdef floating* rb
     cdef floating* g
-    cdef floating* drow
-    cdef floating* divs
     cdef bint trace = tracing()
     cdef int64_t* drow_h = NULL
     # Averages over windows of a power of two cells each multiply by the exact reciprocals:
@@ -815,54 +870,11 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
                     note_work((OH * OW + H * W) * nb)
                 rb = scratch + threadid() * per_thread
                 g = rb + rb_stride
-                drow = g + g_stride
-                img = &out[p, c0]
-                written = 0  # input rows [0, written) hold values (dh == 1)
-                if dh != 1:
-                    _zero_lanes(img, H * W, lanes, nb)
-                for oh in range(OH):
-                    divs = (_divisor_row(drow, &drow_h[threadid() * THREAD_SLOT], count_h[oh],
-                                         &count_w[0], OW, reciprocal) if divide else NULL)
-                    for ow in range(OW):
-                        gsrc = &grad[p, (oh * OW + ow) * lanes + c0]
-                        if divide and reciprocal:  # (a literal each: three loops)
-                            for c in range(nb):
-                                g[ow * nb + c] = _from_zero(gsrc[c] * divs[ow])
-                        elif divide:
-                            for c in range(nb):
-                                g[ow * nb + c] = _from_zero(gsrc[c] / divs[ow])
-                        else:
-                            for c in range(nb):
-                                g[ow * nb + c] = _from_zero(gsrc[c])
-                    y0 = h_lo[oh]
-                    if tiles and y0 >= written and h_n[oh] > 0:
-                        # A tiling's rows, each written once straight from the gradients.
-                        if y0 > written:
-                            _zero_lanes(img + written * W * lanes, (y0 - written) * W, lanes,
-                                        nb)
-                        for t in range(h_n[oh]):
-                            _tile_lanes_row(img + (y0 + t) * W * lanes, g, OW, kw, W, lanes,
-                                            nb)
-                        written = y0 + h_n[oh]
-                        continue
-                    _spread_lanes_row(g, rb, OW, kw, sw, dw, width, &w_lo[0], &w_n[0],
-                                      clipped, nb)
-                    if dh == 1:
-                        if y0 > written:  # rows no window covers
-                            _zero_lanes(img + written * W * lanes, (y0 - written) * W, lanes,
-                                        nb)
-                        for t in range(h_n[oh]):
-                            y = y0 + t
-                            _lanes_into_row(img + y * W * lanes, rb + row0 * nb, W, lanes, nb,
-                                            y < written)
-                        if h_n[oh] > 0:
-                            written = max(written, y0 + h_n[oh])
-                    else:
-                        for t in range(h_n[oh]):
-                            _lanes_into_row(img + (y0 + t * dh) * W * lanes, rb + row0 * nb, W,
-                                            lanes, nb, True)
-                if dh == 1 and written < H:
-                    _zero_lanes(img + written * W * lanes, (H - written) * W, lanes, nb)
+                _spread_image(&grad[p, c0], &out[p, c0], OH, OW, H, W, lanes, nb, &h_lo[0],
+                              &h_n[0], dh, kw, sw, dw, width, row0, &w_lo[0], &w_n[0], clipped,
+                              tiles, &count_h[0] if divide else NULL,
+                              &count_w[0] if divide else NULL, divide, reciprocal, rb, g,
+                              g + g_stride, &drow_h[threadid() * THREAD_SLOT])
     finally:
         free(scratch)
         free(drow_h)

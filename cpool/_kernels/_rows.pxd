@@ -10,7 +10,9 @@ from libc.stdlib cimport malloc
 from cpool._kernels._simd cimport (CPOOL_SAME_3X3_KERNELS, cpool_any_negzero_or_nan_f32,
                                    cpool_any_negzero_or_nan_f64,
                                    cpool_copy_pixels, cpool_horizontal_s2_f32,
-                                   cpool_horizontal_s2_f64, cpool_prefetch, cpool_rgb8_max_2s2)
+                                   cpool_horizontal_s2_f64, cpool_lanes_in_f32,
+                                   cpool_lanes_in_f64, cpool_lanes_out_f32, cpool_lanes_out_f64,
+                                   cpool_prefetch, cpool_rgb8_max_2s2)
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
 
 cdef enum:
@@ -22,6 +24,17 @@ cdef enum:
     # used and a cache line more, so that no two threads' slots share a line whatever
     # malloc's alignment (adjacent slots did, and each write took the line from the other).
     THREAD_SLOT = 16
+    # Small float planes side by side, as the lanes of channels-last pixels (_window's
+    # _lane_planes, _backward's _lane_planes_backward): pixels of this many bytes (64 float32
+    # planes, 32 float64) ...
+    LANE_PIXEL_BYTES = 256
+    # ... or fewer, down to this many, where the groups would leave a thread without work
+    # (a vector's lanes took as long as the planes' own kernels) ...
+    LANE_PIXEL_MIN_BYTES = 64
+    # ... of planes of at most this many bytes each (22 x 22 float32, 16 x 16 float64); on
+    # larger ones the planes' kernels were faster (adaptive max 28 -> 7: 1.3x the time).
+    LANE_PLANE_BYTES = 2048
+    LANE_GROUP_MAX = 64  # planes a group at most: LANE_PIXEL_BYTES of float32
 
 
 cdef inline numeric_acc _read(numeric v, numeric_acc* like, bint square) noexcept nogil:
@@ -530,3 +543,43 @@ cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t O
         if h_lo[oh] != max(oh - 1, 0) or h_lo[oh] + h_n[oh] != min(oh + 2, H):
             return False
     return True
+
+
+cdef inline Py_ssize_t _lane_group(Py_ssize_t P, Py_ssize_t H, Py_ssize_t W,
+                                   Py_ssize_t itemsize, int num_threads) noexcept nogil:
+    """The planes _window's ``_lane_planes`` (and _backward's ``_lane_planes_backward``) put
+    side by side a task: LANE_PIXEL_BYTES of lanes,
+    halved (to LANE_PIXEL_MIN_BYTES at least) while the groups would give a thread fewer than
+    four, or 0: planes over LANE_PLANE_BYTES, or fewer groups than threads."""
+    cdef Py_ssize_t G = LANE_PIXEL_BYTES // itemsize
+    cdef Py_ssize_t threads = max(num_threads, 1)
+    if H * W * itemsize > LANE_PLANE_BYTES:
+        return 0
+    while G * itemsize > LANE_PIXEL_MIN_BYTES and P < 4 * G * threads:
+        G //= 2
+    return G if P >= G * threads else 0
+
+
+cdef inline void _lanes_in(const numeric** src, Py_ssize_t n, numeric* dst, Py_ssize_t G,
+                           Py_ssize_t ahead) noexcept nogil:
+    """dst[i*G + g] = src[g][i] for i < n, g < G (floats: cpool_lanes_in's vectors of
+    planes, which hint the lines ``ahead`` bytes on into L2)."""
+    cdef Py_ssize_t s
+    if numeric is float:
+        for s in range(0, G, 8):
+            cpool_lanes_in_f32(<const float**>src + s, n, <float*>dst + s, G, ahead)
+    elif numeric is double:
+        for s in range(0, G, 4):
+            cpool_lanes_in_f64(<const double**>src + s, n, <double*>dst + s, G, ahead)
+
+
+cdef inline void _lanes_out(const numeric* src, Py_ssize_t n, Py_ssize_t G,
+                            numeric** dst) noexcept nogil:
+    """dst[g][i] = src[i*G + g] for i < n, g < G (:func:`_lanes_in` reversed)."""
+    cdef Py_ssize_t s
+    if numeric is float:
+        for s in range(0, G, 8):
+            cpool_lanes_out_f32(<const float*>src + s, n, G, <float**>dst + s)
+    elif numeric is double:
+        for s in range(0, G, 4):
+            cpool_lanes_out_f64(<const double*>src + s, n, G, <double**>dst + s)

@@ -49,6 +49,7 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD
                                   _powers_of_two, _same_3x3,
                                   _prefetch_slices,
                                   _scratch, _step, _thread_slots,
+                                  LANE_GROUP_MAX, _lane_group, _lanes_in, _lanes_out,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS,
@@ -67,8 +68,6 @@ from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
                                    cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64,
-                                   cpool_lanes_in_f32, cpool_lanes_in_f64,
-                                   cpool_lanes_out_f32, cpool_lanes_out_f64,
                                    cpool_lanes_out_i64)
 from cpool._kernels._types cimport (NO_CELL, _lowest, _replaces, layout, numeric, numeric_acc,
                                    pixels, planes, signed_ints, sum_out, unsigned_ints)
@@ -105,17 +104,9 @@ cdef enum:
     DIRECT_BYTES = 32  # channels-last pixels at least this wide skip the row buffer
     WINDOW_CELLS = 64  # channels-last max windows of at most this many cells: interior loops
     REGISTER_PIXEL_BYTES = 512  # ... held in vectors across the cells on pixels this wide
-    # Small float planes side by side, as the lanes of channels-last pixels (_lane_planes):
-    # pixels of this many bytes (64 float32 planes, 32 float64) ...
-    LANE_PIXEL_BYTES = 256
-    # ... or fewer, down to this many, where the groups would leave a thread without work
-    # (a vector's lanes, DIRECT_BYTES, took as long as the planes' own kernels) ...
-    LANE_PIXEL_MIN_BYTES = 64
-    # ... of planes of at most this many bytes each (22 x 22 float32, 16 x 16 float64); on
-    # larger ones the planes' kernels were faster (adaptive max 28 -> 7: 1.3x the time).
-    LANE_PLANE_BYTES = 2048
-    LANE_GROUP_MAX = 64  # planes a group at most: LANE_PIXEL_BYTES of float32
-    LANE_SUM_CELLS = 9  # ... and sums over windows of at most this many cells (see _separable)
+    # Sums of small float planes side by side (_lane_planes) over windows of at most this
+    # many cells (see _separable).
+    LANE_SUM_CELLS = 9
 
 # For the validation layer: pixels this wide are read one by one, so they may lie apart.
 DIRECT_PIXEL_BYTES = DIRECT_BYTES
@@ -2047,20 +2038,6 @@ cdef int _small_plane_arg_rows(
     return 0
 
 
-cdef inline Py_ssize_t _lane_group(Py_ssize_t P, Py_ssize_t H, Py_ssize_t W,
-                                   Py_ssize_t itemsize, int num_threads) noexcept nogil:
-    """The planes :func:`_lane_planes` puts side by side a task: LANE_PIXEL_BYTES of lanes,
-    halved (to LANE_PIXEL_MIN_BYTES at least) while the groups would give a thread fewer than
-    four, or 0: planes over LANE_PLANE_BYTES, or fewer groups than threads."""
-    cdef Py_ssize_t G = LANE_PIXEL_BYTES // itemsize
-    cdef Py_ssize_t threads = max(num_threads, 1)
-    if H * W * itemsize > LANE_PLANE_BYTES:
-        return 0
-    while G * itemsize > LANE_PIXEL_MIN_BYTES and P < 4 * G * threads:
-        G //= 2
-    return G if P >= G * threads else 0
-
-
 cdef inline Py_ssize_t _most_cells(const Py_ssize_t[::1] h_n,
                                    const Py_ssize_t[::1] w_n) noexcept nogil:
     """The most cells a window has in the plane: its most rows times its most columns."""
@@ -2070,31 +2047,6 @@ cdef inline Py_ssize_t _most_cells(const Py_ssize_t[::1] h_n,
     for i in range(w_n.shape[0]):
         cols = max(cols, w_n[i])
     return rows * cols
-
-
-cdef inline void _lanes_in(const numeric** src, Py_ssize_t n, numeric* dst, Py_ssize_t G,
-                           Py_ssize_t ahead) noexcept nogil:
-    """dst[i*G + g] = src[g][i] for i < n, g < G (floats: cpool_lanes_in's vectors of
-    planes, which hint the lines ``ahead`` bytes on into L2)."""
-    cdef Py_ssize_t s
-    if numeric is float:
-        for s in range(0, G, 8):
-            cpool_lanes_in_f32(<const float**>src + s, n, <float*>dst + s, G, ahead)
-    elif numeric is double:
-        for s in range(0, G, 4):
-            cpool_lanes_in_f64(<const double**>src + s, n, <double*>dst + s, G, ahead)
-
-
-cdef inline void _lanes_out(const numeric* src, Py_ssize_t n, Py_ssize_t G,
-                            numeric** dst) noexcept nogil:
-    """dst[g][i] = src[i*G + g] for i < n, g < G (:func:`_lanes_in` reversed)."""
-    cdef Py_ssize_t s
-    if numeric is float:
-        for s in range(0, G, 8):
-            cpool_lanes_out_f32(<const float*>src + s, n, G, <float**>dst + s)
-    elif numeric is double:
-        for s in range(0, G, 4):
-            cpool_lanes_out_f64(<const double*>src + s, n, G, <double**>dst + s)
 
 
 @cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
