@@ -1090,3 +1090,41 @@ def test_channels_last_sum_gradients_spread_in_place(rng, k, s, p, d, c, C, dtyp
         got = cpool.adaptive_avg_pool2d_backward(np.ascontiguousarray(np.moveaxis(ga, 1, -1)),
                                                  shape, axes=(1, 2))
         assert_identical(np.ascontiguousarray(np.moveaxis(got, -1, 1)), want)
+
+
+@pytest.mark.parametrize("k,s,p,d,c", LANE_SPREADS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_planes_spread_side_by_side(rng, k, s, p, d, c, dtype):
+    """Sum and average gradients of batches of small planes are spread side by side (groups
+    of planes as channels-last lanes, _backward's _lane_planes_backward): each plane's
+    result has the bits it has alone (a single plane takes the planes' own path), and the
+    reference's values; whole and short groups, 1-3 threads; adaptive averages' uneven
+    windows too."""
+    planes = (3, 50, 11, 13)
+    y_shape = _reference.sum_pool2d(np.zeros(planes[2:]), k, s, p, d, c).shape
+    g = rng.standard_normal(planes[:2] + y_shape).astype(dtype)
+    g.flat[::7] = -0.0
+    calls = {"sum": lambda gg, shp, **kw: cpool.sum_pool2d_backward(gg, shp, k, s, p, d, c,
+                                                                     **kw)}
+    if d == 1:
+        calls["avg"] = lambda gg, shp, **kw: cpool.avg_pool2d_backward(gg, shp, k, s, p, c,
+                                                                       **kw)
+        calls["avg, real cells"] = lambda gg, shp, **kw: cpool.avg_pool2d_backward(
+            gg, shp, k, s, p, c, False, **kw)
+    for name, call in calls.items():
+        alone = np.stack([np.stack([call(g[i, j], planes[2:]) for j in range(planes[1])])
+                          for i in range(planes[0])])
+        for threads in (1, 2, 3):
+            assert_identical(call(g, planes, num_threads=threads), alone)
+    avg = None if d != 1 else (True, None)
+    np.testing.assert_allclose(
+        (calls["avg"] if d == 1 else calls["sum"])(g, planes).astype(np.float64),
+        _reference.window_sum_backward(g.astype(np.float64), planes, k, s, p, d, c, avg),
+        rtol=1e-6, atol=1e-6)
+    for out in ((7, 5), (4, 13)):  # adaptive: uneven windows
+        ga = rng.standard_normal(planes[:2] + out).astype(dtype)
+        alone = np.stack([np.stack([cpool.adaptive_avg_pool2d_backward(ga[i, j], planes[2:])
+                                    for j in range(planes[1])]) for i in range(planes[0])])
+        for threads in (1, 3):
+            assert_identical(cpool.adaptive_avg_pool2d_backward(ga, planes, num_threads=threads),
+                             alone)

@@ -34,7 +34,8 @@ from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS, CPOOL_
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_unpool_lanes_2x2_f32, cpool_unpool_lanes_2x2_f64,
                                    cpool_unpool_2x2_f32, cpool_unpool_2x2_f64)
-from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero,
+from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero, _lane_group,
+                                   _lanes_in, _lanes_out,
                                    _horizontal, _horizontal_clipped, _padded_width,
                                    _plane_divisors, _powers_of_two, _prefetch_rows, _same_3x3,
                                    _scratch, _thread_slots, _vertical, STREAM_PREFETCH_BYTES,
@@ -549,7 +550,19 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     cdef bint reciprocal = divide and _powers_of_two(count_h) and _powers_of_two(count_w)
     for oh in range(OH):
         tile_2x2 = tile_2x2 and h_lo[oh] == 2 * oh and h_n[oh] == 2
-    if sh == 1 and dh == 1 and sw == 1 and dw == 1 and not clipped:
+    cdef bint gathered = sh == 1 and dh == 1 and sw == 1 and dw == 1 and not clipped
+    # Small planes side by side (_lane_planes_backward), where the planes' path would spread
+    # a short row at a time: uneven windows (adaptive), and rows of 32 values or fewer but the
+    # 2x2 tiles' and the gathered stride-1 windows'.
+    cdef Py_ssize_t lane_group
+    if (not squared and OH > 0 and OW > 0 and not tile_2x2 and not gathered
+            and (clipped or W <= 32)):
+        lane_group = _lane_group(P, H, W, sizeof(floating), num_threads)
+        if lane_group:
+            _lane_planes_backward(grad, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n,
+                                  clipped, count_h, count_w, divide, lane_group, num_threads)
+            return
+    if gathered:
         _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, w_lo, w_n, count_h, count_w,
                         divide, num_threads, squared_input, squared, lp_means)
         return
@@ -878,6 +891,82 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
     finally:
         free(scratch)
         free(drow_h)
+
+
+cdef int _lane_planes_backward(const floating[:, :, ::1] grad, floating[:, :, ::1] out,
+                               const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n,
+                               Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                               Py_ssize_t pad_w, const Py_ssize_t[::1] w_lo,
+                               const Py_ssize_t[::1] w_n, bint clipped,
+                               const int64_t[::1] count_h, const int64_t[::1] count_w,
+                               bint divide, Py_ssize_t G, int num_threads) except -1:
+    """:func:`window_sum_backward` for small planes side by side, as _window's
+    ``_lane_planes`` pools them: a task puts G planes' gradients side by side as the lanes of
+    channels-last pixels (cpool_lanes_in), spreads them as a channels-last image's
+    (:func:`_spread_image`, the planes' order per lane: the same bits) into a thread's
+    buffer, and writes each plane's result back (cpool_lanes_out). A run of planes a thread,
+    in groups of G, the last one short (its missing planes: the group's first again, their
+    results to a sink)."""
+    cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
+    cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
+    cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w
+    cdef bint reciprocal = divide and _powers_of_two(count_h) and _powers_of_two(count_w)
+    cdef bint tiles = (not clipped and dw == 1 and sw == kw and pad_w == 0 and dh == 1
+                       and OW * kw <= W)
+    # Per thread: the gradients side by side, the results side by side, a sink for a short
+    # group's, the row buffer, a row of divided gradients, a row of divisors; the pointers.
+    cdef Py_ssize_t n_grad = _buffer_stride(OH * OW * G, sizeof(floating))
+    cdef Py_ssize_t n_img = _buffer_stride(H * W * G, sizeof(floating))
+    cdef Py_ssize_t n_sink = _buffer_stride(H * W, sizeof(floating))
+    cdef Py_ssize_t n_rb = _buffer_stride(width * G, sizeof(floating))
+    cdef Py_ssize_t n_g = _buffer_stride(OW * G, sizeof(floating))
+    cdef Py_ssize_t per_thread = n_grad + n_img + n_sink + n_rb + n_g + _buffer_stride(
+        OW, sizeof(floating))
+    cdef Py_ssize_t pstride = _buffer_stride(2 * G, sizeof(void*))
+    # Each line a group on hinted into L2 as it is read (the same plane of the next group).
+    cdef Py_ssize_t ahead = G * grad.strides[0]
+    cdef Py_ssize_t n_chunks = min(max(num_threads, 1), P)
+    cdef Py_ssize_t c, p0, p_end, n_real, g
+    cdef floating* buf
+    cdef void** ptrs
+    cdef bint trace = tracing()
+    cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
+    cdef void** pointers = NULL
+    cdef int64_t* drow_h = NULL
+    try:
+        pointers = <void**>_scratch(num_threads, pstride, sizeof(void*))
+        drow_h = _thread_slots(num_threads)
+        with nogil:
+            for c in prange(n_chunks, schedule='static', num_threads=num_threads):
+                buf = scratch + threadid() * per_thread
+                ptrs = pointers + threadid() * pstride
+                p0 = c * P // n_chunks
+                p_end = (c + 1) * P // n_chunks
+                while p0 < p_end:
+                    n_real = min(G, p_end - p0)
+                    if trace:  # gradients read, the planes written
+                        note_work(n_real * (OH * OW + H * W))
+                    for g in range(G):
+                        ptrs[g] = <void*>&grad[p0 + g if g < n_real else p0, 0, 0]
+                        ptrs[G + g] = (<void*>&out[p0 + g, 0, 0] if g < n_real
+                                       else <void*>(buf + n_grad + n_img))
+                    _lanes_in(<const floating**>ptrs, OH * OW, buf, G, ahead)
+                    _spread_image(buf, buf + n_grad, OH, OW, H, W, G, G, &h_lo[0], &h_n[0], dh,
+                                  kw, sw, dw, width, row0, &w_lo[0], &w_n[0], clipped, tiles,
+                                  &count_h[0] if divide else NULL,
+                                  &count_w[0] if divide else NULL, divide, reciprocal,
+                                  buf + n_grad + n_img + n_sink,
+                                  buf + n_grad + n_img + n_sink + n_rb,
+                                  buf + n_grad + n_img + n_sink + n_rb + n_g,
+                                  &drow_h[threadid() * THREAD_SLOT])
+                    _lanes_out(buf + n_grad, H * W, G, <floating**>(ptrs + G))
+                    p0 = p0 + G
+    finally:
+        free(scratch)
+        free(pointers)
+        free(drow_h)
+    return 0
 
 
 cdef void _gather_stride1(const floating[:, :, ::1] grad, floating[:, :, ::1] out,
