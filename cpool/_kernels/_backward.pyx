@@ -555,8 +555,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     # a short row at a time: uneven windows (adaptive), and rows of 32 values or fewer but the
     # 2x2 tiles' and the gathered stride-1 windows'.
     cdef Py_ssize_t lane_group
-    if (not squared and OH > 0 and OW > 0 and not tile_2x2 and not gathered
-            and (clipped or W <= 32)):
+    if (not squared and OH > 0 and OW > 0 and H > 0 and W > 0 and not tile_2x2
+            and not gathered and (clipped or W <= 32)):
         lane_group = _lane_group(P, H, W, sizeof(floating), num_threads)
         if lane_group:
             _lane_planes_backward(grad, out, h_lo, h_n, dh, kw, sw, dw, pad_w, w_lo, w_n,

@@ -1254,7 +1254,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
     cdef int64_t[:, :, :, ::1] no_indices = None
     if numeric is numeric_acc and (numeric is float or numeric is double):
         if (layout is planes and not depth and not plane_bounds and not square and root == 0
-                and OH > 1 and OW > 0 and (clipped or (
+                and OH > 1 and OW > 0 and W > 0 and x.shape[2] > 0 and (clipped or (
                     W <= SHORT_ROW and not tiles_2x2 and not same3
                     and not (is_max and kw == 3 and sw == 2 and dw == 1)))
                 and (is_max or (numeric is float
@@ -2318,7 +2318,7 @@ cdef inline int _max_with_indices(
     cdef const int64_t[::1] no_counts = None
     if numeric is float or numeric is double:
         if (layout is planes and not depth and not plane_bounds and min_h > 0 and not any_empty
-                and OH > 1 and OW > 0 and (clipped or (
+                and OH > 1 and OW > 0 and W > 0 and H > 0 and (clipped or (
                     W <= SHORT_ROW and pad_w > 0
                     and not ((kw == 2 or kw == 3) and sw == 2 and dw == 1)))):
             lane_group = _lane_group(out.shape[0] * B1, H, W, sizeof(numeric), num_threads)
