@@ -404,14 +404,14 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     time): the gradients over their divisors spread over (H, W) for every output slice, then
     those slices spread over the depth windows."""
     # (A float16 result by slabs, but not LP's.) Channels-last 1-D and 2-D gradients are
-    # spread in place, but stride-1 windows', which the planes gather (another order of
-    # additions, another rounding).
+    # spread in place (stride-1 windows gathered, as the planes' are: another order of
+    # additions than the spread's).
     kh, sh, dh = geom.axis_params(1)
     kw, sw, dw = geom.axis_params(2)
     gathered = sh == dh == sw == dw == 1 and not geom.clipped
     plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads,
                                by_slabs=squared_input is None,
-                               lanes_ok=n < 3 and squared_input is None and not gathered)
+                               lanes_ok=n < 3 and squared_input is None)
     squared = (None if squared_input is None else
                _v.contiguous(_v.spatial_last(squared_input, axes), plan.out.dtype))
     avg = counts is not None
@@ -427,7 +427,7 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
             _backward.window_sum_backward_lanes(
                 g, part, OW, W, geom.h.lo, geom.h.count, dh, kw, sw, dw, geom.w.pad_before,
                 geom.w.lo, geom.w.count, geom.clipped, counts[1], counts[2], avg, plan.lanes,
-                plan.block, plan.num_threads)
+                plan.block, plan.num_threads, gathered, kh)
 
         grad = plan.grad.reshape(images, math.prod(geom.out_sizes) * plan.lanes)
         if plan.slab:  # a new float16 result, a slab of images at a time

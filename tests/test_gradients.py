@@ -1042,10 +1042,12 @@ def test_windows_with_no_cell_match_torch_but_for_the_index(n, shape, k, s, p, d
 
 # Channels-last window sums' gradients spread in place (window_sum_backward_lanes): windows
 # that tile the row, overlap it, reach into padding or past its end (ceil mode), dilated ones
-# (zeroed first), and rows no window covers; 1, 7 and 20 channels.
+# (zeroed first), rows no window covers, stride-1 windows (gathered); 1, 7 and 20 channels.
 LANE_SPREADS = [(2, 2, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (2, 3, 0, 1, False),
                 (4, 3, 2, 1, True), (3, 2, 0, 2, False), (5, 4, 2, 1, True),
-                (5, 2, 2, 1, False)]  # (up to three gradients a cell: their order counts)
+                (5, 2, 2, 1, False),  # (up to three gradients a cell: their order counts)
+                # stride 1 (gathered, not spread), into padding rows too (4 x 2 on 11 rows)
+                (3, 1, 1, 1, False), (2, 1, 0, 1, False), (5, 1, 2, 1, True), (4, 1, 2, 1, False)]
 
 
 @pytest.mark.parametrize("k,s,p,d,c", LANE_SPREADS)
@@ -1128,3 +1130,19 @@ def test_small_planes_spread_side_by_side(rng, k, s, p, d, c, dtype):
         for threads in (1, 3):
             assert_identical(cpool.adaptive_avg_pool2d_backward(ga, planes, num_threads=threads),
                              alone)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channels_last_gather_where_windows_outnumber_rows(rng, dtype):
+    """Stride-1 windows wider than the plane with padding (4 x 4, padding 2, on 3 x 3; 2,
+    padding 1, on a 1-row signal): a row is covered by more windows than any has real rows,
+    and the channels-last gather keeps them all (the planes' bits)."""
+    for shape, k, p in (((2, 3, 3, 7), 4, 2), ((2, 1, 40, 9), 2, 1), ((1, 2, 5, 16), 3, 1)):
+        planes = (shape[0], shape[3], shape[1], shape[2])
+        y = cpool.avg_pool2d(np.zeros(planes, dtype), k, 1, p)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        for call in (lambda gg, shp, **kw: cpool.avg_pool2d_backward(gg, shp, k, 1, p, **kw),
+                     lambda gg, shp, **kw: cpool.sum_pool2d_backward(gg, shp, k, 1, p, **kw)):
+            want = call(g, planes)
+            got = call(np.ascontiguousarray(np.moveaxis(g, 1, -1)), shape, axes=(1, 2))
+            assert_identical(np.ascontiguousarray(np.moveaxis(got, -1, 1)), want)

@@ -822,6 +822,67 @@ cdef inline void _spread_image(const floating* gimg, floating* img, Py_ssize_t O
         _zero_lanes(img + written * W * lanes, (H - written) * W, lanes, nb)
 
 
+cdef inline void _gather_image(const floating* gimg, floating* img, Py_ssize_t OH,
+                               Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W, Py_ssize_t lanes,
+                               Py_ssize_t nb, const Py_ssize_t* h_lo, const Py_ssize_t* h_n,
+                               Py_ssize_t kw, Py_ssize_t pad_w, const int64_t* count_h,
+                               const int64_t* count_w, bint divide, floating* ring,
+                               Py_ssize_t R, floating* column_sums, floating* drow,
+                               int64_t* drow_h) noexcept nogil:
+    """:func:`_spread_image` for stride-1 windows, as the planes gather them
+    (:func:`_gather_stride1`): input row y's covering output rows (their gradients over their
+    divisors, in a ring of R rows of OW pixels) summed in row order into ``column_sums``, then
+    each input pixel x the sums of outputs x + pad_w - kw + 1 .. x + pad_w in order: the
+    planes' additions per lane (their padding's zeros add nothing: no divided gradient is
+    -0), so their bits."""
+    cdef Py_ssize_t y, a = 0, b = 0, oh, ow, c, x, lo, hi
+    cdef floating* slot
+    cdef floating* dst
+    cdef const floating* src
+    cdef floating* divs
+    for y in range(H):
+        while a < b and h_lo[a] + h_n[a] <= y:  # (window ends are monotone)
+            a = a + 1
+        while b < OH and h_lo[b] <= y:  # row b enters the ring; the row it replaces ended
+            slot = ring + (b % R) * OW * nb
+            divs = _divisor_row(drow, drow_h, count_h[b], count_w, OW) if divide else NULL
+            for ow in range(OW):
+                src = gimg + (b * OW + ow) * lanes
+                dst = slot + ow * nb
+                if divide:
+                    for c in range(nb):
+                        dst[c] = _from_zero(src[c] / divs[ow])
+                else:
+                    for c in range(nb):
+                        dst[c] = _from_zero(src[c])
+            b = b + 1
+        if b <= a:
+            _zero_lanes(img + y * W * lanes, W, lanes, nb)
+            continue
+        src = ring + (a % R) * OW * nb
+        for c in range(OW * nb):
+            column_sums[c] = src[c]
+        for oh in range(a + 1, b):
+            src = ring + (oh % R) * OW * nb
+            for c in range(OW * nb):
+                column_sums[c] = column_sums[c] + src[c]
+        for x in range(W):
+            dst = img + (y * W + x) * lanes
+            lo = max(x + pad_w - kw + 1, 0)
+            hi = min(x + pad_w, OW - 1)
+            if hi < lo:
+                for c in range(nb):
+                    dst[c] = 0
+                continue
+            src = column_sums + lo * nb
+            for c in range(nb):
+                dst[c] = src[c]
+            for ow in range(lo + 1, hi + 1):
+                src = column_sums + ow * nb
+                for c in range(nb):
+                    dst[c] = dst[c] + src[c]
+
+
 def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lanes)
                               floating[:, ::1] out,         # OUT (N, H*W*lanes), every cell
                               Py_ssize_t OW, Py_ssize_t W,
@@ -831,15 +892,16 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
                               const Py_ssize_t[::1] w_n, bint clipped,
                               const int64_t[::1] count_h, const int64_t[::1] count_w,
                               bint divide, Py_ssize_t lanes, Py_ssize_t block,
-                              int num_threads):
+                              int num_threads, bint gather=False, Py_ssize_t kh=1):
     """:func:`window_sum_backward` for channels-last images (pixels of ``lanes`` values): per
     output row, its gradients over their divisors (``_from_zero``, as there) spread
     horizontally into a row buffer of pixels, then assigned to or added to each input row of
     the windows, lane by lane in the planes' order: the planes' bits. Tasks are (image,
-    ``block`` of lanes), as :func:`scatter`'s. Not for stride-1 windows, which the planes
-    gather (a different order of additions). Windows that tile the rows write each input row
-    once, straight from the gradients (the values the buffer would hold: one gradient a
-    cell).
+    ``block`` of lanes), as :func:`scatter`'s. Windows that tile the rows write each input
+    row once, straight from the gradients (the values the buffer would hold: one gradient a
+    cell). Stride-1 windows without dilation (``gather``; ``kh``: the kernel's height) are
+    gathered as the planes gather them (:func:`_gather_image`), whose order of additions
+    differs from the spread's.
 
     Before, a channels-last gradient was spread as planes: the gradient transposed into them,
     the result out of them (NHWC avg_pool2d_backward 2x2 on (32, 56, 56, 256), one thread:
@@ -854,6 +916,13 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
     cdef Py_ssize_t rb_stride = _buffer_stride(width * block, sizeof(floating))
     cdef Py_ssize_t g_stride = _buffer_stride(OW * block, sizeof(floating))
     cdef Py_ssize_t per_thread = rb_stride + g_stride + _buffer_stride(OW, sizeof(floating))
+    # ... or (gather) a ring of the covering output rows' divided gradients (``kh``, the
+    # kernel's height, of them at most: a row's windows reaching into padding have fewer real
+    # rows, and more of them cover it), their column sums and a row of divisors.
+    cdef Py_ssize_t R = max(1, min(kh, OH))
+    if gather:
+        per_thread = (_buffer_stride(R * OW * block, sizeof(floating)) + g_stride
+                      + _buffer_stride(OW, sizeof(floating)))
     cdef Py_ssize_t task, p, c0, nb
     cdef floating* rb
     cdef floating* g
@@ -882,6 +951,13 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
                 if trace:  # gradients read, the image written
                     note_work((OH * OW + H * W) * nb)
                 rb = scratch + threadid() * per_thread
+                if gather:
+                    g = rb + _buffer_stride(R * OW * block, sizeof(floating))
+                    _gather_image(&grad[p, c0], &out[p, c0], OH, OW, H, W, lanes, nb, &h_lo[0],
+                                  &h_n[0], kw, pad_w, &count_h[0] if divide else NULL,
+                                  &count_w[0] if divide else NULL, divide, rb, R, g,
+                                  g + g_stride, &drow_h[threadid() * THREAD_SLOT])
+                    continue
                 g = rb + rb_stride
                 _spread_image(&grad[p, c0], &out[p, c0], OH, OW, H, W, lanes, nb, &h_lo[0],
                               &h_n[0], dh, kw, sw, dw, width, row0, &w_lo[0], &w_n[0], clipped,
