@@ -676,6 +676,29 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
         free(drow_h)
 
 
+cdef inline void _divided_pixels(const floating* src, Py_ssize_t lanes, const floating* divs,
+                                 bint divide, bint reciprocal, floating* dst, Py_ssize_t OW,
+                                 Py_ssize_t nb) noexcept nogil:
+    """:func:`_divided_row` for a row of OW channels-last pixels (``lanes`` values apart,
+    ``nb`` of them read) into ``dst`` (``nb`` values a pixel): each over its pixel's
+    divisor (times it where ``divs`` holds the exact reciprocals), plus +0."""
+    cdef Py_ssize_t ow, c
+    cdef const floating* s
+    cdef floating* d
+    for ow in range(OW):
+        s = src + ow * lanes
+        d = dst + ow * nb
+        if divide and reciprocal:  # (a literal each: three loops)
+            for c in range(nb):
+                d[c] = _from_zero(s[c] * divs[ow])
+        elif divide:
+            for c in range(nb):
+                d[c] = _from_zero(s[c] / divs[ow])
+        else:
+            for c in range(nb):
+                d[c] = _from_zero(s[c])
+
+
 cdef inline void _spread_lanes_row(const floating* g, floating* rb, Py_ssize_t OW,
                                    Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                                    Py_ssize_t width, const Py_ssize_t* w_lo,
@@ -697,15 +720,8 @@ cdef inline void _spread_lanes_row(const floating* g, floating* rb, Py_ssize_t O
                 dst = rb + (w_lo[ow] + t * dw) * nb
                 for c in range(nb):
                     dst[c] = dst[c] + src[c]
-    elif dw == 1 and sw == kw:
-        for j in range(OW * kw * nb, width * nb):
-            rb[j] = 0
-        for ow in range(OW):
-            src = g + ow * nb
-            for u in range(kw):
-                dst = rb + (ow * kw + u) * nb
-                for c in range(nb):
-                    dst[c] = src[c]
+    elif dw == 1 and sw == kw:  # (a padded buffer is at least OW*kw pixels wide)
+        _tile_lanes_row(rb, g, OW, kw, width, nb, nb)
     else:
         for j in range(width * nb):
             rb[j] = 0
@@ -767,34 +783,29 @@ cdef inline void _spread_image(const floating* gimg, floating* img, Py_ssize_t O
                                Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W, Py_ssize_t lanes,
                                Py_ssize_t nb, const Py_ssize_t* h_lo, const Py_ssize_t* h_n,
                                Py_ssize_t dh, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
-                               Py_ssize_t width, Py_ssize_t row0, const Py_ssize_t* w_lo,
-                               const Py_ssize_t* w_n, bint clipped, bint tiles,
+                               Py_ssize_t pad_w, Py_ssize_t width, const Py_ssize_t* w_lo,
+                               const Py_ssize_t* w_n, bint clipped,
                                const int64_t* count_h, const int64_t* count_w, bint divide,
                                bint reciprocal, floating* rb, floating* g, floating* drow,
                                int64_t* drow_h) noexcept nogil:
     """One task of :func:`window_sum_backward_lanes`: ``nb`` lanes of a channels-last image's
     gradient (pixels ``lanes`` values apart, from ``gimg``) spread into the same lanes of its
     input gradient (``img``), with the thread's row buffer ``rb``, row of divided gradients
-    ``g`` and row of divisors ``drow`` (built for the row count ``drow_h[0]``)."""
-    cdef Py_ssize_t oh, ow, c, t, y, y0
+    ``g`` (OW pixels) and row of divisors ``drow`` (built for the row count ``drow_h[0]``);
+    ``width``: the row buffer's pixels (the row alone where ``clipped``, else padded)."""
+    cdef Py_ssize_t t, y, y0, oh
     cdef Py_ssize_t written = 0  # input rows [0, written) hold values (dh == 1)
-    cdef const floating* gsrc
+    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's cells start in the buffer
+    # Windows that tile the rows (no padding, dilation, overlap or overhang): each input row
+    # is written once, straight from its window's gradients, with no row buffer.
+    cdef bint tiles = (not clipped and dw == 1 and sw == kw and pad_w == 0 and dh == 1
+                       and OW * kw <= W)
     cdef floating* divs
     if dh != 1:
         _zero_lanes(img, H * W, lanes, nb)
     for oh in range(OH):
         divs = _divisor_row(drow, drow_h, count_h[oh], count_w, OW, reciprocal) if divide else NULL
-        for ow in range(OW):
-            gsrc = gimg + (oh * OW + ow) * lanes
-            if divide and reciprocal:  # (a literal each: three loops)
-                for c in range(nb):
-                    g[ow * nb + c] = _from_zero(gsrc[c] * divs[ow])
-            elif divide:
-                for c in range(nb):
-                    g[ow * nb + c] = _from_zero(gsrc[c] / divs[ow])
-            else:
-                for c in range(nb):
-                    g[ow * nb + c] = _from_zero(gsrc[c])
+        _divided_pixels(gimg + oh * OW * lanes, lanes, divs, divide, reciprocal, g, OW, nb)
         y0 = h_lo[oh]
         if tiles and y0 >= written and h_n[oh] > 0:
             # A tiling's rows, each written once straight from the gradients.
@@ -836,7 +847,6 @@ cdef inline void _gather_image(const floating* gimg, floating* img, Py_ssize_t O
     planes' additions per lane (their padding's zeros add nothing: no divided gradient is
     -0), so their bits."""
     cdef Py_ssize_t y, a = 0, b = 0, oh, ow, c, x, lo, hi
-    cdef floating* slot
     cdef floating* dst
     cdef const floating* src
     cdef floating* divs
@@ -844,17 +854,9 @@ cdef inline void _gather_image(const floating* gimg, floating* img, Py_ssize_t O
         while a < b and h_lo[a] + h_n[a] <= y:  # (window ends are monotone)
             a = a + 1
         while b < OH and h_lo[b] <= y:  # row b enters the ring; the row it replaces ended
-            slot = ring + (b % R) * OW * nb
             divs = _divisor_row(drow, drow_h, count_h[b], count_w, OW) if divide else NULL
-            for ow in range(OW):
-                src = gimg + (b * OW + ow) * lanes
-                dst = slot + ow * nb
-                if divide:
-                    for c in range(nb):
-                        dst[c] = _from_zero(src[c] / divs[ow])
-                else:
-                    for c in range(nb):
-                        dst[c] = _from_zero(src[c])
+            _divided_pixels(gimg + b * OW * lanes, lanes, divs, divide, False,
+                            ring + (b % R) * OW * nb, OW, nb)
             b = b + 1
         if b <= a:
             _zero_lanes(img + y * W * lanes, W, lanes, nb)
@@ -910,7 +912,6 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
     cdef Py_ssize_t H = out.shape[1] // (W * lanes) if W * lanes > 0 else 0
     cdef Py_ssize_t blocks = (lanes + block - 1) // block if block > 0 else 0
     cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
-    cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's cells start in the buffer
     # Per thread: the row buffer (width pixels of a block), a row of divided gradients, a row
     # of divisors.
     cdef Py_ssize_t rb_stride = _buffer_stride(width * block, sizeof(floating))
@@ -931,10 +932,6 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
     # Averages over windows of a power of two cells each multiply by the exact reciprocals:
     # the division's bits, without its latency.
     cdef bint reciprocal = divide and _powers_of_two(count_h) and _powers_of_two(count_w)
-    # Windows that tile the rows (no padding, dilation, overlap or overhang): each input row
-    # is written once, straight from its window's gradients, with no row buffer.
-    cdef bint tiles = (not clipped and dw == 1 and sw == kw and pad_w == 0 and dh == 1
-                       and OW * kw <= W)
     if N == 0 or H == 0 or W == 0 or lanes == 0 or OH == 0:
         if N and H and W and lanes:  # no windows: a zero gradient
             with nogil:
@@ -960,8 +957,8 @@ def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lane
                     continue
                 g = rb + rb_stride
                 _spread_image(&grad[p, c0], &out[p, c0], OH, OW, H, W, lanes, nb, &h_lo[0],
-                              &h_n[0], dh, kw, sw, dw, width, row0, &w_lo[0], &w_n[0], clipped,
-                              tiles, &count_h[0] if divide else NULL,
+                              &h_n[0], dh, kw, sw, dw, pad_w, width, &w_lo[0], &w_n[0], clipped,
+                              &count_h[0] if divide else NULL,
                               &count_w[0] if divide else NULL, divide, reciprocal, rb, g,
                               g + g_stride, &drow_h[threadid() * THREAD_SLOT])
     finally:
@@ -986,10 +983,7 @@ cdef int _lane_planes_backward(const floating[:, :, ::1] grad, floating[:, :, ::
     cdef Py_ssize_t P = out.shape[0], H = out.shape[1], W = out.shape[2]
     cdef Py_ssize_t OH = grad.shape[1], OW = grad.shape[2]
     cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
-    cdef Py_ssize_t row0 = 0 if clipped else pad_w
     cdef bint reciprocal = divide and _powers_of_two(count_h) and _powers_of_two(count_w)
-    cdef bint tiles = (not clipped and dw == 1 and sw == kw and pad_w == 0 and dh == 1
-                       and OW * kw <= W)
     # Per thread: the gradients side by side, the results side by side, a sink for a short
     # group's, the row buffer, a row of divided gradients, a row of divisors; the pointers.
     cdef Py_ssize_t n_grad = _buffer_stride(OH * OW * G, sizeof(floating))
@@ -1029,7 +1023,7 @@ cdef int _lane_planes_backward(const floating[:, :, ::1] grad, floating[:, :, ::
                                        else <void*>(buf + n_grad + n_img))
                     _lanes_in(<const floating**>ptrs, OH * OW, buf, G, ahead)
                     _spread_image(buf, buf + n_grad, OH, OW, H, W, G, G, &h_lo[0], &h_n[0], dh,
-                                  kw, sw, dw, width, row0, &w_lo[0], &w_n[0], clipped, tiles,
+                                  kw, sw, dw, pad_w, width, &w_lo[0], &w_n[0], clipped,
                                   &count_h[0] if divide else NULL,
                                   &count_w[0] if divide else NULL, divide, reciprocal,
                                   buf + n_grad + n_img + n_sink,

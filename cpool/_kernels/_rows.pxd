@@ -12,6 +12,7 @@ from cpool._kernels._simd cimport (CPOOL_SAME_3X3_KERNELS, cpool_any_negzero_or_
                                    cpool_copy_pixels, cpool_horizontal_s2_f32,
                                    cpool_horizontal_s2_f64, cpool_lanes_in_f32,
                                    cpool_lanes_in_f64, cpool_lanes_out_f32, cpool_lanes_out_f64,
+                                   cpool_lanes_out_i64,
                                    cpool_prefetch, cpool_rgb8_max_2s2)
 from cpool._kernels._types cimport _take_max, numeric, numeric_acc
 
@@ -575,7 +576,8 @@ cdef inline void _lanes_in(const numeric** src, Py_ssize_t n, numeric* dst, Py_s
 
 cdef inline void _lanes_out(const numeric* src, Py_ssize_t n, Py_ssize_t G,
                             numeric** dst) noexcept nogil:
-    """dst[g][i] = src[i*G + g] for i < n, g < G (:func:`_lanes_in` reversed)."""
+    """dst[g][i] = src[i*G + g] for i < n, g < G (:func:`_lanes_in` reversed; int64 too: the
+    indices of max pooling side by side)."""
     cdef Py_ssize_t s
     if numeric is float:
         for s in range(0, G, 8):
@@ -583,3 +585,6 @@ cdef inline void _lanes_out(const numeric* src, Py_ssize_t n, Py_ssize_t G,
     elif numeric is double:
         for s in range(0, G, 4):
             cpool_lanes_out_f64(<const double*>src + s, n, G, <double**>dst + s)
+    elif numeric is int64_t:
+        for s in range(0, G, 4):
+            cpool_lanes_out_i64(<const int64_t*>src + s, n, G, <int64_t**>dst + s)

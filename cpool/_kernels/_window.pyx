@@ -67,8 +67,7 @@ from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_
                                    cpool_stream_row_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_tiles_2x2_f32, cpool_tiles_2x2_f64,
-                                   cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64,
-                                   cpool_lanes_out_i64)
+                                   cpool_tiles_3x3_max_f32, cpool_tiles_3x3_max_f64)
 from cpool._kernels._types cimport (NO_CELL, _lowest, _replaces, layout, numeric, numeric_acc,
                                    pixels, planes, signed_ints, sum_out, unsigned_ints)
 
@@ -2107,8 +2106,7 @@ cdef inline void _lane_group_rows(
                 orow[j] = _from_zero(orow[j])
     _lanes_out(lanes_out, OH * OW, G, dst)
     if idst != NULL:
-        for g in range(0, G, 4):
-            cpool_lanes_out_i64(lanes_idx + g, OH * OW, G, idst + g)
+        _lanes_out(lanes_idx, OH * OW, G, idst)
 
 
 @cython.warn.unreachable(False)  # the pair test's dropped bodies (_types.pxd)
