@@ -531,14 +531,12 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     cdef Py_ssize_t per_thread = (stride + 2 * row_grads_stride
                                   + (_buffer_stride(OH * OW, sizeof(floating)) if lp_means else 0))
     cdef floating size = <floating>(kh * kw)  # LP's kernel cells (its formula's kw * kh)
-    cdef Py_ssize_t p, oh, ow, u, t, j, y, y0, written
+    cdef Py_ssize_t p, oh
     cdef const floating* gp  # the plane's gradients (lp_means: its means')
     cdef floating* buf
     cdef floating* g
-    cdef floating* row
     cdef floating* drow  # the divisors of the current output row
     cdef int64_t* drow_h = NULL  # per thread: the row count drow was built for
-    cdef floating* divs
     if P == 0:
         return
     # 2x2 stride-2 windows that tile the plane (no padding, dilation or partial windows), the
@@ -571,109 +569,126 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     try:
         drow_h = _thread_slots(num_threads)  # -1: nothing built
         with nogil:
-            if tile_2x2:
-                for p in prange(P, schedule='static', num_threads=num_threads):
-                    if trace:  # gradients read, the plane written (lp_means: the input read)
-                        note_work(OH * OW + H * W * (2 if lp_means else 1))
-                    buf = scratch + threadid() * per_thread
-                    drow = buf + stride + row_grads_stride
-                    gp = &grad[p, 0, 0]
-                    if not (lp_means and reciprocal and _lp_tiles_2x2(
-                            &squared_input[p, 0, 0], W, gp, &out[p, 0, 0], OH, OW, size,
-                            count_h[0] * count_w[0])):
-                        if lp_means:
-                            gp = _lp_plane_mean_grads(
-                                &squared_input[p, 0, 0], W, gp, drow + row_grads_stride, OH,
-                                OW, &h_lo[0], &h_n[0], sh, kw, sw, &w_lo[0], &w_n[0], clipped,
-                                width, &count_h[0], &count_w[0], size, buf, drow,
-                                &drow_h[threadid() * THREAD_SLOT], reciprocal, reciprocal)
-                        for oh in range(OH):
-                            divs = (_divisor_row(drow, &drow_h[threadid() * THREAD_SLOT],
-                                                 count_h[oh], &count_w[0], OW, reciprocal)
-                                    if divide else NULL)
-                            _spread_2x2(gp + oh * OW, divs, divide, reciprocal,
-                                        &out[p, 2 * oh, 0], &out[p, 2 * oh + 1, 0], OW, W,
-                                        &squared_input[p, 2 * oh, 0] if squared else NULL,
-                                        &squared_input[p, 2 * oh + 1, 0] if squared else NULL)
-                    if 2 * OH < H:
-                        memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
-                        if squared:
-                            _times_square_derivative(&out[p, 2 * OH, 0],
-                                                     &squared_input[p, 2 * OH, 0],
-                                                     (H - 2 * OH) * W)
-            for p in prange(0 if tile_2x2 else P, schedule='static', num_threads=num_threads):
-                if trace:
+            for p in prange(P, schedule='static', num_threads=num_threads):
+                if trace:  # gradients read, the plane written (lp_means: the input read)
                     note_work(OH * OW + H * W * (2 if lp_means else 1))
                 buf = scratch + threadid() * per_thread
                 g = buf + stride
                 drow = g + row_grads_stride
                 gp = &grad[p, 0, 0]
+                if (tile_2x2 and lp_means and reciprocal and _lp_tiles_2x2(
+                        &squared_input[p, 0, 0], W, gp, &out[p, 0, 0], OH, OW, size,
+                        count_h[0] * count_w[0])):
+                    if 2 * OH < H:
+                        memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
+                        _times_square_derivative(&out[p, 2 * OH, 0], &squared_input[p, 2 * OH, 0],
+                                                 (H - 2 * OH) * W)
+                    continue
                 if lp_means:
                     gp = _lp_plane_mean_grads(
                         &squared_input[p, 0, 0], W, gp, drow + row_grads_stride, OH, OW,
                         &h_lo[0], &h_n[0], sh, kw, sw, &w_lo[0], &w_n[0], clipped, width,
                         &count_h[0], &count_w[0], size, buf, drow,
-                        &drow_h[threadid() * THREAD_SLOT], False)
-                written = 0  # input rows [0, written) hold values (dh == 1 path)
-                if dh != 1:
-                    memset(&out[p, 0, 0], 0, H * W * sizeof(floating))
-                for oh in range(OH):
-                    divs = (_divisor_row(drow, &drow_h[threadid() * THREAD_SLOT], count_h[oh],
-                                         &count_w[0], OW) if divide else NULL)
-                    _divided_row(gp + oh * OW, divs, divide, g, OW)
-                    # Horizontal scatter into the padded row (padding cells are dropped).
-                    if clipped:  # each gradient over its window's in-bounds columns
-                        for j in range(W):
-                            buf[j] = 0
-                        for ow in range(OW):
-                            for t in range(w_n[ow]):
-                                buf[w_lo[ow] + t * dw] = buf[w_lo[ow] + t * dw] + g[ow]
-                    elif dw == 1 and sw == kw:  # non-overlapping windows tile the row: assign
-                        for j in range(OW * kw, width):
-                            buf[j] = 0
-                        if kw == 2:
-                            for ow in range(OW):
-                                buf[2 * ow] = g[ow]
-                                buf[2 * ow + 1] = g[ow]
-                        else:
-                            for ow in range(OW):
-                                for u in range(kw):
-                                    buf[ow * kw + u] = g[ow]
-                    else:
-                        for j in range(width):
-                            buf[j] = 0
-                        for u in range(kw):
-                            for ow in range(OW):
-                                buf[ow * sw + u * dw] = buf[ow * sw + u * dw] + g[ow]
-                    # Vertical scatter into the window's input rows.
-                    y0 = h_lo[oh]
-                    if dh == 1:
-                        for y in range(written, y0):  # rows no window covers
-                            memset(&out[p, y, 0], 0, W * sizeof(floating))
-                        for t in range(h_n[oh]):
-                            y = y0 + t
-                            row = &out[p, y, 0]
-                            if y < written:
-                                for j in range(W):
-                                    row[j] = row[j] + buf[row0 + j]
-                            else:
-                                for j in range(W):
-                                    row[j] = buf[row0 + j]
-                        if h_n[oh] > 0:
-                            written = max(written, y0 + h_n[oh])
-                    else:
-                        for t in range(h_n[oh]):
-                            row = &out[p, y0 + t * dh, 0]
-                            for j in range(W):
-                                row[j] = row[j] + buf[row0 + j]
-                if dh == 1:
-                    for y in range(written, H):
-                        memset(&out[p, y, 0], 0, W * sizeof(floating))
-                if squared:
-                    _times_square_derivative(&out[p, 0, 0], &squared_input[p, 0, 0], H * W)
+                        &drow_h[threadid() * THREAD_SLOT], tile_2x2 and reciprocal,
+                        tile_2x2 and reciprocal)
+                _spread_plane(gp, &out[p, 0, 0], &squared_input[p, 0, 0] if squared else NULL,
+                              H, W, OH, OW, &h_lo[0], &h_n[0], dh, kw, sw, dw, &w_lo[0], &w_n[0],
+                              clipped, width, row0, tile_2x2, 1, &count_h[0], &count_w[0],
+                              divide, reciprocal, buf, g, drow, &drow_h[threadid() * THREAD_SLOT])
     finally:
         free(scratch)
         free(drow_h)
+
+
+cdef inline void _spread_plane(const floating* gp, floating* plane, const floating* sq,
+                               Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+                               const Py_ssize_t* h_lo, const Py_ssize_t* h_n, Py_ssize_t dh,
+                               Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
+                               const Py_ssize_t* w_lo, const Py_ssize_t* w_n, bint clipped,
+                               Py_ssize_t width, Py_ssize_t row0, bint tile_2x2,
+                               int64_t count_d, const int64_t* count_h, const int64_t* count_w,
+                               bint divide, bint reciprocal, floating* buf, floating* g,
+                               floating* drow, int64_t* drow_h) noexcept nogil:
+    """One plane of :func:`window_sum_backward`: the (OH, OW) gradients ``gp`` (over their
+    divisors ``count_d * count_h[oh] * count_w[ow]`` with ``divide``) spread into the (H, W)
+    ``plane``, every cell written; times the square's derivative of ``sq``'s cells (LP, p = 2)
+    where ``sq`` is not NULL. ``tile_2x2``: the 2x2 stride-2 tiling's one pass (``reciprocal``:
+    its divisors are exact reciprocals); else each output row spread into the padded row
+    ``buf`` (``width`` values, the row's cells from ``row0``), then onto the window's rows.
+    ``g`` and ``drow``: a row of divided gradients and of divisors (built for the count in
+    ``drow_h[0]``), per thread. A 3-D window's slices pass their depth count as ``count_d``."""
+    cdef Py_ssize_t oh, ow, u, t, j, y, y0
+    cdef Py_ssize_t written = 0  # input rows [0, written) hold values (dh == 1 path)
+    cdef floating* divs
+    cdef floating* row
+    if tile_2x2:
+        for oh in range(OH):
+            divs = (_divisor_row(drow, drow_h, count_d * count_h[oh], count_w, OW, reciprocal)
+                    if divide else NULL)
+            _spread_2x2(gp + oh * OW, divs, divide, reciprocal, plane + 2 * oh * W,
+                        plane + (2 * oh + 1) * W, OW, W, sq + 2 * oh * W if sq != NULL else NULL,
+                        sq + (2 * oh + 1) * W if sq != NULL else NULL)
+        if 2 * OH < H:
+            memset(plane + 2 * OH * W, 0, (H - 2 * OH) * W * sizeof(floating))
+            if sq != NULL:
+                _times_square_derivative(plane + 2 * OH * W, sq + 2 * OH * W, (H - 2 * OH) * W)
+        return
+    if dh != 1:
+        memset(plane, 0, H * W * sizeof(floating))
+    for oh in range(OH):
+        divs = (_divisor_row(drow, drow_h, count_d * count_h[oh], count_w, OW) if divide
+                else NULL)
+        _divided_row(gp + oh * OW, divs, divide, g, OW)
+        # Horizontal scatter into the padded row (padding cells are dropped).
+        if clipped:  # each gradient over its window's in-bounds columns
+            for j in range(W):
+                buf[j] = 0
+            for ow in range(OW):
+                for t in range(w_n[ow]):
+                    buf[w_lo[ow] + t * dw] = buf[w_lo[ow] + t * dw] + g[ow]
+        elif dw == 1 and sw == kw:  # non-overlapping windows tile the row: assign
+            for j in range(OW * kw, width):
+                buf[j] = 0
+            if kw == 2:
+                for ow in range(OW):
+                    buf[2 * ow] = g[ow]
+                    buf[2 * ow + 1] = g[ow]
+            else:
+                for ow in range(OW):
+                    for u in range(kw):
+                        buf[ow * kw + u] = g[ow]
+        else:
+            for j in range(width):
+                buf[j] = 0
+            for u in range(kw):
+                for ow in range(OW):
+                    buf[ow * sw + u * dw] = buf[ow * sw + u * dw] + g[ow]
+        # Vertical scatter into the window's input rows.
+        y0 = h_lo[oh]
+        if dh == 1:
+            for y in range(written, y0):  # rows no window covers
+                memset(plane + y * W, 0, W * sizeof(floating))
+            for t in range(h_n[oh]):
+                y = y0 + t
+                row = plane + y * W
+                if y < written:
+                    for j in range(W):
+                        row[j] = row[j] + buf[row0 + j]
+                else:
+                    for j in range(W):
+                        row[j] = buf[row0 + j]
+            if h_n[oh] > 0:
+                written = max(written, y0 + h_n[oh])
+        else:
+            for t in range(h_n[oh]):
+                row = plane + (y0 + t * dh) * W
+                for j in range(W):
+                    row[j] = row[j] + buf[row0 + j]
+    if dh == 1:
+        for y in range(written, H):
+            memset(plane + y * W, 0, W * sizeof(floating))
+    if sq != NULL:
+        _times_square_derivative(plane, sq, H * W)
 
 
 cdef inline void _divided_pixels(const floating* src, Py_ssize_t lanes, const floating* divs,
