@@ -402,7 +402,8 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     1-D and 2-D: one kernel call (a 1-D input is one row high). 3-D: the sum's gradient is
     its axes' gradients applied one after the other (the forward sums them one axis at a
     time): the gradients over their divisors spread over (H, W) for every output slice, then
-    those slices spread over the depth windows."""
+    those slices spread over the depth windows; one kernel call does both a volume at a time
+    (window_sum_backward_3d), but for LP's squares, which take the two passes."""
     # (A float16 result by slabs, but not LP's.) Channels-last 1-D and 2-D gradients are
     # spread in place (stride-1 windows gathered, as the planes' are: another order of
     # additions than the spread's).
@@ -451,6 +452,22 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     if lp_means:
         raise ValueError(f"{fn}: LP means are made in the spread for 1-D and 2-D windows only")
     D, OD = sizes[0], geom.d.out_size
+    if squared is None:  # each volume's slices spread and summed over depth in one pass
+        dd = geom.axis_params(0)[2]
+
+        def spread_volumes_once(g, volumes):
+            _backward.window_sum_backward_3d(
+                g.reshape(g.shape[0], OD, OH * OW), volumes, OH, OW, H, W, geom.d.lo,
+                geom.d.count, dd, geom.h.lo, geom.h.count, dh, kw, sw, dw, geom.w.pad_before,
+                geom.w.lo, geom.w.count, geom.clipped, counts[0], counts[1], counts[2], avg,
+                plan.num_threads)
+
+        if plan.slab:  # a new float16 result, a slab of volumes at a time
+            _v.gradient_by_slabs(plan, P, lambda a, b, part: spread_volumes_once(
+                grad[a:b], part.reshape(b - a, D, H * W)))
+        else:
+            spread_volumes_once(grad, plan.out.reshape(P, D, H * W))
+        return plan.finish()
     if avg and P:  # over the divisors first, as autograd's grad / divisor (an empty batch: none)
         divisors = (counts[0][:, None, None] * counts[1][:, None] * counts[2]).astype(grad.dtype)
         # A divisor is 0 only for a window with no real cell, whose gradient goes nowhere.

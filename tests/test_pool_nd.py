@@ -560,6 +560,69 @@ def test_sum_and_avg_gradients_match_the_reference(rng, n):
             np.testing.assert_allclose(got, want, *tolerance(np.float64, want))
 
 
+# 3-D window sums' gradients in one pass (window_sum_backward_3d) against the two 2-D passes
+# they replace (the slices spread over (H, W), then over the depth windows): tilings, overlaps,
+# padding, ceil mode, dilation, depth windows wider than their stride and narrower, few
+# volumes (split into runs of slices), slices no window covers.
+ONE_PASS_3D = [((2, 3, 6, 8, 8), 2, 2, 0, 1, False), ((1, 2, 9, 7, 8), 3, 2, 1, 1, False),
+               ((1, 2, 9, 7, 8), 3, 2, 1, 1, True), ((1, 3, 7, 9, 5), (2, 3, 2), (1, 2, 2),
+                                                     (1, 1, 0), 1, False),
+               ((1, 2, 8, 9, 10), 3, 2, 0, 2, False), ((1, 1, 11, 6, 7), (3, 2, 2), (3, 2, 2), 0,
+                                                       1, True),
+               ((3, 1, 5, 5, 5), (5, 2, 2), (4, 2, 2), (2, 1, 1), 1, True),
+               ((1, 1, 17, 12, 12), (4, 3, 3), (3, 3, 3), (2, 1, 1), 1, True),
+               ((1, 2, 6, 5, 5), (1, 2, 2), (2, 2, 2), 0, 1, False),
+               ((1, 1, 12, 40, 40), 2, 2, 0, 1, False), ((1, 1, 3, 4, 4), 3, 2, 1, 1, True),
+               # stride 1 across the slices (the 2-D pass gathered those: another order)
+               ((2, 2, 6, 6, 6), 3, 1, 1, 1, False), ((1, 1, 9, 9, 9), 2, 1, 0, (2, 1, 1), False)]
+
+
+@pytest.mark.parametrize("shape,k,s,p,d,c", ONE_PASS_3D)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_3d_sum_gradients_in_one_pass_are_the_two_passes(rng, shape, k, s, p, d, c, dtype):
+    kd, kh, kw = np.broadcast_to(k, 3)
+    sd, sh, sw = np.broadcast_to(s, 3)
+    pd, ph, pw = np.broadcast_to(p, 3)
+    dd, dh, dw = np.broadcast_to(d, 3)
+    ones = np.ones(shape)
+    y_shape = cpool.sum_pool3d(ones, k, s, p, d, c).shape
+    N, C, D, H, W = shape
+    OD, OH, OW = y_shape[2:]
+    gathered = sh == sw == dh == dw == 1
+    for op in ("sum", "avg", "avg_real", "avg_by_3"):
+        if op != "sum" and d != 1:
+            continue
+        g = rng.standard_normal(y_shape).astype(dtype)
+        g.flat[::5] = -0.0
+        if op == "sum":
+            divisor = np.ones(y_shape)
+            call = lambda **kw: cpool.sum_pool3d_backward(g, shape, k, s, p, d, c, **kw)  # noqa
+        else:
+            include, override = {"avg": (True, None), "avg_real": (False, None),
+                                 "avg_by_3": (True, 3)}[op]
+            with np.errstate(invalid="ignore"):  # windows with no real cell: no gradient
+                divisor = np.nan_to_num(np.rint(cpool.sum_pool3d(ones, k, s, p, d, c) / (
+                    cpool.avg_pool3d(ones, k, s, p, c, include, override))), nan=1.0)
+            call = lambda **kw: cpool.avg_pool3d_backward(  # noqa: E731
+                g, shape, k, s, p, c, include, override, **kw)
+        slices = cpool.sum_pool2d_backward(
+            (g / divisor.astype(dtype)).reshape(N * C * OD, OH, OW), (N * C * OD, H, W),
+            (kh, kw), (sh, sw), (ph, pw), (dh, dw), c)
+        want = cpool.sum_pool2d_backward(slices.reshape(N * C, OD, H * W), (N * C, D, H * W),
+                                         (kd, 1), (sd, 1), (pd, 0), (dd, 1), c).reshape(shape)
+        for threads in (1, 2, 3):
+            out = np.full(shape, np.nan, dtype)  # every cell written
+            got = call(out=out, num_threads=threads)
+            if gathered:
+                np.testing.assert_allclose(got, want, *tolerance(dtype, want))
+            else:
+                assert_identical(got, want)
+        np.testing.assert_allclose(got.astype(np.float64), ref.pool_nd_backward(
+            g.astype(np.float64), shape, 3, "sum", k, s, p, d, c) if op == "sum" else
+            ref.pool_nd_backward(g.astype(np.float64), shape, 3, "avg", k, s, p, d, c, include,
+                                 override), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_max_gradient_and_unpool_scatter_at_the_indices(rng, n):
     shape = SHAPES[n][0]
