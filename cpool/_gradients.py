@@ -404,15 +404,15 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     time): the gradients over their divisors spread over (H, W) for every output slice, then
     those slices spread over the depth windows; one kernel call does both a volume at a time
     (window_sum_backward_3d), but for LP's squares, which take the two passes."""
-    # (A float16 result by slabs, but not LP's.) Channels-last 1-D and 2-D gradients are
-    # spread in place (stride-1 windows gathered, as the planes' are: another order of
-    # additions than the spread's).
+    # (A float16 result by slabs, but not LP's.) Channels-last gradients are spread in place
+    # (1-D and 2-D stride-1 windows gathered, as the planes' are: another order of additions
+    # than the spread's; 3-D ones spread, as the planes' are).
     kh, sh, dh = geom.axis_params(1)
     kw, sw, dw = geom.axis_params(2)
     gathered = sh == dh == sw == dw == 1 and not geom.clipped
     plan = _v.prepare_backward(fn, grad_output, shape, axes, (grad_shape,), out, num_threads,
                                by_slabs=squared_input is None,
-                               lanes_ok=n < 3 and squared_input is None)
+                               lanes_ok=squared_input is None)
     squared = (None if squared_input is None else
                _v.contiguous(_v.spatial_last(squared_input, axes), plan.out.dtype))
     avg = counts is not None
@@ -421,6 +421,24 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     sizes = tuple(shape[a] for a in axes)
     H, W = (1,) + sizes if n == 1 else sizes[-2:]
     OH, OW = geom.h.out_size, geom.w.out_size
+    if n == 3 and squared is None:  # each volume's slices spread and summed over depth at once
+        D, OD = sizes[0], geom.d.out_size
+        volumes, lanes = P // plan.lanes, plan.lanes  # (N, C) planes, or N images of C lanes
+
+        def spread_volumes_once(g, part):
+            _backward.window_sum_backward_3d(
+                g, part, OD, OH, OW, D, H, W, geom.d.lo, geom.d.count, geom.axis_params(0)[2],
+                geom.h.lo, geom.h.count, dh, kw, sw, dw, geom.w.pad_before, geom.w.lo,
+                geom.w.count, geom.clipped, counts[0], counts[1], counts[2], avg,
+                plan.num_threads, lanes, plan.block)
+
+        grad = plan.grad.reshape(volumes, OD * OH * OW * lanes)
+        if plan.slab:  # a new float16 result, a slab of volumes at a time
+            _v.gradient_by_slabs(plan, volumes, lambda a, b, part: spread_volumes_once(
+                grad[a:b], part.reshape(b - a, D * H * W * lanes)))
+        else:
+            spread_volumes_once(grad, plan.out.reshape(volumes, D * H * W * lanes))
+        return plan.finish()
     if plan.lanes > 1:  # channels-last images: (N, rows of pixels)
         images = P // plan.lanes
 
@@ -452,22 +470,6 @@ def _spread(fn, n, grad_output, shape, axes, geom, grad_shape, counts, out, num_
     if lp_means:
         raise ValueError(f"{fn}: LP means are made in the spread for 1-D and 2-D windows only")
     D, OD = sizes[0], geom.d.out_size
-    if squared is None:  # each volume's slices spread and summed over depth in one pass
-        dd = geom.axis_params(0)[2]
-
-        def spread_volumes_once(g, volumes):
-            _backward.window_sum_backward_3d(
-                g.reshape(g.shape[0], OD, OH * OW), volumes, OH, OW, H, W, geom.d.lo,
-                geom.d.count, dd, geom.h.lo, geom.h.count, dh, kw, sw, dw, geom.w.pad_before,
-                geom.w.lo, geom.w.count, geom.clipped, counts[0], counts[1], counts[2], avg,
-                plan.num_threads)
-
-        if plan.slab:  # a new float16 result, a slab of volumes at a time
-            _v.gradient_by_slabs(plan, P, lambda a, b, part: spread_volumes_once(
-                grad[a:b], part.reshape(b - a, D, H * W)))
-        else:
-            spread_volumes_once(grad, plan.out.reshape(P, D, H * W))
-        return plan.finish()
     if avg and P:  # over the divisors first, as autograd's grad / divisor (an empty batch: none)
         divisors = (counts[0][:, None, None] * counts[1][:, None] * counts[2]).astype(grad.dtype)
         # A divisor is 0 only for a window with no real cell, whose gradient goes nowhere.

@@ -623,6 +623,40 @@ def test_3d_sum_gradients_in_one_pass_are_the_two_passes(rng, shape, k, s, p, d,
                                  override), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape,k,s,p,d,c", ONE_PASS_3D)
+@pytest.mark.parametrize("C", [1, 7, 20])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_channels_last_3d_sum_gradients_are_the_planes(rng, shape, k, s, p, d, c, C, dtype):
+    """NDHWC sum and average gradients spread in place, a block of channels a task: the
+    planes' bits (the same order of additions per lane; -0 gradients land as +0), for any
+    thread count, adaptive pooling's too."""
+    planes = (shape[0], C) + shape[2:]
+    ndhwc = (shape[0],) + shape[2:] + (C,)
+    y_shape = cpool.sum_pool3d(np.ones(planes), k, s, p, d, c).shape
+    g = rng.standard_normal(y_shape).astype(dtype)
+    g.flat[::7] = -0.0
+    g_cl = np.ascontiguousarray(np.moveaxis(g, 1, -1))
+    for op, avg in (("sum", None), ("avg", (True, None)), ("avg", (False, None)),
+                    ("avg", (True, 3))):
+        if op == "avg" and d != 1:
+            continue
+        if op == "sum":
+            call = lambda gg, shp, **kw: cpool.sum_pool3d_backward(  # noqa: E731
+                gg, shp, k, s, p, d, c, **kw)
+        else:
+            call = lambda gg, shp, **kw: cpool.avg_pool3d_backward(  # noqa: E731
+                gg, shp, k, s, p, c, *avg, **kw)
+        want = call(g, planes)
+        for threads in (1, 3):
+            got = call(g_cl, ndhwc, axes=(1, 2, 3), num_threads=threads)
+            assert_identical(np.ascontiguousarray(np.moveaxis(got, -1, 1)), want)
+    ga = rng.standard_normal(planes[:2] + (3, 4, 5)).astype(dtype)
+    want = cpool.adaptive_avg_pool3d_backward(ga, planes)
+    got = cpool.adaptive_avg_pool3d_backward(np.ascontiguousarray(np.moveaxis(ga, 1, -1)),
+                                             ndhwc, axes=(1, 2, 3))
+    assert_identical(np.ascontiguousarray(np.moveaxis(got, -1, 1)), want)
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_max_gradient_and_unpool_scatter_at_the_indices(rng, n):
     shape = SHAPES[n][0]

@@ -691,118 +691,151 @@ cdef inline void _spread_plane(const floating* gp, floating* plane, const floati
         _times_square_derivative(plane, sq, H * W)
 
 
-def window_sum_backward_3d(const floating[:, :, ::1] grad,   # IN  (P, OD, OH*OW)
-                           floating[:, :, ::1] out,          # OUT (P, D, H*W), every cell written
-                           Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
+def window_sum_backward_3d(const floating[:, ::1] grad,  # IN  (N, OD*OH*OW*lanes)
+                           floating[:, ::1] out,         # OUT (N, D*H*W*lanes), every cell
+                           Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t D,
+                           Py_ssize_t H, Py_ssize_t W,
                            const Py_ssize_t[::1] d_lo, const Py_ssize_t[::1] d_n, Py_ssize_t dd,
                            const Py_ssize_t[::1] h_lo, const Py_ssize_t[::1] h_n, Py_ssize_t dh,
                            Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pad_w,
                            const Py_ssize_t[::1] w_lo, const Py_ssize_t[::1] w_n, bint clipped,
                            const int64_t[::1] count_d, const int64_t[::1] count_h,
-                           const int64_t[::1] count_w, bint divide, int num_threads):
+                           const int64_t[::1] count_w, bint divide, int num_threads,
+                           Py_ssize_t lanes=1, Py_ssize_t block=1):
     """Gradient of :func:`cpool.sum_pool3d` (and, with ``divide``, :func:`cpool.avg_pool3d`),
-    each volume's slices in one pass: every output slice's gradients spread over (H, W) by
-    :func:`_spread_plane` (over their divisors ``count_d[od] * count_h[oh] * count_w[ow]``),
-    straight into the first input slice of its depth window that nothing has written yet, or
-    into a thread's slice buffer, then assigned to or added into the window's other slices.
+    each volume's slices in one pass: every output slice's gradients spread over (H, W) (over
+    their divisors ``count_d[od] * count_h[oh] * count_w[ow]``), then assigned to or added into
+    the input slices of its depth window. Volumes of planes (``lanes`` 1) or of channels-last
+    pixels of ``lanes`` values (NDHWC), whose tasks take ``block`` lanes each, as
+    :func:`window_sum_backward_lanes`'s.
 
-    The additions are those of the two 2-D passes it replaces (the slices spread, then those
-    spread over the depth windows: each input slice the sum of its windows' spread slices in
-    window order, the first assigned), so the bits are theirs, but where the slices' windows
-    have stride 1 (which the 2-D pass gathers: another order). It writes each input slice
-    once where the depth windows tile (2x2x2), the spread slice still in cache, where the two
-    passes wrote and read back an intermediate half the result's size (avg_pool3d 2x2x2's
-    gradient on (8, 32, 16, 56, 56), one thread: 0.25 of the time).
+    A plane's slice is spread by :func:`_spread_plane`, straight into the window's first input
+    slice that nothing has written yet, or into a thread's slice buffer; a block of pixels'
+    lanes by :func:`_spread_image` into the buffer (its pixels ``block`` values apart), from
+    which each slice of the window takes them. The additions are those of the two 2-D passes
+    this replaced (the slices spread, then those spread over the depth windows: each input
+    slice the sum of its windows' spread slices in window order, the first assigned), so the
+    bits are theirs, but where the slices' windows have stride 1 (which the 2-D pass gathers:
+    another order); the lanes' bits are the planes'. It writes each input slice once where the
+    depth windows tile (2x2x2), the spread slice still in cache, where the two passes wrote and
+    read back an intermediate half the result's size (avg_pool3d 2x2x2's gradient on
+    (8, 32, 16, 56, 56), one thread: 0.25 of the time), and channels-last volumes no longer go
+    through planes and back.
 
-    Tasks are (volume, run of input slices), so that a few volumes still give every thread
-    work: a task spreads each output slice whose depth window reaches its run (windows that
-    straddle two runs are spread by both), then adds it into the run's slices only, so each
-    slice's additions are the same whatever the split."""
-    cdef Py_ssize_t P = out.shape[0], D = out.shape[1], OD = grad.shape[1]
+    Tasks are (volume, block of lanes, run of input slices), so that a few volumes still give
+    every thread work: a task spreads each output slice whose depth window reaches its run
+    (windows that straddle two runs are spread by both), then adds it into the run's slices
+    only, so each slice's additions are the same whatever the split."""
+    cdef Py_ssize_t N = out.shape[0]
     cdef Py_ssize_t HW = H * W
-    if P == 0 or D == 0 or HW == 0:
+    if N == 0 or D == 0 or HW == 0 or lanes == 0:
         return
+    cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t width = W if clipped else _padded_width(W, OW, kw, sw, dw, pad_w)
     cdef Py_ssize_t row0 = 0 if clipped else pad_w
-    cdef Py_ssize_t stride = _buffer_stride(width, sizeof(floating))
-    cdef Py_ssize_t row_grads_stride = _buffer_stride(OW, sizeof(floating))
-    cdef Py_ssize_t slice_stride = _buffer_stride(HW, sizeof(floating))
+    cdef Py_ssize_t stride = _buffer_stride(width * block, sizeof(floating))
+    cdef Py_ssize_t row_grads_stride = _buffer_stride(OW * block, sizeof(floating))
+    cdef Py_ssize_t slice_stride = _buffer_stride(HW * block, sizeof(floating))
     # Per thread: the row buffer, a row of gradients, a row of divisors, a spread slice.
-    cdef Py_ssize_t per_thread = stride + 2 * row_grads_stride + slice_stride
-    cdef bint tile_2x2 = (kw == 2 and sw == 2 and dw == 1 and pad_w == 0 and dh == 1
-                          and 2 * OW <= W)
+    cdef Py_ssize_t per_thread = (stride + row_grads_stride + _buffer_stride(OW, sizeof(floating))
+                                  + slice_stride)
+    cdef bint tile_2x2 = (lanes == 1 and kw == 2 and sw == 2 and dw == 1 and pad_w == 0
+                          and dh == 1 and 2 * OW <= W)
     cdef Py_ssize_t oh
     for oh in range(OH):
         tile_2x2 = tile_2x2 and h_lo[oh] == 2 * oh and h_n[oh] == 2
-    cdef bint reciprocal = (divide and tile_2x2 and _powers_of_two(count_d)
+    # Exact reciprocals where every count is a power of two (the division's bits): the
+    # planes' 2x2 tiles and every channels-last spread, as in 2-D.
+    cdef bint reciprocal = (divide and (tile_2x2 or lanes > 1) and _powers_of_two(count_d)
                             and _powers_of_two(count_h) and _powers_of_two(count_w))
-    # Runs of input slices: one a volume where the volumes alone keep every thread busy.
-    cdef Py_ssize_t runs = 1 if P >= 4 * num_threads else min(D, -(-4 * num_threads // P))
-    cdef Py_ssize_t task, p, r, a, b, od, t, d, first, j, written
+    # Runs of input slices: one a volume where the tasks alone keep every thread busy.
+    cdef Py_ssize_t tasks = N * blocks
+    cdef Py_ssize_t runs = (1 if tasks >= 4 * num_threads
+                            else min(D, -(-4 * num_threads // tasks)))
+    cdef Py_ssize_t task, p, c0, nb, r, a, b, od, t, d, first, j, written, in_grad, in_out
     cdef floating* buf
     cdef floating* g
     cdef floating* drow
     cdef floating* spread
     cdef floating* src
     cdef floating* dst
+    cdef const floating* gp
     cdef int64_t* drow_h = NULL
     cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     cdef bint trace = tracing()
     try:
         drow_h = _thread_slots(num_threads)
         with nogil:
-            for task in prange(P * runs, schedule='static', num_threads=num_threads):
-                p = task // runs
+            for task in prange(tasks * runs, schedule='static', num_threads=num_threads):
+                p = task // (blocks * runs)
+                c0 = (task // runs - p * blocks) * block
+                nb = min(block, lanes - c0)
                 r = task % runs
                 a = r * D // runs  # the run's input slices [a, b)
                 b = (r + 1) * D // runs
+                in_grad = OH * OW * lanes  # a slice's values
+                in_out = HW * lanes
                 buf = scratch + threadid() * per_thread
                 g = buf + stride
                 drow = g + row_grads_stride
-                spread = drow + row_grads_stride
+                spread = drow + _buffer_stride(OW, sizeof(floating))
                 written = a  # slices [a, written) hold values (dd == 1)
                 if dd != 1:
-                    memset(&out[p, a, 0], 0, (b - a) * HW * sizeof(floating))
+                    for d in range(a, b):
+                        _zero_lanes(&out[p, d * in_out + c0], HW, lanes, nb)
                 for od in range(OD):
                     if d_n[od] == 0 or d_lo[od] >= b or d_lo[od] + (d_n[od] - 1) * dd < a:
                         continue
                     if trace:  # a slice's gradients read, its spread written
-                        note_work(OH * OW + HW)
-                    # The spread goes straight into the window's first slice in the run when
-                    # that slice is written fresh (dd == 1, past what is written), else to the
-                    # buffer.
+                        note_work((OH * OW + HW) * nb)
+                    gp = &grad[p, od * in_grad + c0]
                     src = spread
-                    if dd == 1:
-                        first = max(a, d_lo[od])
-                        if first >= written and first < min(b, d_lo[od] + d_n[od]):
-                            for d in range(written, first):  # slices no window covers
-                                memset(&out[p, d, 0], 0, HW * sizeof(floating))
-                            src = &out[p, first, 0]
-                            written = first + 1
-                    _spread_plane(&grad[p, od, 0], src, NULL, H, W, OH, OW, &h_lo[0], &h_n[0],
-                                  dh, kw, sw, dw, &w_lo[0], &w_n[0], clipped, width, row0,
-                                  tile_2x2, count_d[od] if divide else 1, &count_h[0],
-                                  &count_w[0], divide, reciprocal, buf, g, drow,
-                                  &drow_h[threadid() * THREAD_SLOT])
+                    if lanes > 1:
+                        _spread_image(gp, spread, OH, OW, H, W, lanes, nb, &h_lo[0], &h_n[0],
+                                      dh, kw, sw, dw, pad_w, width, &w_lo[0], &w_n[0], clipped,
+                                      &count_h[0] if divide else NULL,
+                                      &count_w[0] if divide else NULL, divide, reciprocal, buf,
+                                      g, drow, &drow_h[threadid() * THREAD_SLOT],
+                                      count_d[od] if divide else 1, nb)
+                    else:
+                        # Straight into the window's first slice in the run where that slice
+                        # is written fresh (dd == 1, past what is written), else the buffer.
+                        if dd == 1:
+                            first = max(a, d_lo[od])
+                            if first >= written and first < min(b, d_lo[od] + d_n[od]):
+                                for d in range(written, first):  # slices no window covers
+                                    memset(&out[p, d * HW], 0, HW * sizeof(floating))
+                                src = &out[p, first * HW]
+                                written = first + 1
+                        _spread_plane(gp, src, NULL, H, W, OH, OW, &h_lo[0], &h_n[0], dh, kw,
+                                      sw, dw, &w_lo[0], &w_n[0], clipped, width, row0, tile_2x2,
+                                      count_d[od] if divide else 1, &count_h[0], &count_w[0],
+                                      divide, reciprocal, buf, g, drow,
+                                      &drow_h[threadid() * THREAD_SLOT])
                     for t in range(d_n[od]):
                         d = d_lo[od] + t * dd
-                        dst = &out[p, d, 0]
+                        dst = &out[p, d * in_out + c0]
                         if d < a or d >= b or dst == src:
                             continue
                         if trace:
-                            note_work(HW)
+                            note_work(HW * nb)
                         if dd == 1 and d >= written:
                             for j in range(written, d):
-                                memset(&out[p, j, 0], 0, HW * sizeof(floating))
-                            for j in range(HW):
-                                dst[j] = src[j]
+                                _zero_lanes(&out[p, j * in_out + c0], HW, lanes, nb)
+                            if lanes > 1:
+                                _lanes_into_row(dst, src, HW, lanes, nb, False)
+                            else:
+                                for j in range(HW):
+                                    dst[j] = src[j]
                             written = d + 1
+                        elif lanes > 1:
+                            _lanes_into_row(dst, src, HW, lanes, nb, True)
                         else:
                             for j in range(HW):
                                 dst[j] = dst[j] + src[j]
                 if dd == 1:
                     for d in range(written, b):
-                        memset(&out[p, d, 0], 0, HW * sizeof(floating))
+                        _zero_lanes(&out[p, d * in_out + c0], HW, lanes, nb)
     finally:
         free(scratch)
         free(drow_h)
@@ -919,12 +952,16 @@ cdef inline void _spread_image(const floating* gimg, floating* img, Py_ssize_t O
                                const Py_ssize_t* w_n, bint clipped,
                                const int64_t* count_h, const int64_t* count_w, bint divide,
                                bint reciprocal, floating* rb, floating* g, floating* drow,
-                               int64_t* drow_h) noexcept nogil:
+                               int64_t* drow_h, int64_t count_d=1,
+                               Py_ssize_t img_lanes=0) noexcept nogil:
     """One task of :func:`window_sum_backward_lanes`: ``nb`` lanes of a channels-last image's
     gradient (pixels ``lanes`` values apart, from ``gimg``) spread into the same lanes of its
     input gradient (``img``), with the thread's row buffer ``rb``, row of divided gradients
     ``g`` (OW pixels) and row of divisors ``drow`` (built for the row count ``drow_h[0]``);
-    ``width``: the row buffer's pixels (the row alone where ``clipped``, else padded)."""
+    ``width``: the row buffer's pixels (the row alone where ``clipped``, else padded).
+    ``count_d``: a 3-D window's depth count, a factor of every divisor; ``img_lanes``: the
+    values between ``img``'s pixels where they differ from ``gimg``'s (a thread's buffer of
+    ``nb`` lanes a pixel)."""
     cdef Py_ssize_t t, y, y0, oh
     cdef Py_ssize_t written = 0  # input rows [0, written) hold values (dh == 1)
     cdef Py_ssize_t row0 = 0 if clipped else pad_w  # where the row's cells start in the buffer
@@ -933,11 +970,15 @@ cdef inline void _spread_image(const floating* gimg, floating* img, Py_ssize_t O
     cdef bint tiles = (not clipped and dw == 1 and sw == kw and pad_w == 0 and dh == 1
                        and OW * kw <= W)
     cdef floating* divs
+    cdef Py_ssize_t lanes_in = lanes  # the gradient's pixel stride
+    if img_lanes:
+        lanes = img_lanes  # from here on, the input gradient's
     if dh != 1:
         _zero_lanes(img, H * W, lanes, nb)
     for oh in range(OH):
-        divs = _divisor_row(drow, drow_h, count_h[oh], count_w, OW, reciprocal) if divide else NULL
-        _divided_pixels(gimg + oh * OW * lanes, lanes, divs, divide, reciprocal, g, OW, nb)
+        divs = (_divisor_row(drow, drow_h, count_d * count_h[oh], count_w, OW, reciprocal)
+                if divide else NULL)
+        _divided_pixels(gimg + oh * OW * lanes_in, lanes_in, divs, divide, reciprocal, g, OW, nb)
         y0 = h_lo[oh]
         if tiles and y0 >= written and h_n[oh] > 0:
             # A tiling's rows, each written once straight from the gradients.
