@@ -1019,9 +1019,13 @@ cdef inline void _gather_image(const floating* gimg, floating* img, Py_ssize_t O
     each input pixel x the sums of outputs x + pad_w - kw + 1 .. x + pad_w in order: the
     planes' additions per lane (their padding's zeros add nothing: no divided gradient is
     -0), so their bits."""
-    cdef Py_ssize_t y, a = 0, b = 0, oh, ow, c, x, lo, hi
+    cdef Py_ssize_t y, a = 0, b = 0, oh, c, x, lo, hi
+    cdef Py_ssize_t n = OW * nb  # values in a row of the ring
     cdef floating* dst
-    cdef const floating* src
+    cdef const floating* sums
+    cdef const floating* r0
+    cdef const floating* r1
+    cdef const floating* r2
     cdef floating* divs
     for y in range(H):
         while a < b and h_lo[a] + h_n[a] <= y:  # (window ends are monotone)
@@ -1029,18 +1033,29 @@ cdef inline void _gather_image(const floating* gimg, floating* img, Py_ssize_t O
         while b < OH and h_lo[b] <= y:  # row b enters the ring; the row it replaces ended
             divs = _divisor_row(drow, drow_h, count_h[b], count_w, OW) if divide else NULL
             _divided_pixels(gimg + b * OW * lanes, lanes, divs, divide, False,
-                            ring + (b % R) * OW * nb, OW, nb)
+                            ring + (b % R) * n, OW, nb)
             b = b + 1
         if b <= a:
             _zero_lanes(img + y * W * lanes, W, lanes, nb)
             continue
-        src = ring + (a % R) * OW * nb
-        for c in range(OW * nb):
-            column_sums[c] = src[c]
-        for oh in range(a + 1, b):
-            src = ring + (oh % R) * OW * nb
-            for c in range(OW * nb):
-                column_sums[c] = column_sums[c] + src[c]
+        # The covering rows' sums, in row order, up to three rows in one pass (each value
+        # written once, where adding row by row stored it once a row; the same additions).
+        r0 = ring + (a % R) * n
+        sums = r0
+        if b - a > 1:
+            r1 = ring + ((a + 1) % R) * n
+            if b - a == 2:
+                for c in range(n):
+                    column_sums[c] = r0[c] + r1[c]
+            else:
+                r2 = ring + ((a + 2) % R) * n
+                for c in range(n):
+                    column_sums[c] = (r0[c] + r1[c]) + r2[c]
+                for oh in range(a + 3, b):
+                    r0 = ring + (oh % R) * n
+                    for c in range(n):
+                        column_sums[c] = column_sums[c] + r0[c]
+            sums = column_sums
         for x in range(W):
             dst = img + (y * W + x) * lanes
             lo = max(x + pad_w - kw + 1, 0)
@@ -1049,13 +1064,30 @@ cdef inline void _gather_image(const floating* gimg, floating* img, Py_ssize_t O
                 for c in range(nb):
                     dst[c] = 0
                 continue
-            src = column_sums + lo * nb
+            _sum_pixels(dst, sums + lo * nb, hi - lo + 1, nb)
+
+
+cdef inline void _sum_pixels(floating* dst, const floating* src, Py_ssize_t n,
+                             Py_ssize_t nb) noexcept nogil:
+    """``dst``'s ``nb`` lanes the sum of the ``n`` >= 1 consecutive pixels of ``nb`` lanes at
+    ``src``, added in order; up to three in one pass (``dst`` written once: it is the
+    result's memory, where adding pixel by pixel stored it again for each)."""
+    cdef Py_ssize_t c, t
+    cdef const floating* s1 = src + nb
+    cdef const floating* s2 = src + 2 * nb
+    if n == 1:
+        for c in range(nb):
+            dst[c] = src[c]
+    elif n == 2:
+        for c in range(nb):
+            dst[c] = src[c] + s1[c]
+    else:
+        for c in range(nb):
+            dst[c] = (src[c] + s1[c]) + s2[c]
+        for t in range(3, n):
+            s1 = src + t * nb
             for c in range(nb):
-                dst[c] = src[c]
-            for ow in range(lo + 1, hi + 1):
-                src = column_sums + ow * nb
-                for c in range(nb):
-                    dst[c] = dst[c] + src[c]
+                dst[c] = dst[c] + s1[c]
 
 
 def window_sum_backward_lanes(const floating[:, ::1] grad,  # IN  (N, OH*OW*lanes)
