@@ -83,6 +83,19 @@ OPS = {
 }
 
 
+def window_sum_gradients(n, k, s, p, d, c):
+    """``(avg, call)`` for sum pooling's ``n``-D gradient (``avg`` None) and, without dilation,
+    average pooling's over padded counts, real counts and an override of 3 (``avg`` as
+    ``_reference.window_sum_backward`` takes it); ``call(grad, input_shape, **kw)``."""
+    sum_backward = getattr(cpool, f"sum_pool{n}d_backward")
+    avg_backward = getattr(cpool, f"avg_pool{n}d_backward")
+    yield None, lambda g, shape, **kw: sum_backward(g, shape, k, s, p, d, c, **kw)
+    if d == 1:
+        for avg in ((True, None), (False, None), (True, 3)):
+            yield avg, lambda g, shape, avg=avg, **kw: avg_backward(g, shape, k, s, p, c, *avg,
+                                                                    **kw)
+
+
 def assert_identical(a, b):
     """Bitwise equality of results (arrays or (values, indices) tuples), dtype included."""
     if isinstance(a, tuple):

@@ -10,7 +10,8 @@ import _reference
 import cpool
 from _helpers import (FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_MODES, SAME_3X3_WIDTHS,
                       assert_identical, at_page_end, fits, general_path, misaligned_copy, odd_layouts,
-                      random_array, same_3x3_mode, same_3x3_planes, tolerance, window_grid)
+                      random_array, same_3x3_mode, same_3x3_planes, tolerance, window_grid,
+                      window_sum_gradients)
 
 GRID = [(k, s, p, d, c) for k, s, p, d, c in window_grid()][::9]
 AVG_GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::5]
@@ -1059,19 +1060,10 @@ def test_channels_last_sum_gradients_spread_in_place(rng, k, s, p, d, c, C, dtyp
     land as +0), and the reference's values."""
     shape = (3, 11, 13, C)
     planes = (3, C, 11, 13)
-    for op, avg in (("sum", None), ("avg", (True, None)), ("avg", (False, None)),
-                    ("avg", (True, 3))):
-        if op == "avg" and d != 1:
-            continue
+    for avg, call in window_sum_gradients(2, k, s, p, d, c):
         y_shape = _reference.sum_pool2d(np.zeros(planes), k, s, p, d, c).shape
         g = rng.standard_normal(y_shape).astype(dtype)
         g.flat[::7] = -0.0
-        if op == "sum":
-            call = lambda gg, shp, **kw: cpool.sum_pool2d_backward(  # noqa: E731
-                gg, shp, k, s, p, d, c, **kw)
-        else:
-            call = lambda gg, shp, **kw: cpool.avg_pool2d_backward(  # noqa: E731
-                gg, shp, k, s, p, c, *avg, **kw)
         want = call(g, planes)
         np.testing.assert_allclose(want.astype(np.float64), _reference.window_sum_backward(
             g.astype(np.float64), planes, k, s, p, d, c, avg), rtol=2e-3 if dtype == np.float16

@@ -8,7 +8,8 @@ import pytest
 import cpool
 import _reference as ref
 from _helpers import (as_bits, assert_identical, at_page_end, general_path, random_array,
-                      rows_past_the_caches, signed_zeros_and_payloads, tolerance)
+                      rows_past_the_caches, signed_zeros_and_payloads, tolerance,
+                      window_sum_gradients)
 
 try:
     import torch
@@ -636,16 +637,7 @@ def test_channels_last_3d_sum_gradients_are_the_planes(rng, shape, k, s, p, d, c
     g = rng.standard_normal(y_shape).astype(dtype)
     g.flat[::7] = -0.0
     g_cl = np.ascontiguousarray(np.moveaxis(g, 1, -1))
-    for op, avg in (("sum", None), ("avg", (True, None)), ("avg", (False, None)),
-                    ("avg", (True, 3))):
-        if op == "avg" and d != 1:
-            continue
-        if op == "sum":
-            call = lambda gg, shp, **kw: cpool.sum_pool3d_backward(  # noqa: E731
-                gg, shp, k, s, p, d, c, **kw)
-        else:
-            call = lambda gg, shp, **kw: cpool.avg_pool3d_backward(  # noqa: E731
-                gg, shp, k, s, p, c, *avg, **kw)
+    for _, call in window_sum_gradients(3, k, s, p, d, c):
         want = call(g, planes)
         for threads in (1, 3):
             got = call(g_cl, ndhwc, axes=(1, 2, 3), num_threads=threads)
