@@ -343,3 +343,38 @@ def _assert_same_sums(got, want, name):
     nan = np.isnan(want)
     np.testing.assert_array_equal(np.isnan(got), nan, err_msg=name)
     np.testing.assert_array_equal(as_bits(got)[~nan], as_bits(want)[~nan], err_msg=name)
+
+
+# Adaptive windows over planes too large to go side by side, of 1 to 16 columns (their
+# column winner picked at once, float32) and of more (column by column): windows that
+# overlap by a column, uneven widths, one column, windows of one width (16 and 17 columns:
+# the last taken at once, and one past it).
+WIDE_PLANE_OUTS = [((64, 64), 6), ((64, 64), (5, 7)), ((50, 37), (4, 3)), ((33, 100), (3, 7)),
+                   ((40, 40), 1), ((17, 200), (2, 13)), ((30, 48), (4, 48)), ((112, 112), 7),
+                   ((20, 119), (3, 7))]
+
+
+@pytest.mark.parametrize("size,out", WIDE_PLANE_OUTS)
+@pytest.mark.parametrize("data", ["random", "ties", "zeros_and_payloads", "infinities"])
+def test_column_winners_of_wide_windows(rng, size, out, data):
+    """Max with indices over uneven windows of large float32 planes: the reference's values
+    (bit for bit: the first zero, the last NaN) and indices, and the indices the float64 path
+    (column by column, by the same rule) finds on the same values."""
+    shape = (2, 3) + size
+    if data == "zeros_and_payloads":
+        x = signed_zeros_and_payloads(rng, shape, np.float32)
+    else:
+        x = rng.standard_normal(shape).astype(np.float32)
+        if data == "ties":
+            x = np.round(x * 2).astype(np.float32)
+        if data == "infinities":
+            x = np.round(x).astype(np.float32)
+            x.flat[::7] = np.inf
+            x.flat[3::5] = -np.inf
+            x.flat[1::11] = np.nan
+    want_values, want_indices = ref.adaptive_pool_nd(x, 2, "max", out, True)
+    for threads in (1, 3):
+        values, indices = amax(2)(x, out, True, num_threads=threads)
+        assert_identical(as_bits(values), as_bits(want_values))
+        assert_identical(indices, want_indices)
+    assert_identical(amax(2)(x.astype(np.float64), out, True)[1], want_indices)

@@ -3218,3 +3218,86 @@ cdef extern from *:
                              double** dst) noexcept nogil
     void cpool_lanes_out_i64(const int64_t* src, Py_ssize_t n, Py_ssize_t G,
                              int64_t** dst) noexcept nogil
+
+
+cdef extern from *:
+    r"""
+    /* cpool_column_winner_f32(v, r, n): the column t < n (1 <= n <= 16) that a row-major scan
+       of a window keeps, given each column's maximum v[t] and the window row r[t] it was
+       found in (_window's _combine_clipped, whose scalar loop applies _right_replaces column
+       by column): without NaN, the largest value at the smallest (row, column); with a NaN,
+       the NaN at the largest (row, column). Rows below 2**27. AVX2 builds compare the n
+       columns at once in two vectors, keys row * 16 + column reduced by a min (or a max);
+       other builds scan as the Cython loop does. */
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    static inline int cpool_hmin_epi32(__m256i x) {
+        x = _mm256_min_epi32(x, _mm256_permute2x128_si256(x, x, 1));
+        x = _mm256_min_epi32(x, _mm256_shuffle_epi32(x, 0x4E));
+        x = _mm256_min_epi32(x, _mm256_shuffle_epi32(x, 0xB1));
+        return _mm256_cvtsi256_si32(x);
+    }
+    static inline int cpool_hmax_epi32(__m256i x) {
+        x = _mm256_max_epi32(x, _mm256_permute2x128_si256(x, x, 1));
+        x = _mm256_max_epi32(x, _mm256_shuffle_epi32(x, 0x4E));
+        x = _mm256_max_epi32(x, _mm256_shuffle_epi32(x, 0xB1));
+        return _mm256_cvtsi256_si32(x);
+    }
+    static inline int cpool_column_winner_f32(const float* v, const int32_t* r, Py_ssize_t n) {
+        const __m256i lane0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i lane1 = _mm256_add_epi32(lane0, _mm256_set1_epi32(8));
+        const __m256i count = _mm256_set1_epi32((int)n);
+        const __m256i in0 = _mm256_cmpgt_epi32(count, lane0);
+        const __m256i in1 = _mm256_cmpgt_epi32(count, lane1);
+        /* (Masked loads read nothing past the n columns.) */
+        const __m256 a0 = _mm256_maskload_ps(v, in0), a1 = _mm256_maskload_ps(v + 8, in1);
+        const __m256i k0 = _mm256_or_si256(
+            _mm256_slli_epi32(_mm256_maskload_epi32((const int*)r, in0), 4), lane0);
+        const __m256i k1 = _mm256_or_si256(
+            _mm256_slli_epi32(_mm256_maskload_epi32((const int*)(r + 8), in1), 4), lane1);
+        const __m256 nan0 = _mm256_and_ps(_mm256_cmp_ps(a0, a0, _CMP_UNORD_Q),
+                                          _mm256_castsi256_ps(in0));
+        const __m256 nan1 = _mm256_and_ps(_mm256_cmp_ps(a1, a1, _CMP_UNORD_Q),
+                                          _mm256_castsi256_ps(in1));
+        if (_mm256_movemask_ps(_mm256_or_ps(nan0, nan1))) {
+            const __m256i none = _mm256_set1_epi32(-1);
+            return cpool_hmax_epi32(_mm256_max_epi32(
+                _mm256_blendv_epi8(none, k0, _mm256_castps_si256(nan0)),
+                _mm256_blendv_epi8(none, k1, _mm256_castps_si256(nan1)))) & 15;
+        }
+        const __m256 low = _mm256_set1_ps(-INFINITY);
+        const __m256 b0 = _mm256_blendv_ps(low, a0, _mm256_castsi256_ps(in0));
+        const __m256 b1 = _mm256_blendv_ps(low, a1, _mm256_castsi256_ps(in1));
+        __m256 m = _mm256_max_ps(b0, b1);
+        m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
+        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4E));
+        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xB1));
+        const __m256i top0 = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(b0, m, _CMP_EQ_OQ)),
+                                              in0);
+        const __m256i top1 = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(b1, m, _CMP_EQ_OQ)),
+                                              in1);
+        const __m256i beyond = _mm256_set1_epi32(0x7FFFFFFF);
+        return cpool_hmin_epi32(_mm256_min_epi32(_mm256_blendv_epi8(beyond, k0, top0),
+                                                 _mm256_blendv_epi8(beyond, k1, top1))) & 15;
+    }
+    #else
+    static inline int cpool_column_winner_f32(const float* v, const int32_t* r, Py_ssize_t n) {
+        Py_ssize_t t;
+        int best = 0, take;
+        float m = v[0], x;
+        int32_t mr = r[0], xr;
+        for (t = 1; t < n; t++) {
+            x = v[t];
+            xr = r[t];
+            take = (x > m) | ((x == m) & (xr < mr)) | ((x != x) & ((m == m) | (xr >= mr)));
+            if (take) {
+                m = x;
+                mr = xr;
+                best = (int)t;
+            }
+        }
+        return best;
+    }
+    #endif
+    """
+    int cpool_column_winner_f32(const float* v, const int32_t* r, Py_ssize_t n) noexcept nogil
