@@ -48,13 +48,11 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
     def rows(a):  # (P, everything of one plane or image)
         return a.reshape(P, a.size // P if P else 0)
 
-    # 2-D planes' row widths (3-D volumes': and their heights; 2-D channels-last images': in
-    # pixels), for the kernel's one-pass 2x2 (2x2x2) tiles; 0: none.
-    widths = ((plan.grad.shape[-1], shape[axes[-1]]) if len(axes) == 2 and plan.lanes == 1
-              else (plan.grad.shape[-1], shape[axes[-1]], plan.grad.shape[-2], shape[axes[-2]])
-              if len(axes) == 3 and plan.lanes == 1
-              else (plan.grad.shape[axes[-1]], shape[axes[-1]]) if len(axes) == 2
-              else (0, 0))
+    # 2-D planes' row widths (3-D volumes': and their heights; channels-last images' and
+    # volumes': in pixels), for the kernel's one-pass 2x2 (2x2x2) tiles; 0: none.
+    widths = ((plan.grad.shape[axes[-1]], shape[axes[-1]]) if len(axes) in (2, 3) else (0, 0))
+    if len(axes) == 3:
+        widths += (plan.grad.shape[axes[-2]], shape[axes[-2]])
     if plan.slab:  # a new float16 result, a slab of planes at a time
         bad = sum(_v.gradient_by_slabs(plan, P, lambda a, b, part: _backward.scatter(
             rows(plan.grad)[a:b], rows(plan.indices)[a:b], part, accumulate, plan.lanes,

@@ -1,5 +1,6 @@
 """Gradients: against PyTorch autograd when installed, and always against finite differences."""
 import inspect
+import itertools
 import math
 import tracemalloc
 
@@ -339,73 +340,96 @@ def test_scatter_3d_matches_reference(rng, D, H, W, OD, OH, OW, dtype, case):
                      _reference.scatter(g, i, flat, accumulate=False).reshape(shape))
 
 
-# Channels-last images for the lanes' 2x2 tiles: (H, W, C), a row or column past the last
-# window where a size is odd (floor mode), ceil mode (the scatter), lanes of whole vectors
-# and not (12 float32 lanes: the scatter).
-TILE_IMAGES = [(H, W, C, OH, OW) for H, W in [(2, 2), (5, 16), (4, 17), (6, 9)]
-               for C in (8, 12, 24)
-               for OH in sorted({H // 2, (H + 1) // 2}) for OW in sorted({W // 2, (W + 1) // 2})]
+# Channels-last images and volumes for the lanes' 2x2 (2x2x2) tiles: spatial sizes, a slice,
+# row or column past the last window where a size is odd (floor mode), ceil mode (the
+# scatter); lanes of whole vectors and not (12 float32 lanes: the scatter).
+def _tile_outputs(sizes):
+    return itertools.product(*(sorted({n // 2, (n + 1) // 2} - {0}) for n in sizes))
 
 
-@pytest.mark.parametrize("H,W,C,OH,OW", TILE_IMAGES)
+TILE_IMAGES = [(sizes, C, outs) for sizes in [(2, 2), (5, 16), (4, 17), (6, 9), (2, 2, 2),
+                                              (3, 5, 16), (4, 3, 9), (5, 2, 4)]
+               for C in (8, 12, 24) for outs in _tile_outputs(sizes)]
+
+
+@pytest.mark.parametrize("sizes,C,outs", TILE_IMAGES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", ["in_tiles", "one_outside", "shared_cell", "next_row_outside",
-                                  "far_outside"])
-def test_channels_last_scatter_matches_reference(rng, H, W, C, OH, OW, dtype, case):
-    """Channels-last max_pool2d_backward adds and max_unpool2d assigns, lane by lane in
-    output order, bit for bit as the reference on each channel's plane: indices inside their
-    2x2 windows (an image's block of lanes all inside is written in one pass), or not
-    (filled and scattered): in another window, two outputs on one cell, a row further down,
-    2^32 off its cell (an error); signed zeros and NaN in the values; 1 and 3 threads."""
-    P = 2
-    vals = random_array(rng, (P, OH, OW, C), dtype)
+                                  "slice_outside", "far_outside"])
+def test_channels_last_scatter_matches_reference(rng, sizes, C, outs, dtype, case):
+    """Channels-last max_pool2d/3d_backward adds and max_unpool2d/3d assigns, lane by lane in
+    output order, bit for bit as the reference on each channel's plane (volume): indices
+    inside their 2x2 (2x2x2) windows (a block of lanes all inside is written in one pass),
+    or not (filled and scattered): in another window, two outputs on one cell, a row further
+    down, two slices on, 2^32 off its cell (an error); signed zeros and NaN in the values;
+    1 and 3 threads."""
+    P, n = 2, len(sizes)
+    W, HW = sizes[-1], math.prod(sizes[-2:])
+    vals = random_array(rng, (P, *outs, C), dtype)
     vals.reshape(-1)[::5] = -0.0
     vals.reshape(-1)[3::7] = np.nan
-    oh, ow = np.meshgrid(np.arange(OH), np.arange(OW), indexing="ij")
-    h = np.minimum(2 * oh[..., None] + rng.integers(0, 2, (P, OH, OW, C)), H - 1)
-    w = np.minimum(2 * ow[..., None] + rng.integers(0, 2, (P, OH, OW, C)), W - 1)
-    idx = (h * W + w).astype(np.int64)
+    grid = np.meshgrid(*(np.arange(o) for o in outs), indexing="ij")
+    cells = [np.minimum(2 * o[..., None] + rng.integers(0, 2, (P, *outs, C)), size - 1)
+             for o, size in zip(grid, sizes)]
+    idx = np.ravel_multi_index(cells, sizes).astype(np.int64)
+    last = math.prod(sizes) - 1
+    mid = (1, *(o // 2 for o in outs))
     if case == "one_outside":  # an in-range index in another window
-        idx[1, 0, 0, C - 1] = idx[0, -1, -1, 3] = H * W - 1 if OH * OW > 1 else 0
+        idx[(1,) + (0,) * n + (C - 1,)] = idx[(0,) + (-1,) * n + (3,)] = \
+            last if math.prod(outs) > 1 else 0
     elif case == "shared_cell":
-        idx[1, -1, :, 5] = idx[1, 0, 0, 5]
+        idx[(1,) + (-1,) * (n - 1) + (slice(None), 5)] = idx[(1,) + (0,) * n + (5,)]
     elif case == "next_row_outside":
-        idx[0, 0, -1, 7] = min(idx[0, 0, -1, 7] + 2 * W, H * W - 1)
+        at = (0,) + (0,) * (n - 1) + (-1, 7)
+        idx[at] = min(idx[at] + 2 * W, last)
+    elif case == "slice_outside":  # 3-D: two slices on; 2-D: two columns on
+        idx[mid + (6,)] = min(idx[mid + (6,)] + (2 * HW if n == 3 else 2), last)
     elif case == "far_outside":
-        idx[1, OH // 2, OW // 2, 6] += 2 ** 32
-    shape = (P, H, W, C)
+        idx[mid + (6,)] += 2 ** 32
+    shape = (P, *sizes, C)
+    axes = tuple(range(1, n + 1))
+    backward = getattr(cpool, f"max_pool{n}d_backward")
+    unpool = getattr(cpool, f"max_unpool{n}d")
     planes = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 1))  # noqa: E731
+    flat = (P, C, sizes[0], math.prod(sizes[1:]))  # the reference's planes: (H, W), (D, H*W)
     for threads in (1, 3):
         if case == "far_outside":
             with pytest.raises(ValueError, match=r"1 do not"):
-                cpool.max_pool2d_backward(vals, idx, shape, axes=(1, 2), num_threads=threads)
+                backward(vals, idx, shape, axes=axes, num_threads=threads)
             with pytest.raises(ValueError, match=r"1 do not"):
-                cpool.max_unpool2d(vals, idx, 2, output_size=(H, W), axes=(1, 2),
-                                   num_threads=threads)
+                unpool(vals, idx, 2, output_size=sizes, axes=axes, num_threads=threads)
             continue
         for accumulate in (True, False):
-            want = np.moveaxis(_reference.scatter(planes(vals), planes(idx), (P, C, H, W),
-                                                  accumulate=accumulate), 1, -1)
-            got = (cpool.max_pool2d_backward(vals, idx, shape, axes=(1, 2), num_threads=threads)
-                   if accumulate else
-                   cpool.max_unpool2d(vals, idx, 2, output_size=(H, W), axes=(1, 2),
-                                      num_threads=threads))
+            want = _reference.scatter(planes(vals), planes(idx), flat, accumulate=accumulate)
+            want = np.moveaxis(want.reshape(P, C, *sizes), 1, -1)
+            got = (backward(vals, idx, shape, axes=axes, num_threads=threads) if accumulate
+                   else unpool(vals, idx, 2, output_size=sizes, axes=axes, num_threads=threads))
             assert_identical(got, want)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype):
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype, channels_last):
     """The 3-D 2x2x2 gradient from max_pool3d's own indices (every volume in its windows: the
-    one-pass tiles) equals the reference scatter, with ties, zeros of both signs and NaN in
-    the input, and a slice, a row and a column past the last window."""
-    x = random_array(rng, (2, 3, 5, 7, 37), dtype)
+    one-pass tiles, of volumes or of channels-last lanes) equals the reference scatter, with
+    ties, zeros of both signs and NaN in the input, and a slice, a row and a column past the
+    last window."""
+    x = random_array(rng, (2, 8, 5, 7, 37), dtype)
     x.reshape(-1)[::11] = 0.0
     x.reshape(-1)[5::13] = -0.0
     x.reshape(-1)[7::29] = np.nan
-    y, idx = cpool.max_pool3d(x, 2, return_indices=True)
+    if channels_last:  # (2, 5, 7, 37, 8): the same values, channels last
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    axes = (1, 2, 3) if channels_last else (-3, -2, -1)
+    y, idx = cpool.max_pool3d(x, 2, return_indices=True, axes=axes)
+    planes = (lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 1)) if channels_last
+              else a)  # noqa: E731
+    want = _reference.scatter(planes(y), planes(idx), (2, 8, 5, 7 * 37)).reshape(2, 8, 5, 7, 37)
+    if channels_last:
+        want = np.moveaxis(want, 1, -1)
     for threads in (1, 3):
-        assert_identical(cpool.max_pool3d_backward(y, idx, x.shape, num_threads=threads),
-                         _reference.scatter(y, idx, (2, 3, 5, 7 * 37)).reshape(x.shape))
+        assert_identical(cpool.max_pool3d_backward(y, idx, x.shape, axes=axes,
+                                                   num_threads=threads), want)
 
 
 @pytest.mark.parametrize("axes", [(-2, -1), (1, 2)])

@@ -72,16 +72,18 @@ cdef inline bint _unpool_tiles(const floating* vals, const int64_t* idx, floatin
 
 
 cdef inline bint _unpool_lane_tiles(const floating* vals, const int64_t* idx, floating* out,
-                                    Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t OD, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t D,
+                                    Py_ssize_t H, Py_ssize_t W, Py_ssize_t depth,
                                     Py_ssize_t lanes, Py_ssize_t nb,
                                     bint accumulate) noexcept nogil:
-    """cpool_unpool_lanes_2x2 of the image's dtype: whether it wrote the block of lanes."""
+    """cpool_unpool_lanes_2x2 of the image's (volume's, ``depth`` 2) dtype: whether it wrote
+    the block of lanes."""
     if floating is float:
-        return cpool_unpool_lanes_2x2_f32(vals, idx, out, OH, OW, H, W, lanes, nb, accumulate,
-                                          STREAM_PREFETCH_BYTES)
+        return cpool_unpool_lanes_2x2_f32(vals, idx, out, OD, OH, OW, D, H, W, depth, lanes, nb,
+                                          accumulate, STREAM_PREFETCH_BYTES)
     else:
-        return cpool_unpool_lanes_2x2_f64(vals, idx, out, OH, OW, H, W, lanes, nb, accumulate,
-                                          STREAM_PREFETCH_BYTES)
+        return cpool_unpool_lanes_2x2_f64(vals, idx, out, OD, OH, OW, D, H, W, depth, lanes, nb,
+                                          accumulate, STREAM_PREFETCH_BYTES)
 
 
 cdef inline Py_ssize_t _scatter_plane(const floating* vals, const int64_t* idx, floating* plane,
@@ -156,8 +158,10 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     (max_pool2d(x, 2)'s gradient in cache: the fill and the scatter's reads of it were most
     of the time; max_pool3d(x, 2)'s on (8, 32, 32, 112, 112) float32 from memory, one
     thread, 0.76 of the fill and scatter's time on the Intel Xeon host, one volume 0.82);
-    likewise a 2-D image's block of channels-last lanes by cpool_unpool_lanes_2x2 (NHWC
-    max_pool2d(x, 2)'s gradient on (32, 56, 56, 256), one thread: 0.59 of the time)."""
+    likewise a 2-D image's (a volume's) block of channels-last lanes by
+    cpool_unpool_lanes_2x2 (NHWC max_pool2d(x, 2)'s gradient on (32, 56, 56, 256), one
+    thread: 0.59 of the time; NDHWC max_pool3d(x, 2)'s on (8, 16, 56, 56, 32): 0.61, as fast
+    as the NCDHW volumes' tiles)."""
     cdef Py_ssize_t P = out.shape[0], HW = out.shape[1] // lanes, n = values.shape[1] // lanes
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t p, task, c0
@@ -187,9 +191,9 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     # every plane's attempt would stop: they go straight to the scatter.
     tiles = tiles and _row_in_tiles(&indices[0, 0], out_w, in_w,
                                     H * in_w if depth == 2 else 0)
-    # Channels-last 2-D images likewise, by lane blocks of whole vectors (which
+    # Channels-last images (volumes) likewise, by lane blocks of whole vectors (which
     # cpool_unpool_lanes_2x2 checks).
-    cdef bint lane_tiles = tile_shape and lanes > 1 and depth == 1
+    cdef bint lane_tiles = tile_shape and lanes > 1
     with nogil:
         if lanes > 1:
             for task in prange(P * blocks, schedule='static', num_threads=num_threads):
@@ -198,8 +202,8 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
                 if trace:  # values and indices read, the plane written
                     note_work((HW + 2 * n) * min(block, lanes - c0))
                 if not (lane_tiles and _unpool_lane_tiles(
-                        &values[p, c0], &indices[p, c0], &out[p, c0], OH, out_w, H, in_w,
-                        lanes, min(block, lanes - c0), accumulate)):
+                        &values[p, c0], &indices[p, c0], &out[p, c0], OD, OH, out_w, D, H,
+                        in_w, depth, lanes, min(block, lanes - c0), accumulate)):
                     bad += _scatter_lanes(&values[p, c0] if n > 0 else NULL,
                                           &indices[p, c0] if n > 0 else NULL, &out[p, c0], n,
                                           HW, lanes, min(block, lanes - c0), accumulate)
