@@ -259,14 +259,16 @@ def _global_fill(fn, n, grad_output, input_shape, axes, mean, out, num_threads):
     shape, axes = _v.input_shape_arg(input_shape, axes, fn, n)
     expected = (_v.global_shape(shape, axes, False), _v.global_shape(shape, axes, True))
     plan = _v.prepare_backward(fn, grad_output, shape, axes, expected, out, num_threads,
-                               spatial=False, by_slabs=True)
+                               spatial=False, by_slabs=True, lanes_ok=True)
+    lanes = plan.lanes
     P, HW = math.prod(expected[0]), math.prod(shape[a] for a in axes)
     grad = plan.grad.reshape(P)
-    if plan.slab:  # a new float16 result, a slab of planes at a time
-        _v.gradient_by_slabs(plan, P, lambda a, b, part: _backward.fill_planes(
-            grad[a:b], part, mean, plan.num_threads))
+    if plan.slab:  # a new float16 result, a slab of planes (images) at a time
+        _v.gradient_by_slabs(plan, P // lanes, lambda a, b, part: _backward.fill_planes(
+            grad[a * lanes:b * lanes], part, mean, plan.num_threads, lanes, plan.block))
     else:
-        _backward.fill_planes(grad, plan.out.reshape(P, HW), mean, plan.num_threads)
+        _backward.fill_planes(grad, plan.out.reshape(P // lanes, HW * lanes), mean,
+                              plan.num_threads, lanes, plan.block)
     return plan.finish()
 
 

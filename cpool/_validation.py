@@ -2061,13 +2061,14 @@ def prepare_backward(fn: str, grad_output, result_shape, axes, expected_shapes, 
     already in the kernel's order). ``by_slabs``: its kernel writes each plane of the result
     alone, so that a float16 result may go by :func:`gradient_by_slabs`. ``lanes_ok``: its
     kernel takes channels-last images too (the plan's ``lanes`` > 1: the gradient and result
-    in the caller's order, as :func:`prepare_scatter`'s)."""
+    in the caller's order, as :func:`prepare_scatter`'s; a global op's gradient then holds
+    each image's channels in a row)."""
     g = as_array(grad_output, "grad_output", fn)
     kernel_dtype, result_dtype = _grad_dtypes(g.dtype, "grad_output", fn)
     if g.shape not in expected_shapes:
         want = " or ".join(str(s) for s in expected_shapes)
         raise ValueError(f"{fn}: `grad_output` must have shape {want}, got {g.shape}")
-    lanes = _channels_last_lanes(result_shape, axes) if spatial and lanes_ok else 1
+    lanes = _channels_last_lanes(result_shape, axes) if lanes_ok else 1
     if lanes > 1:
         return _grad_plan(fn, g, None, kernel_dtype, result_dtype, result_shape, axes, out,
                           num_threads, lanes, by_slabs)

@@ -198,6 +198,37 @@ def test_global_avg_backward_divides_like_autograd(rng, dtype, hw):
     np.testing.assert_array_equal(got, t.grad.numpy())
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("batch,C", [((5,), 3), ((2,), 64), ((1,), 300), ((2, 3), 130)])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_channels_last_global_gradients_in_place(rng, monkeypatch, n, batch, C, dtype):
+    """global_avg/sum_poolNd_backward over channels-last images fill them in place (each
+    image's channels divided once, copied to its pixels, by blocks of channels where the
+    threads outnumber the images): the division autograd makes (grad / numel in the
+    gradient's dtype, float16 through float32) on every pixel, with or without ``keepdims``,
+    at 1, 3 and 8 threads, into ``out``."""
+    from cpool import _validation
+    monkeypatch.setattr(_validation, "_MIN_WORK_PER_THREAD", 1)  # threads on small images
+    spatial = {1: (37,), 2: (7, 9), 3: (3, 4, 5)}[n]
+    shape = batch + spatial + (C,)
+    axes = tuple(range(len(batch), len(batch) + n))
+    g = random_array(rng, batch + (C,), dtype)
+    g.reshape(-1)[::7] = -0.0
+    cells = math.prod(spatial)
+    wide = np.float32 if dtype == np.float16 else dtype
+    expand = (slice(None),) * len(batch) + (None,) * n
+    for mean, name in ((True, "avg"), (False, "sum")):
+        want = (g.astype(wide) / wide(cells)).astype(dtype) if mean else g
+        want = np.ascontiguousarray(np.broadcast_to(want[expand], shape))
+        backward = getattr(cpool, f"global_{name}_pool{n}d_backward")
+        for threads in (1, 3, 8):
+            assert_identical(backward(g, shape, axes=axes, num_threads=threads), want)
+        kept = g.reshape(batch + (1,) * n + (C,))
+        out = np.full(shape, np.nan, dtype)
+        assert backward(kept, shape, axes=axes, out=out, num_threads=3) is out
+        assert_identical(out, want)
+
+
 @pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, 2, 1), ((2, 3), (2, 1), (1, 0))])
 @pytest.mark.parametrize("size", ["default", "input"])
 def test_max_unpool_matches_torch(rng, k, s, p, size):
@@ -717,6 +748,9 @@ def _scatters(n, axes):
     return cases
 
 
+SPREADS = ("avg backward", "avg 3 s1 p1 backward, no pad count", "sum backward")
+
+
 @pytest.mark.parametrize("units", [0, 2.5], ids=["a plane a slab", "uneven slabs"])
 @pytest.mark.parametrize("n, shape, axes", [
     (1, (3, 5, 34), None),
@@ -745,10 +779,9 @@ def test_float16_gradients_by_slabs_are_whole_gradients(rng, monkeypatch, units,
         for threads in (1, 3):
             slabbed.clear()
             got = grad(x, np.float16, num_threads=threads)
-            # (Channels-last results: only the scatters, which write them in place; the fills
-            # and spreads write planes moved last through a whole temporary.)
-            assert slabbed or (axes is not None and "max" not in name
-                               and "stochastic" not in name), name
+            # (Channels-last results: the scatters and fills, which write them in place; the
+            # spreads write planes moved last through a whole temporary.)
+            assert slabbed or (axes is not None and name in SPREADS), name
             expected = grad(x, np.float32, num_threads=threads).astype(np.float16)
             assert_identical(got, expected)
     y, i = getattr(cpool, f"max_pool{n}d")(x, 2, return_indices=True,

@@ -20,7 +20,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport pow, powf, sqrt, sqrtf
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._powers cimport cpool_powf_run
@@ -220,24 +220,58 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
 
 
 def fill_planes(const floating[::1] values,  # IN  (P,)
-                floating[:, ::1] out,         # OUT (P, H*W)
-                bint mean, int num_threads):
+                floating[:, ::1] out,         # OUT (P, H*W), or (P // lanes, H*W * lanes)
+                bint mean, int num_threads, Py_ssize_t lanes=1, Py_ssize_t block=1):
     """out[p, :] = values[p], divided by H*W with ``mean``: global sum and average backward.
 
     The division is in the gradient's dtype by H*W in that dtype, as autograd's ``grad /
-    numel`` (multiplying by a rounded 1/(H*W) was 1 ulp off it for some sizes)."""
-    cdef Py_ssize_t P = out.shape[0], HW = out.shape[1]
-    cdef Py_ssize_t p, j
+    numel`` (multiplying by a rounded 1/(H*W) was 1 ulp off it for some sizes).
+
+    Channels-last images (``lanes`` > 1): row ``i`` of ``out`` is image i, each of its pixels
+    ``lanes`` values, and lane c of every pixel gets values[i * lanes + c]. Tasks are (image,
+    ``block`` of lanes): the block's values are worked out once into the first pixel, then
+    copied to the others, in runs of pixels doubling up to 4 KB where the block is the whole
+    pixel. (These
+    gradients went through planes, transposed into place: (32, 56, 56, 64) float32, one
+    thread, 9.4-11 ms against the planes' 1.9 ms.)"""
+    cdef Py_ssize_t P = out.shape[0], HW = out.shape[1] // lanes
+    cdef Py_ssize_t blocks = (lanes + block - 1) // block
+    cdef Py_ssize_t p, j, task, c0, nb, done, run
+    # (Runs copied up to 4 KB: their source, the image's first pixels, stays in L1.)
+    cdef Py_ssize_t run_cap = max(1, 4096 // (lanes * <Py_ssize_t>sizeof(floating)))
     cdef floating v
     cdef floating count = <floating>HW
+    cdef floating* row
     cdef bint trace = tracing()
+    if P == 0 or HW == 0:
+        return
     with nogil:
-        for p in prange(P, schedule='static', num_threads=num_threads):
+        for p in prange(P if lanes == 1 else 0, schedule='static', num_threads=num_threads):
             if trace:  # the plane written
                 note_work(HW)
             v = values[p] / count if mean else values[p]
             for j in range(HW):
                 out[p, j] = v
+        for task in prange(0 if lanes == 1 else P * blocks, schedule='static',
+                           num_threads=num_threads):
+            p = task // blocks
+            c0 = (task - p * blocks) * block
+            nb = min(block, lanes - c0)
+            if trace:  # the block's lanes of the image written
+                note_work(HW * nb)
+            row = &out[p, c0]
+            for j in range(nb):
+                row[j] = (values[p * lanes + c0 + j] / count if mean
+                          else values[p * lanes + c0 + j])
+            if nb == lanes:  # the image is one run: copies of its first pixels, doubling
+                done = 1
+                while done < HW:
+                    run = min(done, HW - done, run_cap)
+                    memcpy(row + done * lanes, row, run * lanes * sizeof(floating))
+                    done = done + run
+            else:
+                for j in range(1, HW):
+                    memcpy(row + j * lanes, row, nb * sizeof(floating))
 
 
 cdef inline void _spread_2x2_squared(const floating* src, const floating* div, floating* r0,
