@@ -905,6 +905,24 @@ def test_an_input_shape_no_array_can_hold_names_it(name):
         op(grad, **kwargs)
 
 
+@pytest.mark.parametrize("k", [3, 4, 5])
+@pytest.mark.parametrize("p,c", [(0, False), (1, False), (1, True)])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 40), (1, 2, 9, 67)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tiling_windows_spread_on_wide_rows(rng, k, p, c, shape, dtype):
+    """Windows as wide as their stride (3x3 s3, ...) over rows wider than 32 (the row-buffer
+    path, which assigns each gradient to its window's columns a tap at a time): one gradient
+    per cell, the sum's gradient bit for bit, the average's to the reference's tolerance."""
+    grad_shape = _reference.sum_pool2d(np.zeros(shape), k, k, p, 1, c).shape
+    grad = random_array(rng, grad_shape, dtype)
+    got = cpool.sum_pool2d_backward(grad, shape, k, k, p, ceil_mode=c)
+    assert_identical(got, _reference.window_sum_backward(grad, shape, k, k, p, 1, c, None)
+                     .astype(dtype))
+    got = cpool.avg_pool2d_backward(grad, shape, k, k, p, c)
+    want = _reference.window_sum_backward(grad, shape, k, k, p, 1, c, (True, None))
+    np.testing.assert_allclose(got, want, *tolerance(dtype, want))
+
+
 @pytest.mark.parametrize("op,k,s,p,d,c", [(op,) + g for g in window_grid()[::5]
                                             for op in ("sum", "avg", "avg_no_pad")
                                             if op == "sum" or g[3] == 1])

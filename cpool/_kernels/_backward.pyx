@@ -691,9 +691,9 @@ cdef inline void _spread_plane(const floating* gp, floating* plane, const floati
                 for ow in range(OW):
                     buf[2 * ow] = g[ow]
                     buf[2 * ow + 1] = g[ow]
-            else:
-                for ow in range(OW):
-                    for u in range(kw):
+            else:  # a tap a sweep: an inner loop of kw per gradient cost 40% of 3x3 s3's time
+                for u in range(kw):
+                    for ow in range(OW):
                         buf[ow * kw + u] = g[ow]
         else:
             for j in range(width):
