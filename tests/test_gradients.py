@@ -923,6 +923,46 @@ def test_tiling_windows_spread_on_wide_rows(rng, k, p, c, shape, dtype):
     np.testing.assert_allclose(got, want, *tolerance(dtype, want))
 
 
+def _row_buffer_spread(g, H, W, k, s, p):
+    """sum_pool2d_backward's row-buffer kernel in NumPy, in its order: per output row, a
+    padded row from +0 plus each gradient at its window's columns, a tap at a time; then that
+    row assigned to each window row no earlier output row reached, added to the others."""
+    P, OH, OW = g.shape
+    width = max(p + W, (OW - 1) * s + k)
+    out = np.zeros((P, H, W), g.dtype)
+    written = 0
+    for oh in range(OH):
+        buf = np.zeros((P, width), g.dtype)
+        for u in range(k):
+            buf[:, u:u + s * (OW - 1) + 1:s] += g[:, oh]
+        row = buf[:, p:p + W]
+        y0, y1 = max(oh * s - p, 0), min(oh * s - p + k, H)
+        for y in range(y0, y1):
+            out[:, y] = out[:, y] + row if y < written else row
+        written = max(written, y1)
+    return out
+
+
+@pytest.mark.parametrize("k,p", [(3, 0), (3, 1), (4, 1), (4, 2), (5, 2), (6, 0), (7, 3)])
+@pytest.mark.parametrize("c", [False, True])
+@pytest.mark.parametrize("W", [33, 40, 57])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stride2_row_spread_in_the_general_order(rng, k, p, c, W, dtype):
+    """Overlapping stride-2 windows over rows wider than 32 (the row-buffer kernel, not the
+    small planes side by side): the sum's gradient equals that kernel's order of additions in
+    NumPy bit for bit, odd and even kernels, widths and padding, floor and ceil mode; the
+    average's is the reference's."""
+    shape = (3, 2, 11, W)
+    grad = random_array(rng, cpool.sum_pool2d(np.zeros(shape), k, 2, p, ceil_mode=c).shape,
+                        dtype)
+    got = cpool.sum_pool2d_backward(grad, shape, k, 2, p, ceil_mode=c)
+    want = _row_buffer_spread(grad.reshape(6, *grad.shape[2:]), 11, W, k, 2, p)
+    assert_identical(got, want.reshape(shape))
+    got = cpool.avg_pool2d_backward(grad, shape, k, 2, p, c)
+    want = _reference.window_sum_backward(grad, shape, k, 2, p, 1, c, (True, None))
+    np.testing.assert_allclose(got, want, *tolerance(dtype, want))
+
+
 @pytest.mark.parametrize("op,k,s,p,d,c", [(op,) + g for g in window_grid()[::5]
                                             for op in ("sum", "avg", "avg_no_pad")
                                             if op == "sum" or g[3] == 1])

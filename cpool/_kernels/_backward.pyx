@@ -695,6 +695,18 @@ cdef inline void _spread_plane(const floating* gp, floating* plane, const floati
                 for u in range(kw):
                     for ow in range(OW):
                         buf[ow * kw + u] = g[ow]
+        elif kw == 3 and sw == 2 and dw == 1 and OW > 0:
+            # 3 taps at stride 2 (avg 3x3 s2 p1's): cell 2q holds (+0 + g[q]) + g[q - 1],
+            # cell 2q + 1 +0 + g[q], the general loop's sums in its order (tap 0 first), in
+            # one pass of two stores a gradient where that loop made three scalar adds.
+            buf[0] = 0 + g[0]
+            buf[1] = 0 + g[0]
+            for ow in range(1, OW):
+                buf[2 * ow] = (0 + g[ow]) + g[ow - 1]
+                buf[2 * ow + 1] = 0 + g[ow]
+            buf[2 * OW] = 0 + g[OW - 1]
+            for j in range(2 * OW + 1, width):
+                buf[j] = 0
         else:
             for j in range(width):
                 buf[j] = 0
