@@ -617,10 +617,7 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
                 if (tile_2x2 and lp_means and reciprocal and _lp_tiles_2x2(
                         &squared_input[p, 0, 0], W, gp, &out[p, 0, 0], OH, OW, size,
                         count_h[0] * count_w[0])):
-                    if 2 * OH < H:
-                        memset(&out[p, 2 * OH, 0], 0, (H - 2 * OH) * W * sizeof(floating))
-                        _times_square_derivative(&out[p, 2 * OH, 0], &squared_input[p, 2 * OH, 0],
-                                                 (H - 2 * OH) * W)
+                    _rows_past_tiles(&out[p, 0, 0], &squared_input[p, 0, 0], OH, H, W)
                     continue
                 if lp_means:
                     gp = _lp_plane_mean_grads(
@@ -636,6 +633,16 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
     finally:
         free(scratch)
         free(drow_h)
+
+
+cdef inline void _rows_past_tiles(floating* plane, const floating* sq, Py_ssize_t OH,
+                                  Py_ssize_t H, Py_ssize_t W) noexcept nogil:
+    """The rows of an (H, W) gradient plane past its OH rows of 2x2 tiles: zeros (LP's, times
+    the square's derivative of ``sq``'s cells where ``sq`` is not NULL, as the tiles are)."""
+    if 2 * OH < H:
+        memset(plane + 2 * OH * W, 0, (H - 2 * OH) * W * sizeof(floating))
+        if sq != NULL:
+            _times_square_derivative(plane + 2 * OH * W, sq + 2 * OH * W, (H - 2 * OH) * W)
 
 
 cdef inline void _spread_plane(const floating* gp, floating* plane, const floating* sq,
@@ -666,10 +673,7 @@ cdef inline void _spread_plane(const floating* gp, floating* plane, const floati
             _spread_2x2(gp + oh * OW, divs, divide, reciprocal, plane + 2 * oh * W,
                         plane + (2 * oh + 1) * W, OW, W, sq + 2 * oh * W if sq != NULL else NULL,
                         sq + (2 * oh + 1) * W if sq != NULL else NULL)
-        if 2 * OH < H:
-            memset(plane + 2 * OH * W, 0, (H - 2 * OH) * W * sizeof(floating))
-            if sq != NULL:
-                _times_square_derivative(plane + 2 * OH * W, sq + 2 * OH * W, (H - 2 * OH) * W)
+        _rows_past_tiles(plane, sq, OH, H, W)
         return
     if dh != 1:
         memset(plane, 0, H * W * sizeof(floating))
