@@ -453,8 +453,10 @@ def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype, channels_last
         x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
     axes = (1, 2, 3) if channels_last else (-3, -2, -1)
     y, idx = cpool.max_pool3d(x, 2, return_indices=True, axes=axes)
-    planes = (lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 1)) if channels_last
-              else a)  # noqa: E731
+
+    def planes(a):  # the reference's layout: channels before the spatial axes
+        return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if channels_last else a
+
     want = _reference.scatter(planes(y), planes(idx), (2, 8, 5, 7 * 37)).reshape(2, 8, 5, 7, 37)
     if channels_last:
         want = np.moveaxis(want, 1, -1)

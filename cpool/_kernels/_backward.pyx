@@ -231,9 +231,8 @@ def fill_planes(const floating[::1] values,  # IN  (P,)
     ``lanes`` values, and lane c of every pixel gets values[i * lanes + c]. Tasks are (image,
     ``block`` of lanes): the block's values are worked out once into the first pixel, then
     copied to the others, in runs of pixels doubling up to 4 KB where the block is the whole
-    pixel. (These
-    gradients went through planes, transposed into place: (32, 56, 56, 64) float32, one
-    thread, 9.4-11 ms against the planes' 1.9 ms.)"""
+    pixel. (These gradients went through planes, transposed into place: (32, 56, 56, 64)
+    float32, one thread, 9.4-11 ms against the planes' 1.9 ms.)"""
     cdef Py_ssize_t P = out.shape[0], HW = out.shape[1] // lanes
     cdef Py_ssize_t blocks = (lanes + block - 1) // block
     cdef Py_ssize_t p, j, task, c0, nb, done, run
