@@ -3275,7 +3275,7 @@ cdef extern from *:
        by column): without NaN, the largest value at the smallest (row, column); with a NaN,
        the NaN at the largest (row, column). Rows below 2**27. AVX2 builds compare the n
        columns at once in two vectors, keys row * 16 + column reduced by a min (or a max);
-       other builds scan as the Cython loop does. */
+       CPOOL_COLUMN_WINNERS says whether they do (other builds scan the columns in Cython). */
     #if defined(__AVX2__)
     #include <immintrin.h>
     static inline int cpool_hmin_epi32(__m256i x) {
@@ -3315,36 +3315,24 @@ cdef extern from *:
         const __m256 low = _mm256_set1_ps(-INFINITY);
         const __m256 b0 = _mm256_blendv_ps(low, a0, _mm256_castsi256_ps(in0));
         const __m256 b1 = _mm256_blendv_ps(low, a1, _mm256_castsi256_ps(in1));
-        __m256 m = _mm256_max_ps(b0, b1);
-        m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
-        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4E));
-        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xB1));
-        const __m256i top0 = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(b0, m, _CMP_EQ_OQ)),
-                                              in0);
-        const __m256i top1 = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(b1, m, _CMP_EQ_OQ)),
-                                              in1);
+        const __m256 m = _mm256_set1_ps(cpool_hmax_f32(_mm256_max_ps(b0, b1)));
+        const __m256i top0 = _mm256_and_si256(
+            _mm256_castps_si256(_mm256_cmp_ps(b0, m, _CMP_EQ_OQ)), in0);
+        const __m256i top1 = _mm256_and_si256(
+            _mm256_castps_si256(_mm256_cmp_ps(b1, m, _CMP_EQ_OQ)), in1);
         const __m256i beyond = _mm256_set1_epi32(0x7FFFFFFF);
         return cpool_hmin_epi32(_mm256_min_epi32(_mm256_blendv_epi8(beyond, k0, top0),
                                                  _mm256_blendv_epi8(beyond, k1, top1))) & 15;
     }
+    #define CPOOL_COLUMN_WINNERS 1
     #else
+    /* Never called: _combine_clipped scans the columns itself where this is 0. */
     static inline int cpool_column_winner_f32(const float* v, const int32_t* r, Py_ssize_t n) {
-        Py_ssize_t t;
-        int best = 0, take;
-        float m = v[0], x;
-        int32_t mr = r[0], xr;
-        for (t = 1; t < n; t++) {
-            x = v[t];
-            xr = r[t];
-            take = (x > m) | ((x == m) & (xr < mr)) | ((x != x) & ((m == m) | (xr >= mr)));
-            if (take) {
-                m = x;
-                mr = xr;
-                best = (int)t;
-            }
-        }
-        return best;
+        (void)v; (void)r; (void)n;
+        return 0;
     }
+    #define CPOOL_COLUMN_WINNERS 0
     #endif
     """
+    bint CPOOL_COLUMN_WINNERS
     int cpool_column_winner_f32(const float* v, const int32_t* r, Py_ssize_t n) noexcept nogil

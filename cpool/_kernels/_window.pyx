@@ -52,7 +52,8 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD
                                   LANE_GROUP_MAX, _lane_group, _lanes_in, _lanes_out,
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
-from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS,
+from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_COLUMN_WINNERS, CPOOL_SAME_3X3_BUF,
+                                   CPOOL_STREAM_ROWS,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_direct_argmax_f32, cpool_direct_argmax_f64,
                                    cpool_direct_max_2x2_f32, cpool_direct_max_2x2_f64,
@@ -1837,16 +1838,16 @@ cdef inline void _combine_clipped(const numeric* vmax, const int32_t* vrow, Py_s
     of an unpadded row (the general path): the same rule, in the same order, lane by lane of
     pixels of ``lanes`` values. Windows with no column are left to the caller.
 
-    float32 planes' windows of up to 16 adjacent columns (``n_rows``, the window's rows, below
-    2**27) take cpool_column_winner_f32, which picks the column the rule keeps from all of
-    them at once (adaptive max with indices 64 -> 6 on (32, 256, 64, 64), one thread: the
-    scalar combine of 11-column windows took two thirds of the time)."""
+    In AVX2 builds, float32 planes' windows of up to 16 adjacent columns (``n_rows``, the
+    window's rows, below 2**27) take cpool_column_winner_f32, which picks the column the rule
+    keeps from all of them at once (adaptive max with indices 64 -> 6 on (32, 256, 64, 64), one
+    thread: the scalar combine of 11-column windows took two thirds of the time)."""
     cdef Py_ssize_t ow, t, i, c
     cdef numeric m
     cdef int32_t hr, hc
     cdef bint take
-    cdef bint columns_at_once = (numeric is float and lanes == 1 and dw == 1
-                                 and n_rows < (1 << 27))
+    cdef bint columns_at_once = (CPOOL_COLUMN_WINNERS and numeric is float and lanes == 1
+                                 and dw == 1 and n_rows < (1 << 27))
     for ow in range(OW):
         if w_n[ow] == 0:
             continue
