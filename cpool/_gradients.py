@@ -48,9 +48,9 @@ def _scatter(fn, values, indices, shape, axes, out, num_threads, accumulate=True
     def rows(a):  # (P, everything of one plane or image)
         return a.reshape(P, a.size // P if P else 0)
 
-    # 2-D planes' row widths (3-D volumes': and their heights; channels-last images' and
-    # volumes': in pixels), for the kernel's one-pass 2x2 (2x2x2) tiles; 0: none.
-    widths = ((plan.grad.shape[axes[-1]], shape[axes[-1]]) if len(axes) in (2, 3) else (0, 0))
+    # The planes' row widths (3-D volumes': and their heights; channels-last images' and
+    # volumes': in pixels), for the kernel's one-pass 2x2 (2x2x2; 1-D signals': 1x2) tiles.
+    widths = (plan.grad.shape[axes[-1]], shape[axes[-1]])
     if len(axes) == 3:
         widths += (plan.grad.shape[axes[-2]], shape[axes[-2]])
     if plan.slab:  # a new float16 result, a slab of planes at a time

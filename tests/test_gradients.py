@@ -324,6 +324,86 @@ def test_scatter_matches_reference(rng, H, W, OH, OW, dtype, case):
                      _reference.scatter(g, i, shape, accumulate=False))
 
 
+# Signals for the 1-D tiles (1x2 windows at stride 2: planes of one row): rows under and over
+# a vector, floor mode (with a spare cell when odd) and ceil mode (the scatter).
+TILE_SIGNALS = [(L, OL) for L in [1, 2, 5, 9, 15, 16, 17, 19, 33, 56, 64, 101]
+                for OL in sorted({L // 2, (L + 1) // 2} - {0})]
+
+
+@pytest.mark.parametrize("L,OL", TILE_SIGNALS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["in_tiles", "one_outside", "last_outside", "shared_cell",
+                                  "lane_outside", "past_the_signal"])
+def test_scatter_1d_matches_reference(rng, L, OL, dtype, case):
+    """max_pool1d_backward adds and max_unpool1d assigns, in output order, bit for bit as the
+    reference: indices inside their two-cell windows or not (a signal of them all inside is
+    written in one pass, the others filled and scattered), two outputs on one cell, signed
+    zeros and NaN; an index one signal length past its window is an error, not a cell of the
+    next signal."""
+    P = 6
+    vals = random_array(rng, (P, OL), dtype)
+    vals.reshape(-1)[::5] = -0.0
+    vals.reshape(-1)[3::7] = np.nan
+    idx = tile_indices(rng, P, 1, OL, 1, L).reshape(P, OL)
+    if case == "one_outside":  # an in-range index in another window, in signals 1 and 4
+        idx[1, 0] = idx[4, 0] = L - 1
+    elif case == "last_outside":
+        idx[2, -1] = idx[5, -1] = 0
+    elif case == "shared_cell":
+        idx[3, :] = idx[3, 0]
+    elif case == "lane_outside":  # in a neighbour's window, from a middle lane
+        j = min(5, OL - 1)
+        if 2 * j + 3 < L or j > 0:
+            idx[1, j] += 2 if 2 * j + 3 < L else -2
+    shape = (2, 3, L)
+    g, i = vals.reshape(2, 3, OL), idx.reshape(2, 3, OL)
+    if case == "past_the_signal":  # a "row" further down, W on: outside the signal
+        i[1, 2, OL // 2] += L
+        with pytest.raises(ValueError, match=rf"= \[0, {L}\); 1 do not"):
+            cpool.max_pool1d_backward(g, i, shape)
+        with pytest.raises(ValueError, match=rf"= \[0, {L}\); 1 do not"):
+            cpool.max_unpool1d(g, i, 2, output_size=(L,))
+        return
+    planes = (2, 3, 1, L)
+    want_added = _reference.scatter(g, i, planes, accumulate=True).reshape(shape)
+    want_placed = _reference.scatter(g, i, planes, accumulate=False).reshape(shape)
+    for threads in (1, 3):
+        assert_identical(cpool.max_pool1d_backward(g, i, shape, num_threads=threads),
+                         want_added)
+        assert_identical(cpool.max_unpool1d(g, i, 2, output_size=(L,), num_threads=threads),
+                         want_placed)
+    # The same signals as planes of one row (max_pool2d's (1, 2) windows).
+    assert_identical(cpool.max_pool2d_backward(g[:, :, None], i[:, :, None], planes),
+                     want_added.reshape(planes))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_max_pool1d_gradient_in_tiles_from_the_forward(rng, dtype, channels_last):
+    """The 1-D k2 s2 gradient from max_pool1d's own indices (every signal in its windows: the
+    one-pass tiles) equals the reference scatter, with ties, zeros of both signs and NaN in
+    the input and a cell past the last window; channels-last signals (by the scatter) too."""
+    x = random_array(rng, (2, 8, 75), dtype)
+    x.reshape(-1)[::11] = 0.0
+    x.reshape(-1)[5::13] = -0.0
+    x.reshape(-1)[7::29] = np.nan
+    if channels_last:  # (2, 75, 8): the same values, channels last
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    axes = (1,) if channels_last else (-1,)
+    y, idx = cpool.max_pool1d(x, 2, return_indices=True, axes=axes)
+
+    def planes(a):  # the reference's layout: channels before the signal
+        return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if channels_last else a
+
+    want = _reference.scatter(planes(y)[:, :, None], planes(idx)[:, :, None],
+                              (2, 8, 1, 75)).reshape(2, 8, 75)
+    if channels_last:
+        want = np.moveaxis(want, 1, -1)
+    for threads in (1, 3):
+        assert_identical(cpool.max_pool1d_backward(y, idx, x.shape, axes=axes,
+                                                   num_threads=threads), want)
+
+
 # Volumes for the 3-D tiles (2x2x2 windows at stride 2): rows under and over a vector, floor
 # mode with a spare slice, row or column where a size is odd, and ceil mode (the scatter).
 TILE_VOLUMES = [(D, H, W, OD, OH, OW) for D, H, W in [(2, 2, 2), (3, 5, 16), (4, 3, 17),

@@ -151,10 +151,11 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     results for any thread count.
 
     ``out_w`` and ``in_w``: the widths of the values' and the result's rows (in pixels,
-    channels-last), where the planes (images) are 2-D (0: not known); with ``out_h`` and
-    ``in_h`` too, their heights, where the "planes" are 3-D volumes. In AVX2 builds a plane
-    whose every index lies in its output's 2x2 stride-2 tile (a volume: 2x2x2), in rows of a
-    vector's outputs or more, is written in one pass by cpool_unpool_2x2, the same bits
+    channels-last), where the planes (images) are 2-D or 1-D signals, a row each (0: not
+    known); with ``out_h`` and ``in_h`` too, their heights, where the "planes" are 3-D
+    volumes. In AVX2 builds a plane whose every index lies in its output's 2x2 stride-2 tile
+    (a volume: 2x2x2; a plane of one row: 1x2), in rows of a vector's outputs or more, is
+    written in one pass by cpool_unpool_2x2, the same bits
     (max_pool2d(x, 2)'s gradient in cache: the fill and the scatter's reads of it were most
     of the time; max_pool3d(x, 2)'s on (8, 32, 32, 112, 112) float32 from memory, one
     thread, 0.76 of the fill and scatter's time on the Intel Xeon host, one volume 0.82);
@@ -180,9 +181,11 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     cdef Py_ssize_t OD = n // (OH * out_w) if OH * out_w > 0 else 0
     cdef Py_ssize_t D = HW // (H * in_w) if H * in_w > 0 else 0
     # (Some values: with none, the first row's check below would read past the indices.)
+    # (Planes of one row, 1-D signals among them, have tiles of one row: 1x2 windows.)
+    cdef Py_ssize_t tile_rows = 1 if H == 1 else 2
     cdef bint tile_shape = (CPOOL_UNPOOL_TILES and n > 0 and out_w > 0
-                            and OD * OH * out_w == n and in_w >= 2 and H >= 2
-                            and D * H * in_w == HW and depth * OD <= D and 2 * OH <= H
+                            and OD * OH * out_w == n and in_w >= 2 and H >= 1
+                            and D * H * in_w == HW and depth * OD <= D and tile_rows * OH <= H
                             and 2 * out_w <= in_w)
     cdef bint tiles = (tile_shape and lanes == 1
                        and out_w >= <Py_ssize_t>(32 // sizeof(floating))  # a vector's outputs

@@ -1442,7 +1442,8 @@ cdef extern from *:
             const __m256##S##_T wz = _mm256_setzero_##S(), wone = _mm256_set1_##S(1), \\
                                 winf = _mm256_set1_##S(INFINITY); \\
             for (; i + 2 * N <= n; i += 2 * N) { \\
-                CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row (float32) */ \\
+                /* 64 bytes a row (float32); a tile of one row hints its row twice */ \\
+            CPOOL_HINT_ROWS(r0 + 2 * i, (r1 ? r1 : r0) + 2 * i, ahead); \\
                 wa0 = _mm256_loadu_##S(r0 + 2 * i); wa1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
                 wb0 = _mm256_loadu_##S(r1 + 2 * i); wb1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
                 wm = _mm256_min_##S(wa0, wm); wm = _mm256_min_##S(wb0, wm); \\
@@ -2569,7 +2570,8 @@ cdef extern from *:
        output row with an index outside its tile; the caller then fills and scatters. Also 0
        without AVX2 and for rows of fewer outputs than a vector (8 floats, 4 doubles): there
        the fill and the scatter are as fast (14-wide planes: a scalar loop of selects took
-       10x their time, GCC's branches on random indices). */
+       10x their time, GCC's branches on random indices). Planes of one row (1-D signals,
+       max_pool1d(x, 2)'s indices) have tiles of one row, two cells each (r1 NULL below). */
     #if defined(__AVX2__)
     #define CPOOL_UNPOOL_TILES 1
     #define CPOOL_SET1_EPI32(x) _mm256_set1_epi32((int)(x))
@@ -2578,8 +2580,6 @@ cdef extern from *:
     #define CPOOL_UNPOOL_WRITE(NAME, S, E, SET1, N) \\
         __m256i c0 = _mm256_cmpeq_##E(local, _mm256_setzero_si256()); \\
         __m256i c1 = _mm256_cmpeq_##E(local, SET1(1)); \\
-        __m256i d0 = _mm256_cmpeq_##E(local, SET1(W)); \\
-        __m256i d1 = _mm256_cmpeq_##E(local, SET1(W + 1)); \\
         __m256##S##_T v = _mm256_loadu_##S(g + i), lo, hi; \\
         if (accumulate) v = _mm256_add_##S(v, _mm256_setzero_##S()); \\
         v = CPOOL_ORDER256_##NAME(v); \\
@@ -2589,6 +2589,9 @@ cdef extern from *:
             _mm256_unpacklo_##E(c0, c1)))); \\
         _mm256_storeu_##S(r0 + 2 * i + N, _mm256_and_##S(hi, _mm256_castsi256_##S( \\
             _mm256_unpackhi_##E(c0, c1)))); \\
+        if (!r1) return _mm256_or_si256(c0, c1); /* tiles of one row */ \\
+        __m256i d0 = _mm256_cmpeq_##E(local, SET1(W)); \\
+        __m256i d1 = _mm256_cmpeq_##E(local, SET1(W + 1)); \\
         _mm256_storeu_##S(r1 + 2 * i, _mm256_and_##S(lo, _mm256_castsi256_##S( \\
             _mm256_unpacklo_##E(d0, d1)))); \\
         _mm256_storeu_##S(r1 + 2 * i + N, _mm256_and_##S(hi, _mm256_castsi256_##S( \\
@@ -2626,10 +2629,15 @@ cdef extern from *:
         CPOOL_UNPOOL_WRITE(f64, pd, epi64, _mm256_set1_epi64x, 4)
     }
     /* A row of n >= N outputs; its last vector overlaps the one before (the same cells
-       written twice). With ``slice`` (3-D, 2x2x2 windows: the cells between a window's two
-       slices), each step writes the second slice's two rows as well, ``base`` + slice on,
-       and an index is in its window if it is in either slice's tile (a cell of the other
-       slice gets +0, as a cell no index names). Whether every index was in its window. */
+       written twice). Tiles of rows r0 and r1, or of r0 alone where r1 is NULL. With
+       ``slice`` (3-D, 2x2x2 windows: the cells between a window's two slices), each step
+       writes the second slice's two rows as well, ``base`` + slice on, and an index is in its
+       window if it is in either slice's tile (a cell of the other slice gets +0, as a cell no
+       index names). Whether every index was in its window. */
+    /* The row loop's call from cpool_unpool_2x2, for output row oh: its locals by name. */
+    #define CPOOL_UNPOOL_ROW(NAME, ACCUMULATE, R1) \\
+        cpool_unpool_row_2x2_##NAME(gp + oh * OW, ip + oh * OW, OW, base, W, r0, (R1), \\
+                                    (ACCUMULATE), ahead, slice)
     #define CPOOL_UNPOOL_2X2(NAME, T, N) \\
     static CPOOL_ALWAYS_INLINE int cpool_unpool_row_2x2_##NAME( \\
             const T* g, const int64_t* idx, Py_ssize_t n, int64_t base, Py_ssize_t W, T* r0, \\
@@ -2638,7 +2646,8 @@ cdef extern from *:
         __m256i in_tile = _mm256_set1_epi32(-1), high = _mm256_setzero_si256(), both; \\
         for (i = 0; i < n; i += N) { \\
             CPOOL_OVERLAP_LAST(i, n, N) \\
-            CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row (float32) */ \\
+            /* 64 bytes a row (float32); a tile of one row hints its row twice */ \\
+            CPOOL_HINT_ROWS(r0 + 2 * i, (r1 ? r1 : r0) + 2 * i, ahead); \\
             if (slice) CPOOL_HINT_ROWS(r0 + slice + 2 * i, r1 + slice + 2 * i, ahead); \\
             both = cpool_unpool_step_##NAME(g, idx, i, base, W, r0, r1, accumulate, &high); \\
             if (slice) \\
@@ -2659,31 +2668,36 @@ cdef extern from *:
                                               Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, \\
                                               Py_ssize_t depth, int accumulate, \\
                                               Py_ssize_t ahead) { \\
-        Py_ssize_t od, oh, s, HW = H * W, slice = depth == 2 ? HW : 0; \\
+        Py_ssize_t od, oh, s, r, HW = H * W, slice = depth == 2 ? HW : 0; \\
+        /* Planes of one row (1-D signals) have tiles of one row: 1x2 windows at stride 2. */ \\
+        const Py_ssize_t rows = H == 1 ? 1 : 2; \\
         int ok; \\
-        if (OW < N) return 0; \\
+        if (OW < N || rows * OH > H || 2 * OW > W || (rows == 1 && depth != 1)) return 0; \\
         for (od = 0; od < OD; od++) { \\
             T* first = plane + depth * od * HW; \\
             const T* gp = g + od * OH * OW; \\
             const int64_t* ip = idx + od * OH * OW; \\
             for (oh = 0; oh < OH; oh++) { \\
-                T* r0 = first + 2 * oh * W; \\
-                int64_t base = depth * od * HW + 2 * oh * W; \\
-                if (accumulate) /* a literal in each copy of the row's loop */ \\
-                    ok = cpool_unpool_row_2x2_##NAME(gp + oh * OW, ip + oh * OW, OW, base, W, \\
-                                                     r0, r0 + W, 1, ahead, slice); \\
+                T* r0 = first + rows * oh * W; \\
+                int64_t base = depth * od * HW + rows * oh * W; \\
+                /* accumulate and a NULL second row: literals in each copy of the row's loop */ \\
+                /* (a second row known only at run time cost the 2x2 tiles 5-7 % in cache) */ \\
+                if (rows == 1) \\
+                    ok = accumulate ? CPOOL_UNPOOL_ROW(NAME, 1, NULL) \\
+                                    : CPOOL_UNPOOL_ROW(NAME, 0, NULL); \\
                 else \\
-                    ok = cpool_unpool_row_2x2_##NAME(gp + oh * OW, ip + oh * OW, OW, base, W, \\
-                                                     r0, r0 + W, 0, ahead, slice); \\
+                    ok = accumulate ? CPOOL_UNPOOL_ROW(NAME, 1, r0 + W) \\
+                                    : CPOOL_UNPOOL_ROW(NAME, 0, r0 + W); \\
                 if (!ok) return 0; \\
                 if (W > 2 * OW) /* the columns past the last tile */ \\
-                    for (s = 0; s < depth; s++) { \\
-                        memset(r0 + s * HW + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
-                        memset(r0 + s * HW + W + 2 * OW, 0, (size_t)(W - 2 * OW) * sizeof(T)); \\
-                    } \\
+                    for (s = 0; s < depth; s++) \\
+                        for (r = 0; r < rows; r++) \\
+                            memset(r0 + s * HW + r * W + 2 * OW, 0, \\
+                                   (size_t)(W - 2 * OW) * sizeof(T)); \\
             } \\
             for (s = 0; s < depth; s++) /* the rows past the last tile */ \\
-                memset(first + s * HW + 2 * OH * W, 0, (size_t)((H - 2 * OH) * W) * sizeof(T)); \\
+                memset(first + s * HW + rows * OH * W, 0, \\
+                       (size_t)((H - rows * OH) * W) * sizeof(T)); \\
         } \\
         memset(plane + depth * OD * HW, 0, (size_t)((D - depth * OD) * HW) * sizeof(T)); \\
         return 1; \\
