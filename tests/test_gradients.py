@@ -451,14 +451,15 @@ def test_scatter_3d_matches_reference(rng, D, H, W, OD, OH, OW, dtype, case):
                      _reference.scatter(g, i, flat, accumulate=False).reshape(shape))
 
 
-# Channels-last images and volumes for the lanes' 2x2 (2x2x2) tiles: spatial sizes, a slice,
-# row or column past the last window where a size is odd (floor mode), ceil mode (the
-# scatter); lanes of whole vectors and not (12 float32 lanes: the scatter).
+# Channels-last signals, images and volumes for the lanes' 1x2 (2x2, 2x2x2) tiles: spatial
+# sizes, a slice, row or column past the last window where a size is odd (floor mode), ceil
+# mode (the scatter); lanes of whole vectors and not (12 float32 lanes: the scatter).
 def _tile_outputs(sizes):
     return itertools.product(*(sorted({n // 2, (n + 1) // 2} - {0}) for n in sizes))
 
 
-TILE_IMAGES = [(sizes, C, outs) for sizes in [(2, 2), (5, 16), (4, 17), (6, 9), (2, 2, 2),
+TILE_IMAGES = [(sizes, C, outs) for sizes in [(2,), (5,), (17,), (2, 2), (5, 16), (4, 17),
+                                              (6, 9), (2, 2, 2),
                                               (3, 5, 16), (4, 3, 9), (5, 2, 4)]
                for C in (8, 12, 24) for outs in _tile_outputs(sizes)]
 
@@ -468,12 +469,12 @@ TILE_IMAGES = [(sizes, C, outs) for sizes in [(2, 2), (5, 16), (4, 17), (6, 9), 
 @pytest.mark.parametrize("case", ["in_tiles", "one_outside", "shared_cell", "next_row_outside",
                                   "slice_outside", "far_outside"])
 def test_channels_last_scatter_matches_reference(rng, sizes, C, outs, dtype, case):
-    """Channels-last max_pool2d/3d_backward adds and max_unpool2d/3d assigns, lane by lane in
-    output order, bit for bit as the reference on each channel's plane (volume): indices
-    inside their 2x2 (2x2x2) windows (a block of lanes all inside is written in one pass),
-    or not (filled and scattered): in another window, two outputs on one cell, a row further
-    down, two slices on, 2^32 off its cell (an error); signed zeros and NaN in the values;
-    1 and 3 threads."""
+    """Channels-last max_pool1d/2d/3d_backward adds and max_unpool1d/2d/3d assigns, lane by
+    lane in output order, bit for bit as the reference on each channel's signal (plane,
+    volume): indices inside their 1x2 (2x2, 2x2x2) windows (a block of lanes all inside is
+    written in one pass), or not (filled and scattered): in another window, two outputs on
+    one cell, a row further down (a signal's: out of range, an error), two slices on, 2^32
+    off its cell (an error); signed zeros and NaN in the values; 1 and 3 threads."""
     P, n = 2, len(sizes)
     W, HW = sizes[-1], math.prod(sizes[-2:])
     vals = random_array(rng, (P, *outs, C), dtype)
@@ -490,9 +491,9 @@ def test_channels_last_scatter_matches_reference(rng, sizes, C, outs, dtype, cas
             last if math.prod(outs) > 1 else 0
     elif case == "shared_cell":
         idx[(1,) + (-1,) * (n - 1) + (slice(None), 5)] = idx[(1,) + (0,) * n + (5,)]
-    elif case == "next_row_outside":
+    elif case == "next_row_outside":  # (a signal's next row is past its end)
         at = (0,) + (0,) * (n - 1) + (-1, 7)
-        idx[at] = min(idx[at] + 2 * W, last)
+        idx[at] = min(idx[at] + 2 * W, last) if n > 1 else idx[at] + W
     elif case == "slice_outside":  # 3-D: two slices on; 2-D: two columns on
         idx[mid + (6,)] = min(idx[mid + (6,)] + (2 * HW if n == 3 else 2), last)
     elif case == "far_outside":
@@ -504,7 +505,7 @@ def test_channels_last_scatter_matches_reference(rng, sizes, C, outs, dtype, cas
     planes = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 1))  # noqa: E731
     flat = (P, C, sizes[0], math.prod(sizes[1:]))  # the reference's planes: (H, W), (D, H*W)
     for threads in (1, 3):
-        if case == "far_outside":
+        if case == "far_outside" or (case == "next_row_outside" and n == 1):
             with pytest.raises(ValueError, match=r"1 do not"):
                 backward(vals, idx, shape, axes=axes, num_threads=threads)
             with pytest.raises(ValueError, match=r"1 do not"):

@@ -2706,10 +2706,11 @@ cdef extern from *:
        that N channels-last indices from idx name, in the lanes of the values (float32: the
        indices' low halves, in order, where every high half is 0); with ``slice`` (a 2x2x2
        window's: the cells between its two slices), the second slice's four too, m[4..7].
-       0 where any index lies outside its window. */
+       With ``rows`` 1 (a 1x2 tile: 1-D signals), the first two alone. 0 where any index lies
+       outside its window. */
     static CPOOL_ALWAYS_INLINE int cpool_lane_cells_f32(const int64_t* idx, int64_t base,
                                                         Py_ssize_t W, Py_ssize_t slice,
-                                                        __m256* m) {
+                                                        Py_ssize_t rows, __m256* m) {
         const __m256i b = _mm256_set1_epi64x(base);
         __m256 lo = _mm256_castsi256_ps(_mm256_sub_epi64(
             _mm256_loadu_si256((const __m256i*)idx), b));
@@ -2721,10 +2722,13 @@ cdef extern from *:
         __m256i high = _mm256_castps_si256(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
         __m256i c0 = _mm256_cmpeq_epi32(low, _mm256_setzero_si256());
         __m256i c1 = _mm256_cmpeq_epi32(low, _mm256_set1_epi32(1));
-        __m256i c2 = _mm256_cmpeq_epi32(low, _mm256_set1_epi32((int)W));
-        __m256i c3 = _mm256_cmpeq_epi32(low, _mm256_set1_epi32((int)(W + 1)));
-        __m256i any = _mm256_or_si256(_mm256_or_si256(c0, c1), _mm256_or_si256(c2, c3));
+        __m256i any = _mm256_or_si256(c0, c1), c2, c3;
         m[0] = _mm256_castsi256_ps(c0); m[1] = _mm256_castsi256_ps(c1);
+        if (rows == 1)
+            return _mm256_testz_si256(high, high) && _mm256_movemask_epi8(any) == -1;
+        c2 = _mm256_cmpeq_epi32(low, _mm256_set1_epi32((int)W));
+        c3 = _mm256_cmpeq_epi32(low, _mm256_set1_epi32((int)(W + 1)));
+        any = _mm256_or_si256(any, _mm256_or_si256(c2, c3));
         m[2] = _mm256_castsi256_ps(c2); m[3] = _mm256_castsi256_ps(c3);
         if (slice) {
             c0 = _mm256_cmpeq_epi32(low, _mm256_set1_epi32((int)slice));
@@ -2740,15 +2744,18 @@ cdef extern from *:
     }
     static CPOOL_ALWAYS_INLINE int cpool_lane_cells_f64(const int64_t* idx, int64_t base,
                                                         Py_ssize_t W, Py_ssize_t slice,
-                                                        __m256d* m) {
+                                                        Py_ssize_t rows, __m256d* m) {
         __m256i local = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)idx),
                                          _mm256_set1_epi64x(base));
         __m256i c0 = _mm256_cmpeq_epi64(local, _mm256_setzero_si256());
         __m256i c1 = _mm256_cmpeq_epi64(local, _mm256_set1_epi64x(1));
-        __m256i c2 = _mm256_cmpeq_epi64(local, _mm256_set1_epi64x(W));
-        __m256i c3 = _mm256_cmpeq_epi64(local, _mm256_set1_epi64x(W + 1));
-        __m256i any = _mm256_or_si256(_mm256_or_si256(c0, c1), _mm256_or_si256(c2, c3));
+        __m256i any = _mm256_or_si256(c0, c1), c2, c3;
         m[0] = _mm256_castsi256_pd(c0); m[1] = _mm256_castsi256_pd(c1);
+        if (rows == 1)
+            return _mm256_movemask_epi8(any) == -1;
+        c2 = _mm256_cmpeq_epi64(local, _mm256_set1_epi64x(W));
+        c3 = _mm256_cmpeq_epi64(local, _mm256_set1_epi64x(W + 1));
+        any = _mm256_or_si256(any, _mm256_or_si256(c2, c3));
         m[2] = _mm256_castsi256_pd(c2); m[3] = _mm256_castsi256_pd(c3);
         if (slice) {
             c0 = _mm256_cmpeq_epi64(local, _mm256_set1_epi64x(slice));
@@ -2762,20 +2769,24 @@ cdef extern from *:
         }
         return _mm256_movemask_epi8(any) == -1;
     }
-    /* The four cells of a 2x2 tile from ``a`` (its first row) and ``b`` (its second),
-       channels-last pixels ``lanes`` values apart: ``v`` masked into each, by m[0..3]; their
-       lines ``ahead`` bytes on hinted where lane ``c`` starts one. */
+    /* The four cells of a 2x2 tile from ``a`` (its first row) and ``b`` (its second; none
+       where ``rows`` is 1), channels-last pixels ``lanes`` values apart: ``v`` masked into
+       each, by m[0..3]; their lines ``ahead`` bytes on hinted where lane ``c`` starts one. */
     #define CPOOL_LANE_TILE(S, a, b, c, m) \\
         if ((c) % (64 / sizeof(*(a))) == 0) { \\
             cpool_prefetch_l2((const char*)((a) + (c)) + ahead); \\
             cpool_prefetch_l2((const char*)((a) + lanes + (c)) + ahead); \\
-            cpool_prefetch_l2((const char*)((b) + (c)) + ahead); \\
-            cpool_prefetch_l2((const char*)((b) + lanes + (c)) + ahead); \\
+            if (rows == 2) { \\
+                cpool_prefetch_l2((const char*)((b) + (c)) + ahead); \\
+                cpool_prefetch_l2((const char*)((b) + lanes + (c)) + ahead); \\
+            } \\
         } \\
         _mm256_storeu_##S((a) + (c), _mm256_and_##S(v, (m)[0])); \\
         _mm256_storeu_##S((a) + lanes + (c), _mm256_and_##S(v, (m)[1])); \\
-        _mm256_storeu_##S((b) + (c), _mm256_and_##S(v, (m)[2])); \\
-        _mm256_storeu_##S((b) + lanes + (c), _mm256_and_##S(v, (m)[3]));
+        if (rows == 2) { \\
+            _mm256_storeu_##S((b) + (c), _mm256_and_##S(v, (m)[2])); \\
+            _mm256_storeu_##S((b) + lanes + (c), _mm256_and_##S(v, (m)[3])); \\
+        }
     /* cpool_unpool_2x2 over channels-last pixels (a 2-D image's, ``lanes`` values each, or
        with ``depth`` 2 a volume's: OD x OH x OW outputs of 2x2x2 windows from D x H x W
        pixels): the ``nb`` lanes from g, idx and out (a block of channels; nb a multiple of N,
@@ -2788,31 +2799,34 @@ cdef extern from *:
        2x2 s2's gradient took 1.3x the forward with indices, where planes took 1.04x). One
        thread, the builds alternating, four rounds, (32, 56, 56, 256): the gradient 19.3 ->
        11.3 ms (0.59; 0.71 without the hints), float64 0.52, max_unpool2d 0.55, two threads
-       0.55, in cache (4, 56, 56, 256) 0.72; (32, 7, 7, 512) 0.99. */
+       0.55, in cache (4, 56, 56, 256) 0.72; (32, 7, 7, 512) 0.99. Images of one row (1-D
+       signals) have tiles of one row: 1x2 windows (``rows`` 1, a literal in its copy). */
     #define CPOOL_UNPOOL_LANES_2X2(NAME, T, S, N) \\
-    static CPOOL_NOINLINE int cpool_unpool_lanes_2x2_##NAME( \\
+    static CPOOL_ALWAYS_INLINE int cpool_unpool_lane_rows_##NAME( \\
             const T* g, const int64_t* idx, T* out, Py_ssize_t OD, Py_ssize_t OH, \\
             Py_ssize_t OW, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t depth, \\
-            Py_ssize_t lanes, Py_ssize_t nb, int accumulate, Py_ssize_t ahead) { \\
+            Py_ssize_t lanes, Py_ssize_t nb, int accumulate, Py_ssize_t ahead, \\
+            Py_ssize_t rows) { \\
         const __m256##S##_T zero = _mm256_setzero_##S(); \\
         const Py_ssize_t HW = H * W, slice = depth == 2 ? HW : 0; \\
         __m256##S##_T v, m[8]; \\
         Py_ssize_t od, oh, ow, c, x, s; \\
-        if (nb % N != 0 || depth * OD > D || 2 * OH > H || 2 * OW > W || W >= INT32_MAX \\
-                || (depth == 2 && HW >= INT32_MAX / 2)) \\
+        if (nb % N != 0 || depth * OD > D || rows * OH > H || 2 * OW > W || W >= INT32_MAX \\
+                || (depth == 2 && HW >= INT32_MAX / 2) || (rows == 1 && depth != 1)) \\
             return 0; \\
         for (od = 0; od < OD; od++) { \\
             T* first = out + depth * od * HW * lanes; /* the window's first slice */ \\
             for (oh = 0; oh < OH; oh++) { \\
-                T* r0 = first + 2 * oh * W * lanes; \\
-                T* r1 = r0 + W * lanes; \\
+                T* r0 = first + rows * oh * W * lanes; \\
+                T* r1 = rows == 2 ? r0 + W * lanes : r0; /* (r0: not written) */ \\
                 for (ow = 0; ow < OW; ow++) { \\
                     const Py_ssize_t at = ((od * OH + oh) * OW + ow) * lanes; \\
-                    const int64_t base = depth * od * HW + 2 * oh * W + 2 * ow; \\
+                    const int64_t base = depth * od * HW + rows * oh * W + 2 * ow; \\
                     T* a = r0 + 2 * ow * lanes; \\
                     T* b = r1 + 2 * ow * lanes; \\
                     for (c = 0; c < nb; c += N) { \\
-                        if (!cpool_lane_cells_##NAME(idx + at + c, base, W, slice, m)) \\
+                        if (!cpool_lane_cells_##NAME(idx + at + c, base, W, slice, rows, \\
+                                                     m)) \\
                             return 0; \\
                         v = _mm256_loadu_##S(g + at + c); \\
                         if (accumulate) v = _mm256_add_##S(v, zero); \\
@@ -2825,16 +2839,27 @@ cdef extern from *:
                 for (s = 0; s < depth; s++) \\
                     for (x = 2 * OW; x < W; x++) { /* a column past the last window */ \\
                         memset(r0 + (s * HW + x) * lanes, 0, (size_t)nb * sizeof(T)); \\
-                        memset(r1 + (s * HW + x) * lanes, 0, (size_t)nb * sizeof(T)); \\
+                        if (rows == 2) \\
+                            memset(r1 + (s * HW + x) * lanes, 0, (size_t)nb * sizeof(T)); \\
                     } \\
             } \\
             for (s = 0; s < depth; s++) /* the rows past the last window */ \\
-                for (x = 2 * OH * W; x < HW; x++) \\
+                for (x = rows * OH * W; x < HW; x++) \\
                     memset(first + (s * HW + x) * lanes, 0, (size_t)nb * sizeof(T)); \\
         } \\
         for (x = depth * OD * HW; x < D * HW; x++) /* the slices past the last window */ \\
             memset(out + x * lanes, 0, (size_t)nb * sizeof(T)); \\
         return 1; \\
+    } \\
+    static CPOOL_NOINLINE int cpool_unpool_lanes_2x2_##NAME( \\
+            const T* g, const int64_t* idx, T* out, Py_ssize_t OD, Py_ssize_t OH, \\
+            Py_ssize_t OW, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W, Py_ssize_t depth, \\
+            Py_ssize_t lanes, Py_ssize_t nb, int accumulate, Py_ssize_t ahead) { \\
+        if (H == 1) \\
+            return cpool_unpool_lane_rows_##NAME(g, idx, out, OD, OH, OW, D, H, W, depth, \\
+                                                 lanes, nb, accumulate, ahead, 1); \\
+        return cpool_unpool_lane_rows_##NAME(g, idx, out, OD, OH, OW, D, H, W, depth, lanes, \\
+                                             nb, accumulate, ahead, 2); \\
     }
     #else
     #define CPOOL_UNPOOL_TILES 0
