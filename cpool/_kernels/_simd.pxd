@@ -1442,8 +1442,7 @@ cdef extern from *:
             const __m256##S##_T wz = _mm256_setzero_##S(), wone = _mm256_set1_##S(1), \\
                                 winf = _mm256_set1_##S(INFINITY); \\
             for (; i + 2 * N <= n; i += 2 * N) { \\
-                /* 64 bytes a row (float32); a tile of one row hints its row twice */ \\
-            CPOOL_HINT_ROWS(r0 + 2 * i, (r1 ? r1 : r0) + 2 * i, ahead); \\
+                CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row (float32) */ \\
                 wa0 = _mm256_loadu_##S(r0 + 2 * i); wa1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
                 wb0 = _mm256_loadu_##S(r1 + 2 * i); wb1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
                 wm = _mm256_min_##S(wa0, wm); wm = _mm256_min_##S(wb0, wm); \\
