@@ -377,33 +377,6 @@ def test_scatter_1d_matches_reference(rng, L, OL, dtype, case):
                      want_added.reshape(planes))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_max_pool1d_gradient_in_tiles_from_the_forward(rng, dtype, channels_last):
-    """The 1-D k2 s2 gradient from max_pool1d's own indices (every signal in its windows: the
-    one-pass tiles) equals the reference scatter, with ties, zeros of both signs and NaN in
-    the input and a cell past the last window; channels-last signals (by the scatter) too."""
-    x = random_array(rng, (2, 8, 75), dtype)
-    x.reshape(-1)[::11] = 0.0
-    x.reshape(-1)[5::13] = -0.0
-    x.reshape(-1)[7::29] = np.nan
-    if channels_last:  # (2, 75, 8): the same values, channels last
-        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
-    axes = (1,) if channels_last else (-1,)
-    y, idx = cpool.max_pool1d(x, 2, return_indices=True, axes=axes)
-
-    def planes(a):  # the reference's layout: channels before the signal
-        return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if channels_last else a
-
-    want = _reference.scatter(planes(y)[:, :, None], planes(idx)[:, :, None],
-                              (2, 8, 1, 75)).reshape(2, 8, 75)
-    if channels_last:
-        want = np.moveaxis(want, 1, -1)
-    for threads in (1, 3):
-        assert_identical(cpool.max_pool1d_backward(y, idx, x.shape, axes=axes,
-                                                   num_threads=threads), want)
-
-
 # Volumes for the 3-D tiles (2x2x2 windows at stride 2): rows under and over a vector, floor
 # mode with a spare slice, row or column where a size is odd, and ceil mode (the scatter).
 TILE_VOLUMES = [(D, H, W, OD, OH, OW) for D, H, W in [(2, 2, 2), (3, 5, 16), (4, 3, 17),
@@ -519,31 +492,35 @@ def test_channels_last_scatter_matches_reference(rng, sizes, C, outs, dtype, cas
             assert_identical(got, want)
 
 
+@pytest.mark.parametrize("spatial", [(75,), (5, 7, 37)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_max_pool3d_gradient_in_tiles_from_the_forward(rng, dtype, channels_last):
-    """The 3-D 2x2x2 gradient from max_pool3d's own indices (every volume in its windows: the
-    one-pass tiles, of volumes or of channels-last lanes) equals the reference scatter, with
-    ties, zeros of both signs and NaN in the input, and a slice, a row and a column past the
-    last window."""
-    x = random_array(rng, (2, 8, 5, 7, 37), dtype)
+def test_max_gradient_in_tiles_from_the_forward(rng, spatial, dtype, channels_last):
+    """The 1-D k2 s2 and 3-D 2x2x2 gradients from max_pool1d's and max_pool3d's own indices
+    (every signal or volume in its windows: the one-pass tiles, of planes or of channels-last
+    lanes) equal the reference scatter, with ties, zeros of both signs and NaN in the input,
+    and a cell (a slice, a row and a column) past the last window."""
+    n = len(spatial)
+    x = random_array(rng, (2, 8) + spatial, dtype)
     x.reshape(-1)[::11] = 0.0
     x.reshape(-1)[5::13] = -0.0
     x.reshape(-1)[7::29] = np.nan
-    if channels_last:  # (2, 5, 7, 37, 8): the same values, channels last
+    if channels_last:  # (2, *spatial, 8): the same values, channels last
         x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
-    axes = (1, 2, 3) if channels_last else (-3, -2, -1)
-    y, idx = cpool.max_pool3d(x, 2, return_indices=True, axes=axes)
+    axes = tuple(range(1, n + 1)) if channels_last else tuple(range(-n, 0))
+    y, idx = getattr(cpool, f"max_pool{n}d")(x, 2, return_indices=True, axes=axes)
 
     def planes(a):  # the reference's layout: channels before the spatial axes
         return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if channels_last else a
 
-    want = _reference.scatter(planes(y), planes(idx), (2, 8, 5, 7 * 37)).reshape(2, 8, 5, 7, 37)
+    # (The reference's planes of one row hold each signal or volume, flat indices alike.)
+    want = _reference.scatter(planes(y), planes(idx),
+                              (2, 8, 1, math.prod(spatial))).reshape((2, 8) + spatial)
     if channels_last:
         want = np.moveaxis(want, 1, -1)
     for threads in (1, 3):
-        assert_identical(cpool.max_pool3d_backward(y, idx, x.shape, axes=axes,
-                                                   num_threads=threads), want)
+        assert_identical(getattr(cpool, f"max_pool{n}d_backward")(
+            y, idx, x.shape, axes=axes, num_threads=threads), want)
 
 
 @pytest.mark.parametrize("axes", [(-2, -1), (1, 2)])
