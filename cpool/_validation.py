@@ -623,9 +623,22 @@ _ONE_ROW = typing.cast(AxisWindows, window_bounds(1, 1, 1, 1, 0, 0, False))
 # ---------------------------------------------------------------------------------------------
 def as_array(value, name: str, fn: str) -> np.ndarray:
     """``np.asarray(value)``; NumPy's conversion errors (a ragged nested list, ...) are re-raised
-    naming the function and the argument."""
-    if isinstance(value, np.ndarray):
+    naming the function and the argument.
+
+    A subclass of ndarray is pooled as the plain array of its data (``np.asarray``'s view): an
+    ``np.matrix`` stays 2-D under every reshape, which the ops' own reshapes of their inputs
+    rely on (it reached them, and failed with NumPy's "cannot reshape" message). A masked
+    array with masked elements is an error: its data under the mask would be pooled as if
+    unmasked, a silent wrong answer."""
+    if type(value) is np.ndarray:
         return value
+    if isinstance(value, np.ma.MaskedArray) and np.ma.getmask(value) is not np.ma.nomask:
+        masked = int(np.count_nonzero(np.ma.getmask(value)))
+        if masked:
+            raise ValueError(
+                f"{fn}: `{name}` is a masked array with {masked} masked element(s); pooling "
+                f"would read the data under the mask. Pass `{name}.filled(value)` to choose "
+                f"what they stand for")
     try:
         return np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -953,7 +966,10 @@ def _result(out, shape, dtype: np.dtype, fn: str, name: str = "out") -> np.ndarr
     """Check a caller's ``out=`` array, or allocate one."""
     if out is None:
         return empty(tuple(shape), dtype)
-    if not isinstance(out, np.ndarray):
+    # A matrix cannot take the result's shape, and a masked array's mask would be left as it
+    # was over the new values; other subclasses (np.memmap) are written as arrays.
+    if type(out) is not np.ndarray and (not isinstance(out, np.ndarray)
+                                        or isinstance(out, (np.matrix, np.ma.MaskedArray))):
         raise TypeError(f"{fn}: `{name}` must be a numpy.ndarray, got {type(out).__name__}")
     if out.dtype != dtype:
         raise TypeError(f"{fn}: `{name}` must have dtype {dtype}, got {out.dtype}")

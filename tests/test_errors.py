@@ -1,4 +1,6 @@
 """Every invalid argument raises ValueError or TypeError naming the parameter and the value."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -166,3 +168,64 @@ def test_messages_show_the_whole_argument(name, kwargs, exc, match):
 def test_divisor_override_is_one_int():
     with pytest.raises(TypeError, match=r"^avg_pool2d: `divisor_override` must be an int, got \(2, 2\)$"):
         cpool.avg_pool2d(X, 2, divisor_override=(2, 2))
+
+
+def _matrix(a):
+    """``np.asmatrix(a)``, without NumPy's warning that the class is not recommended."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.asmatrix(a)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPS))
+def test_subclasses_of_ndarray_are_pooled_as_their_data(name, tmp_path):
+    # np.matrix stays 2-D under every reshape (the ops' reshapes of it failed with NumPy's
+    # "cannot reshape" message); a memory map and a masked array with nothing masked are
+    # their data. Each result is a plain ndarray equal to the plain input's.
+    plain = np.random.default_rng(0).standard_normal((8, 8)).astype(np.float32)
+    mapped = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, plain.shape)
+    mapped[...] = plain
+    unmasked = np.ma.masked_array(plain, mask=np.zeros(plain.shape, bool))
+    for x in (_matrix(plain), mapped, unmasked, np.ma.masked_array(plain)):
+        got = _call(name, x)
+        assert type(got) is np.ndarray
+        np.testing.assert_array_equal(got, _call(name, plain))
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPS))
+def test_masked_elements_are_an_error(name):
+    x = np.ma.masked_less(np.random.default_rng(0).standard_normal((2, 8, 8)), 0)
+    count = int(x.mask.sum())
+    with pytest.raises(ValueError, match=rf"^{name}: `x` is a masked array with {count} masked "
+                                         r"element\(s\); .*`x.filled\(value\)`"):
+        _call(name, x)
+
+
+def test_masked_gradients_and_indices_are_an_error():
+    x = np.random.default_rng(0).standard_normal((2, 8, 8))
+    v, i = cpool.max_pool2d(x, 2, return_indices=True)
+    masked = np.ma.masked_array(v, mask=np.eye(4, dtype=bool)[None].repeat(2, 0))
+    with pytest.raises(ValueError, match=r"^max_pool2d_backward: `grad_output` is a masked array "
+                                         r"with 8 masked"):
+        cpool.max_pool2d_backward(masked, i, x.shape)
+    with pytest.raises(ValueError, match=r"^max_pool2d_backward: `indices` is a masked array"):
+        cpool.max_pool2d_backward(v, np.ma.masked_array(i, mask=i == 0), x.shape)
+    with pytest.raises(ValueError, match=r"^avg_pool2d_backward: `grad_output` is a masked array"):
+        cpool.avg_pool2d_backward(masked, x.shape, 2)
+    # Unmasked, a matrix of gradients is its data.
+    np.testing.assert_array_equal(cpool.avg_pool2d_backward(_matrix(v[0]), (8, 8), 2),
+                                  cpool.avg_pool2d_backward(v[0], (8, 8), 2))
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPS))
+def test_out_that_cannot_hold_the_result_as_an_array(name, tmp_path):
+    good = _call(name, X)
+    for out in (np.ma.masked_array(np.empty(good.shape, good.dtype)),) + (
+            (_matrix(np.empty(good.shape, good.dtype)),) if good.ndim == 2 else ()):
+        with pytest.raises(TypeError, match=rf"^{name}: `out` must be a numpy.ndarray, got "
+                                            rf"{type(out).__name__}"):
+            _call(name, X, out=out)
+    # A memory map is written as an array.
+    mapped = np.lib.format.open_memmap(tmp_path / "out.npy", "w+", good.dtype, good.shape)
+    assert _call(name, X, out=mapped) is mapped
+    np.testing.assert_array_equal(mapped, good)
