@@ -680,7 +680,8 @@ def _as_dask(value, name: str, op_name: str):
                 f"call its compute_chunk_sizes() first")
         return value
     if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
-        return da.from_array(np.asarray(value))
+        # The in-memory ops' conversion: a masked array's masked elements are an error there.
+        return da.from_array(_v.as_array(value, name, f"cpool.dask.{op_name}"))
     raise TypeError(f"cpool.dask.{op_name}: `{name}` must be a dask or NumPy array, "
                     f"got {type(value).__name__}")
 
@@ -697,7 +698,10 @@ def _dispatch(op_name: str, sig: inspect.Signature, *a, **kw):
     """cpool.dask's ``op_name`` called with ``a`` and ``kw``: the arguments bound to cpool's
     signature ``sig`` and checked (the in-memory op on empty stand-ins), then the graph of the
     op's family: windowed blocks, a global tree, spread gradient blocks, or whole planes."""
-    bound = sig.bind(*a, **kw)
+    try:
+        bound = sig.bind(*a, **kw)
+    except TypeError as exc:  # inspect's message names neither the function nor cpool.dask
+        raise TypeError(f"cpool.dask.{op_name}: {exc}") from None
     bound.apply_defaults()
     args = dict(bound.arguments)
     if args.get("num_threads") is None:

@@ -379,6 +379,18 @@ def test_argument_errors_come_before_any_work():
         cd.max_pool2d(unknown, 2)
     with pytest.raises(ValueError, match="non-negative"):
         _computed(cd.stochastic_pool2d(-da.ones((4, 4), chunks=2), 2, seed=0))
+    # An argument the op does not take, or one too many: named with the function.
+    with pytest.raises(TypeError, match=r"^cpool.dask.max_pool2d: got an unexpected keyword "
+                                        r"argument 'out'"):
+        cd.max_pool2d(d, 2, out=np.empty((2, 3, 4, 4)))
+    with pytest.raises(TypeError, match=r"^cpool.dask.global_avg_pool2d: too many"):
+        cd.global_avg_pool2d(d, True, (2, 3), 1, 2)
+    # A NumPy masked array: the in-memory ops' error; without masked elements, its data.
+    x = np.ma.masked_less(_data((2, 8, 8), np.float32, 3), 0)
+    with pytest.raises(ValueError, match=r"^cpool.dask.max_pool2d: `x` is a masked array"):
+        cd.max_pool2d(x, 2)
+    np.testing.assert_array_equal(_computed(cd.max_pool2d(np.ma.masked_array(x.data), 2)),
+                                  cpool.max_pool2d(x.data, 2))
 
 
 def test_numpy_inputs_and_unbatched_arrays():
