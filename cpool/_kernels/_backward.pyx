@@ -182,9 +182,10 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
     cdef Py_ssize_t D = HW // (H * in_w) if H * in_w > 0 else 0
     # (Some values: with none, the first row's check below would read past the indices.)
     # (Planes of one row, 1-D signals among them, have tiles of one row: 1x2 windows.)
+    # (HW > 0 here, so D * H * in_w == HW also says that D and H are at least 1.)
     cdef Py_ssize_t tile_rows = 1 if H == 1 else 2
     cdef bint tile_shape = (CPOOL_UNPOOL_TILES and n > 0 and out_w > 0
-                            and OD * OH * out_w == n and in_w >= 2 and H >= 1
+                            and OD * OH * out_w == n and in_w >= 2
                             and D * H * in_w == HW and depth * OD <= D and tile_rows * OH <= H
                             and 2 * out_w <= in_w)
     cdef bint tiles = (tile_shape and lanes == 1
