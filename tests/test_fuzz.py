@@ -237,7 +237,10 @@ def test_gradients(data):
     outside = int(np.sum(idx == -1))
     if op == "max":
         call = lambda a, i, **kw: cpool.max_pool2d_backward(a, i, shape, **kw)  # noqa: E731
-        expected = ref.scatter(g, idx, shape)
+        # float16 gradients are added in float32 (as the sums' below): a float16 reference
+        # rounds each partial sum, and under cancellation (twelve outputs on one cell, partial
+        # sums near 11 for a total of 1.37) it drifted 0.012 from the float32 result.
+        expected = ref.scatter(g.astype(np.float32) if dtype.itemsize == 2 else g, idx, shape)
     elif op == "unpool":
         assume(p != "same" and p != "valid" and d == (1, 1) and not outside)
         size = shape[-2:]

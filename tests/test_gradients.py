@@ -858,6 +858,24 @@ def test_float16_gradients_by_slabs_are_whole_gradients(rng, monkeypatch, units,
     assert not slabbed and (out == 5).all()
 
 
+def test_float16_max_gradient_is_added_in_float32():
+    """Twelve outputs whose indices share one cell, their partial sums reaching 11 for a
+    total near 1.37 (CI's fuzz drew it: a (5, 4) window dilated (1, 2) with 'same' padding
+    on a 5 x 8 plane): the cell is their float32 sum in output order, rounded once to float16.
+    A float16 sum, rounded at every step, ends at 1.377 instead."""
+    g = np.array([[2.195, 4.355, -3.65, 5.793], [2.426, -5.465, 1.675, -1.657],
+                  [4.633, -1.02, -4.367, -3.553]], np.float16)
+    total = np.float32(0)
+    for v in g.ravel().astype(np.float32):
+        total = np.float32(total + v)
+    want = np.zeros(40, np.float16)
+    want[20] = np.float16(total)
+    for threads in (1, 2):
+        got = cpool.max_pool2d_backward(g, np.full(g.shape, 20), (5, 8), num_threads=threads)
+        assert got.dtype == np.float16
+        assert_identical(got.ravel(), want)
+
+
 def test_big_endian_float16_gradients(rng):
     x = random_array(rng, (2, 3, 8, 8), np.float16)
     y, idx = cpool.max_pool2d(x, 2, return_indices=True)
