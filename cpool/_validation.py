@@ -632,8 +632,8 @@ def as_array(value, name: str, fn: str) -> np.ndarray:
     unmasked, a silent wrong answer."""
     if type(value) is np.ndarray:
         return value
-    if isinstance(value, np.ma.MaskedArray) and np.ma.getmask(value) is not np.ma.nomask:
-        masked = int(np.count_nonzero(np.ma.getmask(value)))
+    if isinstance(value, np.ma.MaskedArray):
+        masked = int(np.count_nonzero(np.ma.getmask(value)))  # nomask (False) counts 0
         if masked:
             raise ValueError(
                 f"{fn}: `{name}` is a masked array with {masked} masked element(s); pooling "
