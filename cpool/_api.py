@@ -39,10 +39,11 @@ def _window_max(plan):
         _v.by_slabs(plan, _window.window_max if plan.indices is None
                     else _window.window_max_with_indices, *plan.kernel_args, plan.num_threads)
     elif plan.indices is None:
-        _window.window_max(plan.x, plan.out, *plan.kernel_args, plan.num_threads)
+        plan.specialised[_window.window_max](plan.x, plan.out, *plan.kernel_args,
+                                             plan.num_threads)
     else:
-        _window.window_max_with_indices(plan.x, plan.out, plan.indices, *plan.kernel_args,
-                                        plan.num_threads)
+        plan.specialised[_window.window_max_with_indices](plan.x, plan.out, plan.indices,
+                                                          *plan.kernel_args, plan.num_threads)
     return plan.finish()
 
 
@@ -64,8 +65,8 @@ def _window_mean(plan, counts, square=False, root=0.0, zero_first=False):
         _v.by_slabs(plan, _window.window_sum, *plan.kernel_args, *counts, True, square,
                     plan.num_threads, root, zero_first)
     else:
-        _window.window_sum(plan.x, plan.out, *plan.kernel_args, *counts, True, square,
-                           plan.num_threads, root, zero_first)
+        plan.specialised[_window.window_sum](plan.x, plan.out, *plan.kernel_args, *counts, True,
+                                             square, plan.num_threads, root, zero_first)
     return plan.finish()
 
 
@@ -92,8 +93,9 @@ def _sum_pool(fn, n, x, kernel_size, stride, padding, dilation, ceil_mode, axes,
         _v.by_slabs(plan, _window.window_sum, *plan.kernel_args, _v.NO_COUNTS, _v.NO_COUNTS,
                     _v.NO_COUNTS, False, False, plan.num_threads)
     else:
-        _window.window_sum(plan.x, plan.out, *plan.kernel_args, _v.NO_COUNTS, _v.NO_COUNTS,
-                           _v.NO_COUNTS, False, False, plan.num_threads)
+        plan.specialised[_window.window_sum](plan.x, plan.out, *plan.kernel_args, _v.NO_COUNTS,
+                                             _v.NO_COUNTS, _v.NO_COUNTS, False, False,
+                                             plan.num_threads)
     return plan.finish()
 
 
@@ -112,11 +114,12 @@ def _global_max(fn, n, x, keepdims, return_indices, axes, out, num_threads):
         return plan.finish()
     indices = plan.indices if with_indices else _UNUSED_INT64
     if plan.lanes > 1:
-        _global.global_max_lanes(plan.x, plan.out, indices, with_indices, plan.lanes,
-                                 plan.pixel, plan.task_size, plan.num_threads)
+        plan.specialised[_global.global_max_lanes](plan.x, plan.out, indices, with_indices,
+                                                   plan.lanes, plan.pixel, plan.task_size,
+                                                   plan.num_threads)
     else:
-        _global.global_max(plan.x, plan.out, indices, with_indices, plan.task_size,
-                           plan.num_threads)
+        plan.specialised[_global.global_max](plan.x, plan.out, indices, with_indices,
+                                             plan.task_size, plan.num_threads)
     return plan.finish()
 
 
@@ -135,10 +138,11 @@ def _global_sum(plan, mean):
         else:
             _v.by_slabs(plan, _global.global_sum, mean, plan.task_size, plan.num_threads)
     elif plan.lanes > 1:
-        _global.global_sum_lanes(plan.x, plan.out, mean, plan.lanes, plan.pixel,
-                                 plan.task_size, plan.num_threads)
+        plan.specialised[_global.global_sum_lanes](plan.x, plan.out, mean, plan.lanes,
+                                                   plan.pixel, plan.task_size, plan.num_threads)
     else:
-        _global.global_sum(plan.x, plan.out, mean, plan.task_size, plan.num_threads)
+        plan.specialised[_global.global_sum](plan.x, plan.out, mean, plan.task_size,
+                                             plan.num_threads)
 
 
 @overload
@@ -666,15 +670,15 @@ def _stochastic_pool(fn, x, kernel_size, stride, padding, training, seed, return
                                        *(() if return_indices else (None,)), *args,
                                        row_origin=row_origin, col_origin=col_origin))
         else:
-            smallest = _stochastic.stochastic_train(plan.x, plan.out, plan.indices, *args,
-                                                     row_origin, col_origin)
+            smallest = plan.specialised[_stochastic.stochastic_train](
+                plan.x, plan.out, plan.indices, *args, row_origin, col_origin)
     else:
         args = (g.h.lo, g.h.count, g.stride[0], g.kernel[1], g.stride[1], g.w.pad_before,
                 g.w.lo, g.w.count, g.clipped, plan.num_threads)
         if plan.slabs is not None:
             smallest = min(_v.by_slabs(plan, _stochastic.stochastic_eval, *args))
         else:
-            smallest = _stochastic.stochastic_eval(plan.x, plan.out, *args)
+            smallest = plan.specialised[_stochastic.stochastic_eval](plan.x, plan.out, *args)
     if smallest < 0:
         raise ValueError(
             f"{fn}: `x` must be non-negative (stochastic pooling samples ReLU outputs); "

@@ -46,6 +46,7 @@ _cpus = _available_cpus()
 # Whether the kernels were built with OpenMP: a property of the build, read once (every call
 # with num_threads=None asks, twice: two calls into the extension a call).
 _OPENMP = bool(_openmp.openmp_enabled())
+_max_threads = _openmp.max_threads
 _serial_after_fork = False  # a fork() child whose inherited libgomp pool cannot run teams
 _parent_threads = 1
 
@@ -128,7 +129,7 @@ def get_num_threads() -> int:
         return 1
     if _override is not None:
         return _override
-    return max(1, _openmp.max_threads())
+    return max(1, _max_threads())
 
 
 def set_num_threads(n: int) -> None:
@@ -183,7 +184,10 @@ def _check(n, fn, name="num_threads"):
 def resolve(num_threads, fn):
     """The thread count for one call: ``num_threads`` checked, or the default; at most the CPUs
     available, and 1 where threads cannot run (a serial build, a fork child of a pool)."""
-    n = get_num_threads() if num_threads is None else _check(num_threads, fn)
+    if num_threads is not None:
+        n = _check(num_threads, fn)
+    else:  # get_num_threads' value, here: every call comes here, and a call of it cost 0.1 us
+        n = max(1, _max_threads()) if _override is None else _override
     if not _OPENMP or _serial_after_fork:
         return 1
     return min(n, _cpus)

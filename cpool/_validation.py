@@ -18,7 +18,7 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from cpool import _threads
+from cpool import _kernels, _threads
 from cpool._kernels import window as _window
 from cpool._kernels._buffers import MIN_BYTES as _POOLED_BYTES
 from cpool._kernels import _convert
@@ -1044,9 +1044,17 @@ class Plan(NamedTuple):
     kernel_args: Optional[tuple] = None  # separable_args (windowed ops)
     counts: Optional[tuple] = None       # avg_divisors (averages)
     slabs: Optional["InputSlabs"] = None  # an input converted a slab at a time (by_slabs)
+    # The kernels' versions for x's and out's dtypes (_kernels.Specialisations): a plan's
+    # kernel call is ``plan.specialised[kernel](plan.x, plan.out, ...)``.
+    specialised: Any = None
 
     def finish(self):
-        return _finish(self.results, self.views, self.targets, self.num_threads)
+        # _finish's first test, here: a recorded plan's kernel writes its results themselves,
+        # and every repeated call comes here.
+        results = self.results
+        if self.targets is results:
+            return results[0] if len(results) == 1 else results
+        return _finish(results, self.views, self.targets, self.num_threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1279,6 +1287,10 @@ def _checked_results(fn: str, out, shape, kernel_dtype, result_dtype, with_indic
 
 # Bounded by bytes as the window bounds are (their arrays are what a recipe holds).
 _RECIPES = _BoundedCache(4 << 20)
+# A recipe's (recipe, nbytes) entry, looked up without _BoundedCache.get's move to the end:
+# that move cost 0.3 us of a (1, 1, 2, 2) call. Recipes are therefore dropped oldest recorded
+# first, not least recently used: a recipe still in use is recorded again by its next call.
+_recipe_entry = _RECIPES._entries.get
 
 
 _new_tuple = tuple.__new__
@@ -1301,6 +1313,7 @@ class _Recipe(NamedTuple):
     num_threads: int
     kernel_args: Optional[tuple]  # separable_args (windowed ops)
     counts: Optional[tuple]       # avg_divisors (averages)
+    specialised: Any              # the plan's kernel versions (Plan.specialised)
     load_capped: bool             # num_threads was None, and the call is one the load caps
     work: int                     # values read and written
     new_result: Any               # np.empty, or empty for a result from the buffer cache
@@ -1314,8 +1327,8 @@ class _Recipe(NamedTuple):
         # constructor is Python-level too) took 0.95 -> 0.6 us of a (1, 1, 2, 2) call; a
         # reshape to the shape an array already has is skipped (None), 0.25 us each.
         (view_shape, shape, result_dtype, with_indices, k4, geometry, task_size, lanes, pixel,
-         num_threads, kernel_args, counts, load_capped, work, new_result, new_indices, _,
-         _) = self
+         num_threads, kernel_args, counts, specialised, load_capped, work, new_result,
+         new_indices, _, _) = self
         result = new_result(shape, result_dtype) if out is None else out
         if load_capped:
             num_threads = _threads.for_load(num_threads, work)
@@ -1328,7 +1341,7 @@ class _Recipe(NamedTuple):
         return _new_tuple(Plan, (x if view_shape is None else x.reshape(view_shape),
                                  result if k4 is None else result.reshape(k4), index_target,
                                  results, results, results, geometry, task_size, lanes, pixel,
-                                 num_threads, kernel_args, counts, None))
+                                 num_threads, kernel_args, counts, None, specialised))
 
 
 # Argument types whose values key a recipe: validation's outcome depends on the value and the
@@ -1387,7 +1400,7 @@ def _record(key: tuple, x: np.ndarray, plan: Plan, default_threads: bool) -> Pla
                                   r[0].shape, r[0].dtype, plan.indices is not None,
                                   None if plan.out.shape == r[0].shape else plan.out.shape,
                                   g, plan.task_size, plan.lanes, plan.pixel,
-                                  plan.num_threads, kernel_args, plan.counts,
+                                  plan.num_threads, kernel_args, plan.counts, plan.specialised,
                                   default_threads and _threads.load_capped(plan.num_threads, work),
                                   work, _allocator(r[0].nbytes),
                                   _allocator(r[0].size * _INT64.itemsize), args, arg_types),
@@ -1423,11 +1436,12 @@ def _recorded(fn: str, op: str, x, out, num_threads, args):
     key = (fn, op, x.shape, x.dtype, _threads.resolve(num_threads, fn), num_threads is None,
            args)
     try:
-        recipe = _RECIPES.get(key)
+        entry = _recipe_entry(key)
     except TypeError:  # an unhashable argument (a list, an array): validated, never recorded
         return None, None
-    if recipe is None:
+    if entry is None:
         return key, None
+    recipe = entry[0]
     # The recorded call's own argument objects (small ints, True, None, a default tuple: the
     # usual repeat) are of its types; others are compared by type.
     if not (all(map(_is, args, recipe.args))
@@ -1576,7 +1590,8 @@ def _window_plan(fn, op, x_in, axes, n, in_dtype, kernel_dtype, result_dtype, ge
         xk, out4, input_slabs = _slab_buffers(xk, in_dtype, slabs, out4, k4, targets, False)
     return Plan(xk, out4, targets[1].reshape(k4) if return_indices else None,
                 results, views, targets, geom, 0, lanes, pixel, nt,
-                separable_args(geom, lanes, pixel), counts, input_slabs)
+                separable_args(geom, lanes, pixel), counts, input_slabs,
+                _kernels.specialisations(xk.dtype, out4.dtype))
 
 
 def _slab_buffers(xk, kernel_dtype, slabs, out, out_shape, targets, flat):
@@ -1931,7 +1946,7 @@ def _global_plan(fn: str, op: str, x, keepdims, return_indices: bool, out, num_t
                                              per_view, targets, True)
         indices = None if indices is None else indices.reshape(per_view)
     return Plan(xk, out, indices, results, views, targets, None, task_size, lanes, pixel, nt,
-                None, None, input_slabs)
+                None, None, input_slabs, _kernels.specialisations(xk.dtype, out.dtype))
 
 
 # Channels-last global ops and scatters: a task is a block of an image's channels, at least
