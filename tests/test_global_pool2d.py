@@ -1,8 +1,11 @@
+import platform
+
 import numpy as np
 import pytest
 
 import _reference as ref
 import cpool
+from cpool._kernels import global_pool
 from _helpers import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, as_bits, assert_identical, random_array,
                       signed_zeros_and_payloads, tolerance)
 
@@ -306,9 +309,34 @@ def test_reference_reductions_equal_the_scan(rng, dtype):
                                               as_bits(e) if e.dtype.kind == "f" else e)
 
 
+@pytest.fixture(params=[True, False], ids=["hinted", "unhinted"])
+def lane_hints(request):
+    """The channels-last global kernels' loops with and without their L2 hints (which one a
+    CPU runs is chosen at import: ``global_pool.lane_hints``)."""
+    was = global_pool.lane_hints(request.param)
+    yield request.param
+    global_pool.lane_hints(was)
+
+
+def test_lane_hints_follow_the_cpu():
+    # The hints go where prefetcht1 fills L2 alone: not on AMD's CPUs before Zen 4 (those
+    # without AVX-512), where it fills L1 as well.
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    if platform.machine() not in ("x86_64", "AMD64", "i686") or "flags" not in info:
+        pytest.skip("not an x86 CPU that /proc/cpuinfo describes")
+    amd = "AuthenticAMD" in info
+    flags = set(next(line for line in info.splitlines() if line.startswith("flags")).split())
+    assert global_pool.lane_hints() is (not amd or "avx512f" in flags)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
 @pytest.mark.parametrize("channels", [1, 7, 16, 17, 40, 100])
-def test_channels_last_sums_do_not_depend_on_where_the_array_starts(rng, dtype, channels):
+def test_channels_last_sums_do_not_depend_on_where_the_array_starts(rng, dtype, channels,
+                                                                     lane_hints):
     # Channels-last sums add a group of pixels a cache line of lanes at a time, the lanes up
     # to the first pixel's next line first: the chunks move with the array's address, each
     # lane's sum must not. Every offset within a line, against the aligned array's bits and
@@ -335,7 +363,7 @@ def test_channels_last_sums_do_not_depend_on_where_the_array_starts(rng, dtype, 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int32])
 @pytest.mark.parametrize("hw", [(1, 1), (1, 7), (2, 4), (3, 3), (3, 6), (7, 7), (8, 8)])
 @pytest.mark.parametrize("channels", [1, 3, 16, 17, 40, 100])
-def test_channels_last_max_in_groups_of_pixels(rng, dtype, hw, channels):
+def test_channels_last_max_in_groups_of_pixels(rng, dtype, hw, channels, lane_hints):
     # Channels-last global max scans eight pixels at a time (groups running across the ends
     # of rows, then the last H*W % 8 pixels one by one), a cache line of lanes at a time from
     # the first pixel's next line, each lane's pixel kept as an int32: every pixel count

@@ -47,10 +47,53 @@ ctypedef fused band_acc:
     uint64_t    # integers, in two's complement (unsigned, so wrap-around is defined)
 
 
+cdef extern from *:
+    """
+    /* Whether cpool_prefetch_l2 (prefetcht1 on x86) leaves L1 alone, as its name means: on
+       Intel's CPUs, and on AMD's since Zen 4, the first of them with AVX-512 (AMD documents
+       T1/T2 into L2 as new in Zen 4). AMD's earlier CPUs treat prefetcht1 as prefetcht0: on
+       the 2-core AMD EPYC (Zen 3, family 19h model 1) a line hinted by prefetcht1 loaded at
+       L1's latency in a pointer chase. Elsewhere (other compilers and architectures, where
+       the hint is the compiler's own L2 builtin or nothing) it is taken to. */
+    static int cpool_prefetch_l2_skips_l1(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return !(__builtin_cpu_is("amd") && !__builtin_cpu_supports("avx512f"));
+    #else
+        return 1;
+    #endif
+    }
+    """
+    bint cpool_prefetch_l2_skips_l1() noexcept nogil
+
+
+# Whether the channels-last global kernels hint each next group of pixels into L2
+# (:func:`_group_sum`): only where such hints stay out of L1. Eight pixels of 2048 float32
+# lanes are 8 KB apart, so a group's lines and the next group's share one L1 set; hinted into
+# L1, the next group's lines evicted the lines being added. On the Zen 3 host, one thread,
+# float32, the hints made (256, 7, 7, 2048) 1.2x as slow (global avg 4.4-4.7 -> 5.3-5.5 ms,
+# max 4.2-4.4 -> 5.1-5.2), (32, 7, 7, 2048) in cache 1.6x (0.39 -> 0.64 ms), and where they go
+# into L2 they took global avg from 4.2 to 3.5 ms (the Zen 4 host; docs/performance.md).
+cdef bint _lane_hints = cpool_prefetch_l2_skips_l1()
+
+
+def lane_hints(on=None):
+    """Whether the channels-last global kernels hint their next pixels into L2 (chosen at
+    import by the CPU: see :func:`cpool_prefetch_l2_skips_l1`); with ``on``, set it (the tests
+    run both loops). Returns the value it had. The results are the same either way, bit for
+    bit."""
+    global _lane_hints
+    was = _lane_hints
+    if on is not None:
+        _lane_hints = bool(on)
+    return bool(was)
+
+
 cdef enum:
     TASK_CHUNK = 16  # (plane, band) tasks per parallel iteration: one division per chunk
     PLANE_CHUNK = 64  # small planes per call of cpool_plane_sums (totals on the stack) or _maxima
     LANES = 8  # independent accumulators per run: breaks the add/select dependency chain
+    ALIGNED_GROUP_LINES = 4  # unhinted channels-last sums split pixels this wide (_group_sum)
 
 
 cdef inline numeric _run_max(const numeric* row, Py_ssize_t n, numeric m) noexcept nogil:
@@ -534,7 +577,8 @@ cdef inline Py_ssize_t _pixel_group(const numeric* base, Py_ssize_t row_stride, 
     """The eight pixels from (``y``, ``w``) on in row-major order into q[0..7] (groups run
     across the ends of rows), (y, w) moved past them. Returns the hint distance of
     :func:`_group_sum` and :func:`_group_max`: eight pixels on where the plane's pixels are
-    one run (rows ``W * pixel`` apart), else 0 (no hints)."""
+    one run (rows ``W * pixel`` apart) and the CPU hints into L2 (``_lane_hints``), else 0
+    (no hints)."""
     cdef Py_ssize_t k
     if row_stride == W * pixel:
         q[0] = base + (y[0] * W + w[0]) * pixel
@@ -543,7 +587,7 @@ cdef inline Py_ssize_t _pixel_group(const numeric* base, Py_ssize_t row_stride, 
         w[0] += 8
         y[0] += w[0] // W
         w[0] = w[0] % W
-        return 8 * pixel
+        return 8 * pixel if _lane_hints else 0
     for k in range(8):
         q[k] = base + y[0] * row_stride + w[0] * pixel
         w[0] += 1
@@ -685,7 +729,9 @@ cdef inline void _group_sum(const numeric* p0, const numeric* p1, const numeric*
     group's pixels hinted, 3.6 ms with the group after it). The hints go to L2, not L1: lines
     hinted into L1 eight pixels before their turn were evicted again before it, the more so
     where pixels a multiple of 4 KB apart share an L1 set (a group's eight lines and the next
-    group's eight in one 8-way set). Measured on a 2-core AMD EPYC at one thread, float32
+    group's eight in one 8-way set), and on CPUs whose prefetcht1 fills L1 as well (AMD's
+    before Zen 4) there are no hints (``_lane_hints``). Measured on a 2-core AMD EPYC (Zen 4)
+    at one thread, float32
     (256 * 2048 // C, 7, 7, C), ns a value with L1 hints -> with L2 hints: C = 128 0.42 ->
     0.28, C = 512 0.29 -> 0.21, C = 2048 0.22 -> 0.16; in L3, (8 * 2048 // C, 7, 7, C):
     0.12 -> 0.12 at C = 128 to 512, 0.16 -> 0.12 at C = 1024 to 4096.
@@ -694,12 +740,19 @@ cdef inline void _group_sum(const numeric* p0, const numeric* p1, const numeric*
     start on a line (pixels a multiple of 64 bytes apart all do): NumPy's arrays start 16
     bytes into a line, where every other 32-byte load of the chunks spanned two lines (a C
     model of the loop, (256, 7, 7, 2048) float32: 5.2-5.5 ms aligned, 6.0 ms at NumPy's
-    offset). Each lane's sum is the same whatever the chunks, so are its bits."""
+    offset). Without hints, pixels of ALIGNED_GROUP_LINES lines or more are added in the
+    same two parts (the head up to a line, then the rest in one loop); narrower ones in one
+    loop, where the second call cost more than the split loads (the Zen 3 host, one thread,
+    the one loop against the two parts: (256, 7, 7, 2048) float32 4.6-5.1 against 4.3-4.8
+    ms, in cache 0.40-0.42 against 0.37-0.39; but (64, 112, 112, 3) uint8 0.75-0.76 against
+    0.92, (256, 14, 14, 16) float32 0.116-0.120 against 0.152-0.156). Each lane's sum is the
+    same whatever the chunks, so are its bits."""
     cdef Py_ssize_t line = 64 // sizeof(numeric)  # lanes per cache line
     cdef Py_ssize_t c0 = 0
-    if ahead:
+    if ahead or n >= ALIGNED_GROUP_LINES * line:
         c0 = min(n, <Py_ssize_t>((-<size_t>p0) & 63) // <Py_ssize_t>sizeof(numeric))
         _group_add(p0, p1, p2, p3, p4, p5, p6, p7, 0, c0, acc)
+    if ahead:
         while c0 + line <= n:
             _hint_group(p0, p1, p2, p3, p4, p5, p6, p7, ahead + c0)
             _group_add(p0, p1, p2, p3, p4, p5, p6, p7, c0, c0 + line, acc)
