@@ -72,8 +72,9 @@ cdef extern from *:
 # lanes are 8 KB apart, so a group's lines and the next group's share one L1 set; hinted into
 # L1, the next group's lines evicted the lines being added. On the Zen 3 host, one thread,
 # float32, the hints made (256, 7, 7, 2048) 1.2x as slow (global avg 4.4-4.7 -> 5.3-5.5 ms,
-# max 4.2-4.4 -> 5.1-5.2), (32, 7, 7, 2048) in cache 1.6x (0.39 -> 0.64 ms), and where they go
-# into L2 they took global avg from 4.2 to 3.5 ms (the Zen 4 host; docs/performance.md).
+# max 4.2-4.4 -> 5.1-5.2), (32, 7, 7, 2048) in cache 1.6x (0.39 -> 0.64 ms); on the host
+# they were tuned on, whose L1 and L2 hints measured apart, they took global avg from 4.2 to
+# 3.5 ms (docs/performance.md).
 cdef bint _lane_hints = cpool_prefetch_l2_skips_l1()
 
 
@@ -730,8 +731,8 @@ cdef inline void _group_sum(const numeric* p0, const numeric* p1, const numeric*
     hinted into L1 eight pixels before their turn were evicted again before it, the more so
     where pixels a multiple of 4 KB apart share an L1 set (a group's eight lines and the next
     group's eight in one 8-way set), and on CPUs whose prefetcht1 fills L1 as well (AMD's
-    before Zen 4) there are no hints (``_lane_hints``). Measured on a 2-core AMD EPYC (Zen 4)
-    at one thread, float32
+    before Zen 4) there are no hints (``_lane_hints``). Measured on the 2-core AMD EPYC of
+    2026-12-04 (whose L1 and L2 hints measured apart) at one thread, float32
     (256 * 2048 // C, 7, 7, C), ns a value with L1 hints -> with L2 hints: C = 128 0.42 ->
     0.28, C = 512 0.29 -> 0.21, C = 2048 0.22 -> 0.16; in L3, (8 * 2048 // C, 7, 7, C):
     0.12 -> 0.12 at C = 128 to 512, 0.16 -> 0.12 at C = 1024 to 4096.
