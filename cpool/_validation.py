@@ -249,6 +249,10 @@ class _BoundedCache:
         # key -> (value, nbytes)
         self._entries: collections.OrderedDict[Any, Any] = collections.OrderedDict()
         self._lock = threading.Lock()
+        # A key's (value, nbytes) entry, or None, without get's move to the end: for a cache
+        # whose hot path cannot pay for the move (its entries are then dropped oldest put
+        # first). Bound here, so that a lookup is one C call.
+        self.entry = self._entries.get
 
     def get(self, key):
         # No lock: the lookup and the move are one atomic OrderedDict call each, and only
@@ -1287,10 +1291,10 @@ def _checked_results(fn: str, out, shape, kernel_dtype, result_dtype, with_indic
 
 # Bounded by bytes as the window bounds are (their arrays are what a recipe holds).
 _RECIPES = _BoundedCache(4 << 20)
-# A recipe's (recipe, nbytes) entry, looked up without _BoundedCache.get's move to the end:
-# that move cost 0.3 us of a (1, 1, 2, 2) call. Recipes are therefore dropped oldest recorded
-# first, not least recently used: a recipe still in use is recorded again by its next call.
-_recipe_entry = _RECIPES._entries.get
+# Recipes are looked up by entry, without get's move to the end: that move cost 0.3 us of a
+# (1, 1, 2, 2) call. So they are dropped oldest recorded first, not least recently used: a
+# recipe still in use is recorded again by its next call.
+_recipe_entry = _RECIPES.entry
 
 
 _new_tuple = tuple.__new__
