@@ -205,6 +205,14 @@ def rows_apart(x):
     return wide[..., :x.shape[-1]]
 
 
+def planes_apart(x):
+    """``x``'s values with a row of gap after each plane: planes whose rows do not run on
+    from the last plane's."""
+    tall = np.zeros(x.shape[:-2] + (x.shape[-2] + 1, x.shape[-1]), x.dtype)
+    tall[..., :-1, :] = x
+    return tall[..., :-1, :]
+
+
 def _before_a_guard_page(data_pages: int) -> np.ndarray:
     """``data_pages`` pages of bytes (uint8) followed by a page that cannot be read, in a
     mapping of their own. Skips where ``mprotect`` is not available."""

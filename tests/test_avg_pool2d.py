@@ -6,8 +6,9 @@ import pytest
 import _reference as ref
 import cpool
 from _helpers import (FLOAT_DTYPES, INT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_MODES, SAME_3X3_WIDTHS,
-                      assert_identical, fits, general_path, random_array, rows_apart,
-                      same_3x3_mode, same_3x3_planes, stacked_rows, tolerance, window_grid)
+                      assert_identical, at_page_end, fits, general_path, planes_apart,
+                      random_array, rows_apart, same_3x3_mode, same_3x3_planes, stacked_rows,
+                      tolerance, window_grid)
 
 # avg_pool2d has no dilation: keep the grid's dilation-1 cases.
 GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1]
@@ -222,6 +223,36 @@ def test_2x2_tiles_every_row_width(rng, W, dtype):
             fast = op(x)
             with general_path():
                 assert_identical(op(x), fast)
+        check(x, 2)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42, 2)) + [56, 64, 66, 130])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_2x2_tiles_run_on_over_planes(rng, W, dtype):
+    # Short float planes (rows of up to 32 values) laid back to back (rows contiguous or
+    # not, planes after each other) take 2x2 stride 2 as one run of rows per task, each row
+    # in whole vectors whose last one runs into the next row's outputs, which that row then
+    # writes over; the last row of a task goes exactly. The bits of the planes a call each
+    # (planes set apart) and of the general path, for even widths of 1 to 4 vectors' worth of
+    # outputs and parts of one (and wider planes, which keep a call per plane), tasks that end
+    # inside a plane (1-3 threads over 7 planes), batches of one image or one channel, sums,
+    # averages (divisors with an exact reciprocal), adaptive averages, and an array that ends
+    # at an unreadable page (no read past the last row's taps).
+    for shape in [(7, 1, 6, W), (1, 7, 2, W), (3, 5, 8, W)]:
+        x = random_array(rng, shape, dtype)
+        x.flat[::13] = -0.0
+        ops = [lambda a, t: cpool.avg_pool2d(a, 2, num_threads=t),
+               lambda a, t: cpool.avg_pool2d(a, 2, divisor_override=2, num_threads=t),
+               lambda a, t: cpool.sum_pool2d(a, 2, num_threads=t),
+               lambda a, t: cpool.adaptive_avg_pool2d(a, (shape[2] // 2, W // 2),
+                                                      num_threads=t)]
+        for op in ops:
+            alone = op(planes_apart(x), 1)
+            with general_path():
+                assert_identical(op(x, 1), alone)
+            for xs in (x, rows_apart(x), at_page_end(x)):
+                for threads in (1, 2, 3):
+                    assert_identical(op(xs, threads), alone)
         check(x, 2)
 
 

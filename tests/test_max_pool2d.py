@@ -7,7 +7,8 @@ import _reference as ref
 import cpool
 from _helpers import (ALL_DTYPES, FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_WIDTHS, as_bits,
                       assert_identical, at_page_end, fits,
-                      general_path, random_array, rows_apart, signed_zeros_and_payloads,
+                      general_path, planes_apart, random_array, rows_apart,
+                      signed_zeros_and_payloads,
                       stacked_rows, window_grid)
 
 GRID = window_grid()
@@ -388,6 +389,29 @@ def test_tiles_every_row_width(rng, W, dtype, k):
         np.testing.assert_array_equal(
             as_bits(cpool.adaptive_max_pool2d(x, ((H - 1) // 2, (W - 1) // 2))),
             as_bits(ref.max_pool2d(x, 3, 2)))
+
+
+@pytest.mark.parametrize("W", list(range(2, 42, 2)) + [56, 64, 66, 130])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_2x2_tiles_run_on_over_planes(rng, W, dtype):
+    # Short float planes (rows of up to 32 values) laid back to back take max 2x2 stride 2 as
+    # one run of rows per task, each row's last vector running into the next row's outputs
+    # and taps, whose NaN and -0 lanes must not send the row to the scan (nor be missed where
+    # they are its own): the reference's bits with specials sparse and dense, a NaN or -0 in
+    # every gap between rows (the lanes past each row), tasks that end inside a plane (1-3
+    # threads), wider planes (a call per plane), and an array that ends at an unreadable
+    # page.
+    for shape in [(7, 1, 6, W), (3, 5, 8, W)]:
+        for x in (_sparse_specials(rng, shape, dtype), _tie_heavy(rng, shape, dtype),
+                  signed_zeros_and_payloads(rng, shape, dtype)):
+            exp = as_bits(ref.max_pool2d(x, 2))
+            for gap in (np.nan, -0.0):
+                wide = np.full(shape[:-1] + (W + 3,), gap, dtype)
+                wide[..., :W] = x
+                for xs in (x, wide[..., :W], planes_apart(x), at_page_end(x)):
+                    for threads in (1, 2, 3):
+                        np.testing.assert_array_equal(
+                            as_bits(cpool.max_pool2d(xs, 2, num_threads=threads)), exp)
 
 
 @pytest.mark.parametrize("W", [3, 4, 5, 9, 16, 17, 33, 34, 35, 40, 41, 56, 57, 113, 1031])

@@ -1125,35 +1125,45 @@ cdef extern from *:
     #define CPOOL_EVEN256_f64(a, b) _mm256_unpacklo_pd(a, b)
     #define CPOOL_ODD256_f64(a, b) _mm256_unpackhi_pd(a, b)
     #define CPOOL_ORDER256_f64(v) _mm256_permute4x64_pd(v, _MM_SHUFFLE(3, 1, 2, 0))
-    #define CPOOL_TILES_WIDE(NAME, T, S, N) \\
+    /* 2N outputs of cpool_tiles_2x2 (op as there) from columns 0 .. 4N-1 of rows r0 and r1, in
+       one 256-bit vector (M = 2N values a load); max ors its NaN and -0 lanes into *flags0
+       (the first load's columns) and *flags1 (the second's). */
+    #define CPOOL_TILE_VECTOR(NAME, T, S, M) \\
+    static CPOOL_ALWAYS_INLINE __m256##S##_T cpool_tile_vector_##NAME( \\
+            const T* r0, const T* r1, int op, __m256##S##_T sv, __m256##S##_T zbv, \\
+            __m256##S##_T zav, __m256##S##_T* flags0, __m256##S##_T* flags1) { \\
+        __m256##S##_T a0 = _mm256_loadu_##S(r0), a1 = _mm256_loadu_##S(r0 + M); \\
+        __m256##S##_T b0 = _mm256_loadu_##S(r1), b1 = _mm256_loadu_##S(r1 + M); \\
+        __m256##S##_T c0, c1, e, o; \\
+        if (op == 2) { \\
+            c0 = _mm256_max_##S(b0, a0); \\
+            c1 = _mm256_max_##S(b1, a1); \\
+            *flags0 = _mm256_or_##S(*flags0, _mm256_or_##S(_mm256_cmp_##S(a0, b0, _CMP_UNORD_Q), \\
+                                                           CPOOL_NEGZERO256(S, c0))); \\
+            *flags1 = _mm256_or_##S(*flags1, _mm256_or_##S(_mm256_cmp_##S(a1, b1, _CMP_UNORD_Q), \\
+                                                           CPOOL_NEGZERO256(S, c1))); \\
+        } else if (op == 1) { \\
+            c0 = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
+            c1 = _mm256_add_##S(_mm256_mul_##S(a1, a1), _mm256_mul_##S(b1, b1)); \\
+        } else { \\
+            c0 = _mm256_add_##S(a0, b0); \\
+            c1 = _mm256_add_##S(a1, b1); \\
+        } \\
+        e = CPOOL_EVEN256_##NAME(c0, c1); \\
+        o = CPOOL_ODD256_##NAME(c0, c1); \\
+        return CPOOL_ORDER256_##NAME(op == 2 ? _mm256_max_##S(o, e) \\
+            : _mm256_add_##S(_mm256_mul_##S(_mm256_add_##S(_mm256_add_##S(e, o), zbv), sv), \\
+                             zav)); \\
+    }
+    #define CPOOL_TILES_WIDE(NAME, T, S, N) { \\
+        __m256##S##_T sv256 = _mm256_set1_##S(scale), zb256 = _mm256_set1_##S(zb); \\
+        __m256##S##_T za256 = _mm256_set1_##S(za); \\
         for (; i + 2 * N <= n; i += 2 * N) { \\
             CPOOL_HINT_ROWS(h0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row */ \\
-            __m256##S##_T a0 = _mm256_loadu_##S(r0 + 2 * i), a1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
-            __m256##S##_T b0 = _mm256_loadu_##S(r1 + 2 * i), b1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
-            __m256##S##_T c0, c1, e, o; \\
-            if (op == 2) { \\
-                flags256 = _mm256_or_##S(flags256, _mm256_or_##S( \\
-                    _mm256_cmp_##S(a0, b0, _CMP_UNORD_Q), _mm256_cmp_##S(a1, b1, _CMP_UNORD_Q))); \\
-                c0 = _mm256_max_##S(b0, a0); \\
-                c1 = _mm256_max_##S(b1, a1); \\
-                flags256 = _mm256_or_##S(flags256, _mm256_or_##S(CPOOL_NEGZERO256(S, c0), \\
-                                                                 CPOOL_NEGZERO256(S, c1))); \\
-            } else if (op == 1) { \\
-                c0 = _mm256_add_##S(_mm256_mul_##S(a0, a0), _mm256_mul_##S(b0, b0)); \\
-                c1 = _mm256_add_##S(_mm256_mul_##S(a1, a1), _mm256_mul_##S(b1, b1)); \\
-            } else { \\
-                c0 = _mm256_add_##S(a0, b0); \\
-                c1 = _mm256_add_##S(a1, b1); \\
-            } \\
-            e = CPOOL_EVEN256_##NAME(c0, c1); \\
-            o = CPOOL_ODD256_##NAME(c0, c1); \\
-            _mm256_storeu_##S(out + i, CPOOL_ORDER256_##NAME( \\
-                op == 2 ? _mm256_max_##S(o, e) \\
-                        : _mm256_add_##S(_mm256_mul_##S(_mm256_add_##S(_mm256_add_##S(e, o), \\
-                                                                       _mm256_set1_##S(zb)), \\
-                                                        _mm256_set1_##S(scale)), \\
-                                         _mm256_set1_##S(za)))); \\
-        }
+            _mm256_storeu_##S(out + i, cpool_tile_vector_##NAME(r0 + 2 * i, r1 + 2 * i, op, \\
+                                                                sv256, zb256, za256, \\
+                                                                &flags256, &flags256)); \\
+        } }
     #define CPOOL_TILES_WIDE_FLAGS(S) (_mm256_movemask_##S(flags256) != 0)
     /* cpool_tiles_3x3_max's vectors of 2N outputs, each column's max computed once: c0 and c1
        the column maxima of columns 2i .. 2i+4N-1, whose even and odd lanes are each window's
@@ -1954,6 +1964,7 @@ cdef extern from *:
     #else
     #define CPOOL_EVAL_WIDE(NAME, S, N)
     #define CPOOL_ARGMAX_WIDE(NAME, T, S, N)
+    #define CPOOL_TILE_VECTOR(NAME, T, S, M)
     #define CPOOL_TILES_WIDE(NAME, T, S, N)
     #define CPOOL_TILES_3X3_WIDE(NAME, T, S, N)
     #define CPOOL_COLUMN_MAX3_256(NAME, T, S)
@@ -2009,6 +2020,8 @@ cdef extern from *:
             out[at] = cpool_tile_2x2_one_##NAME(r0, r1, at, op, scale, &any); \\
         return any | (_mm_movemask_##S(flags) != 0) | CPOOL_TILES_WIDE_FLAGS(S); \\
     }
+    CPOOL_TILE_VECTOR(f32, float, ps, 8)
+    CPOOL_TILE_VECTOR(f64, double, pd, 4)
     CPOOL_TILES_2X2(f32, float, __m128, ps, 4)
     CPOOL_TILES_2X2(f64, double, __m128d, pd, 2)
     /* Max over rows of 3x3 tiles at stride 2 (adaptive 13 -> 6, the windows inside a row of
@@ -2420,6 +2433,15 @@ cdef extern from *:
     CPOOL_LP2_SPREAD_2X2(f32, float)
     CPOOL_LP2_SPREAD_2X2(f64, double)
     #endif
+    /* The call of F (cpool_tile_rows_2x2's or cpool_tile_run_2x2's loop, always inlined) with
+       op as a literal, one copy of the loop per op. */
+    #define CPOOL_TILE_OP_CALLS(F) \\
+        switch (op) { \\
+            case 2: return F(x, below, step, n_rows, out, n, 2, scale, ahead); \\
+            case 1: return F(x, below, step, n_rows, out, n, 1, scale, ahead); \\
+            case 3: return F(x, below, step, n_rows, out, n, 3, scale, ahead); \\
+            default: return F(x, below, step, n_rows, out, n, 0, scale, ahead); \\
+        }
     #define CPOOL_TILE_ROWS(NAME, T) \\
     /* cpool_tiles_2x2 over n_rows output rows of n values each (contiguous in out): output row \\
        r from input rows x + r*step and x + r*step + below. One call for a small plane's rows \\
@@ -2439,19 +2461,73 @@ cdef extern from *:
     static inline int cpool_tile_rows_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
                                                  Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
                                                  int op, T scale, Py_ssize_t ahead) { \\
-        switch (op) { \\
-            case 2: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 2, \\
-                                                         scale, ahead); \\
-            case 1: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 1, \\
-                                                         scale, ahead); \\
-            case 3: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 3, \\
-                                                         scale, ahead); \\
-            default: return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, 0, \\
-                                                          scale, ahead); \\
-        } \\
+        CPOOL_TILE_OP_CALLS(cpool_tile_rows_2x2_op_##NAME) \\
     }
     CPOOL_TILE_ROWS(f32, float)
     CPOOL_TILE_ROWS(f64, double)
+    /* cpool_tile_rows_2x2 over rows that run on back to back (the rows of short planes laid
+       one after another, step apart; the outputs contiguous), whole 256-bit vectors of
+       outputs a row: a row's last vector runs past its n outputs into the next row's, whose
+       own stores then overwrite them, so a row costs ceil(n / M) vectors, without the
+       overlapping last one, the scalar tail or a call per plane (max 2x2 on 14-wide float32
+       planes: a row of 7 outputs as one vector, not two of 4). The last row goes by
+       cpool_tiles_2x2, exactly. Where a row's vectors would read past the last row's taps
+       (2 ceil(n/M) M > step + 2n, or below < 0) or write past the next row's outputs
+       (ceil(n/M) M > 2n), every row goes by cpool_tile_rows_2x2. Max's flags leave out the
+       lanes past a row's taps. */
+    #if defined(__AVX2__)
+    #define CPOOL_TILE_RUN(NAME, T, S, M) \\
+    static CPOOL_ALWAYS_INLINE int cpool_tile_run_2x2_op_##NAME( \\
+            const T* x, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
+            int op, T scale, Py_ssize_t ahead) { \\
+        Py_ssize_t K = (n + M - 1) / M, last = 2 * (K - 1) * M, r, k; \\
+        T zb = op == 3 ? (T)0 : (T)-0.0, za = op == 3 ? (T)-0.0 : (T)0; \\
+        __m256##S##_T sv = _mm256_set1_##S(scale), zbv = _mm256_set1_##S(zb); \\
+        __m256##S##_T zav = _mm256_set1_##S(za), flags = _mm256_setzero_##S(); \\
+        __m256##S##_T tail0 = flags, tail1 = flags; \\
+        if (n_rows < 2 || n < 1 || below < 0 || 2 * K * M > step + 2 * n || K * M > 2 * n) \\
+            return cpool_tile_rows_2x2_op_##NAME(x, below, step, n_rows, out, n, op, scale, \\
+                                                 ahead); \\
+        for (r = 0; r + 1 < n_rows; r++) { \\
+            const T* r0 = x + r * step; \\
+            T* o = out + r * n; \\
+            for (k = 0; k < last; k += 2 * M) { \\
+                CPOOL_HINT_ROWS(r0 + k, r0 + below + k, ahead); \\
+                _mm256_storeu_##S(o + k / 2, cpool_tile_vector_##NAME( \\
+                    r0 + k, r0 + below + k, op, sv, zbv, zav, &flags, &flags)); \\
+            } \\
+            CPOOL_HINT_ROWS(r0 + last, r0 + below + last, ahead); \\
+            _mm256_storeu_##S(o + last / 2, cpool_tile_vector_##NAME( \\
+                r0 + last, r0 + below + last, op, sv, zbv, zav, &tail0, &tail1)); \\
+        } \\
+        if (op == 2) /* the last vector's lanes from column 2n - last on are past the row */ \\
+            flags = _mm256_or_##S(flags, _mm256_or_##S( \\
+                _mm256_and_##S(tail0, CPOOL_LANES_BELOW_##NAME(2 * n - last)), \\
+                _mm256_and_##S(tail1, CPOOL_LANES_BELOW_##NAME(2 * n - last - M)))); \\
+        return (_mm256_movemask_##S(flags) != 0) \\
+            | cpool_tiles_2x2_##NAME(x + r * step, x + r * step + below, out + r * n, n, op, \\
+                                     scale, x + r * step, ahead); \\
+    } \\
+    static inline int cpool_tile_run_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
+                                                int op, T scale, Py_ssize_t ahead) { \\
+        CPOOL_TILE_OP_CALLS(cpool_tile_run_2x2_op_##NAME) \\
+    }
+    /* The lanes below count (0 to all of them) as all ones. */
+    #define CPOOL_LANES_BELOW_f32(count) _mm256_castsi256_ps(_mm256_cmpgt_epi32( \\
+        _mm256_set1_epi32((int)(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
+    #define CPOOL_LANES_BELOW_f64(count) _mm256_castsi256_pd(_mm256_cmpgt_epi64( \\
+        _mm256_set1_epi64x((long long)(count)), _mm256_setr_epi64x(0, 1, 2, 3)))
+    #else
+    #define CPOOL_TILE_RUN(NAME, T, S, M) \\
+    static inline int cpool_tile_run_2x2_##NAME(const T* x, Py_ssize_t below, Py_ssize_t step, \\
+                                                Py_ssize_t n_rows, T* out, Py_ssize_t n, \\
+                                                int op, T scale, Py_ssize_t ahead) { \\
+        return cpool_tile_rows_2x2_##NAME(x, below, step, n_rows, out, n, op, scale, ahead); \\
+    }
+    #endif
+    CPOOL_TILE_RUN(f32, float, ps, 8)
+    CPOOL_TILE_RUN(f64, double, pd, 4)
     /* The max of an edge window of max 3x3 s2 (n_cols of 1-3 columns from p, at a row's start
        or, at_end, its end: the windows reaching into the padding or past the row), as
        cpool_window_3_rows, from one vector of column maxima: the L columns from its first
@@ -3213,6 +3289,12 @@ cdef extern from *:
     bint cpool_tile_rows_2x2_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, double* out, Py_ssize_t n, int op,
                                  double scale, Py_ssize_t ahead) noexcept nogil
+    bint cpool_tile_run_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
+                                Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
+                                float scale, Py_ssize_t ahead) noexcept nogil
+    bint cpool_tile_run_2x2_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
+                                Py_ssize_t n_rows, double* out, Py_ssize_t n, int op,
+                                double scale, Py_ssize_t ahead) noexcept nogil
 
 
 cdef extern from *:
