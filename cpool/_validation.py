@@ -22,7 +22,7 @@ from cpool import _kernels, _threads
 from cpool._kernels import window as _window
 from cpool._kernels._buffers import MIN_BYTES as _POOLED_BYTES
 from cpool._kernels import _convert
-from cpool._kernels._buffers import empty
+from cpool._kernels._buffers import empty, same_objects
 
 # ---------------------------------------------------------------------------------------------
 # dtype policy (documented in README and docs): which dtypes run natively, which are promoted.
@@ -1421,7 +1421,6 @@ def _allocator(nbytes: int):
 
 
 _NDARRAY = np.ndarray
-_is = operator.is_
 
 
 def _recorded(fn: str, op: str, x, out, num_threads, args):
@@ -1448,8 +1447,7 @@ def _recorded(fn: str, op: str, x, out, num_threads, args):
     recipe = entry[0]
     # The recorded call's own argument objects (small ints, True, None, a default tuple: the
     # usual repeat) are of its types; others are compared by type.
-    if not (all(map(_is, args, recipe.args))
-            or _arg_types(args) == recipe.arg_types):
+    if not (same_objects(args, recipe.args) or _arg_types(args) == recipe.arg_types):
         return None, None  # equal to a recorded call's arguments, of other types: validated
     if out is None:
         return key, recipe.plan(x)

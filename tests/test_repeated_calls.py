@@ -176,6 +176,23 @@ def test_arguments_of_another_type_are_validated_again():
             cpool.max_pool2d(x, 0)
 
 
+def test_same_objects_is_identity_item_by_item():
+    # The repeat path's check that a call's arguments are its recorded call's own objects
+    # (in C: _buffers.same_objects): equal values of other types, equal tuples that are other
+    # objects, other lengths and empty tuples.
+    from cpool._kernels._buffers import same_objects
+    axes = (-2, -1)
+    args = (2, None, 0, 1, False, False, axes, 2, True, None)
+    assert same_objects(args, tuple(list(args)))
+    assert same_objects((), ())
+    assert not same_objects(args, args[:-1]) and not same_objects(args[:-1], args)
+    assert not same_objects(args, (2, None, 0, 1, False, False, tuple([-2, -1]), 2, True, None))
+    assert not same_objects((1,), (True,)) and not same_objects((2,), (2.0,))
+    assert not same_objects((2,), (np.int64(2),))
+    with pytest.raises(TypeError):
+        same_objects([1], [1])
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("name", ["adaptive_avg_pool", "adaptive_max_pool"])
 def test_adaptive_calls_never_take_a_global_ops_plan(rng, name, n):

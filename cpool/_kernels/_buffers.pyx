@@ -1,5 +1,6 @@
 """A bounded cache of large result buffers, so that calls repeated with the same shapes (a
-training loop, a batch job) reuse the memory of results they have dropped.
+training loop, a batch job) reuse the memory of results they have dropped; and the repeated
+calls' one C-speed check of their arguments (:func:`same_objects`).
 
 Why: an array of more than a few MB is mapped afresh by malloc on every allocation (glibc's
 mmap threshold is at most 32 MB; Dask's workers set it to 64 KB) and returned to the OS when
@@ -281,6 +282,20 @@ def empty(tuple shape, dtype):
         return _empty(shape, dtype)
     finally:
         _set_handler(previous)
+
+
+def same_objects(tuple a, tuple b):
+    """Whether ``a`` and ``b`` hold the same objects, item by item (``is``): a repeated call's
+    check that its arguments are its recorded call's own (cpool._validation._recorded). In
+    C, as the buffer cache is: ``all(map(operator.is_, a, b))`` over a window op's 10
+    arguments took 0.58 us of a (1, 1, 2, 2) call's 5 us."""
+    cdef Py_ssize_t i, n = len(a)
+    if len(b) != n:
+        return False
+    for i in range(n):
+        if a[i] is not b[i]:
+            return False
+    return True
 
 
 def set_limit(limit):
