@@ -11,8 +11,8 @@ import _reference
 import cpool
 from _helpers import (FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_MODES, SAME_3X3_WIDTHS,
                       assert_identical, at_page_end, fits, general_path, misaligned_copy, odd_layouts,
-                      random_array, same_3x3_mode, same_3x3_planes, tolerance, window_grid,
-                      window_sum_gradients)
+                      planes_apart, random_array, rows_apart, same_3x3_mode, same_3x3_planes,
+                      tolerance, window_grid, window_sum_gradients)
 
 GRID = [(k, s, p, d, c) for k, s, p, d, c in window_grid()][::9]
 AVG_GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::5]
@@ -620,6 +620,42 @@ def test_2x2_spread_every_row_width(rng, W, dtype):
         else:
             got = cpool.avg_pool2d_backward(grad, shape, 2, 2, 0, False, *avg, out=out)
         assert_identical(got, want)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42, 2)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_2x2_spread_runs_on_over_planes(rng, W, dtype):
+    # Gradients of 2x2 tilings of short planes laid back to back (rows of up to 32 values)
+    # are spread as one run of rows per task, each gradient row in whole vectors whose last
+    # one writes past its two input rows into the next ones, which are written after it;
+    # the last row of a task goes exactly. Bit for bit against the reference: sums,
+    # averages (exact reciprocals) and a divisor of 3 (a division); adaptive averages
+    # against their planes a task each (and near the reference); tasks that end inside a
+    # plane (1-3 threads over 7 planes), gradients whose planes or rows are set apart, and
+    # gradients and results that end at an unreadable page.
+    for shape in [(7, 1, 6, W), (1, 7, 2, W), (3, 5, 8, W)]:
+        gshape = shape[:2] + (shape[2] // 2, W // 2)
+        grad = random_array(rng, gshape, dtype)
+        grad.flat[::11] = -0.0
+        for avg in (None, (True, None), (True, 3), "adaptive"):
+            if avg == "adaptive":  # (to one cell, W = 2: the global op's gradient)
+                def backward(g, **kw):
+                    return cpool.adaptive_avg_pool2d_backward(g, shape, **kw)
+                want = backward(planes_apart(grad))  # a plane a task
+                np.testing.assert_allclose(want, _reference.adaptive_backward_nd(grad, shape, 2),
+                                           *tolerance(dtype, want))
+            else:
+                want = _reference.window_sum_backward(grad, shape, 2, 2, 0, 1, False, avg)
+
+                def backward(g, **kw):
+                    if avg is None:
+                        return cpool.sum_pool2d_backward(g, shape, 2, **kw)
+                    return cpool.avg_pool2d_backward(g, shape, 2, 2, 0, False, *avg, **kw)
+            for g in (grad, planes_apart(grad), rows_apart(grad), at_page_end(grad)):
+                for threads in (1, 2, 3):
+                    out = at_page_end(np.full(shape, np.nan, dtype))
+                    assert backward(g, out=out, num_threads=threads) is out
+                    assert_identical(out, want)
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)

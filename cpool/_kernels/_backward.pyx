@@ -29,13 +29,14 @@ from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS, CPOOL_
                                    cpool_lp2_spread_2x2_f32, cpool_lp2_spread_2x2_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_spread_2x2_f32, cpool_spread_2x2_f64,
+                                   cpool_spread_run_2x2_f32, cpool_spread_run_2x2_f64,
                                    cpool_stream_fence, cpool_stream_row_f32,
                                    cpool_stream_row_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_unpool_lanes_2x2_f32, cpool_unpool_lanes_2x2_f64,
                                    cpool_unpool_2x2_f32, cpool_unpool_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero, _lane_group,
-                                   _lanes_in, _lanes_out,
+                                   _lanes_in, _lanes_out, _one_count, _row_tasks,
                                    _horizontal, _horizontal_clipped, _padded_width,
                                    _plane_divisors, _powers_of_two, _prefetch_rows, _same_3x3,
                                    _scratch, _thread_slots, _vertical, STREAM_PREFETCH_BYTES,
@@ -605,8 +606,41 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
         _gather_stride1(grad, out, h_lo, h_n, kh, kw, pad_w, w_lo, w_n, count_h, count_w,
                         divide, num_threads, squared_input, squared, lp_means)
         return
-    cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     cdef bint trace = tracing()
+    # 2x2 tilings of short planes laid back to back (the gradients' rows and the planes' rows
+    # one run each), every divisor the same: a task's rows in one call of
+    # cpool_spread_run_2x2 (rows but the task's last in whole vectors), not a call per row of
+    # a plane a task. Adaptive avg 14 -> 7's gradient on (32, 512, 14, 14), one thread: see
+    # docs/performance.md.
+    cdef int64_t cells = _one_count(count_h) * _one_count(count_w) if divide else 1
+    cdef int mode = (1 if reciprocal else 2) if divide else 0
+    cdef floating d = <floating>cells  # (the divisor, or its exact reciprocal)
+    cdef Py_ssize_t n_rows, n_tasks, task, r_lo, r_hi
+    if (tile_2x2 and not squared and cells > 0 and OH > 0 and H == 2 * OH and W == 2 * OW
+            and OW <= 16 and (P == 1 or (grad.strides[0] == OH * OW * sizeof(floating)
+                                         and out.strides[0] == H * W * sizeof(floating)))
+            and grad.strides[1] == OW * sizeof(floating)
+            and out.strides[1] == W * sizeof(floating)):
+        if reciprocal:
+            d = <floating>1 / d
+        n_rows = P * OH
+        n_tasks = _row_tasks(n_rows, num_threads)
+        with nogil:
+            for task in prange(n_tasks, schedule='static', num_threads=num_threads):
+                r_lo = task * n_rows // n_tasks
+                r_hi = (task + 1) * n_rows // n_tasks
+                if trace:
+                    note_work((r_hi - r_lo) * (OW + 2 * W))
+                if floating is float:
+                    cpool_spread_run_2x2_f32(&grad[0, 0, 0] + r_lo * OW, d, mode,
+                                             &out[0, 0, 0] + r_lo * 2 * W, r_hi - r_lo, OW,
+                                             STREAM_PREFETCH_BYTES)
+                else:
+                    cpool_spread_run_2x2_f64(&grad[0, 0, 0] + r_lo * OW, d, mode,
+                                             &out[0, 0, 0] + r_lo * 2 * W, r_hi - r_lo, OW,
+                                             STREAM_PREFETCH_BYTES)
+        return
+    cdef floating* scratch = <floating*>_scratch(num_threads, per_thread, sizeof(floating))
     try:
         drow_h = _thread_slots(num_threads)  # -1: nothing built
         with nogil:

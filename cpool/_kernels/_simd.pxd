@@ -2362,6 +2362,53 @@ cdef extern from *:
     CPOOL_TILE_LOOPS(f32, float)
     CPOOL_TILE_LOOPS(f64, double)
     #endif
+    /* The 2x2 stride-2 gradient spread (cpool_spread_2x2, mode as there, every divisor d) over
+       rows that run on back to back: gradient row r (n values at src + r*n, r < n_rows, n at
+       most 16) onto input rows out + 2rW and out + (2r+1)W, W = 2n (short planes' rows, plane
+       after plane). In AVX2 builds, whole 256-bit vectors of gradients a row, unpacked to
+       pairs: a row's last vector reads past its n gradients into the next row's and writes
+       past its 2n cells, the upper row's into the lower row's (stored after it) and the lower
+       row's into the next upper row's (stored on the next step). The last row, and every row
+       where a vector would write past the next row or without AVX2, by cpool_spread_2x2. */
+    #if defined(__AVX2__)
+    #define CPOOL_SPREAD_RUN_VECTORS(NAME, T, S, M) \\
+        Py_ssize_t K = (n + M - 1) / M, half, k; \\
+        __m256##S##_T dv = _mm256_set1_##S(d), v, lo, hi; \\
+        if (K * M <= 2 * n) \\
+            for (; r + 1 < n_rows; r++) \\
+                for (half = 0; half < 2; half++) { /* the upper row's stores, then the lower's */ \\
+                    T* row = out + (2 * r + half) * W; \\
+                    for (k = 0; k < K * M; k += M) { \\
+                        if (ahead) cpool_prefetch_l2((const char*)(row + 2 * k) + ahead); \\
+                        v = _mm256_loadu_##S(src + r * n + k); \\
+                        if (mode == 1) v = _mm256_mul_##S(v, dv); \\
+                        else if (mode == 2) v = _mm256_div_##S(v, dv); \\
+                        v = _mm256_add_##S(v, _mm256_setzero_##S()); \\
+                        lo = _mm256_unpacklo_##S(v, v); \\
+                        hi = _mm256_unpackhi_##S(v, v); \\
+                        _mm256_storeu_##S(row + 2 * k, _mm256_permute2f128_##S(lo, hi, 0x20)); \\
+                        _mm256_storeu_##S(row + 2 * k + M, \\
+                                          _mm256_permute2f128_##S(lo, hi, 0x31)); \\
+                    } \\
+                }
+    #else
+    #define CPOOL_SPREAD_RUN_VECTORS(NAME, T, S, M)
+    #endif
+    #define CPOOL_SPREAD_RUN(NAME, T, S, M) \\
+    static inline void cpool_spread_run_2x2_##NAME(const T* src, T d, int mode, T* out, \\
+                                                   Py_ssize_t n_rows, Py_ssize_t n, \\
+                                                   Py_ssize_t ahead) { \\
+        Py_ssize_t W = 2 * n, r = 0, i; \\
+        T div[16]; \\
+        CPOOL_SPREAD_RUN_VECTORS(NAME, T, S, M) \\
+        for (i = 0; i < n && i < 16; i++) \\
+            div[i] = d; \\
+        for (; r < n_rows; r++) \\
+            cpool_spread_2x2_##NAME(src + r * n, div, mode, out + 2 * r * W, \\
+                                    out + (2 * r + 1) * W, n, ahead); \\
+    }
+    CPOOL_SPREAD_RUN(f32, float, ps, 8)
+    CPOOL_SPREAD_RUN(f64, double, pd, 4)
     #if !defined(__AVX2__)
     /* The AVX2-only kernels' stubs, for the SSE2 and AVX builds and the portable one alike
        (they stood inside the SSE2 branch, so a build for a CPU without SSE2, an ARM one, had
@@ -3289,6 +3336,10 @@ cdef extern from *:
     bint cpool_tile_rows_2x2_f64(const double* x, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, double* out, Py_ssize_t n, int op,
                                  double scale, Py_ssize_t ahead) noexcept nogil
+    void cpool_spread_run_2x2_f32(const float* src, float d, int mode, float* out,
+                                  Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
+    void cpool_spread_run_2x2_f64(const double* src, double d, int mode, double* out,
+                                  Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
     bint cpool_tile_run_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                 Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                 float scale, Py_ssize_t ahead) noexcept nogil

@@ -39,7 +39,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD_SLOT,
-                                  _any_negzero_or_nan,
+                                  _any_negzero_or_nan, _row_tasks,
                                   _buffer_stride, _first_inner, _inner_end,
                                   _average, _combine, _from_zero,
                                   _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
@@ -75,12 +75,6 @@ from cpool._kernels._types cimport (NO_CELL, _lowest, _replaces, layout, numeric
                                    pixels, planes, signed_ints, sum_out, unsigned_ints)
 
 cdef enum:
-    # Output rows per parallel task at most (one division per task, counters within). A
-    # thread's share is the same whatever it is (_row_tasks); it bounds the run of rows a row
-    # kernel takes in one call and the per-task set-up. Max 3x3 s2 p1 on (4, 64, 112, 112),
-    # one thread: 64 rows 0.93 of the time with 8 (runs of 55 rows a plane, not 8); 2 threads
-    # 0.93-0.95; the 2x2 tiles, avg 3x3 s1, NHWC, 3-D and adaptive cases 0.96-1.01.
-    ROW_CHUNK = 64
     # Small planes (_small_plane_rows): at most this many values per plane's row buffer
     # (16 KB of float32, twice that with overlapping windows: it stays in L1).
     TILED_VALUES = 4096
@@ -548,17 +542,6 @@ cdef inline Py_ssize_t _flat_rows(Py_ssize_t row_step, Py_ssize_t W,
     if R < 1 or R > 2 * OH or R * W > TILED_VALUES:
         return 0
     return R
-
-
-cdef inline Py_ssize_t _row_tasks(Py_ssize_t n_rows, int num_threads) noexcept nogil:
-    """The parallel tasks over ``n_rows`` output rows: a multiple of the thread count with at
-    most ROW_CHUNK rows each, task c taking rows [c*n_rows // T, (c+1)*n_rows // T). A static
-    schedule gives every thread T / threads consecutive tasks, so every thread the floor or the
-    ceiling of n_rows / threads rows. (Fixed tasks of 8 rows left some threads 11% less on
-    NHWC 2x2 at 13 threads: 112 tasks, 9 or 8 per thread.)"""
-    cdef Py_ssize_t n = max(num_threads, 1)
-    cdef Py_ssize_t per_thread = (n_rows + ROW_CHUNK * n - 1) // (ROW_CHUNK * n)
-    return min(n_rows, n * per_thread)
 
 
 cdef inline Py_ssize_t _buffer_row(const Py_ssize_t* h_lo, Py_ssize_t oh, Py_ssize_t R,
