@@ -36,7 +36,7 @@ from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS, CPOOL_
                                    cpool_unpool_lanes_2x2_f32, cpool_unpool_lanes_2x2_f64,
                                    cpool_unpool_2x2_f32, cpool_unpool_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero, _lane_group,
-                                   _lanes_in, _lanes_out, _one_count, _row_tasks,
+                                   _lanes_in, _lanes_out, _one_count, _row_tasks, _task_row,
                                    _horizontal, _horizontal_clipped, _padded_width,
                                    _plane_divisors, _powers_of_two, _prefetch_rows, _same_3x3,
                                    _scratch, _thread_slots, _vertical, STREAM_PREFETCH_BYTES,
@@ -627,8 +627,8 @@ def window_sum_backward(const floating[:, :, ::1] grad,   # IN  (P, OH, OW)
         n_tasks = _row_tasks(n_rows, num_threads)
         with nogil:
             for task in prange(n_tasks, schedule='static', num_threads=num_threads):
-                r_lo = task * n_rows // n_tasks
-                r_hi = (task + 1) * n_rows // n_tasks
+                r_lo = _task_row(task, n_rows, n_tasks)
+                r_hi = _task_row(task + 1, n_rows, n_tasks)
                 if trace:
                     note_work((r_hi - r_lo) * (OW + 2 * W))
                 if floating is float:

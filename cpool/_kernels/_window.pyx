@@ -39,7 +39,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD_SLOT,
-                                  _any_negzero_or_nan, _row_tasks,
+                                  _any_negzero_or_nan, _row_tasks, _task_row,
                                   _buffer_stride, _first_inner, _inner_end,
                                   _average, _combine, _from_zero,
                                   _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
@@ -1014,6 +1014,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # ((4, 256, 56, 56): 0.81-0.95 of the time) and lost 2-4% in memory ((32, 256, 56, 56)),
     # so they keep the calls per plane (docs/performance.md).
     cdef Py_ssize_t n_rows, n_tasks, task, r_lo, r_hi
+    cdef const numeric* run
+    cdef numeric_acc* orun
     if (tiles_2x2 and tile_rows and W <= SHORT_ROW and (numeric is float or numeric is double)
             and not (divide and (not scaled or root > 0))
             and _planes_run(x.strides, out.strides, out.shape[0], B1, OH, OW, tile_rows,
@@ -1023,28 +1025,26 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
         first = &x[0, 0, first_rows[0], 0]
         with nogil:
             for task in prange(n_tasks, schedule='static', num_threads=num_threads):
-                r_lo = task * n_rows // n_tasks
-                r_hi = (task + 1) * n_rows // n_tasks
+                r_lo = _task_row(task, n_rows, n_tasks)
+                r_hi = _task_row(task + 1, n_rows, n_tasks)
                 if trace:
                     note_work((r_hi - r_lo) * (OW + 2 * W))
+                run = first + r_lo * tile_rows * row_step  # the task's first window row
+                orun = &out[0, 0, 0, 0] + r_lo * OW
                 if is_max:
-                    if _tile_run_2x2(<const numeric_acc*>first + r_lo * tile_rows * row_step,
-                                     dh * row_step, tile_rows * row_step, r_hi - r_lo,
-                                     &out[0, 0, 0, 0] + r_lo * OW, OW, True, False, 1, False,
-                                     STREAM_PREFETCH_BYTES):
-                        _scan_tiles(first + r_lo * tile_rows * row_step, dh * row_step,
-                                    tile_rows * row_step, r_hi - r_lo,
-                                    <numeric*>&out[0, 0, 0, 0] + r_lo * OW, OW, 2)
+                    if _tile_run_2x2(<const numeric_acc*>run, dh * row_step,
+                                     tile_rows * row_step, r_hi - r_lo, orun, OW, True, False,
+                                     1, False, STREAM_PREFETCH_BYTES):
+                        _scan_tiles(run, dh * row_step, tile_rows * row_step, r_hi - r_lo,
+                                    <numeric*>orun, OW, 2)
                 elif square:
-                    _tile_run_2x2(<const numeric_acc*>first + r_lo * tile_rows * row_step,
-                                  dh * row_step, tile_rows * row_step, r_hi - r_lo,
-                                  &out[0, 0, 0, 0] + r_lo * OW, OW, False, True, tile_scale,
-                                  False, STREAM_PREFETCH_BYTES)
+                    _tile_run_2x2(<const numeric_acc*>run, dh * row_step, tile_rows * row_step,
+                                  r_hi - r_lo, orun, OW, False, True, tile_scale, False,
+                                  STREAM_PREFETCH_BYTES)
                 else:
-                    _tile_run_2x2(<const numeric_acc*>first + r_lo * tile_rows * row_step,
-                                  dh * row_step, tile_rows * row_step, r_hi - r_lo,
-                                  &out[0, 0, 0, 0] + r_lo * OW, OW, False, False, tile_scale,
-                                  zero_first, STREAM_PREFETCH_BYTES)
+                    _tile_run_2x2(<const numeric_acc*>run, dh * row_step, tile_rows * row_step,
+                                  r_hi - r_lo, orun, OW, False, False, tile_scale, zero_first,
+                                  STREAM_PREFETCH_BYTES)
         return 0
     scratch = <numeric_acc*>_scratch(num_threads, stride + div_stride, sizeof(numeric_acc))
     try:
@@ -1484,7 +1484,7 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 # Assigned here so Cython makes them thread-private: it does not count the
                 # writes through pointers below, and shared counters would race.
                 b0 = b1 = oh = 0
-                _locate(c * n_rows // n_chunks, OH, B1, &b0, &b1, &oh)
+                _locate(_task_row(c, n_rows, n_chunks), OH, B1, &b0, &b1, &oh)
                 buf = scratch + threadid() * (stride + tmp_stride + drow_stride)
                 drow = buf + stride + tmp_stride
                 # `layout is ...` tests are constants of each compiled version: the variables
@@ -1492,8 +1492,8 @@ cdef int _separable(const numeric[::view.strided, ::view.strided, ::view.strided
                 # fold away the channels-last code of the planes' version.
                 if layout is planes or not direct:
                     _pad_edges(buf, row0, L, width, identity)
-                r_end = (c + 1) * n_rows // n_chunks
-                r = c * n_rows // n_chunks
+                r_end = _task_row(c + 1, n_rows, n_chunks)
+                r = _task_row(c, n_rows, n_chunks)
                 while r < r_end:
                     orow = &out[b0, b1, oh, 0]
                     # Where this row's plane's window bounds start in the bound arrays.
@@ -2448,7 +2448,7 @@ cdef inline int _max_with_indices(
                 # Assigned here so Cython makes them thread-private: it does not count the
                 # writes through pointers below, and shared counters would race.
                 b0 = b1 = oh = 0
-                _locate(c * n_rows // n_chunks, OH, B1, &b0, &b1, &oh)
+                _locate(_task_row(c, n_rows, n_chunks), OH, B1, &b0, &b1, &oh)
                 vmax = values + threadid() * vstride
                 vrow = ints + threadid() * istride
                 hrow = vrow + width   # per output: row and column (tap numbers) of the winner
@@ -2459,7 +2459,7 @@ cdef inline int _max_with_indices(
                 if layout is planes or not direct:
                     _pad_edges(vmax, row0, L, width, lowest)
                     _pad_edges(vrow, row0, L, width, <int32_t>past_rows)
-                for r in range(c * n_rows // n_chunks, (c + 1) * n_rows // n_chunks):
+                for r in range(_task_row(c, n_rows, n_chunks), _task_row(c + 1, n_rows, n_chunks)):
                     orow = &out[b0, b1, oh, 0]
                     irow = &indices[b0, b1, oh, 0]
                     # Where this row's plane's window bounds start in the bound arrays.
