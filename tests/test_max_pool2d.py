@@ -414,6 +414,38 @@ def test_2x2_tiles_run_on_over_planes(rng, W, dtype):
                             as_bits(cpool.max_pool2d(xs, 2, num_threads=threads)), exp)
 
 
+@pytest.mark.parametrize("W", list(range(2, 42)) + [56, 64, 65, 66, 130])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_indices_of_stride2_tiles_run_on_over_planes(rng, W, dtype):
+    # Max 2x2 and 3x3 stride 2 with indices over short float planes laid back to back: one
+    # run of rows per task, each row's last 256-bit step running into the next row's values,
+    # indices and taps (a NaN among those taps only sends the step by the exact pairs). Each
+    # row's indices count from its own plane's row (the run wraps at each plane's end), so
+    # tasks that end inside planes (1-3 threads), many planes of one to four output rows,
+    # one plane of 3x3 windows (whose planes do not follow each other at stride 2), adaptive
+    # windows that are tiles, a dilated height, planes set apart (a call per row), and an
+    # array that ends at an unreadable page: the reference's values bitwise and its indices.
+    cases = [(2, (7, 1, 6, W), {}), (2, (1, 7, 2, W), {}), (2, (3, 5, 8, W), {}),
+             (3, (1, 1, 9, W), {}), (2, (1, 1, 9, W), {"dilation": (2, 1)})]
+    for k, shape, extra in cases:
+        if W < k:
+            continue
+        for x in (_sparse_specials(rng, shape, dtype), _tie_heavy(rng, shape, dtype),
+                  signed_zeros_and_payloads(rng, shape, dtype)):
+            exp, ei = ref.max_pool2d(x, k, 2, return_indices=True, **extra)
+            for xs in (x, planes_apart(x), at_page_end(x)):
+                for threads in (1, 2, 3):
+                    got, gi = cpool.max_pool2d(xs, k, 2, return_indices=True,
+                                               num_threads=threads, **extra)
+                    np.testing.assert_array_equal(as_bits(got), as_bits(exp))
+                    np.testing.assert_array_equal(gi, ei)
+            if k == 2 and not extra and shape[2] % 2 == 0 and W % 2 == 0:
+                got, gi = cpool.adaptive_max_pool2d(x, (shape[2] // 2, W // 2),
+                                                    return_indices=True, num_threads=2)
+                np.testing.assert_array_equal(as_bits(got), as_bits(exp))
+                np.testing.assert_array_equal(gi, ei)
+
+
 @pytest.mark.parametrize("W", [3, 4, 5, 9, 16, 17, 33, 34, 35, 40, 41, 56, 57, 113, 1031])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("k", [2, 3])

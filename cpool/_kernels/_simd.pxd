@@ -2409,6 +2409,73 @@ cdef extern from *:
     }
     CPOOL_SPREAD_RUN(f32, float, ps, 8)
     CPOOL_SPREAD_RUN(f64, double, pd, 4)
+    /* cpool_argmax_s2 over rows that run on back to back (short planes' rows, plane after
+       plane, step apart; values and indices contiguous): output row r from input rows
+       x + r*step + t*below, its indices base0 + oh*base_step + ..., oh its row in its plane
+       (from oh, wrapping at OH). In AVX2 builds, every row but the last in whole 256-bit steps
+       of 2N outputs (CPOOL_ARGMAX_STEP256): a row's last step runs past its n outputs into
+       the next row's values and indices, which that row's own stores then overwrite, so a row
+       of 7 outputs is one step, not two overlapping 128-bit ones (max 2x2 with indices on
+       14-wide planes). Its reads past the row are the next row's taps (a NaN among them only
+       sends the step by the exact pairs). The last row, every row where a step would read
+       past the next row's taps (4KN > step + 2n, or below < 0) or write past its outputs
+       (2KN > 2n), and every row without AVX2, by cpool_argmax_s2. */
+    #if defined(__AVX2__)
+    #define CPOOL_ARGMAX_RUN_VECTORS(NAME, T, S, N) \\
+        if (n_rows >= 2 && n >= 1 && below >= 0 \\
+                && 4 * ((n + 2 * N - 1) / (2 * N)) * N <= step + 2 * n \\
+                && 2 * ((n + 2 * N - 1) / (2 * N)) * N <= 2 * n \\
+                && (sizeof(T) == 8 || index_below <= (INT32_MAX - 2) / 2)) { \\
+            Py_ssize_t i, g; \\
+            int t, c; \\
+            __m256i lane256 = _mm256_set_epi64x(6, 4, 2, 0), at256; \\
+            __m256##S##_T w0, w1, u0, u1, wm, wmask, wo, offsets[9]; \\
+            for (t = 0; t < k; t++) /* in the scan's order */ \\
+                for (c = 0; c < k; c++) \\
+                    offsets[t * k + c] = CPOOL_OFFSET256_##NAME(c + t * index_below); \\
+            for (; r + 1 < n_rows; r++) { \\
+                const T* x = run + r * step; \\
+                T* out = orun + r * n; \\
+                int64_t* idx = irun + r * n; \\
+                int64_t base = base0 + oh * base_step; \\
+                for (i = 0; i < n; i += 2 * N) { \\
+                    CPOOL_ARGMAX_HINT(i) \\
+                    CPOOL_ARGMAX_STEP256(NAME, T, S, N, CPOOL_LOADU256_##NAME, 0, out + i, \\
+                                         idx + i, CPOOL_STOREU256, 2 * N) \\
+                } \\
+                if (++oh == OH) oh = 0; \\
+            } \\
+        }
+    #else
+    #define CPOOL_ARGMAX_RUN_VECTORS(NAME, T, S, N)
+    #endif
+    #define CPOOL_ARGMAX_RUN(NAME, T, S, N) \\
+    static CPOOL_ALWAYS_INLINE void cpool_argmax_run_s2_k_##NAME( \\
+            const T* run, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, int k, T* orun, \\
+            int64_t* irun, Py_ssize_t n, int64_t base0, int64_t base_step, Py_ssize_t OH, \\
+            Py_ssize_t oh, int64_t index_below, Py_ssize_t ahead) { \\
+        Py_ssize_t r = 0; \\
+        CPOOL_ARGMAX_RUN_VECTORS(NAME, T, S, N) \\
+        for (; r < n_rows; r++) { \\
+            cpool_argmax_s2_##NAME(run + r * step, below, k, orun + r * n, irun + r * n, n, \\
+                                   base0 + oh * base_step, index_below, ahead); \\
+            if (++oh == OH) oh = 0; \\
+        } \\
+    } \\
+    /* k as a constant in each copy, as cpool_argmax_s2's. */ \\
+    static inline void cpool_argmax_run_s2_##NAME( \\
+            const T* run, Py_ssize_t below, Py_ssize_t step, Py_ssize_t n_rows, int k, T* orun, \\
+            int64_t* irun, Py_ssize_t n, int64_t base0, int64_t base_step, Py_ssize_t OH, \\
+            Py_ssize_t oh, int64_t index_below, Py_ssize_t ahead) { \\
+        if (k == 3) \\
+            cpool_argmax_run_s2_k_##NAME(run, below, step, n_rows, 3, orun, irun, n, base0, \\
+                                         base_step, OH, oh, index_below, ahead); \\
+        else \\
+            cpool_argmax_run_s2_k_##NAME(run, below, step, n_rows, 2, orun, irun, n, base0, \\
+                                         base_step, OH, oh, index_below, ahead); \\
+    }
+    CPOOL_ARGMAX_RUN(f32, float, ps, 4)
+    CPOOL_ARGMAX_RUN(f64, double, pd, 2)
     #if !defined(__AVX2__)
     /* The AVX2-only kernels' stubs, for the SSE2 and AVX builds and the portable one alike
        (they stood inside the SSE2 branch, so a build for a CPU without SSE2, an ARM one, had
@@ -3340,6 +3407,14 @@ cdef extern from *:
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
     void cpool_spread_run_2x2_f64(const double* src, double d, int mode, double* out,
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
+    void cpool_argmax_run_s2_f32(const float* run, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, int k, float* orun, int64_t* irun,
+                                 Py_ssize_t n, int64_t base0, int64_t base_step, Py_ssize_t OH,
+                                 Py_ssize_t oh, int64_t index_below, Py_ssize_t ahead) noexcept nogil
+    void cpool_argmax_run_s2_f64(const double* run, Py_ssize_t below, Py_ssize_t step,
+                                 Py_ssize_t n_rows, int k, double* orun, int64_t* irun,
+                                 Py_ssize_t n, int64_t base0, int64_t base_step, Py_ssize_t OH,
+                                 Py_ssize_t oh, int64_t index_below, Py_ssize_t ahead) noexcept nogil
     bint cpool_tile_run_2x2_f32(const float* x, Py_ssize_t below, Py_ssize_t step,
                                 Py_ssize_t n_rows, float* out, Py_ssize_t n, int op,
                                 float scale, Py_ssize_t ahead) noexcept nogil
