@@ -492,6 +492,58 @@ def test_channels_last_scatter_matches_reference(rng, sizes, C, outs, dtype, cas
             assert_identical(got, want)
 
 
+@pytest.mark.parametrize("W", list(range(2, 36, 2)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["in_tiles", "one_outside", "last_row_outside", "shared_cell",
+                                  "no_cell", "far_outside"])
+def test_max_gradient_runs_on_over_short_planes(rng, W, dtype, case):
+    """max_pool2d(x, 2)'s gradient (and max_unpool2d) over short planes laid back to back
+    (H = 2 OH, W = 2 OW, rows of half a vector's outputs to under a vector) goes a task's
+    planes as one run of rows, a step a row that reads and writes past its row: bit for bit
+    as the reference scatter, with indices in their tiles (signed zeros and NaN among the
+    values), or not (the planes filled and scattered): in another window at a row's last
+    output, in the task's last row, two outputs on one cell, no cell, 2^32 off (an error).
+    Tasks that end inside the planes (1-3 threads), values, indices and results set apart
+    or ending at an unreadable page."""
+    for shape in [(7, 1, 6, W), (1, 7, 2, W), (3, 5, 8, W)]:
+        P, OH, OW = shape[0] * shape[1], shape[2] // 2, W // 2
+        vals = random_array(rng, shape[:2] + (OH, OW), dtype)
+        vals.reshape(-1)[::5] = -0.0
+        vals.reshape(-1)[3::7] = np.nan
+        oh, ow = np.meshgrid(np.arange(OH), np.arange(OW), indexing="ij")
+        idx = ((2 * oh + rng.integers(0, 2, vals.shape)) * W
+               + 2 * ow + rng.integers(0, 2, vals.shape)).astype(np.int64)
+        flat = idx.reshape(P, OH, OW)
+        if OW == 1 and case != "in_tiles":  # (one window a row: no other in the row)
+            continue
+        if case == "one_outside":
+            flat[P // 2, OH - 1, OW - 1] = 0
+        elif case == "last_row_outside":
+            flat[-1, -1, -1] = flat[-1, -1, 0]
+        elif case == "shared_cell":
+            flat[P // 2, OH // 2, -1] = flat[P // 2, OH // 2, 0]
+        elif case == "no_cell":
+            flat[P - 1, 0, OW // 2] = -1
+        elif case == "far_outside":
+            flat[P // 2, OH - 1, OW - 1] += 2 ** 32
+        for threads in (1, 2, 3):
+            if case == "far_outside":
+                with pytest.raises(ValueError, match=r"1 do not"):
+                    cpool.max_pool2d_backward(vals, idx, shape, num_threads=threads)
+                continue
+            for accumulate in (True, False):
+                want = _reference.scatter(vals, idx, shape, accumulate=accumulate)
+                for v, i in ((vals, idx), (planes_apart(vals), at_page_end(idx)),
+                             (at_page_end(vals), planes_apart(idx))):
+                    out = at_page_end(np.full(shape, np.nan, dtype))
+                    got = (cpool.max_pool2d_backward(v, i, shape, out=out, num_threads=threads)
+                           if accumulate else
+                           cpool.max_unpool2d(v, i, 2, output_size=shape[-2:], out=out,
+                                              num_threads=threads))
+                    assert got is out
+                    assert_identical(got, want)
+
+
 @pytest.mark.parametrize("spatial", [(75,), (5, 7, 37)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("channels_last", [False, True])

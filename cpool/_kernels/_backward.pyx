@@ -34,6 +34,7 @@ from cpool._kernels._simd cimport (CPOOL_SAME_3X3_BUF, CPOOL_STREAM_ROWS, CPOOL_
                                    cpool_stream_row_f64,
                                    cpool_tile_rows_2x2_f32, cpool_tile_rows_2x2_f64,
                                    cpool_unpool_lanes_2x2_f32, cpool_unpool_lanes_2x2_f64,
+                                   cpool_unpool_run_2x2_f32, cpool_unpool_run_2x2_f64,
                                    cpool_unpool_2x2_f32, cpool_unpool_2x2_f64)
 from cpool._kernels._rows cimport (_buffer_stride, _divisor_row, _from_zero, _lane_group,
                                    _lanes_in, _lanes_out, _one_count, _row_tasks, _task_row,
@@ -57,6 +58,18 @@ cdef inline bint _row_in_tiles(const int64_t* idx, Py_ssize_t n, Py_ssize_t W,
         if not (local < 2 or local - <uint64_t>W < 2):
             return False
     return True
+
+
+cdef inline bint _unpool_run(const floating* vals, const int64_t* idx, floating* planes,
+                             Py_ssize_t n_planes, Py_ssize_t OH, Py_ssize_t OW,
+                             bint accumulate) noexcept nogil:
+    """cpool_unpool_run_2x2 of the planes' dtype: whether it wrote them."""
+    if floating is float:
+        return cpool_unpool_run_2x2_f32(vals, idx, planes, n_planes, OH, OW, accumulate,
+                                        STREAM_PREFETCH_BYTES)
+    else:
+        return cpool_unpool_run_2x2_f64(vals, idx, planes, n_planes, OH, OW, accumulate,
+                                        STREAM_PREFETCH_BYTES)
 
 
 cdef inline bint _unpool_tiles(const floating* vals, const int64_t* idx, floating* plane,
@@ -189,13 +202,25 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
                             and OD * OH * out_w == n and in_w >= 2
                             and D * H * in_w == HW and depth * OD <= D and tile_rows * OH <= H
                             and 2 * out_w <= in_w)
-    cdef bint tiles = (tile_shape and lanes == 1
-                       and out_w >= <Py_ssize_t>(32 // sizeof(floating))  # a vector's outputs
-                       and HW < (<Py_ssize_t>1 << 30))
+    cdef Py_ssize_t vector = 32 // sizeof(floating)  # a vector's outputs
+    cdef bint tiles = tile_shape and lanes == 1 and HW < (<Py_ssize_t>1 << 30)
     # Indices of other windows (3x3 stride 2's, say) leave their tiles in the first row, where
     # every plane's attempt would stop: they go straight to the scatter.
     tiles = tiles and _row_in_tiles(&indices[0, 0], out_w, in_w,
                                     H * in_w if depth == 2 else 0)
+    # Short planes (rows of half a vector's outputs or more, under a vector), H = 2 OH and
+    # W = 2 OW, back to back with their values and indices: a task's planes as one run of
+    # rows, a step a row (cpool_unpool_run_2x2), not the fill and the scatter. One thread,
+    # float32, pinned: max_pool2d(x, 2)'s gradient on (32, 512, 14, 14) 1.20 -> 0.68 ms,
+    # max_unpool2d's 1.08 -> 0.68 ms; on (32, 512, 10, 10) 0.48 -> 0.35 ms.
+    cdef bint short_run = (tiles and depth == 1 and out_w < vector and 2 * out_w >= vector
+                           and H == 2 * OH and in_w == 2 * out_w
+                           and (P == 1 or (values.strides[0] == n * sizeof(floating)
+                                           and indices.strides[0] == n * sizeof(int64_t)
+                                           and out.strides[0] == HW * sizeof(floating))))
+    tiles = tiles and out_w >= vector
+    cdef Py_ssize_t n_tasks = _row_tasks(P, num_threads) if short_run else 0
+    cdef Py_ssize_t p_lo, p_hi
     # Channels-last images (volumes) likewise, by lane blocks of whole vectors (which
     # cpool_unpool_lanes_2x2 checks).
     cdef bint lane_tiles = tile_shape and lanes > 1
@@ -212,7 +237,18 @@ def scatter(const floating[:, ::1] values,   # IN  (P, n * lanes)
                     bad += _scatter_lanes(&values[p, c0] if n > 0 else NULL,
                                           &indices[p, c0] if n > 0 else NULL, &out[p, c0], n,
                                           HW, lanes, min(block, lanes - c0), accumulate)
-        for p in prange(0 if lanes > 1 else P, schedule='static', num_threads=num_threads):
+        for task in prange(n_tasks, schedule='static', num_threads=num_threads):
+            p_lo = _task_row(task, P, n_tasks)
+            p_hi = _task_row(task + 1, P, n_tasks)
+            if trace:
+                note_work((p_hi - p_lo) * (HW + 2 * n))
+            if not _unpool_run(&values[p_lo, 0], &indices[p_lo, 0], &out[p_lo, 0], p_hi - p_lo,
+                               OH, out_w, accumulate):
+                for p in range(p_lo, p_hi):
+                    bad += _scatter_plane(&values[p, 0], &indices[p, 0], &out[p, 0], n, HW,
+                                          accumulate)
+        for p in prange(0 if lanes > 1 or short_run else P, schedule='static',
+                        num_threads=num_threads):
             plane = &out[p, 0]
             if trace:
                 note_work(HW + 2 * n)

@@ -2758,9 +2758,11 @@ cdef extern from *:
        two outputs share a cell. Returns 0, having written part of the plane, at the first
        output row with an index outside its tile; the caller then fills and scatters. Also 0
        without AVX2 and for rows of fewer outputs than a vector (8 floats, 4 doubles): there
-       the fill and the scatter are as fast (14-wide planes: a scalar loop of selects took
-       10x their time, GCC's branches on random indices). Planes of one row (1-D signals,
-       max_pool1d(x, 2)'s indices) have tiles of one row, two cells each (r1 NULL below). */
+       a plane at a time, the fill and the scatter are as fast (14-wide planes: a scalar loop
+       of selects took 10x their time, GCC's branches on random indices); short planes laid
+       back to back take cpool_unpool_run_2x2 instead, a step a row. Planes of one row (1-D
+       signals, max_pool1d(x, 2)'s indices) have tiles of one row, two cells each (r1 NULL
+       below). */
     #if defined(__AVX2__)
     #define CPOOL_UNPOOL_TILES 1
     #define CPOOL_SET1_EPI32(x) _mm256_set1_epi32((int)(x))
@@ -2890,6 +2892,57 @@ cdef extern from *:
         } \\
         memset(plane + depth * OD * HW, 0, (size_t)((D - depth * OD) * HW) * sizeof(T)); \\
         return 1; \\
+    }
+    /* cpool_unpool_2x2 over short planes laid back to back: n_planes planes (a task's) of
+       H = 2 OH rows of W = 2 OW cells, OW from N/2 to N - 1 (so that a step reaches no
+       further than the next row), each after the last, their values and indices likewise;
+       every output row one step of N outputs. A row's step reads past its
+       OW values and indices into the next row's and writes past its two rows' 2 OW cells,
+       the upper row's into the lower row's (stored after it), the lower row's into the next
+       row's upper row (stored on the next step); its lanes past the row are left out of the
+       tile test (CPOOL_UNPOOL_PAST: the lanes from n on, in the step's shuffled order). The
+       last row's values and indices are copied into a step's width and its cells written
+       to a buffer, then copied out, so nothing past the task's planes is read or written.
+       Whether every index was in its tile (0: the caller fills and scatters the planes). */
+    #define CPOOL_UNPOOL_PAST_f32(n) _mm256_cmpgt_epi32( \\
+        _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7), _mm256_set1_epi32((int)(n) - 1))
+    #define CPOOL_UNPOOL_PAST_f64(n) _mm256_cmpgt_epi64( \\
+        _mm256_setr_epi64x(0, 2, 1, 3), _mm256_set1_epi64x((long long)(n) - 1))
+    #define CPOOL_UNPOOL_RUN_2X2(NAME, T, N) \\
+    static CPOOL_ALWAYS_INLINE int cpool_unpool_run_2x2_a_##NAME( \\
+            const T* g, const int64_t* idx, T* planes, Py_ssize_t n_planes, Py_ssize_t OH, \\
+            Py_ssize_t OW, int accumulate, Py_ssize_t ahead) { \\
+        Py_ssize_t W = 2 * OW, n_rows = n_planes * OH, r, oh = 0, c; \\
+        __m256i in_tile = _mm256_set1_epi32(-1), high = _mm256_setzero_si256(); \\
+        const __m256i past = CPOOL_UNPOOL_PAST_##NAME(OW); \\
+        T gl[N], cells[4 * N]; \\
+        int64_t il[N]; \\
+        if (n_rows < 1 || 2 * OW < N || OW >= N) return 0; \\
+        for (r = 0; r + 1 < n_rows; r++) { \\
+            T* r0 = planes + 2 * r * W; \\
+            CPOOL_HINT_ROWS(r0, r0 + W, ahead); \\
+            in_tile = _mm256_and_si256(in_tile, _mm256_or_si256(past, cpool_unpool_step_##NAME( \\
+                g + r * OW, idx + r * OW, 0, 2 * oh * W, W, r0, r0 + W, accumulate, &high))); \\
+            if (++oh == OH) oh = 0; \\
+        } \\
+        for (c = 0; c < N; c++) { \\
+            gl[c] = c < OW ? g[r * OW + c] : (T)0; \\
+            il[c] = c < OW ? idx[r * OW + c] : 0; \\
+        } \\
+        in_tile = _mm256_and_si256(in_tile, _mm256_or_si256(past, cpool_unpool_step_##NAME( \\
+            gl, il, 0, 2 * oh * W, W, cells, cells + 2 * N, accumulate, &high))); \\
+        memcpy(planes + 2 * r * W, cells, (size_t)W * sizeof(T)); \\
+        memcpy(planes + 2 * r * W + W, cells + 2 * N, (size_t)W * sizeof(T)); \\
+        return _mm256_testc_si256(in_tile, _mm256_set1_epi32(-1)) \\
+               & _mm256_testz_si256(high, high); \\
+    } \\
+    static inline int cpool_unpool_run_2x2_##NAME(const T* g, const int64_t* idx, T* planes, \\
+                                                  Py_ssize_t n_planes, Py_ssize_t OH, \\
+                                                  Py_ssize_t OW, int accumulate, \\
+                                                  Py_ssize_t ahead) { \\
+        return accumulate \\
+            ? cpool_unpool_run_2x2_a_##NAME(g, idx, planes, n_planes, OH, OW, 1, ahead) \\
+            : cpool_unpool_run_2x2_a_##NAME(g, idx, planes, n_planes, OH, OW, 0, ahead); \\
     }
     /* The masks of the cells of a 2x2 tile (0, 1, W, W + 1 past its first, flat index base)
        that N channels-last indices from idx name, in the lanes of the values (float32: the
@@ -3062,6 +3115,15 @@ cdef extern from *:
         (void)W; (void)depth; (void)accumulate; (void)ahead; \\
         return 0; \\
     }
+    #define CPOOL_UNPOOL_RUN_2X2(NAME, T, N) \\
+    static inline int cpool_unpool_run_2x2_##NAME(const T* g, const int64_t* idx, T* planes, \\
+                                                  Py_ssize_t n_planes, Py_ssize_t OH, \\
+                                                  Py_ssize_t OW, int accumulate, \\
+                                                  Py_ssize_t ahead) { \\
+        (void)g; (void)idx; (void)planes; (void)n_planes; (void)OH; (void)OW; \\
+        (void)accumulate; (void)ahead; \\
+        return 0; \\
+    }
     #define CPOOL_UNPOOL_LANES_2X2(NAME, T, S, N) \\
     static inline int cpool_unpool_lanes_2x2_##NAME( \\
             const T* g, const int64_t* idx, T* out, Py_ssize_t OD, Py_ssize_t OH, \\
@@ -3074,6 +3136,8 @@ cdef extern from *:
     #endif
     CPOOL_UNPOOL_2X2(f32, float, 8)
     CPOOL_UNPOOL_2X2(f64, double, 4)
+    CPOOL_UNPOOL_RUN_2X2(f32, float, 8)
+    CPOOL_UNPOOL_RUN_2X2(f64, double, 4)
     CPOOL_UNPOOL_LANES_2X2(f32, float, ps, 8)
     CPOOL_UNPOOL_LANES_2X2(f64, double, pd, 4)
     /* A row's windows of k taps at stride s (1, or 2 with k = 2 or 3; _rows' _horizontal at
@@ -3379,6 +3443,12 @@ cdef extern from *:
                                   bint with_taps, int* flagged, bint lead,
                                   Py_ssize_t ahead) noexcept nogil
     bint CPOOL_UNPOOL_TILES  # whether cpool_unpool_2x2 has its AVX2 body (else it returns 0)
+    bint cpool_unpool_run_2x2_f32(const float* g, const int64_t* idx, float* planes,
+                                  Py_ssize_t n_planes, Py_ssize_t OH, Py_ssize_t OW,
+                                  bint accumulate, Py_ssize_t ahead) noexcept nogil
+    bint cpool_unpool_run_2x2_f64(const double* g, const int64_t* idx, double* planes,
+                                  Py_ssize_t n_planes, Py_ssize_t OH, Py_ssize_t OW,
+                                  bint accumulate, Py_ssize_t ahead) noexcept nogil
     bint cpool_unpool_2x2_f32(const float* g, const int64_t* idx, float* plane, Py_ssize_t OD,
                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t D, Py_ssize_t H,
                               Py_ssize_t W, Py_ssize_t depth, bint accumulate,
