@@ -236,8 +236,9 @@ def test_2x2_tiles_run_on_over_planes(rng, W, dtype):
     # (planes set apart) and of the general path, for even widths of 1 to 4 vectors' worth of
     # outputs and parts of one (and wider planes, which keep a call per plane), tasks that end
     # inside a plane (1-3 threads over 7 planes), batches of one image or one channel, sums,
-    # averages (divisors with an exact reciprocal), adaptive averages, and an array that ends
-    # at an unreadable page (no read past the last row's taps).
+    # averages (divisors with an exact reciprocal), adaptive averages, LP's p = 2 (the task's
+    # roots after its run), and an array that ends at an unreadable page (no read past the
+    # last row's taps).
     for shape in [(7, 1, 6, W), (1, 7, 2, W), (3, 5, 8, W)]:
         x = random_array(rng, shape, dtype)
         x.flat[::13] = -0.0
@@ -245,7 +246,8 @@ def test_2x2_tiles_run_on_over_planes(rng, W, dtype):
                lambda a, t: cpool.avg_pool2d(a, 2, divisor_override=2, num_threads=t),
                lambda a, t: cpool.sum_pool2d(a, 2, num_threads=t),
                lambda a, t: cpool.adaptive_avg_pool2d(a, (shape[2] // 2, W // 2),
-                                                      num_threads=t)]
+                                                      num_threads=t),
+               lambda a, t: cpool.lp_pool2d(a, 2, 2, num_threads=t)]
         for op in ops:
             alone = op(planes_apart(x), 1)
             with general_path():

@@ -25,6 +25,11 @@ cdef enum:
     # one thread: 64 rows 0.93 of the time with 8 (runs of 55 rows a plane, not 8); 2 threads
     # 0.93-0.95; the 2x2 tiles, avg 3x3 s1, NHWC, 3-D and adaptive cases 0.96-1.01.
     ROW_CHUNK = 64
+    # Small planes (_window's _small_plane_rows) and runs of short planes' rows (the 2x2
+    # tiles', max with indices', stochastic evaluation's): rows of at most this many values.
+    # On 56-wide rows the small planes' path gained 20% at one thread (the division pass
+    # vectorises) but lost 4-10% at two threads on inputs in memory.
+    SHORT_ROW = 32
     LONG_ROW_HINT_BYTES = 16384  # rows up to this long get the next window's rows hinted whole
     # Per-thread slots of 8-byte entries for small state that threads write as they go (a
     # divisor row's built-for count, stochastic training's row keys and cursor): up to 8
@@ -409,6 +414,20 @@ cdef inline Py_ssize_t _task_row(Py_ssize_t task, Py_ssize_t n_rows,
     """The first of task ``task``'s rows, of ``n_rows`` split into ``n_tasks`` by
     :func:`_row_tasks` (``task`` = ``n_tasks``: the end of the last task's)."""
     return task * n_rows // n_tasks
+
+
+cdef inline bint _planes_run(const Py_ssize_t* x_strides, const Py_ssize_t* out_strides,
+                             Py_ssize_t B0, Py_ssize_t B1, Py_ssize_t OH, Py_ssize_t OW,
+                             Py_ssize_t rows_apart, Py_ssize_t itemsize) noexcept nogil:
+    """Whether every plane's windows' rows follow the last plane's in one run of rows
+    ``rows_apart`` input rows apart (plane after plane, batch after batch), and the outputs
+    are contiguous: :func:`_small_plane_rows`' rows then take one call per task. (Strides in
+    bytes, of 4-D views.)"""
+    cdef Py_ssize_t plane = OH * rows_apart * x_strides[2]
+    return ((B1 == 1 or x_strides[1] == plane) and (B0 == 1 or x_strides[0] == B1 * plane)
+            and out_strides[2] == OW * itemsize
+            and (B1 == 1 or out_strides[1] == OH * OW * itemsize)
+            and (B0 == 1 or out_strides[0] == B1 * OH * OW * itemsize))
 
 
 cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int64_t count_h,

@@ -38,8 +38,9 @@ from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from cpool._kernels._rows cimport (PREFETCH_BYTES, STREAM_PREFETCH_BYTES, THREAD_SLOT,
-                                  _any_negzero_or_nan, _row_tasks, _task_row,
+from cpool._kernels._rows cimport (PREFETCH_BYTES, SHORT_ROW, STREAM_PREFETCH_BYTES,
+                                  THREAD_SLOT, _any_negzero_or_nan, _planes_run, _row_tasks,
+                                  _task_row,
                                   _buffer_stride, _first_inner, _inner_end,
                                   _average, _combine, _from_zero,
                                   _prefetch_ahead, _divisor_row, _fold_three, _horizontal,
@@ -79,9 +80,6 @@ cdef enum:
     # Small planes (_small_plane_rows): at most this many values per plane's row buffer
     # (16 KB of float32, twice that with overlapping windows: it stays in L1).
     TILED_VALUES = 4096
-    # ... and rows of at most this many values. On 56-wide rows it gained 20% at one thread
-    # (the division pass vectorises) but lost 4-10% at two threads on inputs in memory.
-    SHORT_ROW = 32
     # The "same" 3x3 of floats (cpool_same_3x3_sums and _max, a plane a call) takes planes of
     # any row width whose gapped rows (the buffer of a max plane handed back: twice
     # _gapped_values, 2 * H * (W + 2) values a thread) fit this many: planes up to 126 x 126.
@@ -690,20 +688,6 @@ cdef inline Py_ssize_t _row_spacing(const Py_ssize_t* first_rows,
     return spacing
 
 
-cdef inline bint _planes_run(const Py_ssize_t* x_strides, const Py_ssize_t* out_strides,
-                             Py_ssize_t B0, Py_ssize_t B1, Py_ssize_t OH, Py_ssize_t OW,
-                             Py_ssize_t rows_apart, Py_ssize_t itemsize) noexcept nogil:
-    """Whether every plane's windows' rows follow the last plane's in one run of rows
-    ``rows_apart`` input rows apart (plane after plane, batch after batch), and the outputs
-    are contiguous: :func:`_small_plane_rows`' rows then take one call per task. (Strides in
-    bytes, of 4-D views.)"""
-    cdef Py_ssize_t plane = OH * rows_apart * x_strides[2]
-    return ((B1 == 1 or x_strides[1] == plane) and (B0 == 1 or x_strides[0] == B1 * plane)
-            and out_strides[2] == OW * itemsize
-            and (B1 == 1 or out_strides[1] == OH * OW * itemsize)
-            and (B0 == 1 or out_strides[0] == B1 * OH * OW * itemsize))
-
-
 cdef inline bint _tile_pair(const numeric_acc* x, Py_ssize_t below, numeric_acc* copy,
                             numeric_acc* out, Py_ssize_t OW, bint is_max, bint square,
                             numeric_acc scale=1, bint zero_first=False,
@@ -1039,12 +1023,13 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # the one before, or in a scalar tail. One thread, float32: max 2x2 on (32, 512, 14, 14)
     # 0.87 -> 0.38 ms, adaptive avg 14 -> 7 0.72 -> 0.33 ms. 56-wide planes gained in cache
     # ((4, 256, 56, 56): 0.81-0.95 of the time) and lost 2-4% in memory ((32, 256, 56, 56)),
-    # so they keep the calls per plane (docs/performance.md).
+    # so they keep the calls per plane (docs/performance.md). LP's p = 2 takes the run too,
+    # each task's roots after it (on (32, 512, 14, 14) 1.05 -> 0.61 ms, pinned).
     cdef Py_ssize_t n_rows, n_tasks, task, r_lo, r_hi
     cdef const numeric* run
     cdef numeric_acc* orun
     if (tiles_2x2 and tile_rows and W <= SHORT_ROW and (numeric is float or numeric is double)
-            and not (divide and (not scaled or root > 0))
+            and not (divide and not scaled)
             and _planes_run(x.strides, out.strides, out.shape[0], B1, OH, OW, tile_rows,
                             sizeof(numeric))):
         n_rows = P * OH
@@ -1068,6 +1053,8 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
                     _tile_run_2x2(<const numeric_acc*>run, dh * row_step, tile_rows * row_step,
                                   r_hi - r_lo, orun, OW, False, True, tile_scale, False,
                                   STREAM_PREFETCH_BYTES)
+                    if divide and root > 0:  # LP's p = 2, as a plane's pass below does it
+                        _root_row(orun, (r_hi - r_lo) * OW, root)
                 else:
                     _tile_run_2x2(<const numeric_acc*>run, dh * row_step, tile_rows * row_step,
                                   r_hi - r_lo, orun, OW, False, False, tile_scale, zero_first,
