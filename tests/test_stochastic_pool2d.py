@@ -3,8 +3,8 @@ import pytest
 
 import _reference as ref
 import cpool
-from _helpers import (FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_WIDTHS, assert_identical, fits,
-                      general_path, tolerance, window_grid)
+from _helpers import (FLOAT_DTYPES, SAME_3X3_HEIGHTS, SAME_3X3_WIDTHS, assert_identical,
+                      at_page_end, fits, general_path, planes_apart, tolerance, window_grid)
 
 GRID = [(k, s, p, c) for k, s, p, d, c in window_grid() if d == 1][::3]
 
@@ -453,6 +453,46 @@ def test_eval_same_3x3_bands_of_large_planes(rng, H, dtype):
         y[0, 0, i, 100] = -1
         with pytest.raises(ValueError, match=r"`x` must be non-negative"):
             cpool.stochastic_pool2d(y, 3, 1, 1, training=False, num_threads=2)
+
+
+@pytest.mark.parametrize("W", list(range(2, 42, 2)) + [64])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_eval_2x2_runs_on_over_planes(rng, W, dtype):
+    # Short planes that 2x2 tiles cover whole (H = 2 OH, W = 2 OW up to 32), laid back to
+    # back, are evaluated as one run of rows per task, each row's last 256-bit step reading
+    # into the next rows' cells and writing into the next row's outputs; the task's last row
+    # goes exactly. The bits of the planes a task each (planes set apart) and of the general
+    # path, near the reference; tasks that end inside planes (1-3 threads), an all-zero, an
+    # infinite and an overflowing window, an array that ends at an unreadable page; a
+    # negative found in every cell of a plane's rows at each end of the run, alone or beside
+    # a NaN (wider planes keep their task per plane).
+    for shape in [(7, 1, 6, W), (1, 7, 2, W), (3, 5, 8, W)]:
+        x = relu_data(rng, shape, dtype)
+        x[0, 0, :2, :2] = 0
+        x[-1, -1, -2:, -2:] = np.inf
+        x[shape[0] // 2, -1, :2, -2:] = np.finfo(dtype).max
+        alone = cpool.stochastic_pool2d(planes_apart(x), 2, training=False, num_threads=1)
+        with general_path():
+            assert_identical(cpool.stochastic_pool2d(x, 2, training=False), alone)
+        for xs in (x, at_page_end(x)):
+            for threads in (1, 2, 3):
+                assert_identical(cpool.stochastic_pool2d(xs, 2, training=False,
+                                                         num_threads=threads), alone)
+        finite = np.isfinite(x).all(axis=(-2, -1))
+        np.testing.assert_allclose(alone[finite],
+                                   ref.stochastic_pool2d(x, 2, training=False)[finite],
+                                   *tolerance(dtype, alone))
+    x = np.ones((3, 5, 4, W), dtype)
+    for plane, row in [(0, 0), (0, 1), (7, 2), (14, 3)]:
+        for j in range(W):
+            for nan in (None, (row ^ 1, (j + 5) % W)):
+                y = x.copy()
+                y.reshape(15, 4, W)[plane, row, j] = -1
+                if nan is not None:
+                    y.reshape(15, 4, W)[plane, nan[0], nan[1]] = np.nan
+                for threads in (1, 3):
+                    with pytest.raises(ValueError, match="found -1.0"):
+                        cpool.stochastic_pool2d(y, 2, training=False, num_threads=threads)
 
 
 @pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 1, 1)])

@@ -1446,30 +1446,38 @@ cdef extern from *:
     /* cpool_eval_2x2's outputs 2N at a time (the division, the loop's bottleneck at 128 bits,
        takes twice the values per instruction): the same operations in the same order, with
        running minima of their own folded into the 128-bit loop's ``m`` and ``m1``. */
+    /* A step of CPOOL_EVAL_WIDE (and of cpool_eval_run_2x2): outputs i .. i + 2N - 1 from
+       cells 2i .. of rows r0 and r1, the cells' running minima in wm and wm1. */
+    #define CPOOL_EVAL_STEP256(NAME, S, N) \\
+        { \\
+            CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row (float32) */ \\
+            wa0 = _mm256_loadu_##S(r0 + 2 * i); wa1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
+            wb0 = _mm256_loadu_##S(r1 + 2 * i); wb1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
+            wm = _mm256_min_##S(wa0, wm); wm = _mm256_min_##S(wb0, wm); \\
+            wm1 = _mm256_min_##S(wa1, wm1); wm1 = _mm256_min_##S(wb1, wm1); \\
+            wsa = _mm256_add_##S(wa0, wb0); \\
+            wsq = _mm256_add_##S(wa1, wb1); \\
+            wsa = CPOOL_ORDER256_##NAME(_mm256_add_##S(CPOOL_EVEN256_##NAME(wsa, wsq), \\
+                                                       CPOOL_ODD256_##NAME(wsa, wsq))); \\
+            wa0 = _mm256_add_##S(_mm256_mul_##S(wa0, wa0), _mm256_mul_##S(wb0, wb0)); \\
+            wa1 = _mm256_add_##S(_mm256_mul_##S(wa1, wa1), _mm256_mul_##S(wb1, wb1)); \\
+            wsq = CPOOL_ORDER256_##NAME(_mm256_add_##S(CPOOL_EVEN256_##NAME(wa0, wa1), \\
+                                                       CPOOL_ODD256_##NAME(wa0, wa1))); \\
+            wsq = _mm256_div_##S(wsq, _mm256_blendv_##S(wsa, wone, \\
+                                                         _mm256_cmp_##S(wsa, wz, _CMP_EQ_OQ))); \\
+            _mm256_storeu_##S(out + i, _mm256_blendv_##S( \\
+                wsq, wsa, _mm256_cmp_##S(wsa, winf, _CMP_EQ_OQ))); \\
+        }
+    /* CPOOL_EVAL_WIDE's and cpool_eval_run_2x2's registers, the minima from *low. */
+    #define CPOOL_EVAL_REGISTERS256(S) \\
+        __m256##S##_T wm = _mm256_set1_##S(*low), wm1 = wm, wa0, wa1, wb0, wb1, wsa, wsq; \\
+        const __m256##S##_T wz = _mm256_setzero_##S(), wone = _mm256_set1_##S(1), \\
+                            winf = _mm256_set1_##S(INFINITY);
     #define CPOOL_EVAL_WIDE(NAME, S, N) \\
         { \\
-            __m256##S##_T wm = _mm256_set1_##S(*low), wm1 = wm, wa0, wa1, wb0, wb1, wsa, wsq; \\
-            const __m256##S##_T wz = _mm256_setzero_##S(), wone = _mm256_set1_##S(1), \\
-                                winf = _mm256_set1_##S(INFINITY); \\
-            for (; i + 2 * N <= n; i += 2 * N) { \\
-                CPOOL_HINT_ROWS(r0 + 2 * i, r1 + 2 * i, ahead); /* 64 bytes a row (float32) */ \\
-                wa0 = _mm256_loadu_##S(r0 + 2 * i); wa1 = _mm256_loadu_##S(r0 + 2 * i + 2 * N); \\
-                wb0 = _mm256_loadu_##S(r1 + 2 * i); wb1 = _mm256_loadu_##S(r1 + 2 * i + 2 * N); \\
-                wm = _mm256_min_##S(wa0, wm); wm = _mm256_min_##S(wb0, wm); \\
-                wm1 = _mm256_min_##S(wa1, wm1); wm1 = _mm256_min_##S(wb1, wm1); \\
-                wsa = _mm256_add_##S(wa0, wb0); \\
-                wsq = _mm256_add_##S(wa1, wb1); \\
-                wsa = CPOOL_ORDER256_##NAME(_mm256_add_##S(CPOOL_EVEN256_##NAME(wsa, wsq), \\
-                                                           CPOOL_ODD256_##NAME(wsa, wsq))); \\
-                wa0 = _mm256_add_##S(_mm256_mul_##S(wa0, wa0), _mm256_mul_##S(wb0, wb0)); \\
-                wa1 = _mm256_add_##S(_mm256_mul_##S(wa1, wa1), _mm256_mul_##S(wb1, wb1)); \\
-                wsq = CPOOL_ORDER256_##NAME(_mm256_add_##S(CPOOL_EVEN256_##NAME(wa0, wa1), \\
-                                                           CPOOL_ODD256_##NAME(wa0, wa1))); \\
-                wsq = _mm256_div_##S(wsq, _mm256_blendv_##S(wsa, wone, \\
-                                                             _mm256_cmp_##S(wsa, wz, _CMP_EQ_OQ))); \\
-                _mm256_storeu_##S(out + i, _mm256_blendv_##S( \\
-                    wsq, wsa, _mm256_cmp_##S(wsa, winf, _CMP_EQ_OQ))); \\
-            } \\
+            CPOOL_EVAL_REGISTERS256(S) \\
+            for (; i + 2 * N <= n; i += 2 * N) \\
+                CPOOL_EVAL_STEP256(NAME, S, N) \\
             wm = _mm256_min_##S(wm1, wm); \\
             m = _mm_min_##S(_mm256_cast##S##256_##S##128(wm), m); \\
             m1 = _mm_min_##S(_mm256_extractf128_##S(wm, 1), m1); \\
@@ -2476,6 +2484,48 @@ cdef extern from *:
     }
     CPOOL_ARGMAX_RUN(f32, float, ps, 4)
     CPOOL_ARGMAX_RUN(f64, double, pd, 2)
+    /* cpool_eval_2x2 over rows that run on back to back: output row r (n values at
+       out + r*n, r < n_rows) from input rows x + 2rW and x + (2r+1)W, W = 2n (short planes
+       of H = 2 OH, W = 2 OW, plane after plane), the cells' minimum into *low. In AVX2
+       builds, every row but the last in whole 256-bit steps of 2N outputs
+       (CPOOL_EVAL_STEP256): a row's last step reads past its two rows' 2n cells into the
+       next rows' (cells of the run's windows, so the minimum is theirs too) and writes past
+       its n outputs into the next row's, which that row's stores then overwrite. The last
+       row, every row where a step would read past the next row's cells (4KN > 6n) or write
+       past its outputs (2KN > 2n), and every row without AVX2, by cpool_eval_2x2. */
+    #if defined(__AVX2__)
+    #define CPOOL_EVAL_RUN_VECTORS(NAME, T, S, N) \\
+        if (n_rows >= 2 && n >= 1 && 4 * ((n + 2 * N - 1) / (2 * N)) * N <= 6 * n \\
+                && 2 * ((n + 2 * N - 1) / (2 * N)) * N <= 2 * n) { \\
+            CPOOL_EVAL_REGISTERS256(S) \\
+            T lanes[4 * N], v; \\
+            for (; r + 1 < n_rows; r++) { \\
+                const T* r0 = x + 2 * r * W; \\
+                const T* r1 = r0 + W; \\
+                T* out = orun + r * n; \\
+                for (i = 0; i < n; i += 2 * N) \\
+                    CPOOL_EVAL_STEP256(NAME, S, N) \\
+            } \\
+            _mm256_storeu_##S(lanes, wm); \\
+            _mm256_storeu_##S(lanes + 2 * N, wm1); \\
+            for (v = *low, i = 0; i < 4 * N; i++) v = lanes[i] < v ? lanes[i] : v; \\
+            *low = v; \\
+        }
+    #else
+    #define CPOOL_EVAL_RUN_VECTORS(NAME, T, S, N)
+    #endif
+    #define CPOOL_EVAL_RUN(NAME, T, S, N) \\
+    static inline void cpool_eval_run_2x2_##NAME(const T* x, Py_ssize_t n_rows, T* orun, \\
+                                                 Py_ssize_t n, T* low, Py_ssize_t ahead) { \\
+        Py_ssize_t W = 2 * n, r = 0, i; \\
+        CPOOL_EVAL_RUN_VECTORS(NAME, T, S, N) \\
+        for (; r < n_rows; r++) \\
+            cpool_eval_2x2_##NAME(x + 2 * r * W, x + (2 * r + 1) * W, orun + r * n, n, low, \\
+                                  ahead); \\
+        (void)i; \\
+    }
+    CPOOL_EVAL_RUN(f32, float, ps, 4)
+    CPOOL_EVAL_RUN(f64, double, pd, 2)
     #if !defined(__AVX2__)
     /* The AVX2-only kernels' stubs, for the SSE2 and AVX builds and the portable one alike
        (they stood inside the SSE2 branch, so a build for a CPU without SSE2, an ARM one, had
@@ -3477,6 +3527,10 @@ cdef extern from *:
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
     void cpool_spread_run_2x2_f64(const double* src, double d, int mode, double* out,
                                   Py_ssize_t n_rows, Py_ssize_t n, Py_ssize_t ahead) noexcept nogil
+    void cpool_eval_run_2x2_f32(const float* x, Py_ssize_t n_rows, float* orun, Py_ssize_t n,
+                                float* low, Py_ssize_t ahead) noexcept nogil
+    void cpool_eval_run_2x2_f64(const double* x, Py_ssize_t n_rows, double* orun,
+                                Py_ssize_t n, double* low, Py_ssize_t ahead) noexcept nogil
     void cpool_argmax_run_s2_f32(const float* run, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t n_rows, int k, float* orun, int64_t* irun,
                                  Py_ssize_t n, int64_t base0, int64_t base_step, Py_ssize_t OH,
