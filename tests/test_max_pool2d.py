@@ -422,11 +422,13 @@ def test_indices_of_stride2_tiles_run_on_over_planes(rng, W, dtype):
     # indices and taps (a NaN among those taps only sends the step by the exact pairs). Each
     # row's indices count from its own plane's row (the run wraps at each plane's end), so
     # tasks that end inside planes (1-3 threads), many planes of one to four output rows,
-    # one plane of 3x3 windows (whose planes do not follow each other at stride 2), adaptive
-    # windows that are tiles, a dilated height, planes set apart (a call per row), and an
-    # array that ends at an unreadable page: the reference's values bitwise and its indices.
+    # planes of odd heights (3x3 windows; the run steps across each plane's last row),
+    # adaptive windows that are tiles, a dilated height, planes set apart (further apart
+    # than a plane: the run steps over the gap), and an array that ends at an unreadable
+    # page: the reference's values bitwise and its indices.
     cases = [(2, (7, 1, 6, W), {}), (2, (1, 7, 2, W), {}), (2, (3, 5, 8, W), {}),
-             (3, (1, 1, 9, W), {}), (2, (1, 1, 9, W), {"dilation": (2, 1)})]
+             (3, (1, 1, 9, W), {}), (3, (3, 5, 9, W), {}), (3, (7, 1, 7, W), {}),
+             (3, (1, 7, 4, W), {}), (2, (2, 3, 9, W), {"dilation": (2, 1)})]
     for k, shape, extra in cases:
         if W < k:
             continue
@@ -439,7 +441,7 @@ def test_indices_of_stride2_tiles_run_on_over_planes(rng, W, dtype):
                                                num_threads=threads, **extra)
                     np.testing.assert_array_equal(as_bits(got), as_bits(exp))
                     np.testing.assert_array_equal(gi, ei)
-            if k == 2 and not extra and shape[2] % 2 == 0 and W % 2 == 0:
+            if not extra and shape[2] % 2 == k % 2 and W % 2 == k % 2:  # adaptive: tiles
                 got, gi = cpool.adaptive_max_pool2d(x, (shape[2] // 2, W // 2),
                                                     return_indices=True, num_threads=2)
                 np.testing.assert_array_equal(as_bits(got), as_bits(exp))

@@ -416,18 +416,25 @@ cdef inline Py_ssize_t _task_row(Py_ssize_t task, Py_ssize_t n_rows,
     return task * n_rows // n_tasks
 
 
+cdef inline bint _outputs_run(const Py_ssize_t* out_strides, Py_ssize_t B0, Py_ssize_t B1,
+                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t itemsize) noexcept nogil:
+    """Whether a 4-D (B0, B1, OH, OW) result is contiguous, plane after plane, batch after
+    batch (strides in bytes): the runs of rows write a task's rows as one block."""
+    return (out_strides[2] == OW * itemsize
+            and (B1 == 1 or out_strides[1] == OH * OW * itemsize)
+            and (B0 == 1 or out_strides[0] == B1 * OH * OW * itemsize))
+
+
 cdef inline bint _planes_run(const Py_ssize_t* x_strides, const Py_ssize_t* out_strides,
                              Py_ssize_t B0, Py_ssize_t B1, Py_ssize_t OH, Py_ssize_t OW,
                              Py_ssize_t rows_apart, Py_ssize_t itemsize) noexcept nogil:
     """Whether every plane's windows' rows follow the last plane's in one run of rows
     ``rows_apart`` input rows apart (plane after plane, batch after batch), and the outputs
-    are contiguous: :func:`_small_plane_rows`' rows then take one call per task. (Strides in
-    bytes, of 4-D views.)"""
+    are contiguous (:func:`_outputs_run`): the 2x2 tiles' rows then take one call per task.
+    (Strides in bytes, of 4-D views.)"""
     cdef Py_ssize_t plane = OH * rows_apart * x_strides[2]
     return ((B1 == 1 or x_strides[1] == plane) and (B0 == 1 or x_strides[0] == B1 * plane)
-            and out_strides[2] == OW * itemsize
-            and (B1 == 1 or out_strides[1] == OH * OW * itemsize)
-            and (B0 == 1 or out_strides[0] == B1 * OH * OW * itemsize))
+            and _outputs_run(out_strides, B0, B1, OH, OW, itemsize))
 
 
 cdef inline numeric_acc* _divisor_row(numeric_acc* drow, int64_t* built_for, int64_t count_h,

@@ -39,7 +39,8 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from cpool._kernels._rows cimport (PREFETCH_BYTES, SHORT_ROW, STREAM_PREFETCH_BYTES,
-                                  THREAD_SLOT, _any_negzero_or_nan, _planes_run, _row_tasks,
+                                  THREAD_SLOT, _any_negzero_or_nan, _outputs_run, _planes_run,
+                                  _row_tasks,
                                   _task_row,
                                   _buffer_stride, _first_inner, _inner_end,
                                   _average, _combine, _from_zero,
@@ -577,22 +578,24 @@ cdef inline void _argmax_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k, 
                             STREAM_PREFETCH_BYTES)
 
 
-cdef inline void _argmax_run(const numeric* run, Py_ssize_t below, Py_ssize_t step,
-                             Py_ssize_t n_rows, Py_ssize_t k, numeric* out, int64_t* idx,
-                             Py_ssize_t OW, int64_t base0, int64_t base_step, Py_ssize_t OH,
-                             Py_ssize_t oh, int64_t index_below) noexcept nogil:
-    """:func:`_argmax_row` over ``n_rows`` rows that run on back to back (short planes' rows,
-    plane after plane, ``step`` apart; values and indices contiguous), by cpool_argmax_run_s2:
-    every row but the last in whole 256-bit steps, the last step running into the next row's
-    outputs, which that row then writes over. Row r is row ``oh + r`` (modulo ``OH``) of its
-    plane, its indices from ``base0`` + that row times ``base_step``. The same steps' lanes,
-    so the same values and indices."""
+cdef inline void _argmax_run(const numeric* plane, Py_ssize_t below, Py_ssize_t step,
+                             Py_ssize_t plane_step, Py_ssize_t n_rows, Py_ssize_t k,
+                             numeric* out, int64_t* idx, Py_ssize_t OW, int64_t base0,
+                             int64_t base_step, Py_ssize_t OH, Py_ssize_t oh,
+                             int64_t index_below) noexcept nogil:
+    """:func:`_argmax_row` over ``n_rows`` rows of short planes, plane after plane (values and
+    indices contiguous), by cpool_argmax_run_s2: every row but the last in whole 256-bit
+    steps, the last step running into the next row's outputs, which that row then writes
+    over. The first row is row ``oh`` of the plane whose first window row is ``plane``; a
+    plane's rows are ``step`` apart, the planes ``plane_step``; a row's indices from
+    ``base0`` + its row in its plane times ``base_step``. The same steps' lanes, so the same
+    values and indices."""
     if numeric is float:
-        cpool_argmax_run_s2_f32(run, below, step, n_rows, <int>k, out, idx, OW, base0,
-                                base_step, OH, oh, index_below, STREAM_PREFETCH_BYTES)
+        cpool_argmax_run_s2_f32(plane, below, step, plane_step, n_rows, <int>k, out, idx, OW,
+                                base0, base_step, OH, oh, index_below, STREAM_PREFETCH_BYTES)
     elif numeric is double:
-        cpool_argmax_run_s2_f64(run, below, step, n_rows, <int>k, out, idx, OW, base0,
-                                base_step, OH, oh, index_below, STREAM_PREFETCH_BYTES)
+        cpool_argmax_run_s2_f64(plane, below, step, plane_step, n_rows, <int>k, out, idx, OW,
+                                base0, base_step, OH, oh, index_below, STREAM_PREFETCH_BYTES)
 
 
 cdef inline void _argmax_window(const numeric* cell, Py_ssize_t below, Py_ssize_t n_rows,
@@ -2073,19 +2076,23 @@ cdef int _small_plane_arg_rows(
     cdef int32_t* hcol
     if P == 0:
         return 0
-    # Those tiles over short planes laid back to back, each output row's windows
-    # ``tile_rows`` input rows on from the last one's, plane after plane: the rows are one
-    # run, a task's rows one call of _argmax_run (every row but the task's last in whole
-    # 256-bit steps), as _small_plane_rows' tiles. One thread, float32, pinned: max 2x2 with
-    # indices on (32, 512, 14, 14) 1.76 -> 0.79 ms, (32, 128, 28, 28) 1.17 -> 0.70 ms,
+    # Those tiles over short planes, each output row's windows ``tile_rows`` input rows on
+    # from the last one's, the planes evenly spaced (odd heights too: adaptive max 13 -> 6's
+    # 3x3 windows), the outputs and indices contiguous: the rows are one run, a task's rows
+    # one call of _argmax_run (every row but the task's last in whole 256-bit steps), as
+    # _small_plane_rows' tiles. One thread, float32, pinned: max 2x2 with indices on
+    # (32, 512, 14, 14) 1.76 -> 0.79 ms, (32, 128, 28, 28) 1.17 -> 0.70 ms,
     # (32, 128, 32, 32) 1.06 -> 0.84 ms; float64 (16, 512, 14, 14) 0.99 -> 0.57 ms.
     cdef Py_ssize_t tile_rows = _row_spacing(&h_lo[0], OH)
     cdef Py_ssize_t n_rows, n_tasks, task, r_lo, r_hi
-    if (tiles and tile_rows > 0 and W <= SHORT_ROW
-            and _planes_run(x.strides, out.strides, out.shape[0], B1, OH, OW, tile_rows,
-                            sizeof(numeric))
-            and _planes_run(x.strides, indices.strides, out.shape[0], B1, OH, OW, tile_rows,
-                            sizeof(int64_t))):
+    cdef Py_ssize_t B0 = out.shape[0], item = sizeof(numeric)
+    cdef Py_ssize_t plane_bytes = x.strides[1] if B1 > 1 else x.strides[0]
+    cdef Py_ssize_t plane_step = (plane_bytes // item if P > 1 and plane_bytes % item == 0
+                                  else OH * tile_rows * row_step * (P == 1))  # 0: not a run
+    if (tiles and tile_rows > 0 and W <= SHORT_ROW and plane_step > 0
+            and (B0 == 1 or B1 == 1 or x.strides[0] == B1 * x.strides[1])
+            and _outputs_run(out.strides, B0, B1, OH, OW, item)
+            and _outputs_run(indices.strides, B0, B1, OH, OW, sizeof(int64_t))):
         n_rows = P * OH
         n_tasks = _row_tasks(n_rows, num_threads)
         with nogil:
@@ -2094,10 +2101,10 @@ cdef int _small_plane_arg_rows(
                 r_hi = _task_row(task + 1, n_rows, n_tasks)
                 if trace:
                     note_work((r_hi - r_lo) * (2 * OW + kw * W))
-                _argmax_run(&x[0, 0, h_lo[0], 0] + r_lo * tile_rows * row_step, dh * row_step,
-                            tile_rows * row_step, r_hi - r_lo, kw, &out[0, 0, 0, 0] + r_lo * OW,
-                            &indices[0, 0, 0, 0] + r_lo * OW, OW, h_lo[0] * W, tile_rows * W,
-                            OH, r_lo % OH, dh * W)
+                _argmax_run(&x[0, 0, h_lo[0], 0] + (r_lo // OH) * plane_step, dh * row_step,
+                            tile_rows * row_step, plane_step, r_hi - r_lo, kw,
+                            &out[0, 0, 0, 0] + r_lo * OW, &indices[0, 0, 0, 0] + r_lo * OW, OW,
+                            h_lo[0] * W, tile_rows * W, OH, r_lo % OH, dh * W)
         return 0
     cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
     cdef int32_t* ints = NULL
