@@ -10,7 +10,7 @@ import numpy as np
 
 import cpool
 
-from .common import ALL_THREADS, scaled
+from .common import ALL_THREADS, SMALL, scaled
 
 try:
     from cpool import _baselines
@@ -124,3 +124,38 @@ class PoolNumPyReference:
 
     def peakmem_numpy(self, op, dtype):
         self.numpy(self.x)
+
+
+class ShortPlanes:
+    """Ops over short planes laid back to back (VGG's and ResNet's 14 x 14 maps; 13 x 13 for
+    3x3 windows), which take a task's rows as one run of 256-bit steps: max with indices,
+    its gradient and unpooling, stochastic evaluation and LP p = 2, float32. CPOOL_ASV_SMALL
+    shrinks the batch, not the planes (the runs depend on their width)."""
+
+    params = (["max_2x2_indices", "max_2x2_backward", "max_unpool_2x2", "stochastic_eval_2x2",
+               "lp_p2_2x2", "max_3x3_s2_indices_13_wide"], THREADS)
+    param_names = ["case", "threads"]
+    timeout = 300
+
+    def setup(self, case, threads):
+        side = 13 if case.endswith("_13_wide") else 14
+        shape = (1 if SMALL else 32, 64 if SMALL else 512, side, side)
+        x = np.abs(np.random.default_rng(0).standard_normal(shape, dtype=np.float32))
+        y, idx = cpool.max_pool2d(x, 2, return_indices=True)
+        calls = {
+            "max_2x2_indices": lambda t: cpool.max_pool2d(x, 2, return_indices=True,
+                                                          num_threads=t),
+            "max_2x2_backward": lambda t: cpool.max_pool2d_backward(y, idx, shape,
+                                                                    num_threads=t),
+            "max_unpool_2x2": lambda t: cpool.max_unpool2d(y, idx, 2, num_threads=t),
+            "stochastic_eval_2x2": lambda t: cpool.stochastic_pool2d(x, 2, training=False,
+                                                                     num_threads=t),
+            "lp_p2_2x2": lambda t: cpool.lp_pool2d(x, 2, 2, num_threads=t),
+            "max_3x3_s2_indices_13_wide": lambda t: cpool.max_pool2d(
+                x, 3, 2, return_indices=True, num_threads=t),
+        }
+        self.call = calls[case]
+        self.call(threads)  # warm up the thread pool
+
+    def time_pool(self, case, threads):
+        self.call(threads)
