@@ -133,6 +133,10 @@ CASES = [
     Case("max3i", "max 3x3 s2 p1 with indices", (32, 64, 112, 112), "float32",
          lambda x, n: cpool.max_pool2d(x, 3, 2, 1, return_indices=True, num_threads=n),
          lambda F, t: F.max_pool2d(t, 3, 2, 1, return_indices=True), None, None, None),
+    # Stride 1 (Inception's pooling branch): every window's columns combined in vectors.
+    Case("max3s1i", "max 3x3 s1 p1 with indices", (32, 128, 28, 28), "float32",
+         lambda x, n: cpool.max_pool2d(x, 3, 1, 1, return_indices=True, num_threads=n),
+         lambda F, t: F.max_pool2d(t, 3, 1, 1, return_indices=True), None, None, None),
     Case("gmaxi", "global max with indices", (256, 2048, 7, 7), "float32",
          lambda x, n: cpool.global_max_pool2d(x, return_indices=True, num_threads=n),
          lambda F, t: t.flatten(-2).max(-1), None, None, None),  # faster than adaptive_max_pool2d
@@ -192,6 +196,10 @@ CASES += [
          _backward(_with_indices(3, 2, 1),
                    lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
          None, None, None, None, "max3i", 2.0),
+    Case("max3s1b", "max 3x3 s1 p1 backward", (32, 128, 28, 28), "float32",
+         _backward(_with_indices(3, 1, 1),
+                   lambda a, n: cpool.max_pool2d_backward(a[1], a[2], a[0], num_threads=n)),
+         None, None, None, None, "max3s1i", 2.0),
     Case("avg2b", "avg 2x2 s2 backward", (32, 256, 56, 56), "float32",
          _backward(_grad_of(lambda x: cpool.avg_pool2d(x, 2)),
                    lambda a, n: cpool.avg_pool2d_backward(a[1], a[0], 2, num_threads=n)),

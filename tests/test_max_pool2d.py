@@ -251,6 +251,54 @@ def test_stride2_indices_of_window_rows_far_apart(dtype, k):
     np.testing.assert_array_equal(i[0], (k - 1) * dh * W + 2 * j + k - 1)
 
 
+# The general path's column combine at stride 1 and 2 (vectorised sweeps over the columns,
+# the winners' offsets in int32): every row width from 1 to 70 (a vector's main loop and its
+# remainders), ties, signed zeros, NaNs of several payloads, and integers.
+COMBINE_WINDOWS = [((3, 3), 1, 1), ((2, 2), 1, 0), ((2, 5), 1, (0, 2)), ((1, 3), (1, 2), (0, 1)),
+                   ((3, 2), (1, 2), 0), ((1, 2), (1, 2), 0), ((4, 3), (2, 1), (1, 1))]
+
+
+@pytest.mark.parametrize("k,s,p", COMBINE_WINDOWS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint16, np.int64])
+def test_indices_of_columns_combined_at_stride_1_and_2(rng, dtype, k, s, p):
+    for W in range(1, 71):
+        shape = (2, 3, 5, W)
+        if not fits(shape, k, s, p, 1, False):
+            continue
+        x = _tie_heavy(rng, shape, dtype)
+        if np.dtype(dtype).kind == "f":
+            specials = signed_zeros_and_payloads(rng, shape, dtype)
+            x = np.where(rng.random(shape) < 0.3, specials, x)
+        got = cpool.max_pool2d(x, k, s, p, return_indices=True)
+        exp = ref.max_pool2d(x, k, s, p, return_indices=True)
+        np.testing.assert_array_equal(as_bits(got[0]), as_bits(exp[0]), err_msg=f"W={W}")
+        np.testing.assert_array_equal(got[1], exp[1], err_msg=f"W={W}")
+
+
+@pytest.mark.parametrize("k,s", [((3, 3), 1), ((2, 2), 1), ((3, 2), (1, 2))])
+def test_indices_of_columns_combined_window_rows_far_apart(k, s):
+    # Window rows 2**30 cells or more apart in the plane (a dilation; rows one cell apart in
+    # memory, 8 MB in all): the winners' offsets from the window's first cell are past int32,
+    # so the combine's indices are made in 64 bits. Window row 2 of each window is the
+    # largest, row 0 ties row 1 and holds a NaN (the last NaN in the scan wins).
+    kh, kw = k
+    W, dh = 1024, 2**20 + 1
+    rows = np.empty((kh, W), np.float32)
+    rows[:] = np.repeat(np.arange(W // 2, dtype=np.float32), 2)  # ties between columns
+    rows[kh - 1] += 1
+    rows[0, 100] = np.nan
+    buf = np.zeros((kh - 1) * dh + W, np.float32)
+    for t in range(kh):
+        buf[t * dh:t * dh + W] = rows[t]
+    x = np.lib.stride_tricks.as_strided(buf, ((kh - 1) * dh + 1, W), (buf.itemsize,) * 2,
+                                        writeable=False)
+    v, i = cpool.max_pool2d(x, k, s, dilation=(dh, 1), return_indices=True)
+    ev, ei = ref.max_pool2d(rows, k, s, return_indices=True)  # the same windows, rows adjacent
+    np.testing.assert_array_equal(as_bits(v), as_bits(ev))
+    np.testing.assert_array_equal(i, ei // W * dh * W + ei % W)
+    assert (i // W >= dh).any() and (i // W == 0).any()  # the NaN's row 0 and the later rows
+
+
 @pytest.mark.parametrize("k,s,p,d,c", GRID[::2])
 def test_general_path_is_identical(rng, k, s, p, d, c):
     # The general path (kernels much wider than the input) against the fast path, bit for bit,
