@@ -400,10 +400,9 @@ cdef inline int64_t _one_count(const int64_t[::1] counts) noexcept nogil:
 cdef inline Py_ssize_t _row_tasks(Py_ssize_t n_rows, int num_threads) noexcept nogil:
     """The parallel tasks over ``n_rows`` output rows: a multiple of the thread count with at
     most ROW_CHUNK rows each, task c taking rows [c*n_rows // T, (c+1)*n_rows // T)
-    (:func:`_task_row`). A static
-    schedule gives every thread T / threads consecutive tasks, so every thread the floor or the
-    ceiling of n_rows / threads rows. (Fixed tasks of 8 rows left some threads 11% less on
-    NHWC 2x2 at 13 threads: 112 tasks, 9 or 8 per thread.)"""
+    (:func:`_task_row`). A static schedule gives every thread T / threads consecutive tasks,
+    so every thread the floor or the ceiling of n_rows / threads rows. (Fixed tasks of 8 rows
+    left some threads 11% less on NHWC 2x2 at 13 threads: 112 tasks, 9 or 8 per thread.)"""
     cdef Py_ssize_t n = max(num_threads, 1)
     cdef Py_ssize_t per_thread = (n_rows + ROW_CHUNK * n - 1) // (ROW_CHUNK * n)
     return min(n_rows, n * per_thread)

@@ -2107,8 +2107,14 @@ cdef int _small_plane_arg_rows(
     cdef Py_ssize_t n_rows, n_tasks, task, r_lo, r_hi
     cdef Py_ssize_t B0 = out.shape[0], item = sizeof(numeric)
     cdef Py_ssize_t plane_bytes = x.strides[1] if B1 > 1 else x.strides[0]
-    cdef Py_ssize_t plane_step = (plane_bytes // item if P > 1 and plane_bytes % item == 0
-                                  else OH * tile_rows * row_step * (P == 1))  # 0: not a run
+    # The values from one plane's first row to the next plane's: the planes' spacing where
+    # it is whole values; a lone plane's (never stepped past) a spacing the run accepts;
+    # 0 where planes are spaced in parts of a value (no run).
+    cdef Py_ssize_t plane_step = 0
+    if P == 1:
+        plane_step = OH * tile_rows * row_step
+    elif plane_bytes % item == 0:
+        plane_step = plane_bytes // item
     if (tiles and tile_rows > 0 and W <= SHORT_ROW and plane_step > 0
             and (B0 == 1 or B1 == 1 or x.strides[0] == B1 * x.strides[1])
             and _outputs_run(out.strides, B0, B1, OH, OW, item)
