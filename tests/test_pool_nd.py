@@ -921,3 +921,58 @@ def test_one_int_in_a_list_stands_for_every_axis(rng, n, args):
     np.testing.assert_allclose(pool["avg"](x, *args),
                                getattr(F, f"avg_pool{n}d")(t, *args).numpy(),
                                rtol=1e-13, atol=1e-13)
+
+
+# 3-D windows with indices: the general path's column combine, its indices computed from
+# each winner's slice, row and column (a row number split into slice and row in float32),
+# and 2x2 and 3x3 stride-2 tiles a slice at a time (padded or not, slices dilated), over
+# ties, signed zeros, NaNs of several payloads and integers, at every width from 1 to 40.
+@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 1, 1, 1), (3, 2, 1, 1), (3, 2, 0, 1),
+                                     ((2, 3, 2), (1, 2, 1), 0, 1), ((3, 2, 2), 1, 0, (2, 1, 1)),
+                                     (2, (1, 2, 2), (1, 0, 0), (2, 1, 1))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8])
+def test_3d_indices_of_slices_rows_and_columns(rng, dtype, k, s, p, d):
+    for W in range(1, 41):
+        shape = (2, 6, 5, W)
+        if not _fits(shape, 3, k, s, p, d, False):
+            continue
+        if np.dtype(dtype).kind == "f":
+            x = rng.choice(np.array([-np.inf, -1.0, 0.0, 2.0, np.nan], dtype), size=shape)
+            x = np.where(rng.random(shape) < 0.3, signed_zeros_and_payloads(rng, shape, dtype), x)
+        else:
+            x = rng.integers(0, 3, size=shape).astype(dtype)
+        got = cpool.max_pool3d(x, k, s, p, d, return_indices=True)
+        want = ref.pool_nd(x, 3, "max", k, s, p, d, return_indices=True)
+        np.testing.assert_array_equal(as_bits(got[0]), as_bits(want[0]), err_msg=f"W={W}")
+        np.testing.assert_array_equal(got[1], want[1], err_msg=f"W={W}")
+        assert_identical(cpool.max_pool3d(x, k, s, p, d, return_indices=True, num_threads=3), got)
+
+
+def test_3d_indices_of_slices_far_apart():
+    # Window slices 2**32 cells or more apart in the volume (a depth dilation; every cell one
+    # value on from the last in memory, 4 MB in all): the offsets are past int32, so the
+    # indices come from the rows' table. Slice 1 of each window is the larger where the
+    # slices differ, ties between columns, a NaN in slice 0 (the last NaN in the scan wins).
+    D, H, W, dd = 2**20 + 1, 4, 1024, 2**20
+    buf = np.zeros(D + H + W, np.float32)
+    buf[:H + W] = np.repeat(np.arange((H + W) // 2, dtype=np.float32), 2)
+    buf[dd:dd + H + W] = buf[:H + W] + (np.arange(H + W) % 3 == 0)
+    buf[50] = np.nan
+    x = np.lib.stride_tricks.as_strided(buf, (D, H, W), (buf.itemsize,) * 3, writeable=False)
+    got = cpool.max_pool3d(x, 2, 1, dilation=(dd, 1, 1), return_indices=True)
+    slices = np.stack([x[0], x[dd]])  # the windows' two slices, side by side
+    want = ref.pool_nd(slices, 3, "max", 2, 1, return_indices=True)
+    np.testing.assert_array_equal(as_bits(got[0]), as_bits(want[0]))
+    sl, cell = np.divmod(want[1], H * W)
+    np.testing.assert_array_equal(got[1], sl * dd * H * W + cell)
+    assert (sl == 1).any() and (sl == 0).any()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 64, 255, 1000, 4095, 2**19 + 1, 2**20 - 1])
+def test_row_numbers_split_in_float32_exactly(n):
+    # _combine_padded's split of a 3-D window's row number t (below 2**20) into its slice
+    # t // n_rows: float32 (t + 1/2) * (1 / n_rows), truncated, as the kernel computes it.
+    t = np.arange(2**20, dtype=np.int32)
+    inv = np.float32(1) / np.float32(n)
+    got = ((t.astype(np.float32) + np.float32(0.5)) * inv).astype(np.int32)
+    np.testing.assert_array_equal(got, t // n)

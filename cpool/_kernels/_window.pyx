@@ -34,7 +34,7 @@ cimport cython
 from cython cimport view
 from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, sqrtf
-from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
@@ -629,6 +629,26 @@ cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssiz
     for ow in range(in_hi, OW):
         _argmax_window(r0 + w_lo[ow], below, k, w_n[ow], base + w_lo[ow], index_below,
                        out + ow, idx + ow)
+
+
+cdef inline void _later_run_wins(numeric* out, int64_t* idx, const numeric* later,
+                                 const int64_t* later_idx, Py_ssize_t n) noexcept nogil:
+    """Two runs of each window's taps, ``later`` after ``out`` in the scan's order, each with
+    its winner by PyTorch's rule (its first largest value, or its last NaN): the later run's
+    winner replaces the earlier one's where the scan would take it (larger, or NaN), which
+    gives the scan's winner over both (a 3-D window's slices, one 2-D pass each)."""
+    cdef Py_ssize_t i
+    cdef numeric m, v
+    cdef int64_t mi, vi
+    cdef bint take
+    for i in range(n):
+        m = out[i]
+        v = later[i]
+        mi = idx[i]
+        vi = later_idx[i]
+        take = _replaces(m, v)
+        out[i] = v if take else m
+        idx[i] = vi if take else mi
 
 
 cdef inline int _tile_op(bint is_max, bint square, bint zero_first) noexcept nogil:
@@ -1817,15 +1837,18 @@ cdef inline void _vertical_arg(const numeric* row0, Py_ssize_t depth_step, Py_ss
 
 cdef inline void _combine_columns(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
                                   int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
-                                  Py_ssize_t dw, numeric* orow) noexcept nogil:
+                                  Py_ssize_t dw, bint in_vectors, numeric* orow) noexcept nogil:
     """Each window's winner among its columns ``vmax[ow*sw + u*dw]`` (u < kw), by
     :func:`_right_replaces`: its value, its row ``hrow`` and its tap ``hcol``. Column u of
-    every window, one sweep per u (u = 0 starts each window). Every select works on locals (a
-    select that reads its own destination becomes a conditional store), so that a sweep
-    whose ``sw`` and ``dw`` are constants where it is inlined vectorises: at stride 1 its
-    reads are runs, at stride 2 pairs that GCC splits with shuffles (:func:`_combine_padded`
-    passes both as constants: max 3x3 s1 p1 with indices on (8, 256, 56, 56), one thread,
-    18.6 -> 11.1 ms; the general form gathers a value at a time)."""
+    every window, one sweep per u (u = 0 starts each window).
+
+    ``in_vectors`` (a constant where this is inlined, with ``sw`` and ``dw``): every select
+    works on locals, so that GCC vectorises the sweeps, whose reads are runs at stride 1 and
+    pairs it splits with shuffles at stride 2 (:func:`_combine_padded`: max 3x3 s1 p1 with
+    indices on (8, 256, 56, 56), one thread, 18.6 -> 11.4 ms). Otherwise each select reads
+    its own destination, which GCC leaves scalar: strided gathers do not pay, and on short
+    rows at stride 2 the vectors' set-up took up to twice the scalar loop's time (1-D k2 s2
+    with indices on 16-wide rows, 8 outputs)."""
     cdef Py_ssize_t ow, u, i
     cdef numeric m, v
     cdef int32_t mr, vr, mc
@@ -1836,47 +1859,72 @@ cdef inline void _combine_columns(const numeric* vmax, const int32_t* vrow, int3
         hcol[ow] = 0
     for u in range(1, kw):
         for ow in range(OW):
+            # Bit-mask selects keep this loop free of branches that random data mispredicts,
+            # and the winner's own value (its sign of zero, its NaN payload) is kept.
             i = ow * sw + u * dw
-            m = orow[ow]
-            mr = hrow[ow]
-            mc = hcol[ow]
-            v = vmax[i]
-            vr = vrow[i]
-            take = _right_replaces(m, mr, v, vr)
-            orow[ow] = v if take else m  # the winner's own value (its sign of zero, its NaN)
-            hrow[ow] = _pick(take, vr, mr)
-            hcol[ow] = _pick(take, <int32_t>u, mc)
+            if in_vectors:
+                m = orow[ow]
+                mr = hrow[ow]
+                mc = hcol[ow]
+                v = vmax[i]
+                vr = vrow[i]
+                take = _right_replaces(m, mr, v, vr)
+                orow[ow] = v if take else m
+                hrow[ow] = _pick(take, vr, mr)
+                hcol[ow] = _pick(take, <int32_t>u, mc)
+            else:
+                take = _right_replaces(orow[ow], hrow[ow], vmax[i], vrow[i])
+                orow[ow] = vmax[i] if take else orow[ow]
+                hrow[ow] = _pick(take, vrow[i], hrow[ow])
+                hcol[ow] = _pick(take, <int32_t>u, hcol[ow])
 
 
 cdef inline void _combine_padded(const numeric* vmax, const int32_t* vrow, int32_t* hrow,
                                  int32_t* hcol, Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw,
                                  Py_ssize_t dw, const int64_t* row_at, Py_ssize_t row_w,
-                                 Py_ssize_t pad_w, bint narrow, numeric* orow,
-                                 int64_t* irow) noexcept nogil:
+                                 Py_ssize_t slice_w, Py_ssize_t n_rows, Py_ssize_t pad_w,
+                                 bint narrow, numeric* orow, int64_t* irow) noexcept nogil:
     """The column combine of :func:`window_max_with_indices` over padded row buffers
     (:func:`_combine_columns`), then the flat indices of the winners (``row_at[t]``: the flat
-    index of window row t's first cell; the padded row starts ``pad_w`` cells before it). With
-    ``row_w`` (rows of one slice: ``row_at[t] = row_at[0] + t*row_w``) the index is computed, a
-    loop that vectorises where the table's gather does not (30% of a 2x2 pooling with
-    indices). ``narrow``: every winner's offset from the window row 0's first cell (row *
-    row_w + column, the padding's row number included) fits int32, so that offset is made in
-    32 bits and widened once (AVX2 has no 64-bit multiply)."""
+    index of window row t's first cell; the padded row starts ``pad_w`` cells before it).
+
+    The windows' rows are ``row_w`` cells apart and, for a 3-D window (``slice_w`` > 0), its
+    slices of ``n_rows`` rows ``slice_w`` apart: ``row_at[t] = row_at[0] + (t // n_rows) *
+    slice_w + (t % n_rows) * row_w``. So the index is computed, a loop that vectorises where
+    the table's gather does not (30% of a 2x2 pooling with indices; half of max3d 2x2x2's
+    combine). ``narrow``: every real cell's offset from the window's first cell fits int32
+    and the row numbers are below 2**20, so the offset is made in 32 bits and widened once
+    (AVX2 has no 64-bit multiply), and a row number's slice is found in float32, exactly:
+    (t + 1/2) / n_rows lies at least 1/(2 n_rows) from an integer, and float32's two
+    roundings move it by under 2**-23 * 2**20 / n_rows. Unsigned, so that the padding's row
+    number (never kept where a window has a real cell) wraps harmlessly."""
     cdef Py_ssize_t ow
-    if sw == 1 and dw == 1:  # constants for the inlined sweeps (see _combine_columns)
-        _combine_columns(vmax, vrow, hrow, hcol, OW, kw, 1, 1, orow)
-    elif sw == 2 and dw == 1:
-        _combine_columns(vmax, vrow, hrow, hcol, OW, kw, 2, 1, orow)
+    # Constants for the inlined sweeps (see _combine_columns). At stride 2 only rows of 128
+    # outputs or more: 1-D k3 s2 p1 with indices, one thread, in cache, took 2.0x, 1.9x,
+    # 1.55x, 1.17x, 0.98x and 0.80x the scalar sweeps' time at 8, 16, 32, 64, 128 and 256
+    # outputs a row (its vectors at stride 1 took 0.58-0.74x from 8 outputs up).
+    if sw == 1 and dw == 1:
+        _combine_columns(vmax, vrow, hrow, hcol, OW, kw, 1, 1, True, orow)
+    elif sw == 2 and dw == 1 and OW >= 128:
+        _combine_columns(vmax, vrow, hrow, hcol, OW, kw, 2, 1, True, orow)
     else:
-        _combine_columns(vmax, vrow, hrow, hcol, OW, kw, sw, dw, orow)
+        _combine_columns(vmax, vrow, hrow, hcol, OW, kw, sw, dw, False, orow)
     cdef int64_t base = row_at[0] - pad_w
-    cdef int32_t row_w32 = <int32_t>row_w if narrow else 0
-    if row_w and dw == 1 and narrow:
+    cdef uint32_t rw = <uint32_t>row_w, slw = <uint32_t>slice_w, nr = <uint32_t>n_rows
+    cdef uint32_t cw = <uint32_t>dw, sl
+    cdef float inv_rows = (<float>1) / <float>n_rows if n_rows > 0 else 0
+    if narrow and slice_w == 0:
         for ow in range(OW):
-            irow[ow] = base + ow * sw + <int64_t>(hrow[ow] * row_w32 + hcol[ow])
-    elif row_w and dw == 1:  # one 64-bit multiply per index
+            irow[ow] = base + ow * sw + <int32_t>(<uint32_t>hrow[ow] * rw + <uint32_t>hcol[ow] * cw)
+    elif narrow:
+        for ow in range(OW):
+            sl = <uint32_t><int32_t>((<float>hrow[ow] + <float>0.5) * inv_rows)
+            irow[ow] = base + ow * sw + <int32_t>(sl * slw + (<uint32_t>hrow[ow] - sl * nr) * rw
+                                                  + <uint32_t>hcol[ow] * cw)
+    elif slice_w == 0 and dw == 1:  # one 64-bit multiply per index
         for ow in range(OW):
             irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow])
-    elif row_w:
+    elif slice_w == 0:
         for ow in range(OW):
             irow[ow] = base + hrow[ow] * row_w + (ow * sw + hcol[ow] * dw)
     else:
@@ -2162,7 +2210,7 @@ cdef int _small_plane_arg_rows(
                         _vertical_arg(&x[b0, b1, h_lo[oh], 0], 0, 1, dh * row_step, h_n[oh], W,
                                       vmax + oh * W, vrow + oh * W)
                 # Positions across two buffer rows combine garbage; none is gathered.
-                _combine_columns(vmax, vrow, hrow, hcol, n_pos, kw, 1, dw, wmax)
+                _combine_columns(vmax, vrow, hrow, hcol, n_pos, kw, 1, dw, False, wmax)
                 # Each position's winner as an offset from the position's cell, plus the
                 # position (a loop that vectorises; the gather below then only adds the row's
                 # shift).
@@ -2451,9 +2499,10 @@ cdef inline int _max_with_indices(
     cdef Py_ssize_t past_rows = max_d * max_h
     if past_rows >= 2**31 - 1:
         raise ValueError("cpool: a window of more than 2**31 - 2 rows has no int32 row number")
-    # Winners' offsets from a window's first cell (row number * dh * W + column, below
-    # past_rows + 1 rows) in int32 (_combine_padded).
-    cdef bint narrow = dh * W <= (INT32_MAX - (kw - 1) * dw - OW * sw) // (past_rows + 1)
+    # Winners' offsets from a window's first cell (slice, row and column) in int32, and row
+    # numbers split into slice and row in float32 (_combine_padded).
+    cdef bint narrow = (past_rows < (1 << 20) and (max_d - 1) * dd * H * W + (max_h - 1) * dh * W
+                        + (kw - 1) * dw <= INT32_MAX)
     cdef Py_ssize_t min_h = max_h
     for oh in range(h_n.shape[0]):
         min_h = min(min_h, h_n[oh])
@@ -2490,13 +2539,19 @@ cdef inline int _max_with_indices(
     # 2x2 and 3x3 windows at stride 2, every tap in the row, over float planes: each output
     # row straight from its input rows by _argmax_row (max 2x2 s2 with indices on
     # (32, 256, 56, 56), one thread: 15.6 -> 9.3 ms; in cache, (4, 256, 56, 56), 0.62 ms).
+    # 3-D windows of such slices take them a slice at a time, each later slice's winners
+    # against the earlier ones' by the scan's rule (_later_run_wins): max3d with indices on
+    # (4, 32, 32, 56, 56), one thread, 2x2x2 s2 9.0-9.3 -> 6.1-6.3 ms, 3x3x3 s2 14.8-15.5 ->
+    # 12.8-13.1 ms.
     cdef bint tiles = (layout is planes and (numeric is float or numeric is double)
-                       and not depth and not clipped and not plane_bounds
+                       and not clipped and not plane_bounds
                        and _stride2_tiles(kw, sw, dw, pad_w, OW, W))
     # The same windows in rows that padding cuts at either end (max_pool2d(x, 3, 2, 1,
     # return_indices=True), ResNet's stem): the windows with every tap in the row by
     # _argmax_row, the cut ones by PyTorch's scan of their real columns (_argmax_padded_row);
-    # rows with every window row real.
+    # rows with every window row real. Not 3-D windows a slice at a time: each slice scans
+    # its cut windows apart, and max3d 3x3x3 s2 p1 with indices on (4, 32, 32, 56, 56) took
+    # 17.0-17.4 ms so, against 14.4-15.2 ms on the general path.
     cdef bint padded_tiles = (layout is planes and (numeric is float or numeric is double)
                               and not depth and not clipped and not plane_bounds and not tiles
                               and (kw == 2 or kw == 3) and sw == 2 and dw == 1 and pad_w > 0)
@@ -2512,7 +2567,9 @@ cdef inline int _max_with_indices(
     # winners' rows and columns; the row table (and the gathered sweep's indices).
     cdef Py_ssize_t vstride = _buffer_stride(width + n_pos, sizeof(numeric))
     cdef Py_ssize_t istride = _buffer_stride(width + 2 * n_out, sizeof(int32_t))
-    cdef Py_ssize_t tstride = _buffer_stride(past_rows + 1 + n_pos, sizeof(int64_t))
+    # ... and a slice's indices (3-D tiles).
+    cdef Py_ssize_t slice_idx = OW if depth and (tiles or padded_tiles) else 0
+    cdef Py_ssize_t tstride = _buffer_stride(past_rows + 1 + n_pos + slice_idx, sizeof(int64_t))
     cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
     cdef int32_t* ints = NULL
     cdef int64_t* tables = NULL
@@ -2573,21 +2630,32 @@ cdef inline int _max_with_indices(
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
-                    if tiles and h_n[hb + oh] == kw:
-                        _argmax_row(first, dh * row_step, kw, orow, irow, OW,
-                                    row_at[0] + w_lo[wb], dh * W)
-                        _step(OH, B1, &b0, &b1, &oh)
-                        continue
-                    if padded_tiles and h_n[hb + oh] == kw:
-                        _argmax_padded_row(first, dh * row_step, kw, orow, irow, OW, in_lo, in_hi,
-                                           &w_lo[0], &w_n[0], row_at[0], dh * W)
+                    if (tiles or padded_tiles) and h_n[hb + oh] == kw:
+                        for sl in range(nd):  # a 3-D window's slices in the scan's order
+                            if tiles:
+                                _argmax_row(first + sl * depth_step, dh * row_step, kw,
+                                            vmax + row0 if sl else orow,
+                                            row_at + past_rows + 1 + n_pos if sl else irow, OW,
+                                            row_at[sl * kw] + w_lo[wb], dh * W)
+                            else:
+                                _argmax_padded_row(first + sl * depth_step, dh * row_step, kw,
+                                                   vmax + row0 if sl else orow,
+                                                   row_at + past_rows + 1 + n_pos if sl else irow,
+                                                   OW, in_lo, in_hi, &w_lo[0], &w_n[0],
+                                                   row_at[sl * kw], dh * W)
+                            if sl:
+                                # (the slice's outputs where the row's values go: the
+                                # buffers' padding cells stay for the rows of the general path)
+                                _later_run_wins(orow, irow, vmax + row0,
+                                                row_at + past_rows + 1 + n_pos, OW)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _vertical_arg(first, depth_step, nd, dh * row_step, h_n[hb + oh], L, vmax + row0,
                                   vrow + row0)
                     if gather:
                         _combine_padded(vmax, vrow, hrow, hcol, n_pos, kw, 1, dw, row_at,
-                                        0 if nd > 1 else dh * W, 0, narrow, vmax + width,
+                                        dh * W, dd * H * W if nd > 1 else 0, h_n[hb + oh], 0,
+                                        narrow, vmax + width,
                                         row_at + past_rows + 1)
                         for ow in range(OW):
                             orow[ow] = vmax[width + w_lo[wb + ow]]
@@ -2597,7 +2665,8 @@ cdef inline int _max_with_indices(
                                          1 if layout is planes else lanes, orow, irow, n_taps)
                     elif layout is planes:
                         _combine_padded(vmax, vrow, hrow, hcol, OW, kw, sw, dw, row_at,
-                                        0 if nd > 1 else dh * W, pad_w, narrow, orow, irow)
+                                        dh * W, dd * H * W if nd > 1 else 0, h_n[hb + oh],
+                                        pad_w, narrow, orow, irow)
                     else:
                         _combine_padded_lanes(vmax, vrow, hrow, hcol, OW, kw, sw, dw, row_at,
                                               pad_w, lanes, orow, irow)
