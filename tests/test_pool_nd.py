@@ -976,3 +976,24 @@ def test_row_numbers_split_in_float32_exactly(n):
     inv = np.float32(1) / np.float32(n)
     got = ((t.astype(np.float32) + np.float32(0.5)) * inv).astype(np.int32)
     np.testing.assert_array_equal(got, t // n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint16])
+def test_1d_k2_s2_indices_every_width(rng, dtype):
+    # 1-D k2 s2 with indices takes one sweep over each row's pairs (vectors and their
+    # remainders): every length from 1 to 300, ceil mode's cut last window too (the general
+    # path), ties, signed zeros, NaNs of several payloads.
+    for L in range(1, 301):
+        shape = (3, 2, L)
+        if np.dtype(dtype).kind == "f":
+            x = rng.choice(np.array([-np.inf, -1.0, 0.0, 2.0, np.nan], dtype), size=shape)
+            x = np.where(rng.random(shape) < 0.3, signed_zeros_and_payloads(rng, shape, dtype), x)
+        else:
+            x = rng.integers(0, 3, size=shape).astype(dtype)
+        for c in (False, True):
+            if L < 2 and not c:
+                continue
+            got = cpool.max_pool1d(x, 2, 2, ceil_mode=c, return_indices=True)
+            want = ref.pool_nd(x, 1, "max", 2, 2, ceil_mode=c, return_indices=True)
+            np.testing.assert_array_equal(as_bits(got[0]), as_bits(want[0]), err_msg=f"L={L}")
+            np.testing.assert_array_equal(got[1], want[1], err_msg=f"L={L}")

@@ -631,6 +631,24 @@ cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssiz
                        out + ow, idx + ow)
 
 
+cdef inline void _argmax_pairs(const numeric* row, numeric* out, int64_t* idx, Py_ssize_t OW,
+                               int64_t base) noexcept nogil:
+    """One output row of windows of two adjacent cells at stride 2 with indices (1-D k2 s2):
+    each pair's winner by PyTorch's rule (the second cell replaces the first where it is
+    larger, or NaN), its index ``base + 2i`` plus 1 where the second won. One sweep that
+    vectorises, in place of the general path's vertical pass and column combine (1-D k2 s2
+    with indices on (16, 256, 4096), one thread)."""
+    cdef Py_ssize_t i
+    cdef numeric m, v
+    cdef bint take
+    for i in range(OW):
+        m = row[2 * i]
+        v = row[2 * i + 1]
+        take = _replaces(m, v)
+        out[i] = v if take else m
+        idx[i] = base + 2 * i + take
+
+
 cdef inline void _later_run_wins(numeric* out, int64_t* idx, const numeric* later,
                                  const int64_t* later_idx, Py_ssize_t n) noexcept nogil:
     """Two runs of each window's taps, ``later`` after ``out`` in the scan's order, each with
@@ -2555,6 +2573,10 @@ cdef inline int _max_with_indices(
     cdef bint padded_tiles = (layout is planes and (numeric is float or numeric is double)
                               and not depth and not clipped and not plane_bounds and not tiles
                               and (kw == 2 or kw == 3) and sw == 2 and dw == 1 and pad_w > 0)
+    # Windows of one row and two adjacent columns at stride 2, unpadded and every one whole
+    # (1-D k2 s2; not ceil mode's cut last window): a row at a time by _argmax_pairs.
+    cdef bint pairs = (layout is planes and not depth and not clipped and not plane_bounds
+                       and kw == 2 and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW <= W)
     cdef Py_ssize_t in_lo = OW, in_hi = 0  # the outputs whose windows are whole
     if padded_tiles:
         for ow in range(OW):
@@ -2648,6 +2670,10 @@ cdef inline int _max_with_indices(
                                 # buffers' padding cells stay for the rows of the general path)
                                 _later_run_wins(orow, irow, vmax + row0,
                                                 row_at + past_rows + 1 + n_pos, OW)
+                        _step(OH, B1, &b0, &b1, &oh)
+                        continue
+                    if pairs and h_n[hb + oh] == 1:
+                        _argmax_pairs(first, orow, irow, OW, row_at[0] + w_lo[wb])
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _vertical_arg(first, depth_step, nd, dh * row_step, h_n[hb + oh], L, vmax + row0,
