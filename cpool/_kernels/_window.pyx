@@ -2590,7 +2590,7 @@ cdef inline int _max_with_indices(
     cdef Py_ssize_t vstride = _buffer_stride(width + n_pos, sizeof(numeric))
     cdef Py_ssize_t istride = _buffer_stride(width + 2 * n_out, sizeof(int32_t))
     # ... and a slice's indices (3-D tiles).
-    cdef Py_ssize_t slice_idx = OW if depth and (tiles or padded_tiles) else 0
+    cdef Py_ssize_t slice_idx = OW if depth and tiles else 0
     cdef Py_ssize_t tstride = _buffer_stride(past_rows + 1 + n_pos + slice_idx, sizeof(int64_t))
     cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
     cdef int32_t* ints = NULL
@@ -2652,19 +2652,17 @@ cdef inline int _max_with_indices(
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _prefetch_slices(first, depth_step, nd, dh * row_step, h_n[hb + oh], sh, L)
-                    if (tiles or padded_tiles) and h_n[hb + oh] == kw:
+                    if padded_tiles and h_n[hb + oh] == kw:  # 2-D only (see padded_tiles)
+                        _argmax_padded_row(first, dh * row_step, kw, orow, irow, OW, in_lo, in_hi,
+                                           &w_lo[0], &w_n[0], row_at[0], dh * W)
+                        _step(OH, B1, &b0, &b1, &oh)
+                        continue
+                    if tiles and h_n[hb + oh] == kw:
                         for sl in range(nd):  # a 3-D window's slices in the scan's order
-                            if tiles:
-                                _argmax_row(first + sl * depth_step, dh * row_step, kw,
-                                            vmax + row0 if sl else orow,
-                                            row_at + past_rows + 1 + n_pos if sl else irow, OW,
-                                            row_at[sl * kw] + w_lo[wb], dh * W)
-                            else:
-                                _argmax_padded_row(first + sl * depth_step, dh * row_step, kw,
-                                                   vmax + row0 if sl else orow,
-                                                   row_at + past_rows + 1 + n_pos if sl else irow,
-                                                   OW, in_lo, in_hi, &w_lo[0], &w_n[0],
-                                                   row_at[sl * kw], dh * W)
+                            _argmax_row(first + sl * depth_step, dh * row_step, kw,
+                                        vmax + row0 if sl else orow,
+                                        row_at + past_rows + 1 + n_pos if sl else irow, OW,
+                                        row_at[sl * kw] + w_lo[wb], dh * W)
                             if sl:
                                 # (the slice's outputs where the row's values go: the
                                 # buffers' padding cells stay for the rows of the general path)
