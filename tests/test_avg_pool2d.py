@@ -226,19 +226,19 @@ def test_2x2_tiles_every_row_width(rng, W, dtype):
         check(x, 2)
 
 
-@pytest.mark.parametrize("W", list(range(2, 42, 2)) + [56, 64, 66, 130])
+@pytest.mark.parametrize("W", list(range(2, 42, 2)) + [46, 52, 56, 58, 62, 64, 66, 130])
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_2x2_tiles_run_on_over_planes(rng, W, dtype):
-    # Short float planes (rows of up to 32 values) laid back to back (rows contiguous or
-    # not, planes after each other) take 2x2 stride 2 as one run of rows per task, each row
-    # in whole vectors whose last one runs into the next row's outputs, which that row then
-    # writes over; the last row of a task goes exactly. The bits of the planes a call each
-    # (planes set apart) and of the general path, for even widths of 1 to 4 vectors' worth of
-    # outputs and parts of one (and wider planes, which keep a call per plane), tasks that end
-    # inside a plane (1-3 threads over 7 planes), batches of one image or one channel, sums,
-    # averages (divisors with an exact reciprocal), adaptive averages, LP's p = 2 (the task's
-    # roots after its run), and an array that ends at an unreadable page (no read past the
-    # last row's taps).
+    # Short float planes (rows of up to 64 values for sums and averages) laid back to back
+    # (rows contiguous or not, planes after each other) take 2x2 stride 2 as one run of rows
+    # per task, each row in whole vectors whose last one runs into the next row's outputs,
+    # which that row then writes over; the last row of a task goes exactly. The bits of the
+    # planes a call each (planes set apart) and of the general path, for even widths of 1 to
+    # 4 vectors' worth of outputs and parts of one (and wider planes, which keep a call per
+    # plane), tasks that end inside a plane (1-3 threads over 7 planes), batches of one image
+    # or one channel, sums, averages (divisors with an exact reciprocal), adaptive averages,
+    # LP's p = 2 (the task's roots after its run), and an array that ends at an unreadable
+    # page (no read past the last row's taps).
     for shape in [(7, 1, 6, W), (1, 7, 2, W), (3, 5, 8, W)]:
         x = random_array(rng, shape, dtype)
         x.flat[::13] = -0.0

@@ -1062,14 +1062,16 @@ cdef int _small_plane_rows(const numeric[::view.strided, ::view.strided, ::view.
     # rows are one run, a task's rows one call of _tile_run_2x2 (every row but the task's
     # last in whole vectors), not a call per plane of rows that end in a vector overlapping
     # the one before, or in a scalar tail. One thread, float32: max 2x2 on (32, 512, 14, 14)
-    # 0.87 -> 0.38 ms, adaptive avg 14 -> 7 0.72 -> 0.33 ms. 56-wide planes gained in cache
-    # ((4, 256, 56, 56): 0.81-0.95 of the time) and lost 2-4% in memory ((32, 256, 56, 56)),
-    # so they keep the calls per plane (docs/performance.md). LP's p = 2 takes the run too,
-    # each task's roots after it (on (32, 512, 14, 14) 1.05 -> 0.61 ms, pinned).
+    # 0.87 -> 0.38 ms, adaptive avg 14 -> 7 0.72 -> 0.33 ms. Sums and averages take the run
+    # on planes up to 2 * SHORT_ROW wide too: on (4, 256, 56, 56), in cache, avg 2x2 took
+    # 0.90 of the calls per plane's time, and on (32, 256, 56, 56) about the same time (max
+    # 0.96 and 1.05: it keeps the calls per plane there; docs/performance.md). LP's p = 2
+    # takes the run too, each task's roots after it (on (32, 512, 14, 14) 1.05 -> 0.61 ms).
     cdef Py_ssize_t n_rows, n_tasks, task, r_lo, r_hi
     cdef const numeric* run
     cdef numeric_acc* orun
-    if (tiles_2x2 and tile_rows and W <= SHORT_ROW and (numeric is float or numeric is double)
+    if (tiles_2x2 and tile_rows and W <= (SHORT_ROW if is_max else 2 * SHORT_ROW)
+            and (numeric is float or numeric is double)
             and not (divide and not scaled)
             and _planes_run(x.strides, out.strides, out.shape[0], B1, OH, OW, tile_rows,
                             sizeof(numeric))):
