@@ -1,5 +1,6 @@
 """1-D signals and 3-D volumes: the cases of ``python -m cpool bench`` (max3d2, max3d3, avg3d2,
-ndhwc_max3d2, max1d2, avg1d3, max1d3, max3d2b), whose table also times PyTorch on the same arrays.
+ndhwc_max3d2, max1d2, avg1d3, max1d3, max3d2b, max1d3s2i), whose table also times PyTorch on
+the same arrays.
 CPOOL_ASV_SMALL shrinks the batch and spatial axes and keeps the channels.
 """
 import numpy as np
@@ -37,6 +38,9 @@ CASES = {
                        lambda x, t: cpool.avg_pool1d(x, 3, 1, 1, num_threads=t)),
     "max1d_k3_s1_p1": ((64, 256, 4096), False,
                        lambda x, t: cpool.max_pool1d(x, 3, 1, 1, num_threads=t)),
+    "max1d_k3_s2_p1_indices": ((64, 256, 4096), False,
+                               lambda x, t: cpool.max_pool1d(x, 3, 2, 1, return_indices=True,
+                                                             num_threads=t)),
 }
 
 

@@ -631,22 +631,52 @@ cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssiz
                        out + ow, idx + ow)
 
 
-cdef inline void _argmax_pairs(const numeric* row, numeric* out, int64_t* idx, Py_ssize_t OW,
-                               int64_t base) noexcept nogil:
-    """One output row of windows of two adjacent cells at stride 2 with indices (1-D k2 s2):
-    each pair's winner by PyTorch's rule (the second cell replaces the first where it is
-    larger, or NaN), its index ``base + 2i`` plus 1 where the second won. One sweep that
-    vectorises, in place of the general path's vertical pass and column combine (1-D k2 s2
-    with indices on (16, 256, 4096), one thread)."""
-    cdef Py_ssize_t i
+cdef inline void _argmax_adjacent(const numeric* row, Py_ssize_t k, numeric* out, int64_t* idx,
+                                  Py_ssize_t OW, Py_ssize_t in_lo, Py_ssize_t in_hi,
+                                  const Py_ssize_t* w_lo, const Py_ssize_t* w_n,
+                                  int64_t base) noexcept nogil:
+    """One output row of windows of ``k`` = 2 or 3 adjacent cells of one row at stride 2, with
+    indices (1-D k2 s2, k3 s2 p1): window i's real cells are ``w_n[i]`` from column
+    ``w_lo[i]`` of ``row``, and ``base`` is the flat index of its first column. Outputs
+    ``in_lo`` .. ``in_hi`` - 1 (every cell real) in one sweep with ``k`` a constant of its
+    loop, which vectorises: each cell after the first replaces the winner so far where it is
+    larger, or NaN (PyTorch's rule), and the index is the window's first cell's plus the
+    winner's place. The windows that the padding or ceil mode cut scan their real cells in the
+    same order. In place of the general path's vertical pass (a copy of the row) and column
+    combine: on (16, 256, 4096), one thread, k2 s2 20.3 -> 9.1 ms (docs/performance.md)."""
+    cdef Py_ssize_t i, j, c, s0 = w_lo[in_lo] - 2 * in_lo  # window i's first cell: 2i + s0
     cdef numeric m, v
     cdef bint take
-    for i in range(OW):
-        m = row[2 * i]
-        v = row[2 * i + 1]
-        take = _replaces(m, v)
-        out[i] = v if take else m
-        idx[i] = base + 2 * i + take
+    cdef int64_t at
+    if k == 2:
+        for i in range(in_lo, in_hi):
+            m = row[2 * i + s0]
+            v = row[2 * i + s0 + 1]
+            take = _replaces(m, v)
+            out[i] = v if take else m
+            idx[i] = base + s0 + 2 * i + take
+    else:
+        for i in range(in_lo, in_hi):
+            m = row[2 * i + s0]
+            v = row[2 * i + s0 + 1]
+            take = _replaces(m, v)
+            m = v if take else m
+            at = take
+            v = row[2 * i + s0 + 2]
+            take = _replaces(m, v)
+            out[i] = v if take else m
+            idx[i] = base + s0 + 2 * i + (2 if take else at)
+    for j in range(OW - (in_hi - in_lo)):  # the cut windows: before in_lo, from in_hi on
+        i = j if j < in_lo else j + in_hi - in_lo
+        m = row[w_lo[i]]
+        at = 0
+        for c in range(1, w_n[i]):
+            v = row[w_lo[i] + c]
+            if _replaces(m, v):
+                m = v
+                at = c
+        out[i] = m
+        idx[i] = base + w_lo[i] + at
 
 
 cdef inline void _later_run_wins(numeric* out, int64_t* idx, const numeric* later,
@@ -2575,17 +2605,18 @@ cdef inline int _max_with_indices(
     cdef bint padded_tiles = (layout is planes and (numeric is float or numeric is double)
                               and not depth and not clipped and not plane_bounds and not tiles
                               and (kw == 2 or kw == 3) and sw == 2 and dw == 1 and pad_w > 0)
-    # Windows of one row and two adjacent columns at stride 2, unpadded and every one whole
-    # (1-D k2 s2; not ceil mode's cut last window): a row at a time by _argmax_pairs.
-    cdef bint pairs = (layout is planes and not depth and not clipped and not plane_bounds
-                       and kw == 2 and sw == 2 and dw == 1 and pad_w == 0 and 2 * OW <= W)
+    # Windows of one row and two or three adjacent columns at stride 2 (1-D k2 s2, k3 s2 p1):
+    # a row at a time by _argmax_adjacent.
+    cdef bint adjacent = (layout is planes and not depth and not clipped and not plane_bounds
+                          and (kw == 2 or kw == 3) and sw == 2 and dw == 1)
     cdef Py_ssize_t in_lo = OW, in_hi = 0  # the outputs whose windows are whole
-    if padded_tiles:
+    if padded_tiles or adjacent:
         for ow in range(OW):
             if w_n[ow] == kw:
                 in_lo = min(in_lo, ow)
                 in_hi = ow + 1
-        padded_tiles = in_hi > in_lo and not any_empty
+        padded_tiles = padded_tiles and in_hi > in_lo and not any_empty
+        adjacent = adjacent and in_hi > in_lo and not any_empty
     cdef Py_ssize_t n_out = max(OW, n_pos) * lanes  # outputs one combine sweep writes
     # Per thread: the column maxima (and the gathered sweep's values); their rows, then the
     # winners' rows and columns; the row table (and the gathered sweep's indices).
@@ -2672,8 +2703,9 @@ cdef inline int _max_with_indices(
                                                 row_at + past_rows + 1 + n_pos, OW)
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
-                    if pairs and h_n[hb + oh] == 1:
-                        _argmax_pairs(first, orow, irow, OW, row_at[0] + w_lo[wb])
+                    if adjacent and h_n[hb + oh] == 1:
+                        _argmax_adjacent(first, kw, orow, irow, OW, in_lo, in_hi, &w_lo[0],
+                                         &w_n[0], row_at[0])
                         _step(OH, B1, &b0, &b1, &oh)
                         continue
                     _vertical_arg(first, depth_step, nd, dh * row_step, h_n[hb + oh], L, vmax + row0,
