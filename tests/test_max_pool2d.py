@@ -275,14 +275,41 @@ def test_indices_of_columns_combined_at_stride_1_and_2(rng, dtype, k, s, p):
         np.testing.assert_array_equal(got[1], exp[1], err_msg=f"W={W}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k,p", [((2, 2), 0), ((2, 2), 1), ((1, 3), (0, 1)), ((1, 2), 0),
+                                 ((3, 3), 1), ((2, 3), (1, 1)), ((3, 2), (1, 0))])
+def test_stride_1_indices_every_width(rng, dtype, k, p):
+    # Float windows of 1 x 2, 1 x 3 and 2 x 2 cells at stride 1 with indices take each row's
+    # whole windows as vectors of 8 or 4 outputs in registers (the row's last vector
+    # overlapping the one before), the windows the padding cuts at the row's ends by the
+    # scan of their real cells, and rows of fewer whole windows than a vector the general
+    # path, as larger windows do: every width from 1 to 70, rows the padding cuts at the top
+    # and bottom (a 2-row window with one real row), a row dilation, ceil mode, row strides
+    # of 1 and 2; ties, signed zeros, NaN payloads.
+    for W in range(1, 71):
+        for H, s, d, c in [(5, 1, 1, False), (8, (2, 1), (2, 1), True)]:
+            shape = (2, 3, H, W)
+            if not fits(shape, k, s, p, d, c):
+                continue
+            x = _tie_heavy(rng, shape, dtype)
+            x = np.where(rng.random(shape) < 0.3, signed_zeros_and_payloads(rng, shape, dtype), x)
+            got = cpool.max_pool2d(x, k, s, p, d, c, return_indices=True)
+            exp = ref.max_pool2d(x, k, s, p, d, c, return_indices=True)
+            np.testing.assert_array_equal(as_bits(got[0]), as_bits(exp[0]), err_msg=f"W={W}")
+            np.testing.assert_array_equal(got[1], exp[1], err_msg=f"W={W}")
+
+
+@pytest.mark.parametrize("dh", [2**20 + 1, 2**19])
 @pytest.mark.parametrize("k,s", [((3, 3), 1), ((2, 2), 1), ((3, 2), (1, 2))])
-def test_indices_of_columns_combined_window_rows_far_apart(k, s):
+def test_indices_of_columns_combined_window_rows_far_apart(k, s, dh):
     # Window rows 2**30 cells or more apart in the plane (a dilation; rows one cell apart in
     # memory, 8 MB in all): the winners' offsets from the window's first cell are past int32,
-    # so the combine's indices are made in 64 bits. Window row 2 of each window is the
-    # largest, row 0 ties row 1 and holds a NaN (the last NaN in the scan wins).
+    # so the combine's indices are made in 64 bits (and 2x2 stride-1 windows take the
+    # general path, not their int32 offsets in registers); 2**29 apart, offsets up to
+    # 2**30 + 1 in int32. Window row 2 of each window is the largest, row 0 ties row 1 and
+    # holds a NaN (the last NaN in the scan wins).
     kh, kw = k
-    W, dh = 1024, 2**20 + 1
+    W = 1024
     rows = np.empty((kh, W), np.float32)
     rows[:] = np.repeat(np.arange(W // 2, dtype=np.float32), 2)  # ties between columns
     rows[kh - 1] += 1

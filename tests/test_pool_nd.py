@@ -978,13 +978,15 @@ def test_row_numbers_split_in_float32_exactly(n):
     np.testing.assert_array_equal(got, t // n)
 
 
-@pytest.mark.parametrize("k, p", [(2, 0), (2, 1), (3, 0), (3, 1)])
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (2, 2, 1), (3, 2, 0), (3, 2, 1), (2, 1, 0),
+                                     (3, 1, 1), (3, 1, 0)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint16])
-def test_1d_stride_2_indices_every_width(rng, k, p, dtype):
-    # 1-D max k2 and k3 at stride 2 with indices take one sweep over each row's windows
-    # (vectors and their remainders), the windows that padding or ceil mode cut apart: every
-    # length from 1 to 300, ties, signed zeros, NaNs of several payloads; and (1, k) windows
-    # of 2-D planes, whose rows each take the sweep.
+def test_1d_indices_every_width(rng, k, s, p, dtype):
+    # 1-D max k2 and k3 with indices: at stride 2 one sweep over each row's windows (vectors
+    # and their remainders), at stride 1 (floats) the windows' taps in registers, 8 or 4
+    # outputs a vector; the windows that padding or ceil mode cut apart: every length from 1
+    # to 300, ties, signed zeros, NaNs of several payloads; and (1, k) windows of 2-D planes,
+    # whose rows take the same kernels.
     for L in range(1, 301):
         shape = (3, 2, L)
         if np.dtype(dtype).kind == "f":
@@ -995,14 +997,14 @@ def test_1d_stride_2_indices_every_width(rng, k, p, dtype):
         for c in (False, True):
             if L + 2 * p < k:
                 continue
-            got = cpool.max_pool1d(x, k, 2, p, ceil_mode=c, return_indices=True)
-            want = ref.pool_nd(x, 1, "max", k, 2, p, ceil_mode=c, return_indices=True)
+            got = cpool.max_pool1d(x, k, s, p, ceil_mode=c, return_indices=True)
+            want = ref.pool_nd(x, 1, "max", k, s, p, ceil_mode=c, return_indices=True)
             np.testing.assert_array_equal(as_bits(got[0]), as_bits(want[0]), err_msg=f"L={L}")
             np.testing.assert_array_equal(got[1], want[1], err_msg=f"L={L}")
             if L % 37 == 0:
-                got = cpool.max_pool2d(x, (1, k), (1, 2), (0, p), ceil_mode=c,
+                got = cpool.max_pool2d(x, (1, k), (1, s), (0, p), ceil_mode=c,
                                        return_indices=True)
-                want = ref.pool_nd(x, 2, "max", (1, k), (1, 2), (0, p), ceil_mode=c,
+                want = ref.pool_nd(x, 2, "max", (1, k), (1, s), (0, p), ceil_mode=c,
                                    return_indices=True)
                 np.testing.assert_array_equal(as_bits(got[0]), as_bits(want[0]))
                 np.testing.assert_array_equal(got[1], want[1])

@@ -2703,6 +2703,109 @@ cdef extern from *:
     #endif
     CPOOL_TILE_RUN(f32, float, ps, 8)
     CPOOL_TILE_RUN(f64, double, pd, 4)
+    /* Max with indices over windows of R x K adjacent cells at stride 1 (1-D k2 and k3 s1,
+       2x2 s1), floats: cpool_argmax_s1 takes n outputs of a row, window i's cells
+       x + t*below + i + c (t < R real rows, c < K columns), N at a time (AVX2), with plain
+       loads: each window's winner by the scan's rule as pairs of neighbouring runs of taps
+       (CPOOL_ARGMAX_TREE256's order, for up to 9 taps), its offset c + t*index_below from
+       the window's first cell blended in, and the index base + i + the offset. A row's last
+       step overlaps the one before it (the same outputs again, the same bits). Returns the
+       outputs done: n, or 0 (nothing written) for fewer than N outputs, windows other than
+       1 x 2, 1 x 3 and 2 x 2, offsets past int32 (float32) or a build without AVX2, where
+       the caller takes its general path. R and K are literals in each copy of the step, so
+       that its taps stay in registers. Not 3x3 windows (Inception's max 3x3 s1 p1 with
+       indices): their nine taps a window took 1.4x the general path's time, whose vertical
+       pass and column combine take three taps each (docs/performance.md). */
+    #if defined(__AVX2__)
+    /* Tap j (row j / K, column j % K) of the step's windows into p##j, its NaN lanes into
+       wnan; and the tree of CPOOL_ARGMAX_TREE256 over the first n_taps taps (each ``if`` a
+       constant in each copy). Named variables, not arrays: with arrays GCC kept the taps on
+       the stack and copied the offsets there every step (3x the general path's time). */
+    #define CPOOL_S1_LOAD(S, j) \\
+        if ((j) < n_taps) { \\
+            p##j = _mm256_loadu_##S(x + ((j) / K) * below + at + (j) % K); \\
+            wnan = _mm256_or_##S(wnan, _mm256_cmp_##S(p##j, p##j, _CMP_UNORD_Q)); \\
+        }
+    #define CPOOL_S1_TREE(S, PAIR) \\
+        { \\
+            q0 = o0; q2 = o2; q4 = o4; q6 = o6; \\
+            if (1 < n_taps) PAIR(S, p0, q0, p1, o1) \\
+            if (3 < n_taps) PAIR(S, p2, q2, p3, o3) \\
+            if (5 < n_taps) PAIR(S, p4, q4, p5, o5) \\
+            if (7 < n_taps) PAIR(S, p6, q6, p7, o7) \\
+            if (2 < n_taps) PAIR(S, p0, q0, p2, q2) \\
+            if (6 < n_taps) PAIR(S, p4, q4, p6, q6) \\
+            if (4 < n_taps) PAIR(S, p0, q0, p4, q4) \\
+            if (8 < n_taps) PAIR(S, p0, q0, p8, o8) \\
+        }
+    #define CPOOL_ARGMAX_S1(NAME, T, S, N) \\
+    static CPOOL_ALWAYS_INLINE Py_ssize_t cpool_argmax_s1_rk_##NAME( \\
+            const T* x, Py_ssize_t below, const int R, const int K, T* out, int64_t* idx, \\
+            Py_ssize_t n, int64_t base, int64_t index_below) { \\
+        const int n_taps = R * K; \\
+        /* each tap's offset from the window's first cell, in the scan's order */ \\
+        __m256##S##_T o0 = CPOOL_OFFSET256_##NAME(0), o1 = CPOOL_OFFSET256_##NAME(1 % K), \\
+            o2 = CPOOL_OFFSET256_##NAME(2 % K + (2 / K) * index_below), \\
+            o3 = CPOOL_OFFSET256_##NAME(3 % K + (3 / K) * index_below), \\
+            o4 = CPOOL_OFFSET256_##NAME(4 % K + (4 / K) * index_below), \\
+            o5 = CPOOL_OFFSET256_##NAME(5 % K + (5 / K) * index_below), \\
+            o6 = CPOOL_OFFSET256_##NAME(6 % K + (6 / K) * index_below), \\
+            o7 = CPOOL_OFFSET256_##NAME(7 % K + (7 / K) * index_below), \\
+            o8 = CPOOL_OFFSET256_##NAME(8 % K + (8 / K) * index_below); \\
+        __m256i lane256 = _mm256_set_epi64x(3, 2, 1, 0), at256; \\
+        Py_ssize_t i, at; \\
+        int g; \\
+        for (i = 0; i < n; i += N) { \\
+            __m256##S##_T p0, p1, p2, p3, p4, p5, p6, p7, p8, q0, q2, q4, q6, wmask; \\
+            __m256##S##_T wnan = _mm256_setzero_##S(); \\
+            at = i + N <= n ? i : n - N; /* the last step overlaps the one before */ \\
+            p1 = p2 = p3 = p4 = p5 = p6 = p7 = p8 = wnan; \\
+            p0 = _mm256_loadu_##S(x + at); \\
+            wnan = _mm256_cmp_##S(p0, p0, _CMP_UNORD_Q); \\
+            CPOOL_S1_LOAD(S, 1) CPOOL_S1_LOAD(S, 2) CPOOL_S1_LOAD(S, 3) CPOOL_S1_LOAD(S, 4) \\
+            CPOOL_S1_LOAD(S, 5) CPOOL_S1_LOAD(S, 6) CPOOL_S1_LOAD(S, 7) CPOOL_S1_LOAD(S, 8) \\
+            if (_mm256_testz_si256(_mm256_cast##S##_si256(wnan), _mm256_cast##S##_si256(wnan))) \\
+                CPOOL_S1_TREE(S, CPOOL_ARGMAX_PAIR256_FAST) \\
+            else \\
+                CPOOL_S1_TREE(S, CPOOL_ARGMAX_PAIR256) \\
+            _mm256_storeu_##S(out + at, p0); \\
+            for (g = 0; g < N / 4; g++) { \\
+                at256 = _mm256_add_epi64(_mm256_set1_epi64x(base + at + 4 * g), lane256); \\
+                at256 = _mm256_add_epi64(at256, CPOOL_INT64_256_##NAME(q0, g)); \\
+                _mm256_storeu_si256((__m256i*)(idx + at + 4 * g), at256); \\
+            } \\
+        } \\
+        return n; \\
+    } \\
+    static inline Py_ssize_t cpool_argmax_s1_##NAME(const T* x, Py_ssize_t below, \\
+                                                    Py_ssize_t R, Py_ssize_t K, T* out, \\
+                                                    int64_t* idx, Py_ssize_t n, int64_t base, \\
+                                                    int64_t index_below) { \\
+        if (n < N || index_below < 0 || (sizeof(T) == 4 && index_below > (INT32_MAX - 2) / 2)) \\
+            return 0; \\
+        switch (R * 4 + K) { \\
+            case 6: return cpool_argmax_s1_rk_##NAME(x, below, 1, 2, out, idx, n, base, \\
+                                                     index_below); \\
+            case 7: return cpool_argmax_s1_rk_##NAME(x, below, 1, 3, out, idx, n, base, \\
+                                                     index_below); \\
+            case 10: return cpool_argmax_s1_rk_##NAME(x, below, 2, 2, out, idx, n, base, \\
+                                                      index_below); \\
+            default: return 0; \\
+        } \\
+    }
+    #else
+    #define CPOOL_ARGMAX_S1(NAME, T, S, N) \\
+    static inline Py_ssize_t cpool_argmax_s1_##NAME(const T* x, Py_ssize_t below, \\
+                                                    Py_ssize_t R, Py_ssize_t K, T* out, \\
+                                                    int64_t* idx, Py_ssize_t n, int64_t base, \\
+                                                    int64_t index_below) { \\
+        (void)x; (void)below; (void)R; (void)K; (void)out; (void)idx; (void)n; (void)base; \\
+        (void)index_below; \\
+        return 0; \\
+    }
+    #endif
+    CPOOL_ARGMAX_S1(f32, float, ps, 8)
+    CPOOL_ARGMAX_S1(f64, double, pd, 4)
     /* The max of an edge window of max 3x3 s2 (n_cols of 1-3 columns from p, at a row's start
        or, at_end, its end: the windows reaching into the padding or past the row), as
        cpool_window_3_rows, from one vector of column maxima: the L columns from its first
@@ -3542,6 +3645,12 @@ cdef extern from *:
                                 float* low, Py_ssize_t ahead) noexcept nogil
     void cpool_eval_run_2x2_f64(const double* x, Py_ssize_t n_rows, double* orun,
                                 Py_ssize_t n, double* low, Py_ssize_t ahead) noexcept nogil
+    Py_ssize_t cpool_argmax_s1_f32(const float* x, Py_ssize_t below, Py_ssize_t R,
+                                   Py_ssize_t K, float* out, int64_t* idx, Py_ssize_t n,
+                                   int64_t base, int64_t index_below) noexcept nogil
+    Py_ssize_t cpool_argmax_s1_f64(const double* x, Py_ssize_t below, Py_ssize_t R,
+                                   Py_ssize_t K, double* out, int64_t* idx, Py_ssize_t n,
+                                   int64_t base, int64_t index_below) noexcept nogil
     void cpool_argmax_run_s2_f32(const float* plane, Py_ssize_t below, Py_ssize_t step,
                                  Py_ssize_t plane_step, Py_ssize_t n_rows, int k, float* orun,
                                  int64_t* irun, Py_ssize_t n, int64_t base0, int64_t base_step,
