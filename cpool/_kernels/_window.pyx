@@ -612,6 +612,23 @@ cdef inline void _argmax_window(const numeric* cell, Py_ssize_t below, Py_ssize_
         cpool_argmax_window_f64(cell, below, n_rows, n_cols, at, index_below, out, idx)
 
 
+cdef inline void _argmax_cut_windows(const numeric* r0, Py_ssize_t below, Py_ssize_t n_rows,
+                                     numeric* out, int64_t* idx, Py_ssize_t OW, Py_ssize_t in_lo,
+                                     Py_ssize_t in_hi, const Py_ssize_t* w_lo,
+                                     const Py_ssize_t* w_n, int64_t base,
+                                     int64_t index_below) noexcept nogil:
+    """The windows of a row that the padding cuts (outputs before ``in_lo`` and from
+    ``in_hi`` on), each by :func:`_argmax_window` over its real columns (``w_lo``, ``w_n``) of
+    ``n_rows`` rows ``r0 + t*below``; ``base`` the flat index of the row's first cell."""
+    cdef Py_ssize_t ow
+    for ow in range(in_lo):
+        _argmax_window(r0 + w_lo[ow], below, n_rows, w_n[ow], base + w_lo[ow], index_below,
+                       out + ow, idx + ow)
+    for ow in range(in_hi, OW):
+        _argmax_window(r0 + w_lo[ow], below, n_rows, w_n[ow], base + w_lo[ow], index_below,
+                       out + ow, idx + ow)
+
+
 cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssize_t k,
                                     numeric* out, int64_t* idx, Py_ssize_t OW, Py_ssize_t in_lo,
                                     Py_ssize_t in_hi, const Py_ssize_t* w_lo,
@@ -619,17 +636,11 @@ cdef inline void _argmax_padded_row(const numeric* r0, Py_ssize_t below, Py_ssiz
                                     int64_t index_below) noexcept nogil:
     """:func:`_argmax_row` for a row of k x k windows at stride 2 whose first or last windows
     the padding cuts: outputs ``in_lo`` .. ``in_hi`` - 1 (every tap in the row) by it, the
-    others by :func:`_argmax_window` over their real columns (``w_lo``, ``w_n``); ``base``
-    the flat index of the row's first cell."""
-    cdef Py_ssize_t ow
+    others by :func:`_argmax_cut_windows`; ``base`` the flat index of the row's first cell."""
     _argmax_row(r0 + w_lo[in_lo], below, k, out + in_lo, idx + in_lo, in_hi - in_lo,
                 base + w_lo[in_lo], index_below)
-    for ow in range(in_lo):
-        _argmax_window(r0 + w_lo[ow], below, k, w_n[ow], base + w_lo[ow], index_below,
-                       out + ow, idx + ow)
-    for ow in range(in_hi, OW):
-        _argmax_window(r0 + w_lo[ow], below, k, w_n[ow], base + w_lo[ow], index_below,
-                       out + ow, idx + ow)
+    _argmax_cut_windows(r0, below, k, out, idx, OW, in_lo, in_hi, w_lo, w_n, base,
+                        index_below)
 
 
 cdef inline bint _argmax_s1_row(const numeric* r0, Py_ssize_t below, Py_ssize_t n_rows,
@@ -640,12 +651,12 @@ cdef inline bint _argmax_s1_row(const numeric* r0, Py_ssize_t below, Py_ssize_t 
     """One output row of max pooling with indices over windows of ``n_rows`` real rows
     ``r0 + t*below`` and ``k`` adjacent columns at stride 1 (1 x 2, 1 x 3, 2 x 2), floats:
     outputs ``in_lo`` .. ``in_hi`` - 1 (every column in the row) by cpool_argmax_s1 (the
-    windows' taps in registers, in vectors), the others by :func:`_argmax_window` over their
-    real columns; ``base`` the flat index of the row's first cell. Returns False, having
+    windows' taps in registers, in vectors), the others by :func:`_argmax_cut_windows`;
+    ``base`` the flat index of the row's first cell. Returns False, having
     written nothing, where cpool_argmax_s1 does not serve the row (too few outputs, a build
     without AVX2): the caller's general path then does. One thread: 1-D k3 s1 p1 with
     indices on (16, 256, 4096) 29 -> 12 ms, max 2x2 s1 on (8, 256, 56, 56) 11 -> 5.5 ms."""
-    cdef Py_ssize_t ow, done = 0
+    cdef Py_ssize_t done = 0
     if numeric is float:
         done = cpool_argmax_s1_f32(r0 + w_lo[in_lo], below, n_rows, k, out + in_lo,
                                    idx + in_lo, in_hi - in_lo, base + w_lo[in_lo], index_below)
@@ -654,12 +665,8 @@ cdef inline bint _argmax_s1_row(const numeric* r0, Py_ssize_t below, Py_ssize_t 
                                    idx + in_lo, in_hi - in_lo, base + w_lo[in_lo], index_below)
     if done == 0:
         return False
-    for ow in range(in_lo):
-        _argmax_window(r0 + w_lo[ow], below, n_rows, w_n[ow], base + w_lo[ow], index_below,
-                       out + ow, idx + ow)
-    for ow in range(in_hi, OW):
-        _argmax_window(r0 + w_lo[ow], below, n_rows, w_n[ow], base + w_lo[ow], index_below,
-                       out + ow, idx + ow)
+    _argmax_cut_windows(r0, below, n_rows, out, idx, OW, in_lo, in_hi, w_lo, w_n, base,
+                        index_below)
     return True
 
 
