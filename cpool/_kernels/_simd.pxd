@@ -2707,7 +2707,7 @@ cdef extern from *:
        2x2 s1), floats: cpool_argmax_s1 takes n outputs of a row, window i's cells
        x + t*below + i + c (t < R real rows, c < K columns), N at a time (AVX2), with plain
        loads: each window's winner by the scan's rule as pairs of neighbouring runs of taps
-       (CPOOL_ARGMAX_TREE256's order, for up to 9 taps), its offset c + t*index_below from
+       (CPOOL_ARGMAX_TREE256's order, for up to 4 taps), its offset c + t*index_below from
        the window's first cell blended in, and the index base + i + the offset. A row's last
        step overlaps the one before it (the same outputs again, the same bits). Returns the
        outputs done: n, or 0 (nothing written) for fewer than N outputs, windows other than
@@ -2718,8 +2718,8 @@ cdef extern from *:
        pass and column combine take three taps each (docs/performance.md). */
     #if defined(__AVX2__)
     /* Tap j (row j / K, column j % K) of the step's windows into p##j, its NaN lanes into
-       wnan; and the tree of CPOOL_ARGMAX_TREE256 over the first n_taps taps (each ``if`` a
-       constant in each copy). Named variables, not arrays: with arrays GCC kept the taps on
+       wnan; and the tree of CPOOL_ARGMAX_TREE256 over the first n_taps taps, 2 to 4 (each
+       ``if`` a constant in each copy). Named variables, not arrays: with arrays GCC kept the taps on
        the stack and copied the offsets there every step (3x the general path's time). */
     #define CPOOL_S1_LOAD(S, j) \\
         if ((j) < n_taps) { \\
@@ -2728,15 +2728,10 @@ cdef extern from *:
         }
     #define CPOOL_S1_TREE(S, PAIR) \\
         { \\
-            q0 = o0; q2 = o2; q4 = o4; q6 = o6; \\
-            if (1 < n_taps) PAIR(S, p0, q0, p1, o1) \\
+            q0 = o0; q2 = o2; \\
+            PAIR(S, p0, q0, p1, o1) \\
             if (3 < n_taps) PAIR(S, p2, q2, p3, o3) \\
-            if (5 < n_taps) PAIR(S, p4, q4, p5, o5) \\
-            if (7 < n_taps) PAIR(S, p6, q6, p7, o7) \\
             if (2 < n_taps) PAIR(S, p0, q0, p2, q2) \\
-            if (6 < n_taps) PAIR(S, p4, q4, p6, q6) \\
-            if (4 < n_taps) PAIR(S, p0, q0, p4, q4) \\
-            if (8 < n_taps) PAIR(S, p0, q0, p8, o8) \\
         }
     #define CPOOL_ARGMAX_S1(NAME, T, S, N) \\
     static CPOOL_ALWAYS_INLINE Py_ssize_t cpool_argmax_s1_rk_##NAME( \\
@@ -2746,24 +2741,18 @@ cdef extern from *:
         /* each tap's offset from the window's first cell, in the scan's order */ \\
         __m256##S##_T o0 = CPOOL_OFFSET256_##NAME(0), o1 = CPOOL_OFFSET256_##NAME(1 % K), \\
             o2 = CPOOL_OFFSET256_##NAME(2 % K + (2 / K) * index_below), \\
-            o3 = CPOOL_OFFSET256_##NAME(3 % K + (3 / K) * index_below), \\
-            o4 = CPOOL_OFFSET256_##NAME(4 % K + (4 / K) * index_below), \\
-            o5 = CPOOL_OFFSET256_##NAME(5 % K + (5 / K) * index_below), \\
-            o6 = CPOOL_OFFSET256_##NAME(6 % K + (6 / K) * index_below), \\
-            o7 = CPOOL_OFFSET256_##NAME(7 % K + (7 / K) * index_below), \\
-            o8 = CPOOL_OFFSET256_##NAME(8 % K + (8 / K) * index_below); \\
+            o3 = CPOOL_OFFSET256_##NAME(3 % K + (3 / K) * index_below); \\
         __m256i lane256 = _mm256_set_epi64x(3, 2, 1, 0), at256; \\
         Py_ssize_t i, at; \\
         int g; \\
         for (i = 0; i < n; i += N) { \\
-            __m256##S##_T p0, p1, p2, p3, p4, p5, p6, p7, p8, q0, q2, q4, q6, wmask; \\
+            __m256##S##_T p0, p1, p2, p3, q0, q2, wmask; \\
             __m256##S##_T wnan = _mm256_setzero_##S(); \\
             at = i + N <= n ? i : n - N; /* the last step overlaps the one before */ \\
-            p1 = p2 = p3 = p4 = p5 = p6 = p7 = p8 = wnan; \\
+            p2 = p3 = wnan; \\
             p0 = _mm256_loadu_##S(x + at); \\
             wnan = _mm256_cmp_##S(p0, p0, _CMP_UNORD_Q); \\
-            CPOOL_S1_LOAD(S, 1) CPOOL_S1_LOAD(S, 2) CPOOL_S1_LOAD(S, 3) CPOOL_S1_LOAD(S, 4) \\
-            CPOOL_S1_LOAD(S, 5) CPOOL_S1_LOAD(S, 6) CPOOL_S1_LOAD(S, 7) CPOOL_S1_LOAD(S, 8) \\
+            CPOOL_S1_LOAD(S, 1) CPOOL_S1_LOAD(S, 2) CPOOL_S1_LOAD(S, 3) \\
             if (_mm256_testz_si256(_mm256_cast##S##_si256(wnan), _mm256_cast##S##_si256(wnan))) \\
                 CPOOL_S1_TREE(S, CPOOL_ARGMAX_PAIR256_FAST) \\
             else \\
