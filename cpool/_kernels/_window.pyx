@@ -652,9 +652,9 @@ cdef inline bint _argmax_s1_row(const numeric* r0, Py_ssize_t below, Py_ssize_t 
     ``r0 + t*below`` and ``k`` adjacent columns at stride 1 (1 x 2, 1 x 3, 2 x 2), floats:
     outputs ``in_lo`` .. ``in_hi`` - 1 (every column in the row) by cpool_argmax_s1 (the
     windows' taps in registers, in vectors), the others by :func:`_argmax_cut_windows`;
-    ``base`` the flat index of the row's first cell. Returns False, having
-    written nothing, where cpool_argmax_s1 does not serve the row (too few outputs, a build
-    without AVX2): the caller's general path then does. One thread: 1-D k3 s1 p1 with
+    ``base`` the flat index of the row's first cell. Returns False, having written nothing,
+    where cpool_argmax_s1 does not serve the row (too few outputs, a build without AVX2):
+    the caller's general path then does. One thread: 1-D k3 s1 p1 with
     indices on (16, 256, 4096) 29 -> 12 ms, max 2x2 s1 on (8, 256, 56, 56) 11 -> 5.5 ms."""
     cdef Py_ssize_t done = 0
     if numeric is float:
@@ -2661,9 +2661,8 @@ cdef inline int _max_with_indices(
             if w_n[ow] == kw:
                 in_lo = min(in_lo, ow)
                 in_hi = ow + 1
-        padded_tiles = padded_tiles and in_hi > in_lo and not any_empty
-        adjacent = adjacent and in_hi > in_lo and not any_empty
-        stride1 = stride1 and in_hi > in_lo and not any_empty
+        if in_hi <= in_lo or any_empty:  # no whole window, or a window with no real cell
+            padded_tiles = adjacent = stride1 = False
     cdef Py_ssize_t n_out = max(OW, n_pos) * lanes  # outputs one combine sweep writes
     # Per thread: the column maxima (and the gathered sweep's values); their rows, then the
     # winners' rows and columns; the row table (and the gathered sweep's indices).
