@@ -680,6 +680,46 @@ def test_same_3x3_bitwise(rng, dtype, W, H, num_threads):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("W", SAME_3X3_WIDTHS)
+@pytest.mark.parametrize("H", SAME_3X3_HEIGHTS)
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_same_3x3_indices_bitwise(rng, dtype, W, H, num_threads):
+    # max 3x3 stride 1 padding 1 with indices: in the AVX2 build a kernel of its own, a plane
+    # a call (each column's winner over its rows, then each window's over its three columns:
+    # the largest value at the smallest flat index), which hands a plane with a NaN (the
+    # scan's last NaN wins) to the general rows while the planes around it stay its own.
+    # Every row width around its vector steps (a last vector overlapping the one before),
+    # the plane's edge rows (a missing row or column taken as a repeat of its neighbour),
+    # ties between rows and columns, zeros of both signs, infinities; input rows apart and
+    # ``out=`` arrays (every cell written); bits and indices against the reference and the
+    # general path.
+    x = _tie_heavy(rng, (3, 4, H, W), dtype)
+    x[x != x] = 2.0                   # no NaN but in the planes below
+    x[0, 1] = 0.0                     # all +0: the first cell of each window
+    x[0, 2] = np.where(rng.random((H, W)) < 0.5, -0.0, 0.0)  # mixed zeros: the first one
+    x[1, 0] = -np.inf                 # all -inf: the first cell, never the padding
+    x[1, 1] = rng.integers(0, 2, (H, W))  # ties everywhere
+    x[1, 3, H // 2, W // 2] = np.nan  # a NaN: handed back, the next planes the kernel's
+    x[2, 0] = signed_zeros_and_payloads(rng, (H, W), dtype)  # NaN payloads: handed back
+    x[2, 1] = rng.standard_normal((H, W))
+    expected = ref.max_pool2d(x, 3, 1, 1, return_indices=True)
+    for xs in (x, rows_apart(x)):
+        got = cpool.max_pool2d(xs, 3, 1, 1, return_indices=True, num_threads=num_threads)
+        np.testing.assert_array_equal(as_bits(got[0]), as_bits(expected[0]))
+        np.testing.assert_array_equal(got[1], expected[1])
+    values = np.full((3, 4, H, W), 7, dtype)
+    indices = np.full((3, 4, H, W), -7, np.int64)
+    cpool.max_pool2d(x, 3, 1, 1, return_indices=True, out=(values, indices),
+                     num_threads=num_threads)
+    np.testing.assert_array_equal(as_bits(values), as_bits(expected[0]))
+    np.testing.assert_array_equal(indices, expected[1])
+    with general_path():
+        general = cpool.max_pool2d(x, 3, 1, 1, return_indices=True)
+    np.testing.assert_array_equal(as_bits(general[0]), as_bits(expected[0]))
+    np.testing.assert_array_equal(general[1], expected[1])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("W", [126, 127])
 def test_same_3x3_at_the_plane_kernels_bound(rng, dtype, W):
     # The plane-a-call kernel takes planes whose gapped rows (2 * H * (W + 2) values) fit

@@ -73,19 +73,25 @@ def _special_or_small(dtype):
 
 @given(st.integers(1, 3), st.integers(1, 20), st.integers(1, 48),
        st.sampled_from([np.float32, np.float64]),
-       st.sampled_from(["max", "sum", "avg", "avg_exclude", "avg_override"]), st.booleans(),
-       st.data())
+       st.sampled_from(["max", "max_indices", "sum", "avg", "avg_exclude", "avg_override"]),
+       st.booleans(), st.data())
 def test_same_3x3_kernels_bitwise(planes, H, W, dtype, op, apart, data):
-    # max/avg/sum 3x3 stride 1 padding 1: the AVX2 build's plane kernel (rows in pairs, the
-    # columns' neighbours in registers, a short last vector; planes it flags redone by the
-    # general rows) and the other paths, against the reference's bits (a max's NaN too: the
-    # scan's first).
+    # max/avg/sum 3x3 stride 1 padding 1: the AVX2 build's plane kernels (rows in pairs, the
+    # columns' neighbours in registers, a short last vector; with indices, the columns'
+    # winners in buffer rows, a last vector overlapping the one before; planes they flag
+    # redone by the general rows) and the other paths, against the reference's bits (a max's
+    # NaN too: the scan's first) and indices.
     x = data.draw(hnp.arrays(dtype, (planes, H, W), elements=_special_or_small(dtype)))
     if apart:
         x = rows_apart(x)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, sums past the dtype's max
         if op == "max":
             got, expected = cpool.max_pool2d(x, 3, 1, 1), ref.max_pool2d(x, 3, 1, 1)
+        elif op == "max_indices":
+            (got, got_idx), (expected, expected_idx) = (
+                cpool.max_pool2d(x, 3, 1, 1, return_indices=True),
+                ref.max_pool2d(x, 3, 1, 1, return_indices=True))
+            np.testing.assert_array_equal(got_idx, expected_idx)
         elif op == "sum":
             got, expected = cpool.sum_pool2d(x, 3, 1, 1), ref.same_3x3_in_kernel_order(x, None)
         else:
@@ -95,8 +101,8 @@ def test_same_3x3_kernels_bitwise(planes, H, W, dtype, op, apart, data):
                                    divisor_override=override)
             expected = ref.same_3x3_in_kernel_order(
                 x, ref.same_3x3_divisors(H, W, include, override, dtype))
-    if op != "max":  # a sum's NaN is a NaN: which one (its sign) depends on the order of
-        got, expected = got.copy(), expected.copy()  # the operands GCC picks (semantics.md)
+    if not op.startswith("max"):  # a sum's NaN is a NaN: which one (its sign) depends on the
+        got, expected = got.copy(), expected.copy()  # operands' order GCC picks (semantics.md)
         assert np.array_equal(np.isnan(got), np.isnan(expected))
         got[np.isnan(got)] = expected[np.isnan(expected)] = 0
     np.testing.assert_array_equal(as_bits(got), as_bits(expected))

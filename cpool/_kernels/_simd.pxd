@@ -2795,6 +2795,143 @@ cdef extern from *:
     #endif
     CPOOL_ARGMAX_S1(f32, float, ps, 8)
     CPOOL_ARGMAX_S1(f64, double, pd, 4)
+    /* Max with indices over the "same" 3x3 at stride 1 (max_pool2d(x, 3, 1, 1,
+       return_indices=True), Inception's pooling branch), floats, one plane a call: output row r
+       from input rows r - 1 .. r + 1 (those in the plane), output i's index the flat h * W + w
+       of the first of its window's largest values in the scan's order. That order is the flat
+       index's, so the winner is the largest value at the smallest index: a rule that does not
+       depend on the order the taps are taken in (wherever no value is NaN), which lets the
+       window be split as the values' kernel splits it. Two passes a pair of output rows, with
+       the rows' loads shared (input rows r - 1 .. r + 2):
+       - down the columns: each column's first largest value and its flat index, kept in
+         buffer rows (W + 2 values and W + 2 indices, the index in the value's width: int32
+         lanes for float32, int64 for float64); a missing row (the padding's) is a repeat of
+         the one beside it, and so are the buffer's columns -1 and W: a window's cell taken
+         twice changes neither its max nor its first index;
+       - across: each output's three column winners, the one kept where a neighbour is larger,
+         or equal at a smaller index; the index widened to int64 as it is stored.
+       The columns of the next pair go before this pair's across pass, so that the across
+       pass's loads, unaligned to the column pass's stores, find them out of the store queue
+       (loads that straddle two queued stores wait for them: 0.86 of the time in cache).
+       A row whose length is not a whole number of vectors ends with one that overlaps the one
+       before. A NaN anywhere makes the rule the scan's other one (its last NaN), which the
+       caller's general path then gives: the call returns 2 (the plane's outputs partly
+       written), else 1; 0 (nothing written) for rows under a vector, float32 planes of more
+       than INT32_MAX cells, or a build without AVX2. buf: 8 (W + 2) values. */
+    #if defined(__AVX2__)
+    #define CPOOL_IADD256_f32(a, b) _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(a), \\
+                                                                         _mm256_castps_si256(b)))
+    #define CPOOL_IADD256_f64(a, b) _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(a), \\
+                                                                         _mm256_castpd_si256(b)))
+    #define CPOOL_IGT256_f32(a, b) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_castps_si256(a), \\
+                                                                         _mm256_castps_si256(b)))
+    #define CPOOL_IGT256_f64(a, b) _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_castpd_si256(a), \\
+                                                                         _mm256_castpd_si256(b)))
+    #define CPOOL_IOTA256_f32 _mm256_castsi256_ps(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    #define CPOOL_IOTA256_f64 _mm256_castsi256_pd(_mm256_setr_epi64x(0, 1, 2, 3))
+    #define CPOOL_SAME_3X3_ARGMAX(NAME, T, S, N) \\
+    /* (m, mi) takes (v, vi) where v is larger, or equal at a smaller index */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_s3a_take_##NAME(__m256##S##_T* m, __m256##S##_T* mi, \\
+                                                          __m256##S##_T v, __m256##S##_T vi) { \\
+        __m256##S##_T take = _mm256_or_##S(_mm256_cmp_##S(v, *m, _CMP_GT_OQ), _mm256_and_##S( \\
+            _mm256_cmp_##S(v, *m, _CMP_EQ_OQ), CPOOL_IGT256_##NAME(*mi, vi))); \\
+        *m = _mm256_blendv_##S(*m, v, take); \\
+        *mi = _mm256_blendv_##S(*mi, vi, take); \\
+    } \\
+    /* The column pass of output rows r and r + 1 into buffer rows cv0, ci0 and cv1, ci1; the \\
+       lanes of a NaN in rows r and r + 1 ORed into flags. */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_s3a_columns_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, Py_ssize_t r, T* cv0, \\
+            T* ci0, T* cv1, T* ci1, __m256##S##_T* flags) { \\
+        const Py_ssize_t ra = r > 0 ? r - 1 : r, rc = r + 1 < H ? r + 1 : r, \\
+                         rd = r + 2 < H ? r + 2 : rc; \\
+        const T *a = x + ra * row_step, *b = x + r * row_step, *c = x + rc * row_step, \\
+                *d = x + rd * row_step; \\
+        const __m256##S##_T ia = CPOOL_OFFSET256_##NAME(ra * W), \\
+            ib = CPOOL_OFFSET256_##NAME(r * W), ic = CPOOL_OFFSET256_##NAME(rc * W), \\
+            id = CPOOL_OFFSET256_##NAME(rd * W); \\
+        Py_ssize_t j, at; \\
+        for (j = 0; j < W; j += N) { \\
+            __m256##S##_T va, vb, vc, vd, p, pi, n, ni, take, col; \\
+            at = j + N <= W ? j : W - N; \\
+            col = CPOOL_IADD256_##NAME(CPOOL_IOTA256_##NAME, CPOOL_OFFSET256_##NAME(at)); \\
+            va = _mm256_loadu_##S(a + at); \\
+            vb = _mm256_loadu_##S(b + at); \\
+            vc = _mm256_loadu_##S(c + at); \\
+            vd = _mm256_loadu_##S(d + at); \\
+            *flags = _mm256_or_##S(*flags, _mm256_cmp_##S(vb, vc, _CMP_UNORD_Q)); \\
+            /* max(u, v) is u where u > v, else v: the row above kept on ties */ \\
+            take = _mm256_cmp_##S(vc, vb, _CMP_GT_OQ); \\
+            p = _mm256_max_##S(vc, vb); \\
+            pi = _mm256_blendv_##S(ib, ic, take); \\
+            take = _mm256_cmp_##S(p, va, _CMP_GT_OQ); \\
+            n = _mm256_max_##S(p, va); \\
+            ni = _mm256_blendv_##S(ia, pi, take); \\
+            _mm256_storeu_##S(cv0 + at + 1, n); \\
+            _mm256_storeu_##S(ci0 + at + 1, CPOOL_IADD256_##NAME(ni, col)); \\
+            take = _mm256_cmp_##S(vd, p, _CMP_GT_OQ); \\
+            n = _mm256_max_##S(vd, p); \\
+            ni = _mm256_blendv_##S(pi, id, take); \\
+            _mm256_storeu_##S(cv1 + at + 1, n); \\
+            _mm256_storeu_##S(ci1 + at + 1, CPOOL_IADD256_##NAME(ni, col)); \\
+        } \\
+        cv0[0] = cv0[1]; ci0[0] = ci0[1]; cv0[W + 1] = cv0[W]; ci0[W + 1] = ci0[W]; \\
+        cv1[0] = cv1[1]; ci1[0] = ci1[1]; cv1[W + 1] = cv1[W]; ci1[W + 1] = ci1[W]; \\
+    } \\
+    /* The across pass of one output row from its buffer rows cv, ci. */ \\
+    static CPOOL_ALWAYS_INLINE void cpool_s3a_across_##NAME(const T* cv, const T* ci, T* o, \\
+                                                            int64_t* io, Py_ssize_t W) { \\
+        Py_ssize_t j, at; \\
+        int g; \\
+        for (j = 0; j < W; j += N) { \\
+            __m256##S##_T m, mi; \\
+            at = j + N <= W ? j : W - N; \\
+            m = _mm256_loadu_##S(cv + at + 1); \\
+            mi = _mm256_loadu_##S(ci + at + 1); \\
+            cpool_s3a_take_##NAME(&m, &mi, _mm256_loadu_##S(cv + at), \\
+                                  _mm256_loadu_##S(ci + at)); \\
+            cpool_s3a_take_##NAME(&m, &mi, _mm256_loadu_##S(cv + at + 2), \\
+                                  _mm256_loadu_##S(ci + at + 2)); \\
+            _mm256_storeu_##S(o + at, m); \\
+            for (g = 0; g < N / 4; g++) \\
+                _mm256_storeu_si256((__m256i*)(io + at + 4 * g), CPOOL_INT64_256_##NAME(mi, g)); \\
+        } \\
+    } \\
+    static CPOOL_NOINLINE int cpool_same_3x3_argmax_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
+            Py_ssize_t out_step, int64_t* idx, Py_ssize_t idx_step, T* buf) { \\
+        const Py_ssize_t B = W + 2; \\
+        __m256##S##_T flags = _mm256_setzero_##S(); \\
+        Py_ssize_t r; \\
+        if (W < N || H < 1 || (sizeof(T) == 4 && H > INT32_MAX / W)) return 0; \\
+        cpool_s3a_columns_##NAME(x, row_step, H, W, 0, buf, buf + B, buf + 2 * B, buf + 3 * B, \\
+                                 &flags); \\
+        for (r = 0; r < H; r += 2) { \\
+            T* cur = buf + ((r >> 1) & 1) * 4 * B; \\
+            T* next = buf + (((r >> 1) + 1) & 1) * 4 * B; \\
+            if (r + 2 < H) \\
+                cpool_s3a_columns_##NAME(x, row_step, H, W, r + 2, next, next + B, next + 2 * B, \\
+                                         next + 3 * B, &flags); \\
+            cpool_s3a_across_##NAME(cur, cur + B, out + r * out_step, idx + r * idx_step, W); \\
+            if (r + 1 < H) \\
+                cpool_s3a_across_##NAME(cur + 2 * B, cur + 3 * B, out + (r + 1) * out_step, \\
+                                        idx + (r + 1) * idx_step, W); \\
+        } \\
+        return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
+                                       _mm256_cast##S##_si256(flags)); \\
+    }
+    #else
+    #define CPOOL_SAME_3X3_ARGMAX(NAME, T, S, N) \\
+    static inline int cpool_same_3x3_argmax_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
+            Py_ssize_t out_step, int64_t* idx, Py_ssize_t idx_step, T* buf) { \\
+        (void)x; (void)row_step; (void)H; (void)W; (void)out; (void)out_step; (void)idx; \\
+        (void)idx_step; (void)buf; \\
+        return 0; \\
+    }
+    #endif
+    CPOOL_SAME_3X3_ARGMAX(f32, float, ps, 8)
+    CPOOL_SAME_3X3_ARGMAX(f64, double, pd, 4)
     /* The max of an edge window of max 3x3 s2 (n_cols of 1-3 columns from p, at a row's start
        or, at_end, its end: the windows reaching into the padding or past the row), as
        cpool_window_3_rows, from one vector of column maxima: the L columns from its first
@@ -3634,6 +3771,12 @@ cdef extern from *:
                                 float* low, Py_ssize_t ahead) noexcept nogil
     void cpool_eval_run_2x2_f64(const double* x, Py_ssize_t n_rows, double* orun,
                                 Py_ssize_t n, double* low, Py_ssize_t ahead) noexcept nogil
+    int cpool_same_3x3_argmax_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H,
+                                  Py_ssize_t W, float* out, Py_ssize_t out_step, int64_t* idx,
+                                  Py_ssize_t idx_step, float* buf) noexcept nogil
+    int cpool_same_3x3_argmax_f64(const double* x, Py_ssize_t row_step, Py_ssize_t H,
+                                  Py_ssize_t W, double* out, Py_ssize_t out_step, int64_t* idx,
+                                  Py_ssize_t idx_step, double* buf) noexcept nogil
     Py_ssize_t cpool_argmax_s1_f32(const float* x, Py_ssize_t below, Py_ssize_t R,
                                    Py_ssize_t K, float* out, int64_t* idx, Py_ssize_t n,
                                    int64_t base, int64_t index_below) noexcept nogil
