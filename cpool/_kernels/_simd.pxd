@@ -2715,7 +2715,8 @@ cdef extern from *:
        the caller takes its general path. R and K are literals in each copy of the step, so
        that its taps stay in registers. Not 3x3 windows (Inception's max 3x3 s1 p1 with
        indices): their nine taps a window took 1.4x the general path's time, whose vertical
-       pass and column combine take three taps each (docs/performance.md). */
+       pass and column combine take three taps each (docs/performance.md); those planes take
+       cpool_same_3x3_argmax, below. */
     #if defined(__AVX2__)
     /* Tap j (row j / K, column j % K) of the step's windows into p##j, its NaN lanes into
        wnan; and the tree of CPOOL_ARGMAX_TREE256 over the first n_taps taps, 2 to 4 (each

@@ -2707,7 +2707,8 @@ cdef inline int _max_with_indices(
                           and (kw == 2 or kw == 3) and sw == 2 and dw == 1)
     # Windows of one row and two or three adjacent columns, or of 2x2 cells, at stride 1, over
     # float planes (1-D k3 s1 p1 and k2 s1, max 2x2 s1): a row at a time by _argmax_s1_row,
-    # each window's taps in registers. (3x3 windows keep the general path: see cpool_argmax_s1.)
+    # each window's taps in registers. (3x3 windows: the "same" 3x3 by _same_3x3_argmax above,
+    # others the general path; see cpool_argmax_s1.)
     cdef bint stride1 = ((numeric is float or numeric is double) and layout is planes
                          and not depth and not clipped and not plane_bounds
                          and sw == 1 and dw == 1
@@ -2728,10 +2729,11 @@ cdef inline int _max_with_indices(
     # ... and a slice's indices (3-D tiles).
     cdef Py_ssize_t slice_idx = OW if depth and tiles else 0
     cdef Py_ssize_t tstride = _buffer_stride(past_rows + 1 + n_pos + slice_idx, sizeof(int64_t))
-    cdef numeric* values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
+    cdef numeric* values = NULL
     cdef int32_t* ints = NULL
     cdef int64_t* tables = NULL
-    try:
+    try:  # (``redo`` freed too where an allocation fails)
+        values = <numeric*>_scratch(num_threads, vstride, sizeof(numeric))
         ints = <int32_t*>_scratch(num_threads, istride, sizeof(int32_t))
         tables = <int64_t*>_scratch(num_threads, tstride, sizeof(int64_t))
         with nogil:
