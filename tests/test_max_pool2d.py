@@ -719,6 +719,27 @@ def test_same_3x3_indices_bitwise(rng, dtype, W, H, num_threads):
     np.testing.assert_array_equal(general[1], expected[1])
 
 
+@pytest.mark.parametrize("W", [5, 6, 7])
+@pytest.mark.parametrize("H", [1, 2, 7, 128, 129])
+def test_same_3x3_indices_of_rows_under_a_vector(rng, W, H):
+    # max 3x3 s1 p1 with indices on float32 rows of 6 and 7 values (7 x 7 planes): the plane
+    # kernel copies them a vector apart (masked loads: nothing read past a row), with -inf
+    # after each row's values, which never wins; planes of up to 128 rows (129: the general
+    # path; 5-wide rows: side by side). All -inf planes, ties, a NaN plane, rows apart,
+    # arrays that end at an unreadable page.
+    x = _tie_heavy(rng, (2, 3, H, W), np.float32)
+    x[x != x] = 2.0
+    x[0, 1] = -np.inf
+    x[1, 0] = rng.integers(0, 2, (H, W))
+    x[1, 2, H // 2, W // 2] = np.nan
+    expected = ref.max_pool2d(x, 3, 1, 1, return_indices=True)
+    for xs in (x, rows_apart(x), at_page_end(x)):
+        for num_threads in (1, 2):
+            got = cpool.max_pool2d(xs, 3, 1, 1, return_indices=True, num_threads=num_threads)
+            np.testing.assert_array_equal(as_bits(got[0]), as_bits(expected[0]))
+            np.testing.assert_array_equal(got[1], expected[1])
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("W", [126, 127])
 def test_same_3x3_at_the_plane_kernels_bound(rng, dtype, W):

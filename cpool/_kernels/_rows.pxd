@@ -577,17 +577,19 @@ cdef inline void _step(Py_ssize_t n_inner, Py_ssize_t B1, Py_ssize_t* b0, Py_ssi
 cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH,
                            Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                            Py_ssize_t pad_w, Py_ssize_t dh, const Py_ssize_t[::1] h_lo,
-                           const Py_ssize_t[::1] h_n, Py_ssize_t itemsize) noexcept nogil:
+                           const Py_ssize_t[::1] h_n, Py_ssize_t itemsize,
+                          Py_ssize_t row_bytes=32) noexcept nogil:
     """Whether the windows of planes of ``floats`` are the "same" 3x3 at stride 1 (padding 1
     both ways: avg_pool2d(x, 3, 1, 1), max_pool2d(x, 3, 1, 1)) that cpool_same_3x3_sums and
-    cpool_same_3x3_max take a plane at a time: rows of a vector or more, AVX2 build.
+    cpool_same_3x3_max take a plane at a time: rows of a vector or more (``row_bytes``; less
+    for cpool_same_3x3_argmax, which copies shorter rows a vector apart), AVX2 build.
 
     An empty batch's bounds are not made (the arrays are empty whatever OH is): nothing then
     reads them, and the answer is False (AddressSanitizer: an 8-byte read of an empty array,
     a Dask stand-in of stochastic_pool2d(x, 3, 1, 1, training=False))."""
     cdef Py_ssize_t oh
     if not (CPOOL_SAME_3X3_KERNELS and floats and kw == 3 and sw == 1 and dw == 1 and pad_w == 1
-            and dh == 1 and OH == H and OW == W and W * itemsize >= 32
+            and dh == 1 and OH == H and OW == W and W * itemsize >= row_bytes
             and h_lo.shape[0] >= OH and h_n.shape[0] >= OH):
         return False
     for oh in range(OH):

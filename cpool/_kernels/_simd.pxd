@@ -2817,8 +2817,12 @@ cdef extern from *:
        A row whose length is not a whole number of vectors ends with one that overlaps the one
        before. A NaN anywhere makes the rule the scan's other one (its last NaN), which the
        caller's general path then gives: the call returns 2 (the plane's outputs partly
-       written), else 1; 0 (nothing written) for rows under a vector, float32 planes of more
-       than INT32_MAX cells, or a build without AVX2. buf: 8 (W + 2) values. */
+       written), else 1; 0 (nothing written) for rows under half a vector, planes under a
+       vector wide of more than CPOOL_S3A_NARROW_ROWS rows, float32 planes of more than
+       INT32_MAX cells, or a build without AVX2. Rows under a vector are copied a vector apart
+       first (below). buf: cpool_same_3x3_argmax_buf values. */
+    /* Planes under a vector wide of at most this many rows: their copies stay in L1. */
+    #define CPOOL_S3A_NARROW_ROWS 128
     #if defined(__AVX2__)
     #define CPOOL_IADD256_f32(a, b) _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(a), \\
                                                                          _mm256_castps_si256(b)))
@@ -2842,15 +2846,15 @@ cdef extern from *:
     /* The column pass of output rows r and r + 1 into buffer rows cv0, ci0 and cv1, ci1; the \\
        lanes of a NaN in rows r and r + 1 ORed into flags. */ \\
     static CPOOL_ALWAYS_INLINE void cpool_s3a_columns_##NAME( \\
-            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, Py_ssize_t r, T* cv0, \\
-            T* ci0, T* cv1, T* ci1, __m256##S##_T* flags) { \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, Py_ssize_t IW, \\
+            Py_ssize_t r, T* cv0, T* ci0, T* cv1, T* ci1, __m256##S##_T* flags) { \\
         const Py_ssize_t ra = r > 0 ? r - 1 : r, rc = r + 1 < H ? r + 1 : r, \\
                          rd = r + 2 < H ? r + 2 : rc; \\
         const T *a = x + ra * row_step, *b = x + r * row_step, *c = x + rc * row_step, \\
                 *d = x + rd * row_step; \\
-        const __m256##S##_T ia = CPOOL_OFFSET256_##NAME(ra * W), \\
-            ib = CPOOL_OFFSET256_##NAME(r * W), ic = CPOOL_OFFSET256_##NAME(rc * W), \\
-            id = CPOOL_OFFSET256_##NAME(rd * W); \\
+        const __m256##S##_T ia = CPOOL_OFFSET256_##NAME(ra * IW), \\
+            ib = CPOOL_OFFSET256_##NAME(r * IW), ic = CPOOL_OFFSET256_##NAME(rc * IW), \\
+            id = CPOOL_OFFSET256_##NAME(rd * IW); \\
         Py_ssize_t j, at; \\
         for (j = 0; j < W; j += N) { \\
             __m256##S##_T va, vb, vc, vd, p, pi, n, ni, take, col; \\
@@ -2898,21 +2902,21 @@ cdef extern from *:
                 _mm256_storeu_si256((__m256i*)(io + at + 4 * g), CPOOL_INT64_256_##NAME(mi, g)); \\
         } \\
     } \\
-    static CPOOL_NOINLINE int cpool_same_3x3_argmax_##NAME( \\
-            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
+    /* The planes of rows W values long (a vector or more), their indices' rows IW apart. */ \\
+    static CPOOL_ALWAYS_INLINE int cpool_s3a_plane_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, Py_ssize_t IW, T* out, \\
             Py_ssize_t out_step, int64_t* idx, Py_ssize_t idx_step, T* buf) { \\
         const Py_ssize_t B = W + 2; \\
         __m256##S##_T flags = _mm256_setzero_##S(); \\
         Py_ssize_t r; \\
-        if (W < N || H < 1 || (sizeof(T) == 4 && H > INT32_MAX / W)) return 0; \\
-        cpool_s3a_columns_##NAME(x, row_step, H, W, 0, buf, buf + B, buf + 2 * B, buf + 3 * B, \\
-                                 &flags); \\
+        cpool_s3a_columns_##NAME(x, row_step, H, W, IW, 0, buf, buf + B, buf + 2 * B, \\
+                                 buf + 3 * B, &flags); \\
         for (r = 0; r < H; r += 2) { \\
             T* cur = buf + ((r >> 1) & 1) * 4 * B; \\
             T* next = buf + (((r >> 1) + 1) & 1) * 4 * B; \\
             if (r + 2 < H) \\
-                cpool_s3a_columns_##NAME(x, row_step, H, W, r + 2, next, next + B, next + 2 * B, \\
-                                         next + 3 * B, &flags); \\
+                cpool_s3a_columns_##NAME(x, row_step, H, W, IW, r + 2, next, next + B, \\
+                                         next + 2 * B, next + 3 * B, &flags); \\
             cpool_s3a_across_##NAME(cur, cur + B, out + r * out_step, idx + r * idx_step, W); \\
             if (r + 1 < H) \\
                 cpool_s3a_across_##NAME(cur + 2 * B, cur + 3 * B, out + (r + 1) * out_step, \\
@@ -2920,9 +2924,60 @@ cdef extern from *:
         } \\
         return 1 + !_mm256_testz_si256(_mm256_cast##S##_si256(flags), \\
                                        _mm256_cast##S##_si256(flags)); \\
+    } \\
+    /* The values a call's buf holds: the buffer rows, and for planes under a vector wide the \\
+       plane's rows set a vector apart and their outputs' values and indices. */ \\
+    static inline Py_ssize_t cpool_same_3x3_argmax_buf_##NAME(Py_ssize_t H, Py_ssize_t W) { \\
+        return W >= N ? 8 * (W + 2) : 8 * (N + 2) + H * N * (2 + 8 / (Py_ssize_t)sizeof(T)); \\
+    } \\
+    static CPOOL_NOINLINE int cpool_same_3x3_argmax_##NAME( \\
+            const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
+            Py_ssize_t out_step, int64_t* idx, Py_ssize_t idx_step, T* buf) { \\
+        T *rows, *values; \\
+        int64_t* indices; \\
+        Py_ssize_t r, j; \\
+        int state; \\
+        if (W < 1 || H < 1 || (sizeof(T) == 4 && H > INT32_MAX / W)) return 0; \\
+        if (W >= N) \\
+            return cpool_s3a_plane_##NAME(x, row_step, H, W, W, out, out_step, idx, idx_step, \\
+                                          buf); \\
+        /* Under a vector (7 x 7 planes, GoogLeNet's last blocks): the rows copied a vector \\
+           apart, -inf after each row's values. A column past the row never wins: where it ties \\
+           (a window of -inf values) a column of the row has the smaller index, its column \\
+           winner being in the same row. */ \\
+        if (2 * W < N || H > CPOOL_S3A_NARROW_ROWS) return 0; \\
+        rows = buf + 8 * (N + 2); \\
+        values = rows + H * N; \\
+        indices = (int64_t*)(values + H * N); \\
+        for (r = 0; r < H; r++) /* (masked loads: nothing read past a row) */ \\
+            _mm256_storeu_##S(rows + r * N, _mm256_blendv_##S( \\
+                _mm256_set1_##S((T)-INFINITY), CPOOL_LOADM256_##NAME(x + r * row_step, W), \\
+                CPOOL_LANES_BELOW_##NAME(W))); \\
+        state = cpool_s3a_plane_##NAME(rows, N, H, N, W, values, N, indices, N, buf); \\
+        /* Whole vectors into every row but the last where the rows run on: the lanes past a \\
+           row land in the next one, which is written after it. */ \\
+        for (r = 0; r < H; r++) { \\
+            if (r + 1 < H && out_step == W && idx_step == W) { \\
+                _mm256_storeu_##S(out + r * W, _mm256_loadu_##S(values + r * N)); \\
+                for (j = 0; j < N; j += 4) \\
+                    _mm256_storeu_si256( \\
+                        (__m256i*)(idx + r * W + j), \\
+                        _mm256_loadu_si256((const __m256i*)(indices + r * N + j))); \\
+                continue; \\
+            } \\
+            for (j = 0; j < W; j++) { \\
+                out[r * out_step + j] = values[r * N + j]; \\
+                idx[r * idx_step + j] = indices[r * N + j]; \\
+            } \\
+        } \\
+        return state; \\
     }
     #else
     #define CPOOL_SAME_3X3_ARGMAX(NAME, T, S, N) \\
+    static inline Py_ssize_t cpool_same_3x3_argmax_buf_##NAME(Py_ssize_t H, Py_ssize_t W) { \\
+        (void)H; \\
+        return 8 * (W + 2); \\
+    } \\
     static inline int cpool_same_3x3_argmax_##NAME( \\
             const T* x, Py_ssize_t row_step, Py_ssize_t H, Py_ssize_t W, T* out, \\
             Py_ssize_t out_step, int64_t* idx, Py_ssize_t idx_step, T* buf) { \\
@@ -3772,6 +3827,9 @@ cdef extern from *:
                                 float* low, Py_ssize_t ahead) noexcept nogil
     void cpool_eval_run_2x2_f64(const double* x, Py_ssize_t n_rows, double* orun,
                                 Py_ssize_t n, double* low, Py_ssize_t ahead) noexcept nogil
+    Py_ssize_t CPOOL_S3A_NARROW_ROWS  # cpool_same_3x3_argmax's planes under a vector: rows
+    Py_ssize_t cpool_same_3x3_argmax_buf_f32(Py_ssize_t H, Py_ssize_t W) noexcept nogil
+    Py_ssize_t cpool_same_3x3_argmax_buf_f64(Py_ssize_t H, Py_ssize_t W) noexcept nogil
     int cpool_same_3x3_argmax_f32(const float* x, Py_ssize_t row_step, Py_ssize_t H,
                                   Py_ssize_t W, float* out, Py_ssize_t out_step, int64_t* idx,
                                   Py_ssize_t idx_step, float* buf) noexcept nogil

@@ -55,6 +55,7 @@ from cpool._kernels._rows cimport (PREFETCH_BYTES, SHORT_ROW, STREAM_PREFETCH_BY
                                   _vertical, _vertical_grid)
 from cpool._kernels._openmp cimport note_work, stream_store_bytes, tracing
 from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_COLUMN_WINNERS, CPOOL_SAME_3X3_BUF,
+                                   CPOOL_S3A_NARROW_ROWS,
                                    CPOOL_STREAM_ROWS,
                                    cpool_cells_max_f32, cpool_cells_max_f64,
                                    cpool_direct_argmax_f32, cpool_direct_argmax_f64,
@@ -68,6 +69,8 @@ from cpool._kernels._simd cimport (CPOOL_AVX_KERNELS, CPOOL_COLUMN_WINNERS, CPOO
                                    cpool_max_rows_3x3_f32, cpool_max_rows_3x3_f64,
                                    cpool_rgb8_max_2x2_rows,
                                    cpool_same_3x3_argmax_f32, cpool_same_3x3_argmax_f64,
+                                   cpool_same_3x3_argmax_buf_f32,
+                                   cpool_same_3x3_argmax_buf_f64,
                                    cpool_same_3x3_max_f32, cpool_same_3x3_max_f64,
                                    cpool_same_3x3_sums_f32, cpool_same_3x3_sums_f64,
                                    cpool_stream_fence, cpool_stream_row_f32,
@@ -679,8 +682,9 @@ cdef inline bint _same_3x3_argmax(const numeric* plane, Py_ssize_t row_step, Py_
     return_indices=True)) of one float plane (rows ``row_step`` apart; the outputs' rows
     ``out_step`` and ``idx_step`` apart) by cpool_same_3x3_argmax: each column's winner over
     its rows, then each window's over its three columns, by the rule "larger, or equal at a
-    smaller flat index", which is the scan's wherever no value is NaN (``buf``: 8 (W + 2)
-    values). False where the plane holds a NaN (its outputs partly written), or the kernel
+    smaller flat index", which is the scan's wherever no value is NaN (``buf``:
+    cpool_same_3x3_argmax_buf values; rows under a vector are first copied a vector apart).
+    False where the plane holds a NaN (its outputs partly written), or the kernel
     does not serve it: the caller's general path then does the plane. One thread, max 3x3
     s1 p1 with indices on (32, 128, 28, 28) 8.2 -> 2.8 ms (docs/performance.md)."""
     if numeric is float:
@@ -2618,18 +2622,24 @@ cdef inline int _max_with_indices(
     for oh in range(h_n.shape[0]):
         min_h = min(min_h, h_n[oh])
     # The "same" 3x3 at stride 1 of float planes (max_pool2d(x, 3, 1, 1,
-    # return_indices=True)): a plane a call of _same_3x3_argmax, which splits each window
-    # into its columns as the values' kernel does. The planes it hands back (a NaN, whose
+    # return_indices=True)): a plane a call of _same_3x3_argmax, which splits each window into
+    # its columns as the values' kernel does. Float32 rows of 6 and 7 values too, copied a
+    # vector apart (7 x 7 planes: 5.3 -> 3.2 ms on (64, 512, 7, 7), one thread); narrower
+    # ones, and float64 rows under a vector, were slower this way than side by side (float32 4 x 4
+    # planes 1.3x the time, float64 3 x 3 1.15x). The planes it hands back (a NaN, whose
     # winner is the scan's last NaN) are marked in ``redo``; only their rows then take the
     # paths below, the general rows.
     cdef Py_ssize_t P = out.shape[0] * B1, p, n_redo = 0
-    cdef Py_ssize_t stride3 = _buffer_stride(8 * (W + 2), sizeof(numeric))
+    cdef Py_ssize_t stride3 = _buffer_stride(
+        cpool_same_3x3_argmax_buf_f32(H, W) if sizeof(numeric) == 4
+        else cpool_same_3x3_argmax_buf_f64(H, W), sizeof(numeric))
     cdef uint8_t* redo = NULL
     cdef numeric* buf3 = NULL
     if ((numeric is float or numeric is double) and layout is planes and not depth
             and not clipped and not plane_bounds
+            and (W * <Py_ssize_t>sizeof(numeric) >= 32 or H <= CPOOL_S3A_NARROW_ROWS)
             and _same_3x3(True, H, W, OH, OW, kw, sw, dw, pad_w, dh, h_lo, h_n,
-                          sizeof(numeric))):
+                          sizeof(numeric), 24 if numeric is float else 32)):
         redo = <uint8_t*>_scratch(1, P, sizeof(uint8_t))
         try:
             buf3 = <numeric*>_scratch(num_threads, stride3, sizeof(numeric))
