@@ -31,6 +31,13 @@ CASES = {
     "avg_2x2_s2": ((4, 256, 56, 56), lambda x, t: cpool.avg_pool2d(x, 2, num_threads=t)),
     "avg_3x3_s1_p1": ((4, 128, 28, 28), lambda x, t: cpool.avg_pool2d(x, 3, 1, 1, num_threads=t)),
     "max_3x3_s1_p1": ((4, 128, 28, 28), lambda x, t: cpool.max_pool2d(x, 3, 1, 1, num_threads=t)),
+    # Inception's branch with indices (training), and on GoogLeNet's 7 x 7 planes
+    "max_3x3_s1_p1_indices": ((4, 128, 28, 28),
+                              lambda x, t: cpool.max_pool2d(x, 3, 1, 1, return_indices=True,
+                                                            num_threads=t)),
+    "max_3x3_s1_p1_indices_7x7": ((8, 512, 7, 7),
+                                  lambda x, t: cpool.max_pool2d(x, 3, 1, 1, return_indices=True,
+                                                                num_threads=t)),
     "max_2x2_s2_few_planes": ((1, 3, 1024, 1024),
                               lambda x, t: cpool.max_pool2d(x, 2, num_threads=t)),
     "global_avg": ((32, 2048, 7, 7), lambda x, t: cpool.global_avg_pool2d(x, num_threads=t)),
