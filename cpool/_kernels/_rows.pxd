@@ -578,7 +578,7 @@ cdef inline bint _same_3x3(bint floats, Py_ssize_t H, Py_ssize_t W, Py_ssize_t O
                            Py_ssize_t OW, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,
                            Py_ssize_t pad_w, Py_ssize_t dh, const Py_ssize_t[::1] h_lo,
                            const Py_ssize_t[::1] h_n, Py_ssize_t itemsize,
-                          Py_ssize_t row_bytes=32) noexcept nogil:
+                           Py_ssize_t row_bytes=32) noexcept nogil:
     """Whether the windows of planes of ``floats`` are the "same" 3x3 at stride 1 (padding 1
     both ways: avg_pool2d(x, 3, 1, 1), max_pool2d(x, 3, 1, 1)) that cpool_same_3x3_sums and
     cpool_same_3x3_max take a plane at a time: rows of a vector or more (``row_bytes``; less
